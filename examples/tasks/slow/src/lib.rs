@@ -1,0 +1,18 @@
+//! slow: sleeps for `input.ms` milliseconds, then returns `{"slept_ms": ms}`.
+//!
+//! The sleep is `std::thread::sleep`, i.e. a WASI monotonic-clock wait, so the
+//! host's deadline (TimeoutSeconds) and cancellation apply to it. Input without
+//! a non-negative integer `ms` fails with `InvalidInput`.
+use std::time::Duration;
+use stepbox_guest::{Context, TaskError, Value, json};
+
+fn handle(input: Value, _ctx: &Context) -> Result<Value, TaskError> {
+    let ms = input
+        .get("ms")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| TaskError::new("InvalidInput", "expected {\"ms\": <non-negative integer>}"))?;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(json!({ "slept_ms": ms }))
+}
+
+stepbox_guest::export_task!(handle);
