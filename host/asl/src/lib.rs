@@ -1,0 +1,27 @@
+//! Amazon States Language: the pure part of stepbox (no tokio, no wasmtime).
+//!
+//! * [`StateMachine::parse`] parses and validates a definition, compiling every
+//!   path, payload template, intrinsic function and Choice rule once.
+//! * [`State`] methods ([`State::effective_input`], [`State::select_result`],
+//!   [`State::output`]) implement the JSONPath I/O pipeline.
+//! * All data-flow failures are [`RuntimeError`]s.
+
+pub mod choice;
+pub mod definition;
+pub mod error;
+pub mod intrinsics;
+pub mod io;
+pub mod path;
+pub mod template;
+mod util;
+
+pub use choice::{ChoiceRule, Rule, parse_timestamp};
+pub use definition::{
+    Catcher, IoPath, Jitter, MapMode, MapSpec, NumSpec, QueryLanguage, ResultPath, Retrier, State, StateKind, StateMachine, StrSpec,
+    WaitSpec, error_matches,
+};
+pub use error::{Diagnostic, RuntimeError, Severity, errors, invalid_definition_message};
+pub use intrinsics::{Intrinsic, Scope};
+pub use path::{Cow, JsonPath, Root};
+pub use template::Template;
+pub use util::{base64, compact, hash, json_eq, uuid_v4};

@@ -1,0 +1,123 @@
+//! Small helpers: compact JSON, numeric-aware equality, base64, hashes, UUIDs.
+
+use serde_json::Value;
+
+/// Compact JSON text (as AWS renders values inside messages).
+pub fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// JSON equality comparing numbers by value (`1 == 1.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(i), Some(j)) = (x.as_i64(), y.as_i64()) {
+                i == j
+            } else {
+                x.as_f64() == y.as_f64()
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A random version-4 UUID, lower-case hyphenated.
+pub fn uuid_v4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+pub mod base64 {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for c in data.chunks(3) {
+            let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+            let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+            out.push(T[(n >> 18) as usize & 63] as char);
+            out.push(T[(n >> 12) as usize & 63] as char);
+            out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+            out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        }
+        out
+    }
+
+    pub fn decode(s: &str) -> Option<Vec<u8>> {
+        let s = s.trim_end_matches('=');
+        let mut out = Vec::with_capacity(s.len() * 3 / 4);
+        let mut acc = 0u32;
+        let mut bits = 0;
+        for c in s.bytes() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' | b'-' => 62,
+                b'/' | b'_' => 63,
+                _ => return None,
+            } as u32;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        Some(out)
+    }
+}
+
+pub mod hash {
+    use sha2::Digest;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// Hex digest for one of AWS's algorithm names.
+    pub fn hash(alg: &str, data: &[u8]) -> Option<String> {
+        Some(match alg {
+            "MD5" => hex(&md5::Md5::digest(data)),
+            "SHA-1" => hex(&sha1::Sha1::digest(data)),
+            "SHA-256" => hex(&sha2::Sha256::digest(data)),
+            "SHA-384" => hex(&sha2::Sha384::digest(data)),
+            "SHA-512" => hex(&sha2::Sha512::digest(data)),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn b64_roundtrip() {
+        for s in ["", "a", "ab", "abc", "abcd", "Hello World"] {
+            assert_eq!(base64::decode(&base64::encode(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert!(base64::decode("@@").is_none());
+    }
+
+    #[test]
+    fn eq_numbers() {
+        assert!(json_eq(&json!({"a": [1]}), &json!({"a": [1.0]})));
+        assert!(!json_eq(&json!(1), &json!("1")));
+    }
+
+    #[test]
+    fn hashes() {
+        assert_eq!(hash::hash("MD5", b"").unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert!(hash::hash("SHA-3", b"").is_none());
+    }
+}
