@@ -1,0 +1,802 @@
+//! Judging an engine's result against a case, following the corpus README
+//! ("Comparing results"): rewrite the actual result the way LocalStack's
+//! snapshot library rewrote the recorded one, then compare as JSON values with
+//! wildcards and ignored paths.
+//!
+//! The actual result is put in a document `{"output": …, "error": …, "cause": …}`
+//! (only the fields the case recorded), normalised as a whole, and compared
+//! with the same document built from `expected`.
+
+use std::fmt;
+
+use regex::{Captures, Regex};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::case::{Case, Comparison};
+
+/// What an engine produced for one execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActualResult {
+    /// `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub status: String,
+    /// The execution output as JSON text (SUCCEEDED).
+    #[serde(default)]
+    pub output: Option<String>,
+    /// The execution error name (otherwise).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The execution cause text (otherwise).
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+impl ActualResult {
+    pub fn succeeded(output_json: impl Into<String>) -> Self {
+        ActualResult { status: "SUCCEEDED".into(), output: Some(output_json.into()), error: None, cause: None }
+    }
+
+    pub fn failed(error: Option<String>, cause: Option<String>) -> Self {
+        ActualResult { status: "FAILED".into(), output: None, error, cause }
+    }
+
+    pub fn with_status(status: &str, error: Option<String>, cause: Option<String>) -> Self {
+        ActualResult { status: status.into(), output: None, error, cause }
+    }
+
+    /// The expected result of `case` serialised the way an engine reports it:
+    /// the output as JSON text, the error as text, a cause object as JSON text.
+    pub fn from_expected(case: &Case) -> Self {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let e = &case.expected;
+        ActualResult {
+            status: e.status.clone(),
+            output: e.output.as_ref().map(Value::to_string),
+            error: e.error.as_ref().map(text),
+            cause: e.cause.as_ref().map(text),
+        }
+    }
+}
+
+/// Pass or fail, with a short reason (path, expected vs actual) on failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub pass: bool,
+    pub reason: Option<String>,
+}
+
+impl Verdict {
+    pub fn pass() -> Self {
+        Verdict { pass: true, reason: None }
+    }
+    pub fn fail(reason: impl Into<String>) -> Self {
+        Verdict { pass: false, reason: Some(reason.into()) }
+    }
+}
+
+/// The engine's account and region, rewritten like the snapshot did
+/// (`<account>` → `111111111111`, `<region>` → `<region>`).
+#[derive(Debug, Clone)]
+pub struct JudgeOptions {
+    pub account: String,
+    pub region: String,
+}
+
+impl Default for JudgeOptions {
+    /// The account and region the corpus definitions use.
+    fn default() -> Self {
+        JudgeOptions { account: "111111111111".into(), region: "us-east-1".into() }
+    }
+}
+
+/// Judge `actual` against `case.expected` with the default account/region.
+pub fn judge(case: &Case, actual: &ActualResult) -> Verdict {
+    judge_with(case, actual, &JudgeOptions::default())
+}
+
+/// Judge `actual` against `case.expected`.
+pub fn judge_with(case: &Case, actual: &ActualResult, opts: &JudgeOptions) -> Verdict {
+    let expected = &case.expected;
+    if !actual.status.eq_ignore_ascii_case(&expected.status) {
+        let mut reason = format!("status: expected {}, actual {}", expected.status, actual.status);
+        if let Some(e) = &actual.error {
+            reason.push_str(&format!(" (error {})", short(&Value::String(e.clone()))));
+        }
+        if let Some(c) = &actual.cause {
+            reason.push_str(&format!(" (cause {})", short(&Value::String(c.clone()))));
+        }
+        return Verdict::fail(reason);
+    }
+
+    // Build both documents with the fields the case recorded.
+    let mut exp_doc = Map::new();
+    let mut act_doc = Map::new();
+    if let Some(out) = &expected.output {
+        exp_doc.insert("output".into(), out.clone());
+        let Some(text) = &actual.output else {
+            return Verdict::fail("$.output: expected an output, actual none");
+        };
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => act_doc.insert("output".into(), v),
+            Err(e) => return Verdict::fail(format!("$.output: not JSON ({e}): {}", truncate(text, 80))),
+        };
+    }
+    if let Some(err) = &expected.error {
+        exp_doc.insert("error".into(), err.clone());
+        let Some(text) = &actual.error else {
+            return Verdict::fail(format!("$.error: expected {}, actual none", short(err)));
+        };
+        act_doc.insert("error".into(), Value::String(text.clone()));
+    }
+    if let Some(cause) = &expected.cause {
+        exp_doc.insert("cause".into(), cause.clone());
+        let Some(text) = &actual.cause else {
+            return Verdict::fail(format!("$.cause: expected {}, actual none", short(cause)));
+        };
+        act_doc.insert("cause".into(), parse_cause(text));
+    }
+
+    let normalizer = Normalizer::new(&case.comparison, opts);
+    let act_doc = normalizer.normalize(Value::Object(act_doc));
+    let matcher = Matcher::new(&case.comparison);
+    match matcher.compare(&Value::Object(exp_doc), &act_doc) {
+        None => Verdict::pass(),
+        Some(diff) => Verdict::fail(diff),
+    }
+}
+
+/// A cause that is a JSON object text is compared as that object (the snapshot
+/// library stored such causes parsed); anything else is compared as text.
+pub fn parse_cause(text: &str) -> Value {
+    if text.trim_start().starts_with('{')
+        && let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(text)
+    {
+        return v;
+    }
+    Value::String(text.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Normalisation (README steps 2 and 3)
+
+/// A compiled `comparison.replacements` entry.
+struct CompiledReplacement {
+    regex: Regex,
+    template: String,
+}
+
+/// Rewrites an actual value the way the snapshot library rewrote the recorded one.
+pub struct Normalizer {
+    replacements: Vec<CompiledReplacement>,
+    account: String,
+    region: String,
+}
+
+fn iso_timestamp() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})$").unwrap()
+    })
+}
+
+fn uuid_re() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$").unwrap()
+    })
+}
+
+fn request_id_re() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(Extended )?Request ID: [a-zA-Z0-9\-/=+]+").unwrap())
+}
+
+fn timestamp_key_re() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?i)timestamp").unwrap())
+}
+
+/// A placeholder the snapshot library or a replacement already put in place.
+fn is_placeholder(s: &str) -> bool {
+    s == "date" || s == "timestamp" || (s.starts_with('<') && s.ends_with('>'))
+}
+
+/// Compile a Python regex; falls back to a literal match when the regex crate
+/// rejects it (Python accepts a few forms Rust does not).
+fn compile_python_regex(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|_| Regex::new(&regex::escape(pattern)).expect("escaped regex"))
+}
+
+/// Expand a Python `re.sub` replacement template: `\1`, `\g<1>`, `\g<name>`,
+/// `\\`, `\n`/`\t`/`\r`; other escapes (e.g. `\"`) are kept as written.
+pub fn expand_python_template(template: &str, caps: &Captures<'_>) -> String {
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek().copied() {
+            Some('\\') => {
+                chars.next();
+                out.push('\\');
+            }
+            Some('n') => {
+                chars.next();
+                out.push('\n');
+            }
+            Some('t') => {
+                chars.next();
+                out.push('\t');
+            }
+            Some('r') => {
+                chars.next();
+                out.push('\r');
+            }
+            Some(d) if d.is_ascii_digit() => {
+                let mut num = String::new();
+                while let Some(d) = chars.peek().copied().filter(|d| d.is_ascii_digit() && num.len() < 2) {
+                    num.push(d);
+                    chars.next();
+                }
+                let idx: usize = num.parse().unwrap_or(0);
+                out.push_str(caps.get(idx).map_or("", |m| m.as_str()));
+            }
+            Some('g') => {
+                chars.next();
+                if chars.peek() == Some(&'<') {
+                    chars.next();
+                    let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                    let group = match name.parse::<usize>() {
+                        Ok(i) => caps.get(i),
+                        Err(_) => caps.name(&name),
+                    };
+                    out.push_str(group.map_or("", |m| m.as_str()));
+                } else {
+                    out.push_str("\\g");
+                }
+            }
+            _ => out.push('\\'),
+        }
+    }
+    out
+}
+
+impl Normalizer {
+    pub fn new(comparison: &Comparison, opts: &JudgeOptions) -> Self {
+        let replacements = comparison
+            .replacements
+            .iter()
+            .map(|r| CompiledReplacement { regex: compile_python_regex(&r.pattern), template: r.replacement.clone() })
+            .collect();
+        Normalizer { replacements, account: opts.account.clone(), region: opts.region.clone() }
+    }
+
+    /// Step 2: `comparison.replacements` in order, then account, region, partition.
+    pub fn apply_replacements(&self, text: &str) -> String {
+        let mut s = text.to_string();
+        for r in &self.replacements {
+            s = r.regex.replace_all(&s, |caps: &Captures<'_>| expand_python_template(&r.template, caps)).into_owned();
+        }
+        if !self.account.is_empty() && self.account != "111111111111" {
+            s = s.replace(&self.account, "111111111111");
+        }
+        if !self.region.is_empty() {
+            s = s.replace(&self.region, "<region>");
+        }
+        s.replace("arn:aws:", "arn:<partition>:")
+    }
+
+    /// Steps 2 and 3 on a whole value.
+    pub fn normalize(&self, value: Value) -> Value {
+        // Replacements run on the serialised value, as the snapshot library does
+        // (some patterns match JSON-escaped text inside strings).
+        let text = serde_json::to_string(&value).expect("serialise JSON");
+        let replaced = self.apply_replacements(&text);
+        let mut value = match serde_json::from_str(&replaced) {
+            Ok(v) => v,
+            // A replacement broke the JSON syntax: rewrite each string instead.
+            Err(_) => map_strings(value, &|s| self.apply_replacements(s)),
+        };
+
+        // UUIDs under keys ending in "id", numbered by first appearance.
+        let mut uuids = Vec::new();
+        collect_id_uuids(&value, &mut uuids);
+
+        rewrite_dates(&mut value, None);
+
+        if !uuids.is_empty() {
+            let mut text = serde_json::to_string(&value).expect("serialise JSON");
+            for (i, u) in uuids.iter().enumerate() {
+                text = text.replace(u.as_str(), &format!("<uuid:{}>", i + 1));
+            }
+            value = serde_json::from_str(&text).expect("uuid rewrite keeps JSON valid");
+        }
+
+        let mut json_inputs = 0;
+        rewrite_cause_json_bodies(&mut value, false, &mut json_inputs);
+        map_strings(value, &|s| rewrite_request_ids(s))
+    }
+}
+
+/// Apply `f` to every string value and object key.
+fn map_strings(value: Value, f: &dyn Fn(&str) -> String) -> Value {
+    match value {
+        Value::String(s) => Value::String(f(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| map_strings(v, f)).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (f(&k), map_strings(v, f))).collect()),
+        other => other,
+    }
+}
+
+fn rewrite_request_ids(s: &str) -> String {
+    request_id_re()
+        .replace_all(s, |caps: &Captures<'_>| {
+            if caps.get(1).is_some() {
+                "Extended Request ID: <extended_request_id>".to_string()
+            } else {
+                "Request ID: <request_id>".to_string()
+            }
+        })
+        .into_owned()
+}
+
+/// Collect UUID strings found under keys ending in `id` (any case), also inside
+/// strings holding JSON object text (the snapshot parsed those).
+fn collect_id_uuids(value: &Value, out: &mut Vec<String>) {
+    fn push(out: &mut Vec<String>, s: &str) {
+        if uuid_re().is_match(s) && !out.iter().any(|u| u == s) {
+            out.push(s.to_string());
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k.to_ascii_lowercase().ends_with("id") {
+                    match v {
+                        Value::String(s) => push(out, s),
+                        Value::Array(items) => items.iter().filter_map(Value::as_str).for_each(|s| push(out, s)),
+                        _ => {}
+                    }
+                }
+                collect_id_uuids(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_id_uuids(v, out)),
+        Value::String(s) if s.trim_start().starts_with('{') => {
+            if let Ok(inner @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
+                collect_id_uuids(&inner, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// ISO-8601 timestamps with a zone become `"date"`; other values under keys
+/// matching `/timestamp/i` become `"timestamp"`.
+fn rewrite_dates(value: &mut Value, key: Option<&str>) {
+    let timestamp_key = key.is_some_and(|k| timestamp_key_re().is_match(k));
+    match value {
+        Value::String(s) => {
+            if iso_timestamp().is_match(s) {
+                *value = Value::String("date".into());
+            } else if timestamp_key && !is_placeholder(s) {
+                *value = Value::String("timestamp".into());
+            }
+        }
+        Value::Number(_) if timestamp_key => *value = Value::String("timestamp".into()),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_dates(v, None)),
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                rewrite_dates(v, Some(k));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// In cause texts (the top-level `cause`, values under `Cause`/`cause` keys),
+/// a JSON body quoted as `'…'` becomes `'<json-input:N>'`.
+fn rewrite_cause_json_bodies(value: &mut Value, in_cause: bool, n: &mut usize) {
+    match value {
+        Value::String(s) if in_cause => {
+            let rewritten = replace_quoted_json(s, n);
+            *s = rewritten;
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_cause_json_bodies(v, false, n)),
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                rewrite_cause_json_bodies(v, k.eq_ignore_ascii_case("cause"), n);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replace `'{…}'` / `'[…]'` spans holding valid JSON with `'<json-input:N>'`.
+pub fn replace_quoted_json(s: &str, n: &mut usize) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\'' && (bytes[i + 1] == b'{' || bytes[i + 1] == b'[') {
+            let close = if bytes[i + 1] == b'{' { b'}' } else { b']' };
+            // Try each candidate end `}'` / `]'` from the nearest on.
+            let mut j = i + 2;
+            let mut found = None;
+            while j < bytes.len() {
+                if bytes[j] == b'\'' && bytes[j - 1] == close {
+                    let body = &s[i + 1..j];
+                    if serde_json::from_str::<Value>(body).is_ok() {
+                        found = Some(j);
+                        break;
+                    }
+                }
+                j += 1;
+            }
+            if let Some(j) = found {
+                *n += 1;
+                out.push_str(&s[copied..i]);
+                out.push_str(&format!("'<json-input:{n}>'"));
+                copied = j + 1;
+                i = j + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Comparison (README steps 1, 3 wildcards, 4 and 5)
+
+/// One step of a path into the compared document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+    /// An index we do not know (the history event a field would have been in).
+    AnyIndex,
+}
+
+fn fmt_path(path: &[Seg]) -> String {
+    let mut s = String::from("$");
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+            Seg::AnyIndex => s.push_str("[*]"),
+        }
+    }
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Selector {
+    Name(String),
+    Index(usize),
+    Any,
+}
+
+/// A parsed `skip_snapshot_verify` JSONPath: `$..Key`, `$.a.b`, `$..events[4].x`, `$..a..b`, `[*]`, `.*`.
+#[derive(Debug, Clone)]
+pub struct IgnorePath {
+    steps: Vec<(bool /* descendant */, Selector)>,
+}
+
+impl IgnorePath {
+    pub fn parse(path: &str) -> Option<IgnorePath> {
+        let rest = path.trim().strip_prefix('$')?;
+        let bytes = rest.as_bytes();
+        let mut steps = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let mut descendant = false;
+            if rest[i..].starts_with("..") {
+                descendant = true;
+                i += 2;
+            } else if bytes[i] == b'.' {
+                i += 1;
+            }
+            if i >= bytes.len() {
+                return None;
+            }
+            if bytes[i] == b'[' {
+                let end = rest[i..].find(']')? + i;
+                let inner = rest[i + 1..end].trim();
+                let sel = if inner == "*" {
+                    Selector::Any
+                } else if let Ok(n) = inner.parse::<usize>() {
+                    Selector::Index(n)
+                } else {
+                    Selector::Name(inner.trim_matches(|c| c == '\'' || c == '"').to_string())
+                };
+                steps.push((descendant, sel));
+                i = end + 1;
+            } else {
+                let end = rest[i..].find(['.', '[']).map_or(rest.len(), |e| e + i);
+                let name = &rest[i..end];
+                if name.is_empty() {
+                    return None;
+                }
+                steps.push((descendant, if name == "*" { Selector::Any } else { Selector::Name(name.to_string()) }));
+                i = end;
+            }
+        }
+        Some(IgnorePath { steps })
+    }
+
+    /// Whether this path selects exactly the node at `path`.
+    pub fn matches(&self, path: &[Seg]) -> bool {
+        fn sel_matches(sel: &Selector, seg: &Seg) -> bool {
+            match (sel, seg) {
+                (Selector::Any, _) => true,
+                (Selector::Name(n), Seg::Key(k)) => n == k,
+                (Selector::Index(i), Seg::Index(j)) => i == j,
+                (Selector::Index(_), Seg::AnyIndex) => true,
+                _ => false,
+            }
+        }
+        fn go(steps: &[(bool, Selector)], path: &[Seg]) -> bool {
+            let Some(((descendant, sel), rest)) = steps.split_first() else {
+                return path.is_empty();
+            };
+            if *descendant {
+                (0..path.len()).any(|k| sel_matches(sel, &path[k]) && go(rest, &path[k + 1..]))
+            } else {
+                !path.is_empty() && sel_matches(sel, &path[0]) && go(rest, &path[1..])
+            }
+        }
+        go(&self.steps, path)
+    }
+}
+
+/// Where a document root field sat in the recorded snapshot, besides
+/// `describe_execution`'s top level: the execution's final history event.
+fn root_aliases(root: &str) -> Vec<Vec<Seg>> {
+    let key = |s: &str| Seg::Key(s.to_string());
+    let event = |details: &str| vec![key("events"), Seg::AnyIndex, key(details), key(root)];
+    match root {
+        "output" => vec![vec![key("output")], event("executionSucceededEventDetails")],
+        "error" | "cause" => vec![
+            vec![key(root)],
+            event("executionFailedEventDetails"),
+            event("executionTimedOutEventDetails"),
+            event("executionAbortedEventDetails"),
+        ],
+        other => vec![vec![key(other)]],
+    }
+}
+
+/// Compares an expected document with a normalised actual one.
+pub struct Matcher {
+    ignore: Vec<IgnorePath>,
+    /// `<name:N>` tokens (any name) and `comparison.wildcards` `<name:*>` patterns.
+    token_res: Vec<Regex>,
+    /// Literal `comparison.wildcards` strings.
+    literal_wildcards: Vec<String>,
+}
+
+impl Matcher {
+    pub fn new(comparison: &Comparison) -> Self {
+        let ignore = comparison.ignore_paths.iter().filter_map(|p| IgnorePath::parse(p)).collect();
+        let mut token_res = vec![Regex::new(r"<[A-Za-z0-9_.\-]+:\d+>").unwrap()];
+        let mut literal_wildcards = Vec::new();
+        let star = Regex::new(r"^<(.+):\*>$").unwrap();
+        for w in &comparison.wildcards {
+            if let Some(c) = star.captures(w) {
+                token_res.push(Regex::new(&format!(r"<{}:\d+>", regex::escape(&c[1]))).unwrap());
+            } else if !w.is_empty() {
+                literal_wildcards.push(w.clone());
+            }
+        }
+        Matcher { ignore, token_res, literal_wildcards }
+    }
+
+    fn ignored(&self, path: &[Seg]) -> bool {
+        if self.ignore.is_empty() || path.is_empty() {
+            return false;
+        }
+        let Seg::Key(root) = &path[0] else { return false };
+        root_aliases(root).into_iter().any(|mut alias| {
+            alias.extend_from_slice(&path[1..]);
+            self.ignore.iter().any(|p| p.matches(&alias))
+        })
+    }
+
+    /// Wildcard spans in an expected string: byte ranges.
+    fn wildcard_spans(&self, s: &str) -> Vec<(usize, usize)> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for re in &self.token_res {
+            spans.extend(re.find_iter(s).map(|m| (m.start(), m.end())));
+        }
+        for w in &self.literal_wildcards {
+            spans.extend(s.match_indices(w.as_str()).map(|(i, m)| (i, i + m.len())));
+        }
+        spans.sort();
+        // Drop overlaps, keeping the earliest.
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for span in spans {
+            if out.last().is_none_or(|last| span.0 >= last.1) {
+                out.push(span);
+            }
+        }
+        out
+    }
+
+    /// An expected string that is wholly a wildcard matches any value.
+    fn is_whole_wildcard(&self, s: &str) -> bool {
+        self.wildcard_spans(s).first().is_some_and(|&(a, b)| a == 0 && b == s.len())
+    }
+
+    /// Compare strings, wildcard spans in `expected` matching any text.
+    pub fn string_matches(&self, expected: &str, actual: &str) -> bool {
+        if expected == actual {
+            return true;
+        }
+        let spans = self.wildcard_spans(expected);
+        if spans.is_empty() {
+            return false;
+        }
+        let mut pattern = String::from("(?s)^");
+        let mut at = 0;
+        for (a, b) in spans {
+            pattern.push_str(&regex::escape(&expected[at..a]));
+            pattern.push_str(".*?");
+            at = b;
+        }
+        pattern.push_str(&regex::escape(&expected[at..]));
+        pattern.push('$');
+        Regex::new(&pattern).is_ok_and(|re| re.is_match(actual))
+    }
+
+    /// `None` when equal, else the first difference: `path: expected X, actual Y`.
+    pub fn compare(&self, expected: &Value, actual: &Value) -> Option<String> {
+        let mut path = Vec::new();
+        self.cmp(expected, actual, &mut path)
+    }
+
+    fn cmp(&self, exp: &Value, act: &Value, path: &mut Vec<Seg>) -> Option<String> {
+        if self.ignored(path) {
+            return None;
+        }
+        if let Value::String(e) = exp
+            && self.is_whole_wildcard(e)
+        {
+            return None;
+        }
+        let differ = || Some(format!("{}: expected {}, actual {}", fmt_path(path), short(exp), short(act)));
+        match (exp, act) {
+            (Value::Number(e), Value::Number(a)) => {
+                if numbers_equal(e, a) {
+                    None
+                } else {
+                    differ()
+                }
+            }
+            (Value::String(e), Value::String(a)) => {
+                if self.string_matches(e, a) {
+                    None
+                } else {
+                    Some(format!("{}: {}", fmt_path(path), string_diff(e, a)))
+                }
+            }
+            (Value::Array(e), Value::Array(a)) => {
+                for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                    path.push(Seg::Index(i));
+                    let d = self.cmp(ev, av, path);
+                    path.pop();
+                    if d.is_some() {
+                        return d;
+                    }
+                }
+                if e.len() != a.len() {
+                    return Some(format!(
+                        "{}: expected {} items, actual {} ({})",
+                        fmt_path(path),
+                        e.len(),
+                        a.len(),
+                        if e.len() > a.len() {
+                            format!("missing {}", short(&e[a.len()]))
+                        } else {
+                            format!("extra {}", short(&a[e.len()]))
+                        }
+                    ));
+                }
+                None
+            }
+            (Value::Object(e), Value::Object(a)) => {
+                for (k, ev) in e {
+                    path.push(Seg::Key(k.clone()));
+                    let d = match a.get(k) {
+                        Some(av) => self.cmp(ev, av, path),
+                        None if self.ignored(path) => None,
+                        None => Some(format!("{}: missing key (expected {})", fmt_path(path), short(ev))),
+                    };
+                    path.pop();
+                    if d.is_some() {
+                        return d;
+                    }
+                }
+                for (k, av) in a {
+                    if e.contains_key(k) {
+                        continue;
+                    }
+                    path.push(Seg::Key(k.clone()));
+                    let ignored = self.ignored(path);
+                    let d = format!("{}: unexpected key (actual {})", fmt_path(path), short(av));
+                    path.pop();
+                    if !ignored {
+                        return Some(d);
+                    }
+                }
+                None
+            }
+            _ if exp == act => None,
+            _ => differ(),
+        }
+    }
+}
+
+/// Numbers compare by value: `1.0 == 1`.
+fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        return x == y;
+    }
+    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+        return x == y;
+    }
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(max).collect();
+        format!("{t}…")
+    }
+}
+
+/// A value in a reason, shortened.
+fn short(v: &Value) -> String {
+    truncate(&v.to_string(), 100)
+}
+
+/// Where two strings part, with some context.
+fn string_diff(expected: &str, actual: &str) -> String {
+    let common = expected.chars().zip(actual.chars()).take_while(|(a, b)| a == b).count();
+    if common < 40 || expected.chars().count() < 100 {
+        return format!(
+            "expected {}, actual {}",
+            short(&Value::String(expected.into())),
+            short(&Value::String(actual.into()))
+        );
+    }
+    let from = common - 20;
+    let tail = |s: &str| truncate(&s.chars().skip(from).collect::<String>(), 60);
+    format!("strings differ at char {common}: expected …{:?}, actual …{:?}", tail(expected), tail(actual))
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.pass, &self.reason) {
+            (true, _) => write!(f, "pass"),
+            (false, Some(r)) => write!(f, "fail: {r}"),
+            (false, None) => write!(f, "fail"),
+        }
+    }
+}

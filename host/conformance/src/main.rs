@@ -1,0 +1,99 @@
+//! `stepbox-conformance`: list corpus cases, or judge an engine's results.
+//!
+//! ```text
+//! stepbox-conformance list     [FILTERS]                     # names, features, needs
+//! stepbox-conformance judge    --results R.jsonl [FILTERS]   # judge results an engine wrote
+//! stepbox-conformance selfcheck [FILTERS]                    # judge expected results against themselves
+//! ```
+//! FILTERS: `--dir DIR` (default `$STEPBOX_CONFORMANCE_DIR/cases`), `--needs none|lambda|…`
+//! (repeatable; cases needing only these), `--feature PATTERN` (repeatable, any of),
+//! `--without PATTERN` (repeatable), `--name TEXT`.
+//! A results line is `{"name": …, "status": …, "output": …, "error": …, "cause": …}`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use stepbox_conformance::{ExpectedRunner, Filter, ResultsFileRunner, corpus_dir, load_dir, run_all};
+
+#[derive(Parser)]
+#[command(about = "Run the ASL conformance corpus judge")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the selected cases.
+    List(Select),
+    /// Judge results an engine wrote (JSON lines) and print the markdown report.
+    Judge {
+        #[arg(long)]
+        results: PathBuf,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Judge every selected case's expected result against itself.
+    Selfcheck(Select),
+}
+
+#[derive(Args)]
+struct Select {
+    /// Directory of case files.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep cases that need only these services (`none` = no service).
+    #[arg(long)]
+    needs: Vec<String>,
+    /// Keep cases with any of these features (`Variables:*` matches a prefix).
+    #[arg(long)]
+    feature: Vec<String>,
+    /// Drop cases with any of these features.
+    #[arg(long)]
+    without: Vec<String>,
+    /// Keep cases whose name contains this text.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+impl Select {
+    fn load(&self) -> Result<Vec<stepbox_conformance::Case>> {
+        let dir = self.dir.clone().unwrap_or_else(|| corpus_dir().join("cases"));
+        let cases = load_dir(&dir)?;
+        let filter = Filter {
+            needs_only: (!self.needs.is_empty())
+                .then(|| self.needs.iter().filter(|n| n.as_str() != "none").cloned().collect()),
+            any_feature: self.feature.clone(),
+            no_feature: self.without.clone(),
+            name_contains: self.name.clone(),
+        };
+        Ok(cases.into_iter().filter(|c| filter.accepts(c)).collect())
+    }
+}
+
+fn main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List(select) => {
+            for case in select.load()? {
+                println!("{}\t{}\t{}", case.name, case.needs.join(","), case.features.join(","));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Judge { results, select } => {
+            let cases = select.load()?;
+            let runner = ResultsFileRunner::load(&results)?;
+            let report = run_all(&cases, &runner);
+            print!("{}", report.to_markdown());
+            Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Selfcheck(select) => {
+            let cases = select.load()?;
+            let report = run_all(&cases, &ExpectedRunner);
+            print!("{}", report.to_markdown());
+            Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
