@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! stepbox-conformance list     [FILTERS]                     # names, features, needs
-//! stepbox-conformance judge    --results R.jsonl [FILTERS]   # judge results an engine wrote
+//! stepbox-conformance judge    --results R.jsonl [--account A] [--region R] [--ignore-stack-traces] [FILTERS]
 //! stepbox-conformance selfcheck [FILTERS]                    # judge expected results against themselves
 //! ```
 //! FILTERS: `--dir DIR` (default `$STEPBOX_CONFORMANCE_DIR/cases`), `--needs none|lambda|…`
@@ -15,7 +15,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use stepbox_conformance::{ExpectedRunner, Filter, ResultsFileRunner, corpus_dir, load_dir, run_all};
+use stepbox_conformance::{
+    ExpectedRunner, Filter, JudgeOptions, ResultsFileRunner, corpus_dir, load_dir, run_all, run_all_with,
+};
 
 #[derive(Parser)]
 #[command(about = "Run the ASL conformance corpus judge")]
@@ -32,6 +34,15 @@ enum Command {
     Judge {
         #[arg(long)]
         results: PathBuf,
+        /// The engine's account id (rewritten to 111111111111).
+        #[arg(long, default_value = "111111111111")]
+        account: String,
+        /// The engine's region (rewritten to <region>).
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Ignore Lambda stackTrace entries in causes (not in the corpus rules).
+        #[arg(long)]
+        ignore_stack_traces: bool,
         #[command(flatten)]
         select: Select,
     },
@@ -82,10 +93,11 @@ fn main() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Judge { results, select } => {
+        Command::Judge { results, account, region, ignore_stack_traces, select } => {
             let cases = select.load()?;
             let runner = ResultsFileRunner::load(&results)?;
-            let report = run_all(&cases, &runner);
+            let opts = JudgeOptions { account, region, ignore_stack_traces };
+            let report = run_all_with(&cases, &runner, &opts, &mut |_| {});
             print!("{}", report.to_markdown());
             Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
