@@ -20,3 +20,30 @@ fn handle(input: Value, _ctx: &Context) -> Result<Value, TaskError> {
 }
 
 stepbox_guest::export_task!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepbox_guest::json;
+
+    fn ctx() -> Context {
+        Context {
+            execution_name: String::new(),
+            execution_arn: String::new(),
+            state_name: String::new(),
+            retry_count: 0,
+            remaining_time_ms: 1000,
+            task_token: None,
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn raises_the_named_error() {
+        let e = handle(json!({"error": "MyError", "cause": "why"}), &ctx()).unwrap_err();
+        assert_eq!(e, TaskError::new("MyError", "why"));
+        assert_eq!(handle(json!({"error": "E"}), &ctx()).unwrap_err(), TaskError::new("E", ""));
+        assert_eq!(handle(json!({"ok": 1}), &ctx()).unwrap(), json!({"ok": 1}));
+        assert_eq!(handle(json!({"error": 5}), &ctx()).unwrap(), json!({"error": 5}));
+    }
+}

@@ -30,3 +30,27 @@ fn kind(v: &Value) -> &'static str {
 }
 
 stepbox_guest::export_task!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepbox_guest::json;
+
+    fn ctx() -> Context {
+        Context {
+            execution_name: String::new(),
+            execution_arn: String::new(),
+            state_name: String::new(),
+            retry_count: 0,
+            remaining_time_ms: 1000,
+            task_token: None,
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn adds_processed() {
+        assert_eq!(handle(json!({"id": 7}), &ctx()).unwrap(), json!({"id": 7, "processed": true}));
+        assert_eq!(handle(json!([1]), &ctx()).unwrap_err().error, "InvalidInput");
+    }
+}

@@ -16,3 +16,28 @@ fn handle(input: Value, _ctx: &Context) -> Result<Value, TaskError> {
 }
 
 stepbox_guest::export_task!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        Context {
+            execution_name: String::new(),
+            execution_arn: String::new(),
+            state_name: String::new(),
+            retry_count: 0,
+            remaining_time_ms: 1000,
+            task_token: None,
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn sleeps() {
+        let start = std::time::Instant::now();
+        assert_eq!(handle(json!({"ms": 30}), &ctx()).unwrap(), json!({"slept_ms": 30}));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert_eq!(handle(json!({}), &ctx()).unwrap_err().error, "InvalidInput");
+    }
+}

@@ -57,3 +57,41 @@ fn handle(input: Value, _ctx: &Context) -> Result<Value, TaskError> {
 }
 
 stepbox_guest::export_task!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        Context {
+            execution_name: String::new(),
+            execution_arn: String::new(),
+            state_name: String::new(),
+            retry_count: 0,
+            remaining_time_ms: 1000,
+            task_token: None,
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn prices_an_order() {
+        let input = json!({"order_id": 7, "tax_rate": 0.2,
+            "items": [{"name": "pen", "price": 1.5, "qty": 4}, {"name": "pad", "price": 2.25}]});
+        let out = handle(input, &ctx()).unwrap();
+        assert_eq!(out["order_id"], 7);
+        assert_eq!(out["items"][0]["line_total"], 6.0);
+        assert_eq!(out["items"][1]["line_total"], 2.25);
+        assert_eq!(out["item_count"], 5);
+        assert_eq!(out["subtotal"], 8.25);
+        assert_eq!(out["tax"], 1.65);
+        assert_eq!(out["total"], 9.9);
+    }
+
+    #[test]
+    fn rejects_bad_orders() {
+        for bad in [json!([]), json!({}), json!({"items": [{"qty": 1}]}), json!({"items": [{"price": 1, "qty": -1}]})] {
+            assert_eq!(handle(bad, &ctx()).unwrap_err().error, "InvalidOrder");
+        }
+    }
+}
