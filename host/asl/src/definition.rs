@@ -86,9 +86,9 @@ pub struct Catcher {
 pub fn error_matches(list: &[String], error: &str) -> bool {
     list.iter().any(|e| {
         e == error
-            || (e == "States.ALL" && error != "States.Runtime" && error != "States.DataLimitExceeded")
+            || (e == "States.ALL" && error != "States.Runtime")
             || (e == "States.TaskFailed"
-                && !matches!(error, "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded" | "States.HeartbeatTimeout"))
+                && !matches!(error, "States.Timeout" | "States.Runtime" | "States.HeartbeatTimeout"))
     })
 }
 
@@ -110,7 +110,7 @@ pub enum MapMode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapSpec {
-    pub processor: Box<StateMachine>,
+    pub processor: std::sync::Arc<StateMachine>,
     pub mode: MapMode,
     pub execution_type: Option<String>,
     /// ItemsPath (JSONPath mode); `None` = `$`.
@@ -138,7 +138,7 @@ pub enum StateKind {
     Wait(WaitSpec),
     Succeed,
     Fail { error: Option<StrSpec>, cause: Option<StrSpec> },
-    Parallel { branches: Vec<StateMachine> },
+    Parallel { branches: Vec<std::sync::Arc<StateMachine>> },
     Map(MapSpec),
 }
 
@@ -880,7 +880,7 @@ impl Builder {
                     Some(Value::Array(a)) if !a.is_empty() => {
                         for (i, b) in a.iter().enumerate() {
                             if let Some(m) = self.machine(b, &format!("{loc}/Branches[{i}]"), false, ql) {
-                                branches.push(m);
+                                branches.push(std::sync::Arc::new(m));
                             }
                         }
                     }
@@ -953,7 +953,7 @@ impl Builder {
                 }
                 let processor = processor?;
                 StateKind::Map(MapSpec {
-                    processor: Box::new(processor),
+                    processor: std::sync::Arc::new(processor),
                     mode,
                     execution_type,
                     items_path,

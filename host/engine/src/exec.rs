@@ -1,0 +1,942 @@
+//! The interpreter.
+
+use crate::clock::{BoxFuture, Clock};
+use crate::history::{EventType, HistoryEvent, HistorySink};
+use crate::task::{TaskContext, TaskFailure, TaskInvoker, TaskRequest, Target, lambda_invoke_result, split_function_name};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use stepbox_asl::{
+    Jitter, MapMode, MapSpec, NumSpec, RuntimeError, Scope, State, StateKind, StateMachine, StrSpec, WaitSpec, compact, error_matches,
+    errors, io,
+};
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account: String,
+    /// Upper bound on concurrently running Map iterations when MaxConcurrency is 0.
+    pub max_map_concurrency: usize,
+    /// Maximum size in bytes of a state result (AWS: 256 KiB).
+    pub payload_limit: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { region: "us-east-1".into(), account: "111111111111".into(), max_map_concurrency: 1000, payload_limit: 256 * 1024 }
+    }
+}
+
+/// Per-execution options.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionOptions {
+    pub name: String,
+    /// Defaults to `arn:aws:states:REGION:ACCOUNT:execution:SM_NAME:NAME`.
+    pub execution_arn: Option<String>,
+    pub state_machine_name: String,
+    /// Defaults to `arn:aws:states:REGION:ACCOUNT:stateMachine:SM_NAME`.
+    pub state_machine_arn: Option<String>,
+    pub role_arn: Option<String>,
+    pub redrive_count: u32,
+    /// Set to `true` to abort the execution.
+    pub abort: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionOutcome {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub execution_arn: String,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: DateTime<Utc>,
+}
+
+/// The interpreter: runs executions against a task invoker and a clock.
+#[derive(Clone)]
+pub struct Engine {
+    tasks: Arc<dyn TaskInvoker>,
+    clock: Arc<dyn Clock>,
+    config: Arc<EngineConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Failure {
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+impl Failure {
+    fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        Failure { error: Some(error.into()), cause: Some(cause.into()) }
+    }
+    fn error_name(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+    fn as_output(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(e) = &self.error {
+            m.insert("Error".into(), Value::String(e.clone()));
+        }
+        if let Some(c) = &self.cause {
+            m.insert("Cause".into(), Value::String(c.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+struct Exec {
+    tasks: Arc<dyn TaskInvoker>,
+    clock: Arc<dyn Clock>,
+    config: Arc<EngineConfig>,
+    sink: Arc<dyn HistorySink>,
+    details: bool,
+    next_id: AtomicU64,
+    name: String,
+    arn: String,
+    /// `$$.Execution` and `$$.StateMachine`.
+    ctx_execution: Value,
+    ctx_state_machine: Value,
+}
+
+#[derive(Clone)]
+struct Frame {
+    prev: u64,
+    /// Child executions of a distributed Map don't record into this history.
+    silent: bool,
+}
+
+static NULL: Value = Value::Null;
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn events_for(kind: &StateKind) -> (EventType, Option<EventType>) {
+    match kind {
+        StateKind::Pass { .. } => (EventType::PassStateEntered, Some(EventType::PassStateExited)),
+        StateKind::Task { .. } => (EventType::TaskStateEntered, Some(EventType::TaskStateExited)),
+        StateKind::Choice { .. } => (EventType::ChoiceStateEntered, Some(EventType::ChoiceStateExited)),
+        StateKind::Wait(_) => (EventType::WaitStateEntered, Some(EventType::WaitStateExited)),
+        StateKind::Succeed => (EventType::SucceedStateEntered, Some(EventType::SucceedStateExited)),
+        StateKind::Fail { .. } => (EventType::FailStateEntered, None),
+        StateKind::Parallel { .. } => (EventType::ParallelStateEntered, Some(EventType::ParallelStateExited)),
+        StateKind::Map(_) => (EventType::MapStateEntered, Some(EventType::MapStateExited)),
+    }
+}
+
+/// Serialised size of a JSON value without allocating the text.
+fn json_size(v: &Value, limit: usize) -> usize {
+    fn go(v: &Value, acc: &mut usize, limit: usize) {
+        if *acc > limit {
+            return;
+        }
+        match v {
+            Value::Null => *acc += 4,
+            Value::Bool(b) => *acc += if *b { 4 } else { 5 },
+            Value::Number(n) => *acc += n.to_string().len(),
+            Value::String(s) => *acc += s.len() + 2 + s.bytes().filter(|b| *b == b'"' || *b == b'\\' || *b < 0x20).count(),
+            Value::Array(a) => {
+                *acc += 2 + a.len().saturating_sub(1);
+                for x in a {
+                    go(x, acc, limit)
+                }
+            }
+            Value::Object(o) => {
+                *acc += 2 + o.len().saturating_sub(1);
+                for (k, x) in o {
+                    *acc += k.len() + 3;
+                    go(x, acc, limit)
+                }
+            }
+        }
+    }
+    let mut acc = 0;
+    go(v, &mut acc, limit);
+    acc
+}
+
+impl Exec {
+    fn emit(&self, frame: &mut Frame, ty: EventType, details: impl FnOnce() -> Option<Value>) -> u64 {
+        if frame.silent {
+            return frame.prev;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let d = if self.details { details() } else { None };
+        self.sink.record(HistoryEvent { id, previous_event_id: frame.prev, timestamp: self.clock.now(), event_type: ty, details: d });
+        frame.prev = id;
+        id
+    }
+
+    fn context(&self, st: &State, entered: &str, retry: u32, map_item: Option<(usize, &Value)>, token: Option<&str>) -> Value {
+        let mut m = Map::with_capacity(5);
+        m.insert("Execution".into(), self.ctx_execution.clone());
+        m.insert("State".into(), json!({"EnteredTime": entered, "Name": st.name, "RetryCount": retry}));
+        m.insert("StateMachine".into(), self.ctx_state_machine.clone());
+        if let Some(t) = token {
+            m.insert("Task".into(), json!({"Token": t}));
+        }
+        if let Some((i, v)) = map_item {
+            m.insert("Map".into(), json!({"Item": {"Index": i, "Value": v}}));
+        }
+        Value::Object(m)
+    }
+
+    fn runtime(&self, st: &State, entered_id: u64, e: RuntimeError) -> Failure {
+        if e.error == errors::NO_CHOICE_MATCHED || e.error == errors::DATA_LIMIT_EXCEEDED {
+            return Failure::new(e.error, e.cause);
+        }
+        Failure::new(
+            e.error,
+            format!("An error occurred while executing the state '{}' (entered at the event id #{}). {}", st.name, entered_id, e.cause),
+        )
+    }
+
+    fn retry_delay(&self, st: &State, f: &Failure, counts: &mut [u32]) -> Option<Duration> {
+        let (i, r) = st.retry.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, f.error_name()))?;
+        if counts[i] >= r.max_attempts {
+            return None;
+        }
+        let mut secs = r.interval_seconds * r.backoff_rate.powi(counts[i] as i32);
+        if let Some(m) = r.max_delay_seconds {
+            secs = secs.min(m);
+        }
+        if r.jitter == Jitter::Full {
+            secs *= rand::random::<f64>();
+        }
+        counts[i] += 1;
+        Some(Duration::from_secs_f64(secs.clamp(0.0, 1.0e9)))
+    }
+}
+
+impl Engine {
+    pub fn new(tasks: Arc<dyn TaskInvoker>, clock: Arc<dyn Clock>) -> Self {
+        Engine { tasks, clock, config: Arc::new(EngineConfig::default()) }
+    }
+    pub fn with_config(tasks: Arc<dyn TaskInvoker>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
+        Engine { tasks, clock, config: Arc::new(config) }
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Runs one execution to completion.
+    pub async fn start(&self, sm: Arc<StateMachine>, input: Value, opts: ExecutionOptions, sink: Arc<dyn HistorySink>) -> ExecutionOutcome {
+        let cfg = &self.config;
+        let sm_arn = opts
+            .state_machine_arn
+            .clone()
+            .unwrap_or_else(|| format!("arn:aws:states:{}:{}:stateMachine:{}", cfg.region, cfg.account, opts.state_machine_name));
+        let arn = opts
+            .execution_arn
+            .clone()
+            .unwrap_or_else(|| format!("arn:aws:states:{}:{}:execution:{}:{}", cfg.region, cfg.account, opts.state_machine_name, opts.name));
+        let role = opts.role_arn.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.account));
+        let start = self.clock.now();
+        let details = sink.wants_details();
+        let exec = Arc::new(Exec {
+            tasks: self.tasks.clone(),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            sink,
+            details,
+            next_id: AtomicU64::new(0),
+            name: opts.name.clone(),
+            arn: arn.clone(),
+            ctx_execution: json!({
+                "Id": arn, "Input": input, "Name": opts.name, "RoleArn": role, "StartTime": ts(start), "RedriveCount": opts.redrive_count
+            }),
+            ctx_state_machine: json!({"Id": sm_arn, "Name": opts.state_machine_name}),
+        });
+        let mut frame = Frame { prev: 0, silent: false };
+        exec.emit(&mut frame, EventType::ExecutionStarted, || {
+            Some(json!({"input": compact(&input), "inputDetails": {"truncated": false}, "roleArn": role}))
+        });
+        let run = run_machine(exec.clone(), sm.clone(), input, frame.clone());
+        let timeout = sm.timeout_seconds.map(|s| self.clock.sleep(Duration::from_secs(s)));
+        let mut abort = opts.abort.clone();
+        let abort_fut = async move {
+            match abort.as_mut() {
+                Some(rx) => loop {
+                    if *rx.borrow() {
+                        return;
+                    }
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                },
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let timeout_fut = async move {
+            match timeout {
+                Some(t) => t.await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        enum End {
+            Done(Result<Value, Failure>, Frame),
+            TimedOut,
+            Aborted,
+        }
+        let end = tokio::select! {
+            (r, f) = run => End::Done(r, f),
+            _ = timeout_fut => End::TimedOut,
+            _ = abort_fut => End::Aborted,
+        };
+        let mut outcome = ExecutionOutcome {
+            status: ExecutionStatus::Succeeded,
+            output: None,
+            error: None,
+            cause: None,
+            execution_arn: arn,
+            start_date: start,
+            stop_date: start,
+        };
+        // The terminal event chains to the last event recorded.
+        let mut last = Frame { prev: exec.next_id.load(Ordering::Relaxed), silent: false };
+        match end {
+            End::Done(Ok(out), f) => {
+                last.prev = f.prev.max(last.prev);
+                exec.emit(&mut last, EventType::ExecutionSucceeded, || {
+                    Some(json!({"output": compact(&out), "outputDetails": {"truncated": false}}))
+                });
+                outcome.output = Some(out);
+            }
+            End::Done(Err(fail), f) => {
+                last.prev = f.prev.max(last.prev);
+                exec.emit(&mut last, EventType::ExecutionFailed, || Some(fail.as_output_lower()));
+                outcome.status = ExecutionStatus::Failed;
+                outcome.error = fail.error;
+                outcome.cause = fail.cause;
+            }
+            End::TimedOut => {
+                exec.emit(&mut last, EventType::ExecutionTimedOut, || Some(json!({})));
+                outcome.status = ExecutionStatus::TimedOut;
+            }
+            End::Aborted => {
+                exec.emit(&mut last, EventType::ExecutionAborted, || Some(json!({})));
+                outcome.status = ExecutionStatus::Aborted;
+            }
+        }
+        outcome.stop_date = self.clock.now();
+        outcome
+    }
+}
+
+impl Failure {
+    fn as_output_lower(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(e) = &self.error {
+            m.insert("error".into(), Value::String(e.clone()));
+        }
+        if let Some(c) = &self.cause {
+            m.insert("cause".into(), Value::String(c.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame) -> BoxFuture<'static, (Result<Value, Failure>, Frame)> {
+    Box::pin(async move {
+        let mut frame = frame;
+        let mut input = input;
+        let mut idx = sm.start_at;
+        loop {
+            let st = sm.state(idx);
+            let (entered_ty, exited_ty) = events_for(&st.kind);
+            let entered_id = ex.emit(&mut frame, entered_ty, || {
+                Some(json!({"name": st.name, "input": compact(&input), "inputDetails": {"truncated": false}}))
+            });
+            let raw = if st.catch.is_empty() { None } else { Some(input.clone()) };
+            match run_state(&ex, st, input, &mut frame, entered_id).await {
+                Ok((out, next)) => {
+                    if let Some(t) = exited_ty {
+                        ex.emit(&mut frame, t, || Some(json!({"name": st.name, "output": compact(&out), "outputDetails": {"truncated": false}})));
+                    }
+                    match next {
+                        Some(n) => {
+                            idx = n;
+                            input = out;
+                        }
+                        None => return (Ok(out), frame),
+                    }
+                }
+                Err(fail) => {
+                    let caught = st.catch.iter().find(|c| error_matches(&c.error_equals, fail.error_name()));
+                    match (caught, raw) {
+                        (Some(c), Some(raw)) => {
+                            match io::apply_result_path(&c.result_path, raw, fail.as_output()) {
+                                Ok(out) => {
+                                    if let Some(t) = exited_ty {
+                                        ex.emit(&mut frame, t, || {
+                                            Some(json!({"name": st.name, "output": compact(&out), "outputDetails": {"truncated": false}}))
+                                        });
+                                    }
+                                    input = out;
+                                    idx = c.next;
+                                }
+                                Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
+                            }
+                        }
+                        _ => return (Err(fail), frame),
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn ctx_for<'a>(ex: &Exec, st: &State, entered: u64, retry: u32, slot: &'a mut Value) -> &'a Value {
+    let _ = entered;
+    if st.uses_context {
+        *slot = ex.context(st, &ts(ex.clock.now()), retry, None, None);
+        slot
+    } else {
+        &NULL
+    }
+}
+
+fn resolve_num(spec: &NumSpec, input: &Value, ctx: &Value) -> Result<Value, String> {
+    match spec {
+        NumSpec::Value(x) => Ok(json!(x)),
+        NumSpec::Path(p) => Scope::new(input, ctx).resolve(p).map(|c| c.into_owned()).ok_or_else(|| p.as_str().to_string()),
+        NumSpec::Raw(v) => Err(compact(v)),
+    }
+}
+
+fn data_limit(ex: &Exec, who: &str, v: &Value) -> Result<(), Failure> {
+    if json_size(v, ex.config.payload_limit) > ex.config.payload_limit {
+        return Err(Failure::new(
+            errors::DATA_LIMIT_EXCEEDED,
+            format!("The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."),
+        ));
+    }
+    Ok(())
+}
+
+async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, entered_id: u64) -> Result<(Value, Option<usize>), Failure> {
+    let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
+    let mut ctx_slot = Value::Null;
+    match &st.kind {
+        StateKind::Pass { result } => {
+            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let res = match result {
+                Some(r) => {
+                    data_limit(ex, &st.name, r)?;
+                    r.clone()
+                }
+                None => st.effective_input(&input, ctx, None).map_err(rt)?,
+            };
+            let out = st.output(input, res, ctx, None).map_err(rt)?;
+            Ok((out, st.next))
+        }
+        StateKind::Succeed => {
+            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let sel = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
+            let out = io::select_owned(&st.output_path, sel, ctx, None).map_err(rt)?;
+            Ok((out, None))
+        }
+        StateKind::Fail { error, cause } => {
+            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let eval = |s: &Option<StrSpec>, field: &str| -> Result<Option<String>, Failure> {
+                Ok(match s {
+                    None => None,
+                    Some(StrSpec::Value(v)) => Some(v.clone()),
+                    Some(StrSpec::Path(p)) => {
+                        let v = Scope::new(&input, ctx)
+                            .resolve(p)
+                            .ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, field, &input)))?;
+                        Some(match v.as_value() {
+                            Value::String(s) => s.clone(),
+                            other => compact(other),
+                        })
+                    }
+                    Some(StrSpec::Call(c)) => {
+                        let v = c.evaluate(&Scope::new(&input, ctx)).map_err(rt)?;
+                        Some(match v {
+                            Value::String(s) => s,
+                            other => compact(&other),
+                        })
+                    }
+                })
+            };
+            let error = eval(error, "ErrorPath")?;
+            let cause = eval(cause, "CausePath")?;
+            Err(Failure { error, cause })
+        }
+        StateKind::Choice { choices, default } => {
+            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?;
+            let scope = Scope::new(eff.as_value(), ctx);
+            let mut next = None;
+            for (rule, target) in choices {
+                if rule.rule.eval(&scope).map_err(rt)? {
+                    next = Some(*target);
+                    break;
+                }
+            }
+            let next = match next.or(*default) {
+                Some(n) => n,
+                None => return Err(Failure::new(errors::NO_CHOICE_MATCHED, "No Matches!")),
+            };
+            let eff = eff.into_owned();
+            let out = io::select_owned(&st.output_path, eff, ctx, None).map_err(rt)?;
+            Ok((out, Some(next)))
+        }
+        StateKind::Wait(spec) => {
+            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
+            let now = ex.clock.now();
+            let too_long = || rt(RuntimeError::runtime("Wait state delay is too long."));
+            let until: DateTime<Utc> = match spec {
+                WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
+                WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
+                WaitSpec::SecondsPath(p) => {
+                    let v = Scope::new(&eff, ctx).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "SecondsPath", &eff)))?;
+                    match v.as_value().as_i64() {
+                        Some(n) if n >= 0 => {
+                            if n > i32::MAX as i64 {
+                                return Err(too_long());
+                            }
+                            now + chrono::Duration::seconds(n)
+                        }
+                        _ => {
+                            return Err(rt(RuntimeError::runtime(format!(
+                                "The SecondsPath parameter does not reference a valid non-negative integer: {} == {}",
+                                p.as_str(),
+                                compact(v.as_value())
+                            ))));
+                        }
+                    }
+                }
+                WaitSpec::TimestampPath(p) => {
+                    let v = Scope::new(&eff, ctx).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "TimestampPath", &eff)))?;
+                    match v.as_value().as_str().and_then(stepbox_asl::parse_timestamp) {
+                        Some(t) => t.with_timezone(&Utc),
+                        None => {
+                            return Err(rt(RuntimeError::runtime(format!(
+                                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                                p.as_str(),
+                                match v.as_value() {
+                                    Value::String(s) => s.clone(),
+                                    other => compact(other),
+                                }
+                            ))));
+                        }
+                    }
+                }
+                WaitSpec::Raw(v) => return Err(rt(RuntimeError::new(errors::QUERY_EVALUATION_ERROR, format!("JSONata is not supported: {}", compact(v))))),
+            };
+            if (until - now).num_seconds() > i32::MAX as i64 {
+                return Err(too_long());
+            }
+            ex.clock.sleep_until(until).await;
+            let out = io::select_owned(&st.output_path, eff, ctx, None).map_err(rt)?;
+            Ok((out, st.next))
+        }
+        StateKind::Task { resource, timeout, heartbeat, .. } => run_task(ex, st, resource, timeout, heartbeat, input, frame, entered_id).await,
+        StateKind::Parallel { branches } => {
+            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let eff = st.effective_input(&input, ctx, None).map_err(rt)?;
+            let mut counts = vec![0u32; st.retry.len()];
+            loop {
+                let started = ex.emit(frame, EventType::ParallelStateStarted, || None);
+                let mut set = tokio::task::JoinSet::new();
+                for (i, b) in branches.iter().enumerate() {
+                    let f = Frame { prev: started, silent: frame.silent };
+                    let fut = run_machine(ex.clone(), b.clone(), eff.clone(), f);
+                    set.spawn(async move { (i, fut.await) });
+                }
+                let mut results: Vec<Option<Value>> = vec![None; branches.len()];
+                let mut failure: Option<Failure> = None;
+                let mut last_prev = started;
+                while let Some(j) = set.join_next().await {
+                    let Ok((i, (r, f))) = j else { continue };
+                    last_prev = last_prev.max(f.prev);
+                    match r {
+                        Ok(v) => results[i] = Some(v),
+                        Err(e) => {
+                            failure = Some(e);
+                            set.abort_all();
+                            break;
+                        }
+                    }
+                }
+                frame.prev = last_prev.max(frame.prev);
+                match failure {
+                    None => {
+                        ex.emit(frame, EventType::ParallelStateSucceeded, || None);
+                        let arr = Value::Array(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect());
+                        let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+                        let res = st.select_result(arr, ctx, None).map_err(rt)?;
+                        let out = st.output(input, res, ctx, None).map_err(rt)?;
+                        return Ok((out, st.next));
+                    }
+                    Some(f) => {
+                        ex.emit(frame, EventType::ParallelStateFailed, || None);
+                        match ex.retry_delay(st, &f, &mut counts) {
+                            Some(d) => ex.clock.sleep(d).await,
+                            None => return Err(f),
+                        }
+                    }
+                }
+            }
+        }
+        StateKind::Map(spec) => run_map(ex, st, spec, input, frame, entered_id).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_task(
+    ex: &Arc<Exec>,
+    st: &State,
+    resource: &str,
+    timeout: &Option<NumSpec>,
+    heartbeat: &Option<NumSpec>,
+    input: Value,
+    frame: &mut Frame,
+    entered_id: u64,
+) -> Result<(Value, Option<usize>), Failure> {
+    let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
+    let target = Target::parse(resource);
+    let mut ctx_slot = Value::Null;
+    let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+    let eff = st.effective_input(&input, ctx, None).map_err(rt)?;
+    let secs = |spec: &Option<NumSpec>, field: &str| -> Result<Option<u64>, Failure> {
+        match spec {
+            None => Ok(None),
+            Some(s) => match resolve_num(s, &input, ctx) {
+                Ok(v) => match v.as_f64() {
+                    Some(x) if x >= 1.0 => Ok(Some(x as u64)),
+                    _ => Err(rt(RuntimeError::runtime(format!("The {field} value must be a positive integer: {}", compact(&v))))),
+                },
+                Err(p) => Err(rt(RuntimeError::runtime(format!("The JSONPath '{p}' specified for the field '{field}' could not be found in the input '{}'", compact(&input))))),
+            },
+        }
+    };
+    let timeout_s = secs(timeout, "TimeoutSecondsPath")?;
+    let heartbeat_s = secs(heartbeat, "HeartbeatSecondsPath")?;
+    let (function_name, qualifier, payload, who, is_lambda_fn) = match &target {
+        Target::LambdaFunction { name, qualifier, .. } => (name.clone(), qualifier.clone(), eff.clone(), resource.to_string(), true),
+        Target::LambdaInvoke => {
+            let fname = eff.get("FunctionName").and_then(|v| v.as_str()).unwrap_or_default();
+            let (n, mut q) = split_function_name(fname);
+            if let Some(Value::String(qq)) = eff.get("Qualifier") {
+                q = Some(qq.clone());
+            }
+            let payload = eff.get("Payload").cloned().unwrap_or_else(|| json!({}));
+            (n, q, payload, "lambda".to_string(), false)
+        }
+        Target::Other => (resource.to_string(), None, eff.clone(), resource.to_string(), false),
+    };
+    let (res_type, res_name) = match &target {
+        Target::LambdaInvoke => ("lambda", "invoke"),
+        _ => ("", ""),
+    };
+    let mut counts = vec![0u32; st.retry.len()];
+    let mut retry_count = 0u32;
+    loop {
+        if is_lambda_fn {
+            ex.emit(frame, EventType::LambdaFunctionScheduled, || {
+                let mut d = json!({"resource": resource, "input": compact(&payload), "inputDetails": {"truncated": false}});
+                if let Some(t) = timeout_s {
+                    d["timeoutInSeconds"] = json!(t);
+                }
+                Some(d)
+            });
+            ex.emit(frame, EventType::LambdaFunctionStarted, || None);
+        } else {
+            ex.emit(frame, EventType::TaskScheduled, || {
+                let mut d = json!({"resourceType": res_type, "resource": if res_name.is_empty() { resource } else { res_name },
+                    "region": ex.config.region, "parameters": compact(&eff)});
+                if let Some(t) = timeout_s {
+                    d["timeoutInSeconds"] = json!(t);
+                }
+                if let Some(h) = heartbeat_s {
+                    d["heartbeatInSeconds"] = json!(h);
+                }
+                Some(d)
+            });
+            ex.emit(frame, EventType::TaskStarted, || Some(json!({"resourceType": res_type, "resource": res_name})));
+        }
+        let req = TaskRequest {
+            function_name: function_name.clone(),
+            qualifier: qualifier.clone(),
+            resource: resource.to_string(),
+            input: payload.clone(),
+            context: TaskContext {
+                execution_name: ex.name.clone(),
+                execution_arn: ex.arn.clone(),
+                state_name: st.name.clone(),
+                retry_count,
+                remaining_time: timeout_s.map(Duration::from_secs),
+                task_token: None,
+            },
+        };
+        let call = ex.tasks.invoke(req);
+        let limit = match (timeout_s, heartbeat_s) {
+            (Some(t), _) => Some((t, errors::TIMEOUT)),
+            (None, _) => None,
+        };
+        let result: Result<Value, (Failure, bool)> = match limit {
+            Some((t, name)) => {
+                let sleep = ex.clock.sleep(Duration::from_secs(t));
+                tokio::select! {
+                    r = call => r.map_err(|f| (Failure::new(f.error.clone(), f.aws_cause()), false)),
+                    _ = sleep => Err((Failure::new(name, ""), true)),
+                }
+            }
+            None => call.await.map_err(|f: TaskFailure| (Failure::new(f.error.clone(), f.aws_cause()), false)),
+        };
+        let result = match result {
+            Ok(v) => {
+                let v = match &target {
+                    Target::LambdaInvoke => {
+                        let rid = stepbox_asl::uuid_v4();
+                        let date = ex.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+                        lambda_invoke_result(v, &rid, &date)
+                    }
+                    _ => v,
+                };
+                match data_limit(ex, &who, &v) {
+                    Ok(()) => Ok(v),
+                    Err(f) => Err((f, false)),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(v) => {
+                if is_lambda_fn {
+                    ex.emit(frame, EventType::LambdaFunctionSucceeded, || Some(json!({"output": compact(&v), "outputDetails": {"truncated": false}})));
+                } else {
+                    ex.emit(frame, EventType::TaskSucceeded, || {
+                        Some(json!({"resourceType": res_type, "resource": res_name, "output": compact(&v), "outputDetails": {"truncated": false}}))
+                    });
+                }
+                let ctx = ctx_for(ex, st, entered_id, retry_count, &mut ctx_slot);
+                let res = st.select_result(v, ctx, None).map_err(rt)?;
+                let out = st.output(input, res, ctx, None).map_err(rt)?;
+                return Ok((out, st.next));
+            }
+            Err((f, timed_out)) => {
+                let ty = match (is_lambda_fn, timed_out) {
+                    (true, true) => EventType::LambdaFunctionTimedOut,
+                    (true, false) => EventType::LambdaFunctionFailed,
+                    (false, true) => EventType::TaskTimedOut,
+                    (false, false) => EventType::TaskFailed,
+                };
+                ex.emit(frame, ty, || {
+                    let mut d = f.as_output_lower();
+                    if !is_lambda_fn {
+                        d["resourceType"] = json!(res_type);
+                        d["resource"] = json!(res_name);
+                    }
+                    Some(d)
+                });
+                match ex.retry_delay(st, &f, &mut counts) {
+                    Some(d) => {
+                        ex.clock.sleep(d).await;
+                        retry_count += 1;
+                    }
+                    None => return Err(f),
+                }
+            }
+        }
+    }
+}
+
+fn to_count(v: &Value, field: &str, path: &str) -> Result<Option<f64>, RuntimeError> {
+    match v.as_f64() {
+        Some(x) if v.is_number() => Ok(Some(x)),
+        _ => Err(RuntimeError::runtime(format!(
+            "The {field}Path field refers to value \"{}\" which is not a valid integer: {path}",
+            match v {
+                Value::String(s) => s.clone(),
+                other => compact(other),
+            }
+        ))),
+    }
+}
+
+async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame: &mut Frame, entered_id: u64) -> Result<(Value, Option<usize>), Failure> {
+    let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
+    let mut ctx_slot = Value::Null;
+    let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+    let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
+    let items_val = match &spec.items_path {
+        None => eff.clone(),
+        Some(p) => Scope::new(&eff, ctx).resolve(p).map(|c| c.into_owned()).ok_or_else(|| {
+            rt(RuntimeError::runtime(format!("Invalid path '{}' : No results for path: {}", p.as_str(), p.canonical())))
+        })?,
+    };
+    if spec.items.is_some() || spec.item_reader.is_some() {
+        return Err(rt(RuntimeError::runtime("ItemReader and JSONata Items are not supported")));
+    }
+    let items = match items_val {
+        Value::Array(a) => a,
+        other => {
+            return Err(rt(RuntimeError::runtime(format!("Map state input must be an array but was: {}", compact(&other)))));
+        }
+    };
+    let distributed = spec.mode == MapMode::Distributed;
+    let mut counts = vec![0u32; st.retry.len()];
+    loop {
+        ex.emit(frame, EventType::MapStateStarted, || Some(json!({"length": items.len()})));
+        // Resolve limits.
+        let num = |s: &NumSpec, field: &str| -> Result<Option<f64>, Failure> {
+            match s {
+                NumSpec::Value(x) => Ok(Some(*x)),
+                NumSpec::Path(p) => match Scope::new(&eff, ctx).resolve(p) {
+                    Some(v) => to_count(v.as_value(), field, p.as_str()).map_err(rt),
+                    None => Err(rt(RuntimeError::runtime(format!("The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'", p.as_str(), compact(&eff))))),
+                },
+                NumSpec::Raw(_) => Err(rt(RuntimeError::new(errors::QUERY_EVALUATION_ERROR, "JSONata is not supported"))),
+            }
+        };
+        let tol_count = match &spec.tolerated_failure_count {
+            Some(s) => num(s, "ToleratedFailureCount")?,
+            None => None,
+        };
+        if tol_count.is_some_and(|c| c < 0.0) {
+            return Err(rt(RuntimeError::runtime("ToleratedFailureCount cannot be negative.")));
+        }
+        let tol_pct = match &spec.tolerated_failure_percentage {
+            Some(s) => num(s, "ToleratedFailurePercentage")?,
+            None => None,
+        };
+        if tol_pct.is_some_and(|c| !(0.0..=100.0).contains(&c)) {
+            return Err(rt(RuntimeError::runtime("ToleratedFailurePercentage must be between 0 and 100.")));
+        }
+        let mc = num(&spec.max_concurrency, "MaxConcurrency")?.unwrap_or(0.0);
+        if mc < 0.0 {
+            return Err(rt(RuntimeError::runtime("MaxConcurrency cannot be negative.")));
+        }
+        let limit = if mc >= 1.0 { (mc as usize).min(ex.config.max_map_concurrency) } else { ex.config.max_map_concurrency }.max(1);
+        let tolerant = tol_count.is_some() || tol_pct.is_some();
+        if distributed {
+            let run_arn = format!("{}/{}:{}", ex.arn.replace(":execution:", ":mapRun:"), st.name, stepbox_asl::uuid_v4());
+            ex.emit(frame, EventType::MapRunStarted, || Some(json!({"mapRunArn": run_arn})));
+        }
+        // Item inputs.
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let v = match &spec.item_selector {
+                None => item.clone(),
+                Some(t) => {
+                    let c = if t.uses_context() { ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None) } else { Value::Null };
+                    t.eval(&Scope::new(&eff, &c)).map_err(rt)?
+                }
+            };
+            inputs.push(v);
+        }
+        let n = inputs.len();
+        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut set = tokio::task::JoinSet::new();
+        let base_prev = frame.prev;
+        for (i, v) in inputs.into_iter().enumerate() {
+            let ex2 = ex.clone();
+            let proc_ = spec.processor.clone();
+            let sem = sem.clone();
+            let name = st.name.clone();
+            let silent = frame.silent || distributed;
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let mut f = Frame { prev: base_prev, silent };
+                ex2.emit(&mut f, EventType::MapIterationStarted, || Some(json!({"name": name, "index": i})));
+                let (r, mut f) = run_machine(ex2.clone(), proc_, v, f).await;
+                let ty = if r.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
+                ex2.emit(&mut f, ty, || Some(json!({"name": name, "index": i})));
+                (i, r, f.prev)
+            });
+        }
+        let mut results: Vec<Value> = vec![Value::Null; n];
+        let mut failed = 0usize;
+        let mut first_failure: Option<Failure> = None;
+        let mut last_prev = frame.prev;
+        while let Some(j) = set.join_next().await {
+            let Ok((i, r, p)) = j else { continue };
+            last_prev = last_prev.max(p);
+            match r {
+                Ok(v) => results[i] = v,
+                Err(f) => {
+                    failed += 1;
+                    results[i] = f.as_output();
+                    if first_failure.is_none() {
+                        first_failure = Some(f);
+                    }
+                    if !tolerant {
+                        set.abort_all();
+                        break;
+                    }
+                }
+            }
+        }
+        frame.prev = last_prev.max(frame.prev);
+        let exceeded = if failed == 0 {
+            None
+        } else if !tolerant {
+            first_failure
+        } else {
+            let over_count = tol_count.is_some_and(|c| failed as f64 > c);
+            let over_pct = tol_pct.is_some_and(|p| (failed as f64) * 100.0 / (n.max(1) as f64) > p);
+            let both = tol_count.is_some() && tol_pct.is_some();
+            let over = if both { over_count && over_pct } else { over_count || over_pct };
+            if over {
+                Some(Failure::new(errors::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded"))
+            } else {
+                None
+            }
+        };
+        match exceeded {
+            None => {
+                if distributed {
+                    ex.emit(frame, EventType::MapRunSucceeded, || None);
+                }
+                ex.emit(frame, EventType::MapStateSucceeded, || None);
+                let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+                let res = st.select_result(Value::Array(results), ctx, None).map_err(rt)?;
+                let out = st.output(input, res, ctx, None).map_err(rt)?;
+                return Ok((out, st.next));
+            }
+            Some(f) => {
+                if distributed {
+                    ex.emit(frame, EventType::MapRunFailed, || Some(f.as_output_lower()));
+                }
+                ex.emit(frame, EventType::MapStateFailed, || None);
+                match ex.retry_delay(st, &f, &mut counts) {
+                    Some(d) => ex.clock.sleep(d).await,
+                    None => return Err(f),
+                }
+            }
+        }
+    }
+}

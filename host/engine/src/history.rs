@@ -1,0 +1,153 @@
+//! AWS-shaped execution history events.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use std::sync::Mutex;
+
+macro_rules! event_types {
+    ($($name:ident => $key:expr),* $(,)?) => {
+        /// History event types, named as in GetExecutionHistory.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventType { $($name),* }
+        impl EventType {
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventType::$name => stringify!($name)),* }
+            }
+            /// The key of the details object in GetExecutionHistory output.
+            pub fn details_key(self) -> Option<&'static str> {
+                match self { $(EventType::$name => $key),* }
+            }
+        }
+    };
+}
+
+event_types! {
+    ExecutionStarted => Some("executionStartedEventDetails"),
+    ExecutionSucceeded => Some("executionSucceededEventDetails"),
+    ExecutionFailed => Some("executionFailedEventDetails"),
+    ExecutionTimedOut => Some("executionTimedOutEventDetails"),
+    ExecutionAborted => Some("executionAbortedEventDetails"),
+    TaskStateEntered => Some("stateEnteredEventDetails"),
+    TaskStateExited => Some("stateExitedEventDetails"),
+    TaskStateAborted => None,
+    PassStateEntered => Some("stateEnteredEventDetails"),
+    PassStateExited => Some("stateExitedEventDetails"),
+    ChoiceStateEntered => Some("stateEnteredEventDetails"),
+    ChoiceStateExited => Some("stateExitedEventDetails"),
+    WaitStateEntered => Some("stateEnteredEventDetails"),
+    WaitStateExited => Some("stateExitedEventDetails"),
+    WaitStateAborted => None,
+    SucceedStateEntered => Some("stateEnteredEventDetails"),
+    SucceedStateExited => Some("stateExitedEventDetails"),
+    FailStateEntered => Some("stateEnteredEventDetails"),
+    ParallelStateEntered => Some("stateEnteredEventDetails"),
+    ParallelStateExited => Some("stateExitedEventDetails"),
+    ParallelStateStarted => None,
+    ParallelStateSucceeded => None,
+    ParallelStateFailed => None,
+    ParallelStateAborted => None,
+    MapStateEntered => Some("stateEnteredEventDetails"),
+    MapStateExited => Some("stateExitedEventDetails"),
+    MapStateStarted => Some("mapStateStartedEventDetails"),
+    MapStateSucceeded => None,
+    MapStateFailed => None,
+    MapStateAborted => None,
+    MapIterationStarted => Some("mapIterationStartedEventDetails"),
+    MapIterationSucceeded => Some("mapIterationSucceededEventDetails"),
+    MapIterationFailed => Some("mapIterationFailedEventDetails"),
+    MapIterationAborted => Some("mapIterationAbortedEventDetails"),
+    MapRunStarted => Some("mapRunStartedEventDetails"),
+    MapRunSucceeded => None,
+    MapRunFailed => Some("mapRunFailedEventDetails"),
+    TaskScheduled => Some("taskScheduledEventDetails"),
+    TaskStarted => Some("taskStartedEventDetails"),
+    TaskSucceeded => Some("taskSucceededEventDetails"),
+    TaskFailed => Some("taskFailedEventDetails"),
+    TaskTimedOut => Some("taskTimedOutEventDetails"),
+    LambdaFunctionScheduled => Some("lambdaFunctionScheduledEventDetails"),
+    LambdaFunctionStarted => None,
+    LambdaFunctionSucceeded => Some("lambdaFunctionSucceededEventDetails"),
+    LambdaFunctionFailed => Some("lambdaFunctionFailedEventDetails"),
+    LambdaFunctionTimedOut => Some("lambdaFunctionTimedOutEventDetails"),
+}
+
+/// One history event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    pub id: u64,
+    pub previous_event_id: u64,
+    pub timestamp: DateTime<Utc>,
+    pub event_type: EventType,
+    /// The details object (only built when the sink asks for details).
+    pub details: Option<Value>,
+}
+
+impl HistoryEvent {
+    /// GetExecutionHistory's JSON shape.
+    pub fn to_aws_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::from(self.id));
+        m.insert("previousEventId".into(), Value::from(self.previous_event_id));
+        m.insert("timestamp".into(), Value::String(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)));
+        m.insert("type".into(), Value::String(self.event_type.as_str().into()));
+        if let (Some(k), Some(d)) = (self.event_type.details_key(), &self.details) {
+            m.insert(k.into(), d.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Receives history events as they happen.
+pub trait HistorySink: Send + Sync {
+    fn record(&self, event: HistoryEvent);
+    /// Whether details objects (inputs/outputs rendered as JSON text) are
+    /// wanted; a sink that returns false makes recording nearly free.
+    fn wants_details(&self) -> bool {
+        true
+    }
+}
+
+/// Keeps every event in memory.
+#[derive(Default)]
+pub struct VecSink {
+    events: Mutex<Vec<HistoryEvent>>,
+    details: bool,
+}
+
+impl VecSink {
+    pub fn new() -> Self {
+        VecSink { events: Mutex::new(Vec::new()), details: true }
+    }
+    /// Records events without details.
+    pub fn without_details() -> Self {
+        VecSink { events: Mutex::new(Vec::new()), details: false }
+    }
+    pub fn events(&self) -> Vec<HistoryEvent> {
+        let mut v = self.events.lock().expect("sink").clone();
+        v.sort_by_key(|e| e.id);
+        v
+    }
+    pub fn types(&self) -> Vec<&'static str> {
+        self.events().iter().map(|e| e.event_type.as_str()).collect()
+    }
+}
+
+impl HistorySink for VecSink {
+    fn record(&self, event: HistoryEvent) {
+        self.events.lock().expect("sink").push(event);
+    }
+    fn wants_details(&self) -> bool {
+        self.details
+    }
+}
+
+/// Discards events.
+#[derive(Default, Clone, Copy)]
+pub struct NullSink;
+
+impl HistorySink for NullSink {
+    fn record(&self, _event: HistoryEvent) {}
+    fn wants_details(&self) -> bool {
+        false
+    }
+}
