@@ -233,6 +233,18 @@ impl Rule {
         Ok(Rule::Compare { variable: var, kind, cmp, operand })
     }
 
+    /// Whether any path of the rule refers to the context object (`$$`).
+    pub fn uses_context(&self) -> bool {
+        let ctx = |p: &JsonPath| matches!(p.root(), crate::path::Root::Context);
+        match self {
+            Rule::And(rs) | Rule::Or(rs) => rs.iter().any(Rule::uses_context),
+            Rule::Not(r) => r.uses_context(),
+            Rule::Compare { variable, operand, .. } => ctx(variable) || matches!(operand, Operand::Path(p) if ctx(p)),
+            Rule::Matches { variable, .. } | Rule::Test { variable, .. } => ctx(variable),
+            Rule::Condition(_) => false,
+        }
+    }
+
     /// Evaluates the rule.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<bool, RuntimeError> {
         match self {

@@ -857,6 +857,7 @@ impl Builder {
                                     }
                                 }
                             };
+                            uc |= rule.uses_context();
                             if let Some(t) = self.target(&nn, names, format!("{cloc}/Next")) {
                                 choices.push((ChoiceRule { rule, next: nn, assign: co.get("Assign").cloned() }, t));
                             }

@@ -633,14 +633,16 @@ impl Parser<'_> {
                     return Ok(out);
                 }
                 Some((_, '\\')) => {
+                    // Only an escaped quote (or backslash) is an escape; any other
+                    // backslash is literal (Jayway).
                     self.i += 1;
-                    let rest = &self.src[self.i..];
-                    match rest.chars().next() {
+                    match self.src[self.i..].chars().next() {
                         None => return Err(self.err("unterminated escape")),
-                        Some(c) => {
+                        Some(c) if c as u32 == q as u32 || c == '\\' => {
                             out.push(c);
                             self.i += c.len_utf8();
                         }
+                        Some(_) => out.push('\\'),
                     }
                 }
                 Some((_, c)) => {

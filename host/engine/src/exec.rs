@@ -195,7 +195,11 @@ impl Exec {
     fn context(&self, st: &State, entered: &str, retry: u32, map_item: Option<(usize, &Value)>, token: Option<&str>) -> Value {
         let mut m = Map::with_capacity(5);
         m.insert("Execution".into(), self.ctx_execution.clone());
-        m.insert("State".into(), json!({"EnteredTime": entered, "Name": st.name, "RetryCount": retry}));
+        if matches!(st.kind, StateKind::Task { .. } | StateKind::Parallel { .. } | StateKind::Map(_)) {
+            m.insert("State".into(), json!({"EnteredTime": entered, "Name": st.name, "RetryCount": retry}));
+        } else {
+            m.insert("State".into(), json!({"EnteredTime": entered, "Name": st.name}));
+        }
         m.insert("StateMachine".into(), self.ctx_state_machine.clone());
         if let Some(t) = token {
             m.insert("Task".into(), json!({"Token": t}));
@@ -652,7 +656,12 @@ async fn run_task(
             if let Some(Value::String(qq)) = eff.get("Qualifier") {
                 q = Some(qq.clone());
             }
-            let payload = eff.get("Payload").cloned().unwrap_or_else(|| json!({}));
+            // A string payload is sent as raw bytes: JSON text becomes its value.
+            let payload = match eff.get("Payload") {
+                None | Some(Value::Null) => json!({}),
+                Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.clone())),
+                Some(v) => v.clone(),
+            };
             (n, q, payload, "lambda".to_string(), false)
         }
         Target::Other => (resource.to_string(), None, eff.clone(), resource.to_string(), false),
@@ -711,7 +720,10 @@ async fn run_task(
                 let sleep = ex.clock.sleep(Duration::from_secs(t));
                 tokio::select! {
                     r = call => r.map_err(|f| (Failure::new(f.error.clone(), f.aws_cause()), false)),
-                    _ = sleep => Err((Failure::new(name, ""), true)),
+                    _ = sleep => Err((
+                        if is_lambda_fn { Failure { error: Some(name.to_string()), cause: None } } else { Failure::new(name, "") },
+                        true,
+                    )),
                 }
             }
             None => call.await.map_err(|f: TaskFailure| (Failure::new(f.error.clone(), f.aws_cause()), false)),
@@ -722,7 +734,24 @@ async fn run_task(
                     Target::LambdaInvoke => {
                         let rid = stepbox_asl::uuid_v4();
                         let date = ex.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-                        lambda_invoke_result(v, &rid, &date)
+                        let mut r = lambda_invoke_result(v, &rid, &date);
+                        if eff.get("LogType").and_then(|l| l.as_str()) == Some("Tail") {
+                            let log = format!("START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\nREPORT RequestId: {rid}\n");
+                            let b = stepbox_asl::base64::encode(log.as_bytes());
+                            r["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([b]);
+                            r["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = json!(b);
+                            if let Value::Object(m) = &mut r {
+                                // keep AWS's key order: ExecutedVersion, LogResult, Payload, ...
+                                let rest: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+                                for (k, v) in rest {
+                                    m.insert(k.clone(), v);
+                                    if k == "ExecutedVersion" {
+                                        m.insert("LogResult".into(), json!(b));
+                                    }
+                                }
+                            }
+                        }
+                        r
                     }
                     _ => v,
                 };

@@ -81,7 +81,7 @@ impl TaskInvoker for CorpusLambdas {
                 "raise_custom_exception.py" => Err(TaskFailure {
                     error: "CustomException".into(),
                     cause: "".into(),
-                    stack_trace: vec!["  File \"/var/task/handler.py\", line 10, in handler\n    raise CustomException()\n".into()],
+                    stack_trace: vec!["  File \"/var/task/handler.py\", line 9, in handler\n    raise CustomException()\n".into()],
                 }),
                 other => Err(TaskFailure::new("Runtime.HandlerNotFound", format!("unknown handler {other}"))),
             }
