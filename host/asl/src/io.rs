@@ -29,6 +29,10 @@ pub fn select_owned(spec: &IoPath, v: Value, context: &Value, vars: Option<&Map<
         IoPath::Default => Ok(v),
         IoPath::Null => Ok(Value::Object(Map::new())),
         IoPath::Path(p) if p.is_root_only() && matches!(p.root(), crate::path::Root::Input) => Ok(v),
+        IoPath::Path(p) if p.is_definite() && matches!(p.root(), crate::path::Root::Input) => {
+            let mut v = v;
+            p.take(&mut v).ok_or_else(|| no_results(p))
+        }
         _ => select(spec, &v, context, vars).map(Cow::into_owned),
     }
 }
@@ -38,16 +42,13 @@ pub fn apply_result_path(spec: &ResultPath, mut input: Value, result: Value) -> 
     match spec {
         ResultPath::Default => Ok(result),
         ResultPath::Null => Ok(input),
-        ResultPath::Path(p) => {
-            let shown = crate::compact(&input);
-            match p.set(&mut input, result) {
-                Ok(()) => Ok(input),
-                Err(_) => Err(RuntimeError::new(
-                    crate::error::errors::RESULT_PATH_MATCH_FAILURE,
-                    format!("Unable to apply step \"ResultPath\" with path '{}' to input '{}'", p.as_str(), shown),
-                )),
-            }
-        }
+        ResultPath::Path(p) => match p.set(&mut input, result) {
+            Ok(()) => Ok(input),
+            Err(_) => Err(RuntimeError::new(
+                crate::error::errors::RESULT_PATH_MATCH_FAILURE,
+                format!("Unable to apply step \"ResultPath\" with path '{}' to input '{}'", p.as_str(), crate::compact(&input)),
+            )),
+        },
     }
 }
 

@@ -495,3 +495,46 @@ async fn many_pass_states_fast_path() {
     assert_eq!(out.output.unwrap()["n"], 1000);
     eprintln!("1000 Pass states in {el:?} ({:.0} transitions/s)", 1000.0 / el.as_secs_f64());
 }
+
+/// `cargo test --release -p stepbox-engine --lib bench_ -- --ignored --nocapture` is not
+/// used (no ignored tests); this measures in every run but only asserts correctness.
+#[test]
+fn bench_w1_w5_throughput() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut states = serde_json::Map::new();
+    for i in 0..1000 {
+        let mut s = json!({"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)", "msg.$": "States.Format('step {}', $.n)", "copy.$": "$.n"},
+            "ResultPath": "$.tmp", "OutputPath": "$.tmp"});
+        if i == 999 {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("S{}", i + 1));
+        }
+        states.insert(format!("S{i}"), s);
+    }
+    let sm = Arc::new(StateMachine::from_value(&json!({"StartAt": "S0", "States": states})).unwrap());
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let engine = Engine::new(Fake::new(clock.clone(), &[]), clock.clone());
+    let mut best = Duration::MAX;
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let out = rt.block_on(engine.start(sm.clone(), json!({"n": 0}), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)));
+        best = best.min(t.elapsed());
+        assert_eq!(out.output.unwrap()["n"], 1000);
+    }
+    eprintln!("W1: 1000 Pass states best {best:?} => {:.0} transitions/s", 1000.0 / best.as_secs_f64());
+    let w5 = Arc::new(
+        StateMachine::from_value(&json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "T"},
+            "T": {"Type": "Task", "Resource": lambda("f"), "Next": "S"},
+            "S": {"Type": "Succeed"}}}))
+        .unwrap(),
+    );
+    let n = 2000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let out = rt.block_on(engine.start(w5.clone(), json!({"a": 1}), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)));
+        assert_eq!(out.status, ExecutionStatus::Succeeded);
+    }
+    eprintln!("W5: {:?} per execution (incl. fake task)", t.elapsed() / n);
+}
