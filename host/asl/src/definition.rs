@@ -139,7 +139,7 @@ pub enum StateKind {
     Succeed,
     Fail { error: Option<StrSpec>, cause: Option<StrSpec> },
     Parallel { branches: Vec<std::sync::Arc<StateMachine>> },
-    Map(MapSpec),
+    Map(Box<MapSpec>),
 }
 
 impl StateKind {
@@ -779,11 +779,10 @@ impl Builder {
                 };
                 let timeout = self.num_spec(o, "TimeoutSeconds", loc, ql, 1.0);
                 let heartbeat = self.num_spec(o, "HeartbeatSeconds", loc, ql, 1.0);
-                if let (Some(NumSpec::Value(t)), Some(NumSpec::Value(h))) = (&timeout, &heartbeat) {
-                    if h >= t {
+                if let (Some(NumSpec::Value(t)), Some(NumSpec::Value(h))) = (&timeout, &heartbeat)
+                    && h >= t {
                         self.schema("HeartbeatSeconds must be smaller than TimeoutSeconds", format!("{loc}/HeartbeatSeconds"));
                     }
-                }
                 StateKind::Task { resource, timeout, heartbeat, credentials: o.get("Credentials").cloned() }
             }
             "Wait" => {
@@ -947,13 +946,12 @@ impl Builder {
                 let max_concurrency = self.num_spec(o, "MaxConcurrency", loc, ql, 0.0).unwrap_or(NumSpec::Value(0.0));
                 let tolerated_failure_count = self.num_spec(o, "ToleratedFailureCount", loc, ql, 0.0);
                 let tolerated_failure_percentage = self.num_spec(o, "ToleratedFailurePercentage", loc, ql, 0.0);
-                if let Some(NumSpec::Value(p)) = &tolerated_failure_percentage {
-                    if *p > 100.0 {
+                if let Some(NumSpec::Value(p)) = &tolerated_failure_percentage
+                    && *p > 100.0 {
                         self.schema("The value for the field 'ToleratedFailurePercentage' must be between 0 and 100", format!("{loc}/ToleratedFailurePercentage"));
                     }
-                }
                 let processor = processor?;
-                StateKind::Map(MapSpec {
+                StateKind::Map(Box::new(MapSpec {
                     processor: std::sync::Arc::new(processor),
                     mode,
                     execution_type,
@@ -968,7 +966,7 @@ impl Builder {
                     result_writer: o.get("ResultWriter").cloned(),
                     label: o.get("Label").and_then(|v| v.as_str()).map(str::to_string),
                     legacy_iterator: legacy,
-                })
+                }))
             }
             _ => return None,
         };

@@ -505,7 +505,7 @@ impl P<'_> {
                             let Some(n) = self.peek() else { return Err(self.err("unterminated escape")) };
                             self.i += n.len_utf8();
                             match n {
-                                '{' | '}' if depth == 0 || true => {
+                                '{' | '}' => {
                                     // escaped braces are literal braces; mark so Format won't treat them
                                     out.push(if n == '{' { '\u{E000}' } else { '\u{E001}' });
                                 }
@@ -576,8 +576,8 @@ impl P<'_> {
 
 /// Post-processes escaped braces and checks statically-known argument types.
 fn check_literal_args(func: Func, args: &[Arg]) -> Result<(), String> {
-    if func == Func::Format {
-        if let Some(Arg::Literal(v)) = args.first() {
+    if func == Func::Format
+        && let Some(Arg::Literal(v)) = args.first() {
             if !v.is_string() {
                 return Err("the first argument of States.Format must be a string".into());
             }
@@ -589,14 +589,11 @@ fn check_literal_args(func: Func, args: &[Arg]) -> Result<(), String> {
                 }
             }
         }
-    }
-    if func == Func::JsonMerge {
-        if let Some(Arg::Literal(v)) = args.get(2) {
-            if v != &Value::Bool(false) {
+    if func == Func::JsonMerge
+        && let Some(Arg::Literal(v)) = args.get(2)
+            && v != &Value::Bool(false) {
                 return Err("the third argument of States.JsonMerge must be false".into());
             }
-        }
-    }
     Ok(())
 }
 

@@ -129,11 +129,11 @@ impl JsonPath {
 
     /// Jayway's canonical form, e.g. `$['a']['b'][0]`.
     pub fn canonical(&self) -> String {
-        let mut s = String::from(match &self.root {
+        let mut s = match &self.root {
             Root::Input => "$".to_string(),
             Root::Context => "$$".to_string(),
             Root::Variable(v) => format!("${v}"),
-        });
+        };
         for seg in &self.segs {
             canon_seg(seg, &mut s);
         }
@@ -429,11 +429,10 @@ fn step<'a>(seg: &Seg, root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>
                     }
                 }
             }
-            Value::Object(_) => {
-                if filter(f, root, cur) {
+            Value::Object(_)
+                if filter(f, root, cur) => {
                     out.push(cur)
                 }
-            }
             _ => {}
         },
         Seg::Length => {}

@@ -6,12 +6,9 @@ use stepbox_asl::StateMachine;
 
 fn corpus_dir() -> Option<PathBuf> {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for c in [here.join("../../../shared/conformance"), PathBuf::from("/work/shared/conformance"), here.join("../../shared/conformance")] {
-        if c.join("cases").is_dir() {
-            return Some(c);
-        }
-    }
-    None
+    [here.join("../../../shared/conformance"), PathBuf::from("/work/shared/conformance"), here.join("../../shared/conformance")]
+        .into_iter()
+        .find(|c| c.join("cases").is_dir())
 }
 
 fn cases(sub: &str) -> Vec<(String, Value)> {

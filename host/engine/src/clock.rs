@@ -108,11 +108,10 @@ impl ManualClock {
     pub fn advance_to_next(&self) {
         let mut g = self.inner.lock().expect("clock");
         g.waiters.retain(|w| !w.tx.is_closed());
-        if let Some(min) = g.waiters.iter().map(|w| w.deadline).min() {
-            if min > g.now {
+        if let Some(min) = g.waiters.iter().map(|w| w.deadline).min()
+            && min > g.now {
                 g.now = min;
             }
-        }
         Self::wake(g);
     }
 

@@ -33,11 +33,10 @@ fn normalise(v: &Value, case: &Value) -> Value {
     let mut s = serde_json::to_string(v).unwrap();
     if let Some(reps) = case["comparison"]["replacements"].as_array() {
         for r in reps {
-            if let (Some(p), Some(rep)) = (r["pattern"].as_str(), r["replacement"].as_str()) {
-                if let Ok(re) = Regex::new(p) {
+            if let (Some(p), Some(rep)) = (r["pattern"].as_str(), r["replacement"].as_str())
+                && let Ok(re) = Regex::new(p) {
                     s = re.replace_all(&s, regex::NoExpand(rep)).into_owned();
                 }
-            }
         }
     }
     s = s.replace("arn:aws:", "arn:<partition>:").replace("us-east-1", "<region>");
@@ -68,11 +67,10 @@ fn matches(expected: &Value, actual: &Value, ignore: &[String], wild: &[String])
             if e == a {
                 return Ok(());
             }
-            if let Some(re) = token_regex(e) {
-                if re.is_match(a) {
+            if let Some(re) = token_regex(e)
+                && re.is_match(a) {
                     return Ok(());
                 }
-            }
             Err(format!("string {e:?} != {a:?}"))
         }
         (Value::Object(_), Value::String(a)) | (Value::Array(_), Value::String(a)) => {
