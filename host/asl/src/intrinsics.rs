@@ -405,7 +405,8 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
         Func::MathAdd => {
             let x = want_int(f, a[0])?;
             let y = want_int(f, a[1])?;
-            Ok(Value::Number(Number::from(x + y)))
+            let r = x.checked_add(y).ok_or_else(|| fail(f, "integer overflow"))?;
+            Ok(Value::Number(Number::from(r)))
         }
         Func::StringSplit => {
             let s = want_str(f, a[0])?;
@@ -690,5 +691,19 @@ mod tests {
     fn missing_path() {
         let e = run("States.Format('{}', $.nope)", json!({"a": 1})).unwrap_err();
         assert_eq!(e.error, "States.Runtime");
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn math_add_overflow_is_an_error_not_a_panic() {
+        let i = Intrinsic::parse("States.MathAdd($.a, 1)").unwrap();
+        let input = json!({"a": i64::MAX});
+        let e = i.evaluate(&Scope::new(&input, &json!({}))).unwrap_err();
+        assert_eq!(e.error, "States.IntrinsicFailure");
     }
 }

@@ -233,6 +233,9 @@ impl Exec {
             secs *= rand::random::<f64>();
         }
         counts[i] += 1;
+        if !secs.is_finite() {
+            secs = 1.0e9;
+        }
         Some(Duration::from_secs_f64(secs.clamp(0.0, 1.0e9)))
     }
 }
@@ -380,7 +383,15 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
                 Some(json!({"name": st.name, "input": compact(&input), "inputDetails": {"truncated": false}}))
             });
             let raw = if st.catch.is_empty() { None } else { Some(input.clone()) };
-            match run_state(&ex, st, input, &mut frame, entered_id).await {
+            let entry = Entry {
+                id: entered_id,
+                at: if st.uses_context { ex.clock.now() } else { DateTime::<Utc>::MIN_UTC },
+                token: match &st.kind {
+                    StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => Some(task_token(&ex.arn, &st.name)),
+                    _ => None,
+                },
+            };
+            match run_state(&ex, st, input, &mut frame, &entry).await {
                 Ok((out, next)) => {
                     if let Some(t) = exited_ty {
                         ex.emit(&mut frame, t, || Some(json!({"name": st.name, "output": compact(&out), "outputDetails": {"truncated": false}})));
@@ -418,14 +429,25 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
     })
 }
 
-fn ctx_for<'a>(ex: &Exec, st: &State, entered: u64, retry: u32, slot: &'a mut Value) -> &'a Value {
-    let _ = entered;
+/// When and where the current state was entered.
+struct Entry {
+    id: u64,
+    at: DateTime<Utc>,
+    token: Option<String>,
+}
+
+fn ctx_for<'a>(ex: &Exec, st: &State, entry: &Entry, retry: u32, slot: &'a mut Value) -> &'a Value {
     if st.uses_context {
-        *slot = ex.context(st, &ts(ex.clock.now()), retry, None, None);
+        *slot = ex.context(st, &ts(entry.at), retry, None, entry.token.as_deref());
         slot
     } else {
         &NULL
     }
+}
+
+/// An opaque callback token (base64 of the execution, state and a nonce).
+fn task_token(exec_arn: &str, state: &str) -> String {
+    stepbox_asl::base64::encode(format!("{exec_arn}#{state}#{}", stepbox_asl::uuid_v4()).as_bytes())
 }
 
 fn resolve_num(spec: &NumSpec, input: &Value, ctx: &Value) -> Result<Value, String> {
@@ -446,12 +468,13 @@ fn data_limit(ex: &Exec, who: &str, v: &Value) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, entered_id: u64) -> Result<(Value, Option<usize>), Failure> {
+async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, entry: &Entry) -> Result<(Value, Option<usize>), Failure> {
+    let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
     match &st.kind {
         StateKind::Pass { result } => {
-            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let res = match result {
                 Some(r) => {
                     data_limit(ex, &st.name, r)?;
@@ -463,13 +486,13 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
             Ok((out, st.next))
         }
         StateKind::Succeed => {
-            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let sel = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
             let out = io::select_owned(&st.output_path, sel, ctx, None).map_err(rt)?;
             Ok((out, None))
         }
         StateKind::Fail { error, cause } => {
-            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let eval = |s: &Option<StrSpec>, field: &str| -> Result<Option<String>, Failure> {
                 Ok(match s {
                     None => None,
@@ -497,7 +520,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
             Err(Failure { error, cause })
         }
         StateKind::Choice { choices, default } => {
-            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?;
             let scope = Scope::new(eff.as_value(), ctx);
             let mut next = None;
@@ -516,7 +539,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
             Ok((out, Some(next)))
         }
         StateKind::Wait(spec) => {
-            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
             let now = ex.clock.now();
             let too_long = || rt(RuntimeError::runtime("Wait state delay is too long."));
@@ -566,9 +589,9 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
             let out = io::select_owned(&st.output_path, eff, ctx, None).map_err(rt)?;
             Ok((out, st.next))
         }
-        StateKind::Task { resource, timeout, heartbeat, .. } => run_task(ex, st, resource, timeout, heartbeat, input, frame, entered_id).await,
+        StateKind::Task { resource, timeout, heartbeat, .. } => run_task(ex, st, resource, timeout, heartbeat, input, frame, entry).await,
         StateKind::Parallel { branches } => {
-            let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+            let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let eff = st.effective_input(&input, ctx, None).map_err(rt)?;
             let mut counts = vec![0u32; st.retry.len()];
             loop {
@@ -599,7 +622,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                     None => {
                         ex.emit(frame, EventType::ParallelStateSucceeded, || None);
                         let arr = Value::Array(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect());
-                        let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+                        let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
                         let res = st.select_result(arr, ctx, None).map_err(rt)?;
                         let out = st.output(input, res, ctx, None).map_err(rt)?;
                         return Ok((out, st.next));
@@ -614,7 +637,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                 }
             }
         }
-        StateKind::Map(spec) => run_map(ex, st, spec, input, frame, entered_id).await,
+        StateKind::Map(spec) => run_map(ex, st, spec, input, frame, entry).await,
     }
 }
 
@@ -627,12 +650,13 @@ async fn run_task(
     heartbeat: &Option<NumSpec>,
     input: Value,
     frame: &mut Frame,
-    entered_id: u64,
+    entry: &Entry,
 ) -> Result<(Value, Option<usize>), Failure> {
+    let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let target = Target::parse(resource);
     let mut ctx_slot = Value::Null;
-    let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+    let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
     let eff = st.effective_input(&input, ctx, None).map_err(rt)?;
     let secs = |spec: &Option<NumSpec>, field: &str| -> Result<Option<u64>, Failure> {
         match spec {
@@ -707,7 +731,7 @@ async fn run_task(
                 state_name: st.name.clone(),
                 retry_count,
                 remaining_time: timeout_s.map(Duration::from_secs),
-                task_token: None,
+                task_token: entry.token.clone(),
             },
         };
         let call = ex.tasks.invoke(req);
@@ -771,7 +795,7 @@ async fn run_task(
                         Some(json!({"resourceType": res_type, "resource": res_name, "output": compact(&v), "outputDetails": {"truncated": false}}))
                     });
                 }
-                let ctx = ctx_for(ex, st, entered_id, retry_count, &mut ctx_slot);
+                let ctx = ctx_for(ex, st, entry, retry_count, &mut ctx_slot);
                 let res = st.select_result(v, ctx, None).map_err(rt)?;
                 let out = st.output(input, res, ctx, None).map_err(rt)?;
                 return Ok((out, st.next));
@@ -816,10 +840,11 @@ fn to_count(v: &Value, field: &str, path: &str) -> Result<Option<f64>, RuntimeEr
     }
 }
 
-async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame: &mut Frame, entered_id: u64) -> Result<(Value, Option<usize>), Failure> {
+async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame: &mut Frame, entry: &Entry) -> Result<(Value, Option<usize>), Failure> {
+    let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
-    let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+    let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
     let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
     let items_val = match &spec.items_path {
         None => eff.clone(),
@@ -951,7 +976,7 @@ async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame
                     ex.emit(frame, EventType::MapRunSucceeded, || None);
                 }
                 ex.emit(frame, EventType::MapStateSucceeded, || None);
-                let ctx = ctx_for(ex, st, entered_id, 0, &mut ctx_slot);
+                let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
                 let res = st.select_result(Value::Array(results), ctx, None).map_err(rt)?;
                 let out = st.output(input, res, ctx, None).map_err(rt)?;
                 return Ok((out, st.next));

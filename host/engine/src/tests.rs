@@ -538,3 +538,22 @@ fn bench_w1_w5_throughput() {
     }
     eprintln!("W5: {:?} per execution (incl. fake task)", t.elapsed() / n);
 }
+
+#[tokio::test]
+async fn context_object_in_task_with_token() {
+    let r = run_with(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::my:thing.waitForTaskToken",
+            "Parameters": {"token.$": "$$.Task.Token", "state.$": "$$.State", "sm.$": "$$.StateMachine.Name", "start.$": "$$.Execution.StartTime"},
+            "End": true}}}),
+        json!({}),
+        &[],
+    )
+    .await;
+    let out = r.outcome.output.unwrap();
+    let calls = r.fake.calls.lock().unwrap().clone();
+    assert_eq!(calls[0].function_name, "arn:aws:states:::my:thing.waitForTaskToken");
+    assert_eq!(out["token"].as_str(), calls[0].context.task_token.as_deref());
+    assert_eq!(out["state"], json!({"EnteredTime": "2024-01-01T00:00:00.000Z", "Name": "T", "RetryCount": 0}));
+    assert_eq!(out["sm"], "sm1");
+    assert_eq!(out["start"], "2024-01-01T00:00:00.000Z");
+}
