@@ -191,12 +191,17 @@ pub struct StateMachine {
     pub timeout_seconds: Option<u64>,
     pub version: Option<String>,
     pub query_language: QueryLanguage,
+    /// Non-fatal diagnostics (NO_DOLLAR, NO_PATH, PASS_RESULT_IS_STATIC); top level only.
+    pub warnings: Vec<Diagnostic>,
     names: HashMap<String, usize>,
 }
 
 impl StateMachine {
     /// Parses and validates a definition; on failure returns AWS-style diagnostics.
     pub fn parse(json: &str) -> Result<StateMachine, Vec<Diagnostic>> {
+        if json.trim().is_empty() || json.trim() == "null" {
+            return Err(vec![Diagnostic::error("MISSING_DESCRIPTION", "Received a null or empty workflow input", "")]);
+        }
         let v: Value = serde_json::from_str(json).map_err(|e| {
             vec![Diagnostic::error(codes::INVALID_JSON_DESCRIPTION, format!("Invalid JSON description: {e}"), "")]
         })?;
@@ -205,7 +210,7 @@ impl StateMachine {
 
     /// Builds from an already-parsed JSON document.
     pub fn from_value(v: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
-        let mut b = Builder { diags: Vec::new() };
+        let mut b = Builder { diags: Vec::new(), warnings: Vec::new(), all_names: HashMap::new() };
         let sm = b.machine(v, "", true, QueryLanguage::JsonPath);
         if !b.diags.is_empty() || sm.is_none() {
             if b.diags.is_empty() {
@@ -213,7 +218,17 @@ impl StateMachine {
             }
             return Err(b.diags);
         }
-        Ok(sm.expect("machine"))
+        let mut sm = sm.expect("machine");
+        sm.warnings = b.warnings;
+        Ok(sm)
+    }
+
+    /// Like ValidateStateMachineDefinition: every error and warning.
+    pub fn validate(json: &str) -> Vec<Diagnostic> {
+        match Self::parse(json) {
+            Ok(sm) => sm.warnings,
+            Err(d) => d,
+        }
     }
 
     pub fn state(&self, i: usize) -> &State {
@@ -229,6 +244,46 @@ impl StateMachine {
 
 struct Builder {
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    /// Every state name seen so far, across nested machines (names are global).
+    all_names: HashMap<String, String>,
+}
+
+fn looks_dynamic(s: &str) -> bool {
+    s.starts_with("$.") || s.starts_with("$$.") || s == "$" || (s.starts_with("States.") && s.contains('('))
+}
+
+/// NO_DOLLAR warnings for template fields that look like paths but lack `.$`.
+fn no_dollar(v: &Value, loc: &str, out: &mut Vec<Diagnostic>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let here = format!("{loc}/{k}");
+                match x {
+                    Value::String(s) if !k.ends_with(".$") && looks_dynamic(s) => out.push(Diagnostic::warning(
+                        "NO_DOLLAR",
+                        format!("The value of the field '{k}' looks like a JSONPath or intrinsic function, but the field name does not end with '.$'"),
+                        here,
+                    )),
+                    _ => no_dollar(x, &here, out),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                no_dollar(x, &format!("{loc}[{i}]"), out)
+            }
+        }
+        _ => {}
+    }
+}
+
+fn has_dollar_key(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => o.iter().any(|(k, x)| k.ends_with(".$") || has_dollar_key(x)),
+        Value::Array(a) => a.iter().any(has_dollar_key),
+        _ => false,
+    }
 }
 
 fn esc(name: &str) -> String {
@@ -350,8 +405,14 @@ impl Builder {
         let states_obj = states_obj?;
         let mut names = HashMap::new();
         for (i, k) in states_obj.keys().enumerate() {
-            if k.is_empty() || k.chars().count() > 80 {
-                self.schema("State names must be between 1 and 80 characters long", format!("{loc}/States/{}", esc(k)));
+            let sloc = format!("{loc}/States/{}", esc(k));
+            if k.is_empty() || k.chars().count() > 80 || k.chars().any(|c| c.is_control()) {
+                self.err("INVALID_STATE_NAME", format!("State name \"{k}\" must be 1 to 80 characters long with no control characters"), sloc.clone());
+            }
+            if self.all_names.contains_key(k) {
+                self.err(codes::DUPLICATE_STATE_NAME, format!("Duplicate State name: {k}"), sloc.clone());
+            } else {
+                self.all_names.insert(k.clone(), sloc);
             }
             names.insert(k.clone(), i);
         }
@@ -407,7 +468,7 @@ impl Builder {
                 }
             }
         }
-        Some(StateMachine { comment, start_at, states, timeout_seconds, version, query_language: ql, names })
+        Some(StateMachine { comment, start_at, states, timeout_seconds, version, query_language: ql, warnings: Vec::new(), names })
     }
 
     fn opt_string(&mut self, o: &Map<String, Value>, k: &str, loc: &str) -> Option<String> {
@@ -720,6 +781,23 @@ impl Builder {
             }
         }
         let comment = self.opt_string(o, "Comment", loc);
+        if ql == QueryLanguage::JsonPath {
+            for k in ["Parameters", "ResultSelector", "ItemSelector"] {
+                if let Some(v) = o.get(k) {
+                    no_dollar(v, &format!("{loc}/{k}"), &mut self.warnings);
+                }
+            }
+            if ty == "Pass" && o.get("Result").is_some_and(has_dollar_key) {
+                self.warnings.push(Diagnostic::warning("PASS_RESULT_IS_STATIC", "The Result of a Pass state is static: '.$' fields are not evaluated", format!("{loc}/Result")));
+            }
+            for k in ["Error", "Cause"] {
+                if let Some(Value::String(v)) = o.get(k) {
+                    if ty == "Fail" && looks_dynamic(v) {
+                        self.warnings.push(Diagnostic::warning("NO_PATH", format!("The value of the field '{k}' looks like a path, but the field name does not end with 'Path'"), format!("{loc}/{k}")));
+                    }
+                }
+            }
+        }
         // Transitions.
         let terminal_type = matches!(ty, "Choice" | "Succeed" | "Fail");
         let end = match o.get("End") {
@@ -771,7 +849,12 @@ impl Builder {
             }
             "Task" => {
                 let resource = match o.get("Resource") {
-                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::String(s)) => {
+                        if !s.starts_with("arn:") {
+                            self.err("INVALID_RESOURCE", format!("Value is not a valid resource ARN: {s}"), format!("{loc}/Resource"));
+                        }
+                        s.clone()
+                    }
                     _ => {
                         self.schema("These fields are required: [Resource]", loc.to_string());
                         String::new()
@@ -1052,6 +1135,25 @@ mod tests {
         assert_eq!(StateMachine::parse("{nope").unwrap_err()[0].code, "INVALID_JSON_DESCRIPTION");
         let e = parse(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "Z"}], "Default": "Q"}}})).unwrap_err();
         assert!(e.iter().any(|d| d.location == "/States/C/Choices[0]/Next"));
+    }
+
+    #[test]
+    fn names_resources_and_warnings() {
+        let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}]}}})).unwrap_err();
+        assert_eq!(e[0].code, "DUPLICATE_STATE_NAME");
+        let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "not-an-arn", "End": true}}})).unwrap_err();
+        assert_eq!(e[0].code, "INVALID_RESOURCE");
+        assert_eq!(e[0].location, "/States/A/Resource");
+        assert_eq!(StateMachine::parse("  ").unwrap_err()[0].code, "MISSING_DESCRIPTION");
+        let sm = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "F", "Parameters": {"x": "$.y"}, "Result": {"a.$": "$.b"}},
+            "F": {"Type": "Fail", "Error": "$.e"}}})).unwrap();
+        let codes: Vec<&str> = sm.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, vec!["NO_DOLLAR", "PASS_RESULT_IS_STATIC", "NO_PATH"]);
+        assert_eq!(sm.warnings[0].location, "/States/A/Parameters/x");
+        let long = "x".repeat(81);
+        let e = parse(json!({"StartAt": long, "States": {long.clone(): {"Type": "Succeed"}}})).unwrap_err();
+        assert_eq!(e[0].code, "INVALID_STATE_NAME");
     }
 
     #[test]
