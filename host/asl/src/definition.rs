@@ -791,10 +791,11 @@ impl Builder {
                 self.warnings.push(Diagnostic::warning("PASS_RESULT_IS_STATIC", "The Result of a Pass state is static: '.$' fields are not evaluated", format!("{loc}/Result")));
             }
             for k in ["Error", "Cause"] {
-                if let Some(Value::String(v)) = o.get(k) {
-                    if ty == "Fail" && looks_dynamic(v) {
-                        self.warnings.push(Diagnostic::warning("NO_PATH", format!("The value of the field '{k}' looks like a path, but the field name does not end with 'Path'"), format!("{loc}/{k}")));
-                    }
+                if let Some(Value::String(v)) = o.get(k)
+                    && ty == "Fail"
+                    && looks_dynamic(v)
+                {
+                    self.warnings.push(Diagnostic::warning("NO_PATH", format!("The value of the field '{k}' looks like a path, but the field name does not end with 'Path'"), format!("{loc}/{k}")));
                 }
             }
         }

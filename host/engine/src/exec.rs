@@ -391,7 +391,11 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
                     _ => None,
                 },
             };
-            match run_state(&ex, st, input, &mut frame, &entry).await {
+            let result = match unsupported(st) {
+                Some(what) => Err(ex.runtime(st, entered_id, RuntimeError::new(errors::QUERY_EVALUATION_ERROR, what))),
+                None => run_state(&ex, st, input, &mut frame, &entry).await,
+            };
+            match result {
                 Ok((out, next)) => {
                     if let Some(t) = exited_ty {
                         ex.emit(&mut frame, t, || Some(json!({"name": st.name, "output": compact(&out), "outputDetails": {"truncated": false}})));
@@ -427,6 +431,18 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
             }
         }
     })
+}
+
+/// Features the definition may carry that this engine does not evaluate yet:
+/// failing loudly beats silently ignoring them.
+fn unsupported(st: &State) -> Option<&'static str> {
+    if st.assign.is_some() {
+        return Some("Workflow variables (Assign) are not supported by this engine yet.");
+    }
+    if st.query_language == stepbox_asl::QueryLanguage::Jsonata && (st.output.is_some() || st.arguments.is_some()) {
+        return Some("JSONata expressions are not supported by this engine yet.");
+    }
+    None
 }
 
 /// When and where the current state was entered.

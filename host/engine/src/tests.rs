@@ -557,3 +557,16 @@ async fn context_object_in_task_with_token() {
     assert_eq!(out["sm"], "sm1");
     assert_eq!(out["start"], "2024-01-01T00:00:00.000Z");
 }
+
+#[tokio::test]
+async fn unsupported_features_fail_loudly() {
+    let r = run_with(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Assign": {"x": 1}, "End": true}}}), json!({}), &[]).await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% 1 + 1 %}", "End": true}}}),
+        json!({}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.status, ExecutionStatus::Failed);
+}
