@@ -65,6 +65,8 @@ pub struct ChoiceRule {
     pub next: String,
     /// Raw `Assign` of this choice (Variables; evaluated by a later layer).
     pub assign: Option<Value>,
+    /// `Assign` compiled as a payload template (JSONPath mode).
+    pub assign_template: Option<crate::template::Template>,
 }
 
 const COMPARATORS: &[(&str, Kind, Cmp, bool)] = &[

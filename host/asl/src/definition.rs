@@ -79,6 +79,8 @@ pub struct Catcher {
     pub next_name: String,
     pub result_path: ResultPath,
     pub assign: Option<Value>,
+    /// `Assign` compiled as a payload template (JSONPath mode).
+    pub assign_template: Option<Template>,
     pub output: Option<Value>,
 }
 
@@ -176,6 +178,8 @@ pub struct State {
     pub end: bool,
     /// Raw JSONata / Variables fields.
     pub assign: Option<Value>,
+    /// `Assign` compiled as a payload template (JSONPath mode).
+    pub assign_template: Option<Template>,
     pub arguments: Option<Value>,
     pub output: Option<Value>,
     /// Whether any compiled template/path of this state refers to `$$`.
@@ -663,7 +667,19 @@ impl Builder {
         out
     }
 
-    fn catchers(&mut self, o: &Map<String, Value>, loc: &str, names: &HashMap<String, usize>) -> Vec<Catcher> {
+    /// Compiles `Assign` (JSONPath mode) as a template.
+    fn assign(&mut self, o: &Map<String, Value>, loc: &str, uc: &mut bool) -> Option<Template> {
+        match o.get("Assign") {
+            None => None,
+            Some(Value::Object(_)) => self.template(o, "Assign", loc, uc),
+            Some(_) => {
+                self.schema("The value for the field 'Assign' must be an OBJECT", format!("{loc}/Assign"));
+                None
+            }
+        }
+    }
+
+    fn catchers(&mut self, o: &Map<String, Value>, loc: &str, names: &HashMap<String, usize>, ql: QueryLanguage) -> Vec<Catcher> {
         let Some(v) = o.get("Catch") else { return Vec::new() };
         let Value::Array(a) = v else {
             self.schema("The value for the field 'Catch' must be an ARRAY", format!("{loc}/Catch"));
@@ -694,7 +710,17 @@ impl Builder {
                 }
             };
             let Some(next) = self.target(&next_name, names, format!("{cloc}/Next")) else { continue };
-            out.push(Catcher { error_equals, next, next_name, result_path, assign: co.get("Assign").cloned(), output: co.get("Output").cloned() });
+            let mut uc = false;
+            let assign_template = if ql == QueryLanguage::JsonPath { self.assign(co, &cloc, &mut uc) } else { None };
+            out.push(Catcher {
+                error_equals,
+                next,
+                next_name,
+                result_path,
+                assign: co.get("Assign").cloned(),
+                assign_template,
+                output: co.get("Output").cloned(),
+            });
         }
         out
     }
@@ -838,8 +864,9 @@ impl Builder {
         let result_path = if jp { self.result_path(o, loc) } else { ResultPath::Default };
         let parameters = if jp && ty != "Map" { self.template(o, "Parameters", loc, &mut uc) } else { None };
         let result_selector = if jp { self.template(o, "ResultSelector", loc, &mut uc) } else { None };
+        let assign_template = if jp { self.assign(o, loc, &mut uc) } else { None };
         let retry = self.retriers(o, loc);
-        let catch = self.catchers(o, loc, names);
+        let catch = self.catchers(o, loc, names, ql);
         let kind = match ty {
             "Pass" => StateKind::Pass { result: o.get("Result").cloned() },
             "Succeed" => StateKind::Succeed,
@@ -942,7 +969,8 @@ impl Builder {
                             };
                             uc |= rule.uses_context();
                             if let Some(t) = self.target(&nn, names, format!("{cloc}/Next")) {
-                                choices.push((ChoiceRule { rule, next: nn, assign: co.get("Assign").cloned() }, t));
+                                let assign_template = if jp { self.assign(co, &cloc, &mut uc) } else { None };
+                                choices.push((ChoiceRule { rule, next: nn, assign: co.get("Assign").cloned(), assign_template }, t));
                             }
                         }
                     }
@@ -1073,6 +1101,7 @@ impl Builder {
             next_name: if terminal_type { None } else { next_name },
             end,
             assign: o.get("Assign").cloned(),
+            assign_template,
             arguments: o.get("Arguments").cloned(),
             output: o.get("Output").cloned(),
             uses_context: uc,

@@ -226,6 +226,17 @@ fn want_int(f: Func, v: &Value) -> Result<i64, RuntimeError> {
     }
 }
 
+/// Numbers for MathAdd/MathRandom: AWS rounds non-integers to the nearest integer.
+fn want_rounded(f: Func, v: &Value) -> Result<i64, RuntimeError> {
+    match v {
+        Value::Number(n) if n.as_i64().is_none() => match n.as_f64() {
+            Some(x) if x.is_finite() && x.abs() < 9.0e15 => Ok(x.round() as i64),
+            _ => Err(fail(f, format!("expected an integer argument but got {n}"))),
+        },
+        _ => want_int(f, v),
+    }
+}
+
 const MAX_STR: usize = 10_000;
 
 /// Java-ish `toString` rendering used by States.Format.
@@ -387,8 +398,8 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             Ok(Value::Object(m))
         }
         Func::MathRandom => {
-            let s = want_int(f, a[0])?;
-            let e = want_int(f, a[1])?;
+            let s = want_rounded(f, a[0])?;
+            let e = want_rounded(f, a[1])?;
             if s >= e {
                 return Err(fail(f, "the start value must be less than the end value"));
             }
@@ -403,8 +414,8 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             Ok(Value::from(v))
         }
         Func::MathAdd => {
-            let x = want_int(f, a[0])?;
-            let y = want_int(f, a[1])?;
+            let x = want_rounded(f, a[0])?;
+            let y = want_rounded(f, a[1])?;
             let r = x.checked_add(y).ok_or_else(|| fail(f, "integer overflow"))?;
             Ok(Value::Number(Number::from(r)))
         }
@@ -662,7 +673,9 @@ mod tests {
             json!("1cac63f39fd68d8c531f27b807610fb3d50f0fc3f186995767fb6316e7200a3e")
         );
         assert_eq!(run("States.MathAdd($.a, -1)", json!({"a": 5})).unwrap(), json!(4));
-        assert_eq!(run("States.MathAdd(1.5, 1)", json!({})).unwrap_err().error, "States.IntrinsicFailure");
+        assert_eq!(run("States.MathAdd(1.5, 1)", json!({})).unwrap(), json!(3));
+        assert_eq!(run("States.MathAdd($.a, 4.3)", json!({"a": 1})).unwrap(), json!(5));
+        assert_eq!(run("States.MathAdd('1', 1)", json!({})).unwrap_err().error, "States.IntrinsicFailure");
         let r = run("States.MathRandom(1, 10)", json!({})).unwrap().as_i64().unwrap();
         assert!((1..10).contains(&r));
         assert_eq!(run("States.MathRandom(1, 1000, 7)", json!({})).unwrap(), run("States.MathRandom(1, 1000, 7)", json!({})).unwrap());

@@ -126,6 +126,8 @@ struct Exec {
 #[derive(Clone)]
 struct Frame {
     prev: u64,
+    /// Workflow variables visible here (JSONPath `Assign`).
+    vars: Map<String, Value>,
     /// Child executions of a distributed Map don't record into this history.
     silent: bool,
 }
@@ -282,7 +284,7 @@ impl Engine {
             }),
             ctx_state_machine: json!({"Id": sm_arn, "Name": opts.state_machine_name}),
         });
-        let mut frame = Frame { prev: 0, silent: false };
+        let mut frame = Frame { prev: 0, silent: false, vars: Map::new() };
         exec.emit(&mut frame, EventType::ExecutionStarted, || {
             Some(json!({"input": compact(&input), "inputDetails": {"truncated": false}, "roleArn": role}))
         });
@@ -328,7 +330,7 @@ impl Engine {
             stop_date: start,
         };
         // The terminal event chains to the last event recorded.
-        let mut last = Frame { prev: exec.next_id.load(Ordering::Relaxed), silent: false };
+        let mut last = Frame { prev: exec.next_id.load(Ordering::Relaxed), silent: false, vars: Map::new() };
         match end {
             End::Done(Ok(out), f) => {
                 last.prev = f.prev.max(last.prev);
@@ -393,7 +395,12 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
             };
             let result = match unsupported(st) {
                 Some(what) => Err(ex.runtime(st, entered_id, RuntimeError::new(errors::QUERY_EVALUATION_ERROR, what))),
-                None => run_state(&ex, st, input, &mut frame, &entry).await,
+                None => {
+                    let mut vars = std::mem::take(&mut frame.vars);
+                    let r = run_state(&ex, st, input, &mut frame, &entry, &mut vars).await;
+                    frame.vars = vars;
+                    r
+                }
             };
             match result {
                 Ok((out, next)) => {
@@ -412,7 +419,12 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
                     let caught = st.catch.iter().find(|c| error_matches(&c.error_equals, fail.error_name()));
                     match (caught, raw) {
                         (Some(c), Some(raw)) => {
-                            match io::apply_result_path(&c.result_path, raw, fail.as_output()) {
+                            let err_out = fail.as_output();
+                            match eval_assign(&c.assign_template, &err_out, &NULL, &frame.vars) {
+                                Ok(p) => apply_assign(&mut frame.vars, p),
+                                Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
+                            }
+                            match io::apply_result_path(&c.result_path, raw, err_out) {
                                 Ok(out) => {
                                     if let Some(t) = exited_ty {
                                         ex.emit(&mut frame, t, || {
@@ -436,8 +448,8 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
 /// Features the definition may carry that this engine does not evaluate yet:
 /// failing loudly beats silently ignoring them.
 fn unsupported(st: &State) -> Option<&'static str> {
-    if st.assign.is_some() {
-        return Some("Workflow variables (Assign) are not supported by this engine yet.");
+    if st.assign.is_some() && st.assign_template.is_none() {
+        return Some("JSONata Assign is not supported by this engine yet.");
     }
     if st.query_language == stepbox_asl::QueryLanguage::Jsonata && (st.output.is_some() || st.arguments.is_some()) {
         return Some("JSONata expressions are not supported by this engine yet.");
@@ -466,10 +478,34 @@ fn task_token(exec_arn: &str, state: &str) -> String {
     stepbox_asl::base64::encode(format!("{exec_arn}#{state}#{}", stepbox_asl::uuid_v4()).as_bytes())
 }
 
-fn resolve_num(spec: &NumSpec, input: &Value, ctx: &Value) -> Result<Value, String> {
+fn scope<'a>(input: &'a Value, context: &'a Value, vars: &'a Map<String, Value>) -> Scope<'a> {
+    Scope { input, context, variables: Some(vars) }
+}
+
+/// Evaluates an `Assign` template against `value`; the caller applies the
+/// returned bindings once the state's output is computed.
+fn eval_assign(t: &Option<stepbox_asl::Template>, value: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Option<Map<String, Value>>, RuntimeError> {
+    match t {
+        None => Ok(None),
+        Some(t) => match t.eval(&scope(value, ctx, vars))? {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Ok(None),
+        },
+    }
+}
+
+fn apply_assign(vars: &mut Map<String, Value>, pending: Option<Map<String, Value>>) {
+    if let Some(m) = pending {
+        for (k, v) in m {
+            vars.insert(k, v);
+        }
+    }
+}
+
+fn resolve_num(spec: &NumSpec, input: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Value, String> {
     match spec {
         NumSpec::Value(x) => Ok(json!(x)),
-        NumSpec::Path(p) => Scope::new(input, ctx).resolve(p).map(|c| c.into_owned()).ok_or_else(|| p.as_str().to_string()),
+        NumSpec::Path(p) => scope(input, ctx, vars).resolve(p).map(|c| c.into_owned()).ok_or_else(|| p.as_str().to_string()),
         NumSpec::Raw(v) => Err(compact(v)),
     }
 }
@@ -484,7 +520,14 @@ fn data_limit(ex: &Exec, who: &str, v: &Value) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, entry: &Entry) -> Result<(Value, Option<usize>), Failure> {
+async fn run_state(
+    ex: &Arc<Exec>,
+    st: &State,
+    input: Value,
+    frame: &mut Frame,
+    entry: &Entry,
+    vars: &mut Map<String, Value>,
+) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
@@ -496,15 +539,17 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                     data_limit(ex, &st.name, r)?;
                     r.clone()
                 }
-                None => st.effective_input(&input, ctx, None).map_err(rt)?,
+                None => st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?,
             };
-            let out = st.output(input, res, ctx, None).map_err(rt)?;
+            let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
+            let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
+            apply_assign(vars, pending);
             Ok((out, st.next))
         }
         StateKind::Succeed => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let sel = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
-            let out = io::select_owned(&st.output_path, sel, ctx, None).map_err(rt)?;
+            let sel = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?.into_owned();
+            let out = io::select_owned(&st.output_path, sel, ctx, Some(&*vars)).map_err(rt)?;
             Ok((out, None))
         }
         StateKind::Fail { error, cause } => {
@@ -514,7 +559,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                     None => None,
                     Some(StrSpec::Value(v)) => Some(v.clone()),
                     Some(StrSpec::Path(p)) => {
-                        let v = Scope::new(&input, ctx)
+                        let v = scope(&input, ctx, vars)
                             .resolve(p)
                             .ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, field, &input)))?;
                         Some(match v.as_value() {
@@ -523,7 +568,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                         })
                     }
                     Some(StrSpec::Call(c)) => {
-                        let v = c.evaluate(&Scope::new(&input, ctx)).map_err(rt)?;
+                        let v = c.evaluate(&scope(&input, ctx, vars)).map_err(rt)?;
                         Some(match v {
                             Value::String(s) => s,
                             other => compact(&other),
@@ -537,12 +582,16 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
         }
         StateKind::Choice { choices, default } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?;
-            let scope = Scope::new(eff.as_value(), ctx);
+            let eff = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?;
+            let scope = scope(eff.as_value(), ctx, vars);
             let mut next = None;
+            let mut assign_t = &st.assign_template;
             for (rule, target) in choices {
                 if rule.rule.eval(&scope).map_err(rt)? {
                     next = Some(*target);
+                    if rule.assign_template.is_some() {
+                        assign_t = &rule.assign_template;
+                    }
                     break;
                 }
             }
@@ -551,19 +600,21 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                 None => return Err(Failure::new(errors::NO_CHOICE_MATCHED, "No Matches!")),
             };
             let eff = eff.into_owned();
-            let out = io::select_owned(&st.output_path, eff, ctx, None).map_err(rt)?;
+            let pending = eval_assign(assign_t, &eff, ctx, vars).map_err(rt)?;
+            let out = io::select_owned(&st.output_path, eff, ctx, Some(&*vars)).map_err(rt)?;
+            apply_assign(vars, pending);
             Ok((out, Some(next)))
         }
         StateKind::Wait(spec) => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
+            let eff = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?.into_owned();
             let now = ex.clock.now();
             let too_long = || rt(RuntimeError::runtime("Wait state delay is too long."));
             let until: DateTime<Utc> = match spec {
                 WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
                 WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
                 WaitSpec::SecondsPath(p) => {
-                    let v = Scope::new(&eff, ctx).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "SecondsPath", &eff)))?;
+                    let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "SecondsPath", &eff)))?;
                     match v.as_value().as_i64() {
                         Some(n) if n >= 0 => {
                             if n > i32::MAX as i64 {
@@ -581,7 +632,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                     }
                 }
                 WaitSpec::TimestampPath(p) => {
-                    let v = Scope::new(&eff, ctx).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "TimestampPath", &eff)))?;
+                    let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "TimestampPath", &eff)))?;
                     match v.as_value().as_str().and_then(stepbox_asl::parse_timestamp) {
                         Some(t) => t.with_timezone(&Utc),
                         None => {
@@ -602,19 +653,21 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                 return Err(too_long());
             }
             ex.clock.sleep_until(until).await;
-            let out = io::select_owned(&st.output_path, eff, ctx, None).map_err(rt)?;
+            let pending = eval_assign(&st.assign_template, &eff, ctx, vars).map_err(rt)?;
+            let out = io::select_owned(&st.output_path, eff, ctx, Some(&*vars)).map_err(rt)?;
+            apply_assign(vars, pending);
             Ok((out, st.next))
         }
-        StateKind::Task { resource, timeout, heartbeat, .. } => run_task(ex, st, resource, timeout, heartbeat, input, frame, entry).await,
+        StateKind::Task { resource, timeout, heartbeat, .. } => run_task(ex, st, resource, timeout, heartbeat, input, frame, entry, vars).await,
         StateKind::Parallel { branches } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = st.effective_input(&input, ctx, None).map_err(rt)?;
+            let eff = st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?;
             let mut counts = vec![0u32; st.retry.len()];
             loop {
                 let started = ex.emit(frame, EventType::ParallelStateStarted, || None);
                 let mut set = tokio::task::JoinSet::new();
                 for (i, b) in branches.iter().enumerate() {
-                    let f = Frame { prev: started, silent: frame.silent };
+                    let f = Frame { prev: started, silent: frame.silent, vars: vars.clone() };
                     let fut = run_machine(ex.clone(), b.clone(), eff.clone(), f);
                     set.spawn(async move { (i, fut.await) });
                 }
@@ -639,8 +692,10 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                         ex.emit(frame, EventType::ParallelStateSucceeded, || None);
                         let arr = Value::Array(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect());
                         let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-                        let res = st.select_result(arr, ctx, None).map_err(rt)?;
-                        let out = st.output(input, res, ctx, None).map_err(rt)?;
+                        let res = st.select_result(arr, ctx, Some(&*vars)).map_err(rt)?;
+                        let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
+                        let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
+                        apply_assign(vars, pending);
                         return Ok((out, st.next));
                     }
                     Some(f) => {
@@ -653,7 +708,7 @@ async fn run_state(ex: &Arc<Exec>, st: &State, input: Value, frame: &mut Frame, 
                 }
             }
         }
-        StateKind::Map(spec) => run_map(ex, st, spec, input, frame, entry).await,
+        StateKind::Map(spec) => run_map(ex, st, spec, input, frame, entry, vars).await,
     }
 }
 
@@ -667,17 +722,18 @@ async fn run_task(
     input: Value,
     frame: &mut Frame,
     entry: &Entry,
+    vars: &mut Map<String, Value>,
 ) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let target = Target::parse(resource);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-    let eff = st.effective_input(&input, ctx, None).map_err(rt)?;
+    let eff = st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?;
     let secs = |spec: &Option<NumSpec>, field: &str| -> Result<Option<u64>, Failure> {
         match spec {
             None => Ok(None),
-            Some(s) => match resolve_num(s, &input, ctx) {
+            Some(s) => match resolve_num(s, &input, ctx, vars) {
                 Ok(v) => match v.as_f64() {
                     Some(x) if x >= 1.0 => Ok(Some(x as u64)),
                     _ => Err(rt(RuntimeError::runtime(format!("The {field} value must be a positive integer: {}", compact(&v))))),
@@ -812,8 +868,10 @@ async fn run_task(
                     });
                 }
                 let ctx = ctx_for(ex, st, entry, retry_count, &mut ctx_slot);
-                let res = st.select_result(v, ctx, None).map_err(rt)?;
-                let out = st.output(input, res, ctx, None).map_err(rt)?;
+                let res = st.select_result(v, ctx, Some(&*vars)).map_err(rt)?;
+                let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
+                let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
+                apply_assign(vars, pending);
                 return Ok((out, st.next));
             }
             Err((f, timed_out)) => {
@@ -844,8 +902,14 @@ async fn run_task(
 }
 
 fn to_count(v: &Value, field: &str, path: &str) -> Result<Option<f64>, RuntimeError> {
-    match v.as_f64() {
-        Some(x) if v.is_number() => Ok(Some(x)),
+    let parsed = match v {
+        Value::Number(n) => n.as_f64(),
+        // AWS accepts integers given as strings ("1").
+        Value::String(s) => s.trim().parse::<i64>().ok().map(|i| i as f64),
+        _ => None,
+    };
+    match parsed {
+        Some(x) => Ok(Some(x)),
         _ => Err(RuntimeError::runtime(format!(
             "The {field}Path field refers to value \"{}\" which is not a valid integer: {path}",
             match v {
@@ -856,15 +920,23 @@ fn to_count(v: &Value, field: &str, path: &str) -> Result<Option<f64>, RuntimeEr
     }
 }
 
-async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame: &mut Frame, entry: &Entry) -> Result<(Value, Option<usize>), Failure> {
+async fn run_map(
+    ex: &Arc<Exec>,
+    st: &State,
+    spec: &MapSpec,
+    input: Value,
+    frame: &mut Frame,
+    entry: &Entry,
+    vars: &mut Map<String, Value>,
+) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-    let eff = io::select(&st.input_path, &input, ctx, None).map_err(rt)?.into_owned();
+    let eff = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?.into_owned();
     let items_val = match &spec.items_path {
         None => eff.clone(),
-        Some(p) => Scope::new(&eff, ctx).resolve(p).map(|c| c.into_owned()).ok_or_else(|| {
+        Some(p) => scope(&eff, ctx, vars).resolve(p).map(|c| c.into_owned()).ok_or_else(|| {
             rt(RuntimeError::runtime(format!("Invalid path '{}' : No results for path: {}", p.as_str(), p.canonical())))
         })?,
     };
@@ -885,7 +957,7 @@ async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame
         let num = |s: &NumSpec, field: &str| -> Result<Option<f64>, Failure> {
             match s {
                 NumSpec::Value(x) => Ok(Some(*x)),
-                NumSpec::Path(p) => match Scope::new(&eff, ctx).resolve(p) {
+                NumSpec::Path(p) => match scope(&eff, ctx, vars).resolve(p) {
                     Some(v) => to_count(v.as_value(), field, p.as_str()).map_err(rt),
                     None => Err(rt(RuntimeError::runtime(format!("The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'", p.as_str(), compact(&eff))))),
                 },
@@ -923,7 +995,7 @@ async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame
                 None => item.clone(),
                 Some(t) => {
                     let c = if t.uses_context() { ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None) } else { Value::Null };
-                    t.eval(&Scope::new(&eff, &c)).map_err(rt)?
+                    t.eval(&scope(&eff, &c, vars)).map_err(rt)?
                 }
             };
             inputs.push(v);
@@ -938,9 +1010,10 @@ async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame
             let sem = sem.clone();
             let name = st.name.clone();
             let silent = frame.silent || distributed;
+            let child_vars = vars.clone();
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let mut f = Frame { prev: base_prev, silent };
+                let mut f = Frame { prev: base_prev, silent, vars: child_vars };
                 ex2.emit(&mut f, EventType::MapIterationStarted, || Some(json!({"name": name, "index": i})));
                 let (r, mut f) = run_machine(ex2.clone(), proc_, v, f).await;
                 let ty = if r.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
@@ -993,8 +1066,10 @@ async fn run_map(ex: &Arc<Exec>, st: &State, spec: &MapSpec, input: Value, frame
                 }
                 ex.emit(frame, EventType::MapStateSucceeded, || None);
                 let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-                let res = st.select_result(Value::Array(results), ctx, None).map_err(rt)?;
-                let out = st.output(input, res, ctx, None).map_err(rt)?;
+                let res = st.select_result(Value::Array(results), ctx, Some(&*vars)).map_err(rt)?;
+                let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
+                let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
+                apply_assign(vars, pending);
                 return Ok((out, st.next));
             }
             Some(f) => {

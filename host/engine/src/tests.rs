@@ -560,7 +560,12 @@ async fn context_object_in_task_with_token() {
 
 #[tokio::test]
 async fn unsupported_features_fail_loudly() {
-    let r = run_with(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Assign": {"x": 1}, "End": true}}}), json!({}), &[]).await;
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Assign": {"x": "{% 1 %}"}, "End": true}}}),
+        json!({}),
+        &[],
+    )
+    .await;
     assert_eq!(r.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
     let r = run_with(
         json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% 1 + 1 %}", "End": true}}}),
@@ -569,4 +574,34 @@ async fn unsupported_features_fail_loudly() {
     )
     .await;
     assert_eq!(r.outcome.status, ExecutionStatus::Failed);
+}
+
+#[tokio::test]
+async fn jsonpath_variables_and_scopes() {
+    let r = run_with(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Result": {"v": 1}, "Assign": {"x.$": "$.v", "name.$": "$$.State.Name", "lit": "s"}, "Next": "B"},
+            "B": {"Type": "Pass", "Assign": {"x": 2, "old.$": "$x"}, "Next": "P"},
+            "P": {"Type": "Parallel", "ResultPath": "$.par", "Next": "C", "Branches": [
+                {"StartAt": "In", "States": {"In": {"Type": "Pass", "Assign": {"x": 99}, "Parameters": {"seen.$": "$x"}, "End": true}}}]},
+            "C": {"Type": "Pass", "Parameters": {"x.$": "$x", "old.$": "$old", "name.$": "$name", "lit.$": "$lit", "par.$": "$.par"}, "End": true}
+        }}),
+        json!({}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.output, Some(json!({"x": 2, "old": 1, "name": "A", "lit": "s", "par": [{"seen": 2}]})));
+    let r = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": lambda("bad"), "End": true,
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"err.$": "$.Error"}, "Next": "H"}]},
+            "H": {"Type": "Pass", "Parameters": {"e.$": "$err"}, "End": true}
+        }}),
+        json!({}),
+        &[("bad", Behaviour::Fail("Oops", "x"))],
+    )
+    .await;
+    assert_eq!(r.outcome.output, Some(json!({"e": "Oops"})));
+    let r = run_with(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$nope"}, "End": true}}}), json!({}), &[]).await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
 }
