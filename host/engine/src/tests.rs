@@ -516,7 +516,8 @@ fn bench_w1_w5_throughput() {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
     let engine = Engine::new(Fake::new(clock.clone(), &[]), clock.clone());
     let mut best = Duration::MAX;
-    for _ in 0..20 {
+    let iters: usize = std::env::var("STEPBOX_BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    for _ in 0..iters {
         let t = std::time::Instant::now();
         let out = rt.block_on(engine.start(sm.clone(), json!({"n": 0}), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)));
         best = best.min(t.elapsed());
