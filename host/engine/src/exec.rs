@@ -689,7 +689,7 @@ async fn run_state(
                 frame.prev = last_prev.max(frame.prev);
                 match failure {
                     None => {
-                        ex.emit(frame, EventType::ParallelStateSucceeded, || None);
+                        // AWS records no ParallelStateSucceeded event.
                         let arr = Value::Array(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect());
                         let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
                         let res = st.select_result(arr, ctx, Some(&*vars)).map_err(rt)?;
@@ -698,13 +698,14 @@ async fn run_state(
                         apply_assign(vars, pending);
                         return Ok((out, st.next));
                     }
-                    Some(f) => {
-                        ex.emit(frame, EventType::ParallelStateFailed, || None);
-                        match ex.retry_delay(st, &f, &mut counts) {
-                            Some(d) => ex.clock.sleep(d).await,
-                            None => return Err(f),
+                    Some(f) => match ex.retry_delay(st, &f, &mut counts) {
+                        // Only the final failure is recorded.
+                        Some(d) => ex.clock.sleep(d).await,
+                        None => {
+                            ex.emit(frame, EventType::ParallelStateFailed, || None);
+                            return Err(f);
                         }
-                    }
+                    },
                 }
             }
         }
@@ -1076,10 +1077,13 @@ async fn run_map(
                 if distributed {
                     ex.emit(frame, EventType::MapRunFailed, || Some(f.as_output_lower()));
                 }
-                ex.emit(frame, EventType::MapStateFailed, || None);
                 match ex.retry_delay(st, &f, &mut counts) {
+                    // Only the final failure is recorded.
                     Some(d) => ex.clock.sleep(d).await,
-                    None => return Err(f),
+                    None => {
+                        ex.emit(frame, EventType::MapStateFailed, || None);
+                        return Err(f);
+                    }
                 }
             }
         }

@@ -69,6 +69,7 @@ event_types! {
     LambdaFunctionSucceeded => Some("lambdaFunctionSucceededEventDetails"),
     LambdaFunctionFailed => Some("lambdaFunctionFailedEventDetails"),
     LambdaFunctionTimedOut => Some("lambdaFunctionTimedOutEventDetails"),
+    EvaluationFailed => Some("evaluationFailedEventDetails"),
 }
 
 /// One history event.

@@ -185,7 +185,26 @@ async fn run_case(case: &Value) -> Result<(), String> {
             return Err(format!("bad event ids at {i}: {:?}", (e.id, e.previous_event_id)));
         }
     }
-    check(case, &outcome)
+    check(case, &outcome)?;
+    // Event sequence (only where ordering is deterministic: no Map/Parallel).
+    let expected: Vec<&str> = case["history_event_types"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    if !expected.is_empty() {
+        let actual = sink.types();
+        if !expected.iter().any(|t| t.starts_with("Map") || t.starts_with("Parallel")) {
+            if actual != expected {
+                return Err(format!("history: expected {expected:?}, got {actual:?}"));
+            }
+        } else {
+            // Branches interleave: compare as multisets.
+            let (mut e, mut a) = (expected.clone(), actual.clone());
+            e.sort();
+            a.sort();
+            if e != a {
+                return Err(format!("history (unordered): expected {expected:?}, got {actual:?}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[test]
