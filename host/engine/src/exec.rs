@@ -505,7 +505,10 @@ fn apply_assign(vars: &mut Map<String, Value>, pending: Option<Map<String, Value
 fn resolve_num(spec: &NumSpec, input: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Value, String> {
     match spec {
         NumSpec::Value(x) => Ok(json!(x)),
-        NumSpec::Path(p) => scope(input, ctx, vars).resolve(p).map(|c| c.into_owned()).ok_or_else(|| p.as_str().to_string()),
+        NumSpec::Path(p) => scope(input, ctx, vars)
+            .resolve(p)
+            .map(|c| c.into_owned())
+            .ok_or_else(|| format!("Invalid path '{}' : No results for path: {}", p.as_str(), p.canonical())),
         NumSpec::Raw(v) => Err(compact(v)),
     }
 }
@@ -739,7 +742,7 @@ async fn run_task(
                     Some(x) if x >= 1.0 => Ok(Some(x as u64)),
                     _ => Err(rt(RuntimeError::runtime(format!("The {field} value must be a positive integer: {}", compact(&v))))),
                 },
-                Err(p) => Err(rt(RuntimeError::runtime(format!("The JSONPath '{p}' specified for the field '{field}' could not be found in the input '{}'", compact(&input))))),
+                Err(msg) => Err(rt(RuntimeError::runtime(msg))),
             },
         }
     };

@@ -606,3 +606,25 @@ async fn jsonpath_variables_and_scopes() {
     let r = run_with(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$nope"}, "End": true}}}), json!({}), &[]).await;
     assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
 }
+
+#[tokio::test]
+async fn timeout_seconds_path() {
+    let r = run_with(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": lambda("slow"), "TimeoutSecondsPath": "$.t", "End": true}}}),
+        json!({"t": 3}),
+        &[("slow", Behaviour::Sleep(60))],
+    )
+    .await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(r.clock.now() - t0(), chrono::Duration::seconds(3));
+    let r = run_with(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": lambda("f"), "TimeoutSecondsPath": "$.nope", "End": true}}}),
+        json!({}),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.outcome.cause.as_deref(),
+        Some("An error occurred while executing the state 'T' (entered at the event id #2). Invalid path '$.nope' : No results for path: $['nope']")
+    );
+}
