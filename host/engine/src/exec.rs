@@ -811,9 +811,14 @@ async fn run_task(
             },
         };
         let call = ex.tasks.invoke(req);
-        let limit = match (timeout_s, heartbeat_s) {
+        // Callback tasks (.waitForTaskToken) cannot send heartbeats through the
+        // invoker, so HeartbeatSeconds bounds them like a timeout.
+        let hb = if entry.token.is_some() { heartbeat_s } else { None };
+        let limit = match (timeout_s, hb) {
+            (Some(t), Some(h)) if h < t => Some((h, errors::HEARTBEAT_TIMEOUT)),
+            (None, Some(h)) => Some((h, errors::HEARTBEAT_TIMEOUT)),
             (Some(t), _) => Some((t, errors::TIMEOUT)),
-            (None, _) => None,
+            (None, None) => None,
         };
         let result: Result<Value, (Failure, bool)> = match limit {
             Some((t, name)) => {

@@ -628,3 +628,16 @@ async fn timeout_seconds_path() {
         Some("An error occurred while executing the state 'T' (entered at the event id #2). Invalid path '$.nope' : No results for path: $['nope']")
     );
 }
+
+#[tokio::test]
+async fn heartbeat_timeout_for_callback_tasks() {
+    let r = run_with(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::x:cb.waitForTaskToken",
+            "TimeoutSeconds": 100, "HeartbeatSeconds": 10, "End": true}}}),
+        json!({}),
+        &[("arn:aws:states:::x:cb.waitForTaskToken", Behaviour::Sleep(60))],
+    )
+    .await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.HeartbeatTimeout"));
+    assert_eq!(r.clock.now() - t0(), chrono::Duration::seconds(10));
+}
