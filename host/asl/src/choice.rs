@@ -45,9 +45,21 @@ pub enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Compare { variable: JsonPath, kind: Kind, cmp: Cmp, operand: Operand },
-    Matches { variable: JsonPath, pattern: Vec<Piece> },
-    Test { variable: JsonPath, test: TypeTest, expect: bool },
+    Compare {
+        variable: JsonPath,
+        kind: Kind,
+        cmp: Cmp,
+        operand: Operand,
+    },
+    Matches {
+        variable: JsonPath,
+        pattern: Vec<Piece>,
+    },
+    Test {
+        variable: JsonPath,
+        test: TypeTest,
+        expect: bool,
+    },
     /// A JSONata `Condition` (stored raw; evaluated by a JSONata layer).
     Condition(Value),
 }
@@ -99,9 +111,24 @@ const COMPARATORS: &[(&str, Kind, Cmp, bool)] = &[
     ("TimestampGreaterThan", Kind::Timestamp, Cmp::Gt, false),
     ("TimestampGreaterThanPath", Kind::Timestamp, Cmp::Gt, true),
     ("TimestampLessThanEquals", Kind::Timestamp, Cmp::Le, false),
-    ("TimestampLessThanEqualsPath", Kind::Timestamp, Cmp::Le, true),
-    ("TimestampGreaterThanEquals", Kind::Timestamp, Cmp::Ge, false),
-    ("TimestampGreaterThanEqualsPath", Kind::Timestamp, Cmp::Ge, true),
+    (
+        "TimestampLessThanEqualsPath",
+        Kind::Timestamp,
+        Cmp::Le,
+        true,
+    ),
+    (
+        "TimestampGreaterThanEquals",
+        Kind::Timestamp,
+        Cmp::Ge,
+        false,
+    ),
+    (
+        "TimestampGreaterThanEqualsPath",
+        Kind::Timestamp,
+        Cmp::Ge,
+        true,
+    ),
 ];
 
 const TESTS: &[(&str, TypeTest)] = &[
@@ -179,60 +206,111 @@ impl Rule {
         let bad = |loc: &str, m: String| Err((loc.to_string(), m));
         for key in ["And", "Or"] {
             if let Some(v) = o.get(key) {
-                let Value::Array(items) = v else { return bad(key, format!("The field '{key}' must be an array")) };
+                let Value::Array(items) = v else {
+                    return bad(key, format!("The field '{key}' must be an array"));
+                };
                 if items.is_empty() {
-                    return bad(key, format!("The field '{key}' must contain at least one rule"));
+                    return bad(
+                        key,
+                        format!("The field '{key}' must contain at least one rule"),
+                    );
                 }
                 let mut rules = Vec::new();
                 for (i, it) in items.iter().enumerate() {
-                    let Value::Object(io) = it else { return bad(key, "A choice rule must be an object".into()) };
-                    rules.push(Rule::compile(io, false).map_err(|(l, m)| (format!("{key}[{i}]/{l}"), m))?);
+                    let Value::Object(io) = it else {
+                        return bad(key, "A choice rule must be an object".into());
+                    };
+                    rules.push(
+                        Rule::compile(io, false)
+                            .map_err(|(l, m)| (format!("{key}[{i}]/{l}"), m))?,
+                    );
                 }
                 check_fields(o, &[key], top)?;
-                return Ok(if key == "And" { Rule::And(rules) } else { Rule::Or(rules) });
+                return Ok(if key == "And" {
+                    Rule::And(rules)
+                } else {
+                    Rule::Or(rules)
+                });
             }
         }
         if let Some(v) = o.get("Not") {
-            let Value::Object(io) = v else { return bad("Not", "The field 'Not' must be an object".into()) };
+            let Value::Object(io) = v else {
+                return bad("Not", "The field 'Not' must be an object".into());
+            };
             let r = Rule::compile(io, false).map_err(|(l, m)| (format!("Not/{l}"), m))?;
             check_fields(o, &["Not"], top)?;
             return Ok(Rule::Not(Box::new(r)));
         }
         let var = match o.get("Variable") {
-            Some(Value::String(s)) => JsonPath::parse(s).map_err(|e| ("Variable".to_string(), e.0))?,
+            Some(Value::String(s)) => {
+                JsonPath::parse(s).map_err(|e| ("Variable".to_string(), e.0))?
+            }
             Some(_) => return bad("Variable", "The field 'Variable' must be a string".into()),
-            None => return bad("", "A choice rule must have a 'Variable' field or be And/Or/Not".into()),
+            None => {
+                return bad(
+                    "",
+                    "A choice rule must have a 'Variable' field or be And/Or/Not".into(),
+                );
+            }
         };
         let ops: Vec<&String> = o.keys().filter(|k| is_operator(k)).collect();
         if ops.len() != 1 {
-            return bad("", "A choice rule must have exactly one comparison operator".into());
+            return bad(
+                "",
+                "A choice rule must have exactly one comparison operator".into(),
+            );
         }
         let op = ops[0].as_str();
         let val = &o[op];
         check_fields(o, &["Variable", op], top)?;
         if let Some(t) = TESTS.iter().find(|t| t.0 == op) {
-            let Value::Bool(b) = val else { return bad(op, format!("The value of '{op}' must be a boolean")) };
-            return Ok(Rule::Test { variable: var, test: t.1, expect: *b });
+            let Value::Bool(b) = val else {
+                return bad(op, format!("The value of '{op}' must be a boolean"));
+            };
+            return Ok(Rule::Test {
+                variable: var,
+                test: t.1,
+                expect: *b,
+            });
         }
         if op == "StringMatches" {
-            let Value::String(s) = val else { return bad(op, "The value of 'StringMatches' must be a string".into()) };
-            return Ok(Rule::Matches { variable: var, pattern: parse_pattern(s) });
+            let Value::String(s) = val else {
+                return bad(op, "The value of 'StringMatches' must be a string".into());
+            };
+            return Ok(Rule::Matches {
+                variable: var,
+                pattern: parse_pattern(s),
+            });
         }
         let &(_, kind, cmp, is_path) = COMPARATORS.iter().find(|c| c.0 == op).expect("operator");
         let operand = if is_path {
-            let Value::String(s) = val else { return bad(op, format!("The value of '{op}' must be a JSONPath")) };
+            let Value::String(s) = val else {
+                return bad(op, format!("The value of '{op}' must be a JSONPath"));
+            };
             Operand::Path(JsonPath::parse(s).map_err(|e| (op.to_string(), e.0))?)
         } else {
             match (kind, val) {
-                (Kind::String, Value::String(_)) | (Kind::Numeric, Value::Number(_)) | (Kind::Boolean, Value::Bool(_)) => Operand::Value(val.clone()),
+                (Kind::String, Value::String(_))
+                | (Kind::Numeric, Value::Number(_))
+                | (Kind::Boolean, Value::Bool(_)) => Operand::Value(val.clone()),
                 (Kind::Timestamp, Value::String(s)) => match parse_timestamp(s) {
                     Some(t) => Operand::Timestamp(t),
-                    None => return bad(op, format!("The value of '{op}' must be a valid ISO-8601 timestamp")),
+                    None => {
+                        return bad(
+                            op,
+                            format!("The value of '{op}' must be a valid ISO-8601 timestamp"),
+                        );
+                    }
                 },
                 _ => return bad(op, format!("The value of '{op}' has the wrong type")),
             }
         };
-        Ok(Rule::Compare { variable: var, kind, cmp, operand })
+        Ok(Rule::Compare {
+            variable: var,
+            kind,
+            cmp,
+            operand,
+        })
     }
 
     /// Whether any path of the rule refers to the context object (`$$`).
@@ -241,7 +319,9 @@ impl Rule {
         match self {
             Rule::And(rs) | Rule::Or(rs) => rs.iter().any(Rule::uses_context),
             Rule::Not(r) => r.uses_context(),
-            Rule::Compare { variable, operand, .. } => ctx(variable) || matches!(operand, Operand::Path(p) if ctx(p)),
+            Rule::Compare {
+                variable, operand, ..
+            } => ctx(variable) || matches!(operand, Operand::Path(p) if ctx(p)),
             Rule::Matches { variable, .. } | Rule::Test { variable, .. } => ctx(variable),
             Rule::Condition(_) => false,
         }
@@ -271,10 +351,17 @@ impl Rule {
                 Value::Bool(b) => Ok(*b),
                 other => Err(RuntimeError::new(
                     crate::error::errors::QUERY_EVALUATION_ERROR,
-                    format!("JSONata conditions are not supported: {}", crate::compact(other)),
+                    format!(
+                        "JSONata conditions are not supported: {}",
+                        crate::compact(other)
+                    ),
                 )),
             },
-            Rule::Test { variable, test, expect } => {
+            Rule::Test {
+                variable,
+                test,
+                expect,
+            } => {
                 let v = scope.resolve(variable);
                 let got = match test {
                     TypeTest::Present => v.is_some(),
@@ -286,7 +373,9 @@ impl Rule {
                             TypeTest::Numeric => v.is_number(),
                             TypeTest::String => v.is_string(),
                             TypeTest::Boolean => v.is_boolean(),
-                            TypeTest::Timestamp => v.as_str().is_some_and(|s| parse_timestamp(s).is_some()),
+                            TypeTest::Timestamp => {
+                                v.as_str().is_some_and(|s| parse_timestamp(s).is_some())
+                            }
                             TypeTest::Present => true,
                         }
                     }
@@ -297,14 +386,21 @@ impl Rule {
                 let v = resolve_var(variable, scope)?;
                 Ok(v.as_value().as_str().is_some_and(|s| glob(pattern, s)))
             }
-            Rule::Compare { variable, kind, cmp, operand } => {
+            Rule::Compare {
+                variable,
+                kind,
+                cmp,
+                operand,
+            } => {
                 let v = resolve_var(variable, scope)?;
                 let v = v.as_value();
                 let rhs_owned;
                 let rhs: &Value = match operand {
                     Operand::Value(x) => x,
                     Operand::Timestamp(t) => {
-                        let Some(l) = v.as_str().and_then(parse_timestamp) else { return Ok(false) };
+                        let Some(l) = v.as_str().and_then(parse_timestamp) else {
+                            return Ok(false);
+                        };
                         return Ok(apply(*cmp, l.cmp(t)));
                     }
                     Operand::Path(p) => {
@@ -318,19 +414,32 @@ impl Rule {
     }
 }
 
-fn check_fields(o: &Map<String, Value>, allowed: &[&str], top: bool) -> Result<(), (String, String)> {
+fn check_fields(
+    o: &Map<String, Value>,
+    allowed: &[&str],
+    top: bool,
+) -> Result<(), (String, String)> {
     for k in o.keys() {
-        if allowed.contains(&k.as_str()) || k == "Comment" || (top && (k == "Next" || k == "Assign" || k == "Output")) {
+        if allowed.contains(&k.as_str())
+            || k == "Comment"
+            || (top && (k == "Next" || k == "Assign" || k == "Output"))
+        {
             continue;
         }
-        return Err((k.clone(), format!("The field \"{k}\" is not supported by Step Functions")));
+        return Err((
+            k.clone(),
+            format!("The field \"{k}\" is not supported by Step Functions"),
+        ));
     }
     Ok(())
 }
 
 fn resolve_var<'a>(p: &JsonPath, scope: &Scope<'a>) -> Result<crate::path::Cow<'a>, RuntimeError> {
     scope.resolve(p).ok_or_else(|| {
-        RuntimeError::runtime(format!("Invalid path '{}': The choice state's condition path references an invalid value.", p.as_str()))
+        RuntimeError::runtime(format!(
+            "Invalid path '{}': The choice state's condition path references an invalid value.",
+            p.as_str()
+        ))
     })
 }
 
@@ -365,7 +474,10 @@ fn compare(kind: Kind, cmp: Cmp, l: &Value, r: &Value) -> bool {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             _ => false,
         },
-        Kind::Timestamp => match (l.as_str().and_then(parse_timestamp), r.as_str().and_then(parse_timestamp)) {
+        Kind::Timestamp => match (
+            l.as_str().and_then(parse_timestamp),
+            r.as_str().and_then(parse_timestamp),
+        ) {
             (Some(a), Some(b)) => apply(cmp, a.cmp(&b)),
             _ => false,
         },
@@ -402,11 +514,15 @@ mod tests {
 
     #[test]
     fn logic_and_tests() {
-        let r = rule(json!({"And": [{"Variable": "$.a", "IsPresent": true}, {"Not": {"Variable": "$.a", "IsNull": true}}]}));
+        let r = rule(
+            json!({"And": [{"Variable": "$.a", "IsPresent": true}, {"Not": {"Variable": "$.a", "IsNull": true}}]}),
+        );
         assert!(ev(&r, json!({"a": 1})).unwrap());
         assert!(!ev(&r, json!({"a": null})).unwrap());
         assert!(!ev(&r, json!({})).unwrap());
-        let r = rule(json!({"Or": [{"Variable": "$.a", "IsString": true}, {"Variable": "$.a", "IsTimestamp": true}]}));
+        let r = rule(
+            json!({"Or": [{"Variable": "$.a", "IsString": true}, {"Variable": "$.a", "IsTimestamp": true}]}),
+        );
         assert!(ev(&r, json!({"a": "s"})).unwrap());
     }
 
@@ -430,7 +546,10 @@ mod tests {
             json!({"Variable": "$.a", "TimestampEquals": "yesterday"}),
             json!({"Variable": "$.a", "IsNull": true, "Bogus": 1}),
         ] {
-            assert!(Rule::compile(bad.as_object().unwrap(), true).is_err(), "{bad}");
+            assert!(
+                Rule::compile(bad.as_object().unwrap(), true).is_err(),
+                "{bad}"
+            );
         }
     }
 }

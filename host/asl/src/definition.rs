@@ -90,7 +90,10 @@ pub fn error_matches(list: &[String], error: &str) -> bool {
         e == error
             || (e == "States.ALL" && error != "States.Runtime")
             || (e == "States.TaskFailed"
-                && !matches!(error, "States.Timeout" | "States.Runtime" | "States.HeartbeatTimeout"))
+                && !matches!(
+                    error,
+                    "States.Timeout" | "States.Runtime" | "States.HeartbeatTimeout"
+                ))
     })
 }
 
@@ -134,13 +137,28 @@ pub struct MapSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateKind {
-    Pass { result: Option<Value> },
-    Task { resource: String, timeout: Option<NumSpec>, heartbeat: Option<NumSpec>, credentials: Option<Value> },
-    Choice { choices: Vec<(ChoiceRule, usize)>, default: Option<usize> },
+    Pass {
+        result: Option<Value>,
+    },
+    Task {
+        resource: String,
+        timeout: Option<NumSpec>,
+        heartbeat: Option<NumSpec>,
+        credentials: Option<Value>,
+    },
+    Choice {
+        choices: Vec<(ChoiceRule, usize)>,
+        default: Option<usize>,
+    },
     Wait(WaitSpec),
     Succeed,
-    Fail { error: Option<StrSpec>, cause: Option<StrSpec> },
-    Parallel { branches: Vec<std::sync::Arc<StateMachine>> },
+    Fail {
+        error: Option<StrSpec>,
+        cause: Option<StrSpec>,
+    },
+    Parallel {
+        branches: Vec<std::sync::Arc<StateMachine>>,
+    },
     Map(Box<MapSpec>),
 }
 
@@ -204,21 +222,37 @@ impl StateMachine {
     /// Parses and validates a definition; on failure returns AWS-style diagnostics.
     pub fn parse(json: &str) -> Result<StateMachine, Vec<Diagnostic>> {
         if json.trim().is_empty() || json.trim() == "null" {
-            return Err(vec![Diagnostic::error("MISSING_DESCRIPTION", "Received a null or empty workflow input", "")]);
+            return Err(vec![Diagnostic::error(
+                "MISSING_DESCRIPTION",
+                "Received a null or empty workflow input",
+                "",
+            )]);
         }
         let v: Value = serde_json::from_str(json).map_err(|e| {
-            vec![Diagnostic::error(codes::INVALID_JSON_DESCRIPTION, format!("Invalid JSON description: {e}"), "")]
+            vec![Diagnostic::error(
+                codes::INVALID_JSON_DESCRIPTION,
+                format!("Invalid JSON description: {e}"),
+                "",
+            )]
         })?;
         Self::from_value(&v)
     }
 
     /// Builds from an already-parsed JSON document.
     pub fn from_value(v: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
-        let mut b = Builder { diags: Vec::new(), warnings: Vec::new(), all_names: HashMap::new() };
+        let mut b = Builder {
+            diags: Vec::new(),
+            warnings: Vec::new(),
+            all_names: HashMap::new(),
+        };
         let sm = b.machine(v, "", true, QueryLanguage::JsonPath);
         if !b.diags.is_empty() || sm.is_none() {
             if b.diags.is_empty() {
-                b.diags.push(Diagnostic::error(codes::SCHEMA_VALIDATION_FAILED, "Invalid definition", ""));
+                b.diags.push(Diagnostic::error(
+                    codes::SCHEMA_VALIDATION_FAILED,
+                    "Invalid definition",
+                    "",
+                ));
             }
             return Err(b.diags);
         }
@@ -254,7 +288,10 @@ struct Builder {
 }
 
 fn looks_dynamic(s: &str) -> bool {
-    s.starts_with("$.") || s.starts_with("$$.") || s == "$" || (s.starts_with("States.") && s.contains('('))
+    s.starts_with("$.")
+        || s.starts_with("$$.")
+        || s == "$"
+        || (s.starts_with("States.") && s.contains('('))
 }
 
 /// NO_DOLLAR warnings for template fields that look like paths but lack `.$`.
@@ -284,7 +321,9 @@ fn no_dollar(v: &Value, loc: &str, out: &mut Vec<Diagnostic>) {
 
 fn has_dollar_key(v: &Value) -> bool {
     match v {
-        Value::Object(o) => o.iter().any(|(k, x)| k.ends_with(".$") || has_dollar_key(x)),
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| k.ends_with(".$") || has_dollar_key(x)),
         Value::Array(a) => a.iter().any(has_dollar_key),
         _ => false,
     }
@@ -299,36 +338,134 @@ const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
 fn allowed_fields(ty: &str, ql: QueryLanguage) -> Option<&'static [&'static str]> {
     use QueryLanguage::*;
     Some(match (ty, ql) {
-        ("Pass", JsonPath) => &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Assign"],
+        ("Pass", JsonPath) => &[
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "Result",
+            "Assign",
+        ],
         ("Pass", Jsonata) => &["Next", "End", "Output", "Assign"],
         ("Task", JsonPath) => &[
-            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch", "Resource",
-            "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials", "Assign",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "Resource",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
+            "Assign",
         ],
         ("Task", Jsonata) => &[
-            "Next", "End", "Arguments", "Output", "Retry", "Catch", "Resource", "TimeoutSeconds", "HeartbeatSeconds", "Credentials", "Assign",
+            "Next",
+            "End",
+            "Arguments",
+            "Output",
+            "Retry",
+            "Catch",
+            "Resource",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Credentials",
+            "Assign",
         ],
         ("Choice", JsonPath) => &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
         ("Choice", Jsonata) => &["Choices", "Default", "Output", "Assign"],
-        ("Wait", JsonPath) => &["Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Assign"],
+        ("Wait", JsonPath) => &[
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "Seconds",
+            "SecondsPath",
+            "Timestamp",
+            "TimestampPath",
+            "Assign",
+        ],
         ("Wait", Jsonata) => &["Next", "End", "Output", "Seconds", "Timestamp", "Assign"],
         ("Succeed", JsonPath) => &["InputPath", "OutputPath"],
         ("Succeed", Jsonata) => &["Output"],
         ("Fail", JsonPath) => &["Error", "ErrorPath", "Cause", "CausePath"],
         ("Fail", Jsonata) => &["Error", "Cause"],
         ("Parallel", JsonPath) => &[
-            "Branches", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch", "Assign",
+            "Branches",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "Assign",
         ],
-        ("Parallel", Jsonata) => &["Branches", "Next", "End", "Arguments", "Output", "Retry", "Catch", "Assign"],
+        ("Parallel", Jsonata) => &[
+            "Branches",
+            "Next",
+            "End",
+            "Arguments",
+            "Output",
+            "Retry",
+            "Catch",
+            "Assign",
+        ],
         ("Map", JsonPath) => &[
-            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch", "Iterator",
-            "ItemProcessor", "ItemsPath", "ItemSelector", "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailureCount",
-            "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ItemReader", "ItemBatcher",
-            "ResultWriter", "Label", "Assign",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "Iterator",
+            "ItemProcessor",
+            "ItemsPath",
+            "ItemSelector",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+            "Assign",
         ],
         ("Map", Jsonata) => &[
-            "Next", "End", "Arguments", "Output", "Retry", "Catch", "Iterator", "ItemProcessor", "Items", "ItemSelector", "MaxConcurrency",
-            "ToleratedFailureCount", "ToleratedFailurePercentage", "ItemReader", "ItemBatcher", "ResultWriter", "Label", "Assign",
+            "Next",
+            "End",
+            "Arguments",
+            "Output",
+            "Retry",
+            "Catch",
+            "Iterator",
+            "ItemProcessor",
+            "Items",
+            "ItemSelector",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+            "Assign",
         ],
         _ => return None,
     })
@@ -344,19 +481,44 @@ impl Builder {
         self.err(codes::SCHEMA_VALIDATION_FAILED, msg, loc)
     }
 
-    fn machine(&mut self, v: &Value, loc: &str, top: bool, parent_ql: QueryLanguage) -> Option<StateMachine> {
+    fn machine(
+        &mut self,
+        v: &Value,
+        loc: &str,
+        top: bool,
+        parent_ql: QueryLanguage,
+    ) -> Option<StateMachine> {
         let Value::Object(o) = v else {
-            self.schema("The state machine definition must be a JSON object", loc.to_string());
+            self.schema(
+                "The state machine definition must be a JSON object",
+                loc.to_string(),
+            );
             return None;
         };
         let allowed: &[&str] = if top {
-            &["StartAt", "States", "Comment", "TimeoutSeconds", "Version", "QueryLanguage"]
+            &[
+                "StartAt",
+                "States",
+                "Comment",
+                "TimeoutSeconds",
+                "Version",
+                "QueryLanguage",
+            ]
         } else {
-            &["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"]
+            &[
+                "StartAt",
+                "States",
+                "Comment",
+                "ProcessorConfig",
+                "QueryLanguage",
+            ]
         };
         for k in o.keys() {
             if !allowed.contains(&k.as_str()) {
-                self.schema(format!("The field \"{k}\" is not supported by Step Functions"), loc.to_string());
+                self.schema(
+                    format!("The field \"{k}\" is not supported by Step Functions"),
+                    loc.to_string(),
+                );
             }
         }
         let ql = match o.get("QueryLanguage") {
@@ -364,18 +526,28 @@ impl Builder {
             Some(Value::String(s)) if s == "JSONPath" => QueryLanguage::JsonPath,
             Some(Value::String(s)) if s == "JSONata" => QueryLanguage::Jsonata,
             Some(_) => {
-                self.schema("The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]", format!("{loc}/QueryLanguage"));
+                self.schema(
+                    "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]",
+                    format!("{loc}/QueryLanguage"),
+                );
                 parent_ql
             }
         };
         let comment = self.opt_string(o, "Comment", loc);
-        let version = if top { self.opt_string(o, "Version", loc) } else { None };
+        let version = if top {
+            self.opt_string(o, "Version", loc)
+        } else {
+            None
+        };
         let timeout_seconds = match o.get("TimeoutSeconds") {
             None => None,
             Some(v) => match v.as_u64() {
                 Some(n) if n > 0 && n <= 99_999_999 => Some(n),
                 _ => {
-                    self.schema("The value for the field 'TimeoutSeconds' must be a positive integer", format!("{loc}/TimeoutSeconds"));
+                    self.schema(
+                        "The value for the field 'TimeoutSeconds' must be a positive integer",
+                        format!("{loc}/TimeoutSeconds"),
+                    );
                     None
                 }
             },
@@ -383,7 +555,10 @@ impl Builder {
         let start_name = match o.get("StartAt") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                self.schema("The value for the field 'StartAt' must be a STRING", format!("{loc}/StartAt"));
+                self.schema(
+                    "The value for the field 'StartAt' must be a STRING",
+                    format!("{loc}/StartAt"),
+                );
                 None
             }
             None => {
@@ -394,11 +569,17 @@ impl Builder {
         let states_obj = match o.get("States") {
             Some(Value::Object(s)) if !s.is_empty() => Some(s),
             Some(Value::Object(_)) => {
-                self.schema("The field 'States' must contain at least one state", format!("{loc}/States"));
+                self.schema(
+                    "The field 'States' must contain at least one state",
+                    format!("{loc}/States"),
+                );
                 None
             }
             Some(_) => {
-                self.schema("The value for the field 'States' must be an OBJECT", format!("{loc}/States"));
+                self.schema(
+                    "The value for the field 'States' must be an OBJECT",
+                    format!("{loc}/States"),
+                );
                 None
             }
             None => {
@@ -414,7 +595,11 @@ impl Builder {
                 self.err("INVALID_STATE_NAME", format!("State name \"{k}\" must be 1 to 80 characters long with no control characters"), sloc.clone());
             }
             if self.all_names.contains_key(k) {
-                self.err(codes::DUPLICATE_STATE_NAME, format!("Duplicate State name: {k}"), sloc.clone());
+                self.err(
+                    codes::DUPLICATE_STATE_NAME,
+                    format!("Duplicate State name: {k}"),
+                    sloc.clone(),
+                );
             } else {
                 self.all_names.insert(k.clone(), sloc);
             }
@@ -432,7 +617,11 @@ impl Builder {
             Some(s) => match names.get(s) {
                 Some(i) => Some(*i),
                 None => {
-                    self.err(codes::MISSING_TRANSITION_TARGET, format!("Missing 'Next' target: {s}"), format!("{loc}/StartAt"));
+                    self.err(
+                        codes::MISSING_TRANSITION_TARGET,
+                        format!("Missing 'Next' target: {s}"),
+                        format!("{loc}/StartAt"),
+                    );
                     None
                 }
             },
@@ -472,7 +661,16 @@ impl Builder {
                 }
             }
         }
-        Some(StateMachine { comment, start_at, states, timeout_seconds, version, query_language: ql, warnings: Vec::new(), names })
+        Some(StateMachine {
+            comment,
+            start_at,
+            states,
+            timeout_seconds,
+            version,
+            query_language: ql,
+            warnings: Vec::new(),
+            names,
+        })
     }
 
     fn opt_string(&mut self, o: &Map<String, Value>, k: &str, loc: &str) -> Option<String> {
@@ -480,7 +678,10 @@ impl Builder {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                self.schema(format!("The value for the field '{k}' must be a STRING"), format!("{loc}/{k}"));
+                self.schema(
+                    format!("The value for the field '{k}' must be a STRING"),
+                    format!("{loc}/{k}"),
+                );
                 None
             }
         }
@@ -490,7 +691,11 @@ impl Builder {
         match names.get(name) {
             Some(i) => Some(*i),
             None => {
-                self.err(codes::MISSING_TRANSITION_TARGET, format!("Missing 'Next' target: {name}"), loc);
+                self.err(
+                    codes::MISSING_TRANSITION_TARGET,
+                    format!("Missing 'Next' target: {name}"),
+                    loc,
+                );
                 None
             }
         }
@@ -503,12 +708,18 @@ impl Builder {
             Some(Value::String(s)) => match JsonPath::parse(s) {
                 Ok(p) => IoPath::Path(p),
                 Err(_) => {
-                    self.schema(format!("The value for the field '{k}' must be a valid JSONPath"), format!("{loc}/{k}"));
+                    self.schema(
+                        format!("The value for the field '{k}' must be a valid JSONPath"),
+                        format!("{loc}/{k}"),
+                    );
                     IoPath::Default
                 }
             },
             Some(_) => {
-                self.schema(format!("The value for the field '{k}' must be a STRING"), format!("{loc}/{k}"));
+                self.schema(
+                    format!("The value for the field '{k}' must be a STRING"),
+                    format!("{loc}/{k}"),
+                );
                 IoPath::Default
             }
         }
@@ -527,18 +738,30 @@ impl Builder {
                     }
                 }
                 _ => {
-                    self.schema("The value for the field 'ResultPath' must be a valid Reference Path", format!("{loc}/ResultPath"));
+                    self.schema(
+                        "The value for the field 'ResultPath' must be a valid Reference Path",
+                        format!("{loc}/ResultPath"),
+                    );
                     ResultPath::Default
                 }
             },
             Some(_) => {
-                self.schema("The value for the field 'ResultPath' must be a STRING", format!("{loc}/ResultPath"));
+                self.schema(
+                    "The value for the field 'ResultPath' must be a STRING",
+                    format!("{loc}/ResultPath"),
+                );
                 ResultPath::Default
             }
         }
     }
 
-    fn template(&mut self, o: &Map<String, Value>, k: &str, loc: &str, uc: &mut bool) -> Option<Template> {
+    fn template(
+        &mut self,
+        o: &Map<String, Value>,
+        k: &str,
+        loc: &str,
+        uc: &mut bool,
+    ) -> Option<Template> {
         let v = o.get(k)?;
         match Template::compile(v) {
             Ok(t) => {
@@ -552,34 +775,60 @@ impl Builder {
         }
     }
 
-    fn num_spec(&mut self, o: &Map<String, Value>, k: &str, loc: &str, ql: QueryLanguage, min: f64) -> Option<NumSpec> {
+    fn num_spec(
+        &mut self,
+        o: &Map<String, Value>,
+        k: &str,
+        loc: &str,
+        ql: QueryLanguage,
+        min: f64,
+    ) -> Option<NumSpec> {
         let pk = format!("{k}Path");
         match (o.get(k), o.get(&pk)) {
             (Some(_), Some(_)) => {
-                self.schema(format!("Only one of '{k}' and '{pk}' may be given"), loc.to_string());
+                self.schema(
+                    format!("Only one of '{k}' and '{pk}' may be given"),
+                    loc.to_string(),
+                );
                 None
             }
             (Some(Value::Number(n)), None) => {
                 let x = n.as_f64().unwrap_or(0.0);
                 if x < min {
-                    self.schema(format!("The value for the field '{k}' must be at least {min}"), format!("{loc}/{k}"));
+                    self.schema(
+                        format!("The value for the field '{k}' must be at least {min}"),
+                        format!("{loc}/{k}"),
+                    );
                 }
                 Some(NumSpec::Value(x))
             }
-            (Some(v @ Value::String(s)), None) if ql == QueryLanguage::Jsonata && s.starts_with("{%") => Some(NumSpec::Raw(v.clone())),
+            (Some(v @ Value::String(s)), None)
+                if ql == QueryLanguage::Jsonata && s.starts_with("{%") =>
+            {
+                Some(NumSpec::Raw(v.clone()))
+            }
             (Some(_), None) => {
-                self.schema(format!("The value for the field '{k}' must be a NUMBER"), format!("{loc}/{k}"));
+                self.schema(
+                    format!("The value for the field '{k}' must be a NUMBER"),
+                    format!("{loc}/{k}"),
+                );
                 None
             }
             (None, Some(Value::String(s))) => match JsonPath::parse_reference(s) {
                 Ok(p) => Some(NumSpec::Path(p)),
                 Err(_) => {
-                    self.schema(format!("The value for the field '{pk}' must be a valid Reference Path"), format!("{loc}/{pk}"));
+                    self.schema(
+                        format!("The value for the field '{pk}' must be a valid Reference Path"),
+                        format!("{loc}/{pk}"),
+                    );
                     None
                 }
             },
             (None, Some(_)) => {
-                self.schema(format!("The value for the field '{pk}' must be a STRING"), format!("{loc}/{pk}"));
+                self.schema(
+                    format!("The value for the field '{pk}' must be a STRING"),
+                    format!("{loc}/{pk}"),
+                );
                 None
             }
             (None, None) => None,
@@ -593,11 +842,17 @@ impl Builder {
                 for (i, e) in a.iter().enumerate() {
                     match e {
                         Value::String(s) => out.push(s.clone()),
-                        _ => self.schema("The values of 'ErrorEquals' must be STRINGs", format!("{loc}/ErrorEquals[{i}]")),
+                        _ => self.schema(
+                            "The values of 'ErrorEquals' must be STRINGs",
+                            format!("{loc}/ErrorEquals[{i}]"),
+                        ),
                     }
                 }
                 if out.iter().any(|e| e == "States.ALL") && out.len() > 1 {
-                    self.schema("Error equals on 'States.ALL' must appear alone in the list", format!("{loc}/ErrorEquals"));
+                    self.schema(
+                        "Error equals on 'States.ALL' must appear alone in the list",
+                        format!("{loc}/ErrorEquals"),
+                    );
                 }
                 out
             }
@@ -609,9 +864,14 @@ impl Builder {
     }
 
     fn retriers(&mut self, o: &Map<String, Value>, loc: &str) -> Vec<Retrier> {
-        let Some(v) = o.get("Retry") else { return Vec::new() };
+        let Some(v) = o.get("Retry") else {
+            return Vec::new();
+        };
         let Value::Array(a) = v else {
-            self.schema("The value for the field 'Retry' must be an ARRAY", format!("{loc}/Retry"));
+            self.schema(
+                "The value for the field 'Retry' must be an ARRAY",
+                format!("{loc}/Retry"),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -622,13 +882,29 @@ impl Builder {
                 continue;
             };
             for k in ro.keys() {
-                if !["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"].contains(&k.as_str()) {
-                    self.schema(format!("The field \"{k}\" is not supported by Step Functions"), rloc.clone());
+                if ![
+                    "ErrorEquals",
+                    "IntervalSeconds",
+                    "MaxAttempts",
+                    "BackoffRate",
+                    "MaxDelaySeconds",
+                    "JitterStrategy",
+                    "Comment",
+                ]
+                .contains(&k.as_str())
+                {
+                    self.schema(
+                        format!("The field \"{k}\" is not supported by Step Functions"),
+                        rloc.clone(),
+                    );
                 }
             }
             let error_equals = self.error_list(ro, &rloc);
             if error_equals.iter().any(|e| e == "States.ALL") && i + 1 != a.len() {
-                self.schema("A Retrier with 'States.ALL' must be the last one", format!("{rloc}/ErrorEquals"));
+                self.schema(
+                    "A Retrier with 'States.ALL' must be the last one",
+                    format!("{rloc}/ErrorEquals"),
+                );
             }
             let int = |k: &str, min: u64, max: u64, b: &mut Builder| -> Option<u64> {
                 let v = ro.get(k)?;
@@ -648,7 +924,10 @@ impl Builder {
                 Some(v) => match v.as_f64() {
                     Some(x) if x >= 1.0 => x,
                     _ => {
-                        self.schema("The value for the field 'BackoffRate' must be a NUMBER >= 1.0", format!("{rloc}/BackoffRate"));
+                        self.schema(
+                            "The value for the field 'BackoffRate' must be a NUMBER >= 1.0",
+                            format!("{rloc}/BackoffRate"),
+                        );
                         2.0
                     }
                 },
@@ -658,11 +937,21 @@ impl Builder {
                 Some(Value::String(s)) if s == "FULL" => Jitter::Full,
                 Some(Value::String(s)) if s == "NONE" => Jitter::None,
                 Some(_) => {
-                    self.schema("The value for the field 'JitterStrategy' must be one of [FULL, NONE]", format!("{rloc}/JitterStrategy"));
+                    self.schema(
+                        "The value for the field 'JitterStrategy' must be one of [FULL, NONE]",
+                        format!("{rloc}/JitterStrategy"),
+                    );
                     Jitter::None
                 }
             };
-            out.push(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter });
+            out.push(Retrier {
+                error_equals,
+                interval_seconds,
+                max_attempts,
+                backoff_rate,
+                max_delay_seconds,
+                jitter,
+            });
         }
         out
     }
@@ -673,16 +962,30 @@ impl Builder {
             None => None,
             Some(Value::Object(_)) => self.template(o, "Assign", loc, uc),
             Some(_) => {
-                self.schema("The value for the field 'Assign' must be an OBJECT", format!("{loc}/Assign"));
+                self.schema(
+                    "The value for the field 'Assign' must be an OBJECT",
+                    format!("{loc}/Assign"),
+                );
                 None
             }
         }
     }
 
-    fn catchers(&mut self, o: &Map<String, Value>, loc: &str, names: &HashMap<String, usize>, ql: QueryLanguage) -> Vec<Catcher> {
-        let Some(v) = o.get("Catch") else { return Vec::new() };
+    fn catchers(
+        &mut self,
+        o: &Map<String, Value>,
+        loc: &str,
+        names: &HashMap<String, usize>,
+        ql: QueryLanguage,
+    ) -> Vec<Catcher> {
+        let Some(v) = o.get("Catch") else {
+            return Vec::new();
+        };
         let Value::Array(a) = v else {
-            self.schema("The value for the field 'Catch' must be an ARRAY", format!("{loc}/Catch"));
+            self.schema(
+                "The value for the field 'Catch' must be an ARRAY",
+                format!("{loc}/Catch"),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -693,13 +996,28 @@ impl Builder {
                 continue;
             };
             for k in co.keys() {
-                if !["ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Output"].contains(&k.as_str()) {
-                    self.schema(format!("The field \"{k}\" is not supported by Step Functions"), cloc.clone());
+                if ![
+                    "ErrorEquals",
+                    "Next",
+                    "ResultPath",
+                    "Comment",
+                    "Assign",
+                    "Output",
+                ]
+                .contains(&k.as_str())
+                {
+                    self.schema(
+                        format!("The field \"{k}\" is not supported by Step Functions"),
+                        cloc.clone(),
+                    );
                 }
             }
             let error_equals = self.error_list(co, &cloc);
             if error_equals.iter().any(|e| e == "States.ALL") && i + 1 != a.len() {
-                self.schema("A Catcher with 'States.ALL' must be the last one", format!("{cloc}/ErrorEquals"));
+                self.schema(
+                    "A Catcher with 'States.ALL' must be the last one",
+                    format!("{cloc}/ErrorEquals"),
+                );
             }
             let result_path = self.result_path(co, &cloc);
             let next_name = match co.get("Next") {
@@ -709,9 +1027,15 @@ impl Builder {
                     continue;
                 }
             };
-            let Some(next) = self.target(&next_name, names, format!("{cloc}/Next")) else { continue };
+            let Some(next) = self.target(&next_name, names, format!("{cloc}/Next")) else {
+                continue;
+            };
             let mut uc = false;
-            let assign_template = if ql == QueryLanguage::JsonPath { self.assign(co, &cloc, &mut uc) } else { None };
+            let assign_template = if ql == QueryLanguage::JsonPath {
+                self.assign(co, &cloc, &mut uc)
+            } else {
+                None
+            };
             out.push(Catcher {
                 error_equals,
                 next,
@@ -725,16 +1049,28 @@ impl Builder {
         out
     }
 
-    fn str_spec(&mut self, o: &Map<String, Value>, k: &str, loc: &str, uc: &mut bool) -> Option<StrSpec> {
+    fn str_spec(
+        &mut self,
+        o: &Map<String, Value>,
+        k: &str,
+        loc: &str,
+        uc: &mut bool,
+    ) -> Option<StrSpec> {
         let pk = format!("{k}Path");
         match (o.get(k), o.get(&pk)) {
             (Some(_), Some(_)) => {
-                self.schema(format!("Only one of '{k}' and '{pk}' may be given"), loc.to_string());
+                self.schema(
+                    format!("Only one of '{k}' and '{pk}' may be given"),
+                    loc.to_string(),
+                );
                 None
             }
             (Some(Value::String(s)), None) => Some(StrSpec::Value(s.clone())),
             (Some(_), None) => {
-                self.schema(format!("The value for the field '{k}' must be a STRING"), format!("{loc}/{k}"));
+                self.schema(
+                    format!("The value for the field '{k}' must be a STRING"),
+                    format!("{loc}/{k}"),
+                );
                 None
             }
             (None, Some(Value::String(s))) => {
@@ -763,14 +1099,24 @@ impl Builder {
                 }
             }
             (None, Some(_)) => {
-                self.schema(format!("The value for the field '{pk}' must be a STRING"), format!("{loc}/{pk}"));
+                self.schema(
+                    format!("The value for the field '{pk}' must be a STRING"),
+                    format!("{loc}/{pk}"),
+                );
                 None
             }
             (None, None) => None,
         }
     }
 
-    fn state(&mut self, name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage, names: &HashMap<String, usize>) -> Option<State> {
+    fn state(
+        &mut self,
+        name: &str,
+        v: &Value,
+        loc: &str,
+        parent_ql: QueryLanguage,
+        names: &HashMap<String, usize>,
+    ) -> Option<State> {
         let Value::Object(o) = v else {
             self.schema("A state must be an OBJECT", loc.to_string());
             return None;
@@ -792,7 +1138,10 @@ impl Builder {
             }
             Some(Value::String(s)) if s == "JSONata" => QueryLanguage::Jsonata,
             Some(_) => {
-                self.schema("The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]", format!("{loc}/QueryLanguage"));
+                self.schema(
+                    "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]",
+                    format!("{loc}/QueryLanguage"),
+                );
                 parent_ql
             }
         };
@@ -803,7 +1152,10 @@ impl Builder {
         let before = self.diags.len();
         for k in o.keys() {
             if !COMMON.contains(&k.as_str()) && !allowed.contains(&k.as_str()) {
-                self.schema(format!("The field \"{k}\" is not supported by Step Functions"), loc.to_string());
+                self.schema(
+                    format!("The field \"{k}\" is not supported by Step Functions"),
+                    loc.to_string(),
+                );
             }
         }
         let comment = self.opt_string(o, "Comment", loc);
@@ -814,7 +1166,11 @@ impl Builder {
                 }
             }
             if ty == "Pass" && o.get("Result").is_some_and(has_dollar_key) {
-                self.warnings.push(Diagnostic::warning("PASS_RESULT_IS_STATIC", "The Result of a Pass state is static: '.$' fields are not evaluated", format!("{loc}/Result")));
+                self.warnings.push(Diagnostic::warning(
+                    "PASS_RESULT_IS_STATIC",
+                    "The Result of a Pass state is static: '.$' fields are not evaluated",
+                    format!("{loc}/Result"),
+                ));
             }
             for k in ["Error", "Cause"] {
                 if let Some(Value::String(v)) = o.get(k)
@@ -831,7 +1187,10 @@ impl Builder {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => {
-                self.schema("The value for the field 'End' must be a BOOLEAN", format!("{loc}/End"));
+                self.schema(
+                    "The value for the field 'End' must be a BOOLEAN",
+                    format!("{loc}/End"),
+                );
                 false
             }
         };
@@ -839,36 +1198,70 @@ impl Builder {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                self.schema("The value for the field 'Next' must be a STRING", format!("{loc}/Next"));
+                self.schema(
+                    "The value for the field 'Next' must be a STRING",
+                    format!("{loc}/Next"),
+                );
                 None
             }
         };
         let mut next = None;
         if !terminal_type {
             match (&next_name, end) {
-                (Some(_), true) => self.schema("Only one of 'Next' or 'End' may be given", loc.to_string()),
-                (None, false) => self.schema("These fields are required: [Next] or [End]", loc.to_string()),
+                (Some(_), true) => {
+                    self.schema("Only one of 'Next' or 'End' may be given", loc.to_string())
+                }
+                (None, false) => self.schema(
+                    "These fields are required: [Next] or [End]",
+                    loc.to_string(),
+                ),
                 (Some(n), false) => next = self.target(n, names, format!("{loc}/Next")),
                 (None, true) => {}
             }
         }
         let mut uc = false;
         let jp = ql == QueryLanguage::JsonPath;
-        let input_path = if jp { self.io_path(o, "InputPath", loc) } else { IoPath::Default };
-        let output_path = if jp { self.io_path(o, "OutputPath", loc) } else { IoPath::Default };
+        let input_path = if jp {
+            self.io_path(o, "InputPath", loc)
+        } else {
+            IoPath::Default
+        };
+        let output_path = if jp {
+            self.io_path(o, "OutputPath", loc)
+        } else {
+            IoPath::Default
+        };
         for p in [&input_path, &output_path] {
             if let IoPath::Path(p) = p {
                 uc |= matches!(p.root(), crate::path::Root::Context);
             }
         }
-        let result_path = if jp { self.result_path(o, loc) } else { ResultPath::Default };
-        let parameters = if jp && ty != "Map" { self.template(o, "Parameters", loc, &mut uc) } else { None };
-        let result_selector = if jp { self.template(o, "ResultSelector", loc, &mut uc) } else { None };
-        let assign_template = if jp { self.assign(o, loc, &mut uc) } else { None };
+        let result_path = if jp {
+            self.result_path(o, loc)
+        } else {
+            ResultPath::Default
+        };
+        let parameters = if jp && ty != "Map" {
+            self.template(o, "Parameters", loc, &mut uc)
+        } else {
+            None
+        };
+        let result_selector = if jp {
+            self.template(o, "ResultSelector", loc, &mut uc)
+        } else {
+            None
+        };
+        let assign_template = if jp {
+            self.assign(o, loc, &mut uc)
+        } else {
+            None
+        };
         let retry = self.retriers(o, loc);
         let catch = self.catchers(o, loc, names, ql);
         let kind = match ty {
-            "Pass" => StateKind::Pass { result: o.get("Result").cloned() },
+            "Pass" => StateKind::Pass {
+                result: o.get("Result").cloned(),
+            },
             "Succeed" => StateKind::Succeed,
             "Fail" => {
                 let error = self.str_spec(o, "Error", loc, &mut uc);
@@ -879,7 +1272,11 @@ impl Builder {
                 let resource = match o.get("Resource") {
                     Some(Value::String(s)) => {
                         if !s.starts_with("arn:") {
-                            self.err("INVALID_RESOURCE", format!("Value is not a valid resource ARN: {s}"), format!("{loc}/Resource"));
+                            self.err(
+                                "INVALID_RESOURCE",
+                                format!("Value is not a valid resource ARN: {s}"),
+                                format!("{loc}/Resource"),
+                            );
                         }
                         s.clone()
                     }
@@ -891,41 +1288,71 @@ impl Builder {
                 let timeout = self.num_spec(o, "TimeoutSeconds", loc, ql, 1.0);
                 let heartbeat = self.num_spec(o, "HeartbeatSeconds", loc, ql, 1.0);
                 if let (Some(NumSpec::Value(t)), Some(NumSpec::Value(h))) = (&timeout, &heartbeat)
-                    && h >= t {
-                        self.schema("HeartbeatSeconds must be smaller than TimeoutSeconds", format!("{loc}/HeartbeatSeconds"));
-                    }
-                StateKind::Task { resource, timeout, heartbeat, credentials: o.get("Credentials").cloned() }
+                    && h >= t
+                {
+                    self.schema(
+                        "HeartbeatSeconds must be smaller than TimeoutSeconds",
+                        format!("{loc}/HeartbeatSeconds"),
+                    );
+                }
+                StateKind::Task {
+                    resource,
+                    timeout,
+                    heartbeat,
+                    credentials: o.get("Credentials").cloned(),
+                }
             }
             "Wait" => {
-                let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| o.contains_key(*k)).collect();
+                let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+                    .into_iter()
+                    .filter(|k| o.contains_key(*k))
+                    .collect();
                 if given.len() != 1 {
-                    self.schema("Exactly one of Seconds, SecondsPath, Timestamp, TimestampPath is required", loc.to_string());
+                    self.schema(
+                        "Exactly one of Seconds, SecondsPath, Timestamp, TimestampPath is required",
+                        loc.to_string(),
+                    );
                     StateKind::Wait(WaitSpec::Seconds(0.0))
                 } else {
                     let k = given[0];
                     let v = &o[k];
                     let spec = match (k, v) {
-                        (_, Value::String(s)) if !jp && s.starts_with("{%") => WaitSpec::Raw(v.clone()),
-                        ("Seconds", Value::Number(n)) if n.as_u64().is_some() => WaitSpec::Seconds(n.as_f64().unwrap_or(0.0)),
-                        ("Timestamp", Value::String(s)) => match crate::choice::parse_timestamp(s) {
-                            Some(t) => WaitSpec::Timestamp(t),
-                            None => {
-                                self.schema("The value for the field 'Timestamp' must be a valid ISO-8601 timestamp", format!("{loc}/Timestamp"));
-                                WaitSpec::Seconds(0.0)
+                        (_, Value::String(s)) if !jp && s.starts_with("{%") => {
+                            WaitSpec::Raw(v.clone())
+                        }
+                        ("Seconds", Value::Number(n)) if n.as_u64().is_some() => {
+                            WaitSpec::Seconds(n.as_f64().unwrap_or(0.0))
+                        }
+                        ("Timestamp", Value::String(s)) => {
+                            match crate::choice::parse_timestamp(s) {
+                                Some(t) => WaitSpec::Timestamp(t),
+                                None => {
+                                    self.schema("The value for the field 'Timestamp' must be a valid ISO-8601 timestamp", format!("{loc}/Timestamp"));
+                                    WaitSpec::Seconds(0.0)
+                                }
                             }
-                        },
-                        ("SecondsPath" | "TimestampPath", Value::String(s)) => match JsonPath::parse_reference(s) {
-                            Ok(p) => {
-                                uc |= matches!(p.root(), crate::path::Root::Context);
-                                if k == "SecondsPath" { WaitSpec::SecondsPath(p) } else { WaitSpec::TimestampPath(p) }
+                        }
+                        ("SecondsPath" | "TimestampPath", Value::String(s)) => {
+                            match JsonPath::parse_reference(s) {
+                                Ok(p) => {
+                                    uc |= matches!(p.root(), crate::path::Root::Context);
+                                    if k == "SecondsPath" {
+                                        WaitSpec::SecondsPath(p)
+                                    } else {
+                                        WaitSpec::TimestampPath(p)
+                                    }
+                                }
+                                Err(_) => {
+                                    self.schema(format!("The value for the field '{k}' must be a valid Reference Path"), format!("{loc}/{k}"));
+                                    WaitSpec::Seconds(0.0)
+                                }
                             }
-                            Err(_) => {
-                                self.schema(format!("The value for the field '{k}' must be a valid Reference Path"), format!("{loc}/{k}"));
-                                WaitSpec::Seconds(0.0)
-                            }
-                        },
+                        }
                         _ => {
-                            self.schema(format!("The value for the field '{k}' has an invalid type"), format!("{loc}/{k}"));
+                            self.schema(
+                                format!("The value for the field '{k}' has an invalid type"),
+                                format!("{loc}/{k}"),
+                            );
                             WaitSpec::Seconds(0.0)
                         }
                     };
@@ -953,7 +1380,11 @@ impl Builder {
                                 match Rule::compile(co, true) {
                                     Ok(r) => r,
                                     Err((l, m)) => {
-                                        let l = if l.is_empty() { cloc.clone() } else { format!("{cloc}/{l}") };
+                                        let l = if l.is_empty() {
+                                            cloc.clone()
+                                        } else {
+                                            format!("{cloc}/{l}")
+                                        };
                                         self.schema(m, l);
                                         continue;
                                     }
@@ -962,25 +1393,46 @@ impl Builder {
                                 match co.get("Condition") {
                                     Some(c) => Rule::Condition(c.clone()),
                                     None => {
-                                        self.schema("These fields are required: [Condition]", cloc.clone());
+                                        self.schema(
+                                            "These fields are required: [Condition]",
+                                            cloc.clone(),
+                                        );
                                         continue;
                                     }
                                 }
                             };
                             uc |= rule.uses_context();
                             if let Some(t) = self.target(&nn, names, format!("{cloc}/Next")) {
-                                let assign_template = if jp { self.assign(co, &cloc, &mut uc) } else { None };
-                                choices.push((ChoiceRule { rule, next: nn, assign: co.get("Assign").cloned(), assign_template }, t));
+                                let assign_template = if jp {
+                                    self.assign(co, &cloc, &mut uc)
+                                } else {
+                                    None
+                                };
+                                choices.push((
+                                    ChoiceRule {
+                                        rule,
+                                        next: nn,
+                                        assign: co.get("Assign").cloned(),
+                                        assign_template,
+                                    },
+                                    t,
+                                ));
                             }
                         }
                     }
-                    _ => self.schema("The field 'Choices' must be a non-empty ARRAY", format!("{loc}/Choices")),
+                    _ => self.schema(
+                        "The field 'Choices' must be a non-empty ARRAY",
+                        format!("{loc}/Choices"),
+                    ),
                 }
                 let default = match o.get("Default") {
                     None => None,
                     Some(Value::String(s)) => self.target(s, names, format!("{loc}/Default")),
                     Some(_) => {
-                        self.schema("The value for the field 'Default' must be a STRING", format!("{loc}/Default"));
+                        self.schema(
+                            "The value for the field 'Default' must be a STRING",
+                            format!("{loc}/Default"),
+                        );
                         None
                     }
                 };
@@ -991,12 +1443,17 @@ impl Builder {
                 match o.get("Branches") {
                     Some(Value::Array(a)) if !a.is_empty() => {
                         for (i, b) in a.iter().enumerate() {
-                            if let Some(m) = self.machine(b, &format!("{loc}/Branches[{i}]"), false, ql) {
+                            if let Some(m) =
+                                self.machine(b, &format!("{loc}/Branches[{i}]"), false, ql)
+                            {
                                 branches.push(std::sync::Arc::new(m));
                             }
                         }
                     }
-                    _ => self.schema("The field 'Branches' must be a non-empty ARRAY", format!("{loc}/Branches")),
+                    _ => self.schema(
+                        "The field 'Branches' must be a non-empty ARRAY",
+                        format!("{loc}/Branches"),
+                    ),
                 }
                 StateKind::Parallel { branches }
             }
@@ -1005,7 +1462,10 @@ impl Builder {
                     (Some(_), None) => ("ItemProcessor", false),
                     (None, Some(_)) => ("Iterator", true),
                     _ => {
-                        self.schema("Exactly one of 'ItemProcessor' or 'Iterator' is required", loc.to_string());
+                        self.schema(
+                            "Exactly one of 'ItemProcessor' or 'Iterator' is required",
+                            loc.to_string(),
+                        );
                         return None;
                     }
                 };
@@ -1023,18 +1483,33 @@ impl Builder {
                                 MapMode::Inline
                             }
                         };
-                        (mode, pc.get("ExecutionType").and_then(|v| v.as_str()).map(str::to_string))
+                        (
+                            mode,
+                            pc.get("ExecutionType")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_string),
+                        )
                     }
                     Some(_) => {
-                        self.schema("The value for the field 'ProcessorConfig' must be an OBJECT", format!("{loc}/{proc_key}/ProcessorConfig"));
+                        self.schema(
+                            "The value for the field 'ProcessorConfig' must be an OBJECT",
+                            format!("{loc}/{proc_key}/ProcessorConfig"),
+                        );
                         (MapMode::Inline, None)
                     }
                 };
                 if o.contains_key("ItemSelector") && o.contains_key("Parameters") {
-                    self.schema("Only one of 'ItemSelector' or 'Parameters' may be given", loc.to_string());
+                    self.schema(
+                        "Only one of 'ItemSelector' or 'Parameters' may be given",
+                        loc.to_string(),
+                    );
                 }
                 let item_selector = if o.contains_key("ItemSelector") {
-                    if jp { self.template(o, "ItemSelector", loc, &mut uc) } else { None }
+                    if jp {
+                        self.template(o, "ItemSelector", loc, &mut uc)
+                    } else {
+                        None
+                    }
                 } else {
                     self.template(o, "Parameters", loc, &mut uc)
                 };
@@ -1051,17 +1526,25 @@ impl Builder {
                         }
                     },
                     Some(_) => {
-                        self.schema("The value for the field 'ItemsPath' must be a STRING", format!("{loc}/ItemsPath"));
+                        self.schema(
+                            "The value for the field 'ItemsPath' must be a STRING",
+                            format!("{loc}/ItemsPath"),
+                        );
                         None
                     }
                 };
-                let max_concurrency = self.num_spec(o, "MaxConcurrency", loc, ql, 0.0).unwrap_or(NumSpec::Value(0.0));
-                let tolerated_failure_count = self.num_spec(o, "ToleratedFailureCount", loc, ql, 0.0);
-                let tolerated_failure_percentage = self.num_spec(o, "ToleratedFailurePercentage", loc, ql, 0.0);
+                let max_concurrency = self
+                    .num_spec(o, "MaxConcurrency", loc, ql, 0.0)
+                    .unwrap_or(NumSpec::Value(0.0));
+                let tolerated_failure_count =
+                    self.num_spec(o, "ToleratedFailureCount", loc, ql, 0.0);
+                let tolerated_failure_percentage =
+                    self.num_spec(o, "ToleratedFailurePercentage", loc, ql, 0.0);
                 if let Some(NumSpec::Value(p)) = &tolerated_failure_percentage
-                    && *p > 100.0 {
-                        self.schema("The value for the field 'ToleratedFailurePercentage' must be between 0 and 100", format!("{loc}/ToleratedFailurePercentage"));
-                    }
+                    && *p > 100.0
+                {
+                    self.schema("The value for the field 'ToleratedFailurePercentage' must be between 0 and 100", format!("{loc}/ToleratedFailurePercentage"));
+                }
                 let processor = processor?;
                 StateKind::Map(Box::new(MapSpec {
                     processor: std::sync::Arc::new(processor),
@@ -1145,7 +1628,12 @@ mod tests {
     fn diagnostics() {
         let e = parse(json!({"StartAt": "pass1", "States": {"pass1": {"Type": "Pass", "Next": "pass3"}, "pass2": {"Type": "Pass", "End": true}}})).unwrap_err();
         let msg = crate::error::invalid_definition_message(&e);
-        assert!(msg.contains("MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3 at /States/pass1/Next"), "{msg}");
+        assert!(
+            msg.contains(
+                "MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3 at /States/pass1/Next"
+            ),
+            "{msg}"
+        );
         let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}})).unwrap_err();
         assert_eq!(e[0].code, "MISSING_END_STATE");
         let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}})).unwrap_err();
@@ -1155,34 +1643,47 @@ mod tests {
         assert_eq!(e[0].code, "SCHEMA_VALIDATION_FAILED");
         let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass"}}})).unwrap_err();
         assert_eq!(e[0].code, "SCHEMA_VALIDATION_FAILED");
-        let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true,
-            "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]}}})).unwrap_err();
+        let e = parse(
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true,
+            "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]}}}),
+        )
+        .unwrap_err();
         assert!(e[0].location.ends_with("/Retry[0]/ErrorEquals"));
         let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Parameters": {"x.$": "States.Bogus()"}}}})).unwrap_err();
         assert_eq!(e[0].location, "/States/A/Parameters/x.$");
         let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultPath": "$.a[*]"}}})).unwrap_err();
         assert_eq!(e[0].location, "/States/A/ResultPath");
-        assert_eq!(StateMachine::parse("{nope").unwrap_err()[0].code, "INVALID_JSON_DESCRIPTION");
+        assert_eq!(
+            StateMachine::parse("{nope").unwrap_err()[0].code,
+            "INVALID_JSON_DESCRIPTION"
+        );
         let e = parse(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "Z"}], "Default": "Q"}}})).unwrap_err();
         assert!(e.iter().any(|d| d.location == "/States/C/Choices[0]/Next"));
     }
 
     #[test]
     fn names_resources_and_warnings() {
-        let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": [
-            {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}]}}})).unwrap_err();
+        let e = parse(
+            json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}]}}}),
+        )
+        .unwrap_err();
         assert_eq!(e[0].code, "DUPLICATE_STATE_NAME");
         let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "not-an-arn", "End": true}}})).unwrap_err();
         assert_eq!(e[0].code, "INVALID_RESOURCE");
         assert_eq!(e[0].location, "/States/A/Resource");
-        assert_eq!(StateMachine::parse("  ").unwrap_err()[0].code, "MISSING_DESCRIPTION");
+        assert_eq!(
+            StateMachine::parse("  ").unwrap_err()[0].code,
+            "MISSING_DESCRIPTION"
+        );
         let sm = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "F", "Parameters": {"x": "$.y"}, "Result": {"a.$": "$.b"}},
             "F": {"Type": "Fail", "Error": "$.e"}}})).unwrap();
         let codes: Vec<&str> = sm.warnings.iter().map(|w| w.code).collect();
         assert_eq!(codes, vec!["NO_DOLLAR", "PASS_RESULT_IS_STATIC", "NO_PATH"]);
         assert_eq!(sm.warnings[0].location, "/States/A/Parameters/x");
         let long = "x".repeat(81);
-        let e = parse(json!({"StartAt": long, "States": {long.clone(): {"Type": "Succeed"}}})).unwrap_err();
+        let e = parse(json!({"StartAt": long, "States": {long.clone(): {"Type": "Succeed"}}}))
+            .unwrap_err();
         assert_eq!(e[0].code, "INVALID_STATE_NAME");
     }
 
@@ -1193,12 +1694,16 @@ mod tests {
                   "Iterator": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "Next": "Par"},
             "Par": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}]}
         }})).unwrap();
-        let StateKind::Map(m) = &sm.states[0].kind else { panic!() };
+        let StateKind::Map(m) = &sm.states[0].kind else {
+            panic!()
+        };
         assert!(m.legacy_iterator);
         assert!(m.item_selector.is_some());
         assert!(sm.states[0].parameters.is_none());
         assert!(sm.states[0].uses_context);
-        let StateKind::Parallel { branches } = &sm.states[1].kind else { panic!() };
+        let StateKind::Parallel { branches } = &sm.states[1].kind else {
+            panic!()
+        };
         assert_eq!(branches.len(), 1);
     }
 

@@ -14,7 +14,10 @@ pub struct RuntimeError {
 
 impl RuntimeError {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        RuntimeError { error: error.into(), cause: cause.into() }
+        RuntimeError {
+            error: error.into(),
+            cause: cause.into(),
+        }
     }
     pub fn runtime(cause: impl Into<String>) -> Self {
         Self::new(errors::RUNTIME, cause)
@@ -61,11 +64,29 @@ pub enum Severity {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>, location: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, code, message: message.into(), location: location.into() }
+    pub fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            location: location.into(),
+        }
     }
-    pub fn warning(code: &'static str, message: impl Into<String>, location: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, code, message: message.into(), location: location.into() }
+    pub fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            location: location.into(),
+        }
     }
 }
 

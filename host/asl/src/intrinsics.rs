@@ -77,10 +77,14 @@ impl Func {
     fn arity(self) -> (usize, Option<usize>) {
         match self {
             Func::Format => (1, None),
-            Func::StringToJson | Func::JsonToString | Func::ArrayLength | Func::ArrayUnique => (1, Some(1)),
+            Func::StringToJson | Func::JsonToString | Func::ArrayLength | Func::ArrayUnique => {
+                (1, Some(1))
+            }
             Func::Base64Encode | Func::Base64Decode => (1, Some(1)),
             Func::Array => (0, None),
-            Func::ArrayPartition | Func::ArrayContains | Func::ArrayGetItem | Func::Hash => (2, Some(2)),
+            Func::ArrayPartition | Func::ArrayContains | Func::ArrayGetItem | Func::Hash => {
+                (2, Some(2))
+            }
             Func::MathAdd | Func::StringSplit => (2, Some(2)),
             Func::ArrayRange | Func::JsonMerge => (3, Some(3)),
             Func::MathRandom => (2, Some(3)),
@@ -112,7 +116,11 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub fn new(input: &'a Value, context: &'a Value) -> Self {
-        Scope { input, context, variables: None }
+        Scope {
+            input,
+            context,
+            variables: None,
+        }
     }
     /// Resolves a path against the scope; `Err(())` = not found.
     pub fn resolve(&self, p: &JsonPath) -> Option<crate::path::Cow<'a>> {
@@ -206,10 +214,20 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn want_str(f: Func, v: &Value) -> Result<&str, RuntimeError> {
-    v.as_str().ok_or_else(|| fail(f, format!("expected a string argument but got {}", type_name(v))))
+    v.as_str().ok_or_else(|| {
+        fail(
+            f,
+            format!("expected a string argument but got {}", type_name(v)),
+        )
+    })
 }
 fn want_arr(f: Func, v: &Value) -> Result<&Vec<Value>, RuntimeError> {
-    v.as_array().ok_or_else(|| fail(f, format!("expected an array argument but got {}", type_name(v))))
+    v.as_array().ok_or_else(|| {
+        fail(
+            f,
+            format!("expected an array argument but got {}", type_name(v)),
+        )
+    })
 }
 fn want_int(f: Func, v: &Value) -> Result<i64, RuntimeError> {
     match v {
@@ -222,7 +240,10 @@ fn want_int(f: Func, v: &Value) -> Result<i64, RuntimeError> {
                 Err(fail(f, format!("expected an integer argument but got {n}")))
             }
         }
-        _ => Err(fail(f, format!("expected an integer argument but got {}", type_name(v)))),
+        _ => Err(fail(
+            f,
+            format!("expected an integer argument but got {}", type_name(v)),
+        )),
     }
 }
 
@@ -283,7 +304,10 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
                 if c == '{' && chars.peek() == Some(&'}') {
                     chars.next();
                     let v = rest.get(n).ok_or_else(|| {
-                        fail(f, "the number of arguments does not match the number of placeholders")
+                        fail(
+                            f,
+                            "the number of arguments does not match the number of placeholders",
+                        )
                     })?;
                     format_value(v, &mut out);
                     n += 1;
@@ -292,7 +316,10 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
                 }
             }
             if n != rest.len() {
-                return Err(fail(f, "the number of arguments does not match the number of placeholders"));
+                return Err(fail(
+                    f,
+                    "the number of arguments does not match the number of placeholders",
+                ));
             }
             Ok(Value::String(out))
         }
@@ -302,7 +329,8 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             if t.is_empty() {
                 return Ok(Value::Null);
             }
-            serde_json::from_str(t).map_err(|e| fail(f, format!("the string is not valid JSON: {e}")))
+            serde_json::from_str(t)
+                .map_err(|e| fail(f, format!("the string is not valid JSON: {e}")))
         }
         Func::JsonToString => Ok(Value::String(crate::compact(a[0]))),
         Func::Array => Ok(Value::Array(a.iter().map(|v| (*v).clone()).collect())),
@@ -312,7 +340,11 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             if n <= 0 {
                 return Err(fail(f, "the chunk size must be greater than 0"));
             }
-            Ok(Value::Array(arr.chunks(n as usize).map(|c| Value::Array(c.to_vec())).collect()))
+            Ok(Value::Array(
+                arr.chunks(n as usize)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
+            ))
         }
         Func::ArrayContains => {
             let arr = want_arr(f, a[0])?;
@@ -356,16 +388,23 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
         Func::Base64Encode => {
             let s = want_str(f, a[0])?;
             if s.len() > MAX_STR {
-                return Err(fail(f, "the input string exceeds the maximum of 10000 characters"));
+                return Err(fail(
+                    f,
+                    "the input string exceeds the maximum of 10000 characters",
+                ));
             }
             Ok(Value::String(crate::base64::encode(s.as_bytes())))
         }
         Func::Base64Decode => {
             let s = want_str(f, a[0])?;
             if s.len() > MAX_STR {
-                return Err(fail(f, "the input string exceeds the maximum of 10000 characters"));
+                return Err(fail(
+                    f,
+                    "the input string exceeds the maximum of 10000 characters",
+                ));
             }
-            let bytes = crate::base64::decode(s).ok_or_else(|| fail(f, "the input is not valid base64"))?;
+            let bytes =
+                crate::base64::decode(s).ok_or_else(|| fail(f, "the input is not valid base64"))?;
             Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
         Func::Hash => {
@@ -374,7 +413,10 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
                 other => crate::compact(other),
             };
             if data.len() > MAX_STR {
-                return Err(fail(f, "the input data exceeds the maximum of 10000 characters"));
+                return Err(fail(
+                    f,
+                    "the input data exceeds the maximum of 10000 characters",
+                ));
             }
             let alg = want_str(f, a[1])?;
             let hex = crate::hash::hash(alg, data.as_bytes()).ok_or_else(|| {
@@ -388,7 +430,12 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             };
             match a[2] {
                 Value::Bool(false) => {}
-                Value::Bool(true) => return Err(fail(f, "deep merge is not supported; the third argument must be false")),
+                Value::Bool(true) => {
+                    return Err(fail(
+                        f,
+                        "deep merge is not supported; the third argument must be false",
+                    ));
+                }
                 _ => return Err(fail(f, "the third argument must be a boolean")),
             }
             let mut m = x.clone();
@@ -416,7 +463,9 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
         Func::MathAdd => {
             let x = want_rounded(f, a[0])?;
             let y = want_rounded(f, a[1])?;
-            let r = x.checked_add(y).ok_or_else(|| fail(f, "integer overflow"))?;
+            let r = x
+                .checked_add(y)
+                .ok_or_else(|| fail(f, "integer overflow"))?;
             Ok(Value::Number(Number::from(r)))
         }
         Func::StringSplit => {
@@ -425,7 +474,10 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             let parts: Vec<Value> = if d.is_empty() {
                 s.chars().map(|c| Value::String(c.to_string())).collect()
             } else {
-                s.split(|c: char| d.contains(c)).filter(|p| !p.is_empty()).map(|p| Value::String(p.to_string())).collect()
+                s.split(|c: char| d.contains(c))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
             };
             Ok(Value::Array(parts))
         }
@@ -440,7 +492,10 @@ struct P<'a> {
 
 impl P<'_> {
     fn err(&self, msg: &str) -> IntrinsicParseError {
-        IntrinsicParseError(format!("Invalid intrinsic function '{}': {} at position {}", self.s, msg, self.i))
+        IntrinsicParseError(format!(
+            "Invalid intrinsic function '{}': {} at position {}",
+            self.s, msg, self.i
+        ))
     }
     fn rest(&self) -> &str {
         &self.s[self.i..]
@@ -471,7 +526,8 @@ impl P<'_> {
             }
         }
         let name = &self.s[start..self.i];
-        let func = Func::from_name(name).ok_or_else(|| self.err(&format!("unknown function '{name}'")))?;
+        let func =
+            Func::from_name(name).ok_or_else(|| self.err(&format!("unknown function '{name}'")))?;
         self.ws();
         if self.peek() != Some('(') {
             return Err(self.err("expected '('"));
@@ -500,7 +556,11 @@ impl P<'_> {
             return Err(self.err(&format!("wrong number of arguments for {}", func.name())));
         }
         check_literal_args(func, &args).map_err(|m| self.err(&m))?;
-        Ok(Intrinsic { func, args, src: self.s[start..self.i].to_string() })
+        Ok(Intrinsic {
+            func,
+            args,
+            src: self.s[start..self.i].to_string(),
+        })
     }
     fn arg(&mut self, depth: usize) -> Result<Arg, IntrinsicParseError> {
         self.ws();
@@ -509,12 +569,16 @@ impl P<'_> {
                 self.i += 1;
                 let mut out = String::new();
                 loop {
-                    let Some(c) = self.peek() else { return Err(self.err("unterminated string literal")) };
+                    let Some(c) = self.peek() else {
+                        return Err(self.err("unterminated string literal"));
+                    };
                     self.i += c.len_utf8();
                     match c {
                         '\'' => break,
                         '\\' => {
-                            let Some(n) = self.peek() else { return Err(self.err("unterminated escape")) };
+                            let Some(n) = self.peek() else {
+                                return Err(self.err("unterminated escape"));
+                            };
                             self.i += n.len_utf8();
                             match n {
                                 '{' | '}' => {
@@ -560,7 +624,9 @@ impl P<'_> {
                     self.i += c.len_utf8();
                 }
                 let txt = self.s[start..self.i].trim_end();
-                JsonPath::parse(txt).map(Arg::Path).map_err(|e| IntrinsicParseError(e.0))
+                JsonPath::parse(txt)
+                    .map(Arg::Path)
+                    .map_err(|e| IntrinsicParseError(e.0))
             }
             Some('S') => Ok(Arg::Call(Box::new(self.call(depth + 1)?))),
             Some(_) => {
@@ -589,32 +655,42 @@ impl P<'_> {
 /// Post-processes escaped braces and checks statically-known argument types.
 fn check_literal_args(func: Func, args: &[Arg]) -> Result<(), String> {
     if func == Func::Format
-        && let Some(Arg::Literal(v)) = args.first() {
-            if !v.is_string() {
-                return Err("the first argument of States.Format must be a string".into());
-            }
-            if let Value::String(s) = v {
-                let n = s.matches("{}").count();
-                let rest = args.len() - 1;
-                if n != rest {
-                    return Err("the number of arguments does not match the number of placeholders".into());
-                }
+        && let Some(Arg::Literal(v)) = args.first()
+    {
+        if !v.is_string() {
+            return Err("the first argument of States.Format must be a string".into());
+        }
+        if let Value::String(s) = v {
+            let n = s.matches("{}").count();
+            let rest = args.len() - 1;
+            if n != rest {
+                return Err(
+                    "the number of arguments does not match the number of placeholders".into(),
+                );
             }
         }
+    }
     if func == Func::JsonMerge
         && let Some(Arg::Literal(v)) = args.get(2)
-            && v != &Value::Bool(false) {
-                return Err("the third argument of States.JsonMerge must be false".into());
-            }
+        && v != &Value::Bool(false)
+    {
+        return Err("the third argument of States.JsonMerge must be false".into());
+    }
     Ok(())
 }
 
 /// Replaces the private-use markers for escaped braces with real braces.
 pub(crate) fn unescape_braces(v: Value) -> Value {
     match v {
-        Value::String(s) if s.contains(['\u{E000}', '\u{E001}']) => Value::String(s.replace('\u{E000}', "{").replace('\u{E001}', "}")),
+        Value::String(s) if s.contains(['\u{E000}', '\u{E001}']) => {
+            Value::String(s.replace('\u{E000}', "{").replace('\u{E001}', "}"))
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(unescape_braces).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, unescape_braces(v))).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, unescape_braces(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -638,50 +714,136 @@ mod tests {
 
     fn run(src: &str, input: Value) -> Result<Value, RuntimeError> {
         let ctx = json!({"StateMachine": {"Name": "sm-name-x"}});
-        Intrinsic::parse(src).unwrap().evaluate(&Scope::new(&input, &ctx))
+        Intrinsic::parse(src)
+            .unwrap()
+            .evaluate(&Scope::new(&input, &ctx))
     }
 
     #[test]
     fn format() {
-        assert_eq!(run("States.Format('a {} b {}', $.x, $.y)", json!({"x": 1, "y": {"k": [1, "s"]}})).unwrap(), json!("a 1 b {k=[1, s]}"));
-        assert_eq!(run(r"States.Format('esc \{\} {}', 'x')", json!({})).unwrap(), json!("esc {} x"));
-        assert_eq!(run(r"States.Format('it\'s {}', null)", json!({})).unwrap(), json!("it's null"));
+        assert_eq!(
+            run(
+                "States.Format('a {} b {}', $.x, $.y)",
+                json!({"x": 1, "y": {"k": [1, "s"]}})
+            )
+            .unwrap(),
+            json!("a 1 b {k=[1, s]}")
+        );
+        assert_eq!(
+            run(r"States.Format('esc \{\} {}', 'x')", json!({})).unwrap(),
+            json!("esc {} x")
+        );
+        assert_eq!(
+            run(r"States.Format('it\'s {}', null)", json!({})).unwrap(),
+            json!("it's null")
+        );
         assert!(Intrinsic::parse("States.Format('{} {}', 1)").is_err());
     }
 
     #[test]
     fn arrays() {
-        assert_eq!(run("States.Array(1, 'a', $.x, true, null)", json!({"x": [1]})).unwrap(), json!([1, "a", [1], true, null]));
-        assert_eq!(run("States.ArrayPartition($.a, 2)", json!({"a": [1, 2, 3]})).unwrap(), json!([[1, 2], [3]]));
-        assert_eq!(run("States.ArrayContains($.a, 2)", json!({"a": [1, 2, 3]})).unwrap(), json!(true));
-        assert_eq!(run("States.ArrayRange(1, 9, 2)", json!({})).unwrap(), json!([1, 3, 5, 7, 9]));
-        assert_eq!(run("States.ArrayRange(5, 1, -2)", json!({})).unwrap(), json!([5, 3, 1]));
-        assert_eq!(run("States.ArrayGetItem($.a, 1)", json!({"a": [1, 2, 3]})).unwrap(), json!(2));
-        assert_eq!(run("States.ArrayLength($.a)", json!({"a": [1, 2, 3]})).unwrap(), json!(3));
-        assert_eq!(run("States.ArrayUnique($.a)", json!({"a": [1, 2, 2, 1.0, "1"]})).unwrap(), json!([1, 2, "1"]));
-        assert_eq!(run("States.ArrayRange(0, 2000, 1)", json!({})).unwrap_err().error, "States.IntrinsicFailure");
-        assert_eq!(run("States.ArrayGetItem($.a, 5)", json!({"a": []})).unwrap_err().error, "States.IntrinsicFailure");
+        assert_eq!(
+            run("States.Array(1, 'a', $.x, true, null)", json!({"x": [1]})).unwrap(),
+            json!([1, "a", [1], true, null])
+        );
+        assert_eq!(
+            run("States.ArrayPartition($.a, 2)", json!({"a": [1, 2, 3]})).unwrap(),
+            json!([[1, 2], [3]])
+        );
+        assert_eq!(
+            run("States.ArrayContains($.a, 2)", json!({"a": [1, 2, 3]})).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            run("States.ArrayRange(1, 9, 2)", json!({})).unwrap(),
+            json!([1, 3, 5, 7, 9])
+        );
+        assert_eq!(
+            run("States.ArrayRange(5, 1, -2)", json!({})).unwrap(),
+            json!([5, 3, 1])
+        );
+        assert_eq!(
+            run("States.ArrayGetItem($.a, 1)", json!({"a": [1, 2, 3]})).unwrap(),
+            json!(2)
+        );
+        assert_eq!(
+            run("States.ArrayLength($.a)", json!({"a": [1, 2, 3]})).unwrap(),
+            json!(3)
+        );
+        assert_eq!(
+            run("States.ArrayUnique($.a)", json!({"a": [1, 2, 2, 1.0, "1"]})).unwrap(),
+            json!([1, 2, "1"])
+        );
+        assert_eq!(
+            run("States.ArrayRange(0, 2000, 1)", json!({}))
+                .unwrap_err()
+                .error,
+            "States.IntrinsicFailure"
+        );
+        assert_eq!(
+            run("States.ArrayGetItem($.a, 5)", json!({"a": []}))
+                .unwrap_err()
+                .error,
+            "States.IntrinsicFailure"
+        );
     }
 
     #[test]
     fn strings_and_math() {
-        assert_eq!(run("States.StringSplit('a,b,,c', ',')", json!({})).unwrap(), json!(["a", "b", "c"]));
-        assert_eq!(run("States.Base64Encode('Hello World')", json!({})).unwrap(), json!("SGVsbG8gV29ybGQ="));
-        assert_eq!(run("States.Base64Decode('SGVsbG8gV29ybGQ=')", json!({})).unwrap(), json!("Hello World"));
+        assert_eq!(
+            run("States.StringSplit('a,b,,c', ',')", json!({})).unwrap(),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(
+            run("States.Base64Encode('Hello World')", json!({})).unwrap(),
+            json!("SGVsbG8gV29ybGQ=")
+        );
+        assert_eq!(
+            run("States.Base64Decode('SGVsbG8gV29ybGQ=')", json!({})).unwrap(),
+            json!("Hello World")
+        );
         assert_eq!(
             run("States.Hash('Hash this string', 'SHA-256')", json!({})).unwrap(),
             json!("1cac63f39fd68d8c531f27b807610fb3d50f0fc3f186995767fb6316e7200a3e")
         );
-        assert_eq!(run("States.MathAdd($.a, -1)", json!({"a": 5})).unwrap(), json!(4));
+        assert_eq!(
+            run("States.MathAdd($.a, -1)", json!({"a": 5})).unwrap(),
+            json!(4)
+        );
         assert_eq!(run("States.MathAdd(1.5, 1)", json!({})).unwrap(), json!(3));
-        assert_eq!(run("States.MathAdd($.a, 4.3)", json!({"a": 1})).unwrap(), json!(5));
-        assert_eq!(run("States.MathAdd('1', 1)", json!({})).unwrap_err().error, "States.IntrinsicFailure");
-        let r = run("States.MathRandom(1, 10)", json!({})).unwrap().as_i64().unwrap();
+        assert_eq!(
+            run("States.MathAdd($.a, 4.3)", json!({"a": 1})).unwrap(),
+            json!(5)
+        );
+        assert_eq!(
+            run("States.MathAdd('1', 1)", json!({})).unwrap_err().error,
+            "States.IntrinsicFailure"
+        );
+        let r = run("States.MathRandom(1, 10)", json!({}))
+            .unwrap()
+            .as_i64()
+            .unwrap();
         assert!((1..10).contains(&r));
-        assert_eq!(run("States.MathRandom(1, 1000, 7)", json!({})).unwrap(), run("States.MathRandom(1, 1000, 7)", json!({})).unwrap());
-        assert_eq!(run("States.JsonMerge($.a, $.b, false)", json!({"a": {"x": 1}, "b": {"y": 2}})).unwrap(), json!({"x": 1, "y": 2}));
-        assert_eq!(run("States.StringToJson($.s)", json!({"s": "{\"k\": [1]}"})).unwrap(), json!({"k": [1]}));
-        assert_eq!(run("States.JsonToString($.o)", json!({"o": {"k": [1, "a"]}})).unwrap(), json!("{\"k\":[1,\"a\"]}"));
+        assert_eq!(
+            run("States.MathRandom(1, 1000, 7)", json!({})).unwrap(),
+            run("States.MathRandom(1, 1000, 7)", json!({})).unwrap()
+        );
+        assert_eq!(
+            run(
+                "States.JsonMerge($.a, $.b, false)",
+                json!({"a": {"x": 1}, "b": {"y": 2}})
+            )
+            .unwrap(),
+            json!({"x": 1, "y": 2})
+        );
+        assert_eq!(
+            run("States.StringToJson($.s)", json!({"s": "{\"k\": [1]}"})).unwrap(),
+            json!({"k": [1]})
+        );
+        assert_eq!(
+            run("States.JsonToString($.o)", json!({"o": {"k": [1, "a"]}})).unwrap(),
+            json!("{\"k\":[1,\"a\"]}")
+        );
         let u = run("States.UUID()", json!({})).unwrap();
         assert_eq!(u.as_str().unwrap().len(), 36);
     }
@@ -695,7 +857,16 @@ mod tests {
 
     #[test]
     fn parse_errors() {
-        for bad in ["States.Nope()", "States.Format(", "States.Format('a)", "States.UUID(1)", "States.MathAdd(1)", "States.Array(1,,2)", "States.Array(foo)", "States.JsonMerge($.a, $.b, true)"] {
+        for bad in [
+            "States.Nope()",
+            "States.Format(",
+            "States.Format('a)",
+            "States.UUID(1)",
+            "States.MathAdd(1)",
+            "States.Array(1,,2)",
+            "States.Array(foo)",
+            "States.JsonMerge($.a, $.b, true)",
+        ] {
             assert!(Intrinsic::parse(bad).is_err(), "{bad}");
         }
     }

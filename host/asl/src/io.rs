@@ -8,27 +8,47 @@ use crate::path::{Cow, JsonPath};
 use serde_json::{Map, Value};
 
 fn no_results(p: &JsonPath) -> RuntimeError {
-    RuntimeError::runtime(format!("Invalid path '{}' : No results for path: {}", p.as_str(), p.canonical()))
+    RuntimeError::runtime(format!(
+        "Invalid path '{}' : No results for path: {}",
+        p.as_str(),
+        p.canonical()
+    ))
 }
 
 /// Applies an InputPath/OutputPath to a value (borrowing when possible).
-pub fn select<'a>(spec: &IoPath, v: &'a Value, context: &'a Value, vars: Option<&'a Map<String, Value>>) -> Result<Cow<'a>, RuntimeError> {
+pub fn select<'a>(
+    spec: &IoPath,
+    v: &'a Value,
+    context: &'a Value,
+    vars: Option<&'a Map<String, Value>>,
+) -> Result<Cow<'a>, RuntimeError> {
     match spec {
         IoPath::Default => Ok(Cow::Borrowed(v)),
         IoPath::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
         IoPath::Path(p) => {
-            let scope = Scope { input: v, context, variables: vars };
+            let scope = Scope {
+                input: v,
+                context,
+                variables: vars,
+            };
             scope.resolve(p).ok_or_else(|| no_results(p))
         }
     }
 }
 
 /// Applies an OutputPath to an owned value (moves when the path is `$`).
-pub fn select_owned(spec: &IoPath, v: Value, context: &Value, vars: Option<&Map<String, Value>>) -> Result<Value, RuntimeError> {
+pub fn select_owned(
+    spec: &IoPath,
+    v: Value,
+    context: &Value,
+    vars: Option<&Map<String, Value>>,
+) -> Result<Value, RuntimeError> {
     match spec {
         IoPath::Default => Ok(v),
         IoPath::Null => Ok(Value::Object(Map::new())),
-        IoPath::Path(p) if p.is_root_only() && matches!(p.root(), crate::path::Root::Input) => Ok(v),
+        IoPath::Path(p) if p.is_root_only() && matches!(p.root(), crate::path::Root::Input) => {
+            Ok(v)
+        }
         IoPath::Path(p) if p.is_definite() && matches!(p.root(), crate::path::Root::Input) => {
             let mut v = v;
             p.take(&mut v).ok_or_else(|| no_results(p))
@@ -38,7 +58,11 @@ pub fn select_owned(spec: &IoPath, v: Value, context: &Value, vars: Option<&Map<
 }
 
 /// Combines the state input with a result according to ResultPath.
-pub fn apply_result_path(spec: &ResultPath, mut input: Value, result: Value) -> Result<Value, RuntimeError> {
+pub fn apply_result_path(
+    spec: &ResultPath,
+    mut input: Value,
+    result: Value,
+) -> Result<Value, RuntimeError> {
     match spec {
         ResultPath::Default => Ok(result),
         ResultPath::Null => Ok(input),
@@ -46,7 +70,11 @@ pub fn apply_result_path(spec: &ResultPath, mut input: Value, result: Value) -> 
             Ok(()) => Ok(input),
             Err(_) => Err(RuntimeError::new(
                 crate::error::errors::RESULT_PATH_MATCH_FAILURE,
-                format!("Unable to apply step \"ResultPath\" with path '{}' to input '{}'", p.as_str(), crate::compact(&input)),
+                format!(
+                    "Unable to apply step \"ResultPath\" with path '{}' to input '{}'",
+                    p.as_str(),
+                    crate::compact(&input)
+                ),
             )),
         },
     }
@@ -54,24 +82,48 @@ pub fn apply_result_path(spec: &ResultPath, mut input: Value, result: Value) -> 
 
 impl State {
     /// InputPath then Parameters: the effective input of a Task/Pass/Parallel/Map.
-    pub fn effective_input(&self, input: &Value, context: &Value, vars: Option<&Map<String, Value>>) -> Result<Value, RuntimeError> {
+    pub fn effective_input(
+        &self,
+        input: &Value,
+        context: &Value,
+        vars: Option<&Map<String, Value>>,
+    ) -> Result<Value, RuntimeError> {
         let selected = select(&self.input_path, input, context, vars)?;
         match &self.parameters {
             None => Ok(selected.into_owned()),
-            Some(t) => t.eval(&Scope { input: selected.as_value(), context, variables: vars }),
+            Some(t) => t.eval(&Scope {
+                input: selected.as_value(),
+                context,
+                variables: vars,
+            }),
         }
     }
 
     /// ResultSelector (if any) applied to a raw result.
-    pub fn select_result(&self, result: Value, context: &Value, vars: Option<&Map<String, Value>>) -> Result<Value, RuntimeError> {
+    pub fn select_result(
+        &self,
+        result: Value,
+        context: &Value,
+        vars: Option<&Map<String, Value>>,
+    ) -> Result<Value, RuntimeError> {
         match &self.result_selector {
             None => Ok(result),
-            Some(t) => t.eval(&Scope { input: &result, context, variables: vars }),
+            Some(t) => t.eval(&Scope {
+                input: &result,
+                context,
+                variables: vars,
+            }),
         }
     }
 
     /// ResultPath then OutputPath: the state output.
-    pub fn output(&self, input: Value, result: Value, context: &Value, vars: Option<&Map<String, Value>>) -> Result<Value, RuntimeError> {
+    pub fn output(
+        &self,
+        input: Value,
+        result: Value,
+        context: &Value,
+        vars: Option<&Map<String, Value>>,
+    ) -> Result<Value, RuntimeError> {
         let combined = apply_result_path(&self.result_path, input, result)?;
         select_owned(&self.output_path, combined, context, vars)
     }
@@ -97,12 +149,23 @@ mod tests {
 
     #[test]
     fn null_paths_and_errors() {
-        let sm = StateMachine::from_value(&json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true,
-            "InputPath": null, "ResultPath": null, "OutputPath": "$.nope"}}}))
+        let sm = StateMachine::from_value(
+            &json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true,
+            "InputPath": null, "ResultPath": null, "OutputPath": "$.nope"}}}),
+        )
         .unwrap();
         let s = sm.start();
-        assert_eq!(s.effective_input(&json!({"x": 1}), &json!({}), None).unwrap(), json!({}));
-        let e = s.output(json!({"x": 1}), json!(5), &json!({}), None).unwrap_err();
-        assert_eq!(e.cause, "Invalid path '$.nope' : No results for path: $['nope']");
+        assert_eq!(
+            s.effective_input(&json!({"x": 1}), &json!({}), None)
+                .unwrap(),
+            json!({})
+        );
+        let e = s
+            .output(json!({"x": 1}), json!(5), &json!({}), None)
+            .unwrap_err();
+        assert_eq!(
+            e.cause,
+            "Invalid path '$.nope' : No results for path: $['nope']"
+        );
     }
 }

@@ -17,8 +17,8 @@ mod util;
 
 pub use choice::{ChoiceRule, Rule, parse_timestamp};
 pub use definition::{
-    Catcher, IoPath, Jitter, MapMode, MapSpec, NumSpec, QueryLanguage, ResultPath, Retrier, State, StateKind, StateMachine, StrSpec,
-    WaitSpec, error_matches,
+    Catcher, IoPath, Jitter, MapMode, MapSpec, NumSpec, QueryLanguage, ResultPath, Retrier, State,
+    StateKind, StateMachine, StrSpec, WaitSpec, error_matches,
 };
 pub use error::{Diagnostic, RuntimeError, Severity, errors, invalid_definition_message};
 pub use intrinsics::{Intrinsic, Scope};

@@ -86,20 +86,30 @@ impl fmt::Display for JsonPath {
 }
 
 fn is_definite(segs: &[Seg]) -> bool {
-    segs.iter().all(|s| matches!(s, Seg::Child(_) | Seg::Index(_) | Seg::Length))
+    segs.iter()
+        .all(|s| matches!(s, Seg::Child(_) | Seg::Index(_) | Seg::Length))
 }
 
 impl JsonPath {
     /// Parses a path starting with `$`, `$$` or `$var`.
     pub fn parse(src: &str) -> Result<JsonPath, PathParseError> {
-        let mut p = Parser { s: src.as_bytes(), src, i: 0 };
+        let mut p = Parser {
+            s: src.as_bytes(),
+            src,
+            i: 0,
+        };
         let root = p.root()?;
         let segs = p.segments(false)?;
         if p.i != p.s.len() {
             return Err(p.err("unexpected character"));
         }
         let definite = is_definite(&segs);
-        Ok(JsonPath { src: src.to_string(), root, segs, definite })
+        Ok(JsonPath {
+            src: src.to_string(),
+            root,
+            segs,
+            definite,
+        })
     }
 
     /// Parses a reference path (a definite path: only names and indices),
@@ -107,7 +117,9 @@ impl JsonPath {
     pub fn parse_reference(src: &str) -> Result<JsonPath, PathParseError> {
         let p = Self::parse(src)?;
         if !p.definite || p.segs.iter().any(|s| matches!(s, Seg::Length)) {
-            return Err(PathParseError(format!("The value for the field must be a valid Reference Path: {src}")));
+            return Err(PathParseError(format!(
+                "The value for the field must be a valid Reference Path: {src}"
+            )));
         }
         Ok(p)
     }
@@ -239,7 +251,9 @@ impl JsonPath {
                         obj.insert(k.clone(), value);
                         return Ok(());
                     }
-                    cur = obj.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()));
+                    cur = obj
+                        .entry(k.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
                 }
                 Seg::Index(ix) => {
                     let arr = match cur.as_array_mut() {
@@ -336,7 +350,11 @@ fn canon_seg(seg: &Seg, s: &mut String) {
 fn index(a: &[Value], i: i64) -> Option<&Value> {
     let len = a.len() as i64;
     let j = if i < 0 { len + i } else { i };
-    if j < 0 || j >= len { None } else { a.get(j as usize) }
+    if j < 0 || j >= len {
+        None
+    } else {
+        a.get(j as usize)
+    }
 }
 
 fn length(v: &Value) -> Option<Value> {
@@ -429,10 +447,7 @@ fn step<'a>(seg: &Seg, root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>
                     }
                 }
             }
-            Value::Object(_)
-                if filter(f, root, cur) => {
-                    out.push(cur)
-                }
+            Value::Object(_) if filter(f, root, cur) => out.push(cur),
             _ => {}
         },
         Seg::Length => {}
@@ -456,13 +471,21 @@ fn deep<'a>(inner: &Seg, root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Valu
     }
 }
 
-fn operand<'a>(op: &'a Operand, root: &'a Value, cur: &'a Value) -> Option<std::borrow::Cow<'a, Value>> {
+fn operand<'a>(
+    op: &'a Operand,
+    root: &'a Value,
+    cur: &'a Value,
+) -> Option<std::borrow::Cow<'a, Value>> {
     use std::borrow::Cow as C;
     match op {
         Operand::Lit(v) => Some(C::Borrowed(v)),
         Operand::Regex(_) => None,
         Operand::Current(segs) | Operand::Root(segs) => {
-            let base = if matches!(op, Operand::Current(_)) { cur } else { root };
+            let base = if matches!(op, Operand::Current(_)) {
+                cur
+            } else {
+                root
+            };
             if is_definite(segs) {
                 let mut c = base;
                 for s in segs {
@@ -521,8 +544,12 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
         CmpOp::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
         CmpOp::Gt => ord == Some(Ordering::Greater),
         CmpOp::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
-        CmpOp::In => b.as_array().is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
-        CmpOp::Nin => !b.as_array().is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
+        CmpOp::In => b
+            .as_array()
+            .is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
+        CmpOp::Nin => !b
+            .as_array()
+            .is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
         CmpOp::Match => false,
     }
 }
@@ -537,7 +564,10 @@ const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn err(&self, what: &str) -> PathParseError {
-        PathParseError(format!("Invalid JSONPath '{}': {} at position {}", self.src, what, self.i))
+        PathParseError(format!(
+            "Invalid JSONPath '{}': {} at position {}",
+            self.src, what, self.i
+        ))
     }
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
@@ -579,8 +609,25 @@ impl Parser<'_> {
     fn name(&mut self) -> Result<String, PathParseError> {
         let start = self.i;
         while let Some(c) = self.peek() {
-            if matches!(c, b'.' | b'[' | b']' | b' ' | b'(' | b')' | b',' | b'\'' | b'"' | b'=' | b'!' | b'<' | b'>' | b'&' | b'|' | b'\t' | b'\n')
-            {
+            if matches!(
+                c,
+                b'.' | b'['
+                    | b']'
+                    | b' '
+                    | b'('
+                    | b')'
+                    | b','
+                    | b'\''
+                    | b'"'
+                    | b'='
+                    | b'!'
+                    | b'<'
+                    | b'>'
+                    | b'&'
+                    | b'|'
+                    | b'\t'
+                    | b'\n'
+            ) {
                 break;
             }
             self.i += 1;
@@ -685,11 +732,17 @@ impl Parser<'_> {
         while matches!(self.peek(), Some(b'0'..=b'9')) {
             self.i += 1;
         }
-        self.src[start..self.i].parse::<i64>().map_err(|_| self.err("expected an integer"))
+        self.src[start..self.i]
+            .parse::<i64>()
+            .map_err(|_| self.err("expected an integer"))
     }
     fn opt_int(&mut self) -> Result<Option<i64>, PathParseError> {
         self.ws();
-        if matches!(self.peek(), Some(b'-' | b'0'..=b'9')) { self.int().map(Some) } else { Ok(None) }
+        if matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            self.int().map(Some)
+        } else {
+            Ok(None)
+        }
     }
     fn bracket(&mut self) -> Result<Seg, PathParseError> {
         self.i += 1; // [
@@ -707,7 +760,11 @@ impl Parser<'_> {
                     names.push(self.quoted()?);
                     self.ws();
                 }
-                if names.len() == 1 { Seg::Child(names.pop().unwrap_or_default()) } else { Seg::Names(names) }
+                if names.len() == 1 {
+                    Seg::Child(names.pop().unwrap_or_default())
+                } else {
+                    Seg::Names(names)
+                }
             }
             Some(b'?') => {
                 self.i += 1;
@@ -726,7 +783,11 @@ impl Parser<'_> {
                 self.i += 1;
                 let b = self.opt_int()?;
                 self.ws();
-                let c = if self.eat(b':') { self.opt_int()? } else { None };
+                let c = if self.eat(b':') {
+                    self.opt_int()?
+                } else {
+                    None
+                };
                 Seg::Slice(None, b, c)
             }
             Some(b'-' | b'0'..=b'9') => {
@@ -735,7 +796,11 @@ impl Parser<'_> {
                 if self.eat(b':') {
                     let b = self.opt_int()?;
                     self.ws();
-                    let c = if self.eat(b':') { self.opt_int()? } else { None };
+                    let c = if self.eat(b':') {
+                        self.opt_int()?
+                    } else {
+                        None
+                    };
                     Seg::Slice(Some(a), b, c)
                 } else if self.peek() == Some(b',') {
                     let mut v = vec![a];
@@ -826,7 +891,11 @@ impl Parser<'_> {
         };
         self.i += n;
         self.ws();
-        let r = if op == CmpOp::Match { self.regex()? } else { self.operand()? };
+        let r = if op == CmpOp::Match {
+            self.regex()?
+        } else {
+            self.operand()?
+        };
         Ok(Filter::Cmp(l, op, r))
     }
     fn regex(&mut self) -> Result<Operand, PathParseError> {
@@ -850,8 +919,14 @@ impl Parser<'_> {
         let body = &self.src[start..self.i];
         self.i += 1;
         let ci = self.eat(b'i');
-        let pat = if ci { format!("(?i)^(?:{body})$") } else { format!("^(?:{body})$") };
-        regex::Regex::new(&pat).map(|r| Operand::Regex(RegexLit(r))).map_err(|_| self.err("invalid regex"))
+        let pat = if ci {
+            format!("(?i)^(?:{body})$")
+        } else {
+            format!("^(?:{body})$")
+        };
+        regex::Regex::new(&pat)
+            .map(|r| Operand::Regex(RegexLit(r)))
+            .map_err(|_| self.err("invalid regex"))
     }
     fn operand(&mut self) -> Result<Operand, PathParseError> {
         self.ws();
@@ -881,7 +956,9 @@ impl Parser<'_> {
                     }
                 }
                 let txt = self.src[start..self.i].replace('\'', "\"");
-                serde_json::from_str(&txt).map(Operand::Lit).map_err(|_| self.err("invalid array literal"))
+                serde_json::from_str(&txt)
+                    .map(Operand::Lit)
+                    .map_err(|_| self.err("invalid array literal"))
             }
             _ => {
                 let start = self.i;
@@ -938,8 +1015,14 @@ mod tests {
 
     #[test]
     fn roots() {
-        assert_eq!(JsonPath::parse("$$.Execution.Id").unwrap().root(), &Root::Context);
-        assert_eq!(JsonPath::parse("$var.x").unwrap().root(), &Root::Variable("var".into()));
+        assert_eq!(
+            JsonPath::parse("$$.Execution.Id").unwrap().root(),
+            &Root::Context
+        );
+        assert_eq!(
+            JsonPath::parse("$var.x").unwrap().root(),
+            &Root::Variable("var".into())
+        );
         assert!(JsonPath::parse("a.b").is_err());
         assert!(JsonPath::parse("$.").is_err());
         assert!(JsonPath::parse("$[").is_err());
@@ -951,19 +1034,33 @@ mod tests {
     #[test]
     fn set_creates_objects() {
         let mut v = json!({"a": 1});
-        JsonPath::parse("$.b.c").unwrap().set(&mut v, json!(2)).unwrap();
+        JsonPath::parse("$.b.c")
+            .unwrap()
+            .set(&mut v, json!(2))
+            .unwrap();
         assert_eq!(v, json!({"a": 1, "b": {"c": 2}}));
         JsonPath::parse("$").unwrap().set(&mut v, json!(3)).unwrap();
         assert_eq!(v, json!(3));
         let mut v = json!({"a": [1, 2]});
-        JsonPath::parse("$.a[1]").unwrap().set(&mut v, json!(9)).unwrap();
+        JsonPath::parse("$.a[1]")
+            .unwrap()
+            .set(&mut v, json!(9))
+            .unwrap();
         assert_eq!(v, json!({"a": [1, 9]}));
         let mut v = json!("str");
-        assert!(JsonPath::parse("$.a").unwrap().set(&mut v, json!(9)).is_err());
+        assert!(
+            JsonPath::parse("$.a")
+                .unwrap()
+                .set(&mut v, json!(9))
+                .is_err()
+        );
     }
 
     #[test]
     fn canonical() {
-        assert_eq!(JsonPath::parse("$.NoSuchOutputPath").unwrap().canonical(), "$['NoSuchOutputPath']");
+        assert_eq!(
+            JsonPath::parse("$.NoSuchOutputPath").unwrap().canonical(),
+            "$['NoSuchOutputPath']"
+        );
     }
 }

@@ -58,7 +58,9 @@ fn compile(v: &Value, loc: &str, uc: &mut bool) -> Result<Node, TemplateError> {
                     let Value::String(s) = x else {
                         return Err(TemplateError {
                             location: here,
-                            message: format!("The value for the field '{k}' must be a STRING that contains a JSONPath or an intrinsic function"),
+                            message: format!(
+                                "The value for the field '{k}' must be a STRING that contains a JSONPath or an intrinsic function"
+                            ),
                             intrinsic: false,
                         });
                     };
@@ -72,7 +74,10 @@ fn compile(v: &Value, loc: &str, uc: &mut bool) -> Result<Node, TemplateError> {
                         if matches!(p.root(), Root::Context) {
                             *uc = true;
                         }
-                        Node::Path { path: p, field: k.clone() }
+                        Node::Path {
+                            path: p,
+                            field: k.clone(),
+                        }
                     } else {
                         let c = Intrinsic::parse(s).map_err(|e| TemplateError {
                             location: here.clone(),
@@ -82,7 +87,10 @@ fn compile(v: &Value, loc: &str, uc: &mut bool) -> Result<Node, TemplateError> {
                         if c.uses_context() {
                             *uc = true;
                         }
-                        Node::Call { call: c, field: k.clone() }
+                        Node::Call {
+                            call: c,
+                            field: k.clone(),
+                        }
                     };
                     fields.push((stripped.to_string(), node));
                 } else {
@@ -109,7 +117,11 @@ fn compile(v: &Value, loc: &str, uc: &mut bool) -> Result<Node, TemplateError> {
                 }
                 items.push(n);
             }
-            if all_const { Ok(Node::Const(v.clone())) } else { Ok(Node::Array(items)) }
+            if all_const {
+                Ok(Node::Const(v.clone()))
+            } else {
+                Ok(Node::Array(items))
+            }
         }
         other => Ok(Node::Const(other.clone())),
     }
@@ -135,7 +147,11 @@ fn eval(n: &Node, scope: &Scope<'_>) -> Result<Value, RuntimeError> {
             }
             Ok(Value::Object(m))
         }
-        Node::Array(items) => items.iter().map(|i| eval(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Node::Array(items) => items
+            .iter()
+            .map(|i| eval(i, scope))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         Node::Path { path, field } => match scope.resolve(path) {
             Some(v) => Ok(v.into_owned()),
             None => Err(path_not_found(path, field, scope.input)),
@@ -161,7 +177,10 @@ mod tests {
         let input = json!({"x": [1, 2], "n": 41});
         let ctx = json!({"Execution": {"Name": "ex"}});
         let out = t.eval(&Scope::new(&input, &ctx)).unwrap();
-        assert_eq!(out, json!({"a": [1, 2], "b": {"c": 42, "d": [1, {"e": "ex"}]}, "lit": "v"}));
+        assert_eq!(
+            out,
+            json!({"a": [1, 2], "b": {"c": 42, "d": [1, {"e": "ex"}]}, "lit": "v"})
+        );
     }
 
     #[test]
@@ -170,7 +189,9 @@ mod tests {
         assert!(Template::compile(&json!({"a.$": "States.Nope()"})).is_err());
         assert!(Template::compile(&json!({"a.$": "$.["})).is_err());
         let t = Template::compile(&json!({"value.$": "$.no_such_jsonpath"})).unwrap();
-        let e = t.eval(&Scope::new(&json!({"a": 1}), &json!({}))).unwrap_err();
+        let e = t
+            .eval(&Scope::new(&json!({"a": 1}), &json!({})))
+            .unwrap_err();
         assert_eq!(e.error, "States.Runtime");
         assert_eq!(
             e.cause,

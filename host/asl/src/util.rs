@@ -17,9 +17,13 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
                 x.as_f64() == y.as_f64()
             }
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -31,7 +35,14 @@ pub fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub mod base64 {
@@ -44,8 +55,16 @@ pub mod base64 {
             let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
             out.push(T[(n >> 18) as usize & 63] as char);
             out.push(T[(n >> 12) as usize & 63] as char);
-            out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-            out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+            out.push(if c.len() > 1 {
+                T[(n >> 6) as usize & 63] as char
+            } else {
+                '='
+            });
+            out.push(if c.len() > 2 {
+                T[n as usize & 63] as char
+            } else {
+                '='
+            });
         }
         out
     }
@@ -104,7 +123,10 @@ mod tests {
     #[test]
     fn b64_roundtrip() {
         for s in ["", "a", "ab", "abc", "abcd", "Hello World"] {
-            assert_eq!(base64::decode(&base64::encode(s.as_bytes())).unwrap(), s.as_bytes());
+            assert_eq!(
+                base64::decode(&base64::encode(s.as_bytes())).unwrap(),
+                s.as_bytes()
+            );
         }
         assert!(base64::decode("@@").is_none());
     }
@@ -117,7 +139,10 @@ mod tests {
 
     #[test]
     fn hashes() {
-        assert_eq!(hash::hash("MD5", b"").unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            hash::hash("MD5", b"").unwrap(),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
         assert!(hash::hash("SHA-3", b"").is_none());
     }
 }

@@ -6,15 +6,23 @@ use stepbox_asl::StateMachine;
 
 fn corpus_dir() -> Option<PathBuf> {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [here.join("../../../shared/conformance"), PathBuf::from("/work/shared/conformance"), here.join("../../shared/conformance")]
-        .into_iter()
-        .find(|c| c.join("cases").is_dir())
+    [
+        here.join("../../../shared/conformance"),
+        PathBuf::from("/work/shared/conformance"),
+        here.join("../../shared/conformance"),
+    ]
+    .into_iter()
+    .find(|c| c.join("cases").is_dir())
 }
 
 fn cases(sub: &str) -> Vec<(String, Value)> {
-    let Some(dir) = corpus_dir() else { return Vec::new() };
+    let Some(dir) = corpus_dir() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir.join(sub)) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "json") {
@@ -39,12 +47,23 @@ fn every_accepted_definition_parses() {
     for (name, case) in &all {
         let def = serde_json::to_string(&case["definition"]).unwrap();
         if let Err(d) = StateMachine::parse(&def) {
-            failures.push(format!("{name}: {}", stepbox_asl::invalid_definition_message(&d)));
+            failures.push(format!(
+                "{name}: {}",
+                stepbox_asl::invalid_definition_message(&d)
+            ));
         }
     }
     for f in &failures {
         eprintln!("{f}");
     }
-    println!("{} of {} corpus definitions parse", all.len() - failures.len(), all.len());
-    assert!(failures.is_empty(), "{} definitions rejected", failures.len());
+    println!(
+        "{} of {} corpus definitions parse",
+        all.len() - failures.len(),
+        all.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} definitions rejected",
+        failures.len()
+    );
 }

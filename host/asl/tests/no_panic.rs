@@ -16,9 +16,20 @@ fn path_like() -> impl Strategy<Value = String> {
 }
 
 fn intrinsic_like() -> impl Strategy<Value = String> {
-    let funcs = vec!["States.Format(", "States.Array(", "States.MathAdd(", "States.StringSplit(", "States.UUID(", "States.Hash(", "States.ArrayRange("];
+    let funcs = vec![
+        "States.Format(",
+        "States.Array(",
+        "States.MathAdd(",
+        "States.StringSplit(",
+        "States.UUID(",
+        "States.Hash(",
+        "States.ArrayRange(",
+    ];
     let chars: Vec<char> = ALPHABET.chars().collect();
-    (proptest::sample::select(funcs), proptest::collection::vec(proptest::sample::select(chars), 0..40))
+    (
+        proptest::sample::select(funcs),
+        proptest::collection::vec(proptest::sample::select(chars), 0..40),
+    )
         .prop_map(|(f, v)| format!("{f}{}", v.into_iter().collect::<String>()))
 }
 
@@ -71,7 +82,18 @@ impl Rng {
 }
 
 fn mutate(v: &mut Value, rng: &mut Rng, depth: usize) {
-    let replacements = [json!(null), json!(1), json!(-1), json!("$.x"), json!("States.Format('{}')"), json!([]), json!({}), json!(true), json!("x"), json!(1.5)];
+    let replacements = [
+        json!(null),
+        json!(1),
+        json!(-1),
+        json!("$.x"),
+        json!("States.Format('{}')"),
+        json!([]),
+        json!({}),
+        json!(true),
+        json!("x"),
+        json!(1.5),
+    ];
     match v {
         Value::Object(o) if !o.is_empty() && depth < 12 => {
             let keys: Vec<String> = o.keys().cloned().collect();
@@ -84,7 +106,10 @@ fn mutate(v: &mut Value, rng: &mut Rng, depth: usize) {
                     o.insert(k, replacements[rng.below(replacements.len())].clone());
                 }
                 2 => {
-                    o.insert(format!("{k}X"), replacements[rng.below(replacements.len())].clone());
+                    o.insert(
+                        format!("{k}X"),
+                        replacements[rng.below(replacements.len())].clone(),
+                    );
                 }
                 _ => mutate(o.get_mut(&k).unwrap(), rng, depth + 1),
             }
@@ -103,14 +128,21 @@ fn mutate(v: &mut Value, rng: &mut Rng, depth: usize) {
 
 #[test]
 fn mutated_corpus_definitions_never_panic() {
-    let dir = ["/work/shared/conformance/cases", concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases")]
-        .into_iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_dir());
+    let dir = [
+        "/work/shared/conformance/cases",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/conformance/cases"
+        ),
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.is_dir());
     let mut defs: Vec<Value> = Vec::new();
     if let Some(dir) = dir {
         for e in std::fs::read_dir(dir).unwrap().flatten().take(400) {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
+            let v: Value =
+                serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
             defs.push(v["definition"].clone());
         }
     } else {
@@ -139,5 +171,8 @@ fn mutated_corpus_definitions_never_panic() {
         }
     }
     println!("{rejected} of {total} mutated definitions rejected");
-    assert!(rejected > 0, "mutations should produce some invalid definitions");
+    assert!(
+        rejected > 0,
+        "mutations should produce some invalid definitions"
+    );
 }

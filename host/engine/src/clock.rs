@@ -60,7 +60,11 @@ impl ManualClock {
     /// A clock that only moves on [`advance`](Self::advance).
     pub fn new(start: DateTime<Utc>) -> Arc<Self> {
         Arc::new(ManualClock {
-            inner: Mutex::new(ManualInner { now: start, waiters: Vec::new(), sleeps: Vec::new() }),
+            inner: Mutex::new(ManualInner {
+                now: start,
+                waiters: Vec::new(),
+                sleeps: Vec::new(),
+            }),
             notify: Arc::new(tokio::sync::Notify::new()),
         })
     }
@@ -109,15 +113,18 @@ impl ManualClock {
         let mut g = self.inner.lock().expect("clock");
         g.waiters.retain(|w| !w.tx.is_closed());
         if let Some(min) = g.waiters.iter().map(|w| w.deadline).min()
-            && min > g.now {
-                g.now = min;
-            }
+            && min > g.now
+        {
+            g.now = min;
+        }
         Self::wake(g);
     }
 
     fn wake(mut g: std::sync::MutexGuard<'_, ManualInner>) {
         let now = g.now;
-        let (due, keep): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut g.waiters).into_iter().partition(|w| w.deadline <= now);
+        let (due, keep): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut g.waiters)
+            .into_iter()
+            .partition(|w| w.deadline <= now);
         g.waiters = keep;
         drop(g);
         for w in due {

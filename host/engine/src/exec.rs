@@ -2,15 +2,18 @@
 
 use crate::clock::{BoxFuture, Clock};
 use crate::history::{EventType, HistoryEvent, HistorySink};
-use crate::task::{TaskContext, TaskFailure, TaskInvoker, TaskRequest, Target, lambda_invoke_result, split_function_name};
+use crate::task::{
+    Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
+    split_function_name,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use stepbox_asl::{
-    Jitter, MapMode, MapSpec, NumSpec, RuntimeError, Scope, State, StateKind, StateMachine, StrSpec, WaitSpec, compact, error_matches,
-    errors, io,
+    Jitter, MapMode, MapSpec, NumSpec, RuntimeError, Scope, State, StateKind, StateMachine,
+    StrSpec, WaitSpec, compact, error_matches, errors, io,
 };
 
 /// Engine-wide settings.
@@ -26,7 +29,12 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { region: "us-east-1".into(), account: "111111111111".into(), max_map_concurrency: 1000, payload_limit: 256 * 1024 }
+        EngineConfig {
+            region: "us-east-1".into(),
+            account: "111111111111".into(),
+            max_map_concurrency: 1000,
+            payload_limit: 256 * 1024,
+        }
     }
 }
 
@@ -92,7 +100,10 @@ struct Failure {
 
 impl Failure {
     fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Failure { error: Some(error.into()), cause: Some(cause.into()) }
+        Failure {
+            error: Some(error.into()),
+            cause: Some(cause.into()),
+        }
     }
     fn error_name(&self) -> &str {
         self.error.as_deref().unwrap_or("")
@@ -140,13 +151,31 @@ fn ts(t: DateTime<Utc>) -> String {
 
 fn events_for(kind: &StateKind) -> (EventType, Option<EventType>) {
     match kind {
-        StateKind::Pass { .. } => (EventType::PassStateEntered, Some(EventType::PassStateExited)),
-        StateKind::Task { .. } => (EventType::TaskStateEntered, Some(EventType::TaskStateExited)),
-        StateKind::Choice { .. } => (EventType::ChoiceStateEntered, Some(EventType::ChoiceStateExited)),
-        StateKind::Wait(_) => (EventType::WaitStateEntered, Some(EventType::WaitStateExited)),
-        StateKind::Succeed => (EventType::SucceedStateEntered, Some(EventType::SucceedStateExited)),
+        StateKind::Pass { .. } => (
+            EventType::PassStateEntered,
+            Some(EventType::PassStateExited),
+        ),
+        StateKind::Task { .. } => (
+            EventType::TaskStateEntered,
+            Some(EventType::TaskStateExited),
+        ),
+        StateKind::Choice { .. } => (
+            EventType::ChoiceStateEntered,
+            Some(EventType::ChoiceStateExited),
+        ),
+        StateKind::Wait(_) => (
+            EventType::WaitStateEntered,
+            Some(EventType::WaitStateExited),
+        ),
+        StateKind::Succeed => (
+            EventType::SucceedStateEntered,
+            Some(EventType::SucceedStateExited),
+        ),
         StateKind::Fail { .. } => (EventType::FailStateEntered, None),
-        StateKind::Parallel { .. } => (EventType::ParallelStateEntered, Some(EventType::ParallelStateExited)),
+        StateKind::Parallel { .. } => (
+            EventType::ParallelStateEntered,
+            Some(EventType::ParallelStateExited),
+        ),
         StateKind::Map(_) => (EventType::MapStateEntered, Some(EventType::MapStateExited)),
     }
 }
@@ -161,7 +190,13 @@ fn json_size(v: &Value, limit: usize) -> usize {
             Value::Null => *acc += 4,
             Value::Bool(b) => *acc += if *b { 4 } else { 5 },
             Value::Number(n) => *acc += n.to_string().len(),
-            Value::String(s) => *acc += s.len() + 2 + s.bytes().filter(|b| *b == b'"' || *b == b'\\' || *b < 0x20).count(),
+            Value::String(s) => {
+                *acc += s.len()
+                    + 2
+                    + s.bytes()
+                        .filter(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
+                        .count()
+            }
             Value::Array(a) => {
                 *acc += 2 + a.len().saturating_sub(1);
                 for x in a {
@@ -183,24 +218,51 @@ fn json_size(v: &Value, limit: usize) -> usize {
 }
 
 impl Exec {
-    fn emit(&self, frame: &mut Frame, ty: EventType, details: impl FnOnce() -> Option<Value>) -> u64 {
+    fn emit(
+        &self,
+        frame: &mut Frame,
+        ty: EventType,
+        details: impl FnOnce() -> Option<Value>,
+    ) -> u64 {
         if frame.silent {
             return frame.prev;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let d = if self.details { details() } else { None };
-        self.sink.record(HistoryEvent { id, previous_event_id: frame.prev, timestamp: self.clock.now(), event_type: ty, details: d });
+        self.sink.record(HistoryEvent {
+            id,
+            previous_event_id: frame.prev,
+            timestamp: self.clock.now(),
+            event_type: ty,
+            details: d,
+        });
         frame.prev = id;
         id
     }
 
-    fn context(&self, st: &State, entered: &str, retry: u32, map_item: Option<(usize, &Value)>, token: Option<&str>) -> Value {
+    fn context(
+        &self,
+        st: &State,
+        entered: &str,
+        retry: u32,
+        map_item: Option<(usize, &Value)>,
+        token: Option<&str>,
+    ) -> Value {
         let mut m = Map::with_capacity(5);
         m.insert("Execution".into(), self.ctx_execution.clone());
-        if matches!(st.kind, StateKind::Task { .. } | StateKind::Parallel { .. } | StateKind::Map(_)) {
-            m.insert("State".into(), json!({"EnteredTime": entered, "Name": st.name, "RetryCount": retry}));
+        if matches!(
+            st.kind,
+            StateKind::Task { .. } | StateKind::Parallel { .. } | StateKind::Map(_)
+        ) {
+            m.insert(
+                "State".into(),
+                json!({"EnteredTime": entered, "Name": st.name, "RetryCount": retry}),
+            );
         } else {
-            m.insert("State".into(), json!({"EnteredTime": entered, "Name": st.name}));
+            m.insert(
+                "State".into(),
+                json!({"EnteredTime": entered, "Name": st.name}),
+            );
         }
         m.insert("StateMachine".into(), self.ctx_state_machine.clone());
         if let Some(t) = token {
@@ -218,12 +280,19 @@ impl Exec {
         }
         Failure::new(
             e.error,
-            format!("An error occurred while executing the state '{}' (entered at the event id #{}). {}", st.name, entered_id, e.cause),
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                st.name, entered_id, e.cause
+            ),
         )
     }
 
     fn retry_delay(&self, st: &State, f: &Failure, counts: &mut [u32]) -> Option<Duration> {
-        let (i, r) = st.retry.iter().enumerate().find(|(_, r)| error_matches(&r.error_equals, f.error_name()))?;
+        let (i, r) = st
+            .retry
+            .iter()
+            .enumerate()
+            .find(|(_, r)| error_matches(&r.error_equals, f.error_name()))?;
         if counts[i] >= r.max_attempts {
             return None;
         }
@@ -244,10 +313,22 @@ impl Exec {
 
 impl Engine {
     pub fn new(tasks: Arc<dyn TaskInvoker>, clock: Arc<dyn Clock>) -> Self {
-        Engine { tasks, clock, config: Arc::new(EngineConfig::default()) }
+        Engine {
+            tasks,
+            clock,
+            config: Arc::new(EngineConfig::default()),
+        }
     }
-    pub fn with_config(tasks: Arc<dyn TaskInvoker>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
-        Engine { tasks, clock, config: Arc::new(config) }
+    pub fn with_config(
+        tasks: Arc<dyn TaskInvoker>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Self {
+        Engine {
+            tasks,
+            clock,
+            config: Arc::new(config),
+        }
     }
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
@@ -257,17 +338,30 @@ impl Engine {
     }
 
     /// Runs one execution to completion.
-    pub async fn start(&self, sm: Arc<StateMachine>, input: Value, opts: ExecutionOptions, sink: Arc<dyn HistorySink>) -> ExecutionOutcome {
+    pub async fn start(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> ExecutionOutcome {
         let cfg = &self.config;
-        let sm_arn = opts
-            .state_machine_arn
+        let sm_arn = opts.state_machine_arn.clone().unwrap_or_else(|| {
+            format!(
+                "arn:aws:states:{}:{}:stateMachine:{}",
+                cfg.region, cfg.account, opts.state_machine_name
+            )
+        });
+        let arn = opts.execution_arn.clone().unwrap_or_else(|| {
+            format!(
+                "arn:aws:states:{}:{}:execution:{}:{}",
+                cfg.region, cfg.account, opts.state_machine_name, opts.name
+            )
+        });
+        let role = opts
+            .role_arn
             .clone()
-            .unwrap_or_else(|| format!("arn:aws:states:{}:{}:stateMachine:{}", cfg.region, cfg.account, opts.state_machine_name));
-        let arn = opts
-            .execution_arn
-            .clone()
-            .unwrap_or_else(|| format!("arn:aws:states:{}:{}:execution:{}:{}", cfg.region, cfg.account, opts.state_machine_name, opts.name));
-        let role = opts.role_arn.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.account));
+            .unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.account));
         let start = self.clock.now();
         let details = sink.wants_details();
         let exec = Arc::new(Exec {
@@ -284,12 +378,18 @@ impl Engine {
             }),
             ctx_state_machine: json!({"Id": sm_arn, "Name": opts.state_machine_name}),
         });
-        let mut frame = Frame { prev: 0, silent: false, vars: Map::new() };
+        let mut frame = Frame {
+            prev: 0,
+            silent: false,
+            vars: Map::new(),
+        };
         exec.emit(&mut frame, EventType::ExecutionStarted, || {
             Some(json!({"input": compact(&input), "inputDetails": {"truncated": false}, "roleArn": role}))
         });
         let run = run_machine(exec.clone(), sm.clone(), input, frame.clone());
-        let timeout = sm.timeout_seconds.map(|s| self.clock.sleep(Duration::from_secs(s)));
+        let timeout = sm
+            .timeout_seconds
+            .map(|s| self.clock.sleep(Duration::from_secs(s)));
         let mut abort = opts.abort.clone();
         let abort_fut = async move {
             match abort.as_mut() {
@@ -330,7 +430,11 @@ impl Engine {
             stop_date: start,
         };
         // The terminal event chains to the last event recorded.
-        let mut last = Frame { prev: exec.next_id.load(Ordering::Relaxed), silent: false, vars: Map::new() };
+        let mut last = Frame {
+            prev: exec.next_id.load(Ordering::Relaxed),
+            silent: false,
+            vars: Map::new(),
+        };
         match end {
             End::Done(Ok(out), f) => {
                 last.prev = f.prev.max(last.prev);
@@ -341,7 +445,9 @@ impl Engine {
             }
             End::Done(Err(fail), f) => {
                 last.prev = f.prev.max(last.prev);
-                exec.emit(&mut last, EventType::ExecutionFailed, || Some(fail.as_output_lower()));
+                exec.emit(&mut last, EventType::ExecutionFailed, || {
+                    Some(fail.as_output_lower())
+                });
                 outcome.status = ExecutionStatus::Failed;
                 outcome.error = fail.error;
                 outcome.cause = fail.cause;
@@ -373,7 +479,12 @@ impl Failure {
     }
 }
 
-fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame) -> BoxFuture<'static, (Result<Value, Failure>, Frame)> {
+fn run_machine(
+    ex: Arc<Exec>,
+    sm: Arc<StateMachine>,
+    input: Value,
+    frame: Frame,
+) -> BoxFuture<'static, (Result<Value, Failure>, Frame)> {
     Box::pin(async move {
         let mut frame = frame;
         let mut input = input;
@@ -384,17 +495,31 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
             let entered_id = ex.emit(&mut frame, entered_ty, || {
                 Some(json!({"name": st.name, "input": compact(&input), "inputDetails": {"truncated": false}}))
             });
-            let raw = if st.catch.is_empty() { None } else { Some(input.clone()) };
+            let raw = if st.catch.is_empty() {
+                None
+            } else {
+                Some(input.clone())
+            };
             let entry = Entry {
                 id: entered_id,
-                at: if st.uses_context { ex.clock.now() } else { DateTime::<Utc>::MIN_UTC },
+                at: if st.uses_context {
+                    ex.clock.now()
+                } else {
+                    DateTime::<Utc>::MIN_UTC
+                },
                 token: match &st.kind {
-                    StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => Some(task_token(&ex.arn, &st.name)),
+                    StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => {
+                        Some(task_token(&ex.arn, &st.name))
+                    }
                     _ => None,
                 },
             };
             let result = match unsupported(st) {
-                Some(what) => Err(ex.runtime(st, entered_id, RuntimeError::new(errors::QUERY_EVALUATION_ERROR, what))),
+                Some(what) => Err(ex.runtime(
+                    st,
+                    entered_id,
+                    RuntimeError::new(errors::QUERY_EVALUATION_ERROR, what),
+                )),
                 None => {
                     let mut vars = std::mem::take(&mut frame.vars);
                     let r = run_state(&ex, st, input, &mut frame, &entry, &mut vars).await;
@@ -416,7 +541,10 @@ fn run_machine(ex: Arc<Exec>, sm: Arc<StateMachine>, input: Value, frame: Frame)
                     }
                 }
                 Err(fail) => {
-                    let caught = st.catch.iter().find(|c| error_matches(&c.error_equals, fail.error_name()));
+                    let caught = st
+                        .catch
+                        .iter()
+                        .find(|c| error_matches(&c.error_equals, fail.error_name()));
                     match (caught, raw) {
                         (Some(c), Some(raw)) => {
                             let err_out = fail.as_output();
@@ -451,7 +579,9 @@ fn unsupported(st: &State) -> Option<&'static str> {
     if st.assign.is_some() && st.assign_template.is_none() {
         return Some("JSONata Assign is not supported by this engine yet.");
     }
-    if st.query_language == stepbox_asl::QueryLanguage::Jsonata && (st.output.is_some() || st.arguments.is_some()) {
+    if st.query_language == stepbox_asl::QueryLanguage::Jsonata
+        && (st.output.is_some() || st.arguments.is_some())
+    {
         return Some("JSONata expressions are not supported by this engine yet.");
     }
     None
@@ -479,12 +609,21 @@ fn task_token(exec_arn: &str, state: &str) -> String {
 }
 
 fn scope<'a>(input: &'a Value, context: &'a Value, vars: &'a Map<String, Value>) -> Scope<'a> {
-    Scope { input, context, variables: Some(vars) }
+    Scope {
+        input,
+        context,
+        variables: Some(vars),
+    }
 }
 
 /// Evaluates an `Assign` template against `value`; the caller applies the
 /// returned bindings once the state's output is computed.
-fn eval_assign(t: &Option<stepbox_asl::Template>, value: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Option<Map<String, Value>>, RuntimeError> {
+fn eval_assign(
+    t: &Option<stepbox_asl::Template>,
+    value: &Value,
+    ctx: &Value,
+    vars: &Map<String, Value>,
+) -> Result<Option<Map<String, Value>>, RuntimeError> {
     match t {
         None => Ok(None),
         Some(t) => match t.eval(&scope(value, ctx, vars))? {
@@ -502,13 +641,24 @@ fn apply_assign(vars: &mut Map<String, Value>, pending: Option<Map<String, Value
     }
 }
 
-fn resolve_num(spec: &NumSpec, input: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Value, String> {
+fn resolve_num(
+    spec: &NumSpec,
+    input: &Value,
+    ctx: &Value,
+    vars: &Map<String, Value>,
+) -> Result<Value, String> {
     match spec {
         NumSpec::Value(x) => Ok(json!(x)),
         NumSpec::Path(p) => scope(input, ctx, vars)
             .resolve(p)
             .map(|c| c.into_owned())
-            .ok_or_else(|| format!("Invalid path '{}' : No results for path: {}", p.as_str(), p.canonical())),
+            .ok_or_else(|| {
+                format!(
+                    "Invalid path '{}' : No results for path: {}",
+                    p.as_str(),
+                    p.canonical()
+                )
+            }),
         NumSpec::Raw(v) => Err(compact(v)),
     }
 }
@@ -517,7 +667,9 @@ fn data_limit(ex: &Exec, who: &str, v: &Value) -> Result<(), Failure> {
     if json_size(v, ex.config.payload_limit) > ex.config.payload_limit {
         return Err(Failure::new(
             errors::DATA_LIMIT_EXCEEDED,
-            format!("The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."),
+            format!(
+                "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+            ),
         ));
     }
     Ok(())
@@ -551,7 +703,9 @@ async fn run_state(
         }
         StateKind::Succeed => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let sel = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?.into_owned();
+            let sel = io::select(&st.input_path, &input, ctx, Some(&*vars))
+                .map_err(rt)?
+                .into_owned();
             let out = io::select_owned(&st.output_path, sel, ctx, Some(&*vars)).map_err(rt)?;
             Ok((out, None))
         }
@@ -562,9 +716,9 @@ async fn run_state(
                     None => None,
                     Some(StrSpec::Value(v)) => Some(v.clone()),
                     Some(StrSpec::Path(p)) => {
-                        let v = scope(&input, ctx, vars)
-                            .resolve(p)
-                            .ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, field, &input)))?;
+                        let v = scope(&input, ctx, vars).resolve(p).ok_or_else(|| {
+                            rt(stepbox_asl::template::path_not_found(p, field, &input))
+                        })?;
                         Some(match v.as_value() {
                             Value::String(s) => s.clone(),
                             other => compact(other),
@@ -610,14 +764,22 @@ async fn run_state(
         }
         StateKind::Wait(spec) => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?.into_owned();
+            let eff = io::select(&st.input_path, &input, ctx, Some(&*vars))
+                .map_err(rt)?
+                .into_owned();
             let now = ex.clock.now();
             let too_long = || rt(RuntimeError::runtime("Wait state delay is too long."));
             let until: DateTime<Utc> = match spec {
                 WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
                 WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
                 WaitSpec::SecondsPath(p) => {
-                    let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "SecondsPath", &eff)))?;
+                    let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| {
+                        rt(stepbox_asl::template::path_not_found(
+                            p,
+                            "SecondsPath",
+                            &eff,
+                        ))
+                    })?;
                     match v.as_value().as_i64() {
                         Some(n) if n >= 0 => {
                             if n > i32::MAX as i64 {
@@ -635,7 +797,13 @@ async fn run_state(
                     }
                 }
                 WaitSpec::TimestampPath(p) => {
-                    let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "TimestampPath", &eff)))?;
+                    let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| {
+                        rt(stepbox_asl::template::path_not_found(
+                            p,
+                            "TimestampPath",
+                            &eff,
+                        ))
+                    })?;
                     match v.as_value().as_str().and_then(stepbox_asl::parse_timestamp) {
                         Some(t) => t.with_timezone(&Utc),
                         None => {
@@ -650,7 +818,12 @@ async fn run_state(
                         }
                     }
                 }
-                WaitSpec::Raw(v) => return Err(rt(RuntimeError::new(errors::QUERY_EVALUATION_ERROR, format!("JSONata is not supported: {}", compact(v))))),
+                WaitSpec::Raw(v) => {
+                    return Err(rt(RuntimeError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("JSONata is not supported: {}", compact(v)),
+                    )));
+                }
             };
             if (until - now).num_seconds() > i32::MAX as i64 {
                 return Err(too_long());
@@ -661,7 +834,17 @@ async fn run_state(
             apply_assign(vars, pending);
             Ok((out, st.next))
         }
-        StateKind::Task { resource, timeout, heartbeat, .. } => run_task(ex, st, resource, timeout, heartbeat, input, frame, entry, vars).await,
+        StateKind::Task {
+            resource,
+            timeout,
+            heartbeat,
+            ..
+        } => {
+            run_task(
+                ex, st, resource, timeout, heartbeat, input, frame, entry, vars,
+            )
+            .await
+        }
         StateKind::Parallel { branches } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let eff = st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?;
@@ -670,7 +853,11 @@ async fn run_state(
                 let started = ex.emit(frame, EventType::ParallelStateStarted, || None);
                 let mut set = tokio::task::JoinSet::new();
                 for (i, b) in branches.iter().enumerate() {
-                    let f = Frame { prev: started, silent: frame.silent, vars: vars.clone() };
+                    let f = Frame {
+                        prev: started,
+                        silent: frame.silent,
+                        vars: vars.clone(),
+                    };
                     let fut = run_machine(ex.clone(), b.clone(), eff.clone(), f);
                     set.spawn(async move { (i, fut.await) });
                 }
@@ -693,10 +880,16 @@ async fn run_state(
                 match failure {
                     None => {
                         // AWS records no ParallelStateSucceeded event.
-                        let arr = Value::Array(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect());
+                        let arr = Value::Array(
+                            results
+                                .into_iter()
+                                .map(|v| v.unwrap_or(Value::Null))
+                                .collect(),
+                        );
                         let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
                         let res = st.select_result(arr, ctx, Some(&*vars)).map_err(rt)?;
-                        let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
+                        let pending =
+                            eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
                         let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
                         apply_assign(vars, pending);
                         return Ok((out, st.next));
@@ -740,7 +933,10 @@ async fn run_task(
             Some(s) => match resolve_num(s, &input, ctx, vars) {
                 Ok(v) => match v.as_f64() {
                     Some(x) if x >= 1.0 => Ok(Some(x as u64)),
-                    _ => Err(rt(RuntimeError::runtime(format!("The {field} value must be a positive integer: {}", compact(&v))))),
+                    _ => Err(rt(RuntimeError::runtime(format!(
+                        "The {field} value must be a positive integer: {}",
+                        compact(&v)
+                    )))),
                 },
                 Err(msg) => Err(rt(RuntimeError::runtime(msg))),
             },
@@ -749,9 +945,20 @@ async fn run_task(
     let timeout_s = secs(timeout, "TimeoutSecondsPath")?;
     let heartbeat_s = secs(heartbeat, "HeartbeatSecondsPath")?;
     let (function_name, qualifier, payload, who, is_lambda_fn) = match &target {
-        Target::LambdaFunction { name, qualifier, .. } => (name.clone(), qualifier.clone(), eff.clone(), resource.to_string(), true),
+        Target::LambdaFunction {
+            name, qualifier, ..
+        } => (
+            name.clone(),
+            qualifier.clone(),
+            eff.clone(),
+            resource.to_string(),
+            true,
+        ),
         Target::LambdaInvoke => {
-            let fname = eff.get("FunctionName").and_then(|v| v.as_str()).unwrap_or_default();
+            let fname = eff
+                .get("FunctionName")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             let (n, mut q) = split_function_name(fname);
             if let Some(Value::String(qq)) = eff.get("Qualifier") {
                 q = Some(qq.clone());
@@ -759,12 +966,20 @@ async fn run_task(
             // A string payload is sent as raw bytes: JSON text becomes its value.
             let payload = match eff.get("Payload") {
                 None | Some(Value::Null) => json!({}),
-                Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.clone())),
+                Some(Value::String(s)) => {
+                    serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.clone()))
+                }
                 Some(v) => v.clone(),
             };
             (n, q, payload, "lambda".to_string(), false)
         }
-        Target::Other => (resource.to_string(), None, eff.clone(), resource.to_string(), false),
+        Target::Other => (
+            resource.to_string(),
+            None,
+            eff.clone(),
+            resource.to_string(),
+            false,
+        ),
     };
     let (res_type, res_name) = match &target {
         Target::LambdaInvoke => ("lambda", "invoke"),
@@ -794,7 +1009,9 @@ async fn run_task(
                 }
                 Some(d)
             });
-            ex.emit(frame, EventType::TaskStarted, || Some(json!({"resourceType": res_type, "resource": res_name})));
+            ex.emit(frame, EventType::TaskStarted, || {
+                Some(json!({"resourceType": res_type, "resource": res_name}))
+            });
         }
         let req = TaskRequest {
             function_name: function_name.clone(),
@@ -813,7 +1030,11 @@ async fn run_task(
         let call = ex.tasks.invoke(req);
         // Callback tasks (.waitForTaskToken) cannot send heartbeats through the
         // invoker, so HeartbeatSeconds bounds them like a timeout.
-        let hb = if entry.token.is_some() { heartbeat_s } else { None };
+        let hb = if entry.token.is_some() {
+            heartbeat_s
+        } else {
+            None
+        };
         let limit = match (timeout_s, hb) {
             (Some(t), Some(h)) if h < t => Some((h, errors::HEARTBEAT_TIMEOUT)),
             (None, Some(h)) => Some((h, errors::HEARTBEAT_TIMEOUT)),
@@ -831,23 +1052,32 @@ async fn run_task(
                     )),
                 }
             }
-            None => call.await.map_err(|f: TaskFailure| (Failure::new(f.error.clone(), f.aws_cause()), false)),
+            None => call
+                .await
+                .map_err(|f: TaskFailure| (Failure::new(f.error.clone(), f.aws_cause()), false)),
         };
         let result = match result {
             Ok(v) => {
                 let v = match &target {
                     Target::LambdaInvoke => {
                         let rid = stepbox_asl::uuid_v4();
-                        let date = ex.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+                        let date = ex
+                            .clock
+                            .now()
+                            .format("%a, %d %b %Y %H:%M:%S GMT")
+                            .to_string();
                         let mut r = lambda_invoke_result(v, &rid, &date);
                         if eff.get("LogType").and_then(|l| l.as_str()) == Some("Tail") {
-                            let log = format!("START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\nREPORT RequestId: {rid}\n");
+                            let log = format!(
+                                "START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\nREPORT RequestId: {rid}\n"
+                            );
                             let b = stepbox_asl::base64::encode(log.as_bytes());
                             r["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([b]);
                             r["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = json!(b);
                             if let Value::Object(m) = &mut r {
                                 // keep AWS's key order: ExecutedVersion, LogResult, Payload, ...
-                                let rest: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+                                let rest: Vec<(String, Value)> =
+                                    std::mem::take(m).into_iter().collect();
                                 for (k, v) in rest {
                                     m.insert(k.clone(), v);
                                     if k == "ExecutedVersion" {
@@ -870,7 +1100,9 @@ async fn run_task(
         match result {
             Ok(v) => {
                 if is_lambda_fn {
-                    ex.emit(frame, EventType::LambdaFunctionSucceeded, || Some(json!({"output": compact(&v), "outputDetails": {"truncated": false}})));
+                    ex.emit(frame, EventType::LambdaFunctionSucceeded, || {
+                        Some(json!({"output": compact(&v), "outputDetails": {"truncated": false}}))
+                    });
                 } else {
                     ex.emit(frame, EventType::TaskSucceeded, || {
                         Some(json!({"resourceType": res_type, "resource": res_name, "output": compact(&v), "outputDetails": {"truncated": false}}))
@@ -942,35 +1174,58 @@ async fn run_map(
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-    let eff = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?.into_owned();
+    let eff = io::select(&st.input_path, &input, ctx, Some(&*vars))
+        .map_err(rt)?
+        .into_owned();
     let items_val = match &spec.items_path {
         None => eff.clone(),
-        Some(p) => scope(&eff, ctx, vars).resolve(p).map(|c| c.into_owned()).ok_or_else(|| {
-            rt(RuntimeError::runtime(format!("Invalid path '{}' : No results for path: {}", p.as_str(), p.canonical())))
-        })?,
+        Some(p) => scope(&eff, ctx, vars)
+            .resolve(p)
+            .map(|c| c.into_owned())
+            .ok_or_else(|| {
+                rt(RuntimeError::runtime(format!(
+                    "Invalid path '{}' : No results for path: {}",
+                    p.as_str(),
+                    p.canonical()
+                )))
+            })?,
     };
     if spec.items.is_some() || spec.item_reader.is_some() {
-        return Err(rt(RuntimeError::runtime("ItemReader and JSONata Items are not supported")));
+        return Err(rt(RuntimeError::runtime(
+            "ItemReader and JSONata Items are not supported",
+        )));
     }
     let items = match items_val {
         Value::Array(a) => a,
         other => {
-            return Err(rt(RuntimeError::runtime(format!("Map state input must be an array but was: {}", compact(&other)))));
+            return Err(rt(RuntimeError::runtime(format!(
+                "Map state input must be an array but was: {}",
+                compact(&other)
+            ))));
         }
     };
     let distributed = spec.mode == MapMode::Distributed;
     let mut counts = vec![0u32; st.retry.len()];
     loop {
-        ex.emit(frame, EventType::MapStateStarted, || Some(json!({"length": items.len()})));
+        ex.emit(frame, EventType::MapStateStarted, || {
+            Some(json!({"length": items.len()}))
+        });
         // Resolve limits.
         let num = |s: &NumSpec, field: &str| -> Result<Option<f64>, Failure> {
             match s {
                 NumSpec::Value(x) => Ok(Some(*x)),
                 NumSpec::Path(p) => match scope(&eff, ctx, vars).resolve(p) {
                     Some(v) => to_count(v.as_value(), field, p.as_str()).map_err(rt),
-                    None => Err(rt(RuntimeError::runtime(format!("The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'", p.as_str(), compact(&eff))))),
+                    None => Err(rt(RuntimeError::runtime(format!(
+                        "The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'",
+                        p.as_str(),
+                        compact(&eff)
+                    )))),
                 },
-                NumSpec::Raw(_) => Err(rt(RuntimeError::new(errors::QUERY_EVALUATION_ERROR, "JSONata is not supported"))),
+                NumSpec::Raw(_) => Err(rt(RuntimeError::new(
+                    errors::QUERY_EVALUATION_ERROR,
+                    "JSONata is not supported",
+                ))),
             }
         };
         let tol_count = match &spec.tolerated_failure_count {
@@ -978,24 +1233,42 @@ async fn run_map(
             None => None,
         };
         if tol_count.is_some_and(|c| c < 0.0) {
-            return Err(rt(RuntimeError::runtime("ToleratedFailureCount cannot be negative.")));
+            return Err(rt(RuntimeError::runtime(
+                "ToleratedFailureCount cannot be negative.",
+            )));
         }
         let tol_pct = match &spec.tolerated_failure_percentage {
             Some(s) => num(s, "ToleratedFailurePercentage")?,
             None => None,
         };
         if tol_pct.is_some_and(|c| !(0.0..=100.0).contains(&c)) {
-            return Err(rt(RuntimeError::runtime("ToleratedFailurePercentage must be between 0 and 100.")));
+            return Err(rt(RuntimeError::runtime(
+                "ToleratedFailurePercentage must be between 0 and 100.",
+            )));
         }
         let mc = num(&spec.max_concurrency, "MaxConcurrency")?.unwrap_or(0.0);
         if mc < 0.0 {
-            return Err(rt(RuntimeError::runtime("MaxConcurrency cannot be negative.")));
+            return Err(rt(RuntimeError::runtime(
+                "MaxConcurrency cannot be negative.",
+            )));
         }
-        let limit = if mc >= 1.0 { (mc as usize).min(ex.config.max_map_concurrency) } else { ex.config.max_map_concurrency }.max(1);
+        let limit = if mc >= 1.0 {
+            (mc as usize).min(ex.config.max_map_concurrency)
+        } else {
+            ex.config.max_map_concurrency
+        }
+        .max(1);
         let tolerant = tol_count.is_some() || tol_pct.is_some();
         if distributed {
-            let run_arn = format!("{}/{}:{}", ex.arn.replace(":execution:", ":mapRun:"), st.name, stepbox_asl::uuid_v4());
-            ex.emit(frame, EventType::MapRunStarted, || Some(json!({"mapRunArn": run_arn})));
+            let run_arn = format!(
+                "{}/{}:{}",
+                ex.arn.replace(":execution:", ":mapRun:"),
+                st.name,
+                stepbox_asl::uuid_v4()
+            );
+            ex.emit(frame, EventType::MapRunStarted, || {
+                Some(json!({"mapRunArn": run_arn}))
+            });
         }
         // Item inputs.
         let mut inputs = Vec::with_capacity(items.len());
@@ -1003,7 +1276,11 @@ async fn run_map(
             let v = match &spec.item_selector {
                 None => item.clone(),
                 Some(t) => {
-                    let c = if t.uses_context() { ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None) } else { Value::Null };
+                    let c = if t.uses_context() {
+                        ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None)
+                    } else {
+                        Value::Null
+                    };
                     t.eval(&scope(&eff, &c, vars)).map_err(rt)?
                 }
             };
@@ -1022,10 +1299,20 @@ async fn run_map(
             let child_vars = vars.clone();
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let mut f = Frame { prev: base_prev, silent, vars: child_vars };
-                ex2.emit(&mut f, EventType::MapIterationStarted, || Some(json!({"name": name, "index": i})));
+                let mut f = Frame {
+                    prev: base_prev,
+                    silent,
+                    vars: child_vars,
+                };
+                ex2.emit(&mut f, EventType::MapIterationStarted, || {
+                    Some(json!({"name": name, "index": i}))
+                });
                 let (r, mut f) = run_machine(ex2.clone(), proc_, v, f).await;
-                let ty = if r.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
+                let ty = if r.is_ok() {
+                    EventType::MapIterationSucceeded
+                } else {
+                    EventType::MapIterationFailed
+                };
                 ex2.emit(&mut f, ty, || Some(json!({"name": name, "index": i})));
                 (i, r, f.prev)
             });
@@ -1061,9 +1348,16 @@ async fn run_map(
             let over_count = tol_count.is_some_and(|c| failed as f64 > c);
             let over_pct = tol_pct.is_some_and(|p| (failed as f64) * 100.0 / (n.max(1) as f64) > p);
             let both = tol_count.is_some() && tol_pct.is_some();
-            let over = if both { over_count && over_pct } else { over_count || over_pct };
+            let over = if both {
+                over_count && over_pct
+            } else {
+                over_count || over_pct
+            };
             if over {
-                Some(Failure::new(errors::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded"))
+                Some(Failure::new(
+                    errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                    "The specified tolerated failure threshold was exceeded",
+                ))
             } else {
                 None
             }
@@ -1075,7 +1369,9 @@ async fn run_map(
                 }
                 ex.emit(frame, EventType::MapStateSucceeded, || None);
                 let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-                let res = st.select_result(Value::Array(results), ctx, Some(&*vars)).map_err(rt)?;
+                let res = st
+                    .select_result(Value::Array(results), ctx, Some(&*vars))
+                    .map_err(rt)?;
                 let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
                 let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
                 apply_assign(vars, pending);

@@ -88,9 +88,18 @@ impl HistoryEvent {
     pub fn to_aws_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("id".into(), Value::from(self.id));
-        m.insert("previousEventId".into(), Value::from(self.previous_event_id));
-        m.insert("timestamp".into(), Value::String(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)));
-        m.insert("type".into(), Value::String(self.event_type.as_str().into()));
+        m.insert(
+            "previousEventId".into(),
+            Value::from(self.previous_event_id),
+        );
+        m.insert(
+            "timestamp".into(),
+            Value::String(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        );
+        m.insert(
+            "type".into(),
+            Value::String(self.event_type.as_str().into()),
+        );
         if let (Some(k), Some(d)) = (self.event_type.details_key(), &self.details) {
             m.insert(k.into(), d.clone());
         }
@@ -117,11 +126,17 @@ pub struct VecSink {
 
 impl VecSink {
     pub fn new() -> Self {
-        VecSink { events: Mutex::new(Vec::new()), details: true }
+        VecSink {
+            events: Mutex::new(Vec::new()),
+            details: true,
+        }
     }
     /// Records events without details.
     pub fn without_details() -> Self {
-        VecSink { events: Mutex::new(Vec::new()), details: false }
+        VecSink {
+            events: Mutex::new(Vec::new()),
+            details: false,
+        }
     }
     pub fn events(&self) -> Vec<HistoryEvent> {
         let mut v = self.events.lock().expect("sink").clone();
@@ -129,7 +144,10 @@ impl VecSink {
         v
     }
     pub fn types(&self) -> Vec<&'static str> {
-        self.events().iter().map(|e| e.event_type.as_str()).collect()
+        self.events()
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect()
     }
 }
 

@@ -10,7 +10,10 @@ pub mod task;
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
 pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus};
 pub use history::{EventType, HistoryEvent, HistorySink, NullSink, VecSink};
-pub use task::{TaskContext, TaskFailure, TaskInvoker, TaskRequest, Target, lambda_invoke_result, split_function_name};
+pub use task::{
+    Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
+    split_function_name,
+};
 
 #[cfg(test)]
 mod tests;

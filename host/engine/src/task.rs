@@ -44,7 +44,11 @@ pub struct TaskFailure {
 
 impl TaskFailure {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        TaskFailure { error: error.into(), cause: cause.into(), stack_trace: Vec::new() }
+        TaskFailure {
+            error: error.into(),
+            cause: cause.into(),
+            stack_trace: Vec::new(),
+        }
     }
 
     /// The Cause text AWS reports for this failure.
@@ -75,7 +79,11 @@ pub trait TaskInvoker: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
-    LambdaFunction { name: String, qualifier: Option<String>, region: String },
+    LambdaFunction {
+        name: String,
+        qualifier: Option<String>,
+        region: String,
+    },
     /// `arn:aws:states:::lambda:invoke` (the optimised integration).
     LambdaInvoke,
     /// Anything else: handed to the invoker as is.
@@ -116,7 +124,10 @@ pub fn split_function_name(s: &str) -> (String, Option<String>) {
 
 /// The `lambda:invoke` integration result AWS returns around a payload.
 pub fn lambda_invoke_result(payload: Value, request_id: &str, date: &str) -> Value {
-    let len = serde_json::to_string(&payload).map(|s| s.len()).unwrap_or(0).to_string();
+    let len = serde_json::to_string(&payload)
+        .map(|s| s.len())
+        .unwrap_or(0)
+        .to_string();
     json!({
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -156,14 +167,24 @@ mod tests {
     fn targets() {
         assert_eq!(
             Target::parse("arn:aws:lambda:us-east-1:111111111111:function:f:prod"),
-            Target::LambdaFunction { name: "f".into(), qualifier: Some("prod".into()), region: "us-east-1".into() }
+            Target::LambdaFunction {
+                name: "f".into(),
+                qualifier: Some("prod".into()),
+                region: "us-east-1".into()
+            }
         );
-        assert_eq!(Target::parse("arn:aws:states:::lambda:invoke"), Target::LambdaInvoke);
+        assert_eq!(
+            Target::parse("arn:aws:states:::lambda:invoke"),
+            Target::LambdaInvoke
+        );
         assert_eq!(Target::parse("my-task"), Target::Other);
         assert_eq!(split_function_name("f"), ("f".into(), None));
         assert_eq!(split_function_name("f:1"), ("f".into(), Some("1".into())));
         assert_eq!(split_function_name("111:function:f"), ("f".into(), None));
-        assert_eq!(split_function_name("arn:aws:lambda:r:1:function:f:q"), ("f".into(), Some("q".into())));
+        assert_eq!(
+            split_function_name("arn:aws:lambda:r:1:function:f:q"),
+            ("f".into(), Some("q".into()))
+        );
     }
 
     #[test]

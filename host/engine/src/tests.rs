@@ -52,7 +52,11 @@ impl TaskInvoker for Fake {
             *e += 1;
             *e
         };
-        let b = self.behaviours.get(&req.function_name).cloned().unwrap_or(Behaviour::Echo);
+        let b = self
+            .behaviours
+            .get(&req.function_name)
+            .cloned()
+            .unwrap_or(Behaviour::Echo);
         let clock = self.clock.clone();
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -60,7 +64,9 @@ impl TaskInvoker for Fake {
         Box::pin(async move {
             let r = match b {
                 Behaviour::Echo => Ok(req.input),
-                Behaviour::FailTimes(k, e) if n <= k => Err(TaskFailure::new(e, "failing on purpose")),
+                Behaviour::FailTimes(k, e) if n <= k => {
+                    Err(TaskFailure::new(e, "failing on purpose"))
+                }
                 Behaviour::FailTimes(..) => Ok(req.input),
                 Behaviour::Fail(e, c) => Err(TaskFailure::new(e, c)),
                 Behaviour::Sleep(s) => {
@@ -69,7 +75,11 @@ impl TaskInvoker for Fake {
                 }
                 Behaviour::FailOn(v) => {
                     clock.sleep(Duration::from_secs(1)).await;
-                    if req.input == v { Err(TaskFailure::new("ItemError", "bad item")) } else { Ok(req.input) }
+                    if req.input == v {
+                        Err(TaskFailure::new("ItemError", "bad item"))
+                    } else {
+                        Ok(req.input)
+                    }
                 }
             };
             in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -99,9 +109,18 @@ async fn run_with(def: Value, input: Value, b: &[(&str, Behaviour)]) -> Run {
     let fake = Fake::new(clock.clone(), b);
     let engine = Engine::new(fake.clone(), clock.clone());
     let sink = Arc::new(VecSink::new());
-    let opts = ExecutionOptions { name: "ex1".into(), state_machine_name: "sm1".into(), ..Default::default() };
+    let opts = ExecutionOptions {
+        name: "ex1".into(),
+        state_machine_name: "sm1".into(),
+        ..Default::default()
+    };
     let outcome = engine.start(sm, input, opts, sink.clone()).await;
-    Run { outcome, sink, clock, fake }
+    Run {
+        outcome,
+        sink,
+        clock,
+        fake,
+    }
 }
 
 fn check_chain(sink: &VecSink) {
@@ -147,7 +166,10 @@ async fn pass_choice_succeed_and_history() {
     let j = ev[1].to_aws_json();
     assert_eq!(j["stateEnteredEventDetails"]["name"], "P");
     assert_eq!(j["stateEnteredEventDetails"]["input"], "{\"n\":1}");
-    assert_eq!(ev.last().unwrap().to_aws_json()["executionSucceededEventDetails"]["output"], "{\"n\":2,\"name\":\"ex1\"}");
+    assert_eq!(
+        ev.last().unwrap().to_aws_json()["executionSucceededEventDetails"]["output"],
+        "{\"n\":2,\"name\":\"ex1\"}"
+    );
 }
 
 #[tokio::test]
@@ -240,11 +262,24 @@ async fn retry_backoff_timing_then_catch() {
     let out = r.outcome.output.unwrap();
     assert_eq!(out["a"], 1);
     assert_eq!(out["err"]["Error"], "Flaky");
-    assert_eq!(r.clock.sleeps(), vec![Duration::from_secs(2), Duration::from_secs(6), Duration::from_secs(10)]);
+    assert_eq!(
+        r.clock.sleeps(),
+        vec![
+            Duration::from_secs(2),
+            Duration::from_secs(6),
+            Duration::from_secs(10)
+        ]
+    );
     assert_eq!(r.clock.now() - t0(), chrono::Duration::seconds(18));
     let calls = r.fake.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 4);
-    assert_eq!(calls.iter().map(|c| c.context.retry_count).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c.context.retry_count)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
     check_chain(&r.sink);
 }
 
@@ -336,19 +371,39 @@ async fn wait_variants() {
     )
     .await;
     assert_eq!(r.outcome.status, ExecutionStatus::Succeeded);
-    assert_eq!(r.clock.now(), Utc.with_ymd_and_hms(2024, 1, 1, 1, 0, 0).unwrap());
+    assert_eq!(
+        r.clock.now(),
+        Utc.with_ymd_and_hms(2024, 1, 1, 1, 0, 0).unwrap()
+    );
     let r = run_with(json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "TimestampPath": "$.t", "End": true}}}), json!({"t": "soon"}), &[]).await;
     assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
 }
 
 #[tokio::test]
 async fn wait_with_manual_clock_blocks_until_advanced() {
-    let sm = Arc::new(StateMachine::from_value(&json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 30, "End": true}}})).unwrap());
+    let sm = Arc::new(
+        StateMachine::from_value(
+            &json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 30, "End": true}}}),
+        )
+        .unwrap(),
+    );
     let clock = ManualClock::new(t0());
     let engine = Engine::new(Fake::new(clock.clone(), &[]), clock.clone());
     let h = tokio::spawn({
         let engine = engine.clone();
-        async move { engine.start(sm, json!(1), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)).await }
+        async move {
+            engine
+                .start(
+                    sm,
+                    json!(1),
+                    ExecutionOptions {
+                        name: "e".into(),
+                        ..Default::default()
+                    },
+                    Arc::new(NullSink),
+                )
+                .await
+        }
     });
     for _ in 0..50 {
         tokio::task::yield_now().await;
@@ -392,7 +447,10 @@ async fn parallel_branches() {
         &[],
     )
     .await;
-    assert_eq!(r.outcome.output, Some(json!({"Error": "BranchErr", "Cause": "x"})));
+    assert_eq!(
+        r.outcome.output,
+        Some(json!({"Error": "BranchErr", "Cause": "x"}))
+    );
     assert!(r.sink.types().contains(&"ParallelStateFailed"));
 }
 
@@ -408,13 +466,19 @@ async fn map_inline_concurrency_and_selector() {
     )
     .await;
     let out = r.outcome.output.unwrap();
-    assert_eq!(out, json!([{"v": "a", "i": 0, "k": 9}, {"v": "b", "i": 1, "k": 9}, {"v": "c", "i": 2, "k": 9}, {"v": "d", "i": 3, "k": 9}, {"v": "e", "i": 4, "k": 9}]));
+    assert_eq!(
+        out,
+        json!([{"v": "a", "i": 0, "k": 9}, {"v": "b", "i": 1, "k": 9}, {"v": "c", "i": 2, "k": 9}, {"v": "d", "i": 3, "k": 9}, {"v": "e", "i": 4, "k": 9}])
+    );
     assert_eq!(r.fake.max_in_flight.load(Ordering::SeqCst), 2);
     // 5 items, 2 at a time, 1 s each
     assert_eq!(r.clock.now() - t0(), chrono::Duration::seconds(3));
     let t = r.sink.types();
     assert_eq!(t.iter().filter(|x| **x == "MapIterationStarted").count(), 5);
-    assert_eq!(t.iter().filter(|x| **x == "MapIterationSucceeded").count(), 5);
+    assert_eq!(
+        t.iter().filter(|x| **x == "MapIterationSucceeded").count(),
+        5
+    );
     check_chain(&r.sink);
 }
 
@@ -438,13 +502,36 @@ async fn map_tolerated_failures() {
     assert_eq!(out[1]["Error"], "ItemError");
     assert!(r.sink.types().contains(&"MapRunStarted"));
     let r = run_with(def(json!({"ToleratedFailureCount": 0})), items.clone(), &b).await;
-    assert_eq!(r.outcome.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
-    let r = run_with(def(json!({"ToleratedFailurePercentage": 25})), items.clone(), &b).await;
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    let r = run_with(
+        def(json!({"ToleratedFailurePercentage": 25})),
+        items.clone(),
+        &b,
+    )
+    .await;
     assert_eq!(r.outcome.status, ExecutionStatus::Succeeded);
-    let r = run_with(def(json!({"ToleratedFailurePercentage": 20})), items.clone(), &b).await;
+    let r = run_with(
+        def(json!({"ToleratedFailurePercentage": 20})),
+        items.clone(),
+        &b,
+    )
+    .await;
     assert_eq!(r.outcome.status, ExecutionStatus::Failed);
-    let r = run_with(def(json!({"ToleratedFailureCountPath": "$[0]"})), json!([-1]), &b).await;
-    assert!(r.outcome.cause.unwrap().ends_with("ToleratedFailureCount cannot be negative."));
+    let r = run_with(
+        def(json!({"ToleratedFailureCountPath": "$[0]"})),
+        json!([-1]),
+        &b,
+    )
+    .await;
+    assert!(
+        r.outcome
+            .cause
+            .unwrap()
+            .ends_with("ToleratedFailureCount cannot be negative.")
+    );
     // no tolerance: the item's error fails the map
     let r = run_with(def(json!({})), items, &b).await;
     assert_eq!(r.outcome.error.as_deref(), Some("ItemError"));
@@ -453,17 +540,40 @@ async fn map_tolerated_failures() {
 #[tokio::test]
 async fn data_limit_and_abort() {
     let big = "x".repeat(300 * 1024);
-    let r = run_with(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": big, "End": true}}}), json!({}), &[]).await;
+    let r = run_with(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": big, "End": true}}}),
+        json!({}),
+        &[],
+    )
+    .await;
     assert_eq!(r.outcome.error.as_deref(), Some("States.DataLimitExceeded"));
 
-    let sm = Arc::new(StateMachine::from_value(&json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 30, "End": true}}})).unwrap());
+    let sm = Arc::new(
+        StateMachine::from_value(
+            &json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 30, "End": true}}}),
+        )
+        .unwrap(),
+    );
     let clock = ManualClock::new(t0());
     let engine = Engine::new(Fake::new(clock.clone(), &[]), clock.clone());
     let (tx, rx) = tokio::sync::watch::channel(false);
     let sink = Arc::new(VecSink::new());
     let h = tokio::spawn({
         let sink = sink.clone();
-        async move { engine.start(sm, json!(1), ExecutionOptions { name: "e".into(), abort: Some(rx), ..Default::default() }, sink).await }
+        async move {
+            engine
+                .start(
+                    sm,
+                    json!(1),
+                    ExecutionOptions {
+                        name: "e".into(),
+                        abort: Some(rx),
+                        ..Default::default()
+                    },
+                    sink,
+                )
+                .await
+        }
     });
     tokio::task::yield_now().await;
     tx.send(true).unwrap();
@@ -486,21 +596,38 @@ async fn many_pass_states_fast_path() {
         }
         states.insert(format!("S{i}"), s);
     }
-    let sm = Arc::new(StateMachine::from_value(&json!({"StartAt": "S0", "States": states})).unwrap());
+    let sm =
+        Arc::new(StateMachine::from_value(&json!({"StartAt": "S0", "States": states})).unwrap());
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
     let engine = Engine::new(Fake::new(clock.clone(), &[]), clock);
     let start = std::time::Instant::now();
-    let out = engine.start(sm, json!({"n": 0}), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)).await;
+    let out = engine
+        .start(
+            sm,
+            json!({"n": 0}),
+            ExecutionOptions {
+                name: "e".into(),
+                ..Default::default()
+            },
+            Arc::new(NullSink),
+        )
+        .await;
     let el = start.elapsed();
     assert_eq!(out.output.unwrap()["n"], 1000);
-    eprintln!("1000 Pass states in {el:?} ({:.0} transitions/s)", 1000.0 / el.as_secs_f64());
+    eprintln!(
+        "1000 Pass states in {el:?} ({:.0} transitions/s)",
+        1000.0 / el.as_secs_f64()
+    );
 }
 
 /// `cargo test --release -p stepbox-engine --lib bench_ -- --ignored --nocapture` is not
 /// used (no ignored tests); this measures in every run but only asserts correctness.
 #[test]
 fn bench_w1_w5_throughput() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut states = serde_json::Map::new();
     for i in 0..1000 {
         let mut s = json!({"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)", "msg.$": "States.Format('step {}', $.n)", "copy.$": "$.n"},
@@ -512,18 +639,33 @@ fn bench_w1_w5_throughput() {
         }
         states.insert(format!("S{i}"), s);
     }
-    let sm = Arc::new(StateMachine::from_value(&json!({"StartAt": "S0", "States": states})).unwrap());
+    let sm =
+        Arc::new(StateMachine::from_value(&json!({"StartAt": "S0", "States": states})).unwrap());
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
     let engine = Engine::new(Fake::new(clock.clone(), &[]), clock.clone());
     let mut best = Duration::MAX;
-    let iters: usize = std::env::var("STEPBOX_BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let iters: usize = std::env::var("STEPBOX_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     for _ in 0..iters {
         let t = std::time::Instant::now();
-        let out = rt.block_on(engine.start(sm.clone(), json!({"n": 0}), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)));
+        let out = rt.block_on(engine.start(
+            sm.clone(),
+            json!({"n": 0}),
+            ExecutionOptions {
+                name: "e".into(),
+                ..Default::default()
+            },
+            Arc::new(NullSink),
+        ));
         best = best.min(t.elapsed());
         assert_eq!(out.output.unwrap()["n"], 1000);
     }
-    eprintln!("W1: 1000 Pass states best {best:?} => {:.0} transitions/s", 1000.0 / best.as_secs_f64());
+    eprintln!(
+        "W1: 1000 Pass states best {best:?} => {:.0} transitions/s",
+        1000.0 / best.as_secs_f64()
+    );
     let w5 = Arc::new(
         StateMachine::from_value(&json!({"StartAt": "P", "States": {
             "P": {"Type": "Pass", "Next": "T"},
@@ -534,7 +676,15 @@ fn bench_w1_w5_throughput() {
     let n = 2000;
     let t = std::time::Instant::now();
     for _ in 0..n {
-        let out = rt.block_on(engine.start(w5.clone(), json!({"a": 1}), ExecutionOptions { name: "e".into(), ..Default::default() }, Arc::new(NullSink)));
+        let out = rt.block_on(engine.start(
+            w5.clone(),
+            json!({"a": 1}),
+            ExecutionOptions {
+                name: "e".into(),
+                ..Default::default()
+            },
+            Arc::new(NullSink),
+        ));
         assert_eq!(out.status, ExecutionStatus::Succeeded);
     }
     eprintln!("W5: {:?} per execution (incl. fake task)", t.elapsed() / n);
@@ -552,9 +702,18 @@ async fn context_object_in_task_with_token() {
     .await;
     let out = r.outcome.output.unwrap();
     let calls = r.fake.calls.lock().unwrap().clone();
-    assert_eq!(calls[0].function_name, "arn:aws:states:::my:thing.waitForTaskToken");
-    assert_eq!(out["token"].as_str(), calls[0].context.task_token.as_deref());
-    assert_eq!(out["state"], json!({"EnteredTime": "2024-01-01T00:00:00.000Z", "Name": "T", "RetryCount": 0}));
+    assert_eq!(
+        calls[0].function_name,
+        "arn:aws:states:::my:thing.waitForTaskToken"
+    );
+    assert_eq!(
+        out["token"].as_str(),
+        calls[0].context.task_token.as_deref()
+    );
+    assert_eq!(
+        out["state"],
+        json!({"EnteredTime": "2024-01-01T00:00:00.000Z", "Name": "T", "RetryCount": 0})
+    );
     assert_eq!(out["sm"], "sm1");
     assert_eq!(out["start"], "2024-01-01T00:00:00.000Z");
 }
@@ -567,7 +726,10 @@ async fn unsupported_features_fail_loudly() {
         &[],
     )
     .await;
-    assert_eq!(r.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("States.QueryEvaluationError")
+    );
     let r = run_with(
         json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% 1 + 1 %}", "End": true}}}),
         json!({}),
@@ -591,7 +753,10 @@ async fn jsonpath_variables_and_scopes() {
         &[],
     )
     .await;
-    assert_eq!(r.outcome.output, Some(json!({"x": 2, "old": 1, "name": "A", "lit": "s", "par": [{"seen": 2}]})));
+    assert_eq!(
+        r.outcome.output,
+        Some(json!({"x": 2, "old": 1, "name": "A", "lit": "s", "par": [{"seen": 2}]}))
+    );
     let r = run_with(
         json!({"StartAt": "T", "States": {
             "T": {"Type": "Task", "Resource": lambda("bad"), "End": true,
@@ -625,7 +790,9 @@ async fn timeout_seconds_path() {
     .await;
     assert_eq!(
         r.outcome.cause.as_deref(),
-        Some("An error occurred while executing the state 'T' (entered at the event id #2). Invalid path '$.nope' : No results for path: $['nope']")
+        Some(
+            "An error occurred while executing the state 'T' (entered at the event id #2). Invalid path '$.nope' : No results for path: $['nope']"
+        )
     );
 }
 

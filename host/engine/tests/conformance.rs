@@ -12,11 +12,19 @@ use stepbox_engine::{Engine, ExecutionOptions, ManualClock, VecSink};
 
 fn corpus_dir() -> Option<PathBuf> {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [here.join("../../../shared/conformance/cases"), PathBuf::from("/work/shared/conformance/cases")].into_iter().find(|p| p.is_dir())
+    [
+        here.join("../../../shared/conformance/cases"),
+        PathBuf::from("/work/shared/conformance/cases"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
 }
 
 fn selected(case: &Value) -> bool {
-    let feats: Vec<&str> = case["features"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    let feats: Vec<&str> = case["features"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
     if feats.contains(&"QueryLanguage:JSONata") {
         return false;
     }
@@ -25,7 +33,9 @@ fn selected(case: &Value) -> bool {
 }
 
 fn true_if_lambda_only(case: &Value) -> bool {
-    case["needs"].as_array().is_some_and(|a| a.iter().all(|n| n == "lambda"))
+    case["needs"]
+        .as_array()
+        .is_some_and(|a| a.iter().all(|n| n == "lambda"))
 }
 
 /// Normalises an actual value the way the snapshot library did.
@@ -34,12 +44,15 @@ fn normalise(v: &Value, case: &Value) -> Value {
     if let Some(reps) = case["comparison"]["replacements"].as_array() {
         for r in reps {
             if let (Some(p), Some(rep)) = (r["pattern"].as_str(), r["replacement"].as_str())
-                && let Ok(re) = Regex::new(p) {
-                    s = re.replace_all(&s, regex::NoExpand(rep)).into_owned();
-                }
+                && let Ok(re) = Regex::new(p)
+            {
+                s = re.replace_all(&s, regex::NoExpand(rep)).into_owned();
+            }
         }
     }
-    s = s.replace("arn:aws:", "arn:<partition>:").replace("us-east-1", "<region>");
+    s = s
+        .replace("arn:aws:", "arn:<partition>:")
+        .replace("us-east-1", "<region>");
     serde_json::from_str(&s).unwrap_or(Value::String(s))
 }
 
@@ -60,17 +73,25 @@ fn token_regex(expected: &str) -> Option<Regex> {
     Regex::new(&pat).ok()
 }
 
-fn matches(expected: &Value, actual: &Value, ignore: &[String], wild: &[String]) -> Result<(), String> {
+fn matches(
+    expected: &Value,
+    actual: &Value,
+    ignore: &[String],
+    wild: &[String],
+) -> Result<(), String> {
     match (expected, actual) {
-        (Value::String(e), _) if wild.iter().any(|w| w == e) || e == "date" || e == "timestamp" => Ok(()),
+        (Value::String(e), _) if wild.iter().any(|w| w == e) || e == "date" || e == "timestamp" => {
+            Ok(())
+        }
         (Value::String(e), Value::String(a)) => {
             if e == a {
                 return Ok(());
             }
             if let Some(re) = token_regex(e)
-                && re.is_match(a) {
-                    return Ok(());
-                }
+                && re.is_match(a)
+            {
+                return Ok(());
+            }
             Err(format!("string {e:?} != {a:?}"))
         }
         (Value::Object(_), Value::String(a)) | (Value::Array(_), Value::String(a)) => {
@@ -80,7 +101,11 @@ fn matches(expected: &Value, actual: &Value, ignore: &[String], wild: &[String])
             }
         }
         (Value::Number(e), Value::Number(a)) => {
-            if e.as_f64() == a.as_f64() { Ok(()) } else { Err(format!("number {e} != {a}")) }
+            if e.as_f64() == a.as_f64() {
+                Ok(())
+            } else {
+                Err(format!("number {e} != {a}"))
+            }
         }
         (Value::Array(e), Value::Array(a)) => {
             if e.len() != a.len() {
@@ -109,40 +134,68 @@ fn matches(expected: &Value, actual: &Value, ignore: &[String], wild: &[String])
             Ok(())
         }
         _ => {
-            if expected == actual { Ok(()) } else { Err(format!("{expected} != {actual}")) }
+            if expected == actual {
+                Ok(())
+            } else {
+                Err(format!("{expected} != {actual}"))
+            }
         }
     }
 }
-
 
 fn check(case: &Value, outcome: &stepbox_engine::ExecutionOutcome) -> Result<(), String> {
     let exp = &case["expected"];
     let ignore: Vec<String> = case["comparison"]["ignore_paths"]
         .as_array()
-        .map(|a| a.iter().filter_map(|p| p.as_str()).filter_map(|p| p.strip_prefix("$..")).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str())
+                .filter_map(|p| p.strip_prefix("$.."))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
-    let wild: Vec<String> = case["comparison"]["wildcards"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let wild: Vec<String> = case["comparison"]["wildcards"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     let status = exp["status"].as_str().unwrap_or_default();
     if outcome.status.as_str() != status {
         return Err(format!(
             "status {} != {status} (error={:?} cause={:?})",
             outcome.status.as_str(),
             outcome.error,
-            outcome.cause.as_deref().map(|c| c.chars().take(300).collect::<String>())
+            outcome
+                .cause
+                .as_deref()
+                .map(|c| c.chars().take(300).collect::<String>())
         ));
     }
     if status == "SUCCEEDED" {
         let actual = normalise(outcome.output.as_ref().unwrap_or(&Value::Null), case);
-        return matches(&exp["output"], &actual, &ignore, &wild).map_err(|m| format!("output: {m}"));
+        return matches(&exp["output"], &actual, &ignore, &wild)
+            .map_err(|m| format!("output: {m}"));
     }
     let e_err = exp.get("error").cloned().unwrap_or(Value::Null);
-    let a_err = outcome.error.clone().map(Value::String).unwrap_or(Value::Null);
+    let a_err = outcome
+        .error
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
     matches(&e_err, &normalise(&a_err, case), &ignore, &wild).map_err(|m| format!("error: {m}"))?;
     if ignore.iter().any(|i| i == "Cause" || i == "cause") {
         return Ok(());
     }
     let e_cause = exp.get("cause").cloned().unwrap_or(Value::Null);
-    let a_cause = outcome.cause.clone().map(Value::String).unwrap_or(Value::Null);
+    let a_cause = outcome
+        .cause
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
     let a_cause = normalise(&a_cause, case);
     // Stack traces are Python-specific.
     let mut ign = ignore.clone();
@@ -152,24 +205,38 @@ fn check(case: &Value, outcome: &stepbox_engine::ExecutionOutcome) -> Result<(),
 
 async fn run_case(case: &Value) -> Result<(), String> {
     let def = serde_json::to_string(&case["definition"]).unwrap();
-    let sm = StateMachine::parse(&def).map_err(|d| format!("parse: {}", stepbox_asl::invalid_definition_message(&d)))?;
+    let sm = StateMachine::parse(&def)
+        .map_err(|d| format!("parse: {}", stepbox_asl::invalid_definition_message(&d)))?;
     let start = case["source"]["last_validated_date"]
         .as_str()
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
         .map(|d| d.with_timezone(&chrono::Utc))
         .or_else(|| {
             let r = case["source"]["recorded_date"].as_str()?;
-            chrono::NaiveDateTime::parse_from_str(r, "%d-%m-%Y, %H:%M:%S").ok().map(|n| n.and_utc())
+            chrono::NaiveDateTime::parse_from_str(r, "%d-%m-%Y, %H:%M:%S")
+                .ok()
+                .map(|n| n.and_utc())
         })
         .unwrap_or_else(chrono::Utc::now);
     let clock = ManualClock::auto(start);
     let tasks = common::CorpusLambdas::new(clock.clone(), &case["lambdas"]);
     let engine = Engine::new(tasks, clock.clone());
-    let name = case["execution_name"].as_str().unwrap_or("exec").to_string();
-    let sm_name = case["state_machine"]["name"].as_str().unwrap_or("sm").to_string();
+    let name = case["execution_name"]
+        .as_str()
+        .unwrap_or("exec")
+        .to_string();
+    let sm_name = case["state_machine"]["name"]
+        .as_str()
+        .unwrap_or("sm")
+        .to_string();
     let express = case["state_machine"]["type"].as_str() == Some("EXPRESS");
     let opts = ExecutionOptions {
-        execution_arn: express.then(|| format!("arn:aws:states:us-east-1:111111111111:express:{sm_name}:{name}:{}", stepbox_asl::uuid_v4())),
+        execution_arn: express.then(|| {
+            format!(
+                "arn:aws:states:us-east-1:111111111111:express:{sm_name}:{name}:{}",
+                stepbox_asl::uuid_v4()
+            )
+        }),
         name,
         state_machine_name: sm_name,
         role_arn: Some("arn:aws:iam::111111111111:role/sfn_role".into()),
@@ -177,20 +244,31 @@ async fn run_case(case: &Value) -> Result<(), String> {
     };
     let sink = Arc::new(VecSink::new());
     let fut = engine.start(Arc::new(sm), case["input"].clone(), opts, sink.clone());
-    let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), fut).await.map_err(|_| "wall-clock timeout".to_string())?;
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), fut)
+        .await
+        .map_err(|_| "wall-clock timeout".to_string())?;
     // History ids are chained.
     let ev = sink.events();
     for (i, e) in ev.iter().enumerate() {
         if e.id != i as u64 + 1 || e.previous_event_id >= e.id {
-            return Err(format!("bad event ids at {i}: {:?}", (e.id, e.previous_event_id)));
+            return Err(format!(
+                "bad event ids at {i}: {:?}",
+                (e.id, e.previous_event_id)
+            ));
         }
     }
     check(case, &outcome)?;
     // Event sequence (only where ordering is deterministic: no Map/Parallel).
-    let expected: Vec<&str> = case["history_event_types"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    let expected: Vec<&str> = case["history_event_types"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
     if !expected.is_empty() {
         let actual = sink.types();
-        if !expected.iter().any(|t| t.starts_with("Map") || t.starts_with("Parallel")) {
+        if !expected
+            .iter()
+            .any(|t| t.starts_with("Map") || t.starts_with("Parallel"))
+        {
             if actual != expected {
                 return Err(format!("history: expected {expected:?}, got {actual:?}"));
             }
@@ -200,7 +278,9 @@ async fn run_case(case: &Value) -> Result<(), String> {
             e.sort();
             a.sort();
             if e != a {
-                return Err(format!("history (unordered): expected {expected:?}, got {actual:?}"));
+                return Err(format!(
+                    "history (unordered): expected {expected:?}, got {actual:?}"
+                ));
             }
         }
     }
@@ -214,7 +294,11 @@ fn corpus_conformance() {
         return;
     };
     let filter = std::env::var("STEPBOX_CASE").ok();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     let mut pass = 0;
     let mut fails = Vec::new();
@@ -222,7 +306,10 @@ fn corpus_conformance() {
     let (mut pure_total, mut pure_pass) = (0, 0);
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        if filter.as_ref().is_some_and(|flt| !name.contains(flt.as_str())) {
+        if filter
+            .as_ref()
+            .is_some_and(|flt| !name.contains(flt.as_str()))
+        {
             continue;
         }
         let case: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
@@ -232,7 +319,10 @@ fn corpus_conformance() {
         total += 1;
         let pure = case["needs"].as_array().is_some_and(|a| a.is_empty());
         pure_total += pure as usize;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         match rt.block_on(run_case(&case)) {
             Ok(()) => {
                 pass += 1;
@@ -246,8 +336,14 @@ fn corpus_conformance() {
     }
     println!("conformance (needs=[]): {pure_pass}/{pure_total}");
     println!("conformance (needs=[] or [lambda], fake Lambdas): {pass}/{total}");
-    println!("conformance: {pass} passed, {} failed of {total} selected cases", fails.len());
+    println!(
+        "conformance: {pass} passed, {} failed of {total} selected cases",
+        fails.len()
+    );
     if filter.is_none() && total > 0 {
-        assert!(pass * 100 >= total * 95, "conformance below 95%: {pass}/{total}");
+        assert!(
+            pass * 100 >= total * 95,
+            "conformance below 95%: {pass}/{total}"
+        );
     }
 }

@@ -22,7 +22,13 @@ pub fn py_repr(v: &Value) -> String {
     match v {
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
         Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!("{{{}}}", o.iter().map(|(k, v)| format!("'{k}': {}", py_repr(v))).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         other => py_str(other),
     }
 }
@@ -40,17 +46,29 @@ impl CorpusLambdas {
         let mut h = std::collections::HashMap::new();
         if let Some(o) = lambdas.as_object() {
             for (name, l) in o {
-                h.insert(name.clone(), l["handler_file"].as_str().unwrap_or_default().to_string());
+                h.insert(
+                    name.clone(),
+                    l["handler_file"].as_str().unwrap_or_default().to_string(),
+                );
             }
         }
-        Arc::new(CorpusLambdas { clock, handlers: Mutex::new(h), calls: Mutex::new(Vec::new()) })
+        Arc::new(CorpusLambdas {
+            clock,
+            handlers: Mutex::new(h),
+            calls: Mutex::new(Vec::new()),
+        })
     }
 }
 
 impl TaskInvoker for CorpusLambdas {
     fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<Value, TaskFailure>> {
         self.calls.lock().unwrap().push(req.clone());
-        let handler = self.handlers.lock().unwrap().get(&req.function_name).cloned();
+        let handler = self
+            .handlers
+            .lock()
+            .unwrap()
+            .get(&req.function_name)
+            .cloned();
         let clock = self.clock.clone();
         Box::pin(async move {
             let Some(h) = handler else {
