@@ -1,6 +1,33 @@
 //! The stepbox interpreter: runs compiled ASL state machines
 //! ([`stepbox_asl::StateMachine`]) on tokio, talking to tasks, time and
 //! history only through the [`TaskInvoker`], [`Clock`] and [`HistorySink`] traits.
+//!
+//! ```text
+//! let engine = Engine::new(Arc::new(my_invoker), Arc::new(TokioClock));
+//! let sm = Arc::new(StateMachine::parse(json)?);
+//! let outcome = engine.start(sm, input, ExecutionOptions { name, state_machine_name, .. }, Arc::new(VecSink::new())).await;
+//! // outcome.status: Succeeded | Failed | TimedOut | Aborted; outcome.output / error / cause
+//! ```
+//!
+//! * Task resources: `arn:aws:lambda:R:A:function:NAME[:QUALIFIER]` (the result is
+//!   the function output; history uses `LambdaFunction*` events) and
+//!   `arn:aws:states:::lambda:invoke` (`Parameters.FunctionName` in any Lambda form,
+//!   `Payload`; the result is wrapped like AWS: `ExecutedVersion`, `Payload`,
+//!   `SdkHttpMetadata`, `SdkResponseMetadata`, `StatusCode`). Any other resource is
+//!   passed to the invoker verbatim as `function_name`.
+//! * A [`TaskFailure`] becomes Error = `error`, Cause = Lambda's JSON envelope
+//!   (see [`TaskFailure::aws_cause`]).
+//! * Data-flow errors are `States.Runtime` & co. with AWS's
+//!   "An error occurred while executing the state 'X' (entered at the event id #N). …" cause.
+//! * Map iterations and Parallel branches run as tokio tasks (bounded by
+//!   MaxConcurrency, or [`EngineConfig::max_map_concurrency`] when it is 0).
+//!   DISTRIBUTED Map runs its iterations as child executions whose events are
+//!   not recorded in the parent history (MapRunStarted/MapRunSucceeded are).
+//! * JSONPath workflow variables (`Assign`, `$name` references) are supported;
+//!   JSONata expressions are not evaluated yet (such states fail with
+//!   `States.QueryEvaluationError`).
+//! * Tests use [`ManualClock`] (virtual time) so waits, timeouts and retry
+//!   back-offs run instantly.
 
 pub mod clock;
 mod exec;
