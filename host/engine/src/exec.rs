@@ -1142,6 +1142,75 @@ async fn run_task(
     }
 }
 
+/// Groups Map items per `ItemBatcher`: `{"BatchInput": …, "Items": [...]}`.
+fn batch_items(
+    cfg: &Value,
+    items: Vec<Value>,
+    input: &Value,
+    ctx: &Value,
+    vars: &Map<String, Value>,
+) -> Result<Vec<Value>, RuntimeError> {
+    let limit = |field: &str| -> Result<Option<f64>, RuntimeError> {
+        if let Some(v) = cfg.get(field) {
+            return to_count(v, field, field);
+        }
+        let pf = format!("{field}Path");
+        match cfg.get(&pf).and_then(|v| v.as_str()) {
+            None => Ok(None),
+            Some(p) => {
+                let path =
+                    stepbox_asl::JsonPath::parse(p).map_err(|e| RuntimeError::runtime(e.0))?;
+                let v = scope(input, ctx, vars).resolve(&path).ok_or_else(|| {
+                    RuntimeError::runtime(format!(
+                        "Invalid path '{}' : No results for path: {}",
+                        path.as_str(),
+                        path.canonical()
+                    ))
+                })?;
+                to_count(v.as_value(), field, p)
+            }
+        }
+    };
+    let max_items = limit("MaxItemsPerBatch")?
+        .map(|x| x.max(1.0) as usize)
+        .unwrap_or(usize::MAX);
+    let max_bytes = limit("MaxInputBytesPerBatch")?
+        .map(|x| x.max(1.0) as usize)
+        .unwrap_or(256 * 1024);
+    let batch_input = match cfg.get("BatchInput") {
+        None => None,
+        Some(t) => {
+            let t =
+                stepbox_asl::Template::compile(t).map_err(|e| RuntimeError::runtime(e.message))?;
+            Some(t.eval(&scope(input, ctx, vars))?)
+        }
+    };
+    let wrap = |batch: Vec<Value>| {
+        let mut m = Map::new();
+        if let Some(b) = &batch_input {
+            m.insert("BatchInput".into(), b.clone());
+        }
+        m.insert("Items".into(), Value::Array(batch));
+        Value::Object(m)
+    };
+    let mut out = Vec::new();
+    let mut cur: Vec<Value> = Vec::new();
+    let mut bytes = 0usize;
+    for it in items {
+        let sz = json_size(&it, max_bytes) + 1;
+        if !cur.is_empty() && (cur.len() >= max_items || bytes + sz > max_bytes) {
+            out.push(wrap(std::mem::take(&mut cur)));
+            bytes = 0;
+        }
+        bytes += sz;
+        cur.push(it);
+    }
+    if !cur.is_empty() {
+        out.push(wrap(cur));
+    }
+    Ok(out)
+}
+
 fn to_count(v: &Value, field: &str, path: &str) -> Result<Option<f64>, RuntimeError> {
     let parsed = match v {
         Value::Number(n) => n.as_f64(),
@@ -1285,6 +1354,9 @@ async fn run_map(
                 }
             };
             inputs.push(v);
+        }
+        if let Some(b) = &spec.item_batcher {
+            inputs = batch_items(b, inputs, &eff, &NULL, vars).map_err(rt)?;
         }
         let n = inputs.len();
         let sem = Arc::new(tokio::sync::Semaphore::new(limit));

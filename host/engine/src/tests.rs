@@ -808,3 +808,25 @@ async fn heartbeat_timeout_for_callback_tasks() {
     assert_eq!(r.outcome.error.as_deref(), Some("States.HeartbeatTimeout"));
     assert_eq!(r.clock.now() - t0(), chrono::Duration::seconds(10));
 }
+
+#[tokio::test]
+async fn map_item_batcher() {
+    let r = run_with(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemBatcher": {"MaxItemsPerBatchPath": "$.per", "BatchInput": {"k.$": "$.k"}},
+            "ItemsPath": "$.items",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+        json!({"items": [1, 2, 3, 4, 5], "per": "2", "k": "v"}),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.outcome.output,
+        Some(json!([
+            {"BatchInput": {"k": "v"}, "Items": [1, 2]},
+            {"BatchInput": {"k": "v"}, "Items": [3, 4]},
+            {"BatchInput": {"k": "v"}, "Items": [5]}
+        ]))
+    );
+}
