@@ -1,7 +1,7 @@
 //! The interpreter.
 
 use crate::clock::{BoxFuture, Clock};
-use crate::history::{EventType, HistoryEvent, HistorySink};
+use crate::history::{Details, EventType, HistoryEvent, HistorySink};
 use crate::task::{
     Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
     split_function_name,
@@ -125,6 +125,8 @@ struct Exec {
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     sink: Arc<dyn HistorySink>,
+    /// Whether the sink wants events at all / with details.
+    events: bool,
     details: bool,
     next_id: AtomicU64,
     name: String,
@@ -224,11 +226,31 @@ impl Exec {
         ty: EventType,
         details: impl FnOnce() -> Option<Value>,
     ) -> u64 {
+        self.emit_with(frame, ty, || match details() {
+            Some(v) => Details::Json(v),
+            None => Details::None,
+        })
+    }
+
+    fn emit_with(
+        &self,
+        frame: &mut Frame,
+        ty: EventType,
+        details: impl FnOnce() -> Details,
+    ) -> u64 {
         if frame.silent {
             return frame.prev;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let d = if self.details { details() } else { None };
+        if !self.events {
+            frame.prev = id;
+            return id;
+        }
+        let d = if self.details {
+            details()
+        } else {
+            Details::None
+        };
         self.sink.record(HistoryEvent {
             id,
             previous_event_id: frame.prev,
@@ -364,11 +386,13 @@ impl Engine {
             .unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.account));
         let start = self.clock.now();
         let details = sink.wants_details();
+        let events = sink.wants_events();
         let exec = Arc::new(Exec {
             tasks: self.tasks.clone(),
             clock: self.clock.clone(),
             config: self.config.clone(),
             sink,
+            events,
             details,
             next_id: AtomicU64::new(0),
             name: opts.name.clone(),
@@ -492,8 +516,9 @@ fn run_machine(
         loop {
             let st = sm.state(idx);
             let (entered_ty, exited_ty) = events_for(&st.kind);
-            let entered_id = ex.emit(&mut frame, entered_ty, || {
-                Some(json!({"name": st.name, "input": compact(&input), "inputDetails": {"truncated": false}}))
+            let entered_id = ex.emit_with(&mut frame, entered_ty, || Details::StateEntered {
+                name: st.name.clone(),
+                input: compact(&input),
             });
             let raw = if st.catch.is_empty() {
                 None
@@ -530,7 +555,10 @@ fn run_machine(
             match result {
                 Ok((out, next)) => {
                     if let Some(t) = exited_ty {
-                        ex.emit(&mut frame, t, || Some(json!({"name": st.name, "output": compact(&out), "outputDetails": {"truncated": false}})));
+                        ex.emit_with(&mut frame, t, || Details::StateExited {
+                            name: st.name.clone(),
+                            output: compact(&out),
+                        });
                     }
                     match next {
                         Some(n) => {
@@ -555,8 +583,9 @@ fn run_machine(
                             match io::apply_result_path(&c.result_path, raw, err_out) {
                                 Ok(out) => {
                                     if let Some(t) = exited_ty {
-                                        ex.emit(&mut frame, t, || {
-                                            Some(json!({"name": st.name, "output": compact(&out), "outputDetails": {"truncated": false}}))
+                                        ex.emit_with(&mut frame, t, || Details::StateExited {
+                                            name: st.name.clone(),
+                                            output: compact(&out),
                                         });
                                     }
                                     input = out;

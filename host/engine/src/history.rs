@@ -72,6 +72,39 @@ event_types! {
     EvaluationFailed => Some("evaluationFailedEventDetails"),
 }
 
+/// Event details, kept cheap to record and rendered on demand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Details {
+    None,
+    Json(Value),
+    /// `stateEnteredEventDetails`: input is JSON text.
+    StateEntered {
+        name: String,
+        input: String,
+    },
+    /// `stateExitedEventDetails`: output is JSON text.
+    StateExited {
+        name: String,
+        output: String,
+    },
+}
+
+impl Details {
+    /// The AWS-shaped details object.
+    pub fn to_json(&self) -> Option<Value> {
+        match self {
+            Details::None => None,
+            Details::Json(v) => Some(v.clone()),
+            Details::StateEntered { name, input } => Some(
+                serde_json::json!({"name": name, "input": input, "inputDetails": {"truncated": false}}),
+            ),
+            Details::StateExited { name, output } => Some(
+                serde_json::json!({"name": name, "output": output, "outputDetails": {"truncated": false}}),
+            ),
+        }
+    }
+}
+
 /// One history event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEvent {
@@ -79,11 +112,16 @@ pub struct HistoryEvent {
     pub previous_event_id: u64,
     pub timestamp: DateTime<Utc>,
     pub event_type: EventType,
-    /// The details object (only built when the sink asks for details).
-    pub details: Option<Value>,
+    /// Details (only filled when the sink asks for details).
+    pub details: Details,
 }
 
 impl HistoryEvent {
+    /// The details object as AWS shows it.
+    pub fn details_json(&self) -> Option<Value> {
+        self.details.to_json()
+    }
+
     /// GetExecutionHistory's JSON shape.
     pub fn to_aws_json(&self) -> Value {
         let mut m = Map::new();
@@ -100,8 +138,8 @@ impl HistoryEvent {
             "type".into(),
             Value::String(self.event_type.as_str().into()),
         );
-        if let (Some(k), Some(d)) = (self.event_type.details_key(), &self.details) {
-            m.insert(k.into(), d.clone());
+        if let (Some(k), Some(d)) = (self.event_type.details_key(), self.details.to_json()) {
+            m.insert(k.into(), d);
         }
         Value::Object(m)
     }
@@ -110,6 +148,10 @@ impl HistoryEvent {
 /// Receives history events as they happen.
 pub trait HistorySink: Send + Sync {
     fn record(&self, event: HistoryEvent);
+    /// Whether events are wanted at all (event ids are still allocated).
+    fn wants_events(&self) -> bool {
+        true
+    }
     /// Whether details objects (inputs/outputs rendered as JSON text) are
     /// wanted; a sink that returns false makes recording nearly free.
     fn wants_details(&self) -> bool {
@@ -166,6 +208,9 @@ pub struct NullSink;
 
 impl HistorySink for NullSink {
     fn record(&self, _event: HistoryEvent) {}
+    fn wants_events(&self) -> bool {
+        false
+    }
     fn wants_details(&self) -> bool {
         false
     }

@@ -36,7 +36,7 @@ pub mod task;
 
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
 pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus};
-pub use history::{EventType, HistoryEvent, HistorySink, NullSink, VecSink};
+pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use task::{
     Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
     split_function_name,
