@@ -216,6 +216,7 @@ pub struct StateMachine {
     /// Non-fatal diagnostics (NO_DOLLAR, NO_PATH, PASS_RESULT_IS_STATIC); top level only.
     pub warnings: Vec<Diagnostic>,
     names: HashMap<String, usize>,
+    uses_context: bool,
 }
 
 impl StateMachine {
@@ -277,6 +278,10 @@ impl StateMachine {
     }
     pub fn start(&self) -> &State {
         &self.states[self.start_at]
+    }
+    /// Whether any state (including nested branches/processors) reads `$$`.
+    pub fn uses_context(&self) -> bool {
+        self.uses_context
     }
 }
 
@@ -661,6 +666,14 @@ impl Builder {
                 }
             }
         }
+        let uses_context = states.iter().any(|s| {
+            s.uses_context
+                || match &s.kind {
+                    StateKind::Parallel { branches } => branches.iter().any(|b| b.uses_context),
+                    StateKind::Map(m) => m.processor.uses_context,
+                    _ => false,
+                }
+        });
         Some(StateMachine {
             comment,
             start_at,
@@ -670,6 +683,7 @@ impl Builder {
             query_language: ql,
             warnings: Vec::new(),
             names,
+            uses_context,
         })
     }
 

@@ -397,10 +397,19 @@ impl Engine {
             next_id: AtomicU64::new(0),
             name: opts.name.clone(),
             arn: arn.clone(),
-            ctx_execution: json!({
-                "Id": arn, "Input": input, "Name": opts.name, "RoleArn": role, "StartTime": ts(start), "RedriveCount": opts.redrive_count
-            }),
-            ctx_state_machine: json!({"Id": sm_arn, "Name": opts.state_machine_name}),
+            // The context object is only built for machines that read `$$`.
+            ctx_execution: if sm.uses_context() {
+                json!({
+                    "Id": arn, "Input": input, "Name": opts.name, "RoleArn": role, "StartTime": ts(start), "RedriveCount": opts.redrive_count
+                })
+            } else {
+                Value::Null
+            },
+            ctx_state_machine: if sm.uses_context() {
+                json!({"Id": sm_arn, "Name": opts.state_machine_name})
+            } else {
+                Value::Null
+            },
         });
         let mut frame = Frame {
             prev: 0,
