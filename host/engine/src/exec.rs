@@ -561,6 +561,15 @@ fn run_machine(
                     r
                 }
             };
+            if let Err(f) = &result
+                && f.error.as_deref() == Some(errors::QUERY_EVALUATION_ERROR)
+            {
+                ex.emit(&mut frame, EventType::EvaluationFailed, || {
+                    let mut d = f.as_output_lower();
+                    d["state"] = json!(st.name);
+                    Some(d)
+                });
+            }
             match result {
                 Ok((out, next)) => {
                     if let Some(t) = exited_ty {

@@ -765,6 +765,15 @@ async fn unsupported_features_fail_loudly() {
     )
     .await;
     assert_eq!(r.outcome.status, ExecutionStatus::Failed);
+    assert_eq!(
+        r.sink.types(),
+        vec![
+            "ExecutionStarted",
+            "PassStateEntered",
+            "EvaluationFailed",
+            "ExecutionFailed"
+        ]
+    );
 }
 
 #[tokio::test]
