@@ -793,9 +793,9 @@ async fn run_state(
             for (rule, target) in choices {
                 if rule.rule.eval(&scope).map_err(rt)? {
                     next = Some(*target);
-                    if rule.assign_template.is_some() {
-                        assign_t = &rule.assign_template;
-                    }
+                    // A matched rule uses its own Assign; the state-level
+                    // Assign only applies when the Default is taken.
+                    assign_t = &rule.assign_template;
                     break;
                 }
             }
