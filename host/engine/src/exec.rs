@@ -817,7 +817,12 @@ async fn run_state(
             let now = ex.clock.now();
             let too_long = || rt(RuntimeError::runtime("Wait state delay is too long."));
             let until: DateTime<Utc> = match spec {
-                WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
+                WaitSpec::Seconds(s) => {
+                    if *s > i32::MAX as f64 {
+                        return Err(too_long());
+                    }
+                    now + chrono::Duration::milliseconds((*s * 1000.0) as i64)
+                }
                 WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
                 WaitSpec::SecondsPath(p) => {
                     let v = scope(&eff, ctx, vars).resolve(p).ok_or_else(|| {
@@ -912,7 +917,11 @@ async fn run_state(
                 let mut failure: Option<Failure> = None;
                 let mut last_prev = started;
                 while let Some(j) = set.join_next().await {
-                    let Ok((i, (r, f))) = j else { continue };
+                    let (i, (r, f)) = match j {
+                        Ok(x) => x,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(_) => continue,
+                    };
                     last_prev = last_prev.max(f.prev);
                     match r {
                         Ok(v) => results[i] = Some(v),
@@ -1441,7 +1450,11 @@ async fn run_map(
         let mut first_failure: Option<Failure> = None;
         let mut last_prev = frame.prev;
         while let Some(j) = set.join_next().await {
-            let Ok((i, r, p)) = j else { continue };
+            let (i, r, p) = match j {
+                Ok(x) => x,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => continue,
+            };
             last_prev = last_prev.max(p);
             match r {
                 Ok(v) => results[i] = v,

@@ -867,3 +867,21 @@ async fn map_item_batcher() {
         ]))
     );
 }
+
+#[tokio::test]
+async fn huge_wait_is_an_error_not_a_panic() {
+    let r = run_with(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 18446744073709551615u64, "End": true}}}),
+        json!({}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
+    let r = run_with(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}),
+        json!({"s": 9223372036854775807i64}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
+}
