@@ -100,10 +100,20 @@ pub enum Arg {
     Call(Box<Intrinsic>),
 }
 
+/// A piece of a literal States.Format template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FmtPiece {
+    Lit(String),
+    Placeholder,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Intrinsic {
     pub func: Func,
     pub args: Vec<Arg>,
+    /// For States.Format with a literal template: the template split at its
+    /// unescaped `{}` placeholders (escaped `\{`/`\}` are literal braces).
+    fmt: Option<Vec<FmtPiece>>,
     src: String,
 }
 
@@ -146,7 +156,11 @@ pub fn looks_like_intrinsic(s: &str) -> bool {
 
 impl Intrinsic {
     pub fn parse(src: &str) -> Result<Intrinsic, IntrinsicParseError> {
-        let mut p = P { s: src, i: 0 };
+        let mut p = P {
+            s: src,
+            i: 0,
+            last_pieces: None,
+        };
         let r = p.call(0)?;
         p.ws();
         if p.i != src.len() {
@@ -187,6 +201,25 @@ impl Intrinsic {
             }
         }
         let args: Vec<&Value> = vals.iter().map(|c| c.as_ref()).collect();
+        if let Some(pieces) = &self.fmt {
+            let mut out = String::new();
+            let mut rest = args[1..].iter();
+            for p in pieces {
+                match p {
+                    FmtPiece::Lit(l) => out.push_str(l),
+                    FmtPiece::Placeholder => match rest.next() {
+                        Some(v) => format_value(v, &mut out),
+                        None => {
+                            return Err(fail(
+                                self.func,
+                                "the number of arguments does not match the number of placeholders",
+                            ));
+                        }
+                    },
+                }
+            }
+            return Ok(Value::String(out));
+        }
         call(self.func, &args)
     }
 }
@@ -488,6 +521,8 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
 struct P<'a> {
     s: &'a str,
     i: usize,
+    /// Format pieces of the most recently parsed string literal.
+    last_pieces: Option<Vec<FmtPiece>>,
 }
 
 impl P<'_> {
@@ -534,12 +569,17 @@ impl P<'_> {
         }
         self.i += 1;
         let mut args = Vec::new();
+        let mut fmt: Option<Vec<FmtPiece>> = None;
         self.ws();
         if self.peek() == Some(')') {
             self.i += 1;
         } else {
             loop {
+                self.last_pieces = None;
                 args.push(self.arg(depth)?);
+                if args.len() == 1 && func == Func::Format && matches!(args[0], Arg::Literal(_)) {
+                    fmt = self.last_pieces.take();
+                }
                 self.ws();
                 match self.peek() {
                     Some(',') => self.i += 1,
@@ -555,8 +595,9 @@ impl P<'_> {
         if args.len() < min || max.is_some_and(|m| args.len() > m) {
             return Err(self.err(&format!("wrong number of arguments for {}", func.name())));
         }
-        check_literal_args(func, &args).map_err(|m| self.err(&m))?;
+        check_literal_args(func, &args, fmt.as_deref()).map_err(|m| self.err(&m))?;
         Ok(Intrinsic {
+            fmt,
             func,
             args,
             src: self.s[start..self.i].to_string(),
@@ -568,6 +609,8 @@ impl P<'_> {
             Some('\'') => {
                 self.i += 1;
                 let mut out = String::new();
+                let mut pieces = Vec::new();
+                let mut cur = String::new();
                 loop {
                     let Some(c) = self.peek() else {
                         return Err(self.err("unterminated string literal"));
@@ -580,19 +623,29 @@ impl P<'_> {
                                 return Err(self.err("unterminated escape"));
                             };
                             self.i += n.len_utf8();
-                            match n {
-                                '{' | '}' => {
-                                    // escaped braces are literal braces; mark so Format won't treat them
-                                    out.push(if n == '{' { '\u{E000}' } else { '\u{E001}' });
-                                }
-                                'n' => out.push('\n'),
-                                't' => out.push('\t'),
-                                other => out.push(other),
-                            }
+                            let ch = match n {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => other,
+                            };
+                            out.push(ch);
+                            cur.push(ch);
                         }
-                        c => out.push(c),
+                        '{' if self.peek() == Some('}') => {
+                            self.i += 1;
+                            out.push_str("{}");
+                            pieces.push(FmtPiece::Lit(std::mem::take(&mut cur)));
+                            pieces.push(FmtPiece::Placeholder);
+                        }
+                        c => {
+                            out.push(c);
+                            cur.push(c);
+                        }
                     }
                 }
+                pieces.push(FmtPiece::Lit(cur));
+                pieces.retain(|p| !matches!(p, FmtPiece::Lit(s) if s.is_empty()));
+                self.last_pieces = Some(pieces);
                 Ok(Arg::Literal(Value::String(out)))
             }
             Some('$') => {
@@ -653,21 +706,22 @@ impl P<'_> {
 }
 
 /// Post-processes escaped braces and checks statically-known argument types.
-fn check_literal_args(func: Func, args: &[Arg]) -> Result<(), String> {
+fn check_literal_args(func: Func, args: &[Arg], fmt: Option<&[FmtPiece]>) -> Result<(), String> {
     if func == Func::Format
         && let Some(Arg::Literal(v)) = args.first()
     {
         if !v.is_string() {
             return Err("the first argument of States.Format must be a string".into());
         }
-        if let Value::String(s) = v {
-            let n = s.matches("{}").count();
-            let rest = args.len() - 1;
-            if n != rest {
-                return Err(
-                    "the number of arguments does not match the number of placeholders".into(),
-                );
-            }
+        let n = fmt
+            .map(|p| {
+                p.iter()
+                    .filter(|x| matches!(x, FmtPiece::Placeholder))
+                    .count()
+            })
+            .unwrap_or(0);
+        if n != args.len() - 1 {
+            return Err("the number of arguments does not match the number of placeholders".into());
         }
     }
     if func == Func::JsonMerge
@@ -679,31 +733,10 @@ fn check_literal_args(func: Func, args: &[Arg]) -> Result<(), String> {
     Ok(())
 }
 
-/// Replaces the private-use markers for escaped braces with real braces.
-pub(crate) fn unescape_braces(v: Value) -> Value {
-    match v {
-        Value::String(s) if s.contains(['\u{E000}', '\u{E001}']) => {
-            Value::String(s.replace('\u{E000}', "{").replace('\u{E001}', "}"))
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(unescape_braces).collect()),
-        Value::Object(o) => Value::Object(
-            o.into_iter()
-                .map(|(k, v)| (k, unescape_braces(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
 impl Intrinsic {
-    /// Evaluates and resolves escaped braces in the result.
+    /// Evaluates the call.
     pub fn evaluate(&self, scope: &Scope<'_>) -> Result<Value, RuntimeError> {
-        let v = self.eval(scope)?;
-        Ok(match &v {
-            Value::String(s) if !s.contains(['\u{E000}', '\u{E001}']) => v,
-            Value::Number(_) | Value::Bool(_) | Value::Null => v,
-            _ => unescape_braces(v),
-        })
+        self.eval(scope)
     }
 }
 
@@ -889,5 +922,46 @@ mod overflow_tests {
         let input = json!({"a": i64::MAX});
         let e = i.evaluate(&Scope::new(&input, &json!({}))).unwrap_err();
         assert_eq!(e.error, "States.IntrinsicFailure");
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(src: &str, input: Value) -> Result<Value, RuntimeError> {
+        Intrinsic::parse(src)
+            .unwrap()
+            .evaluate(&Scope::new(&input, &json!({})))
+    }
+
+    #[test]
+    fn escapes_and_templates_from_paths() {
+        assert_eq!(
+            run(r"States.Format('\{{}\}', 1)", json!({})).unwrap(),
+            json!("{1}")
+        );
+        assert_eq!(
+            run("States.Format($.t, 1, 'x')", json!({"t": "a{}b{}"})).unwrap(),
+            json!("a1bx")
+        );
+        assert_eq!(
+            run("States.Array($.x)", json!({"x": "\u{E000}"})).unwrap(),
+            json!(["\u{E000}"])
+        );
+        assert_eq!(
+            run(r"States.StringSplit('a\{b', '\{')", json!({})).unwrap(),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            run(
+                "States.Format('{}-{}', States.Format('{}', 'in'), 2)",
+                json!({})
+            )
+            .unwrap(),
+            json!("in-2")
+        );
+        assert!(Intrinsic::parse(r"States.Format('\{\}', 1)").is_err());
     }
 }
