@@ -1,0 +1,70 @@
+//! The `stepbox` command line, as a library so tests drive it in-process with
+//! captured output. `src/main.rs` is a thin wrapper around [`run`].
+
+mod invoke;
+mod util;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "stepbox", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `stepbox_sandbox=debug`.
+    #[arg(long, env = "STEPBOX_LOG", default_value = "warn", global = true)]
+    pub log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one task component once, like a local Lambda invoke: prints the
+    /// output JSON on stdout, the task's logs on stderr; exits 1 on failure.
+    Invoke(invoke::InvokeArgs),
+}
+
+/// Where a command writes: stdout for results, stderr for logs and errors.
+pub struct Io<'a> {
+    pub out: &'a mut (dyn Write + Send),
+    pub err: &'a mut (dyn Write + Send),
+}
+
+/// Parse `args` (including the program name) and run the command. Exit codes:
+/// 0 success, 1 the workflow or task failed, 2 usage or setup error.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, io: Io<'_>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = write!(io.err, "{}", e.render().ansi());
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    run_parsed(cli, io)
+}
+
+/// Run an already parsed command line.
+pub fn run_parsed(cli: Cli, io: Io<'_>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(io.err, "error: starting the tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Invoke(args) => invoke::run(args, io.out, io.err).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(io.err, "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Invocation cost of the echo guest: raw wasmtime floor vs `Sandbox::invoke`.
+//!
+//! The floor is the least a host can do per call with the same engine
+//! (pooling allocator, epochs, fuel): a fresh `Store` with an empty WASI
+//! context, `InstancePre::instantiate_async`, one call of `handle`. stepbox
+//! adds limits, log capture, the deadline guard and error classification.
+//! Prints p50/p99 of both and their ratio (target ≤ 1.5×), then echo
+//! throughput on one and two threads (target ≥ 1.6×).
+//!
+//! Run: `cargo bench -p stepbox-sandbox --bench invoke`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stepbox_sandbox::{Limits, Request, Sandbox, SandboxConfig, TaskContext};
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+mod floor {
+    wasmtime::component::bindgen!({ path: "../../wit", world: "task", exports: { default: async } });
+}
+
+struct FloorState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for FloorState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+impl floor::stepbox::task::types::Host for FloorState {}
+impl floor::stepbox::task::host::Host for FloorState {
+    fn log(&mut self, _: floor::stepbox::task::host::LogLevel, _: String) {}
+    fn heartbeat(&mut self) {}
+}
+
+const INPUT: &str = r#"{"id": 42, "name": "order-42", "items": [1, 2, 3]}"#;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() -> anyhow::Result<()> {
+    let iterations: usize = std::env::var("BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let wasm = std::fs::read(stepbox_components::ECHO)?;
+    let function = sandbox.compile(&wasm)?;
+    let engine = sandbox.engine().clone();
+    let mut linker = Linker::<FloorState>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    floor::Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    let component = unsafe { wasmtime::component::Component::deserialize(&engine, engine.precompile_component(&wasm)?)? };
+    let pre = floor::TaskPre::new(linker.instantiate_pre(&component)?)?;
+    let limits = Limits::default();
+    let ctx = floor::stepbox::task::types::Context {
+        execution_name: String::new(),
+        execution_arn: String::new(),
+        state_name: String::new(),
+        retry_count: 0,
+        remaining_time_ms: 3000,
+        task_token: None,
+        request_id: String::new(),
+    };
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let floor_call = || async {
+        let mut store = Store::new(&engine, FloorState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+        store.set_epoch_deadline(u64::MAX / 2);
+        store.set_fuel(u64::MAX).unwrap();
+        let task = pre.instantiate_async(&mut store).await.unwrap();
+        let out = task.call_handle(&mut store, INPUT, &ctx).await.unwrap().unwrap();
+        assert!(out.starts_with("{"));
+    };
+    let stepbox_call = || async {
+        let inv = sandbox
+            .invoke(&function, Request { input: INPUT, context: TaskContext::default(), limits: &limits, on_heartbeat: None })
+            .await;
+        assert!(inv.result.is_ok());
+    };
+
+    // Interleave blocks of both so drift on a noisy machine hits both alike.
+    let (mut floor_t, mut stepbox_t) = (Vec::new(), Vec::new());
+    rt.block_on(async {
+        for _ in 0..200 {
+            floor_call().await;
+            stepbox_call().await;
+        }
+        for _ in 0..iterations / 100 {
+            for _ in 0..100 {
+                let t = Instant::now();
+                floor_call().await;
+                floor_t.push(t.elapsed());
+            }
+            for _ in 0..100 {
+                let t = Instant::now();
+                stepbox_call().await;
+                stepbox_t.push(t.elapsed());
+            }
+        }
+    });
+    floor_t.sort();
+    stepbox_t.sort();
+    let (f50, f99) = (percentile(&floor_t, 0.5), percentile(&floor_t, 0.99));
+    let (s50, s99) = (percentile(&stepbox_t, 0.5), percentile(&stepbox_t, 0.99));
+    println!("echo invocation latency ({} samples each, {:?} allocator)", floor_t.len(), sandbox.allocator());
+    println!("  raw wasmtime floor : p50 {:>8.1} µs   p99 {:>8.1} µs", us(f50), us(f99));
+    println!("  stepbox invoke     : p50 {:>8.1} µs   p99 {:>8.1} µs", us(s50), us(s99));
+    println!(
+        "  ratio stepbox/floor: p50 {:.2}×   p99 {:.2}×   (target p50 ≤ 1.5×)",
+        us(s50) / us(f50),
+        us(s99) / us(f99)
+    );
+
+    // Throughput: one thread, then two threads sharing the same sandbox.
+    let per_thread = iterations;
+    let run_threads = |threads: usize| -> f64 {
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                let sandbox = sandbox.clone();
+                let function = Arc::clone(&function);
+                let limits = limits.clone();
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async {
+                        for _ in 0..per_thread {
+                            let inv = sandbox
+                                .invoke(
+                                    &function,
+                                    Request { input: INPUT, context: TaskContext::default(), limits: &limits, on_heartbeat: None },
+                                )
+                                .await;
+                            assert!(inv.result.is_ok());
+                        }
+                    });
+                });
+            }
+        });
+        (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+    };
+    let one = run_threads(1);
+    let two = run_threads(2);
+    println!("echo throughput");
+    println!("  1 thread : {one:>10.0} invocations/s");
+    println!("  2 threads: {two:>10.0} invocations/s");
+    println!("  ratio 2/1: {:.2}×   (target ≥ 1.6×)", two / one);
+    Ok(())
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}

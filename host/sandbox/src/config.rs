@@ -1,0 +1,73 @@
+//! Sandbox-wide configuration and per-invocation limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the wasmtime engine is set up; one per process.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where precompiled artifacts are kept (content-addressed). `None`: memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may run at once; sizes the pooling allocator.
+    pub max_concurrent_instances: u32,
+    /// Largest linear memory any instance may grow to; sizes each pool slot.
+    /// Per-invocation [`Limits::memory_bytes`] must not exceed it.
+    pub max_memory_bytes: u64,
+    /// Period of the epoch ticker; a timeout is noticed within one tick.
+    pub epoch_tick: Duration,
+    /// Count fuel (instructions) so [`Limits::fuel`] can be enforced.
+    pub fuel: bool,
+    /// Use the pooling allocator when the address-space reservation succeeds.
+    pub pooling: bool,
+    /// Native stack for guest code (wasm call depth is bounded by it).
+    pub max_wasm_stack_bytes: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            cache_dir: None,
+            max_concurrent_instances: 128,
+            max_memory_bytes: 512 << 20,
+            epoch_tick: Duration::from_millis(1),
+            fuel: true,
+            pooling: true,
+            max_wasm_stack_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Limits of one invocation (a function's configuration, like a Lambda's
+/// Timeout and MemorySize).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The function's own timeout; exceeding it fails with `Sandbox.Timedout`.
+    pub timeout: Duration,
+    /// Linear-memory cap; exceeding it fails with `Sandbox.OutOfMemory`.
+    pub memory_bytes: u64,
+    /// Instruction budget (only when [`SandboxConfig::fuel`]); running out
+    /// fails with `Sandbox.OutOfFuel`. `None`: unlimited.
+    pub fuel: Option<u64>,
+    /// Largest output accepted; more fails with `States.DataLimitExceeded`.
+    pub max_output_bytes: usize,
+    /// Captured log bytes kept (stdout, stderr and `log` lines together).
+    pub max_log_bytes: usize,
+    /// Grant a private, empty scratch directory mounted at `/tmp`, removed afterwards.
+    pub scratch_dir: bool,
+}
+
+/// Step Functions' payload limit (256 KiB), also a Lambda response's practical cap here.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(3),
+            memory_bytes: 128 << 20,
+            fuel: None,
+            max_output_bytes: MAX_PAYLOAD_BYTES,
+            max_log_bytes: 64 * 1024,
+            scratch_dir: false,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! One invocation: fresh store and instance, limits, WASI, classification of
+//! every way a guest can fail into a named [`InvokeError`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings::stepbox::task::{host, types};
+use crate::logs::{LogBuffer, Logs};
+use crate::{Function, Inner, InvokeError, Limits};
+
+/// What the task is told about its invocation (the WIT `context` record).
+#[derive(Debug, Clone, Default)]
+pub struct TaskContext {
+    pub execution_name: String,
+    pub execution_arn: String,
+    pub state_name: String,
+    pub retry_count: u32,
+    pub task_token: Option<String>,
+    pub request_id: String,
+}
+
+/// One invocation's input and settings.
+pub struct Request<'a> {
+    /// The task input, JSON text.
+    pub input: &'a str,
+    pub context: TaskContext,
+    pub limits: &'a Limits,
+    /// Called on each `heartbeat()` from the guest.
+    pub on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+/// The outcome of an invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Output JSON text, or why it failed.
+    pub result: Result<String, InvokeError>,
+    pub logs: Logs,
+    pub duration: Duration,
+    /// Fuel used, when fuel is counted.
+    pub fuel_consumed: Option<u64>,
+}
+
+/// The store's data for one invocation.
+pub(crate) struct InvocationState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    logs: LogBuffer,
+    on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl WasiView for InvocationState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for InvocationState {}
+
+impl host::Host for InvocationState {
+    fn log(&mut self, level: host::LogLevel, message: String) {
+        let prefix = match level {
+            host::LogLevel::Trace => "TRACE",
+            host::LogLevel::Debug => "DEBUG",
+            host::LogLevel::Info => "INFO",
+            host::LogLevel::Warn => "WARN",
+            host::LogLevel::Error => "ERROR",
+        };
+        self.logs.append_line(prefix, &message);
+    }
+
+    fn heartbeat(&mut self) {
+        if let Some(f) = &self.on_heartbeat {
+            f();
+        }
+    }
+}
+
+/// Caps linear memory; remembers that the cap was hit so the resulting
+/// allocation-failure trap is reported as `Sandbox.OutOfMemory`.
+struct MemoryLimiter {
+    limit: u64,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// The error the epoch callback raises when the deadline has passed.
+#[derive(Debug)]
+struct DeadlineReached;
+
+impl std::fmt::Display for DeadlineReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline reached")
+    }
+}
+
+impl std::error::Error for DeadlineReached {}
+
+pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>) -> Invocation {
+    let started = Instant::now();
+    let limits = request.limits;
+    let logs = LogBuffer::new(limits.max_log_bytes);
+    let finish = |result, fuel_consumed| Invocation {
+        result,
+        logs: logs.snapshot(),
+        duration: started.elapsed(),
+        fuel_consumed,
+    };
+
+    // The scratch directory lives until the end of this function, then is removed.
+    let scratch = match limits.scratch_dir.then(tempfile::tempdir).transpose() {
+        Ok(dir) => dir,
+        Err(e) => return finish(Err(InvokeError::Internal(format!("creating scratch directory: {e}"))), None),
+    };
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(logs.clone()).stderr(logs.clone());
+    if let Some(dir) = &scratch {
+        if let Err(e) = wasi.preopened_dir(dir.path(), "/tmp", FsPerms::ReadWrite) {
+            return finish(Err(InvokeError::Internal(format!("granting scratch directory: {e:#}"))), None);
+        }
+    }
+    let memory_limit = limits.memory_bytes.min(inner.config.max_memory_bytes);
+    let state = InvocationState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter { limit: memory_limit, exceeded: false },
+        logs: logs.clone(),
+        on_heartbeat: request.on_heartbeat,
+    };
+    let mut store = Store::new(&inner.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    let fuel_budget = inner.config.fuel.then(|| limits.fuel.unwrap_or(u64::MAX));
+    if let Some(budget) = fuel_budget {
+        store.set_fuel(budget).expect("fuel is enabled on the engine");
+    }
+    // Every tick the guest yields to the executor (so the outer timeout and
+    // other tasks progress) unless its deadline has passed, which traps.
+    let deadline = started + limits.timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(DeadlineReached))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+
+    let remaining = limits.timeout.saturating_sub(started.elapsed());
+    let ctx = types::Context {
+        execution_name: request.context.execution_name,
+        execution_arn: request.context.execution_arn,
+        state_name: request.context.state_name,
+        retry_count: request.context.retry_count,
+        remaining_time_ms: remaining.as_millis() as u64,
+        task_token: request.context.task_token,
+        request_id: request.context.request_id,
+    };
+    let call = async {
+        let task = function.pre.instantiate_async(&mut store).await?;
+        task.call_handle(&mut store, request.input, &ctx).await
+    };
+    // The outer timeout guards host calls the epoch cannot interrupt (a guest
+    // blocked in a WASI sleep or poll).
+    let outcome = tokio::time::timeout_at(deadline.into(), call).await;
+    let fuel_consumed = fuel_budget.map(|b| b - store.get_fuel().unwrap_or(0));
+    let result = match outcome {
+        Err(_elapsed) => Err(InvokeError::Timeout { limit: limits.timeout }),
+        Ok(Ok(Ok(output))) if output.len() > limits.max_output_bytes => {
+            Err(InvokeError::OutputTooLarge { size: output.len(), limit: limits.max_output_bytes })
+        }
+        Ok(Ok(Ok(output))) => Ok(output),
+        Ok(Ok(Err(e))) => Err(InvokeError::Task { error: e.error, cause: e.cause }),
+        Ok(Err(e)) => Err(classify_trap(&e, store.data(), limits, fuel_budget, &logs)),
+    };
+    drop(store);
+    drop(scratch);
+    finish(result, fuel_consumed)
+}
+
+fn classify_trap(
+    e: &wasmtime::Error,
+    state: &InvocationState,
+    limits: &Limits,
+    fuel_budget: Option<u64>,
+    logs: &LogBuffer,
+) -> InvokeError {
+    if e.downcast_ref::<DeadlineReached>().is_some() {
+        return InvokeError::Timeout { limit: limits.timeout };
+    }
+    if state.limiter.exceeded {
+        return InvokeError::OutOfMemory { limit: state.limiter.limit };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => {
+            InvokeError::OutOfFuel { budget: fuel_budget.unwrap_or_default() }
+        }
+        Some(trap) => {
+            let trap_text = match trap {
+                Trap::StackOverflow => "stack overflow: call stack exhausted".to_string(),
+                other => other.to_string(),
+            };
+            let message = match panic_message(&logs.snapshot()) {
+                Some(panic) => format!("{panic} ({trap_text})"),
+                None => trap_text,
+            };
+            InvokeError::Trap { message }
+        }
+        None => InvokeError::Trap { message: format!("{e:#}") },
+    }
+}
+
+/// A Rust guest's panic hook prints `panicked at FILE:LINE:COL:\nMESSAGE` to stderr.
+fn panic_message(logs: &Logs) -> Option<String> {
+    let start = logs.text.rfind("panicked at ")?;
+    let rest = &logs.text[start..];
+    let mut lines = rest.lines();
+    let location = lines.next()?.trim_end_matches(':');
+    let message = lines.next().unwrap_or("").trim();
+    Some(format!("{location}: {message}"))
+}

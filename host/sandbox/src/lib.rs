@@ -1,0 +1,128 @@
+//! stepbox's sandbox: runs Task states as WebAssembly components of the
+//! `stepbox:task@0.1.0` world (see `wit/task.wit`) on wasmtime.
+//!
+//! - One [`Sandbox`] per process owns the wasmtime engine (pooling allocator,
+//!   epoch ticker, optional fuel) and an on-disk cache of precompiled artifacts.
+//! - [`Sandbox::compile`] validates a component against the world, precompiles
+//!   it once (or loads the cached artifact) and keeps an `InstancePre`; the
+//!   invocation path never compiles.
+//! - [`Sandbox::invoke`] runs one invocation in a fresh store and instance
+//!   under its [`Limits`]: a deadline (epoch-checked, also guarding host
+//!   calls), a memory cap, an optional fuel budget, an output cap, and WASI with
+//!   no env, no args, no network, no inherited stdio and at most a private
+//!   scratch directory.
+
+mod cache;
+mod config;
+mod error;
+mod invoke;
+mod logs;
+mod registry;
+mod runtime;
+mod validate;
+
+use std::sync::Arc;
+
+pub use cache::{Origin, wasm_sha256};
+pub use config::{Limits, MAX_PAYLOAD_BYTES, SandboxConfig};
+pub use error::{InvokeError, RegisterError};
+pub use invoke::{Invocation, Request, TaskContext};
+pub use logs::Logs;
+pub use registry::{Registry, RegisteredFunction};
+pub use runtime::Allocator;
+
+use invoke::InvocationState;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "task",
+        exports: { default: async },
+    });
+}
+
+/// A compiled, validated component, ready to instantiate.
+pub struct Function {
+    /// Hex SHA-256 of the component bytes.
+    pub sha256: String,
+    /// Size of the component bytes.
+    pub code_size: usize,
+    /// Whether this load compiled the component or found it in the cache.
+    pub origin: Origin,
+    pre: bindings::TaskPre<InvocationState>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function").field("sha256", &self.sha256).field("code_size", &self.code_size).finish()
+    }
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    allocator: Allocator,
+    linker: wasmtime::component::Linker<InvocationState>,
+    cache: cache::ArtifactCache,
+    config: SandboxConfig,
+    _ticker: runtime::EpochTicker,
+}
+
+/// The process-wide sandbox. Cloning is cheap and shares everything.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> anyhow::Result<Self> {
+        let (engine, allocator) = runtime::build_engine(&config)?;
+        let mut linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::Task::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        let cache = cache::ArtifactCache::new(&engine, config.cache_dir.as_deref())?;
+        let ticker = runtime::EpochTicker::start(engine.clone(), config.epoch_tick);
+        tracing::debug!(?allocator, "sandbox ready");
+        Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, _ticker: ticker }) })
+    }
+
+    /// Which instance allocator is in use (pooling unless its reservation failed).
+    pub fn allocator(&self) -> Allocator {
+        self.inner.allocator
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    /// The wasmtime engine (for benchmarks comparing against raw wasmtime).
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    /// Validate `wasm` against the task world, precompile it (or load the
+    /// cached artifact) and prepare its `InstancePre`.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Arc<Function>, RegisterError> {
+        validate::check_is_component(wasm)?;
+        let sha256 = cache::wasm_sha256(wasm);
+        let (component, origin) = self
+            .inner
+            .cache
+            .load_or_compile(&self.inner.engine, wasm, &sha256)
+            .map_err(RegisterError::Compile)?;
+        validate::check_exports(&self.inner.engine, &component)?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| RegisterError::WrongWorld(validate::describe_import_error(&e)))?;
+        let pre = bindings::TaskPre::new(instance_pre)
+            .map_err(|e| RegisterError::WrongWorld(format!("export `handle` has the wrong type: {e:#}")))?;
+        Ok(Arc::new(Function { sha256, code_size: wasm.len(), origin, pre }))
+    }
+
+    /// Run `function` once. Never panics and never fails the host: every
+    /// failure of the guest is an [`InvokeError`] in the returned invocation.
+    pub async fn invoke(&self, function: &Function, request: Request<'_>) -> Invocation {
+        invoke::run(&self.inner, function, request).await
+    }
+}

@@ -1,0 +1,76 @@
+//! Functions by name: what a Task state's resource (or a Lambda-style
+//! invoke) resolves to. Shared by the CLI, the engine adapter and the server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::{Function, Limits, RegisterError, Sandbox};
+
+/// A function: a compiled component and its configured limits.
+#[derive(Debug, Clone)]
+pub struct RegisteredFunction {
+    pub name: String,
+    pub function: Arc<Function>,
+    pub limits: Limits,
+}
+
+/// Name → function. Registration compiles (or loads the cached artifact);
+/// lookups are cheap clones of an `Arc`.
+#[derive(Clone)]
+pub struct Registry {
+    sandbox: Sandbox,
+    functions: Arc<RwLock<HashMap<String, RegisteredFunction>>>,
+}
+
+impl Registry {
+    pub fn new(sandbox: Sandbox) -> Self {
+        Registry { sandbox, functions: Default::default() }
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Compile `wasm` and register it as `name`, replacing any previous version.
+    pub fn register(&self, name: &str, wasm: &[u8], limits: Limits) -> Result<RegisteredFunction, RegisterError> {
+        let function = self.sandbox.compile(wasm)?;
+        let registered = RegisteredFunction { name: name.to_string(), function, limits };
+        self.functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), registered.clone());
+        Ok(registered)
+    }
+
+    /// Register every `NAME.wasm` in `dir` as function NAME.
+    pub fn register_dir(&self, dir: &std::path::Path, limits: &Limits) -> anyhow::Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                let wasm = std::fs::read(&path)?;
+                self.register(&name, &wasm, limits.clone())
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    pub fn get(&self, name: &str) -> Option<RegisteredFunction> {
+        self.functions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    pub fn remove(&self, name: &str) -> Option<RegisteredFunction> {
+        self.functions.write().unwrap_or_else(|e| e.into_inner()).remove(name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.functions.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        names.sort();
+        names
+    }
+}

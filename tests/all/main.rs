@@ -1,0 +1,4 @@
+//! stepbox's integration tests: one test binary, one module per area.
+
+mod cli;
+mod sandbox;

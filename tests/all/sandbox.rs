@@ -1,0 +1,231 @@
+//! The sandbox contains hostile guests: each fails its own invocation with a
+//! named error within its limits, and the same sandbox keeps serving.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stepbox_sandbox::{Function, Invocation, InvokeError, Limits, Origin, Request, Sandbox, SandboxConfig, TaskContext};
+use stepbox_tests::shared_sandbox;
+
+fn load(name: &str) -> std::sync::Arc<Function> {
+    let wasm = stepbox_components::bytes(name).expect("component built by host/components");
+    shared_sandbox().compile(&wasm).expect("component compiles")
+}
+
+async fn invoke(function: &Function, input: Value, limits: &Limits) -> Invocation {
+    let input = input.to_string();
+    shared_sandbox()
+        .invoke(function, Request { input: &input, context: TaskContext::default(), limits, on_heartbeat: None })
+        .await
+}
+
+async fn attack(name: &str, limits: &Limits) -> Invocation {
+    invoke(&load("hostile"), json!({ "attack": name }), limits).await
+}
+
+fn error_name(inv: &Invocation) -> &str {
+    inv.result.as_ref().err().map(InvokeError::error_name).unwrap_or("<succeeded>")
+}
+
+fn short_timeout() -> Limits {
+    Limits { timeout: Duration::from_millis(200), ..Limits::default() }
+}
+
+#[tokio::test]
+async fn echo_returns_its_input() {
+    let echo = load("echo");
+    let input = json!({"a": [1, 2.5, "three"], "b": {"c": null}});
+    let inv = invoke(&echo, input.clone(), &Limits::default()).await;
+    let output: Value = serde_json::from_str(inv.result.as_ref().unwrap()).unwrap();
+    assert_eq!(output, input);
+}
+
+/// Overshoot past the deadline must stay within one epoch tick + 1 ms. The
+/// best of three attempts is taken so a descheduled test thread on a busy
+/// 2-core machine does not fail the bound; a broken deadline fails all three.
+async fn assert_times_out_promptly(attack_name: &str) {
+    let limits = short_timeout();
+    let tick = shared_sandbox().config().epoch_tick;
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let inv = attack(attack_name, &limits).await;
+        assert_eq!(error_name(&inv), "Sandbox.Timedout", "{attack_name}: {:?}", inv.result);
+        assert!(inv.duration >= limits.timeout, "{attack_name} stopped before its deadline: {:?}", inv.duration);
+        best = best.min(inv.duration - limits.timeout);
+    }
+    let bound = tick + Duration::from_millis(1);
+    assert!(best <= bound, "{attack_name}: overshoot {best:?} exceeds one tick + 1 ms ({bound:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infinite_loop_times_out() {
+    assert_times_out_promptly("loop").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleeping_in_a_host_call_times_out() {
+    assert_times_out_promptly("sleep").await;
+}
+
+#[tokio::test]
+async fn memory_bomb_hits_the_memory_limit() {
+    let limits = Limits { memory_bytes: 32 << 20, ..Limits::default() };
+    let inv = attack("memory", &limits).await;
+    assert_eq!(error_name(&inv), "Sandbox.OutOfMemory", "{:?}", inv.result);
+}
+
+#[tokio::test]
+async fn deep_recursion_is_a_trap() {
+    let inv = attack("recursion", &Limits::default()).await;
+    assert_eq!(error_name(&inv), "Sandbox.Trap", "{:?}", inv.result);
+    let cause = inv.result.unwrap_err().cause();
+    assert!(cause.contains("stack overflow"), "{cause}");
+
+    // Recursion with big frames runs off the shadow stack in linear memory.
+    let inv = attack("shadow-recursion", &Limits::default()).await;
+    assert_eq!(error_name(&inv), "Sandbox.Trap", "{:?}", inv.result);
+}
+
+#[tokio::test]
+async fn panic_is_a_trap_carrying_the_panic_message() {
+    let inv = attack("panic", &Limits::default()).await;
+    assert_eq!(error_name(&inv), "Sandbox.Trap");
+    let cause = inv.result.unwrap_err().cause();
+    assert!(cause.contains("hostile guest panicked on purpose"), "{cause}");
+}
+
+#[tokio::test]
+async fn huge_output_exceeds_the_data_limit() {
+    let inv = attack("huge-output", &Limits::default()).await;
+    assert_eq!(error_name(&inv), "States.DataLimitExceeded", "{:?}", inv.result);
+}
+
+#[tokio::test]
+async fn fuel_budget_stops_a_loop() {
+    let limits = Limits { fuel: Some(5_000_000), timeout: Duration::from_secs(30), ..Limits::default() };
+    let inv = attack("loop", &limits).await;
+    assert_eq!(error_name(&inv), "Sandbox.OutOfFuel", "{:?}", inv.result);
+}
+
+#[tokio::test]
+async fn the_host_filesystem_env_args_and_network_are_not_visible() {
+    let passwd = attack("read-passwd", &Limits::default()).await;
+    assert_eq!(error_name(&passwd), "Denied", "read /etc/passwd: {:?}", passwd.result);
+
+    // SAFETY-free check that the host does have variables to leak.
+    assert!(std::env::vars().count() > 0);
+    let env = attack("env", &Limits::default()).await;
+    let vars: Value = serde_json::from_str(env.result.as_ref().unwrap()).unwrap();
+    assert_eq!(vars["vars"], json!([]));
+
+    let args = attack("args", &Limits::default()).await;
+    let args: Value = serde_json::from_str(args.result.as_ref().unwrap()).unwrap();
+    assert_eq!(args["args"], json!([]));
+
+    let net = attack("network", &Limits::default()).await;
+    assert_eq!(error_name(&net), "Denied", "network: {:?}", net.result);
+}
+
+#[tokio::test]
+async fn scratch_directory_only_when_granted() {
+    let denied = attack("scratch", &Limits::default()).await;
+    assert_eq!(error_name(&denied), "Denied", "{:?}", denied.result);
+
+    let granted = attack("scratch", &Limits { scratch_dir: true, ..Limits::default() }).await;
+    let out: Value = serde_json::from_str(granted.result.as_ref().unwrap()).unwrap();
+    assert_eq!(out["read_back"], "written by the guest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_flood_is_capped_and_times_out() {
+    let limits = Limits { max_log_bytes: 10_000, ..short_timeout() };
+    let inv = attack("log-flood", &limits).await;
+    assert_eq!(error_name(&inv), "Sandbox.Timedout");
+    assert_eq!(inv.logs.text.len(), 10_000);
+    assert!(inv.logs.dropped_bytes > 0);
+}
+
+/// After every attack, the same sandbox serves 1,000 normal invocations
+/// correctly, concurrently, with fresh instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_attacks_then_serves_a_thousand_invocations() {
+    let limits = short_timeout();
+    for name in ["loop", "memory", "recursion", "panic", "huge-output", "sleep", "log-flood"] {
+        let inv = attack(name, &Limits { memory_bytes: 32 << 20, ..limits.clone() }).await;
+        assert!(inv.result.is_err(), "{name} should fail");
+    }
+    let hostile = load("hostile");
+    let echo = load("echo");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000u32 {
+        let function = if i % 2 == 0 { hostile.clone() } else { echo.clone() };
+        tasks.spawn(async move {
+            let input = json!({"i": i, "attack": "none"});
+            let inv = invoke(&function, input.clone(), &Limits::default()).await;
+            let out: Value = serde_json::from_str(inv.result.as_ref().expect("normal invocation")).unwrap();
+            assert_eq!(out, input);
+        });
+    }
+    let mut done = 0;
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+        done += 1;
+    }
+    assert_eq!(done, 1000);
+}
+
+#[test]
+fn registration_refuses_what_is_not_a_task_component() {
+    let sandbox = shared_sandbox();
+    let err = sandbox.compile(b"hello").unwrap_err().to_string();
+    assert!(err.contains("magic"), "{err}");
+
+    let core_module = wat::parse_str("(module)").unwrap();
+    let err = sandbox.compile(&core_module).unwrap_err().to_string();
+    assert!(err.contains("core WebAssembly module"), "{err}");
+
+    let empty_component = wat::parse_str("(component)").unwrap();
+    let err = sandbox.compile(&empty_component).unwrap_err().to_string();
+    assert!(err.contains("missing export `handle`"), "{err}");
+
+    let wrong_type = wat::parse_str(
+        r#"(component
+             (core module $m (func (export "f")))
+             (core instance $i (instantiate $m))
+             (func (export "handle") (canon lift (core func $i "f"))))"#,
+    )
+    .unwrap();
+    let err = sandbox.compile(&wrong_type).unwrap_err().to_string();
+    assert!(err.contains("`handle`"), "{err}");
+
+    let extra_import = wat::parse_str(
+        r#"(component (import "evil:net/sockets" (instance)))"#,
+    )
+    .unwrap();
+    let err = sandbox.compile(&extra_import).unwrap_err().to_string();
+    assert!(err.contains("evil:net/sockets") || err.contains("handle"), "{err}");
+}
+
+#[tokio::test]
+async fn artifacts_are_cached_on_disk_and_corruption_recompiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig { cache_dir: Some(dir.path().to_path_buf()), ..SandboxConfig::default() };
+    let wasm = stepbox_components::bytes("echo").unwrap();
+
+    let first = Sandbox::new(config.clone()).unwrap().compile(&wasm).unwrap();
+    assert_eq!(first.origin, Origin::Compiled);
+    let second_sandbox = Sandbox::new(config.clone()).unwrap();
+    let second = second_sandbox.compile(&wasm).unwrap();
+    assert_eq!(second.origin, Origin::Cached);
+
+    let artifact = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    assert!(artifact.file_name().unwrap().to_str().unwrap().starts_with(&first.sha256));
+    // Corrupt it in place while `second` is still alive and in use.
+    std::fs::write(&artifact, b"garbage").unwrap();
+    let inv = second_sandbox
+        .invoke(&second, Request { input: "{}", context: TaskContext::default(), limits: &Limits::default(), on_heartbeat: None })
+        .await;
+    assert_eq!(inv.result.unwrap(), "{}");
+    let third = Sandbox::new(config).unwrap().compile(&wasm).unwrap();
+    assert_eq!(third.origin, Origin::Compiled);
+}
