@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job end to end: build stepbox and the example task components from
-# source, then run the example components with `stepbox invoke`.
+# source, load the components and an example workflow, and run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +14,13 @@ cargo build -q -p stepbox -p stepbox-components
 cargo run -q -p stepbox-components --bin export-components -- target/functions
 stepbox=target/debug/stepbox
 
-echo "==> stepbox invoke echo"
-$stepbox invoke target/functions/echo.wasm --input '{"hello": "world"}'
+echo "==> stepbox validate examples/workflows/order.asl.json"
+$stepbox validate examples/workflows/order.asl.json
 
-echo "==> stepbox invoke hostile (an infinite loop, stopped by its 0.5 s timeout)"
-$stepbox invoke target/functions/hostile.wasm --input '{"attack": "loop"}' --timeout 0.5 || echo "(exit code $?, as expected)"
+echo "==> stepbox run examples/workflows/order.asl.json (components from target/functions)"
+$stepbox run examples/workflows/order.asl.json --input @examples/workflows/order.input.json \
+    --functions target/functions
+
+echo "==> stepbox invoke hostile.wasm: an infinite loop, stopped by its 0.5 s timeout"
+$stepbox invoke target/functions/hostile.wasm --input '{"attack": "loop"}' --timeout 0.5 \
+    || echo "(exit code $?, as expected)"

@@ -2,7 +2,10 @@
 //! captured output. `src/main.rs` is a thin wrapper around [`run`].
 
 mod invoke;
+mod progress;
+mod run;
 mod util;
+mod validate;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -25,6 +28,12 @@ enum Command {
     /// Run one task component once, like a local Lambda invoke: prints the
     /// output JSON on stdout, the task's logs on stderr; exits 1 on failure.
     Invoke(invoke::InvokeArgs),
+    /// Run one execution of a state machine in memory: prints the output JSON;
+    /// on failure prints Error and Cause on stderr and exits 1.
+    Run(run::RunArgs),
+    /// Check a state machine definition as AWS's ValidateStateMachineDefinition
+    /// does: prints the result and diagnostics as JSON; exits 1 when invalid.
+    Validate(validate::ValidateArgs),
 }
 
 /// Where a command writes: stdout for results, stderr for logs and errors.
@@ -58,6 +67,8 @@ pub fn run_parsed(cli: Cli, io: Io<'_>) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Invoke(args) => invoke::run(args, io.out, io.err).await,
+            Command::Run(args) => run::run(args, io.out, io.err).await,
+            Command::Validate(args) => validate::run(args, io.out),
         }
     });
     match result {

@@ -1,0 +1,74 @@
+//! Connects the interpreter to the sandbox: a Task state's function name
+//! (from a Lambda ARN or `lambda:invoke`'s `FunctionName`) resolves to the
+//! component registered under that name, which runs in a fresh instance
+//! under the function's limits. Sandbox failures keep the names Lambda uses
+//! (`Sandbox.Timedout`…); the engine wraps them as AWS wraps a failing Lambda.
+
+use stepbox_engine::{BoxFuture, TaskFailure, TaskInvoker, TaskRequest};
+use stepbox_sandbox::{Registry, Request, TaskContext};
+
+/// Runs Task states as registered components.
+#[derive(Clone)]
+pub struct SandboxInvoker {
+    registry: Registry,
+    region: String,
+    account: String,
+}
+
+impl SandboxInvoker {
+    pub fn new(registry: Registry) -> Self {
+        SandboxInvoker { registry, region: "us-east-1".into(), account: "111111111111".into() }
+    }
+
+    /// Region and account used in error messages' function ARNs.
+    pub fn with_identity(mut self, region: &str, account: &str) -> Self {
+        self.region = region.into();
+        self.account = account.into();
+        self
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl TaskInvoker for SandboxInvoker {
+    fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<serde_json::Value, TaskFailure>> {
+        let registry = self.registry.clone();
+        let function_arn =
+            format!("arn:aws:lambda:{}:{}:function:{}", self.region, self.account, req.function_name);
+        Box::pin(async move {
+            let Some(function) = registry.get(&req.function_name) else {
+                return Err(TaskFailure::new(
+                    "Lambda.ResourceNotFoundException",
+                    format!(
+                        "Function not found: {function_arn} (Service: AWSLambda; Status Code: 404; \
+                         Error Code: ResourceNotFoundException)"
+                    ),
+                ));
+            };
+            let input = req.input.to_string();
+            let context = TaskContext {
+                execution_name: req.context.execution_name,
+                execution_arn: req.context.execution_arn,
+                state_name: req.context.state_name,
+                retry_count: req.context.retry_count,
+                task_token: req.context.task_token,
+                request_id: stepbox_asl::uuid_v4(),
+            };
+            let invocation = registry
+                .sandbox()
+                .invoke(
+                    &function.function,
+                    Request { input: &input, context, limits: &function.limits, on_heartbeat: None },
+                )
+                .await;
+            match invocation.result {
+                Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                    TaskFailure::new("Lambda.Unknown", format!("The function returned output that is not JSON: {e}"))
+                }),
+                Err(e) => Err(TaskFailure::new(e.error_name(), e.cause())),
+            }
+        })
+    }
+}
