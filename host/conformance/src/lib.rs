@@ -12,6 +12,9 @@
 //!   case's function names with their components.
 //! * [`CaseRunner`] / [`run_all`] / [`Report`]: plug an engine in, run cases,
 //!   get a per-feature table and the failures as markdown.
+//! * [`EngineRunner`] / [`run_suite`]: run cases on stepbox itself (the
+//!   interpreter with Lambda tasks as sandboxed components, on virtual time)
+//!   and summarise the JSONPath pass rate with JSONata cases apart.
 //!
 //! ```no_run
 //! use stepbox_conformance::*;
@@ -25,6 +28,7 @@
 //! ```
 
 pub mod case;
+pub mod engine;
 pub mod judge;
 pub mod lambdas;
 pub mod report;
@@ -33,6 +37,9 @@ pub mod runner;
 pub use case::{
     Case, Comparison, DEFAULT_CORPUS_DIR, Expected, Filter, Lambda, Replacement, StateMachine, corpus_dir,
     feature_matches, load_dir, needing_nothing, with_feature,
+};
+pub use engine::{
+    EngineRunner, PYTHON_TRACEBACK, SuiteSummary, corpus_function_limits, engine_cases, needs_jsonata, run_suite,
 };
 pub use judge::{ActualResult, JudgeOptions, Matcher, Normalizer, Verdict, judge, judge_with};
 pub use lambdas::{FunctionBinding, HANDLER_COMPONENTS, component_for_handler, component_wasm_file};

@@ -4,7 +4,13 @@
 //! stepbox-conformance list     [FILTERS]                     # names, features, needs
 //! stepbox-conformance judge    --results R.jsonl [--account A] [--region R] [--ignore-stack-traces] [FILTERS]
 //! stepbox-conformance selfcheck [FILTERS]                    # judge expected results against themselves
+//! stepbox-conformance run [--failures] [--progress] [FILTERS] # run on stepbox (engine + wasm components)
 //! ```
+//! `run` takes the selected cases that need no service or only Lambda, runs
+//! them on the engine under virtual time, and prints the per-feature table,
+//! every failure with its reason, and the summary: JSONPath pass rate (strict,
+//! and counting `python-traceback` differences as passes) with JSONata cases
+//! counted apart. `--failures` prints only the failures and the summary.
 //! FILTERS: `--dir DIR` (default `$STEPBOX_CONFORMANCE_DIR/cases`), `--needs none|lambda|…`
 //! (repeatable; cases needing only these), `--feature PATTERN` (repeatable, any of),
 //! `--without PATTERN` (repeatable), `--name TEXT`.
@@ -16,7 +22,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use stepbox_conformance::{
-    ExpectedRunner, Filter, JudgeOptions, ResultsFileRunner, corpus_dir, load_dir, run_all, run_all_with,
+    EngineRunner, ExpectedRunner, Filter, JudgeOptions, ResultsFileRunner, corpus_dir, engine_cases, load_dir,
+    run_all, run_all_with, run_suite,
 };
 
 #[derive(Parser)]
@@ -48,6 +55,17 @@ enum Command {
     },
     /// Judge every selected case's expected result against itself.
     Selfcheck(Select),
+    /// Run the selected cases needing nothing or only Lambda on stepbox and judge them.
+    Run {
+        /// Print only the failures and the summary (no per-feature table).
+        #[arg(long)]
+        failures: bool,
+        /// Print one line per case as it finishes (to stderr).
+        #[arg(long)]
+        progress: bool,
+        #[command(flatten)]
+        select: Select,
+    },
 }
 
 #[derive(Args)]
@@ -99,6 +117,30 @@ fn main() -> Result<ExitCode> {
             let opts = JudgeOptions { account, region, ignore_stack_traces };
             let report = run_all_with(&cases, &runner, &opts, &mut |_| {});
             print!("{}", report.to_markdown());
+            Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Run { failures, progress, select } => {
+            let cases = select.load()?;
+            let selected = engine_cases(&cases);
+            let runner = EngineRunner::new()?;
+            let started = std::time::Instant::now();
+            let (report, summary) = run_suite(&selected, &runner, &mut |o| {
+                if progress {
+                    let mark = if o.verdict.pass { "ok  " } else { "FAIL" };
+                    eprintln!("{mark} {} ({} ms)", o.name, o.elapsed.as_millis());
+                }
+            });
+            if failures {
+                println!("## Failures ({})\n", report.failed());
+                for o in report.failures() {
+                    println!("- `{}`: {}", o.name, o.verdict.reason.as_deref().unwrap_or("failed").replace('\n', "\\n"));
+                }
+            } else {
+                print!("{}", report.to_markdown());
+            }
+            println!("\n## Summary\n");
+            print!("{}", summary.to_markdown());
+            println!("({} cases in {:.1} s)", report.total(), started.elapsed().as_secs_f64());
             Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Selfcheck(select) => {

@@ -42,6 +42,17 @@ impl Registry {
         Ok(registered)
     }
 
+    /// Register an already compiled function as `name` (no compilation),
+    /// replacing any previous version: one component under several names.
+    pub fn insert(&self, name: &str, function: Arc<Function>, limits: Limits) -> RegisteredFunction {
+        let registered = RegisteredFunction { name: name.to_string(), function, limits };
+        self.functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), registered.clone());
+        registered
+    }
+
     /// Register every `NAME.wasm` in `dir` as function NAME.
     pub fn register_dir(&self, dir: &std::path::Path, limits: &Limits) -> anyhow::Result<Vec<String>> {
         let mut names = Vec::new();
