@@ -26,3 +26,92 @@ fn invoke_rejects_bad_input_json() {
     assert_eq!(code, std::process::ExitCode::from(2));
     assert!(err.contains("not valid JSON"), "{err}");
 }
+
+fn functions_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    stepbox_components::export_to(dir.path()).unwrap();
+    dir
+}
+
+const ORDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/workflows/order.asl.json");
+const ORDER_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/workflows/order.input.json");
+
+#[test]
+fn run_executes_the_example_order_workflow_on_components() {
+    let functions = functions_dir();
+    let input = format!("@{ORDER_INPUT}");
+    let (code, out, err) =
+        stepbox(&["run", ORDER, "--input", &input, "--functions", functions.path().to_str().unwrap()]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let output: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(output["total"], serde_json::json!(77.4));
+    assert_eq!(output["decision"], "approved");
+    let items = output["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert!(items.iter().all(|i| i["processed"] == true && i["line_total"].is_number()));
+}
+
+#[test]
+fn run_with_history_prints_chained_aws_events() {
+    let functions = functions_dir();
+    let input = format!("@{ORDER_INPUT}");
+    let (code, out, err) = stepbox(&[
+        "run", ORDER, "--input", &input, "--functions", functions.path().to_str().unwrap(), "--history",
+    ]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "SUCCEEDED");
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events.first().unwrap()["type"], "ExecutionStarted");
+    assert_eq!(events.last().unwrap()["type"], "ExecutionSucceeded");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["id"], serde_json::json!(i + 1), "ids are 1..n in order");
+        let prev = e["previousEventId"].as_u64().unwrap();
+        assert!(prev < e["id"].as_u64().unwrap());
+    }
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "MapIterationSucceeded").count(), 3);
+    assert!(types.contains(&"LambdaFunctionSucceeded"));
+}
+
+#[test]
+fn run_reports_a_caught_task_error_reaching_a_fail_state() {
+    let functions = functions_dir();
+    let (code, out, err) = stepbox(&[
+        "run", ORDER, "--input", r#"{"id": "bad", "items": "not a list"}"#,
+        "--functions", functions.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, std::process::ExitCode::from(1));
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("Execution FAILED") && err.contains("Error: OrderRejected"), "{err}");
+}
+
+#[test]
+fn run_refuses_an_invalid_definition_naming_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#).unwrap();
+    let (code, _out, err) = stepbox(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("MISSING_TRANSITION_TARGET") && err.contains("/States/A/Next"), "{err}");
+
+    let (code, out, _err) = stepbox(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, std::process::ExitCode::from(1));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["result"], "FAIL");
+    assert_eq!(report["diagnostics"][0]["code"], "MISSING_TRANSITION_TARGET");
+    assert_eq!(report["diagnostics"][0]["location"], "/States/A/Next");
+
+    let (code, out, _err) = stepbox(&["validate", ORDER]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert!(out.contains(r#""result": "OK""#), "{out}");
+}
+
+#[test]
+fn help_lists_every_command() {
+    let (code, out, _err) = stepbox(&["--help"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    for command in ["invoke", "run", "validate"] {
+        assert!(out.contains(command), "{out}");
+    }
+}

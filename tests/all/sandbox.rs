@@ -229,3 +229,82 @@ async fn artifacts_are_cached_on_disk_and_corruption_recompiles() {
     let third = Sandbox::new(config).unwrap().compile(&wasm).unwrap();
     assert_eq!(third.origin, Origin::Compiled);
 }
+
+#[tokio::test]
+async fn logs_from_stdout_stderr_and_log_lines_are_captured() {
+    let logger = load("logger");
+    let inv = invoke(&logger, json!({"message": "custom line"}), &Limits::default()).await;
+    assert!(inv.result.is_ok(), "{:?}", inv.result);
+    let text = &inv.logs.text;
+    for expected in ["DEBUG ", "INFO ", "WARN ", "ERROR ", "custom line"] {
+        assert!(text.contains(expected), "missing {expected:?} in {text:?}");
+    }
+    assert!(text.lines().count() >= 6, "{text:?}");
+}
+
+#[tokio::test]
+async fn heartbeats_reach_the_host() {
+    let beats = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = beats.clone();
+    let hostile = load("hostile");
+    let input = json!({"attack": "heartbeat"}).to_string();
+    let limits = Limits::default();
+    let inv = shared_sandbox()
+        .invoke(
+            &hostile,
+            Request {
+                input: &input,
+                context: TaskContext::default(),
+                limits: &limits,
+                on_heartbeat: Some(std::sync::Arc::new(move || {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })),
+            },
+        )
+        .await;
+    assert_eq!(inv.result.unwrap(), r#""beat""#);
+    assert_eq!(beats.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+#[test]
+fn pooling_falls_back_to_on_demand_when_the_reservation_fails() {
+    assert_eq!(shared_sandbox().allocator(), stepbox_sandbox::Allocator::Pooling);
+    // 200,000 slots of a 4 GiB reservation each exceed the 47-bit address space.
+    let huge = SandboxConfig { max_concurrent_instances: 100_000, ..SandboxConfig::default() };
+    let sandbox = Sandbox::new(huge).expect("falls back instead of failing");
+    assert_eq!(sandbox.allocator(), stepbox_sandbox::Allocator::OnDemand);
+    let echo = sandbox.compile(&stepbox_components::bytes("echo").unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let inv = rt.block_on(sandbox.invoke(
+        &echo,
+        Request { input: "[1]", context: TaskContext::default(), limits: &Limits::default(), on_heartbeat: None },
+    ));
+    assert_eq!(inv.result.unwrap(), "[1]");
+}
+
+#[tokio::test]
+async fn the_task_sees_its_context() {
+    let hostile = load("hostile");
+    let input = json!({"attack": "context"}).to_string();
+    let limits = Limits { timeout: Duration::from_secs(2), ..Limits::default() };
+    let context = TaskContext {
+        execution_name: "exec-1".into(),
+        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:exec-1".into(),
+        state_name: "Work".into(),
+        retry_count: 2,
+        task_token: Some("token-123".into()),
+        request_id: "req-9".into(),
+    };
+    let inv = shared_sandbox()
+        .invoke(&hostile, Request { input: &input, context, limits: &limits, on_heartbeat: None })
+        .await;
+    let seen: Value = serde_json::from_str(&inv.result.unwrap()).unwrap();
+    assert_eq!(seen["execution_name"], "exec-1");
+    assert_eq!(seen["execution_arn"], "arn:aws:states:us-east-1:111111111111:execution:sm:exec-1");
+    assert_eq!(seen["state_name"], "Work");
+    assert_eq!(seen["retry_count"], 2);
+    assert_eq!(seen["task_token"], "token-123");
+    assert_eq!(seen["request_id"], "req-9");
+    let remaining = seen["remaining_time_ms"].as_u64().unwrap();
+    assert!(remaining > 0 && remaining <= 2000, "{remaining}");
+}

@@ -47,9 +47,14 @@ pub struct Io<'a> {
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, io: Io<'_>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let _ = write!(io.err, "{}", e.render());
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let _ = write!(io.err, "{}", e.render().ansi());
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            // --help and --version
+            let _ = write!(io.out, "{}", e.render());
+            return ExitCode::SUCCESS;
         }
     };
     run_parsed(cli, io)

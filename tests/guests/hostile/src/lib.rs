@@ -1,14 +1,14 @@
 //! hostile: a test guest that misbehaves as its input asks, to prove the
 //! sandbox contains it. `{"attack": NAME}` with NAME one of:
 //! `loop`, `memory`, `recursion`, `shadow-recursion`, `panic`, `huge-output`, `read-passwd`,
-//! `env`, `args`, `sleep`, `log-flood`, `network`, `scratch`; anything else
+//! `env`, `args`, `sleep`, `log-flood`, `network`, `scratch`, `heartbeat`, `context`; anything else
 //! echoes the input (so the same component also serves normal invocations).
 
 use std::io::Write;
 
 use stepbox_guest::{Context, TaskError, Value, json};
 
-fn handle(input: Value, _ctx: &Context) -> Result<Value, TaskError> {
+fn handle(input: Value, ctx: &Context) -> Result<Value, TaskError> {
     match input.get("attack").and_then(Value::as_str).unwrap_or("") {
         "loop" => {
             let mut n: u64 = 0;
@@ -47,6 +47,21 @@ fn handle(input: Value, _ctx: &Context) -> Result<Value, TaskError> {
             Ok(_) => Ok(json!("connected")),
             Err(e) => Err(TaskError::new("Denied", e.to_string())),
         },
+        "context" => Ok(json!({
+            "execution_name": ctx.execution_name,
+            "execution_arn": ctx.execution_arn,
+            "state_name": ctx.state_name,
+            "retry_count": ctx.retry_count,
+            "remaining_time_ms": ctx.remaining_time_ms,
+            "task_token": ctx.task_token,
+            "request_id": ctx.request_id,
+        })),
+        "heartbeat" => {
+            for _ in 0..3 {
+                stepbox_guest::heartbeat();
+            }
+            Ok(json!("beat"))
+        }
         "scratch" => {
             let path = "/tmp/scratch.txt";
             std::fs::write(path, b"written by the guest")
