@@ -7,8 +7,9 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-/// Where the corpus lives unless `STEPBOX_CONFORMANCE_DIR` says otherwise.
-pub const DEFAULT_CORPUS_DIR: &str = "/work/shared/conformance";
+/// Where the corpus lives unless `STEPBOX_CONFORMANCE_DIR` says otherwise:
+/// `shared/conformance` beside the checkout (as CI and developers have it).
+pub const DEFAULT_CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
 
 /// The corpus root: `$STEPBOX_CONFORMANCE_DIR`, else [`DEFAULT_CORPUS_DIR`].
 /// Cases are in its `cases/` (and `cases_other_services/`) subdirectories.
