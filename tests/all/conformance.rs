@@ -34,7 +34,8 @@ fn corpus_jsonpath_cases_pass_on_the_engine() {
     let runner = EngineRunner::with_sandbox(stepbox_tests::shared_sandbox().clone());
     let (report, summary) = run_suite(&selected, &runner, &mut |_| {});
 
-    let jsonata_failures = report.failures().filter(|o| o.verdict.reason.as_deref().is_some_and(|r| r.starts_with("jsonata:")));
+    let jsonata_failures =
+        report.failures().filter(|o| o.verdict.reason.as_deref().is_some_and(|r| r.starts_with("jsonata:")));
     println!("{} JSONata failures (waiting for the JSONata issue)", jsonata_failures.count());
     for o in report.failures().filter(|o| !o.verdict.reason.as_deref().is_some_and(|r| r.starts_with("jsonata:"))) {
         println!("FAIL {}: {}", o.name, o.verdict.reason.as_deref().unwrap_or("failed"));

@@ -239,9 +239,9 @@ pub fn needs_jsonata(case: &Case) -> bool {
                 t.starts_with("{%") && t.ends_with("%}")
             }
             Value::Array(a) => a.iter().any(walk),
-            Value::Object(o) => o
-                .iter()
-                .any(|(k, v)| (k == "QueryLanguage" && v.as_str() == Some("JSONata")) || walk(v)),
+            Value::Object(o) => {
+                o.iter().any(|(k, v)| (k == "QueryLanguage" && v.as_str() == Some("JSONata")) || walk(v))
+            }
             _ => false,
         }
     }
@@ -355,4 +355,50 @@ pub fn run_suite(
         report.outcomes.push(outcome);
     }
     (report, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(definition: Value, features: &[&str], replacements: Value) -> Case {
+        serde_json::from_value(serde_json::json!({
+            "name": "t",
+            "source": {"recorded_date": "13-12-2023, 07:10:32"},
+            "definition": definition,
+            "input": {},
+            "expected": {"status": "SUCCEEDED", "output": {}},
+            "features": features,
+            "state_machine": {"name": "sm", "type": "EXPRESS"},
+            "execution_name": "e",
+            "comparison": {"replacements": replacements},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn jsonata_detection() {
+        let jsonpath = serde_json::json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        assert!(!needs_jsonata(&case(jsonpath.clone(), &["State:Pass"], Value::Array(vec![]))));
+        assert!(needs_jsonata(&case(jsonpath, &["QueryLanguage:JSONata"], Value::Array(vec![]))));
+        let state_level = serde_json::json!({"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "QueryLanguage": "JSONata", "End": true}}});
+        assert!(needs_jsonata(&case(state_level, &[], Value::Array(vec![]))));
+        let expression = serde_json::json!({"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "Assign": {"x": "{% $states.input %}"}, "End": true}}});
+        assert!(needs_jsonata(&case(expression, &[], Value::Array(vec![]))));
+    }
+
+    #[test]
+    fn express_id_and_start_time() {
+        let def = serde_json::json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let reps = serde_json::json!([
+            {"pattern": "exec_u0000003", "replacement": "<ExpressExecArn_Part1_0idx>"},
+            {"pattern": "00000000-0000-4000-8000-000000000004", "replacement": "<ExpressExecArn_Part2_0idx>"}
+        ]);
+        let c = case(def.clone(), &[], reps);
+        assert_eq!(express_execution_id(&c).as_deref(), Some("00000000-0000-4000-8000-000000000004"));
+        assert_eq!(express_execution_id(&case(def, &[], serde_json::json!([]))), None);
+        assert_eq!(start_time(&c).to_rfc3339(), "2023-12-13T07:10:32+00:00");
+    }
 }
