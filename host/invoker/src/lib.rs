@@ -39,11 +39,13 @@ impl TaskInvoker for SandboxInvoker {
             format!("arn:aws:lambda:{}:{}:function:{}", self.region, self.account, req.function_name);
         Box::pin(async move {
             let Some(function) = registry.get(&req.function_name) else {
+                let qualifier = req.qualifier.as_deref().unwrap_or("$LATEST");
                 return Err(TaskFailure::new(
                     "Lambda.ResourceNotFoundException",
                     format!(
-                        "Function not found: {function_arn} (Service: AWSLambda; Status Code: 404; \
-                         Error Code: ResourceNotFoundException)"
+                        "Function not found: {function_arn}:{qualifier} (Service: AWSLambda; Status Code: 404; \
+                         Error Code: ResourceNotFoundException; Request ID: {}; Proxy: null)",
+                        stepbox_asl::uuid_v4()
                     ),
                 ));
             };
