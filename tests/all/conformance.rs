@@ -11,7 +11,7 @@ use stepbox_conformance::{EngineRunner, corpus_dir, engine_cases, load_dir, run_
 /// Lambda stack traces compared as the corpus rules say: the measured rate
 /// rounded down. The gap to 99% is the 12 cases expecting a Python traceback
 /// in `stackTrace` (reason `python-traceback`), which a wasm component
-/// cannot produce, and `Lambda.ResourceNotFoundException`'s cause text.
+/// cannot produce.
 const MIN_JSONPATH_PCT: f64 = 97.5;
 
 /// Minimum JSONPath pass rate counting `python-traceback` failures as passes.
