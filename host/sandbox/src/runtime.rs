@@ -43,7 +43,15 @@ fn pooling_config(config: &SandboxConfig) -> PoolingAllocationConfig {
         .max_memories_per_component(4)
         .max_tables_per_component(8)
         .max_memory_size(config.max_memory_bytes as usize)
-        .max_unused_warm_slots(n.min(64));
+        .max_unused_warm_slots(n.min(64))
+        // Every invocation is a fresh instance: reset a reused slot's memory
+        // (a small task dirties ~1-2 MiB: shadow stack, data, heap) with
+        // memset over the pages PAGEMAP_SCAN reports dirty instead of
+        // madvise + page faults + TLB shootdowns; ~2x invocations/s.
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .decommit_batch_size(32);
     pool
 }
 

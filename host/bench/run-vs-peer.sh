@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Reproduce the stepbox-vs-peer table: build the release runner, install the
+# peer (aws-local-stepfunctions 3.0.0 + Node 22, from npm; once), run the
+# orchestrator with both engines. Extra arguments go to run_bench.py, e.g.
+#   host/bench/run-vs-peer.sh --runs 5 --workloads w3,w5 --out /tmp/bench.jsonl
+# Environment: BENCH_DIR (default /work/shared/bench), CARGO_TARGET_DIR
+# (default /work/targets/bench), RUNS (default 3).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+bench=${BENCH_DIR:-/work/shared/bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/bench}
+
+(cd "$repo" && cargo build --release -p stepbox-bench)
+runner="$CARGO_TARGET_DIR/release/stepbox-bench-runner"
+bash "$bench/peers/setup.sh"
+# Warm the artifact cache so no measured process compiles the component
+# (compilation is excluded from timed_s anyway; this keeps process wall honest).
+"$runner" "$bench/workloads/manifest.json" w5 --executions 1 >/dev/null
+
+python3 "$bench/run_bench.py" --peers als --peer "stepbox=$runner" --runs "${RUNS:-3}" "$@"
