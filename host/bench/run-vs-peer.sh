@@ -2,7 +2,7 @@
 # Reproduce the stepbox-vs-peer table: build the release runner, install the
 # peer (aws-local-stepfunctions 3.0.0 + Node 22, from npm; once), run the
 # orchestrator with both engines. Extra arguments go to run_bench.py, e.g.
-#   host/bench/run-vs-peer.sh --runs 5 --workloads w3,w5 --out /tmp/bench.jsonl
+#   host/bench/run-vs-peer.sh --workloads w3,w5 --scale w3=items:1000
 # Environment: BENCH_DIR (default /work/shared/bench), CARGO_TARGET_DIR
 # (default /work/targets/bench), RUNS (default 3).
 set -euo pipefail
@@ -18,4 +18,8 @@ bash "$bench/peers/setup.sh"
 # (compilation is excluded from timed_s anyway; this keeps process wall honest).
 "$runner" "$bench/workloads/manifest.json" w5 --executions 1 >/dev/null
 
-python3 "$bench/run_bench.py" --peers als --peer "stepbox=$runner" --runs "${RUNS:-3}" "$@"
+out=$(mktemp /tmp/stepbox-vs-peer.XXXXXX.jsonl)
+python3 "$bench/run_bench.py" --peers als --peer "stepbox=$runner" --runs "${RUNS:-3}" --out "$out" "$@"
+echo
+python3 "$here/ratios.py" "$out" als
+echo "(every run and the medians: $out)"
