@@ -4,6 +4,8 @@
 //! under the function's limits. Sandbox failures keep the names Lambda uses
 //! (`Sandbox.Timedout`…); the engine wraps them as AWS wraps a failing Lambda.
 
+use std::sync::Arc;
+
 use stepbox_engine::{BoxFuture, TaskFailure, TaskInvoker, TaskRequest};
 use stepbox_sandbox::{Registry, Request, TaskContext};
 
@@ -11,8 +13,8 @@ use stepbox_sandbox::{Registry, Request, TaskContext};
 #[derive(Clone)]
 pub struct SandboxInvoker {
     registry: Registry,
-    region: String,
-    account: String,
+    region: Arc<str>,
+    account: Arc<str>,
 }
 
 impl SandboxInvoker {
@@ -35,10 +37,10 @@ impl SandboxInvoker {
 impl TaskInvoker for SandboxInvoker {
     fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<serde_json::Value, TaskFailure>> {
         let registry = self.registry.clone();
-        let function_arn =
-            format!("arn:aws:lambda:{}:{}:function:{}", self.region, self.account, req.function_name);
+        let (region, account) = (self.region.clone(), self.account.clone());
         Box::pin(async move {
             let Some(function) = registry.get(&req.function_name) else {
+                let function_arn = format!("arn:aws:lambda:{region}:{account}:function:{}", req.function_name);
                 let qualifier = req.qualifier.as_deref().unwrap_or("$LATEST");
                 return Err(TaskFailure::new(
                     "Lambda.ResourceNotFoundException",
