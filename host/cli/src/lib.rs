@@ -4,6 +4,7 @@
 mod invoke;
 mod progress;
 mod run;
+mod serve;
 mod util;
 mod validate;
 
@@ -34,6 +35,9 @@ enum Command {
     /// Check a state machine definition as AWS's ValidateStateMachineDefinition
     /// does: prints the result and diagnostics as JSON; exits 1 when invalid.
     Validate(validate::ValidateArgs),
+    /// Serve the Step Functions API and a Lambda-compatible function API on a
+    /// local endpoint for the AWS CLI and SDKs (`--endpoint-url`).
+    Serve(serve::ServeArgs),
 }
 
 /// Where a command writes: stdout for results, stderr for logs and errors.
@@ -74,6 +78,7 @@ pub fn run_parsed(cli: Cli, io: Io<'_>) -> ExitCode {
             Command::Invoke(args) => invoke::run(args, io.out, io.err).await,
             Command::Run(args) => run::run(args, io.out, io.err).await,
             Command::Validate(args) => validate::run(args, io.out),
+            Command::Serve(args) => serve::run(args, io.out).await,
         }
     });
     match result {

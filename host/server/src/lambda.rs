@@ -1,0 +1,515 @@
+//! A Lambda-compatible function API (REST-JSON under `/2015-03-31/functions`).
+//! Functions are components of the stepbox task world, registered in the
+//! [`stepbox_sandbox::Registry`] the engine's Task states use.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Map, Value, json};
+use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
+
+use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
+
+/// Largest Invoke payload (Lambda's synchronous limit).
+pub const MAX_INVOKE_PAYLOAD: usize = 6 * 1024 * 1024;
+
+/// What Lambda reports about a function besides its code.
+#[derive(Debug, Clone)]
+pub struct FunctionMeta {
+    pub name: String,
+    pub description: String,
+    pub role: String,
+    pub runtime: String,
+    pub handler: String,
+    pub timeout: u64,
+    pub memory_size: u64,
+    pub last_modified: String,
+}
+
+/// Function metadata by name (the code itself lives in the registry).
+#[derive(Default)]
+pub struct FunctionTable {
+    meta: Mutex<HashMap<String, FunctionMeta>>,
+}
+
+impl FunctionTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FunctionMeta>> {
+        self.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Describe a function registered outside the API (`--functions DIR`).
+    pub(crate) fn adopt(&self, _config: &ServerConfig, f: &RegisteredFunction) {
+        self.lock().insert(
+            f.name.clone(),
+            FunctionMeta {
+                name: f.name.clone(),
+                description: String::new(),
+                role: "arn:aws:iam::111111111111:role/stepbox".into(),
+                runtime: "provided.al2023".into(),
+                handler: "component".into(),
+                timeout: f.limits.timeout.as_secs().max(1),
+                memory_size: f.limits.memory_bytes >> 20,
+                last_modified: last_modified(),
+            },
+        );
+    }
+}
+
+fn last_modified() -> String {
+    Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+struct LambdaError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl LambdaError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        LambdaError { status, kind, message: message.into() }
+    }
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message)
+    }
+    fn not_found(state: &AppState, name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {}", function_arn(state, name)),
+        )
+    }
+    fn response(&self) -> Response<Body> {
+        let mut r = json_response(self.status, "application/json", &json!({"Type": "User", "message": self.message}));
+        if let Ok(v) = hyper::header::HeaderValue::from_str(self.kind) {
+            r.headers_mut().insert("x-amzn-errortype", v);
+        }
+        r
+    }
+}
+
+fn function_arn(state: &AppState, name: &str) -> String {
+    format!("arn:aws:lambda:{}:{}:function:{name}", state.config.region, state.config.account)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// A name, partial ARN or ARN → (function name, qualifier).
+fn resolve_name(raw: &str) -> Result<(String, Option<String>), LambdaError> {
+    let (name, qualifier) = stepbox_engine::split_function_name(raw);
+    check_function_name(&name)?;
+    Ok((name, qualifier))
+}
+
+fn check_function_name(name: &str) -> Result<(), LambdaError> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(LambdaError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: \
+                 Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn handle(state: AppState, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    match dispatch(&state, req, request_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(kind = e.kind, message = %e.message, "function API request failed");
+            e.response()
+        }
+    }
+}
+
+async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, LambdaError> {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let rest = path.strip_prefix("/2015-03-31/functions").unwrap_or("");
+    let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let method = req.method().clone();
+    let q = query(&req);
+    match (method, segments.as_slice()) {
+        (Method::POST, []) => {
+            let body = json_body(req, crate::LAMBDA_BODY_LIMIT).await?;
+            create_function(state, &body).await
+        }
+        (Method::GET, []) => list_functions(state, &q),
+        (Method::GET, [name]) => get_function(state, name),
+        (Method::DELETE, [name]) => {
+            let (name, _) = resolve_name(name)?;
+            if state.registry.remove(&name).is_none() {
+                return Err(LambdaError::not_found(state, &name));
+            }
+            state.functions.lock().remove(&name);
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
+        (Method::GET, [name, c]) if c == "configuration" => {
+            let (name, _) = resolve_name(name)?;
+            Ok(ok(&configuration(state, &name)?))
+        }
+        (Method::PUT, [name, c]) if c == "code" => {
+            let body = json_body(req, crate::LAMBDA_BODY_LIMIT).await?;
+            update_code(state, name, &body).await
+        }
+        (Method::PUT, [name, c]) if c == "configuration" => {
+            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            update_configuration(state, name, &body)
+        }
+        (Method::POST, [name, i]) if i == "invocations" => invoke(state, name, req, request_id).await,
+        (m, _) => Err(LambdaError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!("no function API operation for {m} {path}"),
+        )),
+    }
+}
+
+async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Map<String, Value>, LambdaError> {
+    let bytes = read_body(req, limit).await.map_err(|e| match e {
+        BodyError::TooLarge(limit) => LambdaError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for this operation"),
+        ),
+        BodyError::Io(e) => LambdaError::invalid(e),
+    })?;
+    if bytes.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(LambdaError::invalid("the request body must be a JSON object")),
+        Err(e) => Err(LambdaError::invalid(format!("malformed JSON request body: {e}"))),
+    }
+}
+
+fn ok(v: &Value) -> Response<Body> {
+    json_response(StatusCode::OK, "application/json", v)
+}
+
+fn get_str<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, LambdaError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(LambdaError::invalid(format!("{key} must be a string"))),
+    }
+}
+
+fn get_u64(m: &Map<String, Value>, key: &str) -> Result<Option<u64>, LambdaError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| LambdaError::invalid(format!("{key} must be a positive integer"))),
+    }
+}
+
+/// The component inside `Code.ZipFile`: the bytes themselves when they are a
+/// WebAssembly binary, or the single `.wasm` entry of a zip archive.
+pub fn extract_wasm(data: &[u8]) -> Result<Vec<u8>, String> {
+    if data.starts_with(b"\0asm") {
+        return Ok(data.to_vec());
+    }
+    if !data.starts_with(b"PK") {
+        return Err("Code.ZipFile is neither a WebAssembly component nor a zip archive".into());
+    }
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(|e| format!("Code.ZipFile is not a valid zip archive: {e}"))?;
+    let wasm: Vec<String> = archive
+        .file_names()
+        .filter(|n| !n.ends_with('/') && n.to_ascii_lowercase().ends_with(".wasm"))
+        .map(str::to_string)
+        .collect();
+    match wasm.as_slice() {
+        [one] => {
+            let mut file = archive.by_name(one).map_err(|e| format!("reading {one} from the zip archive: {e}"))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(|e| format!("reading {one} from the zip archive: {e}"))?;
+            Ok(bytes)
+        }
+        [] => Err("the zip archive in Code.ZipFile contains no .wasm file".into()),
+        many => Err(format!("the zip archive in Code.ZipFile must contain exactly one .wasm file, found {}: {}", many.len(), many.join(", "))),
+    }
+}
+
+fn limits_for(state: &AppState, timeout: u64, memory_size: u64) -> Result<Limits, LambdaError> {
+    if !(1..=900).contains(&timeout) {
+        return Err(LambdaError::invalid(format!("Timeout must be between 1 and 900 seconds, got {timeout}")));
+    }
+    let max_mb = state.registry.sandbox().config().max_memory_bytes >> 20;
+    if !(1..=max_mb).contains(&memory_size) {
+        return Err(LambdaError::invalid(format!("MemorySize must be between 1 and {max_mb} MB, got {memory_size}")));
+    }
+    Ok(Limits { timeout: Duration::from_secs(timeout), memory_bytes: memory_size << 20, ..Limits::default() })
+}
+
+/// Decode, unpack, validate and compile `Code.ZipFile`, then register it.
+async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -> Result<RegisteredFunction, LambdaError> {
+    let data = stepbox_asl::base64::decode(zip_b64.trim())
+        .ok_or_else(|| LambdaError::invalid("Code.ZipFile is not valid base64"))?;
+    let wasm = extract_wasm(&data).map_err(LambdaError::invalid)?;
+    let registry = state.registry.clone();
+    let name_owned = name.to_string();
+    tokio::task::spawn_blocking(move || registry.register(&name_owned, &wasm, limits))
+        .await
+        .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?
+        .map_err(|e| match e {
+            RegisterError::NotAComponent(_) | RegisterError::WrongWorld(_) | RegisterError::Compile(_) => {
+                LambdaError::invalid(format!("Code.ZipFile was refused: {e}"))
+            }
+            RegisterError::Cache(_) => LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()),
+        })
+}
+
+fn code_sha256(f: &RegisteredFunction) -> String {
+    let bytes: Vec<u8> =
+        (0..f.function.sha256.len() / 2).filter_map(|i| u8::from_str_radix(&f.function.sha256[2 * i..2 * i + 2], 16).ok()).collect();
+    stepbox_asl::base64::encode(&bytes)
+}
+
+fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
+    let f = state.registry.get(name).ok_or_else(|| LambdaError::not_found(state, name))?;
+    let meta = state.functions.lock().get(name).cloned();
+    let meta = match meta {
+        Some(m) => m,
+        None => {
+            state.functions.adopt(&state.config, &f);
+            state.functions.lock().get(name).cloned().ok_or_else(|| LambdaError::not_found(state, name))?
+        }
+    };
+    Ok(json!({
+        "FunctionName": meta.name,
+        "FunctionArn": function_arn(state, name),
+        "Runtime": meta.runtime,
+        "Role": meta.role,
+        "Handler": meta.handler,
+        "CodeSize": f.function.code_size,
+        "Description": meta.description,
+        "Timeout": meta.timeout,
+        "MemorySize": meta.memory_size,
+        "LastModified": meta.last_modified,
+        "CodeSha256": code_sha256(&f),
+        "Version": "$LATEST",
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+    }))
+}
+
+async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+    let name = get_str(body, "FunctionName")?.ok_or_else(|| LambdaError::invalid("FunctionName is required"))?;
+    check_function_name(name)?;
+    if state.registry.get(name).is_some() {
+        return Err(LambdaError::new(
+            StatusCode::CONFLICT,
+            "ResourceConflictException",
+            format!("Function already exist: {name}"),
+        ));
+    }
+    let zip = body
+        .get("Code")
+        .and_then(|c| c.get("ZipFile"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| LambdaError::invalid("Code.ZipFile is required (S3 and image code locations are not supported)"))?;
+    let timeout = get_u64(body, "Timeout")?.unwrap_or(3);
+    let memory_size = get_u64(body, "MemorySize")?.unwrap_or(128);
+    let limits = limits_for(state, timeout, memory_size)?;
+    register(state, name, zip, limits).await?;
+    state.functions.lock().insert(
+        name.to_string(),
+        FunctionMeta {
+            name: name.to_string(),
+            description: get_str(body, "Description")?.unwrap_or_default().into(),
+            role: get_str(body, "Role")?.unwrap_or("arn:aws:iam::111111111111:role/stepbox").into(),
+            runtime: get_str(body, "Runtime")?.unwrap_or("provided.al2023").into(),
+            handler: get_str(body, "Handler")?.unwrap_or("component").into(),
+            timeout,
+            memory_size,
+            last_modified: last_modified(),
+        },
+    );
+    let mut r = ok(&configuration(state, name)?);
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
+}
+
+fn get_function(state: &AppState, raw: &str) -> Result<Response<Body>, LambdaError> {
+    let (name, _) = resolve_name(raw)?;
+    let config = configuration(state, &name)?;
+    Ok(ok(&json!({
+        "Configuration": config,
+        "Code": {"RepositoryType": "S3", "Location": format!("file:///stepbox/functions/{name}.wasm")},
+    })))
+}
+
+fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
+    let names = state.registry.names();
+    let max = match q.get("MaxItems") {
+        Some(m) => m.parse::<usize>().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| LambdaError::invalid("MaxItems must be between 1 and 10000"))?,
+        None => 50,
+    };
+    let start = match q.get("Marker") {
+        Some(m) => names.iter().position(|n| n.as_str() > m.as_str()).unwrap_or(names.len()),
+        None => 0,
+    };
+    let page: Vec<&String> = names.iter().skip(start).take(max).collect();
+    let functions: Vec<Value> = page.iter().filter_map(|n| configuration(state, n).ok()).collect();
+    let mut out = json!({"Functions": functions});
+    if start + page.len() < names.len()
+        && let Some(last) = page.last()
+    {
+        out["NextMarker"] = json!(last);
+    }
+    Ok(ok(&out))
+}
+
+async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+    let (name, _) = resolve_name(raw)?;
+    let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
+    let zip = get_str(body, "ZipFile")?.ok_or_else(|| LambdaError::invalid("ZipFile is required (S3 and image code locations are not supported)"))?;
+    register(state, &name, zip, existing.limits.clone()).await?;
+    if let Some(m) = state.functions.lock().get_mut(&name) {
+        m.last_modified = last_modified();
+    }
+    Ok(ok(&configuration(state, &name)?))
+}
+
+fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+    let (name, _) = resolve_name(raw)?;
+    let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
+    configuration(state, &name)?; // make sure metadata exists
+    let meta = state.functions.lock().get(&name).cloned().ok_or_else(|| LambdaError::not_found(state, &name))?;
+    let timeout = get_u64(body, "Timeout")?.unwrap_or(meta.timeout);
+    let memory_size = get_u64(body, "MemorySize")?.unwrap_or(meta.memory_size);
+    let limits = limits_for(state, timeout, memory_size)?;
+    let limits = Limits { fuel: existing.limits.fuel, scratch_dir: existing.limits.scratch_dir, ..limits };
+    state.registry.insert(&name, existing.function.clone(), limits);
+    if let Some(m) = state.functions.lock().get_mut(&name) {
+        m.timeout = timeout;
+        m.memory_size = memory_size;
+        if let Some(d) = get_str(body, "Description")? {
+            m.description = d.into();
+        }
+        if let Some(r) = get_str(body, "Role")? {
+            m.role = r.into();
+        }
+        m.last_modified = last_modified();
+    }
+    Ok(ok(&configuration(state, &name)?))
+}
+
+async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, LambdaError> {
+    let (name, _qualifier) = resolve_name(raw)?;
+    let invocation_type = crate::header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
+    let tail = crate::header(&req, "x-amz-log-type").is_some_and(|t| t == "Tail");
+    let function = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
+    let payload = read_body(req, MAX_INVOKE_PAYLOAD).await.map_err(|e| match e {
+        BodyError::TooLarge(limit) => LambdaError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the Invoke operation"),
+        ),
+        BodyError::Io(e) => LambdaError::invalid(e),
+    })?;
+    let input = if payload.is_empty() { "{}".to_string() } else { String::from_utf8_lossy(&payload).into_owned() };
+    if serde_json::from_str::<Value>(&input).is_err() {
+        return Err(LambdaError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            "Could not parse request body into json: the payload is not valid JSON",
+        ));
+    }
+    let context = stepbox_sandbox::TaskContext {
+        execution_name: String::new(),
+        execution_arn: String::new(),
+        state_name: String::new(),
+        retry_count: 0,
+        task_token: None,
+        request_id: request_id.to_string(),
+    };
+    match invocation_type.as_str() {
+        "DryRun" => {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
+        "Event" => {
+            let registry = state.registry.clone();
+            tokio::spawn(async move {
+                let req = stepbox_sandbox::Request { input: &input, context, limits: &function.limits, on_heartbeat: None };
+                let inv = registry.sandbox().invoke(&function.function, req).await;
+                if let Err(e) = inv.result {
+                    tracing::info!(function = %function.name, error = e.error_name(), "asynchronous invocation failed");
+                }
+            });
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::ACCEPTED;
+            Ok(r)
+        }
+        "RequestResponse" => {
+            let req = stepbox_sandbox::Request { input: &input, context, limits: &function.limits, on_heartbeat: None };
+            let inv = state.registry.sandbox().invoke(&function.function, req).await;
+            let (body, failed) = match inv.result {
+                Ok(text) => (text, false),
+                Err(e) => (json!({"errorType": e.error_name(), "errorMessage": e.cause()}).to_string(), true),
+            };
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            let h = r.headers_mut();
+            h.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+            h.insert("x-amz-executed-version", hyper::header::HeaderValue::from_static("$LATEST"));
+            if failed {
+                h.insert("x-amz-function-error", hyper::header::HeaderValue::from_static("Unhandled"));
+            }
+            if tail {
+                let encoded = stepbox_asl::base64::encode(inv.logs.tail(4096).as_bytes());
+                if let Ok(v) = hyper::header::HeaderValue::from_str(&encoded) {
+                    h.insert("x-amz-log-result", v);
+                }
+            }
+            Ok(r)
+        }
+        other => Err(LambdaError::invalid(format!(
+            "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, got '{other}'"
+        ))),
+    }
+}

@@ -1,0 +1,249 @@
+//! `stepbox serve`: a local, AWS-compatible endpoint.
+//!
+//! * Step Functions over awsJson1_0: `POST /` with `X-Amz-Target:
+//!   AWSStepFunctions.<Operation>` (see [`sfn`]). The Host header is ignored,
+//!   so the SDK's `sync-` endpoint prefix for StartSyncExecution reaches the
+//!   same server.
+//! * A Lambda-compatible REST-JSON function API under `/2015-03-31/functions`
+//!   (see [`lambda`]); functions created there are what Task states' Lambda
+//!   ARNs resolve to (one [`Registry`] shared with the engine).
+//! * `GET /health`.
+//!
+//! State lives behind the [`Store`] trait ([`MemoryStore`] for now).
+
+pub mod lambda;
+pub mod sfn;
+pub mod store;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use stepbox_engine::{Engine, TokioClock};
+use stepbox_invoker::SandboxInvoker;
+use stepbox_sandbox::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use store::{ExecutionRecord, MemoryStore, StateMachineRecord, Store};
+
+/// Largest request body for the Step Functions API (definitions up to 1 MiB, inputs 256 KiB).
+pub const SFN_BODY_LIMIT: usize = 2 << 20;
+/// Largest request body for the function API (a base64 ZipFile of up to 50 MB, as Lambda).
+pub const LAMBDA_BODY_LIMIT: usize = 70 << 20;
+
+/// Server identity and limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub region: String,
+    pub account: String,
+    /// How long shutdown waits for open connections to finish their requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { region: "us-east-1".into(), account: "111111111111".into(), shutdown_grace: Duration::from_secs(10) }
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServerConfig>,
+    pub engine: Engine,
+    pub registry: Registry,
+    pub store: Arc<dyn Store>,
+    pub(crate) running: Arc<sfn::Running>,
+    pub(crate) functions: Arc<lambda::FunctionTable>,
+}
+
+impl AppState {
+    /// A server state whose engine runs Task states on `registry`'s functions.
+    pub fn new(config: ServerConfig, registry: Registry, store: Arc<dyn Store>) -> Self {
+        let invoker = SandboxInvoker::new(registry.clone()).with_identity(&config.region, &config.account);
+        let engine = Engine::with_config(
+            Arc::new(invoker),
+            Arc::new(TokioClock),
+            stepbox_engine::EngineConfig {
+                region: config.region.clone(),
+                account: config.account.clone(),
+                ..Default::default()
+            },
+        );
+        let functions = Arc::new(lambda::FunctionTable::default());
+        for name in registry.names() {
+            if let Some(f) = registry.get(&name) {
+                functions.adopt(&config, &f);
+            }
+        }
+        AppState { config: Arc::new(config), engine, registry, store, running: Default::default(), functions }
+    }
+}
+
+/// A response body.
+pub type Body = Full<Bytes>;
+
+/// Serve on `listener` until `shutdown` turns true, then stop accepting,
+/// let open connections finish (up to [`ServerConfig::shutdown_grace`]) and return.
+pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "stepbox server listening");
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let mut stop = shutdown.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(handle(state, req, peer).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "connection error"); } }
+                        _ = stopped(&mut stop) => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = stopped(&mut shutdown) => break,
+        }
+    }
+    tracing::info!(open = connections.len(), "shutting down: waiting for open connections");
+    let grace = state.config.shutdown_grace;
+    if tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await.is_err() {
+        tracing::warn!("connections still open after the grace period; closing them");
+        connections.abort_all();
+    }
+    state.running.abort_all();
+    Ok(())
+}
+
+/// Resolves once `rx` turns true (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// A server running on a background task (tests, embedding).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Bind `addr` (port 0 for any) and serve in the background.
+    pub async fn start(addr: SocketAddr, state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, state.clone(), rx));
+        Ok(RunningServer { addr, state, stop, task })
+    }
+
+    /// `http://ADDR`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful shutdown.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await?
+    }
+}
+
+async fn handle(state: AppState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let target = header(&req, "x-amz-target").unwrap_or_default();
+    let request_id = stepbox_asl::uuid_v4();
+    let mut response = route(state, req, &request_id).await;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    tracing::info!(
+        %peer, %method, %path, target = %target, status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request"
+    );
+    response
+}
+
+async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if path == "/health" && (req.method() == Method::GET || req.method() == Method::HEAD) {
+        return json_response(StatusCode::OK, "application/json", &serde_json::json!({"status": "ok"}));
+    }
+    if path.starts_with("/2015-03-31/functions") {
+        return lambda::handle(state, req, request_id).await;
+    }
+    if req.method() == Method::POST && (path == "/" || path.is_empty()) {
+        return sfn::handle(state, req).await;
+    }
+    json_response(
+        StatusCode::NOT_FOUND,
+        "application/json",
+        &serde_json::json!({"__type": "UnknownOperationException", "message": format!("no route for {} {path}", req.method())}),
+    )
+}
+
+pub(crate) fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Why a request body could not be read.
+pub(crate) enum BodyError {
+    TooLarge(usize),
+    Io(String),
+}
+
+pub(crate) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, BodyError> {
+    if let Some(len) = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(BodyError::TooLarge(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(BodyError::TooLarge(limit)),
+        Err(e) => Err(BodyError::Io(e.to_string())),
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, content_type: &str, body: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(serde_json::to_vec(body).unwrap_or_default())));
+    *r.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// Epoch seconds with millisecond precision, as awsJson1_0 and the SDKs expect.
+pub(crate) fn epoch(t: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::json!(t.timestamp_millis() as f64 / 1000.0)
+}
