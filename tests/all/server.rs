@@ -708,3 +708,20 @@ fn serve_subcommand_is_documented() {
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     assert!(out.contains("--addr") && out.contains("--functions"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_requests_in_flight() {
+    let h = start().await;
+    create_function(&h, "slow", "slow").await;
+    let addr = h.server.addr;
+    let lambda = h.lambda.clone();
+    let in_flight = tokio::spawn(async move {
+        lambda.invoke().function_name("slow").payload(Blob::new(br#"{"ms":500}"#.to_vec())).send().await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    h.server.shutdown().await.unwrap();
+    let out = in_flight.await.unwrap().expect("the request in flight is answered");
+    assert_eq!(out.payload().unwrap().as_ref(), br#"{"slept_ms":500}"#);
+    // No longer accepting.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

@@ -138,6 +138,7 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
         connections.abort_all();
     }
     state.running.abort_all();
+    tracing::info!("stepbox server stopped");
     Ok(())
 }
 
