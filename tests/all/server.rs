@@ -725,3 +725,41 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     // No longer accepting.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_machine_tags() {
+    use aws_sdk_sfn::types::Tag;
+    let h = start().await;
+    let ok = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}).to_string();
+    let arn = h
+        .sfn
+        .create_state_machine()
+        .name("tagged")
+        .definition(&ok)
+        .role_arn(ROLE)
+        .tags(Tag::builder().key("team").value("a").build())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string();
+    h.sfn
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("team").value("b").build())
+        .tags(Tag::builder().key("env").value("dev").build())
+        .send()
+        .await
+        .unwrap();
+    let tags = h.sfn.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let pairs: Vec<(&str, &str)> =
+        tags.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))).collect();
+    assert_eq!(pairs, [("team", "b"), ("env", "dev")]);
+    h.sfn.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+    let tags = h.sfn.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().len(), 1);
+    let missing = "arn:aws:states:us-east-1:111111111111:stateMachine:nope";
+    let err = h.sfn.list_tags_for_resource().resource_arn(missing).send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found(), "{err:?}");
+    h.server.shutdown().await.unwrap();
+}

@@ -58,6 +58,12 @@ pub trait Store: Send + Sync {
     fn append_event(&self, execution_arn: &str, event: HistoryEvent);
     /// The execution's events ordered by id.
     fn history(&self, execution_arn: &str) -> Vec<HistoryEvent>;
+
+    /// Add or overwrite tags of a resource.
+    fn tag(&self, arn: &str, tags: &[(String, String)]);
+    fn untag(&self, arn: &str, keys: &[String]);
+    /// A resource's tags, in the order they were first set.
+    fn tags(&self, arn: &str) -> Vec<(String, String)>;
 }
 
 #[derive(Default)]
@@ -67,6 +73,7 @@ struct Tables {
     /// Execution ARNs per state machine, in start order.
     by_machine: HashMap<String, Vec<String>>,
     histories: HashMap<String, Vec<HistoryEvent>>,
+    tags: HashMap<String, Vec<(String, String)>>,
 }
 
 /// Keeps everything in memory (lost on restart).
@@ -114,6 +121,7 @@ impl Store for MemoryStore {
         let mut t = self.lock();
         let before = t.state_machines.len();
         t.state_machines.retain(|s| s.arn != arn);
+        t.tags.remove(arn);
         before != t.state_machines.len()
     }
 
@@ -164,5 +172,26 @@ impl Store for MemoryStore {
         let mut events = self.lock().histories.get(execution_arn).cloned().unwrap_or_default();
         events.sort_by_key(|e| e.id);
         events
+    }
+
+    fn tag(&self, arn: &str, tags: &[(String, String)]) {
+        let mut t = self.lock();
+        let list = t.tags.entry(arn.to_string()).or_default();
+        for (k, v) in tags {
+            match list.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => list.push((k.clone(), v.clone())),
+            }
+        }
+    }
+
+    fn untag(&self, arn: &str, keys: &[String]) {
+        if let Some(list) = self.lock().tags.get_mut(arn) {
+            list.retain(|(k, _)| !keys.contains(k));
+        }
+    }
+
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        self.lock().tags.get(arn).cloned().unwrap_or_default()
     }
 }
