@@ -29,8 +29,9 @@ pub mod bindings {
 
 use bindings::stepbox::task::types;
 
-/// What the host tells the task about this invocation.
-#[derive(Debug, Clone)]
+/// What the host tells the task about this invocation. `Default` gives an
+/// empty context, handy in a handler's native unit tests.
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     /// Name of the execution running the Task state (empty when invoked directly).
     pub execution_name: String,

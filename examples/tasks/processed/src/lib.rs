@@ -37,15 +37,7 @@ mod tests {
     use stepbox_guest::json;
 
     fn ctx() -> Context {
-        Context {
-            execution_name: String::new(),
-            execution_arn: String::new(),
-            state_name: String::new(),
-            retry_count: 0,
-            remaining_time_ms: 1000,
-            task_token: None,
-            request_id: "r".into(),
-        }
+        Context { remaining_time_ms: 1000, request_id: "r".into(), ..Context::default() }
     }
 
     #[test]
