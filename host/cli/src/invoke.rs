@@ -41,11 +41,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let input = util::read_json_arg(&args.input)?;
     let wasm = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: args.cache_dir.or_else(util::default_cache_dir).map(|d| d.join("artifacts")),
-        max_concurrent_instances: 4,
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = Sandbox::new(SandboxConfig { max_concurrent_instances: 4, ..util::sandbox_config(args.cache_dir) })?;
     let function = sandbox.compile(&wasm).with_context(|| format!("loading {}", args.file.display()))?;
     let limits = Limits {
         timeout: Duration::from_secs_f64(args.timeout),

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::{Engine, ExecutionOptions, ExecutionStatus, HistorySink, TokioClock};
 use stepbox_invoker::SandboxInvoker;
-use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
+use stepbox_sandbox::Limits;
 
 use crate::progress::ProgressSink;
 use crate::util;
@@ -65,22 +65,12 @@ pub async fn run(
     };
     let input = util::read_json_arg(&args.input)?;
 
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: args.cache_dir.or_else(util::default_cache_dir).map(|d| d.join("artifacts")),
-        ..SandboxConfig::default()
-    })?;
-    let registry = Registry::new(sandbox);
-    if let Some(dir) = &args.functions {
-        let limits = Limits {
-            timeout: Duration::from_secs_f64(args.function_timeout),
-            memory_bytes: args.function_memory << 20,
-            ..Limits::default()
-        };
-        let names = registry
-            .register_dir(dir, &limits)
-            .with_context(|| format!("loading functions from {}", dir.display()))?;
-        tracing::info!(functions = ?names, "registered functions");
-    }
+    let limits = Limits {
+        timeout: Duration::from_secs_f64(args.function_timeout),
+        memory_bytes: args.function_memory << 20,
+        ..Limits::default()
+    };
+    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits)?;
     let engine = Engine::new(Arc::new(SandboxInvoker::new(registry)), Arc::new(TokioClock));
     let sink = Arc::new(ProgressSink::new(args.history));
     let progress = sink.report_every_second();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
+use stepbox_sandbox::Limits;
 use stepbox_server::{AppState, MemoryStore, ServerConfig};
 
 use crate::util;
@@ -35,17 +35,8 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: args.cache_dir.or_else(util::default_cache_dir).map(|d| d.join("artifacts")),
-        ..SandboxConfig::default()
-    })?;
-    let registry = Registry::new(sandbox);
-    if let Some(dir) = &args.functions {
-        let names = registry
-            .register_dir(dir, &Limits { timeout: Duration::from_secs(3), ..Limits::default() })
-            .with_context(|| format!("loading functions from {}", dir.display()))?;
-        tracing::info!(functions = ?names, "registered functions");
-    }
+    let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
+    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits)?;
     let config = ServerConfig { region: args.region, account: args.account, ..ServerConfig::default() };
     let state = AppState::new(config, registry, Arc::new(MemoryStore::new()));
     let listener =

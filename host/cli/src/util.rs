@@ -1,8 +1,9 @@
 //! Small helpers shared by subcommands.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
 
 /// `JSON` literally, or `@FILE` to read it from a file (`@-`: stdin).
 pub fn read_json_arg(arg: &str) -> anyhow::Result<serde_json::Value> {
@@ -32,4 +33,25 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir).join("stepbox"));
     }
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("stepbox"))
+}
+
+/// The sandbox configuration of a command: artifacts cached under `cache_dir`
+/// (else [`default_cache_dir`]), `/artifacts`.
+pub fn sandbox_config(cache_dir: Option<PathBuf>) -> SandboxConfig {
+    SandboxConfig {
+        cache_dir: cache_dir.or_else(default_cache_dir).map(|d| d.join("artifacts")),
+        ..SandboxConfig::default()
+    }
+}
+
+/// A function registry with every `NAME.wasm` of `functions` registered as NAME.
+pub fn registry(cache_dir: Option<PathBuf>, functions: Option<&Path>, limits: &Limits) -> anyhow::Result<Registry> {
+    let registry = Registry::new(Sandbox::new(sandbox_config(cache_dir))?);
+    if let Some(dir) = functions {
+        let names = registry
+            .register_dir(dir, limits)
+            .with_context(|| format!("loading functions from {}", dir.display()))?;
+        tracing::info!(functions = ?names, "registered functions");
+    }
+    Ok(registry)
 }
