@@ -40,18 +40,20 @@ async fn echo_returns_its_input() {
     assert_eq!(output, input);
 }
 
-/// Overshoot past the deadline must stay within one epoch tick + 1 ms. The
-/// best of three attempts is taken so a descheduled test thread on a busy
-/// 2-core machine does not fail the bound; a broken deadline fails all three.
+/// The guest must be stopped within one epoch tick + 1 ms of its deadline
+/// (measured to the moment it stopped, before the store is torn down). The
+/// best of five attempts is taken so a descheduled test thread on a busy
+/// 2-core machine does not fail the bound; a broken deadline fails them all.
 async fn assert_times_out_promptly(attack_name: &str) {
     let limits = short_timeout();
     let tick = shared_sandbox().config().epoch_tick;
     let mut best = Duration::MAX;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let inv = attack(attack_name, &limits).await;
         assert_eq!(error_name(&inv), "Sandbox.Timedout", "{attack_name}: {:?}", inv.result);
-        assert!(inv.duration >= limits.timeout, "{attack_name} stopped before its deadline: {:?}", inv.duration);
-        best = best.min(inv.duration - limits.timeout);
+        assert!(inv.stopped_after >= limits.timeout, "{attack_name} stopped before its deadline: {:?}", inv.stopped_after);
+        assert!(inv.duration >= inv.stopped_after);
+        best = best.min(inv.stopped_after - limits.timeout);
     }
     let bound = tick + Duration::from_millis(1);
     assert!(best <= bound, "{attack_name}: overshoot {best:?} exceeds one tick + 1 ms ({bound:?})");

@@ -39,6 +39,9 @@ pub struct Invocation {
     pub result: Result<String, InvokeError>,
     pub logs: Logs,
     pub duration: Duration,
+    /// Time from the start until the guest stopped running (returned,
+    /// trapped or was cut off), before the store was torn down.
+    pub stopped_after: Duration,
     /// Fuel used, when fuel is counted.
     pub fuel_consumed: Option<u64>,
 }
@@ -116,23 +119,24 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
     let started = Instant::now();
     let limits = request.limits;
     let logs = LogBuffer::new(limits.max_log_bytes);
-    let finish = |result, fuel_consumed| Invocation {
+    let finish = |result, fuel_consumed, stopped_after| Invocation {
         result,
         logs: logs.snapshot(),
         duration: started.elapsed(),
+        stopped_after,
         fuel_consumed,
     };
 
     // The scratch directory lives until the end of this function, then is removed.
     let scratch = match limits.scratch_dir.then(tempfile::tempdir).transpose() {
         Ok(dir) => dir,
-        Err(e) => return finish(Err(InvokeError::Internal(format!("creating scratch directory: {e}"))), None),
+        Err(e) => return finish(Err(InvokeError::Internal(format!("creating scratch directory: {e}"))), None, started.elapsed()),
     };
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(logs.clone()).stderr(logs.clone());
     if let Some(dir) = &scratch {
         if let Err(e) = wasi.preopened_dir(dir.path(), "/tmp", FsPerms::ReadWrite) {
-            return finish(Err(InvokeError::Internal(format!("granting scratch directory: {e:#}"))), None);
+            return finish(Err(InvokeError::Internal(format!("granting scratch directory: {e:#}"))), None, started.elapsed());
         }
     }
     let memory_limit = limits.memory_bytes.min(inner.config.max_memory_bytes);
@@ -178,6 +182,7 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
     // The outer timeout guards host calls the epoch cannot interrupt (a guest
     // blocked in a WASI sleep or poll).
     let outcome = tokio::time::timeout_at(deadline.into(), call).await;
+    let stopped_after = started.elapsed();
     let fuel_consumed = fuel_budget.map(|b| b - store.get_fuel().unwrap_or(0));
     let result = match outcome {
         Err(_elapsed) => Err(InvokeError::Timeout { limit: limits.timeout }),
@@ -190,7 +195,7 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
     };
     drop(store);
     drop(scratch);
-    finish(result, fuel_consumed)
+    finish(result, fuel_consumed, stopped_after)
 }
 
 fn classify_trap(
