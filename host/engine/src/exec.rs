@@ -108,13 +108,21 @@ impl Failure {
     fn error_name(&self) -> &str {
         self.error.as_deref().unwrap_or("")
     }
+    /// `{"Error", "Cause"}` as a Catch result carries it.
     fn as_output(&self) -> Value {
+        self.to_object("Error", "Cause")
+    }
+    /// `{"error", "cause"}` as history details carry it.
+    fn as_output_lower(&self) -> Value {
+        self.to_object("error", "cause")
+    }
+    fn to_object(&self, error_key: &str, cause_key: &str) -> Value {
         let mut m = Map::new();
         if let Some(e) = &self.error {
-            m.insert("Error".into(), Value::String(e.clone()));
+            m.insert(error_key.into(), Value::String(e.clone()));
         }
         if let Some(c) = &self.cause {
-            m.insert("Cause".into(), Value::String(c.clone()));
+            m.insert(cause_key.into(), Value::String(c.clone()));
         }
         Value::Object(m)
     }
@@ -499,18 +507,6 @@ impl Engine {
     }
 }
 
-impl Failure {
-    fn as_output_lower(&self) -> Value {
-        let mut m = Map::new();
-        if let Some(e) = &self.error {
-            m.insert("error".into(), Value::String(e.clone()));
-        }
-        if let Some(c) = &self.cause {
-            m.insert("cause".into(), Value::String(c.clone()));
-        }
-        Value::Object(m)
-    }
-}
 
 fn run_machine(
     ex: Arc<Exec>,
