@@ -517,17 +517,23 @@ async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
             "billedDurationInMilliseconds": (started.elapsed().as_millis() as u64).max(1).div_ceil(100) * 100,
         },
     });
-    if let Some(o) = &outcome.output {
-        out["output"] = json!(o.to_string());
+    let output = outcome.output.as_ref().map(|o| o.to_string());
+    put_result(&mut out, output.as_deref(), outcome.error.as_deref(), outcome.cause.as_deref());
+    Ok(out)
+}
+
+/// The result members DescribeExecution and StartSyncExecution share.
+fn put_result(out: &mut Value, output: Option<&str>, error: Option<&str>, cause: Option<&str>) {
+    if let Some(o) = output {
+        out["output"] = json!(o);
         out["outputDetails"] = json!({"included": true});
     }
-    if let Some(e) = &outcome.error {
+    if let Some(e) = error {
         out["error"] = json!(e);
     }
-    if let Some(c) = &outcome.cause {
+    if let Some(c) = cause {
         out["cause"] = json!(c);
     }
-    Ok(out)
 }
 
 fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
@@ -546,16 +552,7 @@ fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     if let Some(d) = e.stop_date {
         out["stopDate"] = epoch(d);
     }
-    if let Some(o) = &e.output {
-        out["output"] = json!(o);
-        out["outputDetails"] = json!({"included": true});
-    }
-    if let Some(x) = &e.error {
-        out["error"] = json!(x);
-    }
-    if let Some(c) = &e.cause {
-        out["cause"] = json!(c);
-    }
+    put_result(&mut out, e.output.as_deref(), e.error.as_deref(), e.cause.as_deref());
     Ok(out)
 }
 
