@@ -16,6 +16,9 @@ use stepbox_server::{AppState, MemoryStore, RunningServer, ServerConfig};
 use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod express;
+mod versions;
+
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 
 /// The SDK sends StartSyncExecution to a `sync-` prefixed host; on loopback

@@ -1,5 +1,8 @@
 //! The Step Functions API (awsJson1_0).
 
+mod express;
+mod versions;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -107,6 +110,14 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
         "TagResource" => tag_resource(&state, p),
         "UntagResource" => untag_resource(&state, p),
         "ListTagsForResource" => list_tags(&state, p),
+        "PublishStateMachineVersion" => versions::publish_state_machine_version(&state, p),
+        "ListStateMachineVersions" => versions::list_state_machine_versions(&state, p),
+        "DeleteStateMachineVersion" => versions::delete_state_machine_version(&state, p),
+        "CreateStateMachineAlias" => versions::create_state_machine_alias(&state, p),
+        "DescribeStateMachineAlias" => versions::describe_state_machine_alias(&state, p),
+        "UpdateStateMachineAlias" => versions::update_state_machine_alias(&state, p),
+        "DeleteStateMachineAlias" => versions::delete_state_machine_alias(&state, p),
+        "ListStateMachineAliases" => versions::list_state_machine_aliases(&state, p),
         _ => Err(ApiError::new("UnknownOperationException", format!("unknown operation '{op}'"))),
     };
     match result {
@@ -122,15 +133,15 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
 #[derive(Clone, Copy)]
 struct Params<'a>(&'a Map<String, Value>);
 
-impl Params<'_> {
-    fn opt_str(&self, key: &str) -> Result<Option<&str>, ApiError> {
+impl<'a> Params<'a> {
+    fn opt_str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(ApiError::new("SerializationException", format!("member '{key}' must be a string"))),
         }
     }
-    fn str(&self, key: &str) -> Result<&str, ApiError> {
+    fn str(&self, key: &str) -> Result<&'a str, ApiError> {
         self.opt_str(key)?.ok_or_else(|| {
             ApiError::validation(format!(
                 "1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"
@@ -193,7 +204,11 @@ fn get_sm(state: &AppState, arn: &str) -> Result<StateMachineRecord, ApiError> {
 
 fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     let parts: Vec<&str> = arn.split(':').collect();
-    if !(parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && (parts[5] == "execution" || parts[5] == "express")) {
+    if parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "express" {
+        // AWS keeps no record of Express executions: only their logs would have them.
+        return Err(ApiError::new("InvalidArn", "Invalid Arn: 'Resource type not valid in this context: express'"));
+    }
+    if !(parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution") {
         return Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
     }
     state
@@ -225,6 +240,10 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     let kind = machine_type(p)?;
     check_name(name, 80)?;
     parse_definition(definition)?;
+    if kind == "EXPRESS" {
+        express::check_definition(definition)?;
+    }
+    let (publish, version_description) = versions::version_description(p)?;
     let record = StateMachineRecord {
         arn: sm_arn(state, name),
         name: name.into(),
@@ -233,13 +252,20 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
         kind,
         description: p.opt_str("description")?.unwrap_or_default().into(),
         creation_date: Utc::now(),
-        revision_id: stepbox_asl::uuid_v4(),
+        revision_id: String::new(),
     };
     let tags = read_tags(p)?;
+    let created = |sm: &StateMachineRecord| -> ApiResult {
+        let mut out = json!({"stateMachineArn": sm.arn, "creationDate": epoch(sm.creation_date)});
+        if publish {
+            out["stateMachineVersionArn"] = json!(versions::publish(state, sm, version_description)?.arn);
+        }
+        Ok(out)
+    };
     match state.store.insert_state_machine(record.clone()) {
         Ok(()) => {
             state.store.tag(&record.arn, &tags);
-            Ok(json!({"stateMachineArn": record.arn, "creationDate": epoch(record.creation_date)}))
+            created(&record)
         }
         // Idempotent for an identical request.
         Err(existing)
@@ -247,7 +273,7 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
                 && existing.role_arn == record.role_arn
                 && existing.kind == record.kind =>
         {
-            Ok(json!({"stateMachineArn": existing.arn, "creationDate": epoch(existing.creation_date)}))
+            created(&existing)
         }
         Err(existing) => Err(ApiError::new(
             "StateMachineAlreadyExists",
@@ -256,38 +282,57 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     }
 }
 
+/// DescribeStateMachine's answer; `description` and `revisionId` only when set, as AWS.
 fn describe_sm_json(sm: &StateMachineRecord) -> Value {
-    json!({
+    let mut out = json!({
         "stateMachineArn": sm.arn,
         "name": sm.name,
         "status": "ACTIVE",
         "definition": sm.definition,
         "roleArn": sm.role_arn,
         "type": sm.kind,
-        "description": sm.description,
         "creationDate": epoch(sm.creation_date),
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
-        "revisionId": sm.revision_id,
-    })
+    });
+    if !sm.description.is_empty() {
+        out["description"] = json!(sm.description);
+    }
+    if !sm.revision_id.is_empty() {
+        out["revisionId"] = json!(sm.revision_id);
+    }
+    out
 }
 
 fn describe_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
-    Ok(describe_sm_json(&get_sm(state, p.str("stateMachineArn")?)?))
+    let arn = p.str("stateMachineArn")?;
+    match versions::split_qualifier(arn)? {
+        (_, None) => Ok(describe_sm_json(&get_sm(state, arn)?)),
+        (base, Some(_)) => {
+            let machine = get_sm(state, base)
+                .map_err(|_| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))?;
+            versions::describe_version(state, &machine, arn)
+        }
+    }
 }
 
+/// The definition the execution ran with (its version's, or the revision it started from).
 fn describe_state_machine_for_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let exec = get_exec(state, p.str("executionArn")?)?;
     let sm = get_sm(state, &exec.state_machine_arn)?;
-    let mut v = describe_sm_json(&sm);
-    if let Value::Object(m) = &mut v {
-        m.remove("status");
-        m.remove("type");
-        m.remove("creationDate");
-        m.remove("description");
-        m.insert("updateDate".into(), epoch(sm.creation_date));
+    let mut out = json!({
+        "stateMachineArn": sm.arn,
+        "name": sm.name,
+        "definition": exec.definition,
+        "roleArn": sm.role_arn,
+        "updateDate": epoch(sm.creation_date),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+        "tracingConfiguration": {"enabled": false},
+    });
+    if !exec.revision_id.is_empty() {
+        out["revisionId"] = json!(exec.revision_id);
     }
-    Ok(v)
+    Ok(out)
 }
 
 /// Offset-based page tokens: `stepbox:<what>:<offset>`, base64.
@@ -329,8 +374,13 @@ fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
         ));
     }
+    let (publish, version_description) = versions::version_description(p)?;
+    let before = sm.clone();
     if let Some(d) = definition {
         parse_definition(d)?;
+        if sm.kind == "EXPRESS" {
+            express::check_definition(d)?;
+        }
         sm.definition = d.into();
     }
     if let Some(r) = role {
@@ -339,12 +389,23 @@ fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     if let Some(d) = p.opt_str("description")? {
         sm.description = d.into();
     }
-    sm.revision_id = stepbox_asl::uuid_v4();
+    // A new revision only when what executions run changes (so publishing twice is idempotent).
+    let changed = sm.definition != before.definition || sm.role_arn != before.role_arn;
+    if changed {
+        sm.revision_id = stepbox_asl::uuid_v4();
+    }
     let now = Utc::now();
     if !state.store.update_state_machine(sm.clone()) {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{}'", sm.arn)));
     }
-    Ok(json!({"updateDate": epoch(now), "revisionId": sm.revision_id}))
+    let mut out = json!({"updateDate": epoch(now)});
+    if !sm.revision_id.is_empty() {
+        out["revisionId"] = json!(sm.revision_id);
+    }
+    if publish {
+        out["stateMachineVersionArn"] = json!(versions::publish(state, &sm, version_description)?.arn);
+    }
+    Ok(out)
 }
 
 fn delete_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
@@ -417,18 +478,25 @@ fn finish(record: &mut ExecutionRecord, outcome: &ExecutionOutcome) {
     record.stop_date = Some(outcome.stop_date);
 }
 
-fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let sm_arn = p.str("stateMachineArn")?;
-    let sm = get_sm(state, sm_arn)?;
+fn execution_name(p: Params<'_>) -> Result<String, ApiError> {
     let name = match p.opt_str("name")? {
         Some(n) => n.to_string(),
         None => stepbox_asl::uuid_v4(),
     };
     check_name(&name, 80)?;
+    Ok(name)
+}
+
+fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
+    let target = versions::resolve(state, p.str("stateMachineArn")?)?;
+    let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
-    let definition = Arc::new(parse_definition(&sm.definition)?);
-    let segment = if sm.kind == "EXPRESS" { "express" } else { "execution" };
-    let arn = format!("arn:aws:states:{}:{}:{segment}:{}:{name}", state.config.region, state.config.account, sm.name);
+    let definition = Arc::new(parse_definition(&target.definition)?);
+    let sm = &target.machine;
+    if sm.kind == "EXPRESS" {
+        return express::start(state, &target, name, input, definition);
+    }
+    let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", state.config.region, state.config.account, sm.name);
     let record = ExecutionRecord {
         arn: arn.clone(),
         name: name.clone(),
@@ -440,10 +508,14 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         cause: None,
         start_date: Utc::now(),
         stop_date: None,
+        definition: target.definition.clone(),
+        revision_id: target.revision_id.clone(),
+        state_machine_version_arn: target.version_arn.clone(),
+        state_machine_alias_arn: target.alias_arn.clone(),
     };
     if let Err(existing) = state.store.insert_execution(record.clone()) {
-        // Standard executions are idempotent while running with the same input.
-        if sm.kind == "STANDARD" && existing.status == "RUNNING" && existing.input == input_text {
+        // Idempotent while running with the same input (AWS: "same name and input").
+        if existing.status == "RUNNING" && existing.input == input_text {
             return Ok(json!({"executionArn": existing.arn, "startDate": epoch(existing.start_date)}));
         }
         return Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
@@ -455,7 +527,7 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         execution_arn: Some(arn.clone()),
         state_machine_name: sm.name.clone(),
         state_machine_arn: Some(sm.arn.clone()),
-        role_arn: Some(sm.role_arn.clone()),
+        role_arn: Some(target.role_arn.clone()),
         abort: Some(rx),
         ..Default::default()
     };
@@ -472,33 +544,24 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
 }
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let sm = get_sm(state, p.str("stateMachineArn")?)?;
-    if sm.kind != "EXPRESS" {
+    let target = versions::resolve(state, p.str("stateMachineArn")?)?;
+    if target.machine.kind != "EXPRESS" {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
         ));
     }
-    let name = match p.opt_str("name")? {
-        Some(n) => n.to_string(),
-        None => stepbox_asl::uuid_v4(),
-    };
-    check_name(&name, 80)?;
+    let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
-    let definition = Arc::new(parse_definition(&sm.definition)?);
-    let arn = format!(
-        "arn:aws:states:{}:{}:express:{}:{name}:{}",
-        state.config.region,
-        state.config.account,
-        sm.name,
-        stepbox_asl::uuid_v4()
-    );
+    let definition = Arc::new(parse_definition(&target.definition)?);
+    let sm = &target.machine;
+    let arn = express::execution_arn(state, &sm.name, &name);
     let options = ExecutionOptions {
         name: name.clone(),
         execution_arn: Some(arn.clone()),
         state_machine_name: sm.name.clone(),
         state_machine_arn: Some(sm.arn.clone()),
-        role_arn: Some(sm.role_arn.clone()),
+        role_arn: Some(target.role_arn.clone()),
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -549,9 +612,13 @@ fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         "redriveCount": 0,
         "redriveStatus": "NOT_REDRIVABLE",
     });
+    if e.status != "RUNNING" {
+        out["redriveStatusReason"] = json!(format!("Execution is {} and cannot be redriven", e.status));
+    }
     if let Some(d) = e.stop_date {
         out["stopDate"] = epoch(d);
     }
+    put_qualifiers(&mut out, &e);
     put_result(&mut out, e.output.as_deref(), e.error.as_deref(), e.cause.as_deref());
     Ok(out)
 }
@@ -575,8 +642,31 @@ fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     Ok(json!({"stopDate": epoch(stop_date)}))
 }
 
+/// `stateMachineVersionArn` and `stateMachineAliasArn` of an execution started through them.
+fn put_qualifiers(out: &mut Value, e: &ExecutionRecord) {
+    if let Some(v) = &e.state_machine_version_arn {
+        out["stateMachineVersionArn"] = json!(v);
+    }
+    if let Some(a) = &e.state_machine_alias_arn {
+        out["stateMachineAliasArn"] = json!(a);
+    }
+}
+
+/// Executions of a state machine, or of one version or alias of it.
 fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
-    let sm = get_sm(state, p.str("stateMachineArn")?)?;
+    let arn = p.str("stateMachineArn")?;
+    let (base, qualifier) = versions::split_qualifier(arn)?;
+    let sm = get_sm(state, base)?;
+    if sm.kind == "EXPRESS" {
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let through = |e: &ExecutionRecord| match qualifier {
+        None => true,
+        Some(_) => e.state_machine_version_arn.as_deref() == Some(arn) || e.state_machine_alias_arn.as_deref() == Some(arn),
+    };
     let filter = p.opt_str("statusFilter")?;
     if let Some(f) = filter
         && !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(&f)
@@ -586,9 +676,13 @@ fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
              Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]"
         )));
     }
-    let all: Vec<_> =
-        state.store.list_executions(&sm.arn).into_iter().filter(|e| filter.is_none_or(|f| e.status == f)).collect();
-    let (items, next) = page(all, p, &format!("exec{}", filter.unwrap_or("")))?;
+    let all: Vec<_> = state
+        .store
+        .list_executions(&sm.arn)
+        .into_iter()
+        .filter(|e| filter.is_none_or(|f| e.status == f) && through(e))
+        .collect();
+    let (items, next) = page(all, p, &format!("exec{}{}", filter.unwrap_or(""), qualifier.unwrap_or("")))?;
     let list: Vec<Value> = items
         .iter()
         .map(|e| {
@@ -602,6 +696,7 @@ fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
             if let Some(d) = e.stop_date {
                 v["stopDate"] = epoch(d);
             }
+            put_qualifiers(&mut v, e);
             v
         })
         .collect();

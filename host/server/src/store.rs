@@ -18,7 +18,43 @@ pub struct StateMachineRecord {
     pub kind: String,
     pub description: String,
     pub creation_date: DateTime<Utc>,
+    /// Empty until an update changes the definition or role (AWS's `INITIAL` revision).
     pub revision_id: String,
+}
+
+/// A published, immutable version of a state machine (`<state machine ARN>:<number>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    /// Assigned by [`Store::publish_version`]: 1, 2, … never reused after a deletion.
+    pub number: u64,
+    pub definition: String,
+    pub role_arn: String,
+    pub description: String,
+    /// The state machine revision this version snapshots (empty: the initial one).
+    pub revision_id: String,
+    pub creation_date: DateTime<Utc>,
+}
+
+/// One entry of an alias's routing configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub version_arn: String,
+    /// Percentage of executions started through the alias (the weights sum to 100).
+    pub weight: u32,
+}
+
+/// A named pointer to one or two versions (`<state machine ARN>:<alias name>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub description: String,
+    pub routing: Vec<Route>,
+    pub creation_date: DateTime<Utc>,
+    pub update_date: DateTime<Utc>,
 }
 
 /// One execution: its request, status and (once closed) result.
@@ -35,18 +71,46 @@ pub struct ExecutionRecord {
     pub cause: Option<String>,
     pub start_date: DateTime<Utc>,
     pub stop_date: Option<DateTime<Utc>>,
+    /// The definition the execution runs (a later update or a version's own).
+    pub definition: String,
+    /// The state machine revision it started from (empty: the initial one).
+    pub revision_id: String,
+    /// Set when started through a version ARN or an alias (then the version it routed to).
+    pub state_machine_version_arn: Option<String>,
+    pub state_machine_alias_arn: Option<String>,
 }
 
 /// Persistence of state machines, executions and their histories.
+// Inserts answer with the existing record (what the caller needs for idempotency checks).
+#[allow(clippy::result_large_err)]
 pub trait Store: Send + Sync {
     /// Insert `record` unless its ARN exists: then return the existing one.
     fn insert_state_machine(&self, record: StateMachineRecord) -> Result<(), StateMachineRecord>;
     fn get_state_machine(&self, arn: &str) -> Option<StateMachineRecord>;
     /// Replace an existing record; false when there is none.
     fn update_state_machine(&self, record: StateMachineRecord) -> bool;
+    /// Delete a state machine with its versions and aliases; false when there is none.
     fn delete_state_machine(&self, arn: &str) -> bool;
     /// All state machines, oldest first.
     fn list_state_machines(&self) -> Vec<StateMachineRecord>;
+
+    /// Publish `candidate` as its state machine's next version (the store assigns
+    /// `number` and `arn`), unless a version of the same revision exists: then
+    /// return that one. The flag says whether a version was created.
+    fn publish_version(&self, candidate: VersionRecord) -> (VersionRecord, bool);
+    fn get_version(&self, arn: &str) -> Option<VersionRecord>;
+    /// A state machine's versions, newest first.
+    fn list_versions(&self, state_machine_arn: &str) -> Vec<VersionRecord>;
+    fn delete_version(&self, arn: &str) -> bool;
+
+    /// Insert `record` unless its ARN exists: then return the existing one.
+    fn insert_alias(&self, record: AliasRecord) -> Result<(), AliasRecord>;
+    fn get_alias(&self, arn: &str) -> Option<AliasRecord>;
+    /// Replace an existing alias; false when there is none.
+    fn update_alias(&self, record: AliasRecord) -> bool;
+    fn delete_alias(&self, arn: &str) -> bool;
+    /// A state machine's aliases, oldest first.
+    fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord>;
 
     /// Insert `record` unless its ARN exists: then return the existing one.
     fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord>;
@@ -69,6 +133,11 @@ pub trait Store: Send + Sync {
 #[derive(Default)]
 struct Tables {
     state_machines: Vec<StateMachineRecord>,
+    /// Versions per state machine, oldest first.
+    versions: HashMap<String, Vec<VersionRecord>>,
+    /// The last version number handed out per state machine.
+    version_counters: HashMap<String, u64>,
+    aliases: Vec<AliasRecord>,
     executions: HashMap<String, ExecutionRecord>,
     /// Execution ARNs per state machine, in start order.
     by_machine: HashMap<String, Vec<String>>,
@@ -122,11 +191,83 @@ impl Store for MemoryStore {
         let before = t.state_machines.len();
         t.state_machines.retain(|s| s.arn != arn);
         t.tags.remove(arn);
+        t.versions.remove(arn);
+        t.version_counters.remove(arn);
+        t.aliases.retain(|a| a.state_machine_arn != arn);
         before != t.state_machines.len()
     }
 
     fn list_state_machines(&self) -> Vec<StateMachineRecord> {
         self.lock().state_machines.clone()
+    }
+
+    fn publish_version(&self, mut candidate: VersionRecord) -> (VersionRecord, bool) {
+        let mut t = self.lock();
+        let machine = candidate.state_machine_arn.clone();
+        if let Some(existing) =
+            t.versions.get(&machine).and_then(|vs| vs.iter().find(|v| v.revision_id == candidate.revision_id))
+        {
+            return (existing.clone(), false);
+        }
+        let counter = t.version_counters.entry(machine.clone()).or_insert(0);
+        *counter += 1;
+        candidate.number = *counter;
+        candidate.arn = format!("{machine}:{}", candidate.number);
+        t.versions.entry(machine).or_default().push(candidate.clone());
+        (candidate, true)
+    }
+
+    fn get_version(&self, arn: &str) -> Option<VersionRecord> {
+        let (machine, _) = arn.rsplit_once(':')?;
+        self.lock().versions.get(machine)?.iter().find(|v| v.arn == arn).cloned()
+    }
+
+    fn list_versions(&self, state_machine_arn: &str) -> Vec<VersionRecord> {
+        self.lock().versions.get(state_machine_arn).map(|vs| vs.iter().rev().cloned().collect()).unwrap_or_default()
+    }
+
+    fn delete_version(&self, arn: &str) -> bool {
+        let Some((machine, _)) = arn.rsplit_once(':') else { return false };
+        let mut t = self.lock();
+        let Some(versions) = t.versions.get_mut(machine) else { return false };
+        let before = versions.len();
+        versions.retain(|v| v.arn != arn);
+        before != versions.len()
+    }
+
+    fn insert_alias(&self, record: AliasRecord) -> Result<(), AliasRecord> {
+        let mut t = self.lock();
+        if let Some(existing) = t.aliases.iter().find(|a| a.arn == record.arn) {
+            return Err(existing.clone());
+        }
+        t.aliases.push(record);
+        Ok(())
+    }
+
+    fn get_alias(&self, arn: &str) -> Option<AliasRecord> {
+        self.lock().aliases.iter().find(|a| a.arn == arn).cloned()
+    }
+
+    fn update_alias(&self, record: AliasRecord) -> bool {
+        let mut t = self.lock();
+        match t.aliases.iter_mut().find(|a| a.arn == record.arn) {
+            Some(slot) => {
+                *slot = record;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn delete_alias(&self, arn: &str) -> bool {
+        let mut t = self.lock();
+        let before = t.aliases.len();
+        t.aliases.retain(|a| a.arn != arn);
+        before != t.aliases.len()
+    }
+
+    fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord> {
+        self.lock().aliases.iter().filter(|a| a.state_machine_arn == state_machine_arn).cloned().collect()
     }
 
     fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord> {
