@@ -17,6 +17,7 @@ use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod express;
+mod test_state;
 mod versions;
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";

@@ -1,6 +1,7 @@
 //! The Step Functions API (awsJson1_0).
 
 mod express;
+mod test_state;
 mod versions;
 
 use std::collections::HashMap;
@@ -102,6 +103,7 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
         "ValidateStateMachineDefinition" => validate_definition(p),
         "StartExecution" => start_execution(&state, p),
         "StartSyncExecution" => start_sync_execution(&state, p).await,
+        "TestState" => test_state::test_state(&state, p).await,
         "DescribeExecution" => describe_execution(&state, p),
         "DescribeStateMachineForExecution" => describe_state_machine_for_execution(&state, p),
         "StopExecution" => stop_execution(&state, p),

@@ -1,0 +1,265 @@
+//! TestState: run one state on an input and report its output, next state and
+//! (at DEBUG/TRACE) each data-flow step, as AWS's TestState API does.
+//!
+//! The state runs on the real engine inside a small wrapper machine: its
+//! transition targets become `Pass` stubs, so the first state entered after it
+//! names `nextState` and carries its output (also for a caught error). Retry is
+//! left out of the run: an error a retrier matches answers `RETRIABLE`, as AWS.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value, json};
+use stepbox_asl::State;
+use stepbox_engine::{Details, EventType, ExecutionOptions, ExecutionStatus, HistoryEvent, HistorySink};
+use tokio::sync::watch;
+
+use super::{ApiError, ApiResult, Params, parse_definition, read_input};
+use crate::AppState;
+
+/// The name the tested state runs under when the request gives none.
+const DEFAULT_NAME: &str = "TestState";
+
+pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
+    let definition = p.str("definition")?;
+    let level = match p.opt_str("inspectionLevel")?.unwrap_or("INFO") {
+        l @ ("INFO" | "DEBUG" | "TRACE") => l,
+        other => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'inspectionLevel' failed to satisfy constraint: \
+                 Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
+            )));
+        }
+    };
+    // Refused rather than ignored: a mocked or variable-seeded test would silently differ.
+    for unsupported in ["mock", "variables", "context", "stateConfiguration"] {
+        if p.0.get(unsupported).is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::validation(format!("TestState '{unsupported}' is not supported by stepbox yet")));
+        }
+    }
+    let (input_text, input) = read_input(p)?;
+    let (name, raw_state) = pick_state(definition, p.opt_str("stateName")?)?;
+    let (wrapper, targets) = wrap(&name, &raw_state);
+    let machine = Arc::new(parse_definition(&wrapper.to_string())?);
+    let tested = machine.state(machine.index_of(&name).expect("the wrapper starts at the tested state")).clone();
+
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let mut exits = targets;
+    exits.push(name.clone());
+    let sink = Arc::new(FirstTransition { exits, events: Mutex::default(), abort: abort_tx });
+    let arn = format!("arn:aws:states:{}:{}:execution:TestState:{}", state.config.region, state.config.account, stepbox_asl::uuid_v4());
+    let options = ExecutionOptions {
+        name: "TestState".into(),
+        execution_arn: Some(arn),
+        state_machine_name: "TestState".into(),
+        role_arn: p.opt_str("roleArn")?.map(str::to_string),
+        abort: Some(abort_rx),
+        ..Default::default()
+    };
+    let outcome = state.engine.start(machine, input.clone(), options, sink.clone()).await;
+    let events = std::mem::take(&mut *sink.events.lock().unwrap_or_else(|e| e.into_inner()));
+
+    let failure = events.iter().find(|e| is_failure(e.event_type)).map(error_and_cause);
+    let mut out = Map::new();
+    let mut after_entry = events.iter().skip_while(|e| !is_entry(e)).skip(1);
+    if let Some((next, output)) = after_entry.find_map(|e| sink.transition(e)) {
+        out.insert("nextState".into(), json!(next));
+        out.insert("output".into(), json!(output));
+        match &failure {
+            Some((error, cause)) => {
+                out.insert("status".into(), json!("CAUGHT_ERROR"));
+                put_error(&mut out, error, cause);
+            }
+            None => {
+                out.insert("status".into(), json!("SUCCEEDED"));
+            }
+        }
+    } else if outcome.status == ExecutionStatus::Succeeded {
+        out.insert("status".into(), json!("SUCCEEDED"));
+        if let Some(o) = &outcome.output {
+            out.insert("output".into(), json!(o.to_string()));
+        }
+    } else {
+        let error = outcome.error.clone().unwrap_or_default();
+        let cause = outcome.cause.clone().unwrap_or_default();
+        let status = if retriable(&raw_state, &error) { "RETRIABLE" } else { "FAILED" };
+        out.insert("status".into(), json!(status));
+        put_error(&mut out, &error, &cause);
+    }
+    if level != "INFO" {
+        out.insert("inspectionData".into(), Value::Object(inspection(&tested, &input_text, &input, &events)));
+    }
+    Ok(Value::Object(out))
+}
+
+/// The state to test: the definition itself, or `stateName` of a whole state machine.
+fn pick_state(definition: &str, state_name: Option<&str>) -> Result<(String, Map<String, Value>), ApiError> {
+    let invalid = |m: String| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: '{m}'"));
+    let value: Value = serde_json::from_str(definition)
+        .map_err(|e| invalid(format!("INVALID_JSON_DESCRIPTION: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(invalid("SCHEMA_VALIDATION_FAILED: the definition must be a JSON object at /".into()));
+    };
+    if let Some(states) = obj.get("States").and_then(Value::as_object) {
+        let name = state_name
+            .or_else(|| obj.get("StartAt").and_then(Value::as_str))
+            .ok_or_else(|| invalid("SCHEMA_VALIDATION_FAILED: stateName is required for a state machine definition".into()))?;
+        return match states.get(name) {
+            Some(Value::Object(s)) => Ok((name.to_string(), s.clone())),
+            _ => Err(ApiError::validation(format!("State '{name}' does not exist in the definition"))),
+        };
+    }
+    Ok((state_name.unwrap_or(DEFAULT_NAME).to_string(), obj))
+}
+
+/// A machine that starts at the tested state (without Retry) and ends in a `Pass`
+/// stub at each of its transition targets (also returned).
+fn wrap(name: &str, raw: &Map<String, Value>) -> (Value, Vec<String>) {
+    let mut tested = raw.clone();
+    tested.remove("Retry");
+    let mut targets = Vec::new();
+    let mut add = |v: Option<&Value>| {
+        if let Some(t) = v.and_then(Value::as_str)
+            && t != name
+            && !targets.iter().any(|x: &String| x == t)
+        {
+            targets.push(t.to_string());
+        }
+    };
+    add(raw.get("Next"));
+    add(raw.get("Default"));
+    for list in ["Choices", "Catch"] {
+        for item in raw.get(list).and_then(Value::as_array).into_iter().flatten() {
+            add(item.get("Next"));
+        }
+    }
+    let mut states = Map::new();
+    states.insert(name.to_string(), Value::Object(tested));
+    for t in &targets {
+        states.insert(t.clone(), json!({"Type": "Pass", "End": true}));
+    }
+    let mut machine = json!({"StartAt": name, "States": states});
+    if let Some(q) = raw.get("QueryLanguage") {
+        machine["QueryLanguage"] = q.clone();
+    }
+    (machine, targets)
+}
+
+/// Collects the events and stops the run once the tested state has transitioned
+/// (a stub, or the tested state again, is entered).
+struct FirstTransition {
+    exits: Vec<String>,
+    events: Mutex<Vec<HistoryEvent>>,
+    abort: watch::Sender<bool>,
+}
+
+impl FirstTransition {
+    /// (state name, input) when `event` enters one of the exits.
+    fn transition(&self, event: &HistoryEvent) -> Option<(String, String)> {
+        match &event.details {
+            Details::StateEntered { name, input } if self.exits.contains(name) => Some((name.clone(), input.clone())),
+            _ => None,
+        }
+    }
+}
+
+impl HistorySink for FirstTransition {
+    fn record(&self, event: HistoryEvent) {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let transitioned = events.iter().any(is_entry) && self.transition(&event).is_some();
+        events.push(event);
+        if transitioned {
+            let _ = self.abort.send(true);
+        }
+    }
+}
+
+fn is_entry(event: &HistoryEvent) -> bool {
+    matches!(event.details, Details::StateEntered { .. })
+}
+
+fn is_failure(kind: EventType) -> bool {
+    let name = kind.as_str();
+    !name.starts_with("Execution") && (name.ends_with("Failed") || name.ends_with("TimedOut"))
+}
+
+/// `error` and `cause` of an event's details.
+fn error_and_cause(event: &HistoryEvent) -> (String, String) {
+    let details = event.details.to_json().unwrap_or_default();
+    let text = |k: &str| details.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    (text("error"), text("cause"))
+}
+
+fn put_error(out: &mut Map<String, Value>, error: &str, cause: &str) {
+    if !error.is_empty() {
+        out.insert("error".into(), json!(error));
+    }
+    if !cause.is_empty() {
+        out.insert("cause".into(), json!(cause));
+    }
+}
+
+/// Whether one of the state's retriers would retry `error`.
+fn retriable(raw: &Map<String, Value>, error: &str) -> bool {
+    raw.get("Retry").and_then(Value::as_array).into_iter().flatten().any(|r| {
+        let attempts = r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3);
+        let errors: Vec<String> =
+            r.get("ErrorEquals").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.as_str().map(str::to_string)).collect();
+        attempts > 0 && stepbox_asl::error_matches(&errors, error)
+    })
+}
+
+/// The DEBUG data-flow steps: `input`, `afterInputPath`, `afterParameters`, `result`,
+/// `afterResultSelector`, `afterResultPath` (each a JSON text), as far as the state has them.
+fn inspection(tested: &State, input_text: &str, input: &Value, events: &[HistoryEvent]) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert("input".into(), json!(input_text));
+    let context = json!({});
+    let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, &context, None).map(|c| c.into_owned()) else {
+        return data;
+    };
+    data.insert("afterInputPath".into(), json!(after_input.to_string()));
+    let kind = state_type(events);
+    if !matches!(kind.as_deref(), Some("Task" | "Pass" | "Map" | "Parallel")) {
+        return data;
+    }
+    let effective = tested.effective_input(input, &context, None).ok();
+    if let Some(e) = &effective {
+        data.insert("afterParameters".into(), json!(e.to_string()));
+    }
+    let result = match kind.as_deref() {
+        Some("Task") => task_result(events),
+        Some("Pass") => pass_result(tested, effective.clone()),
+        _ => None,
+    };
+    let Some(result) = result else { return data };
+    data.insert("result".into(), json!(result.to_string()));
+    let Ok(selected) = tested.select_result(result, &context, None) else { return data };
+    data.insert("afterResultSelector".into(), json!(selected.to_string()));
+    if let Ok(combined) = stepbox_asl::io::apply_result_path(&tested.result_path, input.clone(), selected) {
+        data.insert("afterResultPath".into(), json!(combined.to_string()));
+    }
+    data
+}
+
+/// The tested state's type (`Task`, `Pass`, …) from its first event.
+fn state_type(events: &[HistoryEvent]) -> Option<String> {
+    let first = events.iter().find(|e| matches!(e.details, Details::StateEntered { .. }))?;
+    first.event_type.as_str().strip_suffix("StateEntered").map(str::to_string)
+}
+
+/// The raw result of the task: the output of its Succeeded event.
+fn task_result(events: &[HistoryEvent]) -> Option<Value> {
+    let done = events
+        .iter()
+        .find(|e| matches!(e.event_type, EventType::TaskSucceeded | EventType::LambdaFunctionSucceeded))?;
+    let details = done.details.to_json()?;
+    serde_json::from_str(details.get("output")?.as_str()?).ok()
+}
+
+/// A Pass state's result: its `Result`, else its effective input.
+fn pass_result(tested: &State, effective: Option<Value>) -> Option<Value> {
+    match &tested.kind {
+        stepbox_asl::StateKind::Pass { result: Some(r), .. } => Some(r.clone()),
+        _ => effective,
+    }
+}
