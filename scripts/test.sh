@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every stepbox test. Installs what a fresh machine with only the Rust
 # toolchain lacks (the wasm32-wasip2 target), then runs the workspace tests,
-# which build the guest components from source (host/components/build.rs).
+# which build the guest components from source (host/components/build.rs),
+# and the README's AWS CLI quick start (scripts/awscli-quickstart.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+
+# The README's AWS CLI commands against a real `stepbox serve` (installs the
+# AWS CLI from PyPI into a venv under the target directory on first use).
+echo "==> AWS CLI quick start (README)"
+bash scripts/awscli-quickstart.sh 2>&1 | tee -a "$log" || status=1
 
 # One closing line for all test binaries (cargo prints one per binary, the
 # last of which is often an empty doc-test run).
