@@ -17,6 +17,7 @@ use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod express;
+mod limits;
 mod test_state;
 mod versions;
 
@@ -318,6 +319,10 @@ async fn lambda_api_accepts_zipped_components_and_refuses_other_code() {
     let err = refuse(wat::parse_str("(module)").unwrap()).await;
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
     assert!(err.message().unwrap().contains("not a WebAssembly component"), "{err:?}");
+    // A component, but not of the stepbox task world (it exports no `run`).
+    let err = refuse(wat::parse_str("(component)").unwrap()).await;
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+    assert!(err.message().unwrap().contains("does not fit the stepbox:task@0.1.0 world"), "{err:?}");
     // A zip without a .wasm entry.
     let mut empty = std::io::Cursor::new(Vec::new());
     {

@@ -62,6 +62,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub(crate) running: Arc<sfn::Running>,
     pub(crate) functions: Arc<lambda::FunctionTable>,
+    pub(crate) definitions: Arc<sfn::Definitions>,
 }
 
 impl AppState {
@@ -83,7 +84,15 @@ impl AppState {
                 functions.adopt(&config, &f);
             }
         }
-        AppState { config: Arc::new(config), engine, registry, store, running: Default::default(), functions }
+        AppState {
+            config: Arc::new(config),
+            engine,
+            registry,
+            store,
+            running: Default::default(),
+            functions,
+            definitions: Default::default(),
+        }
     }
 }
 

@@ -219,6 +219,30 @@ fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
         .ok_or_else(|| ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'")))
 }
 
+/// Parsed definitions by their text, so starting an execution does not parse
+/// its state machine again (bounded: emptied when it reaches its capacity).
+#[derive(Default)]
+pub struct Definitions {
+    parsed: Mutex<HashMap<String, Arc<StateMachine>>>,
+}
+
+impl Definitions {
+    const CAPACITY: usize = 256;
+
+    fn get(&self, text: &str) -> Result<Arc<StateMachine>, ApiError> {
+        if let Some(sm) = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+            return Ok(sm.clone());
+        }
+        let sm = Arc::new(parse_definition(text)?);
+        let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() >= Self::CAPACITY {
+            parsed.clear();
+        }
+        parsed.insert(text.to_string(), sm.clone());
+        Ok(sm)
+    }
+}
+
 fn parse_definition(definition: &str) -> Result<StateMachine, ApiError> {
     StateMachine::parse(definition)
         .map_err(|d| ApiError::new("InvalidDefinition", stepbox_asl::invalid_definition_message(&d)))
@@ -493,7 +517,7 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let target = versions::resolve(state, p.str("stateMachineArn")?)?;
     let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
-    let definition = Arc::new(parse_definition(&target.definition)?);
+    let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
     if sm.kind == "EXPRESS" {
         return express::start(state, &target, name, input, definition);
@@ -555,7 +579,7 @@ async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     }
     let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
-    let definition = Arc::new(parse_definition(&target.definition)?);
+    let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
     let arn = express::execution_arn(state, &sm.name, &name);
     let options = ExecutionOptions {
