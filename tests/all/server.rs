@@ -17,6 +17,7 @@ use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod express;
+mod lambda_versions;
 mod limits;
 mod test_state;
 mod versions;

@@ -39,7 +39,12 @@ impl TaskInvoker for SandboxInvoker {
         let registry = self.registry.clone();
         let (region, account) = (self.region.clone(), self.account.clone());
         Box::pin(async move {
-            let Some(function) = registry.get(&req.function_name) else {
+            // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
+            let function = match req.qualifier.as_deref() {
+                None | Some("$LATEST") => registry.get(&req.function_name),
+                Some(q) => registry.get(&format!("{}:{q}", req.function_name)),
+            };
+            let Some(function) = function else {
                 let function_arn = format!("arn:aws:lambda:{region}:{account}:function:{}", req.function_name);
                 let qualifier = req.qualifier.as_deref().unwrap_or("$LATEST");
                 return Err(TaskFailure::new(

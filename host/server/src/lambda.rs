@@ -17,6 +17,8 @@ use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
 
 use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
 
+mod versions;
+
 /// Largest Invoke payload (Lambda's synchronous limit).
 pub const MAX_INVOKE_PAYLOAD: usize = 6 * 1024 * 1024;
 
@@ -37,6 +39,7 @@ pub struct FunctionMeta {
 #[derive(Default)]
 pub struct FunctionTable {
     meta: Mutex<HashMap<String, FunctionMeta>>,
+    published: versions::PublishedTable,
 }
 
 impl FunctionTable {
@@ -173,21 +176,42 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
             create_function(state, &body).await
         }
         (Method::GET, []) => list_functions(state, &q),
-        (Method::GET, [name]) => get_function(state, name),
+        (Method::GET, [name]) => get_function(state, name, q.get("Qualifier").map(String::as_str)),
         (Method::DELETE, [name]) => {
             let (name, _) = resolve_name(name)?;
             if state.registry.remove(&name).is_none() {
                 return Err(LambdaError::not_found(state, &name));
             }
             state.functions.lock().remove(&name);
+            versions::forget(state, &name);
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)
         }
         (Method::GET, [name, c]) if c == "configuration" => {
-            let (name, _) = resolve_name(name)?;
-            Ok(ok(&configuration(state, &name)?))
+            let (name, qualifier) = resolve_name(name)?;
+            let qualifier = q.get("Qualifier").cloned().or(qualifier);
+            Ok(ok(&versions::configuration_of(state, &name, qualifier.as_deref())?))
         }
+        (Method::POST, [name, v]) if v == "versions" => {
+            let (name, _) = resolve_name(name)?;
+            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            versions::publish(state, &name, &body)
+        }
+        (Method::GET, [name, v]) if v == "versions" => versions::list_versions(state, &resolve_name(name)?.0),
+        (Method::POST, [name, a]) if a == "aliases" => {
+            let (name, _) = resolve_name(name)?;
+            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            versions::create_alias(state, &name, &body)
+        }
+        (Method::GET, [name, a]) if a == "aliases" => versions::list_aliases(state, &resolve_name(name)?.0),
+        (Method::GET, [name, a, alias]) if a == "aliases" => versions::get_alias(state, &resolve_name(name)?.0, alias),
+        (Method::PUT, [name, a, alias]) if a == "aliases" => {
+            let (name, _) = resolve_name(name)?;
+            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            versions::update_alias(state, &name, alias, &body)
+        }
+        (Method::DELETE, [name, a, alias]) if a == "aliases" => versions::delete_alias(state, &resolve_name(name)?.0, alias),
         (Method::PUT, [name, c]) if c == "code" => {
             let body = json_body(req, crate::LAMBDA_BODY_LIMIT).await?;
             update_code(state, name, &body).await
@@ -373,9 +397,9 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
     Ok(r)
 }
 
-fn get_function(state: &AppState, raw: &str) -> Result<Response<Body>, LambdaError> {
-    let (name, _) = resolve_name(raw)?;
-    let config = configuration(state, &name)?;
+fn get_function(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<Response<Body>, LambdaError> {
+    let (name, in_name) = resolve_name(raw)?;
+    let config = versions::configuration_of(state, &name, qualifier.or(in_name.as_deref()))?;
     Ok(ok(&json!({
         "Configuration": config,
         "Code": {"RepositoryType": "S3", "Location": format!("file:///stepbox/functions/{name}.wasm")},
@@ -383,7 +407,8 @@ fn get_function(state: &AppState, raw: &str) -> Result<Response<Body>, LambdaErr
 }
 
 fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
-    let names = state.registry.names();
+    // `NAME:VERSION` and `NAME:ALIAS` registry entries are not functions of their own.
+    let names: Vec<String> = state.registry.names().into_iter().filter(|n| !n.contains(':')).collect();
     let max = match q.get("MaxItems") {
         Some(m) => m.parse::<usize>().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| LambdaError::invalid("MaxItems must be between 1 and 10000"))?,
         None => 50,
@@ -411,6 +436,7 @@ async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> 
     if let Some(m) = state.functions.lock().get_mut(&name) {
         m.last_modified = last_modified();
     }
+    versions::refresh_latest_aliases(state, &name);
     Ok(ok(&configuration(state, &name)?))
 }
 
@@ -424,6 +450,7 @@ fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) 
     let limits = limits_for(state, timeout, memory_size)?;
     let limits = Limits { fuel: existing.limits.fuel, scratch_dir: existing.limits.scratch_dir, ..limits };
     state.registry.insert(&name, existing.function.clone(), limits);
+    versions::refresh_latest_aliases(state, &name);
     if let Some(m) = state.functions.lock().get_mut(&name) {
         m.timeout = timeout;
         m.memory_size = memory_size;
@@ -439,10 +466,18 @@ fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) 
 }
 
 async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, LambdaError> {
-    let (name, _qualifier) = resolve_name(raw)?;
+    let (name, in_name) = resolve_name(raw)?;
+    let qualifier = query(&req).get("Qualifier").cloned().or(in_name);
     let invocation_type = crate::header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     let tail = crate::header(&req, "x-amz-log-type").is_some_and(|t| t == "Tail");
-    let function = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
+    let function = match state.registry.get(&versions::registry_key(&name, qualifier.as_deref())) {
+        Some(f) => f,
+        None if qualifier.as_deref().is_some_and(|q| q != "$LATEST") => {
+            return Err(versions::configuration_of(state, &name, qualifier.as_deref()).err().unwrap_or_else(|| LambdaError::not_found(state, &name)));
+        }
+        None => return Err(LambdaError::not_found(state, &name)),
+    };
+    let executed = versions::executed_version(state, &name, qualifier.as_deref());
     let payload = read_body(req, MAX_INVOKE_PAYLOAD).await.map_err(|e| match e {
         BodyError::TooLarge(limit) => LambdaError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -496,7 +531,9 @@ async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id:
             let mut r = Response::new(Full::new(Bytes::from(body)));
             let h = r.headers_mut();
             h.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-            h.insert("x-amz-executed-version", hyper::header::HeaderValue::from_static("$LATEST"));
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&executed) {
+                h.insert("x-amz-executed-version", v);
+            }
             if failed {
                 h.insert("x-amz-function-error", hyper::header::HeaderValue::from_static("Unhandled"));
             }

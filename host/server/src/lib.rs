@@ -79,7 +79,7 @@ impl AppState {
             },
         );
         let functions = Arc::new(lambda::FunctionTable::default());
-        for name in registry.names() {
+        for name in registry.names().into_iter().filter(|n| !n.contains(':')) {
             if let Some(f) = registry.get(&name) {
                 functions.adopt(&config, &f);
             }

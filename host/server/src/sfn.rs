@@ -20,6 +20,8 @@ use crate::{AppState, Body, BodyError, epoch, json_response, read_body};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const MAX_INPUT: usize = 256 * 1024;
+/// AWS's limit on a definition's length.
+const MAX_DEFINITION: usize = 1024 * 1024;
 
 /// An AWS error: `{"__type", "message"}` with an HTTP status.
 #[derive(Debug)]
@@ -244,6 +246,12 @@ impl Definitions {
 }
 
 fn parse_definition(definition: &str) -> Result<StateMachine, ApiError> {
+    if definition.len() > MAX_DEFINITION {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'definition' failed to satisfy constraint: \
+             Member must have length less than or equal to {MAX_DEFINITION}"
+        )));
+    }
     StateMachine::parse(definition)
         .map_err(|d| ApiError::new("InvalidDefinition", stepbox_asl::invalid_definition_message(&d)))
 }

@@ -43,6 +43,21 @@ async fn inputs_over_256_kib_and_bad_names_are_refused() {
         .into_service_error();
     assert!(err.is_validation_exception(), "{err:?}");
 
+    // Definitions are limited to 1 MiB.
+    let huge = json!({"Comment": "x".repeat(1024 * 1024), "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let err = h
+        .sfn
+        .create_state_machine()
+        .name("huge")
+        .definition(huge.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_validation_exception(), "{err:?}");
+    assert!(err.message().unwrap().contains("'definition'"), "{err:?}");
+
     // Execution names follow AWS's rules (1–80 characters, no whitespace or ARN delimiters).
     for name in ["with space", "a:b", "tab\there", &"n".repeat(81)] {
         let err = h.sfn.start_execution().state_machine_arn(&standard).name(name).send().await.unwrap_err().into_service_error();

@@ -1,0 +1,278 @@
+//! Lambda function versions and aliases: PublishVersion, ListVersionsByFunction,
+//! Create/Get/Update/Delete/ListAlias(es). A version is the function's code and
+//! limits frozen under `NAME:N` in the registry (sharing the compiled
+//! component); an alias is registered as `NAME:ALIAS` with its version's code,
+//! so a qualified Invoke or Task state ARN reaches it.
+
+use std::collections::HashMap;
+
+use hyper::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::{LambdaError, configuration, function_arn, get_str, ok};
+use crate::{AppState, Body};
+
+/// What was published for one function.
+#[derive(Default)]
+pub(crate) struct Published {
+    last: u64,
+    /// Oldest first: (number, configuration as published).
+    versions: Vec<(u64, Value)>,
+    aliases: Vec<Alias>,
+}
+
+#[derive(Clone)]
+struct Alias {
+    name: String,
+    version: String,
+    description: String,
+    revision_id: String,
+}
+
+pub(crate) type PublishedTable = std::sync::Mutex<HashMap<String, Published>>;
+
+fn lock(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, Published>> {
+    state.functions.published.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The registry key a qualified name runs: `NAME` for none or `$LATEST`, else `NAME:QUALIFIER`.
+pub(crate) fn registry_key(name: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        None | Some("$LATEST") => name.to_string(),
+        Some(q) => format!("{name}:{q}"),
+    }
+}
+
+fn created(v: &Value) -> Response<Body> {
+    let mut r = ok(v);
+    *r.status_mut() = StatusCode::CREATED;
+    r
+}
+
+/// PublishVersion: a new version unless the code and configuration are unchanged since the last one.
+pub(crate) fn publish(state: &AppState, name: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+    let function = state.registry.get(name).ok_or_else(|| LambdaError::not_found(state, name))?;
+    let latest = configuration(state, name)?;
+    let same = |published: &Value| {
+        ["CodeSha256", "Timeout", "MemorySize", "Role", "Handler", "Runtime"].iter().all(|k| published[k] == latest[k])
+    };
+    let mut table = lock(state);
+    let entry = table.entry(name.to_string()).or_default();
+    if let Some((_, last)) = entry.versions.last()
+        && same(last)
+    {
+        return Ok(created(last));
+    }
+    entry.last += 1;
+    let number = entry.last;
+    let mut snapshot = latest.clone();
+    snapshot["Version"] = json!(number.to_string());
+    snapshot["FunctionArn"] = json!(format!("{}:{number}", function_arn(state, name)));
+    if let Some(d) = get_str(body, "Description")? {
+        snapshot["Description"] = json!(d);
+    }
+    state.registry.insert(&format!("{name}:{number}"), function.function.clone(), function.limits.clone());
+    entry.versions.push((number, snapshot.clone()));
+    Ok(created(&snapshot))
+}
+
+pub(crate) fn list_versions(state: &AppState, name: &str) -> Result<Response<Body>, LambdaError> {
+    let mut versions = vec![configuration(state, name)?];
+    if let Some(p) = lock(state).get(name) {
+        versions.extend(p.versions.iter().map(|(_, v)| v.clone()));
+    }
+    Ok(ok(&json!({"Versions": versions})))
+}
+
+/// GetFunction/GetFunctionConfiguration of `NAME:QUALIFIER`.
+pub(crate) fn configuration_of(state: &AppState, name: &str, qualifier: Option<&str>) -> Result<Value, LambdaError> {
+    let Some(q) = qualifier.filter(|q| *q != "$LATEST") else { return configuration(state, name) };
+    let table = lock(state);
+    let published = table.get(name);
+    let version = match published.and_then(|p| p.aliases.iter().find(|a| a.name == q)) {
+        Some(alias) => alias.version.clone(),
+        None => q.to_string(),
+    };
+    if version == "$LATEST" {
+        drop(table);
+        return configuration(state, name);
+    }
+    published
+        .and_then(|p| p.versions.iter().find(|(n, _)| n.to_string() == version))
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| not_found_qualified(state, name, q))
+}
+
+fn not_found_qualified(state: &AppState, name: &str, qualifier: &str) -> LambdaError {
+    LambdaError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        format!("Function not found: {}:{qualifier}", function_arn(state, name)),
+    )
+}
+
+/// The version an Invoke of `NAME:QUALIFIER` executes (for `X-Amz-Executed-Version`).
+pub(crate) fn executed_version(state: &AppState, name: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        None | Some("$LATEST") => "$LATEST".into(),
+        Some(q) => lock(state)
+            .get(name)
+            .and_then(|p| p.aliases.iter().find(|a| a.name == q).map(|a| a.version.clone()))
+            .unwrap_or_else(|| q.to_string()),
+    }
+}
+
+/// AWS's alias names: 1–128 of `[a-zA-Z0-9-_]`, not all digits.
+fn check_alias_name(name: &str) -> Result<(), LambdaError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !name.chars().all(|c| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(LambdaError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: \
+                 Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+            ),
+        ))
+    }
+}
+
+fn alias_json(state: &AppState, function: &str, a: &Alias) -> Value {
+    json!({
+        "AliasArn": format!("{}:{}", function_arn(state, function), a.name),
+        "Name": a.name,
+        "FunctionVersion": a.version,
+        "Description": a.description,
+        "RevisionId": a.revision_id,
+    })
+}
+
+/// Register `NAME:ALIAS` with the code of the version it points to.
+fn point(state: &AppState, function: &str, alias: &Alias) -> Result<(), LambdaError> {
+    let target = state
+        .registry
+        .get(&registry_key(function, Some(&alias.version)))
+        .ok_or_else(|| not_found_qualified(state, function, &alias.version))?;
+    state.registry.insert(&format!("{function}:{}", alias.name), target.function.clone(), target.limits.clone());
+    Ok(())
+}
+
+fn version_exists(state: &AppState, function: &str, version: &str) -> bool {
+    version == "$LATEST" || lock(state).get(function).is_some_and(|p| p.versions.iter().any(|(n, _)| n.to_string() == version))
+}
+
+pub(crate) fn create_alias(state: &AppState, function: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+    state.registry.get(function).ok_or_else(|| LambdaError::not_found(state, function))?;
+    let name = get_str(body, "Name")?.ok_or_else(|| LambdaError::invalid("Name is required"))?;
+    check_alias_name(name)?;
+    let version = get_str(body, "FunctionVersion")?.ok_or_else(|| LambdaError::invalid("FunctionVersion is required"))?;
+    if !version_exists(state, function, version) {
+        return Err(not_found_qualified(state, function, version));
+    }
+    let alias = Alias {
+        name: name.to_string(),
+        version: version.to_string(),
+        description: get_str(body, "Description")?.unwrap_or_default().to_string(),
+        revision_id: stepbox_asl::uuid_v4(),
+    };
+    {
+        let mut table = lock(state);
+        let entry = table.entry(function.to_string()).or_default();
+        if entry.aliases.iter().any(|a| a.name == name) {
+            return Err(LambdaError::new(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                format!("Alias already exists: {}:{name}", function_arn(state, function)),
+            ));
+        }
+        entry.aliases.push(alias.clone());
+    }
+    point(state, function, &alias)?;
+    Ok(created(&alias_json(state, function, &alias)))
+}
+
+fn find_alias(state: &AppState, function: &str, name: &str) -> Result<Alias, LambdaError> {
+    lock(state).get(function).and_then(|p| p.aliases.iter().find(|a| a.name == name).cloned()).ok_or_else(|| {
+        LambdaError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Alias not found: {}:{name}", function_arn(state, function)),
+        )
+    })
+}
+
+pub(crate) fn get_alias(state: &AppState, function: &str, name: &str) -> Result<Response<Body>, LambdaError> {
+    Ok(ok(&alias_json(state, function, &find_alias(state, function, name)?)))
+}
+
+pub(crate) fn update_alias(
+    state: &AppState,
+    function: &str,
+    name: &str,
+    body: &Map<String, Value>,
+) -> Result<Response<Body>, LambdaError> {
+    let mut alias = find_alias(state, function, name)?;
+    if let Some(v) = get_str(body, "FunctionVersion")? {
+        if !version_exists(state, function, v) {
+            return Err(not_found_qualified(state, function, v));
+        }
+        alias.version = v.to_string();
+    }
+    if let Some(d) = get_str(body, "Description")? {
+        alias.description = d.to_string();
+    }
+    alias.revision_id = stepbox_asl::uuid_v4();
+    if let Some(slot) = lock(state).get_mut(function).and_then(|p| p.aliases.iter_mut().find(|a| a.name == name)) {
+        *slot = alias.clone();
+    }
+    point(state, function, &alias)?;
+    Ok(ok(&alias_json(state, function, &alias)))
+}
+
+pub(crate) fn delete_alias(state: &AppState, function: &str, name: &str) -> Result<Response<Body>, LambdaError> {
+    find_alias(state, function, name)?;
+    if let Some(p) = lock(state).get_mut(function) {
+        p.aliases.retain(|a| a.name != name);
+    }
+    state.registry.remove(&format!("{function}:{name}"));
+    let mut r = Response::new(Body::default());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
+}
+
+pub(crate) fn list_aliases(state: &AppState, function: &str) -> Result<Response<Body>, LambdaError> {
+    state.registry.get(function).ok_or_else(|| LambdaError::not_found(state, function))?;
+    let aliases: Vec<Value> = lock(state)
+        .get(function)
+        .map(|p| p.aliases.iter().map(|a| alias_json(state, function, a)).collect())
+        .unwrap_or_default();
+    Ok(ok(&json!({"Aliases": aliases})))
+}
+
+/// After UpdateFunctionCode/Configuration: aliases of `$LATEST` follow the new code.
+pub(crate) fn refresh_latest_aliases(state: &AppState, function: &str) {
+    let aliases: Vec<Alias> = lock(state)
+        .get(function)
+        .map(|p| p.aliases.iter().filter(|a| a.version == "$LATEST").cloned().collect())
+        .unwrap_or_default();
+    for a in aliases {
+        let _ = point(state, function, &a);
+    }
+}
+
+/// DeleteFunction: its versions and aliases go too.
+pub(crate) fn forget(state: &AppState, function: &str) {
+    if let Some(p) = lock(state).remove(function) {
+        for (n, _) in p.versions {
+            state.registry.remove(&format!("{function}:{n}"));
+        }
+        for a in p.aliases {
+            state.registry.remove(&format!("{function}:{}", a.name));
+        }
+    }
+}
