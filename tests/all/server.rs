@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 mod express;
 mod lambda_versions;
 mod limits;
+mod robustness;
 mod test_state;
 mod versions;
 

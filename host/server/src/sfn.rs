@@ -726,6 +726,7 @@ fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
                 "name": e.name,
                 "status": e.status,
                 "startDate": epoch(e.start_date),
+                "redriveCount": 0,
             });
             if let Some(d) = e.stop_date {
                 v["stopDate"] = epoch(d);

@@ -101,6 +101,7 @@ async fn versions_publish_run_and_delete() {
     let names: Vec<&str> = of_v1.executions().iter().map(|e| e.name()).collect();
     assert_eq!(names, ["from-v1"]);
     assert_eq!(of_v1.executions()[0].state_machine_version_arn(), Some(v1.as_str()));
+    assert_eq!(of_v1.executions()[0].redrive_count(), Some(0));
     assert_eq!(h.sfn.list_executions().state_machine_arn(&sm).send().await.unwrap().executions().len(), 2);
 
     // Deleting is idempotent; numbers are never reused.
