@@ -67,7 +67,7 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    if args.clients.iter().any(|c| *c == 0) || args.requests == 0 || args.inprocess == 0 {
+    if args.clients.contains(&0) || args.requests == 0 || args.inprocess == 0 {
         bail!("--clients, --requests and --inprocess must be positive\n{USAGE}");
     }
     Ok(args)
