@@ -40,11 +40,11 @@ async fn echo_returns_its_input() {
     assert_eq!(output, input);
 }
 
-/// The guest must be stopped within one epoch tick + 1 ms of its deadline
+/// The guest must be stopped within one epoch tick + `slack` of its deadline
 /// (measured to the moment it stopped, before the store is torn down). The
 /// best of five attempts is taken so a descheduled test thread on a busy
 /// 2-core machine does not fail the bound; a broken deadline fails them all.
-async fn assert_times_out_promptly(attack_name: &str) {
+async fn assert_times_out_promptly(attack_name: &str, slack: Duration) {
     let limits = short_timeout();
     let tick = shared_sandbox().config().epoch_tick;
     let mut best = Duration::MAX;
@@ -55,18 +55,22 @@ async fn assert_times_out_promptly(attack_name: &str) {
         assert!(inv.duration >= inv.stopped_after);
         best = best.min(inv.stopped_after - limits.timeout);
     }
-    let bound = tick + Duration::from_millis(1);
-    assert!(best <= bound, "{attack_name}: overshoot {best:?} exceeds one tick + 1 ms ({bound:?})");
+    let bound = tick + slack;
+    assert!(best <= bound, "{attack_name}: overshoot {best:?} exceeds one tick + {slack:?} ({bound:?})");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infinite_loop_times_out() {
-    assert_times_out_promptly("loop").await;
+    assert_times_out_promptly("loop", Duration::from_millis(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sleeping_in_a_host_call_times_out() {
-    assert_times_out_promptly("sleep").await;
+    // A guest blocked in a host call is not reached by the epoch: tokio's
+    // timer (1 ms wheel, then a wake-up on a busy worker) cuts it off, so the
+    // bound is a few milliseconds rather than one tick; a missing guard would
+    // let the guest sleep for its full hour.
+    assert_times_out_promptly("sleep", Duration::from_millis(5)).await;
 }
 
 #[tokio::test]
