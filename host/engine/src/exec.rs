@@ -1,6 +1,7 @@
 //! The interpreter.
 
 use crate::clock::{BoxFuture, Clock};
+use crate::durable::{Checkpoint, Progress, Resume};
 use crate::history::{Details, EventType, HistoryEvent, HistorySink};
 use crate::task::{
     Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
@@ -8,8 +9,8 @@ use crate::task::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepbox_asl::{
     Jitter, MapMode, MapSpec, NumSpec, RuntimeError, Scope, State, StateKind, StateMachine,
@@ -51,6 +52,10 @@ pub struct ExecutionOptions {
     pub redrive_count: u32,
     /// Set to `true` to abort the execution.
     pub abort: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Durable runs only ([`Engine::start_durable`], [`Engine::resume`]): a
+    /// checkpointed top-level Wait longer than this suspends the run
+    /// ([`Progress::Suspended`]) instead of parking a task for its duration.
+    pub suspend_waits_over: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +147,17 @@ struct Exec {
     /// `$$.Execution` and `$$.StateMachine`.
     ctx_execution: Value,
     ctx_state_machine: Value,
+    /// The top-level machine: only its states are checkpointed.
+    root: Arc<StateMachine>,
+    checkpoints: bool,
+    /// Where a resumed run starts (taken by the first top-level state).
+    resume_from: Mutex<Option<Checkpoint>>,
+    suspend_over: Option<Duration>,
+    /// When the execution times out (`TimeoutSeconds`): a suspended run wakes by then.
+    deadline: Option<DateTime<Utc>>,
+    /// Set by a Wait that suspends the run; `suspend_signal` wakes the driver.
+    suspended_until: Mutex<Option<DateTime<Utc>>>,
+    suspend_signal: tokio::sync::Notify,
 }
 
 #[derive(Clone)]
@@ -317,6 +333,14 @@ impl Exec {
         )
     }
 
+    /// Hands the run back to the driver as [`Progress::Suspended`]; never returns
+    /// (the driver drops this future).
+    async fn suspend(&self, until: DateTime<Utc>) {
+        *self.suspended_until.lock().expect("suspend") = Some(until);
+        self.suspend_signal.notify_one();
+        std::future::pending::<()>().await
+    }
+
     fn retry_delay(&self, st: &State, f: &Failure, counts: &mut [u32]) -> Option<Duration> {
         let (i, r) = st
             .retry
@@ -372,9 +396,52 @@ impl Engine {
         &self,
         sm: Arc<StateMachine>,
         input: Value,
-        opts: ExecutionOptions,
+        mut opts: ExecutionOptions,
         sink: Arc<dyn HistorySink>,
     ) -> ExecutionOutcome {
+        opts.suspend_waits_over = None;
+        match self.drive(sm, input, opts, sink, None).await {
+            Progress::Finished(outcome) => outcome,
+            Progress::Suspended { .. } => unreachable!("suspension is off"),
+        }
+    }
+
+    /// Runs a new execution until it finishes or suspends in a long Wait
+    /// (see [`ExecutionOptions::suspend_waits_over`]). A sink that
+    /// [wants checkpoints](HistorySink::wants_checkpoints) gets one per
+    /// top-level state, so the run can be [resumed](Self::resume).
+    pub async fn start_durable(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> Progress {
+        self.drive(sm, input, opts, sink, None).await
+    }
+
+    /// Continues a RUNNING execution from its recorded state (see
+    /// [`crate::durable`]): no `ExecutionStarted` again, event ids continue,
+    /// the execution timeout still counts from the original start.
+    pub async fn resume(
+        &self,
+        sm: Arc<StateMachine>,
+        from: Resume,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> Progress {
+        let input = from.input.clone();
+        self.drive(sm, input, opts, sink, Some(from)).await
+    }
+
+    async fn drive(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+        resume: Option<Resume>,
+    ) -> Progress {
         let cfg = &self.config;
         let sm_arn = opts.state_machine_arn.clone().unwrap_or_else(|| {
             format!(
@@ -392,9 +459,12 @@ impl Engine {
             .role_arn
             .clone()
             .unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.account));
-        let start = self.clock.now();
+        let start = resume
+            .as_ref()
+            .map_or_else(|| self.clock.now(), |r| r.start_date);
         let details = sink.wants_details();
         let events = sink.wants_events();
+        let checkpoints = sink.wants_checkpoints();
         let exec = Arc::new(Exec {
             tasks: self.tasks.clone(),
             clock: self.clock.clone(),
@@ -402,7 +472,7 @@ impl Engine {
             sink,
             events,
             details,
-            next_id: AtomicU64::new(0),
+            next_id: AtomicU64::new(resume.as_ref().map_or(0, |r| r.last_event_id)),
             name: opts.name.clone(),
             arn: arn.clone(),
             // The context object is only built for machines that read `$$`.
@@ -418,19 +488,44 @@ impl Engine {
             } else {
                 Value::Null
             },
+            root: sm.clone(),
+            checkpoints,
+            resume_from: Mutex::new(resume.as_ref().and_then(|r| r.checkpoint.clone())),
+            suspend_over: opts.suspend_waits_over,
+            deadline: sm
+                .timeout_seconds
+                .map(|s| start + chrono::Duration::seconds(s as i64)),
+            suspended_until: Mutex::new(None),
+            suspend_signal: tokio::sync::Notify::new(),
         });
         let mut frame = Frame {
-            prev: 0,
+            prev: resume.as_ref().map_or(0, |r| r.last_event_id),
             silent: false,
             vars: Map::new(),
         };
-        exec.emit(&mut frame, EventType::ExecutionStarted, || {
-            Some(json!({"input": compact(&input), "inputDetails": {"truncated": false}, "roleArn": role}))
-        });
+        if resume.is_none() {
+            exec.emit(&mut frame, EventType::ExecutionStarted, || {
+                Some(json!({"input": compact(&input), "inputDetails": {"truncated": false}, "roleArn": role}))
+            });
+        }
         let run = run_machine(exec.clone(), sm.clone(), input, frame.clone());
-        let timeout = sm
-            .timeout_seconds
-            .map(|s| self.clock.sleep(Duration::from_secs(s)));
+        // The execution timeout counts from the original start, across resumes.
+        let timeout = sm.timeout_seconds.map(|s| {
+            self.clock
+                .sleep_until(start + chrono::Duration::seconds(s as i64))
+        });
+        let suspend_fut = {
+            let exec = exec.clone();
+            async move {
+                loop {
+                    let signal = exec.suspend_signal.notified();
+                    if let Some(until) = *exec.suspended_until.lock().expect("suspend") {
+                        return until;
+                    }
+                    signal.await;
+                }
+            }
+        };
         let mut abort = opts.abort.clone();
         let abort_fut = async move {
             match abort.as_mut() {
@@ -455,12 +550,17 @@ impl Engine {
             Done(Result<Value, Failure>, Frame),
             TimedOut,
             Aborted,
+            Suspended(DateTime<Utc>),
         }
         let end = tokio::select! {
             (r, f) = run => End::Done(r, f),
             _ = timeout_fut => End::TimedOut,
             _ = abort_fut => End::Aborted,
+            until = suspend_fut => End::Suspended(until),
         };
+        if let End::Suspended(until) = end {
+            return Progress::Suspended { until };
+        }
         let mut outcome = ExecutionOutcome {
             status: ExecutionStatus::Succeeded,
             output: None,
@@ -501,12 +601,12 @@ impl Engine {
                 exec.emit(&mut last, EventType::ExecutionAborted, || Some(json!({})));
                 outcome.status = ExecutionStatus::Aborted;
             }
+            End::Suspended(_) => unreachable!("returned above"),
         }
         outcome.stop_date = self.clock.now();
-        outcome
+        Progress::Finished(outcome)
     }
 }
-
 
 fn run_machine(
     ex: Arc<Exec>,
@@ -518,13 +618,52 @@ fn run_machine(
         let mut frame = frame;
         let mut input = input;
         let mut idx = sm.start_at;
+        let top = Arc::ptr_eq(&sm, &ex.root);
+        let mut resumed = if top {
+            ex.resume_from.lock().expect("resume").take()
+        } else {
+            None
+        };
+        if let Some(cp) = &resumed {
+            match sm.index_of(&cp.state) {
+                Some(i) => {
+                    idx = i;
+                    input = cp.input.clone();
+                    frame.vars = cp.variables.clone();
+                }
+                None => resumed = None,
+            }
+        }
         loop {
             let st = sm.state(idx);
             let (entered_ty, exited_ty) = events_for(&st.kind);
-            let entered_id = ex.emit_with(&mut frame, entered_ty, || Details::StateEntered {
-                name: st.name.clone(),
-                input: compact(&input),
-            });
+            let last_recorded = ex.next_id.load(Ordering::Relaxed);
+            let (checkpointed_at, recorded_entry) = match resumed.take() {
+                // The entry event made it to the history: don't repeat it.
+                Some(cp) if cp.entered_event_id <= last_recorded => {
+                    (Some(cp.entered_at), Some(cp.entered_event_id))
+                }
+                Some(cp) => (Some(cp.entered_at), None),
+                None if top && ex.checkpoints && !frame.silent => {
+                    let at = ex.clock.now();
+                    ex.sink.checkpoint(&Checkpoint {
+                        state: st.name.clone(),
+                        input: input.clone(),
+                        variables: frame.vars.clone(),
+                        entered_event_id: last_recorded + 1,
+                        entered_at: at,
+                    });
+                    (Some(at), None)
+                }
+                None => (None, None),
+            };
+            let entered_id = match recorded_entry {
+                Some(id) => id,
+                None => ex.emit_with(&mut frame, entered_ty, || Details::StateEntered {
+                    name: st.name.clone(),
+                    input: compact(&input),
+                }),
+            };
             let raw = if st.catch.is_empty() {
                 None
             } else {
@@ -532,11 +671,12 @@ fn run_machine(
             };
             let entry = Entry {
                 id: entered_id,
-                at: if st.uses_context {
-                    ex.clock.now()
-                } else {
-                    DateTime::<Utc>::MIN_UTC
+                at: match checkpointed_at {
+                    Some(at) => at,
+                    None if st.uses_context => ex.clock.now(),
+                    None => DateTime::<Utc>::MIN_UTC,
                 },
+                checkpointed: checkpointed_at.is_some(),
                 token: match &st.kind {
                     StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => {
                         Some(task_token(&ex.arn, &st.name))
@@ -634,6 +774,9 @@ fn unsupported(st: &State) -> Option<&'static str> {
 struct Entry {
     id: u64,
     at: DateTime<Utc>,
+    /// A top-level state of a durable run: a Wait counts from `at` (its
+    /// original entry, also after a resume) and may suspend the run.
+    checkpointed: bool,
     token: Option<String>,
 }
 
@@ -810,7 +953,11 @@ async fn run_state(
             let eff = io::select(&st.input_path, &input, ctx, Some(&*vars))
                 .map_err(rt)?
                 .into_owned();
-            let now = ex.clock.now();
+            let now = if entry.checkpointed {
+                entry.at
+            } else {
+                ex.clock.now()
+            };
             let too_long = || rt(RuntimeError::runtime("Wait state delay is too long."));
             let until: DateTime<Utc> = match spec {
                 WaitSpec::Seconds(s) => {
@@ -875,6 +1022,15 @@ async fn run_state(
             };
             if (until - now).num_seconds() > i32::MAX as i64 {
                 return Err(too_long());
+            }
+            let wake = ex.deadline.map_or(until, |d| d.min(until));
+            if entry.checkpointed
+                && let Some(limit) = ex.suspend_over
+                && (wake - ex.clock.now())
+                    .to_std()
+                    .is_ok_and(|left| left > limit)
+            {
+                ex.suspend(wake).await;
             }
             ex.clock.sleep_until(until).await;
             let pending = eval_assign(&st.assign_template, &eff, ctx, vars).map_err(rt)?;

@@ -4,6 +4,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use std::sync::Mutex;
 
+use crate::durable::Checkpoint;
+
 macro_rules! event_types {
     ($($name:ident => $key:expr),* $(,)?) => {
         /// History event types, named as in GetExecutionHistory.
@@ -12,6 +14,10 @@ macro_rules! event_types {
         impl EventType {
             pub fn as_str(self) -> &'static str {
                 match self { $(EventType::$name => stringify!($name)),* }
+            }
+            /// The type named `s` (as [`as_str`](Self::as_str) spells it).
+            pub fn parse(s: &str) -> Option<EventType> {
+                match s { $(stringify!($name) => Some(EventType::$name),)* _ => None }
             }
             /// The key of the details object in GetExecutionHistory output.
             pub fn details_key(self) -> Option<&'static str> {
@@ -157,6 +163,13 @@ pub trait HistorySink: Send + Sync {
     fn wants_details(&self) -> bool {
         true
     }
+    /// Whether the sink keeps [`Checkpoint`]s (a durable store does).
+    fn wants_checkpoints(&self) -> bool {
+        false
+    }
+    /// A top-level state is about to be entered; called before its
+    /// `…StateEntered` event is recorded.
+    fn checkpoint(&self, _checkpoint: &Checkpoint) {}
 }
 
 /// Keeps every event in memory.

@@ -30,11 +30,13 @@
 //!   back-offs run instantly.
 
 pub mod clock;
+pub mod durable;
 mod exec;
 pub mod history;
 pub mod task;
 
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
+pub use durable::{Checkpoint, Progress, Resume};
 pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use task::{
@@ -42,5 +44,7 @@ pub use task::{
     split_function_name,
 };
 
+#[cfg(test)]
+mod durable_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,425 @@
+//! Resume and suspension: a run is cut off (a crash, a suspension) and
+//! continued by a fresh engine from what a durable sink recorded.
+
+use crate::*;
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stepbox_asl::StateMachine;
+
+/// Echoes its input; the first `hang_first` calls never return (a process
+/// that dies mid-Task).
+struct Echo {
+    calls: AtomicUsize,
+    hang_first: usize,
+}
+
+impl TaskInvoker for Echo {
+    fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<Value, TaskFailure>> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let hang = n < self.hang_first;
+        Box::pin(async move {
+            if hang {
+                std::future::pending::<()>().await;
+            }
+            Ok(req.input)
+        })
+    }
+}
+
+/// What a durable store keeps, in recording order.
+#[derive(Clone)]
+enum Entry {
+    Event(HistoryEvent),
+    Checkpoint(Checkpoint),
+}
+
+#[derive(Default)]
+struct Journal {
+    log: Mutex<Vec<Entry>>,
+}
+
+impl HistorySink for Journal {
+    fn record(&self, event: HistoryEvent) {
+        self.log.lock().unwrap().push(Entry::Event(event));
+    }
+    fn wants_checkpoints(&self) -> bool {
+        true
+    }
+    fn checkpoint(&self, checkpoint: &Checkpoint) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(Entry::Checkpoint(checkpoint.clone()));
+    }
+}
+
+impl Journal {
+    fn events(&self) -> Vec<HistoryEvent> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Event(e) => Some(e.clone()),
+                Entry::Checkpoint(_) => None,
+            })
+            .collect()
+    }
+    /// What a restart reads back: the latest checkpoint and the last event id.
+    fn resume(&self, input: Value) -> Resume {
+        let log = self.log.lock().unwrap();
+        Resume {
+            input,
+            start_date: t0(),
+            checkpoint: log.iter().rev().find_map(|e| match e {
+                Entry::Checkpoint(c) => Some(c.clone()),
+                Entry::Event(_) => None,
+            }),
+            last_event_id: log
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Event(e) => Some(e.id),
+                    Entry::Checkpoint(_) => None,
+                })
+                .max()
+                .unwrap_or(0),
+        }
+    }
+    /// Keeps only the first `n` entries (what reached the disk before a crash).
+    fn truncate(&self, n: usize) {
+        self.log.lock().unwrap().truncate(n);
+    }
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn opts(suspend: Option<Duration>) -> ExecutionOptions {
+    ExecutionOptions {
+        name: "ex1".into(),
+        state_machine_name: "sm1".into(),
+        suspend_waits_over: suspend,
+        ..Default::default()
+    }
+}
+
+/// Ids 1..=n, each previousEventId an earlier event.
+fn assert_valid_history(events: &[HistoryEvent]) {
+    let mut ids: Vec<u64> = events.iter().map(|e| e.id).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (1..=events.len() as u64).collect::<Vec<_>>(),
+        "ids are unique and contiguous"
+    );
+    for e in events {
+        assert!(
+            e.previous_event_id < e.id,
+            "event {} chains backwards",
+            e.id
+        );
+    }
+}
+
+fn types(events: &[HistoryEvent]) -> Vec<&'static str> {
+    let mut v = events.to_vec();
+    v.sort_by_key(|e| e.id);
+    v.iter().map(|e| e.event_type.as_str()).collect()
+}
+
+fn machine() -> Arc<StateMachine> {
+    let def = json!({"StartAt": "Remember", "States": {
+        "Remember": {"Type": "Pass", "Assign": {"who.$": "$.who"}, "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo",
+                 "Parameters": {"who.$": "$who", "at.$": "$$.State.EnteredTime"}, "End": true}
+    }});
+    Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_wait_suspends_and_resumes_at_its_original_due_time() {
+    let clock = ManualClock::new(t0());
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 0,
+    });
+    let journal = Arc::new(Journal::default());
+    let input = json!({"who": "ada"});
+    let engine = Engine::new(echo.clone(), clock.clone());
+    let first = engine
+        .start_durable(
+            machine(),
+            input.clone(),
+            opts(Some(Duration::from_secs(60))),
+            journal.clone(),
+        )
+        .await;
+    let due = t0() + chrono::Duration::hours(1);
+    assert_eq!(first, Progress::Suspended { until: due });
+    assert_eq!(
+        types(&journal.events()),
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered"
+        ]
+    );
+
+    // A later process: a new engine and clock, woken up a bit late.
+    let clock = ManualClock::auto(due + chrono::Duration::seconds(5));
+    let engine = Engine::new(echo.clone(), clock.clone());
+    let resumed = engine
+        .resume(
+            machine(),
+            journal.resume(input),
+            opts(Some(Duration::from_secs(60))),
+            journal.clone(),
+        )
+        .await;
+    let Progress::Finished(outcome) = resumed else {
+        panic!("suspended again: {resumed:?}")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    let out = outcome.output.expect("output");
+    assert_eq!(out["who"], "ada", "variables survive the suspension");
+    assert_eq!(outcome.start_date, t0());
+    let events = journal.events();
+    assert_valid_history(&events);
+    assert_eq!(
+        types(&events),
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert!(
+        clock.sleeps().iter().all(|d| d.is_zero()),
+        "the due time had passed: {:?}",
+        clock.sleeps()
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_short_wait_or_a_run_without_the_option_never_suspends() {
+    let clock = ManualClock::auto(t0());
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 0,
+    });
+    let engine = Engine::new(echo, clock.clone());
+    for suspend in [None, Some(Duration::from_secs(7200))] {
+        let journal = Arc::new(Journal::default());
+        let p = engine
+            .start_durable(
+                machine(),
+                json!({"who": "x"}),
+                opts(suspend),
+                journal.clone(),
+            )
+            .await;
+        assert!(
+            matches!(&p, Progress::Finished(o) if o.status == ExecutionStatus::Succeeded),
+            "{p:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_task_in_flight_at_a_crash_runs_again_and_the_history_stays_valid() {
+    let clock = ManualClock::auto(t0());
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 1,
+    });
+    let journal = Arc::new(Journal::default());
+    let input = json!({"who": "bob"});
+    let engine = Engine::new(echo.clone(), clock.clone());
+    let run = tokio::spawn({
+        let (engine, journal, input) = (engine.clone(), journal.clone(), input.clone());
+        async move {
+            engine
+                .start_durable(machine(), input, opts(None), journal)
+                .await
+        }
+    });
+    while echo.calls.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    run.abort(); // the process dies with the Task in flight
+    let _ = run.await;
+    let before = journal.events().len();
+    assert_eq!(
+        types(&journal.events()).last(),
+        Some(&"LambdaFunctionStarted")
+    );
+
+    let resumed = engine
+        .resume(
+            machine(),
+            journal.resume(input),
+            opts(None),
+            journal.clone(),
+        )
+        .await;
+    let Progress::Finished(outcome) = resumed else {
+        panic!("{resumed:?}")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        echo.calls.load(Ordering::SeqCst),
+        2,
+        "at-least-once: the Task ran again"
+    );
+    let events = journal.events();
+    assert_valid_history(&events);
+    let t = types(&events);
+    assert_eq!(
+        t.iter().filter(|t| **t == "TaskStateEntered").count(),
+        1,
+        "{t:?}"
+    );
+    assert_eq!(
+        t.iter()
+            .filter(|t| **t == "LambdaFunctionScheduled")
+            .count(),
+        2,
+        "{t:?}"
+    );
+    assert_eq!(
+        events[before].previous_event_id, before as u64,
+        "the rerun chains to the last recorded event"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_checkpoint_whose_entry_event_was_lost_enters_the_state_again() {
+    let clock = ManualClock::new(t0());
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 0,
+    });
+    let journal = Arc::new(Journal::default());
+    let input = json!({"who": "cy"});
+    let engine = Engine::new(echo.clone(), clock.clone());
+    let p = engine
+        .start_durable(
+            machine(),
+            input.clone(),
+            opts(Some(Duration::ZERO)),
+            journal.clone(),
+        )
+        .await;
+    assert!(matches!(p, Progress::Suspended { .. }));
+    // The crash came between the Wait's checkpoint and its WaitStateEntered.
+    let len = journal.log.lock().unwrap().len();
+    journal.truncate(len - 1);
+    let clock = ManualClock::auto(t0() + chrono::Duration::minutes(10));
+    let engine = Engine::new(echo, clock.clone());
+    let p = engine
+        .resume(
+            machine(),
+            journal.resume(input),
+            opts(None),
+            journal.clone(),
+        )
+        .await;
+    assert!(
+        matches!(&p, Progress::Finished(o) if o.status == ExecutionStatus::Succeeded),
+        "{p:?}"
+    );
+    let events = journal.events();
+    assert_valid_history(&events);
+    assert_eq!(
+        types(&events)[3..5],
+        ["WaitStateEntered", "WaitStateExited"]
+    );
+    assert_eq!(
+        clock.sleeps(),
+        [Duration::from_secs(50 * 60)],
+        "the Wait kept its original due time"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_execution_timeout_counts_from_the_original_start() {
+    let def = json!({"TimeoutSeconds": 100, "StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 3600, "End": true}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 0,
+    });
+    let journal = Arc::new(Journal::default());
+    let engine = Engine::new(echo.clone(), ManualClock::new(t0()));
+    let p = engine
+        .start_durable(
+            sm.clone(),
+            json!({}),
+            opts(Some(Duration::from_secs(1))),
+            journal.clone(),
+        )
+        .await;
+    let deadline = t0() + chrono::Duration::seconds(100);
+    assert_eq!(
+        p,
+        Progress::Suspended { until: deadline },
+        "a suspended run wakes for its timeout"
+    );
+    // Resumed early (a restart): suspends again until the same deadline.
+    let engine = Engine::new(
+        echo.clone(),
+        ManualClock::auto(t0() + chrono::Duration::seconds(40)),
+    );
+    let p = engine
+        .resume(
+            sm.clone(),
+            journal.resume(json!({})),
+            opts(Some(Duration::from_secs(1))),
+            journal.clone(),
+        )
+        .await;
+    assert_eq!(p, Progress::Suspended { until: deadline });
+    let engine = Engine::new(echo, ManualClock::auto(deadline));
+    let p = engine
+        .resume(
+            sm,
+            journal.resume(json!({})),
+            opts(Some(Duration::from_secs(1))),
+            journal.clone(),
+        )
+        .await;
+    let Progress::Finished(outcome) = p else {
+        panic!("{p:?}")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::TimedOut);
+    assert_eq!(outcome.stop_date, t0() + chrono::Duration::seconds(100));
+    assert_valid_history(&journal.events());
+}
+
+#[test]
+fn event_types_parse_back_from_their_names() {
+    for t in [
+        EventType::ExecutionStarted,
+        EventType::MapIterationAborted,
+        EventType::EvaluationFailed,
+    ] {
+        assert_eq!(EventType::parse(t.as_str()), Some(t));
+    }
+    assert_eq!(EventType::parse("NoSuchEvent"), None);
+}
