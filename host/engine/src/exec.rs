@@ -503,7 +503,8 @@ impl Engine {
             silent: false,
             vars: Map::new(),
         };
-        if resume.is_none() {
+        // A run that died before recording anything starts afresh.
+        if resume.as_ref().is_none_or(|r| r.last_event_id == 0) {
             exec.emit(&mut frame, EventType::ExecutionStarted, || {
                 Some(json!({"input": compact(&input), "inputDetails": {"truncated": false}, "roleArn": role}))
             });
