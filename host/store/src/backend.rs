@@ -1,0 +1,117 @@
+//! The storage backend trait: a few ordered byte tables with transactional
+//! writes. Everything typed ([`crate::Store`]) is written once on top of it,
+//! so a backend is small: [`crate::MemoryBackend`] and [`crate::RedbBackend`].
+
+use crate::StoreError;
+
+/// The tables every backend keeps. Keys and values are bytes; the typed layer
+/// encodes them (see `keys` in [`crate::store`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Format marker and counters.
+    Meta,
+    StateMachines,
+    Versions,
+    Aliases,
+    Tags,
+    Functions,
+    /// A function's wasm bytes, by function name.
+    FunctionCode,
+    /// Precompiled artifacts, by cache key.
+    Artifacts,
+    Executions,
+    /// `state machine ARN \0 start sequence` → execution ARN.
+    ExecutionsByMachine,
+    /// RUNNING Standard executions: what a restart resumes.
+    Running,
+    /// `execution ARN \0 event id` → event.
+    Events,
+    /// Latest engine checkpoint per execution.
+    Checkpoints,
+    TaskTokens,
+}
+
+impl Table {
+    pub const ALL: [Table; 14] = [
+        Table::Meta,
+        Table::StateMachines,
+        Table::Versions,
+        Table::Aliases,
+        Table::Tags,
+        Table::Functions,
+        Table::FunctionCode,
+        Table::Artifacts,
+        Table::Executions,
+        Table::ExecutionsByMachine,
+        Table::Running,
+        Table::Events,
+        Table::Checkpoints,
+        Table::TaskTokens,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::StateMachines => "state_machines",
+            Table::Versions => "versions",
+            Table::Aliases => "aliases",
+            Table::Tags => "tags",
+            Table::Functions => "functions",
+            Table::FunctionCode => "function_code",
+            Table::Artifacts => "artifacts",
+            Table::Executions => "executions",
+            Table::ExecutionsByMachine => "executions_by_machine",
+            Table::Running => "running",
+            Table::Events => "events",
+            Table::Checkpoints => "checkpoints",
+            Table::TaskTokens => "task_tokens",
+        }
+    }
+}
+
+/// Reads inside one consistent snapshot.
+pub trait Read {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Entries whose key starts with `prefix`, in key order.
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// The last entry whose key starts with `prefix`.
+    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self.scan(table, prefix)?.pop())
+    }
+}
+
+/// Reads and writes inside one transaction.
+pub trait Write: Read {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Whether the key was there.
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError>;
+}
+
+/// A write applied inside a transaction.
+pub type WriteOp = Box<dyn FnOnce(&mut dyn Write) -> Result<(), StoreError> + Send>;
+/// Called once the transaction holding the op is durable (or failed).
+pub type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A transactional store of ordered byte tables.
+pub trait Backend: Send + Sync {
+    /// Runs `f` on a consistent snapshot.
+    fn read(&self, f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    /// Applies `op` in a write transaction (possibly shared with other ops:
+    /// group commit) and calls `done` once that transaction is durable. Ops
+    /// are applied in submission order.
+    fn write(&self, op: WriteOp, done: Done);
+    /// Short description for logs (`redb at PATH`, `memory`).
+    fn describe(&self) -> String;
+}
+
+/// The first key after every key starting with `prefix` (None: no bound).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

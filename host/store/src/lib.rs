@@ -1,0 +1,55 @@
+//! Durable storage for stepbox: state machines, versions, aliases, tags,
+//! functions (wasm bytes and precompiled artifacts), executions, their
+//! event-sourced histories, engine checkpoints and task tokens.
+//!
+//! * [`Store`]: the typed API, written once over the [`Backend`] trait.
+//! * [`RedbBackend`]: one crash-safe redb file; a single writer thread
+//!   batches queued writes of many executions into one transaction and fsync
+//!   (group commit). [`MemoryBackend`]: the same tables in memory.
+//! * [`ExecutionJournal`]: the engine's [`HistorySink`](stepbox_engine::HistorySink)
+//!   over a store (events and checkpoints, in order).
+
+mod backend;
+mod journal;
+mod memory;
+mod records;
+mod redb_backend;
+mod store;
+
+pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
+pub use journal::ExecutionJournal;
+pub use memory::MemoryBackend;
+pub use records::*;
+pub use redb_backend::{CommitStats, RedbBackend};
+pub use store::{Commit, Store};
+
+use std::path::{Path, PathBuf};
+
+/// Store failures.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory or file cannot be used as a store (never reset silently).
+    #[error("cannot use {path} as the stepbox store: {reason}")]
+    Unusable { path: PathBuf, reason: String },
+    #[error("store database error: {0}")]
+    Database(String),
+    #[error("corrupt store record: {0}")]
+    Corrupt(String),
+}
+
+/// The store file inside a data directory.
+pub const STORE_FILE: &str = "stepbox.redb";
+
+/// Opens (creating if needed) the durable store in `dir`: `dir/stepbox.redb`.
+pub fn open_dir(dir: &Path) -> Result<Store, StoreError> {
+    let unusable = |reason: String| StoreError::Unusable { path: dir.to_path_buf(), reason };
+    std::fs::create_dir_all(dir).map_err(|e| unusable(format!("cannot create the directory: {e}")))?;
+    if !dir.is_dir() {
+        return Err(unusable("not a directory".into()));
+    }
+    let backend = RedbBackend::open(&dir.join(STORE_FILE), 64 << 20)?;
+    Ok(Store::new(std::sync::Arc::new(backend)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! What the store keeps, as plain serde records (stored as JSON).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A state machine as CreateStateMachine/UpdateStateMachine left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachineRecord {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub kind: String,
+    pub description: String,
+    pub creation_date: DateTime<Utc>,
+    pub revision_id: String,
+    /// Members the API keeps that this record has no field for yet
+    /// (logging configuration, …): kept verbatim.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
+/// A published state machine version (`STATE_MACHINE_ARN:N`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub version: u64,
+    pub definition: String,
+    pub role_arn: String,
+    pub description: String,
+    pub creation_date: DateTime<Utc>,
+    pub revision_id: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
+/// An alias (`STATE_MACHINE_ARN:NAME`) routing to versions by weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub description: String,
+    /// `(version ARN, weight)` pairs.
+    pub routing: Vec<(String, u32)>,
+    pub creation_date: DateTime<Utc>,
+    pub update_date: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
+/// A function (the wasm bytes are stored separately, see
+/// [`Store::function_code`](crate::Store::function_code)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    pub name: String,
+    pub arn: String,
+    /// Hex SHA-256 of the wasm bytes.
+    pub sha256: String,
+    /// The configuration the function API shows (GetFunctionConfiguration's shape).
+    pub configuration: Value,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// One execution: its request, status and (once closed) result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: Option<DateTime<Utc>>,
+    /// Express executions are never resumed after a restart.
+    #[serde(default)]
+    pub express: bool,
+    /// Suspended in a long Wait until then (a timer, not a task).
+    #[serde(default)]
+    pub wake_at: Option<DateTime<Utc>>,
+    /// The definition the execution runs (the state machine may change or go).
+    #[serde(default)]
+    pub definition: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
+impl ExecutionRecord {
+    pub fn is_running(&self) -> bool {
+        self.status == "RUNNING"
+    }
+}
+
+/// A task token handed out by a `.waitForTaskToken` Task or an activity,
+/// until SendTaskSuccess/Failure (or the execution's end) consumes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskTokenRecord {
+    pub token: String,
+    pub execution_arn: String,
+    pub state_name: String,
+    /// The `…StateEntered` event of the waiting state.
+    pub entered_event_id: u64,
+    pub created: DateTime<Utc>,
+    /// Anything else the owner needs (activity ARN, heartbeat deadline, …).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub extra: Value,
+}

@@ -1,0 +1,248 @@
+//! The durable backend: one redb file, written by a single writer thread that
+//! batches every op waiting in its queue into one transaction and one fsync
+//! (group commit), so many executions' events share a commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+
+use crate::StoreError;
+use crate::backend::{Backend, Done, Read, Table, Write, WriteOp, prefix_end};
+
+type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
+
+fn def(table: Table) -> Def {
+    TableDefinition::new(table.name())
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Database(e.into().to_string())
+}
+
+/// The marker in the meta table that makes a redb file a stepbox store.
+const FORMAT_KEY: &[u8] = b"format";
+const FORMAT: &[u8] = b"stepbox-store/1";
+/// Most ops in one transaction.
+const MAX_BATCH: usize = 8192;
+
+struct Job {
+    op: WriteOp,
+    done: Done,
+}
+
+/// A redb database file with a group-committing writer thread.
+pub struct RedbBackend {
+    db: Arc<Database>,
+    path: PathBuf,
+    queue: mpsc::Sender<Job>,
+    stats: Arc<CommitStats>,
+}
+
+/// Counters of the writer thread.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub commits: AtomicU64,
+    pub ops: AtomicU64,
+}
+
+impl RedbBackend {
+    /// Opens (or creates) `path`. A file that is not a redb database, is
+    /// damaged beyond redb's repair, or is a redb file of something else is an
+    /// error: the store is never reset silently.
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let existed = path.exists();
+        let fail = |reason: String| StoreError::Unusable { path: path.to_path_buf(), reason };
+        // redb asserts on some damaged files instead of returning an error.
+        let opened = std::panic::catch_unwind(|| redb::Builder::new().set_cache_size(cache_bytes).create(path));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(fail(format!("not a readable stepbox database ({})", db_err(e)))),
+            Err(_) => return Err(fail("a damaged database file (redb refused it)".into())),
+        };
+        let tx = db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = tx.open_table(def(Table::Meta)).map_err(db_err)?;
+            let marker = meta.get(FORMAT_KEY).map_err(db_err)?.map(|v| v.value().to_vec());
+            match marker {
+                Some(m) if m == FORMAT => {}
+                Some(m) => {
+                    return Err(fail(format!(
+                        "store format '{}' is not supported (expected '{}')",
+                        String::from_utf8_lossy(&m),
+                        String::from_utf8_lossy(FORMAT)
+                    )));
+                }
+                None => {
+                    // A file that held anything before without our marker is foreign.
+                    let foreign: Vec<String> = tx
+                        .list_tables()
+                        .map_err(db_err)?
+                        .map(|t| t.name().to_string())
+                        .filter(|n| n != Table::Meta.name())
+                        .collect();
+                    if existed && !foreign.is_empty() {
+                        return Err(fail(format!(
+                            "a redb database of something else (tables: {})",
+                            foreign.join(", ")
+                        )));
+                    }
+                    meta.insert(FORMAT_KEY, FORMAT).map_err(db_err)?;
+                }
+            }
+        }
+        for table in Table::ALL {
+            tx.open_table(def(table)).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        let db = Arc::new(db);
+        let (queue, jobs) = mpsc::channel();
+        let writer_db = db.clone();
+        let stats = Arc::new(CommitStats::default());
+        let writer_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("stepbox-store-writer".into())
+            .spawn(move || writer(writer_db, jobs, writer_stats))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(RedbBackend { db, path: path.to_path_buf(), queue, stats })
+    }
+
+    /// How many transactions and ops the writer committed so far.
+    pub fn stats(&self) -> &Arc<CommitStats> {
+        &self.stats
+    }
+}
+
+/// Applies queued ops in batches: one transaction, one fsync per batch.
+fn writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let result = commit_batch(&db, &mut batch);
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, ops = batch.len(), "store commit failed");
+        }
+        for job in batch {
+            (job.done)(result.clone());
+        }
+    }
+}
+
+fn commit_batch(db: &Database, batch: &mut [Job]) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().map_err(db_err)?;
+    tx.set_durability(Durability::Immediate).map_err(db_err)?;
+    {
+        let mut w = RedbWrite { tx: &tx };
+        for job in batch.iter_mut() {
+            let op = std::mem::replace(&mut job.op, Box::new(|_| Ok(())));
+            // An op's own failure is reported through its result; the others still commit.
+            let _ = op(&mut w);
+        }
+    }
+    tx.commit().map_err(db_err)
+}
+
+struct RedbWrite<'a> {
+    tx: &'a redb::WriteTransaction,
+}
+
+fn scan_table(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let mut out = Vec::new();
+    let range = match prefix_end(prefix) {
+        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
+        None => t.range::<&[u8]>(prefix..),
+    }
+    .map_err(db_err)?;
+    for item in range {
+        let (k, v) = item.map_err(db_err)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
+fn last_in(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let mut range = match prefix_end(prefix) {
+        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
+        None => t.range::<&[u8]>(prefix..),
+    }
+    .map_err(db_err)?;
+    match range.next_back() {
+        Some(item) => {
+            let (k, v) = item.map_err(db_err)?;
+            Ok(Some((k.value().to_vec(), v.value().to_vec())))
+        }
+        None => Ok(None),
+    }
+}
+
+impl Read for RedbWrite<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.tx.open_table(def(table)).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        scan_table(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+}
+
+impl Write for RedbWrite<'_> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(def(table)).map_err(db_err)?;
+        t.insert(key, value).map_err(db_err)?;
+        Ok(())
+    }
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        let mut t = self.tx.open_table(def(table)).map_err(db_err)?;
+        Ok(t.remove(key).map_err(db_err)?.is_some())
+    }
+}
+
+struct RedbRead {
+    tx: redb::ReadTransaction,
+}
+
+impl Read for RedbRead {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.tx.open_table(def(table)).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        scan_table(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+}
+
+impl Backend for RedbBackend {
+    fn read(&self, f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        f(&RedbRead { tx })
+    }
+    fn write(&self, op: WriteOp, done: Done) {
+        if let Err(mpsc::SendError(job)) = self.queue.send(Job { op, done }) {
+            (job.done)(Err(StoreError::Database("the store writer has stopped".into())));
+        }
+    }
+    fn describe(&self) -> String {
+        format!("redb at {}", self.path.display())
+    }
+}

@@ -1,0 +1,460 @@
+//! The typed store: every record kind over any [`Backend`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use stepbox_engine::{Checkpoint, Details, EventType, HistoryEvent};
+
+use crate::StoreError;
+use crate::backend::{Backend, Read, Table, Write};
+use crate::records::*;
+
+/// Resolves once the write is durable, with the write's own result.
+pub type Commit<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// Key layouts.
+mod keys {
+    /// `parent \0 n` (big-endian, so keys sort by n).
+    pub fn child(parent: &str, n: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(parent.len() + 9);
+        k.extend_from_slice(parent.as_bytes());
+        k.push(0);
+        k.extend_from_slice(&n.to_be_bytes());
+        k
+    }
+    /// The prefix of every `child(parent, _)`.
+    pub fn children(parent: &str) -> Vec<u8> {
+        let mut k = parent.as_bytes().to_vec();
+        k.push(0);
+        k
+    }
+    /// The trailing number of a `child` key.
+    pub fn child_number(key: &[u8]) -> u64 {
+        key.len()
+            .checked_sub(8)
+            .and_then(|i| key[i..].try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    }
+}
+
+const SEQUENCE_KEY: &[u8] = b"execution_sequence";
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode a record: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("unreadable {what} record: {e}")))
+}
+
+/// Writes an execution record; a closed one leaves the running index and
+/// drops its checkpoint.
+fn write_execution(w: &mut dyn Write, record: &ExecutionRecord) -> Result<(), StoreError> {
+    w.put(Table::Executions, record.arn.as_bytes(), &encode(record)?)?;
+    if !record.is_running() {
+        w.delete(Table::Running, record.arn.as_bytes())?;
+        w.delete(Table::Checkpoints, record.arn.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn encode_event(e: &HistoryEvent) -> Result<Vec<u8>, StoreError> {
+    encode(&json!({
+        "p": e.previous_event_id,
+        "t": e.timestamp.timestamp_micros(),
+        "y": e.event_type.as_str(),
+        "d": e.details.to_json(),
+    }))
+}
+
+fn decode_event(key: &[u8], bytes: &[u8]) -> Result<HistoryEvent, StoreError> {
+    let v: Value = decode("event", bytes)?;
+    let bad = |what: &str| StoreError::Corrupt(format!("event {}: bad {what}", keys::child_number(key)));
+    Ok(HistoryEvent {
+        id: keys::child_number(key),
+        previous_event_id: v["p"].as_u64().ok_or_else(|| bad("previous id"))?,
+        timestamp: DateTime::from_timestamp_micros(v["t"].as_i64().ok_or_else(|| bad("timestamp"))?)
+            .ok_or_else(|| bad("timestamp"))?,
+        event_type: v["y"].as_str().and_then(EventType::parse).ok_or_else(|| bad("type"))?,
+        details: match &v["d"] {
+            Value::Null => Details::None,
+            d => Details::Json(d.clone()),
+        },
+    })
+}
+
+/// State machines, versions, aliases, tags, functions, executions, histories,
+/// checkpoints and task tokens, over a [`Backend`]. Cheap to clone.
+///
+/// Reads see every write whose [`Commit`] has resolved. Writes are applied in
+/// call order; a caller that must not acknowledge something before it is
+/// durable awaits the write's [`Commit`], one that need not drops it.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl Store {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Store { backend }
+    }
+
+    /// An in-memory store.
+    pub fn memory() -> Self {
+        Store::new(Arc::new(crate::MemoryBackend::new()))
+    }
+
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    fn read<T>(&self, mut f: impl FnMut(&dyn Read) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut out = None;
+        self.backend.read(&mut |r| {
+            out = Some(f(r)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| StoreError::Database("read did not run".into()))
+    }
+
+    /// Queues `op`; the returned future resolves with its result once durable.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut dyn Write) -> Result<T, StoreError> + Send + 'static,
+    ) -> Commit<T> {
+        let slot: Arc<Mutex<Option<Result<T, StoreError>>>> = Arc::new(Mutex::new(None));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let op_slot = slot.clone();
+        self.backend.write(
+            Box::new(move |w| {
+                let r = op(w);
+                let failed = r.as_ref().err().cloned();
+                *op_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                failed.map_or(Ok(()), Err)
+            }),
+            Box::new(move |committed| {
+                let own = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let _ = tx.send(match (committed, own) {
+                    (Err(e), _) => Err(e),
+                    (Ok(()), Some(r)) => r,
+                    (Ok(()), None) => Err(StoreError::Database("write was not applied".into())),
+                });
+            }),
+        );
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(StoreError::Database("the store writer has stopped".into()))) })
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, table: Table, key: &[u8], what: &str) -> Result<Option<T>, StoreError> {
+        self.read(|r| r.get(table, key)?.map(|b| decode(what, &b)).transpose())
+    }
+
+    fn scan_json<T: DeserializeOwned>(&self, table: Table, prefix: &[u8], what: &str) -> Result<Vec<T>, StoreError> {
+        self.read(|r| r.scan(table, prefix)?.iter().map(|(_, v)| decode(what, v)).collect())
+    }
+
+    fn put_json<T: Serialize>(&self, table: Table, key: Vec<u8>, value: &T) -> Commit<()> {
+        let bytes = encode(value);
+        self.submit(move |w| w.put(table, &key, &bytes?))
+    }
+
+    fn delete_key(&self, table: Table, key: Vec<u8>) -> Commit<bool> {
+        self.submit(move |w| w.delete(table, &key))
+    }
+
+    // ---- state machines, versions, aliases, tags
+
+    /// Inserts unless the ARN exists: then returns the existing record.
+    pub fn insert_state_machine(&self, record: StateMachineRecord) -> Commit<Result<(), StateMachineRecord>> {
+        self.submit(move |w| {
+            if let Some(b) = w.get(Table::StateMachines, record.arn.as_bytes())? {
+                return Ok(Err(decode("state machine", &b)?));
+            }
+            w.put(Table::StateMachines, record.arn.as_bytes(), &encode(&record)?)?;
+            Ok(Ok(()))
+        })
+    }
+    /// Inserts or replaces.
+    pub fn put_state_machine(&self, record: &StateMachineRecord) -> Commit<()> {
+        self.put_json(Table::StateMachines, record.arn.as_bytes().to_vec(), record)
+    }
+    pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
+        self.get_json(Table::StateMachines, arn.as_bytes(), "state machine")
+    }
+    /// Deletes the state machine and its tags (versions, aliases and executions stay).
+    pub fn delete_state_machine(&self, arn: &str) -> Commit<bool> {
+        let arn = arn.to_string();
+        self.submit(move |w| {
+            w.delete(Table::Tags, arn.as_bytes())?;
+            w.delete(Table::StateMachines, arn.as_bytes())
+        })
+    }
+    /// All state machines, oldest first.
+    pub fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
+        let mut all: Vec<StateMachineRecord> = self.scan_json(Table::StateMachines, b"", "state machine")?;
+        all.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then_with(|| a.arn.cmp(&b.arn)));
+        Ok(all)
+    }
+
+    pub fn put_version(&self, record: &VersionRecord) -> Commit<()> {
+        self.put_json(Table::Versions, record.arn.as_bytes().to_vec(), record)
+    }
+    pub fn get_version(&self, arn: &str) -> Result<Option<VersionRecord>, StoreError> {
+        self.get_json(Table::Versions, arn.as_bytes(), "version")
+    }
+    pub fn delete_version(&self, arn: &str) -> Commit<bool> {
+        self.delete_key(Table::Versions, arn.as_bytes().to_vec())
+    }
+    /// A state machine's versions, highest first.
+    pub fn list_versions(&self, state_machine_arn: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let mut v: Vec<VersionRecord> =
+            self.scan_json(Table::Versions, format!("{state_machine_arn}:").as_bytes(), "version")?;
+        v.retain(|r| r.state_machine_arn == state_machine_arn);
+        v.sort_by(|a, b| b.version.cmp(&a.version));
+        Ok(v)
+    }
+
+    pub fn put_alias(&self, record: &AliasRecord) -> Commit<()> {
+        self.put_json(Table::Aliases, record.arn.as_bytes().to_vec(), record)
+    }
+    pub fn get_alias(&self, arn: &str) -> Result<Option<AliasRecord>, StoreError> {
+        self.get_json(Table::Aliases, arn.as_bytes(), "alias")
+    }
+    pub fn delete_alias(&self, arn: &str) -> Commit<bool> {
+        self.delete_key(Table::Aliases, arn.as_bytes().to_vec())
+    }
+    /// A state machine's aliases, by name.
+    pub fn list_aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError> {
+        let mut v: Vec<AliasRecord> =
+            self.scan_json(Table::Aliases, format!("{state_machine_arn}:").as_bytes(), "alias")?;
+        v.retain(|r| r.state_machine_arn == state_machine_arn);
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    /// Replaces a resource's tags (in the order given).
+    pub fn set_tags(&self, arn: &str, tags: Vec<(String, String)>) -> Commit<()> {
+        self.put_json(Table::Tags, arn.as_bytes().to_vec(), &tags)
+    }
+    pub fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self.get_json(Table::Tags, arn.as_bytes(), "tags")?.unwrap_or_default())
+    }
+
+    // ---- functions
+
+    /// Stores the function and its wasm bytes together.
+    pub fn put_function(&self, record: &FunctionRecord, wasm: Arc<[u8]>) -> Commit<()> {
+        let name = record.name.clone();
+        let bytes = encode(record);
+        self.submit(move |w| {
+            w.put(Table::Functions, name.as_bytes(), &bytes?)?;
+            w.put(Table::FunctionCode, name.as_bytes(), &wasm)
+        })
+    }
+    /// Replaces the function's record, keeping its code.
+    pub fn put_function_record(&self, record: &FunctionRecord) -> Commit<()> {
+        self.put_json(Table::Functions, record.name.as_bytes().to_vec(), record)
+    }
+    pub fn get_function(&self, name: &str) -> Result<Option<FunctionRecord>, StoreError> {
+        self.get_json(Table::Functions, name.as_bytes(), "function")
+    }
+    pub fn function_code(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|r| r.get(Table::FunctionCode, name.as_bytes()))
+    }
+    /// All functions, by name.
+    pub fn list_functions(&self) -> Result<Vec<FunctionRecord>, StoreError> {
+        self.scan_json(Table::Functions, b"", "function")
+    }
+    pub fn delete_function(&self, name: &str) -> Commit<bool> {
+        let name = name.to_string();
+        self.submit(move |w| {
+            w.delete(Table::FunctionCode, name.as_bytes())?;
+            w.delete(Table::Functions, name.as_bytes())
+        })
+    }
+    /// A precompiled artifact (keyed by the caller: wasm hash + engine hash).
+    pub fn put_artifact(&self, key: &str, bytes: Arc<[u8]>) -> Commit<()> {
+        let key = key.to_string();
+        self.submit(move |w| w.put(Table::Artifacts, key.as_bytes(), &bytes))
+    }
+    pub fn artifact(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|r| r.get(Table::Artifacts, key.as_bytes()))
+    }
+
+    // ---- executions
+
+    /// Inserts unless the ARN exists: then returns the existing record.
+    pub fn insert_execution(&self, record: ExecutionRecord) -> Commit<Result<(), ExecutionRecord>> {
+        self.submit(move |w| {
+            if let Some(b) = w.get(Table::Executions, record.arn.as_bytes())? {
+                return Ok(Err(decode("execution", &b)?));
+            }
+            let seq = match w.get(Table::Meta, SEQUENCE_KEY)? {
+                Some(b) => b.as_slice().try_into().map_or(0, u64::from_be_bytes) + 1,
+                None => 1,
+            };
+            w.put(Table::Meta, SEQUENCE_KEY, &seq.to_be_bytes())?;
+            let mut record = record;
+            record.extra.insert("sequence".into(), json!(seq));
+            w.put(Table::Executions, record.arn.as_bytes(), &encode(&record)?)?;
+            w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), record.arn.as_bytes())?;
+            if record.is_running() && !record.express {
+                w.put(Table::Running, record.arn.as_bytes(), b"")?;
+            }
+            Ok(Ok(()))
+        })
+    }
+
+    pub fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.get_json(Table::Executions, arn.as_bytes(), "execution")
+    }
+
+    /// Applies `change` to the execution and returns the result (None: no such execution).
+    pub fn update_execution(
+        &self,
+        arn: &str,
+        change: impl FnOnce(&mut ExecutionRecord) + Send + 'static,
+    ) -> Commit<Option<ExecutionRecord>> {
+        let arn = arn.to_string();
+        self.submit(move |w| {
+            let Some(b) = w.get(Table::Executions, arn.as_bytes())? else { return Ok(None) };
+            let mut record: ExecutionRecord = decode("execution", &b)?;
+            change(&mut record);
+            write_execution(w, &record)?;
+            Ok(Some(record))
+        })
+    }
+
+    /// Replaces the execution with `new` only if it still equals `expected`;
+    /// otherwise returns what it is now (None: no such execution).
+    pub fn replace_execution_if(
+        &self,
+        expected: ExecutionRecord,
+        new: ExecutionRecord,
+    ) -> Commit<Result<(), Option<ExecutionRecord>>> {
+        self.submit(move |w| {
+            let Some(b) = w.get(Table::Executions, expected.arn.as_bytes())? else { return Ok(Err(None)) };
+            let current: ExecutionRecord = decode("execution", &b)?;
+            if current != expected {
+                return Ok(Err(Some(current)));
+            }
+            write_execution(w, &new)?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Executions of a state machine, newest first.
+    pub fn list_executions(&self, state_machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.read(|r| {
+            let mut out = Vec::new();
+            for (_, arn) in r.scan(Table::ExecutionsByMachine, &keys::children(state_machine_arn))?.iter().rev() {
+                if let Some(b) = r.get(Table::Executions, arn)? {
+                    out.push(decode("execution", &b)?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every RUNNING Standard execution (what a restart resumes).
+    pub fn running_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.read(|r| {
+            let mut out = Vec::new();
+            for (arn, _) in r.scan(Table::Running, b"")? {
+                if let Some(b) = r.get(Table::Executions, &arn)? {
+                    out.push(decode("execution", &b)?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records a history event (callers usually drop the commit: a later
+    /// awaited write of the same execution implies this one).
+    pub fn append_event(&self, execution_arn: &str, event: &HistoryEvent) -> Commit<()> {
+        let key = keys::child(execution_arn, event.id);
+        let bytes = encode_event(event);
+        self.submit(move |w| w.put(Table::Events, &key, &bytes?))
+    }
+
+    /// The execution's events ordered by id.
+    pub fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.read(|r| {
+            r.scan(Table::Events, &keys::children(execution_arn))?
+                .iter()
+                .map(|(k, v)| decode_event(k, v))
+                .collect()
+        })
+    }
+
+    /// The largest event id recorded (0: none).
+    pub fn last_event_id(&self, execution_arn: &str) -> Result<u64, StoreError> {
+        self.read(|r| Ok(r.last(Table::Events, &keys::children(execution_arn))?.map_or(0, |(k, _)| keys::child_number(&k))))
+    }
+
+    /// The execution's terminal event, if it was recorded.
+    pub fn last_event(&self, execution_arn: &str) -> Result<Option<HistoryEvent>, StoreError> {
+        self.read(|r| r.last(Table::Events, &keys::children(execution_arn))?.map(|(k, v)| decode_event(&k, &v)).transpose())
+    }
+
+    pub fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> Commit<()> {
+        self.put_json(Table::Checkpoints, execution_arn.as_bytes().to_vec(), &checkpoint.to_json())
+    }
+    pub fn checkpoint(&self, execution_arn: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let v: Option<Value> = self.get_json(Table::Checkpoints, execution_arn.as_bytes(), "checkpoint")?;
+        v.map(|v| Checkpoint::from_json(&v).ok_or_else(|| StoreError::Corrupt(format!("unreadable checkpoint of {execution_arn}"))))
+            .transpose()
+    }
+
+    // ---- task tokens
+
+    pub fn put_task_token(&self, record: &TaskTokenRecord) -> Commit<()> {
+        self.put_json(Table::TaskTokens, record.token.as_bytes().to_vec(), record)
+    }
+    pub fn get_task_token(&self, token: &str) -> Result<Option<TaskTokenRecord>, StoreError> {
+        self.get_json(Table::TaskTokens, token.as_bytes(), "task token")
+    }
+    /// Consumes a token: returns it if it was there (so exactly one caller wins).
+    pub fn take_task_token(&self, token: &str) -> Commit<Option<TaskTokenRecord>> {
+        let token = token.to_string();
+        self.submit(move |w| {
+            let Some(b) = w.get(Table::TaskTokens, token.as_bytes())? else { return Ok(None) };
+            w.delete(Table::TaskTokens, token.as_bytes())?;
+            Ok(Some(decode("task token", &b)?))
+        })
+    }
+    /// Every outstanding token (a restart re-arms their waits).
+    pub fn task_tokens(&self) -> Result<Vec<TaskTokenRecord>, StoreError> {
+        self.scan_json(Table::TaskTokens, b"", "task token")
+    }
+
+    // ---- retention
+
+    /// Deletes closed executions that stopped before `cutoff`, with their
+    /// histories; returns how many.
+    pub fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> Commit<usize> {
+        self.submit(move |w| {
+            let mut purged = 0;
+            for (arn, bytes) in w.scan(Table::Executions, b"")? {
+                let record: ExecutionRecord = decode("execution", &bytes)?;
+                if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
+                    continue;
+                }
+                let seq = record.extra.get("sequence").and_then(Value::as_u64).unwrap_or(0);
+                w.delete(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq))?;
+                for (key, _) in w.scan(Table::Events, &keys::children(&record.arn))? {
+                    w.delete(Table::Events, &key)?;
+                }
+                w.delete(Table::Checkpoints, &arn)?;
+                w.delete(Table::Running, &arn)?;
+                w.delete(Table::Executions, &arn)?;
+                purged += 1;
+            }
+            Ok(purged)
+        })
+    }
+}

@@ -1,0 +1,266 @@
+//! The typed store over both backends, and the redb file's start-up checks.
+
+use super::*;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use std::sync::Arc;
+use stepbox_engine::{Checkpoint, Details, EventType, HistoryEvent};
+
+fn t(s: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+}
+
+fn execution(sm: &str, name: &str, start: i64) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:1:execution:{sm}:{name}"),
+        name: name.into(),
+        state_machine_arn: format!("arn:aws:states:us-east-1:1:stateMachine:{sm}"),
+        status: "RUNNING".into(),
+        input: "{}".into(),
+        output: None,
+        error: None,
+        cause: None,
+        start_date: t(start),
+        stop_date: None,
+        express: false,
+        wake_at: None,
+        definition: None,
+        extra: Default::default(),
+    }
+}
+
+fn event(id: u64, ty: EventType) -> HistoryEvent {
+    HistoryEvent {
+        id,
+        previous_event_id: id - 1,
+        timestamp: t(id as i64),
+        event_type: ty,
+        details: Details::StateEntered { name: "S".into(), input: "{\"a\":1}".into() },
+    }
+}
+
+fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let durable = open_dir(dir.path()).unwrap();
+    vec![(Store::memory(), None), (durable, Some(dir))]
+}
+
+#[tokio::test]
+async fn executions_histories_and_checkpoints_round_trip() {
+    for (store, _dir) in backends() {
+        let a = execution("sm", "a", 1);
+        let b = execution("sm", "b", 2);
+        store.insert_execution(a.clone()).await.unwrap().unwrap();
+        store.insert_execution(b.clone()).await.unwrap().unwrap();
+        let dup = store.insert_execution(a.clone()).await.unwrap();
+        assert_eq!(dup.map_err(|e| e.name), Err("a".to_string()), "{}", store.describe());
+        let names: Vec<String> =
+            store.list_executions(&a.state_machine_arn).unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["b", "a"], "newest first");
+        assert_eq!(store.running_executions().unwrap().len(), 2);
+
+        // Events out of order come back ordered by id (ids above 255 sort numerically).
+        for id in [3, 1, 2, 300] {
+            drop(store.append_event(&a.arn, &event(id, EventType::PassStateEntered)));
+        }
+        let cp = Checkpoint {
+            state: "S".into(),
+            input: json!({"x": 1}),
+            variables: Default::default(),
+            entered_event_id: 2,
+            entered_at: t(5),
+        };
+        store.save_checkpoint(&a.arn, &cp).await.unwrap();
+        let h = store.history(&a.arn).unwrap();
+        assert_eq!(h.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2, 3, 300]);
+        assert_eq!(h[0].to_aws_json(), event(1, EventType::PassStateEntered).to_aws_json());
+        assert_eq!(store.last_event_id(&a.arn).unwrap(), 300);
+        assert_eq!(store.last_event_id(&b.arn).unwrap(), 0, "no bleed between executions");
+        assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(cp));
+
+        let closed = store
+            .update_execution(&a.arn, |r| {
+                r.status = "SUCCEEDED".into();
+                r.stop_date = Some(t(10));
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(closed.status, "SUCCEEDED");
+        assert_eq!(store.checkpoint(&a.arn).unwrap(), None, "a closed execution drops its checkpoint");
+        assert_eq!(store.running_executions().unwrap().iter().map(|e| e.name.clone()).collect::<Vec<_>>(), ["b"]);
+        assert!(store.update_execution("arn:nope", |_| {}).await.unwrap().is_none());
+
+        // Retention: only closed executions stopped before the cutoff go.
+        assert_eq!(store.purge_closed_before(t(5)).await.unwrap(), 0);
+        assert_eq!(store.purge_closed_before(t(11)).await.unwrap(), 1);
+        assert!(store.get_execution(&a.arn).unwrap().is_none());
+        assert!(store.history(&a.arn).unwrap().is_empty());
+        assert_eq!(store.list_executions(&a.state_machine_arn).unwrap().len(), 1);
+        assert!(store.get_execution(&b.arn).unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
+    for (store, _dir) in backends() {
+        let sm = StateMachineRecord {
+            arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+            name: "m".into(),
+            definition: "{}".into(),
+            role_arn: "r".into(),
+            kind: "STANDARD".into(),
+            description: String::new(),
+            creation_date: t(0),
+            revision_id: "r1".into(),
+            extra: Default::default(),
+        };
+        store.insert_state_machine(sm.clone()).await.unwrap().unwrap();
+        assert!(store.insert_state_machine(sm.clone()).await.unwrap().is_err());
+        assert_eq!(store.list_state_machines().unwrap(), [sm.clone()]);
+        for n in [1, 2, 10] {
+            store
+                .put_version(&VersionRecord {
+                    arn: format!("{}:{n}", sm.arn),
+                    state_machine_arn: sm.arn.clone(),
+                    version: n,
+                    definition: "{}".into(),
+                    role_arn: "r".into(),
+                    description: String::new(),
+                    creation_date: t(n as i64),
+                    revision_id: "r1".into(),
+                    extra: Default::default(),
+                })
+                .await
+                .unwrap();
+        }
+        let versions: Vec<u64> = store.list_versions(&sm.arn).unwrap().iter().map(|v| v.version).collect();
+        assert_eq!(versions, [10, 2, 1]);
+        let alias = AliasRecord {
+            arn: format!("{}:prod", sm.arn),
+            state_machine_arn: sm.arn.clone(),
+            name: "prod".into(),
+            description: String::new(),
+            routing: vec![(format!("{}:1", sm.arn), 100)],
+            creation_date: t(0),
+            update_date: t(0),
+            extra: Default::default(),
+        };
+        store.put_alias(&alias).await.unwrap();
+        assert_eq!(store.list_aliases(&sm.arn).unwrap(), [alias.clone()]);
+        assert!(store.delete_alias(&alias.arn).await.unwrap());
+        store.set_tags(&sm.arn, vec![("k".into(), "v".into())]).await.unwrap();
+        assert_eq!(store.tags(&sm.arn).unwrap(), [("k".to_string(), "v".to_string())]);
+        assert!(store.delete_state_machine(&sm.arn).await.unwrap());
+        assert!(store.tags(&sm.arn).unwrap().is_empty());
+
+        let f = FunctionRecord {
+            name: "echo".into(),
+            arn: "arn:aws:lambda:us-east-1:1:function:echo".into(),
+            sha256: "00".into(),
+            configuration: json!({"FunctionName": "echo"}),
+            last_modified: t(0),
+        };
+        store.put_function(&f, Arc::from(&b"\0asm"[..])).await.unwrap();
+        store.put_artifact("00-engine", Arc::from(&b"elf"[..])).await.unwrap();
+        assert_eq!(store.get_function("echo").unwrap(), Some(f));
+        assert_eq!(store.function_code("echo").unwrap().as_deref(), Some(&b"\0asm"[..]));
+        assert_eq!(store.artifact("00-engine").unwrap().as_deref(), Some(&b"elf"[..]));
+        assert!(store.delete_function("echo").await.unwrap());
+        assert!(store.function_code("echo").unwrap().is_none());
+
+        let token = TaskTokenRecord {
+            token: "tok".into(),
+            execution_arn: "e".into(),
+            state_name: "S".into(),
+            entered_event_id: 4,
+            created: t(0),
+            extra: json!(null),
+        };
+        store.put_task_token(&token).await.unwrap();
+        assert_eq!(store.task_tokens().unwrap(), [token.clone()]);
+        assert_eq!(store.take_task_token("tok").await.unwrap(), Some(token));
+        assert_eq!(store.take_task_token("tok").await.unwrap(), None, "a token is consumed once");
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_directory_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = execution("sm", "a", 1);
+    {
+        let store = open_dir(dir.path()).unwrap();
+        store.insert_execution(e.clone()).await.unwrap().unwrap();
+        drop(store.append_event(&e.arn, &event(1, EventType::ExecutionStarted)));
+        store.append_event(&e.arn, &event(2, EventType::PassStateEntered)).await.unwrap();
+    }
+    // The writer thread of the first handle may still hold the file for a moment.
+    let store = (0..100)
+        .find_map(|_| match open_dir(dir.path()) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+        })
+        .expect("reopen");
+    assert_eq!(store.running_executions().unwrap().len(), 1);
+    assert_eq!(store.history(&e.arn).unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn many_concurrent_writers_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(RedbBackend::open(&dir.path().join("s.redb"), 8 << 20).unwrap());
+    let stats = backend.stats().clone();
+    let store = Store::new(backend);
+    let writes: Vec<_> = (0..2000)
+        .map(|i| store.append_event("arn:x", &event(i + 1, EventType::PassStateEntered)))
+        .collect();
+    for w in writes {
+        w.await.unwrap();
+    }
+    let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(stats.ops.load(std::sync::atomic::Ordering::Relaxed), 2000);
+    assert!(commits < 200, "2000 queued writes took {commits} commits");
+    assert_eq!(store.history("arn:x").unwrap().len(), 2000);
+}
+
+#[test]
+fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(STORE_FILE);
+    std::fs::write(&file, b"hello, I am a text file and not a database at all").unwrap();
+    let err = open_dir(dir.path()).err().expect("garbage must not open");
+    assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
+    assert!(err.to_string().contains("stepbox.redb"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"hello, I am a text file and not a database at all", "left alone");
+
+    // Some other program's redb database.
+    std::fs::remove_file(&file).unwrap();
+    {
+        let db = redb::Database::create(&file).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(redb::TableDefinition::<&str, u64>::new("their_table")).unwrap().insert("k", 1).unwrap();
+        tx.commit().unwrap();
+    }
+    let err = open_dir(dir.path()).err().expect("a foreign database must not open");
+    assert!(err.to_string().contains("their_table"), "{err}");
+
+    // A store file cut short (a damaged disk, a partial copy).
+    std::fs::remove_file(&file).unwrap();
+    {
+        let store = open_dir(dir.path()).unwrap();
+        drop(store);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let len = std::fs::metadata(&file).unwrap().len();
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..(len as usize / 3).max(64)]).unwrap();
+    let err = open_dir(dir.path()).err().expect("a truncated store must not open");
+    assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
+
+    // A data directory that is a file.
+    let err = open_dir(&file).err().expect("a file is not a data directory");
+    assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
+}
