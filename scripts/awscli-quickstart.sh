@@ -44,7 +44,7 @@ cargo run -q -p stepbox-components --bin export-components -- target/functions >
 stepbox="$target_dir/debug/stepbox"
 
 port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$stepbox" --log info serve --addr "127.0.0.1:$port" --functions target/functions >"$work/server.log" 2>&1 &
+"$stepbox" --log info serve --addr "127.0.0.1:$port" --functions target/functions --data "$work/data" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
     if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; then

@@ -2,5 +2,6 @@
 
 mod cli;
 mod conformance;
+mod crash;
 mod sandbox;
 mod server;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use stepbox_sandbox::Limits;
+use stepbox_server::durable::DurableConfig;
 use stepbox_server::{AppState, MemoryStore, ServerConfig};
 
 use crate::util;
@@ -32,13 +33,49 @@ pub struct ServeArgs {
     /// Where precompiled artifacts are cached [default: ~/.cache/stepbox].
     #[arg(long, env = "STEPBOX_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Data directory of the durable store (state machines, executions and
+    /// their histories survive restarts; RUNNING Standard executions resume)
+    /// [default: $XDG_DATA_HOME/stepbox, else ~/.local/share/stepbox].
+    #[arg(long, env = "STEPBOX_DATA_DIR", conflicts_with = "in_memory")]
+    data: Option<PathBuf>,
+    /// Keep everything in memory instead (lost when the server stops).
+    #[arg(long)]
+    in_memory: bool,
+    /// Closed executions older than this many days are deleted.
+    #[arg(long, default_value_t = 90)]
+    retention_days: u64,
+    /// Top-level Waits longer than this many seconds become timers (the
+    /// execution leaves memory until its due time).
+    #[arg(long, default_value_t = 5)]
+    suspend_waits_over: u64,
+}
+
+/// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
+fn default_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return Some(PathBuf::from(dir).join("stepbox"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("share").join("stepbox"))
 }
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits)?;
     let config = ServerConfig { region: args.region, account: args.account, ..ServerConfig::default() };
-    let state = AppState::new(config, registry, Arc::new(MemoryStore::new()));
+    let state = if args.in_memory {
+        AppState::new(config, registry, Arc::new(MemoryStore::new()))
+    } else {
+        let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
+        let store = stepbox_store::open_dir(&dir)?;
+        let durable = DurableConfig {
+            suspend_waits_over: Duration::from_secs(args.suspend_waits_over),
+            retention: Duration::from_secs(args.retention_days.saturating_mul(24 * 3600)),
+        };
+        let state = AppState::durable(config, registry, store, durable);
+        let resumed = state.recover()?;
+        tracing::info!(data = %dir.display(), resumed, "durable store open");
+        state
+    };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     writeln!(out, "stepbox listening on http://{}", listener.local_addr()?)?;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Read as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -218,7 +218,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
         }
         (Method::PUT, [name, c]) if c == "configuration" => {
             let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
-            update_configuration(state, name, &body)
+            update_configuration(state, name, &body).await
         }
         (Method::POST, [name, i]) if i == "invocations" => invoke(state, name, req, request_id).await,
         (m, _) => Err(LambdaError::new(
@@ -313,7 +313,9 @@ async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -
     let wasm = extract_wasm(&data).map_err(LambdaError::invalid)?;
     let registry = state.registry.clone();
     let name_owned = name.to_string();
-    tokio::task::spawn_blocking(move || registry.register(&name_owned, &wasm, limits))
+    let wasm = Arc::<[u8]>::from(wasm);
+    let code = wasm.clone();
+    let registered = tokio::task::spawn_blocking(move || registry.register(&name_owned, &code, limits))
         .await
         .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?
         .map_err(|e| match e {
@@ -321,7 +323,69 @@ async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -
                 LambdaError::invalid(format!("Code.ZipFile was refused: {e}"))
             }
             RegisterError::Cache(_) => LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()),
-        })
+        })?;
+    if let Some(d) = &state.durability {
+        let record = function_record(state, name, &registered.function.sha256, Value::Null);
+        d.store
+            .put_function(&record, wasm)
+            .await
+            .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?;
+    }
+    Ok(registered)
+}
+
+fn function_record(state: &AppState, name: &str, sha256: &str, configuration: Value) -> stepbox_store::FunctionRecord {
+    stepbox_store::FunctionRecord {
+        name: name.to_string(),
+        arn: function_arn(state, name),
+        sha256: sha256.to_string(),
+        configuration,
+        last_modified: chrono::Utc::now(),
+    }
+}
+
+/// Durable servers keep the function's configuration with its code.
+async fn persist_configuration(state: &AppState, name: &str) -> Result<(), LambdaError> {
+    let Some(d) = &state.durability else { return Ok(()) };
+    let config = configuration(state, name)?;
+    let sha = state.registry.get(name).map(|f| f.function.sha256.clone()).unwrap_or_default();
+    d.store
+        .put_function_record(&function_record(state, name, &sha, config))
+        .await
+        .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))
+}
+
+/// Start-up of a durable server: registers every stored function again (the
+/// precompiled artifact usually comes from the sandbox's artifact cache).
+pub(crate) fn restore_functions(state: &AppState, store: &stepbox_store::Store) -> Result<usize, stepbox_store::StoreError> {
+    let mut restored = 0;
+    for record in store.list_functions()? {
+        let Some(code) = store.function_code(&record.name)? else { continue };
+        let c = &record.configuration;
+        let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
+        let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
+        let Ok(limits) = limits_for(state, timeout, memory_size) else { continue };
+        if let Err(e) = state.registry.register(&record.name, &code, limits) {
+            tracing::error!(function = %record.name, error = %e, "cannot restore a stored function");
+            continue;
+        }
+        let text = |k: &str, default: &str| c.get(k).and_then(Value::as_str).unwrap_or(default).to_string();
+        state.functions.lock().insert(
+            record.name.clone(),
+            FunctionMeta {
+                name: record.name.clone(),
+                description: text("Description", ""),
+                role: text("Role", "arn:aws:iam::111111111111:role/stepbox"),
+                runtime: text("Runtime", "provided.al2023"),
+                handler: text("Handler", "component"),
+                timeout,
+                memory_size,
+                last_modified: text("LastModified", &last_modified()),
+            },
+        );
+        restored += 1;
+    }
+    Ok(restored)
 }
 
 fn code_sha256(f: &RegisteredFunction) -> String {
@@ -392,6 +456,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
             last_modified: last_modified(),
         },
     );
+    persist_configuration(state, name).await?;
     let mut r = ok(&configuration(state, name)?);
     *r.status_mut() = StatusCode::CREATED;
     Ok(r)
@@ -437,10 +502,11 @@ async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> 
         m.last_modified = last_modified();
     }
     versions::refresh_latest_aliases(state, &name);
+    persist_configuration(state, &name).await?;
     Ok(ok(&configuration(state, &name)?))
 }
 
-fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let (name, _) = resolve_name(raw)?;
     let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
     configuration(state, &name)?; // make sure metadata exists
@@ -462,6 +528,7 @@ fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) 
         }
         m.last_modified = last_modified();
     }
+    persist_configuration(state, &name).await?;
     Ok(ok(&configuration(state, &name)?))
 }
 

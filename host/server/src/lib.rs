@@ -9,8 +9,11 @@
 //!   ARNs resolve to (one [`Registry`] shared with the engine).
 //! * `GET /health`.
 //!
-//! State lives behind the [`Store`] trait ([`MemoryStore`] for now).
+//! State lives behind the [`Store`] trait: [`MemoryStore`], or with
+//! [`AppState::durable`] the embedded database of `stepbox-store`, where
+//! Standard executions survive restarts (see [`durable`]).
 
+pub mod durable;
 pub mod lambda;
 pub mod sfn;
 pub mod store;
@@ -63,6 +66,8 @@ pub struct AppState {
     pub(crate) running: Arc<sfn::Running>,
     pub(crate) functions: Arc<lambda::FunctionTable>,
     pub(crate) definitions: Arc<sfn::Definitions>,
+    /// Set for a durable server: Standard executions are event-sourced into it.
+    pub durability: Option<Arc<durable::Durability>>,
 }
 
 impl AppState {
@@ -92,6 +97,29 @@ impl AppState {
             running: Default::default(),
             functions,
             definitions: Default::default(),
+            durability: None,
+        }
+    }
+
+    /// A server state on a durable store: call [`recover`](Self::recover)
+    /// inside the runtime before serving.
+    pub fn durable(
+        config: ServerConfig,
+        registry: Registry,
+        store: stepbox_store::Store,
+        durable_config: durable::DurableConfig,
+    ) -> Self {
+        let mut state = AppState::new(config, registry, Arc::new(durable::DurableStore::new(store.clone())));
+        state.durability = Some(durable::Durability::new(store, durable_config));
+        state
+    }
+
+    /// Resumes every RUNNING Standard execution of a durable store and starts
+    /// its timers and retention sweep; returns how many were RUNNING.
+    pub fn recover(&self) -> Result<usize, stepbox_store::StoreError> {
+        match &self.durability {
+            Some(d) => durable::recover(self, d),
+            None => Ok(0),
         }
     }
 }
@@ -146,7 +174,10 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
         tracing::warn!("connections still open after the grace period; closing them");
         connections.abort_all();
     }
-    state.running.abort_all();
+    // In memory, executions cannot outlive the server; durable ones resume at the next start.
+    if state.durability.is_none() {
+        state.running.abort_all();
+    }
     tracing::info!("stepbox server stopped");
     Ok(())
 }

@@ -56,10 +56,13 @@ pub struct Running {
 }
 
 impl Running {
-    fn insert(&self, arn: &str, tx: watch::Sender<bool>) {
+    pub(crate) fn insert(&self, arn: &str, tx: watch::Sender<bool>) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).insert(arn.to_string(), tx);
     }
-    fn remove(&self, arn: &str) {
+    pub(crate) fn contains(&self, arn: &str) -> bool {
+        self.aborts.lock().unwrap_or_else(|e| e.into_inner()).contains_key(arn)
+    }
+    pub(crate) fn remove(&self, arn: &str) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
     }
     fn abort(&self, arn: &str) -> bool {
@@ -554,6 +557,18 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         }
         return Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
     }
+    if let Some(durability) = &state.durability {
+        let options = ExecutionOptions {
+            name,
+            execution_arn: Some(arn.clone()),
+            state_machine_name: sm.name.clone(),
+            state_machine_arn: Some(sm.arn.clone()),
+            role_arn: Some(target.role_arn.clone()),
+            ..Default::default()
+        };
+        crate::durable::spawn_run(state.clone(), durability.clone(), definition, input, options, None);
+        return Ok(json!({"executionArn": arn, "startDate": epoch(record.start_date)}));
+    }
     let (tx, rx) = watch::channel(false);
     state.running.insert(&arn, tx);
     let options = ExecutionOptions {
@@ -672,7 +687,12 @@ fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
             stop_date = now;
         }
     });
-    state.running.abort(&e.arn);
+    if !state.running.abort(&e.arn)
+        && e.status == "RUNNING"
+        && let Some(durability) = &state.durability
+    {
+        crate::durable::abort_suspended(durability, &e.arn);
+    }
     Ok(json!({"stopDate": epoch(stop_date)}))
 }
 

@@ -27,11 +27,13 @@ pub struct StateMachineRecord {
 pub struct VersionRecord {
     pub arn: String,
     pub state_machine_arn: String,
-    pub version: u64,
+    /// Assigned by [`Store::publish_version`](crate::Store::publish_version): never reused.
+    pub number: u64,
     pub definition: String,
     pub role_arn: String,
     pub description: String,
     pub creation_date: DateTime<Utc>,
+    /// The state machine revision it snapshots (empty: the initial one).
     pub revision_id: String,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
@@ -44,12 +46,19 @@ pub struct AliasRecord {
     pub state_machine_arn: String,
     pub name: String,
     pub description: String,
-    /// `(version ARN, weight)` pairs.
-    pub routing: Vec<(String, u32)>,
+    pub routing: Vec<Route>,
     pub creation_date: DateTime<Utc>,
     pub update_date: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+}
+
+/// One entry of an alias's routing configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub version_arn: String,
+    /// Percentage of executions started through the alias.
+    pub weight: u32,
 }
 
 /// A function (the wasm bytes are stored separately, see
@@ -86,8 +95,15 @@ pub struct ExecutionRecord {
     #[serde(default)]
     pub wake_at: Option<DateTime<Utc>>,
     /// The definition the execution runs (the state machine may change or go).
+    pub definition: String,
+    /// The state machine revision it started from (empty: the initial one).
     #[serde(default)]
-    pub definition: Option<String>,
+    pub revision_id: String,
+    /// Set when started through a version ARN or an alias.
+    #[serde(default)]
+    pub state_machine_version_arn: Option<String>,
+    #[serde(default)]
+    pub state_machine_alias_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
 }

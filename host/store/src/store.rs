@@ -185,11 +185,18 @@ impl Store {
     pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
         self.get_json(Table::StateMachines, arn.as_bytes(), "state machine")
     }
-    /// Deletes the state machine and its tags (versions, aliases and executions stay).
+    /// Deletes the state machine with its tags, versions and aliases (executions stay).
     pub fn delete_state_machine(&self, arn: &str) -> Commit<bool> {
         let arn = arn.to_string();
         self.submit(move |w| {
             w.delete(Table::Tags, arn.as_bytes())?;
+            let qualified = format!("{arn}:");
+            for table in [Table::Versions, Table::Aliases] {
+                for (key, _) in w.scan(table, qualified.as_bytes())? {
+                    w.delete(table, &key)?;
+                }
+            }
+            w.delete(Table::Meta, &keys::children(&format!("version-counter:{arn}")))?;
             w.delete(Table::StateMachines, arn.as_bytes())
         })
     }
@@ -203,6 +210,31 @@ impl Store {
     pub fn put_version(&self, record: &VersionRecord) -> Commit<()> {
         self.put_json(Table::Versions, record.arn.as_bytes().to_vec(), record)
     }
+    /// Publishes `candidate` as its state machine's next version (assigning
+    /// `number` and `arn`; numbers are never reused), unless a version of the
+    /// same revision exists: then returns that one. The flag: created.
+    pub fn publish_version(&self, candidate: VersionRecord) -> Commit<(VersionRecord, bool)> {
+        self.submit(move |w| {
+            let machine = candidate.state_machine_arn.clone();
+            for (_, b) in w.scan(Table::Versions, format!("{machine}:").as_bytes())? {
+                let v: VersionRecord = decode("version", &b)?;
+                if v.state_machine_arn == machine && v.revision_id == candidate.revision_id {
+                    return Ok((v, false));
+                }
+            }
+            let counter_key = keys::children(&format!("version-counter:{machine}"));
+            let number = match w.get(Table::Meta, &counter_key)? {
+                Some(b) => b.as_slice().try_into().map_or(0, u64::from_be_bytes) + 1,
+                None => 1,
+            };
+            w.put(Table::Meta, &counter_key, &number.to_be_bytes())?;
+            let mut v = candidate;
+            v.number = number;
+            v.arn = format!("{machine}:{number}");
+            w.put(Table::Versions, v.arn.as_bytes(), &encode(&v)?)?;
+            Ok((v, true))
+        })
+    }
     pub fn get_version(&self, arn: &str) -> Result<Option<VersionRecord>, StoreError> {
         self.get_json(Table::Versions, arn.as_bytes(), "version")
     }
@@ -214,12 +246,32 @@ impl Store {
         let mut v: Vec<VersionRecord> =
             self.scan_json(Table::Versions, format!("{state_machine_arn}:").as_bytes(), "version")?;
         v.retain(|r| r.state_machine_arn == state_machine_arn);
-        v.sort_by(|a, b| b.version.cmp(&a.version));
+        v.sort_by(|a, b| b.number.cmp(&a.number));
         Ok(v)
     }
 
     pub fn put_alias(&self, record: &AliasRecord) -> Commit<()> {
         self.put_json(Table::Aliases, record.arn.as_bytes().to_vec(), record)
+    }
+    /// Inserts unless the ARN exists: then returns the existing record.
+    pub fn insert_alias(&self, record: AliasRecord) -> Commit<Result<(), AliasRecord>> {
+        self.submit(move |w| {
+            if let Some(b) = w.get(Table::Aliases, record.arn.as_bytes())? {
+                return Ok(Err(decode("alias", &b)?));
+            }
+            w.put(Table::Aliases, record.arn.as_bytes(), &encode(&record)?)?;
+            Ok(Ok(()))
+        })
+    }
+    /// Replaces an existing alias; false when there is none.
+    pub fn update_alias(&self, record: AliasRecord) -> Commit<bool> {
+        self.submit(move |w| {
+            if w.get(Table::Aliases, record.arn.as_bytes())?.is_none() {
+                return Ok(false);
+            }
+            w.put(Table::Aliases, record.arn.as_bytes(), &encode(&record)?)?;
+            Ok(true)
+        })
     }
     pub fn get_alias(&self, arn: &str) -> Result<Option<AliasRecord>, StoreError> {
         self.get_json(Table::Aliases, arn.as_bytes(), "alias")
@@ -227,12 +279,12 @@ impl Store {
     pub fn delete_alias(&self, arn: &str) -> Commit<bool> {
         self.delete_key(Table::Aliases, arn.as_bytes().to_vec())
     }
-    /// A state machine's aliases, by name.
+    /// A state machine's aliases, oldest first.
     pub fn list_aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError> {
         let mut v: Vec<AliasRecord> =
             self.scan_json(Table::Aliases, format!("{state_machine_arn}:").as_bytes(), "alias")?;
         v.retain(|r| r.state_machine_arn == state_machine_arn);
-        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then_with(|| a.name.cmp(&b.name)));
         Ok(v)
     }
 

@@ -24,7 +24,10 @@ fn execution(sm: &str, name: &str, start: i64) -> ExecutionRecord {
         stop_date: None,
         express: false,
         wake_at: None,
-        definition: None,
+        definition: "{}".into(),
+        revision_id: String::new(),
+        state_machine_version_arn: None,
+        state_machine_alias_arn: None,
         extra: Default::default(),
     }
 }
@@ -118,41 +121,53 @@ async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
         store.insert_state_machine(sm.clone()).await.unwrap().unwrap();
         assert!(store.insert_state_machine(sm.clone()).await.unwrap().is_err());
         assert_eq!(store.list_state_machines().unwrap(), [sm.clone()]);
-        for n in [1, 2, 10] {
-            store
-                .put_version(&VersionRecord {
-                    arn: format!("{}:{n}", sm.arn),
-                    state_machine_arn: sm.arn.clone(),
-                    version: n,
-                    definition: "{}".into(),
-                    role_arn: "r".into(),
-                    description: String::new(),
-                    creation_date: t(n as i64),
-                    revision_id: "r1".into(),
-                    extra: Default::default(),
-                })
-                .await
-                .unwrap();
+        let candidate = |revision: &str| VersionRecord {
+            arn: String::new(),
+            state_machine_arn: sm.arn.clone(),
+            number: 0,
+            definition: "{}".into(),
+            role_arn: "r".into(),
+            description: String::new(),
+            creation_date: t(1),
+            revision_id: revision.into(),
+            extra: Default::default(),
+        };
+        let (v1, created) = store.publish_version(candidate("")).await.unwrap();
+        assert!(created);
+        assert_eq!((v1.number, v1.arn.clone()), (1, format!("{}:1", sm.arn)));
+        let (again, created) = store.publish_version(candidate("")).await.unwrap();
+        assert!(!created, "the same revision is not published twice");
+        assert_eq!(again, v1);
+        let (v2, _) = store.publish_version(candidate("r2")).await.unwrap();
+        assert!(store.delete_version(&v2.arn).await.unwrap());
+        let (v3, _) = store.publish_version(candidate("r3")).await.unwrap();
+        assert_eq!(v3.number, 3, "numbers are never reused");
+        for n in [4u64, 10] {
+            store.put_version(&VersionRecord { arn: format!("{}:{n}", sm.arn), number: n, ..candidate("x") }).await.unwrap();
         }
-        let versions: Vec<u64> = store.list_versions(&sm.arn).unwrap().iter().map(|v| v.version).collect();
-        assert_eq!(versions, [10, 2, 1]);
+        let versions: Vec<u64> = store.list_versions(&sm.arn).unwrap().iter().map(|v| v.number).collect();
+        assert_eq!(versions, [10, 4, 3, 1]);
         let alias = AliasRecord {
             arn: format!("{}:prod", sm.arn),
             state_machine_arn: sm.arn.clone(),
             name: "prod".into(),
             description: String::new(),
-            routing: vec![(format!("{}:1", sm.arn), 100)],
+            routing: vec![Route { version_arn: format!("{}:1", sm.arn), weight: 100 }],
             creation_date: t(0),
             update_date: t(0),
             extra: Default::default(),
         };
-        store.put_alias(&alias).await.unwrap();
-        assert_eq!(store.list_aliases(&sm.arn).unwrap(), [alias.clone()]);
-        assert!(store.delete_alias(&alias.arn).await.unwrap());
+        store.insert_alias(alias.clone()).await.unwrap().unwrap();
+        assert!(store.insert_alias(alias.clone()).await.unwrap().is_err());
+        assert!(store.update_alias(AliasRecord { description: "d".into(), ..alias.clone() }).await.unwrap());
+        assert_eq!(store.list_aliases(&sm.arn).unwrap()[0].description, "d");
+        assert!(!store.update_alias(AliasRecord { arn: "nope".into(), ..alias.clone() }).await.unwrap());
         store.set_tags(&sm.arn, vec![("k".into(), "v".into())]).await.unwrap();
         assert_eq!(store.tags(&sm.arn).unwrap(), [("k".to_string(), "v".to_string())]);
         assert!(store.delete_state_machine(&sm.arn).await.unwrap());
         assert!(store.tags(&sm.arn).unwrap().is_empty());
+        assert!(store.list_versions(&sm.arn).unwrap().is_empty(), "versions go with their machine");
+        assert!(store.list_aliases(&sm.arn).unwrap().is_empty(), "aliases go with their machine");
 
         let f = FunctionRecord {
             name: "echo".into(),

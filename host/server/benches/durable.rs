@@ -1,0 +1,244 @@
+//! Durable executions, measured in one run (`cargo bench -p stepbox-server --bench durable`):
+//!
+//! 1. W5 (Pass → Task → Succeed, the `processed` component) × N, 64 in flight:
+//!    in-memory Express (no history) vs durable Standard (the execution record
+//!    committed before it starts, every event and checkpoint written, the
+//!    final status committed before it counts as done) on redb with group
+//!    commit. Prints executions/s and the ratio (target ≥ 0.5×).
+//! 2. 100,000 executions started over HTTP into a 1-hour Wait on a durable
+//!    server: RSS once they all wait on timers (target ≤ 300 MiB).
+//!
+//! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stepbox_asl::StateMachine;
+use stepbox_engine::{Engine, ExecutionOptions, ExecutionStatus, NullSink, Progress, TokioClock};
+use stepbox_invoker::SandboxInvoker;
+use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
+use stepbox_server::durable::DurableConfig;
+use stepbox_server::{AppState, RunningServer, ServerConfig};
+use stepbox_store::{ExecutionJournal, ExecutionRecord, Store};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const IN_FLIGHT: usize = 64;
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn w5() -> Arc<StateMachine> {
+    let def = json!({"StartAt": "Prep", "States": {
+        "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:processed", "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    Arc::new(StateMachine::from_value(&def).expect("W5 parses"))
+}
+
+fn record(i: usize) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:111111111111:execution:w5:e{i}"),
+        name: format!("e{i}"),
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:w5".into(),
+        status: "RUNNING".into(),
+        input: json!({"id": i}).to_string(),
+        output: None,
+        error: None,
+        cause: None,
+        start_date: chrono::Utc::now(),
+        stop_date: None,
+        express: false,
+        wake_at: None,
+        definition: String::new(),
+        revision_id: String::new(),
+        state_machine_version_arn: None,
+        state_machine_alias_arn: None,
+        extra: Default::default(),
+    }
+}
+
+/// Runs `n` executions, `IN_FLIGHT` at a time; returns executions/s.
+async fn w5_run(engine: &Engine, n: usize, store: Option<Store>) -> f64 {
+    let sm = w5();
+    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let permit = permits.clone().acquire_owned().await.expect("semaphore");
+        let (engine, sm, store) = (engine.clone(), sm.clone(), store.clone());
+        set.spawn(async move {
+            let _permit = permit;
+            let opts = ExecutionOptions { name: format!("e{i}"), state_machine_name: "w5".into(), ..Default::default() };
+            let input = json!({"id": i});
+            let status = match store {
+                None => engine.start(sm, input, opts, Arc::new(NullSink)).await.status,
+                Some(store) => {
+                    let rec = record(i);
+                    let arn = rec.arn.clone();
+                    store.insert_execution(rec).await.expect("insert").expect("new execution");
+                    let journal = Arc::new(ExecutionJournal::new(store.clone(), arn.clone()));
+                    let Progress::Finished(outcome) = engine.start_durable(sm, input, opts, journal).await else {
+                        panic!("W5 never suspends")
+                    };
+                    let status = outcome.status;
+                    store
+                        .update_execution(&arn, move |r| {
+                            r.status = outcome.status.as_str().into();
+                            r.output = outcome.output.map(|o| o.to_string());
+                            r.stop_date = Some(outcome.stop_date);
+                        })
+                        .await
+                        .expect("close");
+                    status
+                }
+            };
+            assert_eq!(status, ExecutionStatus::Succeeded);
+        });
+        while set.try_join_next().is_some() {}
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("execution task");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One keep-alive HTTP/1.1 connection speaking awsJson1_0.
+struct Http {
+    stream: BufReader<tokio::net::TcpStream>,
+}
+
+impl Http {
+    async fn connect(addr: std::net::SocketAddr) -> Self {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        Http { stream: BufReader::new(stream) }
+    }
+    async fn call(&mut self, op: &str, body: &Value) -> Value {
+        let body = body.to_string();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-amz-json-1.0\r\n\
+             X-Amz-Target: AWSStepFunctions.{op}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.stream.get_mut().write_all(req.as_bytes()).await.expect("send");
+        let mut len = 0usize;
+        let mut status = String::new();
+        loop {
+            let mut line = String::new();
+            self.stream.read_line(&mut line).await.expect("read");
+            if status.is_empty() {
+                status = line.trim().to_string();
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().expect("content-length");
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut buf = vec![0; len];
+        self.stream.read_exact(&mut buf).await.expect("body");
+        let v: Value = serde_json::from_slice(&buf).expect("JSON body");
+        assert!(status.contains(" 200 "), "{op}: {status} {v}");
+        v
+    }
+}
+
+async fn waiting_rss(registry: Registry, n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = stepbox_store::open_dir(dir.path()).expect("store");
+    let before = rss_mib();
+    let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
+    state.recover().expect("recover");
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.expect("server");
+    let mut http = Http::connect(server.addr).await;
+    let def = json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let sm = http
+        .call("CreateStateMachine", &json!({"name": "nap", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}))
+        .await;
+    let sm_arn = sm["stateMachineArn"].as_str().expect("arn").to_string();
+    let started = Instant::now();
+    let workers = 16;
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let (addr, sm_arn) = (server.addr, sm_arn.clone());
+        set.spawn(async move {
+            let mut http = Http::connect(addr).await;
+            for i in (w..n).step_by(workers) {
+                let input = json!({"order": i, "note": "a small payload kept on disk, not in memory"}).to_string();
+                http.call("StartExecution", &json!({"stateMachineArn": sm_arn, "name": format!("nap-{i}"), "input": input}))
+                    .await;
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("client");
+    }
+    let durability = state.durability.clone().expect("durable");
+    while durability.waiting() < n {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_mib();
+    println!(
+        "waiting: {n} executions in a 1 h Wait: RSS {after:.0} MiB ({:+.0} MiB over {before:.0} MiB before the server; target ≤ 300 MiB); started in {elapsed:.1} s ({:.0}/s over HTTP)",
+        after - before,
+        n as f64 / elapsed
+    );
+    server.shutdown().await.ok();
+}
+
+fn main() -> anyhow::Result<()> {
+    let n_w5 = env_count("STEPBOX_BENCH_W5", 10_000);
+    let n_waiting = env_count("STEPBOX_BENCH_WAITING", 100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let registry = Registry::new(sandbox);
+    registry
+        .register("processed", &stepbox_components::bytes("processed")?, Limits::default())
+        .map_err(|e| anyhow::anyhow!("registering processed: {e}"))?;
+    runtime.block_on(async {
+        // Measured first, on a fresh process (the W5 runs grow the allocator's pools).
+        waiting_rss(registry.clone(), n_waiting).await;
+
+        let engine = Engine::new(Arc::new(SandboxInvoker::new(registry.clone())), Arc::new(TokioClock));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = Arc::new(stepbox_store::RedbBackend::open(&dir.path().join("w5.redb"), 64 << 20)?);
+        let stats = backend.stats().clone();
+        let store = Store::new(backend);
+        // Warm-up, then alternate so both see the same machine state.
+        w5_run(&engine, n_w5 / 10, None).await;
+        w5_run(&engine, n_w5 / 10, Some(store.clone())).await;
+        let mut express = Vec::new();
+        let mut durable = Vec::new();
+        let commits_before = stats.commits.load(std::sync::atomic::Ordering::Relaxed);
+        let ops_before = stats.ops.load(std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..2 {
+            express.push(w5_run(&engine, n_w5, None).await);
+            durable.push(w5_run(&engine, n_w5, Some(store.clone())).await);
+        }
+        let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed) - commits_before;
+        let ops = stats.ops.load(std::sync::atomic::Ordering::Relaxed) - ops_before;
+        let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+        let (e, d) = (best(&express), best(&durable));
+        println!("W5 ({n_w5} executions, {IN_FLIGHT} in flight, best of 2):");
+        println!("  express, in memory:      {e:>8.0} executions/s");
+        println!("  standard, durable redb:  {d:>8.0} executions/s  ({} commits, {:.0} writes per commit)", commits / 2, ops as f64 / commits.max(1) as f64);
+        println!("  ratio durable/express:   {:.2}x (target >= 0.5x)", d / e);
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}

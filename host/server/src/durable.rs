@@ -1,0 +1,590 @@
+//! Durable Standard executions (`stepbox serve --data DIR`).
+//!
+//! * [`DurableStore`]: the server's [`Store`] over a [`stepbox_store::Store`];
+//!   Express executions stay in memory.
+//! * Standard executions are event-sourced: their events and the engine's
+//!   checkpoints go to the store's group-committing writer in order; the
+//!   final status is committed after the terminal event.
+//! * A top-level Wait longer than [`DurableConfig::suspend_waits_over`]
+//!   suspends the run: the task ends, a [`Timers`] entry (ARN + due time)
+//!   resumes it from the store at the due time.
+//! * [`recover`] at start-up: every RUNNING Standard execution resumes (or is
+//!   closed from its recorded terminal event), so none stays stuck RUNNING.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use stepbox_asl::StateMachine;
+use stepbox_engine::{Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, Progress, Resume};
+use stepbox_store::{ExecutionJournal, StoreError};
+use tokio::sync::{Notify, watch};
+
+use crate::store::{AliasRecord, ExecutionRecord, Route, StateMachineRecord, Store, VersionRecord};
+use crate::AppState;
+
+/// Durability settings of a server.
+#[derive(Debug, Clone)]
+pub struct DurableConfig {
+    /// Top-level Waits longer than this become timers instead of tasks.
+    pub suspend_waits_over: Duration,
+    /// Closed executions older than this are deleted (AWS keeps 90 days).
+    pub retention: Duration,
+}
+
+impl Default for DurableConfig {
+    fn default() -> Self {
+        DurableConfig { suspend_waits_over: Duration::from_secs(5), retention: Duration::from_secs(90 * 24 * 3600) }
+    }
+}
+
+/// The durable side of a server: the store, its settings and the timers.
+pub struct Durability {
+    pub store: stepbox_store::Store,
+    pub config: DurableConfig,
+    timers: Timers,
+}
+
+impl Durability {
+    pub fn new(store: stepbox_store::Store, config: DurableConfig) -> Arc<Self> {
+        Arc::new(Durability { store, config, timers: Timers::default() })
+    }
+
+    /// Executions waiting on a timer.
+    pub fn waiting(&self) -> usize {
+        self.timers.len()
+    }
+}
+
+/// Waits for a store write from synchronous code (the [`Store`] trait is
+/// synchronous; the writer is its own thread, so this cannot deadlock a
+/// runtime). On a multi-thread runtime the worker hands its other tasks over
+/// while it waits, so concurrent requests still share group commits.
+fn wait<T>(commit: stepbox_store::Commit<T>) -> Result<T, StoreError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| park_on(commit))
+        }
+        _ => park_on(commit),
+    }
+}
+
+fn park_on<T>(commit: stepbox_store::Commit<T>) -> Result<T, StoreError> {
+    struct Thread(std::thread::Thread);
+    impl Wake for Thread {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Thread(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut commit = commit;
+    loop {
+        if let Poll::Ready(r) = commit.as_mut().poll(&mut cx) {
+            return r;
+        }
+        std::thread::park();
+    }
+}
+
+fn log_err<T: Default>(what: &str, r: Result<T, StoreError>) -> T {
+    r.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "store: {what}");
+        T::default()
+    })
+}
+
+fn to_server(r: stepbox_store::ExecutionRecord) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: r.arn,
+        name: r.name,
+        state_machine_arn: r.state_machine_arn,
+        status: r.status,
+        input: r.input,
+        output: r.output,
+        error: r.error,
+        cause: r.cause,
+        start_date: r.start_date,
+        stop_date: r.stop_date,
+        definition: r.definition,
+        revision_id: r.revision_id,
+        state_machine_version_arn: r.state_machine_version_arn,
+        state_machine_alias_arn: r.state_machine_alias_arn,
+    }
+}
+
+fn version_to_store(v: VersionRecord) -> stepbox_store::VersionRecord {
+    stepbox_store::VersionRecord {
+        arn: v.arn,
+        state_machine_arn: v.state_machine_arn,
+        number: v.number,
+        definition: v.definition,
+        role_arn: v.role_arn,
+        description: v.description,
+        creation_date: v.creation_date,
+        revision_id: v.revision_id,
+        extra: Default::default(),
+    }
+}
+
+fn version_to_server(v: stepbox_store::VersionRecord) -> VersionRecord {
+    VersionRecord {
+        arn: v.arn,
+        state_machine_arn: v.state_machine_arn,
+        number: v.number,
+        definition: v.definition,
+        role_arn: v.role_arn,
+        description: v.description,
+        revision_id: v.revision_id,
+        creation_date: v.creation_date,
+    }
+}
+
+fn alias_to_store(a: AliasRecord) -> stepbox_store::AliasRecord {
+    stepbox_store::AliasRecord {
+        arn: a.arn,
+        state_machine_arn: a.state_machine_arn,
+        name: a.name,
+        description: a.description,
+        routing: a
+            .routing
+            .into_iter()
+            .map(|r| stepbox_store::Route { version_arn: r.version_arn, weight: r.weight })
+            .collect(),
+        creation_date: a.creation_date,
+        update_date: a.update_date,
+        extra: Default::default(),
+    }
+}
+
+fn alias_to_server(a: stepbox_store::AliasRecord) -> AliasRecord {
+    AliasRecord {
+        arn: a.arn,
+        state_machine_arn: a.state_machine_arn,
+        name: a.name,
+        description: a.description,
+        routing: a.routing.into_iter().map(|r| Route { version_arn: r.version_arn, weight: r.weight }).collect(),
+        creation_date: a.creation_date,
+        update_date: a.update_date,
+    }
+}
+
+/// Copies the API-visible fields (the durable ones stay).
+fn apply_server(target: &mut stepbox_store::ExecutionRecord, r: &ExecutionRecord) {
+    target.status = r.status.clone();
+    target.output = r.output.clone();
+    target.error = r.error.clone();
+    target.cause = r.cause.clone();
+    target.stop_date = r.stop_date;
+}
+
+fn sm_to_store(r: StateMachineRecord) -> stepbox_store::StateMachineRecord {
+    stepbox_store::StateMachineRecord {
+        arn: r.arn,
+        name: r.name,
+        definition: r.definition,
+        role_arn: r.role_arn,
+        kind: r.kind,
+        description: r.description,
+        creation_date: r.creation_date,
+        revision_id: r.revision_id,
+        extra: Default::default(),
+    }
+}
+
+fn sm_to_server(r: stepbox_store::StateMachineRecord) -> StateMachineRecord {
+    StateMachineRecord {
+        arn: r.arn,
+        name: r.name,
+        definition: r.definition,
+        role_arn: r.role_arn,
+        kind: r.kind,
+        description: r.description,
+        creation_date: r.creation_date,
+        revision_id: r.revision_id,
+    }
+}
+
+/// The server's [`Store`] over the durable store (Express executions are
+/// never recorded: they stay in memory).
+pub struct DurableStore {
+    durable: stepbox_store::Store,
+}
+
+impl DurableStore {
+    pub fn new(durable: stepbox_store::Store) -> Self {
+        DurableStore { durable }
+    }
+}
+
+impl Store for DurableStore {
+    fn insert_state_machine(&self, record: StateMachineRecord) -> Result<(), StateMachineRecord> {
+        match wait(self.durable.insert_state_machine(sm_to_store(record))) {
+            Ok(r) => r.map_err(sm_to_server),
+            Err(e) => {
+                tracing::error!(error = %e, "store: insert state machine");
+                Ok(())
+            }
+        }
+    }
+    fn get_state_machine(&self, arn: &str) -> Option<StateMachineRecord> {
+        log_err("get state machine", self.durable.get_state_machine(arn)).map(sm_to_server)
+    }
+    fn update_state_machine(&self, record: StateMachineRecord) -> bool {
+        if self.get_state_machine(&record.arn).is_none() {
+            return false;
+        }
+        log_err("update state machine", wait(self.durable.put_state_machine(&sm_to_store(record))));
+        true
+    }
+    fn delete_state_machine(&self, arn: &str) -> bool {
+        log_err("delete state machine", wait(self.durable.delete_state_machine(arn)))
+    }
+    fn list_state_machines(&self) -> Vec<StateMachineRecord> {
+        log_err("list state machines", self.durable.list_state_machines()).into_iter().map(sm_to_server).collect()
+    }
+
+    fn publish_version(&self, candidate: VersionRecord) -> (VersionRecord, bool) {
+        let fallback = candidate.clone();
+        match wait(self.durable.publish_version(version_to_store(candidate))) {
+            Ok((v, created)) => (version_to_server(v), created),
+            Err(e) => {
+                tracing::error!(error = %e, "store: publish version");
+                (fallback, false)
+            }
+        }
+    }
+    fn get_version(&self, arn: &str) -> Option<VersionRecord> {
+        log_err("get version", self.durable.get_version(arn)).map(version_to_server)
+    }
+    fn list_versions(&self, state_machine_arn: &str) -> Vec<VersionRecord> {
+        log_err("list versions", self.durable.list_versions(state_machine_arn)).into_iter().map(version_to_server).collect()
+    }
+    fn delete_version(&self, arn: &str) -> bool {
+        log_err("delete version", wait(self.durable.delete_version(arn)))
+    }
+
+    fn insert_alias(&self, record: AliasRecord) -> Result<(), AliasRecord> {
+        match wait(self.durable.insert_alias(alias_to_store(record))) {
+            Ok(r) => r.map_err(alias_to_server),
+            Err(e) => {
+                tracing::error!(error = %e, "store: insert alias");
+                Ok(())
+            }
+        }
+    }
+    fn get_alias(&self, arn: &str) -> Option<AliasRecord> {
+        log_err("get alias", self.durable.get_alias(arn)).map(alias_to_server)
+    }
+    fn update_alias(&self, record: AliasRecord) -> bool {
+        log_err("update alias", wait(self.durable.update_alias(alias_to_store(record))))
+    }
+    fn delete_alias(&self, arn: &str) -> bool {
+        log_err("delete alias", wait(self.durable.delete_alias(arn)))
+    }
+    fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord> {
+        log_err("list aliases", self.durable.list_aliases(state_machine_arn)).into_iter().map(alias_to_server).collect()
+    }
+
+    fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord> {
+        let durable = stepbox_store::ExecutionRecord {
+            arn: record.arn,
+            name: record.name,
+            state_machine_arn: record.state_machine_arn,
+            status: record.status,
+            input: record.input,
+            output: record.output,
+            error: record.error,
+            cause: record.cause,
+            start_date: record.start_date,
+            stop_date: record.stop_date,
+            express: false,
+            wake_at: None,
+            definition: record.definition,
+            revision_id: record.revision_id,
+            state_machine_version_arn: record.state_machine_version_arn,
+            state_machine_alias_arn: record.state_machine_alias_arn,
+            extra: Default::default(),
+        };
+        match wait(self.durable.insert_execution(durable)) {
+            Ok(r) => r.map_err(to_server),
+            Err(e) => {
+                tracing::error!(error = %e, "store: insert execution");
+                Ok(())
+            }
+        }
+    }
+    fn get_execution(&self, arn: &str) -> Option<ExecutionRecord> {
+        log_err("get execution", self.durable.get_execution(arn)).map(to_server)
+    }
+    fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool {
+        // Read, change a copy, then write it only if nobody changed the record meanwhile.
+        let Some(mut current) = log_err("get execution", self.durable.get_execution(arn)) else { return false };
+        loop {
+            let mut changed = to_server(current.clone());
+            change(&mut changed);
+            let mut new = current.clone();
+            apply_server(&mut new, &changed);
+            match wait(self.durable.replace_execution_if(current, new)) {
+                Ok(Ok(())) => return true,
+                Ok(Err(Some(now))) => current = now,
+                Ok(Err(None)) => return false,
+                Err(e) => {
+                    tracing::error!(error = %e, "store: update execution");
+                    return false;
+                }
+            }
+        }
+    }
+    fn list_executions(&self, state_machine_arn: &str) -> Vec<ExecutionRecord> {
+        log_err("list executions", self.durable.list_executions(state_machine_arn)).into_iter().map(to_server).collect()
+    }
+    fn append_event(&self, execution_arn: &str, event: HistoryEvent) {
+        drop(self.durable.append_event(execution_arn, &event));
+    }
+    fn history(&self, execution_arn: &str) -> Vec<HistoryEvent> {
+        log_err("history", self.durable.history(execution_arn))
+    }
+
+    fn tag(&self, arn: &str, tags: &[(String, String)]) {
+        let mut list = self.tags(arn);
+        for (k, v) in tags {
+            match list.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => list.push((k.clone(), v.clone())),
+            }
+        }
+        log_err("tag", wait(self.durable.set_tags(arn, list)));
+    }
+    fn untag(&self, arn: &str, keys: &[String]) {
+        let mut list = self.tags(arn);
+        list.retain(|(k, _)| !keys.contains(k));
+        log_err("untag", wait(self.durable.set_tags(arn, list)));
+    }
+    fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        log_err("tags", self.durable.tags(arn))
+    }
+}
+
+/// Due times of suspended executions; one task sleeps until the earliest.
+#[derive(Default)]
+struct Timers {
+    due: Mutex<BTreeSet<(DateTime<Utc>, String)>>,
+    changed: Notify,
+}
+
+impl Timers {
+    fn add(&self, at: DateTime<Utc>, arn: String) {
+        self.due.lock().unwrap_or_else(|e| e.into_inner()).insert((at, arn));
+        self.changed.notify_one();
+    }
+    fn len(&self) -> usize {
+        self.due.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+    /// Removes and returns the entries due by `now`, or the next due time.
+    fn take_due(&self, now: DateTime<Utc>) -> (Vec<String>, Option<DateTime<Utc>>) {
+        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ready = Vec::new();
+        while let Some(first) = due.first() {
+            if first.0 > now {
+                return (ready, Some(first.0));
+            }
+            if let Some((_, arn)) = due.pop_first() {
+                ready.push(arn);
+            }
+        }
+        (ready, None)
+    }
+}
+
+/// Runs (or resumes) a Standard execution durably on its own task.
+pub(crate) fn spawn_run(
+    state: AppState,
+    durability: Arc<Durability>,
+    sm: Arc<StateMachine>,
+    input: Value,
+    mut options: ExecutionOptions,
+    resume: Option<Resume>,
+) {
+    let arn = options.execution_arn.clone().unwrap_or_default();
+    let (tx, rx) = watch::channel(false);
+    state.running.insert(&arn, tx);
+    options.abort = Some(rx);
+    options.suspend_waits_over = Some(durability.config.suspend_waits_over);
+    tokio::spawn(async move {
+        let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
+        let progress = match resume {
+            None => state.engine.start_durable(sm, input, options, sink).await,
+            Some(from) => state.engine.resume(sm, from, options, sink).await,
+        };
+        state.running.remove(&arn);
+        match progress {
+            Progress::Finished(outcome) => {
+                tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
+                let closed = durability.store.update_execution(&arn, move |r| close(r, &outcome));
+                log_err("close execution", closed.await);
+            }
+            Progress::Suspended { until } => {
+                tracing::debug!(execution = %arn, %until, "execution suspended");
+                drop(durability.store.update_execution(&arn, move |r| r.wake_at = Some(until)));
+                durability.timers.add(until, arn);
+            }
+        }
+    });
+}
+
+fn close(record: &mut stepbox_store::ExecutionRecord, outcome: &ExecutionOutcome) {
+    record.wake_at = None;
+    if !record.is_running() {
+        return; // stopped by StopExecution meanwhile
+    }
+    record.status = outcome.status.as_str().into();
+    record.output = outcome.output.as_ref().map(|o| o.to_string());
+    record.error = outcome.error.clone();
+    record.cause = outcome.cause.clone();
+    record.stop_date = Some(outcome.stop_date);
+}
+
+/// Continues a RUNNING execution from what the store recorded.
+fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(), StoreError> {
+    let Some(record) = durability.store.get_execution(arn)? else { return Ok(()) };
+    if !record.is_running() || state.running.contains(arn) {
+        return Ok(());
+    }
+    // Died after recording the terminal event but before the status: close it from the event.
+    if let Some(last) = durability.store.last_event(arn)?
+        && let Some(close) = closing(&last)
+    {
+        drop(durability.store.update_execution(arn, close));
+        return Ok(());
+    }
+    let sm = match StateMachine::parse(&record.definition) {
+        Ok(sm) => Arc::new(sm),
+        Err(_) => return fail_unresumable(durability, &record, "its recorded definition does not parse"),
+    };
+    let input: Value = serde_json::from_str(&record.input).unwrap_or(Value::Null);
+    let resume = Resume {
+        input: input.clone(),
+        start_date: record.start_date,
+        checkpoint: durability.store.checkpoint(arn)?,
+        last_event_id: durability.store.last_event_id(arn)?,
+    };
+    let sm_name = record.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+    let role_arn = durability.store.get_state_machine(&record.state_machine_arn)?.map(|s| s.role_arn);
+    let options = ExecutionOptions {
+        name: record.name.clone(),
+        execution_arn: Some(record.arn.clone()),
+        state_machine_name: sm_name,
+        state_machine_arn: Some(record.state_machine_arn.clone()),
+        role_arn,
+        ..Default::default()
+    };
+    spawn_run(state.clone(), durability.clone(), sm, input, options, Some(resume));
+    Ok(())
+}
+
+fn fail_unresumable(durability: &Durability, record: &stepbox_store::ExecutionRecord, why: &str) -> Result<(), StoreError> {
+    tracing::error!(execution = %record.arn, "cannot resume: {why}");
+    let cause = format!("stepbox could not resume the execution after a restart: {why}");
+    drop(durability.store.update_execution(&record.arn, move |r| {
+        r.status = "FAILED".into();
+        r.error = Some("States.Runtime".into());
+        r.cause = Some(cause);
+        r.stop_date = Some(Utc::now());
+    }));
+    Ok(())
+}
+
+/// The record change a terminal event implies.
+fn closing(last: &HistoryEvent) -> Option<impl FnOnce(&mut stepbox_store::ExecutionRecord) + Send + 'static> {
+    let status = match last.event_type {
+        EventType::ExecutionSucceeded => "SUCCEEDED",
+        EventType::ExecutionFailed => "FAILED",
+        EventType::ExecutionTimedOut => "TIMED_OUT",
+        EventType::ExecutionAborted => "ABORTED",
+        _ => return None,
+    };
+    let details = last.details.to_json().unwrap_or(Value::Null);
+    let field = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_string);
+    let (output, error, cause) = (field("output"), field("error"), field("cause"));
+    let stop = last.timestamp;
+    Some(move |r: &mut stepbox_store::ExecutionRecord| {
+        r.status = status.into();
+        r.output = output;
+        r.error = error;
+        r.cause = cause;
+        r.stop_date = Some(stop);
+        r.wake_at = None;
+    })
+}
+
+/// StopExecution of an execution that has no task (suspended on a timer):
+/// records its ExecutionAborted event.
+pub(crate) fn abort_suspended(durability: &Durability, arn: &str) {
+    let last = log_err("last event", durability.store.last_event_id(arn));
+    let event = HistoryEvent {
+        id: last + 1,
+        previous_event_id: last,
+        timestamp: Utc::now(),
+        event_type: EventType::ExecutionAborted,
+        details: Details::Json(serde_json::json!({})),
+    };
+    drop(durability.store.append_event(arn, &event));
+}
+
+/// Start-up: resume every RUNNING Standard execution (due ones now, suspended
+/// ones on their timer), then run the timers and the retention sweep.
+pub(crate) fn recover(state: &AppState, durability: &Arc<Durability>) -> Result<usize, StoreError> {
+    let functions = crate::lambda::restore_functions(state, &durability.store)?;
+    if functions > 0 {
+        tracing::info!(functions, "restored stored functions");
+    }
+    let now = Utc::now();
+    let running = durability.store.running_executions()?;
+    let count = running.len();
+    for record in running {
+        match record.wake_at {
+            Some(at) if at > now => durability.timers.add(at, record.arn),
+            _ => wake(state, durability, &record.arn)?,
+        }
+    }
+    tokio::spawn(run_timers(state.clone(), durability.clone()));
+    tokio::spawn(sweep(durability.clone()));
+    Ok(count)
+}
+
+async fn run_timers(state: AppState, durability: Arc<Durability>) {
+    loop {
+        let changed = durability.timers.changed.notified();
+        let (ready, next) = durability.timers.take_due(Utc::now());
+        for arn in ready {
+            if let Err(e) = wake(&state, &durability, &arn) {
+                tracing::error!(execution = %arn, error = %e, "cannot resume a suspended execution");
+            }
+        }
+        let sleep = next.map_or(Duration::from_secs(3600), |t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        tokio::select! {
+            _ = changed => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+/// Deletes closed executions older than the retention period, hourly.
+async fn sweep(durability: Arc<Durability>) {
+    loop {
+        let cutoff = chrono::Duration::from_std(durability.config.retention)
+            .ok()
+            .and_then(|age| Utc::now().checked_sub_signed(age))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        match durability.store.purge_closed_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "retention: deleted closed executions"),
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}

@@ -1,0 +1,343 @@
+//! Crash recovery: a real `stepbox serve --data DIR` process runs 1,000
+//! Standard executions (Wait, Task, Map, Parallel), is killed with SIGKILL
+//! mid-flight and restarted on the same directory; every execution must then
+//! finish with the right status and output, and a history AWS's rules accept.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
+const ECHO: &str = "arn:aws:lambda:us-east-1:111111111111:function:echo";
+const PER_KIND: usize = 250;
+
+/// A `stepbox serve` child process and its endpoint.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--suspend-waits-over", "1", "--log", "info"])
+        .arg("--data")
+        .arg(data)
+        .arg("--functions")
+        .arg(functions)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn stepbox serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    let endpoint = line
+        .trim()
+        .strip_prefix("stepbox listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from stepbox serve: {line:?}"))
+        .to_string();
+    Server { child, endpoint }
+}
+
+fn client(endpoint: &str) -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::from_conf(
+        aws_sdk_sfn::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .endpoint_url(endpoint)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build(),
+    )
+}
+
+/// The four workflows, each with its expected output for input number `n`.
+fn machines() -> Vec<(&'static str, Value)> {
+    let echo_task = |next: Value| {
+        let mut t = json!({"Type": "Task", "Resource": ECHO});
+        t.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());
+        t
+    };
+    vec![
+        (
+            "wait",
+            json!({"StartAt": "Remember", "States": {
+                "Remember": {"Type": "Pass", "Assign": {"m.$": "$.n"}, "Next": "Nap"},
+                "Nap": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
+                "Done": {"Type": "Pass", "Parameters": {"n.$": "$m", "kind": "wait"}, "End": true}
+            }}),
+        ),
+        (
+            "task",
+            json!({"StartAt": "Work", "States": {
+                "Work": echo_task(json!({"Parameters": {"n.$": "$.n", "kind": "task"}, "Next": "Nap"})),
+                "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Again"},
+                "Again": echo_task(json!({"End": true}))
+            }}),
+        ),
+        (
+            "map",
+            json!({"StartAt": "Each", "States": {
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                    "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "E",
+                        "States": {"E": echo_task(json!({"End": true}))}},
+                    "Next": "Nap"},
+                "Nap": {"Type": "Wait", "Seconds": 2, "End": true}
+            }}),
+        ),
+        (
+            "parallel",
+            json!({"StartAt": "Both", "States": {
+                "Both": {"Type": "Parallel", "End": true, "Branches": [
+                    {"StartAt": "T", "States": {"T": echo_task(json!({"End": true}))}},
+                    {"StartAt": "W", "States": {
+                        "W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
+                        "P": {"Type": "Pass", "Result": "waited", "End": true}}}
+                ]}
+            }}),
+        ),
+    ]
+}
+
+fn input(n: usize) -> Value {
+    json!({"n": n, "items": [n, n + 1, n + 2]})
+}
+
+fn expected(kind: &str, n: usize) -> Value {
+    match kind {
+        "wait" => json!({"n": n, "kind": "wait"}),
+        "task" => json!({"n": n, "kind": "task"}),
+        "map" => json!([n, n + 1, n + 2]),
+        "parallel" => json!([input(n), "waited"]),
+        _ => unreachable!(),
+    }
+}
+
+async fn count_running(sfn: &aws_sdk_sfn::Client, arns: &[String]) -> usize {
+    let mut running = 0;
+    for arn in arns {
+        let mut pages = sfn
+            .list_executions()
+            .state_machine_arn(arn)
+            .status_filter(ExecutionStatus::Running)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            running += page.expect("ListExecutions").executions().len();
+        }
+    }
+    running
+}
+
+/// Unique ids 1..=n, each previousEventId an earlier event, one terminal event, last.
+fn check_history(arn: &str, events: &[aws_sdk_sfn::types::HistoryEvent]) {
+    use aws_sdk_sfn::types::HistoryEventType as T;
+    let ids: Vec<i64> = events.iter().map(|e| e.id()).collect();
+    assert_eq!(ids, (1..=events.len() as i64).collect::<Vec<_>>(), "{arn}: ids");
+    for e in events {
+        assert!(e.previous_event_id() < e.id(), "{arn}: event {} points forward", e.id());
+    }
+    assert_eq!(events.first().map(|e| e.r#type()), Some(&T::ExecutionStarted), "{arn}");
+    let terminal = |t: &T| {
+        matches!(t, T::ExecutionSucceeded | T::ExecutionFailed | T::ExecutionTimedOut | T::ExecutionAborted)
+    };
+    assert_eq!(events.iter().filter(|e| terminal(e.r#type())).count(), 1, "{arn}: one terminal event");
+    assert_eq!(events.last().map(|e| e.r#type()), Some(&T::ExecutionSucceeded), "{arn}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_resumes_every_standard_execution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
+    stepbox_components::export_to(&functions).unwrap();
+    let mut server = serve(&data, &functions, &log);
+    let sfn = client(&server.endpoint);
+
+    let mut machine_arns = Vec::new();
+    for (name, definition) in machines() {
+        let out = sfn
+            .create_state_machine()
+            .name(name)
+            .definition(definition.to_string())
+            .role_arn(ROLE)
+            .send()
+            .await
+            .expect("CreateStateMachine");
+        machine_arns.push((name, out.state_machine_arn().to_string()));
+    }
+
+    // Start 1,000 executions, 32 requests at a time.
+    let mut started: Vec<(String, &str, usize)> = Vec::new();
+    let jobs: Vec<(&str, String, usize)> = machine_arns
+        .iter()
+        .flat_map(|(kind, arn)| (0..PER_KIND).map(move |n| (*kind, arn.clone(), n)))
+        .collect();
+    for chunk in jobs.chunks(32) {
+        let mut set = tokio::task::JoinSet::new();
+        for (kind, arn, n) in chunk.iter().cloned() {
+            let sfn = sfn.clone();
+            set.spawn(async move {
+                let out = sfn
+                    .start_execution()
+                    .state_machine_arn(arn)
+                    .name(format!("{kind}-{n}"))
+                    .input(input(n).to_string())
+                    .send()
+                    .await
+                    .expect("StartExecution");
+                (out.execution_arn().to_string(), kind, n)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            started.push(r.unwrap());
+        }
+    }
+    assert_eq!(started.len(), 4 * PER_KIND);
+
+    let sm_arns: Vec<String> = machine_arns.iter().map(|(_, a)| a.clone()).collect();
+    let running_at_kill = count_running(&sfn, &sm_arns).await;
+    server.child.kill().expect("kill -9"); // SIGKILL: no shutdown path runs
+    server.child.wait().unwrap();
+    assert!(running_at_kill > 0, "the crash must come mid-flight ({running_at_kill} running)");
+
+    let mut server = serve(&data, &functions, &log);
+    let sfn = client(&server.endpoint);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let running = count_running(&sfn, &sm_arns).await;
+        if running == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{running} executions still RUNNING after the restart");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    for (arn, kind, n) in &started {
+        let d = sfn.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
+        assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{arn}: {:?} {:?}", d.error(), d.cause());
+        let output: Value = serde_json::from_str(d.output().unwrap_or("null")).unwrap();
+        assert_eq!(output, expected(kind, *n), "{arn}");
+        let mut events = Vec::new();
+        let mut pages = sfn.get_execution_history().execution_arn(arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            events.extend(page.expect("GetExecutionHistory").events().iter().cloned());
+        }
+        check_history(arn, &events);
+    }
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    eprintln!("crash test: {running_at_kill} of {} executions were RUNNING at the kill", started.len());
+}
+
+/// In-process: what a restart finds on the same data directory — functions,
+/// state machines, a suspended execution still waiting on its timer — and
+/// StopExecution of a suspended execution closes its history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions() {
+    use aws_sdk_sfn::types::HistoryEventType as T;
+    use stepbox_server::durable::DurableConfig;
+    use stepbox_server::{AppState, RunningServer, ServerConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let start = |dir: &Path| {
+        let store = stepbox_store::open_dir(dir).expect("open the store");
+        let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
+        let config = DurableConfig { suspend_waits_over: Duration::from_secs(1), ..Default::default() };
+        let state = AppState::durable(ServerConfig::default(), registry, store, config);
+        state.recover().expect("recover");
+        state
+    };
+    let lambda_client = |endpoint: &str| {
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::Config::builder()
+                .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+                .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+                .endpoint_url(endpoint)
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
+                .build(),
+        )
+    };
+
+    let state = start(dir.path());
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    let sfn = client(&server.endpoint());
+    lambda_client(&server.endpoint())
+        .create_function()
+        .function_name("stored-echo")
+        .role(ROLE)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(stepbox_components::bytes("echo").unwrap()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateFunction");
+    let def = json!({"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:stored-echo", "End": true}
+    }});
+    let sm = sfn.create_state_machine().name("napper").definition(def.to_string()).role_arn(ROLE).send().await.unwrap();
+    let exec = sfn
+        .start_execution()
+        .state_machine_arn(sm.state_machine_arn())
+        .name("long-nap")
+        .send()
+        .await
+        .unwrap();
+    let durability = state.durability.clone().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while durability.waiting() == 0 {
+        assert!(Instant::now() < deadline, "the execution never suspended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.shutdown().await.unwrap();
+    drop((state, durability));
+
+    // The writer thread of the first store releases the file shortly after its last handle goes.
+    let mut reopened = None;
+    for _ in 0..100 {
+        match stepbox_store::open_dir(dir.path()) {
+            Ok(s) => {
+                drop(s);
+                reopened = Some(());
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    reopened.expect("the store reopens");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let state = start(dir.path());
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    let sfn = client(&server.endpoint());
+    let f = lambda_client(&server.endpoint()).get_function().function_name("stored-echo").send().await;
+    assert!(f.is_ok(), "the function survived the restart: {f:?}");
+    let machines = sfn.list_state_machines().send().await.unwrap();
+    assert_eq!(machines.state_machines().len(), 1);
+    let d = sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
+    assert_eq!(d.status(), &ExecutionStatus::Running);
+    assert_eq!(state.durability.as_ref().unwrap().waiting(), 1, "waiting on a timer again, not on a task");
+
+    sfn.stop_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
+    let d = sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
+    assert_eq!(d.status(), &ExecutionStatus::Aborted);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let h = sfn.get_execution_history().execution_arn(exec.execution_arn()).send().await.unwrap();
+        if h.events().last().map(|e| e.r#type()) == Some(&T::ExecutionAborted) || Instant::now() > deadline {
+            break h.events().to_vec();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let types: Vec<&T> = events.iter().map(|e| e.r#type()).collect();
+    assert_eq!(types, [&T::ExecutionStarted, &T::WaitStateEntered, &T::ExecutionAborted]);
+    assert_eq!(events[2].previous_event_id(), 2);
+    server.shutdown().await.unwrap();
+}
