@@ -23,9 +23,21 @@ struct Server {
 }
 
 fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--suspend-waits-over", "1", "--log", "info"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--suspend-waits-over",
+            "1",
+            "--log",
+            "info",
+        ])
         .arg("--data")
         .arg(data)
         .arg("--functions")
@@ -35,7 +47,9 @@ fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
         .spawn()
         .expect("spawn stepbox serve");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the listening line");
     let endpoint = line
         .trim()
         .strip_prefix("stepbox listening on ")
@@ -60,7 +74,9 @@ fn client(endpoint: &str) -> aws_sdk_sfn::Client {
 fn machines() -> Vec<(&'static str, Value)> {
     let echo_task = |next: Value| {
         let mut t = json!({"Type": "Task", "Resource": ECHO});
-        t.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());
+        t.as_object_mut()
+            .unwrap()
+            .extend(next.as_object().unwrap().clone());
         t
     };
     vec![
@@ -138,22 +154,49 @@ async fn count_running(sfn: &aws_sdk_sfn::Client, arns: &[String]) -> usize {
 fn check_history(arn: &str, events: &[aws_sdk_sfn::types::HistoryEvent]) {
     use aws_sdk_sfn::types::HistoryEventType as T;
     let ids: Vec<i64> = events.iter().map(|e| e.id()).collect();
-    assert_eq!(ids, (1..=events.len() as i64).collect::<Vec<_>>(), "{arn}: ids");
+    assert_eq!(
+        ids,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "{arn}: ids"
+    );
     for e in events {
-        assert!(e.previous_event_id() < e.id(), "{arn}: event {} points forward", e.id());
+        assert!(
+            e.previous_event_id() < e.id(),
+            "{arn}: event {} points forward",
+            e.id()
+        );
     }
-    assert_eq!(events.first().map(|e| e.r#type()), Some(&T::ExecutionStarted), "{arn}");
+    assert_eq!(
+        events.first().map(|e| e.r#type()),
+        Some(&T::ExecutionStarted),
+        "{arn}"
+    );
     let terminal = |t: &T| {
-        matches!(t, T::ExecutionSucceeded | T::ExecutionFailed | T::ExecutionTimedOut | T::ExecutionAborted)
+        matches!(
+            t,
+            T::ExecutionSucceeded | T::ExecutionFailed | T::ExecutionTimedOut | T::ExecutionAborted
+        )
     };
-    assert_eq!(events.iter().filter(|e| terminal(e.r#type())).count(), 1, "{arn}: one terminal event");
-    assert_eq!(events.last().map(|e| e.r#type()), Some(&T::ExecutionSucceeded), "{arn}");
+    assert_eq!(
+        events.iter().filter(|e| terminal(e.r#type())).count(),
+        1,
+        "{arn}: one terminal event"
+    );
+    assert_eq!(
+        events.last().map(|e| e.r#type()),
+        Some(&T::ExecutionSucceeded),
+        "{arn}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_resumes_every_standard_execution() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
+    let (data, functions, log) = (
+        tmp.path().join("data"),
+        tmp.path().join("functions"),
+        tmp.path().join("serve.log"),
+    );
     stepbox_components::export_to(&functions).unwrap();
     let mut server = serve(&data, &functions, &log);
     let sfn = client(&server.endpoint);
@@ -203,7 +246,10 @@ async fn a_killed_server_resumes_every_standard_execution() {
     let running_at_kill = count_running(&sfn, &sm_arns).await;
     server.child.kill().expect("kill -9"); // SIGKILL: no shutdown path runs
     server.child.wait().unwrap();
-    assert!(running_at_kill > 0, "the crash must come mid-flight ({running_at_kill} running)");
+    assert!(
+        running_at_kill > 0,
+        "the crash must come mid-flight ({running_at_kill} running)"
+    );
 
     let mut server = serve(&data, &functions, &log);
     let sfn = client(&server.endpoint);
@@ -213,17 +259,35 @@ async fn a_killed_server_resumes_every_standard_execution() {
         if running == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{running} executions still RUNNING after the restart");
+        assert!(
+            Instant::now() < deadline,
+            "{running} executions still RUNNING after the restart"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     for (arn, kind, n) in &started {
-        let d = sfn.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
-        assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{arn}: {:?} {:?}", d.error(), d.cause());
+        let d = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("DescribeExecution");
+        assert_eq!(
+            d.status(),
+            &ExecutionStatus::Succeeded,
+            "{arn}: {:?} {:?}",
+            d.error(),
+            d.cause()
+        );
         let output: Value = serde_json::from_str(d.output().unwrap_or("null")).unwrap();
         assert_eq!(output, expected(kind, *n), "{arn}");
         let mut events = Vec::new();
-        let mut pages = sfn.get_execution_history().execution_arn(arn).into_paginator().send();
+        let mut pages = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             events.extend(page.expect("GetExecutionHistory").events().iter().cloned());
         }
@@ -231,7 +295,10 @@ async fn a_killed_server_resumes_every_standard_execution() {
     }
     let _ = server.child.kill();
     let _ = server.child.wait();
-    eprintln!("crash test: {running_at_kill} of {} executions were RUNNING at the kill", started.len());
+    eprintln!(
+        "crash test: {running_at_kill} of {} executions were RUNNING at the kill",
+        started.len()
+    );
 }
 
 /// In-process: what a restart finds on the same data directory — functions,
@@ -247,7 +314,10 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     let start = |dir: &Path| {
         let store = stepbox_store::open_dir(dir).expect("open the store");
         let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
-        let config = DurableConfig { suspend_waits_over: Duration::from_secs(1), ..Default::default() };
+        let config = DurableConfig {
+            suspend_waits_over: Duration::from_secs(1),
+            ..Default::default()
+        };
         let state = AppState::durable(ServerConfig::default(), registry, store, config);
         state.recover().expect("recover");
         state
@@ -265,7 +335,9 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     };
 
     let state = start(dir.path());
-    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
+        .await
+        .unwrap();
     let sfn = client(&server.endpoint());
     lambda_client(&server.endpoint())
         .create_function()
@@ -273,7 +345,9 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .role(ROLE)
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(stepbox_components::bytes("echo").unwrap()))
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                    stepbox_components::bytes("echo").unwrap(),
+                ))
                 .build(),
         )
         .send()
@@ -283,7 +357,14 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
         "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:stored-echo", "End": true}
     }});
-    let sm = sfn.create_state_machine().name("napper").definition(def.to_string()).role_arn(ROLE).send().await.unwrap();
+    let sm = sfn
+        .create_state_machine()
+        .name("napper")
+        .definition(def.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
     let exec = sfn
         .start_execution()
         .state_machine_arn(sm.state_machine_arn())
@@ -315,29 +396,67 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     reopened.expect("the store reopens");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let state = start(dir.path());
-    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
+        .await
+        .unwrap();
     let sfn = client(&server.endpoint());
-    let f = lambda_client(&server.endpoint()).get_function().function_name("stored-echo").send().await;
+    let f = lambda_client(&server.endpoint())
+        .get_function()
+        .function_name("stored-echo")
+        .send()
+        .await;
     assert!(f.is_ok(), "the function survived the restart: {f:?}");
     let machines = sfn.list_state_machines().send().await.unwrap();
     assert_eq!(machines.state_machines().len(), 1);
-    let d = sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
+    let d = sfn
+        .describe_execution()
+        .execution_arn(exec.execution_arn())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(d.status(), &ExecutionStatus::Running);
-    assert_eq!(state.durability.as_ref().unwrap().waiting(), 1, "waiting on a timer again, not on a task");
+    assert_eq!(
+        state.durability.as_ref().unwrap().waiting(),
+        1,
+        "waiting on a timer again, not on a task"
+    );
 
-    sfn.stop_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
-    let d = sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
+    sfn.stop_execution()
+        .execution_arn(exec.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    let d = sfn
+        .describe_execution()
+        .execution_arn(exec.execution_arn())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(d.status(), &ExecutionStatus::Aborted);
     let deadline = Instant::now() + Duration::from_secs(10);
     let events = loop {
-        let h = sfn.get_execution_history().execution_arn(exec.execution_arn()).send().await.unwrap();
-        if h.events().last().map(|e| e.r#type()) == Some(&T::ExecutionAborted) || Instant::now() > deadline {
+        let h = sfn
+            .get_execution_history()
+            .execution_arn(exec.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        if h.events().last().map(|e| e.r#type()) == Some(&T::ExecutionAborted)
+            || Instant::now() > deadline
+        {
             break h.events().to_vec();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let types: Vec<&T> = events.iter().map(|e| e.r#type()).collect();
-    assert_eq!(types, [&T::ExecutionStarted, &T::WaitStateEntered, &T::ExecutionAborted]);
+    assert_eq!(
+        types,
+        [
+            &T::ExecutionStarted,
+            &T::WaitStateEntered,
+            &T::ExecutionAborted
+        ]
+    );
     assert_eq!(events[2].previous_event_id(), 2);
     server.shutdown().await.unwrap();
 }

@@ -3,5 +3,11 @@
 
 fn main() -> std::process::ExitCode {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    stepbox::run(std::env::args_os(), stepbox::Io { out: &mut out, err: &mut err })
+    stepbox::run(
+        std::env::args_os(),
+        stepbox::Io {
+            out: &mut out,
+            err: &mut err,
+        },
+    )
 }

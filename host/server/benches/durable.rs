@@ -26,7 +26,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 const IN_FLIGHT: usize = 64;
 
 fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_mib() -> f64 {
@@ -80,16 +83,31 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<Store>) -> f64 {
         let (engine, sm, store) = (engine.clone(), sm.clone(), store.clone());
         set.spawn(async move {
             let _permit = permit;
-            let opts = ExecutionOptions { name: format!("e{i}"), state_machine_name: "w5".into(), ..Default::default() };
+            let opts = ExecutionOptions {
+                name: format!("e{i}"),
+                state_machine_name: "w5".into(),
+                ..Default::default()
+            };
             let input = json!({"id": i});
             let status = match store {
-                None => engine.start(sm, input, opts, Arc::new(NullSink)).await.status,
+                None => {
+                    engine
+                        .start(sm, input, opts, Arc::new(NullSink))
+                        .await
+                        .status
+                }
                 Some(store) => {
                     let rec = record(i);
                     let arn = rec.arn.clone();
-                    store.insert_execution(rec).await.expect("insert").expect("new execution");
+                    store
+                        .insert_execution(rec)
+                        .await
+                        .expect("insert")
+                        .expect("new execution");
                     let journal = Arc::new(ExecutionJournal::new(store.clone(), arn.clone()));
-                    let Progress::Finished(outcome) = engine.start_durable(sm, input, opts, journal).await else {
+                    let Progress::Finished(outcome) =
+                        engine.start_durable(sm, input, opts, journal).await
+                    else {
                         panic!("W5 never suspends")
                     };
                     let status = outcome.status;
@@ -123,7 +141,9 @@ impl Http {
     async fn connect(addr: std::net::SocketAddr) -> Self {
         let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).ok();
-        Http { stream: BufReader::new(stream) }
+        Http {
+            stream: BufReader::new(stream),
+        }
     }
     async fn call(&mut self, op: &str, body: &Value) -> Value {
         let body = body.to_string();
@@ -132,7 +152,11 @@ impl Http {
              X-Amz-Target: AWSStepFunctions.{op}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        self.stream.get_mut().write_all(req.as_bytes()).await.expect("send");
+        self.stream
+            .get_mut()
+            .write_all(req.as_bytes())
+            .await
+            .expect("send");
         let mut len = 0usize;
         let mut status = String::new();
         loop {
@@ -160,9 +184,16 @@ async fn waiting_rss(registry: Registry, n: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = stepbox_store::open_dir(dir.path()).expect("store");
     let before = rss_mib();
-    let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
+    let state = AppState::durable(
+        ServerConfig::default(),
+        registry,
+        store,
+        DurableConfig::default(),
+    );
     state.recover().expect("recover");
-    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.expect("server");
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
+        .await
+        .expect("server");
     let mut http = Http::connect(server.addr).await;
     let def = json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3600, "End": true}}});
     let sm = http
@@ -177,9 +208,14 @@ async fn waiting_rss(registry: Registry, n: usize) {
         set.spawn(async move {
             let mut http = Http::connect(addr).await;
             for i in (w..n).step_by(workers) {
-                let input = json!({"order": i, "note": "a small payload kept on disk, not in memory"}).to_string();
-                http.call("StartExecution", &json!({"stateMachineArn": sm_arn, "name": format!("nap-{i}"), "input": input}))
-                    .await;
+                let input =
+                    json!({"order": i, "note": "a small payload kept on disk, not in memory"})
+                        .to_string();
+                http.call(
+                    "StartExecution",
+                    &json!({"stateMachineArn": sm_arn, "name": format!("nap-{i}"), "input": input}),
+                )
+                .await;
             }
         });
     }
@@ -204,11 +240,18 @@ async fn waiting_rss(registry: Registry, n: usize) {
 fn main() -> anyhow::Result<()> {
     let n_w5 = env_count("STEPBOX_BENCH_W5", 10_000);
     let n_waiting = env_count("STEPBOX_BENCH_WAITING", 100_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let sandbox = Sandbox::new(SandboxConfig::default())?;
     let registry = Registry::new(sandbox);
     registry
-        .register("processed", &stepbox_components::bytes("processed")?, Limits::default())
+        .register(
+            "processed",
+            &stepbox_components::bytes("processed")?,
+            Limits::default(),
+        )
         .map_err(|e| anyhow::anyhow!("registering processed: {e}"))?;
     runtime.block_on(async {
         // Measured first, on a fresh process (the W5 runs grow the allocator's pools).

@@ -19,12 +19,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use stepbox_asl::StateMachine;
-use stepbox_engine::{Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, Progress, Resume};
+use stepbox_engine::{
+    Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, Progress, Resume,
+};
 use stepbox_store::{ExecutionJournal, StoreError};
 use tokio::sync::{Notify, watch};
 
-use crate::store::{AliasRecord, ExecutionRecord, Route, StateMachineRecord, Store, VersionRecord};
 use crate::AppState;
+use crate::store::{AliasRecord, ExecutionRecord, Route, StateMachineRecord, Store, VersionRecord};
 
 /// Durability settings of a server.
 #[derive(Debug, Clone)]
@@ -37,7 +39,10 @@ pub struct DurableConfig {
 
 impl Default for DurableConfig {
     fn default() -> Self {
-        DurableConfig { suspend_waits_over: Duration::from_secs(5), retention: Duration::from_secs(90 * 24 * 3600) }
+        DurableConfig {
+            suspend_waits_over: Duration::from_secs(5),
+            retention: Duration::from_secs(90 * 24 * 3600),
+        }
     }
 }
 
@@ -46,11 +51,29 @@ pub struct Durability {
     pub store: stepbox_store::Store,
     pub config: DurableConfig,
     timers: Timers,
+    /// Turns true when the server stops: the timer and retention tasks end
+    /// (and with them their handles on the store).
+    stopped: watch::Sender<bool>,
 }
 
 impl Durability {
     pub fn new(store: stepbox_store::Store, config: DurableConfig) -> Arc<Self> {
-        Arc::new(Durability { store, config, timers: Timers::default() })
+        Arc::new(Durability {
+            store,
+            config,
+            timers: Timers::default(),
+            stopped: watch::channel(false).0,
+        })
+    }
+
+    /// Ends the background tasks (the server's shutdown calls this).
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
+    }
+
+    async fn until_stopped(&self) {
+        let mut rx = self.stopped.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
     }
 
     /// Executions waiting on a timer.
@@ -152,7 +175,10 @@ fn alias_to_store(a: AliasRecord) -> stepbox_store::AliasRecord {
         routing: a
             .routing
             .into_iter()
-            .map(|r| stepbox_store::Route { version_arn: r.version_arn, weight: r.weight })
+            .map(|r| stepbox_store::Route {
+                version_arn: r.version_arn,
+                weight: r.weight,
+            })
             .collect(),
         creation_date: a.creation_date,
         update_date: a.update_date,
@@ -166,7 +192,14 @@ fn alias_to_server(a: stepbox_store::AliasRecord) -> AliasRecord {
         state_machine_arn: a.state_machine_arn,
         name: a.name,
         description: a.description,
-        routing: a.routing.into_iter().map(|r| Route { version_arn: r.version_arn, weight: r.weight }).collect(),
+        routing: a
+            .routing
+            .into_iter()
+            .map(|r| Route {
+                version_arn: r.version_arn,
+                weight: r.weight,
+            })
+            .collect(),
         creation_date: a.creation_date,
         update_date: a.update_date,
     }
@@ -237,14 +270,23 @@ impl Store for DurableStore {
         if self.get_state_machine(&record.arn).is_none() {
             return false;
         }
-        log_err("update state machine", wait(self.durable.put_state_machine(&sm_to_store(record))));
+        log_err(
+            "update state machine",
+            wait(self.durable.put_state_machine(&sm_to_store(record))),
+        );
         true
     }
     fn delete_state_machine(&self, arn: &str) -> bool {
-        log_err("delete state machine", wait(self.durable.delete_state_machine(arn)))
+        log_err(
+            "delete state machine",
+            wait(self.durable.delete_state_machine(arn)),
+        )
     }
     fn list_state_machines(&self) -> Vec<StateMachineRecord> {
-        log_err("list state machines", self.durable.list_state_machines()).into_iter().map(sm_to_server).collect()
+        log_err("list state machines", self.durable.list_state_machines())
+            .into_iter()
+            .map(sm_to_server)
+            .collect()
     }
 
     fn publish_version(&self, candidate: VersionRecord) -> (VersionRecord, bool) {
@@ -261,7 +303,13 @@ impl Store for DurableStore {
         log_err("get version", self.durable.get_version(arn)).map(version_to_server)
     }
     fn list_versions(&self, state_machine_arn: &str) -> Vec<VersionRecord> {
-        log_err("list versions", self.durable.list_versions(state_machine_arn)).into_iter().map(version_to_server).collect()
+        log_err(
+            "list versions",
+            self.durable.list_versions(state_machine_arn),
+        )
+        .into_iter()
+        .map(version_to_server)
+        .collect()
     }
     fn delete_version(&self, arn: &str) -> bool {
         log_err("delete version", wait(self.durable.delete_version(arn)))
@@ -280,13 +328,19 @@ impl Store for DurableStore {
         log_err("get alias", self.durable.get_alias(arn)).map(alias_to_server)
     }
     fn update_alias(&self, record: AliasRecord) -> bool {
-        log_err("update alias", wait(self.durable.update_alias(alias_to_store(record))))
+        log_err(
+            "update alias",
+            wait(self.durable.update_alias(alias_to_store(record))),
+        )
     }
     fn delete_alias(&self, arn: &str) -> bool {
         log_err("delete alias", wait(self.durable.delete_alias(arn)))
     }
     fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord> {
-        log_err("list aliases", self.durable.list_aliases(state_machine_arn)).into_iter().map(alias_to_server).collect()
+        log_err("list aliases", self.durable.list_aliases(state_machine_arn))
+            .into_iter()
+            .map(alias_to_server)
+            .collect()
     }
 
     fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord> {
@@ -322,7 +376,9 @@ impl Store for DurableStore {
     }
     fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool {
         // Read, change a copy, then write it only if nobody changed the record meanwhile.
-        let Some(mut current) = log_err("get execution", self.durable.get_execution(arn)) else { return false };
+        let Some(mut current) = log_err("get execution", self.durable.get_execution(arn)) else {
+            return false;
+        };
         loop {
             let mut changed = to_server(current.clone());
             change(&mut changed);
@@ -340,7 +396,13 @@ impl Store for DurableStore {
         }
     }
     fn list_executions(&self, state_machine_arn: &str) -> Vec<ExecutionRecord> {
-        log_err("list executions", self.durable.list_executions(state_machine_arn)).into_iter().map(to_server).collect()
+        log_err(
+            "list executions",
+            self.durable.list_executions(state_machine_arn),
+        )
+        .into_iter()
+        .map(to_server)
+        .collect()
     }
     fn append_event(&self, execution_arn: &str, event: HistoryEvent) {
         drop(self.durable.append_event(execution_arn, &event));
@@ -378,7 +440,10 @@ struct Timers {
 
 impl Timers {
     fn add(&self, at: DateTime<Utc>, arn: String) {
-        self.due.lock().unwrap_or_else(|e| e.into_inner()).insert((at, arn));
+        self.due
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((at, arn));
         self.changed.notify_one();
     }
     fn len(&self) -> usize {
@@ -424,12 +489,18 @@ pub(crate) fn spawn_run(
         match progress {
             Progress::Finished(outcome) => {
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
-                let closed = durability.store.update_execution(&arn, move |r| close(r, &outcome));
+                let closed = durability
+                    .store
+                    .update_execution(&arn, move |r| close(r, &outcome));
                 log_err("close execution", closed.await);
             }
             Progress::Suspended { until } => {
                 tracing::debug!(execution = %arn, %until, "execution suspended");
-                drop(durability.store.update_execution(&arn, move |r| r.wake_at = Some(until)));
+                drop(
+                    durability
+                        .store
+                        .update_execution(&arn, move |r| r.wake_at = Some(until)),
+                );
                 durability.timers.add(until, arn);
             }
         }
@@ -450,7 +521,9 @@ fn close(record: &mut stepbox_store::ExecutionRecord, outcome: &ExecutionOutcome
 
 /// Continues a RUNNING execution from what the store recorded.
 fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(), StoreError> {
-    let Some(record) = durability.store.get_execution(arn)? else { return Ok(()) };
+    let Some(record) = durability.store.get_execution(arn)? else {
+        return Ok(());
+    };
     if !record.is_running() || state.running.contains(arn) {
         return Ok(());
     }
@@ -463,7 +536,13 @@ fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(),
     }
     let sm = match StateMachine::parse(&record.definition) {
         Ok(sm) => Arc::new(sm),
-        Err(_) => return fail_unresumable(durability, &record, "its recorded definition does not parse"),
+        Err(_) => {
+            return fail_unresumable(
+                durability,
+                &record,
+                "its recorded definition does not parse",
+            );
+        }
     };
     let input: Value = serde_json::from_str(&record.input).unwrap_or(Value::Null);
     let resume = Resume {
@@ -472,8 +551,16 @@ fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(),
         checkpoint: durability.store.checkpoint(arn)?,
         last_event_id: durability.store.last_event_id(arn)?,
     };
-    let sm_name = record.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
-    let role_arn = durability.store.get_state_machine(&record.state_machine_arn)?.map(|s| s.role_arn);
+    let sm_name = record
+        .state_machine_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let role_arn = durability
+        .store
+        .get_state_machine(&record.state_machine_arn)?
+        .map(|s| s.role_arn);
     let options = ExecutionOptions {
         name: record.name.clone(),
         execution_arn: Some(record.arn.clone()),
@@ -482,11 +569,22 @@ fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(),
         role_arn,
         ..Default::default()
     };
-    spawn_run(state.clone(), durability.clone(), sm, input, options, Some(resume));
+    spawn_run(
+        state.clone(),
+        durability.clone(),
+        sm,
+        input,
+        options,
+        Some(resume),
+    );
     Ok(())
 }
 
-fn fail_unresumable(durability: &Durability, record: &stepbox_store::ExecutionRecord, why: &str) -> Result<(), StoreError> {
+fn fail_unresumable(
+    durability: &Durability,
+    record: &stepbox_store::ExecutionRecord,
+    why: &str,
+) -> Result<(), StoreError> {
     tracing::error!(execution = %record.arn, "cannot resume: {why}");
     let cause = format!("stepbox could not resume the execution after a restart: {why}");
     drop(durability.store.update_execution(&record.arn, move |r| {
@@ -499,7 +597,9 @@ fn fail_unresumable(durability: &Durability, record: &stepbox_store::ExecutionRe
 }
 
 /// The record change a terminal event implies.
-fn closing(last: &HistoryEvent) -> Option<impl FnOnce(&mut stepbox_store::ExecutionRecord) + Send + 'static> {
+fn closing(
+    last: &HistoryEvent,
+) -> Option<impl FnOnce(&mut stepbox_store::ExecutionRecord) + Send + 'static> {
     let status = match last.event_type {
         EventType::ExecutionSucceeded => "SUCCEEDED",
         EventType::ExecutionFailed => "FAILED",
@@ -565,10 +665,13 @@ async fn run_timers(state: AppState, durability: Arc<Durability>) {
                 tracing::error!(execution = %arn, error = %e, "cannot resume a suspended execution");
             }
         }
-        let sleep = next.map_or(Duration::from_secs(3600), |t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        let sleep = next.map_or(Duration::from_secs(3600), |t| {
+            (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+        });
         tokio::select! {
             _ = changed => {}
             _ = tokio::time::sleep(sleep) => {}
+            _ = durability.until_stopped() => return,
         }
     }
 }
@@ -585,6 +688,9 @@ async fn sweep(durability: Arc<Durability>) {
             Ok(n) => tracing::info!(purged = n, "retention: deleted closed executions"),
             Err(e) => tracing::error!(error = %e, "retention sweep failed"),
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = durability.until_stopped() => return,
+        }
     }
 }

@@ -175,8 +175,9 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
         connections.abort_all();
     }
     // In memory, executions cannot outlive the server; durable ones resume at the next start.
-    if state.durability.is_none() {
-        state.running.abort_all();
+    match &state.durability {
+        Some(d) => d.stop(),
+        None => state.running.abort_all(),
     }
     tracing::info!("stepbox server stopped");
     Ok(())

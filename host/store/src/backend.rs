@@ -95,7 +95,10 @@ pub type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A transactional store of ordered byte tables.
 pub trait Backend: Send + Sync {
     /// Runs `f` on a consistent snapshot.
-    fn read(&self, f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// Applies `op` in a write transaction (possibly shared with other ops:
     /// group commit) and calls `done` once that transaction is durable. Ops
     /// are applied in submission order.

@@ -14,7 +14,10 @@ pub struct ExecutionJournal {
 
 impl ExecutionJournal {
     pub fn new(store: Store, execution_arn: impl Into<String>) -> Self {
-        ExecutionJournal { store, arn: execution_arn.into() }
+        ExecutionJournal {
+            store,
+            arn: execution_arn.into(),
+        }
     }
 }
 

@@ -42,8 +42,12 @@ pub const STORE_FILE: &str = "stepbox.redb";
 
 /// Opens (creating if needed) the durable store in `dir`: `dir/stepbox.redb`.
 pub fn open_dir(dir: &Path) -> Result<Store, StoreError> {
-    let unusable = |reason: String| StoreError::Unusable { path: dir.to_path_buf(), reason };
-    std::fs::create_dir_all(dir).map_err(|e| unusable(format!("cannot create the directory: {e}")))?;
+    let unusable = |reason: String| StoreError::Unusable {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| unusable(format!("cannot create the directory: {e}")))?;
     if !dir.is_dir() {
         return Err(unusable("not a directory".into()));
     }

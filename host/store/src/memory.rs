@@ -16,22 +16,32 @@ impl Read for Maps {
         Ok(self.0.get(&table).and_then(|t| t.get(key).cloned()))
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let Some(t) = self.0.get(&table) else { return Ok(Vec::new()) };
+        let Some(t) = self.0.get(&table) else {
+            return Ok(Vec::new());
+        };
         let end = match prefix_end(prefix) {
             Some(e) => Bound::Excluded(e),
             None => Bound::Unbounded,
         };
-        Ok(t.range((Bound::Included(prefix.to_vec()), end)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(t.range((Bound::Included(prefix.to_vec()), end))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 
 impl Write for Maps {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.0.entry(table).or_default().insert(key.to_vec(), value.to_vec());
+        self.0
+            .entry(table)
+            .or_default()
+            .insert(key.to_vec(), value.to_vec());
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.0.get_mut(&table).is_some_and(|t| t.remove(key).is_some()))
+        Ok(self
+            .0
+            .get_mut(&table)
+            .is_some_and(|t| t.remove(key).is_some()))
     }
 }
 
@@ -48,7 +58,10 @@ impl MemoryBackend {
 }
 
 impl Backend for MemoryBackend {
-    fn read(&self, f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         f(&*maps)
     }

@@ -54,18 +54,33 @@ impl RedbBackend {
     /// error: the store is never reset silently.
     pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let existed = path.exists();
-        let fail = |reason: String| StoreError::Unusable { path: path.to_path_buf(), reason };
+        let fail = |reason: String| StoreError::Unusable {
+            path: path.to_path_buf(),
+            reason,
+        };
         // redb asserts on some damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(|| redb::Builder::new().set_cache_size(cache_bytes).create(path));
+        let opened = std::panic::catch_unwind(|| {
+            redb::Builder::new()
+                .set_cache_size(cache_bytes)
+                .create(path)
+        });
         let db = match opened {
             Ok(Ok(db)) => db,
-            Ok(Err(e)) => return Err(fail(format!("not a readable stepbox database ({})", db_err(e)))),
+            Ok(Err(e)) => {
+                return Err(fail(format!(
+                    "not a readable stepbox database ({})",
+                    db_err(e)
+                )));
+            }
             Err(_) => return Err(fail("a damaged database file (redb refused it)".into())),
         };
         let tx = db.begin_write().map_err(db_err)?;
         {
             let mut meta = tx.open_table(def(Table::Meta)).map_err(db_err)?;
-            let marker = meta.get(FORMAT_KEY).map_err(db_err)?.map(|v| v.value().to_vec());
+            let marker = meta
+                .get(FORMAT_KEY)
+                .map_err(db_err)?
+                .map(|v| v.value().to_vec());
             match marker {
                 Some(m) if m == FORMAT => {}
                 Some(m) => {
@@ -106,7 +121,12 @@ impl RedbBackend {
             .name("stepbox-store-writer".into())
             .spawn(move || writer(writer_db, jobs, writer_stats))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
-        Ok(RedbBackend { db, path: path.to_path_buf(), queue, stats })
+        Ok(RedbBackend {
+            db,
+            path: path.to_path_buf(),
+            queue,
+            stats,
+        })
     }
 
     /// How many transactions and ops the writer committed so far.
@@ -233,13 +253,18 @@ impl Read for RedbRead {
 }
 
 impl Backend for RedbBackend {
-    fn read(&self, f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
         f(&RedbRead { tx })
     }
     fn write(&self, op: WriteOp, done: Done) {
         if let Err(mpsc::SendError(job)) = self.queue.send(Job { op, done }) {
-            (job.done)(Err(StoreError::Database("the store writer has stopped".into())));
+            (job.done)(Err(StoreError::Database(
+                "the store writer has stopped".into(),
+            )));
         }
     }
     fn describe(&self) -> String {

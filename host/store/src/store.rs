@@ -49,7 +49,8 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("unreadable {what} record: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("unreadable {what} record: {e}")))
 }
 
 /// Writes an execution record; a closed one leaves the running index and
@@ -74,13 +75,19 @@ fn encode_event(e: &HistoryEvent) -> Result<Vec<u8>, StoreError> {
 
 fn decode_event(key: &[u8], bytes: &[u8]) -> Result<HistoryEvent, StoreError> {
     let v: Value = decode("event", bytes)?;
-    let bad = |what: &str| StoreError::Corrupt(format!("event {}: bad {what}", keys::child_number(key)));
+    let bad =
+        |what: &str| StoreError::Corrupt(format!("event {}: bad {what}", keys::child_number(key)));
     Ok(HistoryEvent {
         id: keys::child_number(key),
         previous_event_id: v["p"].as_u64().ok_or_else(|| bad("previous id"))?,
-        timestamp: DateTime::from_timestamp_micros(v["t"].as_i64().ok_or_else(|| bad("timestamp"))?)
-            .ok_or_else(|| bad("timestamp"))?,
-        event_type: v["y"].as_str().and_then(EventType::parse).ok_or_else(|| bad("type"))?,
+        timestamp: DateTime::from_timestamp_micros(
+            v["t"].as_i64().ok_or_else(|| bad("timestamp"))?,
+        )
+        .ok_or_else(|| bad("timestamp"))?,
+        event_type: v["y"]
+            .as_str()
+            .and_then(EventType::parse)
+            .ok_or_else(|| bad("type"))?,
         details: match &v["d"] {
             Value::Null => Details::None,
             d => Details::Json(d.clone()),
@@ -113,7 +120,10 @@ impl Store {
         self.backend.describe()
     }
 
-    fn read<T>(&self, mut f: impl FnMut(&dyn Read) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T>(
+        &self,
+        mut f: impl FnMut(&dyn Read) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut out = None;
         self.backend.read(&mut |r| {
             out = Some(f(r)?);
@@ -146,15 +156,34 @@ impl Store {
                 });
             }),
         );
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(StoreError::Database("the store writer has stopped".into()))) })
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(StoreError::Database("the store writer has stopped".into()))
+            })
+        })
     }
 
-    fn get_json<T: DeserializeOwned>(&self, table: Table, key: &[u8], what: &str) -> Result<Option<T>, StoreError> {
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &[u8],
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
         self.read(|r| r.get(table, key)?.map(|b| decode(what, &b)).transpose())
     }
 
-    fn scan_json<T: DeserializeOwned>(&self, table: Table, prefix: &[u8], what: &str) -> Result<Vec<T>, StoreError> {
-        self.read(|r| r.scan(table, prefix)?.iter().map(|(_, v)| decode(what, v)).collect())
+    fn scan_json<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.read(|r| {
+            r.scan(table, prefix)?
+                .iter()
+                .map(|(_, v)| decode(what, v))
+                .collect()
+        })
     }
 
     fn put_json<T: Serialize>(&self, table: Table, key: Vec<u8>, value: &T) -> Commit<()> {
@@ -169,12 +198,19 @@ impl Store {
     // ---- state machines, versions, aliases, tags
 
     /// Inserts unless the ARN exists: then returns the existing record.
-    pub fn insert_state_machine(&self, record: StateMachineRecord) -> Commit<Result<(), StateMachineRecord>> {
+    pub fn insert_state_machine(
+        &self,
+        record: StateMachineRecord,
+    ) -> Commit<Result<(), StateMachineRecord>> {
         self.submit(move |w| {
             if let Some(b) = w.get(Table::StateMachines, record.arn.as_bytes())? {
                 return Ok(Err(decode("state machine", &b)?));
             }
-            w.put(Table::StateMachines, record.arn.as_bytes(), &encode(&record)?)?;
+            w.put(
+                Table::StateMachines,
+                record.arn.as_bytes(),
+                &encode(&record)?,
+            )?;
             Ok(Ok(()))
         })
     }
@@ -196,14 +232,22 @@ impl Store {
                     w.delete(table, &key)?;
                 }
             }
-            w.delete(Table::Meta, &keys::children(&format!("version-counter:{arn}")))?;
+            w.delete(
+                Table::Meta,
+                &keys::children(&format!("version-counter:{arn}")),
+            )?;
             w.delete(Table::StateMachines, arn.as_bytes())
         })
     }
     /// All state machines, oldest first.
     pub fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
-        let mut all: Vec<StateMachineRecord> = self.scan_json(Table::StateMachines, b"", "state machine")?;
-        all.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then_with(|| a.arn.cmp(&b.arn)));
+        let mut all: Vec<StateMachineRecord> =
+            self.scan_json(Table::StateMachines, b"", "state machine")?;
+        all.sort_by(|a, b| {
+            a.creation_date
+                .cmp(&b.creation_date)
+                .then_with(|| a.arn.cmp(&b.arn))
+        });
         Ok(all)
     }
 
@@ -243,8 +287,11 @@ impl Store {
     }
     /// A state machine's versions, highest first.
     pub fn list_versions(&self, state_machine_arn: &str) -> Result<Vec<VersionRecord>, StoreError> {
-        let mut v: Vec<VersionRecord> =
-            self.scan_json(Table::Versions, format!("{state_machine_arn}:").as_bytes(), "version")?;
+        let mut v: Vec<VersionRecord> = self.scan_json(
+            Table::Versions,
+            format!("{state_machine_arn}:").as_bytes(),
+            "version",
+        )?;
         v.retain(|r| r.state_machine_arn == state_machine_arn);
         v.sort_by(|a, b| b.number.cmp(&a.number));
         Ok(v)
@@ -281,10 +328,17 @@ impl Store {
     }
     /// A state machine's aliases, oldest first.
     pub fn list_aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError> {
-        let mut v: Vec<AliasRecord> =
-            self.scan_json(Table::Aliases, format!("{state_machine_arn}:").as_bytes(), "alias")?;
+        let mut v: Vec<AliasRecord> = self.scan_json(
+            Table::Aliases,
+            format!("{state_machine_arn}:").as_bytes(),
+            "alias",
+        )?;
         v.retain(|r| r.state_machine_arn == state_machine_arn);
-        v.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then_with(|| a.name.cmp(&b.name)));
+        v.sort_by(|a, b| {
+            a.creation_date
+                .cmp(&b.creation_date)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         Ok(v)
     }
 
@@ -293,7 +347,9 @@ impl Store {
         self.put_json(Table::Tags, arn.as_bytes().to_vec(), &tags)
     }
     pub fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(self.get_json(Table::Tags, arn.as_bytes(), "tags")?.unwrap_or_default())
+        Ok(self
+            .get_json(Table::Tags, arn.as_bytes(), "tags")?
+            .unwrap_or_default())
     }
 
     // ---- functions
@@ -353,7 +409,11 @@ impl Store {
             let mut record = record;
             record.extra.insert("sequence".into(), json!(seq));
             w.put(Table::Executions, record.arn.as_bytes(), &encode(&record)?)?;
-            w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), record.arn.as_bytes())?;
+            w.put(
+                Table::ExecutionsByMachine,
+                &keys::child(&record.state_machine_arn, seq),
+                record.arn.as_bytes(),
+            )?;
             if record.is_running() && !record.express {
                 w.put(Table::Running, record.arn.as_bytes(), b"")?;
             }
@@ -373,7 +433,9 @@ impl Store {
     ) -> Commit<Option<ExecutionRecord>> {
         let arn = arn.to_string();
         self.submit(move |w| {
-            let Some(b) = w.get(Table::Executions, arn.as_bytes())? else { return Ok(None) };
+            let Some(b) = w.get(Table::Executions, arn.as_bytes())? else {
+                return Ok(None);
+            };
             let mut record: ExecutionRecord = decode("execution", &b)?;
             change(&mut record);
             write_execution(w, &record)?;
@@ -389,7 +451,9 @@ impl Store {
         new: ExecutionRecord,
     ) -> Commit<Result<(), Option<ExecutionRecord>>> {
         self.submit(move |w| {
-            let Some(b) = w.get(Table::Executions, expected.arn.as_bytes())? else { return Ok(Err(None)) };
+            let Some(b) = w.get(Table::Executions, expected.arn.as_bytes())? else {
+                return Ok(Err(None));
+            };
             let current: ExecutionRecord = decode("execution", &b)?;
             if current != expected {
                 return Ok(Err(Some(current)));
@@ -400,10 +464,20 @@ impl Store {
     }
 
     /// Executions of a state machine, newest first.
-    pub fn list_executions(&self, state_machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+    pub fn list_executions(
+        &self,
+        state_machine_arn: &str,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.read(|r| {
             let mut out = Vec::new();
-            for (_, arn) in r.scan(Table::ExecutionsByMachine, &keys::children(state_machine_arn))?.iter().rev() {
+            for (_, arn) in r
+                .scan(
+                    Table::ExecutionsByMachine,
+                    &keys::children(state_machine_arn),
+                )?
+                .iter()
+                .rev()
+            {
                 if let Some(b) = r.get(Table::Executions, arn)? {
                     out.push(decode("execution", &b)?);
                 }
@@ -445,21 +519,37 @@ impl Store {
 
     /// The largest event id recorded (0: none).
     pub fn last_event_id(&self, execution_arn: &str) -> Result<u64, StoreError> {
-        self.read(|r| Ok(r.last(Table::Events, &keys::children(execution_arn))?.map_or(0, |(k, _)| keys::child_number(&k))))
+        self.read(|r| {
+            Ok(r.last(Table::Events, &keys::children(execution_arn))?
+                .map_or(0, |(k, _)| keys::child_number(&k)))
+        })
     }
 
     /// The execution's terminal event, if it was recorded.
     pub fn last_event(&self, execution_arn: &str) -> Result<Option<HistoryEvent>, StoreError> {
-        self.read(|r| r.last(Table::Events, &keys::children(execution_arn))?.map(|(k, v)| decode_event(&k, &v)).transpose())
+        self.read(|r| {
+            r.last(Table::Events, &keys::children(execution_arn))?
+                .map(|(k, v)| decode_event(&k, &v))
+                .transpose()
+        })
     }
 
     pub fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> Commit<()> {
-        self.put_json(Table::Checkpoints, execution_arn.as_bytes().to_vec(), &checkpoint.to_json())
+        self.put_json(
+            Table::Checkpoints,
+            execution_arn.as_bytes().to_vec(),
+            &checkpoint.to_json(),
+        )
     }
     pub fn checkpoint(&self, execution_arn: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let v: Option<Value> = self.get_json(Table::Checkpoints, execution_arn.as_bytes(), "checkpoint")?;
-        v.map(|v| Checkpoint::from_json(&v).ok_or_else(|| StoreError::Corrupt(format!("unreadable checkpoint of {execution_arn}"))))
-            .transpose()
+        let v: Option<Value> =
+            self.get_json(Table::Checkpoints, execution_arn.as_bytes(), "checkpoint")?;
+        v.map(|v| {
+            Checkpoint::from_json(&v).ok_or_else(|| {
+                StoreError::Corrupt(format!("unreadable checkpoint of {execution_arn}"))
+            })
+        })
+        .transpose()
     }
 
     // ---- task tokens
@@ -474,7 +564,9 @@ impl Store {
     pub fn take_task_token(&self, token: &str) -> Commit<Option<TaskTokenRecord>> {
         let token = token.to_string();
         self.submit(move |w| {
-            let Some(b) = w.get(Table::TaskTokens, token.as_bytes())? else { return Ok(None) };
+            let Some(b) = w.get(Table::TaskTokens, token.as_bytes())? else {
+                return Ok(None);
+            };
             w.delete(Table::TaskTokens, token.as_bytes())?;
             Ok(Some(decode("task token", &b)?))
         })
@@ -496,8 +588,15 @@ impl Store {
                 if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
                     continue;
                 }
-                let seq = record.extra.get("sequence").and_then(Value::as_u64).unwrap_or(0);
-                w.delete(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq))?;
+                let seq = record
+                    .extra
+                    .get("sequence")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                w.delete(
+                    Table::ExecutionsByMachine,
+                    &keys::child(&record.state_machine_arn, seq),
+                )?;
                 for (key, _) in w.scan(Table::Events, &keys::children(&record.arn))? {
                     w.delete(Table::Events, &key)?;
                 }

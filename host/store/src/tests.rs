@@ -38,7 +38,10 @@ fn event(id: u64, ty: EventType) -> HistoryEvent {
         previous_event_id: id - 1,
         timestamp: t(id as i64),
         event_type: ty,
-        details: Details::StateEntered { name: "S".into(), input: "{\"a\":1}".into() },
+        details: Details::StateEntered {
+            name: "S".into(),
+            input: "{\"a\":1}".into(),
+        },
     }
 }
 
@@ -56,9 +59,18 @@ async fn executions_histories_and_checkpoints_round_trip() {
         store.insert_execution(a.clone()).await.unwrap().unwrap();
         store.insert_execution(b.clone()).await.unwrap().unwrap();
         let dup = store.insert_execution(a.clone()).await.unwrap();
-        assert_eq!(dup.map_err(|e| e.name), Err("a".to_string()), "{}", store.describe());
-        let names: Vec<String> =
-            store.list_executions(&a.state_machine_arn).unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(
+            dup.map_err(|e| e.name),
+            Err("a".to_string()),
+            "{}",
+            store.describe()
+        );
+        let names: Vec<String> = store
+            .list_executions(&a.state_machine_arn)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, ["b", "a"], "newest first");
         assert_eq!(store.running_executions().unwrap().len(), 2);
 
@@ -76,9 +88,16 @@ async fn executions_histories_and_checkpoints_round_trip() {
         store.save_checkpoint(&a.arn, &cp).await.unwrap();
         let h = store.history(&a.arn).unwrap();
         assert_eq!(h.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2, 3, 300]);
-        assert_eq!(h[0].to_aws_json(), event(1, EventType::PassStateEntered).to_aws_json());
+        assert_eq!(
+            h[0].to_aws_json(),
+            event(1, EventType::PassStateEntered).to_aws_json()
+        );
         assert_eq!(store.last_event_id(&a.arn).unwrap(), 300);
-        assert_eq!(store.last_event_id(&b.arn).unwrap(), 0, "no bleed between executions");
+        assert_eq!(
+            store.last_event_id(&b.arn).unwrap(),
+            0,
+            "no bleed between executions"
+        );
         assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(cp));
 
         let closed = store
@@ -90,16 +109,37 @@ async fn executions_histories_and_checkpoints_round_trip() {
             .unwrap()
             .unwrap();
         assert_eq!(closed.status, "SUCCEEDED");
-        assert_eq!(store.checkpoint(&a.arn).unwrap(), None, "a closed execution drops its checkpoint");
-        assert_eq!(store.running_executions().unwrap().iter().map(|e| e.name.clone()).collect::<Vec<_>>(), ["b"]);
-        assert!(store.update_execution("arn:nope", |_| {}).await.unwrap().is_none());
+        assert_eq!(
+            store.checkpoint(&a.arn).unwrap(),
+            None,
+            "a closed execution drops its checkpoint"
+        );
+        assert_eq!(
+            store
+                .running_executions()
+                .unwrap()
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert!(
+            store
+                .update_execution("arn:nope", |_| {})
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // Retention: only closed executions stopped before the cutoff go.
         assert_eq!(store.purge_closed_before(t(5)).await.unwrap(), 0);
         assert_eq!(store.purge_closed_before(t(11)).await.unwrap(), 1);
         assert!(store.get_execution(&a.arn).unwrap().is_none());
         assert!(store.history(&a.arn).unwrap().is_empty());
-        assert_eq!(store.list_executions(&a.state_machine_arn).unwrap().len(), 1);
+        assert_eq!(
+            store.list_executions(&a.state_machine_arn).unwrap().len(),
+            1
+        );
         assert!(store.get_execution(&b.arn).unwrap().is_some());
     }
 }
@@ -118,8 +158,18 @@ async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
             revision_id: "r1".into(),
             extra: Default::default(),
         };
-        store.insert_state_machine(sm.clone()).await.unwrap().unwrap();
-        assert!(store.insert_state_machine(sm.clone()).await.unwrap().is_err());
+        store
+            .insert_state_machine(sm.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .insert_state_machine(sm.clone())
+                .await
+                .unwrap()
+                .is_err()
+        );
         assert_eq!(store.list_state_machines().unwrap(), [sm.clone()]);
         let candidate = |revision: &str| VersionRecord {
             arn: String::new(),
@@ -143,31 +193,74 @@ async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
         let (v3, _) = store.publish_version(candidate("r3")).await.unwrap();
         assert_eq!(v3.number, 3, "numbers are never reused");
         for n in [4u64, 10] {
-            store.put_version(&VersionRecord { arn: format!("{}:{n}", sm.arn), number: n, ..candidate("x") }).await.unwrap();
+            store
+                .put_version(&VersionRecord {
+                    arn: format!("{}:{n}", sm.arn),
+                    number: n,
+                    ..candidate("x")
+                })
+                .await
+                .unwrap();
         }
-        let versions: Vec<u64> = store.list_versions(&sm.arn).unwrap().iter().map(|v| v.number).collect();
+        let versions: Vec<u64> = store
+            .list_versions(&sm.arn)
+            .unwrap()
+            .iter()
+            .map(|v| v.number)
+            .collect();
         assert_eq!(versions, [10, 4, 3, 1]);
         let alias = AliasRecord {
             arn: format!("{}:prod", sm.arn),
             state_machine_arn: sm.arn.clone(),
             name: "prod".into(),
             description: String::new(),
-            routing: vec![Route { version_arn: format!("{}:1", sm.arn), weight: 100 }],
+            routing: vec![Route {
+                version_arn: format!("{}:1", sm.arn),
+                weight: 100,
+            }],
             creation_date: t(0),
             update_date: t(0),
             extra: Default::default(),
         };
         store.insert_alias(alias.clone()).await.unwrap().unwrap();
         assert!(store.insert_alias(alias.clone()).await.unwrap().is_err());
-        assert!(store.update_alias(AliasRecord { description: "d".into(), ..alias.clone() }).await.unwrap());
+        assert!(
+            store
+                .update_alias(AliasRecord {
+                    description: "d".into(),
+                    ..alias.clone()
+                })
+                .await
+                .unwrap()
+        );
         assert_eq!(store.list_aliases(&sm.arn).unwrap()[0].description, "d");
-        assert!(!store.update_alias(AliasRecord { arn: "nope".into(), ..alias.clone() }).await.unwrap());
-        store.set_tags(&sm.arn, vec![("k".into(), "v".into())]).await.unwrap();
-        assert_eq!(store.tags(&sm.arn).unwrap(), [("k".to_string(), "v".to_string())]);
+        assert!(
+            !store
+                .update_alias(AliasRecord {
+                    arn: "nope".into(),
+                    ..alias.clone()
+                })
+                .await
+                .unwrap()
+        );
+        store
+            .set_tags(&sm.arn, vec![("k".into(), "v".into())])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tags(&sm.arn).unwrap(),
+            [("k".to_string(), "v".to_string())]
+        );
         assert!(store.delete_state_machine(&sm.arn).await.unwrap());
         assert!(store.tags(&sm.arn).unwrap().is_empty());
-        assert!(store.list_versions(&sm.arn).unwrap().is_empty(), "versions go with their machine");
-        assert!(store.list_aliases(&sm.arn).unwrap().is_empty(), "aliases go with their machine");
+        assert!(
+            store.list_versions(&sm.arn).unwrap().is_empty(),
+            "versions go with their machine"
+        );
+        assert!(
+            store.list_aliases(&sm.arn).unwrap().is_empty(),
+            "aliases go with their machine"
+        );
 
         let f = FunctionRecord {
             name: "echo".into(),
@@ -176,11 +269,23 @@ async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
             configuration: json!({"FunctionName": "echo"}),
             last_modified: t(0),
         };
-        store.put_function(&f, Arc::from(&b"\0asm"[..])).await.unwrap();
-        store.put_artifact("00-engine", Arc::from(&b"elf"[..])).await.unwrap();
+        store
+            .put_function(&f, Arc::from(&b"\0asm"[..]))
+            .await
+            .unwrap();
+        store
+            .put_artifact("00-engine", Arc::from(&b"elf"[..]))
+            .await
+            .unwrap();
         assert_eq!(store.get_function("echo").unwrap(), Some(f));
-        assert_eq!(store.function_code("echo").unwrap().as_deref(), Some(&b"\0asm"[..]));
-        assert_eq!(store.artifact("00-engine").unwrap().as_deref(), Some(&b"elf"[..]));
+        assert_eq!(
+            store.function_code("echo").unwrap().as_deref(),
+            Some(&b"\0asm"[..])
+        );
+        assert_eq!(
+            store.artifact("00-engine").unwrap().as_deref(),
+            Some(&b"elf"[..])
+        );
         assert!(store.delete_function("echo").await.unwrap());
         assert!(store.function_code("echo").unwrap().is_none());
 
@@ -195,7 +300,11 @@ async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
         store.put_task_token(&token).await.unwrap();
         assert_eq!(store.task_tokens().unwrap(), [token.clone()]);
         assert_eq!(store.take_task_token("tok").await.unwrap(), Some(token));
-        assert_eq!(store.take_task_token("tok").await.unwrap(), None, "a token is consumed once");
+        assert_eq!(
+            store.take_task_token("tok").await.unwrap(),
+            None,
+            "a token is consumed once"
+        );
     }
 }
 
@@ -207,7 +316,10 @@ async fn a_reopened_directory_keeps_everything() {
         let store = open_dir(dir.path()).unwrap();
         store.insert_execution(e.clone()).await.unwrap().unwrap();
         drop(store.append_event(&e.arn, &event(1, EventType::ExecutionStarted)));
-        store.append_event(&e.arn, &event(2, EventType::PassStateEntered)).await.unwrap();
+        store
+            .append_event(&e.arn, &event(2, EventType::PassStateEntered))
+            .await
+            .unwrap();
     }
     // The writer thread of the first handle may still hold the file for a moment.
     let store = (0..100)
@@ -249,17 +361,26 @@ fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
     let err = open_dir(dir.path()).err().expect("garbage must not open");
     assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
     assert!(err.to_string().contains("stepbox.redb"), "{err}");
-    assert_eq!(std::fs::read(&file).unwrap(), b"hello, I am a text file and not a database at all", "left alone");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"hello, I am a text file and not a database at all",
+        "left alone"
+    );
 
     // Some other program's redb database.
     std::fs::remove_file(&file).unwrap();
     {
         let db = redb::Database::create(&file).unwrap();
         let tx = db.begin_write().unwrap();
-        tx.open_table(redb::TableDefinition::<&str, u64>::new("their_table")).unwrap().insert("k", 1).unwrap();
+        tx.open_table(redb::TableDefinition::<&str, u64>::new("their_table"))
+            .unwrap()
+            .insert("k", 1)
+            .unwrap();
         tx.commit().unwrap();
     }
-    let err = open_dir(dir.path()).err().expect("a foreign database must not open");
+    let err = open_dir(dir.path())
+        .err()
+        .expect("a foreign database must not open");
     assert!(err.to_string().contains("their_table"), "{err}");
 
     // A store file cut short (a damaged disk, a partial copy).
@@ -272,10 +393,14 @@ fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
     let len = std::fs::metadata(&file).unwrap().len();
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..(len as usize / 3).max(64)]).unwrap();
-    let err = open_dir(dir.path()).err().expect("a truncated store must not open");
+    let err = open_dir(dir.path())
+        .err()
+        .expect("a truncated store must not open");
     assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
 
     // A data directory that is a file.
-    let err = open_dir(&file).err().expect("a file is not a data directory");
+    let err = open_dir(&file)
+        .err()
+        .expect("a file is not a data directory");
     assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
 }
