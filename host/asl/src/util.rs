@@ -31,18 +31,21 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
 
 /// A random version-4 UUID, lower-case hyphenated.
 pub fn uuid_v4() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    // Hex digits written directly: one allocation (a Lambda invocation makes
+    // one of these per call, so `format!` per byte showed up in profiles).
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[(x >> 4) as usize] as char);
+        out.push(HEX[(x & 0xf) as usize] as char);
+    }
+    out
 }
 
 pub mod base64 {
@@ -119,6 +122,17 @@ pub mod hash {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn uuid_v4_shape() {
+        let u = uuid_v4();
+        let groups: Vec<&str> = u.split('-').collect();
+        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{u}");
+        assert!(u.chars().all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)), "{u}");
+        assert!(groups[2].starts_with('4'), "version 4: {u}");
+        assert!(matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'), "variant: {u}");
+        assert_ne!(uuid_v4(), u);
+    }
 
     #[test]
     fn b64_roundtrip() {
