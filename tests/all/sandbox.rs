@@ -108,9 +108,33 @@ async fn huge_output_exceeds_the_data_limit() {
 
 #[tokio::test]
 async fn fuel_budget_stops_a_loop() {
+    // Fuel is counted only by a sandbox configured for it.
+    let sandbox = Sandbox::new(SandboxConfig { fuel: true, max_concurrent_instances: 4, ..SandboxConfig::default() })
+        .expect("sandbox");
+    let hostile = sandbox.compile(&stepbox_components::bytes("hostile").unwrap()).expect("compiles");
+    let limits = Limits { fuel: Some(5_000_000), timeout: Duration::from_secs(30), ..Limits::default() };
+    let input = json!({ "attack": "loop" }).to_string();
+    let request = |limits| Request { input: &input, context: TaskContext::default(), limits, on_heartbeat: None };
+    let inv = sandbox.invoke(&hostile, request(&limits)).await;
+    assert_eq!(error_name(&inv), "Sandbox.OutOfFuel", "{:?}", inv.result);
+    assert_eq!(inv.fuel_consumed, Some(5_000_000));
+    // Without a budget the same sandbox runs a task to completion, counting.
+    let echo = sandbox.compile(&stepbox_components::bytes("echo").unwrap()).expect("compiles");
+    let unlimited = Limits::default();
+    let inv = sandbox.invoke(&echo, Request { input: "{}", ..request(&unlimited) }).await;
+    assert_eq!(inv.result.as_deref(), Ok("{}"));
+    assert!(inv.fuel_consumed.is_some_and(|used| used > 0), "{:?}", inv.fuel_consumed);
+}
+
+#[tokio::test]
+async fn a_fuel_budget_on_a_sandbox_without_fuel_is_refused_not_ignored() {
+    assert!(!shared_sandbox().config().fuel, "the default sandbox does not count fuel");
     let limits = Limits { fuel: Some(5_000_000), timeout: Duration::from_secs(30), ..Limits::default() };
     let inv = attack("loop", &limits).await;
-    assert_eq!(error_name(&inv), "Sandbox.OutOfFuel", "{:?}", inv.result);
+    assert_eq!(error_name(&inv), "Lambda.ServiceException", "{:?}", inv.result);
+    let cause = inv.result.unwrap_err().cause();
+    assert!(cause.contains("fuel budget") && cause.contains("SandboxConfig::fuel"), "{cause}");
+    assert_eq!(inv.fuel_consumed, None);
 }
 
 #[tokio::test]

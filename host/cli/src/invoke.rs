@@ -41,7 +41,12 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let input = util::read_json_arg(&args.input)?;
     let wasm = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let sandbox = Sandbox::new(SandboxConfig { max_concurrent_instances: 4, ..util::sandbox_config(args.cache_dir) })?;
+    // Fuel is only counted when a budget asks for it (counting slows guests).
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_concurrent_instances: 4,
+        fuel: args.fuel.is_some(),
+        ..util::sandbox_config(args.cache_dir)
+    })?;
     let function = sandbox.compile(&wasm).with_context(|| format!("loading {}", args.file.display()))?;
     let limits = Limits {
         timeout: Duration::from_secs_f64(args.timeout),

@@ -15,7 +15,10 @@ pub struct SandboxConfig {
     pub max_memory_bytes: u64,
     /// Period of the epoch ticker; a timeout is noticed within one tick.
     pub epoch_tick: Duration,
-    /// Count fuel (instructions) so [`Limits::fuel`] can be enforced.
+    /// Count fuel (instructions) so [`Limits::fuel`] can be enforced. Off by
+    /// default: counting costs every guest basic block a check, so only a
+    /// sandbox that runs functions with fuel budgets turns it on (invoking
+    /// with a budget on a sandbox that does not count fails, never silently).
     pub fuel: bool,
     /// Use the pooling allocator when the address-space reservation succeeds.
     pub pooling: bool,
@@ -30,7 +33,7 @@ impl Default for SandboxConfig {
             max_concurrent_instances: 128,
             max_memory_bytes: 512 << 20,
             epoch_tick: Duration::from_millis(1),
-            fuel: true,
+            fuel: false,
             pooling: true,
             max_wasm_stack_bytes: 1 << 20,
         }
@@ -45,8 +48,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Linear-memory cap; exceeding it fails with `Sandbox.OutOfMemory`.
     pub memory_bytes: u64,
-    /// Instruction budget (only when [`SandboxConfig::fuel`]); running out
-    /// fails with `Sandbox.OutOfFuel`. `None`: unlimited.
+    /// Instruction budget; running out fails with `Sandbox.OutOfFuel`. Needs
+    /// a sandbox with [`SandboxConfig::fuel`]. `None`: unlimited.
     pub fuel: Option<u64>,
     /// Largest output accepted; more fails with `States.DataLimitExceeded`.
     pub max_output_bytes: usize,

@@ -149,7 +149,14 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
     };
     let mut store = Store::new(&inner.engine, state);
     store.limiter(|s| &mut s.limiter);
-    let fuel_budget = inner.config.fuel.then(|| limits.fuel.unwrap_or(u64::MAX));
+    let fuel_budget = match (inner.config.fuel, limits.fuel) {
+        (true, budget) => Some(budget.unwrap_or(u64::MAX)),
+        (false, None) => None,
+        (false, Some(budget)) => {
+            let message = format!("a fuel budget ({budget}) needs a sandbox that counts fuel (SandboxConfig::fuel)");
+            return finish(Err(InvokeError::Internal(message)), None, started.elapsed());
+        }
+    };
     if let Some(budget) = fuel_budget {
         store.set_fuel(budget).expect("fuel is enabled on the engine");
     }
