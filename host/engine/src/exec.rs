@@ -206,6 +206,16 @@ fn events_for(kind: &StateKind) -> (EventType, Option<EventType>) {
     }
 }
 
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::fmt::Write for ByteCount {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
 /// Serialised size of a JSON value without allocating the text.
 fn json_size(v: &Value, limit: usize) -> usize {
     fn go(v: &Value, acc: &mut usize, limit: usize) {
@@ -215,7 +225,12 @@ fn json_size(v: &Value, limit: usize) -> usize {
         match v {
             Value::Null => *acc += 4,
             Value::Bool(b) => *acc += if *b { 4 } else { 5 },
-            Value::Number(n) => *acc += n.to_string().len(),
+            Value::Number(n) => {
+                // Counted through a writer: no string per number.
+                let mut w = ByteCount(0);
+                let _ = std::fmt::Write::write_fmt(&mut w, format_args!("{n}"));
+                *acc += w.0
+            }
             Value::String(s) => {
                 *acc += s.len()
                     + 2
@@ -1568,62 +1583,17 @@ async fn run_map(
             inputs = batch_items(b, inputs, &eff, &NULL, vars).map_err(rt)?;
         }
         let n = inputs.len();
-        let sem = Arc::new(tokio::sync::Semaphore::new(limit));
-        let mut set = tokio::task::JoinSet::new();
-        let base_prev = frame.prev;
-        for (i, v) in inputs.into_iter().enumerate() {
-            let ex2 = ex.clone();
-            let proc_ = spec.processor.clone();
-            let sem = sem.clone();
-            let name = st.name.clone();
-            let silent = frame.silent || distributed;
-            let child_vars = vars.clone();
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let mut f = Frame {
-                    prev: base_prev,
-                    silent,
-                    vars: child_vars,
-                };
-                ex2.emit(&mut f, EventType::MapIterationStarted, || {
-                    Some(json!({"name": name, "index": i}))
-                });
-                let (r, mut f) = run_machine(ex2.clone(), proc_, v, f).await;
-                let ty = if r.is_ok() {
-                    EventType::MapIterationSucceeded
-                } else {
-                    EventType::MapIterationFailed
-                };
-                ex2.emit(&mut f, ty, || Some(json!({"name": name, "index": i})));
-                (i, r, f.prev)
-            });
-        }
-        let mut results: Vec<Value> = vec![Value::Null; n];
-        let mut failed = 0usize;
-        let mut first_failure: Option<Failure> = None;
-        let mut last_prev = frame.prev;
-        while let Some(j) = set.join_next().await {
-            let (i, r, p) = match j {
-                Ok(x) => x,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => continue,
-            };
-            last_prev = last_prev.max(p);
-            match r {
-                Ok(v) => results[i] = v,
-                Err(f) => {
-                    failed += 1;
-                    results[i] = f.as_output();
-                    if first_failure.is_none() {
-                        first_failure = Some(f);
-                    }
-                    if !tolerant {
-                        set.abort_all();
-                        break;
-                    }
-                }
-            }
-        }
+        let fan = MapFanOut {
+            ex: ex.clone(),
+            processor: spec.processor.clone(),
+            name: st.name.clone(),
+            silent: frame.silent || distributed,
+            vars: vars.clone(),
+            base_prev: frame.prev,
+            queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
+            stop_on_failure: !tolerant,
+        };
+        let (results, failed, first_failure, last_prev) = fan.run(limit.min(n), n).await;
         frame.prev = last_prev.max(frame.prev);
         let exceeded = if failed == 0 {
             None
@@ -1675,6 +1645,129 @@ async fn run_map(
                     }
                 }
             }
+        }
+    }
+}
+
+/// The iterations of one Map run: at most `limit` runner tasks, each taking
+/// the next item (in index order) from a shared queue until it is empty.
+/// Spawning a task per item behind a semaphore cost a task allocation, a
+/// semaphore wait and a join per item and kept both workers from running
+/// items back to back; runners make an item's cost its own iteration.
+struct MapFanOut {
+    ex: Arc<Exec>,
+    processor: Arc<StateMachine>,
+    name: String,
+    silent: bool,
+    vars: Map<String, Value>,
+    base_prev: u64,
+    queue: std::sync::Mutex<std::iter::Enumerate<std::vec::IntoIter<Value>>>,
+    /// Without a tolerated failure threshold the first failure ends the run.
+    stop_on_failure: bool,
+}
+
+/// One runner's iterations: (index, result, last event id).
+type Iterations = Vec<(usize, Result<Value, Failure>, u64)>;
+
+impl MapFanOut {
+    fn next_item(&self) -> Option<(usize, Value)> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).next()
+    }
+
+    async fn iteration(&self, i: usize, input: Value) -> (Result<Value, Failure>, u64) {
+        let mut f = Frame {
+            prev: self.base_prev,
+            silent: self.silent,
+            vars: self.vars.clone(),
+        };
+        self.ex.emit(&mut f, EventType::MapIterationStarted, || {
+            Some(json!({"name": self.name, "index": i}))
+        });
+        let (r, mut f) = run_machine(self.ex.clone(), self.processor.clone(), input, f).await;
+        let ty = if r.is_ok() {
+            EventType::MapIterationSucceeded
+        } else {
+            EventType::MapIterationFailed
+        };
+        self.ex
+            .emit(&mut f, ty, || Some(json!({"name": self.name, "index": i})));
+        (r, f.prev)
+    }
+
+    /// Runs items until the queue is empty (or, when failures are not
+    /// tolerated, until one fails: that runner returns at once so the others
+    /// can be aborted).
+    async fn runner(self: Arc<Self>) -> Iterations {
+        let mut done = Vec::new();
+        while let Some((i, input)) = self.next_item() {
+            let (r, prev) = self.iteration(i, input).await;
+            let stop = r.is_err() && self.stop_on_failure;
+            done.push((i, r, prev));
+            if stop {
+                break;
+            }
+            // An item that never waits would otherwise hold this worker
+            // thread for the whole run.
+            tokio::task::yield_now().await;
+        }
+        done
+    }
+
+    /// Results by index, failure count, first failure, last event id.
+    async fn run(self, runners: usize, n: usize) -> (Vec<Value>, usize, Option<Failure>, u64) {
+        let this = Arc::new(self);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..runners {
+            set.spawn(this.clone().runner());
+        }
+        let mut results: Vec<Value> = vec![Value::Null; n];
+        let mut failed = 0usize;
+        let mut first_failure: Option<Failure> = None;
+        let mut last_prev = this.base_prev;
+        'join: while let Some(j) = set.join_next().await {
+            let done = match j {
+                Ok(x) => x,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => continue,
+            };
+            for (i, r, p) in done {
+                last_prev = last_prev.max(p);
+                match r {
+                    Ok(v) => results[i] = v,
+                    Err(f) => {
+                        failed += 1;
+                        results[i] = f.as_output();
+                        if first_failure.is_none() {
+                            first_failure = Some(f);
+                        }
+                        if this.stop_on_failure {
+                            set.abort_all();
+                            break 'join;
+                        }
+                    }
+                }
+            }
+        }
+        (results, failed, first_failure, last_prev)
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::json_size;
+    use serde_json::json;
+
+    #[test]
+    fn json_size_is_the_compact_text_length() {
+        for v in [
+            json!(null),
+            json!(true),
+            json!(-12.5e-7),
+            json!(18446744073709551615u64),
+            json!("a\"b\\c\nd"),
+            json!({"k": [1, 2.5, "x", {"n": null}], "é": false}),
+        ] {
+            assert_eq!(json_size(&v, usize::MAX), serde_json::to_string(&v).unwrap().len(), "{v}");
         }
     }
 }
