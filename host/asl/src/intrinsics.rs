@@ -181,28 +181,52 @@ impl Intrinsic {
     }
 
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, RuntimeError> {
-        let mut vals: Vec<std::borrow::Cow<'_, Value>> = Vec::with_capacity(self.args.len());
-        for a in &self.args {
-            match a {
-                Arg::Literal(v) => vals.push(std::borrow::Cow::Borrowed(v)),
-                Arg::Call(c) => vals.push(std::borrow::Cow::Owned(c.eval(scope)?)),
-                Arg::Path(p) => match scope.resolve(p) {
-                    Some(crate::path::Cow::Borrowed(v)) => vals.push(std::borrow::Cow::Borrowed(v)),
-                    Some(crate::path::Cow::Owned(v)) => vals.push(std::borrow::Cow::Owned(v)),
-                    None => {
-                        return Err(RuntimeError::runtime(format!(
-                            "The JSONPath '{}' specified for the intrinsic function '{}' could not be found in the input '{}'",
-                            p.as_str(),
-                            self.func.name(),
-                            crate::compact(scope_root(p, scope))
-                        )));
-                    }
-                },
+        // Arguments live on the stack for the usual handful (this runs for
+        // every intrinsic of every state entered; two vectors per call
+        // showed up in profiles of Pass-heavy machines).
+        const INLINE: usize = 8;
+        let n = self.args.len();
+        if n <= INLINE {
+            let mut vals: [std::borrow::Cow<'_, Value>; INLINE] =
+                std::array::from_fn(|_| std::borrow::Cow::Borrowed(&NULL));
+            for (slot, a) in vals.iter_mut().zip(&self.args) {
+                *slot = self.arg_value(a, scope)?;
             }
+            let args: [&Value; INLINE] = std::array::from_fn(|i| vals[i].as_ref());
+            self.apply(&args[..n])
+        } else {
+            let vals = self
+                .args
+                .iter()
+                .map(|a| self.arg_value(a, scope))
+                .collect::<Result<Vec<_>, _>>()?;
+            let args: Vec<&Value> = vals.iter().map(|c| c.as_ref()).collect();
+            self.apply(&args)
         }
-        let args: Vec<&Value> = vals.iter().map(|c| c.as_ref()).collect();
+    }
+
+    fn arg_value<'s>(&self, a: &'s Arg, scope: &Scope<'s>) -> Result<std::borrow::Cow<'s, Value>, RuntimeError> {
+        Ok(match a {
+            Arg::Literal(v) => std::borrow::Cow::Borrowed(v),
+            Arg::Call(c) => std::borrow::Cow::Owned(c.eval(scope)?),
+            Arg::Path(p) => match scope.resolve(p) {
+                Some(crate::path::Cow::Borrowed(v)) => std::borrow::Cow::Borrowed(v),
+                Some(crate::path::Cow::Owned(v)) => std::borrow::Cow::Owned(v),
+                None => {
+                    return Err(RuntimeError::runtime(format!(
+                        "The JSONPath '{}' specified for the intrinsic function '{}' could not be found in the input '{}'",
+                        p.as_str(),
+                        self.func.name(),
+                        crate::compact(scope_root(p, scope))
+                    )));
+                }
+            },
+        })
+    }
+
+    fn apply(&self, args: &[&Value]) -> Result<Value, RuntimeError> {
         if let Some(pieces) = &self.fmt {
-            let mut out = String::new();
+            let mut out = String::with_capacity(self.src.len());
             let mut rest = args[1..].iter();
             for p in pieces {
                 match p {
@@ -220,9 +244,11 @@ impl Intrinsic {
             }
             return Ok(Value::String(out));
         }
-        call(self.func, &args)
+        call(self.func, args)
     }
 }
+
+static NULL: Value = Value::Null;
 
 fn scope_root<'a>(p: &JsonPath, s: &Scope<'a>) -> &'a Value {
     match p.root() {
@@ -299,7 +325,9 @@ fn format_value(v: &Value, out: &mut String) {
         Value::String(s) => out.push_str(s),
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            let _ = std::fmt::Write::write_fmt(out, format_args!("{n}"));
+        }
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {

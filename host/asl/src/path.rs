@@ -79,6 +79,17 @@ pub struct JsonPath {
 #[error("{0}")]
 pub struct PathParseError(pub String);
 
+/// `m[k]`. Small objects (most payloads) are scanned: comparing a few keys
+/// is cheaper than SipHashing `k` for the map's index, and keys are unique
+/// so the entry found is the same.
+pub(crate) fn child<'a>(m: &'a serde_json::Map<String, Value>, k: &str) -> Option<&'a Value> {
+    if m.len() <= 8 {
+        m.iter().find_map(|(key, v)| (key == k).then_some(v))
+    } else {
+        m.get(k)
+    }
+}
+
 impl fmt::Display for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.src)
@@ -160,7 +171,7 @@ impl JsonPath {
             let mut cur = doc;
             for (i, seg) in self.segs.iter().enumerate() {
                 match seg {
-                    Seg::Child(k) => cur = cur.as_object()?.get(k)?,
+                    Seg::Child(k) => cur = child(cur.as_object()?, k)?,
                     Seg::Index(i) => cur = index(cur.as_array()?, *i)?,
                     Seg::Length => {
                         let _ = i;
@@ -195,7 +206,7 @@ impl JsonPath {
         let mut cur = doc;
         for seg in &self.segs {
             match seg {
-                Seg::Child(k) => cur = cur.as_object()?.get(k)?,
+                Seg::Child(k) => cur = child(cur.as_object()?, k)?,
                 Seg::Index(i) => cur = index(cur.as_array()?, *i)?,
                 _ => return None,
             }
