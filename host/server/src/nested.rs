@@ -27,6 +27,7 @@ pub(crate) struct Parts {
     pub activity_poll: Duration,
     pub running: Arc<crate::sfn::Running>,
     pub functions: Arc<crate::lambda::FunctionTable>,
+    pub definitions: Arc<crate::sfn::Definitions>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -57,6 +58,9 @@ impl Executions for ServerExecutions {
             activity_poll: p.activity_poll,
             running: p.running.clone(),
             functions: p.functions.clone(),
+            definitions: p.definitions.clone(),
+            // Children run in memory even on a durable server (not resumed after a restart).
+            durability: None,
         };
         let mut m = Map::new();
         m.insert("stateMachineArn".into(), json!(req.state_machine_arn));
