@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use stepbox_conformance::{EngineRunner, corpus_dir, engine_cases, load_dir, run_suite};
+use stepbox_conformance::{EngineRunner, corpus_dir, driver_cases, engine_cases, load_dir, run_suite};
 
 /// Minimum JSONPath pass rate (cases not needing JSONata), in percent, with
 /// Lambda stack traces compared as the corpus rules say: the measured rate
@@ -52,5 +52,30 @@ fn corpus_jsonpath_cases_pass_on_the_engine() {
         summary.jsonpath_pct_ignoring_tracebacks() >= MIN_JSONPATH_PCT_IGNORING_TRACEBACKS,
         "JSONPath pass rate ignoring Python tracebacks {:.2}% < {MIN_JSONPATH_PCT_IGNORING_TRACEBACKS}%",
         summary.jsonpath_pct_ignoring_tracebacks()
+    );
+}
+
+/// Minimum number of the callback, activity and nested-execution cases of
+/// `cases_other_services/` that pass with the runner playing the tests' part
+/// (SQS token readers, activity consumers, target state machines).
+const MIN_CALLBACK_CASES_PASSED: usize = 25;
+
+#[test]
+fn corpus_callback_activity_and_nested_cases_pass() {
+    let dir = cases_dir().with_file_name("cases_other_services");
+    let cases = load_dir(&dir).expect("loading cases_other_services");
+    let selected = driver_cases(&cases);
+    assert!(selected.len() >= 33, "only {} cases selected", selected.len());
+    let runner = EngineRunner::with_sandbox(stepbox_tests::shared_sandbox().clone());
+    let (report, summary) = run_suite(&selected, &runner, &mut |_| {});
+    for o in report.failures() {
+        println!("FAIL {}: {}", o.name, o.verdict.reason.as_deref().unwrap_or("failed"));
+    }
+    println!("callback/activity/nested: {}/{} passed", summary.jsonpath_passed, summary.jsonpath_total);
+    assert!(
+        summary.jsonpath_passed >= MIN_CALLBACK_CASES_PASSED,
+        "{}/{} callback/activity/nested cases passed, want at least {MIN_CALLBACK_CASES_PASSED}",
+        summary.jsonpath_passed,
+        summary.jsonpath_total
     );
 }

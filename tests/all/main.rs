@@ -1,7 +1,9 @@
 //! stepbox's integration tests: one test binary, one module per area.
 
+mod callbacks;
 mod cli;
 mod conformance;
 mod crash;
+mod http;
 mod sandbox;
 mod server;

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::{Engine, ExecutionOptions, ExecutionStatus, HistorySink, TokioClock};
-use stepbox_invoker::SandboxInvoker;
+use stepbox_invoker::{HttpPolicy, SandboxInvoker};
 use stepbox_sandbox::Limits;
 
 use crate::progress::ProgressSink;
@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Where precompiled artifacts are cached [default: ~/.cache/stepbox].
     #[arg(long, env = "STEPBOX_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// A host HTTP Tasks (`arn:aws:states:::http:invoke`) may call besides
+    /// loopback; repeatable, `*` allows any.
+    #[arg(long = "http-allow", value_name = "HOST")]
+    http_allow: Vec<String>,
 }
 
 pub async fn run(
@@ -71,7 +75,8 @@ pub async fn run(
         ..Limits::default()
     };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits)?;
-    let engine = Engine::new(Arc::new(SandboxInvoker::new(registry)), Arc::new(TokioClock));
+    let invoker = SandboxInvoker::new(registry).with_http_policy(HttpPolicy { allowed_hosts: args.http_allow });
+    let engine = Engine::new(Arc::new(invoker), Arc::new(TokioClock));
     let sink = Arc::new(ProgressSink::new(args.history));
     let progress = sink.report_every_second();
     let options = ExecutionOptions {

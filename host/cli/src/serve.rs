@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// execution leaves memory until its due time).
     #[arg(long, default_value_t = 5)]
     suspend_waits_over: u64,
+    /// A host HTTP Tasks (`arn:aws:states:::http:invoke`) may call besides
+    /// loopback; repeatable, `*` allows any.
+    #[arg(long = "http-allow", value_name = "HOST")]
+    http_allow: Vec<String>,
 }
 
 /// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
@@ -61,7 +65,12 @@ fn default_data_dir() -> Option<PathBuf> {
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits)?;
-    let config = ServerConfig { region: args.region, account: args.account, ..ServerConfig::default() };
+    let config = ServerConfig {
+        region: args.region,
+        account: args.account,
+        http_allow: args.http_allow,
+        ..ServerConfig::default()
+    };
     let state = if args.in_memory {
         AppState::new(config, registry, Arc::new(MemoryStore::new()))
     } else {

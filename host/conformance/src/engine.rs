@@ -128,7 +128,8 @@ impl EngineRunner {
         let registry = self
             .registry_for(case)
             .map_err(|e| ActualResult::with_status("NOT_RUN", Some("RunnerSetup".into()), Some(e)))?;
-        let invoker = SandboxInvoker::new(registry).with_identity(REGION, ACCOUNT);
+        let invoker: Arc<dyn stepbox_engine::TaskInvoker> =
+            Arc::new(SandboxInvoker::new(registry).with_identity(REGION, ACCOUNT));
 
         let express = case.is_express();
         let sm_name = case.state_machine.name.clone();
@@ -153,7 +154,9 @@ impl EngineRunner {
             .map_err(|e| ActualResult::with_status("NOT_RUN", Some("RunnerSetup".into()), Some(e.to_string())))?;
         rt.block_on(async move {
             let clock = ManualClock::auto(start);
-            let engine = Engine::new(Arc::new(invoker), clock);
+            // Callback, activity and nested-execution cases get the test's actor.
+            let driver = crate::drivers::Driver::new(case, clock.clone());
+            let engine = Engine::new(driver.invoker(invoker), clock).with_services(driver.services.clone());
             let run = engine.start(Arc::new(sm), input, opts, Arc::new(NullSink));
             tokio::time::timeout(wall_timeout, run).await.map_err(|_| {
                 ActualResult::with_status(

@@ -6,7 +6,9 @@
 //! stepbox-conformance selfcheck [FILTERS]                    # judge expected results against themselves
 //! stepbox-conformance run [--failures] [--progress] [FILTERS] # run on stepbox (engine + wasm components)
 //! ```
-//! `run` takes the selected cases that need no service or only Lambda, runs
+//! `run` takes the selected cases that need no service or only Lambda (and,
+//! from `cases_other_services/`, the callback, activity and nested-execution
+//! cases whose test part it plays: see `drivers`), runs
 //! them on the engine under virtual time, and prints the per-feature table,
 //! every failure with its reason, and the summary: JSONPath pass rate (strict,
 //! and counting `python-traceback` differences as passes) with JSONata cases
@@ -22,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use stepbox_conformance::{
-    EngineRunner, ExpectedRunner, Filter, JudgeOptions, ResultsFileRunner, corpus_dir, engine_cases, load_dir,
+    EngineRunner, ExpectedRunner, Filter, JudgeOptions, ResultsFileRunner, corpus_dir, driver_cases, engine_cases, load_dir,
     run_all, run_all_with, run_suite,
 };
 
@@ -121,7 +123,10 @@ fn main() -> Result<ExitCode> {
         }
         Command::Run { failures, progress, select } => {
             let cases = select.load()?;
-            let selected = engine_cases(&cases);
+            // Plus the callback/activity/nested cases whose test part the runner plays
+            // (`--dir …/cases_other_services`).
+            let mut selected = engine_cases(&cases);
+            selected.extend(driver_cases(&cases).into_iter().filter(|c| !c.needs_only(&["lambda"])));
             let runner = EngineRunner::new()?;
             let started = std::time::Instant::now();
             let (report, summary) = run_suite(&selected, &runner, &mut |o| {

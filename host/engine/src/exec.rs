@@ -2,9 +2,12 @@
 
 use crate::clock::{BoxFuture, Clock};
 use crate::durable::{Checkpoint, Progress, Resume};
+use crate::services::Services;
+
+mod integration;
 use crate::history::{Details, EventType, HistoryEvent, HistorySink};
 use crate::task::{
-    Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
+    Target, TaskContext, TaskInvoker, TaskRequest, lambda_invoke_result,
     split_function_name,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -95,12 +98,16 @@ pub struct Engine {
     tasks: Arc<dyn TaskInvoker>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
+    services: Services,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Failure {
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Failure {
     error: Option<String>,
     cause: Option<String>,
+    /// A Catch result shows absent fields as `null` (a SendTaskFailure
+    /// without error or cause) instead of leaving them out.
+    nulls: bool,
 }
 
 impl Failure {
@@ -108,6 +115,7 @@ impl Failure {
         Failure {
             error: Some(error.into()),
             cause: Some(cause.into()),
+            nulls: false,
         }
     }
     fn error_name(&self) -> &str {
@@ -115,7 +123,13 @@ impl Failure {
     }
     /// `{"Error", "Cause"}` as a Catch result carries it.
     fn as_output(&self) -> Value {
-        self.to_object("Error", "Cause")
+        let mut v = self.to_object("Error", "Cause");
+        if self.nulls {
+            for k in ["Error", "Cause"] {
+                v.as_object_mut().map(|m| m.entry(k).or_insert(Value::Null));
+            }
+        }
+        v
     }
     /// `{"error", "cause"}` as history details carry it.
     fn as_output_lower(&self) -> Value {
@@ -137,6 +151,7 @@ struct Exec {
     tasks: Arc<dyn TaskInvoker>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
+    services: Services,
     sink: Arc<dyn HistorySink>,
     /// Whether the sink wants events at all / with details.
     events: bool,
@@ -386,6 +401,7 @@ impl Engine {
             tasks,
             clock,
             config: Arc::new(EngineConfig::default()),
+            services: Services::default(),
         }
     }
     pub fn with_config(
@@ -397,7 +413,16 @@ impl Engine {
             tasks,
             clock,
             config: Arc::new(config),
+            services: Services::default(),
         }
+    }
+    /// Replaces the callback, activity and nested-execution services.
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.services = services;
+        self
+    }
+    pub fn services(&self) -> &Services {
+        &self.services
     }
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
@@ -484,6 +509,7 @@ impl Engine {
             tasks: self.tasks.clone(),
             clock: self.clock.clone(),
             config: self.config.clone(),
+            services: self.services.clone(),
             sink,
             events,
             details,
@@ -695,7 +721,7 @@ fn run_machine(
                 checkpointed: checkpointed_at.is_some(),
                 token: match &st.kind {
                     StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => {
-                        Some(task_token(&ex.arn, &st.name))
+                        Some(crate::callback::TaskToken::new(&ex.arn, &st.name))
                     }
                     _ => None,
                 },
@@ -803,11 +829,6 @@ fn ctx_for<'a>(ex: &Exec, st: &State, entry: &Entry, retry: u32, slot: &'a mut V
     } else {
         &NULL
     }
-}
-
-/// An opaque callback token (base64 of the execution, state and a nonce).
-fn task_token(exec_arn: &str, state: &str) -> String {
-    stepbox_asl::base64::encode(format!("{exec_arn}#{state}#{}", stepbox_asl::uuid_v4()).as_bytes())
 }
 
 fn scope<'a>(input: &'a Value, context: &'a Value, vars: &'a Map<String, Value>) -> Scope<'a> {
@@ -937,7 +958,7 @@ async fn run_state(
             };
             let error = eval(error, "ErrorPath")?;
             let cause = eval(cause, "CausePath")?;
-            Err(Failure { error, cause })
+            Err(Failure { error, cause, nulls: false })
         }
         StateKind::Choice { choices, default } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
@@ -1147,7 +1168,9 @@ async fn run_task(
 ) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
-    let target = Target::parse(resource);
+    let (base, pattern) = integration::split_pattern(resource);
+    let target = Target::parse(base);
+    let kind = integration::Kind::of(base, pattern);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
     let eff = st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?;
@@ -1168,7 +1191,7 @@ async fn run_task(
     };
     let timeout_s = secs(timeout, "TimeoutSecondsPath")?;
     let heartbeat_s = secs(heartbeat, "HeartbeatSecondsPath")?;
-    let (function_name, qualifier, payload, who, is_lambda_fn) = match &target {
+    let (function_name, qualifier, payload, who, family) = match &target {
         Target::LambdaFunction {
             name, qualifier, ..
         } => (
@@ -1176,7 +1199,7 @@ async fn run_task(
             qualifier.clone(),
             eff.clone(),
             resource.to_string(),
-            true,
+            integration::Family::Lambda,
         ),
         Target::LambdaInvoke => {
             let fname = eff
@@ -1195,47 +1218,56 @@ async fn run_task(
                 }
                 Some(v) => v.clone(),
             };
-            (n, q, payload, "lambda".to_string(), false)
+            (n, q, payload, "lambda".to_string(), integration::Family::Task)
         }
         Target::Other => (
             resource.to_string(),
             None,
             eff.clone(),
             resource.to_string(),
-            false,
+            if matches!(kind, integration::Kind::Activity) {
+                integration::Family::Activity
+            } else {
+                integration::Family::Task
+            },
         ),
     };
-    let (res_type, res_name) = match &target {
-        Target::LambdaInvoke => ("lambda", "invoke"),
-        _ => ("", ""),
-    };
+    let (res_type, res_name) = integration::resource_names(base, pattern, &target);
+    let is_lambda_fn = family == integration::Family::Lambda;
     let mut counts = vec![0u32; st.retry.len()];
     let mut retry_count = 0u32;
     loop {
-        if is_lambda_fn {
-            ex.emit(frame, EventType::LambdaFunctionScheduled, || {
-                let mut d = json!({"resource": resource, "input": compact(&payload), "inputDetails": {"truncated": false}});
-                if let Some(t) = timeout_s {
-                    d["timeoutInSeconds"] = json!(t);
-                }
-                Some(d)
-            });
-            ex.emit(frame, EventType::LambdaFunctionStarted, || None);
-        } else {
-            ex.emit(frame, EventType::TaskScheduled, || {
-                let mut d = json!({"resourceType": res_type, "resource": if res_name.is_empty() { resource } else { res_name },
-                    "region": ex.config.region, "parameters": compact(&eff)});
-                if let Some(t) = timeout_s {
-                    d["timeoutInSeconds"] = json!(t);
-                }
-                if let Some(h) = heartbeat_s {
-                    d["heartbeatInSeconds"] = json!(h);
-                }
-                Some(d)
-            });
-            ex.emit(frame, EventType::TaskStarted, || {
-                Some(json!({"resourceType": res_type, "resource": res_name}))
-            });
+        // TimeoutSeconds runs from scheduling to the end of the attempt.
+        let mut total = timeout_s.map(|t| ex.clock.sleep(Duration::from_secs(t)));
+        match family {
+            integration::Family::Lambda => {
+                ex.emit(frame, EventType::LambdaFunctionScheduled, || {
+                    let mut d = json!({"resource": resource, "input": compact(&payload), "inputDetails": {"truncated": false}});
+                    if let Some(t) = timeout_s {
+                        d["timeoutInSeconds"] = json!(t);
+                    }
+                    Some(d)
+                });
+                ex.emit(frame, EventType::LambdaFunctionStarted, || None);
+            }
+            integration::Family::Task => {
+                ex.emit(frame, EventType::TaskScheduled, || {
+                    let mut d = json!({"resourceType": res_type, "resource": if res_name.is_empty() { resource } else { &res_name },
+                        "region": ex.config.region, "parameters": compact(&eff)});
+                    if let Some(t) = timeout_s {
+                        d["timeoutInSeconds"] = json!(t);
+                    }
+                    if let Some(h) = heartbeat_s {
+                        d["heartbeatInSeconds"] = json!(h);
+                    }
+                    Some(d)
+                });
+                ex.emit(frame, EventType::TaskStarted, || {
+                    Some(json!({"resourceType": res_type, "resource": res_name}))
+                });
+            }
+            // Scheduled once the activity is known to exist; started when a worker takes it.
+            integration::Family::Activity => {}
         }
         let req = TaskRequest {
             function_name: function_name.clone(),
@@ -1250,87 +1282,73 @@ async fn run_task(
                 remaining_time: timeout_s.map(Duration::from_secs),
                 task_token: entry.token.clone(),
             },
+            heartbeat: None,
         };
-        let call = ex.tasks.invoke(req);
-        // Callback tasks (.waitForTaskToken) cannot send heartbeats through the
-        // invoker, so HeartbeatSeconds bounds them like a timeout.
-        let hb = if entry.token.is_some() {
-            heartbeat_s
-        } else {
-            None
+        let lambda_timeout = |name: &str| {
+            if is_lambda_fn {
+                Failure { error: Some(name.to_string()), cause: None, nulls: false }
+            } else {
+                Failure::new(name, "")
+            }
         };
-        let limit = match (timeout_s, hb) {
-            (Some(t), Some(h)) if h < t => Some((h, errors::HEARTBEAT_TIMEOUT)),
-            (None, Some(h)) => Some((h, errors::HEARTBEAT_TIMEOUT)),
-            (Some(t), _) => Some((t, errors::TIMEOUT)),
-            (None, None) => None,
+        let call = integration::Call {
+            ex,
+            frame: &mut *frame,
+            state: st,
+            resource,
+            res_type: &res_type,
+            res_name: &res_name,
+            params: &eff,
+            timeout_s,
+            heartbeat_s,
         };
-        let result: Result<Value, (Failure, bool)> = match limit {
-            Some((t, name)) => {
-                let sleep = ex.clock.sleep(Duration::from_secs(t));
-                tokio::select! {
-                    r = call => r.map_err(|f| (Failure::new(f.error.clone(), f.aws_cause()), false)),
-                    _ = sleep => Err((
-                        if is_lambda_fn { Failure { error: Some(name.to_string()), cause: None } } else { Failure::new(name, "") },
-                        true,
-                    )),
+        let result: Result<Value, (Failure, bool)> = match kind {
+            integration::Kind::Invoke => {
+                match integration::invoke(ex, req, &mut total, heartbeat_s).await {
+                    Ok(v) => Ok(wrap_invoke_result(ex, &target, &eff, v)),
+                    Err(integration::Stop::Failed(f)) => Err((f, false)),
+                    Err(integration::Stop::TimedOut(name)) => Err((lambda_timeout(name), true)),
                 }
             }
-            None => call
-                .await
-                .map_err(|f: TaskFailure| (Failure::new(f.error.clone(), f.aws_cause()), false)),
+            integration::Kind::WaitForTaskToken => {
+                let token = entry.token.clone().unwrap_or_default();
+                call.wait_for_token(req, &token, &mut total, |v| wrap_invoke_result(ex, &target, &eff, v))
+                    .await
+            }
+            integration::Kind::Activity => match call.activity(&payload, &mut total).await {
+                Ok(r) => r,
+                Err(integration::NoActivity(msg)) => return Err(rt(RuntimeError::runtime(msg))),
+            },
+            integration::Kind::StartExecution(p) => {
+                call.start_execution(p, entry.token.as_deref(), &mut total).await
+            }
+            integration::Kind::SendTaskOutcome(what) => call.send_task_outcome(what),
         };
         let result = match result {
-            Ok(v) => {
-                let v = match &target {
-                    Target::LambdaInvoke => {
-                        let rid = stepbox_asl::uuid_v4();
-                        let date = ex
-                            .clock
-                            .now()
-                            .format("%a, %d %b %Y %H:%M:%S GMT")
-                            .to_string();
-                        let mut r = lambda_invoke_result(v, &rid, &date);
-                        if eff.get("LogType").and_then(|l| l.as_str()) == Some("Tail") {
-                            let log = format!(
-                                "START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\nREPORT RequestId: {rid}\n"
-                            );
-                            let b = stepbox_asl::base64::encode(log.as_bytes());
-                            r["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([b]);
-                            r["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = json!(b);
-                            if let Value::Object(m) = &mut r {
-                                // keep AWS's key order: ExecutedVersion, LogResult, Payload, ...
-                                let rest: Vec<(String, Value)> =
-                                    std::mem::take(m).into_iter().collect();
-                                for (k, v) in rest {
-                                    m.insert(k.clone(), v);
-                                    if k == "ExecutedVersion" {
-                                        m.insert("LogResult".into(), json!(b));
-                                    }
-                                }
-                            }
-                        }
-                        r
-                    }
-                    _ => v,
-                };
-                match data_limit(ex, &who, &v) {
-                    Ok(()) => Ok(v),
-                    Err(f) => Err((f, false)),
-                }
-            }
+            Ok(v) => match data_limit(ex, &who, &v) {
+                Ok(()) => Ok(v),
+                Err(f) => Err((f, false)),
+            },
             Err(e) => Err(e),
         };
         match result {
             Ok(v) => {
-                if is_lambda_fn {
-                    ex.emit(frame, EventType::LambdaFunctionSucceeded, || {
-                        Some(json!({"output": compact(&v), "outputDetails": {"truncated": false}}))
-                    });
-                } else {
-                    ex.emit(frame, EventType::TaskSucceeded, || {
-                        Some(json!({"resourceType": res_type, "resource": res_name, "output": compact(&v), "outputDetails": {"truncated": false}}))
-                    });
+                match family {
+                    integration::Family::Lambda => {
+                        ex.emit(frame, EventType::LambdaFunctionSucceeded, || {
+                            Some(json!({"output": compact(&v), "outputDetails": {"truncated": false}}))
+                        });
+                    }
+                    integration::Family::Task => {
+                        ex.emit(frame, EventType::TaskSucceeded, || {
+                            Some(json!({"resourceType": res_type, "resource": res_name, "output": compact(&v), "outputDetails": {"truncated": false}}))
+                        });
+                    }
+                    integration::Family::Activity => {
+                        ex.emit(frame, EventType::ActivitySucceeded, || {
+                            Some(json!({"output": compact(&v), "outputDetails": {"truncated": false}}))
+                        });
+                    }
                 }
                 let ctx = ctx_for(ex, st, entry, retry_count, &mut ctx_slot);
                 let res = st.select_result(v, ctx, Some(&*vars)).map_err(rt)?;
@@ -1340,15 +1358,17 @@ async fn run_task(
                 return Ok((out, st.next));
             }
             Err((f, timed_out)) => {
-                let ty = match (is_lambda_fn, timed_out) {
-                    (true, true) => EventType::LambdaFunctionTimedOut,
-                    (true, false) => EventType::LambdaFunctionFailed,
-                    (false, true) => EventType::TaskTimedOut,
-                    (false, false) => EventType::TaskFailed,
+                let ty = match (family, timed_out) {
+                    (integration::Family::Lambda, true) => EventType::LambdaFunctionTimedOut,
+                    (integration::Family::Lambda, false) => EventType::LambdaFunctionFailed,
+                    (integration::Family::Task, true) => EventType::TaskTimedOut,
+                    (integration::Family::Task, false) => EventType::TaskFailed,
+                    (integration::Family::Activity, true) => EventType::ActivityTimedOut,
+                    (integration::Family::Activity, false) => EventType::ActivityFailed,
                 };
                 ex.emit(frame, ty, || {
                     let mut d = f.as_output_lower();
-                    if !is_lambda_fn {
+                    if family == integration::Family::Task {
                         d["resourceType"] = json!(res_type);
                         d["resource"] = json!(res_name);
                     }
@@ -1364,6 +1384,40 @@ async fn run_task(
             }
         }
     }
+}
+
+/// The `lambda:invoke` integration wraps the function's output as AWS does;
+/// other resources return it as is.
+fn wrap_invoke_result(ex: &Exec, target: &Target, eff: &Value, v: Value) -> Value {
+    if *target != Target::LambdaInvoke {
+        return v;
+    }
+    let rid = stepbox_asl::uuid_v4();
+    let date = ex
+        .clock
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let mut r = lambda_invoke_result(v, &rid, &date);
+    if eff.get("LogType").and_then(|l| l.as_str()) == Some("Tail") {
+        let log = format!(
+            "START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\nREPORT RequestId: {rid}\n"
+        );
+        let b = stepbox_asl::base64::encode(log.as_bytes());
+        r["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([b]);
+        r["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = json!(b);
+        if let Value::Object(m) = &mut r {
+            // keep AWS's key order: ExecutedVersion, LogResult, Payload, ...
+            let rest: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+            for (k, v) in rest {
+                m.insert(k.clone(), v);
+                if k == "ExecutedVersion" {
+                    m.insert("LogResult".into(), json!(b));
+                }
+            }
+        }
+    }
+    r
 }
 
 /// Groups Map items per `ItemBatcher`: `{"BatchInput": …, "Items": [...]}`.

@@ -29,18 +29,25 @@
 //! * Tests use [`ManualClock`] (virtual time) so waits, timeouts and retry
 //!   back-offs run instantly.
 
+pub mod callback;
 pub mod clock;
 pub mod durable;
 mod exec;
 pub mod history;
+pub mod services;
 pub mod task;
 
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
 pub use durable::{Checkpoint, Progress, Resume};
 pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
+pub use callback::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};
+pub use services::{
+    Activities, ActivityRecord, ActivityTask, ChildOutcome, ChildRequest, Executions,
+    LocalExecutions, MemoryActivities, Services, StartedChild,
+};
 pub use task::{
-    Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
+    Heartbeat, Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
     split_function_name,
 };
 

@@ -2,6 +2,7 @@
 
 use crate::clock::BoxFuture;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the invoker gets for one Task attempt.
@@ -15,6 +16,32 @@ pub struct TaskRequest {
     pub resource: String,
     pub input: Value,
     pub context: TaskContext,
+    /// Call on each heartbeat from the task (resets HeartbeatSeconds); set
+    /// when the state has HeartbeatSeconds.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// A task's heartbeat line back to the engine.
+#[derive(Clone)]
+pub struct Heartbeat(pub Arc<dyn Fn() + Send + Sync>);
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Heartbeat")
+    }
+}
+
+/// Requests compare equal whatever their heartbeat callbacks.
+impl PartialEq for Heartbeat {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+mod http;
+pub use http::{HTTP_INVOKE, HttpPolicy};
+
 use stepbox_engine::{BoxFuture, TaskFailure, TaskInvoker, TaskRequest};
 use stepbox_sandbox::{Registry, Request, TaskContext};
 
@@ -15,11 +18,24 @@ pub struct SandboxInvoker {
     registry: Registry,
     region: Arc<str>,
     account: Arc<str>,
+    /// Hosts HTTP Tasks may reach.
+    http: Arc<HttpPolicy>,
 }
 
 impl SandboxInvoker {
     pub fn new(registry: Registry) -> Self {
-        SandboxInvoker { registry, region: "us-east-1".into(), account: "111111111111".into() }
+        SandboxInvoker {
+            registry,
+            region: "us-east-1".into(),
+            account: "111111111111".into(),
+            http: Arc::new(HttpPolicy::default()),
+        }
+    }
+
+    /// Hosts `arn:aws:states:::http:invoke` Tasks may reach besides loopback.
+    pub fn with_http_policy(mut self, policy: HttpPolicy) -> Self {
+        self.http = Arc::new(policy);
+        self
     }
 
     /// Region and account used in error messages' function ARNs.
@@ -36,6 +52,10 @@ impl SandboxInvoker {
 
 impl TaskInvoker for SandboxInvoker {
     fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<serde_json::Value, TaskFailure>> {
+        if req.resource == HTTP_INVOKE {
+            let policy = self.http.clone();
+            return Box::pin(async move { http::invoke(&req.input, &policy).await });
+        }
         let registry = self.registry.clone();
         let (region, account) = (self.region.clone(), self.account.clone());
         Box::pin(async move {
@@ -69,7 +89,7 @@ impl TaskInvoker for SandboxInvoker {
                 .sandbox()
                 .invoke(
                     &function.function,
-                    Request { input: &input, context, limits: &function.limits, on_heartbeat: None },
+                    Request { input: &input, context, limits: &function.limits, on_heartbeat: req.heartbeat.map(|h| h.0) },
                 )
                 .await;
             match invocation.result {

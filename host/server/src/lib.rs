@@ -13,8 +13,10 @@
 //! [`AppState::durable`] the embedded database of `stepbox-store`, where
 //! Standard executions survive restarts (see [`durable`]).
 
+pub mod callbacks;
 pub mod durable;
 pub mod lambda;
+mod nested;
 pub mod sfn;
 pub mod store;
 
@@ -28,8 +30,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use stepbox_engine::{Engine, TokioClock};
-use stepbox_invoker::SandboxInvoker;
+use stepbox_engine::{Engine, MemoryActivities, MemoryCallbacks, Services, TokioClock};
+use stepbox_invoker::{HttpPolicy, SandboxInvoker};
 use stepbox_sandbox::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,11 +50,18 @@ pub struct ServerConfig {
     pub account: String,
     /// How long shutdown waits for open connections to finish their requests.
     pub shutdown_grace: Duration,
+    /// Hosts HTTP Tasks may reach besides loopback (`*`: any).
+    pub http_allow: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { region: "us-east-1".into(), account: "111111111111".into(), shutdown_grace: Duration::from_secs(10) }
+        ServerConfig {
+            region: "us-east-1".into(),
+            account: "111111111111".into(),
+            shutdown_grace: Duration::from_secs(10),
+            http_allow: Vec::new(),
+        }
     }
 }
 
@@ -63,6 +72,10 @@ pub struct AppState {
     pub engine: Engine,
     pub registry: Registry,
     pub store: Arc<dyn Store>,
+    /// Activities and their task queues (shared with the engine).
+    pub activities: Arc<MemoryActivities>,
+    /// GetActivityTask's long-poll wait ([`callbacks::ACTIVITY_POLL`]; shorter in tests).
+    pub activity_poll: Duration,
     pub(crate) running: Arc<sfn::Running>,
     pub(crate) functions: Arc<lambda::FunctionTable>,
     pub(crate) definitions: Arc<sfn::Definitions>,
@@ -73,7 +86,16 @@ pub struct AppState {
 impl AppState {
     /// A server state whose engine runs Task states on `registry`'s functions.
     pub fn new(config: ServerConfig, registry: Registry, store: Arc<dyn Store>) -> Self {
-        let invoker = SandboxInvoker::new(registry.clone()).with_identity(&config.region, &config.account);
+        let invoker = SandboxInvoker::new(registry.clone())
+            .with_identity(&config.region, &config.account)
+            .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() });
+        let activities = Arc::new(MemoryActivities::new());
+        let nested = Arc::new(nested::ServerExecutions::default());
+        let services = Services {
+            callbacks: Arc::new(MemoryCallbacks::new()),
+            activities: Some(activities.clone()),
+            executions: Some(nested.clone()),
+        };
         let engine = Engine::with_config(
             Arc::new(invoker),
             Arc::new(TokioClock),
@@ -82,23 +104,37 @@ impl AppState {
                 account: config.account.clone(),
                 ..Default::default()
             },
-        );
+        )
+        .with_services(services);
         let functions = Arc::new(lambda::FunctionTable::default());
         for name in registry.names().into_iter().filter(|n| !n.contains(':')) {
             if let Some(f) = registry.get(&name) {
                 functions.adopt(&config, &f);
             }
         }
-        AppState {
+        let state = AppState {
             config: Arc::new(config),
             engine,
             registry,
             store,
+            activities,
+            activity_poll: callbacks::ACTIVITY_POLL,
             running: Default::default(),
             functions,
             definitions: Default::default(),
             durability: None,
-        }
+        };
+        let _ = nested.parts.set(nested::Parts {
+            config: state.config.clone(),
+            registry: state.registry.clone(),
+            store: state.store.clone(),
+            activities: state.activities.clone(),
+            activity_poll: state.activity_poll,
+            running: state.running.clone(),
+            functions: state.functions.clone(),
+            definitions: state.definitions.clone(),
+        });
+        state
     }
 
     /// A server state on a durable store: call [`recover`](Self::recover)

@@ -125,6 +125,7 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
         "UpdateStateMachineAlias" => versions::update_state_machine_alias(&state, p),
         "DeleteStateMachineAlias" => versions::delete_state_machine_alias(&state, p),
         "ListStateMachineAliases" => versions::list_state_machine_aliases(&state, p),
+        op if crate::callbacks::handles(op) => crate::callbacks::handle(&state, op, &input).await,
         _ => Err(ApiError::new("UnknownOperationException", format!("unknown operation '{op}'"))),
     };
     match result {
@@ -513,6 +514,11 @@ fn finish(record: &mut ExecutionRecord, outcome: &ExecutionOutcome) {
     record.error = outcome.error.clone();
     record.cause = outcome.cause.clone();
     record.stop_date = Some(outcome.stop_date);
+}
+
+/// StartExecution with request members `m` (nested executions use it).
+pub(crate) fn start_execution_request(state: &AppState, m: &Map<String, Value>) -> ApiResult {
+    start_execution(state, Params(m))
 }
 
 fn execution_name(p: Params<'_>) -> Result<String, ApiError> {

@@ -1,0 +1,485 @@
+//! Service integration patterns of Task states: request-response invocation
+//! (with HeartbeatSeconds fed by the task's heartbeats), `.waitForTaskToken`
+//! callbacks, activities, nested executions (`states:startExecution`,
+//! `.sync`, `.sync:2`) and the `aws-sdk:sfn` callback calls.
+
+use super::{Engine, Exec, Failure, Frame};
+use crate::callback::{Callbacks, CallbackWaiter, Signal, TaskToken};
+use crate::clock::BoxFuture;
+use crate::exec::ExecutionStatus;
+use crate::history::EventType;
+use crate::services::{ActivityTask, ChildOutcome, ChildRequest, StartedChild};
+use crate::task::{Heartbeat, Target, TaskRequest};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use stepbox_asl::{State, compact, errors};
+
+const STATES_PREFIX: &str = "arn:aws:states:::";
+
+/// How a Task waits for its service (the resource ARN's suffix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pattern {
+    RequestResponse,
+    Sync,
+    Sync2,
+    WaitForTaskToken,
+}
+
+impl Pattern {
+    fn suffix(self) -> &'static str {
+        match self {
+            Pattern::RequestResponse => "",
+            Pattern::Sync => ".sync",
+            Pattern::Sync2 => ".sync:2",
+            Pattern::WaitForTaskToken => ".waitForTaskToken",
+        }
+    }
+}
+
+/// Splits `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]`.
+pub(super) fn split_pattern(resource: &str) -> (&str, Pattern) {
+    if !resource.starts_with(STATES_PREFIX) {
+        return (resource, Pattern::RequestResponse);
+    }
+    for p in [Pattern::WaitForTaskToken, Pattern::Sync2, Pattern::Sync] {
+        if let Some(base) = resource.strip_suffix(p.suffix()) {
+            return (base, p);
+        }
+    }
+    (resource, Pattern::RequestResponse)
+}
+
+/// What kind of work a Task resource asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Run the task through the invoker and take its result.
+    Invoke,
+    /// Run the task through the invoker, then wait for a task token callback.
+    WaitForTaskToken,
+    /// Queue the input for an activity worker and wait for its answer.
+    Activity,
+    /// Start a child execution (`states:startExecution` / `aws-sdk:sfn:startExecution`).
+    StartExecution(Pattern),
+    /// `aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat`.
+    SendTaskOutcome(Outcome),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Success,
+    Failure,
+    Heartbeat,
+}
+
+impl Kind {
+    pub(super) fn of(base: &str, pattern: Pattern) -> Kind {
+        let parts: Vec<&str> = base.split(':').collect();
+        if parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
+            return Kind::Activity;
+        }
+        match base.strip_prefix(STATES_PREFIX) {
+            Some("states:startExecution") => return Kind::StartExecution(pattern),
+            Some("aws-sdk:sfn:startExecution") => return Kind::StartExecution(Pattern::RequestResponse),
+            Some("aws-sdk:sfn:sendTaskSuccess") => return Kind::SendTaskOutcome(Outcome::Success),
+            Some("aws-sdk:sfn:sendTaskFailure") => return Kind::SendTaskOutcome(Outcome::Failure),
+            Some("aws-sdk:sfn:sendTaskHeartbeat") => return Kind::SendTaskOutcome(Outcome::Heartbeat),
+            _ => {}
+        }
+        if pattern == Pattern::WaitForTaskToken {
+            Kind::WaitForTaskToken
+        } else {
+            Kind::Invoke
+        }
+    }
+}
+
+/// Which history events a Task state records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Family {
+    /// `LambdaFunction*` (a Lambda function ARN resource).
+    Lambda,
+    /// `Task*` (service integrations).
+    Task,
+    /// `Activity*`.
+    Activity,
+}
+
+/// `resourceType` and `resource` of Task* events: `("sqs", "sendMessage.waitForTaskToken")`,
+/// `("aws-sdk:sfn", "startExecution")`; empty for plain resources.
+pub(super) fn resource_names(base: &str, pattern: Pattern, target: &Target) -> (String, String) {
+    if *target == Target::LambdaInvoke {
+        return ("lambda".into(), format!("invoke{}", pattern.suffix()));
+    }
+    let Some(rest) = base.strip_prefix(STATES_PREFIX) else {
+        return (String::new(), String::new());
+    };
+    let (service, action) = match rest.strip_prefix("aws-sdk:") {
+        Some(r) => match r.split_once(':') {
+            Some((s, a)) => (format!("aws-sdk:{s}"), a.to_string()),
+            None => (format!("aws-sdk:{r}"), String::new()),
+        },
+        None => match rest.split_once(':') {
+            Some((s, a)) => (s.to_string(), a.to_string()),
+            None => (rest.to_string(), String::new()),
+        },
+    };
+    (service, format!("{action}{}", pattern.suffix()))
+}
+
+/// How an invocation stopped short of a result.
+pub(super) enum Stop {
+    Failed(Failure),
+    /// The named timeout (`States.Timeout`, `States.HeartbeatTimeout`) fired.
+    TimedOut(&'static str),
+}
+
+/// Waits for an optional timer; never resolves without one.
+async fn until(timer: &mut Option<BoxFuture<'static, ()>>) {
+    match timer {
+        Some(t) => t.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn sleep_secs(ex: &Exec, secs: Option<u64>) -> Option<BoxFuture<'static, ()>> {
+    secs.map(|s| ex.clock.sleep(Duration::from_secs(s)))
+}
+
+/// Runs a task through the invoker under TimeoutSeconds (`total`) and
+/// HeartbeatSeconds, which the task's own heartbeats reset.
+pub(super) async fn invoke(
+    ex: &Exec,
+    mut req: TaskRequest,
+    total: &mut Option<BoxFuture<'static, ()>>,
+    heartbeat_s: Option<u64>,
+) -> Result<Value, Stop> {
+    let (tx, mut beats) = tokio::sync::mpsc::unbounded_channel::<()>();
+    if heartbeat_s.is_some() {
+        req.heartbeat = Some(Heartbeat(Arc::new(move || {
+            let _ = tx.send(());
+        })));
+    }
+    let mut call = ex.tasks.invoke(req);
+    let mut hb = sleep_secs(ex, heartbeat_s);
+    loop {
+        tokio::select! {
+            r = &mut call => {
+                return r.map_err(|f| Stop::Failed(Failure::new(f.error.clone(), f.aws_cause())));
+            }
+            _ = until(total) => return Err(Stop::TimedOut(errors::TIMEOUT)),
+            _ = until(&mut hb) => return Err(Stop::TimedOut(errors::HEARTBEAT_TIMEOUT)),
+            Some(()) = beats.recv() => hb = sleep_secs(ex, heartbeat_s),
+        }
+    }
+}
+
+/// Closes a task token however its wait ends (result, timeout, abort).
+struct TokenGuard {
+    callbacks: Arc<dyn Callbacks>,
+    token: String,
+    /// The activity whose queue may still hold the task.
+    activity: Option<String>,
+    activities: Option<Arc<dyn crate::services::Activities>>,
+}
+
+impl Drop for TokenGuard {
+    fn drop(&mut self) {
+        self.callbacks.close(&self.token);
+        if let (Some(arn), Some(a)) = (&self.activity, &self.activities) {
+            a.withdraw(arn, &self.token);
+        }
+    }
+}
+
+/// The activity named by a Task resource does not exist (a States.Runtime error).
+pub(super) struct NoActivity(pub String);
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// One attempt of a Task state using a callback-style integration.
+pub(super) struct Call<'a> {
+    pub ex: &'a Arc<Exec>,
+    pub frame: &'a mut Frame,
+    pub state: &'a State,
+    pub resource: &'a str,
+    pub res_type: &'a str,
+    pub res_name: &'a str,
+    /// The effective parameters.
+    pub params: &'a Value,
+    pub timeout_s: Option<u64>,
+    pub heartbeat_s: Option<u64>,
+}
+
+impl Call<'_> {
+    fn guard(&self, token: &str) -> TokenGuard {
+        TokenGuard {
+            callbacks: self.ex.services.callbacks.clone(),
+            token: token.to_string(),
+            activity: None,
+            activities: None,
+        }
+    }
+
+    fn submitted(&mut self, output: &Value) {
+        let (t, r) = (self.res_type, self.res_name);
+        self.ex.emit(self.frame, EventType::TaskSubmitted, || {
+            Some(json!({"resourceType": t, "resource": r, "output": compact(output), "outputDetails": {"truncated": false}}))
+        });
+    }
+
+    /// `.waitForTaskToken`: run the task (it hands the token on), record
+    /// TaskSubmitted, then wait for SendTaskSuccess/Failure.
+    pub(super) async fn wait_for_token(
+        mut self,
+        req: TaskRequest,
+        token: &str,
+        total: &mut Option<BoxFuture<'static, ()>>,
+        wrap: impl FnOnce(Value) -> Value,
+    ) -> Result<Value, (Failure, bool)> {
+        // Registered first: the outside world may answer before the task returns.
+        let mut waiter = self.ex.services.callbacks.register(token, &self.ex.arn);
+        let _guard = self.guard(token);
+        let out = match invoke(self.ex, req, total, None).await {
+            Ok(v) => wrap(v),
+            Err(Stop::Failed(f)) => return Err((f, false)),
+            Err(Stop::TimedOut(name)) => return Err((Failure::new(name, ""), true)),
+        };
+        self.submitted(&out);
+        let hb = sleep_secs(self.ex, self.heartbeat_s);
+        self.await_signal(&mut waiter, total, hb).await
+    }
+
+    /// Waits for the token's answer under TimeoutSeconds and HeartbeatSeconds.
+    /// An expired heartbeat is reported as `States.Timeout`, as AWS records it
+    /// for callback tasks.
+    async fn await_signal(
+        &mut self,
+        waiter: &mut CallbackWaiter,
+        total: &mut Option<BoxFuture<'static, ()>>,
+        mut hb: Option<BoxFuture<'static, ()>>,
+    ) -> Result<Value, (Failure, bool)> {
+        loop {
+            tokio::select! {
+                s = waiter.next() => match s {
+                    Some(Signal::Succeeded(v)) => return Ok(v),
+                    Some(Signal::Failed { error, cause }) => {
+                        return Err((Failure { error, cause, nulls: true }, false));
+                    }
+                    Some(Signal::Heartbeat) => hb = sleep_secs(self.ex, self.heartbeat_s),
+                    Some(Signal::Started { worker_name }) => {
+                        self.ex.emit(self.frame, EventType::ActivityStarted, || {
+                            Some(match worker_name {
+                                Some(w) => json!({"workerName": w}),
+                                None => json!({}),
+                            })
+                        });
+                        hb = sleep_secs(self.ex, self.heartbeat_s);
+                    }
+                    // The registry forgot the token: only a timeout can end the wait.
+                    None => {
+                        tokio::select! {
+                            _ = until(total) => {}
+                            _ = until(&mut hb) => {}
+                        }
+                        return Err((Failure::new(errors::TIMEOUT, ""), true));
+                    }
+                },
+                _ = until(total) => return Err((Failure::new(errors::TIMEOUT, ""), true)),
+                _ = until(&mut hb) => return Err((Failure::new(errors::TIMEOUT, ""), true)),
+            }
+        }
+    }
+
+    /// An activity task: queue it for a worker (ActivityScheduled), record
+    /// ActivityStarted when one takes it, and wait for its answer.
+    pub(super) async fn activity(
+        mut self,
+        input: &Value,
+        total: &mut Option<BoxFuture<'static, ()>>,
+    ) -> Result<Result<Value, (Failure, bool)>, NoActivity> {
+        let missing = || NoActivity(format!("The activity {} does not exist.", self.resource));
+        let Some(activities) = self.ex.services.activities.clone() else {
+            return Err(missing());
+        };
+        let token = TaskToken::new(&self.ex.arn, &self.state.name);
+        let mut waiter = self.ex.services.callbacks.register(&token, &self.ex.arn);
+        let mut guard = self.guard(&token);
+        let task = ActivityTask { token: token.clone(), input: compact(input) };
+        if !activities.schedule(self.resource, task) {
+            return Err(missing());
+        }
+        guard.activity = Some(self.resource.to_string());
+        guard.activities = Some(activities);
+        let (resource, timeout_s, heartbeat_s) = (self.resource, self.timeout_s, self.heartbeat_s);
+        self.ex.emit(self.frame, EventType::ActivityScheduled, || {
+            let mut d = json!({"resource": resource, "input": compact(input), "inputDetails": {"truncated": false}});
+            if let Some(t) = timeout_s {
+                d["timeoutInSeconds"] = json!(t);
+            }
+            if let Some(h) = heartbeat_s {
+                d["heartbeatInSeconds"] = json!(h);
+            }
+            Some(d)
+        });
+        // The heartbeat clock starts when a worker takes the task.
+        Ok(self.await_signal(&mut waiter, total, None).await)
+    }
+
+    /// `states:startExecution[.sync|.sync:2|.waitForTaskToken]` and `aws-sdk:sfn:startExecution`.
+    pub(super) async fn start_execution(
+        mut self,
+        pattern: Pattern,
+        token: Option<&str>,
+        total: &mut Option<BoxFuture<'static, ()>>,
+    ) -> Result<Value, (Failure, bool)> {
+        // Service errors keep their cause as is (no Lambda envelope).
+        let failed = |f: crate::task::TaskFailure| (Failure::new(f.error, f.cause), false);
+        let Some(sm_arn) = self.params.get("StateMachineArn").and_then(Value::as_str) else {
+            return Err((
+                Failure::new(
+                    errors::RUNTIME,
+                    "The field 'StateMachineArn' is required to start an execution.",
+                ),
+                false,
+            ));
+        };
+        let Some(executions) = self.ex.services.executions.clone() else {
+            return Err(failed(crate::services::state_machine_does_not_exist(sm_arn)));
+        };
+        // Input: absent or null is `{}`; a string is JSON text (as StartExecution's input).
+        let input = match self.params.get("Input") {
+            None | Some(Value::Null) => json!({}),
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+            Some(v) => v.clone(),
+        };
+        let req = ChildRequest {
+            state_machine_arn: sm_arn.to_string(),
+            name: self.params.get("Name").and_then(Value::as_str).map(str::to_string),
+            input: input.clone(),
+            parent_execution_arn: self.ex.arn.clone(),
+        };
+        let mut waiter = match (pattern, token) {
+            (Pattern::WaitForTaskToken, Some(t)) => Some((self.ex.services.callbacks.register(t, &self.ex.arn), self.guard(t))),
+            _ => None,
+        };
+        let engine = Engine {
+            tasks: self.ex.tasks.clone(),
+            clock: self.ex.clock.clone(),
+            config: self.ex.config.clone(),
+            services: self.ex.services.clone(),
+        };
+        let child = executions.start(&engine, req).map_err(failed)?;
+        let started = json!({"ExecutionArn": child.execution_arn, "StartDate": iso(child.start_date)});
+        match pattern {
+            Pattern::RequestResponse => return Ok(started),
+            Pattern::WaitForTaskToken => {
+                self.submitted(&started);
+                let hb = sleep_secs(self.ex, self.heartbeat_s);
+                return match waiter.as_mut() {
+                    Some((w, _)) => self.await_signal(w, total, hb).await,
+                    None => Err((Failure::new(errors::RUNTIME, "No task token for the callback."), false)),
+                };
+            }
+            Pattern::Sync | Pattern::Sync2 => self.submitted(&started),
+        }
+        let StartedChild { execution_arn, state_machine_arn, name, start_date, finished } = child;
+        let outcome: ChildOutcome = tokio::select! {
+            o = finished => o,
+            _ = until(total) => return Err((Failure::new(errors::TIMEOUT, ""), true)),
+        };
+        let as_json = pattern == Pattern::Sync2;
+        // DescribeExecution's fields in AWS's (alphabetical) order.
+        let mut d = Map::new();
+        if outcome.status != ExecutionStatus::Succeeded {
+            // An empty cause (a timeout) is left out, as AWS does.
+            if let Some(c) = outcome.cause.as_ref().filter(|c| !c.is_empty()) {
+                d.insert("Cause".into(), json!(c));
+            }
+            if let Some(e) = &outcome.error {
+                d.insert("Error".into(), json!(e));
+            }
+        }
+        d.insert("ExecutionArn".into(), json!(execution_arn));
+        d.insert("Input".into(), if as_json { input.clone() } else { json!(compact(&input)) });
+        d.insert("InputDetails".into(), json!({"Included": true}));
+        d.insert("Name".into(), json!(name));
+        if let (ExecutionStatus::Succeeded, Some(out)) = (outcome.status, &outcome.output) {
+            d.insert("Output".into(), if as_json { out.clone() } else { json!(compact(out)) });
+            d.insert("OutputDetails".into(), json!({"Included": true}));
+        }
+        d.insert("StartDate".into(), json!(iso(start_date)));
+        d.insert("StateMachineArn".into(), json!(state_machine_arn));
+        d.insert("Status".into(), json!(outcome.status.as_str()));
+        d.insert("StopDate".into(), json!(iso(outcome.stop_date)));
+        let d = Value::Object(d);
+        match outcome.status {
+            ExecutionStatus::Succeeded => Ok(d),
+            _ => Err((Failure::new(errors::TASK_FAILED, compact(&d)), false)),
+        }
+    }
+
+    /// `aws-sdk:sfn:sendTaskSuccess|Failure|Heartbeat` from inside a workflow.
+    pub(super) fn send_task_outcome(self, what: Outcome) -> Result<Value, (Failure, bool)> {
+        let field = |k: &str| self.params.get(k).and_then(Value::as_str).map(str::to_string);
+        let token = field("TaskToken").unwrap_or_default();
+        let signal = match what {
+            Outcome::Success => {
+                let out = match self.params.get("Output") {
+                    Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+                    Some(v) => v.clone(),
+                    None => Value::Null,
+                };
+                Signal::Succeeded(out)
+            }
+            Outcome::Failure => Signal::Failed { error: field("Error"), cause: field("Cause") },
+            Outcome::Heartbeat => Signal::Heartbeat,
+        };
+        match self.ex.services.callbacks.signal(&token, signal) {
+            Ok(()) => Ok(json!({})),
+            Err(e) => Err((
+                Failure::new(
+                    format!("Sfn.{}Exception", e.api_name()),
+                    format!(
+                        "{e} (Service: Sfn, Status Code: 400, Request ID: {}) (SDK Attempt Count: 1)",
+                        stepbox_asl::uuid_v4()
+                    ),
+                ),
+                false,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_resource_names() {
+        let r = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
+        let (base, p) = split_pattern(r);
+        assert_eq!((base, p), ("arn:aws:states:::sqs:sendMessage", Pattern::WaitForTaskToken));
+        assert_eq!(Kind::of(base, p), Kind::WaitForTaskToken);
+        assert_eq!(
+            resource_names(base, p, &Target::parse(base)),
+            ("sqs".into(), "sendMessage.waitForTaskToken".into())
+        );
+        let (base, p) = split_pattern("arn:aws:states:::states:startExecution.sync:2");
+        assert_eq!(Kind::of(base, p), Kind::StartExecution(Pattern::Sync2));
+        let (base, p) = split_pattern("arn:aws:states:::lambda:invoke.waitForTaskToken");
+        assert_eq!(Target::parse(base), Target::LambdaInvoke);
+        assert_eq!(resource_names(base, p, &Target::LambdaInvoke).1, "invoke.waitForTaskToken");
+        assert_eq!(
+            Kind::of("arn:aws:states:us-east-1:111111111111:activity:a", Pattern::RequestResponse),
+            Kind::Activity
+        );
+        let (base, p) = split_pattern("arn:aws:states:::aws-sdk:sfn:sendTaskSuccess");
+        assert_eq!(Kind::of(base, p), Kind::SendTaskOutcome(Outcome::Success));
+        assert_eq!(resource_names(base, p, &Target::Other), ("aws-sdk:sfn".into(), "sendTaskSuccess".into()));
+        assert_eq!(split_pattern("my-task"), ("my-task", Pattern::RequestResponse));
+    }
+}

@@ -1,0 +1,266 @@
+//! Services the interpreter reaches beyond task invocation: task-token
+//! callbacks, activity queues and nested executions. Each is a trait so the
+//! server (and a durable store) can supply its own; in-memory versions live here.
+
+use crate::callback::{Callbacks, MemoryCallbacks};
+use crate::clock::BoxFuture;
+use crate::exec::{Engine, ExecutionOptions, ExecutionStatus};
+use crate::history::NullSink;
+use crate::task::TaskFailure;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stepbox_asl::StateMachine;
+
+/// What the engine uses besides tasks and the clock.
+#[derive(Clone)]
+pub struct Services {
+    pub callbacks: Arc<dyn Callbacks>,
+    /// Activity queues (`arn:aws:states:R:A:activity:NAME` resources); none: such states fail.
+    pub activities: Option<Arc<dyn Activities>>,
+    /// Nested executions (`arn:aws:states:::states:startExecution`); none: such states fail.
+    pub executions: Option<Arc<dyn Executions>>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services { callbacks: Arc::new(MemoryCallbacks::new()), activities: None, executions: None }
+    }
+}
+
+/// One activity task waiting for a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    pub token: String,
+    /// The task input as JSON text (what GetActivityTask returns).
+    pub input: String,
+}
+
+/// Activity queues as the engine sees them.
+pub trait Activities: Send + Sync {
+    /// Queues `task` for workers of `activity_arn`; `false` if no such activity exists.
+    fn schedule(&self, activity_arn: &str, task: ActivityTask) -> bool;
+    /// Takes back a task no worker picked up yet (it timed out or was aborted).
+    fn withdraw(&self, activity_arn: &str, token: &str);
+}
+
+/// A registered activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    pub arn: String,
+    pub name: String,
+    pub creation_date: DateTime<Utc>,
+}
+
+struct Queue {
+    record: ActivityRecord,
+    tasks: VecDeque<ActivityTask>,
+    ready: Arc<tokio::sync::Notify>,
+}
+
+/// In-memory activities: definitions plus their task queues.
+#[derive(Default)]
+pub struct MemoryActivities {
+    queues: Mutex<BTreeMap<String, Queue>>,
+}
+
+impl MemoryActivities {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Queue>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates the activity (idempotent, as CreateActivity) and returns its record.
+    pub fn create(&self, arn: &str, name: &str, now: DateTime<Utc>) -> ActivityRecord {
+        self.lock()
+            .entry(arn.to_string())
+            .or_insert_with(|| Queue {
+                record: ActivityRecord { arn: arn.into(), name: name.into(), creation_date: now },
+                tasks: VecDeque::new(),
+                ready: Arc::new(tokio::sync::Notify::new()),
+            })
+            .record
+            .clone()
+    }
+
+    pub fn describe(&self, arn: &str) -> Option<ActivityRecord> {
+        self.lock().get(arn).map(|q| q.record.clone())
+    }
+
+    /// Deletes the activity; queued tasks stay unanswered (their states time out, as in AWS).
+    pub fn delete(&self, arn: &str) {
+        if let Some(q) = self.lock().remove(arn) {
+            q.ready.notify_waiters();
+        }
+    }
+
+    pub fn list(&self) -> Vec<ActivityRecord> {
+        self.lock().values().map(|q| q.record.clone()).collect()
+    }
+
+    /// Takes the oldest task of `arn`, waiting up to `wait` for one.
+    /// `None` when the wait ends empty-handed or the activity does not exist.
+    pub async fn poll(&self, arn: &str, wait: Duration) -> Option<ActivityTask> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let ready = {
+                let mut g = self.lock();
+                let q = g.get_mut(arn)?;
+                if let Some(t) = q.tasks.pop_front() {
+                    return Some(t);
+                }
+                q.ready.clone()
+            };
+            let notified = ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // A task may have arrived between the check and enabling the wake-up.
+            if self.lock().get(arn).is_some_and(|q| !q.tasks.is_empty()) {
+                continue;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+impl Activities for MemoryActivities {
+    fn schedule(&self, activity_arn: &str, task: ActivityTask) -> bool {
+        let mut g = self.lock();
+        let Some(q) = g.get_mut(activity_arn) else { return false };
+        q.tasks.push_back(task);
+        q.ready.notify_one();
+        true
+    }
+
+    fn withdraw(&self, activity_arn: &str, token: &str) {
+        if let Some(q) = self.lock().get_mut(activity_arn) {
+            q.tasks.retain(|t| t.token != token);
+        }
+    }
+}
+
+/// A child execution a Task state asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildRequest {
+    pub state_machine_arn: String,
+    /// Execution name; a UUID when absent.
+    pub name: Option<String>,
+    pub input: Value,
+    /// The execution whose Task state starts the child.
+    pub parent_execution_arn: String,
+}
+
+/// How a child execution ended: the DescribeExecution fields `.sync` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildOutcome {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub stop_date: DateTime<Utc>,
+}
+
+/// A started child execution.
+pub struct StartedChild {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub start_date: DateTime<Utc>,
+    /// Resolves when the child ends.
+    pub finished: BoxFuture<'static, ChildOutcome>,
+}
+
+/// Starts nested executions (`states:startExecution`).
+pub trait Executions: Send + Sync {
+    /// Starts `req` on `engine` (the parent's engine). Failures use the names
+    /// the integration reports, e.g. `StepFunctions.StateMachineDoesNotExistException`.
+    fn start(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure>;
+}
+
+/// The failure AWS reports for an unknown state machine ARN.
+pub fn state_machine_does_not_exist(arn: &str) -> TaskFailure {
+    TaskFailure::new(
+        "StepFunctions.StateMachineDoesNotExistException",
+        format!(
+            "State Machine Does Not Exist: '{arn}' (Service: AWSStepFunctions; Status Code: 400; \
+             Error Code: StateMachineDoesNotExist; Request ID: {}; Proxy: null)",
+            stepbox_asl::uuid_v4()
+        ),
+    )
+}
+
+/// Nested executions over a fixed set of state machines, run on the
+/// parent's engine without recording history (for `stepbox run` and tests).
+#[derive(Default)]
+pub struct LocalExecutions {
+    machines: Mutex<BTreeMap<String, Arc<StateMachine>>>,
+}
+
+impl LocalExecutions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `sm` startable as `arn` (`arn:aws:states:R:A:stateMachine:NAME`).
+    pub fn insert(&self, arn: &str, sm: Arc<StateMachine>) {
+        self.machines.lock().unwrap_or_else(|e| e.into_inner()).insert(arn.to_string(), sm);
+    }
+}
+
+impl Executions for LocalExecutions {
+    fn start(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
+        let sm = self
+            .machines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&req.state_machine_arn)
+            .cloned()
+            .ok_or_else(|| state_machine_does_not_exist(&req.state_machine_arn))?;
+        let sm_name = req.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+        let name = req.name.clone().unwrap_or_else(stepbox_asl::uuid_v4);
+        let arn = req.state_machine_arn.replacen(":stateMachine:", ":execution:", 1) + ":" + &name;
+        let start_date = engine.clock().now();
+        let opts = ExecutionOptions {
+            name: name.clone(),
+            execution_arn: Some(arn.clone()),
+            state_machine_name: sm_name,
+            state_machine_arn: Some(req.state_machine_arn.clone()),
+            ..Default::default()
+        };
+        let engine = engine.clone();
+        let clock = engine.clock().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let o = engine.start(sm, req.input, opts, Arc::new(NullSink)).await;
+            let _ = tx.send(ChildOutcome {
+                status: o.status,
+                output: o.output,
+                error: o.error,
+                cause: o.cause,
+                stop_date: o.stop_date,
+            });
+        });
+        Ok(StartedChild {
+            execution_arn: arn,
+            state_machine_arn: req.state_machine_arn,
+            name,
+            start_date,
+            finished: Box::pin(async move {
+                rx.await.unwrap_or_else(|_| ChildOutcome {
+                    status: ExecutionStatus::Aborted,
+                    output: None,
+                    error: None,
+                    cause: None,
+                    stop_date: clock.now(),
+                })
+            }),
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! Task tokens and activities over the Step Functions API:
+//! SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat and
+//! Create/Describe/Delete/ListActivities and GetActivityTask (a long poll).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+use stepbox_engine::{CallbackError, Signal};
+
+use crate::sfn::{ApiError, check_name};
+use crate::{AppState, epoch};
+
+/// How long GetActivityTask waits for a task before answering empty (AWS: 60 s).
+pub const ACTIVITY_POLL: Duration = Duration::from_secs(60);
+
+/// The operations this module serves.
+pub(crate) fn handles(op: &str) -> bool {
+    matches!(
+        op,
+        "SendTaskSuccess"
+            | "SendTaskFailure"
+            | "SendTaskHeartbeat"
+            | "CreateActivity"
+            | "DescribeActivity"
+            | "DeleteActivity"
+            | "ListActivities"
+            | "GetActivityTask"
+    )
+}
+
+pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -> Result<Value, ApiError> {
+    match op {
+        "SendTaskSuccess" => {
+            let token = token(p)?;
+            let output = required(p, "output")?;
+            let value: Value = serde_json::from_str(output)
+                .map_err(|e| ApiError::new("InvalidOutput", format!("Invalid Output: '{e}'")))?;
+            signal(state, token, Signal::Succeeded(value))
+        }
+        "SendTaskFailure" => {
+            let token = token(p)?;
+            let error = optional(p, "error")?.map(str::to_string);
+            let cause = optional(p, "cause")?.map(str::to_string);
+            signal(state, token, Signal::Failed { error, cause })
+        }
+        "SendTaskHeartbeat" => signal(state, token(p)?, Signal::Heartbeat),
+        "CreateActivity" => {
+            let name = required(p, "name")?;
+            check_name(name, 80)?;
+            let arn = format!("arn:aws:states:{}:{}:activity:{name}", state.config.region, state.config.account);
+            let r = state.activities.create(&arn, name, Utc::now());
+            Ok(json!({"activityArn": r.arn, "creationDate": epoch(r.creation_date)}))
+        }
+        "DescribeActivity" => {
+            let arn = activity_arn(p)?;
+            let r = state
+                .activities
+                .describe(arn)
+                .ok_or_else(|| ApiError::new("ActivityDoesNotExist", format!("Activity Does Not Exist: '{arn}'")))?;
+            Ok(json!({"activityArn": r.arn, "name": r.name, "creationDate": epoch(r.creation_date)}))
+        }
+        "DeleteActivity" => {
+            state.activities.delete(activity_arn(p)?);
+            Ok(json!({}))
+        }
+        "ListActivities" => list_activities(state, p),
+        "GetActivityTask" => {
+            let arn = activity_arn(p)?;
+            let worker = optional(p, "workerName")?.map(str::to_string);
+            if state.activities.describe(arn).is_none() {
+                return Err(ApiError::new("ActivityDoesNotExist", format!("Activity Does Not Exist: '{arn}'")));
+            }
+            // A task whose state already ended (its token closed) is skipped.
+            let deadline = tokio::time::Instant::now() + state.activity_poll;
+            loop {
+                let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let Some(task) = state.activities.poll(arn, wait).await else {
+                    return Ok(json!({}));
+                };
+                let started = Signal::Started { worker_name: worker.clone() };
+                if state.engine.services().callbacks.signal(&task.token, started).is_ok() {
+                    return Ok(json!({"taskToken": task.token, "input": task.input}));
+                }
+            }
+        }
+        _ => Err(ApiError::new("UnknownOperationException", format!("unknown operation '{op}'"))),
+    }
+}
+
+fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
+    match state.engine.services().callbacks.signal(token, s) {
+        Ok(()) => Ok(json!({})),
+        Err(e) => Err(ApiError::new(e.api_name(), e.to_string())),
+    }
+}
+
+fn optional<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::new("SerializationException", format!("member '{key}' must be a string"))),
+    }
+}
+
+fn required<'a>(p: &'a Map<String, Value>, key: &str) -> Result<&'a str, ApiError> {
+    optional(p, key)?.ok_or_else(|| {
+        ApiError::new(
+            "ValidationException",
+            format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"),
+        )
+    })
+}
+
+fn token<'a>(p: &'a Map<String, Value>) -> Result<&'a str, ApiError> {
+    let t = required(p, "taskToken")?;
+    if t.is_empty() || t.len() > 2048 {
+        let e = CallbackError::InvalidToken("Invalid token".into());
+        return Err(ApiError::new(e.api_name(), e.to_string()));
+    }
+    Ok(t)
+}
+
+fn activity_arn<'a>(p: &'a Map<String, Value>) -> Result<&'a str, ApiError> {
+    let arn = required(p, "activityArn")?;
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
+        Ok(arn)
+    } else {
+        Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")))
+    }
+}
+
+fn list_activities(state: &AppState, p: &Map<String, Value>) -> Result<Value, ApiError> {
+    let max = match p.get("maxResults") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            Some(0) => 100,
+            Some(n) if n <= 1000 => n as usize,
+            _ => return Err(ApiError::new("ValidationException", "maxResults must be between 0 and 1000")),
+        },
+    };
+    let all = state.activities.list();
+    // The next token is the index of the next page's first activity.
+    let start = match optional(p, "nextToken")? {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i <= all.len())
+            .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{t}'")))?,
+    };
+    let page: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|r| json!({"activityArn": r.arn, "name": r.name, "creationDate": epoch(r.creation_date)}))
+        .collect();
+    let mut out = json!({"activities": page});
+    if start + max < all.len() {
+        out["nextToken"] = json!((start + max).to_string());
+    }
+    Ok(out)
+}

@@ -1,0 +1,126 @@
+//! Nested executions: a `states:startExecution` Task state starts its child
+//! through the server's own StartExecution, so the child is an ordinary
+//! execution (listed, described, with its history and abortable).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use stepbox_engine::services::state_machine_does_not_exist;
+use stepbox_engine::{
+    ChildOutcome, ChildRequest, Engine, ExecutionStatus, Executions, MemoryActivities, StartedChild, TaskFailure,
+};
+use stepbox_sandbox::Registry;
+
+use crate::store::Store;
+use crate::{AppState, ServerConfig};
+
+/// How often a `.sync` parent looks at its child's record.
+const CHILD_POLL: Duration = Duration::from_millis(20);
+
+/// Everything of [`AppState`] but the engine (which holds this service: no cycle).
+pub(crate) struct Parts {
+    pub config: Arc<ServerConfig>,
+    pub registry: Registry,
+    pub store: Arc<dyn Store>,
+    pub activities: Arc<MemoryActivities>,
+    pub activity_poll: Duration,
+    pub running: Arc<crate::sfn::Running>,
+    pub functions: Arc<crate::lambda::FunctionTable>,
+    pub definitions: Arc<crate::sfn::Definitions>,
+}
+
+/// [`Executions`] over the server's StartExecution.
+#[derive(Default)]
+pub(crate) struct ServerExecutions {
+    pub parts: OnceLock<Parts>,
+}
+
+fn status(s: &str) -> Option<ExecutionStatus> {
+    Some(match s {
+        "SUCCEEDED" => ExecutionStatus::Succeeded,
+        "FAILED" => ExecutionStatus::Failed,
+        "TIMED_OUT" => ExecutionStatus::TimedOut,
+        "ABORTED" => ExecutionStatus::Aborted,
+        _ => return None,
+    })
+}
+
+impl Executions for ServerExecutions {
+    fn start(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
+        let p = self.parts.get().ok_or_else(|| TaskFailure::new("States.Runtime", "the server is not ready"))?;
+        let state = AppState {
+            config: p.config.clone(),
+            engine: engine.clone(),
+            registry: p.registry.clone(),
+            store: p.store.clone(),
+            activities: p.activities.clone(),
+            activity_poll: p.activity_poll,
+            running: p.running.clone(),
+            functions: p.functions.clone(),
+            definitions: p.definitions.clone(),
+            // Children run in memory even on a durable server (not resumed after a restart).
+            durability: None,
+        };
+        let mut m = Map::new();
+        m.insert("stateMachineArn".into(), json!(req.state_machine_arn));
+        if let Some(n) = &req.name {
+            m.insert("name".into(), json!(n));
+        }
+        m.insert("input".into(), json!(stepbox_asl::compact(&req.input)));
+        let started = match crate::sfn::start_execution_request(&state, &m) {
+            Ok(v) => v,
+            Err(e) if e.kind == "StateMachineDoesNotExist" => return Err(state_machine_does_not_exist(&req.state_machine_arn)),
+            Err(e) => {
+                return Err(TaskFailure::new(
+                    format!("StepFunctions.{}Exception", e.kind),
+                    format!(
+                        "{} (Service: AWSStepFunctions; Status Code: 400; Error Code: {}; Request ID: {}; Proxy: null)",
+                        e.message,
+                        e.kind,
+                        stepbox_asl::uuid_v4()
+                    ),
+                ));
+            }
+        };
+        let arn = started["executionArn"].as_str().unwrap_or_default().to_string();
+        let record = state.store.get_execution(&arn).ok_or_else(|| TaskFailure::new("States.Runtime", "child execution vanished"))?;
+        let store = state.store.clone();
+        let clock = engine.clock().clone();
+        let child_arn = arn.clone();
+        let finished = Box::pin(async move {
+            loop {
+                match store.get_execution(&child_arn) {
+                    Some(r) => {
+                        if let Some(s) = status(&r.status) {
+                            return ChildOutcome {
+                                status: s,
+                                output: r.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+                                error: r.error,
+                                cause: r.cause,
+                                stop_date: r.stop_date.unwrap_or_else(|| clock.now()),
+                            };
+                        }
+                    }
+                    None => {
+                        return ChildOutcome {
+                            status: ExecutionStatus::Aborted,
+                            output: None,
+                            error: None,
+                            cause: None,
+                            stop_date: clock.now(),
+                        };
+                    }
+                }
+                tokio::time::sleep(CHILD_POLL).await;
+            }
+        });
+        Ok(StartedChild {
+            execution_arn: arn,
+            state_machine_arn: record.state_machine_arn,
+            name: record.name,
+            start_date: record.start_date,
+            finished,
+        })
+    }
+}
