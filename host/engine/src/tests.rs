@@ -885,3 +885,4 @@ async fn huge_wait_is_an_error_not_a_panic() {
     .await;
     assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
 }
+mod jsonata;

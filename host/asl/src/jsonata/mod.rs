@@ -5,6 +5,7 @@
 //! it, so it can be swapped.
 
 mod convert;
+mod fields;
 mod functions;
 pub mod template;
 
@@ -16,10 +17,10 @@ use jsonata_core::evaluator::{Context, Evaluator};
 use jsonata_core::value::JValue;
 use serde_json::{Map, Value};
 
+pub use fields::{ChoiceFields, JsonataFields, OutputAssign};
 pub use template::JsonataTemplate;
 
 /// What a JSONata expression may read: `$states.*` and the variables.
-#[derive(Clone, Copy)]
 pub struct Bindings<'a> {
     pub input: &'a Value,
     /// `$states.result` (Task, Map, Parallel: Output and Assign).
@@ -29,6 +30,20 @@ pub struct Bindings<'a> {
     /// `$states.context`; `Null` when the state does not read it.
     pub context: &'a Value,
     pub vars: &'a Map<String, Value>,
+    /// `$states` converted once for every expression of one evaluation.
+    states: std::cell::OnceCell<JValue>,
+}
+
+impl<'a> Bindings<'a> {
+    pub fn new(
+        input: &'a Value,
+        result: Option<&'a Value>,
+        error_output: Option<&'a Value>,
+        context: &'a Value,
+        vars: &'a Map<String, Value>,
+    ) -> Self {
+        Bindings { input, result, error_output, context, vars, states: std::cell::OnceCell::new() }
+    }
 }
 
 /// A parsed `{% … %}` expression.
@@ -101,7 +116,7 @@ impl Expression {
     pub fn evaluate(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
         let mut context = Context::new();
         if self.reads_states {
-            context.bind("states".into(), states_value(b));
+            context.bind("states".into(), b.states.get_or_init(|| states_value(b)).clone());
         }
         for name in &self.variables {
             if let Some(v) = b.vars.get(name) {
@@ -212,7 +227,7 @@ mod tests {
 
     fn eval(src: &str, input: Value, vars: Value) -> Result<Option<Value>, EvalError> {
         let vars = vars.as_object().cloned().unwrap_or_default();
-        let b = Bindings { input: &input, result: None, error_output: None, context: &Value::Null, vars: &vars };
+        let b = Bindings::new(&input, None, None, &Value::Null, &vars);
         Expression::parse(src).unwrap().evaluate(&b)
     }
 

@@ -171,7 +171,7 @@ mod tests {
     use serde_json::json;
 
     fn bindings<'a>(input: &'a Value, vars: &'a Map<String, Value>) -> Bindings<'a> {
-        Bindings { input, result: None, error_output: None, context: &Value::Null, vars }
+        Bindings::new(input, None, None, &Value::Null, vars)
     }
 
     #[test]
