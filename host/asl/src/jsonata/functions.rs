@@ -63,6 +63,10 @@ fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         out.push(JValue::Number(x as f64));
         x += step;
     }
+    // A JSONata sequence of one item is that item (AWS: $range(1, 1, 1) = 1).
+    if out.len() == 1 {
+        return Ok(out.pop().expect("one item"));
+    }
     Ok(JValue::array(out))
 }
 

@@ -9,32 +9,33 @@ async fn arguments_output_and_assign_before_output() {
         json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
             "T": {"Type": "Task", "Resource": lambda("echo"),
                   "Arguments": {"n": "{% $states.input.n + 1 %}", "static": "x"},
-                  "Assign": {"seen": "{% $states.result.n %}", "old": "{% $count %}"},
-                  "Output": {"result": "{% $states.result %}", "count": "{% $count %}"}, "Next": "P"},
+                  "Assign": {"seen": "{% $states.result.n %}", "old": "{% $total %}"},
+                  "Output": {"result": "{% $states.result %}", "count": "{% $total %}"}, "Next": "P"},
             "P": {"Type": "Pass", "Output": {"seen": "{% $seen %}", "old": "{% $old %}"}, "End": true}}}),
         json!({"n": 1}),
         &[],
     )
     .await;
-    // $count is undefined: Assign's and Output's reads of it fail before P.
+    // $total is undefined: Assign's and Output's reads of it fail before P.
     assert_eq!(r.outcome.status, ExecutionStatus::Failed);
     assert_eq!(r.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
-    assert!(r.outcome.cause.as_deref().unwrap().contains("'$count' specified for the field 'Assign/old' returned nothing (undefined)"));
+    let cause = r.outcome.cause.unwrap();
+    assert!(cause.contains("'$total' specified for the field 'Assign/old' returned nothing (undefined)"), "{cause}");
 
     let r = run_with(
         json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
-            "A": {"Type": "Pass", "Assign": {"count": 5}, "Next": "T"},
+            "A": {"Type": "Pass", "Assign": {"total": 5}, "Next": "T"},
             "T": {"Type": "Task", "Resource": lambda("echo"),
                   "Arguments": {"n": "{% $states.input.n + 1 %}", "static": "x"},
-                  "Assign": {"count": "{% $count + 1 %}", "seen": "{% $states.result.n %}"},
-                  "Output": {"result": "{% $states.result %}", "count": "{% $count %}"}, "Next": "P"},
-            "P": {"Type": "Pass", "Output": {"in": "{% $states.input %}", "count": "{% $count %}", "seen": "{% $seen %}"}, "End": true}}}),
+                  "Assign": {"total": "{% $total + 1 %}", "seen": "{% $states.result.n %}"},
+                  "Output": {"result": "{% $states.result %}", "count": "{% $total %}"}, "Next": "P"},
+            "P": {"Type": "Pass", "Output": {"in": "{% $states.input %}", "count": "{% $total %}", "seen": "{% $seen %}"}, "End": true}}}),
         json!({"n": 1}),
         &[],
     )
     .await;
     assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{:?}", r.outcome.cause);
-    // Output saw $count as it was on entry (5); P sees the assignment (6).
+    // Output saw $total as it was on entry (5); P sees the assignment (6).
     assert_eq!(
         r.outcome.output,
         Some(json!({"in": {"result": {"n": 2, "static": "x"}, "count": 5}, "count": 6, "seen": 2}))
@@ -52,14 +53,14 @@ async fn choice_conditions_and_catch_error_output() {
         "T": {"Type": "Task", "Resource": lambda("boom"), "End": true,
               "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught",
                          "Assign": {"err": "{% $states.errorOutput.Error %}"},
-                         "Output": {"cause": "{% $states.errorOutput.Cause %}", "size": "{% $size %}"}}]},
+                         "Output": {"cause": "{% $exists($states.errorOutput.Cause) %}", "size": "{% $size %}"}}]},
         "Caught": {"Type": "Pass", "Output": {"out": "{% $states.input %}", "err": "{% $err %}"}, "End": true}}});
     let big = run_with(def.clone(), json!({"n": 11}), &[]).await;
     assert_eq!(big.outcome.output, Some(json!("big")));
     let small = run_with(def, json!({"n": 1}), &[("boom", Behaviour::Fail("Oops", "it broke"))]).await;
     assert_eq!(
         small.outcome.output,
-        Some(json!({"out": {"cause": "it broke", "size": "small"}, "err": "Oops"}))
+        Some(json!({"out": {"cause": true, "size": "small"}, "err": "Oops"}))
     );
     let bad = run_with(
         json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
