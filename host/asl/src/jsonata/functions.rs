@@ -10,18 +10,26 @@ use super::convert;
 /// Longest array $range and $partition build (AWS caps array results too).
 const MAX_ITEMS: usize = 1_000_000;
 
-pub fn register(ev: &mut Evaluator) {
+/// Registers the AWS functions among `names` (the `$name`s an expression
+/// mentions): registering all of them on every evaluation would cost more
+/// than most expressions.
+pub fn register(ev: &mut Evaluator, names: &[String]) {
     // Registration fails only on a name clash with a built-in; these names
     // are not built-ins, and the overrides below replace non-compiled ones.
-    let _ = ev.register_fn("partition", partition);
-    let _ = ev.register_fn("range", range);
-    let _ = ev.register_fn("hash", hash);
-    let _ = ev.register_fn("uuid", |_: &[JValue]| Ok(JValue::from(crate::uuid_v4())));
-    let _ = ev.register_fn("parse", parse);
-    let _ = ev.register_fn_override("random", random);
-    let _ = ev.register_fn_override("eval", |_: &[JValue]| {
-        Err(fail("$eval", "the function is not supported; use $parse"))
-    });
+    for name in names {
+        let _ = match name.as_str() {
+            "partition" => ev.register_fn("partition", partition),
+            "range" => ev.register_fn("range", range),
+            "hash" => ev.register_fn("hash", hash),
+            "uuid" => ev.register_fn("uuid", |_: &[JValue]| Ok(JValue::from(crate::uuid_v4()))),
+            "parse" => ev.register_fn("parse", parse),
+            "random" => ev.register_fn_override("random", random),
+            "eval" => ev.register_fn_override("eval", |_: &[JValue]| {
+                Err(fail("$eval", "the function is not supported; use $parse"))
+            }),
+            _ => Ok(()),
+        };
+    }
 }
 
 fn fail(function: &str, why: &str) -> EvaluatorError {

@@ -124,7 +124,7 @@ impl Expression {
             }
         }
         let mut evaluator = Evaluator::with_context(context);
-        functions::register(&mut evaluator);
+        functions::register(&mut evaluator, &self.variables);
         match evaluator.evaluate(&self.ast, &JValue::Undefined) {
             Ok(v) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported),
             Err(e) => Err(EvalError::Failed(e.message().to_string())),
