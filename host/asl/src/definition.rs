@@ -200,6 +200,8 @@ pub struct State {
     pub assign_template: Option<Template>,
     pub arguments: Option<Value>,
     pub output: Option<Value>,
+    /// The compiled `{% … %}` fields of a JSONata state (None in JSONPath).
+    pub jsonata: Option<Box<crate::jsonata::JsonataFields>>,
     /// Whether any compiled template/path of this state refers to `$$`.
     pub uses_context: bool,
 }
@@ -245,6 +247,7 @@ impl StateMachine {
             diags: Vec::new(),
             warnings: Vec::new(),
             all_names: HashMap::new(),
+            top_ql: QueryLanguage::JsonPath,
         };
         let sm = b.machine(v, "", true, QueryLanguage::JsonPath);
         if !b.diags.is_empty() || sm.is_none() {
@@ -290,6 +293,8 @@ struct Builder {
     warnings: Vec<Diagnostic>,
     /// Every state name seen so far, across nested machines (names are global).
     all_names: HashMap<String, String>,
+    /// The top-level QueryLanguage: what Map/Parallel children inherit.
+    top_ql: QueryLanguage,
 }
 
 fn looks_dynamic(s: &str) -> bool {
@@ -538,6 +543,9 @@ impl Builder {
                 parent_ql
             }
         };
+        if top {
+            self.top_ql = ql;
+        }
         let comment = self.opt_string(o, "Comment", loc);
         let version = if top {
             self.opt_string(o, "Version", loc)
@@ -1145,7 +1153,7 @@ impl Builder {
         let ql = match o.get("QueryLanguage") {
             None => parent_ql,
             Some(Value::String(s)) if s == "JSONPath" => {
-                if parent_ql == QueryLanguage::Jsonata {
+                if self.top_ql == QueryLanguage::Jsonata {
                     self.schema("A state cannot set QueryLanguage to JSONPath when the state machine uses JSONata", format!("{loc}/QueryLanguage"));
                 }
                 QueryLanguage::JsonPath
@@ -1272,6 +1280,22 @@ impl Builder {
         };
         let retry = self.retriers(o, loc);
         let catch = self.catchers(o, loc, names, ql);
+        let jsonata = if jp {
+            None
+        } else {
+            match crate::jsonata::JsonataFields::compile(ty, o, loc) {
+                Ok(f) => {
+                    uc |= f.reads_context;
+                    Some(Box::new(f))
+                }
+                Err(diags) => {
+                    for d in diags {
+                        self.err(d.code, d.message, d.location);
+                    }
+                    None
+                }
+            }
+        };
         let kind = match ty {
             "Pass" => StateKind::Pass {
                 result: o.get("Result").cloned(),
@@ -1458,7 +1482,7 @@ impl Builder {
                     Some(Value::Array(a)) if !a.is_empty() => {
                         for (i, b) in a.iter().enumerate() {
                             if let Some(m) =
-                                self.machine(b, &format!("{loc}/Branches[{i}]"), false, ql)
+                                self.machine(b, &format!("{loc}/Branches[{i}]"), false, self.top_ql)
                             {
                                 branches.push(std::sync::Arc::new(m));
                             }
@@ -1484,7 +1508,7 @@ impl Builder {
                     }
                 };
                 let pv = &o[proc_key];
-                let processor = self.machine(pv, &format!("{loc}/{proc_key}"), false, ql);
+                let processor = self.machine(pv, &format!("{loc}/{proc_key}"), false, self.top_ql);
                 let (mode, execution_type) = match pv.get("ProcessorConfig") {
                     None => (MapMode::Inline, None),
                     Some(Value::Object(pc)) => {
@@ -1601,6 +1625,7 @@ impl Builder {
             assign_template,
             arguments: o.get("Arguments").cloned(),
             output: o.get("Output").cloned(),
+            jsonata,
             uses_context: uc,
         })
     }

@@ -11,6 +11,7 @@ pub mod definition;
 pub mod error;
 pub mod intrinsics;
 pub mod io;
+pub mod jsonata;
 pub mod path;
 pub mod template;
 mod util;

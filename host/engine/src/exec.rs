@@ -20,6 +20,8 @@ use stepbox_asl::{
     StrSpec, WaitSpec, compact, error_matches, errors, io,
 };
 
+mod jsonata;
+
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -768,8 +770,30 @@ fn run_machine(
                     let caught = st
                         .catch
                         .iter()
-                        .find(|c| error_matches(&c.error_equals, fail.error_name()));
+                        .position(|c| error_matches(&c.error_equals, fail.error_name()));
+                    let jsonata_catch = caught.and_then(|i| Some(&st.jsonata.as_deref()?.catchers[i]));
+                    let caught = caught.map(|i| &st.catch[i]);
                     match (caught, raw) {
+                        (Some(c), Some(raw)) if jsonata_catch.is_some() => {
+                            let k = jsonata_catch.expect("checked");
+                            let err_out = fail.as_output();
+                            let mut ctx_slot = Value::Null;
+                            let ctx = ctx_for(&ex, st, &entry, 0, &mut ctx_slot);
+                            let res = err_out.clone();
+                            match jsonata::finish(k.assign.as_ref(), k.output.as_ref(), &raw, res, false, Some(&err_out), ctx, &mut frame.vars) {
+                                Ok(out) => {
+                                    if let Some(t) = exited_ty {
+                                        ex.emit_with(&mut frame, t, || Details::StateExited {
+                                            name: st.name.clone(),
+                                            output: compact(&out),
+                                        });
+                                    }
+                                    input = out;
+                                    idx = c.next;
+                                }
+                                Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
+                            }
+                        }
                         (Some(c), Some(raw)) => {
                             let err_out = fail.as_output();
                             match eval_assign(&c.assign_template, &err_out, &NULL, &frame.vars) {
@@ -801,6 +825,9 @@ fn run_machine(
 /// Features the definition may carry that this engine does not evaluate yet:
 /// failing loudly beats silently ignoring them.
 fn unsupported(st: &State) -> Option<&'static str> {
+    if st.jsonata.is_some() {
+        return None;
+    }
     if st.assign.is_some() && st.assign_template.is_none() {
         return Some("JSONata Assign is not supported by this engine yet.");
     }
@@ -837,6 +864,27 @@ fn scope<'a>(input: &'a Value, context: &'a Value, vars: &'a Map<String, Value>)
         context,
         variables: Some(vars),
     }
+}
+
+/// The input a Task, Parallel or Map works on: InputPath and Parameters in
+/// JSONPath, `Arguments` (default: the state input) in JSONata.
+fn state_input(st: &State, input: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Value, RuntimeError> {
+    match st.jsonata.as_deref() {
+        Some(f) => jsonata::arguments(f, input, ctx, vars),
+        None => st.effective_input(input, ctx, Some(vars)),
+    }
+}
+
+/// Assign, then the state output: ResultPath and OutputPath in JSONPath,
+/// `Output` (default: the result) in JSONata.
+fn finish_state(st: &State, input: Value, res: Value, ctx: &Value, vars: &mut Map<String, Value>) -> Result<Value, RuntimeError> {
+    if let Some(f) = st.jsonata.as_deref() {
+        return jsonata::finish(f.assign.as_ref(), f.output.as_ref(), &input, res, true, None, ctx, vars);
+    }
+    let pending = eval_assign(&st.assign_template, &res, ctx, vars)?;
+    let out = st.output(input, res, ctx, Some(&*vars))?;
+    apply_assign(vars, pending);
+    Ok(out)
 }
 
 /// Evaluates an `Assign` template against `value`; the caller applies the
@@ -909,6 +957,14 @@ async fn run_state(
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
+    if let Some(f) = st.jsonata.as_deref()
+        && matches!(
+            st.kind,
+            StateKind::Pass { .. } | StateKind::Succeed | StateKind::Fail { .. } | StateKind::Choice { .. } | StateKind::Wait(_)
+        )
+    {
+        return jsonata::run_simple(ex, st, f, input, entry, vars).await;
+    }
     match &st.kind {
         StateKind::Pass { result } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
@@ -1088,7 +1144,7 @@ async fn run_state(
         }
         StateKind::Parallel { branches } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?;
+            let eff = state_input(st, &input, ctx, vars).map_err(rt)?;
             let mut counts = vec![0u32; st.retry.len()];
             loop {
                 let started = ex.emit(frame, EventType::ParallelStateStarted, || None);
@@ -1133,10 +1189,7 @@ async fn run_state(
                         );
                         let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
                         let res = st.select_result(arr, ctx, Some(&*vars)).map_err(rt)?;
-                        let pending =
-                            eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
-                        let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
-                        apply_assign(vars, pending);
+                        let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                         return Ok((out, st.next));
                     }
                     Some(f) => match ex.retry_delay(st, &f, &mut counts) {
@@ -1173,8 +1226,21 @@ async fn run_task(
     let kind = integration::Kind::of(base, pattern);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-    let eff = st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?;
+    let eff = state_input(st, &input, ctx, vars).map_err(rt)?;
     let secs = |spec: &Option<NumSpec>, field: &str| -> Result<Option<u64>, Failure> {
+        let expression = st.jsonata.as_deref().and_then(|f| match field {
+            "TimeoutSecondsPath" => f.timeout_seconds.as_ref(),
+            _ => f.heartbeat_seconds.as_ref(),
+        });
+        if let Some(t) = expression {
+            let field = field.trim_end_matches("Path");
+            let x = jsonata::number(t, field, &jsonata::bindings(&input, None, None, ctx, vars)).map_err(rt)?;
+            return if x >= 1.0 && x.fract() == 0.0 {
+                Ok(Some(x as u64))
+            } else {
+                Err(rt(RuntimeError::runtime(format!("The {field} value must be a positive integer: {x}"))))
+            };
+        }
         match spec {
             None => Ok(None),
             Some(s) => match resolve_num(s, &input, ctx, vars) {
@@ -1352,9 +1418,7 @@ async fn run_task(
                 }
                 let ctx = ctx_for(ex, st, entry, retry_count, &mut ctx_slot);
                 let res = st.select_result(v, ctx, Some(&*vars)).map_err(rt)?;
-                let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
-                let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
-                apply_assign(vars, pending);
+                let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                 return Ok((out, st.next));
             }
             Err((f, timed_out)) => {
@@ -1521,10 +1585,15 @@ async fn run_map(
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-    let eff = io::select(&st.input_path, &input, ctx, Some(&*vars))
-        .map_err(rt)?
-        .into_owned();
+    let jsonata_fields = st.jsonata.as_deref();
+    let eff = match jsonata_fields {
+        Some(f) => jsonata::arguments(f, &input, ctx, vars).map_err(rt)?,
+        None => io::select(&st.input_path, &input, ctx, Some(&*vars))
+            .map_err(rt)?
+            .into_owned(),
+    };
     let items_val = match &spec.items_path {
+        _ if jsonata_fields.is_some() => Value::Null,
         None => eff.clone(),
         Some(p) => scope(&eff, ctx, vars)
             .resolve(p)
@@ -1537,12 +1606,13 @@ async fn run_map(
                 )))
             })?,
     };
-    if spec.items.is_some() || spec.item_reader.is_some() {
-        return Err(rt(RuntimeError::runtime(
-            "ItemReader and JSONata Items are not supported",
-        )));
+    if spec.item_reader.is_some() {
+        return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
     }
     let items = match items_val {
+        _ if let Some(f) = jsonata_fields => {
+            jsonata::items(f, &jsonata::bindings(&input, None, None, ctx, vars)).map_err(rt)?
+        }
         Value::Array(a) => a,
         other => {
             return Err(rt(RuntimeError::runtime(format!(
@@ -1559,6 +1629,15 @@ async fn run_map(
         });
         // Resolve limits.
         let num = |s: &NumSpec, field: &str| -> Result<Option<f64>, Failure> {
+            let expression = jsonata_fields.and_then(|f| match field {
+                "MaxConcurrency" => f.max_concurrency.as_ref(),
+                "ToleratedFailureCount" => f.tolerated_failure_count.as_ref(),
+                _ => f.tolerated_failure_percentage.as_ref(),
+            });
+            if let Some(t) = expression {
+                let b = jsonata::bindings(&input, None, None, ctx, vars);
+                return jsonata::number(t, field, &b).map(Some).map_err(rt);
+            }
             match s {
                 NumSpec::Value(x) => Ok(Some(*x)),
                 NumSpec::Path(p) => match scope(&eff, ctx, vars).resolve(p) {
@@ -1620,7 +1699,12 @@ async fn run_map(
         // Item inputs.
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
+            let jsonata_selector = jsonata_fields.and_then(|f| f.item_selector.as_ref());
             let v = match &spec.item_selector {
+                _ if let Some(t) = jsonata_selector => {
+                    let c = ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None);
+                    t.evaluate(&jsonata::bindings(&input, None, None, &c, vars)).map_err(rt)?
+                }
                 None => item.clone(),
                 Some(t) => {
                     let c = if t.uses_context() {
@@ -1681,9 +1765,7 @@ async fn run_map(
                 let res = st
                     .select_result(Value::Array(results), ctx, Some(&*vars))
                     .map_err(rt)?;
-                let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
-                let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
-                apply_assign(vars, pending);
+                let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                 return Ok((out, st.next));
             }
             Some(f) => {

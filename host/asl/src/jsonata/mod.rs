@@ -1,0 +1,261 @@
+//! JSONata for Step Functions: expressions parsed once at load, evaluated
+//! with `$states` and the workflow variables bound, plus AWS's extra
+//! functions. The JSONata engine itself is the jsonata-core crate, chosen by
+//! measurement (tools/jsonata-suite); only this module and its children name
+//! it, so it can be swapped.
+
+mod convert;
+mod fields;
+mod functions;
+pub mod template;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jsonata_core::ast::AstNode;
+use jsonata_core::evaluator::{Context, Evaluator};
+use jsonata_core::value::JValue;
+use serde_json::{Map, Value};
+
+pub use fields::{ChoiceFields, JsonataFields, OutputAssign};
+pub use template::JsonataTemplate;
+
+/// What a JSONata expression may read: `$states.*` and the variables.
+pub struct Bindings<'a> {
+    pub input: &'a Value,
+    /// `$states.result` (Task, Map, Parallel: Output and Assign).
+    pub result: Option<&'a Value>,
+    /// `$states.errorOutput` (Catch: Output and Assign).
+    pub error_output: Option<&'a Value>,
+    /// `$states.context`; `Null` when the state does not read it.
+    pub context: &'a Value,
+    pub vars: &'a Map<String, Value>,
+    /// `$states` converted once for every expression of one evaluation.
+    states: std::cell::OnceCell<JValue>,
+}
+
+impl<'a> Bindings<'a> {
+    pub fn new(
+        input: &'a Value,
+        result: Option<&'a Value>,
+        error_output: Option<&'a Value>,
+        context: &'a Value,
+        vars: &'a Map<String, Value>,
+    ) -> Self {
+        Bindings { input, result, error_output, context, vars, states: std::cell::OnceCell::new() }
+    }
+}
+
+/// A parsed `{% … %}` expression.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    source: String,
+    ast: Arc<AstNode>,
+    /// `$name` references other than `$states` (superset: a name bound
+    /// inside the expression with `:=` is listed too, and simply not found).
+    variables: Vec<String>,
+    reads_states: bool,
+}
+
+impl PartialEq for Expression {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// How an evaluation went wrong, before the caller words it for its field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalError {
+    /// The expression failed; the JSONata message.
+    Failed(String),
+    /// It returned a function or another non-JSON value.
+    Unsupported,
+}
+
+impl Expression {
+    /// Parses the text between `{%` and `%}`. The error is the parser's
+    /// message without its code, as AWS reports it.
+    pub fn parse(source: &str) -> Result<Expression, String> {
+        let ast = jsonata_core::parser::parse(source).map_err(|e| strip_code(&e.to_string()))?;
+        let names = referenced_variables(source);
+        let reads_states = names.contains("states");
+        Ok(Expression {
+            source: source.trim().to_string(),
+            ast: Arc::new(ast),
+            variables: names.into_iter().filter(|n| n != "states").collect(),
+            reads_states,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the text mentions `$states.context` (or `$states` whole),
+    /// so the engine knows to build the context object.
+    pub fn reads_context(&self) -> bool {
+        self.reads_states && (self.source.contains("context") || !self.source.contains("$states."))
+    }
+
+    /// `$$`, `$states.errorOutput` where no error exists…: AWS's
+    /// UNSUPPORTED_JSONATA_EXPRESSION checks, given what the field may read.
+    pub fn unsupported_reference(&self, result: bool, error_output: bool) -> Option<String> {
+        let text = strip_strings(&self.source);
+        if text.contains("$$") {
+            return Some("Reference to '$$' is not supported.".into());
+        }
+        for (field, allowed) in [("result", result), ("errorOutput", error_output)] {
+            if !allowed && text.contains(&format!("$states.{field}")) {
+                return Some(format!("Field '$states.{field}' does not exist."));
+            }
+        }
+        None
+    }
+
+    /// Evaluates; `Ok(None)` is JSONata's `undefined`.
+    pub fn evaluate(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
+        let mut context = Context::new();
+        if self.reads_states {
+            context.bind("states".into(), b.states.get_or_init(|| states_value(b)).clone());
+        }
+        for name in &self.variables {
+            if let Some(v) = b.vars.get(name) {
+                context.bind(name.clone(), convert::to_jvalue(v));
+            }
+        }
+        let mut evaluator = Evaluator::with_context(context);
+        functions::register(&mut evaluator, &self.variables);
+        match evaluator.evaluate(&self.ast, &JValue::Undefined) {
+            Ok(v) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported),
+            Err(e) => Err(EvalError::Failed(e.message().to_string())),
+        }
+    }
+}
+
+fn states_value(b: &Bindings) -> JValue {
+    let mut m = indexmap::IndexMap::new();
+    m.insert("input".to_string(), convert::to_jvalue(b.input));
+    if let Some(r) = b.result {
+        m.insert("result".to_string(), convert::to_jvalue(r));
+    }
+    if let Some(e) = b.error_output {
+        m.insert("errorOutput".to_string(), convert::to_jvalue(e));
+    }
+    if !b.context.is_null() {
+        m.insert("context".to_string(), convert::to_jvalue(b.context));
+    }
+    JValue::object(m)
+}
+
+/// "S0201: Syntax error: …" → "Syntax error: …"; also drops the crate's
+/// "Invalid syntax: " style category.
+fn strip_code(message: &str) -> String {
+    let mut rest = message;
+    for prefix in ["Parse error: ", "Invalid syntax: ", "Invalid number: "] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    let b = rest.as_bytes();
+    if b.len() > 7 && b[0].is_ascii_uppercase() && b[1..5].iter().all(u8::is_ascii_digit) && &rest[5..7] == ": " {
+        rest = &rest[7..];
+    }
+    rest.to_string()
+}
+
+/// The expression text with string literals blanked (so `"$$"` in a string
+/// is not a reference).
+fn strip_strings(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut quote = None;
+    let mut escaped = false;
+    for c in source.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                out.push(' ');
+            }
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn referenced_variables(source: &str) -> BTreeSet<String> {
+    let text = strip_strings(source);
+    let mut names = BTreeSet::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '$' {
+            continue;
+        }
+        let start = i + 1;
+        let mut end = start;
+        while let Some(&(j, d)) = chars.peek() {
+            if d.is_alphanumeric() || d == '_' {
+                end = j + d.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if end > start {
+            names.insert(text[start..end].to_string());
+        }
+    }
+    names
+}
+
+/// A `{% … %}` string: the expression text inside.
+pub fn expression_text(s: &str) -> Option<&str> {
+    s.strip_prefix("{%")?.strip_suffix("%}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(src: &str, input: Value, vars: Value) -> Result<Option<Value>, EvalError> {
+        let vars = vars.as_object().cloned().unwrap_or_default();
+        let b = Bindings::new(&input, None, None, &Value::Null, &vars);
+        Expression::parse(src).unwrap().evaluate(&b)
+    }
+
+    #[test]
+    fn states_and_variables() {
+        assert_eq!(eval("$states.input.a + $x", json!({"a": 2}), json!({"x": 3})), Ok(Some(json!(5))));
+        assert_eq!(eval("$nope", json!({}), json!({})), Ok(None));
+        assert_eq!(eval("$sum([1, 2.5])", json!({}), json!({})), Ok(Some(json!(3.5))));
+        assert_eq!(eval("function($x){$x}", json!({}), json!({})), Err(EvalError::Unsupported));
+        assert!(matches!(eval("1 + 'a'", json!({}), json!({})), Err(EvalError::Failed(_))));
+    }
+
+    #[test]
+    fn parse_errors_are_worded_without_codes() {
+        assert_eq!(Expression::parse("1 +").unwrap_err(), "Unexpected end of expression");
+        let e = Expression::parse("$x :=").unwrap_err();
+        assert!(!e.starts_with('S'), "{e}");
+    }
+
+    #[test]
+    fn references() {
+        let e = Expression::parse("$a + $states.input.b + $length('$c')").unwrap();
+        assert_eq!(e.variables, vec!["a".to_string(), "length".to_string()]);
+        assert!(e.reads_states && !e.reads_context());
+        assert!(Expression::parse("$states.context.Execution.Id").unwrap().reads_context());
+        let e = Expression::parse("$states.errorOutput").unwrap();
+        assert_eq!(e.unsupported_reference(true, false).unwrap(), "Field '$states.errorOutput' does not exist.");
+        assert!(e.unsupported_reference(false, true).is_none());
+        assert_eq!(Expression::parse("$$.a").unwrap().unsupported_reference(true, true).unwrap(), "Reference to '$$' is not supported.");
+    }
+}

@@ -1,0 +1,221 @@
+//! JSONata states: Arguments, Output, Assign, Condition, Items and the
+//! expression-valued numbers, evaluated with `$states` and the variables.
+//! The JSONPath pipeline stays in the parent module; this one only runs when
+//! a state's `jsonata` fields are set.
+
+use super::*;
+use stepbox_asl::jsonata::{Bindings, JsonataFields, JsonataTemplate, template::query_error};
+
+pub(super) fn bindings<'a>(
+    input: &'a Value,
+    result: Option<&'a Value>,
+    error_output: Option<&'a Value>,
+    ctx: &'a Value,
+    vars: &'a Map<String, Value>,
+) -> Bindings<'a> {
+    Bindings::new(input, result, error_output, ctx, vars)
+}
+
+/// `Arguments`, or the state input when there are none.
+pub(super) fn arguments(f: &JsonataFields, input: &Value, ctx: &Value, vars: &Map<String, Value>) -> Result<Value, RuntimeError> {
+    match &f.arguments {
+        Some(t) => t.evaluate(&bindings(input, None, None, ctx, vars)),
+        None => Ok(input.clone()),
+    }
+}
+
+/// `Assign` and `Output` of a state. Both see the variables as they were when
+/// the state was entered (AWS evaluates them side by side); the assignments
+/// apply afterwards. Without `Output` the state outputs `res`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish(
+    assign: Option<&JsonataTemplate>,
+    output: Option<&JsonataTemplate>,
+    input: &Value,
+    res: Value,
+    result_visible: bool,
+    error_output: Option<&Value>,
+    ctx: &Value,
+    vars: &mut Map<String, Value>,
+) -> Result<Value, RuntimeError> {
+    let (pending, out) = {
+        let b = bindings(input, result_visible.then_some(&res), error_output, ctx, vars);
+        let pending = match assign {
+            Some(t) => Some(t.evaluate(&b)?),
+            None => None,
+        };
+        let out = match output {
+            Some(t) => Some(t.evaluate(&b)?),
+            None => None,
+        };
+        (pending, out)
+    };
+    if let Some(Value::Object(m)) = pending {
+        check_variable_sizes(&m)?;
+        vars.extend(m);
+    }
+    Ok(out.unwrap_or(res))
+}
+
+/// AWS's limits: 256 KiB per variable, 256 KiB per Assign.
+fn check_variable_sizes(m: &Map<String, Value>) -> Result<(), RuntimeError> {
+    const LIMIT: usize = 256 * 1024;
+    let mut total = 0;
+    for (name, v) in m {
+        let size = json_size(v, LIMIT);
+        if size > LIMIT {
+            return Err(RuntimeError::runtime(format!(
+                "The variable '{name}' has a size exceeding the maximum number of bytes service limit."
+            )));
+        }
+        total += size;
+    }
+    if total > LIMIT {
+        return Err(RuntimeError::runtime(
+            "The assigned variables have a size exceeding the maximum number of bytes service limit.",
+        ));
+    }
+    Ok(())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// AWS's wording for a result of the wrong JSON type.
+fn unexpected_type(t: &JsonataTemplate, field: &str, expected: &str, v: &Value) -> RuntimeError {
+    query_error(format!(
+        "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
+        t.whole_expression().unwrap_or_default(),
+        type_name(v),
+        compact(v)
+    ))
+}
+
+/// An expression-valued number field (`Seconds`, `MaxConcurrency`…).
+pub(super) fn number(t: &JsonataTemplate, field: &str, b: &Bindings) -> Result<f64, RuntimeError> {
+    let v = t.evaluate(b)?;
+    v.as_f64().ok_or_else(|| unexpected_type(t, field, "number", &v))
+}
+
+/// Map `Items`, or the state input, as the item array.
+pub(super) fn items(f: &JsonataFields, b: &Bindings) -> Result<Vec<Value>, RuntimeError> {
+    match &f.items {
+        Some(t) => match t.evaluate(b)? {
+            Value::Array(a) => Ok(a),
+            other => Err(unexpected_type(t, "Items", "array", &other)),
+        },
+        None => match b.input {
+            Value::Array(a) => Ok(a.clone()),
+            other => Err(query_error(format!(
+                "Map state input must be an array but was: {}",
+                compact(other)
+            ))),
+        },
+    }
+}
+
+/// Pass, Succeed, Fail, Choice and Wait in JSONata.
+pub(super) async fn run_simple(
+    ex: &Arc<Exec>,
+    st: &State,
+    f: &JsonataFields,
+    input: Value,
+    entry: &Entry,
+    vars: &mut Map<String, Value>,
+) -> Result<(Value, Option<usize>), Failure> {
+    let rt = |e: RuntimeError| ex.runtime(st, entry.id, e);
+    let mut ctx_slot = Value::Null;
+    let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
+    match &st.kind {
+        StateKind::Pass { .. } => {
+            let res = input.clone();
+            let out = finish(f.assign.as_ref(), f.output.as_ref(), &input, res, false, None, ctx, vars).map_err(rt)?;
+            Ok((out, st.next))
+        }
+        StateKind::Succeed => {
+            let out = match &f.output {
+                Some(t) => t.evaluate(&bindings(&input, None, None, ctx, vars)).map_err(rt)?,
+                None => input,
+            };
+            Ok((out, None))
+        }
+        StateKind::Fail { error, cause } => {
+            let b = bindings(&input, None, None, ctx, vars);
+            let text = |t: &Option<JsonataTemplate>, plain: &Option<StrSpec>, field: &str| -> Result<Option<String>, Failure> {
+                match (t, plain) {
+                    (Some(t), _) => match t.evaluate(&b).map_err(rt)? {
+                        Value::String(s) => Ok(Some(s)),
+                        other => Err(rt(unexpected_type(t, field, "string", &other))),
+                    },
+                    (None, Some(StrSpec::Value(s))) => Ok(Some(s.clone())),
+                    _ => Ok(None),
+                }
+            };
+            let error = text(&f.error, error, "Error")?;
+            let cause = text(&f.cause, cause, "Cause")?;
+            Err(Failure { error, cause })
+        }
+        StateKind::Choice { choices, default } => {
+            let mut chosen = None;
+            for (rule, (_, target)) in f.choices.iter().zip(choices) {
+                let b = bindings(&input, None, None, ctx, vars);
+                let v = rule.condition.evaluate(&b).map_err(rt)?;
+                match v {
+                    Value::Bool(true) => {
+                        chosen = Some((rule.assign.as_ref(), rule.output.as_ref().or(f.output.as_ref()), *target));
+                        break;
+                    }
+                    Value::Bool(false) => {}
+                    other => return Err(rt(unexpected_type(&rule.condition, "Condition", "boolean", &other))),
+                }
+            }
+            let (assign, output, next) = match (chosen, default) {
+                (Some(c), _) => c,
+                (None, Some(d)) => (f.assign.as_ref(), f.output.as_ref(), *d),
+                (None, None) => return Err(Failure::new(errors::NO_CHOICE_MATCHED, "No Matches!")),
+            };
+            let res = input.clone();
+            let out = finish(assign, output, &input, res, false, None, ctx, vars).map_err(rt)?;
+            Ok((out, Some(next)))
+        }
+        StateKind::Wait(spec) => {
+            let now = ex.clock.now();
+            // Bindings hold the engine's non-Send values: gone before the await.
+            let until = {
+            let b = bindings(&input, None, None, ctx, vars);
+            if let Some(t) = &f.seconds {
+                let s = number(t, "Seconds", &b).map_err(rt)?;
+                if !(0.0..=i32::MAX as f64).contains(&s) || s.fract() != 0.0 {
+                    return Err(rt(unexpected_type(t, "Seconds", "non-negative integer", &json!(s))));
+                }
+                now + chrono::Duration::seconds(s as i64)
+            } else if let Some(t) = &f.timestamp {
+                let v = t.evaluate(&b).map_err(rt)?;
+                match v.as_str().and_then(stepbox_asl::parse_timestamp) {
+                    Some(ts) => ts.with_timezone(&Utc),
+                    None => return Err(rt(unexpected_type(t, "Timestamp", "ISO-8601 timestamp", &v))),
+                }
+            } else {
+                match spec {
+                    WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
+                    WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
+                    _ => now,
+                }
+            }
+            };
+            ex.clock.sleep_until(until).await;
+            let res = input.clone();
+            let out = finish(f.assign.as_ref(), f.output.as_ref(), &input, res, false, None, ctx, vars).map_err(rt)?;
+            Ok((out, st.next))
+        }
+        _ => unreachable!("run_simple is only called for Pass, Succeed, Fail, Choice and Wait"),
+    }
+}

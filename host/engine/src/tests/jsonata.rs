@@ -1,0 +1,120 @@
+//! JSONata states on the engine: Arguments, Output, Assign, Choice
+//! Condition, Map Items, Catch, and the variable scopes.
+
+use super::*;
+
+#[tokio::test]
+async fn arguments_output_and_assign_before_output() {
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": lambda("echo"),
+                  "Arguments": {"n": "{% $states.input.n + 1 %}", "static": "x"},
+                  "Assign": {"seen": "{% $states.result.n %}", "old": "{% $total %}"},
+                  "Output": {"result": "{% $states.result %}", "count": "{% $total %}"}, "Next": "P"},
+            "P": {"Type": "Pass", "Output": {"seen": "{% $seen %}", "old": "{% $old %}"}, "End": true}}}),
+        json!({"n": 1}),
+        &[],
+    )
+    .await;
+    // $total is undefined: Assign's and Output's reads of it fail before P.
+    assert_eq!(r.outcome.status, ExecutionStatus::Failed);
+    assert_eq!(r.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
+    let cause = r.outcome.cause.unwrap();
+    assert!(cause.contains("'$total' specified for the field 'Assign/old' returned nothing (undefined)"), "{cause}");
+
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"total": 5}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": lambda("echo"),
+                  "Arguments": {"n": "{% $states.input.n + 1 %}", "static": "x"},
+                  "Assign": {"total": "{% $total + 1 %}", "seen": "{% $states.result.n %}"},
+                  "Output": {"result": "{% $states.result %}", "count": "{% $total %}"}, "Next": "P"},
+            "P": {"Type": "Pass", "Output": {"in": "{% $states.input %}", "count": "{% $total %}", "seen": "{% $seen %}"}, "End": true}}}),
+        json!({"n": 1}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{:?}", r.outcome.cause);
+    // Output saw $total as it was on entry (5); P sees the assignment (6).
+    assert_eq!(
+        r.outcome.output,
+        Some(json!({"in": {"result": {"n": 2, "static": "x"}, "count": 5}, "count": 6, "seen": 2}))
+    );
+    assert_eq!(r.fake.calls.lock().unwrap()[0].input, json!({"n": 2, "static": "x"}));
+}
+
+#[tokio::test]
+async fn choice_conditions_and_catch_error_output() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $states.input.n > 10 %}", "Next": "Big", "Assign": {"size": "big"}}],
+              "Default": "T", "Assign": {"size": "small"}},
+        "Big": {"Type": "Succeed", "Output": "{% $size %}"},
+        "T": {"Type": "Task", "Resource": lambda("boom"), "End": true,
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught",
+                         "Assign": {"err": "{% $states.errorOutput.Error %}"},
+                         "Output": {"cause": "{% $exists($states.errorOutput.Cause) %}", "size": "{% $size %}"}}]},
+        "Caught": {"Type": "Pass", "Output": {"out": "{% $states.input %}", "err": "{% $err %}"}, "End": true}}});
+    let big = run_with(def.clone(), json!({"n": 11}), &[]).await;
+    assert_eq!(big.outcome.output, Some(json!("big")));
+    let small = run_with(def, json!({"n": 1}), &[("boom", Behaviour::Fail("Oops", "it broke"))]).await;
+    assert_eq!(
+        small.outcome.output,
+        Some(json!({"out": {"cause": true, "size": "small"}, "err": "Oops"}))
+    );
+    let bad = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Condition": "{% 'yes' %}", "Next": "S"}]},
+            "S": {"Type": "Succeed"}}}),
+        json!({}),
+        &[],
+    )
+    .await;
+    assert_eq!(bad.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
+}
+
+#[tokio::test]
+async fn map_items_selector_and_inner_scopes() {
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"outer": 1}, "Next": "M"},
+            "M": {"Type": "Map", "Items": "{% $states.input.xs %}", "MaxConcurrency": "{% 2 %}",
+                  "ItemSelector": {"v": "{% $states.context.Map.Item.Value * 10 %}", "i": "{% $states.context.Map.Item.Index %}"},
+                  "ItemProcessor": {"StartAt": "In", "States": {
+                      "In": {"Type": "Pass", "Assign": {"outer": 99}, "Output": {"v": "{% $states.input.v + $outer %}"}, "End": true}}},
+                  "Output": {"results": "{% $states.result %}", "outer": "{% $outer %}"}, "End": true}}}),
+        json!({"xs": [1, 2]}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{:?}", r.outcome.cause);
+    // The iterations read $outer (1); their assignment to it does not leak out.
+    assert_eq!(r.outcome.output, Some(json!({"results": [{"v": 11}, {"v": 21}], "outer": 1})));
+
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+            "M": {"Type": "Map", "Items": "{% 'string' %}", "End": true,
+                  "ItemProcessor": {"StartAt": "In", "States": {"In": {"Type": "Pass", "End": true}}}}}}),
+        json!({}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.outcome.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert!(r.outcome.cause.unwrap().ends_with(
+        "The JSONata expression ''string'' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'string' for value: \"string\""
+    ));
+}
+
+#[tokio::test]
+async fn wait_seconds_expression_and_fail_fields() {
+    let r = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": "{% $states.input.s %}", "Next": "F"},
+            "F": {"Type": "Fail", "Error": "{% 'E.' & $states.input.s %}", "Cause": "static"}}}),
+        json!({"s": 30}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.clock.now(), t0() + chrono::Duration::seconds(30));
+    assert_eq!((r.outcome.error.as_deref(), r.outcome.cause.as_deref()), (Some("E.30"), Some("static")));
+}
