@@ -50,9 +50,13 @@ fn w5() -> Arc<StateMachine> {
     Arc::new(StateMachine::from_value(&def).expect("W5 parses"))
 }
 
+/// Execution names stay unique across the runs sharing one store.
+static NEXT_RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn record(i: usize) -> ExecutionRecord {
+    let run = NEXT_RUN.load(std::sync::atomic::Ordering::Relaxed);
     ExecutionRecord {
-        arn: format!("arn:aws:states:us-east-1:111111111111:execution:w5:e{i}"),
+        arn: format!("arn:aws:states:us-east-1:111111111111:execution:w5:r{run}-e{i}"),
         name: format!("e{i}"),
         state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:w5".into(),
         status: "RUNNING".into(),
@@ -74,6 +78,7 @@ fn record(i: usize) -> ExecutionRecord {
 
 /// Runs `n` executions, `IN_FLIGHT` at a time; returns executions/s.
 async fn w5_run(engine: &Engine, n: usize, store: Option<Store>) -> f64 {
+    NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sm = w5();
     let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = Instant::now();
