@@ -161,7 +161,7 @@ pub(super) async fn run_simple(
             };
             let error = text(&f.error, error, "Error")?;
             let cause = text(&f.cause, cause, "Cause")?;
-            Err(Failure { error, cause })
+            Err(Failure { error, cause, nulls: false })
         }
         StateKind::Choice { choices, default } => {
             let mut chosen = None;
