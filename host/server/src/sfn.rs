@@ -372,7 +372,9 @@ fn describe_state_machine_for_execution(state: &AppState, p: Params<'_>) -> ApiR
     Ok(out)
 }
 
-/// Offset-based page tokens: `stepbox:<what>:<offset>`, base64.
+/// Offset-based page tokens: `stepbox:<what>:<offset>`, base64. A filtered
+/// list can shrink between pages (RUNNING executions finish), so an offset
+/// past the end is a valid token for an empty last page, not InvalidToken.
 fn page<T>(items: Vec<T>, p: Params<'_>, what: &str) -> Result<(Vec<T>, Option<String>), ApiError> {
     let max = p.max_results()?;
     let start = match p.opt_str("nextToken")? {
@@ -380,7 +382,7 @@ fn page<T>(items: Vec<T>, p: Params<'_>, what: &str) -> Result<(Vec<T>, Option<S
         Some(token) => stepbox_asl::base64::decode(token)
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.strip_prefix(&format!("stepbox:{what}:")).and_then(|n| n.parse::<usize>().ok()))
-            .filter(|n| *n <= items.len())
+            .map(|n| n.min(items.len()))
             .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{token}'")))?,
     };
     let end = (start + max).min(items.len());
@@ -860,4 +862,30 @@ fn list_tags(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = tagged_resource(state, &p)?;
     let tags: Vec<Value> = state.store.tags(arn).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
     Ok(json!({"tags": tags}))
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    fn page_of(items: Vec<u32>, token: Option<&str>) -> Result<(Vec<u32>, Option<String>), ApiError> {
+        let mut params = Map::new();
+        params.insert("maxResults".into(), json!(2));
+        if let Some(t) = token {
+            params.insert("nextToken".into(), json!(t));
+        }
+        page(items, Params(&params), "exec")
+    }
+
+    #[test]
+    fn a_list_that_shrank_below_the_token_gives_an_empty_last_page() {
+        let (first, next) = page_of(vec![1, 2, 3, 4, 5], None).unwrap();
+        assert_eq!(first, [1, 2]);
+        let next = next.expect("more pages");
+        // Three of the five finished before the next page was asked for.
+        let (rest, after) = page_of(vec![4, 5], Some(&next)).unwrap();
+        assert_eq!(rest, Vec::<u32>::new());
+        assert_eq!(after, None);
+        assert!(page_of(vec![1], Some("garbage")).is_err(), "a foreign token stays InvalidToken");
+    }
 }
