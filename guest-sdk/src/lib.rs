@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Build it with `cargo build --target wasm32-wasip2 --release`; the `.wasm`
-//! file is a component of the `stepbox:task@0.1.0` world (see `wit/task.wit`).
+//! file is a component of the `stepbox:task@0.2.0` world (see `wit/task.wit`).
 
 pub use serde_json::{self, Value, json};
 
@@ -69,11 +69,20 @@ impl From<types::Context> for Context {
 pub struct TaskError {
     pub error: String,
     pub cause: String,
+    /// Lines for the Lambda error envelope's `stackTrace` (empty by default).
+    pub stack_trace: Vec<String>,
 }
 
 impl TaskError {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        TaskError { error: error.into(), cause: cause.into() }
+        TaskError { error: error.into(), cause: cause.into(), stack_trace: Vec::new() }
+    }
+
+    /// Report these stack-trace lines with the error, as a Lambda runtime
+    /// reports the frames of an uncaught exception.
+    pub fn with_stack_trace(mut self, lines: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.stack_trace = lines.into_iter().map(Into::into).collect();
+        self
     }
 }
 
@@ -115,7 +124,7 @@ pub fn __run(
     ctx: types::Context,
     handler: impl FnOnce(Value, &Context) -> Result<Value, TaskError>,
 ) -> Result<String, types::TaskError> {
-    let to_wit = |e: TaskError| types::TaskError { error: e.error, cause: e.cause };
+    let to_wit = |e: TaskError| types::TaskError { error: e.error, cause: e.cause, stack_trace: e.stack_trace };
     let input: Value = serde_json::from_str(&input)
         .map_err(|e| to_wit(TaskError::new("InvalidInput", format!("input is not JSON: {e}"))))?;
     let output = handler(input, &Context::from(ctx)).map_err(to_wit)?;

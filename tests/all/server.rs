@@ -196,6 +196,20 @@ async fn lambda_api_creates_invokes_configures_and_deletes_functions() {
     let payload: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(payload["errorType"], "InvalidInput");
     assert!(payload["errorMessage"].as_str().unwrap().contains("expected a JSON object"), "{payload}");
+    assert_eq!(payload["stackTrace"], json!([]), "{payload}");
+    assert_eq!(payload["requestId"].as_str().map(str::len), Some(36), "{payload}");
+
+    // A task's stack trace reaches the error body as Lambda's `stackTrace`.
+    create_function(&h, "raise", "lambda_raise").await;
+    let out = h.lambda.invoke().function_name("raise").payload(Blob::new(b"{}".to_vec())).send().await.unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let payload: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["errorType"], "Exception");
+    assert_eq!(payload["errorMessage"], "Some exception was raised.");
+    let trace = payload["stackTrace"].as_array().expect("stackTrace");
+    assert_eq!(trace.len(), 1, "{payload}");
+    assert!(trace[0].as_str().unwrap().contains("line 2, in handler"), "{payload}");
+    h.lambda.delete_function().function_name("raise").send().await.unwrap();
 
     // Event invocations are accepted and run in the background.
     let out = h
@@ -324,7 +338,7 @@ async fn lambda_api_accepts_zipped_components_and_refuses_other_code() {
     // A component, but not of the stepbox task world (it exports no `run`).
     let err = refuse(wat::parse_str("(component)").unwrap()).await;
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
-    assert!(err.message().unwrap().contains("does not fit the stepbox:task@0.1.0 world"), "{err:?}");
+    assert!(err.message().unwrap().contains("does not fit the stepbox:task@0.2.0 world"), "{err:?}");
     // A zip without a .wasm entry.
     let mut empty = std::io::Cursor::new(Vec::new());
     {

@@ -96,7 +96,10 @@ impl TaskInvoker for SandboxInvoker {
                 Ok(text) => serde_json::from_str(&text).map_err(|e| {
                     TaskFailure::new("Lambda.Unknown", format!("The function returned output that is not JSON: {e}"))
                 }),
-                Err(e) => Err(TaskFailure::new(e.error_name(), e.cause())),
+                Err(e) => Err(TaskFailure {
+                    stack_trace: e.stack_trace().to_vec(),
+                    ..TaskFailure::new(e.error_name(), e.cause())
+                }),
             }
         })
     }

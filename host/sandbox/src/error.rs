@@ -7,7 +7,7 @@ use std::time::Duration;
 pub enum RegisterError {
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
-    #[error("component does not fit the stepbox:task@0.1.0 world: {0}")]
+    #[error("component does not fit the stepbox:task@0.2.0 world: {0}")]
     WrongWorld(String),
     #[error("compiling the component failed: {0:#}")]
     Compile(anyhow::Error),
@@ -21,7 +21,7 @@ pub enum RegisterError {
 pub enum InvokeError {
     /// The task returned a named error on purpose.
     #[error("{error}: {cause}")]
-    Task { error: String, cause: String },
+    Task { error: String, cause: String, stack_trace: Vec<String> },
     #[error("task timed out after {:.3} seconds", .limit.as_secs_f64())]
     Timeout { limit: Duration },
     #[error("task exceeded its memory limit of {limit} bytes")]
@@ -51,6 +51,14 @@ impl InvokeError {
             InvokeError::OutputTooLarge { .. } => "States.DataLimitExceeded",
             InvokeError::FunctionNotFound(_) => "Lambda.ResourceNotFoundException",
             InvokeError::Internal(_) => "Lambda.ServiceException",
+        }
+    }
+
+    /// The stack trace the task reported with its error (empty otherwise).
+    pub fn stack_trace(&self) -> &[String] {
+        match self {
+            InvokeError::Task { stack_trace, .. } => stack_trace,
+            _ => &[],
         }
     }
 

@@ -197,7 +197,7 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
             Err(InvokeError::OutputTooLarge { size: output.len(), limit: limits.max_output_bytes })
         }
         Ok(Ok(Ok(output))) => Ok(output),
-        Ok(Ok(Err(e))) => Err(InvokeError::Task { error: e.error, cause: e.cause }),
+        Ok(Ok(Err(e))) => Err(InvokeError::Task { error: e.error, cause: e.cause, stack_trace: e.stack_trace }),
         Ok(Err(e)) => Err(classify_trap(&e, store.data(), limits, fuel_budget, &logs)),
     };
     drop(store);

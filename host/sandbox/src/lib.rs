@@ -1,5 +1,5 @@
 //! stepbox's sandbox: runs Task states as WebAssembly components of the
-//! `stepbox:task@0.1.0` world (see `wit/task.wit`) on wasmtime.
+//! `stepbox:task@0.2.0` world (see `wit/task.wit`) on wasmtime.
 //!
 //! - One [`Sandbox`] per process owns the wasmtime engine (pooling allocator,
 //!   epoch ticker, optional fuel) and an on-disk cache of precompiled artifacts.

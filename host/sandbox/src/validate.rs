@@ -49,7 +49,7 @@ pub fn check_exports(engine: &Engine, component: &Component) -> Result<(), Regis
         None => {
             let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
             Err(RegisterError::WrongWorld(format!(
-                "missing export `handle` (the entry point of world stepbox:task/task@0.1.0); \
+                "missing export `handle` (the entry point of world stepbox:task/task@0.2.0); \
                  the component exports [{}]",
                 names.join(", ")
             )))

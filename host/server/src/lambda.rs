@@ -593,6 +593,14 @@ async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id:
             let inv = state.registry.sandbox().invoke(&function.function, req).await;
             let (body, failed) = match inv.result {
                 Ok(text) => (text, false),
+                // A task's own error has the Python runtime's envelope (with
+                // requestId and stackTrace); sandbox failures only name the error.
+                Err(e @ stepbox_sandbox::InvokeError::Task { .. }) => (
+                    json!({"errorMessage": e.cause(), "errorType": e.error_name(),
+                           "requestId": request_id, "stackTrace": e.stack_trace()})
+                    .to_string(),
+                    true,
+                ),
                 Err(e) => (json!({"errorType": e.error_name(), "errorMessage": e.cause()}).to_string(), true),
             };
             let mut r = Response::new(Full::new(Bytes::from(body)));
