@@ -7,11 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-AWSCLI_VERSION=1.46.2
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
-venv="$target_dir/awscli-venv"
 work=$(mktemp -d)
-server_pid=
+source scripts/lib/server.sh
 
 cleanup() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
@@ -32,27 +30,14 @@ fail() {
     exit 1
 }
 
-if ! "$venv/bin/aws" --version >/dev/null 2>&1; then
-    echo "==> installing awscli $AWSCLI_VERSION into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "awscli==$AWSCLI_VERSION"
-fi
+ensure_awscli
 
 echo "==> building stepbox and the example components"
 cargo build -q -p stepbox -p stepbox-components
 cargo run -q -p stepbox-components --bin export-components -- target/functions >/dev/null
 stepbox="$target_dir/debug/stepbox"
 
-port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$stepbox" --log info serve --addr "127.0.0.1:$port" --functions target/functions --data "$work/data" >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-    if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; then
-        break
-    fi
-    kill -0 "$server_pid" 2>/dev/null || fail "stepbox serve exited before answering /health"
-    sleep 0.1
-done
+start_server "$stepbox" --functions target/functions --data "$work/data"
 
 # The block between the README markers, without its fence, on this server's port.
 awk '/<!-- awscli-quickstart:begin -->/ { on = 1; next } /<!-- awscli-quickstart:end -->/ { on = 0 } on && !/^```/' README.md \
@@ -77,18 +62,9 @@ expect '"arn:aws:states:us-east-1:111111111111:execution:orders:first"'
 expect '"SUCCEEDED"'
 
 # The Standard execution finishes in the background: poll it to SUCCEEDED.
-status=
-for _ in $(seq 1 100); do
-    status=$(cd "$work/run" && PATH="$venv/bin:$PATH" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-        AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url "http://127.0.0.1:$port" stepfunctions describe-execution \
-        --execution-arn arn:aws:states:us-east-1:111111111111:execution:orders:first --query status --output text)
-    [ "$status" = RUNNING ] || break
-    sleep 0.1
-done
+status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111111:execution:orders:first)
 [ "$status" = SUCCEEDED ] || fail "execution orders:first ended $status"
 
 # SIGTERM shuts the server down cleanly.
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "stepbox serve exited with status $? after SIGTERM"
-server_pid=
+stop_server
 echo "test result: ok. 1 passed; 0 failed; 0 ignored (awscli quick start)"
