@@ -28,17 +28,95 @@ pub struct Checkpoint {
     /// The id its `…StateEntered` event gets.
     pub entered_event_id: u64,
     pub entered_at: DateTime<Utc>,
+    /// How far the state had got (Tasks only; empty on entry).
+    pub progress: StateProgress,
+}
+
+/// How far a top-level Task had got when last checkpointed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateProgress {
+    /// Attempts used per retrier, in `Retry` order.
+    pub retry_counts: Vec<u32>,
+    /// Retries so far (`$$.State.RetryCount`).
+    pub retries: u32,
+    /// The next attempt waits for its back-off until then.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// When the current attempt was scheduled: TimeoutSeconds runs from here.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// The current attempt's task token.
+    pub token: Option<String>,
+    /// The current attempt's child execution name (`states:startExecution`);
+    /// starting it again with the same name re-attaches to it.
+    pub child_name: Option<String>,
+    /// The current attempt was handed out (TaskSubmitted / ActivityScheduled
+    /// recorded): a resume waits for its answer instead of running it again.
+    pub submitted: Option<Value>,
+    /// An activity worker took the task (ActivityStarted recorded).
+    pub picked_up: bool,
+    /// The last sign of life (hand-out, pick-up, heartbeat): HeartbeatSeconds runs from here.
+    pub alive_at: Option<DateTime<Utc>>,
+}
+
+fn time_json(t: &Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| json!(t.to_rfc3339_opts(SecondsFormat::Nanos, true)))
+}
+
+fn time_from(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v?.as_str()?).ok().map(|t| t.with_timezone(&Utc))
+}
+
+impl StateProgress {
+    pub fn is_empty(&self) -> bool {
+        *self == StateProgress::default()
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "retryCounts": self.retry_counts,
+            "retries": self.retries,
+            "retryAt": time_json(&self.retry_at),
+            "scheduledAt": time_json(&self.scheduled_at),
+            "token": self.token,
+            "childName": self.child_name,
+            "submitted": self.submitted,
+            "pickedUp": self.picked_up,
+            "aliveAt": time_json(&self.alive_at),
+        })
+    }
+
+    fn from_json(v: &Value) -> StateProgress {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        StateProgress {
+            retry_counts: v
+                .get("retryCounts")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|n| n.as_u64().unwrap_or(0) as u32).collect())
+                .unwrap_or_default(),
+            retries: v.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
+            retry_at: time_from(v.get("retryAt")),
+            scheduled_at: time_from(v.get("scheduledAt")),
+            token: text("token"),
+            child_name: text("childName"),
+            submitted: v.get("submitted").filter(|s| !s.is_null()).cloned(),
+            picked_up: v.get("pickedUp").and_then(Value::as_bool).unwrap_or(false),
+            alive_at: time_from(v.get("aliveAt")),
+        }
+    }
 }
 
 impl Checkpoint {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "state": self.state,
             "input": self.input,
             "variables": self.variables,
             "enteredEventId": self.entered_event_id,
             "enteredAt": self.entered_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
-        })
+        });
+        if !self.progress.is_empty() {
+            v["progress"] = self.progress.to_json();
+        }
+        v
     }
 
     pub fn from_json(v: &Value) -> Option<Checkpoint> {
@@ -50,6 +128,7 @@ impl Checkpoint {
             entered_at: DateTime::parse_from_rfc3339(v.get("enteredAt")?.as_str()?)
                 .ok()?
                 .with_timezone(&Utc),
+            progress: v.get("progress").map(StateProgress::from_json).unwrap_or_default(),
         })
     }
 }
@@ -96,8 +175,22 @@ mod tests {
             entered_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456789Z")
                 .map(|t| t.with_timezone(&Utc))
                 .expect("time"),
+            progress: StateProgress::default(),
         };
-        assert_eq!(Checkpoint::from_json(&cp.to_json()), Some(cp));
+        assert_eq!(Checkpoint::from_json(&cp.to_json()), Some(cp.clone()));
+        let mut with_progress = cp;
+        with_progress.progress = StateProgress {
+            retry_counts: vec![2, 0],
+            retries: 2,
+            retry_at: Some(with_progress.entered_at),
+            scheduled_at: Some(with_progress.entered_at),
+            token: Some("tok".into()),
+            child_name: Some("child".into()),
+            submitted: Some(json!({"ExecutionArn": "x"})),
+            picked_up: true,
+            alive_at: Some(with_progress.entered_at),
+        };
+        assert_eq!(Checkpoint::from_json(&with_progress.to_json()), Some(with_progress));
         assert_eq!(Checkpoint::from_json(&json!({"state": "x"})), None);
     }
 }

@@ -423,3 +423,152 @@ fn event_types_parse_back_from_their_names() {
     }
     assert_eq!(EventType::parse("NoSuchEvent"), None);
 }
+
+/// Runs `engine.start_durable` on a task and "crashes" it once `until` holds.
+async fn crash_when(
+    engine: &Engine,
+    sm: Arc<StateMachine>,
+    journal: &Arc<Journal>,
+    until: impl Fn(&[HistoryEvent]) -> bool,
+) {
+    let run = tokio::spawn({
+        let (engine, journal) = (engine.clone(), journal.clone());
+        async move { engine.start_durable(sm, json!({}), opts(None), journal).await }
+    });
+    while !until(&journal.events()) {
+        tokio::task::yield_now().await;
+    }
+    run.abort();
+    let _ = run.await;
+}
+
+fn count(events: &[HistoryEvent], ty: &str) -> usize {
+    types(events).iter().filter(|t| **t == ty).count()
+}
+
+/// Counts calls and fails the first `fail_first` of them.
+struct Flaky {
+    calls: AtomicUsize,
+    fail_first: usize,
+}
+
+impl TaskInvoker for Flaky {
+    fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<Value, TaskFailure>> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let fail = n < self.fail_first;
+        Box::pin(async move {
+            if fail {
+                Err(TaskFailure::new("Boom", "flaky"))
+            } else {
+                Ok(req.input)
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_wait_resumes_with_the_same_token_and_its_original_timeout() {
+    let def = json!({"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "TimeoutSeconds": 100,
+            "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}}, "End": true}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let echo = Arc::new(Echo { calls: AtomicUsize::new(0), hang_first: 0 });
+    let journal = Arc::new(Journal::default());
+    let engine = Engine::new(echo.clone(), ManualClock::new(t0()));
+    crash_when(&engine, sm.clone(), &journal, |e| count(e, "TaskSubmitted") == 1).await;
+    let submitted = journal.events().into_iter().find(|e| e.event_type == EventType::TaskSubmitted);
+    let output: Value = serde_json::from_str(
+        submitted.and_then(|e| e.details.to_json()).and_then(|d| d["output"].as_str().map(str::to_string)).as_deref().unwrap_or("null"),
+    )
+    .unwrap();
+    let token = output["Payload"]["token"].as_str().expect("the task saw its token").to_string();
+
+    // A new process: the old token still answers the waiting state.
+    let engine = Engine::new(echo.clone(), ManualClock::new(t0() + chrono::Duration::seconds(30)));
+    let run = tokio::spawn({
+        let (engine, journal, sm) = (engine.clone(), journal.clone(), sm.clone());
+        async move { engine.resume(sm, journal.resume(json!({})), opts(None), journal).await }
+    });
+    let callbacks = engine.services().callbacks.clone();
+    while callbacks.signal(&token, Signal::Heartbeat).is_err() {
+        tokio::task::yield_now().await;
+    }
+    callbacks.signal(&token, Signal::Succeeded(json!({"approved": true}))).unwrap();
+    let Progress::Finished(outcome) = run.await.unwrap() else { panic!("suspended") };
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"approved": true})));
+    assert_eq!(echo.calls.load(Ordering::SeqCst), 1, "the handed-out task does not run again");
+    let events = journal.events();
+    assert_valid_history(&events);
+    assert_eq!(count(&events, "TaskScheduled"), 1, "{:?}", types(&events));
+    assert_eq!(count(&events, "TaskSubmitted"), 1);
+
+    // Resumed after its TimeoutSeconds passed: it times out at once.
+    let journal = Arc::new(Journal::default());
+    let engine = Engine::new(echo.clone(), ManualClock::new(t0()));
+    crash_when(&engine, sm.clone(), &journal, |e| count(e, "TaskSubmitted") == 1).await;
+    let clock = ManualClock::auto(t0() + chrono::Duration::seconds(100));
+    let engine = Engine::new(echo.clone(), clock.clone());
+    let Progress::Finished(outcome) = engine.resume(sm, journal.resume(json!({})), opts(None), journal.clone()).await else {
+        panic!("suspended")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
+    assert!(clock.sleeps().iter().all(|d| d.is_zero()), "{:?}", clock.sleeps());
+    assert_valid_history(&journal.events());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn retry_counters_survive_a_restart() {
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:flaky",
+            "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 10}], "End": true}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let flaky = Arc::new(Flaky { calls: AtomicUsize::new(0), fail_first: 100 });
+    let journal = Arc::new(Journal::default());
+    // A manual clock that never advances: the run dies in its first back-off.
+    let engine = Engine::new(flaky.clone(), ManualClock::new(t0()));
+    crash_when(&engine, sm.clone(), &journal, |e| count(e, "LambdaFunctionFailed") == 1).await;
+    tokio::task::yield_now().await;
+    let clock = ManualClock::auto(t0() + chrono::Duration::seconds(4));
+    let engine = Engine::new(flaky.clone(), clock.clone());
+    let Progress::Finished(outcome) = engine.resume(sm, journal.resume(json!({})), opts(None), journal.clone()).await else {
+        panic!("suspended")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "1 attempt + MaxAttempts 2 retries, across the restart");
+    assert_eq!(
+        clock.sleeps().first(),
+        Some(&Duration::from_secs(6)),
+        "the back-off keeps its original end: {:?}",
+        clock.sleeps()
+    );
+    let events = journal.events();
+    assert_valid_history(&events);
+    assert_eq!(count(&events, "LambdaFunctionFailed"), 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_resumed_parallel_records_one_started_event() {
+    let def = json!({"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo", "End": true}}}
+        ]}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let echo = Arc::new(Echo { calls: AtomicUsize::new(0), hang_first: 1 });
+    let journal = Arc::new(Journal::default());
+    let engine = Engine::new(echo.clone(), ManualClock::auto(t0()));
+    crash_when(&engine, sm.clone(), &journal, |e| count(e, "LambdaFunctionStarted") == 1).await;
+    let Progress::Finished(outcome) = engine.resume(sm, journal.resume(json!({})), opts(None), journal.clone()).await else {
+        panic!("suspended")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    let events = journal.events();
+    assert_valid_history(&events);
+    assert_eq!(count(&events, "ParallelStateStarted"), 1, "{:?}", types(&events));
+    assert_eq!(count(&events, "ParallelStateEntered"), 1);
+}

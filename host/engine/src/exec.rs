@@ -1,7 +1,7 @@
 //! The interpreter.
 
 use crate::clock::{BoxFuture, Clock};
-use crate::durable::{Checkpoint, Progress, Resume};
+use crate::durable::{Checkpoint, Progress, Resume, StateProgress};
 use crate::services::Services;
 
 mod integration;
@@ -682,9 +682,18 @@ fn run_machine(
             let st = sm.state(idx);
             let (entered_ty, exited_ty) = events_for(&st.kind);
             let last_recorded = ex.next_id.load(Ordering::Relaxed);
+            let mut progress = None;
+            let mut started_recorded = None;
             let (checkpointed_at, recorded_entry) = match resumed.take() {
                 // The entry event made it to the history: don't repeat it.
                 Some(cp) if cp.entered_event_id <= last_recorded => {
+                    progress = Some(cp.progress);
+                    // A Map or Parallel records its …StateStarted right after entering.
+                    if matches!(st.kind, StateKind::Map(_) | StateKind::Parallel { .. })
+                        && cp.entered_event_id < last_recorded
+                    {
+                        started_recorded = Some(cp.entered_event_id + 1);
+                    }
                     (Some(cp.entered_at), Some(cp.entered_event_id))
                 }
                 Some(cp) => (Some(cp.entered_at), None),
@@ -696,6 +705,7 @@ fn run_machine(
                         variables: frame.vars.clone(),
                         entered_event_id: last_recorded + 1,
                         entered_at: at,
+                        progress: Default::default(),
                     });
                     (Some(at), None)
                 }
@@ -721,12 +731,21 @@ fn run_machine(
                     None => DateTime::<Utc>::MIN_UTC,
                 },
                 checkpointed: checkpointed_at.is_some(),
+                top: top && ex.checkpoints && !frame.silent && checkpointed_at.is_some(),
                 token: match &st.kind {
                     StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => {
-                        Some(crate::callback::TaskToken::new(&ex.arn, &st.name))
+                        // A resumed Task keeps the token it handed out.
+                        Some(
+                            progress
+                                .as_ref()
+                                .and_then(|p| p.token.clone())
+                                .unwrap_or_else(|| crate::callback::TaskToken::new(&ex.arn, &st.name)),
+                        )
                     }
                     _ => None,
                 },
+                resumed: progress,
+                started: started_recorded,
             };
             let result = match unsupported(st) {
                 Some(what) => Err(ex.runtime(
@@ -846,7 +865,31 @@ struct Entry {
     /// A top-level state of a durable run: a Wait counts from `at` (its
     /// original entry, also after a resume) and may suspend the run.
     checkpointed: bool,
+    /// A checkpointed top-level state: it may checkpoint its progress.
+    top: bool,
     token: Option<String>,
+    /// The progress recorded before a restart (a resumed run's first state).
+    resumed: Option<StateProgress>,
+    /// A resumed Map/Parallel whose `…StateStarted` event is recorded: its id.
+    started: Option<u64>,
+}
+
+/// The `…StateStarted` event of a Map/Parallel attempt; a resumed state's
+/// first attempt reuses the one recorded before the restart.
+fn state_started(
+    ex: &Exec,
+    frame: &mut Frame,
+    recorded: &mut Option<u64>,
+    ty: EventType,
+    details: impl FnOnce() -> Option<Value>,
+) -> u64 {
+    match recorded.take() {
+        Some(id) => {
+            frame.prev = id;
+            id
+        }
+        None => ex.emit(frame, ty, details),
+    }
 }
 
 fn ctx_for<'a>(ex: &Exec, st: &State, entry: &Entry, retry: u32, slot: &'a mut Value) -> &'a Value {
@@ -1146,8 +1189,9 @@ async fn run_state(
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
             let eff = state_input(st, &input, ctx, vars).map_err(rt)?;
             let mut counts = vec![0u32; st.retry.len()];
+            let mut recorded = entry.started;
             loop {
-                let started = ex.emit(frame, EventType::ParallelStateStarted, || None);
+                let started = state_started(ex, frame, &mut recorded, EventType::ParallelStateStarted, || None);
                 let mut set = tokio::task::JoinSet::new();
                 for (i, b) in branches.iter().enumerate() {
                     let f = Frame {
@@ -1300,12 +1344,80 @@ async fn run_task(
     };
     let (res_type, res_name) = integration::resource_names(base, pattern, &target);
     let is_lambda_fn = family == integration::Family::Lambda;
-    let mut counts = vec![0u32; st.retry.len()];
-    let mut retry_count = 0u32;
+    // What a restart left of this state (durable top-level states only).
+    let mut progress = entry.resumed.clone().unwrap_or_default();
+    let mut counts = if progress.retry_counts.len() == st.retry.len() {
+        progress.retry_counts.clone()
+    } else {
+        vec![0u32; st.retry.len()]
+    };
+    let mut retry_count = progress.retries;
+    let base = (entry.top && (kind.waits_outside() || !st.retry.is_empty())).then(|| Checkpoint {
+        state: st.name.clone(),
+        input: input.clone(),
+        variables: vars.clone(),
+        entered_event_id: entry.id,
+        entered_at: entry.at,
+        progress: StateProgress::default(),
+    });
+    let save = |p: &StateProgress| {
+        if let Some(b) = &base {
+            let mut cp = b.clone();
+            cp.progress = p.clone();
+            ex.sink.checkpoint(&cp);
+        }
+    };
+    // The attempt in flight at a restart continues rather than starting over.
+    let mut resumed = progress.scheduled_at.is_some();
     loop {
+        if let Some(at) = progress.retry_at.take() {
+            ex.clock.sleep_until(at).await;
+        }
+        let scheduled_at = match progress.scheduled_at {
+            Some(t) if resumed => t,
+            _ => ex.clock.now(),
+        };
         // TimeoutSeconds runs from scheduling to the end of the attempt.
-        let mut total = timeout_s.map(|t| ex.clock.sleep(Duration::from_secs(t)));
+        let mut total = timeout_s.map(|t| {
+            if resumed {
+                ex.clock.sleep_until(scheduled_at + chrono::Duration::seconds(t as i64))
+            } else {
+                ex.clock.sleep(Duration::from_secs(t))
+            }
+        });
+        let token = match kind {
+            integration::Kind::Activity => Some(
+                progress
+                    .token
+                    .clone()
+                    .filter(|_| resumed)
+                    .unwrap_or_else(|| crate::callback::TaskToken::new(&ex.arn, &st.name)),
+            ),
+            _ => entry.token.clone(),
+        };
+        if base.is_some() && kind.waits_outside() && !resumed {
+            let child_name = match kind {
+                integration::Kind::StartExecution(_) => Some(
+                    eff.get("Name")
+                        .and_then(Value::as_str)
+                        .map_or_else(stepbox_asl::uuid_v4, str::to_string),
+                ),
+                _ => None,
+            };
+            progress = StateProgress {
+                retry_counts: counts.clone(),
+                retries: retry_count,
+                scheduled_at: Some(scheduled_at),
+                token: token.clone(),
+                child_name,
+                ..StateProgress::default()
+            };
+            save(&progress);
+        }
+        // Handed out before the restart: its scheduling events are recorded.
+        let handed_out = resumed && progress.submitted.is_some();
         match family {
+            _ if handed_out => {}
             integration::Family::Lambda => {
                 ex.emit(frame, EventType::LambdaFunctionScheduled, || {
                     let mut d = json!({"resource": resource, "input": compact(&payload), "inputDetails": {"truncated": false}});
@@ -1360,13 +1472,16 @@ async fn run_task(
         let call = integration::Call {
             ex,
             frame: &mut *frame,
-            state: st,
             resource,
             res_type: &res_type,
             res_name: &res_name,
             params: &eff,
             timeout_s,
             heartbeat_s,
+            progress: &mut progress,
+            save: &save,
+            handed_out,
+            resumed,
         };
         let result: Result<Value, (Failure, bool)> = match kind {
             integration::Kind::Invoke => {
@@ -1377,16 +1492,16 @@ async fn run_task(
                 }
             }
             integration::Kind::WaitForTaskToken => {
-                let token = entry.token.clone().unwrap_or_default();
+                let token = token.unwrap_or_default();
                 call.wait_for_token(req, &token, &mut total, |v| wrap_invoke_result(ex, &target, &eff, v))
                     .await
             }
-            integration::Kind::Activity => match call.activity(&payload, &mut total).await {
+            integration::Kind::Activity => match call.activity(&payload, &token.unwrap_or_default(), &mut total).await {
                 Ok(r) => r,
                 Err(integration::NoActivity(msg)) => return Err(rt(RuntimeError::runtime(msg))),
             },
             integration::Kind::StartExecution(p) => {
-                call.start_execution(p, entry.token.as_deref(), &mut total).await
+                call.start_execution(p, token.as_deref(), &mut total).await
             }
             integration::Kind::SendTaskOutcome(what) => call.send_task_outcome(what),
         };
@@ -1440,8 +1555,18 @@ async fn run_task(
                 });
                 match ex.retry_delay(st, &f, &mut counts) {
                     Some(d) => {
-                        ex.clock.sleep(d).await;
                         retry_count += 1;
+                        resumed = false;
+                        // Counted before the back-off: a restart keeps both.
+                        progress = StateProgress {
+                            retry_counts: counts.clone(),
+                            retries: retry_count,
+                            retry_at: chrono::Duration::from_std(d).ok().map(|d| ex.clock.now() + d),
+                            ..StateProgress::default()
+                        };
+                        save(&progress);
+                        progress.retry_at = None;
+                        ex.clock.sleep(d).await;
                     }
                     None => return Err(f),
                 }
@@ -1623,8 +1748,9 @@ async fn run_map(
     };
     let distributed = spec.mode == MapMode::Distributed;
     let mut counts = vec![0u32; st.retry.len()];
+    let mut recorded = entry.started;
     loop {
-        ex.emit(frame, EventType::MapStateStarted, || {
+        state_started(ex, frame, &mut recorded, EventType::MapStateStarted, || {
             Some(json!({"length": items.len()}))
         });
         // Resolve limits.

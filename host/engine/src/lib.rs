@@ -38,7 +38,7 @@ pub mod services;
 pub mod task;
 
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
-pub use durable::{Checkpoint, Progress, Resume};
+pub use durable::{Checkpoint, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use callback::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};

@@ -155,6 +155,9 @@ pub struct ChildRequest {
     pub input: Value,
     /// The execution whose Task state starts the child.
     pub parent_execution_arn: String,
+    /// The parent resumed after a restart: an execution of this name, if
+    /// there is one, is the child it started before (attach to it).
+    pub reattach: bool,
 }
 
 /// How a child execution ended: the DescribeExecution fields `.sync` reports.

@@ -84,6 +84,7 @@ async fn executions_histories_and_checkpoints_round_trip() {
             variables: Default::default(),
             entered_event_id: 2,
             entered_at: t(5),
+            progress: Default::default(),
         };
         store.save_checkpoint(&a.arn, &cp).await.unwrap();
         let h = store.history(&a.arn).unwrap();

@@ -4,8 +4,9 @@
 //! `.sync`, `.sync:2`) and the `aws-sdk:sfn` callback calls.
 
 use super::{Engine, Exec, Failure, Frame};
-use crate::callback::{Callbacks, CallbackWaiter, Signal, TaskToken};
+use crate::callback::{Callbacks, CallbackWaiter, Signal};
 use crate::clock::BoxFuture;
+use crate::durable::StateProgress;
 use crate::exec::ExecutionStatus;
 use crate::history::EventType;
 use crate::services::{ActivityTask, ChildOutcome, ChildRequest, StartedChild};
@@ -14,7 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use stepbox_asl::{State, compact, errors};
+use stepbox_asl::{compact, errors};
 
 const STATES_PREFIX: &str = "arn:aws:states:::";
 
@@ -74,6 +75,12 @@ pub(super) enum Outcome {
 }
 
 impl Kind {
+    /// Waits on the outside world (a token, a worker, a child execution):
+    /// such a Task checkpoints its progress in a durable run.
+    pub(super) fn waits_outside(self) -> bool {
+        matches!(self, Kind::WaitForTaskToken | Kind::Activity | Kind::StartExecution(_))
+    }
+
     pub(super) fn of(base: &str, pattern: Pattern) -> Kind {
         let parts: Vec<&str> = base.split(':').collect();
         if parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
@@ -204,7 +211,6 @@ fn iso(t: DateTime<Utc>) -> String {
 pub(super) struct Call<'a> {
     pub ex: &'a Arc<Exec>,
     pub frame: &'a mut Frame,
-    pub state: &'a State,
     pub resource: &'a str,
     pub res_type: &'a str,
     pub res_name: &'a str,
@@ -212,9 +218,38 @@ pub(super) struct Call<'a> {
     pub params: &'a Value,
     pub timeout_s: Option<u64>,
     pub heartbeat_s: Option<u64>,
+    /// The state's progress and where to checkpoint it.
+    pub progress: &'a mut StateProgress,
+    pub save: &'a (dyn Fn(&StateProgress) + Sync),
+    /// Resumed after a restart with the attempt already handed out
+    /// (`progress.submitted`): wait for its answer, don't run it again.
+    pub handed_out: bool,
+    /// Resumed after a restart (handed out or not).
+    pub resumed: bool,
 }
 
 impl Call<'_> {
+    /// The task was handed out: a restart waits for its answer.
+    fn handed(&mut self, submitted: Value) {
+        self.progress.submitted = Some(submitted);
+        self.progress.alive_at = Some(self.ex.clock.now());
+        (self.save)(self.progress);
+    }
+
+    /// A heartbeat or a worker's pick-up: HeartbeatSeconds starts again.
+    fn alive(&mut self) -> Option<BoxFuture<'static, ()>> {
+        self.progress.alive_at = Some(self.ex.clock.now());
+        (self.save)(self.progress);
+        sleep_secs(self.ex, self.heartbeat_s)
+    }
+
+    /// HeartbeatSeconds of a resumed wait, from the last sign of life before the restart.
+    fn resumed_heartbeat(&self) -> Option<BoxFuture<'static, ()>> {
+        let h = self.heartbeat_s?;
+        let from = self.progress.alive_at.unwrap_or_else(|| self.ex.clock.now());
+        Some(self.ex.clock.sleep_until(from + chrono::Duration::seconds(h as i64)))
+    }
+
     fn guard(&self, token: &str) -> TokenGuard {
         TokenGuard {
             callbacks: self.ex.services.callbacks.clone(),
@@ -243,12 +278,17 @@ impl Call<'_> {
         // Registered first: the outside world may answer before the task returns.
         let mut waiter = self.ex.services.callbacks.register(token, &self.ex.arn);
         let _guard = self.guard(token);
+        if self.handed_out {
+            let hb = self.resumed_heartbeat();
+            return self.await_signal(&mut waiter, total, hb).await;
+        }
         let out = match invoke(self.ex, req, total, None).await {
             Ok(v) => wrap(v),
             Err(Stop::Failed(f)) => return Err((f, false)),
             Err(Stop::TimedOut(name)) => return Err((Failure::new(name, ""), true)),
         };
         self.submitted(&out);
+        self.handed(out);
         let hb = sleep_secs(self.ex, self.heartbeat_s);
         self.await_signal(&mut waiter, total, hb).await
     }
@@ -269,15 +309,16 @@ impl Call<'_> {
                     Some(Signal::Failed { error, cause }) => {
                         return Err((Failure { error, cause, nulls: true }, false));
                     }
-                    Some(Signal::Heartbeat) => hb = sleep_secs(self.ex, self.heartbeat_s),
+                    Some(Signal::Heartbeat) => hb = self.alive(),
                     Some(Signal::Started { worker_name }) => {
+                        self.progress.picked_up = true;
                         self.ex.emit(self.frame, EventType::ActivityStarted, || {
                             Some(match worker_name {
                                 Some(w) => json!({"workerName": w}),
                                 None => json!({}),
                             })
                         });
-                        hb = sleep_secs(self.ex, self.heartbeat_s);
+                        hb = self.alive();
                     }
                     // The registry forgot the token: only a timeout can end the wait.
                     None => {
@@ -296,24 +337,32 @@ impl Call<'_> {
 
     /// An activity task: queue it for a worker (ActivityScheduled), record
     /// ActivityStarted when one takes it, and wait for its answer.
+    ///
+    /// Resumed after a restart, the task is offered again unless a worker
+    /// had taken it (that worker may still answer with its token).
     pub(super) async fn activity(
         mut self,
         input: &Value,
+        token: &str,
         total: &mut Option<BoxFuture<'static, ()>>,
     ) -> Result<Result<Value, (Failure, bool)>, NoActivity> {
         let missing = || NoActivity(format!("The activity {} does not exist.", self.resource));
         let Some(activities) = self.ex.services.activities.clone() else {
             return Err(missing());
         };
-        let token = TaskToken::new(&self.ex.arn, &self.state.name);
-        let mut waiter = self.ex.services.callbacks.register(&token, &self.ex.arn);
-        let mut guard = self.guard(&token);
-        let task = ActivityTask { token: token.clone(), input: compact(input) };
-        if !activities.schedule(self.resource, task) {
+        let mut waiter = self.ex.services.callbacks.register(token, &self.ex.arn);
+        let mut guard = self.guard(token);
+        let task = ActivityTask { token: token.to_string(), input: compact(input) };
+        let offer = !(self.handed_out && self.progress.picked_up);
+        if offer && !activities.schedule(self.resource, task) {
             return Err(missing());
         }
         guard.activity = Some(self.resource.to_string());
         guard.activities = Some(activities);
+        if self.handed_out {
+            let hb = if self.progress.picked_up { self.resumed_heartbeat() } else { None };
+            return Ok(self.await_signal(&mut waiter, total, hb).await);
+        }
         let (resource, timeout_s, heartbeat_s) = (self.resource, self.timeout_s, self.heartbeat_s);
         self.ex.emit(self.frame, EventType::ActivityScheduled, || {
             let mut d = json!({"resource": resource, "input": compact(input), "inputDetails": {"truncated": false}});
@@ -325,6 +374,7 @@ impl Call<'_> {
             }
             Some(d)
         });
+        self.handed(json!({}));
         // The heartbeat clock starts when a worker takes the task.
         Ok(self.await_signal(&mut waiter, total, None).await)
     }
@@ -358,14 +408,28 @@ impl Call<'_> {
         };
         let req = ChildRequest {
             state_machine_arn: sm_arn.to_string(),
-            name: self.params.get("Name").and_then(Value::as_str).map(str::to_string),
+            // A durable run chose the name beforehand, so a restart finds the same child.
+            name: self
+                .progress
+                .child_name
+                .clone()
+                .or_else(|| self.params.get("Name").and_then(Value::as_str).map(str::to_string)),
             input: input.clone(),
             parent_execution_arn: self.ex.arn.clone(),
+            reattach: self.resumed,
         };
         let mut waiter = match (pattern, token) {
             (Pattern::WaitForTaskToken, Some(t)) => Some((self.ex.services.callbacks.register(t, &self.ex.arn), self.guard(t))),
             _ => None,
         };
+        if self.handed_out && pattern == Pattern::WaitForTaskToken {
+            // The child runs on its own; only its answer is awaited.
+            let hb = self.resumed_heartbeat();
+            return match waiter.as_mut() {
+                Some((w, _)) => self.await_signal(w, total, hb).await,
+                None => Err((Failure::new(errors::RUNTIME, "No task token for the callback."), false)),
+            };
+        }
         let engine = Engine {
             tasks: self.ex.tasks.clone(),
             clock: self.ex.clock.clone(),
@@ -378,13 +442,18 @@ impl Call<'_> {
             Pattern::RequestResponse => return Ok(started),
             Pattern::WaitForTaskToken => {
                 self.submitted(&started);
+                self.handed(started);
                 let hb = sleep_secs(self.ex, self.heartbeat_s);
                 return match waiter.as_mut() {
                     Some((w, _)) => self.await_signal(w, total, hb).await,
                     None => Err((Failure::new(errors::RUNTIME, "No task token for the callback."), false)),
                 };
             }
-            Pattern::Sync | Pattern::Sync2 => self.submitted(&started),
+            Pattern::Sync | Pattern::Sync2 if self.handed_out => {}
+            Pattern::Sync | Pattern::Sync2 => {
+                self.submitted(&started);
+                self.handed(started);
+            }
         }
         let StartedChild { execution_arn, state_machine_arn, name, start_date, finished } = child;
         let outcome: ChildOutcome = tokio::select! {
