@@ -353,6 +353,17 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .send()
         .await
         .expect("CreateFunction");
+    let lambda = lambda_client(&server.endpoint());
+    let v = lambda.publish_version().function_name("stored-echo").send().await.expect("PublishVersion");
+    assert_eq!(v.version(), Some("1"));
+    lambda
+        .create_alias()
+        .function_name("stored-echo")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .expect("CreateAlias");
     let def = json!({"StartAt": "Nap", "States": {
         "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
         "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:stored-echo", "End": true}
@@ -406,6 +417,24 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .send()
         .await;
     assert!(f.is_ok(), "the function survived the restart: {f:?}");
+    let lambda = lambda_client(&server.endpoint());
+    let versions = lambda.list_versions_by_function().function_name("stored-echo").send().await.unwrap();
+    let listed: Vec<Option<&str>> = versions.versions().iter().map(|v| v.version()).collect();
+    assert_eq!(listed, [Some("$LATEST"), Some("1")], "published versions survive a restart");
+    let alias = lambda.get_alias().function_name("stored-echo").name("live").send().await.expect("GetAlias");
+    assert_eq!(alias.function_version(), Some("1"));
+    for qualifier in ["1", "live"] {
+        let out = lambda
+            .invoke()
+            .function_name("stored-echo")
+            .qualifier(qualifier)
+            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"v":1}"#))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Invoke {qualifier}: {e:?}"));
+        assert_eq!(out.executed_version(), Some("1"));
+        assert_eq!(out.payload().map(|p| p.as_ref().to_vec()), Some(br#"{"v":1}"#.to_vec()));
+    }
     let machines = sfn.list_state_machines().send().await.unwrap();
     assert_eq!(machines.state_machines().len(), 1);
     let d = sfn
@@ -459,4 +488,154 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     );
     assert_eq!(events[2].previous_event_id(), 2);
     server.shutdown().await.unwrap();
+}
+
+/// Waits until `arn`'s history holds an event of type `ty`.
+async fn wait_for_event(sfn: &aws_sdk_sfn::Client, arn: &str, ty: aws_sdk_sfn::types::HistoryEventType) -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = sfn.get_execution_history().execution_arn(arn).send().await.expect("GetExecutionHistory");
+        if h.events().iter().any(|e| *e.r#type() == ty) {
+            return h.events().to_vec();
+        }
+        assert!(Instant::now() < deadline, "{arn}: no {ty:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_closed(sfn: &aws_sdk_sfn::Client, arn: &str) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = sfn.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
+        if d.status() != &ExecutionStatus::Running {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "{arn} still RUNNING");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Executions waiting on the outside world survive `kill -9`: a
+/// `.waitForTaskToken` Task answers its old token, an activity task is
+/// offered again, a `.sync:2` parent re-attaches to the child it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_tasks_tokens_activities_and_children_survive_a_kill() {
+    use aws_sdk_sfn::types::HistoryEventType as T;
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
+    stepbox_components::export_to(&functions).unwrap();
+    let mut server = serve(&data, &functions, &log);
+    let sfn = client(&server.endpoint);
+    let create = |name: &'static str, definition: Value| {
+        let sfn = sfn.clone();
+        async move {
+            sfn.create_state_machine()
+                .name(name)
+                .definition(definition.to_string())
+                .role_arn(ROLE)
+                .send()
+                .await
+                .expect("CreateStateMachine")
+                .state_machine_arn()
+                .to_string()
+        }
+    };
+    let approve = create(
+        "approve",
+        json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token"}},
+            "HeartbeatSeconds": 600, "TimeoutSeconds": 3600, "End": true}}}),
+    )
+    .await;
+    let activity = sfn.create_activity().name("packing").send().await.expect("CreateActivity").activity_arn;
+    let worked = create(
+        "worked",
+        json!({"StartAt": "Pack", "States": {"Pack": {"Type": "Task", "Resource": activity, "End": true}}}),
+    )
+    .await;
+    let child = create(
+        "child",
+        json!({"StartAt": "Nap", "States": {
+            "Nap": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
+            "Done": {"Type": "Pass", "Parameters": {"x.$": "$.x", "child": "done"}, "End": true}}}),
+    )
+    .await;
+    let parent = create(
+        "parent",
+        json!({"StartAt": "Run", "States": {"Run": {"Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": child, "Input": {"x.$": "$.x"}},
+            "ResultSelector": {"out.$": "$.Output"}, "End": true}}}),
+    )
+    .await;
+    let start = |machine: String, input: Value| {
+        let sfn = sfn.clone();
+        async move {
+            sfn.start_execution()
+                .state_machine_arn(machine)
+                .input(input.to_string())
+                .send()
+                .await
+                .expect("StartExecution")
+                .execution_arn()
+                .to_string()
+        }
+    };
+    let approval = start(approve, json!({})).await;
+    let packing = start(worked, json!({"order": 7})).await;
+    let nested = start(parent, json!({"x": 42})).await;
+    let events = wait_for_event(&sfn, &approval, T::TaskSubmitted).await;
+    let submitted = events.iter().find_map(|e| e.task_submitted_event_details()).and_then(|d| d.output()).unwrap();
+    let token = serde_json::from_str::<Value>(submitted).unwrap()["Payload"]["token"].as_str().unwrap().to_string();
+    wait_for_event(&sfn, &packing, T::ActivityScheduled).await;
+    wait_for_event(&sfn, &nested, T::TaskSubmitted).await;
+
+    server.child.kill().expect("kill -9");
+    server.child.wait().unwrap();
+    let mut server = serve(&data, &functions, &log);
+    let sfn = client(&server.endpoint);
+
+    // The token wait: RUNNING, and the old token still answers it.
+    let d = sfn.describe_execution().execution_arn(&approval).send().await.unwrap();
+    assert_eq!(d.status(), &ExecutionStatus::Running);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sfn.send_task_heartbeat().task_token(&token).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the old token never came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sfn.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("SendTaskSuccess");
+
+    // The activity task is offered again.
+    let task = loop {
+        let t = sfn.get_activity_task().activity_arn(&activity).worker_name("after").send().await.expect("GetActivityTask");
+        if t.task_token().is_some() {
+            break t;
+        }
+    };
+    assert_eq!(serde_json::from_str::<Value>(task.input().unwrap()).unwrap(), json!({"order": 7}));
+    sfn.send_task_success().task_token(task.task_token().unwrap()).output(r#"{"packed":7}"#).send().await.expect("SendTaskSuccess");
+
+    let expectations = [
+        (&approval, json!({"approved": true})),
+        (&packing, json!({"packed": 7})),
+        (&nested, json!({"out": {"x": 42, "child": "done"}})),
+    ];
+    for (arn, output) in expectations {
+        let d = wait_closed(&sfn, arn).await;
+        assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{arn}: {:?} {:?}", d.error(), d.cause());
+        assert_eq!(serde_json::from_str::<Value>(d.output().unwrap()).unwrap(), output, "{arn}");
+        let h = sfn.get_execution_history().execution_arn(arn).send().await.unwrap();
+        check_history(arn, h.events());
+        let scheduled = h
+            .events()
+            .iter()
+            .filter(|e| matches!(e.r#type(), T::TaskScheduled | T::ActivityScheduled))
+            .count();
+        assert_eq!(scheduled, 1, "{arn}: scheduled once, resumed without running again");
+    }
+    let children = sfn.list_executions().state_machine_arn(&child).send().await.unwrap();
+    assert_eq!(children.executions().len(), 1, "the parent re-attached instead of starting a second child");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
 }

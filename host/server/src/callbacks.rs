@@ -50,6 +50,15 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
             check_name(name, 80)?;
             let arn = format!("arn:aws:states:{}:{}:activity:{name}", state.config.region, state.config.account);
             let r = state.activities.create(&arn, name, Utc::now());
+            if let Some(d) = &state.durability {
+                let record = stepbox_store::ActivityRecord {
+                    arn: r.arn.clone(),
+                    name: r.name.clone(),
+                    creation_date: r.creation_date,
+                    extra: Default::default(),
+                };
+                crate::durable::wait(d.store.put_activity(&record)).map_err(store_failed)?;
+            }
             Ok(json!({"activityArn": r.arn, "creationDate": epoch(r.creation_date)}))
         }
         "DescribeActivity" => {
@@ -61,7 +70,11 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
             Ok(json!({"activityArn": r.arn, "name": r.name, "creationDate": epoch(r.creation_date)}))
         }
         "DeleteActivity" => {
-            state.activities.delete(activity_arn(p)?);
+            let arn = activity_arn(p)?;
+            state.activities.delete(arn);
+            if let Some(d) = &state.durability {
+                crate::durable::wait(d.store.delete_activity(arn)).map_err(store_failed)?;
+            }
             Ok(json!({}))
         }
         "ListActivities" => list_activities(state, p),
@@ -86,6 +99,10 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
         }
         _ => Err(ApiError::new("UnknownOperationException", format!("unknown operation '{op}'"))),
     }
+}
+
+fn store_failed(e: stepbox_store::StoreError) -> ApiError {
+    ApiError::new("InternalServerError", format!("the store failed: {e}"))
 }
 
 fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {

@@ -86,7 +86,7 @@ impl Durability {
 /// synchronous; the writer is its own thread, so this cannot deadlock a
 /// runtime). On a multi-thread runtime the worker hands its other tasks over
 /// while it waits, so concurrent requests still share group commits.
-fn wait<T>(commit: stepbox_store::Commit<T>) -> Result<T, StoreError> {
+pub(crate) fn wait<T>(commit: stepbox_store::Commit<T>) -> Result<T, StoreError> {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(|| park_on(commit))
@@ -641,6 +641,13 @@ pub(crate) fn recover(state: &AppState, durability: &Arc<Durability>) -> Result<
     let functions = crate::lambda::restore_functions(state, &durability.store)?;
     if functions > 0 {
         tracing::info!(functions, "restored stored functions");
+    }
+    let versions = crate::lambda::restore_versions(state, &durability.store)?;
+    if versions > 0 {
+        tracing::info!(versions, "restored published function versions");
+    }
+    for a in durability.store.list_activities()? {
+        state.activities.create(&a.arn, &a.name, a.creation_date);
     }
     let now = Utc::now();
     let running = durability.store.running_executions()?;

@@ -18,6 +18,7 @@ use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
 use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
 
 mod versions;
+pub(crate) use versions::restore as restore_versions;
 
 /// Largest Invoke payload (Lambda's synchronous limit).
 pub const MAX_INVOKE_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -184,6 +185,10 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
             }
             state.functions.lock().remove(&name);
             versions::forget(state, &name);
+            if let Some(d) = &state.durability {
+                crate::durable::wait(d.store.delete_function(&name))
+                    .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?;
+            }
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)

@@ -86,6 +86,15 @@ pub struct AppState {
 impl AppState {
     /// A server state whose engine runs Task states on `registry`'s functions.
     pub fn new(config: ServerConfig, registry: Registry, store: Arc<dyn Store>) -> Self {
+        Self::build(config, registry, store, None)
+    }
+
+    fn build(
+        config: ServerConfig,
+        registry: Registry,
+        store: Arc<dyn Store>,
+        durability: Option<Arc<durable::Durability>>,
+    ) -> Self {
         let invoker = SandboxInvoker::new(registry.clone())
             .with_identity(&config.region, &config.account)
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() });
@@ -122,7 +131,7 @@ impl AppState {
             running: Default::default(),
             functions,
             definitions: Default::default(),
-            durability: None,
+            durability,
         };
         let _ = nested.parts.set(nested::Parts {
             config: state.config.clone(),
@@ -133,6 +142,7 @@ impl AppState {
             running: state.running.clone(),
             functions: state.functions.clone(),
             definitions: state.definitions.clone(),
+            durability: state.durability.clone(),
         });
         state
     }
@@ -145,9 +155,8 @@ impl AppState {
         store: stepbox_store::Store,
         durable_config: durable::DurableConfig,
     ) -> Self {
-        let mut state = AppState::new(config, registry, Arc::new(durable::DurableStore::new(store.clone())));
-        state.durability = Some(durable::Durability::new(store, durable_config));
-        state
+        let durability = durable::Durability::new(store.clone(), durable_config);
+        AppState::build(config, registry, Arc::new(durable::DurableStore::new(store)), Some(durability))
     }
 
     /// Resumes every RUNNING Standard execution of a durable store and starts

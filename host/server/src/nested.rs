@@ -28,6 +28,8 @@ pub(crate) struct Parts {
     pub running: Arc<crate::sfn::Running>,
     pub functions: Arc<crate::lambda::FunctionTable>,
     pub definitions: Arc<crate::sfn::Definitions>,
+    /// On a durable server children are durable executions too.
+    pub durability: Option<Arc<crate::durable::Durability>>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -59,8 +61,9 @@ impl Executions for ServerExecutions {
             running: p.running.clone(),
             functions: p.functions.clone(),
             definitions: p.definitions.clone(),
-            // Children run in memory even on a durable server (not resumed after a restart).
-            durability: None,
+            // On a durable server a child is durable too: it resumes after a
+            // restart, and its resumed parent re-attaches to it by name.
+            durability: p.durability.clone(),
         };
         let mut m = Map::new();
         m.insert("stateMachineArn".into(), json!(req.state_machine_arn));
@@ -68,6 +71,9 @@ impl Executions for ServerExecutions {
             m.insert("name".into(), json!(n));
         }
         m.insert("input".into(), json!(stepbox_asl::compact(&req.input)));
+        if let Some(arn) = Self::existing_child(&state, &req) {
+            return self.attach(&state, engine, arn);
+        }
         let started = match crate::sfn::start_execution_request(&state, &m) {
             Ok(v) => v,
             Err(e) if e.kind == "StateMachineDoesNotExist" => return Err(state_machine_does_not_exist(&req.state_machine_arn)),
@@ -84,6 +90,21 @@ impl Executions for ServerExecutions {
             }
         };
         let arn = started["executionArn"].as_str().unwrap_or_default().to_string();
+        Ok(self.attach(&state, engine, arn)?)
+    }
+}
+
+impl ServerExecutions {
+    /// The execution a resumed parent started before the restart, if any.
+    fn existing_child(state: &AppState, req: &ChildRequest) -> Option<String> {
+        let name = req.name.as_deref().filter(|_| req.reattach)?;
+        let sm_name = req.state_machine_arn.split(':').nth(6)?;
+        let arn = format!("arn:aws:states:{}:{}:execution:{sm_name}:{name}", state.config.region, state.config.account);
+        state.store.get_execution(&arn).map(|_| arn)
+    }
+
+    /// Follows execution `arn` until it ends.
+    fn attach(&self, state: &AppState, engine: &Engine, arn: String) -> Result<StartedChild, TaskFailure> {
         let record = state.store.get_execution(&arn).ok_or_else(|| TaskFailure::new("States.Runtime", "child execution vanished"))?;
         let store = state.store.clone();
         let clock = engine.clock().clone();

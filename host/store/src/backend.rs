@@ -29,10 +29,15 @@ pub enum Table {
     /// Latest engine checkpoint per execution.
     Checkpoints,
     TaskTokens,
+    /// Activities (CreateActivity), by ARN.
+    Activities,
+    /// A Lambda function's published versions and aliases, by function name
+    /// (each version's wasm is in `FunctionCode` under `NAME:N`).
+    FunctionVersions,
 }
 
 impl Table {
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 16] = [
         Table::Meta,
         Table::StateMachines,
         Table::Versions,
@@ -47,6 +52,8 @@ impl Table {
         Table::Events,
         Table::Checkpoints,
         Table::TaskTokens,
+        Table::Activities,
+        Table::FunctionVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +72,8 @@ impl Table {
             Table::Events => "events",
             Table::Checkpoints => "checkpoints",
             Table::TaskTokens => "task_tokens",
+            Table::Activities => "activities",
+            Table::FunctionVersions => "function_versions",
         }
     }
 }

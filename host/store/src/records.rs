@@ -128,3 +128,13 @@ pub struct TaskTokenRecord {
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub extra: Value,
 }
+
+/// An activity (CreateActivity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    pub arn: String,
+    pub name: String,
+    pub creation_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

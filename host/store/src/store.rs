@@ -393,6 +393,57 @@ impl Store {
         self.read(|r| r.get(Table::Artifacts, key.as_bytes()))
     }
 
+    // ---- published Lambda versions
+
+    /// Replaces what was published for `function` (the server's own shape),
+    /// storing `codes` (`NAME:N`, wasm) beside it.
+    pub fn put_function_versions(
+        &self,
+        function: &str,
+        published: &Value,
+        codes: Vec<(String, Arc<[u8]>)>,
+    ) -> Commit<()> {
+        let name = function.to_string();
+        let bytes = encode(published);
+        self.submit(move |w| {
+            for (key, wasm) in &codes {
+                w.put(Table::FunctionCode, key.as_bytes(), wasm)?;
+            }
+            w.put(Table::FunctionVersions, name.as_bytes(), &bytes?)
+        })
+    }
+    /// Every function's published versions and aliases, by function name.
+    pub fn function_versions(&self) -> Result<Vec<(String, Value)>, StoreError> {
+        self.read(|r| {
+            r.scan(Table::FunctionVersions, b"")?
+                .into_iter()
+                .map(|(k, v)| Ok((String::from_utf8_lossy(&k).into_owned(), decode("function versions", &v)?)))
+                .collect()
+        })
+    }
+    /// Deletes a function's versions with their code (`NAME:1`…`NAME:last`).
+    pub fn delete_function_versions(&self, function: &str, last: u64) -> Commit<()> {
+        let name = function.to_string();
+        self.submit(move |w| {
+            for n in 1..=last {
+                w.delete(Table::FunctionCode, format!("{name}:{n}").as_bytes())?;
+            }
+            w.delete(Table::FunctionVersions, name.as_bytes()).map(|_| ())
+        })
+    }
+
+    // ---- activities
+
+    pub fn put_activity(&self, record: &ActivityRecord) -> Commit<()> {
+        self.put_json(Table::Activities, record.arn.as_bytes().to_vec(), record)
+    }
+    pub fn delete_activity(&self, arn: &str) -> Commit<bool> {
+        self.delete_key(Table::Activities, arn.as_bytes().to_vec())
+    }
+    pub fn list_activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        self.scan_json(Table::Activities, b"", "activity")
+    }
+
     // ---- executions
 
     /// Inserts unless the ARN exists: then returns the existing record.

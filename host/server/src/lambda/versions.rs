@@ -31,6 +31,88 @@ struct Alias {
 
 pub(crate) type PublishedTable = std::sync::Mutex<HashMap<String, Published>>;
 
+impl Published {
+    /// The stored shape (a durable server keeps it per function).
+    fn to_json(&self) -> Value {
+        json!({
+            "last": self.last,
+            "versions": self.versions.iter().map(|(n, c)| json!({"number": n, "configuration": c})).collect::<Vec<_>>(),
+            "aliases": self.aliases.iter().map(|a| json!({
+                "name": a.name, "version": a.version, "description": a.description, "revisionId": a.revision_id,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn from_json(v: &Value) -> Published {
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let list = |k: &str| v.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+        Published {
+            last: v.get("last").and_then(Value::as_u64).unwrap_or(0),
+            versions: list("versions")
+                .iter()
+                .filter_map(|e| Some((e.get("number")?.as_u64()?, e.get("configuration")?.clone())))
+                .collect(),
+            aliases: list("aliases")
+                .iter()
+                .map(|a| Alias {
+                    name: text(a, "name"),
+                    version: text(a, "version"),
+                    description: text(a, "description"),
+                    revision_id: text(a, "revisionId"),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A durable server writes what was published for `name` (with the wasm of
+/// a newly published version) before answering.
+fn persist(state: &AppState, name: &str, new_version: Option<u64>) -> Result<(), LambdaError> {
+    let Some(d) = &state.durability else { return Ok(()) };
+    let failed = |e: stepbox_store::StoreError| {
+        LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string())
+    };
+    let mut codes = Vec::new();
+    if let Some(n) = new_version {
+        // A version is $LATEST's code at publishing time.
+        let wasm = d.store.function_code(name).map_err(failed)?.unwrap_or_default();
+        codes.push((format!("{name}:{n}"), std::sync::Arc::<[u8]>::from(wasm)));
+    }
+    let published = lock(state).get(name).map(Published::to_json).unwrap_or(Value::Null);
+    crate::durable::wait(d.store.put_function_versions(name, &published, codes)).map_err(failed)
+}
+
+/// Start-up of a durable server (after the functions): versions and aliases
+/// are registered again with their own code and limits.
+pub(crate) fn restore(state: &AppState, store: &stepbox_store::Store) -> Result<usize, stepbox_store::StoreError> {
+    let mut restored = 0;
+    for (function, stored) in store.function_versions()? {
+        if stored.is_null() {
+            continue;
+        }
+        let published = Published::from_json(&stored);
+        for (n, config) in &published.versions {
+            let key = format!("{function}:{n}");
+            let Some(code) = store.function_code(&key)? else { continue };
+            let timeout = config.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
+            let memory_size = config.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
+            let Ok(limits) = super::limits_for(state, timeout, memory_size) else { continue };
+            match state.registry.register(&key, &code, limits) {
+                Ok(_) => restored += 1,
+                Err(e) => tracing::error!(version = %key, error = %e, "cannot restore a published version"),
+            }
+        }
+        let aliases = published.aliases.clone();
+        lock(state).insert(function.clone(), published);
+        for a in &aliases {
+            if let Err(e) = point(state, &function, a) {
+                tracing::error!(function = %function, alias = %a.name, error = %e.message, "cannot restore an alias");
+            }
+        }
+    }
+    Ok(restored)
+}
+
 fn lock(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, Published>> {
     state.functions.published.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -73,6 +155,8 @@ pub(crate) fn publish(state: &AppState, name: &str, body: &Map<String, Value>) -
     }
     state.registry.insert(&format!("{name}:{number}"), function.function.clone(), function.limits.clone());
     entry.versions.push((number, snapshot.clone()));
+    drop(table);
+    persist(state, name, Some(number))?;
     Ok(created(&snapshot))
 }
 
@@ -193,6 +277,7 @@ pub(crate) fn create_alias(state: &AppState, function: &str, body: &Map<String, 
         entry.aliases.push(alias.clone());
     }
     point(state, function, &alias)?;
+    persist(state, function, None)?;
     Ok(created(&alias_json(state, function, &alias)))
 }
 
@@ -231,6 +316,7 @@ pub(crate) fn update_alias(
         *slot = alias.clone();
     }
     point(state, function, &alias)?;
+    persist(state, function, None)?;
     Ok(ok(&alias_json(state, function, &alias)))
 }
 
@@ -240,6 +326,7 @@ pub(crate) fn delete_alias(state: &AppState, function: &str, name: &str) -> Resu
         p.aliases.retain(|a| a.name != name);
     }
     state.registry.remove(&format!("{function}:{name}"));
+    persist(state, function, None)?;
     let mut r = Response::new(Body::default());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
@@ -267,7 +354,11 @@ pub(crate) fn refresh_latest_aliases(state: &AppState, function: &str) {
 
 /// DeleteFunction: its versions and aliases go too.
 pub(crate) fn forget(state: &AppState, function: &str) {
-    if let Some(p) = lock(state).remove(function) {
+    let removed = lock(state).remove(function);
+    if let (Some(d), Some(p)) = (&state.durability, &removed) {
+        drop(d.store.delete_function_versions(function, p.last));
+    }
+    if let Some(p) = removed {
         for (n, _) in p.versions {
             state.registry.remove(&format!("{function}:{n}"));
         }
