@@ -115,3 +115,30 @@ fn help_lists_every_command() {
         assert!(out.contains(command), "{out}");
     }
 }
+
+#[test]
+fn run_history_shows_assigned_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vars.json");
+    std::fs::write(
+        &path,
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"who.$": "$.name", "n": 1}, "Next": "B"},
+            "B": {"Type": "Pass", "Parameters": {"hello.$": "$who"}, "End": true}}}"#,
+    )
+    .unwrap();
+    let (code, out, err) = stepbox(&["run", path.to_str().unwrap(), "--input", r#"{"name": "ada"}"#, "--history"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["output"], serde_json::json!({"hello": "ada"}));
+    let exited: Vec<&serde_json::Value> = report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "PassStateExited")
+        .map(|e| &e["stateExitedEventDetails"])
+        .collect();
+    assert_eq!(exited[0]["assignedVariables"], serde_json::json!({"who": "\"ada\"", "n": "1"}));
+    assert_eq!(exited[0]["assignedVariablesDetails"], serde_json::json!({"truncated": false}));
+    assert!(exited[1].get("assignedVariables").is_none());
+}

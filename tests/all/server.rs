@@ -788,3 +788,35 @@ async fn state_machine_tags() {
     assert!(err.is_resource_not_found(), "{err:?}");
     h.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_shows_assigned_variables_as_aws_does() {
+    let h = start().await;
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"count": "{% $states.input.n + 1 %}", "tags": ["x", {"y": null}]}, "Next": "B"},
+        "B": {"Type": "Pass", "Output": {"count": "{% $count %}"}, "End": true}}});
+    let sm = create_machine(&h, "vars", &definition.to_string(), StateMachineType::Standard).await;
+    let started = h.sfn.start_execution().state_machine_arn(&sm).input(r#"{"n":1}"#).send().await.unwrap();
+    let done = wait_closed(&h, started.execution_arn()).await;
+    assert_eq!(done.output(), Some(r#"{"count":2}"#));
+    let history = h.sfn.get_execution_history().execution_arn(started.execution_arn()).send().await.unwrap();
+    let exits: Vec<_> = history.events().iter().filter_map(|e| e.state_exited_event_details()).collect();
+    assert_eq!(exits.len(), 2);
+    let assigned = exits[0].assigned_variables().expect("A assigns");
+    assert_eq!(assigned.get("count").map(String::as_str), Some("2"));
+    assert_eq!(assigned.get("tags").map(String::as_str), Some(r#"["x",{"y":null}]"#));
+    assert_eq!(exits[0].assigned_variables_details().map(|d| d.truncated()), Some(false));
+    assert!(exits[1].assigned_variables().is_none(), "B assigns nothing");
+
+    let without_data = h
+        .sfn
+        .get_execution_history()
+        .execution_arn(started.execution_arn())
+        .include_execution_data(false)
+        .send()
+        .await
+        .unwrap();
+    let exit = without_data.events().iter().find_map(|e| e.state_exited_event_details()).unwrap();
+    assert!(exit.assigned_variables().is_none() && exit.output().is_none(), "{exit:?}");
+    h.server.shutdown().await.unwrap();
+}

@@ -21,6 +21,8 @@ use stepbox_asl::{
 };
 
 mod jsonata;
+mod variables;
+use variables::{Budget, Variables};
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -175,13 +177,15 @@ struct Exec {
     /// Set by a Wait that suspends the run; `suspend_signal` wakes the driver.
     suspended_until: Mutex<Option<DateTime<Utc>>>,
     suspend_signal: tokio::sync::Notify,
+    /// Bytes of variables the execution's scopes hold (AWS caps it at 10 MiB).
+    var_budget: Budget,
 }
 
 #[derive(Clone)]
 struct Frame {
     prev: u64,
-    /// Workflow variables visible here (JSONPath `Assign`).
-    vars: Map<String, Value>,
+    /// Workflow variables visible here.
+    vars: Variables,
     /// Child executions of a distributed Map don't record into this history.
     silent: bool,
 }
@@ -540,11 +544,12 @@ impl Engine {
                 .map(|s| start + chrono::Duration::seconds(s as i64)),
             suspended_until: Mutex::new(None),
             suspend_signal: tokio::sync::Notify::new(),
+            var_budget: Budget::default(),
         });
         let mut frame = Frame {
             prev: resume.as_ref().map_or(0, |r| r.last_event_id),
             silent: false,
-            vars: Map::new(),
+            vars: Variables::new(exec.var_budget.clone()),
         };
         // A run that died before recording anything starts afresh.
         if resume.as_ref().is_none_or(|r| r.last_event_id == 0) {
@@ -618,7 +623,7 @@ impl Engine {
         let mut last = Frame {
             prev: exec.next_id.load(Ordering::Relaxed),
             silent: false,
-            vars: Map::new(),
+            vars: Variables::new(exec.var_budget.clone()),
         };
         match end {
             End::Done(Ok(out), f) => {
@@ -673,7 +678,7 @@ fn run_machine(
                 Some(i) => {
                     idx = i;
                     input = cp.input.clone();
-                    frame.vars = cp.variables.clone();
+                    frame.vars = Variables::restore(cp.variables.clone(), ex.var_budget.clone());
                 }
                 None => resumed = None,
             }
@@ -702,7 +707,7 @@ fn run_machine(
                     ex.sink.checkpoint(&Checkpoint {
                         state: st.name.clone(),
                         input: input.clone(),
-                        variables: frame.vars.clone(),
+                        variables: frame.vars.values().clone(),
                         entered_event_id: last_recorded + 1,
                         entered_at: at,
                         progress: Default::default(),
@@ -754,7 +759,7 @@ fn run_machine(
                     RuntimeError::new(errors::QUERY_EVALUATION_ERROR, what),
                 )),
                 None => {
-                    let mut vars = std::mem::take(&mut frame.vars);
+                    let mut vars = std::mem::replace(&mut frame.vars, Variables::new(ex.var_budget.clone()));
                     let r = run_state(&ex, st, input, &mut frame, &entry, &mut vars).await;
                     frame.vars = vars;
                     r
@@ -771,10 +776,12 @@ fn run_machine(
             }
             match result {
                 Ok((out, next)) => {
+                    let assigned = frame.vars.take_assigned();
                     if let Some(t) = exited_ty {
                         ex.emit_with(&mut frame, t, || Details::StateExited {
                             name: st.name.clone(),
                             output: compact(&out),
+                            assigned,
                         });
                     }
                     match next {
@@ -786,6 +793,8 @@ fn run_machine(
                     }
                 }
                 Err(fail) => {
+                    // A failed state assigns nothing; a catcher may.
+                    frame.vars.clear_assigned();
                     let caught = st
                         .catch
                         .iter()
@@ -801,10 +810,12 @@ fn run_machine(
                             let res = err_out.clone();
                             match jsonata::finish(k.assign.as_ref(), k.output.as_ref(), &raw, res, false, Some(&err_out), ctx, &mut frame.vars) {
                                 Ok(out) => {
+                                    let assigned = frame.vars.take_assigned();
                                     if let Some(t) = exited_ty {
                                         ex.emit_with(&mut frame, t, || Details::StateExited {
                                             name: st.name.clone(),
                                             output: compact(&out),
+                                            assigned,
                                         });
                                     }
                                     input = out;
@@ -816,15 +827,21 @@ fn run_machine(
                         (Some(c), Some(raw)) => {
                             let err_out = fail.as_output();
                             match eval_assign(&c.assign_template, &err_out, &NULL, &frame.vars) {
-                                Ok(p) => apply_assign(&mut frame.vars, p),
+                                Ok(p) => {
+                                    if let Err(e) = apply_assign(&mut frame.vars, p) {
+                                        return (Err(ex.runtime(st, entered_id, e)), frame);
+                                    }
+                                }
                                 Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
                             }
                             match io::apply_result_path(&c.result_path, raw, err_out) {
                                 Ok(out) => {
+                                    let assigned = frame.vars.take_assigned();
                                     if let Some(t) = exited_ty {
                                         ex.emit_with(&mut frame, t, || Details::StateExited {
                                             name: st.name.clone(),
                                             output: compact(&out),
+                                            assigned,
                                         });
                                     }
                                     input = out;
@@ -920,13 +937,13 @@ fn state_input(st: &State, input: &Value, ctx: &Value, vars: &Map<String, Value>
 
 /// Assign, then the state output: ResultPath and OutputPath in JSONPath,
 /// `Output` (default: the result) in JSONata.
-fn finish_state(st: &State, input: Value, res: Value, ctx: &Value, vars: &mut Map<String, Value>) -> Result<Value, RuntimeError> {
+fn finish_state(st: &State, input: Value, res: Value, ctx: &Value, vars: &mut Variables) -> Result<Value, RuntimeError> {
     if let Some(f) = st.jsonata.as_deref() {
         return jsonata::finish(f.assign.as_ref(), f.output.as_ref(), &input, res, true, None, ctx, vars);
     }
     let pending = eval_assign(&st.assign_template, &res, ctx, vars)?;
-    let out = st.output(input, res, ctx, Some(&*vars))?;
-    apply_assign(vars, pending);
+    let out = st.output(input, res, ctx, Some(vars.values()))?;
+    apply_assign(vars, pending)?;
     Ok(out)
 }
 
@@ -947,11 +964,10 @@ fn eval_assign(
     }
 }
 
-fn apply_assign(vars: &mut Map<String, Value>, pending: Option<Map<String, Value>>) {
-    if let Some(m) = pending {
-        for (k, v) in m {
-            vars.insert(k, v);
-        }
+fn apply_assign(vars: &mut Variables, pending: Option<Map<String, Value>>) -> Result<(), RuntimeError> {
+    match pending {
+        Some(m) => vars.assign(m),
+        None => Ok(()),
     }
 }
 
@@ -995,7 +1011,7 @@ async fn run_state(
     input: Value,
     frame: &mut Frame,
     entry: &Entry,
-    vars: &mut Map<String, Value>,
+    vars: &mut Variables,
 ) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
@@ -1016,19 +1032,19 @@ async fn run_state(
                     data_limit(ex, &st.name, r)?;
                     r.clone()
                 }
-                None => st.effective_input(&input, ctx, Some(&*vars)).map_err(rt)?,
+                None => st.effective_input(&input, ctx, Some(vars.values())).map_err(rt)?,
             };
             let pending = eval_assign(&st.assign_template, &res, ctx, vars).map_err(rt)?;
-            let out = st.output(input, res, ctx, Some(&*vars)).map_err(rt)?;
-            apply_assign(vars, pending);
+            let out = st.output(input, res, ctx, Some(vars.values())).map_err(rt)?;
+            apply_assign(vars, pending).map_err(rt)?;
             Ok((out, st.next))
         }
         StateKind::Succeed => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let sel = io::select(&st.input_path, &input, ctx, Some(&*vars))
+            let sel = io::select(&st.input_path, &input, ctx, Some(vars.values()))
                 .map_err(rt)?
                 .into_owned();
-            let out = io::select_owned(&st.output_path, sel, ctx, Some(&*vars)).map_err(rt)?;
+            let out = io::select_owned(&st.output_path, sel, ctx, Some(vars.values())).map_err(rt)?;
             Ok((out, None))
         }
         StateKind::Fail { error, cause } => {
@@ -1061,7 +1077,7 @@ async fn run_state(
         }
         StateKind::Choice { choices, default } => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = io::select(&st.input_path, &input, ctx, Some(&*vars)).map_err(rt)?;
+            let eff = io::select(&st.input_path, &input, ctx, Some(vars.values())).map_err(rt)?;
             let scope = scope(eff.as_value(), ctx, vars);
             let mut next = None;
             let mut assign_t = &st.assign_template;
@@ -1080,13 +1096,13 @@ async fn run_state(
             };
             let eff = eff.into_owned();
             let pending = eval_assign(assign_t, &eff, ctx, vars).map_err(rt)?;
-            let out = io::select_owned(&st.output_path, eff, ctx, Some(&*vars)).map_err(rt)?;
-            apply_assign(vars, pending);
+            let out = io::select_owned(&st.output_path, eff, ctx, Some(vars.values())).map_err(rt)?;
+            apply_assign(vars, pending).map_err(rt)?;
             Ok((out, Some(next)))
         }
         StateKind::Wait(spec) => {
             let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-            let eff = io::select(&st.input_path, &input, ctx, Some(&*vars))
+            let eff = io::select(&st.input_path, &input, ctx, Some(vars.values()))
                 .map_err(rt)?
                 .into_owned();
             let now = if entry.checkpointed {
@@ -1170,8 +1186,8 @@ async fn run_state(
             }
             ex.clock.sleep_until(until).await;
             let pending = eval_assign(&st.assign_template, &eff, ctx, vars).map_err(rt)?;
-            let out = io::select_owned(&st.output_path, eff, ctx, Some(&*vars)).map_err(rt)?;
-            apply_assign(vars, pending);
+            let out = io::select_owned(&st.output_path, eff, ctx, Some(vars.values())).map_err(rt)?;
+            apply_assign(vars, pending).map_err(rt)?;
             Ok((out, st.next))
         }
         StateKind::Task {
@@ -1197,7 +1213,7 @@ async fn run_state(
                     let f = Frame {
                         prev: started,
                         silent: frame.silent,
-                        vars: vars.clone(),
+                        vars: vars.inner(),
                     };
                     let fut = run_machine(ex.clone(), b.clone(), eff.clone(), f);
                     set.spawn(async move { (i, fut.await) });
@@ -1232,7 +1248,7 @@ async fn run_state(
                                 .collect(),
                         );
                         let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
-                        let res = st.select_result(arr, ctx, Some(&*vars)).map_err(rt)?;
+                        let res = st.select_result(arr, ctx, Some(vars.values())).map_err(rt)?;
                         let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                         return Ok((out, st.next));
                     }
@@ -1261,7 +1277,7 @@ async fn run_task(
     input: Value,
     frame: &mut Frame,
     entry: &Entry,
-    vars: &mut Map<String, Value>,
+    vars: &mut Variables,
 ) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
@@ -1532,7 +1548,7 @@ async fn run_task(
                     }
                 }
                 let ctx = ctx_for(ex, st, entry, retry_count, &mut ctx_slot);
-                let res = st.select_result(v, ctx, Some(&*vars)).map_err(rt)?;
+                let res = st.select_result(v, ctx, Some(vars.values())).map_err(rt)?;
                 let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                 return Ok((out, st.next));
             }
@@ -1704,7 +1720,7 @@ async fn run_map(
     input: Value,
     frame: &mut Frame,
     entry: &Entry,
-    vars: &mut Map<String, Value>,
+    vars: &mut Variables,
 ) -> Result<(Value, Option<usize>), Failure> {
     let entered_id = entry.id;
     let rt = |e: RuntimeError| ex.runtime(st, entered_id, e);
@@ -1713,7 +1729,7 @@ async fn run_map(
     let jsonata_fields = st.jsonata.as_deref();
     let eff = match jsonata_fields {
         Some(f) => jsonata::arguments(f, &input, ctx, vars).map_err(rt)?,
-        None => io::select(&st.input_path, &input, ctx, Some(&*vars))
+        None => io::select(&st.input_path, &input, ctx, Some(vars.values()))
             .map_err(rt)?
             .into_owned(),
     };
@@ -1852,7 +1868,7 @@ async fn run_map(
             processor: spec.processor.clone(),
             name: st.name.clone(),
             silent: frame.silent || distributed,
-            vars: vars.clone(),
+            vars: vars.inner(),
             base_prev: frame.prev,
             queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
             stop_on_failure: !tolerant,
@@ -1889,7 +1905,7 @@ async fn run_map(
                 ex.emit(frame, EventType::MapStateSucceeded, || None);
                 let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
                 let res = st
-                    .select_result(Value::Array(results), ctx, Some(&*vars))
+                    .select_result(Value::Array(results), ctx, Some(vars.values()))
                     .map_err(rt)?;
                 let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                 return Ok((out, st.next));
@@ -1921,7 +1937,8 @@ struct MapFanOut {
     processor: Arc<StateMachine>,
     name: String,
     silent: bool,
-    vars: Map<String, Value>,
+    /// The Map state's scope; each iteration reads it through its own inner one.
+    vars: Variables,
     base_prev: u64,
     queue: std::sync::Mutex<std::iter::Enumerate<std::vec::IntoIter<Value>>>,
     /// Without a tolerated failure threshold the first failure ends the run.
@@ -1940,7 +1957,7 @@ impl MapFanOut {
         let mut f = Frame {
             prev: self.base_prev,
             silent: self.silent,
-            vars: self.vars.clone(),
+            vars: self.vars.inner(),
         };
         self.ex.emit(&mut f, EventType::MapIterationStarted, || {
             Some(json!({"name": self.name, "index": i}))

@@ -95,10 +95,13 @@ pub enum Details {
         name: String,
         input: String,
     },
-    /// `stateExitedEventDetails`: output is JSON text.
+    /// `stateExitedEventDetails`: output is JSON text; `assigned`, the
+    /// variables the state (or its catcher) assigned, shown as AWS does:
+    /// `assignedVariables` maps each name to its value as JSON text.
     StateExited {
         name: String,
         output: String,
+        assigned: Option<Map<String, Value>>,
     },
 }
 
@@ -111,9 +114,15 @@ impl Details {
             Details::StateEntered { name, input } => Some(
                 serde_json::json!({"name": name, "input": input, "inputDetails": {"truncated": false}}),
             ),
-            Details::StateExited { name, output } => Some(
-                serde_json::json!({"name": name, "output": output, "outputDetails": {"truncated": false}}),
-            ),
+            Details::StateExited { name, output, assigned } => {
+                let mut d = serde_json::json!({"name": name, "output": output, "outputDetails": {"truncated": false}});
+                if let Some(vars) = assigned {
+                    let texts = vars.iter().map(|(k, v)| (k.clone(), Value::String(stepbox_asl::compact(v)))).collect();
+                    d["assignedVariables"] = Value::Object(texts);
+                    d["assignedVariablesDetails"] = serde_json::json!({"truncated": false});
+                }
+                Some(d)
+            }
         }
     }
 }

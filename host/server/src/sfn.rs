@@ -780,7 +780,7 @@ fn event_json(event: &HistoryEvent, include_data: bool) -> Value {
                 if key.ends_with("EventDetails")
                     && let Value::Object(d) = details
                 {
-                    for k in ["input", "output", "inputDetails", "outputDetails"] {
+                    for k in ["input", "output", "inputDetails", "outputDetails", "assignedVariables", "assignedVariablesDetails"] {
                         d.remove(k);
                     }
                 }

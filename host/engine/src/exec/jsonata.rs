@@ -4,6 +4,7 @@
 //! a state's `jsonata` fields are set.
 
 use super::*;
+use super::variables::Variables;
 use stepbox_asl::jsonata::{Bindings, JsonataFields, JsonataTemplate, template::query_error};
 
 pub(super) fn bindings<'a>(
@@ -36,7 +37,7 @@ pub(super) fn finish(
     result_visible: bool,
     error_output: Option<&Value>,
     ctx: &Value,
-    vars: &mut Map<String, Value>,
+    vars: &mut Variables,
 ) -> Result<Value, RuntimeError> {
     let (pending, out) = {
         let b = bindings(input, result_visible.then_some(&res), error_output, ctx, vars);
@@ -51,31 +52,9 @@ pub(super) fn finish(
         (pending, out)
     };
     if let Some(Value::Object(m)) = pending {
-        check_variable_sizes(&m)?;
-        vars.extend(m);
+        vars.assign(m)?;
     }
     Ok(out.unwrap_or(res))
-}
-
-/// AWS's limits: 256 KiB per variable, 256 KiB per Assign.
-fn check_variable_sizes(m: &Map<String, Value>) -> Result<(), RuntimeError> {
-    const LIMIT: usize = 256 * 1024;
-    let mut total = 0;
-    for (name, v) in m {
-        let size = json_size(v, LIMIT);
-        if size > LIMIT {
-            return Err(RuntimeError::runtime(format!(
-                "The variable '{name}' has a size exceeding the maximum number of bytes service limit."
-            )));
-        }
-        total += size;
-    }
-    if total > LIMIT {
-        return Err(RuntimeError::runtime(
-            "The assigned variables have a size exceeding the maximum number of bytes service limit.",
-        ));
-    }
-    Ok(())
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -129,7 +108,7 @@ pub(super) async fn run_simple(
     f: &JsonataFields,
     input: Value,
     entry: &Entry,
-    vars: &mut Map<String, Value>,
+    vars: &mut Variables,
 ) -> Result<(Value, Option<usize>), Failure> {
     let rt = |e: RuntimeError| ex.runtime(st, entry.id, e);
     let mut ctx_slot = Value::Null;

@@ -118,3 +118,124 @@ async fn wait_seconds_expression_and_fail_fields() {
     assert_eq!(r.clock.now(), t0() + chrono::Duration::seconds(30));
     assert_eq!((r.outcome.error.as_deref(), r.outcome.cause.as_deref()), (Some("E.30"), Some("static")));
 }
+
+/// `assignedVariables` of each `…StateExited` event, by state name.
+fn assigned_in_history(r: &Run) -> Vec<(String, Option<Value>)> {
+    r.sink
+        .events()
+        .iter()
+        .filter(|e| e.event_type.as_str().ends_with("StateExited"))
+        .map(|e| {
+            let d = e.details_json().expect("exit details");
+            if d.get("assignedVariables").is_some() {
+                assert_eq!(d["assignedVariablesDetails"], json!({"truncated": false}));
+            }
+            (d["name"].as_str().unwrap().to_string(), d.get("assignedVariables").cloned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn assigned_variables_appear_in_state_exited_events() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"n": "{% $states.input.n %}", "obj": {"k": [1, "two"]}}, "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% $n > 10 %}", "Next": "B"}],
+              "Default": "T", "Assign": {"size": "small"}},
+        "B": {"Type": "Pass", "End": true},
+        "T": {"Type": "Task", "Resource": lambda("boom"), "Next": "Done",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done",
+                         "Assign": {"err": "{% $states.errorOutput.Error %}"}}]},
+        "Done": {"Type": "Pass", "End": true}}});
+    let r = run_with(def, json!({"n": 1}), &[("boom", Behaviour::Fail("Oops", "it broke"))]).await;
+    assert_eq!(
+        assigned_in_history(&r),
+        vec![
+            ("A".into(), Some(json!({"n": "1", "obj": "{\"k\":[1,\"two\"]}"}))),
+            ("C".into(), Some(json!({"size": "\"small\""}))),
+            ("T".into(), Some(json!({"err": "\"Oops\""}))),
+            ("Done".into(), None),
+        ]
+    );
+
+    // JSONPath Assign, and a Parallel branch's assignment in its own event.
+    let r = run_with(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"x.$": "$.v", "s": "lit"}, "Next": "P"},
+            "P": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "In", "States": {"In": {"Type": "Pass", "Assign": {"y": 2}, "End": true}}}]}}}),
+        json!({"v": [true]}),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        assigned_in_history(&r),
+        vec![
+            ("A".into(), Some(json!({"x": "[true]", "s": "\"lit\""}))),
+            ("In".into(), Some(json!({"y": "2"}))),
+            ("P".into(), None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn variable_size_limits_in_both_languages() {
+    // 256 KiB of JSON text: a string of 262,142 characters plus its quotes.
+    let big = "x".repeat(256 * 1024 - 2);
+    let half = "x".repeat(128 * 1024);
+    let cases = [
+        // One variable over 256 KiB.
+        (json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"v": "{% $states.input.big & 'y' %}"}, "End": true}}}), "'v'"),
+        (json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Parameters": {"s.$": "States.Format('{}y', $.big)"}, "Assign": {"v.$": "$.s"}, "End": true}}}), "'v'"),
+        // Two variables, each under the limit, over it together in one Assign.
+        (json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"a": "{% $states.input.half %}", "b": "{% $states.input.half %}"}, "End": true}}}), "combined size"),
+        (json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"a.$": "$.half", "b.$": "$.half"}, "End": true}}}), "combined size"),
+    ];
+    for (def, expected) in cases {
+        let r = run_with(def, json!({"big": big, "half": half}), &[]).await;
+        assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"), "{expected}");
+        let cause = r.outcome.cause.unwrap();
+        assert!(cause.contains(expected), "{cause}");
+        assert!(cause.contains("state 'A'"), "{cause}");
+    }
+    // Exactly 256 KiB is allowed.
+    let ok = run_with(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"v": "{% $states.input.big %}"}, "Next": "B"},
+            "B": {"Type": "Pass", "Output": "{% $length($v) %}", "End": true},
+        }}),
+        json!({"big": big}),
+        &[],
+    )
+    .await;
+    assert_eq!(ok.outcome.output, Some(json!(big.len())));
+
+    // The execution total: 41 variables of 256 KiB exceed 10 MiB; a Map
+    // iteration's variables count while it runs.
+    for language in ["JSONata", "JSONPath"] {
+        let (value, fresh) = if language == "JSONata" {
+            (json!("{% $states.input.big %}"), json!({"v40": "{% $v1 %}"}))
+        } else {
+            (json!("$.big"), json!({"v40.$": "$v1"}))
+        };
+        let key = |i: usize| if language == "JSONata" { format!("v{i}") } else { format!("v{i}.$") };
+        let mut states = serde_json::Map::new();
+        for i in 0..40 {
+            states.insert(format!("S{i}"), json!({"Type": "Pass", "Assign": {key(i): value}, "Next": format!("S{}", i + 1)}));
+        }
+        // Reassigning v0 replaces it: still 10 MiB in total.
+        states.insert("S40".into(), json!({"Type": "Pass", "Assign": {key(0): value}, "Next": "M"}));
+        states.insert("M".into(), json!({"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "In", "States": {
+            "In": {"Type": "Pass", "Assign": fresh, "End": true}}}}));
+        let items = if language == "JSONata" { json!({"Items": "{% [1] %}"}) } else { json!({"ItemsPath": "$.one"}) };
+        states["M"].as_object_mut().unwrap().extend(items.as_object().unwrap().clone());
+        let def = json!({"QueryLanguage": language, "StartAt": "S0", "States": states});
+        let r = run_with(def, json!({"big": big, "one": [1]}), &[]).await;
+        assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"), "{language}");
+        let cause = r.outcome.cause.unwrap();
+        assert!(cause.contains("total size") && cause.contains("state 'In'"), "{language}: {cause}");
+    }
+}
