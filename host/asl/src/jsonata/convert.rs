@@ -34,7 +34,7 @@ pub fn from_jvalue(v: &JValue) -> Result<Option<Value>, ()> {
             Value::Array(out)
         }
         JValue::Object(m) => {
-            let mut out = Map::new();
+            let mut out = Map::with_capacity(m.len());
             for (k, item) in m.iter() {
                 if let Some(v) = from_jvalue(item)? {
                     out.insert(k.clone(), v);
