@@ -1371,7 +1371,7 @@ async fn run_task(
     let base = (entry.top && (kind.waits_outside() || !st.retry.is_empty())).then(|| Checkpoint {
         state: st.name.clone(),
         input: input.clone(),
-        variables: vars.clone(),
+        variables: vars.values().clone(),
         entered_event_id: entry.id,
         entered_at: entry.at,
         progress: StateProgress::default(),
