@@ -30,8 +30,9 @@ pub struct Bindings<'a> {
     /// `$states.context`; `Null` when the state does not read it.
     pub context: &'a Value,
     pub vars: &'a Map<String, Value>,
-    /// `$states` converted once for every expression of one evaluation.
-    states: std::cell::OnceCell<JValue>,
+    /// The `$states` fields converted once for every expression of one
+    /// evaluation, each only when an expression reads it.
+    converted: [std::cell::OnceCell<JValue>; 4],
 }
 
 impl<'a> Bindings<'a> {
@@ -42,7 +43,7 @@ impl<'a> Bindings<'a> {
         context: &'a Value,
         vars: &'a Map<String, Value>,
     ) -> Self {
-        Bindings { input, result, error_output, context, vars, states: std::cell::OnceCell::new() }
+        Bindings { input, result, error_output, context, vars, converted: Default::default() }
     }
 }
 
@@ -54,7 +55,9 @@ pub struct Expression {
     /// `$name` references other than `$states` (superset: a name bound
     /// inside the expression with `:=` is listed too, and simply not found).
     variables: Vec<String>,
-    reads_states: bool,
+    /// Which of `$states.input`, `.result`, `.errorOutput`, `.context` the
+    /// text reads (all four when it uses `$states` other than as `$states.field`).
+    reads: [bool; 4],
 }
 
 impl PartialEq for Expression {
@@ -78,12 +81,12 @@ impl Expression {
     pub fn parse(source: &str) -> Result<Expression, String> {
         let ast = jsonata_core::parser::parse(source).map_err(|e| strip_code(&e.to_string()))?;
         let names = referenced_variables(source);
-        let reads_states = names.contains("states");
+        let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
         Ok(Expression {
             source: source.trim().to_string(),
             ast: Arc::new(ast),
             variables: names.into_iter().filter(|n| n != "states").collect(),
-            reads_states,
+            reads,
         })
     }
 
@@ -94,7 +97,7 @@ impl Expression {
     /// Whether the text mentions `$states.context` (or `$states` whole),
     /// so the engine knows to build the context object.
     pub fn reads_context(&self) -> bool {
-        self.reads_states && (self.source.contains("context") || !self.source.contains("$states."))
+        self.reads[3]
     }
 
     /// `$$`, `$states.errorOutput` where no error exists…: AWS's
@@ -115,8 +118,8 @@ impl Expression {
     /// Evaluates; `Ok(None)` is JSONata's `undefined`.
     pub fn evaluate(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
         let mut context = Context::new();
-        if self.reads_states {
-            context.bind("states".into(), b.states.get_or_init(|| states_value(b)).clone());
+        if self.reads.contains(&true) {
+            context.bind("states".into(), states_value(b, self.reads));
         }
         for name in &self.variables {
             if let Some(v) = b.vars.get(name) {
@@ -132,19 +135,43 @@ impl Expression {
     }
 }
 
-fn states_value(b: &Bindings) -> JValue {
-    let mut m = indexmap::IndexMap::new();
-    m.insert("input".to_string(), convert::to_jvalue(b.input));
-    if let Some(r) = b.result {
-        m.insert("result".to_string(), convert::to_jvalue(r));
-    }
-    if let Some(e) = b.error_output {
-        m.insert("errorOutput".to_string(), convert::to_jvalue(e));
-    }
-    if !b.context.is_null() {
-        m.insert("context".to_string(), convert::to_jvalue(b.context));
+const STATES_FIELDS: [&str; 4] = ["input", "result", "errorOutput", "context"];
+
+/// `$states` with the fields `reads` asks for, each converted at most once
+/// per [`Bindings`].
+fn states_value(b: &Bindings, reads: [bool; 4]) -> JValue {
+    let sources = [Some(b.input), b.result, b.error_output, (!b.context.is_null()).then_some(b.context)];
+    let mut m = indexmap::IndexMap::with_capacity(4);
+    for (i, name) in STATES_FIELDS.iter().enumerate() {
+        if let (true, Some(v)) = (reads[i], sources[i]) {
+            m.insert(name.to_string(), b.converted[i].get_or_init(|| convert::to_jvalue(v)).clone());
+        }
     }
     JValue::object(m)
+}
+
+/// Which `$states` fields a text (string literals blanked) reads: those it
+/// names as `$states.field`, or all when `$states` appears any other way
+/// (`$states`, `$states[...]`, `$keys($states)`).
+fn states_fields_read(text: &str) -> [bool; 4] {
+    let mut reads = [false; 4];
+    for (at, _) in text.match_indices("$states") {
+        let rest = &text[at + "$states".len()..];
+        if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue; // `$statesX`: another variable
+        }
+        let field = rest.strip_prefix('.').map(|r| r.trim_start());
+        let named = field.and_then(|r| {
+            STATES_FIELDS.iter().position(|f| {
+                r.starts_with(f) && !r[f.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+        });
+        match named {
+            Some(i) => reads[i] = true,
+            None => return [true; 4],
+        }
+    }
+    reads
 }
 
 /// "S0201: Syntax error: …" → "Syntax error: …"; also drops the crate's
@@ -251,7 +278,12 @@ mod tests {
     fn references() {
         let e = Expression::parse("$a + $states.input.b + $length('$c')").unwrap();
         assert_eq!(e.variables, vec!["a".to_string(), "length".to_string()]);
-        assert!(e.reads_states && !e.reads_context());
+        assert_eq!(e.reads, [true, false, false, false]);
+        assert!(!e.reads_context());
+        assert_eq!(Expression::parse("$keys($states)").unwrap().reads, [true; 4]);
+        assert_eq!(Expression::parse("$states.result.a & $states.context.State.Name & '$states'").unwrap().reads, [false, true, false, true]);
+        assert_eq!(Expression::parse("$statesX.input").unwrap().reads, [false; 4]);
+        assert_eq!(Expression::parse("$states.`input`").unwrap().reads, [true; 4]);
         assert!(Expression::parse("$states.context.Execution.Id").unwrap().reads_context());
         let e = Expression::parse("$states.errorOutput").unwrap();
         assert_eq!(e.unsupported_reference(true, false).unwrap(), "Field '$states.errorOutput' does not exist.");
