@@ -62,6 +62,10 @@ impl Variables {
     /// Applies one `Assign`'s evaluated bindings, or fails with
     /// `States.Runtime` when a limit would be exceeded (nothing applied).
     pub(super) fn assign(&mut self, bindings: Map<String, Value>) -> Result<(), RuntimeError> {
+        // `"Assign": {}` assigns nothing, and AWS's history shows nothing.
+        if bindings.is_empty() {
+            return Ok(());
+        }
         let mut sizes = Vec::with_capacity(bindings.len());
         let mut total = 0;
         for (name, v) in &bindings {

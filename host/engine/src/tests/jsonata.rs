@@ -160,7 +160,8 @@ async fn assigned_variables_appear_in_state_exited_events() {
     // JSONPath Assign, and a Parallel branch's assignment in its own event.
     let r = run_with(
         json!({"StartAt": "A", "States": {
-            "A": {"Type": "Pass", "Assign": {"x.$": "$.v", "s": "lit"}, "Next": "P"},
+            "A": {"Type": "Pass", "Assign": {"x.$": "$.v", "s": "lit"}, "Next": "E"},
+            "E": {"Type": "Pass", "Assign": {}, "Next": "P"},
             "P": {"Type": "Parallel", "End": true, "Branches": [
                 {"StartAt": "In", "States": {"In": {"Type": "Pass", "Assign": {"y": 2}, "End": true}}}]}}}),
         json!({"v": [true]}),
@@ -171,6 +172,7 @@ async fn assigned_variables_appear_in_state_exited_events() {
         assigned_in_history(&r),
         vec![
             ("A".into(), Some(json!({"x": "[true]", "s": "\"lit\""}))),
+            ("E".into(), None),
             ("In".into(), Some(json!({"y": "2"}))),
             ("P".into(), None),
         ]
