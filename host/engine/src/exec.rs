@@ -63,6 +63,8 @@ pub struct ExecutionOptions {
     /// checkpointed top-level Wait longer than this suspends the run
     /// ([`Progress::Suspended`]) instead of parking a task for its duration.
     pub suspend_waits_over: Option<Duration>,
+    /// Variables in scope from the start (TestState's `variables`).
+    pub variables: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -549,7 +551,10 @@ impl Engine {
         let mut frame = Frame {
             prev: resume.as_ref().map_or(0, |r| r.last_event_id),
             silent: false,
-            vars: Variables::new(exec.var_budget.clone()),
+            vars: match &opts.variables {
+                Some(v) => Variables::restore(v.clone(), exec.var_budget.clone()),
+                None => Variables::new(exec.var_budget.clone()),
+            },
         };
         // A run that died before recording anything starts afresh.
         if resume.as_ref().is_none_or(|r| r.last_event_id == 0) {

@@ -108,3 +108,42 @@ async fn test_state_reports_output_next_state_and_data_flow() {
     assert!(err.message().unwrap().contains("'Z'"), "{err:?}");
     h.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_state_seeds_variables_and_reports_them_after_the_state() {
+    let h = start().await;
+    // JSONata: the state reads a seeded variable and assigns another.
+    let state = json!({"QueryLanguage": "JSONata", "Type": "Pass",
+        "Assign": {"total": "{% $price * $states.input.qty %}"}, "Output": {"unit": "{% $price %}"}, "End": true});
+    let out = h
+        .sfn
+        .test_state()
+        .definition(state.to_string())
+        .role_arn(ROLE)
+        .input(r#"{"qty":3}"#)
+        .variables(r#"{"price":5}"#)
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*out.status().unwrap(), TestExecutionStatus::Succeeded, "{out:?}");
+    assert_eq!(parse(out.output()), json!({"unit": 5}));
+    assert_eq!(parse(out.inspection_data().unwrap().variables()), json!({"price": 5, "total": 15}));
+
+    // JSONPath: seeded variables reach Parameters.
+    let state = json!({"Type": "Pass", "Parameters": {"who.$": "$name"}, "End": true});
+    let out = h
+        .sfn
+        .test_state()
+        .definition(state.to_string())
+        .role_arn(ROLE)
+        .variables(r#"{"name":"ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parse(out.output()), json!({"who": "ada"}));
+
+    let err = h.sfn.test_state().definition(state.to_string()).role_arn(ROLE).variables("[1]").send().await.unwrap_err();
+    assert_eq!(err.into_service_error().code(), Some("ValidationException"));
+    h.server.shutdown().await.unwrap();
+}

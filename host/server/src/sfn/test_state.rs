@@ -30,13 +30,14 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
             )));
         }
     };
-    // Refused rather than ignored: a mocked or variable-seeded test would silently differ.
-    for unsupported in ["mock", "variables", "context", "stateConfiguration"] {
+    // Refused rather than ignored: a mocked or context-seeded test would silently differ.
+    for unsupported in ["mock", "context", "stateConfiguration"] {
         if p.0.get(unsupported).is_some_and(|v| !v.is_null()) {
             return Err(ApiError::validation(format!("TestState '{unsupported}' is not supported by stepbox yet")));
         }
     }
     let (input_text, input) = read_input(p)?;
+    let variables = read_variables(p)?;
     let (name, raw_state) = pick_state(definition, p.opt_str("stateName")?)?;
     let (wrapper, targets) = wrap(&name, &raw_state);
     let machine = Arc::new(parse_definition(&wrapper.to_string())?);
@@ -53,6 +54,7 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
         state_machine_name: "TestState".into(),
         role_arn: p.opt_str("roleArn")?.map(str::to_string),
         abort: Some(abort_rx),
+        variables: variables.clone(),
         ..Default::default()
     };
     let outcome = state.engine.start(machine, input.clone(), options, sink.clone()).await;
@@ -86,9 +88,39 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
         put_error(&mut out, &error, &cause);
     }
     if level != "INFO" {
-        out.insert("inspectionData".into(), Value::Object(inspection(&tested, &input_text, &input, &events)));
+        let mut data = inspection(&tested, &input_text, &input, variables.as_ref(), &events);
+        if let Some(after) = variables_after(&name, variables, &events) {
+            data.insert("variables".into(), json!(Value::Object(after).to_string()));
+        }
+        out.insert("inspectionData".into(), Value::Object(data));
     }
     Ok(Value::Object(out))
+}
+
+/// `variables`: a JSON object as text, the variables in scope for the state.
+fn read_variables(p: Params<'_>) -> Result<Option<Map<String, Value>>, ApiError> {
+    let Some(text) = p.opt_str("variables")? else { return Ok(None) };
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => Ok(Some(m)),
+        _ => Err(ApiError::validation("TestState 'variables' must be a JSON object of variable names to values")),
+    }
+}
+
+/// The variables once the tested state ran: those given plus what it (or
+/// its catcher) assigned; `None` when there are none of either.
+fn variables_after(name: &str, given: Option<Map<String, Value>>, events: &[HistoryEvent]) -> Option<Map<String, Value>> {
+    let assigned = events.iter().find_map(|e| match &e.details {
+        Details::StateExited { name: n, assigned, .. } if n == name => assigned.clone(),
+        _ => None,
+    });
+    match (given, assigned) {
+        (None, None) => None,
+        (given, assigned) => {
+            let mut all = given.unwrap_or_default();
+            all.extend(assigned.unwrap_or_default());
+            Some(all)
+        }
+    }
 }
 
 /// The state to test: the definition itself, or `stateName` of a whole state machine.
@@ -210,11 +242,17 @@ fn retriable(raw: &Map<String, Value>, error: &str) -> bool {
 
 /// The DEBUG data-flow steps: `input`, `afterInputPath`, `afterParameters`, `result`,
 /// `afterResultSelector`, `afterResultPath` (each a JSON text), as far as the state has them.
-fn inspection(tested: &State, input_text: &str, input: &Value, events: &[HistoryEvent]) -> Map<String, Value> {
+fn inspection(
+    tested: &State,
+    input_text: &str,
+    input: &Value,
+    vars: Option<&Map<String, Value>>,
+    events: &[HistoryEvent],
+) -> Map<String, Value> {
     let mut data = Map::new();
     data.insert("input".into(), json!(input_text));
     let context = json!({});
-    let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, &context, None).map(|c| c.into_owned()) else {
+    let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, &context, vars).map(|c| c.into_owned()) else {
         return data;
     };
     data.insert("afterInputPath".into(), json!(after_input.to_string()));
@@ -222,7 +260,7 @@ fn inspection(tested: &State, input_text: &str, input: &Value, events: &[History
     if !matches!(kind.as_deref(), Some("Task" | "Pass" | "Map" | "Parallel")) {
         return data;
     }
-    let effective = tested.effective_input(input, &context, None).ok();
+    let effective = tested.effective_input(input, &context, vars).ok();
     if let Some(e) = &effective {
         data.insert("afterParameters".into(), json!(e.to_string()));
     }
@@ -233,7 +271,7 @@ fn inspection(tested: &State, input_text: &str, input: &Value, events: &[History
     };
     let Some(result) = result else { return data };
     data.insert("result".into(), json!(result.to_string()));
-    let Ok(selected) = tested.select_result(result, &context, None) else { return data };
+    let Ok(selected) = tested.select_result(result, &context, vars) else { return data };
     data.insert("afterResultSelector".into(), json!(selected.to_string()));
     if let Ok(combined) = stepbox_asl::io::apply_result_path(&tested.result_path, input.clone(), selected) {
         data.insert("afterResultPath".into(), json!(combined.to_string()));
