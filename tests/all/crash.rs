@@ -182,6 +182,13 @@ fn check_history(arn: &str, events: &[aws_sdk_sfn::types::HistoryEvent]) {
         1,
         "{arn}: one terminal event"
     );
+    // A Map or Parallel resumed after the kill reuses its recorded …StateStarted.
+    for started in [T::MapStateStarted, T::ParallelStateStarted] {
+        assert!(
+            events.iter().filter(|e| *e.r#type() == started).count() <= 1,
+            "{arn}: one {started:?}"
+        );
+    }
     assert_eq!(
         events.last().map(|e| e.r#type()),
         Some(&T::ExecutionSucceeded),
