@@ -572,3 +572,61 @@ async fn a_resumed_parallel_records_one_started_event() {
     assert_eq!(count(&events, "ParallelStateStarted"), 1, "{:?}", types(&events));
     assert_eq!(count(&events, "ParallelStateEntered"), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_activity_task_is_offered_again_unless_a_worker_took_it() {
+    const ACTIVITY: &str = "arn:aws:states:us-east-1:111111111111:activity:pack";
+    let def = json!({"StartAt": "Pack", "States": {"Pack": {"Type": "Task", "Resource": ACTIVITY, "End": true}}});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let echo = Arc::new(Echo { calls: AtomicUsize::new(0), hang_first: 0 });
+    let engine_with = |activities: &Arc<MemoryActivities>| {
+        activities.create(ACTIVITY, "pack", t0());
+        Engine::new(echo.clone(), ManualClock::new(t0())).with_services(Services {
+            callbacks: Arc::new(MemoryCallbacks::new()),
+            activities: Some(activities.clone()),
+            executions: None,
+        })
+    };
+    for taken_before_the_crash in [false, true] {
+        let journal = Arc::new(Journal::default());
+        let before = Arc::new(MemoryActivities::new());
+        let engine = engine_with(&before);
+        let scheduled = if taken_before_the_crash { "ActivityStarted" } else { "ActivityScheduled" };
+        let run = tokio::spawn({
+            let (engine, journal, sm) = (engine.clone(), journal.clone(), sm.clone());
+            async move { engine.start_durable(sm, json!({"n": 1}), opts(None), journal).await }
+        });
+        let task = before.poll(ACTIVITY, Duration::from_secs(5)).await.expect("scheduled");
+        if taken_before_the_crash {
+            engine.services().callbacks.signal(&task.token, Signal::Started { worker_name: Some("w".into()) }).unwrap();
+        }
+        while count(&journal.events(), scheduled) == 0 {
+            tokio::task::yield_now().await;
+        }
+        run.abort();
+        let _ = run.await;
+
+        let after = Arc::new(MemoryActivities::new());
+        let engine = engine_with(&after);
+        let run = tokio::spawn({
+            let (engine, journal, sm) = (engine.clone(), journal.clone(), sm.clone());
+            async move { engine.resume(sm, journal.resume(json!({"n": 1})), opts(None), journal).await }
+        });
+        let callbacks = engine.services().callbacks.clone();
+        while callbacks.signal(&task.token, Signal::Heartbeat).is_err() {
+            tokio::task::yield_now().await;
+        }
+        let offered = after.poll(ACTIVITY, Duration::ZERO).await;
+        assert_eq!(offered.is_some(), !taken_before_the_crash, "offered again: {offered:?}");
+        if let Some(t) = offered {
+            assert_eq!(t.token, task.token, "the same token");
+        }
+        callbacks.signal(&task.token, Signal::Succeeded(json!({"packed": 1}))).unwrap();
+        let Progress::Finished(outcome) = run.await.unwrap() else { panic!("suspended") };
+        assert_eq!(outcome.output, Some(json!({"packed": 1})));
+        let events = journal.events();
+        assert_valid_history(&events);
+        assert_eq!(count(&events, "ActivityScheduled"), 1, "{:?}", types(&events));
+        assert_eq!(count(&events, "ActivityStarted"), usize::from(taken_before_the_crash));
+    }
+}
