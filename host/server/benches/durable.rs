@@ -8,7 +8,11 @@
 //! 2. 100,000 executions started over HTTP into a 1-hour Wait on a durable
 //!    server: RSS once they all wait on timers (target ≤ 300 MiB).
 //!
-//! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs.
+//! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs;
+//! `STEPBOX_BENCH_IN_FLIGHT=N` (default 64) sets W5's concurrency for both
+//! sides: each durable execution waits for two commits (its start and its
+//! end), so with few in flight the figure measures fsync latency, not
+//! throughput.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,13 +27,16 @@ use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_store::{ExecutionJournal, ExecutionRecord, Store};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-const IN_FLIGHT: usize = 64;
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn in_flight() -> usize {
+    env_count("STEPBOX_BENCH_IN_FLIGHT", 64).max(1)
 }
 
 fn rss_mib() -> f64 {
@@ -76,11 +83,11 @@ fn record(i: usize) -> ExecutionRecord {
     }
 }
 
-/// Runs `n` executions, `IN_FLIGHT` at a time; returns executions/s.
+/// Runs `n` executions, `in_flight()` at a time; returns executions/s.
 async fn w5_run(engine: &Engine, n: usize, store: Option<Store>) -> f64 {
     NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sm = w5();
-    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let permits = Arc::new(tokio::sync::Semaphore::new(in_flight()));
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..n {
@@ -282,7 +289,7 @@ fn main() -> anyhow::Result<()> {
         let ops = stats.ops.load(std::sync::atomic::Ordering::Relaxed) - ops_before;
         let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
         let (e, d) = (best(&express), best(&durable));
-        println!("W5 ({n_w5} executions, {IN_FLIGHT} in flight, best of 2):");
+        println!("W5 ({n_w5} executions, {} in flight, best of 2):", in_flight());
         println!("  express, in memory:      {e:>8.0} executions/s");
         println!("  standard, durable redb:  {d:>8.0} executions/s  ({} commits, {:.0} writes per commit)", commits / 2, ops as f64 / commits.max(1) as f64);
         println!("  ratio durable/express:   {:.2}x (target >= 0.5x)", d / e);
