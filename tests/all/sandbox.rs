@@ -41,22 +41,27 @@ async fn echo_returns_its_input() {
 }
 
 /// The guest must be stopped within one epoch tick + `slack` of its deadline
-/// (measured to the moment it stopped, before the store is torn down). The
-/// best of five attempts is taken so a descheduled test thread on a busy
-/// 2-core machine does not fail the bound; a broken deadline fails them all.
+/// (measured to the moment it stopped, before the store is torn down). Up to
+/// ten attempts, stopping at the first within the bound, so a test thread or
+/// epoch ticker descheduled by a busy 2-core machine (the rest of the suite
+/// runs alongside) does not fail it; a broken deadline fails every attempt.
 async fn assert_times_out_promptly(attack_name: &str, slack: Duration) {
     let limits = short_timeout();
     let tick = shared_sandbox().config().epoch_tick;
-    let mut best = Duration::MAX;
-    for _ in 0..5 {
+    let bound = tick + slack;
+    let mut overshoots = Vec::new();
+    for _ in 0..10 {
         let inv = attack(attack_name, &limits).await;
         assert_eq!(error_name(&inv), "Sandbox.Timedout", "{attack_name}: {:?}", inv.result);
         assert!(inv.stopped_after >= limits.timeout, "{attack_name} stopped before its deadline: {:?}", inv.stopped_after);
         assert!(inv.duration >= inv.stopped_after);
-        best = best.min(inv.stopped_after - limits.timeout);
+        let overshoot = inv.stopped_after - limits.timeout;
+        if overshoot <= bound {
+            return;
+        }
+        overshoots.push(overshoot);
     }
-    let bound = tick + slack;
-    assert!(best <= bound, "{attack_name}: overshoot {best:?} exceeds one tick + {slack:?} ({bound:?})");
+    panic!("{attack_name}: every overshoot exceeds one tick + {slack:?} ({bound:?}): {overshoots:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
