@@ -59,6 +59,10 @@ pub enum Role {
     DeletedActivity,
     /// Target state machines a `startExecution` Task may start.
     Targets(Target),
+    /// `test_sync_with_task_token`: the `.sync` child posts the parent's
+    /// token to SQS, where a worker machine answers it with SendTaskSuccess
+    /// (the message's `Message`) while the child still waits.
+    SyncAnsweredThroughSqs,
     /// Only `aws-sdk:sfn` calls with made-up tokens: nothing to play.
     Nothing,
 }
@@ -72,6 +76,8 @@ pub enum Target {
     RaiseFailure,
     /// `LAMBDA_WAIT_WITH_TIMEOUT_SECONDS`: a 60 s Lambda under TimeoutSeconds 5.
     LambdaTimeout,
+    /// `SQS_SEND_MESSAGE_AND_WAIT`: sends `{"Message", "TaskToken"}` to SQS, then waits 60 s.
+    SqsSendAndWait,
     /// None (the ARN does not exist).
     Missing,
 }
@@ -114,6 +120,7 @@ impl Role {
             "test_start_execution_sync_delegate_failure" => Role::Targets(Target::RaiseFailure),
             "test_start_execution_sync_delegate_timeout" => Role::Targets(Target::LambdaTimeout),
             "test_start_execution_no_such_arn" => Role::Targets(Target::Missing),
+            "test_sync_with_task_token" => Role::SyncAnsweredThroughSqs,
             "test_sfn_send_task_outcome_with_no_such_token" => Role::Nothing,
             // Fails on its HeartbeatSecondsPath before calling anything.
             "test_invalid_jsonpath" if param == "ST.INVALID_JSONPATH_IN_HEARTBEATSECONDSPATH" => Role::Nothing,
@@ -174,6 +181,7 @@ impl Driver {
             }
             Some(Role::DeletedActivity) => services.activities = Some(Arc::new(MemoryActivities::new())),
             Some(Role::Targets(target)) => services.executions = Some(targets(case, *target)),
+            Some(Role::SyncAnsweredThroughSqs) => services.executions = Some(targets(case, Target::SqsSendAndWait)),
             _ => {}
         }
         Driver { services, role, callbacks, clock }
@@ -185,6 +193,12 @@ impl Driver {
             Some(Role::Sqs(answer)) => Arc::new(SqsStandIn {
                 inner,
                 answer: answer.clone(),
+                callbacks: self.callbacks.clone(),
+                clock: self.clock.clone(),
+            }),
+            Some(Role::SyncAnsweredThroughSqs) => Arc::new(SqsStandIn {
+                inner,
+                answer: SqsAnswer::MessageField,
                 callbacks: self.callbacks.clone(),
                 clock: self.clock.clone(),
             }),
@@ -227,6 +241,13 @@ fn target_definition(case: &Case, target: Target) -> Option<Value> {
                 "States": {"Start": {"Type": "Task", "TimeoutSeconds": 5,
                     "Resource": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"), "End": true}}})
         }
+        Target::SqsSendAndWait => json!({"Comment": "SQS_SEND_MESSAGE_AND_WAIT", "StartAt": "SendSQS",
+            "States": {
+                "SendSQS": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                    "Parameters": {"QueueUrl.$": "$.QueueUrl",
+                        "MessageBody": {"Message": "SQS_SEND_MESSAGE_AND_WAIT", "TaskToken.$": "$.TaskToken"}},
+                    "Next": "WaitState"},
+                "WaitState": {"Type": "Wait", "Seconds": 60, "End": true}}}),
         Target::Missing => return None,
     })
 }

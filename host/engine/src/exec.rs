@@ -743,7 +743,13 @@ fn run_machine(
                 checkpointed: checkpointed_at.is_some(),
                 top: top && ex.checkpoints && !frame.silent && checkpointed_at.is_some(),
                 token: match &st.kind {
-                    StateKind::Task { resource, .. } if resource.ends_with(".waitForTaskToken") => {
+                    // `.sync` tasks have a token too: SendTaskSuccess/Failure
+                    // with it ends the Task before its job does (as AWS does).
+                    StateKind::Task { resource, .. }
+                        if resource.ends_with(".waitForTaskToken")
+                            || resource.ends_with(".sync")
+                            || resource.ends_with(".sync:2") =>
+                    {
                         // A resumed Task keeps the token it handed out.
                         Some(
                             progress

@@ -419,8 +419,8 @@ impl Call<'_> {
             reattach: self.resumed,
         };
         let mut waiter = match (pattern, token) {
-            (Pattern::WaitForTaskToken, Some(t)) => Some((self.ex.services.callbacks.register(t, &self.ex.arn), self.guard(t))),
-            _ => None,
+            (Pattern::RequestResponse, _) | (_, None) => None,
+            (_, Some(t)) => Some((self.ex.services.callbacks.register(t, &self.ex.arn), self.guard(t))),
         };
         if self.handed_out && pattern == Pattern::WaitForTaskToken {
             // The child runs on its own; only its answer is awaited.
@@ -456,8 +456,24 @@ impl Call<'_> {
             }
         }
         let StartedChild { execution_arn, state_machine_arn, name, start_date, finished } = child;
+        // SendTaskSuccess/Failure with the Task's token ends it before the
+        // child does (the child runs on).
+        let answered = async {
+            let Some((w, _)) = waiter.as_mut() else {
+                return std::future::pending::<Result<Value, (Failure, bool)>>().await;
+            };
+            loop {
+                match w.next().await {
+                    Some(Signal::Succeeded(v)) => return Ok(v),
+                    Some(Signal::Failed { error, cause }) => return Err((Failure { error, cause, nulls: true }, false)),
+                    Some(Signal::Heartbeat | Signal::Started { .. }) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
         let outcome: ChildOutcome = tokio::select! {
             o = finished => o,
+            r = answered => return r,
             _ = until(total) => return Err((Failure::new(errors::TIMEOUT, ""), true)),
         };
         let as_json = pattern == Pattern::Sync2;
