@@ -312,3 +312,37 @@ async fn nested_executions_run_as_server_executions() {
     let d = wait_closed(&h, &run(&h, &missing, json!({})).await).await;
     assert_eq!(d.error(), Some("StepFunctions.StateMachineDoesNotExistException"));
 }
+
+#[path = "../../examples/activity-worker/worker.rs"]
+mod example_worker;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_activity_worker_approves_and_rejects_orders() {
+    let h = start(Duration::from_millis(300)).await;
+    let activity = h.sfn.create_activity().name("review-order").send().await.unwrap().activity_arn;
+    let machine = create_machine(
+        &h,
+        "review",
+        json!({"StartAt": "Review", "States": {
+            "Review": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 30,
+                "Catch": [{"ErrorEquals": ["OrderTooLarge"], "ResultPath": "$.rejected", "Next": "Rejected"}],
+                "End": true},
+            "Rejected": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let small = run(&h, &machine, json!({"total": 77.4})).await;
+    let large = run(&h, &machine, json!({"total": 250})).await;
+    let answered = example_worker::work(&h.sfn, &activity, "example", 100.0, Some(2)).await.expect("worker");
+    assert_eq!(answered, 2);
+
+    let d = wait_closed(&h, &small).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded);
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out, json!({"approved": true, "total": 77.4, "reviewer": "activity-worker"}));
+
+    let d = wait_closed(&h, &large).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "caught by the Catch");
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out["rejected"]["Error"], "OrderTooLarge");
+    assert_eq!(out["rejected"]["Cause"], "total 250 is over the limit of 100");
+}
