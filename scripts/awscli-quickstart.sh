@@ -11,13 +11,6 @@ target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 work=$(mktemp -d)
 source scripts/lib/server.sh
 
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
 trap cleanup EXIT
 
 fail() {

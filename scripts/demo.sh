@@ -20,13 +20,6 @@ fail() {
     [ -f "$work/server.log" ] && tail -n 40 "$work/server.log" >&2
     exit 1
 }
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
 trap cleanup EXIT
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then

@@ -43,6 +43,15 @@ start_server() {
     fail "stepbox serve did not answer /health within 10 s"
 }
 
+# On exit: stop a server still running (quietly) and remove $work.
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+
 # SIGTERM, then wait: the server shuts down cleanly.
 stop_server() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
