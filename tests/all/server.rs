@@ -571,13 +571,17 @@ async fn stop_execution_aborts_a_running_execution() {
     let mut last = None;
     for _ in 0..250 {
         let history = h.sfn.get_execution_history().execution_arn(s.execution_arn()).reverse_order(true).max_results(1).send().await.unwrap();
-        last = history.events().first().map(|e| e.r#type().clone());
-        if last == Some(HistoryEventType::ExecutionAborted) {
+        last = history.events().first().cloned();
+        if last.as_ref().map(|e| e.r#type()) == Some(&HistoryEventType::ExecutionAborted) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(last, Some(HistoryEventType::ExecutionAborted));
+    let last = last.expect("an event");
+    assert_eq!(last.r#type(), &HistoryEventType::ExecutionAborted);
+    // StopExecution's error and cause are in the event, as AWS records them.
+    let details = last.execution_aborted_event_details().expect("executionAbortedEventDetails");
+    assert_eq!((details.error(), details.cause()), (Some("Manual"), Some("test")));
     h.server.shutdown().await.unwrap();
 }
 

@@ -46,6 +46,28 @@ impl Default for EngineConfig {
     }
 }
 
+/// Why an execution is stopped: StopExecution's optional `error` and
+/// `cause`, recorded in its ExecutionAborted event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl StopRequest {
+    /// `executionAbortedEventDetails`: the error and cause given, if any.
+    pub fn details(&self) -> Value {
+        let mut d = serde_json::Map::new();
+        if let Some(e) = &self.error {
+            d.insert("error".into(), json!(e));
+        }
+        if let Some(c) = &self.cause {
+            d.insert("cause".into(), json!(c));
+        }
+        Value::Object(d)
+    }
+}
+
 /// Per-execution options.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionOptions {
@@ -57,8 +79,8 @@ pub struct ExecutionOptions {
     pub state_machine_arn: Option<String>,
     pub role_arn: Option<String>,
     pub redrive_count: u32,
-    /// Set to `true` to abort the execution.
-    pub abort: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Send `Some(StopRequest)` to abort the execution (StopExecution).
+    pub abort: Option<tokio::sync::watch::Receiver<Option<StopRequest>>>,
     /// Durable runs only ([`Engine::start_durable`], [`Engine::resume`]): a
     /// checkpointed top-level Wait longer than this suspends the run
     /// ([`Progress::Suspended`]) instead of parking a task for its duration.
@@ -584,14 +606,14 @@ impl Engine {
         let abort_fut = async move {
             match abort.as_mut() {
                 Some(rx) => loop {
-                    if *rx.borrow() {
-                        return;
+                    if let Some(stop) = rx.borrow().clone() {
+                        return stop;
                     }
                     if rx.changed().await.is_err() {
                         std::future::pending::<()>().await;
                     }
                 },
-                None => std::future::pending::<()>().await,
+                None => std::future::pending::<StopRequest>().await,
             }
         };
         let timeout_fut = async move {
@@ -603,13 +625,13 @@ impl Engine {
         enum End {
             Done(Result<Value, Failure>, Frame),
             TimedOut,
-            Aborted,
+            Aborted(StopRequest),
             Suspended(DateTime<Utc>),
         }
         let end = tokio::select! {
             (r, f) = run => End::Done(r, f),
             _ = timeout_fut => End::TimedOut,
-            _ = abort_fut => End::Aborted,
+            stop = abort_fut => End::Aborted(stop),
             until = suspend_fut => End::Suspended(until),
         };
         if let End::Suspended(until) = end {
@@ -651,9 +673,11 @@ impl Engine {
                 exec.emit(&mut last, EventType::ExecutionTimedOut, || Some(json!({})));
                 outcome.status = ExecutionStatus::TimedOut;
             }
-            End::Aborted => {
-                exec.emit(&mut last, EventType::ExecutionAborted, || Some(json!({})));
+            End::Aborted(stop) => {
+                exec.emit(&mut last, EventType::ExecutionAborted, || Some(stop.details()));
                 outcome.status = ExecutionStatus::Aborted;
+                outcome.error = stop.error;
+                outcome.cause = stop.cause;
             }
             End::Suspended(_) => unreachable!("returned above"),
         }

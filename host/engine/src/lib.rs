@@ -39,7 +39,7 @@ pub mod task;
 
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
 pub use durable::{Checkpoint, Progress, Resume, StateProgress};
-pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus};
+pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use callback::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};
 pub use services::{

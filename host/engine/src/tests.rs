@@ -556,7 +556,7 @@ async fn data_limit_and_abort() {
     );
     let clock = ManualClock::new(t0());
     let engine = Engine::new(Fake::new(clock.clone(), &[]), clock.clone());
-    let (tx, rx) = tokio::sync::watch::channel(false);
+    let (tx, rx) = tokio::sync::watch::channel(None);
     let sink = Arc::new(VecSink::new());
     let h = tokio::spawn({
         let sink = sink.clone();
@@ -576,10 +576,14 @@ async fn data_limit_and_abort() {
         }
     });
     tokio::task::yield_now().await;
-    tx.send(true).unwrap();
+    tx.send(Some(crate::StopRequest { error: Some("Halt".into()), cause: Some("operator".into()) })).unwrap();
     let out = h.await.unwrap();
     assert_eq!(out.status, ExecutionStatus::Aborted);
+    assert_eq!((out.error.as_deref(), out.cause.as_deref()), (Some("Halt"), Some("operator")));
     assert_eq!(sink.types().last(), Some(&"ExecutionAborted"));
+    // StopExecution's error and cause are the event's details, as AWS records them.
+    let aborted = sink.events().pop().unwrap();
+    assert_eq!(aborted.to_aws_json()["executionAbortedEventDetails"], json!({"error": "Halt", "cause": "operator"}));
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ use serde_json::Value;
 use stepbox_asl::StateMachine;
 use stepbox_engine::{
     Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, Progress, Resume,
+    StopRequest,
 };
 use stepbox_store::{ExecutionJournal, StoreError};
 use tokio::sync::{Notify, watch};
@@ -475,7 +476,7 @@ pub(crate) fn spawn_run(
     resume: Option<Resume>,
 ) {
     let arn = options.execution_arn.clone().unwrap_or_default();
-    let (tx, rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
     options.abort = Some(rx);
     options.suspend_waits_over = Some(durability.config.suspend_waits_over);
@@ -623,14 +624,14 @@ fn closing(
 
 /// StopExecution of an execution that has no task (suspended on a timer):
 /// records its ExecutionAborted event.
-pub(crate) fn abort_suspended(durability: &Durability, arn: &str) {
+pub(crate) fn abort_suspended(durability: &Durability, arn: &str, stop: &StopRequest) {
     let last = log_err("last event", durability.store.last_event_id(arn));
     let event = HistoryEvent {
         id: last + 1,
         previous_event_id: last,
         timestamp: Utc::now(),
         event_type: EventType::ExecutionAborted,
-        details: Details::Json(serde_json::json!({})),
+        details: Details::Json(stop.details()),
     };
     drop(durability.store.append_event(arn, &event));
 }

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_asl::{Severity, StateMachine};
-use stepbox_engine::{ExecutionOptions, ExecutionOutcome, HistoryEvent, HistorySink};
+use stepbox_engine::{ExecutionOptions, ExecutionOutcome, HistoryEvent, HistorySink, StopRequest};
 use tokio::sync::watch;
 
 use crate::store::{ExecutionRecord, StateMachineRecord};
@@ -52,11 +52,11 @@ type ApiResult = Result<Value, ApiError>;
 /// Abort switches of running executions.
 #[derive(Default)]
 pub struct Running {
-    aborts: Mutex<HashMap<String, watch::Sender<bool>>>,
+    aborts: Mutex<HashMap<String, watch::Sender<Option<StopRequest>>>>,
 }
 
 impl Running {
-    pub(crate) fn insert(&self, arn: &str, tx: watch::Sender<bool>) {
+    pub(crate) fn insert(&self, arn: &str, tx: watch::Sender<Option<StopRequest>>) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).insert(arn.to_string(), tx);
     }
     pub(crate) fn contains(&self, arn: &str) -> bool {
@@ -65,15 +65,15 @@ impl Running {
     pub(crate) fn remove(&self, arn: &str) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
     }
-    fn abort(&self, arn: &str) -> bool {
+    fn abort(&self, arn: &str, stop: StopRequest) -> bool {
         match self.aborts.lock().unwrap_or_else(|e| e.into_inner()).get(arn) {
-            Some(tx) => tx.send(true).is_ok(),
+            Some(tx) => tx.send(Some(stop)).is_ok(),
             None => false,
         }
     }
     pub(crate) fn abort_all(&self) {
         for tx in self.aborts.lock().unwrap_or_else(|e| e.into_inner()).values() {
-            let _ = tx.send(true);
+            let _ = tx.send(Some(StopRequest::default()));
         }
     }
 }
@@ -577,7 +577,7 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         crate::durable::spawn_run(state.clone(), durability.clone(), definition, input, options, None);
         return Ok(json!({"executionArn": arn, "startDate": epoch(record.start_date)}));
     }
-    let (tx, rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
     let options = ExecutionOptions {
         name,
@@ -695,11 +695,12 @@ fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
             stop_date = now;
         }
     });
-    if !state.running.abort(&e.arn)
+    let stop = StopRequest { error, cause };
+    if !state.running.abort(&e.arn, stop.clone())
         && e.status == "RUNNING"
         && let Some(durability) = &state.durability
     {
-        crate::durable::abort_suspended(durability, &e.arn);
+        crate::durable::abort_suspended(durability, &e.arn, &stop);
     }
     Ok(json!({"stopDate": epoch(stop_date)}))
 }

@@ -31,7 +31,7 @@ pub(crate) fn start(state: &AppState, target: &Target, name: String, input: Valu
     let sm = &target.machine;
     let arn = execution_arn(state, &sm.name, &name);
     let start_date = Utc::now();
-    let (tx, rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
     let options = ExecutionOptions {
         name,

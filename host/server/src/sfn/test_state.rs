@@ -43,7 +43,7 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
     let machine = Arc::new(parse_definition(&wrapper.to_string())?);
     let tested = machine.state(machine.index_of(&name).expect("the wrapper starts at the tested state")).clone();
 
-    let (abort_tx, abort_rx) = watch::channel(false);
+    let (abort_tx, abort_rx) = watch::channel(None);
     let mut exits = targets;
     exits.push(name.clone());
     let sink = Arc::new(FirstTransition { exits, events: Mutex::default(), abort: abort_tx });
@@ -181,7 +181,7 @@ fn wrap(name: &str, raw: &Map<String, Value>) -> (Value, Vec<String>) {
 struct FirstTransition {
     exits: Vec<String>,
     events: Mutex<Vec<HistoryEvent>>,
-    abort: watch::Sender<bool>,
+    abort: watch::Sender<Option<stepbox_engine::StopRequest>>,
 }
 
 impl FirstTransition {
@@ -200,7 +200,7 @@ impl HistorySink for FirstTransition {
         let transitioned = events.iter().any(is_entry) && self.transition(&event).is_some();
         events.push(event);
         if transitioned {
-            let _ = self.abort.send(true);
+            let _ = self.abort.send(Some(Default::default()));
         }
     }
 }
