@@ -3,6 +3,7 @@
 
 use crate::error::RuntimeError;
 use crate::path::{JsonPath, Root};
+use crate::util::json_type_name;
 use serde_json::{Map, Number, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,22 +262,11 @@ fn fail(f: Func, msg: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::intrinsic(format!("Invalid arguments in {}: {}", f.name(), msg))
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn want_str(f: Func, v: &Value) -> Result<&str, RuntimeError> {
     v.as_str().ok_or_else(|| {
         fail(
             f,
-            format!("expected a string argument but got {}", type_name(v)),
+            format!("expected a string argument but got {}", json_type_name(v)),
         )
     })
 }
@@ -284,7 +274,7 @@ fn want_arr(f: Func, v: &Value) -> Result<&Vec<Value>, RuntimeError> {
     v.as_array().ok_or_else(|| {
         fail(
             f,
-            format!("expected an array argument but got {}", type_name(v)),
+            format!("expected an array argument but got {}", json_type_name(v)),
         )
     })
 }
@@ -301,7 +291,7 @@ fn want_int(f: Func, v: &Value) -> Result<i64, RuntimeError> {
         }
         _ => Err(fail(
             f,
-            format!("expected an integer argument but got {}", type_name(v)),
+            format!("expected an integer argument but got {}", json_type_name(v)),
         )),
     }
 }

@@ -25,4 +25,4 @@ pub use error::{Diagnostic, RuntimeError, Severity, errors, invalid_definition_m
 pub use intrinsics::{Intrinsic, Scope};
 pub use path::{Cow, JsonPath, Root};
 pub use template::Template;
-pub use util::{base64, compact, hash, json_eq, uuid_v4};
+pub use util::{base64, compact, hash, json_eq, json_type_name, uuid_v4};

@@ -2,6 +2,19 @@
 
 use serde_json::Value;
 
+/// A JSON value's type as AWS's error messages name it (`null`, `boolean`,
+/// `number`, `string`, `array`, `object`).
+pub fn json_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// Compact JSON text (as AWS renders values inside messages).
 pub fn compact(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()

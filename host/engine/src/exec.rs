@@ -836,56 +836,36 @@ fn run_machine(
                         .position(|c| error_matches(&c.error_equals, fail.error_name()));
                     let jsonata_catch = caught.and_then(|i| Some(&st.jsonata.as_deref()?.catchers[i]));
                     let caught = caught.map(|i| &st.catch[i]);
-                    match (caught, raw) {
-                        (Some(c), Some(raw)) if jsonata_catch.is_some() => {
-                            let k = jsonata_catch.expect("checked");
-                            let err_out = fail.as_output();
+                    let (Some(c), Some(raw)) = (caught, raw) else {
+                        return (Err(fail), frame);
+                    };
+                    let err_out = fail.as_output();
+                    // The catcher's Assign and Output (JSONata) or Assign and ResultPath (JSONPath).
+                    let caught_output = match jsonata_catch {
+                        Some(k) => {
                             let mut ctx_slot = Value::Null;
                             let ctx = ctx_for(&ex, st, &entry, 0, &mut ctx_slot);
                             let res = err_out.clone();
-                            match jsonata::finish(k.assign.as_ref(), k.output.as_ref(), &raw, res, false, Some(&err_out), ctx, &mut frame.vars) {
-                                Ok(out) => {
-                                    let assigned = frame.vars.take_assigned();
-                                    if let Some(t) = exited_ty {
-                                        ex.emit_with(&mut frame, t, || Details::StateExited {
-                                            name: st.name.clone(),
-                                            output: compact(&out),
-                                            assigned,
-                                        });
-                                    }
-                                    input = out;
-                                    idx = c.next;
-                                }
-                                Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
-                            }
+                            jsonata::finish(k.assign.as_ref(), k.output.as_ref(), &raw, res, false, Some(&err_out), ctx, &mut frame.vars)
                         }
-                        (Some(c), Some(raw)) => {
-                            let err_out = fail.as_output();
-                            match eval_assign(&c.assign_template, &err_out, &NULL, &frame.vars) {
-                                Ok(p) => {
-                                    if let Err(e) = apply_assign(&mut frame.vars, p) {
-                                        return (Err(ex.runtime(st, entered_id, e)), frame);
-                                    }
-                                }
-                                Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
+                        None => eval_assign(&c.assign_template, &err_out, &NULL, &frame.vars)
+                            .and_then(|p| apply_assign(&mut frame.vars, p))
+                            .and_then(|()| io::apply_result_path(&c.result_path, raw, err_out)),
+                    };
+                    match caught_output {
+                        Ok(out) => {
+                            let assigned = frame.vars.take_assigned();
+                            if let Some(t) = exited_ty {
+                                ex.emit_with(&mut frame, t, || Details::StateExited {
+                                    name: st.name.clone(),
+                                    output: compact(&out),
+                                    assigned,
+                                });
                             }
-                            match io::apply_result_path(&c.result_path, raw, err_out) {
-                                Ok(out) => {
-                                    let assigned = frame.vars.take_assigned();
-                                    if let Some(t) = exited_ty {
-                                        ex.emit_with(&mut frame, t, || Details::StateExited {
-                                            name: st.name.clone(),
-                                            output: compact(&out),
-                                            assigned,
-                                        });
-                                    }
-                                    input = out;
-                                    idx = c.next;
-                                }
-                                Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
-                            }
+                            input = out;
+                            idx = c.next;
                         }
-                        _ => return (Err(fail), frame),
+                        Err(e) => return (Err(ex.runtime(st, entered_id, e)), frame),
                     }
                 }
             }

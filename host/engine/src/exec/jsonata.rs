@@ -5,6 +5,7 @@
 
 use super::*;
 use super::variables::Variables;
+use stepbox_asl::json_type_name;
 use stepbox_asl::jsonata::{Bindings, JsonataFields, JsonataTemplate, template::query_error};
 
 pub(super) fn bindings<'a>(
@@ -57,23 +58,12 @@ pub(super) fn finish(
     Ok(out.unwrap_or(res))
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// AWS's wording for a result of the wrong JSON type.
 fn unexpected_type(t: &JsonataTemplate, field: &str, expected: &str, v: &Value) -> RuntimeError {
     query_error(format!(
         "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
         t.whole_expression().unwrap_or_default(),
-        type_name(v),
+        json_type_name(v),
         compact(v)
     ))
 }
