@@ -86,6 +86,41 @@ fn run_reports_a_caught_task_error_reaching_a_fail_state() {
     assert!(err.contains("Execution FAILED") && err.contains("Error: OrderRejected"), "{err}");
 }
 
+/// One request id per invocation: the component's context, the Cause of its
+/// failure and `lambda:invoke`'s response metadata all show the same one.
+#[test]
+fn run_reports_the_request_id_the_component_saw() {
+    let functions = functions_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.json");
+    std::fs::write(
+        &path,
+        r#"{"StartAt": "Seen", "States": {
+            "Seen": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                     "Parameters": {"FunctionName": "hostile", "Payload": {"attack": "context"}},
+                     "ResultPath": "$.seen", "Next": "Fail"},
+            "Fail": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:hostile",
+                     "Parameters": {"attack": "fail-with-request-id"},
+                     "Catch": [{"ErrorEquals": ["RequestIdError"], "ResultPath": "$.caught", "Next": "Done"}],
+                     "End": true},
+            "Done": {"Type": "Succeed"}}}"#,
+    )
+    .unwrap();
+    let (code, out, err) =
+        stepbox(&["run", path.to_str().unwrap(), "--input", "{}", "--functions", functions.path().to_str().unwrap()]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let output: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let seen = &output["seen"];
+    let seen_id = seen["Payload"]["request_id"].as_str().unwrap();
+    assert!(!seen_id.is_empty());
+    assert_eq!(seen["SdkResponseMetadata"]["RequestId"], seen_id);
+    assert_eq!(seen["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"], seen_id);
+    let cause: serde_json::Value = serde_json::from_str(output["caught"]["Cause"].as_str().unwrap()).unwrap();
+    let failed_id = cause["errorMessage"].as_str().unwrap();
+    assert_eq!(cause["requestId"], failed_id, "{cause}");
+    assert_ne!(failed_id, seen_id, "each invocation has its own id");
+}
+
 #[test]
 fn run_refuses_an_invalid_definition_naming_the_place() {
     let dir = tempfile::tempdir().unwrap();

@@ -1478,6 +1478,7 @@ async fn run_task(
             // Scheduled once the activity is known to exist; started when a worker takes it.
             integration::Family::Activity => {}
         }
+        let request_id = stepbox_asl::uuid_v4();
         let req = TaskRequest {
             function_name: function_name.clone(),
             qualifier: qualifier.clone(),
@@ -1490,6 +1491,7 @@ async fn run_task(
                 retry_count,
                 remaining_time: timeout_s.map(Duration::from_secs),
                 task_token: entry.token.clone(),
+                request_id: request_id.clone(),
             },
             heartbeat: None,
         };
@@ -1517,14 +1519,14 @@ async fn run_task(
         let result: Result<Value, (Failure, bool)> = match kind {
             integration::Kind::Invoke => {
                 match integration::invoke(ex, req, &mut total, heartbeat_s).await {
-                    Ok(v) => Ok(wrap_invoke_result(ex, &target, &eff, v)),
+                    Ok(v) => Ok(wrap_invoke_result(ex, &target, &eff, &request_id, v)),
                     Err(integration::Stop::Failed(f)) => Err((f, false)),
                     Err(integration::Stop::TimedOut(name)) => Err((lambda_timeout(name), true)),
                 }
             }
             integration::Kind::WaitForTaskToken => {
                 let token = token.unwrap_or_default();
-                call.wait_for_token(req, &token, &mut total, |v| wrap_invoke_result(ex, &target, &eff, v))
+                call.wait_for_token(req, &token, &mut total, |v| wrap_invoke_result(ex, &target, &eff, &request_id, v))
                     .await
             }
             integration::Kind::Activity => match call.activity(&payload, &token.unwrap_or_default(), &mut total).await {
@@ -1608,17 +1610,16 @@ async fn run_task(
 
 /// The `lambda:invoke` integration wraps the function's output as AWS does;
 /// other resources return it as is.
-fn wrap_invoke_result(ex: &Exec, target: &Target, eff: &Value, v: Value) -> Value {
+fn wrap_invoke_result(ex: &Exec, target: &Target, eff: &Value, rid: &str, v: Value) -> Value {
     if *target != Target::LambdaInvoke {
         return v;
     }
-    let rid = stepbox_asl::uuid_v4();
     let date = ex
         .clock
         .now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
-    let mut r = lambda_invoke_result(v, &rid, &date);
+    let mut r = lambda_invoke_result(v, rid, &date);
     if eff.get("LogType").and_then(|l| l.as_str()) == Some("Tail") {
         let log = format!(
             "START RequestId: {rid} Version: $LATEST\nEND RequestId: {rid}\nREPORT RequestId: {rid}\n"

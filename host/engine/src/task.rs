@@ -53,6 +53,9 @@ pub struct TaskContext {
     /// Time left before the state's TimeoutSeconds fires.
     pub remaining_time: Option<Duration>,
     pub task_token: Option<String>,
+    /// This invocation's id: the component sees it, and AWS reports it in a
+    /// Lambda failure's Cause and in `lambda:invoke`'s response metadata.
+    pub request_id: String,
 }
 
 /// A failed task. For functions, `error` is the errorType and `cause` the
@@ -78,8 +81,8 @@ impl TaskFailure {
         }
     }
 
-    /// The Cause text AWS reports for this failure.
-    pub fn aws_cause(&self) -> String {
+    /// The Cause text AWS reports for this failure of invocation `request_id`.
+    pub fn aws_cause(&self, request_id: &str) -> String {
         if self.error.starts_with("States.") || self.error.starts_with("Lambda.") {
             return self.cause.clone();
         }
@@ -90,7 +93,7 @@ impl TaskFailure {
         let v = json!({
             "errorMessage": self.cause,
             "errorType": self.error,
-            "requestId": stepbox_asl::uuid_v4(),
+            "requestId": request_id,
             "stackTrace": self.stack_trace,
         });
         serde_json::to_string(&v).unwrap_or_default()
@@ -217,10 +220,11 @@ mod tests {
     #[test]
     fn failure_envelope() {
         let f = TaskFailure::new("Exception", "boom");
-        let v: Value = serde_json::from_str(&f.aws_cause()).unwrap();
+        let v: Value = serde_json::from_str(&f.aws_cause("req-1")).unwrap();
         assert_eq!(v["errorMessage"], "boom");
         assert_eq!(v["errorType"], "Exception");
-        assert_eq!(TaskFailure::new("States.Timeout", "").aws_cause(), "");
-        assert_eq!(TaskFailure::new("X", "{\"a\":1}").aws_cause(), "{\"a\":1}");
+        assert_eq!(v["requestId"], "req-1");
+        assert_eq!(TaskFailure::new("States.Timeout", "").aws_cause("req-1"), "");
+        assert_eq!(TaskFailure::new("X", "{\"a\":1}").aws_cause("req-1"), "{\"a\":1}");
     }
 }

@@ -83,7 +83,7 @@ impl TaskInvoker for SandboxInvoker {
                 state_name: req.context.state_name,
                 retry_count: req.context.retry_count,
                 task_token: req.context.task_token,
-                request_id: stepbox_asl::uuid_v4(),
+                request_id: req.context.request_id,
             };
             let invocation = registry
                 .sandbox()

@@ -168,12 +168,13 @@ pub(super) async fn invoke(
             let _ = tx.send(());
         })));
     }
+    let request_id = req.context.request_id.clone();
     let mut call = ex.tasks.invoke(req);
     let mut hb = sleep_secs(ex, heartbeat_s);
     loop {
         tokio::select! {
             r = &mut call => {
-                return r.map_err(|f| Stop::Failed(Failure::new(f.error.clone(), f.aws_cause())));
+                return r.map_err(|f| Stop::Failed(Failure::new(f.error.clone(), f.aws_cause(&request_id))));
             }
             _ = until(total) => return Err(Stop::TimedOut(errors::TIMEOUT)),
             _ = until(&mut hb) => return Err(Stop::TimedOut(errors::HEARTBEAT_TIMEOUT)),

@@ -1,7 +1,8 @@
 //! hostile: a test guest that misbehaves as its input asks, to prove the
 //! sandbox contains it. `{"attack": NAME}` with NAME one of:
 //! `loop`, `memory`, `recursion`, `shadow-recursion`, `panic`, `huge-output`, `read-passwd`,
-//! `env`, `args`, `sleep`, `log-flood`, `network`, `scratch`, `heartbeat`, `context`; anything else
+//! `env`, `args`, `sleep`, `log-flood`, `network`, `scratch`, `heartbeat`, `context`,
+//! `fail-with-request-id` (fails with its context's request id as the message); anything else
 //! echoes the input (so the same component also serves normal invocations).
 
 use std::io::Write;
@@ -56,6 +57,7 @@ fn handle(input: Value, ctx: &Context) -> Result<Value, TaskError> {
             "task_token": ctx.task_token,
             "request_id": ctx.request_id,
         })),
+        "fail-with-request-id" => Err(TaskError::new("RequestIdError", ctx.request_id.clone())),
         "heartbeat" => {
             for _ in 0..3 {
                 stepbox_guest::heartbeat();
