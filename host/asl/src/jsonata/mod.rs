@@ -5,6 +5,7 @@
 //! it, so it can be swapped.
 
 mod convert;
+mod direct;
 mod fields;
 mod functions;
 pub mod template;
@@ -45,6 +46,25 @@ impl<'a> Bindings<'a> {
     ) -> Self {
         Bindings { input, result, error_output, context, vars, converted: Default::default() }
     }
+
+    /// The same bindings over another `$states.input`.
+    pub fn with_input<'x>(&self, input: &'x Value) -> Bindings<'x>
+    where
+        'a: 'x,
+    {
+        Bindings::new(input, self.result, self.error_output, self.context, self.vars)
+    }
+
+    /// `$states.input`, `.result`, `.errorOutput`, `.context` by index into
+    /// `STATES_FIELDS`; `None` where the field is absent.
+    fn states_field(&self, i: usize) -> Option<&'a Value> {
+        match i {
+            0 => Some(self.input),
+            1 => self.result,
+            2 => self.error_output,
+            _ => (!self.context.is_null()).then_some(self.context),
+        }
+    }
 }
 
 /// A parsed `{% … %}` expression.
@@ -58,6 +78,9 @@ pub struct Expression {
     /// Which of `$states.input`, `.result`, `.errorOutput`, `.context` the
     /// text reads (all four when it uses `$states` other than as `$states.field`).
     reads: [bool; 4],
+    /// The direct evaluator's plan, when the expression is simple enough
+    /// (see `direct`), and the function names it calls.
+    direct: Option<Arc<(direct::Plan, Vec<String>)>>,
 }
 
 impl PartialEq for Expression {
@@ -82,11 +105,14 @@ impl Expression {
         let ast = jsonata_core::parser::parse(source).map_err(|e| strip_code(&e.to_string()))?;
         let names = referenced_variables(source);
         let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
+        let mut functions = BTreeSet::new();
+        let direct = direct::Plan::compile(&ast, &mut functions).map(|p| Arc::new((p, functions.into_iter().collect())));
         Ok(Expression {
             source: source.trim().to_string(),
             ast: Arc::new(ast),
             variables: names.into_iter().filter(|n| n != "states").collect(),
             reads,
+            direct,
         })
     }
 
@@ -117,6 +143,42 @@ impl Expression {
 
     /// Evaluates; `Ok(None)` is JSONata's `undefined`.
     pub fn evaluate(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
+        match self.evaluate_directly(b) {
+            Some(v) => Ok(v),
+            None => self.evaluate_with_jsonata_core(b),
+        }
+    }
+
+    /// As [`Expression::evaluate`] with `$states.input` being `input` (the
+    /// input in `b` is not read), for the last reader of a state's input:
+    /// the direct evaluator may move it into the result rather than copy it.
+    pub fn evaluate_taking_input(&self, input: Value, b: &Bindings) -> Result<Option<Value>, EvalError> {
+        let input = match self.direct.as_deref() {
+            Some((plan, functions)) if !functions.iter().any(|f| b.vars.contains_key(f)) => {
+                match plan.run_taking_input(input, b) {
+                    Ok(v) => return Ok(v),
+                    Err(input) => input,
+                }
+            }
+            _ => input,
+        };
+        self.evaluate_with_jsonata_core(&b.with_input(&input))
+    }
+
+    /// The direct evaluator's answer, `None` where it leaves the case to
+    /// jsonata-core.
+    fn evaluate_directly(&self, b: &Bindings) -> Option<Option<Value>> {
+        let (plan, functions) = self.direct.as_deref()?;
+        // A workflow variable named like a function the expression calls
+        // shadows it.
+        if functions.iter().any(|f| b.vars.contains_key(f)) {
+            return None;
+        }
+        plan.run(b)
+    }
+
+    /// The full evaluation, for everything the direct evaluator leaves.
+    fn evaluate_with_jsonata_core(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
         let mut context = Context::new();
         if self.reads.contains(&true) {
             context.bind("states".into(), states_value(b, self.reads));

@@ -73,6 +73,16 @@ impl JsonataTemplate {
     pub fn evaluate(&self, b: &Bindings) -> Result<Value, RuntimeError> {
         eval(&self.root, b, &mut self.field.clone())
     }
+
+    /// As [`JsonataTemplate::evaluate`] with `$states.input` being `input`
+    /// (the input in `b` is not read), which may move into the result
+    /// rather than be copied: for the last reader of a state's input.
+    pub fn evaluate_taking_input(&self, input: Value, b: &Bindings) -> Result<Value, RuntimeError> {
+        match &self.root {
+            Node::Expr(e) => expression_result(e, e.evaluate_taking_input(input, b), &self.field),
+            _ => self.evaluate(&b.with_input(&input)),
+        }
+    }
 }
 
 fn compile(v: &Value, location: String, allowed: Allowed) -> Result<Node, CompileError> {
@@ -122,21 +132,7 @@ fn compile(v: &Value, location: String, allowed: Allowed) -> Result<Node, Compil
 fn eval(n: &Node, b: &Bindings, path: &mut String) -> Result<Value, RuntimeError> {
     match n {
         Node::Literal(v) => Ok(v.clone()),
-        Node::Expr(e) => match e.evaluate(b) {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(query_error(format!(
-                "The JSONata expression '{}' specified for the field '{path}' returned nothing (undefined).",
-                e.source()
-            ))),
-            Err(EvalError::Unsupported) => Err(query_error(format!(
-                "The JSONata expression '{}' specified for the field '{path}' returned an unsupported result type.",
-                e.source()
-            ))),
-            Err(EvalError::Failed(why)) => Err(query_error(format!(
-                "The JSONata expression '{}' specified for the field '{path}' threw an error during evaluation: {why}",
-                e.source()
-            ))),
-        },
+        Node::Expr(e) => expression_result(e, e.evaluate(b), path),
         Node::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
@@ -158,6 +154,26 @@ fn eval(n: &Node, b: &Bindings, path: &mut String) -> Result<Value, RuntimeError
             }
             Ok(Value::Object(out))
         }
+    }
+}
+
+/// An expression's value, or the QueryEvaluationError naming the field
+/// (`path`) when it is undefined, not JSON, or failed.
+fn expression_result(e: &Expression, r: Result<Option<Value>, EvalError>, path: &str) -> Result<Value, RuntimeError> {
+    match r {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(query_error(format!(
+            "The JSONata expression '{}' specified for the field '{path}' returned nothing (undefined).",
+            e.source()
+        ))),
+        Err(EvalError::Unsupported) => Err(query_error(format!(
+            "The JSONata expression '{}' specified for the field '{path}' returned an unsupported result type.",
+            e.source()
+        ))),
+        Err(EvalError::Failed(why)) => Err(query_error(format!(
+            "The JSONata expression '{}' specified for the field '{path}' threw an error during evaluation: {why}",
+            e.source()
+        ))),
     }
 }
 

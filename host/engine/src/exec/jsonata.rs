@@ -58,6 +58,30 @@ pub(super) fn finish(
     Ok(out.unwrap_or(res))
 }
 
+/// [`finish`] for a state whose result is its input (Pass): the input moves
+/// into the output (whole without `Output`, or into what `Output` builds
+/// from it) rather than being copied.
+fn finish_with_input(
+    assign: Option<&JsonataTemplate>,
+    output: Option<&JsonataTemplate>,
+    input: Value,
+    ctx: &Value,
+    vars: &mut Variables,
+) -> Result<Value, RuntimeError> {
+    let pending = match assign {
+        Some(t) => Some(t.evaluate(&bindings(&input, None, None, ctx, vars))?),
+        None => None,
+    };
+    let out = match output {
+        Some(t) => t.evaluate_taking_input(input, &bindings(&Value::Null, None, None, ctx, vars))?,
+        None => input,
+    };
+    if let Some(Value::Object(m)) = pending {
+        vars.assign(m)?;
+    }
+    Ok(out)
+}
+
 /// AWS's wording for a result of the wrong JSON type.
 fn unexpected_type(t: &JsonataTemplate, field: &str, expected: &str, v: &Value) -> RuntimeError {
     query_error(format!(
@@ -105,8 +129,7 @@ pub(super) async fn run_simple(
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
     match &st.kind {
         StateKind::Pass { .. } => {
-            let res = input.clone();
-            let out = finish(f.assign.as_ref(), f.output.as_ref(), &input, res, false, None, ctx, vars).map_err(rt)?;
+            let out = finish_with_input(f.assign.as_ref(), f.output.as_ref(), input, ctx, vars).map_err(rt)?;
             Ok((out, st.next))
         }
         StateKind::Succeed => {
@@ -151,7 +174,8 @@ pub(super) async fn run_simple(
                 (None, Some(d)) => (f.assign.as_ref(), f.output.as_ref(), *d),
                 (None, None) => return Err(Failure::new(errors::NO_CHOICE_MATCHED, "No Matches!")),
             };
-            let res = input.clone();
+            // The state's result is its input, output only without `Output`.
+            let res = if f.output.is_some() { Value::Null } else { input.clone() };
             let out = finish(assign, output, &input, res, false, None, ctx, vars).map_err(rt)?;
             Ok((out, Some(next)))
         }
@@ -181,8 +205,7 @@ pub(super) async fn run_simple(
             }
             };
             ex.clock.sleep_until(until).await;
-            let res = input.clone();
-            let out = finish(f.assign.as_ref(), f.output.as_ref(), &input, res, false, None, ctx, vars).map_err(rt)?;
+            let out = finish_with_input(f.assign.as_ref(), f.output.as_ref(), input, ctx, vars).map_err(rt)?;
             Ok((out, st.next))
         }
         _ => unreachable!("run_simple is only called for Pass, Succeed, Fail, Choice and Wait"),
