@@ -288,11 +288,13 @@ async fn a_task_in_flight_at_a_crash_runs_again_and_the_history_stays_valid() {
     let events = journal.events();
     assert_valid_history(&events);
     let t = types(&events);
+    // A Task that cannot wait re-runs whole: entered again after what was recorded.
     assert_eq!(
         t.iter().filter(|t| **t == "TaskStateEntered").count(),
-        1,
+        2,
         "{t:?}"
     );
+    assert_eq!(t[before], "TaskStateEntered", "{t:?}");
     assert_eq!(
         t.iter()
             .filter(|t| **t == "LambdaFunctionScheduled")
@@ -629,4 +631,120 @@ async fn an_activity_task_is_offered_again_unless_a_worker_took_it() {
         assert_eq!(count(&events, "ActivityScheduled"), 1, "{:?}", types(&events));
         assert_eq!(count(&events, "ActivityStarted"), usize::from(taken_before_the_crash));
     }
+}
+
+fn checkpoints(journal: &Journal) -> Vec<String> {
+    let log = journal.log.lock().unwrap();
+    log.iter()
+        .filter_map(|e| match e {
+            Entry::Checkpoint(c) => Some(c.state.clone()),
+            Entry::Event(_) => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn states_that_cannot_wait_write_no_checkpoint() {
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 0,
+    });
+    let journal = Arc::new(Journal::default());
+    let def = json!({"StartAt": "Prep", "States": {
+        "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id"}, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo", "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.id", "NumericEquals": 7, "Next": "Done"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let p = Engine::new(echo, ManualClock::auto(t0()))
+        .start_durable(sm, json!({"id": 7}), opts(None), journal.clone())
+        .await;
+    let Progress::Finished(outcome) = p else {
+        panic!("{p:?}")
+    };
+    assert_eq!(outcome.output, Some(json!({"id": 7})));
+    assert_eq!(checkpoints(&journal), Vec::<String>::new());
+}
+
+/// The process dies in a chain of states that cannot wait, after a Wait: the
+/// restart re-runs the chain from the state after the Wait (which has a
+/// checkpoint so the Wait is not waited again), the history stays valid and
+/// the output is the uninterrupted run's.
+#[tokio::test(flavor = "current_thread")]
+async fn a_crash_in_a_chain_without_checkpoints_reruns_it_from_the_last_one() {
+    let def = json!({"StartAt": "Remember", "States": {
+        "Remember": {"Type": "Pass", "Assign": {"who.$": "$.who"}, "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo",
+                 "Parameters": {"who.$": "$who"}, "Next": "Tidy"},
+        "Tidy": {"Type": "Pass", "Parameters": {"tidied.$": "$.who"}, "Next": "Again"},
+        "Again": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo", "End": true}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let echo = Arc::new(Echo {
+        calls: AtomicUsize::new(0),
+        hang_first: 0,
+    });
+    let input = json!({"who": "dee"});
+    let journal = Arc::new(Journal::default());
+    let engine = Engine::new(echo.clone(), ManualClock::auto(t0()));
+    let Progress::Finished(whole) = engine
+        .start_durable(sm.clone(), input.clone(), opts(None), journal.clone())
+        .await
+    else {
+        panic!("finishes")
+    };
+    assert_eq!(whole.output, Some(json!({"tidied": "dee"})));
+    assert_eq!(
+        checkpoints(&journal),
+        ["Nap", "Work"],
+        "only the Wait and the state after it"
+    );
+
+    // What reached the disk: everything up to Tidy's exit.
+    let tidy_exited = journal
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .position(|e| {
+            matches!(e, Entry::Event(ev) if ev.event_type.as_str() == "PassStateExited"
+            && ev.details.to_json().is_some_and(|d| d["name"] == "Tidy"))
+        })
+        .expect("Tidy exited");
+    journal.truncate(tidy_exited + 1);
+    let before = journal.events().len();
+    let calls_before = echo.calls.load(Ordering::SeqCst);
+    let resumed = Engine::new(echo.clone(), ManualClock::auto(t0()))
+        .resume(sm, journal.resume(input), opts(None), journal.clone())
+        .await;
+    let Progress::Finished(outcome) = resumed else {
+        panic!("{resumed:?}")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(outcome.output, whole.output);
+    assert_eq!(
+        echo.calls.load(Ordering::SeqCst) - calls_before,
+        2,
+        "Work and Again ran again (at-least-once)"
+    );
+    let events = journal.events();
+    assert_valid_history(&events);
+    let t = types(&events);
+    assert_eq!(
+        t[before], "TaskStateEntered",
+        "the rerun starts at Work: {t:?}"
+    );
+    assert_eq!(
+        t.iter().filter(|t| **t == "WaitStateExited").count(),
+        1,
+        "{t:?}"
+    );
+    assert_eq!(
+        t.iter().filter(|t| **t == "ExecutionStarted").count(),
+        1,
+        "{t:?}"
+    );
+    assert_eq!(t.last(), Some(&"ExecutionSucceeded"));
 }

@@ -686,6 +686,20 @@ impl Engine {
     }
 }
 
+/// Whether a top-level state can wait (on a timer, the outside world, a
+/// retry's back-off, or branches and iterations): a durable run checkpoints
+/// before such states only.
+fn can_wait(st: &State) -> bool {
+    match &st.kind {
+        StateKind::Wait(_) | StateKind::Map(_) | StateKind::Parallel { .. } => true,
+        StateKind::Task { resource, .. } => {
+            let (base, pattern) = integration::split_pattern(resource);
+            !st.retry.is_empty() || integration::Kind::of(base, pattern).waits_outside()
+        }
+        _ => false,
+    }
+}
+
 fn run_machine(
     ex: Arc<Exec>,
     sm: Arc<StateMachine>,
@@ -712,6 +726,9 @@ fn run_machine(
                 None => resumed = None,
             }
         }
+        // The latest checkpoint is of a state that can wait: the next state
+        // needs its own, or a restart would wait (or re-run a hand-out) again.
+        let mut after_waiting_state = resumed.as_ref().is_some_and(|_| can_wait(sm.state(idx)));
         loop {
             let st = sm.state(idx);
             let (entered_ty, exited_ty) = events_for(&st.kind);
@@ -719,6 +736,15 @@ fn run_machine(
             let mut progress = None;
             let mut started_recorded = None;
             let (checkpointed_at, recorded_entry) = match resumed.take() {
+                // A state that cannot wait re-runs whole after a restart; its
+                // entry event is reused only when nothing after it was recorded.
+                Some(cp) if !can_wait(st) => {
+                    if cp.entered_event_id == last_recorded {
+                        (Some(cp.entered_at), Some(cp.entered_event_id))
+                    } else {
+                        (Some(ex.clock.now()), None)
+                    }
+                }
                 // The entry event made it to the history: don't repeat it.
                 Some(cp) if cp.entered_event_id <= last_recorded => {
                     progress = Some(cp.progress);
@@ -731,7 +757,11 @@ fn run_machine(
                     (Some(cp.entered_at), Some(cp.entered_event_id))
                 }
                 Some(cp) => (Some(cp.entered_at), None),
-                None if top && ex.checkpoints && !frame.silent => {
+                // Only before a state that can wait (or right after one): a
+                // chain of states that cannot wait re-runs from the last
+                // checkpoint after a restart (at-least-once, as AWS runs Tasks).
+                None if top && ex.checkpoints && !frame.silent && (after_waiting_state || can_wait(st)) => {
+                    after_waiting_state = can_wait(st);
                     let at = ex.clock.now();
                     ex.sink.checkpoint(&Checkpoint {
                         state: st.name.clone(),

@@ -27,7 +27,6 @@ use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_store::{ExecutionJournal, ExecutionRecord, Store};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -118,13 +117,14 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<Store>) -> f64 {
                         .expect("new execution");
                     let journal = Arc::new(ExecutionJournal::new(store.clone(), arn.clone()));
                     let Progress::Finished(outcome) =
-                        engine.start_durable(sm, input, opts, journal).await
+                        engine.start_durable(sm, input, opts, journal.clone()).await
                     else {
                         panic!("W5 never suspends")
                     };
                     let status = outcome.status;
-                    store
-                        .update_execution(&arn, move |r| {
+                    // As the server closes an execution: its last events and status in one write.
+                    journal
+                        .close(move |r| {
                             r.status = outcome.status.as_str().into();
                             r.output = outcome.output.map(|o| o.to_string());
                             r.stop_date = Some(outcome.stop_date);

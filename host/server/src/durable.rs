@@ -483,25 +483,25 @@ pub(crate) fn spawn_run(
     tokio::spawn(async move {
         let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
         let progress = match resume {
-            None => state.engine.start_durable(sm, input, options, sink).await,
-            Some(from) => state.engine.resume(sm, from, options, sink).await,
+            None => {
+                state
+                    .engine
+                    .start_durable(sm, input, options, sink.clone())
+                    .await
+            }
+            Some(from) => state.engine.resume(sm, from, options, sink.clone()).await,
         };
         state.running.remove(&arn);
         match progress {
             Progress::Finished(outcome) => {
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
-                let closed = durability
-                    .store
-                    .update_execution(&arn, move |r| close(r, &outcome));
+                // The last events and the status in one write.
+                let closed = sink.close(move |r| close(r, &outcome));
                 log_err("close execution", closed.await);
             }
             Progress::Suspended { until } => {
                 tracing::debug!(execution = %arn, %until, "execution suspended");
-                drop(
-                    durability
-                        .store
-                        .update_execution(&arn, move |r| r.wake_at = Some(until)),
-                );
+                drop(sink.close(move |r| r.wake_at = Some(until)));
                 durability.timers.add(until, arn);
             }
         }

@@ -10,6 +10,7 @@
 //!   over a store (events and checkpoints, in order).
 
 mod backend;
+mod events;
 mod journal;
 mod memory;
 mod records;

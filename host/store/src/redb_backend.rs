@@ -2,6 +2,7 @@
 //! batches every op waiting in its queue into one transaction and one fsync
 //! (group commit), so many executions' events share a commit.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,7 +162,7 @@ fn commit_batch(db: &Database, batch: &mut [Job]) -> Result<(), StoreError> {
     let mut tx = db.begin_write().map_err(db_err)?;
     tx.set_durability(Durability::Immediate).map_err(db_err)?;
     {
-        let mut w = RedbWrite { tx: &tx };
+        let mut w = RedbWrite::new(&tx);
         for job in batch.iter_mut() {
             let op = std::mem::replace(&mut job.op, Box::new(|_| Ok(())));
             // An op's own failure is reported through its result; the others still commit.
@@ -171,8 +172,33 @@ fn commit_batch(db: &Database, batch: &mut [Job]) -> Result<(), StoreError> {
     tx.commit().map_err(db_err)
 }
 
+/// A write transaction's tables, each opened once on first use: opening a
+/// redb table per put cost more than the put itself.
 struct RedbWrite<'a> {
     tx: &'a redb::WriteTransaction,
+    open: RefCell<Vec<Option<redb::Table<'a, &'static [u8], &'static [u8]>>>>,
+}
+
+impl<'a> RedbWrite<'a> {
+    fn new(tx: &'a redb::WriteTransaction) -> Self {
+        RedbWrite {
+            tx,
+            open: RefCell::new((0..Table::ALL.len()).map(|_| None).collect()),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        table: Table,
+        f: impl FnOnce(&mut redb::Table<'a, &'static [u8], &'static [u8]>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut open = self.open.borrow_mut();
+        let slot = &mut open[table as usize];
+        if slot.is_none() {
+            *slot = Some(self.tx.open_table(def(table)).map_err(db_err)?);
+        }
+        f(slot.as_mut().expect("opened above"))
+    }
 }
 
 fn scan_table(
@@ -212,26 +238,24 @@ fn last_in(
 
 impl Read for RedbWrite<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.tx.open_table(def(table)).map_err(db_err)?;
-        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+        self.with(table, |t| {
+            Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+        })
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        scan_table(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+        self.with(table, |t| scan_table(t, prefix))
     }
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+        self.with(table, |t| last_in(t, prefix))
     }
 }
 
 impl Write for RedbWrite<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut t = self.tx.open_table(def(table)).map_err(db_err)?;
-        t.insert(key, value).map_err(db_err)?;
-        Ok(())
+        self.with(table, |t| t.insert(key, value).map(|_| ()).map_err(db_err))
     }
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        let mut t = self.tx.open_table(def(table)).map_err(db_err)?;
-        Ok(t.remove(key).map_err(db_err)?.is_some())
+        self.with(table, |t| Ok(t.remove(key).map_err(db_err)?.is_some()))
     }
 }
 

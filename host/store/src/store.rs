@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use stepbox_engine::{Checkpoint, Details, EventType, HistoryEvent};
+use stepbox_engine::{Checkpoint, HistoryEvent};
 
 use crate::StoreError;
 use crate::backend::{Backend, Read, Table, Write};
+use crate::events::{self, EventChunk};
 use crate::records::*;
 
 /// Resolves once the write is durable, with the write's own result.
@@ -64,35 +65,28 @@ fn write_execution(w: &mut dyn Write, record: &ExecutionRecord) -> Result<(), St
     Ok(())
 }
 
-fn encode_event(e: &HistoryEvent) -> Result<Vec<u8>, StoreError> {
-    encode(&json!({
-        "p": e.previous_event_id,
-        "t": e.timestamp.timestamp_micros(),
-        "y": e.event_type.as_str(),
-        "d": e.details.to_json(),
-    }))
+/// The `Events` key of a chunk of events.
+pub(crate) fn chunk_key(execution_arn: &str, chunk: &EventChunk) -> Vec<u8> {
+    keys::child(execution_arn, chunk.last_id())
 }
 
-fn decode_event(key: &[u8], bytes: &[u8]) -> Result<HistoryEvent, StoreError> {
-    let v: Value = decode("event", bytes)?;
-    let bad =
-        |what: &str| StoreError::Corrupt(format!("event {}: bad {what}", keys::child_number(key)));
-    Ok(HistoryEvent {
-        id: keys::child_number(key),
-        previous_event_id: v["p"].as_u64().ok_or_else(|| bad("previous id"))?,
-        timestamp: DateTime::from_timestamp_micros(
-            v["t"].as_i64().ok_or_else(|| bad("timestamp"))?,
-        )
-        .ok_or_else(|| bad("timestamp"))?,
-        event_type: v["y"]
-            .as_str()
-            .and_then(EventType::parse)
-            .ok_or_else(|| bad("type"))?,
-        details: match &v["d"] {
-            Value::Null => Details::None,
-            d => Details::Json(d.clone()),
-        },
-    })
+pub(crate) fn encode_checkpoint(checkpoint: &Checkpoint) -> Result<Vec<u8>, StoreError> {
+    encode(&checkpoint.to_json())
+}
+
+/// Applies `change` to the execution inside a write (None: no such execution).
+pub(crate) fn update_execution_in(
+    w: &mut dyn Write,
+    arn: &str,
+    change: impl FnOnce(&mut ExecutionRecord),
+) -> Result<Option<ExecutionRecord>, StoreError> {
+    let Some(b) = w.get(Table::Executions, arn.as_bytes())? else {
+        return Ok(None);
+    };
+    let mut record: ExecutionRecord = decode("execution", &b)?;
+    change(&mut record);
+    write_execution(w, &record)?;
+    Ok(Some(record))
 }
 
 /// State machines, versions, aliases, tags, functions, executions, histories,
@@ -417,7 +411,12 @@ impl Store {
         self.read(|r| {
             r.scan(Table::FunctionVersions, b"")?
                 .into_iter()
-                .map(|(k, v)| Ok((String::from_utf8_lossy(&k).into_owned(), decode("function versions", &v)?)))
+                .map(|(k, v)| {
+                    Ok((
+                        String::from_utf8_lossy(&k).into_owned(),
+                        decode("function versions", &v)?,
+                    ))
+                })
                 .collect()
         })
     }
@@ -428,7 +427,8 @@ impl Store {
             for n in 1..=last {
                 w.delete(Table::FunctionCode, format!("{name}:{n}").as_bytes())?;
             }
-            w.delete(Table::FunctionVersions, name.as_bytes()).map(|_| ())
+            w.delete(Table::FunctionVersions, name.as_bytes())
+                .map(|_| ())
         })
     }
 
@@ -483,15 +483,7 @@ impl Store {
         change: impl FnOnce(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
         let arn = arn.to_string();
-        self.submit(move |w| {
-            let Some(b) = w.get(Table::Executions, arn.as_bytes())? else {
-                return Ok(None);
-            };
-            let mut record: ExecutionRecord = decode("execution", &b)?;
-            change(&mut record);
-            write_execution(w, &record)?;
-            Ok(Some(record))
-        })
+        self.submit(move |w| update_execution_in(w, &arn, change))
     }
 
     /// Replaces the execution with `new` only if it still equals `expected`;
@@ -553,22 +545,31 @@ impl Store {
     /// Records a history event (callers usually drop the commit: a later
     /// awaited write of the same execution implies this one).
     pub fn append_event(&self, execution_arn: &str, event: &HistoryEvent) -> Commit<()> {
-        let key = keys::child(execution_arn, event.id);
-        let bytes = encode_event(event);
-        self.submit(move |w| w.put(Table::Events, &key, &bytes?))
+        let mut chunk = EventChunk::default();
+        let pushed = chunk.push(event);
+        let key = chunk_key(execution_arn, &chunk);
+        self.submit(move |w| {
+            pushed?;
+            w.put(Table::Events, &key, chunk.bytes())
+        })
     }
 
     /// The execution's events ordered by id.
     pub fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        let mut events = Vec::new();
         self.read(|r| {
-            r.scan(Table::Events, &keys::children(execution_arn))?
-                .iter()
-                .map(|(k, v)| decode_event(k, v))
-                .collect()
-        })
+            events.clear();
+            for (k, v) in r.scan(Table::Events, &keys::children(execution_arn))? {
+                events.extend(events::decode(keys::child_number(&k), &v)?);
+            }
+            Ok(())
+        })?;
+        // Concurrent branches can record their events out of id order.
+        events.sort_by_key(|e| e.id);
+        Ok(events)
     }
 
-    /// The largest event id recorded (0: none).
+    /// The largest event id recorded (0: none): the last key names it.
     pub fn last_event_id(&self, execution_arn: &str) -> Result<u64, StoreError> {
         self.read(|r| {
             Ok(r.last(Table::Events, &keys::children(execution_arn))?
@@ -576,21 +577,22 @@ impl Store {
         })
     }
 
-    /// The execution's terminal event, if it was recorded.
+    /// The execution's event with the largest id (its terminal event, if recorded).
     pub fn last_event(&self, execution_arn: &str) -> Result<Option<HistoryEvent>, StoreError> {
         self.read(|r| {
-            r.last(Table::Events, &keys::children(execution_arn))?
-                .map(|(k, v)| decode_event(&k, &v))
-                .transpose()
+            let Some((k, v)) = r.last(Table::Events, &keys::children(execution_arn))? else {
+                return Ok(None);
+            };
+            Ok(events::decode(keys::child_number(&k), &v)?
+                .into_iter()
+                .max_by_key(|e| e.id))
         })
     }
 
     pub fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> Commit<()> {
-        self.put_json(
-            Table::Checkpoints,
-            execution_arn.as_bytes().to_vec(),
-            &checkpoint.to_json(),
-        )
+        let key = execution_arn.as_bytes().to_vec();
+        let bytes = encode_checkpoint(checkpoint);
+        self.submit(move |w| w.put(Table::Checkpoints, &key, &bytes?))
     }
     pub fn checkpoint(&self, execution_arn: &str) -> Result<Option<Checkpoint>, StoreError> {
         let v: Option<Value> =

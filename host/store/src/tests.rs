@@ -405,3 +405,92 @@ fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
         .expect("a file is not a data directory");
     assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
 }
+
+/// A backend whose writes wait until released (a busy writer thread).
+#[derive(Default)]
+struct Held {
+    inner: MemoryBackend,
+    queue: std::sync::Mutex<Vec<(WriteOp, Done)>>,
+}
+
+impl Held {
+    fn queued(&self) -> usize {
+        self.queue.lock().unwrap().len()
+    }
+    fn release(&self) {
+        let queued = std::mem::take(&mut *self.queue.lock().unwrap());
+        for (op, done) in queued {
+            self.inner.write(op, done);
+        }
+    }
+}
+
+impl Backend for Held {
+    fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.inner.read(f)
+    }
+    fn write(&self, op: WriteOp, done: Done) {
+        self.queue.lock().unwrap().push((op, done));
+    }
+    fn describe(&self) -> String {
+        "held".into()
+    }
+}
+
+/// The journal gathers events and its latest checkpoint into one write while
+/// the writer is busy; closing writes what is pending with the status in one
+/// operation.
+#[tokio::test]
+async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
+    use stepbox_engine::HistorySink;
+    let held = Arc::new(Held::default());
+    let store = Store::new(held.clone());
+    let a = execution("sm", "a", 1);
+    let inserted = store.insert_execution(a.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+
+    let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
+    let events: Vec<HistoryEvent> = (1..=40)
+        .map(|id| event(id, EventType::PassStateEntered))
+        .collect();
+    let cp = Checkpoint {
+        state: "S".into(),
+        input: json!({"a": 1}),
+        variables: Default::default(),
+        entered_event_id: 41,
+        entered_at: t(41),
+        progress: Default::default(),
+    };
+    for e in &events[..30] {
+        journal.record(e.clone());
+    }
+    journal.checkpoint(&cp);
+    assert_eq!(held.queued(), 1, "30 events and a checkpoint: one write");
+    held.release();
+    assert_eq!(store.history(&a.arn).unwrap(), events[..30]);
+    assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(cp));
+
+    for e in &events[30..] {
+        journal.record(e.clone());
+    }
+    let closed = journal.close(|r| {
+        r.status = "SUCCEEDED".into();
+        r.stop_date = Some(t(50));
+    });
+    assert_eq!(held.queued(), 2, "the pending events' write and the close");
+    held.release();
+    assert_eq!(closed.await.unwrap().unwrap().status, "SUCCEEDED");
+    assert_eq!(store.history(&a.arn).unwrap(), events);
+    assert_eq!(store.last_event_id(&a.arn).unwrap(), 40);
+    assert_eq!(store.last_event(&a.arn).unwrap().map(|e| e.id), Some(40));
+    assert_eq!(
+        store.checkpoint(&a.arn).unwrap(),
+        None,
+        "closed: no checkpoint"
+    );
+    assert!(store.running_executions().unwrap().is_empty());
+}
