@@ -90,10 +90,18 @@ fn machines() -> Vec<(&'static str, Value)> {
         ),
         (
             "task",
+            // States that cannot wait run without checkpoints: a kill inside
+            // either chain re-runs it from the last checkpoint (none, or Again's).
             json!({"StartAt": "Work", "States": {
-                "Work": echo_task(json!({"Parameters": {"n.$": "$.n", "kind": "task"}, "Next": "Nap"})),
+                "Work": echo_task(json!({"Parameters": {"n.$": "$.n", "kind": "task"}, "Next": "Shape"})),
+                "Shape": {"Type": "Pass", "Assign": {"seen.$": "$.n"}, "Next": "Nap"},
                 "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Again"},
-                "Again": echo_task(json!({"End": true}))
+                "Again": echo_task(json!({"Next": "Tidy"})),
+                "Tidy": {"Type": "Pass", "Parameters": {"n.$": "$seen", "kind.$": "$.kind"}, "Next": "Check"},
+                "Check": {"Type": "Choice", "Choices": [
+                    {"Variable": "$.kind", "StringEquals": "task", "Next": "Done"}], "Default": "Wrong"},
+                "Done": {"Type": "Succeed"},
+                "Wrong": {"Type": "Fail", "Error": "WrongKind"}
             }}),
         ),
         (
