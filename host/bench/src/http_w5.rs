@@ -274,6 +274,11 @@ fn run(args: Args) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
+// mimalloc instead of glibc malloc: every Task invocation builds and frees a
+// wasmtime store, and glibc's allocator was ~17 % of a W5 profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let outcome = parse_args().and_then(run);
     match outcome {
