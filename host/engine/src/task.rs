@@ -125,16 +125,31 @@ impl Target {
         if resource == "arn:aws:states:::lambda:invoke" {
             return Target::LambdaInvoke;
         }
-        let parts: Vec<&str> = resource.split(':').collect();
-        if parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
+        let (parts, n) = arn_fields(resource);
+        if n >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
             return Target::LambdaFunction {
                 name: parts[6].to_string(),
-                qualifier: parts.get(7).map(|s| s.to_string()),
+                qualifier: (n >= 8).then(|| parts[7].to_string()),
                 region: parts[3].to_string(),
             };
         }
         Target::Other
     }
+}
+
+/// The first eight `:`-separated fields of an ARN (missing ones empty) and
+/// how many fields it has; without collecting them, as this runs on every
+/// Task state entry.
+pub(crate) fn arn_fields(arn: &str) -> ([&str; 8], usize) {
+    let mut fields = [""; 8];
+    let mut n = 0;
+    for field in arn.split(':') {
+        if let Some(slot) = fields.get_mut(n) {
+            *slot = field;
+        }
+        n += 1;
+    }
+    (fields, n)
 }
 
 /// Splits Lambda's FunctionName forms: `name`, `name:qual`,
@@ -208,6 +223,12 @@ mod tests {
             Target::LambdaInvoke
         );
         assert_eq!(Target::parse("my-task"), Target::Other);
+        assert_eq!(
+            Target::parse("arn:aws:lambda:us-east-1:111111111111:function:f"),
+            Target::LambdaFunction { name: "f".into(), qualifier: None, region: "us-east-1".into() }
+        );
+        assert_eq!(arn_fields("a:b"), (["a", "b", "", "", "", "", "", ""], 2));
+        assert_eq!(arn_fields("1:2:3:4:5:6:7:8:9:10"), (["1", "2", "3", "4", "5", "6", "7", "8"], 10));
         assert_eq!(split_function_name("f"), ("f".into(), None));
         assert_eq!(split_function_name("f:1"), ("f".into(), Some("1".into())));
         assert_eq!(split_function_name("111:function:f"), ("f".into(), None));

@@ -82,8 +82,8 @@ impl Kind {
     }
 
     pub(super) fn of(base: &str, pattern: Pattern) -> Kind {
-        let parts: Vec<&str> = base.split(':').collect();
-        if parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
+        let (parts, n) = crate::task::arn_fields(base);
+        if n == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
             return Kind::Activity;
         }
         match base.strip_prefix(STATES_PREFIX) {
@@ -142,6 +142,14 @@ pub(super) enum Stop {
     TimedOut(&'static str),
 }
 
+/// The task's next heartbeat; never resolves without a heartbeat channel.
+async fn next_beat(beats: &mut Option<tokio::sync::mpsc::UnboundedReceiver<()>>) -> Option<()> {
+    match beats {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Waits for an optional timer; never resolves without one.
 async fn until(timer: &mut Option<BoxFuture<'static, ()>>) {
     match timer {
@@ -162,11 +170,14 @@ pub(super) async fn invoke(
     total: &mut Option<BoxFuture<'static, ()>>,
     heartbeat_s: Option<u64>,
 ) -> Result<Value, Stop> {
-    let (tx, mut beats) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // The channel only where HeartbeatSeconds asks for one (most Tasks have none).
+    let mut beats = None;
     if heartbeat_s.is_some() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         req.heartbeat = Some(Heartbeat(Arc::new(move || {
             let _ = tx.send(());
         })));
+        beats = Some(rx);
     }
     let request_id = req.context.request_id.clone();
     let mut call = ex.tasks.invoke(req);
@@ -178,7 +189,7 @@ pub(super) async fn invoke(
             }
             _ = until(total) => return Err(Stop::TimedOut(errors::TIMEOUT)),
             _ = until(&mut hb) => return Err(Stop::TimedOut(errors::HEARTBEAT_TIMEOUT)),
-            Some(()) = beats.recv() => hb = sleep_secs(ex, heartbeat_s),
+            Some(()) = next_beat(&mut beats) => hb = sleep_secs(ex, heartbeat_s),
         }
     }
 }
