@@ -1,13 +1,18 @@
 //! What a durable store needs to continue an execution after a restart.
 //!
-//! The engine writes a [`Checkpoint`] (through [`HistorySink::checkpoint`]) each
-//! time a top-level state is entered, *before* that state's `…StateEntered`
-//! event. [`Engine::resume`] restarts the state of the latest checkpoint with
-//! its recorded input and variables: a Task in flight runs again
-//! (at-least-once, as AWS documents for Lambda), a Map or Parallel restarts as
-//! a whole, Retry counters start over, and a Wait keeps its original due time
-//! (computed from the checkpoint's entry time). Event ids continue after the
-//! last recorded one.
+//! The engine writes a [`Checkpoint`] (through [`HistorySink::checkpoint`])
+//! when a top-level state that can wait is entered (a Wait, a Map or
+//! Parallel, a Task with Retry or one that waits on the outside world: token,
+//! activity, child execution), and when the state after such a state is
+//! entered, *before* that state's `…StateEntered` event. Other states (Pass,
+//! Choice, Succeed, Fail, a plain Task) get none, so a short execution writes
+//! only events. [`Engine::resume`] restarts the state of the latest checkpoint
+//! (or `StartAt` when there is none) with its recorded input and variables,
+//! and runs on from there: the states after it that had run already run again
+//! with new events (at-least-once, as AWS documents for Lambda); a Map or
+//! Parallel restarts as a whole, Retry counters start over, and a Wait keeps
+//! its original due time (computed from the checkpoint's entry time). Event
+//! ids continue after the last recorded one.
 //!
 //! [`HistorySink::checkpoint`]: crate::HistorySink::checkpoint
 //! [`Engine::resume`]: crate::Engine::resume

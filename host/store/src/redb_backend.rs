@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::Instant;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
@@ -47,6 +48,9 @@ pub struct RedbBackend {
 pub struct CommitStats {
     pub commits: AtomicU64,
     pub ops: AtomicU64,
+    /// Time applying ops to transactions / committing them (page writes and fsync).
+    pub apply_nanos: AtomicU64,
+    pub commit_nanos: AtomicU64,
 }
 
 impl RedbBackend {
@@ -146,7 +150,7 @@ fn writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>)
                 Err(_) => break,
             }
         }
-        let result = commit_batch(&db, &mut batch);
+        let result = commit_batch(&db, &mut batch, &stats);
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
         if let Err(e) = &result {
@@ -158,7 +162,8 @@ fn writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>)
     }
 }
 
-fn commit_batch(db: &Database, batch: &mut [Job]) -> Result<(), StoreError> {
+fn commit_batch(db: &Database, batch: &mut [Job], stats: &CommitStats) -> Result<(), StoreError> {
+    let started = Instant::now();
     let mut tx = db.begin_write().map_err(db_err)?;
     tx.set_durability(Durability::Immediate).map_err(db_err)?;
     {
@@ -169,7 +174,11 @@ fn commit_batch(db: &Database, batch: &mut [Job]) -> Result<(), StoreError> {
             let _ = op(&mut w);
         }
     }
-    tx.commit().map_err(db_err)
+    let applied = Instant::now();
+    let committed = tx.commit().map_err(db_err);
+    stats.apply_nanos.fetch_add((applied - started).as_nanos() as u64, Ordering::Relaxed);
+    stats.commit_nanos.fetch_add(applied.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    committed
 }
 
 /// A write transaction's tables, each opened once on first use: opening a

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -45,6 +46,10 @@ mod keys {
 
 const SEQUENCE_KEY: &[u8] = b"execution_sequence";
 
+fn sequence_of(bytes: &[u8]) -> u64 {
+    bytes.try_into().map_or(0, u64::from_be_bytes)
+}
+
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode a record: {e}")))
 }
@@ -60,7 +65,11 @@ fn write_execution(w: &mut dyn Write, record: &ExecutionRecord) -> Result<(), St
     w.put(Table::Executions, record.arn.as_bytes(), &encode(record)?)?;
     if !record.is_running() {
         w.delete(Table::Running, record.arn.as_bytes())?;
-        w.delete(Table::Checkpoints, record.arn.as_bytes())?;
+        // Looked up first: most executions never checkpoint, and a lookup
+        // does not copy the table's pages as a delete does.
+        if w.get(Table::Checkpoints, record.arn.as_bytes())?.is_some() {
+            w.delete(Table::Checkpoints, record.arn.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -98,11 +107,22 @@ pub(crate) fn update_execution_in(
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    /// The last execution sequence number handed out (see `insert_execution`).
+    sequence: Arc<AtomicU64>,
 }
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Store { backend }
+        let mut store = Store {
+            backend,
+            sequence: Arc::default(),
+        };
+        // A failed read only costs the writer a re-numbering (see insert_execution).
+        let stored = store
+            .read(|r| Ok(r.get(Table::Meta, SEQUENCE_KEY)?.map_or(0, |b| sequence_of(&b))))
+            .unwrap_or(0);
+        store.sequence = Arc::new(AtomicU64::new(stored));
+        store
     }
 
     /// An in-memory store.
@@ -447,19 +467,30 @@ impl Store {
     // ---- executions
 
     /// Inserts unless the ARN exists: then returns the existing record.
+    ///
+    /// The record is numbered and encoded on the caller's thread; the writer
+    /// only re-numbers it when another insert overtook it on the way (numbers
+    /// order `list_executions`, so the stored counter only grows).
     pub fn insert_execution(&self, record: ExecutionRecord) -> Commit<Result<(), ExecutionRecord>> {
+        let mut record = record;
+        let mut seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+        record.extra.insert("sequence".into(), json!(seq));
+        let encoded = encode(&record);
+        let counter = self.sequence.clone();
         self.submit(move |w| {
             if let Some(b) = w.get(Table::Executions, record.arn.as_bytes())? {
                 return Ok(Err(decode("execution", &b)?));
             }
-            let seq = match w.get(Table::Meta, SEQUENCE_KEY)? {
-                Some(b) => b.as_slice().try_into().map_or(0, u64::from_be_bytes) + 1,
-                None => 1,
-            };
+            let stored = w.get(Table::Meta, SEQUENCE_KEY)?.map_or(0, |b| sequence_of(&b));
+            let mut encoded = encoded?;
+            if seq <= stored {
+                seq = stored + 1;
+                counter.fetch_max(seq, Ordering::Relaxed);
+                record.extra.insert("sequence".into(), json!(seq));
+                encoded = encode(&record)?;
+            }
             w.put(Table::Meta, SEQUENCE_KEY, &seq.to_be_bytes())?;
-            let mut record = record;
-            record.extra.insert("sequence".into(), json!(seq));
-            w.put(Table::Executions, record.arn.as_bytes(), &encode(&record)?)?;
+            w.put(Table::Executions, record.arn.as_bytes(), &encoded)?;
             w.put(
                 Table::ExecutionsByMachine,
                 &keys::child(&record.state_machine_arn, seq),

@@ -494,3 +494,22 @@ async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
     );
     assert!(store.running_executions().unwrap().is_empty());
 }
+
+/// Numbers are taken on the callers' threads; an insert overtaken by another
+/// (here: two stores over one backend, each with its own counter) is
+/// re-numbered by the writer, so listing order still follows commit order.
+#[tokio::test]
+async fn an_overtaken_execution_number_is_renumbered() {
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let (a, b) = (Store::new(backend.clone()), Store::new(backend));
+    for (store, name) in [(&a, "e1"), (&b, "e2"), (&a, "e3"), (&b, "e4")] {
+        store.insert_execution(execution("sm", name, 1)).await.unwrap().unwrap();
+    }
+    let names: Vec<String> = a
+        .list_executions("arn:aws:states:us-east-1:1:stateMachine:sm")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["e4", "e3", "e2", "e1"]);
+}
