@@ -144,7 +144,7 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
                     journal
                         .close(move |r| {
                             r.status = outcome.status.as_str().into();
-                            r.output = outcome.output.map(|o| o.to_string());
+                            r.output = outcome.output.as_ref().map(|o| o.to_string());
                             r.stop_date = Some(outcome.stop_date);
                         })
                         .await

@@ -14,7 +14,7 @@ use crate::StoreError;
 use crate::backend::{Table, Write};
 use crate::events::EventChunk;
 use crate::records::ExecutionRecord;
-use crate::store::{Commit, Store, chunk_key, encode_checkpoint, update_execution_in};
+use crate::store::{Commit, Store, apply_update_in, chunk_key, encode_checkpoint};
 
 /// Records an execution's events and checkpoints into a [`Store`], in the
 /// order the engine produces them (the writer keeps that order, so after a
@@ -84,11 +84,14 @@ impl ExecutionJournal {
     /// Writes the pending entries and then changes the execution record, in
     /// one operation (how a finished execution is closed: its last events and
     /// its status become durable together). Resolves with the changed record
-    /// (None: no such execution) once durable.
+    /// (None: no such execution) once durable. The record is read, changed
+    /// and encoded on this thread; the writer only checks that nobody changed
+    /// it meanwhile (else it applies `change` again to the current record).
     pub fn close(
         &self,
-        change: impl FnOnce(&mut ExecutionRecord) + Send + 'static,
+        change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
+        let prepared = self.store.prepare_update(&self.arn, &change);
         let (pending, arn) = (self.pending.clone(), self.arn.clone());
         self.store.submit(move |w| {
             let taken = {
@@ -100,7 +103,7 @@ impl ExecutionJournal {
                 taken
             };
             taken.write_to(w, &arn)?;
-            update_execution_in(w, &arn, change)
+            apply_update_in(w, &arn, prepared, change)
         })
     }
 }

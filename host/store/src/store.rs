@@ -62,7 +62,15 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError
 /// Writes an execution record; a closed one leaves the running index and
 /// drops its checkpoint.
 fn write_execution(w: &mut dyn Write, record: &ExecutionRecord) -> Result<(), StoreError> {
-    w.put(Table::Executions, record.arn.as_bytes(), &encode(record)?)?;
+    write_encoded_execution(w, record, &encode(record)?)
+}
+
+fn write_encoded_execution(
+    w: &mut dyn Write,
+    record: &ExecutionRecord,
+    encoded: &[u8],
+) -> Result<(), StoreError> {
+    w.put(Table::Executions, record.arn.as_bytes(), encoded)?;
     if !record.is_running() {
         w.delete(Table::Running, record.arn.as_bytes())?;
         // Looked up first: most executions never checkpoint, and a lookup
@@ -81,6 +89,32 @@ pub(crate) fn chunk_key(execution_arn: &str, chunk: &EventChunk) -> Vec<u8> {
 
 pub(crate) fn encode_checkpoint(checkpoint: &Checkpoint) -> Result<Vec<u8>, StoreError> {
     encode(&checkpoint.to_json())
+}
+
+/// An execution record changed and encoded on the caller's thread, from the
+/// stored bytes it was read as.
+pub(crate) struct PreparedUpdate {
+    read: Vec<u8>,
+    record: ExecutionRecord,
+    encoded: Vec<u8>,
+}
+
+/// Writes `prepared` if the stored record is still what it was read as (a
+/// byte comparison), else applies `change` to what is stored now (a
+/// StopExecution got there first). None: no such execution.
+pub(crate) fn apply_update_in(
+    w: &mut dyn Write,
+    arn: &str,
+    prepared: Option<PreparedUpdate>,
+    change: impl FnOnce(&mut ExecutionRecord),
+) -> Result<Option<ExecutionRecord>, StoreError> {
+    if let Some(p) = prepared
+        && w.get(Table::Executions, arn.as_bytes())?.is_some_and(|now| now == p.read)
+    {
+        write_encoded_execution(w, &p.record, &p.encoded)?;
+        return Ok(Some(p.record));
+    }
+    update_execution_in(w, arn, change)
 }
 
 /// Applies `change` to the execution inside a write (None: no such execution).
@@ -500,6 +534,24 @@ impl Store {
                 w.put(Table::Running, record.arn.as_bytes(), b"")?;
             }
             Ok(Ok(()))
+        })
+    }
+
+    /// Reads the execution and applies `change` to it on this thread (None:
+    /// no such execution or an unreadable one; the writer then does it).
+    pub(crate) fn prepare_update(
+        &self,
+        arn: &str,
+        change: impl FnOnce(&mut ExecutionRecord),
+    ) -> Option<PreparedUpdate> {
+        let read = self.read(|r| r.get(Table::Executions, arn.as_bytes())).ok()??;
+        let mut record: ExecutionRecord = decode("execution", &read).ok()?;
+        change(&mut record);
+        let encoded = encode(&record).ok()?;
+        Some(PreparedUpdate {
+            read,
+            record,
+            encoded,
         })
     }
 

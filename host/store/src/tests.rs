@@ -513,3 +513,44 @@ async fn an_overtaken_execution_number_is_renumbered() {
         .collect();
     assert_eq!(names, ["e4", "e3", "e2", "e1"]);
 }
+
+/// A close is prepared on the caller's thread from the record it reads; when
+/// a StopExecution changed the record before the close is applied, the
+/// writer applies the close to the changed record instead.
+#[tokio::test]
+async fn a_close_applies_to_a_record_changed_meanwhile() {
+    let held = Arc::new(Held::default());
+    let store = Store::new(held.clone());
+    let a = execution("sm", "a", 1);
+    let inserted = store.insert_execution(a.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+
+    let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
+    let aborted = store.update_execution(&a.arn, |r| {
+        r.status = "ABORTED".into();
+        r.stop_date = Some(t(5));
+    });
+    let closed = journal.close(|r| {
+        if r.is_running() {
+            r.status = "SUCCEEDED".into();
+            r.stop_date = Some(t(9));
+        }
+    });
+    held.release();
+    aborted.await.unwrap().unwrap();
+    let closed = closed.await.unwrap().unwrap();
+    assert_eq!(closed.status, "ABORTED");
+    assert_eq!(store.get_execution(&a.arn).unwrap().unwrap().stop_date, Some(t(5)));
+
+    // Unchanged meanwhile: the prepared record is written as it is.
+    let b = execution("sm", "b", 2);
+    let inserted = store.insert_execution(b.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+    let closed = ExecutionJournal::new(store.clone(), b.arn.clone()).close(|r| r.status = "SUCCEEDED".into());
+    held.release();
+    assert_eq!(closed.await.unwrap().unwrap().status, "SUCCEEDED");
+    assert_eq!(store.get_execution(&b.arn).unwrap().unwrap().status, "SUCCEEDED");
+    assert!(store.running_executions().unwrap().is_empty());
+}
