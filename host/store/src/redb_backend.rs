@@ -181,11 +181,13 @@ fn commit_batch(db: &Database, batch: &mut [Job], stats: &CommitStats) -> Result
     committed
 }
 
+type ByteTable<'a> = redb::Table<'a, &'static [u8], &'static [u8]>;
+
 /// A write transaction's tables, each opened once on first use: opening a
 /// redb table per put cost more than the put itself.
 struct RedbWrite<'a> {
     tx: &'a redb::WriteTransaction,
-    open: RefCell<Vec<Option<redb::Table<'a, &'static [u8], &'static [u8]>>>>,
+    open: RefCell<Vec<Option<ByteTable<'a>>>>,
 }
 
 impl<'a> RedbWrite<'a> {
@@ -199,7 +201,7 @@ impl<'a> RedbWrite<'a> {
     fn with<T>(
         &self,
         table: Table,
-        f: impl FnOnce(&mut redb::Table<'a, &'static [u8], &'static [u8]>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut ByteTable<'a>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut open = self.open.borrow_mut();
         let slot = &mut open[table as usize];
