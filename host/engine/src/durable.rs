@@ -4,12 +4,14 @@
 //! when a top-level state that can wait is entered (a Wait, a Map or
 //! Parallel, a Task with Retry or one that waits on the outside world: token,
 //! activity, child execution), and when the state after such a state is
-//! entered, *before* that state's `…StateEntered` event. Other states (Pass,
-//! Choice, Succeed, Fail, a plain Task) get none, so a short execution writes
-//! only events. [`Engine::resume`] restarts the state of the latest checkpoint
-//! (or `StartAt` when there is none) with its recorded input and variables,
-//! and runs on from there: the states after it that had run already run again
-//! with new events (at-least-once, as AWS documents for Lambda); a Map or
+//! entered, *before* that state's `…StateEntered` event; so is the state
+//! after any Task. Other states (Pass, Choice, Succeed, Fail, a plain Task)
+//! get none, so a short execution writes few. [`Engine::resume`] restarts the
+//! state of the latest checkpoint (or `StartAt` when there is none) with its
+//! recorded input and variables, and runs on from there: the Pass and Choice
+//! states after it that had run already run again with new events, and so
+//! does a Task in flight (at-least-once, as AWS documents for Lambda), never
+//! a Task that finished; a Map or
 //! Parallel restarts as a whole, Retry counters start over, and a Wait keeps
 //! its original due time (computed from the checkpoint's entry time). Event
 //! ids continue after the last recorded one.

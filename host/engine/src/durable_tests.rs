@@ -644,7 +644,7 @@ fn checkpoints(journal: &Journal) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn states_that_cannot_wait_write_no_checkpoint() {
+async fn only_the_state_after_a_task_gets_a_checkpoint_in_a_chain_that_cannot_wait() {
     let echo = Arc::new(Echo {
         calls: AtomicUsize::new(0),
         hang_first: 0,
@@ -664,12 +664,13 @@ async fn states_that_cannot_wait_write_no_checkpoint() {
         panic!("{p:?}")
     };
     assert_eq!(outcome.output, Some(json!({"id": 7})));
-    assert_eq!(checkpoints(&journal), Vec::<String>::new());
+    assert_eq!(checkpoints(&journal), ["Check"], "none before Prep or Work: they cannot wait");
 }
 
 /// The process dies in a chain of states that cannot wait, after a Wait: the
-/// restart re-runs the chain from the state after the Wait (which has a
-/// checkpoint so the Wait is not waited again), the history stays valid and
+/// restart re-runs the chain from its last checkpoint (the state after the
+/// Wait has one, so the Wait is not waited again; so has the state after a
+/// Task, so a finished Task does not run again), the history stays valid and
 /// the output is the uninterrupted run's.
 #[tokio::test(flavor = "current_thread")]
 async fn a_crash_in_a_chain_without_checkpoints_reruns_it_from_the_last_one() {
@@ -698,8 +699,8 @@ async fn a_crash_in_a_chain_without_checkpoints_reruns_it_from_the_last_one() {
     assert_eq!(whole.output, Some(json!({"tidied": "dee"})));
     assert_eq!(
         checkpoints(&journal),
-        ["Nap", "Work"],
-        "only the Wait and the state after it"
+        ["Nap", "Work", "Tidy"],
+        "only the Wait and the states after it and after a Task"
     );
 
     // What reached the disk: everything up to Tidy's exit.
@@ -726,15 +727,17 @@ async fn a_crash_in_a_chain_without_checkpoints_reruns_it_from_the_last_one() {
     assert_eq!(outcome.output, whole.output);
     assert_eq!(
         echo.calls.load(Ordering::SeqCst) - calls_before,
-        2,
-        "Work and Again ran again (at-least-once)"
+        1,
+        "Again ran; Work, which had finished, did not run again"
     );
     let events = journal.events();
     assert_valid_history(&events);
     let t = types(&events);
+    assert_eq!(t[before], "PassStateEntered", "the rerun starts at Tidy: {t:?}");
     assert_eq!(
-        t[before], "TaskStateEntered",
-        "the rerun starts at Work: {t:?}"
+        t.iter().filter(|t| **t == "TaskStateEntered").count(),
+        2,
+        "Work and Again, once each: {t:?}"
     );
     assert_eq!(
         t.iter().filter(|t| **t == "WaitStateExited").count(),

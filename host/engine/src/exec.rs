@@ -688,7 +688,7 @@ impl Engine {
 
 /// Whether a top-level state can wait (on a timer, the outside world, a
 /// retry's back-off, or branches and iterations): a durable run checkpoints
-/// before such states only.
+/// before such states, and before the state after one of them or a Task.
 fn can_wait(st: &State) -> bool {
     match &st.kind {
         StateKind::Wait(_) | StateKind::Map(_) | StateKind::Parallel { .. } => true,
@@ -698,6 +698,13 @@ fn can_wait(st: &State) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether the state after this one needs a checkpoint: a restart must not
+/// wait (or hand out a token) again, nor run again a Task that has finished.
+/// Only states without effects (Pass, Choice) re-run after a restart.
+fn checkpoint_after(st: &State) -> bool {
+    can_wait(st) || matches!(st.kind, StateKind::Task { .. })
 }
 
 fn run_machine(
@@ -726,9 +733,8 @@ fn run_machine(
                 None => resumed = None,
             }
         }
-        // The latest checkpoint is of a state that can wait: the next state
-        // needs its own, or a restart would wait (or re-run a hand-out) again.
-        let mut after_waiting_state = resumed.as_ref().is_some_and(|_| can_wait(sm.state(idx)));
+        // Set after a state whose successor needs its own checkpoint.
+        let mut after_effect = false;
         loop {
             let st = sm.state(idx);
             let (entered_ty, exited_ty) = events_for(&st.kind);
@@ -757,11 +763,11 @@ fn run_machine(
                     (Some(cp.entered_at), Some(cp.entered_event_id))
                 }
                 Some(cp) => (Some(cp.entered_at), None),
-                // Only before a state that can wait (or right after one): a
-                // chain of states that cannot wait re-runs from the last
-                // checkpoint after a restart (at-least-once, as AWS runs Tasks).
-                None if top && ex.checkpoints && !frame.silent && (after_waiting_state || can_wait(st)) => {
-                    after_waiting_state = can_wait(st);
+                // Only before a state that can wait, or right after one or a
+                // Task: a chain of Pass and Choice states re-runs from the last
+                // checkpoint after a restart; a Task in flight re-runs too
+                // (at-least-once, as AWS runs Tasks), a finished one never.
+                None if top && ex.checkpoints && !frame.silent && (after_effect || can_wait(st)) => {
                     let at = ex.clock.now();
                     ex.sink.checkpoint(&Checkpoint {
                         state: st.name.clone(),
@@ -775,6 +781,7 @@ fn run_machine(
                 }
                 None => (None, None),
             };
+            after_effect = checkpoint_after(st);
             let entered_id = match recorded_entry {
                 Some(id) => id,
                 None => ex.emit_with(&mut frame, entered_ty, || Details::StateEntered {
