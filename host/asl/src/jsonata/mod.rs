@@ -144,8 +144,20 @@ impl Expression {
     /// Evaluates; `Ok(None)` is JSONata's `undefined`.
     pub fn evaluate(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
         match self.evaluate_directly(b) {
-            Some(v) => Ok(v),
+            Some(v) => {
+                self.debug_check_direct(&v, b);
+                Ok(v)
+            }
             None => self.evaluate_with_jsonata_core(b),
+        }
+    }
+
+    /// Debug builds (every test run: the conformance corpus, the server
+    /// tests) hold each direct answer to jsonata-core's.
+    fn debug_check_direct(&self, direct: &Option<Value>, b: &Bindings) {
+        if cfg!(debug_assertions) {
+            let core = self.evaluate_with_jsonata_core(b);
+            assert_eq!(core.as_ref(), Ok(direct), "direct and jsonata-core evaluations of '{}' differ", self.source);
         }
     }
 
@@ -155,8 +167,14 @@ impl Expression {
     pub fn evaluate_taking_input(&self, input: Value, b: &Bindings) -> Result<Option<Value>, EvalError> {
         let input = match self.direct.as_deref() {
             Some((plan, functions)) if !functions.iter().any(|f| b.vars.contains_key(f)) => {
+                let original = cfg!(debug_assertions).then(|| input.clone());
                 match plan.run_taking_input(input, b) {
-                    Ok(v) => return Ok(v),
+                    Ok(v) => {
+                        if let Some(original) = original {
+                            self.debug_check_direct(&v, &b.with_input(&original));
+                        }
+                        return Ok(v);
+                    }
                     Err(input) => input,
                 }
             }
