@@ -1,6 +1,8 @@
 //! A direct evaluator for the common, simple shape of Step Functions
 //! expressions: `$states.input.a.b` and `$var.a` reads, string/number/boolean
-//! literals, object and array constructors, `&`, `+ - * /`, and `$merge`.
+//! literals, object and array constructors, `&`, `+ - * /`, unary `-`,
+//! `= != < <= > >=` on plain values, `and`, `or`, `? :`, `$merge`, `$not`
+//! and `$exists`.
 //! It works on the serde_json values as they are, skipping the conversion to
 //! and from jsonata-core's values and the evaluator's set-up, which together
 //! cost several times the work itself (issue 6, W1 in JSONata).
@@ -18,7 +20,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use jsonata_core::ast::{AstNode, BinaryOp};
+use jsonata_core::ast::{AstNode, BinaryOp, UnaryOp};
 use serde_json::{Map, Value};
 
 use super::{Bindings, convert};
@@ -41,6 +43,14 @@ pub(super) enum Arith {
     Divide,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Compare {
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum Plan {
     Literal(Value),
@@ -53,8 +63,19 @@ pub(super) enum Plan {
     /// `a & b & c`, flattened: the operands appended to one string.
     Concat(Vec<Plan>),
     Arith(Arith, Box<Plan>, Box<Plan>),
+    Negate(Box<Plan>),
+    /// `=`, or `!=` when marked.
+    Equal(bool, Box<Plan>, Box<Plan>),
+    Compare(Compare, Box<Plan>, Box<Plan>),
+    And(Box<Plan>, Box<Plan>),
+    Or(Box<Plan>, Box<Plan>),
+    Conditional(Box<Plan>, Box<Plan>, Option<Box<Plan>>),
     /// `$merge(arg)`.
     Merge(Box<Plan>),
+    /// `$not(arg)`.
+    Not(Box<Plan>),
+    /// `$exists(arg)`.
+    Exists(Box<Plan>),
 }
 
 /// A value during evaluation: borrowed from the bindings (not yet
@@ -131,12 +152,36 @@ impl Plan {
                     BinaryOp::Subtract => Plan::Arith(Arith::Subtract, l, r),
                     BinaryOp::Multiply => Plan::Arith(Arith::Multiply, l, r),
                     BinaryOp::Divide => Plan::Arith(Arith::Divide, l, r),
+                    BinaryOp::Equal => Plan::Equal(false, l, r),
+                    BinaryOp::NotEqual => Plan::Equal(true, l, r),
+                    BinaryOp::LessThan => Plan::Compare(Compare::Less, l, r),
+                    BinaryOp::LessThanOrEqual => Plan::Compare(Compare::LessOrEqual, l, r),
+                    BinaryOp::GreaterThan => Plan::Compare(Compare::Greater, l, r),
+                    BinaryOp::GreaterThanOrEqual => Plan::Compare(Compare::GreaterOrEqual, l, r),
+                    BinaryOp::And => Plan::And(l, r),
+                    BinaryOp::Or => Plan::Or(l, r),
                     _ => return None,
                 }
             }
-            AstNode::Function { name, args, is_builtin: true } if name == "merge" && args.len() == 1 => {
+            AstNode::Unary { op: UnaryOp::Negate, operand } => Plan::Negate(Box::new(Plan::compile(operand, functions)?)),
+            AstNode::Conditional { condition, then_branch, else_branch } => Plan::Conditional(
+                Box::new(Plan::compile(condition, functions)?),
+                Box::new(Plan::compile(then_branch, functions)?),
+                match else_branch {
+                    Some(e) => Some(Box::new(Plan::compile(e, functions)?)),
+                    None => None,
+                },
+            ),
+            AstNode::Function { name, args, is_builtin: true } if args.len() == 1 => {
+                let arg = Box::new(Plan::compile(&args[0], functions)?);
+                let plan = match name.as_str() {
+                    "merge" => Plan::Merge(arg),
+                    "not" => Plan::Not(arg),
+                    "exists" => Plan::Exists(arg),
+                    _ => return None,
+                };
                 functions.insert(name.clone());
-                Plan::Merge(Box::new(Plan::compile(&args[0], functions)?))
+                plan
             }
             _ => return None,
         })
@@ -257,6 +302,64 @@ impl Plan {
                 };
                 Some(Cow::Owned(number(n)?))
             }
+            Plan::Negate(x) => match x.eval(b)?.as_deref() {
+                None => None,
+                Some(Value::Number(n)) => Some(Cow::Owned(number(-n.as_f64()?)?)),
+                Some(_) => return None,
+            },
+            Plan::Equal(negate, l, r) => {
+                let holds = match (l.eval(b)?.as_deref(), r.eval(b)?.as_deref()) {
+                    // Undefined is neither equal nor unequal to anything.
+                    (None, _) | (_, None) => false,
+                    (Some(l), Some(r)) => scalar_equal(l, r)? != *negate,
+                };
+                Some(Cow::Owned(Value::Bool(holds)))
+            }
+            Plan::Compare(op, l, r) => {
+                let order = match (l.eval(b)?.as_deref(), r.eval(b)?.as_deref()) {
+                    (Some(Value::Number(l)), Some(Value::Number(r))) => l.as_f64()?.partial_cmp(&r.as_f64()?)?,
+                    // Rust orders strings by code point, JavaScript by UTF-16
+                    // unit: the same below U+10000.
+                    (Some(Value::String(l)), Some(Value::String(r))) if bmp(l) && bmp(r) => l.cmp(r),
+                    (None | Some(Value::Number(_) | Value::String(_)), None) | (None, Some(Value::Number(_) | Value::String(_))) => {
+                        return Some(None);
+                    }
+                    // Mixed or uncomparable types: jsonata-core's errors.
+                    _ => return None,
+                };
+                let holds = match op {
+                    Compare::Less => order.is_lt(),
+                    Compare::LessOrEqual => order.is_le(),
+                    Compare::Greater => order.is_gt(),
+                    Compare::GreaterOrEqual => order.is_ge(),
+                };
+                Some(Cow::Owned(Value::Bool(holds)))
+            }
+            // Both short-circuit, as JSONata 2 does.
+            Plan::And(l, r) => {
+                let holds = truth(l.eval(b)?.as_deref())? && truth(r.eval(b)?.as_deref())?;
+                Some(Cow::Owned(Value::Bool(holds)))
+            }
+            Plan::Or(l, r) => {
+                let holds = truth(l.eval(b)?.as_deref())? || truth(r.eval(b)?.as_deref())?;
+                Some(Cow::Owned(Value::Bool(holds)))
+            }
+            Plan::Conditional(c, then, otherwise) => {
+                if truth(c.eval(b)?.as_deref())? {
+                    then.eval(b)?
+                } else {
+                    match otherwise {
+                        Some(e) => e.eval(b)?,
+                        None => None,
+                    }
+                }
+            }
+            Plan::Not(x) => match x.eval(b)?.as_deref() {
+                None => None,
+                Some(Value::Bool(v)) => Some(Cow::Owned(Value::Bool(!v))),
+                Some(_) => return None,
+            },
+            Plan::Exists(x) => Some(Cow::Owned(Value::Bool(x.eval(b)?.is_some()))),
             Plan::Merge(arg) => {
                 let mut out = Map::new();
                 match &**arg {
@@ -286,6 +389,31 @@ impl Plan {
             }
         })
     }
+}
+
+/// `=` on two plain values (numbers by value, as JavaScript compares them);
+/// `None` for objects and arrays, which jsonata-core compares deeply.
+fn scalar_equal(l: &Value, r: &Value) -> Option<bool> {
+    Some(match (l, r) {
+        (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => return None,
+        (Value::Number(l), Value::Number(r)) => l.as_f64()? == r.as_f64()?,
+        (l, r) => l == r,
+    })
+}
+
+/// A condition's truth for `and`, `or` and `? :`: booleans as they are,
+/// undefined as false; `None` for the casts `$boolean` makes of other values.
+fn truth(v: Option<&Value>) -> Option<bool> {
+    match v {
+        None => Some(false),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => None,
+    }
+}
+
+/// Whether every character is below U+10000 (one UTF-16 unit each).
+fn bmp(s: &str) -> bool {
+    s.chars().all(|c| (c as u32) < 0x10000)
 }
 
 /// `$states.field…` or `$name…`: the root and how many of `names` it took.
@@ -464,6 +592,43 @@ mod tests {
             "$merge([1])",
             "$merge($states.input.a)",
             "$merge([$states.input, {'o': $states.input.o.p}])",
+            "-$states.input.a",
+            "-$states.input.s",
+            "-$nope",
+            "$states.input.a = 5",
+            "$states.input.a != 5",
+            "$states.input.a = $states.input.s",
+            "$states.input.s = 'str'",
+            "$states.input.t = true",
+            "$states.input.t = null",
+            "$states.input.o = $states.input.o",
+            "$states.input.nope = $nope",
+            "$states.input.a = 1.0",
+            "$states.input.a < 6",
+            "$states.input.a >= $x",
+            "$states.input.s > 'a'",
+            "$states.input.s <= $x",
+            "$states.input.a < $states.input.s",
+            "$states.input.nope < 1",
+            "$states.input.t < 1",
+            "$states.input.o > 1",
+            "'😀' > '～'",
+            "'b' > 'ab'",
+            "$states.input.t and $states.input.a = 5",
+            "$states.input.a = 5 or $states.input.t",
+            "$states.input.nope or $states.input.t",
+            "$states.input.s and true",
+            "false and $states.input.s",
+            "$states.input.t ? 'yes' : 'no'",
+            "$states.input.a = 5 ? {'five': true} : $states.input.o",
+            "$states.input.nope ? 1",
+            "$states.input.a ? 1 : 2",
+            "$not($states.input.t)",
+            "$not($states.input.a)",
+            "$not($nope)",
+            "$exists($states.input.a)",
+            "$exists($states.input.nope)",
+            "$exists($x)",
         ];
         let inputs = [
             json!({"a": 5, "s": "str", "big": 12345678901234567u64, "f": 1.5, "t": true, "o": {"p": 1.0, "q": [1, {"r": 2}]}, "list": [1, 2], "name": "n", "tmp": {"counter": 1}}),
@@ -496,7 +661,7 @@ mod tests {
 
     #[test]
     fn leaves_to_jsonata_core_what_it_does_not_handle() {
-        for src in ["$states", "$", "$states.input[0]", "$states.input.a = 1", "$x := 1", "$sum([1])", "$states.input.*", "-1"] {
+        for src in ["$states", "$", "$states.input[0]", "$states.input in [1]", "$x := 1", "$sum([1])", "$states.input.*", "$boolean(1)", "$not(1, 2)"] {
             assert!(Expression::parse(src).unwrap().direct.is_none(), "{src}");
         }
         // A variable named like a function shadows it: jsonata-core decides.
