@@ -440,18 +440,24 @@ impl Backend for Held {
     }
 }
 
-/// The journal gathers events and its latest checkpoint into one write while
-/// the writer is busy; closing writes what is pending with the status in one
-/// operation.
-#[tokio::test]
-async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
-    use stepbox_engine::HistorySink;
+/// A store whose writes wait for `Held::release`, holding execution `a`.
+async fn held_store_with_one_execution() -> (Arc<Held>, Store, ExecutionRecord) {
     let held = Arc::new(Held::default());
     let store = Store::new(held.clone());
     let a = execution("sm", "a", 1);
     let inserted = store.insert_execution(a.clone());
     held.release();
     inserted.await.unwrap().unwrap();
+    (held, store, a)
+}
+
+/// The journal gathers events and its latest checkpoint into one write while
+/// the writer is busy; closing writes what is pending with the status in one
+/// operation.
+#[tokio::test]
+async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
+    use stepbox_engine::HistorySink;
+    let (held, store, a) = held_store_with_one_execution().await;
 
     let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
     let events: Vec<HistoryEvent> = (1..=40)
@@ -519,12 +525,7 @@ async fn an_overtaken_execution_number_is_renumbered() {
 /// writer applies the close to the changed record instead.
 #[tokio::test]
 async fn a_close_applies_to_a_record_changed_meanwhile() {
-    let held = Arc::new(Held::default());
-    let store = Store::new(held.clone());
-    let a = execution("sm", "a", 1);
-    let inserted = store.insert_execution(a.clone());
-    held.release();
-    inserted.await.unwrap().unwrap();
+    let (held, store, a) = held_store_with_one_execution().await;
 
     let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
     let aborted = store.update_execution(&a.arn, |r| {
