@@ -316,6 +316,19 @@ impl Exec {
         })
     }
 
+    /// A state's `…StateExited` (when its type has one), with the variables
+    /// it assigned; their record is cleared either way.
+    fn emit_exited(&self, frame: &mut Frame, exited_ty: Option<EventType>, st: &State, out: &Value) {
+        let assigned = frame.vars.take_assigned();
+        if let Some(t) = exited_ty {
+            self.emit_with(frame, t, || Details::StateExited {
+                name: st.name.clone(),
+                output: compact(out),
+                assigned,
+            });
+        }
+    }
+
     fn emit_with(
         &self,
         frame: &mut Frame,
@@ -848,14 +861,7 @@ fn run_machine(
             }
             match result {
                 Ok((out, next)) => {
-                    let assigned = frame.vars.take_assigned();
-                    if let Some(t) = exited_ty {
-                        ex.emit_with(&mut frame, t, || Details::StateExited {
-                            name: st.name.clone(),
-                            output: compact(&out),
-                            assigned,
-                        });
-                    }
+                    ex.emit_exited(&mut frame, exited_ty, st, &out);
                     match next {
                         Some(n) => {
                             idx = n;
@@ -891,14 +897,7 @@ fn run_machine(
                     };
                     match caught_output {
                         Ok(out) => {
-                            let assigned = frame.vars.take_assigned();
-                            if let Some(t) = exited_ty {
-                                ex.emit_with(&mut frame, t, || Details::StateExited {
-                                    name: st.name.clone(),
-                                    output: compact(&out),
-                                    assigned,
-                                });
-                            }
+                            ex.emit_exited(&mut frame, exited_ty, st, &out);
                             input = out;
                             idx = c.next;
                         }
