@@ -27,7 +27,7 @@ use stepbox_store::{ExecutionJournal, StoreError};
 use tokio::sync::{Notify, watch};
 
 use crate::AppState;
-use crate::store::{AliasRecord, ExecutionRecord, Route, StateMachineRecord, Store, VersionRecord};
+use crate::store::{AliasRecord, ExecutionRecord, StateMachineRecord, Store, VersionRecord};
 
 /// Durability settings of a server.
 #[derive(Debug, Clone)]
@@ -121,127 +121,6 @@ fn log_err<T: Default>(what: &str, r: Result<T, StoreError>) -> T {
     })
 }
 
-fn to_server(r: stepbox_store::ExecutionRecord) -> ExecutionRecord {
-    ExecutionRecord {
-        arn: r.arn,
-        name: r.name,
-        state_machine_arn: r.state_machine_arn,
-        status: r.status,
-        input: r.input,
-        output: r.output,
-        error: r.error,
-        cause: r.cause,
-        start_date: r.start_date,
-        stop_date: r.stop_date,
-        definition: r.definition,
-        revision_id: r.revision_id,
-        state_machine_version_arn: r.state_machine_version_arn,
-        state_machine_alias_arn: r.state_machine_alias_arn,
-    }
-}
-
-fn version_to_store(v: VersionRecord) -> stepbox_store::VersionRecord {
-    stepbox_store::VersionRecord {
-        arn: v.arn,
-        state_machine_arn: v.state_machine_arn,
-        number: v.number,
-        definition: v.definition,
-        role_arn: v.role_arn,
-        description: v.description,
-        creation_date: v.creation_date,
-        revision_id: v.revision_id,
-        extra: Default::default(),
-    }
-}
-
-fn version_to_server(v: stepbox_store::VersionRecord) -> VersionRecord {
-    VersionRecord {
-        arn: v.arn,
-        state_machine_arn: v.state_machine_arn,
-        number: v.number,
-        definition: v.definition,
-        role_arn: v.role_arn,
-        description: v.description,
-        revision_id: v.revision_id,
-        creation_date: v.creation_date,
-    }
-}
-
-fn alias_to_store(a: AliasRecord) -> stepbox_store::AliasRecord {
-    stepbox_store::AliasRecord {
-        arn: a.arn,
-        state_machine_arn: a.state_machine_arn,
-        name: a.name,
-        description: a.description,
-        routing: a
-            .routing
-            .into_iter()
-            .map(|r| stepbox_store::Route {
-                version_arn: r.version_arn,
-                weight: r.weight,
-            })
-            .collect(),
-        creation_date: a.creation_date,
-        update_date: a.update_date,
-        extra: Default::default(),
-    }
-}
-
-fn alias_to_server(a: stepbox_store::AliasRecord) -> AliasRecord {
-    AliasRecord {
-        arn: a.arn,
-        state_machine_arn: a.state_machine_arn,
-        name: a.name,
-        description: a.description,
-        routing: a
-            .routing
-            .into_iter()
-            .map(|r| Route {
-                version_arn: r.version_arn,
-                weight: r.weight,
-            })
-            .collect(),
-        creation_date: a.creation_date,
-        update_date: a.update_date,
-    }
-}
-
-/// Copies the API-visible fields (the durable ones stay).
-fn apply_server(target: &mut stepbox_store::ExecutionRecord, r: &ExecutionRecord) {
-    target.status = r.status.clone();
-    target.output = r.output.clone();
-    target.error = r.error.clone();
-    target.cause = r.cause.clone();
-    target.stop_date = r.stop_date;
-}
-
-fn sm_to_store(r: StateMachineRecord) -> stepbox_store::StateMachineRecord {
-    stepbox_store::StateMachineRecord {
-        arn: r.arn,
-        name: r.name,
-        definition: r.definition,
-        role_arn: r.role_arn,
-        kind: r.kind,
-        description: r.description,
-        creation_date: r.creation_date,
-        revision_id: r.revision_id,
-        extra: Default::default(),
-    }
-}
-
-fn sm_to_server(r: stepbox_store::StateMachineRecord) -> StateMachineRecord {
-    StateMachineRecord {
-        arn: r.arn,
-        name: r.name,
-        definition: r.definition,
-        role_arn: r.role_arn,
-        kind: r.kind,
-        description: r.description,
-        creation_date: r.creation_date,
-        revision_id: r.revision_id,
-    }
-}
-
 /// The server's [`Store`] over the durable store (Express executions are
 /// never recorded: they stay in memory).
 pub struct DurableStore {
@@ -256,8 +135,8 @@ impl DurableStore {
 
 impl Store for DurableStore {
     fn insert_state_machine(&self, record: StateMachineRecord) -> Result<(), StateMachineRecord> {
-        match wait(self.durable.insert_state_machine(sm_to_store(record))) {
-            Ok(r) => r.map_err(sm_to_server),
+        match wait(self.durable.insert_state_machine(record)) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "store: insert state machine");
                 Ok(())
@@ -265,7 +144,7 @@ impl Store for DurableStore {
         }
     }
     fn get_state_machine(&self, arn: &str) -> Option<StateMachineRecord> {
-        log_err("get state machine", self.durable.get_state_machine(arn)).map(sm_to_server)
+        log_err("get state machine", self.durable.get_state_machine(arn))
     }
     fn update_state_machine(&self, record: StateMachineRecord) -> bool {
         if self.get_state_machine(&record.arn).is_none() {
@@ -273,7 +152,7 @@ impl Store for DurableStore {
         }
         log_err(
             "update state machine",
-            wait(self.durable.put_state_machine(&sm_to_store(record))),
+            wait(self.durable.put_state_machine(&record)),
         );
         true
     }
@@ -286,14 +165,14 @@ impl Store for DurableStore {
     fn list_state_machines(&self) -> Vec<StateMachineRecord> {
         log_err("list state machines", self.durable.list_state_machines())
             .into_iter()
-            .map(sm_to_server)
+            
             .collect()
     }
 
     fn publish_version(&self, candidate: VersionRecord) -> (VersionRecord, bool) {
         let fallback = candidate.clone();
-        match wait(self.durable.publish_version(version_to_store(candidate))) {
-            Ok((v, created)) => (version_to_server(v), created),
+        match wait(self.durable.publish_version(candidate)) {
+            Ok((v, created)) => (v, created),
             Err(e) => {
                 tracing::error!(error = %e, "store: publish version");
                 (fallback, false)
@@ -301,7 +180,7 @@ impl Store for DurableStore {
         }
     }
     fn get_version(&self, arn: &str) -> Option<VersionRecord> {
-        log_err("get version", self.durable.get_version(arn)).map(version_to_server)
+        log_err("get version", self.durable.get_version(arn))
     }
     fn list_versions(&self, state_machine_arn: &str) -> Vec<VersionRecord> {
         log_err(
@@ -309,7 +188,7 @@ impl Store for DurableStore {
             self.durable.list_versions(state_machine_arn),
         )
         .into_iter()
-        .map(version_to_server)
+        
         .collect()
     }
     fn delete_version(&self, arn: &str) -> bool {
@@ -317,8 +196,8 @@ impl Store for DurableStore {
     }
 
     fn insert_alias(&self, record: AliasRecord) -> Result<(), AliasRecord> {
-        match wait(self.durable.insert_alias(alias_to_store(record))) {
-            Ok(r) => r.map_err(alias_to_server),
+        match wait(self.durable.insert_alias(record)) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "store: insert alias");
                 Ok(())
@@ -326,12 +205,12 @@ impl Store for DurableStore {
         }
     }
     fn get_alias(&self, arn: &str) -> Option<AliasRecord> {
-        log_err("get alias", self.durable.get_alias(arn)).map(alias_to_server)
+        log_err("get alias", self.durable.get_alias(arn))
     }
     fn update_alias(&self, record: AliasRecord) -> bool {
         log_err(
             "update alias",
-            wait(self.durable.update_alias(alias_to_store(record))),
+            wait(self.durable.update_alias(record)),
         )
     }
     fn delete_alias(&self, arn: &str) -> bool {
@@ -340,32 +219,13 @@ impl Store for DurableStore {
     fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord> {
         log_err("list aliases", self.durable.list_aliases(state_machine_arn))
             .into_iter()
-            .map(alias_to_server)
+            
             .collect()
     }
 
     fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord> {
-        let durable = stepbox_store::ExecutionRecord {
-            arn: record.arn,
-            name: record.name,
-            state_machine_arn: record.state_machine_arn,
-            status: record.status,
-            input: record.input,
-            output: record.output,
-            error: record.error,
-            cause: record.cause,
-            start_date: record.start_date,
-            stop_date: record.stop_date,
-            express: false,
-            wake_at: None,
-            definition: record.definition,
-            revision_id: record.revision_id,
-            state_machine_version_arn: record.state_machine_version_arn,
-            state_machine_alias_arn: record.state_machine_alias_arn,
-            extra: Default::default(),
-        };
-        match wait(self.durable.insert_execution(durable)) {
-            Ok(r) => r.map_err(to_server),
+        match wait(self.durable.insert_execution(record)) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "store: insert execution");
                 Ok(())
@@ -373,7 +233,7 @@ impl Store for DurableStore {
         }
     }
     fn get_execution(&self, arn: &str) -> Option<ExecutionRecord> {
-        log_err("get execution", self.durable.get_execution(arn)).map(to_server)
+        log_err("get execution", self.durable.get_execution(arn))
     }
     fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool {
         // Read, change a copy, then write it only if nobody changed the record meanwhile.
@@ -381,10 +241,8 @@ impl Store for DurableStore {
             return false;
         };
         loop {
-            let mut changed = to_server(current.clone());
-            change(&mut changed);
             let mut new = current.clone();
-            apply_server(&mut new, &changed);
+            change(&mut new);
             match wait(self.durable.replace_execution_if(current, new)) {
                 Ok(Ok(())) => return true,
                 Ok(Err(Some(now))) => current = now,
@@ -402,7 +260,7 @@ impl Store for DurableStore {
             self.durable.list_executions(state_machine_arn),
         )
         .into_iter()
-        .map(to_server)
+        
         .collect()
     }
     fn append_event(&self, execution_arn: &str, event: HistoryEvent) {

@@ -291,6 +291,7 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
         description: p.opt_str("description")?.unwrap_or_default().into(),
         creation_date: Utc::now(),
         revision_id: String::new(),
+        extra: Default::default(),
     };
     let tags = read_tags(p)?;
     let created = |sm: &StateMachineRecord| -> ApiResult {
@@ -553,10 +554,13 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         cause: None,
         start_date: Utc::now(),
         stop_date: None,
+        express: false,
+        wake_at: None,
         definition: target.definition.clone(),
         revision_id: target.revision_id.clone(),
         state_machine_version_arn: target.version_arn.clone(),
         state_machine_alias_arn: target.alias_arn.clone(),
+        extra: Default::default(),
     };
     if let Err(existing) = state.store.insert_execution(record.clone()) {
         // Idempotent while running with the same input (AWS: "same name and input").

@@ -4,81 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
 use stepbox_engine::HistoryEvent;
 
-/// A state machine as CreateStateMachine/UpdateStateMachine left it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateMachineRecord {
-    pub arn: String,
-    pub name: String,
-    pub definition: String,
-    pub role_arn: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub kind: String,
-    pub description: String,
-    pub creation_date: DateTime<Utc>,
-    /// Empty until an update changes the definition or role (AWS's `INITIAL` revision).
-    pub revision_id: String,
-}
-
-/// A published, immutable version of a state machine (`<state machine ARN>:<number>`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct VersionRecord {
-    pub arn: String,
-    pub state_machine_arn: String,
-    /// Assigned by [`Store::publish_version`]: 1, 2, … never reused after a deletion.
-    pub number: u64,
-    pub definition: String,
-    pub role_arn: String,
-    pub description: String,
-    /// The state machine revision this version snapshots (empty: the initial one).
-    pub revision_id: String,
-    pub creation_date: DateTime<Utc>,
-}
-
-/// One entry of an alias's routing configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Route {
-    pub version_arn: String,
-    /// Percentage of executions started through the alias (the weights sum to 100).
-    pub weight: u32,
-}
-
-/// A named pointer to one or two versions (`<state machine ARN>:<alias name>`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AliasRecord {
-    pub arn: String,
-    pub state_machine_arn: String,
-    pub name: String,
-    pub description: String,
-    pub routing: Vec<Route>,
-    pub creation_date: DateTime<Utc>,
-    pub update_date: DateTime<Utc>,
-}
-
-/// One execution: its request, status and (once closed) result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionRecord {
-    pub arn: String,
-    pub name: String,
-    pub state_machine_arn: String,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
-    pub status: String,
-    pub input: String,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub start_date: DateTime<Utc>,
-    pub stop_date: Option<DateTime<Utc>>,
-    /// The definition the execution runs (a later update or a version's own).
-    pub definition: String,
-    /// The state machine revision it started from (empty: the initial one).
-    pub revision_id: String,
-    /// Set when started through a version ARN or an alias (then the version it routed to).
-    pub state_machine_version_arn: Option<String>,
-    pub state_machine_alias_arn: Option<String>,
-}
+// The records are the durable store's, so the server and its stores share
+// one definition of each (the memory store keeps them as they are).
+pub use stepbox_store::{AliasRecord, ExecutionRecord, Route, StateMachineRecord, VersionRecord};
 
 /// Persistence of state machines, executions and their histories.
 // Inserts answer with the existing record (what the caller needs for idempotency checks).

@@ -118,6 +118,7 @@ pub(crate) fn publish(state: &AppState, machine: &StateMachineRecord, descriptio
         description: description.to_string(),
         revision_id: machine.revision_id.clone(),
         creation_date: Utc::now(),
+        extra: Default::default(),
     };
     Ok(state.store.publish_version(candidate).0)
 }
@@ -332,6 +333,7 @@ pub(crate) fn create_state_machine_alias(state: &AppState, p: Params<'_>) -> Api
         routing,
         creation_date: now,
         update_date: now,
+        extra: Default::default(),
     };
     match state.store.insert_alias(record.clone()) {
         Ok(()) => Ok(json!({"stateMachineAliasArn": record.arn, "creationDate": epoch(record.creation_date)})),
