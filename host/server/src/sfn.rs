@@ -570,28 +570,13 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         return Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
     }
     if let Some(durability) = &state.durability {
-        let options = ExecutionOptions {
-            name,
-            execution_arn: Some(arn.clone()),
-            state_machine_name: sm.name.clone(),
-            state_machine_arn: Some(sm.arn.clone()),
-            role_arn: Some(target.role_arn.clone()),
-            ..Default::default()
-        };
+        let options = target.execution_options(name, &arn);
         crate::durable::spawn_run(state.clone(), durability.clone(), definition, input, options, None);
         return Ok(json!({"executionArn": arn, "startDate": epoch(record.start_date)}));
     }
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
-    let options = ExecutionOptions {
-        name,
-        execution_arn: Some(arn.clone()),
-        state_machine_name: sm.name.clone(),
-        state_machine_arn: Some(sm.arn.clone()),
-        role_arn: Some(target.role_arn.clone()),
-        abort: Some(rx),
-        ..Default::default()
-    };
+    let options = ExecutionOptions { abort: Some(rx), ..target.execution_options(name, &arn) };
     let sink = Arc::new(StoreSink { store: state.store.clone(), arn: arn.clone() });
     let st = state.clone();
     let exec_arn = arn.clone();
@@ -617,14 +602,7 @@ async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
     let arn = express::execution_arn(state, &sm.name, &name);
-    let options = ExecutionOptions {
-        name: name.clone(),
-        execution_arn: Some(arn.clone()),
-        state_machine_name: sm.name.clone(),
-        state_machine_arn: Some(sm.arn.clone()),
-        role_arn: Some(target.role_arn.clone()),
-        ..Default::default()
-    };
+    let options = target.execution_options(name.clone(), &arn);
     let started = std::time::Instant::now();
     let outcome = state.engine.start(definition, input, options, Arc::new(stepbox_engine::NullSink)).await;
     let mut out = json!({

@@ -33,15 +33,7 @@ pub(crate) fn start(state: &AppState, target: &Target, name: String, input: Valu
     let start_date = Utc::now();
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
-    let options = ExecutionOptions {
-        name,
-        execution_arn: Some(arn.clone()),
-        state_machine_name: sm.name.clone(),
-        state_machine_arn: Some(sm.arn.clone()),
-        role_arn: Some(target.role_arn.clone()),
-        abort: Some(rx),
-        ..Default::default()
-    };
+    let options = ExecutionOptions { abort: Some(rx), ..target.execution_options(name, &arn) };
     let st = state.clone();
     let exec_arn = arn.clone();
     tokio::spawn(async move {

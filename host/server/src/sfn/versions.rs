@@ -26,6 +26,20 @@ pub(crate) struct Target {
     pub alias_arn: Option<String>,
 }
 
+impl Target {
+    /// The engine's options for execution `name` (ARN `arn`) started on this target.
+    pub(crate) fn execution_options(&self, name: String, arn: &str) -> stepbox_engine::ExecutionOptions {
+        stepbox_engine::ExecutionOptions {
+            name,
+            execution_arn: Some(arn.to_string()),
+            state_machine_name: self.machine.name.clone(),
+            state_machine_arn: Some(self.machine.arn.clone()),
+            role_arn: Some(self.role_arn.clone()),
+            ..Default::default()
+        }
+    }
+}
+
 /// Split `arn:aws:states:R:A:stateMachine:NAME[:QUALIFIER]` into the unqualified
 /// ARN and the qualifier.
 pub(crate) fn split_qualifier(arn: &str) -> Result<(&str, Option<&str>), ApiError> {
