@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::FunctionCode;
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
@@ -29,26 +28,7 @@ async fn start(activity_poll: Duration) -> Harness {
     state.activity_poll = activity_poll;
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let credentials = Credentials::new("AKIDTEST", "secret", None, None, "test");
-    let sfn = aws_sdk_sfn::Client::from_conf(
-        aws_sdk_sfn::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(credentials.clone())
-            .endpoint_url(&endpoint)
-            .http_client(http.clone())
-            .build(),
-    );
-    let lambda = aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::Config::builder()
-            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .endpoint_url(&endpoint)
-            .http_client(http)
-            .build(),
-    );
+    let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
     Harness { _server: server, sfn, lambda }
 }
 

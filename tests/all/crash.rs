@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
@@ -56,18 +55,6 @@ fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
         .unwrap_or_else(|| panic!("unexpected first line from stepbox serve: {line:?}"))
         .to_string();
     Server { child, endpoint }
-}
-
-fn client(endpoint: &str) -> aws_sdk_sfn::Client {
-    aws_sdk_sfn::Client::from_conf(
-        aws_sdk_sfn::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(endpoint)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build(),
-    )
 }
 
 /// The four workflows, each with its expected output for input number `n`.
@@ -214,7 +201,7 @@ async fn a_killed_server_resumes_every_standard_execution() {
     );
     stepbox_components::export_to(&functions).unwrap();
     let mut server = serve(&data, &functions, &log);
-    let sfn = client(&server.endpoint);
+    let sfn = crate::clients::sfn(&server.endpoint);
 
     let mut machine_arns = Vec::new();
     for (name, definition) in machines() {
@@ -267,7 +254,7 @@ async fn a_killed_server_resumes_every_standard_execution() {
     );
 
     let mut server = serve(&data, &functions, &log);
-    let sfn = client(&server.endpoint);
+    let sfn = crate::clients::sfn(&server.endpoint);
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let running = count_running(&sfn, &sm_arns).await;
@@ -337,24 +324,12 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         state.recover().expect("recover");
         state
     };
-    let lambda_client = |endpoint: &str| {
-        aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::Config::builder()
-                .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-                .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-                .endpoint_url(endpoint)
-                .http_client(aws_smithy_http_client::Builder::new().build_http())
-                .build(),
-        )
-    };
-
     let state = start(dir.path());
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
         .unwrap();
-    let sfn = client(&server.endpoint());
-    lambda_client(&server.endpoint())
+    let sfn = crate::clients::sfn(&server.endpoint());
+    crate::clients::lambda(&server.endpoint())
         .create_function()
         .function_name("stored-echo")
         .role(ROLE)
@@ -368,7 +343,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .send()
         .await
         .expect("CreateFunction");
-    let lambda = lambda_client(&server.endpoint());
+    let lambda = crate::clients::lambda(&server.endpoint());
     let v = lambda.publish_version().function_name("stored-echo").send().await.expect("PublishVersion");
     assert_eq!(v.version(), Some("1"));
     lambda
@@ -425,14 +400,14 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
         .unwrap();
-    let sfn = client(&server.endpoint());
-    let f = lambda_client(&server.endpoint())
+    let sfn = crate::clients::sfn(&server.endpoint());
+    let f = crate::clients::lambda(&server.endpoint())
         .get_function()
         .function_name("stored-echo")
         .send()
         .await;
     assert!(f.is_ok(), "the function survived the restart: {f:?}");
-    let lambda = lambda_client(&server.endpoint());
+    let lambda = crate::clients::lambda(&server.endpoint());
     let versions = lambda.list_versions_by_function().function_name("stored-echo").send().await.unwrap();
     let listed: Vec<Option<&str>> = versions.versions().iter().map(|v| v.version()).collect();
     assert_eq!(listed, [Some("$LATEST"), Some("1")], "published versions survive a restart");
@@ -540,7 +515,7 @@ async fn waiting_tasks_tokens_activities_and_children_survive_a_kill() {
     let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
     stepbox_components::export_to(&functions).unwrap();
     let mut server = serve(&data, &functions, &log);
-    let sfn = client(&server.endpoint);
+    let sfn = crate::clients::sfn(&server.endpoint);
     let create = |name: &'static str, definition: Value| {
         let sfn = sfn.clone();
         async move {
@@ -609,7 +584,7 @@ async fn waiting_tasks_tokens_activities_and_children_survive_a_kill() {
     server.child.kill().expect("kill -9");
     server.child.wait().unwrap();
     let mut server = serve(&data, &functions, &log);
-    let sfn = client(&server.endpoint);
+    let sfn = crate::clients::sfn(&server.endpoint);
 
     // The token wait: RUNNING, and the old token still answers it.
     let d = sfn.describe_execution().execution_arn(&approval).send().await.unwrap();

@@ -1,6 +1,7 @@
 //! stepbox's integration tests: one test binary, one module per area.
 
 mod callbacks;
+mod clients;
 mod cli;
 mod conformance;
 mod crash;

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, InvocationType, LogType};
-use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut;
-use aws_sdk_sfn::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
-use aws_sdk_sfn::error::{BoxError, ProvideErrorMetadata};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, StateMachineType, SyncExecutionStatus};
 use serde_json::{Value, json};
 use stepbox_sandbox::Registry;
@@ -25,28 +23,6 @@ mod versions;
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 
-/// The SDK sends StartSyncExecution to a `sync-` prefixed host; on loopback
-/// that name does not resolve, so send it to the same address (the server
-/// ignores the Host header).
-#[derive(Debug)]
-struct NoHostPrefix;
-
-impl Intercept for NoHostPrefix {
-    fn name(&self) -> &'static str {
-        "NoHostPrefix"
-    }
-    fn modify_before_transmit(
-        &self,
-        ctx: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let uri = ctx.request().uri().replacen("://sync-", "://", 1);
-        ctx.request_mut().set_uri(uri)?;
-        Ok(())
-    }
-}
-
 struct Harness {
     server: RunningServer,
     sfn: aws_sdk_sfn::Client,
@@ -58,27 +34,7 @@ async fn start() -> Harness {
     let state = AppState::new(ServerConfig::default(), registry, Arc::new(MemoryStore::new()));
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let credentials = Credentials::new("AKIDTEST", "secret", None, None, "test");
-    let sfn = aws_sdk_sfn::Client::from_conf(
-        aws_sdk_sfn::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(credentials.clone())
-            .endpoint_url(&endpoint)
-            .http_client(http.clone())
-            .interceptor(NoHostPrefix)
-            .build(),
-    );
-    let lambda = aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::Config::builder()
-            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .endpoint_url(&endpoint)
-            .http_client(http)
-            .build(),
-    );
+    let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
     Harness { server, sfn, lambda }
 }
 
