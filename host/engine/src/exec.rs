@@ -794,7 +794,8 @@ fn run_machine(
                 }
                 None => (None, None),
             };
-            after_effect = checkpoint_after(st);
+            // (Only durable runs look: in memory this is the hot path.)
+            after_effect = top && ex.checkpoints && checkpoint_after(st);
             let entered_id = match recorded_entry {
                 Some(id) => id,
                 None => ex.emit_with(&mut frame, entered_ty, || Details::StateEntered {

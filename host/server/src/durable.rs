@@ -164,15 +164,12 @@ impl Store for DurableStore {
     }
     fn list_state_machines(&self) -> Vec<StateMachineRecord> {
         log_err("list state machines", self.durable.list_state_machines())
-            .into_iter()
-            
-            .collect()
     }
 
     fn publish_version(&self, candidate: VersionRecord) -> (VersionRecord, bool) {
         let fallback = candidate.clone();
         match wait(self.durable.publish_version(candidate)) {
-            Ok((v, created)) => (v, created),
+            Ok(published) => published,
             Err(e) => {
                 tracing::error!(error = %e, "store: publish version");
                 (fallback, false)
@@ -187,9 +184,6 @@ impl Store for DurableStore {
             "list versions",
             self.durable.list_versions(state_machine_arn),
         )
-        .into_iter()
-        
-        .collect()
     }
     fn delete_version(&self, arn: &str) -> bool {
         log_err("delete version", wait(self.durable.delete_version(arn)))
@@ -218,9 +212,6 @@ impl Store for DurableStore {
     }
     fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord> {
         log_err("list aliases", self.durable.list_aliases(state_machine_arn))
-            .into_iter()
-            
-            .collect()
     }
 
     fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord> {
@@ -259,9 +250,6 @@ impl Store for DurableStore {
             "list executions",
             self.durable.list_executions(state_machine_arn),
         )
-        .into_iter()
-        
-        .collect()
     }
     fn append_event(&self, execution_arn: &str, event: HistoryEvent) {
         drop(self.durable.append_event(execution_arn, &event));

@@ -37,7 +37,17 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 impl EventChunk {
+    /// Appends `e`; on an error the chunk is left as it was.
     pub fn push(&mut self, e: &HistoryEvent) -> Result<(), StoreError> {
+        let start = self.bytes.len();
+        let pushed = self.push_unchecked(e);
+        if pushed.is_err() {
+            self.bytes.truncate(start);
+        }
+        pushed
+    }
+
+    fn push_unchecked(&mut self, e: &HistoryEvent) -> Result<(), StoreError> {
         let out = &mut self.bytes;
         if out.is_empty() {
             out.push(CHUNK_TAG);

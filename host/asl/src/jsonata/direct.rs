@@ -208,17 +208,8 @@ impl Plan {
         let merged = {
             let b = b.with_input(&input);
             let mut out = Map::new();
-            for (plan, constructor) in rest {
-                match plan.eval(&b) {
-                    None => return Err(input),
-                    Some(None) => {}
-                    Some(Some(v)) if v.is_array() && !constructor => return Err(input),
-                    Some(Some(v)) => {
-                        if merge_into(&mut out, v).is_none() {
-                            return Err(input);
-                        }
-                    }
-                }
+            if merge_items(&mut out, rest, &b).is_none() {
+                return Err(input);
             }
             out
         };
@@ -365,15 +356,7 @@ impl Plan {
                 match &**arg {
                     // `$merge([...])`: each object merged as it comes, not
                     // first copied into an array.
-                    Plan::Array(items) => {
-                        for (plan, constructor) in items {
-                            match plan.eval(b)? {
-                                None => {}
-                                Some(v) if v.is_array() && !constructor => return None,
-                                Some(v) => merge_into(&mut out, v)?,
-                            }
-                        }
-                    }
+                    Plan::Array(items) => merge_items(&mut out, items, b)?,
                     other => match other.eval(b)? {
                         None => return Some(None),
                         Some(Cow::Owned(Value::Array(items))) => {
@@ -431,6 +414,20 @@ fn root(name: &str, first: Option<&String>) -> Option<(Root, usize)> {
 
 /// `$merge`'s step: an object's fields replace or join `out`'s; any other
 /// value is jsonata-core's type error to raise.
+/// `$merge`'s array items merged in order into `out`; `None` where
+/// jsonata-core must decide (an array item that is no constructor, a value
+/// that is no object, an expression the plan leaves).
+fn merge_items(out: &mut Map<String, Value>, items: &[(Plan, bool)], b: &Bindings) -> Option<()> {
+    for (plan, constructor) in items {
+        match plan.eval(b)? {
+            None => {}
+            Some(v) if v.is_array() && !constructor => return None,
+            Some(v) => merge_into(out, v)?,
+        }
+    }
+    Some(())
+}
+
 fn merge_into(out: &mut Map<String, Value>, v: Val) -> Option<()> {
     if out.is_empty() {
         // The first object whole: a map clone keeps its hash table.
