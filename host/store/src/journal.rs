@@ -3,18 +3,22 @@
 //! Events and checkpoints are encoded on the engine's thread and gathered in
 //! a pending list; the list has at most one write queued at the store, which
 //! takes everything gathered by the time the writer applies it. So a state's
-//! events (or a whole short execution's) cost one store operation, not one
-//! each, and the writer thread only copies bytes into its transaction.
+//! events (or a whole short execution's, with its close) cost one store
+//! operation, not one each, and the writer thread only copies bytes into its
+//! transaction.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use stepbox_engine::{Checkpoint, HistoryEvent, HistorySink};
+use tokio::sync::oneshot;
 
 use crate::StoreError;
 use crate::backend::{Table, Write};
 use crate::events::EventChunk;
 use crate::records::ExecutionRecord;
-use crate::store::{Commit, Store, apply_update_in, chunk_key, encode_checkpoint};
+use crate::store::{
+    Commit, PreparedUpdate, Store, apply_update_in, chunk_key, encode_checkpoint,
+};
 
 /// Records an execution's events and checkpoints into a [`Store`], in the
 /// order the engine produces them (the writer keeps that order, so after a
@@ -25,6 +29,16 @@ pub struct ExecutionJournal {
     pending: Arc<Mutex<Pending>>,
 }
 
+type Closed = Result<Option<ExecutionRecord>, StoreError>;
+
+/// A change of the execution record waiting to be written after the pending
+/// events, and who waits for it.
+struct Close {
+    prepared: Option<PreparedUpdate>,
+    change: Box<dyn FnOnce(&mut ExecutionRecord) + Send>,
+    reply: oneshot::Sender<Closed>,
+}
+
 #[derive(Default)]
 struct Pending {
     /// Events not yet handed to the writer: one `Events` entry.
@@ -32,27 +46,53 @@ struct Pending {
     /// The latest checkpoint not yet handed to the writer: within one write
     /// only the last one matters, and it lands after the events before it.
     checkpoint: Option<Vec<u8>>,
+    /// Record changes (`close`), applied after the events, in order.
+    closes: Vec<Close>,
     /// A write that will take the pending entries is queued.
     queued: bool,
 }
 
 impl Pending {
-    fn write_to(self, w: &mut dyn Write, arn: &str) -> Result<(), StoreError> {
-        if !self.events.is_empty() {
+    /// Writes the events, then the closes, then the checkpoint unless a close
+    /// ended the execution (a closed execution keeps none: writing it would
+    /// copy a page only to delete the entry). Returns each close's result
+    /// with who waits for it; a failed event write fails the closes after it.
+    fn write_to(self, w: &mut dyn Write, arn: &str) -> Vec<(oneshot::Sender<Closed>, Closed)> {
+        let events = if self.events.is_empty() {
+            Ok(())
+        } else {
             w.put(
                 Table::Events,
                 &chunk_key(arn, &self.events),
                 self.events.bytes(),
-            )?;
+            )
+        };
+        if let Err(e) = &events {
+            tracing::error!(execution = %arn, error = %e, "cannot write events");
         }
-        if let Some(cp) = &self.checkpoint {
-            w.put(Table::Checkpoints, arn.as_bytes(), cp)?;
+        let mut ended = false;
+        let mut replies = Vec::with_capacity(self.closes.len());
+        for close in self.closes {
+            let closed = match &events {
+                Ok(()) => apply_update_in(w, arn, close.prepared, close.change),
+                Err(e) => Err(e.clone()),
+            };
+            if let Ok(Some(record)) = &closed {
+                ended = !record.is_running();
+            }
+            replies.push((close.reply, closed));
         }
-        Ok(())
+        if let Some(cp) = &self.checkpoint
+            && !ended
+            && let Err(e) = w.put(Table::Checkpoints, arn.as_bytes(), cp)
+        {
+            tracing::error!(execution = %arn, error = %e, "cannot write a checkpoint");
+        }
+        replies
     }
 }
 
-fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
+fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -74,36 +114,59 @@ impl ExecutionJournal {
         }
         p.queued = true;
         drop(p);
+        self.queue_write();
+    }
+
+    /// Queues a write that takes whatever is pending when the writer applies
+    /// it; closes it carried are answered once it is durable.
+    fn queue_write(&self) {
         let (pending, arn) = (self.pending.clone(), self.arn.clone());
-        drop(self.store.submit(move |w| {
-            let taken = std::mem::take(&mut *lock(&pending));
-            taken.write_to(w, &arn)
-        }));
+        let replies: Arc<Mutex<Vec<(oneshot::Sender<Closed>, Closed)>>> = Arc::default();
+        let answered = replies.clone();
+        self.store.write(
+            Box::new(move |w| {
+                let taken = std::mem::take(&mut *lock(&pending));
+                *lock(&replies) = taken.write_to(w, &arn);
+                Ok(())
+            }),
+            Box::new(move |committed| {
+                for (reply, closed) in std::mem::take(&mut *lock(&answered)) {
+                    let _ = reply.send(match &committed {
+                        Ok(()) => closed,
+                        Err(e) => Err(e.clone()),
+                    });
+                }
+            }),
+        );
     }
 
     /// Writes the pending entries and then changes the execution record, in
     /// one operation (how a finished execution is closed: its last events and
-    /// its status become durable together). Resolves with the changed record
-    /// (None: no such execution) once durable. The record is read, changed
-    /// and encoded on this thread; the writer only checks that nobody changed
-    /// it meanwhile (else it applies `change` again to the current record).
+    /// its status become durable together; when a write of its events is
+    /// still queued, that write carries the close). Resolves with the changed
+    /// record (None: no such execution) once durable. The record is read,
+    /// changed and encoded on this thread; the writer only checks that nobody
+    /// changed it meanwhile (else it applies `change` again to the current
+    /// record).
     pub fn close(
         &self,
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
         let prepared = self.store.prepare_update(&self.arn, &change);
-        let (pending, arn) = (self.pending.clone(), self.arn.clone());
-        self.store.submit(move |w| {
-            let taken = {
-                let mut p = lock(&pending);
-                let queued = p.queued;
-                let taken = std::mem::take(&mut *p);
-                // A queued write still runs; it finds nothing left to take.
-                p.queued = queued;
-                taken
-            };
-            taken.write_to(w, &arn)?;
-            apply_update_in(w, &arn, prepared, change)
+        let (reply, answer) = oneshot::channel();
+        self.add(|p| {
+            p.closes.push(Close {
+                prepared,
+                change: Box::new(change),
+                reply,
+            })
+        });
+        Box::pin(async move {
+            answer.await.unwrap_or_else(|_| {
+                Err(StoreError::Database(
+                    "the store writer has stopped".into(),
+                ))
+            })
         })
     }
 }

@@ -122,9 +122,14 @@ impl RedbBackend {
         let writer_db = db.clone();
         let stats = Arc::new(CommitStats::default());
         let writer_stats = stats.clone();
+        let (notify, committed) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("stepbox-store-notify".into())
+            .spawn(move || notifier(committed))
+            .map_err(|e| StoreError::Database(format!("cannot start the notifier thread: {e}")))?;
         std::thread::Builder::new()
             .name("stepbox-store-writer".into())
-            .spawn(move || writer(writer_db, jobs, writer_stats))
+            .spawn(move || writer(writer_db, jobs, notify, writer_stats))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(RedbBackend {
             db,
@@ -140,8 +145,18 @@ impl RedbBackend {
     }
 }
 
-/// Applies queued ops in batches: one transaction, one fsync per batch.
-fn writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>) {
+/// A committed (or failed) batch whose writers are still to be told.
+type Committed = (Result<(), StoreError>, Vec<Job>);
+
+/// Applies queued ops in batches: one transaction, one fsync per batch. The
+/// writers are told by the notifier thread, so waking them (a futex call
+/// each) overlaps the next batch instead of delaying it.
+fn writer(
+    db: Arc<Database>,
+    jobs: mpsc::Receiver<Job>,
+    notify: mpsc::Sender<Committed>,
+    stats: Arc<CommitStats>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -156,9 +171,22 @@ fn writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>, stats: Arc<CommitStats>)
         if let Err(e) = &result {
             tracing::error!(error = %e, ops = batch.len(), "store commit failed");
         }
-        for job in batch {
-            (job.done)(result.clone());
+        if let Err(mpsc::SendError((result, batch))) = notify.send((result, batch)) {
+            tell(result, batch);
         }
+    }
+}
+
+/// Tells each batch's writers, in commit order.
+fn notifier(committed: mpsc::Receiver<Committed>) {
+    while let Ok((result, batch)) = committed.recv() {
+        tell(result, batch);
+    }
+}
+
+fn tell(result: Result<(), StoreError>, batch: Vec<Job>) {
+    for job in batch {
+        (job.done)(result.clone());
     }
 }
 

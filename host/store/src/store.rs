@@ -180,6 +180,11 @@ impl Store {
         out.ok_or_else(|| StoreError::Database("read did not run".into()))
     }
 
+    /// Queues `op` at the backend; `done` is told once it is durable.
+    pub(crate) fn write(&self, op: crate::backend::WriteOp, done: crate::backend::Done) {
+        self.backend.write(op, done)
+    }
+
     /// Queues `op`; the returned future resolves with its result once durable.
     pub fn submit<T: Send + 'static>(
         &self,

@@ -478,16 +478,20 @@ async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
     assert_eq!(held.queued(), 1, "30 events and a checkpoint: one write");
     held.release();
     assert_eq!(store.history(&a.arn).unwrap(), events[..30]);
-    assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(cp));
+    assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(cp.clone()));
 
     for e in &events[30..] {
         journal.record(e.clone());
     }
+    journal.checkpoint(&Checkpoint {
+        state: "Done".into(),
+        ..cp.clone()
+    });
     let closed = journal.close(|r| {
         r.status = "SUCCEEDED".into();
         r.stop_date = Some(t(50));
     });
-    assert_eq!(held.queued(), 2, "the pending events' write and the close");
+    assert_eq!(held.queued(), 1, "the pending events' write carries the close");
     held.release();
     assert_eq!(closed.await.unwrap().unwrap().status, "SUCCEEDED");
     assert_eq!(store.history(&a.arn).unwrap(), events);
@@ -499,6 +503,22 @@ async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
         "closed: no checkpoint"
     );
     assert!(store.running_executions().unwrap().is_empty());
+
+    // A close that leaves the execution running (a suspension) keeps the
+    // checkpoint that the same write carries.
+    let b = execution("sm", "b", 2);
+    let inserted = store.insert_execution(b.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+    let journal = ExecutionJournal::new(store.clone(), b.arn.clone());
+    journal.record(events[0].clone());
+    journal.checkpoint(&cp);
+    let suspended = journal.close(|r| r.wake_at = Some(t(3600)));
+    assert_eq!(held.queued(), 1);
+    held.release();
+    assert_eq!(suspended.await.unwrap().unwrap().wake_at, Some(t(3600)));
+    assert_eq!(store.checkpoint(&b.arn).unwrap(), Some(cp));
+    assert_eq!(store.history(&b.arn).unwrap(), events[..1]);
 }
 
 /// Numbers are taken on the callers' threads; an insert overtaken by another
