@@ -11,6 +11,7 @@
 
 mod backend;
 mod events;
+mod execution_codec;
 mod journal;
 mod memory;
 mod records;

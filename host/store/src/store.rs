@@ -14,6 +14,7 @@ use stepbox_engine::{Checkpoint, HistoryEvent};
 use crate::StoreError;
 use crate::backend::{Backend, Read, Table, Write};
 use crate::events::{self, EventChunk};
+use crate::execution_codec;
 use crate::records::*;
 
 /// Resolves once the write is durable, with the write's own result.
@@ -62,7 +63,7 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError
 /// Writes an execution record; a closed one leaves the running index and
 /// drops its checkpoint.
 fn write_execution(w: &mut dyn Write, record: &ExecutionRecord) -> Result<(), StoreError> {
-    write_encoded_execution(w, record, &encode(record)?)
+    write_encoded_execution(w, record, &execution_codec::encode(record)?)
 }
 
 fn write_encoded_execution(
@@ -126,7 +127,7 @@ pub(crate) fn update_execution_in(
     let Some(b) = w.get(Table::Executions, arn.as_bytes())? else {
         return Ok(None);
     };
-    let mut record: ExecutionRecord = decode("execution", &b)?;
+    let mut record: ExecutionRecord = execution_codec::decode(&b)?;
     change(&mut record);
     write_execution(w, &record)?;
     Ok(Some(record))
@@ -514,11 +515,11 @@ impl Store {
         let mut record = record;
         let mut seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         record.extra.insert("sequence".into(), json!(seq));
-        let encoded = encode(&record);
+        let encoded = execution_codec::encode(&record);
         let counter = self.sequence.clone();
         self.submit(move |w| {
             if let Some(b) = w.get(Table::Executions, record.arn.as_bytes())? {
-                return Ok(Err(decode("execution", &b)?));
+                return Ok(Err(execution_codec::decode(&b)?));
             }
             let stored = w.get(Table::Meta, SEQUENCE_KEY)?.map_or(0, |b| sequence_of(&b));
             let mut encoded = encoded?;
@@ -526,7 +527,7 @@ impl Store {
                 seq = stored + 1;
                 counter.fetch_max(seq, Ordering::Relaxed);
                 record.extra.insert("sequence".into(), json!(seq));
-                encoded = encode(&record)?;
+                encoded = execution_codec::encode(&record)?;
             }
             w.put(Table::Meta, SEQUENCE_KEY, &seq.to_be_bytes())?;
             w.put(Table::Executions, record.arn.as_bytes(), &encoded)?;
@@ -550,9 +551,9 @@ impl Store {
         change: impl FnOnce(&mut ExecutionRecord),
     ) -> Option<PreparedUpdate> {
         let read = self.read(|r| r.get(Table::Executions, arn.as_bytes())).ok()??;
-        let mut record: ExecutionRecord = decode("execution", &read).ok()?;
+        let mut record: ExecutionRecord = execution_codec::decode(&read).ok()?;
         change(&mut record);
-        let encoded = encode(&record).ok()?;
+        let encoded = execution_codec::encode(&record).ok()?;
         Some(PreparedUpdate {
             read,
             record,
@@ -561,7 +562,11 @@ impl Store {
     }
 
     pub fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.get_json(Table::Executions, arn.as_bytes(), "execution")
+        self.read(|r| {
+            r.get(Table::Executions, arn.as_bytes())?
+                .map(|b| execution_codec::decode(&b))
+                .transpose()
+        })
     }
 
     /// Applies `change` to the execution and returns the result (None: no such execution).
@@ -585,7 +590,7 @@ impl Store {
             let Some(b) = w.get(Table::Executions, expected.arn.as_bytes())? else {
                 return Ok(Err(None));
             };
-            let current: ExecutionRecord = decode("execution", &b)?;
+            let current: ExecutionRecord = execution_codec::decode(&b)?;
             if current != expected {
                 return Ok(Err(Some(current)));
             }
@@ -610,7 +615,7 @@ impl Store {
                 .rev()
             {
                 if let Some(b) = r.get(Table::Executions, arn)? {
-                    out.push(decode("execution", &b)?);
+                    out.push(execution_codec::decode(&b)?);
                 }
             }
             Ok(out)
@@ -623,7 +628,7 @@ impl Store {
             let mut out = Vec::new();
             for (arn, _) in r.scan(Table::Running, b"")? {
                 if let Some(b) = r.get(Table::Executions, &arn)? {
-                    out.push(decode("execution", &b)?);
+                    out.push(execution_codec::decode(&b)?);
                 }
             }
             Ok(out)
@@ -725,7 +730,7 @@ impl Store {
         self.submit(move |w| {
             let mut purged = 0;
             for (arn, bytes) in w.scan(Table::Executions, b"")? {
-                let record: ExecutionRecord = decode("execution", &bytes)?;
+                let record: ExecutionRecord = execution_codec::decode(&bytes)?;
                 if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
                     continue;
                 }
