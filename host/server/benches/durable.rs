@@ -30,6 +30,11 @@ use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_store::{ExecutionJournal, ExecutionRecord, Store};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+// The allocator `stepbox serve` runs with (see host/cli/src/main.rs), for
+// both the Express and the durable figures.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
