@@ -19,14 +19,19 @@ pub enum Table {
     FunctionCode,
     /// Precompiled artifacts, by cache key.
     Artifacts,
+    /// Execution records by sequence number (big-endian): numbers grow, so
+    /// new executions append to the B-tree's right edge and the executions in
+    /// flight share its last pages.
     Executions,
-    /// `state machine ARN \0 start sequence` → execution ARN.
+    /// Execution ARN → sequence number (written once, at the start).
+    ExecutionIds,
+    /// `state machine ARN \0 sequence` → sequence.
     ExecutionsByMachine,
-    /// RUNNING Standard executions: what a restart resumes.
+    /// RUNNING Standard executions, by sequence: what a restart resumes.
     Running,
-    /// `execution ARN \0 event id` → event.
+    /// `sequence, largest event id in the chunk` → a chunk of events.
     Events,
-    /// Latest engine checkpoint per execution.
+    /// Latest engine checkpoint per execution, by sequence.
     Checkpoints,
     TaskTokens,
     /// Activities (CreateActivity), by ARN.
@@ -37,7 +42,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::Meta,
         Table::StateMachines,
         Table::Versions,
@@ -47,6 +52,7 @@ impl Table {
         Table::FunctionCode,
         Table::Artifacts,
         Table::Executions,
+        Table::ExecutionIds,
         Table::ExecutionsByMachine,
         Table::Running,
         Table::Events,
@@ -67,6 +73,7 @@ impl Table {
             Table::FunctionCode => "function_code",
             Table::Artifacts => "artifacts",
             Table::Executions => "executions",
+            Table::ExecutionIds => "execution_ids",
             Table::ExecutionsByMachine => "executions_by_machine",
             Table::Running => "running",
             Table::Events => "events",

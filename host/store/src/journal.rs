@@ -7,17 +7,19 @@
 //! operation, not one each, and the writer thread only copies bytes into its
 //! transaction.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use stepbox_engine::{Checkpoint, HistoryEvent, HistorySink};
 use tokio::sync::oneshot;
 
 use crate::StoreError;
-use crate::backend::{Table, Write};
+use crate::backend::{Read, Table, Write};
 use crate::events::EventChunk;
 use crate::records::ExecutionRecord;
 use crate::store::{
-    Commit, PreparedUpdate, Store, apply_update_in, chunk_key, encode_checkpoint,
+    Commit, PreparedUpdate, Store, apply_update_in, checkpoint_key, chunk_key, encode_checkpoint,
+    existing_sequence,
 };
 
 /// Records an execution's events and checkpoints into a [`Store`], in the
@@ -26,7 +28,22 @@ use crate::store::{
 pub struct ExecutionJournal {
     store: Store,
     arn: Arc<str>,
+    /// The execution's sequence number, the key of its entries (0: not
+    /// looked up yet; numbers start at 1).
+    seq: Arc<AtomicU64>,
     pending: Arc<Mutex<Pending>>,
+}
+
+/// The execution's sequence number, looked up once.
+fn sequence(seq: &AtomicU64, r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
+    match seq.load(Ordering::Relaxed) {
+        0 => {
+            let found = existing_sequence(r, arn)?;
+            seq.store(found, Ordering::Relaxed);
+            Ok(found)
+        }
+        known => Ok(known),
+    }
 }
 
 type Closed = Result<Option<ExecutionRecord>, StoreError>;
@@ -57,15 +74,21 @@ impl Pending {
     /// ended the execution (a closed execution keeps none: writing it would
     /// copy a page only to delete the entry). Returns each close's result
     /// with who waits for it; a failed event write fails the closes after it.
-    fn write_to(self, w: &mut dyn Write, arn: &str) -> Vec<(oneshot::Sender<Closed>, Closed)> {
-        let events = if self.events.is_empty() {
-            Ok(())
-        } else {
-            w.put(
+    fn write_to(
+        self,
+        w: &mut dyn Write,
+        arn: &str,
+        seq: &AtomicU64,
+    ) -> Vec<(oneshot::Sender<Closed>, Closed)> {
+        let seq = sequence(seq, w, arn);
+        let events = match &seq {
+            Err(e) => Err(e.clone()),
+            Ok(_) if self.events.is_empty() => Ok(()),
+            Ok(seq) => w.put(
                 Table::Events,
-                &chunk_key(arn, &self.events),
+                &chunk_key(*seq, &self.events),
                 self.events.bytes(),
-            )
+            ),
         };
         if let Err(e) = &events {
             tracing::error!(execution = %arn, error = %e, "cannot write events");
@@ -84,7 +107,8 @@ impl Pending {
         }
         if let Some(cp) = &self.checkpoint
             && !ended
-            && let Err(e) = w.put(Table::Checkpoints, arn.as_bytes(), cp)
+            && let Ok(seq) = seq
+            && let Err(e) = w.put(Table::Checkpoints, &checkpoint_key(seq), cp)
         {
             tracing::error!(execution = %arn, error = %e, "cannot write a checkpoint");
         }
@@ -101,6 +125,7 @@ impl ExecutionJournal {
         ExecutionJournal {
             store,
             arn: execution_arn.into().into(),
+            seq: Arc::default(),
             pending: Arc::default(),
         }
     }
@@ -120,13 +145,13 @@ impl ExecutionJournal {
     /// Queues a write that takes whatever is pending when the writer applies
     /// it; closes it carried are answered once it is durable.
     fn queue_write(&self) {
-        let (pending, arn) = (self.pending.clone(), self.arn.clone());
+        let (pending, arn, seq) = (self.pending.clone(), self.arn.clone(), self.seq.clone());
         let replies: Arc<Mutex<Vec<(oneshot::Sender<Closed>, Closed)>>> = Arc::default();
         let answered = replies.clone();
         self.store.write(
             Box::new(move |w| {
                 let taken = std::mem::take(&mut *lock(&pending));
-                *lock(&replies) = taken.write_to(w, &arn);
+                *lock(&replies) = taken.write_to(w, &arn, &seq);
                 Ok(())
             }),
             Box::new(move |committed| {
@@ -153,6 +178,9 @@ impl ExecutionJournal {
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
         let prepared = self.store.prepare_update(&self.arn, &change);
+        if let Some(p) = &prepared {
+            self.seq.store(p.seq, Ordering::Relaxed);
+        }
         let (reply, answer) = oneshot::channel();
         self.add(|p| {
             p.closes.push(Close {

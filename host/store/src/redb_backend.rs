@@ -26,7 +26,7 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 
 /// The marker in the meta table that makes a redb file a stepbox store.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"stepbox-store/1";
+const FORMAT: &[u8] = b"stepbox-store/2";
 /// Most ops in one transaction.
 const MAX_BATCH: usize = 8192;
 

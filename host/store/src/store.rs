@@ -36,13 +36,34 @@ mod keys {
         k.push(0);
         k
     }
-    /// The trailing number of a `child` key.
+    /// The trailing number of a `child` or `event_chunk` key.
     pub fn child_number(key: &[u8]) -> u64 {
         key.len()
             .checked_sub(8)
             .and_then(|i| key[i..].try_into().ok())
             .map_or(0, u64::from_be_bytes)
     }
+    /// An execution's key in the tables keyed by its sequence number.
+    pub fn execution(seq: u64) -> [u8; 8] {
+        seq.to_be_bytes()
+    }
+    /// `sequence, n` (both big-endian): an event chunk's key.
+    pub fn event_chunk(seq: u64, n: u64) -> [u8; 16] {
+        let mut k = [0; 16];
+        k[..8].copy_from_slice(&seq.to_be_bytes());
+        k[8..].copy_from_slice(&n.to_be_bytes());
+        k
+    }
+}
+
+/// The sequence number of the execution `arn` (None: no such execution).
+fn sequence_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<u64>, StoreError> {
+    Ok(r.get(Table::ExecutionIds, arn.as_bytes())?.map(|b| sequence_of(&b)))
+}
+
+/// `sequence_in`, for writes that need the execution to exist.
+pub(crate) fn existing_sequence(r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
+    sequence_in(r, arn)?.ok_or_else(|| StoreError::Database(format!("no execution {arn}")))
 }
 
 const SEQUENCE_KEY: &[u8] = b"execution_sequence";
@@ -60,32 +81,39 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError
         .map_err(|e| StoreError::Corrupt(format!("unreadable {what} record: {e}")))
 }
 
-/// Writes an execution record; a closed one leaves the running index and
-/// drops its checkpoint.
-fn write_execution(w: &mut dyn Write, record: &ExecutionRecord) -> Result<(), StoreError> {
-    write_encoded_execution(w, record, &execution_codec::encode(record)?)
+/// Writes execution `seq`'s record; a closed one leaves the running index
+/// and drops its checkpoint.
+fn write_execution(w: &mut dyn Write, seq: u64, record: &ExecutionRecord) -> Result<(), StoreError> {
+    write_encoded_execution(w, seq, record, &execution_codec::encode(record)?)
 }
 
 fn write_encoded_execution(
     w: &mut dyn Write,
+    seq: u64,
     record: &ExecutionRecord,
     encoded: &[u8],
 ) -> Result<(), StoreError> {
-    w.put(Table::Executions, record.arn.as_bytes(), encoded)?;
+    let key = keys::execution(seq);
+    w.put(Table::Executions, &key, encoded)?;
     if !record.is_running() {
-        w.delete(Table::Running, record.arn.as_bytes())?;
+        w.delete(Table::Running, &key)?;
         // Looked up first: most executions never checkpoint, and a lookup
         // does not copy the table's pages as a delete does.
-        if w.get(Table::Checkpoints, record.arn.as_bytes())?.is_some() {
-            w.delete(Table::Checkpoints, record.arn.as_bytes())?;
+        if w.get(Table::Checkpoints, &key)?.is_some() {
+            w.delete(Table::Checkpoints, &key)?;
         }
     }
     Ok(())
 }
 
-/// The `Events` key of a chunk of events.
-pub(crate) fn chunk_key(execution_arn: &str, chunk: &EventChunk) -> Vec<u8> {
-    keys::child(execution_arn, chunk.last_id())
+/// The `Events` key of a chunk of execution `seq`'s events.
+pub(crate) fn chunk_key(seq: u64, chunk: &EventChunk) -> [u8; 16] {
+    keys::event_chunk(seq, chunk.last_id())
+}
+
+/// The `Checkpoints` key of execution `seq`.
+pub(crate) fn checkpoint_key(seq: u64) -> [u8; 8] {
+    keys::execution(seq)
 }
 
 pub(crate) fn encode_checkpoint(checkpoint: &Checkpoint) -> Result<Vec<u8>, StoreError> {
@@ -95,6 +123,7 @@ pub(crate) fn encode_checkpoint(checkpoint: &Checkpoint) -> Result<Vec<u8>, Stor
 /// An execution record changed and encoded on the caller's thread, from the
 /// stored bytes it was read as.
 pub(crate) struct PreparedUpdate {
+    pub(crate) seq: u64,
     read: Vec<u8>,
     record: ExecutionRecord,
     encoded: Vec<u8>,
@@ -110,9 +139,9 @@ pub(crate) fn apply_update_in(
     change: impl FnOnce(&mut ExecutionRecord),
 ) -> Result<Option<ExecutionRecord>, StoreError> {
     if let Some(p) = prepared
-        && w.get(Table::Executions, arn.as_bytes())?.is_some_and(|now| now == p.read)
+        && w.get(Table::Executions, &keys::execution(p.seq))?.is_some_and(|now| now == p.read)
     {
-        write_encoded_execution(w, &p.record, &p.encoded)?;
+        write_encoded_execution(w, p.seq, &p.record, &p.encoded)?;
         return Ok(Some(p.record));
     }
     update_execution_in(w, arn, change)
@@ -124,12 +153,15 @@ pub(crate) fn update_execution_in(
     arn: &str,
     change: impl FnOnce(&mut ExecutionRecord),
 ) -> Result<Option<ExecutionRecord>, StoreError> {
-    let Some(b) = w.get(Table::Executions, arn.as_bytes())? else {
+    let Some(seq) = sequence_in(w, arn)? else {
+        return Ok(None);
+    };
+    let Some(b) = w.get(Table::Executions, &keys::execution(seq))? else {
         return Ok(None);
     };
     let mut record: ExecutionRecord = execution_codec::decode(&b)?;
     change(&mut record);
-    write_execution(w, &record)?;
+    write_execution(w, seq, &record)?;
     Ok(Some(record))
 }
 
@@ -518,7 +550,10 @@ impl Store {
         let encoded = execution_codec::encode(&record);
         let counter = self.sequence.clone();
         self.submit(move |w| {
-            if let Some(b) = w.get(Table::Executions, record.arn.as_bytes())? {
+            if let Some(existing) = sequence_in(w, &record.arn)? {
+                let b = w.get(Table::Executions, &keys::execution(existing))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("execution {} has a number but no record", record.arn))
+                })?;
                 return Ok(Err(execution_codec::decode(&b)?));
             }
             let stored = w.get(Table::Meta, SEQUENCE_KEY)?.map_or(0, |b| sequence_of(&b));
@@ -529,15 +564,17 @@ impl Store {
                 record.extra.insert("sequence".into(), json!(seq));
                 encoded = execution_codec::encode(&record)?;
             }
-            w.put(Table::Meta, SEQUENCE_KEY, &seq.to_be_bytes())?;
-            w.put(Table::Executions, record.arn.as_bytes(), &encoded)?;
+            let key = keys::execution(seq);
+            w.put(Table::Meta, SEQUENCE_KEY, &key)?;
+            w.put(Table::Executions, &key, &encoded)?;
+            w.put(Table::ExecutionIds, record.arn.as_bytes(), &key)?;
             w.put(
                 Table::ExecutionsByMachine,
                 &keys::child(&record.state_machine_arn, seq),
-                record.arn.as_bytes(),
+                &key,
             )?;
             if record.is_running() && !record.express {
-                w.put(Table::Running, record.arn.as_bytes(), b"")?;
+                w.put(Table::Running, &key, b"")?;
             }
             Ok(Ok(()))
         })
@@ -550,11 +587,19 @@ impl Store {
         arn: &str,
         change: impl FnOnce(&mut ExecutionRecord),
     ) -> Option<PreparedUpdate> {
-        let read = self.read(|r| r.get(Table::Executions, arn.as_bytes())).ok()??;
+        let (seq, read) = self
+            .read(|r| {
+                let Some(seq) = sequence_in(r, arn)? else {
+                    return Ok(None);
+                };
+                Ok(r.get(Table::Executions, &keys::execution(seq))?.map(|b| (seq, b)))
+            })
+            .ok()??;
         let mut record: ExecutionRecord = execution_codec::decode(&read).ok()?;
         change(&mut record);
         let encoded = execution_codec::encode(&record).ok()?;
         Some(PreparedUpdate {
+            seq,
             read,
             record,
             encoded,
@@ -563,7 +608,10 @@ impl Store {
 
     pub fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         self.read(|r| {
-            r.get(Table::Executions, arn.as_bytes())?
+            let Some(seq) = sequence_in(r, arn)? else {
+                return Ok(None);
+            };
+            r.get(Table::Executions, &keys::execution(seq))?
                 .map(|b| execution_codec::decode(&b))
                 .transpose()
         })
@@ -587,14 +635,17 @@ impl Store {
         new: ExecutionRecord,
     ) -> Commit<Result<(), Option<ExecutionRecord>>> {
         self.submit(move |w| {
-            let Some(b) = w.get(Table::Executions, expected.arn.as_bytes())? else {
+            let Some(seq) = sequence_in(w, &expected.arn)? else {
+                return Ok(Err(None));
+            };
+            let Some(b) = w.get(Table::Executions, &keys::execution(seq))? else {
                 return Ok(Err(None));
             };
             let current: ExecutionRecord = execution_codec::decode(&b)?;
             if current != expected {
                 return Ok(Err(Some(current)));
             }
-            write_execution(w, &new)?;
+            write_execution(w, seq, &new)?;
             Ok(Ok(()))
         })
     }
@@ -606,7 +657,7 @@ impl Store {
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.read(|r| {
             let mut out = Vec::new();
-            for (_, arn) in r
+            for (_, seq) in r
                 .scan(
                     Table::ExecutionsByMachine,
                     &keys::children(state_machine_arn),
@@ -614,7 +665,7 @@ impl Store {
                 .iter()
                 .rev()
             {
-                if let Some(b) = r.get(Table::Executions, arn)? {
+                if let Some(b) = r.get(Table::Executions, seq)? {
                     out.push(execution_codec::decode(&b)?);
                 }
             }
@@ -626,8 +677,8 @@ impl Store {
     pub fn running_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.read(|r| {
             let mut out = Vec::new();
-            for (arn, _) in r.scan(Table::Running, b"")? {
-                if let Some(b) = r.get(Table::Executions, &arn)? {
+            for (seq, _) in r.scan(Table::Running, b"")? {
+                if let Some(b) = r.get(Table::Executions, &seq)? {
                     out.push(execution_codec::decode(&b)?);
                 }
             }
@@ -640,10 +691,11 @@ impl Store {
     pub fn append_event(&self, execution_arn: &str, event: &HistoryEvent) -> Commit<()> {
         let mut chunk = EventChunk::default();
         let pushed = chunk.push(event);
-        let key = chunk_key(execution_arn, &chunk);
+        let arn = execution_arn.to_string();
         self.submit(move |w| {
             pushed?;
-            w.put(Table::Events, &key, chunk.bytes())
+            let seq = existing_sequence(w, &arn)?;
+            w.put(Table::Events, &chunk_key(seq, &chunk), chunk.bytes())
         })
     }
 
@@ -652,7 +704,10 @@ impl Store {
         let mut events = Vec::new();
         self.read(|r| {
             events.clear();
-            for (k, v) in r.scan(Table::Events, &keys::children(execution_arn))? {
+            let Some(seq) = sequence_in(r, execution_arn)? else {
+                return Ok(());
+            };
+            for (k, v) in r.scan(Table::Events, &keys::execution(seq))? {
                 events.extend(events::decode(keys::child_number(&k), &v)?);
             }
             Ok(())
@@ -665,7 +720,10 @@ impl Store {
     /// The largest event id recorded (0: none): the last key names it.
     pub fn last_event_id(&self, execution_arn: &str) -> Result<u64, StoreError> {
         self.read(|r| {
-            Ok(r.last(Table::Events, &keys::children(execution_arn))?
+            let Some(seq) = sequence_in(r, execution_arn)? else {
+                return Ok(0);
+            };
+            Ok(r.last(Table::Events, &keys::execution(seq))?
                 .map_or(0, |(k, _)| keys::child_number(&k)))
         })
     }
@@ -673,7 +731,10 @@ impl Store {
     /// The execution's event with the largest id (its terminal event, if recorded).
     pub fn last_event(&self, execution_arn: &str) -> Result<Option<HistoryEvent>, StoreError> {
         self.read(|r| {
-            let Some((k, v)) = r.last(Table::Events, &keys::children(execution_arn))? else {
+            let Some(seq) = sequence_in(r, execution_arn)? else {
+                return Ok(None);
+            };
+            let Some((k, v)) = r.last(Table::Events, &keys::execution(seq))? else {
                 return Ok(None);
             };
             Ok(events::decode(keys::child_number(&k), &v)?
@@ -683,13 +744,22 @@ impl Store {
     }
 
     pub fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> Commit<()> {
-        let key = execution_arn.as_bytes().to_vec();
+        let arn = execution_arn.to_string();
         let bytes = encode_checkpoint(checkpoint);
-        self.submit(move |w| w.put(Table::Checkpoints, &key, &bytes?))
+        self.submit(move |w| {
+            let seq = existing_sequence(w, &arn)?;
+            w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes?)
+        })
     }
     pub fn checkpoint(&self, execution_arn: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let v: Option<Value> =
-            self.get_json(Table::Checkpoints, execution_arn.as_bytes(), "checkpoint")?;
+        let v: Option<Value> = self.read(|r| {
+            let Some(seq) = sequence_in(r, execution_arn)? else {
+                return Ok(None);
+            };
+            r.get(Table::Checkpoints, &checkpoint_key(seq))?
+                .map(|b| decode("checkpoint", &b))
+                .transpose()
+        })?;
         v.map(|v| {
             Checkpoint::from_json(&v).ok_or_else(|| {
                 StoreError::Corrupt(format!("unreadable checkpoint of {execution_arn}"))
@@ -729,26 +799,23 @@ impl Store {
     pub fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> Commit<usize> {
         self.submit(move |w| {
             let mut purged = 0;
-            for (arn, bytes) in w.scan(Table::Executions, b"")? {
+            for (key, bytes) in w.scan(Table::Executions, b"")? {
                 let record: ExecutionRecord = execution_codec::decode(&bytes)?;
                 if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
                     continue;
                 }
-                let seq = record
-                    .extra
-                    .get("sequence")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
+                let seq = sequence_of(&key);
                 w.delete(
                     Table::ExecutionsByMachine,
                     &keys::child(&record.state_machine_arn, seq),
                 )?;
-                for (key, _) in w.scan(Table::Events, &keys::children(&record.arn))? {
-                    w.delete(Table::Events, &key)?;
+                for (chunk, _) in w.scan(Table::Events, &key)? {
+                    w.delete(Table::Events, &chunk)?;
                 }
-                w.delete(Table::Checkpoints, &arn)?;
-                w.delete(Table::Running, &arn)?;
-                w.delete(Table::Executions, &arn)?;
+                w.delete(Table::Checkpoints, &key)?;
+                w.delete(Table::Running, &key)?;
+                w.delete(Table::ExecutionIds, record.arn.as_bytes())?;
+                w.delete(Table::Executions, &key)?;
                 purged += 1;
             }
             Ok(purged)

@@ -342,16 +342,18 @@ async fn many_concurrent_writers_share_commits() {
     let backend = Arc::new(RedbBackend::open(&dir.path().join("s.redb"), 8 << 20).unwrap());
     let stats = backend.stats().clone();
     let store = Store::new(backend);
+    let x = execution("sm", "x", 1);
+    store.insert_execution(x.clone()).await.unwrap().unwrap();
     let writes: Vec<_> = (0..2000)
-        .map(|i| store.append_event("arn:x", &event(i + 1, EventType::PassStateEntered)))
+        .map(|i| store.append_event(&x.arn, &event(i + 1, EventType::PassStateEntered)))
         .collect();
     for w in writes {
         w.await.unwrap();
     }
-    let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(stats.ops.load(std::sync::atomic::Ordering::Relaxed), 2000);
+    let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed) - 1;
+    assert_eq!(stats.ops.load(std::sync::atomic::Ordering::Relaxed), 2001);
     assert!(commits < 200, "2000 queued writes took {commits} commits");
-    assert_eq!(store.history("arn:x").unwrap().len(), 2000);
+    assert_eq!(store.history(&x.arn).unwrap().len(), 2000);
 }
 
 #[test]
@@ -383,6 +385,25 @@ fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
         .err()
         .expect("a foreign database must not open");
     assert!(err.to_string().contains("their_table"), "{err}");
+
+    // A store of an earlier layout (executions keyed by ARN): refused, not reset.
+    std::fs::remove_file(&file).unwrap();
+    {
+        let db = redb::Database::create(&file).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("meta"))
+            .unwrap()
+            .insert(b"format".as_slice(), b"stepbox-store/1".as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let err = open_dir(dir.path())
+        .err()
+        .expect("an older format must not open");
+    assert!(
+        err.to_string().contains("'stepbox-store/1' is not supported"),
+        "{err}"
+    );
 
     // A store file cut short (a damaged disk, a partial copy).
     std::fs::remove_file(&file).unwrap();
