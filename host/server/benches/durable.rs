@@ -70,7 +70,11 @@ static NEXT_RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize
 fn record(i: usize) -> ExecutionRecord {
     let run = NEXT_RUN.load(std::sync::atomic::Ordering::Relaxed);
     ExecutionRecord {
-        arn: format!("arn:aws:states:us-east-1:111111111111:execution:w5:r{run}-e{i}"),
+        // Names in no order, as clients give them (UUIDs), not ascending.
+        arn: format!(
+            "arn:aws:states:us-east-1:111111111111:execution:w5:{:016x}-r{run}-e{i}",
+            (i as u64 ^ 0x5bd1e995).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ),
         name: format!("e{i}"),
         state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:w5".into(),
         status: "RUNNING".into(),
