@@ -27,6 +27,8 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 /// The marker in the meta table that makes a redb file a stepbox store.
 const FORMAT_KEY: &[u8] = b"format";
 const FORMAT: &[u8] = b"stepbox-store/2";
+/// The format before executions were keyed by sequence number: migrated.
+const FORMAT_1: &[u8] = b"stepbox-store/1";
 /// Most ops in one transaction.
 const MAX_BATCH: usize = 8192;
 
@@ -80,6 +82,7 @@ impl RedbBackend {
             Err(_) => return Err(fail("a damaged database file (redb refused it)".into())),
         };
         let tx = db.begin_write().map_err(db_err)?;
+        let mut migrate = false;
         {
             let mut meta = tx.open_table(def(Table::Meta)).map_err(db_err)?;
             let marker = meta
@@ -88,6 +91,7 @@ impl RedbBackend {
                 .map(|v| v.value().to_vec());
             match marker {
                 Some(m) if m == FORMAT => {}
+                Some(m) if m == FORMAT_1 => migrate = true,
                 Some(m) => {
                     return Err(fail(format!(
                         "store format '{}' is not supported (expected '{}')",
@@ -115,6 +119,15 @@ impl RedbBackend {
         }
         for table in Table::ALL {
             tx.open_table(def(table)).map_err(db_err)?;
+        }
+        if migrate {
+            // In the opening transaction: the file is either still format 1 or wholly format 2.
+            let mut w = RedbWrite::new(&tx);
+            let migrated = crate::store::migrate_from_format_1(&mut w)
+                .map_err(|e| fail(format!("cannot migrate from format 1: {e}")))?;
+            w.put(Table::Meta, FORMAT_KEY, FORMAT)?;
+            drop(w);
+            tracing::info!(executions = migrated, "store migrated from format 1 to 2");
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);

@@ -386,22 +386,22 @@ fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
         .expect("a foreign database must not open");
     assert!(err.to_string().contains("their_table"), "{err}");
 
-    // A store of an earlier layout (executions keyed by ARN): refused, not reset.
+    // A store of an unknown format version: refused, not reset.
     std::fs::remove_file(&file).unwrap();
     {
         let db = redb::Database::create(&file).unwrap();
         let tx = db.begin_write().unwrap();
         tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("meta"))
             .unwrap()
-            .insert(b"format".as_slice(), b"stepbox-store/1".as_slice())
+            .insert(b"format".as_slice(), b"stepbox-store/9".as_slice())
             .unwrap();
         tx.commit().unwrap();
     }
     let err = open_dir(dir.path())
         .err()
-        .expect("an older format must not open");
+        .expect("an unknown format must not open");
     assert!(
-        err.to_string().contains("'stepbox-store/1' is not supported"),
+        err.to_string().contains("'stepbox-store/9' is not supported"),
         "{err}"
     );
 
@@ -425,6 +425,75 @@ fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
         .err()
         .expect("a file is not a data directory");
     assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
+}
+
+/// A format 1 store (executions, the running index, checkpoints and events
+/// keyed by execution ARN) opens migrated: everything reads as before and new
+/// executions are numbered after the old ones.
+#[tokio::test]
+async fn a_format_1_store_is_migrated_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let numbered = |mut r: ExecutionRecord, seq: u64| {
+        r.extra.insert("sequence".into(), json!(seq));
+        r
+    };
+    let a = numbered(execution("sm", "a", 1), 1);
+    let b = ExecutionRecord {
+        status: "SUCCEEDED".into(),
+        stop_date: Some(t(3)),
+        ..numbered(execution("sm", "b", 2), 2)
+    };
+    let events: Vec<HistoryEvent> = (1..=3).map(|id| event(id, EventType::PassStateEntered)).collect();
+    let mut chunk = crate::events::EventChunk::default();
+    for e in &events {
+        chunk.push(e).unwrap();
+    }
+    let cp = Checkpoint {
+        state: "S".into(),
+        input: json!({"x": 1}),
+        variables: Default::default(),
+        entered_event_id: 2,
+        entered_at: t(5),
+        progress: Default::default(),
+    };
+    let child = |parent: &str, n: u64| [parent.as_bytes(), &[0], &n.to_be_bytes()].concat();
+    {
+        let db = redb::Database::create(dir.path().join(STORE_FILE)).unwrap();
+        let tx = db.begin_write().unwrap();
+        let put = |table: &str, k: &[u8], v: &[u8]| {
+            tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new(table))
+                .unwrap()
+                .insert(k, v)
+                .unwrap();
+        };
+        put("meta", b"format", b"stepbox-store/1");
+        put("meta", b"execution_sequence", &2u64.to_be_bytes());
+        for r in [&a, &b] {
+            put("executions", r.arn.as_bytes(), &serde_json::to_vec(r).unwrap());
+        }
+        put("executions_by_machine", &child(&a.state_machine_arn, 1), a.arn.as_bytes());
+        put("executions_by_machine", &child(&b.state_machine_arn, 2), b.arn.as_bytes());
+        put("running", a.arn.as_bytes(), b"");
+        put("events", &child(&a.arn, 3), chunk.bytes());
+        put("checkpoints", a.arn.as_bytes(), &crate::store::encode_checkpoint(&cp).unwrap());
+        tx.commit().unwrap();
+    }
+    let store = open_dir(dir.path()).unwrap();
+    assert_eq!(store.get_execution(&a.arn).unwrap(), Some(a.clone()));
+    assert_eq!(store.get_execution(&b.arn).unwrap(), Some(b.clone()));
+    assert_eq!(store.history(&a.arn).unwrap(), events);
+    assert_eq!(store.last_event_id(&a.arn).unwrap(), 3);
+    assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(cp));
+    let running: Vec<String> = store.running_executions().unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(running, ["a"]);
+    store.insert_execution(execution("sm", "c", 4)).await.unwrap().unwrap();
+    let listed: Vec<String> = store
+        .list_executions(&a.state_machine_arn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(listed, ["c", "b", "a"], "numbered after the migrated ones");
 }
 
 /// A backend whose writes wait until released (a busy writer thread).
