@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use stepbox_engine::{Checkpoint, HistoryEvent};
 
 use crate::StoreError;
@@ -56,6 +56,11 @@ mod keys {
     }
 }
 
+/// The largest execution sequence number in use (0: none).
+fn last_sequence(r: &(impl Read + ?Sized)) -> Result<u64, StoreError> {
+    Ok(r.last(Table::Executions, b"")?.map_or(0, |(k, _)| sequence_of(&k)))
+}
+
 /// The sequence number of the execution `arn` (None: no such execution).
 fn sequence_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<u64>, StoreError> {
     Ok(r.get(Table::ExecutionIds, arn.as_bytes())?.map(|b| sequence_of(&b)))
@@ -66,6 +71,7 @@ pub(crate) fn existing_sequence(r: &(impl Read + ?Sized), arn: &str) -> Result<u
     sequence_in(r, arn)?.ok_or_else(|| StoreError::Database(format!("no execution {arn}")))
 }
 
+/// Format 1's execution counter (format 2 numbers after the last `Executions` key).
 const SEQUENCE_KEY: &[u8] = b"execution_sequence";
 
 fn sequence_of(bytes: &[u8]) -> u64 {
@@ -189,7 +195,8 @@ pub(crate) fn migrate_from_format_1(w: &mut dyn Write) -> Result<usize, StoreErr
         next += 1;
         numbers.insert(arn, next);
     }
-    w.put(Table::Meta, SEQUENCE_KEY, &next.to_be_bytes())?;
+    // Format 2 numbers after the last `Executions` key instead.
+    w.delete(Table::Meta, SEQUENCE_KEY)?;
     for (arn, bytes) in &executions {
         let key = keys::execution(numbers[arn]);
         w.put(Table::Executions, &key, bytes)?;
@@ -243,9 +250,7 @@ impl Store {
             sequence: Arc::default(),
         };
         // A failed read only costs the writer a re-numbering (see insert_execution).
-        let stored = store
-            .read(|r| Ok(r.get(Table::Meta, SEQUENCE_KEY)?.map_or(0, |b| sequence_of(&b))))
-            .unwrap_or(0);
+        let stored = store.read(|r| last_sequence(r)).unwrap_or(0);
         store.sequence = Arc::new(AtomicU64::new(stored));
         store
     }
@@ -600,11 +605,10 @@ impl Store {
     ///
     /// The record is numbered and encoded on the caller's thread; the writer
     /// only re-numbers it when another insert overtook it on the way (numbers
-    /// order `list_executions`, so the stored counter only grows).
+    /// order `list_executions` and keep new keys at the B-trees' right edge,
+    /// so they only grow: the last `Executions` key is the largest).
     pub fn insert_execution(&self, record: ExecutionRecord) -> Commit<Result<(), ExecutionRecord>> {
-        let mut record = record;
         let mut seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        record.extra.insert("sequence".into(), json!(seq));
         let encoded = execution_codec::encode(&record);
         let counter = self.sequence.clone();
         self.submit(move |w| {
@@ -614,17 +618,13 @@ impl Store {
                 })?;
                 return Ok(Err(execution_codec::decode(&b)?));
             }
-            let stored = w.get(Table::Meta, SEQUENCE_KEY)?.map_or(0, |b| sequence_of(&b));
-            let mut encoded = encoded?;
+            let stored = last_sequence(w)?;
             if seq <= stored {
                 seq = stored + 1;
                 counter.fetch_max(seq, Ordering::Relaxed);
-                record.extra.insert("sequence".into(), json!(seq));
-                encoded = execution_codec::encode(&record)?;
             }
             let key = keys::execution(seq);
-            w.put(Table::Meta, SEQUENCE_KEY, &key)?;
-            w.put(Table::Executions, &key, &encoded)?;
+            w.put(Table::Executions, &key, &encoded?)?;
             w.put(Table::ExecutionIds, record.arn.as_bytes(), &key)?;
             w.put(
                 Table::ExecutionsByMachine,
