@@ -22,10 +22,13 @@ fail() {
 }
 trap cleanup EXIT
 
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    echo "==> installing the wasm32-wasip2 target"
-    rustup target add wasm32-wasip2
-fi
+# wasm32-wasip2 for the guest components; wasm32-unknown-unknown for their lean builds.
+for target in wasm32-wasip2 wasm32-unknown-unknown; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        echo "==> installing the $target target"
+        rustup target add "$target"
+    fi
+done
 ensure_awscli
 
 echo "==> building stepbox and the example components"

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Run every stepbox test. Installs what a fresh machine with only the Rust
-# toolchain lacks (the wasm32-wasip2 target), then runs the workspace tests,
+# toolchain lacks (the wasm32-wasip2 and wasm32-unknown-unknown targets), then runs the workspace tests,
 # which build the guest components from source (host/components/build.rs),
 # and the README's AWS CLI quick start (scripts/awscli-quickstart.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    echo "==> installing the wasm32-wasip2 target"
-    rustup target add wasm32-wasip2
-fi
+# wasm32-wasip2 for the guest components; wasm32-unknown-unknown for their lean builds.
+for target in wasm32-wasip2 wasm32-unknown-unknown; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        echo "==> installing the $target target"
+        rustup target add "$target"
+    fi
+done
 
 echo "==> cargo test --workspace"
 log=$(mktemp)

@@ -343,3 +343,46 @@ async fn the_task_sees_its_context() {
     let remaining = seen["remaining_time_ms"].as_u64().unwrap();
     assert!(remaining > 0 && remaining <= 2000, "{remaining}");
 }
+
+/// A lean build (guest-sdk/README.md: `wasm32-unknown-unknown`, wrapped as a
+/// component) imports no WASI at all and answers like the WASI build.
+#[tokio::test]
+async fn a_lean_build_imports_no_wasi_and_answers_like_the_wasi_build() {
+    let engine = shared_sandbox().engine().clone();
+    let wasm = stepbox_components::bytes("processed_lean").unwrap();
+    let component = wasmtime::component::Component::new(&engine, &wasm).unwrap();
+    let imports: Vec<String> = component.component_type().imports(&engine).map(|(name, _)| name.to_string()).collect();
+    assert!(imports.iter().all(|name| !name.starts_with("wasi:")), "{imports:?}");
+
+    // Enough allocations to outgrow the SDK's initial arena, in insertion order.
+    let input = json!({"z": 1, "a": "x".repeat(200_000), "m": (0..2000).collect::<Vec<_>>()});
+    let mut outputs = Vec::new();
+    for name in ["processed", "processed_lean"] {
+        let inv = invoke(&load(name), input.clone(), &Limits::default()).await;
+        outputs.push(inv.result.unwrap_or_else(|e| panic!("{name}: {e:?}")));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert!(outputs[1].starts_with(r#"{"z":1,"a":"#), "{}", &outputs[1][..20]);
+}
+
+/// A lean guest is contained like any other: its panic keeps its message (the
+/// SDK's panic hook logs it), a memory bomb meets the memory limit, a loop the
+/// deadline, and the next invocation works.
+#[tokio::test]
+async fn a_lean_build_is_contained_and_keeps_its_panic_message() {
+    let hostile = load("hostile_lean");
+    let inv = invoke(&hostile, json!({"attack": "panic"}), &Limits::default()).await;
+    assert_eq!(error_name(&inv), "Sandbox.Trap", "{:?}", inv.result);
+    let cause = inv.result.unwrap_err().cause();
+    assert!(cause.contains("hostile guest panicked on purpose"), "{cause}");
+    assert!(cause.contains("src/lib.rs"), "{cause}");
+
+    let limits = Limits { memory_bytes: 32 << 20, ..short_timeout() };
+    let inv = invoke(&hostile, json!({"attack": "memory"}), &limits).await;
+    assert_eq!(error_name(&inv), "Sandbox.OutOfMemory", "{:?}", inv.result);
+    let inv = invoke(&hostile, json!({"attack": "loop"}), &limits).await;
+    assert_eq!(error_name(&inv), "Sandbox.Timedout", "{:?}", inv.result);
+
+    let inv = invoke(&hostile, json!({"attack": "none", "n": 1}), &Limits::default()).await;
+    assert_eq!(inv.result.unwrap(), r#"{"attack":"none","n":1}"#);
+}

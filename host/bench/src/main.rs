@@ -4,11 +4,13 @@
 //! ```text
 //! stepbox-bench-runner <manifest.json> <workload-key> [--executions N] [--input FILE]
 //!                      [--units N] [--expect JSON] [--cache-dir DIR | --no-cache]
+//!                      [--component NAME]
 //! ```
 //!
 //! Loads the workload's definition once, binds the Task states listed in
 //! `task_states` to the `processed` component (returns its input plus
-//! `"processed": true`), each invocation in a fresh sandboxed instance, runs
+//! `"processed": true`) in its lean build (`processed_lean`; `--component
+//! processed` runs the WASI build), each invocation in a fresh sandboxed instance, runs
 //! `executions` executions one after the other on a 2-worker tokio runtime
 //! (in-memory, no history, tokio clock), checks the last output and prints
 //! one `BENCH_RESULT {json}` line. Exit 0 iff every execution succeeded and
@@ -34,8 +36,8 @@ mod check;
 
 /// Worker threads of the runtime (the benchmark machines have 2 cores).
 const WORKERS: usize = 2;
-/// The component every bound Task state runs.
-const COMPONENT: &str = "processed";
+/// The component every bound Task state runs, unless `--component` says otherwise.
+const COMPONENT: &str = "processed_lean";
 
 struct Args {
     manifest: PathBuf,
@@ -45,10 +47,12 @@ struct Args {
     units: Option<u64>,
     expect: Option<Value>,
     cache_dir: Option<PathBuf>,
+    component: String,
 }
 
 const USAGE: &str = "usage: stepbox-bench-runner <manifest.json> <workload-key> [--executions N] \
-                     [--input FILE] [--units N] [--expect JSON] [--cache-dir DIR | --no-cache]";
+                     [--input FILE] [--units N] [--expect JSON] [--cache-dir DIR | --no-cache] \
+                     [--component NAME]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut positional = Vec::new();
@@ -57,6 +61,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut units = None;
     let mut expect = None;
     let mut cache_dir = default_cache_dir();
+    let mut component = COMPONENT.to_string();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
@@ -67,6 +72,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--expect" => expect = Some(serde_json::from_str(&value("--expect")?).context("--expect is not JSON")?),
             "--cache-dir" => cache_dir = Some(PathBuf::from(value("--cache-dir")?)),
             "--no-cache" => cache_dir = None,
+            "--component" => component = value("--component")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -77,7 +83,7 @@ fn parse_args() -> anyhow::Result<Args> {
     }
     let [manifest, key]: [String; 2] =
         positional.try_into().map_err(|_| anyhow::anyhow!("expected <manifest.json> <workload-key>\n{USAGE}"))?;
-    Ok(Args { manifest: manifest.into(), key, executions, input, units, expect, cache_dir })
+    Ok(Args { manifest: manifest.into(), key, executions, input, units, expect, cache_dir, component })
 }
 
 /// Like `stepbox`'s CLI: `$STEPBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/stepbox`,
@@ -246,11 +252,12 @@ fn run(args: Args, t0: Instant) -> anyhow::Result<bool> {
     } else {
         let definition_json: Value = serde_json::from_str(&definition_text).context("definition is not JSON")?;
         let functions = task_functions(&definition_json, &task_states)?;
-        let wasm = stepbox_components::bytes(COMPONENT).context("reading the processed component")?;
+        let component = &args.component;
+        let wasm = stepbox_components::bytes(component).with_context(|| format!("reading the {component} component"))?;
         for f in &functions {
             let registered = registry
                 .register(f, &wasm, Limits::default())
-                .map_err(|e| anyhow::anyhow!("registering {COMPONENT} as {f}: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("registering {component} as {f}: {e}"))?;
             origin = Some(registered.function.origin);
         }
         functions
@@ -319,7 +326,7 @@ fn run(args: Args, t0: Instant) -> anyhow::Result<bool> {
         "throughput": units as f64 / timed_s,
         "check_failures": check_failures,
         "functions": functions,
-        "component": COMPONENT,
+        "component": args.component,
         "component_origin": origin.map(|o| match o { Origin::Compiled => "compiled", Origin::Cached => "cached" }),
         "task_invocations": invocations.load(Ordering::Relaxed),
     });
