@@ -1,16 +1,14 @@
 //! What one fresh instance of a task component costs, phase by phase.
 //!
-//! For each component (the `processed` example as a std guest, and any
-//! `NAME=PATH.wasm` given as arguments) it prints the median cost per
+//! For each component (the `processed` example as a `wasm32-wasip2` std guest
+//! and in its lean build, and any `NAME=PATH.wasm` given as arguments) it prints the median cost per
 //! invocation of the whole `Sandbox::invoke` path and of its parts done by
 //! hand on the same engine: building the WASI context, creating the store,
 //! instantiating, calling `handle`, dropping the store (the pool slot reset).
 //! Blocks of every component are interleaved so drift hits all alike. The
 //! last line counts the WASI calls (context lookups) one invocation made.
 //!
-//! Compare a component built another way by passing it, e.g. the same crate
-//! built for `wasm32-unknown-unknown` and wrapped by `wasm-tools component new`
-//! (no WASI imports at all); host/bench/README.md has the figures.
+//! host/bench/README.md has the figures.
 //!
 //! Run: `cargo bench -p stepbox-sandbox --bench instance_cost [-- NAME=PATH.wasm …]`
 //! (`BENCH_ITERS`, default 20000 per component).
@@ -66,7 +64,10 @@ fn main() -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     raw::Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
 
-    let mut components = vec![("processed".to_string(), stepbox_components::PROCESSED.to_string())];
+    let mut components = vec![
+        ("processed".to_string(), stepbox_components::PROCESSED.to_string()),
+        ("processed_lean".to_string(), stepbox_components::PROCESSED_LEAN.to_string()),
+    ];
     for arg in std::env::args().skip(1).filter(|a| a.contains('=')) {
         let (name, path) = arg.split_once('=').unwrap();
         components.push((name.to_string(), path.to_string()));
@@ -132,7 +133,7 @@ fn main() -> anyhow::Result<()> {
 
     print!("{:<16}", "median µs");
     for subject in &subjects {
-        print!("{:>14}", subject.name);
+        print!("{:>16}", subject.name);
     }
     println!();
     for (i, phase) in PHASES.iter().enumerate() {
@@ -140,13 +141,13 @@ fn main() -> anyhow::Result<()> {
         for subject in &mut subjects {
             subject.samples[i].sort();
             let median = subject.samples[i][subject.samples[i].len() / 2];
-            print!("{:>14.2}", median.as_secs_f64() * 1e6);
+            print!("{:>16.2}", median.as_secs_f64() * 1e6);
         }
         println!();
     }
     print!("{:<16}", "WASI lookups");
     for subject in &subjects {
-        print!("{:>14}", subject.wasi_views);
+        print!("{:>16}", subject.wasi_views);
     }
     println!();
     Ok(())
