@@ -51,12 +51,14 @@ impl ArenaState {
             self.end = self.next + INITIAL_ARENA;
         }
         let start = self.next.next_multiple_of(layout.align());
-        if start + layout.size() <= self.end {
+        if start.checked_add(layout.size()).is_some_and(|end| end <= self.end) {
             self.next = start + layout.size();
             return start as *mut u8;
         }
         // Grow memory: at least 1 MiB at a time, so growing stays rare.
-        let pages = (layout.size() + layout.align()).div_ceil(WASM_PAGE).max(16);
+        let Some(pages) = layout.size().checked_add(layout.align()).map(|n| n.div_ceil(WASM_PAGE).max(16)) else {
+            return core::ptr::null_mut();
+        };
         let previous = core::arch::wasm32::memory_grow(0, pages);
         if previous == usize::MAX {
             return core::ptr::null_mut();
@@ -86,7 +88,8 @@ unsafe impl GlobalAlloc for Arena {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let state = unsafe { &mut *self.state.get() };
-        if ptr as usize + layout.size() == state.next && ptr as usize + new_size <= state.end {
+        let fits = (ptr as usize).checked_add(new_size).is_some_and(|end| end <= state.end);
+        if ptr as usize + layout.size() == state.next && fits {
             state.next = ptr as usize + new_size;
             return ptr;
         }
