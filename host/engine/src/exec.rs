@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepbox_asl::{
     Jitter, MapMode, MapSpec, NumSpec, RuntimeError, Scope, State, StateKind, StateMachine,
-    StrSpec, WaitSpec, compact, error_matches, errors, io,
+    StrSpec, WaitSpec, compact, error_matches, errors, io, path::Cow as PathCow,
 };
 
 mod jsonata;
@@ -1780,40 +1780,42 @@ async fn run_map(
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
     let jsonata_fields = st.jsonata.as_deref();
+    // The effective input and the items stay borrowed from the state's input
+    // where they can: each item is copied once, into its iteration's input,
+    // not three times (input, items array, item) on the one task that runs
+    // before and after the fan-out.
     let eff = match jsonata_fields {
-        Some(f) => jsonata::arguments(f, &input, ctx, vars).map_err(rt)?,
-        None => io::select(&st.input_path, &input, ctx, Some(vars.values()))
-            .map_err(rt)?
-            .into_owned(),
+        Some(f) => PathCow::Owned(jsonata::arguments(f, &input, ctx, vars).map_err(rt)?),
+        None => io::select(&st.input_path, &input, ctx, Some(vars.values())).map_err(rt)?,
     };
-    let items_val = match &spec.items_path {
-        _ if jsonata_fields.is_some() => Value::Null,
-        None => eff.clone(),
-        Some(p) => scope(&eff, ctx, vars)
-            .resolve(p)
-            .map(|c| c.into_owned())
-            .ok_or_else(|| {
-                rt(RuntimeError::runtime(format!(
-                    "Invalid path '{}' : No results for path: {}",
-                    p.as_str(),
-                    p.canonical()
-                )))
-            })?,
+    let eff_value = eff.as_value();
+    let items_found = match &spec.items_path {
+        _ if jsonata_fields.is_some() => None,
+        None => Some(PathCow::Borrowed(eff_value)),
+        Some(p) => Some(scope(eff_value, ctx, vars).resolve(p).ok_or_else(|| {
+            rt(RuntimeError::runtime(format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.as_str(),
+                p.canonical()
+            )))
+        })?),
     };
     if spec.item_reader.is_some() {
         return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
     }
-    let items = match items_val {
-        _ if let Some(f) = jsonata_fields => {
-            jsonata::items(f, &jsonata::bindings(&input, None, None, ctx, vars)).map_err(rt)?
-        }
-        Value::Array(a) => a,
-        other => {
+    let items: std::borrow::Cow<'_, [Value]> = match (jsonata_fields, items_found) {
+        (Some(f), _) => jsonata::items(f, &jsonata::bindings(&input, None, None, ctx, vars))
+            .map_err(rt)?
+            .into(),
+        (None, Some(PathCow::Borrowed(Value::Array(a)))) => a.as_slice().into(),
+        (None, Some(PathCow::Owned(Value::Array(a)))) => a.into(),
+        (None, Some(other)) => {
             return Err(rt(RuntimeError::runtime(format!(
                 "Map state input must be an array but was: {}",
-                compact(&other)
+                compact(other.as_value())
             ))));
         }
+        (None, None) => unreachable!("a JSONPath Map's items are always looked up"),
     };
     let distributed = spec.mode == MapMode::Distributed;
     let mut counts = vec![0u32; st.retry.len()];
@@ -1835,12 +1837,12 @@ async fn run_map(
             }
             match s {
                 NumSpec::Value(x) => Ok(Some(*x)),
-                NumSpec::Path(p) => match scope(&eff, ctx, vars).resolve(p) {
+                NumSpec::Path(p) => match scope(eff_value, ctx, vars).resolve(p) {
                     Some(v) => to_count(v.as_value(), field, p.as_str()).map_err(rt),
                     None => Err(rt(RuntimeError::runtime(format!(
                         "The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'",
                         p.as_str(),
-                        compact(&eff)
+                        compact(eff_value)
                     )))),
                 },
                 NumSpec::Raw(_) => Err(rt(RuntimeError::new(
@@ -1907,13 +1909,13 @@ async fn run_map(
                     } else {
                         Value::Null
                     };
-                    t.eval(&scope(&eff, &c, vars)).map_err(rt)?
+                    t.eval(&scope(eff_value, &c, vars)).map_err(rt)?
                 }
             };
             inputs.push(v);
         }
         if let Some(b) = &spec.item_batcher {
-            inputs = batch_items(b, inputs, &eff, &NULL, vars).map_err(rt)?;
+            inputs = batch_items(b, inputs, eff_value, &NULL, vars).map_err(rt)?;
         }
         let n = inputs.len();
         let fan = MapFanOut {
