@@ -45,6 +45,18 @@ fn event(id: u64, ty: EventType) -> HistoryEvent {
     }
 }
 
+/// A checkpoint before state `S` with `input`, entered as event `entered`.
+fn checkpoint(input: serde_json::Value, entered: u64) -> Checkpoint {
+    Checkpoint {
+        state: "S".into(),
+        input,
+        variables: Default::default(),
+        entered_event_id: entered,
+        entered_at: t(entered as i64),
+        progress: Default::default(),
+    }
+}
+
 fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let durable = open_dir(dir.path()).unwrap();
@@ -78,14 +90,7 @@ async fn executions_histories_and_checkpoints_round_trip() {
         for id in [3, 1, 2, 300] {
             drop(store.append_event(&a.arn, &event(id, EventType::PassStateEntered)));
         }
-        let cp = Checkpoint {
-            state: "S".into(),
-            input: json!({"x": 1}),
-            variables: Default::default(),
-            entered_event_id: 2,
-            entered_at: t(5),
-            progress: Default::default(),
-        };
+        let cp = checkpoint(json!({"x": 1}), 2);
         store.save_checkpoint(&a.arn, &cp).await.unwrap();
         let h = store.history(&a.arn).unwrap();
         assert_eq!(h.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2, 3, 300]);
@@ -448,14 +453,7 @@ async fn a_format_1_store_is_migrated_when_opened() {
     for e in &events {
         chunk.push(e).unwrap();
     }
-    let cp = Checkpoint {
-        state: "S".into(),
-        input: json!({"x": 1}),
-        variables: Default::default(),
-        entered_event_id: 2,
-        entered_at: t(5),
-        progress: Default::default(),
-    };
+    let cp = checkpoint(json!({"x": 1}), 2);
     let child = |parent: &str, n: u64| [parent.as_bytes(), &[0], &n.to_be_bytes()].concat();
     {
         let db = redb::Database::create(dir.path().join(STORE_FILE)).unwrap();
@@ -553,14 +551,7 @@ async fn a_journal_gathers_events_into_one_write_and_closes_with_one_more() {
     let events: Vec<HistoryEvent> = (1..=40)
         .map(|id| event(id, EventType::PassStateEntered))
         .collect();
-    let cp = Checkpoint {
-        state: "S".into(),
-        input: json!({"a": 1}),
-        variables: Default::default(),
-        entered_event_id: 41,
-        entered_at: t(41),
-        progress: Default::default(),
-    };
+    let cp = checkpoint(json!({"a": 1}), 41);
     for e in &events[..30] {
         journal.record(e.clone());
     }
