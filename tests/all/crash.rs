@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
@@ -572,6 +573,17 @@ async fn waiting_tasks_tokens_activities_and_children_survive_a_kill() {
                 .to_string()
         }
     };
+    // A token wait answered before the kill: its token must answer
+    // TaskTimedOut after the restart, as AWS answers for any ended task.
+    let answered = start(approve.clone(), json!({})).await;
+    let answered_token = {
+        let events = wait_for_event(&sfn, &answered, T::TaskSubmitted).await;
+        let submitted = events.iter().find_map(|e| e.task_submitted_event_details()).and_then(|d| d.output()).unwrap();
+        serde_json::from_str::<Value>(submitted).unwrap()["Payload"]["token"].as_str().unwrap().to_string()
+    };
+    sfn.send_task_success().task_token(&answered_token).output("{}").send().await.expect("SendTaskSuccess");
+    assert_eq!(wait_closed(&sfn, &answered).await.status(), &ExecutionStatus::Succeeded);
+
     let approval = start(approve, json!({})).await;
     let packing = start(worked, json!({"order": 7})).await;
     let nested = start(parent, json!({"x": 42})).await;
@@ -595,6 +607,8 @@ async fn waiting_tasks_tokens_activities_and_children_survive_a_kill() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sfn.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("SendTaskSuccess");
+    let e = sfn.send_task_success().task_token(&answered_token).output("{}").send().await.unwrap_err();
+    assert_eq!(e.code(), Some("TaskTimedOut"), "{e:?}");
 
     // The activity task is offered again.
     let task = loop {

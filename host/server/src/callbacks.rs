@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
-use stepbox_engine::{CallbackError, Signal};
+use stepbox_engine::{CallbackError, Signal, TaskToken};
 
 use crate::sfn::{ApiError, check_name};
 use crate::{AppState, epoch};
@@ -108,8 +108,23 @@ fn store_failed(e: stepbox_store::StoreError) -> ApiError {
 fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
     match state.engine.services().callbacks.signal(token, s) {
         Ok(()) => Ok(json!({})),
+        Err(CallbackError::TaskDoesNotExist) if execution_closed(state, token) => {
+            let e = CallbackError::TaskTimedOut;
+            Err(ApiError::new(e.api_name(), e.to_string()))
+        }
         Err(e) => Err(ApiError::new(e.api_name(), e.to_string())),
     }
+}
+
+/// Whether `token` is one of ours for an execution that has ended. The token
+/// registry remembers ended tasks only for a while and not across a restart;
+/// for those AWS answers TaskTimedOut, as for any task that is over. (A token
+/// of an execution still RUNNING keeps TaskDoesNotExist: after a restart its
+/// task may be about to wait again.)
+fn execution_closed(state: &AppState, token: &str) -> bool {
+    TaskToken::parse(token)
+        .and_then(|(arn, _state)| state.store.get_execution(&arn))
+        .is_some_and(|record| record.status != "RUNNING")
 }
 
 fn optional<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {
