@@ -22,6 +22,14 @@ struct Server {
     endpoint: String,
 }
 
+/// A failing assertion must not leave a server process behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
     let log = std::fs::OpenOptions::new()
         .create(true)
