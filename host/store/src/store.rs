@@ -66,6 +66,18 @@ fn sequence_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<u64>, Store
     Ok(r.get(Table::ExecutionIds, arn.as_bytes())?.map(|b| sequence_of(&b)))
 }
 
+/// Execution `arn`'s sequence number and stored record bytes (None: no such
+/// execution; a number without a record, which no write leaves, is corrupt).
+fn execution_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    let Some(seq) = sequence_in(r, arn)? else {
+        return Ok(None);
+    };
+    match r.get(Table::Executions, &keys::execution(seq))? {
+        Some(bytes) => Ok(Some((seq, bytes))),
+        None => Err(StoreError::Corrupt(format!("execution {arn} has a number but no record"))),
+    }
+}
+
 /// `sequence_in`, for writes that need the execution to exist.
 pub(crate) fn existing_sequence(r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
     sequence_in(r, arn)?.ok_or_else(|| StoreError::Database(format!("no execution {arn}")))
@@ -159,10 +171,7 @@ pub(crate) fn update_execution_in(
     arn: &str,
     change: impl FnOnce(&mut ExecutionRecord),
 ) -> Result<Option<ExecutionRecord>, StoreError> {
-    let Some(seq) = sequence_in(w, arn)? else {
-        return Ok(None);
-    };
-    let Some(b) = w.get(Table::Executions, &keys::execution(seq))? else {
+    let Some((seq, b)) = execution_in(w, arn)? else {
         return Ok(None);
     };
     let mut record: ExecutionRecord = execution_codec::decode(&b)?;
@@ -612,10 +621,7 @@ impl Store {
         let encoded = execution_codec::encode(&record);
         let counter = self.sequence.clone();
         self.submit(move |w| {
-            if let Some(existing) = sequence_in(w, &record.arn)? {
-                let b = w.get(Table::Executions, &keys::execution(existing))?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("execution {} has a number but no record", record.arn))
-                })?;
+            if let Some((_, b)) = execution_in(w, &record.arn)? {
                 return Ok(Err(execution_codec::decode(&b)?));
             }
             let stored = last_sequence(w)?;
@@ -645,14 +651,7 @@ impl Store {
         arn: &str,
         change: impl FnOnce(&mut ExecutionRecord),
     ) -> Option<PreparedUpdate> {
-        let (seq, read) = self
-            .read(|r| {
-                let Some(seq) = sequence_in(r, arn)? else {
-                    return Ok(None);
-                };
-                Ok(r.get(Table::Executions, &keys::execution(seq))?.map(|b| (seq, b)))
-            })
-            .ok()??;
+        let (seq, read) = self.read(|r| execution_in(r, arn)).ok()??;
         let mut record: ExecutionRecord = execution_codec::decode(&read).ok()?;
         change(&mut record);
         let encoded = execution_codec::encode(&record).ok()?;
@@ -666,11 +665,8 @@ impl Store {
 
     pub fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         self.read(|r| {
-            let Some(seq) = sequence_in(r, arn)? else {
-                return Ok(None);
-            };
-            r.get(Table::Executions, &keys::execution(seq))?
-                .map(|b| execution_codec::decode(&b))
+            execution_in(r, arn)?
+                .map(|(_, b)| execution_codec::decode(&b))
                 .transpose()
         })
     }
@@ -693,10 +689,7 @@ impl Store {
         new: ExecutionRecord,
     ) -> Commit<Result<(), Option<ExecutionRecord>>> {
         self.submit(move |w| {
-            let Some(seq) = sequence_in(w, &expected.arn)? else {
-                return Ok(Err(None));
-            };
-            let Some(b) = w.get(Table::Executions, &keys::execution(seq))? else {
+            let Some((seq, b)) = execution_in(w, &expected.arn)? else {
                 return Ok(Err(None));
             };
             let current: ExecutionRecord = execution_codec::decode(&b)?;
