@@ -8,3 +8,4 @@ mod crash;
 mod http;
 mod sandbox;
 mod server;
+mod warm;

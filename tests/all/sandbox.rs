@@ -12,7 +12,7 @@ fn load(name: &str) -> std::sync::Arc<Function> {
     shared_sandbox().compile(&wasm).expect("component compiles")
 }
 
-async fn invoke(function: &Function, input: Value, limits: &Limits) -> Invocation {
+async fn invoke(function: &std::sync::Arc<Function>, input: Value, limits: &Limits) -> Invocation {
     let input = input.to_string();
     shared_sandbox()
         .invoke(function, Request { input: &input, context: TaskContext::default(), limits, on_heartbeat: None })

@@ -4,7 +4,7 @@
 //! ```text
 //! stepbox-bench-runner <manifest.json> <workload-key> [--executions N] [--input FILE]
 //!                      [--units N] [--expect JSON] [--cache-dir DIR | --no-cache]
-//!                      [--component NAME]
+//!                      [--component NAME] [--no-warm]
 //! ```
 //!
 //! Loads the workload's definition once, binds the Task states listed in
@@ -48,11 +48,12 @@ struct Args {
     expect: Option<Value>,
     cache_dir: Option<PathBuf>,
     component: String,
+    warm: bool,
 }
 
 const USAGE: &str = "usage: stepbox-bench-runner <manifest.json> <workload-key> [--executions N] \
                      [--input FILE] [--units N] [--expect JSON] [--cache-dir DIR | --no-cache] \
-                     [--component NAME]";
+                     [--component NAME] [--no-warm]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut positional = Vec::new();
@@ -62,6 +63,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut expect = None;
     let mut cache_dir = default_cache_dir();
     let mut component = COMPONENT.to_string();
+    let mut warm = true;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
@@ -73,6 +75,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--cache-dir" => cache_dir = Some(PathBuf::from(value("--cache-dir")?)),
             "--no-cache" => cache_dir = None,
             "--component" => component = value("--component")?,
+            "--no-warm" => warm = false,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -83,7 +86,7 @@ fn parse_args() -> anyhow::Result<Args> {
     }
     let [manifest, key]: [String; 2] =
         positional.try_into().map_err(|_| anyhow::anyhow!("expected <manifest.json> <workload-key>\n{USAGE}"))?;
-    Ok(Args { manifest: manifest.into(), key, executions, input, units, expect, cache_dir, component })
+    Ok(Args { manifest: manifest.into(), key, executions, input, units, expect, cache_dir, component, warm })
 }
 
 /// Like `stepbox`'s CLI: `$STEPBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/stepbox`,
@@ -244,7 +247,11 @@ fn run(args: Args, t0: Instant) -> anyhow::Result<bool> {
     let input = read_json(&input_path)?;
 
     // The sandbox and the component (compiled, or loaded from the artifact cache).
-    let sandbox = Sandbox::new(SandboxConfig { cache_dir: args.cache_dir.clone(), ..SandboxConfig::default() })?;
+    let sandbox = Sandbox::new(SandboxConfig {
+        cache_dir: args.cache_dir.clone(),
+        warm_instances: args.warm,
+        ..SandboxConfig::default()
+    })?;
     let registry = Registry::new(sandbox.clone());
     let mut origin = None;
     let functions = if task_states.is_empty() {
@@ -329,6 +336,7 @@ fn run(args: Args, t0: Instant) -> anyhow::Result<bool> {
         "component": args.component,
         "component_origin": origin.map(|o| match o { Origin::Compiled => "compiled", Origin::Cached => "cached" }),
         "task_invocations": invocations.load(Ordering::Relaxed),
+        "warm_instances_taken": sandbox.warm_stats(None).taken,
     });
     println!("BENCH_RESULT {result}");
     // Don't wait for straggling runtime threads: the result is out.

@@ -24,6 +24,13 @@ pub struct SandboxConfig {
     pub pooling: bool,
     /// Native stack for guest code (wasm call depth is bounded by it).
     pub max_wasm_stack_bytes: usize,
+    /// Prepare each recently invoked function's next instance ahead, and
+    /// tear finished ones down, on a thread that only uses idle CPU. Every
+    /// invocation still runs in a new instance.
+    pub warm_instances: bool,
+    /// A prepared instance not taken within this time is dropped, freeing
+    /// its pool slot.
+    pub warm_idle: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -36,6 +43,8 @@ impl Default for SandboxConfig {
             fuel: false,
             pooling: true,
             max_wasm_stack_bytes: 1 << 20,
+            warm_instances: true,
+            warm_idle: Duration::from_secs(10),
         }
     }
 }

@@ -9,6 +9,7 @@ use wasmtime_wasi::{FsPerms, ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView
 
 use crate::bindings::stepbox::task::{host, types};
 use crate::logs::{LogBuffer, Logs};
+use crate::warm::PrepKey;
 use crate::{Function, Inner, InvokeError, Limits};
 
 /// What the task is told about its invocation (the WIT `context` record).
@@ -48,11 +49,11 @@ pub struct Invocation {
 
 /// The store's data for one invocation.
 pub(crate) struct InvocationState {
+    pub(crate) on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
-    limiter: MemoryLimiter,
     logs: LogBuffer,
-    on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl WasiView for InvocationState {
@@ -84,7 +85,7 @@ impl host::Host for InvocationState {
 
 /// Caps linear memory; remembers that the cap was hit so the resulting
 /// allocation-failure trap is reported as `Sandbox.OutOfMemory`.
-struct MemoryLimiter {
+pub(crate) struct MemoryLimiter {
     limit: u64,
     exceeded: bool,
 }
@@ -115,10 +116,82 @@ impl std::fmt::Display for DeadlineReached {
 
 impl std::error::Error for DeadlineReached {}
 
-pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>) -> Invocation {
+/// The store data of a new invocation; `logs` receives stdout, stderr and `log` lines.
+pub(crate) fn new_state(
+    wasi: WasiCtx,
+    memory_limit: u64,
+    logs: &LogBuffer,
+    on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
+) -> InvocationState {
+    InvocationState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter { limit: memory_limit, exceeded: false },
+        logs: logs.clone(),
+        on_heartbeat,
+    }
+}
+
+/// WASI for a guest: stdout and stderr into `logs`, and at most a private
+/// scratch directory at `/tmp`; no env, args, network or inherited stdio.
+pub(crate) fn wasi_ctx(logs: &LogBuffer, scratch: Option<&std::path::Path>) -> wasmtime::Result<WasiCtx> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(logs.clone()).stderr(logs.clone());
+    if let Some(dir) = scratch {
+        wasi.preopened_dir(dir, "/tmp", FsPerms::ReadWrite)?;
+    }
+    Ok(wasi.build())
+}
+
+pub(crate) async fn run(inner: &Inner, function: &Arc<Function>, request: Request<'_>) -> Invocation {
     let started = Instant::now();
     let limits = request.limits;
-    let logs = LogBuffer::new(limits.max_log_bytes);
+    let memory_limit = limits.memory_bytes.min(inner.config.max_memory_bytes);
+    let fuel_budget = match (inner.config.fuel, limits.fuel) {
+        (true, budget) => Some(budget.unwrap_or(u64::MAX)),
+        (false, None) => None,
+        (false, Some(budget)) => {
+            let message = format!("a fuel budget ({budget}) needs a sandbox that counts fuel (SandboxConfig::fuel)");
+            return failed_early(started, InvokeError::Internal(message));
+        }
+    };
+    // An instance made ahead (warm.rs), unless this invocation gets a scratch directory.
+    let prepared = match &inner.warm {
+        Some(warm) if !limits.scratch_dir => {
+            warm.take(function, PrepKey::new(limits, memory_limit, fuel_budget), limits.timeout)
+        }
+        _ => None,
+    };
+
+    // The scratch directory lives until the end of this function, then is removed.
+    let mut scratch = None;
+    let (mut store, task, logs, fuel_used) = match prepared {
+        Some(p) => {
+            let mut store = p.store;
+            store.data_mut().on_heartbeat = request.on_heartbeat;
+            (store, Some(p.task), p.logs, p.fuel_used)
+        }
+        None => {
+            let logs = LogBuffer::new(limits.max_log_bytes);
+            scratch = match limits.scratch_dir.then(tempfile::tempdir).transpose() {
+                Ok(dir) => dir,
+                Err(e) => {
+                    let error = InvokeError::Internal(format!("creating scratch directory: {e}"));
+                    return failed_early(started, error);
+                }
+            };
+            let wasi = match wasi_ctx(&logs, scratch.as_ref().map(|d| d.path())) {
+                Ok(wasi) => wasi,
+                Err(e) => {
+                    let error = InvokeError::Internal(format!("granting scratch directory: {e:#}"));
+                    return failed_early(started, error);
+                }
+            };
+            let mut store = Store::new(&inner.engine, new_state(wasi, memory_limit, &logs, request.on_heartbeat));
+            store.limiter(|s| &mut s.limiter);
+            (store, None, logs, 0)
+        }
+    };
     let finish = |result, fuel_consumed, stopped_after| Invocation {
         result,
         logs: logs.snapshot(),
@@ -126,39 +199,8 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
         stopped_after,
         fuel_consumed,
     };
-
-    // The scratch directory lives until the end of this function, then is removed.
-    let scratch = match limits.scratch_dir.then(tempfile::tempdir).transpose() {
-        Ok(dir) => dir,
-        Err(e) => return finish(Err(InvokeError::Internal(format!("creating scratch directory: {e}"))), None, started.elapsed()),
-    };
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(logs.clone()).stderr(logs.clone());
-    if let Some(dir) = &scratch {
-        if let Err(e) = wasi.preopened_dir(dir.path(), "/tmp", FsPerms::ReadWrite) {
-            return finish(Err(InvokeError::Internal(format!("granting scratch directory: {e:#}"))), None, started.elapsed());
-        }
-    }
-    let memory_limit = limits.memory_bytes.min(inner.config.max_memory_bytes);
-    let state = InvocationState {
-        wasi: wasi.build(),
-        table: ResourceTable::new(),
-        limiter: MemoryLimiter { limit: memory_limit, exceeded: false },
-        logs: logs.clone(),
-        on_heartbeat: request.on_heartbeat,
-    };
-    let mut store = Store::new(&inner.engine, state);
-    store.limiter(|s| &mut s.limiter);
-    let fuel_budget = match (inner.config.fuel, limits.fuel) {
-        (true, budget) => Some(budget.unwrap_or(u64::MAX)),
-        (false, None) => None,
-        (false, Some(budget)) => {
-            let message = format!("a fuel budget ({budget}) needs a sandbox that counts fuel (SandboxConfig::fuel)");
-            return finish(Err(InvokeError::Internal(message)), None, started.elapsed());
-        }
-    };
     if let Some(budget) = fuel_budget {
-        store.set_fuel(budget).expect("fuel is enabled on the engine");
+        store.set_fuel(budget.saturating_sub(fuel_used)).expect("fuel is enabled on the engine");
     }
     // Every tick the guest yields to the executor (so the outer timeout and
     // other tasks progress) unless its deadline has passed, which traps.
@@ -183,7 +225,10 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
         request_id: request.context.request_id,
     };
     let call = async {
-        let task = function.pre.instantiate_async(&mut store).await?;
+        let task = match task {
+            Some(task) => task,
+            None => function.pre.instantiate_async(&mut store).await?,
+        };
         task.call_handle(&mut store, request.input, &ctx).await
     };
     // The outer timeout guards host calls the epoch cannot interrupt (a guest
@@ -200,9 +245,25 @@ pub(crate) async fn run(inner: &Inner, function: &Function, request: Request<'_>
         Ok(Ok(Err(e))) => Err(InvokeError::Task { error: e.error, cause: e.cause, stack_trace: e.stack_trace }),
         Ok(Err(e)) => Err(classify_trap(&e, store.data(), limits, fuel_budget, &logs)),
     };
-    drop(store);
+    // Tearing the store down resets its pool slot: the preparer does that off
+    // this path when it can. A scratch directory's store goes first, here.
+    match (&inner.warm, &scratch) {
+        (Some(warm), None) => warm.retire(store),
+        _ => drop(store),
+    }
     drop(scratch);
     finish(result, fuel_consumed, stopped_after)
+}
+
+/// An invocation that failed before any guest code could run.
+fn failed_early(started: Instant, error: InvokeError) -> Invocation {
+    Invocation {
+        result: Err(error),
+        logs: Logs::default(),
+        duration: started.elapsed(),
+        stopped_after: started.elapsed(),
+        fuel_consumed: None,
+    }
 }
 
 fn classify_trap(

@@ -20,6 +20,7 @@ mod logs;
 mod registry;
 mod runtime;
 mod validate;
+mod warm;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use invoke::{Invocation, Request, TaskContext};
 pub use logs::Logs;
 pub use registry::{Registry, RegisteredFunction};
 pub use runtime::Allocator;
+pub use warm::WarmStats;
 
 use invoke::InvocationState;
 
@@ -50,6 +52,7 @@ pub struct Function {
     /// Whether this load compiled the component or found it in the cache.
     pub origin: Origin,
     pre: bindings::TaskPre<InvocationState>,
+    warm: warm::WarmSlot,
 }
 
 impl std::fmt::Debug for Function {
@@ -64,6 +67,8 @@ struct Inner {
     linker: wasmtime::component::Linker<InvocationState>,
     cache: cache::ArtifactCache,
     config: SandboxConfig,
+    /// Prepares instances ahead on idle CPU; `None` when configured off.
+    warm: Option<warm::Warm>,
     _ticker: runtime::EpochTicker,
 }
 
@@ -81,8 +86,13 @@ impl Sandbox {
         bindings::Task::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
         let cache = cache::ArtifactCache::new(&engine, config.cache_dir.as_deref())?;
         let ticker = runtime::EpochTicker::start(engine.clone(), config.epoch_tick);
+        let warm = config.warm_instances.then(|| {
+            // Ready instances hold pool slots: a quarter of them at most.
+            let max_ready = (config.max_concurrent_instances as usize / 4).max(1);
+            warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
+        });
         tracing::debug!(?allocator, "sandbox ready");
-        Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, _ticker: ticker }) })
+        Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, warm, _ticker: ticker }) })
     }
 
     /// Which instance allocator is in use (pooling unless its reservation failed).
@@ -117,12 +127,18 @@ impl Sandbox {
             .map_err(|e| RegisterError::WrongWorld(validate::describe_import_error(&e)))?;
         let pre = bindings::TaskPre::new(instance_pre)
             .map_err(|e| RegisterError::WrongWorld(format!("export `handle` has the wrong type: {e:#}")))?;
-        Ok(Arc::new(Function { sha256, code_size: wasm.len(), origin, pre }))
+        Ok(Arc::new(Function { sha256, code_size: wasm.len(), origin, pre, warm: Default::default() }))
     }
 
     /// Run `function` once. Never panics and never fails the host: every
     /// failure of the guest is an [`InvokeError`] in the returned invocation.
-    pub async fn invoke(&self, function: &Function, request: Request<'_>) -> Invocation {
+    pub async fn invoke(&self, function: &Arc<Function>, request: Request<'_>) -> Invocation {
         invoke::run(&self.inner, function, request).await
+    }
+
+    /// Counters of the warm instances (all functions', or whether `function`
+    /// has one ready); zero when [`SandboxConfig::warm_instances`] is off.
+    pub fn warm_stats(&self, function: Option<&Function>) -> WarmStats {
+        self.inner.warm.as_ref().map(|w| w.stats(function)).unwrap_or_default()
     }
 }

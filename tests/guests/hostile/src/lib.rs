@@ -2,7 +2,8 @@
 //! sandbox contains it. `{"attack": NAME}` with NAME one of:
 //! `loop`, `memory`, `recursion`, `shadow-recursion`, `panic`, `huge-output`, `read-passwd`,
 //! `env`, `args`, `sleep`, `log-flood`, `network`, `scratch`, `heartbeat`, `context`,
-//! `fail-with-request-id` (fails with its context's request id as the message); anything else
+//! `fail-with-request-id` (fails with its context's request id as the message), `count` (how many
+//! times this instance has been called: always 1 in a fresh instance); anything else
 //! echoes the input (so the same component also serves normal invocations).
 
 use std::io::Write;
@@ -28,6 +29,10 @@ fn handle(input: Value, ctx: &Context) -> Result<Value, TaskError> {
         "recursion" => Ok(json!(recurse(std::hint::black_box(1)))),
         "shadow-recursion" => Ok(json!(recurse_shadow(std::hint::black_box(1)))),
         "panic" => panic!("hostile guest panicked on purpose"),
+        "count" => {
+            static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            Ok(json!({ "calls": CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 }))
+        }
         "huge-output" => Ok(Value::String("x".repeat(10 << 20))),
         "read-passwd" => match std::fs::read_to_string("/etc/passwd") {
             Ok(text) => Ok(json!({"leaked": text})),

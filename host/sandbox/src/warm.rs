@@ -1,0 +1,345 @@
+//! Warm instances: fresh instances created before they are needed, on spare
+//! CPU time.
+//!
+//! Creating a store and instantiating a component, and tearing the store down
+//! afterwards (the pool slot's reset), are most of a small invocation's cost.
+//! A preparer thread in the lowest scheduling class (`SCHED_IDLE`: it runs
+//! only on a core nothing else wants) keeps one never-called instance ready
+//! per recently invoked function, and drops finished stores. Each invocation
+//! still runs in its own new instance; only when that instance is made
+//! changes. When every core is busy the preparer gets no time, and
+//! invocations instantiate and tear down inline, as without it.
+//!
+//! Hand-offs never wait: an invocation takes a ready instance only if the
+//! slot is free at that moment, and a finished store the preparer cannot take
+//! yet (its queue is full) is dropped inline. The preparer spins briefly for
+//! new work before it sleeps, so a steady stream of invocations never pays
+//! for waking it.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use wasmtime::Store;
+
+use crate::bindings;
+use crate::invoke::{InvocationState, new_state};
+use crate::logs::LogBuffer;
+use crate::{Function, Limits};
+
+/// How long the preparer looks for new work before it sleeps.
+const SPIN: Duration = Duration::from_micros(200);
+/// Finished stores waiting for the preparer; beyond this they are dropped inline.
+const MAX_RETIRED: usize = 4;
+
+/// The limits a prepared instance was made under; an invocation takes it
+/// only when its own limits agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PrepKey {
+    pub memory_limit: u64,
+    pub max_log_bytes: usize,
+    pub fuel_budget: Option<u64>,
+}
+
+impl PrepKey {
+    pub fn new(limits: &Limits, memory_limit: u64, fuel_budget: Option<u64>) -> Self {
+        PrepKey { memory_limit, max_log_bytes: limits.max_log_bytes, fuel_budget }
+    }
+}
+
+/// A store holding an instantiated, never-called instance.
+pub(crate) struct Prepared {
+    pub store: Store<InvocationState>,
+    pub task: bindings::Task,
+    pub logs: LogBuffer,
+    /// Fuel instantiation used (start functions), charged to the invocation.
+    pub fuel_used: u64,
+    key: PrepKey,
+    made: Instant,
+    _counted: ReadyCount,
+}
+
+/// Counts a prepared instance in [`Shared::ready_count`] until it is taken,
+/// evicted or dropped with its function.
+struct ReadyCount(Arc<AtomicUsize>);
+
+impl ReadyCount {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        ReadyCount(count.clone())
+    }
+}
+
+impl Drop for ReadyCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A function's ready instance (at most one) and its preparer bookkeeping.
+#[derive(Default)]
+pub(crate) struct WarmSlot {
+    ready: Mutex<Option<Prepared>>,
+    /// A refill is queued with the preparer.
+    requested: AtomicBool,
+    /// Preparing failed once (instantiation trapped, or exceeded its limits):
+    /// invocations of this function report such failures themselves.
+    disabled: AtomicBool,
+}
+
+struct Shared {
+    engine: wasmtime::Engine,
+    epoch_tick: Duration,
+    /// A ready instance not taken for this long is dropped (its pool slot freed).
+    idle: Duration,
+    /// Ready instances may hold at most this many pool slots at once.
+    max_ready: usize,
+    ready_count: Arc<AtomicUsize>,
+    requests: Mutex<Vec<(Arc<Function>, PrepKey, Duration)>>,
+    retired: Mutex<Vec<Store<InvocationState>>>,
+    /// Set after a push to `requests` or `retired`; what the preparer spins on.
+    pending: AtomicBool,
+    sleeping: AtomicBool,
+    stop: AtomicBool,
+    thread: OnceLock<Thread>,
+    taken: AtomicUsize,
+}
+
+/// Counters of the warm-instance machinery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WarmStats {
+    /// Invocations that ran in an instance prepared ahead.
+    pub taken: usize,
+    /// Instances ready now.
+    pub ready: usize,
+}
+
+/// The preparer thread and its queues.
+pub(crate) struct Warm {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Warm {
+    pub fn start(engine: wasmtime::Engine, epoch_tick: Duration, max_ready: usize, idle: Duration) -> Self {
+        let shared = Arc::new(Shared {
+            engine,
+            epoch_tick,
+            idle,
+            max_ready,
+            ready_count: Arc::new(AtomicUsize::new(0)),
+            requests: Mutex::new(Vec::new()),
+            retired: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            thread: OnceLock::new(),
+            taken: AtomicUsize::new(0),
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("stepbox-warm".into())
+            .spawn(move || preparer(worker))
+            .expect("spawning the warm-instance preparer thread");
+        let _ = shared.thread.set(thread.thread().clone());
+        Warm { shared, thread: Some(thread) }
+    }
+
+    /// Take `function`'s ready instance if it was made under `key`, and ask
+    /// for the next one either way.
+    pub fn take(&self, function: &Arc<Function>, key: PrepKey, timeout: Duration) -> Option<Prepared> {
+        let slot = &function.warm;
+        if slot.disabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let taken = slot.ready.try_lock().ok().and_then(|mut ready| ready.take());
+        if !slot.requested.swap(true, Ordering::AcqRel) {
+            self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push((function.clone(), key, timeout));
+            self.shared.wake();
+        }
+        match taken {
+            Some(prepared) if prepared.key == key => {
+                self.shared.taken.fetch_add(1, Ordering::Relaxed);
+                Some(prepared)
+            }
+            Some(stale) => {
+                self.retire(stale.store);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Hand a finished store to the preparer to drop (the slot reset), or
+    /// drop it here when the preparer is behind.
+    pub fn retire(&self, store: Store<InvocationState>) {
+        let mut retired = self.shared.retired.lock().unwrap_or_else(|e| e.into_inner());
+        if retired.len() >= MAX_RETIRED {
+            drop(retired);
+            drop(store);
+            return;
+        }
+        retired.push(store);
+        drop(retired);
+        self.shared.wake();
+    }
+
+    pub fn stats(&self, function: Option<&Function>) -> WarmStats {
+        let ready = match function {
+            Some(f) => f.warm.ready.lock().map(|r| r.is_some() as usize).unwrap_or(0),
+            None => self.shared.ready_count.load(Ordering::Relaxed),
+        };
+        WarmStats { taken: self.shared.taken.load(Ordering::Relaxed), ready }
+    }
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Shared {
+    fn wake(&self) {
+        self.pending.store(true, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst)
+            && let Some(t) = self.thread.get()
+        {
+            t.unpark();
+        }
+    }
+
+    /// A fresh instance of `function` under `key`. Instantiation runs under
+    /// the function's timeout (a start function that never returns traps)
+    /// and its fuel budget.
+    async fn prepare(&self, function: &Function, key: PrepKey, timeout: Duration) -> wasmtime::Result<Prepared> {
+        let logs = LogBuffer::new(key.max_log_bytes);
+        let state = new_state(crate::invoke::wasi_ctx(&logs, None)?, key.memory_limit, &logs, None);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if let Some(budget) = key.fuel_budget {
+            store.set_fuel(budget)?;
+        }
+        let ticks = (timeout.as_nanos() / self.epoch_tick.as_nanos().max(1)) as u64 + 1;
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks);
+        let task = function.pre.instantiate_async(&mut store).await?;
+        let fuel_used = match key.fuel_budget {
+            Some(budget) => budget - store.get_fuel().unwrap_or(0),
+            None => 0,
+        };
+        Ok(Prepared { store, task, logs, fuel_used, key, made: Instant::now(), _counted: ReadyCount::new(&self.ready_count) })
+    }
+}
+
+/// The preparer: drops retired stores, refills requested slots, evicts
+/// instances nobody took for a while; spins briefly, then sleeps.
+fn preparer(shared: Arc<Shared>) {
+    lowest_priority();
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::warn!(error = %e, "warm instances disabled: no executor for the preparer");
+            return;
+        }
+    };
+    // Functions that may hold a ready instance, for eviction.
+    let mut holding: Vec<Weak<Function>> = Vec::new();
+    let mut last_work = Instant::now();
+    let mut last_eviction = Instant::now();
+    while !shared.stop.load(Ordering::SeqCst) {
+        if shared.pending.swap(false, Ordering::SeqCst) {
+            // Refills first: the next invocation may be waiting for one;
+            // dropping finished stores can wait.
+            let requests = std::mem::take(&mut *shared.requests.lock().unwrap_or_else(|e| e.into_inner()));
+            for (function, key, timeout) in requests {
+                refill(&shared, &rt, &function, key, timeout, &mut holding);
+            }
+            let retired = std::mem::take(&mut *shared.retired.lock().unwrap_or_else(|e| e.into_inner()));
+            drop(retired);
+            last_work = Instant::now();
+            continue;
+        }
+        if last_eviction.elapsed() >= shared.idle / 4 {
+            evict_idle(&mut holding, shared.idle);
+            last_eviction = Instant::now();
+        }
+        if last_work.elapsed() < SPIN {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+            continue;
+        }
+        shared.sleeping.store(true, Ordering::SeqCst);
+        if !shared.pending.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst) {
+            std::thread::park_timeout(shared.idle / 4);
+        }
+        shared.sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+fn refill(
+    shared: &Shared,
+    rt: &tokio::runtime::Runtime,
+    function: &Arc<Function>,
+    key: PrepKey,
+    timeout: Duration,
+    holding: &mut Vec<Weak<Function>>,
+) {
+    let slot = &function.warm;
+    slot.requested.store(false, Ordering::Release);
+    if slot.disabled.load(Ordering::Relaxed) || slot.ready.lock().map(|r| r.is_some()).unwrap_or(true) {
+        return;
+    }
+    if shared.ready_count.load(Ordering::Relaxed) >= shared.max_ready {
+        return;
+    }
+    match rt.block_on(shared.prepare(function, key, timeout)) {
+        Ok(prepared) => {
+            let mut ready = slot.ready.lock().unwrap_or_else(|e| e.into_inner());
+            if ready.is_none() {
+                *ready = Some(prepared);
+                if !holding.iter().any(|w| w.as_ptr() == Arc::as_ptr(function)) {
+                    holding.push(Arc::downgrade(function));
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = format!("{e:#}"), "not preparing instances of a function whose instantiation fails");
+            slot.disabled.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn evict_idle(holding: &mut Vec<Weak<Function>>, idle: Duration) {
+    holding.retain(|weak| {
+        let Some(function) = weak.upgrade() else { return false };
+        let mut ready = function.warm.ready.lock().unwrap_or_else(|e| e.into_inner());
+        match &*ready {
+            Some(p) if p.made.elapsed() >= idle => {
+                *ready = None;
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    });
+}
+
+/// `SCHED_IDLE`: the preparer only ever uses a core that would otherwise idle.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain syscall on the calling thread with a valid parameter.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        if rc != 0 {
+            tracing::debug!("SCHED_IDLE unavailable for the warm-instance preparer");
+        }
+    }
+}
