@@ -4,8 +4,8 @@
 //! Creating a store and instantiating a component, and tearing the store down
 //! afterwards (the pool slot's reset), are most of a small invocation's cost.
 //! A preparer thread in the lowest scheduling class (`SCHED_IDLE`: it runs
-//! only on a core nothing else wants) keeps one never-called instance ready
-//! per recently invoked function, and drops finished stores. Each invocation
+//! only on a core nothing else wants) keeps a couple of never-called
+//! instances ready per recently invoked function, and drops finished stores. Each invocation
 //! still runs in its own new instance; only when that instance is made
 //! changes. When every core is busy the preparer gets no time, and
 //! invocations instantiate and tear down inline, as without it.
@@ -28,6 +28,9 @@ use crate::invoke::{InvocationState, new_state};
 use crate::logs::LogBuffer;
 use crate::{Function, Limits};
 
+/// Instances kept ready per function: two absorb the preparer's jitter
+/// (a store to drop, a moment descheduled) in a steady stream of invocations.
+const DEPTH: usize = 2;
 /// How long the preparer looks for new work before it sleeps.
 const SPIN: Duration = Duration::from_micros(200);
 /// Finished stores waiting for the preparer; beyond this they are dropped inline.
@@ -55,7 +58,6 @@ pub(crate) struct Prepared {
     pub logs: LogBuffer,
     /// Fuel instantiation used (start functions), charged to the invocation.
     pub fuel_used: u64,
-    key: PrepKey,
     made: Instant,
     _counted: ReadyCount,
 }
@@ -77,15 +79,23 @@ impl Drop for ReadyCount {
     }
 }
 
-/// A function's ready instance (at most one) and its preparer bookkeeping.
+/// A function's ready instances (at most [`DEPTH`]) and its preparer bookkeeping.
 #[derive(Default)]
 pub(crate) struct WarmSlot {
-    ready: Mutex<Option<Prepared>>,
+    state: Mutex<SlotState>,
     /// A refill is queued with the preparer.
     requested: AtomicBool,
     /// Preparing failed once (instantiation trapped, or exceeded its limits):
     /// invocations of this function report such failures themselves.
     disabled: AtomicBool,
+}
+
+#[derive(Default)]
+struct SlotState {
+    ready: Vec<Prepared>,
+    /// The limits (and timeout) of the latest invocation: what the next
+    /// instances are prepared under.
+    wanted: Option<(PrepKey, Duration)>,
 }
 
 struct Shared {
@@ -96,7 +106,7 @@ struct Shared {
     /// Ready instances may hold at most this many pool slots at once.
     max_ready: usize,
     ready_count: Arc<AtomicUsize>,
-    requests: Mutex<Vec<(Arc<Function>, PrepKey, Duration)>>,
+    requests: Mutex<Vec<Arc<Function>>>,
     retired: Mutex<Vec<Store<InvocationState>>>,
     /// Set after a push to `requests` or `retired`; what the preparer spins on.
     pending: AtomicBool,
@@ -146,28 +156,43 @@ impl Warm {
         Warm { shared, thread: Some(thread) }
     }
 
-    /// Take `function`'s ready instance if it was made under `key`, and ask
-    /// for the next one either way.
+    /// Take one of `function`'s ready instances, made under `key` and
+    /// `timeout`, and ask for more either way.
     pub fn take(&self, function: &Arc<Function>, key: PrepKey, timeout: Duration) -> Option<Prepared> {
         let slot = &function.warm;
+        // Never wait for the preparer: if it holds the slot this moment,
+        // this invocation instantiates inline.
+        let Ok(mut state) = slot.state.try_lock() else { return None };
+        if state.wanted.is_none_or(|(k, t)| k != key || t != timeout) {
+            // Instances made under other limits are of no use any more.
+            state.wanted = Some((key, timeout));
+            // Under new limits, instantiation may succeed (or fail) anew.
+            slot.disabled.store(false, Ordering::Relaxed);
+            let stale = std::mem::take(&mut state.ready);
+            drop(state);
+            for p in stale {
+                self.retire(p.store);
+            }
+            self.request(function);
+            return None;
+        }
         if slot.disabled.load(Ordering::Relaxed) {
             return None;
         }
-        let taken = slot.ready.try_lock().ok().and_then(|mut ready| ready.take());
-        if !slot.requested.swap(true, Ordering::AcqRel) {
-            self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push((function.clone(), key, timeout));
-            self.shared.wake();
+        let taken = state.ready.pop();
+        drop(state);
+        self.request(function);
+        if taken.is_some() {
+            self.shared.taken.fetch_add(1, Ordering::Relaxed);
         }
-        match taken {
-            Some(prepared) if prepared.key == key => {
-                self.shared.taken.fetch_add(1, Ordering::Relaxed);
-                Some(prepared)
-            }
-            Some(stale) => {
-                self.retire(stale.store);
-                None
-            }
-            None => None,
+        taken
+    }
+
+    /// Ask the preparer to top `function`'s instances up (once until it has).
+    fn request(&self, function: &Arc<Function>) {
+        if !function.warm.requested.swap(true, Ordering::AcqRel) {
+            self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(function.clone());
+            self.shared.wake();
         }
     }
 
@@ -187,7 +212,7 @@ impl Warm {
 
     pub fn stats(&self, function: Option<&Function>) -> WarmStats {
         let ready = match function {
-            Some(f) => f.warm.ready.lock().map(|r| r.is_some() as usize).unwrap_or(0),
+            Some(f) => f.warm.state.lock().map(|s| s.ready.len()).unwrap_or(0),
             None => self.shared.ready_count.load(Ordering::Relaxed),
         };
         WarmStats { taken: self.shared.taken.load(Ordering::Relaxed), ready }
@@ -233,7 +258,7 @@ impl Shared {
             Some(budget) => budget - store.get_fuel().unwrap_or(0),
             None => 0,
         };
-        Ok(Prepared { store, task, logs, fuel_used, key, made: Instant::now(), _counted: ReadyCount::new(&self.ready_count) })
+        Ok(Prepared { store, task, logs, fuel_used, made: Instant::now(), _counted: ReadyCount::new(&self.ready_count) })
     }
 }
 
@@ -253,16 +278,23 @@ fn preparer(shared: Arc<Shared>) {
     let mut last_work = Instant::now();
     let mut last_eviction = Instant::now();
     while !shared.stop.load(Ordering::SeqCst) {
-        if shared.pending.swap(false, Ordering::SeqCst) {
-            // Refills first: the next invocation may be waiting for one;
-            // dropping finished stores can wait.
-            let requests = std::mem::take(&mut *shared.requests.lock().unwrap_or_else(|e| e.into_inner()));
-            for (function, key, timeout) in requests {
-                refill(&shared, &rt, &function, key, timeout, &mut holding);
+        // Refills first: the next invocation may be about to look for one.
+        let requests = std::mem::take(&mut *shared.requests.lock().unwrap_or_else(|e| e.into_inner()));
+        if !requests.is_empty() {
+            for function in requests {
+                refill(&shared, &rt, &function, &mut holding);
             }
-            let retired = std::mem::take(&mut *shared.retired.lock().unwrap_or_else(|e| e.into_inner()));
-            drop(retired);
             last_work = Instant::now();
+            continue;
+        }
+        // Then one finished store at a time, looking for refills in between.
+        let retired = shared.retired.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(store) = retired {
+            drop(store);
+            last_work = Instant::now();
+            continue;
+        }
+        if shared.pending.swap(false, Ordering::SeqCst) {
             continue;
         }
         if last_eviction.elapsed() >= shared.idle / 4 {
@@ -283,35 +315,41 @@ fn preparer(shared: Arc<Shared>) {
     }
 }
 
-fn refill(
-    shared: &Shared,
-    rt: &tokio::runtime::Runtime,
-    function: &Arc<Function>,
-    key: PrepKey,
-    timeout: Duration,
-    holding: &mut Vec<Weak<Function>>,
-) {
+fn refill(shared: &Shared, rt: &tokio::runtime::Runtime, function: &Arc<Function>, holding: &mut Vec<Weak<Function>>) {
     let slot = &function.warm;
     slot.requested.store(false, Ordering::Release);
-    if slot.disabled.load(Ordering::Relaxed) || slot.ready.lock().map(|r| r.is_some()).unwrap_or(true) {
-        return;
-    }
-    if shared.ready_count.load(Ordering::Relaxed) >= shared.max_ready {
-        return;
-    }
-    match rt.block_on(shared.prepare(function, key, timeout)) {
-        Ok(prepared) => {
-            let mut ready = slot.ready.lock().unwrap_or_else(|e| e.into_inner());
-            if ready.is_none() {
-                *ready = Some(prepared);
+    while !slot.disabled.load(Ordering::Relaxed) && shared.ready_count.load(Ordering::Relaxed) < shared.max_ready {
+        let wanted = {
+            let state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
+            match state.wanted {
+                Some(wanted) if state.ready.len() < DEPTH => wanted,
+                _ => return,
+            }
+        };
+        let (key, timeout) = wanted;
+        match rt.block_on(shared.prepare(function, key, timeout)) {
+            Ok(prepared) => {
+                let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
+                // Limits changed meanwhile: this one is dropped (out of the lock).
+                let stale = if state.wanted == Some(wanted) {
+                    state.ready.push(prepared);
+                    None
+                } else {
+                    Some(prepared)
+                };
+                drop(state);
+                drop(stale);
                 if !holding.iter().any(|w| w.as_ptr() == Arc::as_ptr(function)) {
                     holding.push(Arc::downgrade(function));
                 }
             }
-        }
-        Err(e) => {
-            tracing::debug!(error = format!("{e:#}"), "not preparing instances of a function whose instantiation fails");
-            slot.disabled.store(true, Ordering::Relaxed);
+            Err(e) => {
+                tracing::debug!(
+                    error = format!("{e:#}"),
+                    "not preparing instances of a function whose instantiation fails"
+                );
+                slot.disabled.store(true, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -319,15 +357,13 @@ fn refill(
 fn evict_idle(holding: &mut Vec<Weak<Function>>, idle: Duration) {
     holding.retain(|weak| {
         let Some(function) = weak.upgrade() else { return false };
-        let mut ready = function.warm.ready.lock().unwrap_or_else(|e| e.into_inner());
-        match &*ready {
-            Some(p) if p.made.elapsed() >= idle => {
-                *ready = None;
-                false
-            }
-            Some(_) => true,
-            None => false,
-        }
+        let mut state = function.warm.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (keep, old): (Vec<_>, Vec<_>) = std::mem::take(&mut state.ready).into_iter().partition(|p| p.made.elapsed() < idle);
+        state.ready = keep;
+        let holds = !state.ready.is_empty();
+        drop(state);
+        drop(old);
+        holds
     });
 }
 
