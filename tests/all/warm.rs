@@ -62,28 +62,34 @@ async fn an_invocation_takes_a_prepared_instance_that_was_never_called() {
 async fn prepared_instances_fail_the_same_named_ways() {
     let sandbox = sandbox(SandboxConfig::default());
     let hostile = load(&sandbox, "hostile");
-    let short = Limits { timeout: Duration::from_millis(200), memory_bytes: 64 << 20, ..Limits::default() };
+    let limits = |timeout_ms| Limits {
+        timeout: Duration::from_millis(timeout_ms),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    // Only the loop gets a short timeout: the rest must fail their own way
+    // even on a busy machine.
     let cases = [
-        ("loop", "Sandbox.Timedout"),
-        ("memory", "Sandbox.OutOfMemory"),
-        ("panic", "Sandbox.Trap"),
-        ("recursion", "Sandbox.Trap"),
-        ("huge-output", "States.DataLimitExceeded"),
-        ("fail-with-request-id", "RequestIdError"),
+        ("loop", "Sandbox.Timedout", limits(200)),
+        ("memory", "Sandbox.OutOfMemory", limits(30_000)),
+        ("panic", "Sandbox.Trap", limits(30_000)),
+        ("recursion", "Sandbox.Trap", limits(30_000)),
+        ("huge-output", "States.DataLimitExceeded", limits(30_000)),
+        ("fail-with-request-id", "RequestIdError", limits(30_000)),
     ];
-    for (attack, expected) in cases {
+    for (attack, expected, limits) in cases {
         let input = json!({ "attack": attack });
-        // The first invocation asks for an instance under these limits.
-        let inline = invoke(&sandbox, &hostile, input.clone(), &short).await;
+        // The first invocation asks for instances under these limits.
+        let inline = invoke(&sandbox, &hostile, input.clone(), &limits).await;
         assert_eq!(error_name(&inline), expected, "{attack} inline: {:?}", inline.result);
-        let warm = invoke_warm(&sandbox, &hostile, input, &short).await;
+        let warm = invoke_warm(&sandbox, &hostile, input, &limits).await;
         assert_eq!(error_name(&warm), expected, "{attack} warm: {:?}", warm.result);
         if attack == "panic" {
             let cause = warm.result.unwrap_err().cause();
             assert!(cause.contains("hostile guest panicked on purpose"), "{cause}");
         }
         if attack == "loop" {
-            assert!(warm.stopped_after >= short.timeout, "stopped early: {:?}", warm.stopped_after);
+            assert!(warm.stopped_after >= limits.timeout, "stopped early: {:?}", warm.stopped_after);
         }
     }
 }
@@ -179,4 +185,23 @@ async fn with_warm_instances_off_every_invocation_instantiates_inline() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(sandbox.warm_stats(None), Default::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_instances_do_not_take_the_slots_of_concurrent_invocations() {
+    // Two instances may run at once; a ready instance of another function
+    // must not leave room for only one of them.
+    let sandbox = Sandbox::new(SandboxConfig { max_concurrent_instances: 2, ..SandboxConfig::default() }).expect("sandbox");
+    let echo = load(&sandbox, "echo");
+    invoke(&sandbox, &echo, json!({}), &Limits::default()).await.result.expect("echo");
+    wait_ready(&sandbox, &echo).await;
+    let hostile = load(&sandbox, "hostile");
+    let limits = Limits { timeout: Duration::from_millis(300), ..Limits::default() };
+    let sleeping = json!({ "attack": "sleep" });
+    let (a, b) = tokio::join!(
+        invoke(&sandbox, &hostile, sleeping.clone(), &limits),
+        invoke(&sandbox, &hostile, sleeping.clone(), &limits)
+    );
+    assert_eq!(error_name(&a), "Sandbox.Timedout", "{:?}", a.result);
+    assert_eq!(error_name(&b), "Sandbox.Timedout", "{:?}", b.result);
 }

@@ -87,8 +87,7 @@ impl Sandbox {
         let cache = cache::ArtifactCache::new(&engine, config.cache_dir.as_deref())?;
         let ticker = runtime::EpochTicker::start(engine.clone(), config.epoch_tick);
         let warm = config.warm_instances.then(|| {
-            // Ready instances hold pool slots: a quarter of them at most.
-            let max_ready = (config.max_concurrent_instances as usize / 4).max(1);
+            let max_ready = warm::max_ready(config.max_concurrent_instances);
             warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
         });
         tracing::debug!(?allocator, "sandbox ready");

@@ -30,7 +30,9 @@ fn base_config(config: &SandboxConfig) -> Config {
 }
 
 fn pooling_config(config: &SandboxConfig) -> PoolingAllocationConfig {
-    let n = config.max_concurrent_instances;
+    // Warm instances (ready, or waiting for teardown) get slots of their own.
+    let n = config.max_concurrent_instances
+        + if config.warm_instances { crate::warm::pool_reserve(config.max_concurrent_instances) } else { 0 };
     let mut pool = PoolingAllocationConfig::default();
     // A Rust wasip2 component has a few core instances (main module plus
     // shims) with one memory and a couple of tables.

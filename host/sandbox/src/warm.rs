@@ -36,6 +36,19 @@ const SPIN: Duration = Duration::from_micros(200);
 /// Finished stores waiting for the preparer; beyond this they are dropped inline.
 const MAX_RETIRED: usize = 4;
 
+/// Ready instances may hold at most this many pool slots, a quarter of
+/// what invocations may use at once.
+pub(crate) fn max_ready(max_concurrent_instances: u32) -> usize {
+    (max_concurrent_instances as usize / 4).max(1)
+}
+
+/// Pool slots beyond `max_concurrent_instances` that warm instances may
+/// hold (ready, queued for teardown, or being made), so invocations keep
+/// every slot they are promised.
+pub(crate) fn pool_reserve(max_concurrent_instances: u32) -> u32 {
+    (max_ready(max_concurrent_instances) + MAX_RETIRED + 1) as u32
+}
+
 /// The limits a prepared instance was made under; an invocation takes it
 /// only when its own limits agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
