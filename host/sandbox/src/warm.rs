@@ -5,10 +5,10 @@
 //! afterwards (the pool slot's reset), are most of a small invocation's cost.
 //! A preparer thread in the lowest scheduling class (`SCHED_IDLE`: it runs
 //! only on a core nothing else wants) keeps a couple of never-called
-//! instances ready per recently invoked function, and drops finished stores. Each invocation
-//! still runs in its own new instance; only when that instance is made
-//! changes. When every core is busy the preparer gets no time, and
-//! invocations instantiate and tear down inline, as without it.
+//! instances ready per recently invoked function, and drops finished
+//! stores. Each invocation still runs in its own new instance; only when
+//! that instance is made changes. When every core is busy the preparer gets
+//! no time, and invocations instantiate and tear down inline, as without it.
 //!
 //! Hand-offs never wait: an invocation takes a ready instance only if the
 //! slot is free at that moment, and a finished store the preparer cannot take
@@ -371,7 +371,8 @@ fn evict_idle(holding: &mut Vec<Weak<Function>>, idle: Duration) {
     holding.retain(|weak| {
         let Some(function) = weak.upgrade() else { return false };
         let mut state = function.warm.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (keep, old): (Vec<_>, Vec<_>) = std::mem::take(&mut state.ready).into_iter().partition(|p| p.made.elapsed() < idle);
+        let (keep, old): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut state.ready).into_iter().partition(|p| p.made.elapsed() < idle);
         state.ready = keep;
         let holds = !state.ready.is_empty();
         drop(state);
