@@ -312,6 +312,15 @@ impl Timers {
     }
 }
 
+/// How a durable run begins.
+pub(crate) enum Started {
+    /// A new execution, just inserted as this record (its close then needs
+    /// no read of the store).
+    New(stepbox_store::ExecutionRecord),
+    /// A recorded execution continuing after a restart or a suspension.
+    Resumed(Resume),
+}
+
 /// Runs (or resumes) a Standard execution durably on its own task.
 pub(crate) fn spawn_run(
     state: AppState,
@@ -319,7 +328,7 @@ pub(crate) fn spawn_run(
     sm: Arc<StateMachine>,
     input: Value,
     mut options: ExecutionOptions,
-    resume: Option<Resume>,
+    started: Started,
 ) {
     let arn = options.execution_arn.clone().unwrap_or_default();
     let (tx, rx) = watch::channel(None);
@@ -327,16 +336,18 @@ pub(crate) fn spawn_run(
     options.abort = Some(rx);
     options.suspend_waits_over = Some(durability.config.suspend_waits_over);
     tokio::spawn(async move {
-        let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
-        let progress = match resume {
-            None => {
-                state
-                    .engine
-                    .start_durable(sm, input, options, sink.clone())
-                    .await
+        let progress = match started {
+            Started::New(record) => {
+                let sink = Arc::new(ExecutionJournal::started(durability.store.clone(), record));
+                let run = state.engine.start_durable(sm, input, options, sink.clone());
+                (run.await, sink)
             }
-            Some(from) => state.engine.resume(sm, from, options, sink.clone()).await,
+            Started::Resumed(from) => {
+                let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
+                (state.engine.resume(sm, from, options, sink.clone()).await, sink)
+            }
         };
+        let (progress, sink) = progress;
         state.running.remove(&arn);
         match progress {
             Progress::Finished(outcome) => {
@@ -422,7 +433,7 @@ fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(),
         sm,
         input,
         options,
-        Some(resume),
+        Started::Resumed(resume),
     );
     Ok(())
 }

@@ -571,8 +571,10 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     }
     if let Some(durability) = &state.durability {
         let options = target.execution_options(name, &arn);
-        crate::durable::spawn_run(state.clone(), durability.clone(), definition, input, options, None);
-        return Ok(json!({"executionArn": arn, "startDate": epoch(record.start_date)}));
+        let start_date = record.start_date;
+        let started = crate::durable::Started::New(record);
+        crate::durable::spawn_run(state.clone(), durability.clone(), definition, input, options, started);
+        return Ok(json!({"executionArn": arn, "startDate": epoch(start_date)}));
     }
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);

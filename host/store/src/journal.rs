@@ -32,6 +32,9 @@ pub struct ExecutionJournal {
     /// looked up yet; numbers start at 1).
     seq: Arc<AtomicU64>,
     pending: Arc<Mutex<Pending>>,
+    /// The record as its starter inserted it, until the first close: that
+    /// close is prepared from it instead of from a read of the store.
+    started: Mutex<Option<ExecutionRecord>>,
 }
 
 /// The execution's sequence number, looked up once.
@@ -62,7 +65,9 @@ struct Pending {
     events: EventChunk,
     /// The latest checkpoint not yet handed to the writer: within one write
     /// only the last one matters, and it lands after the events before it.
-    checkpoint: Option<Vec<u8>>,
+    /// Encoded by the writer, and only when no close in the same write ends
+    /// the execution (a short execution's last checkpoint is never encoded).
+    checkpoint: Option<Checkpoint>,
     /// Record changes (`close`), applied after the events, in order.
     closes: Vec<Close>,
     /// A write that will take the pending entries is queued.
@@ -96,8 +101,16 @@ impl Pending {
         let mut ended = false;
         let mut replies = Vec::with_capacity(self.closes.len());
         for close in self.closes {
+            let prepared = close.prepared.map(|mut p| {
+                if p.seq == 0 {
+                    // Unknown on the engine's thread; a wrong guess only makes
+                    // the writer apply `change` to the stored record instead.
+                    p.seq = *seq.as_ref().unwrap_or(&0);
+                }
+                p
+            });
             let closed = match &events {
-                Ok(()) => apply_update_in(w, arn, close.prepared, close.change),
+                Ok(()) => apply_update_in(w, arn, prepared, close.change),
                 Err(e) => Err(e.clone()),
             };
             if let Ok(Some(record)) = &closed {
@@ -108,7 +121,8 @@ impl Pending {
         if let Some(cp) = &self.checkpoint
             && !ended
             && let Ok(seq) = seq
-            && let Err(e) = w.put(Table::Checkpoints, &checkpoint_key(seq), cp)
+            && let Err(e) = encode_checkpoint(cp)
+                .and_then(|bytes| w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes))
         {
             tracing::error!(execution = %arn, error = %e, "cannot write a checkpoint");
         }
@@ -127,7 +141,16 @@ impl ExecutionJournal {
             arn: execution_arn.into().into(),
             seq: Arc::default(),
             pending: Arc::default(),
+            started: Mutex::default(),
         }
+    }
+
+    /// The journal of an execution its caller just inserted as `record`: its
+    /// close needs no read of the store.
+    pub fn started(store: Store, record: ExecutionRecord) -> Self {
+        let journal = ExecutionJournal::new(store, record.arn.clone());
+        *lock(&journal.started) = Some(record);
+        journal
     }
 
     /// Adds to the pending entries, queueing a write to take them unless one is queued.
@@ -169,16 +192,22 @@ impl ExecutionJournal {
     /// one operation (how a finished execution is closed: its last events and
     /// its status become durable together; when a write of its events is
     /// still queued, that write carries the close). Resolves with the changed
-    /// record (None: no such execution) once durable. The record is read,
-    /// changed and encoded on this thread; the writer only checks that nobody
-    /// changed it meanwhile (else it applies `change` again to the current
-    /// record).
+    /// record (None: no such execution) once durable. The record (as
+    /// [`started`](Self::started) knows it, else read) is changed and encoded
+    /// on this thread; the writer only checks that nobody changed it
+    /// meanwhile (else it applies `change` again to the current record).
     pub fn close(
         &self,
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
-        let prepared = self.store.prepare_update(&self.arn, &change);
-        if let Some(p) = &prepared {
+        let started = lock(&self.started).take();
+        let prepared = match started {
+            Some(known) => Store::prepare_update_of(known, &change),
+            None => self.store.prepare_update(&self.arn, &change),
+        };
+        if let Some(p) = &prepared
+            && p.seq != 0
+        {
             self.seq.store(p.seq, Ordering::Relaxed);
         }
         let (reply, answer) = oneshot::channel();
@@ -211,11 +240,7 @@ impl HistorySink for ExecutionJournal {
         true
     }
     fn checkpoint(&self, checkpoint: &Checkpoint) {
-        match encode_checkpoint(checkpoint) {
-            Ok(bytes) => self.add(|p| p.checkpoint = Some(bytes)),
-            Err(e) => {
-                tracing::error!(execution = %self.arn, error = %e, "cannot record a checkpoint")
-            }
-        }
+        let checkpoint = checkpoint.clone();
+        self.add(|p| p.checkpoint = Some(checkpoint));
     }
 }

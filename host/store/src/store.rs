@@ -141,6 +141,8 @@ pub(crate) fn encode_checkpoint(checkpoint: &Checkpoint) -> Result<Vec<u8>, Stor
 /// An execution record changed and encoded on the caller's thread, from the
 /// stored bytes it was read as.
 pub(crate) struct PreparedUpdate {
+    /// The execution's number (0: not known on the caller's thread; the
+    /// writer fills it in before applying).
     pub(crate) seq: u64,
     read: Vec<u8>,
     record: ExecutionRecord,
@@ -657,6 +659,25 @@ impl Store {
         let encoded = execution_codec::encode(&record).ok()?;
         Some(PreparedUpdate {
             seq,
+            read,
+            record,
+            encoded,
+        })
+    }
+
+    /// Applies `change` to `known`, the record as the caller inserted it,
+    /// without reading the store (the writer still checks that the stored
+    /// record is what `known` encodes to). None: `known` does not encode.
+    pub(crate) fn prepare_update_of(
+        known: ExecutionRecord,
+        change: impl FnOnce(&mut ExecutionRecord),
+    ) -> Option<PreparedUpdate> {
+        let read = execution_codec::encode(&known).ok()?;
+        let mut record = known;
+        change(&mut record);
+        let encoded = execution_codec::encode(&record).ok()?;
+        Some(PreparedUpdate {
+            seq: 0,
             read,
             record,
             encoded,

@@ -499,6 +499,8 @@ async fn a_format_1_store_is_migrated_when_opened() {
 struct Held {
     inner: MemoryBackend,
     queue: std::sync::Mutex<Vec<(WriteOp, Done)>>,
+    /// Read transactions begun (outside the writer).
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 impl Held {
@@ -518,6 +520,7 @@ impl Backend for Held {
         &self,
         f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.read(f)
     }
     fn write(&self, op: WriteOp, done: Done) {
@@ -655,4 +658,54 @@ async fn a_close_applies_to_a_record_changed_meanwhile() {
     assert_eq!(closed.await.unwrap().unwrap().status, "SUCCEEDED");
     assert_eq!(store.get_execution(&b.arn).unwrap().unwrap().status, "SUCCEEDED");
     assert!(store.running_executions().unwrap().is_empty());
+}
+
+/// A journal started from the record its caller inserted closes without a
+/// read: the close is prepared from that record, and the writer still finds
+/// the execution's number and applies the close to a record changed meanwhile.
+#[tokio::test]
+async fn a_started_journal_closes_without_reading_the_record() {
+    use stepbox_engine::HistorySink;
+    let (held, store, a) = held_store_with_one_execution().await;
+    let reads = || held.reads.load(std::sync::atomic::Ordering::Relaxed);
+
+    let journal = ExecutionJournal::started(store.clone(), a.clone());
+    let before = reads();
+    journal.record(event(1, EventType::ExecutionStarted));
+    journal.checkpoint(&checkpoint(json!({"a": 1}), 2));
+    let closed = journal.close(|r| {
+        r.status = "SUCCEEDED".into();
+        r.stop_date = Some(t(9));
+    });
+    assert_eq!(reads(), before, "no read before the write");
+    assert_eq!(held.queued(), 1, "the events' write carries the close");
+    held.release();
+    assert_eq!(closed.await.unwrap().unwrap().status, "SUCCEEDED");
+    let stored = store.get_execution(&a.arn).unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.stop_date), ("SUCCEEDED", Some(t(9))));
+    assert_eq!(store.history(&a.arn).unwrap(), [event(1, EventType::ExecutionStarted)]);
+    assert_eq!(store.checkpoint(&a.arn).unwrap(), None, "closed: no checkpoint");
+    assert!(store.running_executions().unwrap().is_empty());
+
+    // Stopped before the close is applied: the close sees the stopped record.
+    let b = execution("sm", "b", 2);
+    let inserted = store.insert_execution(b.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+    let journal = ExecutionJournal::started(store.clone(), b.clone());
+    let aborted = store.update_execution(&b.arn, |r| {
+        r.status = "ABORTED".into();
+        r.stop_date = Some(t(5));
+    });
+    let closed = journal.close(|r| {
+        if r.is_running() {
+            r.status = "SUCCEEDED".into();
+            r.stop_date = Some(t(9));
+        }
+    });
+    held.release();
+    aborted.await.unwrap().unwrap();
+    assert_eq!(closed.await.unwrap().unwrap().status, "ABORTED");
+    let stored = store.get_execution(&b.arn).unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.stop_date), ("ABORTED", Some(t(5))));
 }
