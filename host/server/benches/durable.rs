@@ -12,6 +12,8 @@
 //!    server: RSS once they all wait on timers (target ≤ 300 MiB).
 //!
 //! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs;
+//! `STEPBOX_BENCH_ONLY=express` or `=durable` runs only that W5 figure (three
+//! times, no waiting run), for profilers;
 //! `STEPBOX_BENCH_IN_FLIGHT=N` (default 64) sets the number of W5 clients:
 //! a durable execution waits for two commits (its start and its end), so
 //! when clients also wait for the end, few clients measure fsync latency,
@@ -94,82 +96,101 @@ fn record(i: usize) -> ExecutionRecord {
     }
 }
 
-/// How long a durable W5 client keeps its slot.
+/// How long a durable W5 client waits before its next start.
 #[derive(Clone, Copy, PartialEq)]
 enum Slot {
     /// Until StartExecution would answer (the record is durable), as a client
-    /// of AWS's asynchronous StartExecution does; the run goes on without it.
+    /// of AWS's asynchronous StartExecution does; the execution runs on its
+    /// own task, as the server's `spawn_run` runs it.
     Start,
     /// Until the execution is durably closed.
     Close,
 }
 
-/// Runs `n` executions, `in_flight()` clients at a time, Express in memory
-/// (`store` None) or durable Standard; returns executions/s, counted until
-/// the last one is finished (durably closed).
+/// Runs `n` executions from `in_flight()` clients, each starting its next
+/// execution once the last one answered, as clients on their own connections
+/// do (and as the server's request handlers run them: Express inline in the
+/// handler until its result, durable Standard answered once its record is
+/// durable, the run on a task of its own). Express runs in memory (`store`
+/// None); returns executions/s, counted until the last one is finished
+/// (durably closed).
 async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 {
     NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sm = w5();
-    let permits = Arc::new(tokio::sync::Semaphore::new(in_flight()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let permit = permits.clone().acquire_owned().await.expect("semaphore");
-        let (engine, sm, store) = (engine.clone(), sm.clone(), store.clone());
-        set.spawn(async move {
-            let mut permit = Some(permit);
-            let opts = ExecutionOptions {
-                name: format!("e{i}"),
-                state_machine_name: "w5".into(),
-                ..Default::default()
-            };
-            let input = json!({"id": i});
-            let status = match store {
-                None => {
-                    engine
-                        .start(sm, input, opts, Arc::new(NullSink))
-                        .await
-                        .status
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..in_flight() {
+        let (engine, sm, store, next) = (engine.clone(), sm.clone(), store.clone(), next.clone());
+        clients.spawn(async move {
+            let mut runs = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
                 }
-                Some((store, slot)) => {
-                    let rec = record(i);
-                    let arn = rec.arn.clone();
-                    store
-                        .insert_execution(rec)
-                        .await
-                        .expect("insert")
-                        .expect("new execution");
-                    if slot == Slot::Start {
-                        permit.take();
+                let opts = ExecutionOptions {
+                    name: format!("e{i}"),
+                    state_machine_name: "w5".into(),
+                    ..Default::default()
+                };
+                let input = json!({"id": i});
+                match &store {
+                    None => {
+                        let outcome = engine.start(sm.clone(), input, opts, Arc::new(NullSink)).await;
+                        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
                     }
-                    let journal = Arc::new(ExecutionJournal::new(store.clone(), arn.clone()));
-                    let Progress::Finished(outcome) =
-                        engine.start_durable(sm, input, opts, journal.clone()).await
-                    else {
-                        panic!("W5 never suspends")
-                    };
-                    let status = outcome.status;
-                    // As the server closes an execution: its last events and status in one write.
-                    journal
-                        .close(move |r| {
-                            r.status = outcome.status.as_str().into();
-                            r.output = outcome.output.as_ref().map(|o| o.to_string());
-                            r.stop_date = Some(outcome.stop_date);
-                        })
-                        .await
-                        .expect("close");
-                    status
+                    Some((store, slot)) => {
+                        let rec = record(i);
+                        store
+                            .insert_execution(rec.clone())
+                            .await
+                            .expect("insert")
+                            .expect("new execution");
+                        let run = durable_run(engine.clone(), sm.clone(), input, opts, store.clone(), rec);
+                        match slot {
+                            Slot::Start => runs.push(tokio::spawn(run)),
+                            Slot::Close => run.await,
+                        }
+                    }
                 }
-            };
-            drop(permit);
-            assert_eq!(status, ExecutionStatus::Succeeded);
+            }
+            for run in runs {
+                run.await.expect("execution task");
+            }
         });
-        while set.try_join_next().is_some() {}
     }
-    while let Some(r) = set.join_next().await {
-        r.expect("execution task");
+    while let Some(r) = clients.join_next().await {
+        r.expect("client");
     }
     n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A durable execution's run and close, as the server's `spawn_run` does it.
+async fn durable_run(
+    engine: Engine,
+    sm: Arc<StateMachine>,
+    input: Value,
+    opts: ExecutionOptions,
+    store: Store,
+    rec: ExecutionRecord,
+) {
+    // As the server runs what it inserted: the close needs no read.
+    let journal = Arc::new(ExecutionJournal::started(store, rec));
+    let Progress::Finished(outcome) = engine.start_durable(sm, input, opts, journal.clone()).await
+    else {
+        panic!("W5 never suspends")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    // As the server closes an execution: its last events and status in one write.
+    journal
+        .close(move |r| {
+            r.status = outcome.status.as_str().into();
+            r.output = outcome.output.as_ref().map(|o| o.to_string());
+            r.stop_date = Some(outcome.stop_date);
+        })
+        .await
+        .expect("close");
 }
 
 /// One keep-alive HTTP/1.1 connection speaking awsJson1_0.
@@ -277,6 +298,23 @@ async fn waiting_rss(registry: Registry, n: usize) {
     server.shutdown().await.ok();
 }
 
+/// `STEPBOX_BENCH_ONLY`: one kind of W5 run, three times, for a profiler.
+async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Result<()> {
+    let engine = Engine::new(Arc::new(SandboxInvoker::new(registry.clone())), Arc::new(TokioClock));
+    let dir = tempfile::tempdir()?;
+    let backend = Arc::new(stepbox_store::RedbBackend::open(&dir.path().join("w5.redb"), 64 << 20)?);
+    let store = match only {
+        "express" => None,
+        "durable" => Some((Store::new(backend), Slot::Start)),
+        other => anyhow::bail!("STEPBOX_BENCH_ONLY={other}: expected express or durable"),
+    };
+    for _ in 0..3 {
+        let rate = w5_run(&engine, n, store.clone()).await;
+        println!("W5 {only} ({n} executions, {} clients): {rate:.0} executions/s", in_flight());
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let n_w5 = env_count("STEPBOX_BENCH_W5", 10_000);
     let n_waiting = env_count("STEPBOX_BENCH_WAITING", 100_000);
@@ -293,7 +331,11 @@ fn main() -> anyhow::Result<()> {
             Limits::default(),
         )
         .map_err(|e| anyhow::anyhow!("registering processed: {e}"))?;
+    let only = std::env::var("STEPBOX_BENCH_ONLY").ok();
     runtime.block_on(async {
+        if let Some(only) = only {
+            return profile_one(&registry, &only, n_w5).await;
+        }
         // Measured first, on a fresh process (the W5 runs grow the allocator's pools).
         waiting_rss(registry.clone(), n_waiting).await;
 
