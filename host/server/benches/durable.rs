@@ -138,7 +138,13 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
                 match &store {
                     None => {
                         let outcome = engine.start(sm.clone(), input, opts, Arc::new(NullSink)).await;
-                        assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+                        assert_eq!(
+                            outcome.status,
+                            ExecutionStatus::Succeeded,
+                            "{:?}: {:?}",
+                            outcome.error,
+                            outcome.cause
+                        );
                     }
                     Some((store, slot)) => {
                         let rec = record(i);
@@ -181,7 +187,13 @@ async fn durable_run(
     else {
         panic!("W5 never suspends")
     };
-    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        outcome.error,
+        outcome.cause
+    );
     // As the server closes an execution: its last events and status in one write.
     journal
         .close(move |r| {
