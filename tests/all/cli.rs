@@ -152,6 +152,14 @@ fn help_lists_every_command() {
 }
 
 #[test]
+fn serve_help_offers_turning_warm_instances_off() {
+    let (code, out, _err) = stepbox(&["serve", "--help"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert!(out.contains("--no-warm-instances"), "{out}");
+    assert!(out.contains("idle CPU"), "{out}");
+}
+
+#[test]
 fn run_history_shows_assigned_variables() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vars.json");

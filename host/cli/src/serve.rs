@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// loopback; repeatable, `*` allows any.
     #[arg(long = "http-allow", value_name = "HOST")]
     http_allow: Vec<String>,
+    /// Do not prepare task instances ahead on idle CPU (each invocation then
+    /// instantiates its component itself: slower, but no background thread).
+    #[arg(long)]
+    no_warm_instances: bool,
 }
 
 /// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
@@ -64,7 +68,7 @@ fn default_data_dir() -> Option<PathBuf> {
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
-    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits)?;
+    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, !args.no_warm_instances)?;
     let config = ServerConfig {
         region: args.region,
         account: args.account,

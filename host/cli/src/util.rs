@@ -44,9 +44,15 @@ pub fn sandbox_config(cache_dir: Option<PathBuf>) -> SandboxConfig {
     }
 }
 
-/// A function registry with every `NAME.wasm` of `functions` registered as NAME.
-pub fn registry(cache_dir: Option<PathBuf>, functions: Option<&Path>, limits: &Limits) -> anyhow::Result<Registry> {
-    let registry = Registry::new(Sandbox::new(sandbox_config(cache_dir))?);
+/// A function registry with every `NAME.wasm` of `functions` registered as
+/// NAME; `warm_instances` as [`SandboxConfig::warm_instances`].
+pub fn registry(
+    cache_dir: Option<PathBuf>,
+    functions: Option<&Path>,
+    limits: &Limits,
+    warm_instances: bool,
+) -> anyhow::Result<Registry> {
+    let registry = Registry::new(Sandbox::new(SandboxConfig { warm_instances, ..sandbox_config(cache_dir) })?);
     if let Some(dir) = functions {
         let names = registry
             .register_dir(dir, limits)
