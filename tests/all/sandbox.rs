@@ -209,6 +209,29 @@ async fn survives_attacks_then_serves_a_thousand_invocations() {
     assert_eq!(done, 1000);
 }
 
+/// More invocations at once than the pool has instances wait for one, in
+/// the sandbox, instead of failing on the pool's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invocations_beyond_the_instance_limit_wait_for_an_instance() {
+    let sandbox = Sandbox::new(SandboxConfig { max_concurrent_instances: 2, ..SandboxConfig::default() }).expect("sandbox");
+    let hostile = sandbox.compile(&stepbox_components::bytes("hostile").unwrap()).expect("compiles");
+    let limits = Limits { timeout: Duration::from_millis(200), ..Limits::default() };
+    let input = json!({ "attack": "sleep" }).to_string();
+    let mut running = tokio::task::JoinSet::new();
+    // More than the pool's instances, warm-instance reserve included.
+    for _ in 0..16 {
+        let (sandbox, hostile, limits, input) = (sandbox.clone(), hostile.clone(), limits.clone(), input.clone());
+        running.spawn(async move {
+            let request = Request { input: &input, context: TaskContext::default(), limits: &limits, on_heartbeat: None };
+            sandbox.invoke(&hostile, request).await
+        });
+    }
+    while let Some(inv) = running.join_next().await {
+        let inv = inv.unwrap();
+        assert_eq!(error_name(&inv), "Sandbox.Timedout", "{:?}", inv.result);
+    }
+}
+
 #[test]
 fn registration_refuses_what_is_not_a_task_component() {
     let sandbox = shared_sandbox();

@@ -144,6 +144,11 @@ pub(crate) fn wasi_ctx(logs: &LogBuffer, scratch: Option<&std::path::Path>) -> w
 }
 
 pub(crate) async fn run(inner: &Inner, function: &Arc<Function>, request: Request<'_>) -> Invocation {
+    // Beyond `max_concurrent_instances` an invocation waits for a running one
+    // to finish (the pool has no instance for it), as Lambda queues beyond
+    // its concurrency; its timeout starts when it gets one. The permit is
+    // held until the store is torn down or handed to the preparer.
+    let _instance = inner.instances.acquire().await.expect("the instance semaphore is never closed");
     let started = Instant::now();
     let limits = request.limits;
     let memory_limit = limits.memory_bytes.min(inner.config.max_memory_bytes);

@@ -69,6 +69,9 @@ struct Inner {
     config: SandboxConfig,
     /// Prepares instances ahead on idle CPU; `None` when configured off.
     warm: Option<warm::Warm>,
+    /// One permit per instance an invocation may hold at once
+    /// (`max_concurrent_instances`): further invocations wait for one.
+    instances: tokio::sync::Semaphore,
     _ticker: runtime::EpochTicker,
 }
 
@@ -91,7 +94,8 @@ impl Sandbox {
             warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
         });
         tracing::debug!(?allocator, "sandbox ready");
-        Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, warm, _ticker: ticker }) })
+        let instances = tokio::sync::Semaphore::new(config.max_concurrent_instances as usize);
+        Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, warm, instances, _ticker: ticker }) })
     }
 
     /// Which instance allocator is in use (pooling unless its reservation failed).
