@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
-use stepbox_engine::{Engine, ExecutionOptions, ExecutionStatus, NullSink, Progress, TokioClock};
+use stepbox_engine::{Engine, ExecutionOptions, ExecutionOutcome, ExecutionStatus, NullSink, Progress, TokioClock};
 use stepbox_invoker::SandboxInvoker;
 use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
 use stepbox_server::durable::DurableConfig;
@@ -138,13 +138,7 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
                 match &store {
                     None => {
                         let outcome = engine.start(sm.clone(), input, opts, Arc::new(NullSink)).await;
-                        assert_eq!(
-                            outcome.status,
-                            ExecutionStatus::Succeeded,
-                            "{:?}: {:?}",
-                            outcome.error,
-                            outcome.cause
-                        );
+                        assert_succeeded(&outcome);
                     }
                     Some((store, slot)) => {
                         let rec = record(i);
@@ -172,6 +166,11 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A W5 execution must succeed; a failure names its error and cause.
+fn assert_succeeded(outcome: &ExecutionOutcome) {
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{:?}: {:?}", outcome.error, outcome.cause);
+}
+
 /// A durable execution's run and close, as the server's `spawn_run` does it.
 async fn durable_run(
     engine: Engine,
@@ -187,13 +186,7 @@ async fn durable_run(
     else {
         panic!("W5 never suspends")
     };
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?}: {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    assert_succeeded(&outcome);
     // As the server closes an execution: its last events and status in one write.
     journal
         .close(move |r| {

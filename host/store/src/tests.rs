@@ -624,15 +624,11 @@ async fn an_overtaken_execution_number_is_renumbered() {
     assert_eq!(names, ["e4", "e3", "e2", "e1"]);
 }
 
-/// A close is prepared on the caller's thread from the record it reads; when
-/// a StopExecution changed the record before the close is applied, the
-/// writer applies the close to the changed record instead.
-#[tokio::test]
-async fn a_close_applies_to_a_record_changed_meanwhile() {
-    let (held, store, a) = held_store_with_one_execution().await;
-
-    let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
-    let aborted = store.update_execution(&a.arn, |r| {
+/// A StopExecution is queued before a close that would succeed the
+/// execution; both are applied together: the close must see the stopped
+/// record and leave it ABORTED at the stop's date.
+async fn stop_then_close(held: &Held, store: &Store, journal: &ExecutionJournal, arn: &str) {
+    let aborted = store.update_execution(arn, |r| {
         r.status = "ABORTED".into();
         r.stop_date = Some(t(5));
     });
@@ -644,9 +640,20 @@ async fn a_close_applies_to_a_record_changed_meanwhile() {
     });
     held.release();
     aborted.await.unwrap().unwrap();
-    let closed = closed.await.unwrap().unwrap();
-    assert_eq!(closed.status, "ABORTED");
-    assert_eq!(store.get_execution(&a.arn).unwrap().unwrap().stop_date, Some(t(5)));
+    assert_eq!(closed.await.unwrap().unwrap().status, "ABORTED");
+    let stored = store.get_execution(arn).unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.stop_date), ("ABORTED", Some(t(5))));
+}
+
+/// A close is prepared on the caller's thread from the record it reads; when
+/// a StopExecution changed the record before the close is applied, the
+/// writer applies the close to the changed record instead.
+#[tokio::test]
+async fn a_close_applies_to_a_record_changed_meanwhile() {
+    let (held, store, a) = held_store_with_one_execution().await;
+
+    let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
+    stop_then_close(&held, &store, &journal, &a.arn).await;
 
     // Unchanged meanwhile: the prepared record is written as it is.
     let b = execution("sm", "b", 2);
@@ -693,19 +700,5 @@ async fn a_started_journal_closes_without_reading_the_record() {
     held.release();
     inserted.await.unwrap().unwrap();
     let journal = ExecutionJournal::started(store.clone(), b.clone());
-    let aborted = store.update_execution(&b.arn, |r| {
-        r.status = "ABORTED".into();
-        r.stop_date = Some(t(5));
-    });
-    let closed = journal.close(|r| {
-        if r.is_running() {
-            r.status = "SUCCEEDED".into();
-            r.stop_date = Some(t(9));
-        }
-    });
-    held.release();
-    aborted.await.unwrap().unwrap();
-    assert_eq!(closed.await.unwrap().unwrap().status, "ABORTED");
-    let stored = store.get_execution(&b.arn).unwrap().unwrap();
-    assert_eq!((stored.status.as_str(), stored.stop_date), ("ABORTED", Some(t(5))));
+    stop_then_close(&held, &store, &journal, &b.arn).await;
 }
