@@ -336,18 +336,16 @@ pub(crate) fn spawn_run(
     options.abort = Some(rx);
     options.suspend_waits_over = Some(durability.config.suspend_waits_over);
     tokio::spawn(async move {
-        let progress = match started {
+        let (progress, sink) = match started {
             Started::New(record) => {
                 let sink = Arc::new(ExecutionJournal::started(durability.store.clone(), record));
-                let run = state.engine.start_durable(sm, input, options, sink.clone());
-                (run.await, sink)
+                (state.engine.start_durable(sm, input, options, sink.clone()).await, sink)
             }
             Started::Resumed(from) => {
                 let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
                 (state.engine.resume(sm, from, options, sink.clone()).await, sink)
             }
         };
-        let (progress, sink) = progress;
         state.running.remove(&arn);
         match progress {
             Progress::Finished(outcome) => {
