@@ -51,14 +51,18 @@ pub struct Invocation {
 pub(crate) struct InvocationState {
     pub(crate) on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
     pub(crate) limiter: MemoryLimiter,
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: a component without WASI imports
+    /// (a lean build) never pays for one.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     logs: LogBuffer,
 }
 
 impl WasiView for InvocationState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let logs = &self.logs;
+        let ctx = self.wasi.get_or_insert_with(|| plain_wasi_ctx(logs));
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
@@ -116,9 +120,11 @@ impl std::fmt::Display for DeadlineReached {
 
 impl std::error::Error for DeadlineReached {}
 
-/// The store data of a new invocation; `logs` receives stdout, stderr and `log` lines.
+/// The store data of a new invocation; `logs` receives stdout, stderr and `log`
+/// lines. Without a `wasi` context (no scratch directory) the plain one is
+/// made when the guest first needs it.
 pub(crate) fn new_state(
-    wasi: WasiCtx,
+    wasi: Option<WasiCtx>,
     memory_limit: u64,
     logs: &LogBuffer,
     on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
@@ -134,13 +140,21 @@ pub(crate) fn new_state(
 
 /// WASI for a guest: stdout and stderr into `logs`, and at most a private
 /// scratch directory at `/tmp`; no env, args, network or inherited stdio.
-pub(crate) fn wasi_ctx(logs: &LogBuffer, scratch: Option<&std::path::Path>) -> wasmtime::Result<WasiCtx> {
+pub(crate) fn wasi_ctx(logs: &LogBuffer, scratch: &std::path::Path) -> wasmtime::Result<WasiCtx> {
+    let mut wasi = wasi_builder(logs);
+    wasi.preopened_dir(scratch, "/tmp", FsPerms::ReadWrite)?;
+    Ok(wasi.build())
+}
+
+/// WASI without a scratch directory: nothing in it can fail.
+fn plain_wasi_ctx(logs: &LogBuffer) -> WasiCtx {
+    wasi_builder(logs).build()
+}
+
+fn wasi_builder(logs: &LogBuffer) -> WasiCtxBuilder {
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(logs.clone()).stderr(logs.clone());
-    if let Some(dir) = scratch {
-        wasi.preopened_dir(dir, "/tmp", FsPerms::ReadWrite)?;
-    }
-    Ok(wasi.build())
+    wasi
 }
 
 pub(crate) async fn run(inner: &Inner, function: &Arc<Function>, request: Request<'_>) -> Invocation {
@@ -185,7 +199,7 @@ pub(crate) async fn run(inner: &Inner, function: &Arc<Function>, request: Reques
                     return failed_early(started, error);
                 }
             };
-            let wasi = match wasi_ctx(&logs, scratch.as_ref().map(|d| d.path())) {
+            let wasi = match scratch.as_ref().map(|d| wasi_ctx(&logs, d.path())).transpose() {
                 Ok(wasi) => wasi,
                 Err(e) => {
                     let error = InvokeError::Internal(format!("granting scratch directory: {e:#}"));
