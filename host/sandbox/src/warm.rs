@@ -72,7 +72,8 @@ pub(crate) struct Prepared {
     /// Fuel instantiation used (start functions), charged to the invocation.
     pub fuel_used: u64,
     made: Instant,
-    _counted: ReadyCount,
+    /// `None` once the instance no longer counts as ready (evicted).
+    counted: Option<ReadyCount>,
 }
 
 /// Counts a prepared instance in [`Shared::ready_count`] until it is taken,
@@ -271,7 +272,7 @@ impl Shared {
             Some(budget) => budget - store.get_fuel().unwrap_or(0),
             None => 0,
         };
-        Ok(Prepared { store, task, logs, fuel_used, made: Instant::now(), _counted: ReadyCount::new(&self.ready_count) })
+        Ok(Prepared { store, task, logs, fuel_used, made: Instant::now(), counted: Some(ReadyCount::new(&self.ready_count)) })
     }
 }
 
@@ -371,9 +372,14 @@ fn evict_idle(holding: &mut Vec<Weak<Function>>, idle: Duration) {
     holding.retain(|weak| {
         let Some(function) = weak.upgrade() else { return false };
         let mut state = function.warm.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (keep, old): (Vec<_>, Vec<_>) =
+        let (keep, mut old): (Vec<_>, Vec<_>) =
             std::mem::take(&mut state.ready).into_iter().partition(|p| p.made.elapsed() < idle);
         state.ready = keep;
+        // Uncounted under the lock: the global count never lags the slot's
+        // while the evicted stores are torn down below.
+        for evicted in &mut old {
+            evicted.counted = None;
+        }
         let holds = !state.ready.is_empty();
         drop(state);
         drop(old);
