@@ -11,21 +11,34 @@ use crate::backend::{Backend, Done, Read, Table, Write, WriteOp, prefix_end};
 #[derive(Default)]
 struct Maps(HashMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>);
 
+impl Maps {
+    /// The entries of `table` whose key starts with `prefix`, in key order.
+    fn range<'a>(
+        &'a self,
+        table: Table,
+        prefix: &[u8],
+    ) -> impl DoubleEndedIterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
+        let end = match prefix_end(prefix) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let start = Bound::Included(prefix.to_vec());
+        self.0.get(&table).into_iter().flat_map(move |t| t.range((start.clone(), end.clone())))
+    }
+}
+
 impl Read for Maps {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.0.get(&table).and_then(|t| t.get(key).cloned()))
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let Some(t) = self.0.get(&table) else {
-            return Ok(Vec::new());
-        };
-        let end = match prefix_end(prefix) {
-            Some(e) => Bound::Excluded(e),
-            None => Bound::Unbounded,
-        };
-        Ok(t.range((Bound::Included(prefix.to_vec()), end))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(self.range(table, prefix).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+    /// One step from the range's end: the trait's default scans the whole
+    /// range, which made every `insert_execution` (it numbers after the last
+    /// `Executions` key) copy every execution record of an in-memory store.
+    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self.range(table, prefix).next_back().map(|(k, v)| (k.clone(), v.clone())))
     }
 }
 

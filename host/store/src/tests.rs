@@ -702,3 +702,48 @@ async fn a_started_journal_closes_without_reading_the_record() {
     let journal = ExecutionJournal::started(store.clone(), b.clone());
     stop_then_close(&held, &store, &journal, &b.arn).await;
 }
+
+/// `Read::last` is the last entry of its prefix's range on both backends
+/// (the memory backend's own `last` steps back from the range's end).
+#[test]
+fn last_finds_the_last_entry_of_a_prefix_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let backends: Vec<Arc<dyn Backend>> = vec![
+        Arc::new(MemoryBackend::new()),
+        Arc::new(RedbBackend::open(&dir.path().join("last.redb"), 1 << 20).unwrap()),
+    ];
+    let keys: [&[u8]; 6] = [b"a\x00\x01", b"a\x00\x02", b"a\x00\xff", b"a\x01", b"b", b"\xff\xff"];
+    for backend in backends {
+        let (tx, rx) = std::sync::mpsc::channel();
+        backend.write(
+            Box::new(move |w| {
+                for k in keys {
+                    w.put(Table::Tags, k, k)?;
+                }
+                Ok(())
+            }),
+            Box::new(move |r| tx.send(r).unwrap()),
+        );
+        rx.recv().unwrap().unwrap();
+        let mut found = Vec::new();
+        backend
+            .read(&mut |r| {
+                for prefix in [&b"a\x00"[..], b"a", b"", b"\xff", b"c", b"a\x00\x03"] {
+                    found.push(r.last(Table::Tags, prefix)?.map(|(k, _)| k));
+                }
+                found.push(r.last(Table::Events, b"")?.map(|(k, _)| k));
+                Ok(())
+            })
+            .unwrap();
+        let want: Vec<Option<Vec<u8>>> = vec![
+            Some(b"a\x00\xff".to_vec()),
+            Some(b"a\x01".to_vec()),
+            Some(b"\xff\xff".to_vec()),
+            Some(b"\xff\xff".to_vec()),
+            None,
+            None,
+            None,
+        ];
+        assert_eq!(found, want, "{}", backend.describe());
+    }
+}
