@@ -57,6 +57,57 @@ fn rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU time each group of this process's threads has run so far, in ns
+/// (`/proc/self/task/*/schedstat`): on a loaded machine the CPU an execution
+/// costs is steadier than the executions/s it reaches.
+fn cpu_by_thread_group() -> std::collections::BTreeMap<&'static str, u64> {
+    let mut groups = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let read = |f: &str| std::fs::read_to_string(task.path().join(f)).unwrap_or_default();
+        let ran: u64 = read("schedstat").split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let group = match read("comm").trim() {
+            "tokio-rt-worker" => "workers",
+            "stepbox-store-w" => "writer",
+            "stepbox-warm" => "preparer",
+            _ => "other",
+        };
+        *groups.entry(group).or_insert(0) += ran;
+    }
+    groups
+}
+
+/// CPU accumulated over measured runs, per execution.
+#[derive(Default)]
+struct CpuPerExecution {
+    nanos: std::collections::BTreeMap<&'static str, u64>,
+    executions: usize,
+}
+
+impl CpuPerExecution {
+    async fn measure(&mut self, n: usize, run: impl std::future::Future<Output = f64>) -> f64 {
+        let before = cpu_by_thread_group();
+        let rate = run.await;
+        for (group, after) in cpu_by_thread_group() {
+            *self.nanos.entry(group).or_insert(0) += after.saturating_sub(before.get(group).copied().unwrap_or(0));
+        }
+        self.executions += n;
+        rate
+    }
+    fn total_micros(&self) -> f64 {
+        self.nanos.values().sum::<u64>() as f64 / self.executions.max(1) as f64 / 1e3
+    }
+    /// `total X µs (workers a, writer b, …)`.
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .nanos
+            .iter()
+            .filter(|(_, ns)| **ns > 0)
+            .map(|(g, ns)| format!("{g} {:.0}", *ns as f64 / self.executions.max(1) as f64 / 1e3))
+            .collect();
+        format!("{:.0} µs ({})", self.total_micros(), parts.join(", "))
+    }
+}
+
 fn w5() -> Arc<StateMachine> {
     let def = json!({"StartAt": "Prep", "States": {
         "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
@@ -314,8 +365,13 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
         other => anyhow::bail!("STEPBOX_BENCH_ONLY={other}: expected express or durable"),
     };
     for _ in 0..3 {
-        let rate = w5_run(&engine, n, store.clone()).await;
-        println!("W5 {only} ({n} executions, {} clients): {rate:.0} executions/s", in_flight());
+        let mut cpu = CpuPerExecution::default();
+        let rate = cpu.measure(n, w5_run(&engine, n, store.clone())).await;
+        println!(
+            "W5 {only} ({n} executions, {} clients): {rate:.0} executions/s; CPU per execution {}",
+            in_flight(),
+            cpu.describe()
+        );
     }
     Ok(())
 }
@@ -357,10 +413,11 @@ fn main() -> anyhow::Result<()> {
         let mut commits = 0;
         let mut ops = 0;
         let (mut apply, mut commit) = (0, 0);
+        let (mut express_cpu, mut durable_cpu) = (CpuPerExecution::default(), CpuPerExecution::default());
         for _ in 0..2 {
-            express.push(w5_run(&engine, n_w5, None).await);
+            express.push(express_cpu.measure(n_w5, w5_run(&engine, n_w5, None)).await);
             let before = (load(&stats.commits), load(&stats.ops), load(&stats.apply_nanos), load(&stats.commit_nanos));
-            to_start.push(w5_run(&engine, n_w5, Some((store.clone(), Slot::Start))).await);
+            to_start.push(durable_cpu.measure(n_w5, w5_run(&engine, n_w5, Some((store.clone(), Slot::Start)))).await);
             commits += load(&stats.commits) - before.0;
             ops += load(&stats.ops) - before.1;
             apply += load(&stats.apply_nanos) - before.2;
@@ -383,6 +440,12 @@ fn main() -> anyhow::Result<()> {
             per_commit(commit)
         );
         println!("  ratio durable/express:   {:.2}x (target >= 0.5x)", d / e);
+        println!(
+            "  CPU per execution:       express {}; durable {}; express/durable {:.2}",
+            express_cpu.describe(),
+            durable_cpu.describe(),
+            express_cpu.total_micros() / durable_cpu.total_micros()
+        );
         println!("  standard, each client waiting for its execution's durable close: {c:.0} executions/s = {:.2}x", c / e);
         anyhow::Ok(())
     })?;
