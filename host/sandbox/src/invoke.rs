@@ -138,15 +138,17 @@ pub(crate) fn new_state(
     }
 }
 
-/// WASI for a guest: stdout and stderr into `logs`, and at most a private
-/// scratch directory at `/tmp`; no env, args, network or inherited stdio.
+/// WASI for a guest granted a scratch directory: stdout and stderr into
+/// `logs` and the private directory at `/tmp`; no env, args, network or
+/// inherited stdio.
 pub(crate) fn wasi_ctx(logs: &LogBuffer, scratch: &std::path::Path) -> wasmtime::Result<WasiCtx> {
     let mut wasi = wasi_builder(logs);
     wasi.preopened_dir(scratch, "/tmp", FsPerms::ReadWrite)?;
     Ok(wasi.build())
 }
 
-/// WASI without a scratch directory: nothing in it can fail.
+/// WASI for every other guest: stdout and stderr into `logs`, nothing else;
+/// nothing in it can fail.
 fn plain_wasi_ctx(logs: &LogBuffer) -> WasiCtx {
     wasi_builder(logs).build()
 }
