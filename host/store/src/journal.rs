@@ -14,12 +14,13 @@ use stepbox_engine::{Checkpoint, HistoryEvent, HistorySink};
 use tokio::sync::oneshot;
 
 use crate::StoreError;
-use crate::backend::{Read, Table, Write};
+use crate::backend::{Table, Write};
 use crate::events::EventChunk;
+use crate::execution_codec;
 use crate::records::ExecutionRecord;
 use crate::store::{
     Commit, PreparedUpdate, Store, apply_update_in, checkpoint_key, chunk_key, encode_checkpoint,
-    existing_sequence,
+    existing_sequence, insert_in,
 };
 
 /// Records an execution's events and checkpoints into a [`Store`], in the
@@ -32,13 +33,29 @@ pub struct ExecutionJournal {
     /// looked up yet; numbers start at 1).
     seq: Arc<AtomicU64>,
     pending: Arc<Mutex<Pending>>,
-    /// The record as its starter inserted it, until the first close: that
-    /// close is prepared from it instead of from a read of the store.
-    started: Mutex<Option<ExecutionRecord>>,
+}
+
+/// How [`ExecutionJournal::begin`] left a new execution.
+pub enum Begun {
+    /// An execution of that ARN is stored: nothing was written.
+    Exists(ExecutionRecord),
+    /// The journal's first write inserts the record, with whatever the run
+    /// has recorded by then (a short run's whole history and close): run it
+    /// now. `recorded` resolves once the record is durable (with the stored
+    /// record instead, should another start of the ARN have got there
+    /// first: the journal then writes nothing).
+    Recording {
+        journal: ExecutionJournal,
+        recorded: Commit<Result<(), ExecutionRecord>>,
+    },
+    /// Another start of that ARN is being recorded: this insert is queued
+    /// behind it (`Err` with the stored record when that one was); run only
+    /// once it resolves `Ok`.
+    Behind(Commit<Result<(), ExecutionRecord>>),
 }
 
 /// The execution's sequence number, looked up once.
-fn sequence(seq: &AtomicU64, r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
+fn sequence(seq: &AtomicU64, r: &(impl crate::Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
     match seq.load(Ordering::Relaxed) {
         0 => {
             let found = existing_sequence(r, arn)?;
@@ -50,17 +67,56 @@ fn sequence(seq: &AtomicU64, r: &(impl Read + ?Sized), arn: &str) -> Result<u64,
 }
 
 type Closed = Result<Option<ExecutionRecord>, StoreError>;
+type Inserted = Result<Result<(), ExecutionRecord>, StoreError>;
+/// Told the commit's result once the write that produced it is durable.
+type Reply = Box<dyn FnOnce(&Result<(), StoreError>) + Send>;
+
+fn reply_with<T: Send + 'static>(tx: oneshot::Sender<Result<T, StoreError>>, own: Result<T, StoreError>) -> Reply {
+    Box::new(move |committed| {
+        let _ = tx.send(match committed {
+            Ok(()) => own,
+            Err(e) => Err(e.clone()),
+        });
+    })
+}
+
+/// The new execution's record, written by the journal's first write.
+struct Insert {
+    record: ExecutionRecord,
+    /// The record encoded after its last change (None: the writer encodes it).
+    encoded: Option<Vec<u8>>,
+    seq: u64,
+    reply: oneshot::Sender<Inserted>,
+}
 
 /// A change of the execution record waiting to be written after the pending
 /// events, and who waits for it.
 struct Close {
-    prepared: Option<PreparedUpdate>,
-    change: Box<dyn FnOnce(&mut ExecutionRecord) + Send>,
-    reply: oneshot::Sender<Closed>,
+    /// None: already applied to the pending insert's record.
+    update: Option<(Option<PreparedUpdate>, Box<dyn FnOnce(&mut ExecutionRecord) + Send>)>,
+    /// None: nobody waits; a failure is logged.
+    reply: Option<oneshot::Sender<Closed>>,
+}
+
+/// What tells a close's waiter (or the log, when nobody waits).
+fn close_reply(arn: &str, reply: Option<oneshot::Sender<Closed>>, own: Closed) -> Reply {
+    match reply {
+        Some(tx) => reply_with(tx, own),
+        None => {
+            let arn = arn.to_string();
+            Box::new(move |committed| {
+                if let Err(e) = committed.as_ref().map_err(Clone::clone).and(own) {
+                    tracing::error!(execution = %arn, error = %e, "cannot close the execution");
+                }
+            })
+        }
+    }
 }
 
 #[derive(Default)]
 struct Pending {
+    /// The record, until a write inserted it.
+    insert: Option<Insert>,
     /// Events not yet handed to the writer: one `Events` entry.
     events: EventChunk,
     /// The latest checkpoint not yet handed to the writer: within one write
@@ -72,66 +128,125 @@ struct Pending {
     closes: Vec<Close>,
     /// A write that will take the pending entries is queued.
     queued: bool,
+    /// The record as this journal's starter (or its insert) wrote it, until
+    /// the first close: that close is prepared from it instead of from a
+    /// read of the store. Stays when the writer takes the rest.
+    known: Option<ExecutionRecord>,
+    /// The insert was refused or failed: nothing of this execution is written.
+    refused: bool,
 }
 
 impl Pending {
-    /// Writes the events, then the closes, then the checkpoint unless a close
-    /// ended the execution (a closed execution keeps none: writing it would
-    /// copy a page only to delete the entry). Returns each close's result
-    /// with who waits for it; a failed event write fails the closes after it.
-    fn write_to(
-        self,
-        w: &mut dyn Write,
-        arn: &str,
-        seq: &AtomicU64,
-    ) -> Vec<(oneshot::Sender<Closed>, Closed)> {
-        let seq = sequence(seq, w, arn);
+    /// Takes what a write carries, leaving `known` (set to the record being
+    /// inserted, while it runs) and `refused`.
+    fn take_batch(&mut self) -> Pending {
+        let mut batch = std::mem::take(self);
+        self.refused = batch.refused;
+        self.known = match &batch.insert {
+            Some(ins) if ins.record.is_running() => Some(ins.record.clone()),
+            _ => batch.known.take(),
+        };
+        batch
+    }
+
+    /// Writes the insert, the events, then the closes, then the checkpoint
+    /// unless a close ended the execution (a closed execution keeps none:
+    /// writing it would copy a page only to delete the entry). Returns what
+    /// to tell whom once the write is durable (or failed), and whether the
+    /// execution was refused; a failed event write fails the closes after it.
+    fn write_to(self, w: &mut dyn Write, arn: &str, seq: &AtomicU64, store: &Store) -> (Vec<Reply>, bool) {
+        let mut replies: Vec<Reply> = Vec::with_capacity(self.closes.len() + 1);
+        let mut ended = false;
+        // The record inserted, when closes merged into it wait for it.
+        let mut inserted = None;
+        let mut refused = self.refused.then(|| StoreError::Database(format!("execution {arn} was not recorded")));
+        if let Some(ins) = self.insert {
+            let encoded = match ins.encoded {
+                Some(bytes) => Ok(bytes),
+                None => execution_codec::encode(&ins.record),
+            };
+            let written = encoded.and_then(|bytes| insert_in(w, &ins.record, ins.seq, store.sequence_counter(), &bytes));
+            let own = match written {
+                Ok(Ok(used)) => {
+                    seq.store(used, Ordering::Relaxed);
+                    ended = !ins.record.is_running();
+                    Ok(Ok(()))
+                }
+                Ok(Err(stored)) => {
+                    refused = Some(StoreError::Database(format!("execution {arn} exists")));
+                    Ok(Err(stored))
+                }
+                Err(e) => {
+                    tracing::error!(execution = %arn, error = %e, "cannot insert the execution");
+                    refused = Some(e.clone());
+                    Err(e)
+                }
+            };
+            let (store, arn) = (store.clone(), arn.to_string());
+            let reply = reply_with(ins.reply, own);
+            replies.push(Box::new(move |committed| {
+                store.release(&arn);
+                reply(committed)
+            }));
+            if refused.is_none() && self.closes.iter().any(|c| c.update.is_none()) {
+                inserted = Some(ins.record);
+            }
+        }
+        let seq = match &refused {
+            Some(e) => Err(e.clone()),
+            None => sequence(seq, w, arn),
+        };
         let events = match &seq {
             Err(e) => Err(e.clone()),
             Ok(_) if self.events.is_empty() => Ok(()),
-            Ok(seq) => w.put(
-                Table::Events,
-                &chunk_key(*seq, &self.events),
-                self.events.bytes(),
-            ),
+            Ok(seq) => w.put(Table::Events, &chunk_key(*seq, &self.events), self.events.bytes()),
         };
-        if let Err(e) = &events {
+        if let (Err(e), None) = (&events, &refused) {
             tracing::error!(execution = %arn, error = %e, "cannot write events");
         }
-        let mut ended = false;
-        let mut replies = Vec::with_capacity(self.closes.len());
         for close in self.closes {
-            let prepared = close.prepared.map(|mut p| {
-                if p.seq == 0 {
-                    // Unknown on the engine's thread; a wrong guess only makes
-                    // the writer apply `change` to the stored record instead.
-                    p.seq = *seq.as_ref().unwrap_or(&0);
+            let closed = match (&events, close.update) {
+                (Err(e), _) => Err(e.clone()),
+                // Merged into the insert: the record written is the closed one.
+                (Ok(()), None) => Ok(inserted.clone()),
+                (Ok(()), Some((prepared, change))) => {
+                    let prepared = prepared.map(|mut p| {
+                        if p.seq == 0 {
+                            // Unknown on the engine's thread; a wrong guess only makes
+                            // the writer apply `change` to the stored record instead.
+                            p.seq = *seq.as_ref().unwrap_or(&0);
+                        }
+                        p
+                    });
+                    apply_update_in(w, arn, prepared, change)
                 }
-                p
-            });
-            let closed = match &events {
-                Ok(()) => apply_update_in(w, arn, prepared, close.change),
-                Err(e) => Err(e.clone()),
             };
             if let Ok(Some(record)) = &closed {
                 ended = !record.is_running();
             }
-            replies.push((close.reply, closed));
+            replies.push(close_reply(arn, close.reply, closed));
         }
         if let Some(cp) = &self.checkpoint
             && !ended
             && let Ok(seq) = seq
-            && let Err(e) = encode_checkpoint(cp)
-                .and_then(|bytes| w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes))
+            && let Err(e) = encode_checkpoint(cp).and_then(|bytes| w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes))
         {
             tracing::error!(execution = %arn, error = %e, "cannot write a checkpoint");
         }
-        replies
+        (replies, refused.is_some())
     }
 }
-
 fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Resolves with what the writer answers on `answer`.
+fn answered<T: Send + 'static>(answer: oneshot::Receiver<Result<T, StoreError>>) -> Commit<T> {
+    Box::pin(async move {
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Database("the store writer has stopped".into())))
+    })
 }
 
 impl ExecutionJournal {
@@ -141,7 +256,6 @@ impl ExecutionJournal {
             arn: execution_arn.into().into(),
             seq: Arc::default(),
             pending: Arc::default(),
-            started: Mutex::default(),
         }
     }
 
@@ -149,8 +263,52 @@ impl ExecutionJournal {
     /// close needs no read of the store.
     pub fn started(store: Store, record: ExecutionRecord) -> Self {
         let journal = ExecutionJournal::new(store, record.arn.clone());
-        *lock(&journal.started) = Some(record);
+        lock(&journal.pending).known = Some(record);
         journal
+    }
+
+    /// Starts a new execution ahead of its record: the run need not wait
+    /// for a commit of its own, and a short run's record, history and close
+    /// become one write (see [`Begun`]). StartExecution answers once
+    /// `recorded` resolves, so nothing is acknowledged before it is durable;
+    /// a run that dies first is simply not recorded, and its Tasks ran at
+    /// least once, as AWS allows.
+    ///
+    /// Two starts of one ARN never both run: the first claims the ARN until
+    /// its insert commits, and the other is queued behind it.
+    pub fn begin(store: &Store, record: ExecutionRecord) -> Result<Begun, StoreError> {
+        if !store.claim(&record.arn) {
+            return Ok(Begun::Behind(store.insert_execution(record)));
+        }
+        match store.get_execution(&record.arn) {
+            Ok(None) => {}
+            Ok(Some(stored)) => {
+                store.release(&record.arn);
+                return Ok(Begun::Exists(stored));
+            }
+            Err(e) => {
+                store.release(&record.arn);
+                return Err(e);
+            }
+        }
+        let journal = ExecutionJournal::new(store.clone(), record.arn.clone());
+        let (reply, answer) = oneshot::channel();
+        let seq = store.next_sequence();
+        {
+            let mut p = lock(&journal.pending);
+            p.insert = Some(Insert {
+                record,
+                encoded: None,
+                seq,
+                reply,
+            });
+            p.queued = true;
+        }
+        journal.queue_write();
+        Ok(Begun::Recording {
+            journal,
+            recorded: answered(answer),
+        })
     }
 
     /// Adds to the pending entries, queueing a write to take them unless one is queued.
@@ -166,23 +324,29 @@ impl ExecutionJournal {
     }
 
     /// Queues a write that takes whatever is pending when the writer applies
-    /// it; closes it carried are answered once it is durable.
+    /// it; who waits on what it wrote is answered once it is durable.
     fn queue_write(&self) {
-        let (pending, arn, seq) = (self.pending.clone(), self.arn.clone(), self.seq.clone());
-        let replies: Arc<Mutex<Vec<(oneshot::Sender<Closed>, Closed)>>> = Arc::default();
-        let answered = replies.clone();
+        let (pending, arn, seq, store) = (
+            self.pending.clone(),
+            self.arn.clone(),
+            self.seq.clone(),
+            self.store.clone(),
+        );
+        let replies: Arc<Mutex<Vec<Reply>>> = Arc::default();
+        let to_answer = replies.clone();
         self.store.write(
             Box::new(move |w| {
-                let taken = std::mem::take(&mut *lock(&pending));
-                *lock(&replies) = taken.write_to(w, &arn, &seq);
+                let batch = lock(&pending).take_batch();
+                let (told, refused) = batch.write_to(w, &arn, &seq, &store);
+                if refused {
+                    lock(&pending).refused = true;
+                }
+                *lock(&replies) = told;
                 Ok(())
             }),
             Box::new(move |committed| {
-                for (reply, closed) in std::mem::take(&mut *lock(&answered)) {
-                    let _ = reply.send(match &committed {
-                        Ok(()) => closed,
-                        Err(e) => Err(e.clone()),
-                    });
+                for reply in std::mem::take(&mut *lock(&to_answer)) {
+                    reply(&committed);
                 }
             }),
         );
@@ -191,17 +355,44 @@ impl ExecutionJournal {
     /// Writes the pending entries and then changes the execution record, in
     /// one operation (how a finished execution is closed: its last events and
     /// its status become durable together; when a write of its events is
-    /// still queued, that write carries the close). Resolves with the changed
-    /// record (None: no such execution) once durable. The record (as
-    /// [`started`](Self::started) knows it, else read) is changed and encoded
-    /// on this thread; the writer only checks that nobody changed it
-    /// meanwhile (else it applies `change` again to the current record).
+    /// still queued, that write carries the close, and when the record itself
+    /// is still to be inserted, the closed record is inserted). Resolves with
+    /// the changed record (None: no such execution) once durable. The record
+    /// (as the journal knows it, else read) is changed and encoded on this
+    /// thread; the writer only checks that nobody changed it meanwhile (else
+    /// it applies `change` again to the current record).
     pub fn close(
         &self,
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
-        let started = lock(&self.started).take();
-        let prepared = match started {
+        let (reply, answer) = oneshot::channel();
+        self.close_with(change, Some(reply));
+        answered(answer)
+    }
+
+    /// [`close`](Self::close) with nobody waiting: the writer logs a failure.
+    /// (A finished run's task can end at once instead of waiting for the
+    /// commit only to log its result.)
+    pub fn close_logged(&self, change: impl Fn(&mut ExecutionRecord) + Send + 'static) {
+        self.close_with(change, None)
+    }
+
+    fn close_with(
+        &self,
+        change: impl Fn(&mut ExecutionRecord) + Send + 'static,
+        reply: Option<oneshot::Sender<Closed>>,
+    ) {
+        let mut p = lock(&self.pending);
+        if let Some(ins) = p.insert.as_mut() {
+            // Not written yet (so a write is queued): it inserts the closed record.
+            change(&mut ins.record);
+            ins.encoded = execution_codec::encode(&ins.record).ok();
+            p.closes.push(Close { update: None, reply });
+            return;
+        }
+        let known = p.known.take();
+        drop(p);
+        let prepared = match known {
             Some(known) => Store::prepare_update_of(known, &change),
             None => self.store.prepare_update(&self.arn, &change),
         };
@@ -210,21 +401,12 @@ impl ExecutionJournal {
         {
             self.seq.store(p.seq, Ordering::Relaxed);
         }
-        let (reply, answer) = oneshot::channel();
         self.add(|p| {
             p.closes.push(Close {
-                prepared,
-                change: Box::new(change),
+                update: Some((prepared, Box::new(change))),
                 reply,
             })
         });
-        Box::pin(async move {
-            answer.await.unwrap_or_else(|_| {
-                Err(StoreError::Database(
-                    "the store writer has stopped".into(),
-                ))
-            })
-        })
     }
 }
 

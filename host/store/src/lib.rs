@@ -19,7 +19,7 @@ mod redb_backend;
 mod store;
 
 pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
-pub use journal::ExecutionJournal;
+pub use journal::{Begun, ExecutionJournal};
 pub use memory::MemoryBackend;
 pub use records::*;
 pub use redb_backend::{CommitStats, RedbBackend};

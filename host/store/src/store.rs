@@ -182,6 +182,35 @@ pub(crate) fn update_execution_in(
     Ok(Some(record))
 }
 
+/// Inserts `record` (encoded as `encoded`) as execution `seq` unless its ARN
+/// exists (then returns the stored record). `seq` was handed out on the
+/// caller's thread; when another insert overtook it on the way, the record
+/// gets the next free number instead. Returns the number used.
+pub(crate) fn insert_in(
+    w: &mut dyn Write,
+    record: &ExecutionRecord,
+    mut seq: u64,
+    counter: &AtomicU64,
+    encoded: &[u8],
+) -> Result<Result<u64, ExecutionRecord>, StoreError> {
+    if let Some((_, b)) = execution_in(w, &record.arn)? {
+        return Ok(Err(execution_codec::decode(&b)?));
+    }
+    let stored = last_sequence(w)?;
+    if seq <= stored {
+        seq = stored + 1;
+        counter.fetch_max(seq, Ordering::Relaxed);
+    }
+    let key = keys::execution(seq);
+    w.put(Table::Executions, &key, encoded)?;
+    w.put(Table::ExecutionIds, record.arn.as_bytes(), &key)?;
+    w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), &key)?;
+    if record.is_running() && !record.express {
+        w.put(Table::Running, &key, b"")?;
+    }
+    Ok(Ok(seq))
+}
+
 /// Re-keys a format 1 store (executions, their running-index entries,
 /// checkpoints and events keyed by execution ARN) by sequence number, in the
 /// caller's transaction. Returns how many executions it moved. Events and
@@ -252,6 +281,9 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     /// The last execution sequence number handed out (see `insert_execution`).
     sequence: Arc<AtomicU64>,
+    /// ARNs of executions being started ahead of their record (see
+    /// [`ExecutionJournal::begin`](crate::ExecutionJournal::begin)).
+    starting: Arc<Mutex<std::collections::HashSet<Box<str>>>>,
 }
 
 impl Store {
@@ -259,6 +291,7 @@ impl Store {
         let mut store = Store {
             backend,
             sequence: Arc::default(),
+            starting: Arc::default(),
         };
         // A failed read only costs the writer a re-numbering (see insert_execution).
         let stored = store.read(|r| last_sequence(r)).unwrap_or(0);
@@ -619,31 +652,31 @@ impl Store {
     /// order `list_executions` and keep new keys at the B-trees' right edge,
     /// so they only grow: the last `Executions` key is the largest).
     pub fn insert_execution(&self, record: ExecutionRecord) -> Commit<Result<(), ExecutionRecord>> {
-        let mut seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+        let seq = self.next_sequence();
         let encoded = execution_codec::encode(&record);
         let counter = self.sequence.clone();
         self.submit(move |w| {
-            if let Some((_, b)) = execution_in(w, &record.arn)? {
-                return Ok(Err(execution_codec::decode(&b)?));
-            }
-            let stored = last_sequence(w)?;
-            if seq <= stored {
-                seq = stored + 1;
-                counter.fetch_max(seq, Ordering::Relaxed);
-            }
-            let key = keys::execution(seq);
-            w.put(Table::Executions, &key, &encoded?)?;
-            w.put(Table::ExecutionIds, record.arn.as_bytes(), &key)?;
-            w.put(
-                Table::ExecutionsByMachine,
-                &keys::child(&record.state_machine_arn, seq),
-                &key,
-            )?;
-            if record.is_running() && !record.express {
-                w.put(Table::Running, &key, b"")?;
-            }
-            Ok(Ok(()))
+            Ok(insert_in(w, &record, seq, &counter, &encoded?)?.map(|_| ()))
         })
+    }
+
+    /// A number for a new execution (see `insert_execution`).
+    pub(crate) fn next_sequence(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub(crate) fn sequence_counter(&self) -> &Arc<AtomicU64> {
+        &self.sequence
+    }
+
+    /// Claims `arn` for a start about to be recorded (false: another start
+    /// of it holds it). Released by [`release`](Self::release).
+    pub(crate) fn claim(&self, arn: &str) -> bool {
+        self.starting.lock().unwrap_or_else(|e| e.into_inner()).insert(arn.into())
+    }
+
+    pub(crate) fn release(&self, arn: &str) {
+        self.starting.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
     }
 
     /// Reads the execution and applies `change` to it on this thread (None:

@@ -747,3 +747,126 @@ fn last_finds_the_last_entry_of_a_prefix_on_both_backends() {
         assert_eq!(found, want, "{}", backend.describe());
     }
 }
+
+/// Whether `commit` has resolved yet (polled once).
+fn resolved<T>(commit: &mut Commit<T>) -> bool {
+    let waker = std::task::Waker::noop();
+    commit.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_ready()
+}
+
+/// A run begun ahead of its record: while the writer is busy, the record,
+/// the whole history and the close become one write; StartExecution's
+/// answer (`recorded`) waits for it.
+#[tokio::test]
+async fn a_begun_execution_is_inserted_with_its_history_and_close_in_one_write() {
+    use stepbox_engine::HistorySink;
+    let held = Arc::new(Held::default());
+    let store = Store::new(held.clone());
+    let b = execution("sm", "b", 2);
+    let Begun::Recording { journal, mut recorded } = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
+        panic!("a new name is recorded by its journal")
+    };
+    let events = [event(1, EventType::ExecutionStarted), event(2, EventType::PassStateEntered)];
+    for e in &events {
+        journal.record(e.clone());
+    }
+    journal.checkpoint(&checkpoint(json!({"a": 1}), 2));
+    let closed = journal.close(|r| {
+        r.status = "SUCCEEDED".into();
+        r.stop_date = Some(t(9));
+    });
+    assert_eq!(held.queued(), 1, "insert, events and close: one write");
+    assert!(!resolved(&mut recorded), "answered only once durable");
+    assert_eq!(store.get_execution(&b.arn).unwrap(), None, "nothing stored before the write");
+    held.release();
+    recorded.await.unwrap().unwrap();
+    assert_eq!(closed.await.unwrap().unwrap().status, "SUCCEEDED");
+    let stored = store.get_execution(&b.arn).unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.stop_date), ("SUCCEEDED", Some(t(9))));
+    assert_eq!(store.history(&b.arn).unwrap(), events);
+    assert_eq!(store.checkpoint(&b.arn).unwrap(), None, "closed: no checkpoint");
+    assert!(store.running_executions().unwrap().is_empty(), "never in the running index");
+    let listed = store.list_executions(&b.state_machine_arn).unwrap();
+    assert_eq!(listed.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["b"]);
+}
+
+/// A run still going when its record is written carries on as a started
+/// journal: later events and the close are a second write, prepared without
+/// a read, and a restart would find it RUNNING with its checkpoint.
+#[tokio::test]
+async fn a_begun_execution_written_while_running_closes_later_without_a_read() {
+    use stepbox_engine::HistorySink;
+    let held = Arc::new(Held::default());
+    let store = Store::new(held.clone());
+    let b = execution("sm", "b", 2);
+    let Begun::Recording { journal, recorded } = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
+        panic!("a new name is recorded by its journal")
+    };
+    journal.record(event(1, EventType::ExecutionStarted));
+    journal.checkpoint(&checkpoint(json!({"a": 1}), 2));
+    held.release();
+    recorded.await.unwrap().unwrap();
+    assert!(store.get_execution(&b.arn).unwrap().unwrap().is_running());
+    assert_eq!(store.running_executions().unwrap().len(), 1);
+    assert_eq!(store.checkpoint(&b.arn).unwrap(), Some(checkpoint(json!({"a": 1}), 2)));
+
+    let reads = held.reads.load(std::sync::atomic::Ordering::Relaxed);
+    journal.record(event(2, EventType::PassStateEntered));
+    journal.close_logged(|r| r.status = "SUCCEEDED".into());
+    assert_eq!(held.reads.load(std::sync::atomic::Ordering::Relaxed), reads, "no read for the close");
+    assert_eq!(held.queued(), 1);
+    held.release();
+    assert_eq!(store.get_execution(&b.arn).unwrap().unwrap().status, "SUCCEEDED");
+    assert_eq!(store.history(&b.arn).unwrap().len(), 2);
+    assert!(store.running_executions().unwrap().is_empty());
+}
+
+/// A taken name is never run twice: a stored one is found before the run
+/// begins; a second start while the first is still being recorded is
+/// queued behind it and finds it.
+#[tokio::test]
+async fn begin_finds_a_taken_name() {
+    let (held, store, a) = held_store_with_one_execution().await;
+    assert!(matches!(ExecutionJournal::begin(&store, a.clone()).unwrap(), Begun::Exists(stored) if stored == a));
+
+    let b = execution("sm", "b", 2);
+    let Begun::Recording { recorded, .. } = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
+        panic!("a new name is recorded by its journal")
+    };
+    let Begun::Behind(second) = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
+        panic!("a start of a name being recorded waits behind it")
+    };
+    held.release();
+    recorded.await.unwrap().unwrap();
+    assert_eq!(second.await.unwrap(), Err(b.clone()), "the first start's record");
+    // Released once recorded: a later start finds it stored.
+    assert!(matches!(ExecutionJournal::begin(&store, b.clone()).unwrap(), Begun::Exists(_)));
+}
+
+/// Should two starts of one ARN both begin (two stores over one backend do
+/// not share their claims), the later one's insert is refused and nothing of
+/// its run is written: its close fails.
+#[tokio::test]
+async fn a_refused_begin_writes_nothing_of_its_run() {
+    use stepbox_engine::HistorySink;
+    let held = Arc::new(Held::default());
+    let (x, y) = (Store::new(held.clone()), Store::new(held.clone()));
+    let c = execution("sm", "c", 3);
+    let (Begun::Recording { journal: first, recorded: first_recorded }, Begun::Recording { journal: second, recorded: second_recorded }) =
+        (ExecutionJournal::begin(&x, c.clone()).unwrap(), ExecutionJournal::begin(&y, c.clone()).unwrap())
+    else {
+        panic!("neither store sees the other's claim")
+    };
+    first.record(event(1, EventType::ExecutionStarted));
+    second.record(event(1, EventType::ExecutionStarted));
+    second.record(event(2, EventType::PassStateEntered));
+    let second_closed = second.close(|r| r.status = "FAILED".into());
+    held.release();
+    first_recorded.await.unwrap().unwrap();
+    assert_eq!(second_recorded.await.unwrap(), Err(c.clone()));
+    assert!(second_closed.await.is_err(), "the refused run's close is not written");
+    second.record(event(3, EventType::PassStateExited));
+    held.release();
+    assert_eq!(x.history(&c.arn).unwrap(), [event(1, EventType::ExecutionStarted)]);
+    assert!(x.get_execution(&c.arn).unwrap().unwrap().is_running());
+}
