@@ -29,7 +29,7 @@ use stepbox_invoker::SandboxInvoker;
 use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
 use stepbox_server::durable::DurableConfig;
 use stepbox_server::{AppState, RunningServer, ServerConfig};
-use stepbox_store::{ExecutionJournal, ExecutionRecord, Store};
+use stepbox_store::{Begun, ExecutionJournal, ExecutionRecord, Store};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 // The allocator `stepbox serve` runs with (see host/cli/src/main.rs), for
@@ -192,16 +192,18 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
                         assert_succeeded(&outcome);
                     }
                     Some((store, slot)) => {
-                        let rec = record(i);
-                        store
-                            .insert_execution(rec.clone())
-                            .await
-                            .expect("insert")
-                            .expect("new execution");
-                        let run = durable_run(engine.clone(), sm.clone(), input, opts, store.clone(), rec);
+                        // As the server's StartExecution: the run starts at once, the
+                        // client is answered once the record is durable.
+                        let Begun::Recording { journal, recorded } =
+                            ExecutionJournal::begin(store, record(i)).expect("begin")
+                        else {
+                            panic!("a new execution name")
+                        };
+                        let run = tokio::spawn(durable_run(engine.clone(), sm.clone(), input, opts, journal, *slot));
+                        recorded.await.expect("insert").expect("new execution");
                         match slot {
-                            Slot::Start => runs.push(tokio::spawn(run)),
-                            Slot::Close => run.await,
+                            Slot::Start => runs.push(run),
+                            Slot::Close => run.await.expect("execution task"),
                         }
                     }
                 }
@@ -213,6 +215,10 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
     }
     while let Some(r) = clients.join_next().await {
         r.expect("client");
+    }
+    if let Some((store, _)) = &store {
+        // Writes commit in order: once this one is durable, every close is.
+        store.submit(|_| Ok(())).await.expect("last commit");
     }
     n as f64 / started.elapsed().as_secs_f64()
 }
@@ -228,25 +234,27 @@ async fn durable_run(
     sm: Arc<StateMachine>,
     input: Value,
     opts: ExecutionOptions,
-    store: Store,
-    rec: ExecutionRecord,
+    journal: ExecutionJournal,
+    slot: Slot,
 ) {
-    // As the server runs what it inserted: the close needs no read.
-    let journal = Arc::new(ExecutionJournal::started(store, rec));
+    let journal = Arc::new(journal);
     let Progress::Finished(outcome) = engine.start_durable(sm, input, opts, journal.clone()).await
     else {
         panic!("W5 never suspends")
     };
     assert_succeeded(&outcome);
-    // As the server closes an execution: its last events and status in one write.
-    journal
-        .close(move |r| {
-            r.status = outcome.status.as_str().into();
-            r.output = outcome.output.as_ref().map(|o| o.to_string());
-            r.stop_date = Some(outcome.stop_date);
-        })
-        .await
-        .expect("close");
+    let close = move |r: &mut ExecutionRecord| {
+        r.status = outcome.status.as_str().into();
+        r.output = outcome.output.as_ref().map(|o| o.to_string());
+        r.stop_date = Some(outcome.stop_date);
+    };
+    // As the server closes an execution: its last events and status in one
+    // write, nobody waiting (`w5_run` waits for all writes at the end),
+    // unless the client waits for it.
+    match slot {
+        Slot::Start => journal.close_logged(close),
+        Slot::Close => drop(journal.close(close).await.expect("close")),
+    }
 }
 
 /// One keep-alive HTTP/1.1 connection speaking awsJson1_0.
@@ -359,6 +367,7 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
     let engine = Engine::new(Arc::new(SandboxInvoker::new(registry.clone())), Arc::new(TokioClock));
     let dir = tempfile::tempdir()?;
     let backend = Arc::new(stepbox_store::RedbBackend::open(&dir.path().join("w5.redb"), 64 << 20)?);
+    let stats = backend.stats().clone();
     let store = match only {
         "express" => None,
         "durable" => Some((Store::new(backend), Slot::Start)),
@@ -366,11 +375,15 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
     };
     for _ in 0..3 {
         let mut cpu = CpuPerExecution::default();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let before = (load(&stats.commits), load(&stats.ops));
         let rate = cpu.measure(n, w5_run(&engine, n, store.clone())).await;
         println!(
-            "W5 {only} ({n} executions, {} clients): {rate:.0} executions/s; CPU per execution {}",
+            "W5 {only} ({n} executions, {} clients): {rate:.0} executions/s; CPU per execution {}; {} commits, {} writes",
             in_flight(),
-            cpu.describe()
+            cpu.describe(),
+            load(&stats.commits) - before.0,
+            load(&stats.ops) - before.1,
         );
     }
     Ok(())

@@ -23,7 +23,7 @@ use stepbox_engine::{
     Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, Progress, Resume,
     StopRequest,
 };
-use stepbox_store::{ExecutionJournal, StoreError};
+use stepbox_store::{Begun, ExecutionJournal, StoreError};
 use tokio::sync::{Notify, watch};
 
 use crate::AppState;
@@ -317,8 +317,38 @@ pub(crate) enum Started {
     /// A new execution, just inserted as this record (its close then needs
     /// no read of the store).
     New(stepbox_store::ExecutionRecord),
+    /// A new execution its journal records with its first write (see
+    /// [`ExecutionJournal::begin`]).
+    Recording(ExecutionJournal),
     /// A recorded execution continuing after a restart or a suspension.
     Resumed(Resume),
+}
+
+/// Starts a new Standard execution: runs it at once and returns once its
+/// record is durable (StartExecution's answer), or with the stored record
+/// when its ARN is taken.
+pub(crate) fn start(
+    state: &AppState,
+    durability: &Arc<Durability>,
+    sm: Arc<StateMachine>,
+    input: Value,
+    options: ExecutionOptions,
+    record: stepbox_store::ExecutionRecord,
+) -> Result<Result<(), stepbox_store::ExecutionRecord>, StoreError> {
+    match ExecutionJournal::begin(&durability.store, record.clone())? {
+        Begun::Exists(stored) => Ok(Err(stored)),
+        Begun::Recording { journal, recorded } => {
+            spawn_run(state.clone(), durability.clone(), sm, input, options, Started::Recording(journal));
+            wait(recorded)
+        }
+        Begun::Behind(inserted) => {
+            let inserted = wait(inserted)?;
+            if inserted.is_ok() {
+                spawn_run(state.clone(), durability.clone(), sm, input, options, Started::New(record));
+            }
+            Ok(inserted)
+        }
+    }
 }
 
 /// Runs (or resumes) a Standard execution durably on its own task.
@@ -341,6 +371,10 @@ pub(crate) fn spawn_run(
                 let sink = Arc::new(ExecutionJournal::started(durability.store.clone(), record));
                 (state.engine.start_durable(sm, input, options, sink.clone()).await, sink)
             }
+            Started::Recording(journal) => {
+                let sink = Arc::new(journal);
+                (state.engine.start_durable(sm, input, options, sink.clone()).await, sink)
+            }
             Started::Resumed(from) => {
                 let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
                 (state.engine.resume(sm, from, options, sink.clone()).await, sink)
@@ -350,9 +384,10 @@ pub(crate) fn spawn_run(
         match progress {
             Progress::Finished(outcome) => {
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
-                // The last events and the status in one write.
-                let closed = sink.close(move |r| close(r, &outcome));
-                log_err("close execution", closed.await);
+                // The last events and the status in one write (with the
+                // record itself when that is still to be inserted); the
+                // writer logs a failure, so the task need not wait.
+                sink.close_logged(move |r| close(r, &outcome));
             }
             Progress::Suspended { until } => {
                 tracing::debug!(execution = %arn, %until, "execution suspended");

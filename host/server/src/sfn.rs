@@ -35,6 +35,15 @@ impl ApiError {
     pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::BAD_REQUEST, kind, message: message.into() }
     }
+    /// The store could not record a change: the client may retry.
+    pub(crate) fn store_failure(e: &stepbox_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "InternalServerError",
+            message: format!("the store could not record the change: {e}"),
+        }
+    }
     fn validation(message: impl Into<String>) -> Self {
         Self::new("ValidationException", message)
     }
@@ -562,19 +571,24 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         state_machine_alias_arn: target.alias_arn.clone(),
         extra: Default::default(),
     };
-    if let Err(existing) = state.store.insert_execution(record.clone()) {
-        // Idempotent while running with the same input (AWS: "same name and input").
+    // Idempotent while running with the same input (AWS: "same name and input").
+    let taken = |existing: ExecutionRecord| {
         if existing.status == "RUNNING" && existing.input == input_text {
             return Ok(json!({"executionArn": existing.arn, "startDate": epoch(existing.start_date)}));
         }
-        return Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
-    }
+        Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")))
+    };
+    let started = json!({"executionArn": arn, "startDate": epoch(record.start_date)});
     if let Some(durability) = &state.durability {
         let options = target.execution_options(name, &arn);
-        let start_date = record.start_date;
-        let started = crate::durable::Started::New(record);
-        crate::durable::spawn_run(state.clone(), durability.clone(), definition, input, options, started);
-        return Ok(json!({"executionArn": arn, "startDate": epoch(start_date)}));
+        return match crate::durable::start(state, durability, definition, input, options, record) {
+            Ok(Ok(())) => Ok(started),
+            Ok(Err(existing)) => taken(existing),
+            Err(e) => Err(ApiError::store_failure(&e)),
+        };
+    }
+    if let Err(existing) = state.store.insert_execution(record.clone()) {
+        return taken(existing);
     }
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
@@ -588,7 +602,7 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         st.store.update_execution(&exec_arn, &mut |r| finish(r, &outcome));
         st.running.remove(&exec_arn);
     });
-    Ok(json!({"executionArn": arn, "startDate": epoch(record.start_date)}))
+    Ok(started)
 }
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
