@@ -362,6 +362,93 @@ async fn waiting_rss(registry: Registry, n: usize) {
     server.shutdown().await.ok();
 }
 
+/// W5 through a durable server's HTTP API, as clients see it: `n`
+/// StartSyncExecution calls of an Express state machine, then `n`
+/// StartExecution calls of the same definition as a Standard one (answered
+/// once the record is durable), counted until the last has durably finished;
+/// `in_flight()` keep-alive connections, each sending one request after the
+/// other. Returns executions/s of both and the CPU per execution.
+async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution, CpuPerExecution)) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = stepbox_store::open_dir(dir.path()).expect("store");
+    let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
+        .await
+        .expect("server");
+    let definition = json!({"StartAt": "Prep", "States": {
+        "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:processed", "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }})
+    .to_string();
+    let mut http = Http::connect(server.addr).await;
+    let mut arns = Vec::new();
+    for kind in ["EXPRESS", "STANDARD"] {
+        let created = http
+            .call(
+                "CreateStateMachine",
+                &json!({"name": format!("w5-{kind}"), "definition": definition, "type": kind,
+                        "roleArn": "arn:aws:iam::111111111111:role/r"}),
+            )
+            .await;
+        arns.push(created["stateMachineArn"].as_str().expect("arn").to_string());
+    }
+    async fn drive(addr: std::net::SocketAddr, op: &'static str, sm: String, from: usize, n: usize) {
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(from));
+        let mut clients = tokio::task::JoinSet::new();
+        for _ in 0..in_flight() {
+            let (next, sm) = (next.clone(), sm.clone());
+            clients.spawn(async move {
+                let mut http = Http::connect(addr).await;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= from + n {
+                        break;
+                    }
+                    let body = json!({"stateMachineArn": sm, "name": format!("e{i}"), "input": json!({"id": i}).to_string()});
+                    let reply = http.call(op, &body).await;
+                    if op == "StartSyncExecution" {
+                        assert_eq!(reply["status"], "SUCCEEDED", "{reply}");
+                    }
+                }
+            });
+        }
+        while let Some(r) = clients.join_next().await {
+            r.expect("client");
+        }
+    }
+    let durability = state.durability.clone().expect("durable");
+    // Warm-up, then Express and Standard in turn, twice, the best of each.
+    drive(server.addr, "StartSyncExecution", arns[0].clone(), 0, n / 10).await;
+    drive(server.addr, "StartExecution", arns[1].clone(), 0, n / 10).await;
+    let (mut express, mut standard) = (0f64, 0f64);
+    let (mut express_cpu, mut standard_cpu) = (CpuPerExecution::default(), CpuPerExecution::default());
+    for round in 1..=2 {
+        let from = round * n;
+        let sync = async {
+            let started = Instant::now();
+            drive(server.addr, "StartSyncExecution", arns[0].clone(), from, n).await;
+            n as f64 / started.elapsed().as_secs_f64()
+        };
+        express = express.max(express_cpu.measure(n, sync).await);
+        let standard_run = async {
+            let started = Instant::now();
+            drive(server.addr, "StartExecution", arns[1].clone(), from, n).await;
+            // Until every one has durably finished: all answered, so all
+            // recorded; none left in the running index.
+            while !durability.store.running_executions().expect("running").is_empty() {
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+            n as f64 / started.elapsed().as_secs_f64()
+        };
+        standard = standard.max(standard_cpu.measure(n, standard_run).await);
+    }
+    let running = durability.store.running_executions().expect("running");
+    assert!(running.is_empty(), "{} executions still RUNNING", running.len());
+    server.shutdown().await.ok();
+    ((express, standard), (express_cpu, standard_cpu))
+}
+
 /// `STEPBOX_BENCH_ONLY`: one kind of W5 run, three times, for a profiler.
 async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Result<()> {
     let engine = Engine::new(Arc::new(SandboxInvoker::new(registry.clone())), Arc::new(TokioClock));
@@ -371,7 +458,20 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
     let store = match only {
         "express" => None,
         "durable" => Some((Store::new(backend), Slot::Start)),
-        other => anyhow::bail!("STEPBOX_BENCH_ONLY={other}: expected express or durable"),
+        "http" => {
+            for _ in 0..3 {
+                let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n).await;
+                println!(
+                    "W5 over HTTP ({n} executions, {} connections): express {e:.0}/s, durable {d:.0}/s = {:.2}x; CPU per execution express {}, durable {}",
+                    in_flight(),
+                    d / e,
+                    e_cpu.describe(),
+                    d_cpu.describe()
+                );
+            }
+            return Ok(());
+        }
+        other => anyhow::bail!("STEPBOX_BENCH_ONLY={other}: expected express, durable or http"),
     };
     for _ in 0..3 {
         let mut cpu = CpuPerExecution::default();
@@ -460,6 +560,12 @@ fn main() -> anyhow::Result<()> {
             express_cpu.total_micros() / durable_cpu.total_micros()
         );
         println!("  standard, each client waiting for its execution's durable close: {c:.0} executions/s = {:.2}x", c / e);
+        let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n_w5).await;
+        println!("W5 over HTTP ({n_w5} executions, {} keep-alive connections, best of 2):", in_flight());
+        println!("  express, StartSyncExecution:   {e:>8.0} executions/s");
+        println!("  standard, StartExecution:      {d:>8.0} executions/s until all durably finished");
+        println!("  ratio durable/express:         {:.2}x (target >= 0.5x)", d / e);
+        println!("  CPU per execution:             express {}; durable {}", e_cpu.describe(), d_cpu.describe());
         anyhow::Ok(())
     })?;
     Ok(())

@@ -324,9 +324,9 @@ pub(crate) enum Started {
     Resumed(Resume),
 }
 
-/// Starts a new Standard execution: runs it at once and returns once its
-/// record is durable (StartExecution's answer), or with the stored record
-/// when its ARN is taken.
+/// Starts a new Standard execution: runs it at once; the returned commit
+/// resolves once its record is durable (StartExecution's answer), or with the
+/// stored record when its ARN is taken.
 pub(crate) fn start(
     state: &AppState,
     durability: &Arc<Durability>,
@@ -334,19 +334,23 @@ pub(crate) fn start(
     input: Value,
     options: ExecutionOptions,
     record: stepbox_store::ExecutionRecord,
-) -> Result<Result<(), stepbox_store::ExecutionRecord>, StoreError> {
-    match ExecutionJournal::begin(&durability.store, record.clone())? {
-        Begun::Exists(stored) => Ok(Err(stored)),
-        Begun::Recording { journal, recorded } => {
+) -> stepbox_store::Commit<Result<(), stepbox_store::ExecutionRecord>> {
+    match ExecutionJournal::begin(&durability.store, record.clone()) {
+        Err(e) => Box::pin(async move { Err(e) }),
+        Ok(Begun::Exists(stored)) => Box::pin(async move { Ok(Err(stored)) }),
+        Ok(Begun::Recording { journal, recorded }) => {
             spawn_run(state.clone(), durability.clone(), sm, input, options, Started::Recording(journal));
-            wait(recorded)
+            recorded
         }
-        Begun::Behind(inserted) => {
-            let inserted = wait(inserted)?;
-            if inserted.is_ok() {
-                spawn_run(state.clone(), durability.clone(), sm, input, options, Started::New(record));
-            }
-            Ok(inserted)
+        Ok(Begun::Behind(inserted)) => {
+            let (state, durability) = (state.clone(), durability.clone());
+            Box::pin(async move {
+                let inserted = inserted.await?;
+                if inserted.is_ok() {
+                    spawn_run(state, durability, sm, input, options, Started::New(record));
+                }
+                Ok(inserted)
+            })
         }
     }
 }

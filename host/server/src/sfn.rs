@@ -115,7 +115,7 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
         "UpdateStateMachine" => update_state_machine(&state, p),
         "DeleteStateMachine" => delete_state_machine(&state, p),
         "ValidateStateMachineDefinition" => validate_definition(p),
-        "StartExecution" => start_execution(&state, p),
+        "StartExecution" => start_execution_async(&state, p).await,
         "StartSyncExecution" => start_sync_execution(&state, p).await,
         "TestState" => test_state::test_state(&state, p).await,
         "DescribeExecution" => describe_execution(&state, p),
@@ -542,14 +542,63 @@ fn execution_name(p: Params<'_>) -> Result<String, ApiError> {
     Ok(name)
 }
 
+/// How a StartExecution goes on once its request is checked.
+enum Start {
+    /// Answered at once (Express, or a server without a durable store).
+    Answered(ApiResult),
+    /// A durable Standard execution, answered once its record is durable.
+    Recording(stepbox_store::Commit<Result<(), ExecutionRecord>>, StartAnswer),
+}
+
+/// StartExecution's answer for a new Standard execution.
+struct StartAnswer {
+    arn: String,
+    input_text: String,
+    started: Value,
+}
+
+impl StartAnswer {
+    /// Idempotent while running with the same input (AWS: "same name and input").
+    fn taken(self, existing: ExecutionRecord) -> ApiResult {
+        if existing.status == "RUNNING" && existing.input == self.input_text {
+            return Ok(json!({"executionArn": existing.arn, "startDate": epoch(existing.start_date)}));
+        }
+        Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{}'", self.arn)))
+    }
+
+    fn of(self, recorded: Result<Result<(), ExecutionRecord>, stepbox_store::StoreError>) -> ApiResult {
+        match recorded {
+            Ok(Ok(())) => Ok(self.started),
+            Ok(Err(existing)) => self.taken(existing),
+            Err(e) => Err(ApiError::store_failure(&e)),
+        }
+    }
+}
+
+/// StartExecution from a synchronous caller (a parent execution's Task).
 fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
+    match begin_start(state, p)? {
+        Start::Answered(result) => result,
+        Start::Recording(recording, answer) => answer.of(crate::durable::wait(recording)),
+    }
+}
+
+/// StartExecution from a request: a durable start waits without holding a worker.
+async fn start_execution_async(state: &AppState, p: Params<'_>) -> ApiResult {
+    match begin_start(state, p)? {
+        Start::Answered(result) => result,
+        Start::Recording(recording, answer) => answer.of(recording.await),
+    }
+}
+
+fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError> {
     let target = versions::resolve(state, p.str("stateMachineArn")?)?;
     let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
     let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
     if sm.kind == "EXPRESS" {
-        return express::start(state, &target, name, input, definition);
+        return Ok(Start::Answered(express::start(state, &target, name, input, definition)));
     }
     let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", state.config.region, state.config.account, sm.name);
     let record = ExecutionRecord {
@@ -571,24 +620,18 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         state_machine_alias_arn: target.alias_arn.clone(),
         extra: Default::default(),
     };
-    // Idempotent while running with the same input (AWS: "same name and input").
-    let taken = |existing: ExecutionRecord| {
-        if existing.status == "RUNNING" && existing.input == input_text {
-            return Ok(json!({"executionArn": existing.arn, "startDate": epoch(existing.start_date)}));
-        }
-        Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")))
+    let answer = StartAnswer {
+        arn: arn.clone(),
+        input_text,
+        started: json!({"executionArn": arn, "startDate": epoch(record.start_date)}),
     };
-    let started = json!({"executionArn": arn, "startDate": epoch(record.start_date)});
     if let Some(durability) = &state.durability {
         let options = target.execution_options(name, &arn);
-        return match crate::durable::start(state, durability, definition, input, options, record) {
-            Ok(Ok(())) => Ok(started),
-            Ok(Err(existing)) => taken(existing),
-            Err(e) => Err(ApiError::store_failure(&e)),
-        };
+        let recording = crate::durable::start(state, durability, definition, input, options, record);
+        return Ok(Start::Recording(recording, answer));
     }
     if let Err(existing) = state.store.insert_execution(record.clone()) {
-        return taken(existing);
+        return Ok(Start::Answered(answer.taken(existing)));
     }
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
@@ -602,7 +645,7 @@ fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         st.store.update_execution(&exec_arn, &mut |r| finish(r, &outcome));
         st.running.remove(&exec_arn);
     });
-    Ok(started)
+    Ok(Start::Answered(Ok(answer.started)))
 }
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
