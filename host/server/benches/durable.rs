@@ -1,23 +1,27 @@
 //! Durable executions, measured in one run (`cargo bench -p stepbox-server --bench durable`):
 //!
 //! 1. W5 (Pass → Task → Succeed, the `processed` component) × N from 64
-//!    clients: in-memory Express (no history; a client waits for the result,
-//!    as StartSyncExecution does) vs durable Standard on redb with group
-//!    commit (the execution record committed before its client is answered,
-//!    as StartExecution answers; every event written; executions/s counted
-//!    until the last one's final status is committed). Prints executions/s
-//!    and the ratio (target ≥ 0.5×), and the Standard figure when each client
-//!    also waits for its execution's durable close.
-//! 2. 100,000 executions started over HTTP into a 1-hour Wait on a durable
+//!    clients, in process: in-memory Express (no history; a client waits for
+//!    the result, as StartSyncExecution does) vs durable Standard on redb with
+//!    group commit, started as the server starts it (`ExecutionJournal::begin`:
+//!    the run starts at once, the client is answered once the execution
+//!    record is durable, as StartExecution answers; every event written;
+//!    executions/s counted until the last one's final status is committed).
+//!    Prints executions/s and the ratio (target ≥ 0.5×), and the Standard
+//!    figure when each client also waits for its execution's durable close.
+//! 2. The same W5 through one durable server's HTTP API, as clients see it:
+//!    StartSyncExecution of an Express state machine vs StartExecution of a
+//!    Standard one (counted until all durably finished), 64 keep-alive
+//!    connections; the ratio (target ≥ 0.5×).
+//! 3. 100,000 executions started over HTTP into a 1-hour Wait on a durable
 //!    server: RSS once they all wait on timers (target ≤ 300 MiB).
 //!
 //! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs;
-//! `STEPBOX_BENCH_ONLY=express` or `=durable` runs only that W5 figure (three
-//! times, no waiting run), for profilers;
-//! `STEPBOX_BENCH_IN_FLIGHT=N` (default 64) sets the number of W5 clients:
-//! a durable execution waits for two commits (its start and its end), so
-//! when clients also wait for the end, few clients measure fsync latency,
-//! not throughput.
+//! `STEPBOX_BENCH_ONLY=express`, `=durable` or `=http` runs only that W5
+//! figure (three times, no waiting run), for profilers;
+//! `STEPBOX_BENCH_IN_FLIGHT=N` (default 64) sets the number of W5 clients
+//! (connections over HTTP): a durable start waits for a commit, so few
+//! clients measure fsync latency, not throughput.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -405,7 +409,9 @@ async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution,
                     if i >= from + n {
                         break;
                     }
-                    let body = json!({"stateMachineArn": sm, "name": format!("e{i}"), "input": json!({"id": i}).to_string()});
+                    // Names in no order, as clients give them (UUIDs).
+                    let name = format!("{:016x}-e{i}", (i as u64 ^ 0x5bd1e995).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let body = json!({"stateMachineArn": sm, "name": name, "input": json!({"id": i}).to_string()});
                     let reply = http.call(op, &body).await;
                     if op == "StartSyncExecution" {
                         assert_eq!(reply["status"], "SUCCEEDED", "{reply}");
