@@ -14,7 +14,7 @@ use stepbox_engine::{Checkpoint, HistoryEvent, HistorySink};
 use tokio::sync::oneshot;
 
 use crate::StoreError;
-use crate::backend::{Table, Write};
+use crate::backend::{Read, Table, Write};
 use crate::events::EventChunk;
 use crate::execution_codec;
 use crate::records::ExecutionRecord;
@@ -55,7 +55,7 @@ pub enum Begun {
 }
 
 /// The execution's sequence number, looked up once.
-fn sequence(seq: &AtomicU64, r: &(impl crate::Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
+fn sequence(seq: &AtomicU64, r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
     match seq.load(Ordering::Relaxed) {
         0 => {
             let found = existing_sequence(r, arn)?;
@@ -154,11 +154,12 @@ impl Pending {
     /// writing it would copy a page only to delete the entry). Returns what
     /// to tell whom once the write is durable (or failed), and whether the
     /// execution was refused; a failed event write fails the closes after it.
-    fn write_to(self, w: &mut dyn Write, arn: &str, seq: &AtomicU64, store: &Store) -> (Vec<Reply>, bool) {
+    fn write_to(self, w: &mut dyn Write, arn: &str, seq: &Arc<AtomicU64>, store: &Store) -> (Vec<Reply>, bool) {
         let mut replies: Vec<Reply> = Vec::with_capacity(self.closes.len() + 1);
         let mut ended = false;
-        // The record inserted, when closes merged into it wait for it.
+        // The record inserted, when closes merged into it wait for it, and its number.
         let mut inserted = None;
+        let mut inserted_as = None;
         let mut refused = self.refused.then(|| StoreError::Database(format!("execution {arn} was not recorded")));
         if let Some(ins) = self.insert {
             let encoded = match ins.encoded {
@@ -168,7 +169,7 @@ impl Pending {
             let written = encoded.and_then(|bytes| insert_in(w, &ins.record, ins.seq, store.sequence_counter(), &bytes));
             let own = match written {
                 Ok(Ok(used)) => {
-                    seq.store(used, Ordering::Relaxed);
+                    inserted_as = Some(used);
                     ended = !ins.record.is_running();
                     Ok(Ok(()))
                 }
@@ -182,9 +183,15 @@ impl Pending {
                     Err(e)
                 }
             };
-            let (store, arn) = (store.clone(), arn.to_string());
+            let (store, arn, known_seq) = (store.clone(), arn.to_string(), seq.clone());
             let reply = reply_with(ins.reply, own);
             replies.push(Box::new(move |committed| {
+                // Known only once durable: a later write of this journal that
+                // the writer applies before then looks the number up, and so
+                // finds none if this commit failed (and writes nothing).
+                if let (Ok(()), Some(used)) = (committed, inserted_as) {
+                    known_seq.store(used, Ordering::Relaxed);
+                }
                 store.release(&arn);
                 reply(committed)
             }));
@@ -192,9 +199,10 @@ impl Pending {
                 inserted = Some(ins.record);
             }
         }
-        let seq = match &refused {
-            Some(e) => Err(e.clone()),
-            None => sequence(seq, w, arn),
+        let seq = match (&refused, inserted_as) {
+            (Some(e), _) => Err(e.clone()),
+            (None, Some(used)) => Ok(used),
+            (None, None) => sequence(seq, w, arn),
         };
         let events = match &seq {
             Err(e) => Err(e.clone()),
@@ -236,6 +244,7 @@ impl Pending {
         (replies, refused.is_some())
     }
 }
+
 fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }

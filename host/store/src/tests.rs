@@ -515,6 +515,19 @@ impl Held {
     }
 }
 
+impl Held {
+    /// Applies the queued writes in a transaction that then fails to commit
+    /// (to a scratch backend, so nothing stays) and tells their writers so.
+    fn fail_commit(&self) {
+        let queued = std::mem::take(&mut *self.queue.lock().unwrap());
+        let scratch = MemoryBackend::new();
+        for (op, done) in queued {
+            scratch.write(op, Box::new(|_| {}));
+            done(Err(StoreError::Database("disk full".into())));
+        }
+    }
+}
+
 impl Backend for Held {
     fn read(
         &self,
@@ -869,4 +882,34 @@ async fn a_refused_begin_writes_nothing_of_its_run() {
     held.release();
     assert_eq!(x.history(&c.arn).unwrap(), [event(1, EventType::ExecutionStarted)]);
     assert!(x.get_execution(&c.arn).unwrap().unwrap().is_running());
+}
+
+/// A begun execution whose first write fails to commit is not recorded, and
+/// its run's later writes (applied before or after it hears) find no
+/// execution and write nothing: no events under a number a later execution
+/// could get.
+#[tokio::test]
+async fn a_begun_execution_whose_insert_fails_to_commit_writes_nothing_later() {
+    use stepbox_engine::HistorySink;
+    let held = Arc::new(Held::default());
+    let store = Store::new(held.clone());
+    let d = execution("sm", "d", 4);
+    let Begun::Recording { journal, recorded } = ExecutionJournal::begin(&store, d.clone()).unwrap() else {
+        panic!("a new name is recorded by its journal")
+    };
+    journal.record(event(1, EventType::ExecutionStarted));
+    held.fail_commit();
+    assert!(recorded.await.is_err(), "StartExecution hears the failure");
+    journal.record(event(2, EventType::PassStateEntered));
+    let closed = journal.close(|r| r.status = "SUCCEEDED".into());
+    held.release();
+    assert!(closed.await.is_err(), "the close finds no execution");
+    assert_eq!(store.get_execution(&d.arn).unwrap(), None);
+    let e = execution("sm", "e", 5);
+    let inserted = store.insert_execution(e.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+    assert_eq!(store.history(&e.arn).unwrap(), [], "no events left under a reused number");
+    // Released: the name can be started again.
+    assert!(matches!(ExecutionJournal::begin(&store, d).unwrap(), Begun::Recording { .. }));
 }
