@@ -546,8 +546,7 @@ impl Backend for Held {
 
 /// A store whose writes wait for `Held::release`, holding execution `a`.
 async fn held_store_with_one_execution() -> (Arc<Held>, Store, ExecutionRecord) {
-    let held = Arc::new(Held::default());
-    let store = Store::new(held.clone());
+    let (held, store) = held_store();
     let a = execution("sm", "a", 1);
     let inserted = store.insert_execution(a.clone());
     held.release();
@@ -767,18 +766,30 @@ fn resolved<T>(commit: &mut Commit<T>) -> bool {
     commit.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_ready()
 }
 
+/// A store whose writes wait for `Held::release`.
+fn held_store() -> (Arc<Held>, Store) {
+    let held = Arc::new(Held::default());
+    let store = Store::new(held.clone());
+    (held, store)
+}
+
+/// Begins `record` on `store`, which must record it with the journal's first write.
+fn begun(store: &Store, record: &ExecutionRecord) -> (ExecutionJournal, Commit<Result<(), ExecutionRecord>>) {
+    match ExecutionJournal::begin(store, record.clone()).unwrap() {
+        Begun::Recording { journal, recorded } => (journal, recorded),
+        _ => panic!("a new name is recorded by its journal"),
+    }
+}
+
 /// A run begun ahead of its record: while the writer is busy, the record,
 /// the whole history and the close become one write; StartExecution's
 /// answer (`recorded`) waits for it.
 #[tokio::test]
 async fn a_begun_execution_is_inserted_with_its_history_and_close_in_one_write() {
     use stepbox_engine::HistorySink;
-    let held = Arc::new(Held::default());
-    let store = Store::new(held.clone());
+    let (held, store) = held_store();
     let b = execution("sm", "b", 2);
-    let Begun::Recording { journal, mut recorded } = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
-        panic!("a new name is recorded by its journal")
-    };
+    let (journal, mut recorded) = begun(&store, &b);
     let events = [event(1, EventType::ExecutionStarted), event(2, EventType::PassStateEntered)];
     for e in &events {
         journal.record(e.clone());
@@ -809,12 +820,9 @@ async fn a_begun_execution_is_inserted_with_its_history_and_close_in_one_write()
 #[tokio::test]
 async fn a_begun_execution_written_while_running_closes_later_without_a_read() {
     use stepbox_engine::HistorySink;
-    let held = Arc::new(Held::default());
-    let store = Store::new(held.clone());
+    let (held, store) = held_store();
     let b = execution("sm", "b", 2);
-    let Begun::Recording { journal, recorded } = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
-        panic!("a new name is recorded by its journal")
-    };
+    let (journal, recorded) = begun(&store, &b);
     journal.record(event(1, EventType::ExecutionStarted));
     journal.checkpoint(&checkpoint(json!({"a": 1}), 2));
     held.release();
@@ -843,9 +851,7 @@ async fn begin_finds_a_taken_name() {
     assert!(matches!(ExecutionJournal::begin(&store, a.clone()).unwrap(), Begun::Exists(stored) if stored == a));
 
     let b = execution("sm", "b", 2);
-    let Begun::Recording { recorded, .. } = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
-        panic!("a new name is recorded by its journal")
-    };
+    let (_journal, recorded) = begun(&store, &b);
     let Begun::Behind(second) = ExecutionJournal::begin(&store, b.clone()).unwrap() else {
         panic!("a start of a name being recorded waits behind it")
     };
@@ -891,12 +897,9 @@ async fn a_refused_begin_writes_nothing_of_its_run() {
 #[tokio::test]
 async fn a_begun_execution_whose_insert_fails_to_commit_writes_nothing_later() {
     use stepbox_engine::HistorySink;
-    let held = Arc::new(Held::default());
-    let store = Store::new(held.clone());
+    let (held, store) = held_store();
     let d = execution("sm", "d", 4);
-    let Begun::Recording { journal, recorded } = ExecutionJournal::begin(&store, d.clone()).unwrap() else {
-        panic!("a new name is recorded by its journal")
-    };
+    let (journal, recorded) = begun(&store, &d);
     journal.record(event(1, EventType::ExecutionStarted));
     held.fail_commit();
     assert!(recorded.await.is_err(), "StartExecution hears the failure");
