@@ -665,7 +665,7 @@ impl Store {
         self.sequence.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub(crate) fn sequence_counter(&self) -> &Arc<AtomicU64> {
+    pub(crate) fn sequence_counter(&self) -> &AtomicU64 {
         &self.sequence
     }
 
