@@ -55,10 +55,10 @@ pub enum Begun {
 }
 
 /// The execution's sequence number, looked up once.
-fn sequence(seq: &AtomicU64, r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
+fn sequence(seq: &AtomicU64, r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<u64, StoreError> {
     match seq.load(Ordering::Relaxed) {
         0 => {
-            let found = existing_sequence(r, arn)?;
+            let found = existing_sequence(r, recent, arn)?;
             seq.store(found, Ordering::Relaxed);
             Ok(found)
         }
@@ -166,7 +166,7 @@ impl Pending {
                 Some(bytes) => Ok(bytes),
                 None => execution_codec::encode(&ins.record),
             };
-            let written = encoded.and_then(|bytes| insert_in(w, &ins.record, ins.seq, store.sequence_counter(), &bytes));
+            let written = encoded.and_then(|bytes| insert_in(w, &ins.record, ins.seq, store, &bytes));
             let own = match written {
                 Ok(Ok(used)) => {
                     inserted_as = Some(used);
@@ -202,7 +202,7 @@ impl Pending {
         let seq = match (&refused, inserted_as) {
             (Some(e), _) => Err(e.clone()),
             (None, Some(used)) => Ok(used),
-            (None, None) => sequence(seq, w, arn),
+            (None, None) => sequence(seq, w, store.recent_ids().get(arn), arn),
         };
         let events = match &seq {
             Err(e) => Err(e.clone()),
@@ -226,7 +226,7 @@ impl Pending {
                         }
                         p
                     });
-                    apply_update_in(w, arn, prepared, change)
+                    apply_update_in(w, store.recent_ids(), arn, prepared, change)
                 }
             };
             if let Ok(Some(record)) = &closed {
@@ -314,6 +314,7 @@ impl ExecutionJournal {
             p.queued = true;
         }
         journal.queue_write();
+        store.inserted();
         Ok(Begun::Recording {
             journal,
             recorded: answered(answer),

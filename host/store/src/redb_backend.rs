@@ -26,7 +26,10 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 
 /// The marker in the meta table that makes a redb file a stepbox store.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"stepbox-store/2";
+const FORMAT: &[u8] = b"stepbox-store/3";
+/// The format before the ARN index was written in bulk (every execution's
+/// entry in the table): marked as all written.
+const FORMAT_2: &[u8] = b"stepbox-store/2";
 /// The format before executions were keyed by sequence number: migrated.
 const FORMAT_1: &[u8] = b"stepbox-store/1";
 /// Most ops in one transaction.
@@ -83,6 +86,8 @@ impl RedbBackend {
         };
         let tx = db.begin_write().map_err(db_err)?;
         let mut migrate = false;
+        // The ARN index holds every execution's entry: mark it so.
+        let mut mark = false;
         {
             let mut meta = tx.open_table(def(Table::Meta)).map_err(db_err)?;
             let marker = meta
@@ -91,7 +96,8 @@ impl RedbBackend {
                 .map(|v| v.value().to_vec());
             match marker {
                 Some(m) if m == FORMAT => {}
-                Some(m) if m == FORMAT_1 => migrate = true,
+                Some(m) if m == FORMAT_2 => mark = true,
+                Some(m) if m == FORMAT_1 => (migrate, mark) = (true, true),
                 Some(m) => {
                     return Err(fail(format!(
                         "store format '{}' is not supported (expected '{}')",
@@ -114,6 +120,7 @@ impl RedbBackend {
                         )));
                     }
                     meta.insert(FORMAT_KEY, FORMAT).map_err(db_err)?;
+                    mark = true;
                 }
             }
         }
@@ -121,13 +128,17 @@ impl RedbBackend {
             tx.open_table(def(table)).map_err(db_err)?;
         }
         if migrate {
-            // In the opening transaction: the file is either still format 1 or wholly format 2.
+            // In the opening transaction: the file is either still format 1 or wholly format 3.
             let mut w = RedbWrite::new(&tx);
             let migrated = crate::store::migrate_from_format_1(&mut w)
                 .map_err(|e| fail(format!("cannot migrate from format 1: {e}")))?;
-            w.put(Table::Meta, FORMAT_KEY, FORMAT)?;
             drop(w);
-            tracing::info!(executions = migrated, "store migrated from format 1 to 2");
+            tracing::info!(executions = migrated, "store migrated from format 1");
+        }
+        if mark {
+            let mut w = RedbWrite::new(&tx);
+            crate::store::mark_ids_written(&mut w)?;
+            w.put(Table::Meta, FORMAT_KEY, FORMAT)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);
@@ -270,6 +281,18 @@ fn scan_table(
     Ok(out)
 }
 
+fn scan_from_in(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    start: &[u8],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let mut out = Vec::new();
+    for item in t.range::<&[u8]>(start..).map_err(db_err)? {
+        let (k, v) = item.map_err(db_err)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
 fn last_in(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     prefix: &[u8],
@@ -300,6 +323,9 @@ impl Read for RedbWrite<'_> {
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.with(table, |t| last_in(t, prefix))
     }
+    fn scan_from(&self, table: Table, start: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.with(table, |t| scan_from_in(t, start))
+    }
 }
 
 impl Write for RedbWrite<'_> {
@@ -325,6 +351,9 @@ impl Read for RedbRead {
     }
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+    fn scan_from(&self, table: Table, start: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        scan_from_in(&self.tx.open_table(def(table)).map_err(db_err)?, start)
     }
 }
 

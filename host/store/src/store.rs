@@ -62,14 +62,24 @@ fn last_sequence(r: &(impl Read + ?Sized)) -> Result<u64, StoreError> {
 }
 
 /// The sequence number of the execution `arn` (None: no such execution).
-fn sequence_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<u64>, StoreError> {
+/// `recent`: its number from [`RecentIds`], looked up before `r`'s snapshot
+/// began (the table has every entry `RecentIds` no longer holds by then).
+fn sequence_in(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<Option<u64>, StoreError> {
+    if let Some(seq) = recent {
+        // Its record may be in no snapshot yet (or never: a failed commit).
+        return Ok(r.get(Table::Executions, &keys::execution(seq))?.is_some().then_some(seq));
+    }
     Ok(r.get(Table::ExecutionIds, arn.as_bytes())?.map(|b| sequence_of(&b)))
 }
 
 /// Execution `arn`'s sequence number and stored record bytes (None: no such
-/// execution; a number without a record, which no write leaves, is corrupt).
-fn execution_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-    let Some(seq) = sequence_in(r, arn)? else {
+/// execution; a number in the table without a record, which no write
+/// leaves, is corrupt). `recent` as for `sequence_in`.
+fn execution_in(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    if let Some(seq) = recent {
+        return Ok(r.get(Table::Executions, &keys::execution(seq))?.map(|bytes| (seq, bytes)));
+    }
+    let Some(seq) = sequence_in(r, None, arn)? else {
         return Ok(None);
     };
     match r.get(Table::Executions, &keys::execution(seq))? {
@@ -79,8 +89,74 @@ fn execution_in(r: &(impl Read + ?Sized), arn: &str) -> Result<Option<(u64, Vec<
 }
 
 /// `sequence_in`, for writes that need the execution to exist.
-pub(crate) fn existing_sequence(r: &(impl Read + ?Sized), arn: &str) -> Result<u64, StoreError> {
-    sequence_in(r, arn)?.ok_or_else(|| StoreError::Database(format!("no execution {arn}")))
+pub(crate) fn existing_sequence(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<u64, StoreError> {
+    sequence_in(r, recent, arn)?.ok_or_else(|| StoreError::Database(format!("no execution {arn}")))
+}
+
+/// Up to where every execution's `ExecutionIds` entry is in the table
+/// (format 3): the ones after it are read back into [`RecentIds`] at open.
+pub(crate) const IDS_WRITTEN_KEY: &[u8] = b"execution_ids_written";
+
+/// Marks every execution numbered so far as having its `ExecutionIds`
+/// entry in the table (a new, or a migrated format 1 or 2, store).
+pub(crate) fn mark_ids_written(w: &mut dyn Write) -> Result<(), StoreError> {
+    let upto = last_sequence(w)?;
+    w.put(Table::Meta, IDS_WRITTEN_KEY, &upto.to_be_bytes())
+}
+
+/// How many recent ARN entries are gathered before they are written in one go.
+pub(crate) const IDS_PER_WRITE: usize = 2048;
+
+/// The ARN → number entries of executions inserted since the last bulk
+/// write of the `ExecutionIds` table. Inserting them one by one put a
+/// random key per execution (one B-tree leaf copied and written per start,
+/// about a third of a commit's pages); written sorted every
+/// [`IDS_PER_WRITE`] executions, neighbours share the leaves. After a crash
+/// the store rebuilds them from the records numbered after
+/// [`IDS_WRITTEN_KEY`]. A reader looks here before its snapshot begins: an
+/// entry leaves only once the write that put it in the table is durable, so
+/// a snapshot begun after that has it.
+#[derive(Default)]
+pub(crate) struct RecentIds {
+    map: Mutex<std::collections::HashMap<Box<str>, u64>>,
+    /// A bulk write is queued.
+    writing: std::sync::atomic::AtomicBool,
+}
+
+impl RecentIds {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, u64>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn get(&self, arn: &str) -> Option<u64> {
+        self.map().get(arn).copied()
+    }
+    fn insert(&self, arn: &str, seq: u64) {
+        self.map().insert(arn.into(), seq);
+    }
+    fn remove(&self, arn: &str) {
+        self.map().remove(arn);
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.map().len()
+    }
+}
+
+/// Writes every recent entry whose record exists into the table, sorted,
+/// and moves the mark. Returns the entries it took (written, or of a
+/// record no commit kept), to be dropped once this write is durable.
+fn write_recent_ids(w: &mut dyn Write, ids: &RecentIds) -> Result<Vec<(Box<str>, u64)>, StoreError> {
+    let mut taken: Vec<(Box<str>, u64)> = ids.map().iter().map(|(a, s)| (a.clone(), *s)).collect();
+    taken.sort_unstable();
+    for (arn, seq) in &taken {
+        let key = keys::execution(*seq);
+        if w.get(Table::Executions, &key)?.is_some() {
+            w.put(Table::ExecutionIds, arn.as_bytes(), &key)?;
+        }
+    }
+    // Every number so far is now in the table or was never committed (ones
+    // applied after this write get larger numbers: see `insert_in`).
+    mark_ids_written(w)?;
+    Ok(taken)
 }
 
 /// Format 1's execution counter (format 2 numbers after the last `Executions` key).
@@ -154,6 +230,7 @@ pub(crate) struct PreparedUpdate {
 /// StopExecution got there first). None: no such execution.
 pub(crate) fn apply_update_in(
     w: &mut dyn Write,
+    recent: &RecentIds,
     arn: &str,
     prepared: Option<PreparedUpdate>,
     change: impl FnOnce(&mut ExecutionRecord),
@@ -164,16 +241,17 @@ pub(crate) fn apply_update_in(
         write_encoded_execution(w, p.seq, &p.record, &p.encoded)?;
         return Ok(Some(p.record));
     }
-    update_execution_in(w, arn, change)
+    update_execution_in(w, recent, arn, change)
 }
 
 /// Applies `change` to the execution inside a write (None: no such execution).
 pub(crate) fn update_execution_in(
     w: &mut dyn Write,
+    recent: &RecentIds,
     arn: &str,
     change: impl FnOnce(&mut ExecutionRecord),
 ) -> Result<Option<ExecutionRecord>, StoreError> {
-    let Some((seq, b)) = execution_in(w, arn)? else {
+    let Some((seq, b)) = execution_in(w, recent.get(arn), arn)? else {
         return Ok(None);
     };
     let mut record: ExecutionRecord = execution_codec::decode(&b)?;
@@ -190,20 +268,21 @@ pub(crate) fn insert_in(
     w: &mut dyn Write,
     record: &ExecutionRecord,
     mut seq: u64,
-    counter: &AtomicU64,
+    store: &Store,
     encoded: &[u8],
 ) -> Result<Result<u64, ExecutionRecord>, StoreError> {
-    if let Some((_, b)) = execution_in(w, &record.arn)? {
+    if let Some((_, b)) = execution_in(w, store.ids.get(&record.arn), &record.arn)? {
         return Ok(Err(execution_codec::decode(&b)?));
     }
     let stored = last_sequence(w)?;
     if seq <= stored {
         seq = stored + 1;
-        counter.fetch_max(seq, Ordering::Relaxed);
+        store.sequence.fetch_max(seq, Ordering::Relaxed);
     }
     let key = keys::execution(seq);
     w.put(Table::Executions, &key, encoded)?;
-    w.put(Table::ExecutionIds, record.arn.as_bytes(), &key)?;
+    // Its `ExecutionIds` entry is written later, with others (see RecentIds).
+    store.ids.insert(&record.arn, seq);
     w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), &key)?;
     if record.is_running() && !record.express {
         w.put(Table::Running, &key, b"")?;
@@ -284,6 +363,8 @@ pub struct Store {
     /// ARNs of executions being started ahead of their record (see
     /// [`ExecutionJournal::begin`](crate::ExecutionJournal::begin)).
     starting: Arc<Mutex<std::collections::HashSet<Box<str>>>>,
+    /// ARN index entries not in the table yet.
+    ids: Arc<RecentIds>,
 }
 
 impl Store {
@@ -292,11 +373,62 @@ impl Store {
             backend,
             sequence: Arc::default(),
             starting: Arc::default(),
+            ids: Arc::default(),
         };
         // A failed read only costs the writer a re-numbering (see insert_execution).
         let stored = store.read(|r| last_sequence(r)).unwrap_or(0);
         store.sequence = Arc::new(AtomicU64::new(stored));
+        // The ARN entries not written to the table before the last stop.
+        let recent = store.read(|r| {
+            let written = r.get(Table::Meta, IDS_WRITTEN_KEY)?.map_or(0, |b| sequence_of(&b));
+            let mut recent = Vec::new();
+            for (key, bytes) in r.scan_from(Table::Executions, &keys::execution(written + 1))? {
+                recent.push((execution_codec::decode(&bytes)?.arn, sequence_of(&key)));
+            }
+            Ok(recent)
+        });
+        match recent {
+            Ok(recent) => {
+                for (arn, seq) in recent {
+                    store.ids.insert(&arn, seq);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read back the recent executions' ARNs"),
+        }
         store
+    }
+
+    /// Writes the recent ARN entries into the table once enough have gathered.
+    fn write_recent_ids_when_due(&self) {
+        if self.ids.len() < IDS_PER_WRITE || self.ids.writing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let taken: Arc<Mutex<Vec<(Box<str>, u64)>>> = Arc::default();
+        let (ids, slot) = (self.ids.clone(), taken.clone());
+        let (done_ids, done_slot) = (self.ids.clone(), taken);
+        self.backend.write(
+            Box::new(move |w| {
+                let written = write_recent_ids(w, &ids);
+                let failed = written.as_ref().err().cloned();
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = written.unwrap_or_default();
+                failed.map_or(Ok(()), Err)
+            }),
+            Box::new(move |committed| {
+                if let Err(e) = &committed {
+                    tracing::error!(error = %e, "cannot write the execution ARN index");
+                } else {
+                    let taken = std::mem::take(&mut *done_slot.lock().unwrap_or_else(|e| e.into_inner()));
+                    let mut map = done_ids.map();
+                    for (arn, seq) in taken {
+                        // Unless inserted again meanwhile (a number no commit kept).
+                        if map.get(&arn) == Some(&seq) {
+                            map.remove(&arn);
+                        }
+                    }
+                }
+                done_ids.writing.store(false, Ordering::Release);
+            }),
+        );
     }
 
     /// An in-memory store.
@@ -654,10 +786,10 @@ impl Store {
     pub fn insert_execution(&self, record: ExecutionRecord) -> Commit<Result<(), ExecutionRecord>> {
         let seq = self.next_sequence();
         let encoded = execution_codec::encode(&record);
-        let counter = self.sequence.clone();
-        self.submit(move |w| {
-            Ok(insert_in(w, &record, seq, &counter, &encoded?)?.map(|_| ()))
-        })
+        let store = self.clone();
+        let inserted = self.submit(move |w| Ok(insert_in(w, &record, seq, &store, &encoded?)?.map(|_| ())));
+        self.write_recent_ids_when_due();
+        inserted
     }
 
     /// A number for a new execution (see `insert_execution`).
@@ -665,8 +797,13 @@ impl Store {
         self.sequence.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub(crate) fn sequence_counter(&self) -> &AtomicU64 {
-        &self.sequence
+    pub(crate) fn recent_ids(&self) -> &RecentIds {
+        &self.ids
+    }
+
+    /// After an insert: see `write_recent_ids_when_due`.
+    pub(crate) fn inserted(&self) {
+        self.write_recent_ids_when_due();
     }
 
     /// Claims `arn` for a start about to be recorded (false: another start
@@ -686,7 +823,8 @@ impl Store {
         arn: &str,
         change: impl FnOnce(&mut ExecutionRecord),
     ) -> Option<PreparedUpdate> {
-        let (seq, read) = self.read(|r| execution_in(r, arn)).ok()??;
+        let recent = self.ids.get(arn);
+        let (seq, read) = self.read(|r| execution_in(r, recent, arn)).ok()??;
         let mut record: ExecutionRecord = execution_codec::decode(&read).ok()?;
         change(&mut record);
         let encoded = execution_codec::encode(&record).ok()?;
@@ -718,8 +856,9 @@ impl Store {
     }
 
     pub fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        let recent = self.ids.get(arn);
         self.read(|r| {
-            execution_in(r, arn)?
+            execution_in(r, recent, arn)?
                 .map(|(_, b)| execution_codec::decode(&b))
                 .transpose()
         })
@@ -731,8 +870,8 @@ impl Store {
         arn: &str,
         change: impl FnOnce(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
-        let arn = arn.to_string();
-        self.submit(move |w| update_execution_in(w, &arn, change))
+        let (arn, ids) = (arn.to_string(), self.ids.clone());
+        self.submit(move |w| update_execution_in(w, &ids, &arn, change))
     }
 
     /// Replaces the execution with `new` only if it still equals `expected`;
@@ -742,8 +881,9 @@ impl Store {
         expected: ExecutionRecord,
         new: ExecutionRecord,
     ) -> Commit<Result<(), Option<ExecutionRecord>>> {
+        let ids = self.ids.clone();
         self.submit(move |w| {
-            let Some((seq, b)) = execution_in(w, &expected.arn)? else {
+            let Some((seq, b)) = execution_in(w, ids.get(&expected.arn), &expected.arn)? else {
                 return Ok(Err(None));
             };
             let current: ExecutionRecord = execution_codec::decode(&b)?;
@@ -796,10 +936,10 @@ impl Store {
     pub fn append_event(&self, execution_arn: &str, event: &HistoryEvent) -> Commit<()> {
         let mut chunk = EventChunk::default();
         let pushed = chunk.push(event);
-        let arn = execution_arn.to_string();
+        let (arn, ids) = (execution_arn.to_string(), self.ids.clone());
         self.submit(move |w| {
             pushed?;
-            let seq = existing_sequence(w, &arn)?;
+            let seq = existing_sequence(w, ids.get(&arn), &arn)?;
             w.put(Table::Events, &chunk_key(seq, &chunk), chunk.bytes())
         })
     }
@@ -807,9 +947,10 @@ impl Store {
     /// The execution's events ordered by id.
     pub fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         let mut events = Vec::new();
+        let recent = self.ids.get(execution_arn);
         self.read(|r| {
             events.clear();
-            let Some(seq) = sequence_in(r, execution_arn)? else {
+            let Some(seq) = sequence_in(r, recent, execution_arn)? else {
                 return Ok(());
             };
             for (k, v) in r.scan(Table::Events, &keys::execution(seq))? {
@@ -824,8 +965,9 @@ impl Store {
 
     /// The largest event id recorded (0: none): the last key names it.
     pub fn last_event_id(&self, execution_arn: &str) -> Result<u64, StoreError> {
+        let recent = self.ids.get(execution_arn);
         self.read(|r| {
-            let Some(seq) = sequence_in(r, execution_arn)? else {
+            let Some(seq) = sequence_in(r, recent, execution_arn)? else {
                 return Ok(0);
             };
             Ok(r.last(Table::Events, &keys::execution(seq))?
@@ -835,8 +977,9 @@ impl Store {
 
     /// The execution's event with the largest id (its terminal event, if recorded).
     pub fn last_event(&self, execution_arn: &str) -> Result<Option<HistoryEvent>, StoreError> {
+        let recent = self.ids.get(execution_arn);
         self.read(|r| {
-            let Some(seq) = sequence_in(r, execution_arn)? else {
+            let Some(seq) = sequence_in(r, recent, execution_arn)? else {
                 return Ok(None);
             };
             let Some((k, v)) = r.last(Table::Events, &keys::execution(seq))? else {
@@ -849,16 +992,17 @@ impl Store {
     }
 
     pub fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> Commit<()> {
-        let arn = execution_arn.to_string();
+        let (arn, ids) = (execution_arn.to_string(), self.ids.clone());
         let bytes = encode_checkpoint(checkpoint);
         self.submit(move |w| {
-            let seq = existing_sequence(w, &arn)?;
+            let seq = existing_sequence(w, ids.get(&arn), &arn)?;
             w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes?)
         })
     }
     pub fn checkpoint(&self, execution_arn: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let recent = self.ids.get(execution_arn);
         let v: Option<Value> = self.read(|r| {
-            let Some(seq) = sequence_in(r, execution_arn)? else {
+            let Some(seq) = sequence_in(r, recent, execution_arn)? else {
                 return Ok(None);
             };
             r.get(Table::Checkpoints, &checkpoint_key(seq))?
@@ -902,6 +1046,7 @@ impl Store {
     /// Deletes closed executions that stopped before `cutoff`, with their
     /// histories; returns how many.
     pub fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> Commit<usize> {
+        let ids = self.ids.clone();
         self.submit(move |w| {
             let mut purged = 0;
             for (key, bytes) in w.scan(Table::Executions, b"")? {
@@ -920,6 +1065,7 @@ impl Store {
                 w.delete(Table::Checkpoints, &key)?;
                 w.delete(Table::Running, &key)?;
                 w.delete(Table::ExecutionIds, record.arn.as_bytes())?;
+                ids.remove(&record.arn);
                 w.delete(Table::Executions, &key)?;
                 purged += 1;
             }

@@ -862,32 +862,28 @@ async fn begin_finds_a_taken_name() {
     assert!(matches!(ExecutionJournal::begin(&store, b.clone()).unwrap(), Begun::Exists(_)));
 }
 
-/// Should two starts of one ARN both begin (two stores over one backend do
-/// not share their claims), the later one's insert is refused and nothing of
-/// its run is written: its close fails.
+/// Should a start begin while another insert of its ARN is queued but not
+/// yet durable (a plain `insert_execution` takes no claim), the writer
+/// refuses the begun one's insert and writes nothing of its run: its close
+/// fails.
 #[tokio::test]
 async fn a_refused_begin_writes_nothing_of_its_run() {
     use stepbox_engine::HistorySink;
-    let held = Arc::new(Held::default());
-    let (x, y) = (Store::new(held.clone()), Store::new(held.clone()));
+    let (held, store) = held_store();
     let c = execution("sm", "c", 3);
-    let (Begun::Recording { journal: first, recorded: first_recorded }, Begun::Recording { journal: second, recorded: second_recorded }) =
-        (ExecutionJournal::begin(&x, c.clone()).unwrap(), ExecutionJournal::begin(&y, c.clone()).unwrap())
-    else {
-        panic!("neither store sees the other's claim")
-    };
-    first.record(event(1, EventType::ExecutionStarted));
+    let first = store.insert_execution(c.clone());
+    let (second, second_recorded) = begun(&store, &c);
     second.record(event(1, EventType::ExecutionStarted));
     second.record(event(2, EventType::PassStateEntered));
     let second_closed = second.close(|r| r.status = "FAILED".into());
     held.release();
-    first_recorded.await.unwrap().unwrap();
+    first.await.unwrap().unwrap();
     assert_eq!(second_recorded.await.unwrap(), Err(c.clone()));
     assert!(second_closed.await.is_err(), "the refused run's close is not written");
     second.record(event(3, EventType::PassStateExited));
     held.release();
-    assert_eq!(x.history(&c.arn).unwrap(), [event(1, EventType::ExecutionStarted)]);
-    assert!(x.get_execution(&c.arn).unwrap().unwrap().is_running());
+    assert_eq!(store.history(&c.arn).unwrap(), []);
+    assert!(store.get_execution(&c.arn).unwrap().unwrap().is_running());
 }
 
 /// A begun execution whose first write fails to commit is not recorded, and
@@ -915,4 +911,97 @@ async fn a_begun_execution_whose_insert_fails_to_commit_writes_nothing_later() {
     assert_eq!(store.history(&e.arn).unwrap(), [], "no events left under a reused number");
     // Released: the name can be started again.
     assert!(matches!(ExecutionJournal::begin(&store, d).unwrap(), Begun::Recording { .. }));
+}
+
+/// New executions' ARN entries wait in memory and are written to the
+/// `ExecutionIds` table in bulk once enough have gathered; until then
+/// lookups find them in memory, and a store opened after a crash (here: a
+/// second store over the same file, which reads back what the first left
+/// unwritten) rebuilds them from the records after the mark.
+#[tokio::test]
+async fn the_arn_index_is_written_in_bulk_and_rebuilt_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(RedbBackend::open(&dir.path().join(STORE_FILE), 1 << 20).unwrap());
+    let in_table = |arn: &str| {
+        let mut found = false;
+        backend
+            .read(&mut |r| {
+                found = r.get(Table::ExecutionIds, arn.as_bytes())?.is_some();
+                Ok(())
+            })
+            .unwrap();
+        found
+    };
+    let store = Store::new(backend.clone());
+    let early: Vec<ExecutionRecord> = (0..10).map(|i| execution("sm", &format!("early{i}"), i)).collect();
+    let commits: Vec<_> = early.iter().map(|r| store.insert_execution(r.clone())).collect();
+    for c in commits {
+        c.await.unwrap().unwrap();
+    }
+    for r in &early {
+        assert_eq!(store.get_execution(&r.arn).unwrap().as_ref(), Some(r));
+        assert!(!in_table(&r.arn), "not written one by one");
+    }
+    assert!(matches!(ExecutionJournal::begin(&store, early[0].clone()).unwrap(), Begun::Exists(_)));
+
+    // A store opened over what the first one left (as after a crash) finds them.
+    let reopened = Store::new(backend.clone());
+    for r in &early {
+        assert_eq!(reopened.get_execution(&r.arn).unwrap().as_ref(), Some(r));
+    }
+    drop(reopened);
+
+    let many: Vec<ExecutionRecord> =
+        (0..crate::store::IDS_PER_WRITE).map(|i| execution("sm", &format!("many{i}"), 20)).collect();
+    let commits: Vec<_> = many.iter().map(|r| store.insert_execution(r.clone())).collect();
+    for c in commits {
+        c.await.unwrap().unwrap();
+    }
+    // Writes commit in order: once this one is durable, so is the bulk write.
+    let last = execution("sm", "last", 30);
+    store.insert_execution(last.clone()).await.unwrap().unwrap();
+    assert!(early.iter().all(|r| in_table(&r.arn)), "written in bulk");
+    assert!(store.recent_ids().len() < crate::store::IDS_PER_WRITE, "and dropped from memory");
+    let reopened = Store::new(backend.clone());
+    for r in early.iter().chain(&many).chain([&last]) {
+        assert_eq!(reopened.get_execution(&r.arn).unwrap().as_ref(), Some(r));
+        assert_eq!(store.get_execution(&r.arn).unwrap().as_ref(), Some(r));
+    }
+    assert_eq!(reopened.recent_ids().len(), store.recent_ids().len(), "only the unwritten ones read back");
+}
+
+/// A format 2 store (every ARN entry in the table) is marked as all
+/// written when opened, and becomes format 3.
+#[tokio::test]
+async fn a_format_2_store_is_marked_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = execution("sm", "a", 1);
+    {
+        let store = open_dir(dir.path()).unwrap();
+        store.insert_execution(a.clone()).await.unwrap().unwrap();
+        // As format 2 left it: the entry in the table, no mark.
+        let arn = a.arn.clone();
+        store
+            .submit(move |w| {
+                w.put(Table::ExecutionIds, arn.as_bytes(), &1u64.to_be_bytes())?;
+                w.delete(Table::Meta, crate::store::IDS_WRITTEN_KEY)?;
+                w.put(Table::Meta, b"format", b"stepbox-store/2")
+            })
+            .await
+            .unwrap();
+    }
+    let store = (0..100)
+        .find_map(|_| match open_dir(dir.path()) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+        })
+        .expect("reopen");
+    assert_eq!(store.get_execution(&a.arn).unwrap(), Some(a));
+    assert_eq!(store.recent_ids().len(), 0, "marked: nothing read back");
+    let b = execution("sm", "b", 2);
+    store.insert_execution(b.clone()).await.unwrap().unwrap();
+    assert_eq!(store.get_execution(&b.arn).unwrap(), Some(b));
 }
