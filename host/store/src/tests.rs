@@ -57,6 +57,20 @@ fn checkpoint(input: serde_json::Value, entered: u64) -> Checkpoint {
     }
 }
 
+/// Opens `dir` again once the writer thread of the handle dropped before
+/// lets go of the file (it may hold it for a moment).
+fn reopen(dir: &std::path::Path) -> Store {
+    (0..100)
+        .find_map(|_| match open_dir(dir) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+        })
+        .expect("reopen")
+}
+
 fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let durable = open_dir(dir.path()).unwrap();
@@ -327,16 +341,7 @@ async fn a_reopened_directory_keeps_everything() {
             .await
             .unwrap();
     }
-    // The writer thread of the first handle may still hold the file for a moment.
-    let store = (0..100)
-        .find_map(|_| match open_dir(dir.path()) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                None
-            }
-        })
-        .expect("reopen");
+    let store = reopen(dir.path());
     assert_eq!(store.running_executions().unwrap().len(), 1);
     assert_eq!(store.history(&e.arn).unwrap().len(), 2);
 }
@@ -990,15 +995,7 @@ async fn a_format_2_store_is_marked_when_opened() {
             .await
             .unwrap();
     }
-    let store = (0..100)
-        .find_map(|_| match open_dir(dir.path()) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                None
-            }
-        })
-        .expect("reopen");
+    let store = reopen(dir.path());
     assert_eq!(store.get_execution(&a.arn).unwrap(), Some(a));
     assert_eq!(store.recent_ids().len(), 0, "marked: nothing read back");
     let b = execution("sm", "b", 2);
