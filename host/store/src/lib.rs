@@ -54,7 +54,8 @@ pub fn open_dir(dir: &Path) -> Result<Store, StoreError> {
         return Err(unusable("not a directory".into()));
     }
     let backend = RedbBackend::open(&dir.join(STORE_FILE), 64 << 20)?;
-    Ok(Store::new(std::sync::Arc::new(backend)))
+    Store::open(std::sync::Arc::new(backend))
+        .map_err(|e| unusable(format!("cannot read back the latest executions: {e}")))
 }
 
 #[cfg(test)]

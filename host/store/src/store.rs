@@ -369,6 +369,24 @@ pub struct Store {
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
+        let store = Store::without_recent_ids(backend);
+        if let Err(e) = store.read_back_recent_ids() {
+            tracing::error!(error = %e, "cannot read back the recent executions' ARNs");
+        }
+        store
+    }
+
+    /// [`new`](Self::new), failing when the ARN entries not written to the
+    /// table before the last stop cannot be read back (an unreadable record):
+    /// how a data directory is opened, so such a store stops the start-up
+    /// instead of answering that those executions do not exist.
+    pub fn open(backend: Arc<dyn Backend>) -> Result<Self, StoreError> {
+        let store = Store::without_recent_ids(backend);
+        store.read_back_recent_ids()?;
+        Ok(store)
+    }
+
+    fn without_recent_ids(backend: Arc<dyn Backend>) -> Self {
         let mut store = Store {
             backend,
             sequence: Arc::default(),
@@ -378,24 +396,24 @@ impl Store {
         // A failed read only costs the writer a re-numbering (see insert_execution).
         let stored = store.read(|r| last_sequence(r)).unwrap_or(0);
         store.sequence = Arc::new(AtomicU64::new(stored));
-        // The ARN entries not written to the table before the last stop.
-        let recent = store.read(|r| {
+        store
+    }
+
+    /// The ARN entries not written to the table before the last stop, from
+    /// the records numbered after the mark.
+    fn read_back_recent_ids(&self) -> Result<(), StoreError> {
+        let recent = self.read(|r| {
             let written = r.get(Table::Meta, IDS_WRITTEN_KEY)?.map_or(0, |b| sequence_of(&b));
             let mut recent = Vec::new();
             for (key, bytes) in r.scan_from(Table::Executions, &keys::execution(written + 1))? {
                 recent.push((execution_codec::decode(&bytes)?.arn, sequence_of(&key)));
             }
             Ok(recent)
-        });
-        match recent {
-            Ok(recent) => {
-                for (arn, seq) in recent {
-                    store.ids.insert(&arn, seq);
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read back the recent executions' ARNs"),
+        })?;
+        for (arn, seq) in recent {
+            self.ids.insert(&arn, seq);
         }
-        store
+        Ok(())
     }
 
     /// Writes the recent ARN entries into the table once enough have gathered.

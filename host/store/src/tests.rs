@@ -914,6 +914,14 @@ async fn a_begun_execution_whose_insert_fails_to_commit_writes_nothing_later() {
     held.release();
     inserted.await.unwrap().unwrap();
     assert_eq!(store.history(&e.arn).unwrap(), [], "no events left under a reused number");
+    let mut events_stored = 0;
+    held.inner
+        .read(&mut |r| {
+            events_stored = r.scan(Table::Events, b"")?.len();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(events_stored, 0, "none of the unrecorded run's events under any number");
     // Released: the name can be started again.
     assert!(matches!(ExecutionJournal::begin(&store, d).unwrap(), Begun::Recording { .. }));
 }
@@ -1001,4 +1009,19 @@ async fn a_format_2_store_is_marked_when_opened() {
     let b = execution("sm", "b", 2);
     store.insert_execution(b.clone()).await.unwrap().unwrap();
     assert_eq!(store.get_execution(&b.arn).unwrap(), Some(b));
+}
+
+/// An unreadable record among those whose ARN entries must be read back
+/// stops `Store::open` (how a data directory is opened) instead of leaving
+/// that execution unfindable.
+#[test]
+fn an_unreadable_recent_record_stops_the_opening() {
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    backend.write(
+        Box::new(|w| w.put(Table::Executions, &1u64.to_be_bytes(), b"\xffnot a record")),
+        Box::new(|r| r.unwrap()),
+    );
+    assert!(matches!(Store::open(backend.clone()), Err(StoreError::Corrupt(_))));
+    let store = Store::new(backend);
+    assert_eq!(store.recent_ids().len(), 0, "new() logs it and carries on");
 }
