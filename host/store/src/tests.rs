@@ -970,9 +970,13 @@ async fn the_arn_index_is_written_in_bulk_and_rebuilt_after_a_crash() {
     for c in commits {
         c.await.unwrap().unwrap();
     }
-    // Writes commit in order: once this one is durable, so is the bulk write.
+    // The bulk write is queued once the inserts that fill memory are applied
+    // (by this insert at the latest); writes commit, and their writers are
+    // told, in order: once the empty write after it has been answered, the
+    // bulk write is durable and its entries have left memory.
     let last = execution("sm", "last", 30);
     store.insert_execution(last.clone()).await.unwrap().unwrap();
+    store.submit(|_| Ok(())).await.unwrap();
     assert!(early.iter().all(|r| in_table(&r.arn)), "written in bulk");
     assert!(store.recent_ids().len() < crate::store::IDS_PER_WRITE, "and dropped from memory");
     let reopened = Store::new(backend.clone());
