@@ -20,7 +20,7 @@ use crate::execution_codec;
 use crate::records::ExecutionRecord;
 use crate::store::{
     Commit, PreparedUpdate, Store, apply_update_in, checkpoint_key, chunk_key, encode_checkpoint,
-    existing_sequence, insert_in,
+    ArnChecked, existing_sequence, insert_in,
 };
 
 /// Records an execution's events and checkpoints into a [`Store`], in the
@@ -86,6 +86,8 @@ struct Insert {
     /// The record encoded after its last change (None: the writer encodes it).
     encoded: Option<Vec<u8>>,
     seq: u64,
+    /// `begin` found no such ARN.
+    checked: Option<ArnChecked>,
     reply: oneshot::Sender<Inserted>,
 }
 
@@ -166,7 +168,7 @@ impl Pending {
                 Some(bytes) => Ok(bytes),
                 None => execution_codec::encode(&ins.record),
             };
-            let written = encoded.and_then(|bytes| insert_in(w, &ins.record, ins.seq, store, &bytes));
+            let written = encoded.and_then(|bytes| insert_in(w, &ins.record, ins.seq, store, &bytes, ins.checked));
             let own = match written {
                 Ok(Ok(used)) => {
                     inserted_as = Some(used);
@@ -289,6 +291,7 @@ impl ExecutionJournal {
         if !store.claim(&record.arn) {
             return Ok(Begun::Behind(store.insert_execution(record)));
         }
+        let checked = store.recent_ids().before_check();
         match store.get_execution(&record.arn) {
             Ok(None) => {}
             Ok(Some(stored)) => {
@@ -309,6 +312,7 @@ impl ExecutionJournal {
                 record,
                 encoded: None,
                 seq,
+                checked: Some(checked),
                 reply,
             });
             p.queued = true;

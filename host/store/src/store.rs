@@ -121,6 +121,20 @@ pub(crate) struct RecentIds {
     map: Mutex<std::collections::HashMap<Box<str>, u64>>,
     /// A bulk write is queued.
     writing: std::sync::atomic::AtomicBool,
+    /// How many times entries left memory for the table (counted before
+    /// they leave): see [`ArnChecked`].
+    moved: AtomicU64,
+}
+
+/// When a new execution's ARN was found in neither the table nor
+/// [`RecentIds`] by a read on the caller's thread (made while the ARN was
+/// claimed, so no other start of it ran meanwhile), the writer need not look
+/// the ARN up in the table again, unless entries moved from memory to the
+/// table since: anything the read missed is still in memory. (The lookup is
+/// a random B-tree descent per start; this spares it almost always.)
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ArnChecked {
+    moved: u64,
 }
 
 impl RecentIds {
@@ -138,6 +152,14 @@ impl RecentIds {
     }
     pub(crate) fn len(&self) -> usize {
         self.map().len()
+    }
+    /// Taken before a read that finds no execution under an ARN: see [`ArnChecked`].
+    pub(crate) fn before_check(&self) -> ArnChecked {
+        ArnChecked { moved: self.moved.load(Ordering::SeqCst) }
+    }
+    /// Whether entries moved to the table since `checked` was taken.
+    fn moved_since(&self, checked: ArnChecked) -> bool {
+        self.moved.load(Ordering::SeqCst) != checked.moved
     }
 }
 
@@ -263,22 +285,35 @@ pub(crate) fn update_execution_in(
 /// Inserts `record` (encoded as `encoded`) as execution `seq` unless its ARN
 /// exists (then returns the stored record). `seq` was handed out on the
 /// caller's thread; when another insert overtook it on the way, the record
-/// gets the next free number instead. Returns the number used.
+/// gets the next free number instead. Returns the number used. `checked`:
+/// the caller found no such ARN (see [`ArnChecked`]).
 pub(crate) fn insert_in(
     w: &mut dyn Write,
     record: &ExecutionRecord,
     mut seq: u64,
     store: &Store,
     encoded: &[u8],
+    checked: Option<ArnChecked>,
 ) -> Result<Result<u64, ExecutionRecord>, StoreError> {
-    if let Some((_, b)) = execution_in(w, store.ids.get(&record.arn), &record.arn)? {
+    let existing = match store.ids.get(&record.arn) {
+        Some(recent) => execution_in(w, Some(recent), &record.arn)?,
+        None if checked.is_some_and(|c| !store.ids.moved_since(c)) => None,
+        None => execution_in(w, None, &record.arn)?,
+    };
+    if let Some((_, b)) = existing {
         return Ok(Err(execution_codec::decode(&b)?));
     }
-    let stored = last_sequence(w)?;
-    if seq <= stored {
-        seq = stored + 1;
+    let applied = match store.applied.load(Ordering::Relaxed) {
+        0 => last_sequence(w)?,
+        known => known,
+    };
+    if seq <= applied {
+        seq = applied + 1;
         store.sequence.fetch_max(seq, Ordering::Relaxed);
     }
+    // Only the writer applies inserts. A number stays used even if its
+    // commit fails: numbers only grow, gaps are harmless.
+    store.applied.fetch_max(seq, Ordering::Relaxed);
     let key = keys::execution(seq);
     w.put(Table::Executions, &key, encoded)?;
     // Its `ExecutionIds` entry is written later, with others (see RecentIds).
@@ -365,9 +400,15 @@ pub struct Store {
     starting: Arc<Mutex<std::collections::HashSet<Box<str>>>>,
     /// ARN index entries not in the table yet.
     ids: Arc<RecentIds>,
+    /// The largest number an insert was applied with (0: not known yet, the
+    /// writer reads the last stored one), so the writer need not read it per
+    /// insert.
+    applied: Arc<AtomicU64>,
 }
 
 impl Store {
+    /// A backend has one `Store` (and its clones): the writer's numbering
+    /// and the ARN entries not in the table yet live here.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         let store = Store::without_recent_ids(backend);
         if let Err(e) = store.read_back_recent_ids() {
@@ -392,6 +433,7 @@ impl Store {
             sequence: Arc::default(),
             starting: Arc::default(),
             ids: Arc::default(),
+            applied: Arc::default(),
         };
         // A failed read only costs the writer a re-numbering (see insert_execution).
         let stored = store.read(|r| last_sequence(r)).unwrap_or(0);
@@ -436,6 +478,8 @@ impl Store {
                     tracing::error!(error = %e, "cannot write the execution ARN index");
                 } else {
                     let taken = std::mem::take(&mut *done_slot.lock().unwrap_or_else(|e| e.into_inner()));
+                    // Counted before they leave (see ArnChecked).
+                    done_ids.moved.fetch_add(1, Ordering::SeqCst);
                     let mut map = done_ids.map();
                     for (arn, seq) in taken {
                         // Unless inserted again meanwhile (a number no commit kept).
@@ -805,7 +849,7 @@ impl Store {
         let seq = self.next_sequence();
         let encoded = execution_codec::encode(&record);
         let store = self.clone();
-        let inserted = self.submit(move |w| Ok(insert_in(w, &record, seq, &store, &encoded?)?.map(|_| ())));
+        let inserted = self.submit(move |w| Ok(insert_in(w, &record, seq, &store, &encoded?, None)?.map(|_| ())));
         self.write_recent_ids_when_due();
         inserted
     }
