@@ -112,13 +112,18 @@ impl CpuPerExecution {
     }
 }
 
-fn w5() -> Arc<StateMachine> {
-    let def = json!({"StartAt": "Prep", "States": {
+/// W5's definition text (what CreateStateMachine gets).
+fn w5_definition() -> String {
+    json!({"StartAt": "Prep", "States": {
         "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
         "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:processed", "Next": "Done"},
         "Done": {"Type": "Succeed"}
-    }});
-    Arc::new(StateMachine::from_value(&def).expect("W5 parses"))
+    }})
+    .to_string()
+}
+
+fn w5() -> Arc<StateMachine> {
+    Arc::new(StateMachine::parse(&w5_definition()).expect("W5 parses"))
 }
 
 /// Execution names stay unique across the runs sharing one store.
@@ -143,7 +148,8 @@ fn record(i: usize) -> ExecutionRecord {
         stop_date: None,
         express: false,
         wake_at: None,
-        definition: String::new(),
+        // As the server records it: the text the execution runs.
+        definition: w5_definition(),
         revision_id: String::new(),
         state_machine_version_arn: None,
         state_machine_alias_arn: None,
@@ -379,12 +385,7 @@ async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution,
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
         .expect("server");
-    let definition = json!({"StartAt": "Prep", "States": {
-        "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
-        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:processed", "Next": "Done"},
-        "Done": {"Type": "Succeed"}
-    }})
-    .to_string();
+    let definition = w5_definition();
     let mut http = Http::connect(server.addr).await;
     let mut arns = Vec::new();
     for kind in ["EXPRESS", "STANDARD"] {

@@ -39,10 +39,13 @@ pub enum Table {
     /// A Lambda function's published versions and aliases, by function name
     /// (each version's wasm is in `FunctionCode` under `NAME:N`).
     FunctionVersions,
+    /// Definition texts of executions, by SHA-256 digest (see
+    /// `execution_codec`): stored once, not in every execution record.
+    Definitions,
 }
 
 impl Table {
-    pub const ALL: [Table; 17] = [
+    pub const ALL: [Table; 18] = [
         Table::Meta,
         Table::StateMachines,
         Table::Versions,
@@ -60,6 +63,7 @@ impl Table {
         Table::TaskTokens,
         Table::Activities,
         Table::FunctionVersions,
+        Table::Definitions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +85,7 @@ impl Table {
             Table::TaskTokens => "task_tokens",
             Table::Activities => "activities",
             Table::FunctionVersions => "function_versions",
+            Table::Definitions => "definitions",
         }
     }
 }

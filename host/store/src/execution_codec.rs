@@ -1,9 +1,13 @@
 //! How execution records are stored: a tag byte, then the fields in a fixed
 //! order (texts length-prefixed, optional fields behind a presence byte,
 //! times as seconds and nanoseconds). A record is encoded at its start and
-//! its close and decoded by every Describe/List, so its input, output and
-//! definition are copied rather than escaped into JSON. Records written as
-//! JSON by earlier versions still read (JSON starts with `{`).
+//! its close and decoded by every Describe/List, so its input and output are
+//! copied rather than escaped into JSON. The definition is stored once per
+//! text in the `Definitions` table, and a record holds its SHA-256 digest
+//! (tag 3): every execution of a state machine carried the same text, a few
+//! hundred bytes or more per record for the writer to copy into the B-tree.
+//! Records of earlier versions still read: with the text inline (tag 2) or
+//! as JSON (which starts with `{`).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -11,8 +15,20 @@ use serde_json::{Map, Value};
 use crate::StoreError;
 use crate::records::ExecutionRecord;
 
-/// First byte of a binary record.
-const TAG: u8 = 2;
+use sha2::{Digest, Sha256};
+
+/// First byte of a binary record whose definition is in `Definitions`.
+const TAG: u8 = 3;
+/// First byte of a binary record with its definition inline (before format 4).
+const TAG_INLINE: u8 = 2;
+
+/// The key of a definition text in the `Definitions` table. A hash clients
+/// cannot collide: executions of different tenants share the table.
+pub(crate) type DefinitionDigest = [u8; 32];
+
+pub(crate) fn definition_digest(text: &str) -> DefinitionDigest {
+    Sha256::digest(text.as_bytes()).into()
+}
 
 fn put_text(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -34,15 +50,27 @@ fn put_option<T: ?Sized>(out: &mut Vec<u8>, v: Option<&T>, put: impl FnOnce(&mut
     }
 }
 
+/// Encodes `r` with its definition's digest (the writer stores the text: see
+/// `definition_of`).
 pub(crate) fn encode(r: &ExecutionRecord) -> Result<Vec<u8>, StoreError> {
+    encode_as(r, TAG)
+}
+
+/// As a store before format 4 encoded `r` (its definition inline).
+#[cfg(test)]
+pub(crate) fn encode_inline(r: &ExecutionRecord) -> Result<Vec<u8>, StoreError> {
+    encode_as(r, TAG_INLINE)
+}
+
+fn encode_as(r: &ExecutionRecord, tag: u8) -> Result<Vec<u8>, StoreError> {
     let texts = r.arn.len()
         + r.name.len()
         + r.state_machine_arn.len()
         + r.input.len()
         + r.output.as_ref().map_or(0, String::len)
-        + r.definition.len();
+        + if tag == TAG { 32 } else { r.definition.len() };
     let mut out = Vec::with_capacity(texts + 160);
-    out.push(TAG);
+    out.push(tag);
     for text in [&r.arn, &r.name, &r.state_machine_arn, &r.status, &r.input] {
         put_text(&mut out, text);
     }
@@ -53,7 +81,11 @@ pub(crate) fn encode(r: &ExecutionRecord) -> Result<Vec<u8>, StoreError> {
     put_option(&mut out, r.stop_date.as_ref(), put_time);
     out.push(r.express as u8);
     put_option(&mut out, r.wake_at.as_ref(), put_time);
-    put_text(&mut out, &r.definition);
+    if tag == TAG {
+        out.extend_from_slice(&definition_digest(&r.definition));
+    } else {
+        put_text(&mut out, &r.definition);
+    }
     put_text(&mut out, &r.revision_id);
     put_option(&mut out, r.state_machine_version_arn.as_deref(), put_text);
     put_option(&mut out, r.state_machine_alias_arn.as_deref(), put_text);
@@ -67,16 +99,42 @@ pub(crate) fn encode(r: &ExecutionRecord) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
-pub(crate) fn decode(bytes: &[u8]) -> Result<ExecutionRecord, StoreError> {
+/// Decodes a record; when its definition is stored apart, the record's
+/// `definition` is empty and the digest to look it up by is returned.
+pub(crate) fn decode(bytes: &[u8]) -> Result<(ExecutionRecord, Option<DefinitionDigest>), StoreError> {
     match bytes.first() {
-        Some(&TAG) => Reader { bytes: &bytes[1..] }.record(),
+        Some(&TAG) => Reader { bytes: &bytes[1..], inline: false }.record(),
+        Some(&TAG_INLINE) => Reader { bytes: &bytes[1..], inline: true }.record(),
         _ => serde_json::from_slice(bytes)
+            .map(|r| (r, None))
             .map_err(|e| StoreError::Corrupt(format!("unreadable execution record: {e}"))),
     }
 }
 
+/// The digest an encoded record refers to its definition by (None: the
+/// definition is inline), read without decoding the rest.
+pub(crate) fn definition_of(bytes: &[u8]) -> Result<Option<DefinitionDigest>, StoreError> {
+    if bytes.first() != Some(&TAG) {
+        return Ok(None);
+    }
+    let mut r = Reader { bytes: &bytes[1..], inline: false };
+    for what in ["arn", "name", "state machine arn", "status", "input"] {
+        r.text_bytes(what)?;
+    }
+    for what in ["output", "error", "cause"] {
+        r.option(what, Reader::text_bytes)?;
+    }
+    r.time("start date")?;
+    r.option("stop date", Reader::time)?;
+    r.flag("express")?;
+    r.option("wake time", Reader::time)?;
+    r.array("definition").map(Some)
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
+    /// The definition is a text (tag 2), not a digest.
+    inline: bool,
 }
 
 fn bad(what: &str) -> StoreError {
@@ -95,10 +153,12 @@ impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], StoreError> {
         self.take(N, what)?.try_into().map_err(|_| bad(what))
     }
-    fn text(&mut self, what: &str) -> Result<String, StoreError> {
+    fn text_bytes(&mut self, what: &str) -> Result<&'a [u8], StoreError> {
         let len = u32::from_le_bytes(self.array(what)?) as usize;
-        let b = self.take(len, what)?;
-        String::from_utf8(b.to_vec()).map_err(|_| bad(what))
+        self.take(len, what)
+    }
+    fn text(&mut self, what: &str) -> Result<String, StoreError> {
+        String::from_utf8(self.text_bytes(what)?.to_vec()).map_err(|_| bad(what))
     }
     fn time(&mut self, what: &str) -> Result<DateTime<Utc>, StoreError> {
         let secs = i64::from_le_bytes(self.array(what)?);
@@ -123,7 +183,8 @@ impl<'a> Reader<'a> {
             Ok(None)
         }
     }
-    fn record(mut self) -> Result<ExecutionRecord, StoreError> {
+    fn record(mut self) -> Result<(ExecutionRecord, Option<DefinitionDigest>), StoreError> {
+        let mut digest = None;
         let record = ExecutionRecord {
             arn: self.text("arn")?,
             name: self.text("name")?,
@@ -137,7 +198,12 @@ impl<'a> Reader<'a> {
             stop_date: self.option("stop date", Self::time)?,
             express: self.flag("express")?,
             wake_at: self.option("wake time", Self::time)?,
-            definition: self.text("definition")?,
+            definition: if self.inline {
+                self.text("definition")?
+            } else {
+                digest = Some(self.array("definition")?);
+                String::new()
+            },
             revision_id: self.text("revision id")?,
             state_machine_version_arn: self.option("version arn", Self::text)?,
             state_machine_alias_arn: self.option("alias arn", Self::text)?,
@@ -152,7 +218,7 @@ impl<'a> Reader<'a> {
         if !self.bytes.is_empty() {
             return Err(bad("length"));
         }
-        Ok(record)
+        Ok((record, digest))
     }
 }
 
@@ -204,7 +270,11 @@ mod tests {
         for r in [set, empty] {
             let bytes = encode(&r).unwrap();
             assert_eq!(bytes[0], TAG);
-            assert_eq!(decode(&bytes).unwrap(), r);
+            let digest = definition_digest(&r.definition);
+            let without_text = ExecutionRecord { definition: String::new(), ..r.clone() };
+            assert_eq!(decode(&bytes).unwrap(), (without_text, Some(digest)));
+            assert_eq!(definition_of(&bytes).unwrap(), Some(digest));
+            assert!(!bytes.windows(r.definition.len()).any(|w| w == r.definition.as_bytes()), "no text inline");
             for cut in [1, bytes.len() / 2, bytes.len() - 1] {
                 assert!(decode(&bytes[..cut]).is_err(), "cut at {cut} must not decode");
             }
@@ -212,8 +282,11 @@ mod tests {
     }
 
     #[test]
-    fn json_records_of_earlier_versions_still_read() {
+    fn records_of_earlier_versions_still_read() {
         let r = full();
-        assert_eq!(decode(&serde_json::to_vec(&r).unwrap()).unwrap(), r);
+        assert_eq!(decode(&serde_json::to_vec(&r).unwrap()).unwrap(), (r.clone(), None));
+        let inline = encode_as(&r, TAG_INLINE).unwrap();
+        assert_eq!(decode(&inline).unwrap(), (r, None));
+        assert_eq!(definition_of(&inline).unwrap(), None);
     }
 }

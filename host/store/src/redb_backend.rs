@@ -26,7 +26,10 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 
 /// The marker in the meta table that makes a redb file a stepbox store.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"stepbox-store/3";
+const FORMAT: &[u8] = b"stepbox-store/4";
+/// The format before definitions were stored apart (records with their
+/// definition inline, which still read): relabelled.
+const FORMAT_3: &[u8] = b"stepbox-store/3";
 /// The format before the ARN index was written in bulk (every execution's
 /// entry in the table): marked as all written.
 const FORMAT_2: &[u8] = b"stepbox-store/2";
@@ -88,6 +91,7 @@ impl RedbBackend {
         let mut migrate = false;
         // The ARN index holds every execution's entry: mark it so.
         let mut mark = false;
+        let mut relabel = false;
         {
             let mut meta = tx.open_table(def(Table::Meta)).map_err(db_err)?;
             let marker = meta
@@ -96,6 +100,7 @@ impl RedbBackend {
                 .map(|v| v.value().to_vec());
             match marker {
                 Some(m) if m == FORMAT => {}
+                Some(m) if m == FORMAT_3 => relabel = true,
                 Some(m) if m == FORMAT_2 => mark = true,
                 Some(m) if m == FORMAT_1 => (migrate, mark) = (true, true),
                 Some(m) => {
@@ -139,6 +144,8 @@ impl RedbBackend {
             let mut w = RedbWrite::new(&tx);
             crate::store::mark_ids_written(&mut w)?;
             w.put(Table::Meta, FORMAT_KEY, FORMAT)?;
+        } else if relabel {
+            RedbWrite::new(&tx).put(Table::Meta, FORMAT_KEY, FORMAT)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);

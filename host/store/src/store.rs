@@ -197,6 +197,30 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError
         .map_err(|e| StoreError::Corrupt(format!("unreadable {what} record: {e}")))
 }
 
+/// Decodes an execution record read in `r`, with its definition text.
+pub(crate) fn decode_in(r: &(impl Read + ?Sized), bytes: &[u8]) -> Result<ExecutionRecord, StoreError> {
+    let (mut record, digest) = execution_codec::decode(bytes)?;
+    if let Some(digest) = digest {
+        let text = r.get(Table::Definitions, &digest)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("the definition of execution {} is missing", record.arn))
+        })?;
+        record.definition = String::from_utf8(text)
+            .map_err(|_| StoreError::Corrupt(format!("the definition of execution {} is not text", record.arn)))?;
+    }
+    Ok(record)
+}
+
+/// Stores the definition `encoded` (the record `record`) refers to, unless
+/// stored already (one lookup in a small table).
+fn store_definition(w: &mut dyn Write, record: &ExecutionRecord, encoded: &[u8]) -> Result<(), StoreError> {
+    if let Some(digest) = execution_codec::definition_of(encoded)?
+        && w.get(Table::Definitions, &digest)?.is_none()
+    {
+        w.put(Table::Definitions, &digest, record.definition.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Writes execution `seq`'s record; a closed one leaves the running index
 /// and drops its checkpoint.
 fn write_execution(w: &mut dyn Write, seq: u64, record: &ExecutionRecord) -> Result<(), StoreError> {
@@ -210,6 +234,7 @@ fn write_encoded_execution(
     encoded: &[u8],
 ) -> Result<(), StoreError> {
     let key = keys::execution(seq);
+    store_definition(w, record, encoded)?;
     w.put(Table::Executions, &key, encoded)?;
     if !record.is_running() {
         w.delete(Table::Running, &key)?;
@@ -276,7 +301,7 @@ pub(crate) fn update_execution_in(
     let Some((seq, b)) = execution_in(w, recent.get(arn), arn)? else {
         return Ok(None);
     };
-    let mut record: ExecutionRecord = execution_codec::decode(&b)?;
+    let mut record = decode_in(w, &b)?;
     change(&mut record);
     write_execution(w, seq, &record)?;
     Ok(Some(record))
@@ -301,7 +326,7 @@ pub(crate) fn insert_in(
         None => execution_in(w, None, &record.arn)?,
     };
     if let Some((_, b)) = existing {
-        return Ok(Err(execution_codec::decode(&b)?));
+        return Ok(Err(decode_in(w, &b)?));
     }
     let applied = match store.applied.load(Ordering::Relaxed) {
         0 => last_sequence(w)?,
@@ -315,6 +340,7 @@ pub(crate) fn insert_in(
     // commit fails: numbers only grow, gaps are harmless.
     store.applied.fetch_max(seq, Ordering::Relaxed);
     let key = keys::execution(seq);
+    store_definition(w, record, encoded)?;
     w.put(Table::Executions, &key, encoded)?;
     // Its `ExecutionIds` entry is written later, with others (see RecentIds).
     store.ids.insert(&record.arn, seq);
@@ -336,7 +362,7 @@ pub(crate) fn migrate_from_format_1(w: &mut dyn Write) -> Result<usize, StoreErr
     let mut unnumbered = Vec::new();
     for (arn, bytes) in &executions {
         w.delete(Table::Executions, arn)?;
-        let record = execution_codec::decode(bytes)?;
+        let (record, _) = execution_codec::decode(bytes)?;
         match record.extra.get("sequence").and_then(Value::as_u64) {
             Some(seq) if seq > 0 => {
                 next = next.max(seq);
@@ -448,7 +474,7 @@ impl Store {
             let written = r.get(Table::Meta, IDS_WRITTEN_KEY)?.map_or(0, |b| sequence_of(&b));
             let mut recent = Vec::new();
             for (key, bytes) in r.scan_from(Table::Executions, &keys::execution(written + 1))? {
-                recent.push((execution_codec::decode(&bytes)?.arn, sequence_of(&key)));
+                recent.push((execution_codec::decode(&bytes)?.0.arn, sequence_of(&key)));
             }
             Ok(recent)
         })?;
@@ -502,7 +528,7 @@ impl Store {
         self.backend.describe()
     }
 
-    fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         mut f: impl FnMut(&dyn Read) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -886,8 +912,15 @@ impl Store {
         change: impl FnOnce(&mut ExecutionRecord),
     ) -> Option<PreparedUpdate> {
         let recent = self.ids.get(arn);
-        let (seq, read) = self.read(|r| execution_in(r, recent, arn)).ok()??;
-        let mut record: ExecutionRecord = execution_codec::decode(&read).ok()?;
+        let (seq, read, mut record) = self
+            .read(|r| {
+                let Some((seq, read)) = execution_in(r, recent, arn)? else {
+                    return Ok(None);
+                };
+                let record = decode_in(r, &read)?;
+                Ok(Some((seq, read, record)))
+            })
+            .ok()??;
         change(&mut record);
         let encoded = execution_codec::encode(&record).ok()?;
         Some(PreparedUpdate {
@@ -921,7 +954,7 @@ impl Store {
         let recent = self.ids.get(arn);
         self.read(|r| {
             execution_in(r, recent, arn)?
-                .map(|(_, b)| execution_codec::decode(&b))
+                .map(|(_, b)| decode_in(r, &b))
                 .transpose()
         })
     }
@@ -948,7 +981,7 @@ impl Store {
             let Some((seq, b)) = execution_in(w, ids.get(&expected.arn), &expected.arn)? else {
                 return Ok(Err(None));
             };
-            let current: ExecutionRecord = execution_codec::decode(&b)?;
+            let current = decode_in(w, &b)?;
             if current != expected {
                 return Ok(Err(Some(current)));
             }
@@ -973,7 +1006,7 @@ impl Store {
                 .rev()
             {
                 if let Some(b) = r.get(Table::Executions, seq)? {
-                    out.push(execution_codec::decode(&b)?);
+                    out.push(decode_in(r, &b)?);
                 }
             }
             Ok(out)
@@ -986,7 +1019,7 @@ impl Store {
             let mut out = Vec::new();
             for (seq, _) in r.scan(Table::Running, b"")? {
                 if let Some(b) = r.get(Table::Executions, &seq)? {
-                    out.push(execution_codec::decode(&b)?);
+                    out.push(decode_in(r, &b)?);
                 }
             }
             Ok(out)
@@ -1112,7 +1145,8 @@ impl Store {
         self.submit(move |w| {
             let mut purged = 0;
             for (key, bytes) in w.scan(Table::Executions, b"")? {
-                let record: ExecutionRecord = execution_codec::decode(&bytes)?;
+                // Its definition stays: others may share it (and texts are few).
+                let (record, _) = execution_codec::decode(&bytes)?;
                 if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
                     continue;
                 }

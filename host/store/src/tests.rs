@@ -1050,6 +1050,64 @@ async fn a_format_2_store_is_marked_when_opened() {
     assert_eq!(store.get_execution(&b.arn).unwrap(), Some(b));
 }
 
+/// A definition is stored once, not in every execution record. A format 3
+/// store's records (their definition inline) still read, and the file
+/// becomes format 4.
+#[tokio::test]
+async fn a_definition_is_stored_once_and_inline_ones_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = ExecutionRecord { definition: r#"{"StartAt":"Old"}"#.into(), ..execution("sm", "old", 1) };
+    {
+        let store = open_dir(dir.path()).unwrap();
+        store.insert_execution(old.clone()).await.unwrap().unwrap();
+        // As format 3 left it: the text inline, no definitions table entry.
+        let inline = crate::execution_codec::encode_inline(&old).unwrap();
+        let digest = crate::execution_codec::definition_digest(&old.definition);
+        store
+            .submit(move |w| {
+                w.put(Table::Executions, &1u64.to_be_bytes(), &inline)?;
+                w.delete(Table::Definitions, &digest)?;
+                w.put(Table::Meta, b"format", b"stepbox-store/3")
+            })
+            .await
+            .unwrap();
+    }
+    let store = reopen(dir.path());
+    assert_eq!(store.get_execution(&old.arn).unwrap().as_ref(), Some(&old));
+    let format = store.read(|r| r.get(Table::Meta, b"format")).unwrap();
+    assert_eq!(format.as_deref(), Some(b"stepbox-store/4".as_slice()));
+
+    let text = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let new: Vec<ExecutionRecord> = ["a", "b"]
+        .iter()
+        .map(|n| ExecutionRecord { definition: text.into(), ..execution("sm", n, 2) })
+        .collect();
+    for r in &new {
+        store.insert_execution(r.clone()).await.unwrap().unwrap();
+    }
+    let (a, b) = (&new[0], &new[1]);
+    let (journal, recorded) = begun(&store, &execution("sm", "c", 3));
+    drop(journal);
+    recorded.await.unwrap().unwrap();
+    store.update_execution(&b.arn, |r| r.status = "SUCCEEDED".into()).await.unwrap();
+    assert_eq!(store.get_execution(&a.arn).unwrap().as_ref(), Some(a));
+    assert_eq!(store.get_execution(&b.arn).unwrap().map(|r| r.definition), Some(text.to_string()));
+    let listed: Vec<String> = store
+        .list_executions(&a.state_machine_arn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.definition)
+        .collect();
+    assert_eq!(listed, [r#"{}"#, text, text, &old.definition]);
+    let (records, definitions) = store
+        .read(|r| Ok((r.scan(Table::Executions, b"")?, r.scan(Table::Definitions, b"")?)))
+        .unwrap();
+    let holding = records.iter().filter(|(_, v)| v.windows(text.len()).any(|w| w == text.as_bytes())).count();
+    assert_eq!(holding, 0, "no record holds the text");
+    let texts: Vec<&[u8]> = definitions.iter().map(|(_, v)| v.as_slice()).collect();
+    assert_eq!(texts.iter().filter(|t| **t == text.as_bytes()).count(), 1, "stored once");
+}
+
 /// An unreadable record among those whose ARN entries must be read back
 /// stops `Store::open` (how a data directory is opened) instead of leaving
 /// that execution unfindable.
