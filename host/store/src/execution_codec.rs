@@ -4,7 +4,7 @@
 //! its close and decoded by every Describe/List, so its input and output are
 //! copied rather than escaped into JSON. The definition is stored once per
 //! text in the `Definitions` table, and a record holds its SHA-256 digest
-//! (tag 3): every execution of a state machine carried the same text, a few
+//! (tag 3, the digest right after the tag, in place of the text): every execution of a state machine carried the same text, a few
 //! hundred bytes or more per record for the writer to copy into the B-tree.
 //! Records of earlier versions still read: with the text inline (tag 2) or
 //! as JSON (which starts with `{`).
@@ -71,6 +71,9 @@ fn encode_as(r: &ExecutionRecord, tag: u8) -> Result<Vec<u8>, StoreError> {
         + if tag == TAG { 32 } else { r.definition.len() };
     let mut out = Vec::with_capacity(texts + 160);
     out.push(tag);
+    if tag == TAG {
+        out.extend_from_slice(&definition_digest(&r.definition));
+    }
     for text in [&r.arn, &r.name, &r.state_machine_arn, &r.status, &r.input] {
         put_text(&mut out, text);
     }
@@ -81,9 +84,7 @@ fn encode_as(r: &ExecutionRecord, tag: u8) -> Result<Vec<u8>, StoreError> {
     put_option(&mut out, r.stop_date.as_ref(), put_time);
     out.push(r.express as u8);
     put_option(&mut out, r.wake_at.as_ref(), put_time);
-    if tag == TAG {
-        out.extend_from_slice(&definition_digest(&r.definition));
-    } else {
+    if tag == TAG_INLINE {
         put_text(&mut out, &r.definition);
     }
     put_text(&mut out, &r.revision_id);
@@ -103,8 +104,12 @@ fn encode_as(r: &ExecutionRecord, tag: u8) -> Result<Vec<u8>, StoreError> {
 /// `definition` is empty and the digest to look it up by is returned.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(ExecutionRecord, Option<DefinitionDigest>), StoreError> {
     match bytes.first() {
-        Some(&TAG) => Reader { bytes: &bytes[1..], inline: false }.record(),
-        Some(&TAG_INLINE) => Reader { bytes: &bytes[1..], inline: true }.record(),
+        Some(&TAG) => {
+            let mut r = Reader { bytes: &bytes[1..], inline: false };
+            let digest = r.array("definition digest")?;
+            Ok((r.record()?, Some(digest)))
+        }
+        Some(&TAG_INLINE) => Ok((Reader { bytes: &bytes[1..], inline: true }.record()?, None)),
         _ => serde_json::from_slice(bytes)
             .map(|r| (r, None))
             .map_err(|e| StoreError::Corrupt(format!("unreadable execution record: {e}"))),
@@ -114,26 +119,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(ExecutionRecord, Option<Definition
 /// The digest an encoded record refers to its definition by (None: the
 /// definition is inline), read without decoding the rest.
 pub(crate) fn definition_of(bytes: &[u8]) -> Result<Option<DefinitionDigest>, StoreError> {
-    if bytes.first() != Some(&TAG) {
-        return Ok(None);
+    match bytes.first() {
+        Some(&TAG) => Reader { bytes: &bytes[1..], inline: false }.array("definition digest").map(Some),
+        _ => Ok(None),
     }
-    let mut r = Reader { bytes: &bytes[1..], inline: false };
-    for what in ["arn", "name", "state machine arn", "status", "input"] {
-        r.text_bytes(what)?;
-    }
-    for what in ["output", "error", "cause"] {
-        r.option(what, Reader::text_bytes)?;
-    }
-    r.time("start date")?;
-    r.option("stop date", Reader::time)?;
-    r.flag("express")?;
-    r.option("wake time", Reader::time)?;
-    r.array("definition").map(Some)
 }
 
 struct Reader<'a> {
     bytes: &'a [u8],
-    /// The definition is a text (tag 2), not a digest.
+    /// The definition is a text in its place (tag 2), not a digest ahead.
     inline: bool,
 }
 
@@ -153,12 +147,10 @@ impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], StoreError> {
         self.take(N, what)?.try_into().map_err(|_| bad(what))
     }
-    fn text_bytes(&mut self, what: &str) -> Result<&'a [u8], StoreError> {
-        let len = u32::from_le_bytes(self.array(what)?) as usize;
-        self.take(len, what)
-    }
     fn text(&mut self, what: &str) -> Result<String, StoreError> {
-        String::from_utf8(self.text_bytes(what)?.to_vec()).map_err(|_| bad(what))
+        let len = u32::from_le_bytes(self.array(what)?) as usize;
+        let b = self.take(len, what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| bad(what))
     }
     fn time(&mut self, what: &str) -> Result<DateTime<Utc>, StoreError> {
         let secs = i64::from_le_bytes(self.array(what)?);
@@ -183,8 +175,8 @@ impl<'a> Reader<'a> {
             Ok(None)
         }
     }
-    fn record(mut self) -> Result<(ExecutionRecord, Option<DefinitionDigest>), StoreError> {
-        let mut digest = None;
+    /// The record's fields (without its definition when stored apart).
+    fn record(mut self) -> Result<ExecutionRecord, StoreError> {
         let record = ExecutionRecord {
             arn: self.text("arn")?,
             name: self.text("name")?,
@@ -198,12 +190,7 @@ impl<'a> Reader<'a> {
             stop_date: self.option("stop date", Self::time)?,
             express: self.flag("express")?,
             wake_at: self.option("wake time", Self::time)?,
-            definition: if self.inline {
-                self.text("definition")?
-            } else {
-                digest = Some(self.array("definition")?);
-                String::new()
-            },
+            definition: if self.inline { self.text("definition")? } else { String::new() },
             revision_id: self.text("revision id")?,
             state_machine_version_arn: self.option("version arn", Self::text)?,
             state_machine_alias_arn: self.option("alias arn", Self::text)?,
@@ -218,7 +205,7 @@ impl<'a> Reader<'a> {
         if !self.bytes.is_empty() {
             return Err(bad("length"));
         }
-        Ok((record, digest))
+        Ok(record)
     }
 }
 
