@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::StoreError;
 use crate::backend::{Backend, Done, Read, Table, Write, WriteOp, prefix_end};
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Maps(HashMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>);
 
 impl Maps {
@@ -67,6 +67,14 @@ pub struct MemoryBackend {
 impl MemoryBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A backend holding a copy of what this one holds (a test's
+    /// transaction that sees the data and then fails to commit).
+    #[cfg(test)]
+    pub(crate) fn copy(&self) -> Self {
+        let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        MemoryBackend { maps: Mutex::new(maps) }
     }
 }
 

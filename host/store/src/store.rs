@@ -147,9 +147,6 @@ impl RecentIds {
     fn insert(&self, arn: &str, seq: u64) {
         self.map().insert(arn.into(), seq);
     }
-    fn remove(&self, arn: &str) {
-        self.map().remove(arn);
-    }
     pub(crate) fn len(&self) -> usize {
         self.map().len()
     }
@@ -1141,7 +1138,6 @@ impl Store {
     /// Deletes closed executions that stopped before `cutoff`, with their
     /// histories; returns how many.
     pub fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> Commit<usize> {
-        let ids = self.ids.clone();
         self.submit(move |w| {
             let mut purged = 0;
             for (key, bytes) in w.scan(Table::Executions, b"")? {
@@ -1160,8 +1156,11 @@ impl Store {
                 }
                 w.delete(Table::Checkpoints, &key)?;
                 w.delete(Table::Running, &key)?;
+                // Its in-memory ARN entry (if any) stays: were this commit to
+                // fail, the execution must still be found. Once its record is
+                // gone, the entry reads as no execution, and the next bulk
+                // write drops it.
                 w.delete(Table::ExecutionIds, record.arn.as_bytes())?;
-                ids.remove(&record.arn);
                 w.delete(Table::Executions, &key)?;
                 purged += 1;
             }

@@ -522,10 +522,10 @@ impl Held {
 
 impl Held {
     /// Applies the queued writes in a transaction that then fails to commit
-    /// (to a scratch backend, so nothing stays) and tells their writers so.
+    /// (to a copy of the data, so nothing stays) and tells their writers so.
     fn fail_commit(&self) {
         let queued = std::mem::take(&mut *self.queue.lock().unwrap());
-        let scratch = MemoryBackend::new();
+        let scratch = self.inner.copy();
         for (op, done) in queued {
             scratch.write(op, Box::new(|_| {}));
             done(Err(StoreError::Database("disk full".into())));
@@ -924,6 +924,26 @@ async fn a_refused_begin_writes_nothing_of_its_run() {
     held.release();
     assert_eq!(store.history(&c.arn).unwrap(), []);
     assert!(store.get_execution(&c.arn).unwrap().unwrap().is_running());
+}
+
+/// A purge whose commit fails leaves the executions it would have deleted
+/// findable by ARN (their entries stay in memory until a bulk write finds
+/// their records gone).
+#[tokio::test]
+async fn a_purge_that_fails_to_commit_loses_no_execution() {
+    let (held, store) = held_store();
+    let old = ExecutionRecord { status: "SUCCEEDED".into(), stop_date: Some(t(3)), ..execution("sm", "old", 1) };
+    let inserted = store.insert_execution(old.clone());
+    held.release();
+    inserted.await.unwrap().unwrap();
+    let purged = store.purge_closed_before(t(10));
+    held.fail_commit();
+    assert!(purged.await.is_err());
+    assert_eq!(store.get_execution(&old.arn).unwrap(), Some(old.clone()));
+    let purged = store.purge_closed_before(t(10));
+    held.release();
+    assert_eq!(purged.await.unwrap(), 1);
+    assert_eq!(store.get_execution(&old.arn).unwrap(), None);
 }
 
 /// A begun execution whose first write fails to commit is not recorded, and
