@@ -112,14 +112,18 @@ impl CpuPerExecution {
     }
 }
 
-/// W5's definition text (what CreateStateMachine gets).
+/// W5's definition text (what CreateStateMachine gets), made once: the
+/// server too keeps it and clones it into each record.
 fn w5_definition() -> String {
-    json!({"StartAt": "Prep", "States": {
-        "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
-        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:processed", "Next": "Done"},
-        "Done": {"Type": "Succeed"}
-    }})
-    .to_string()
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        json!({"StartAt": "Prep", "States": {
+            "Prep": {"Type": "Pass", "Parameters": {"id.$": "$.id", "greeting": "hello"}, "Next": "Work"},
+            "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:processed", "Next": "Done"},
+            "Done": {"Type": "Succeed"}
+        }})
+        .to_string()
+    });
+    TEXT.clone()
 }
 
 fn w5() -> Arc<StateMachine> {
