@@ -140,12 +140,12 @@ impl RedbBackend {
             drop(w);
             tracing::info!(executions = migrated, "store migrated from format 1");
         }
-        if mark {
+        if mark || relabel {
             let mut w = RedbWrite::new(&tx);
-            crate::store::mark_ids_written(&mut w)?;
+            if mark {
+                crate::store::mark_ids_written(&mut w)?;
+            }
             w.put(Table::Meta, FORMAT_KEY, FORMAT)?;
-        } else if relabel {
-            RedbWrite::new(&tx).put(Table::Meta, FORMAT_KEY, FORMAT)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);

@@ -231,6 +231,8 @@ fn write_encoded_execution(
     encoded: &[u8],
 ) -> Result<(), StoreError> {
     let key = keys::execution(seq);
+    // Usually stored by the insert already; not for a record a format 3
+    // store wrote with its text inline, which this rewrite stores by digest.
     store_definition(w, record, encoded)?;
     w.put(Table::Executions, &key, encoded)?;
     if !record.is_running() {

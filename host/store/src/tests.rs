@@ -1094,6 +1094,11 @@ async fn a_definition_is_stored_once_and_inline_ones_still_read() {
     }
     let store = reopen(dir.path());
     assert_eq!(store.get_execution(&old.arn).unwrap().as_ref(), Some(&old));
+    // Rewritten (closed) now, it refers to its text by digest: the text is stored then.
+    let closed = store.update_execution(&old.arn, |r| r.status = "SUCCEEDED".into()).await.unwrap().unwrap();
+    assert_eq!(store.get_execution(&old.arn).unwrap(), Some(closed.clone()));
+    assert_eq!(closed.definition, old.definition);
+    let old = closed;
     let format = store.read(|r| r.get(Table::Meta, b"format")).unwrap();
     assert_eq!(format.as_deref(), Some(b"stepbox-store/4".as_slice()));
 
