@@ -125,6 +125,21 @@ pub(crate) fn definition_of(bytes: &[u8]) -> Result<Option<DefinitionDigest>, St
     }
 }
 
+/// The ARN an encoded record is stored under, read without decoding the
+/// rest (how a lookup by ARN tells apart records whose ARNs share a
+/// `ExecutionIds` hash prefix).
+pub(crate) fn arn_of(bytes: &[u8]) -> Result<String, StoreError> {
+    match bytes.first() {
+        Some(&TAG) => {
+            let mut r = Reader { bytes: &bytes[1..], inline: false };
+            r.take(32, "definition digest")?;
+            r.text("arn")
+        }
+        Some(&TAG_INLINE) => Reader { bytes: &bytes[1..], inline: true }.text("arn"),
+        _ => decode(bytes).map(|(r, _)| r.arn),
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     /// The definition is a text in its place (tag 2), not a digest ahead.

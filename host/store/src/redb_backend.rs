@@ -26,7 +26,12 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 
 /// The marker in the meta table that makes a redb file a stepbox store.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"stepbox-store/4";
+const FORMAT: &[u8] = b"stepbox-store/5";
+/// The format before the ARN index was keyed by the ARN's hash (the table
+/// `execution_ids`, ARN → number): its entries are re-keyed.
+const FORMAT_4: &[u8] = b"stepbox-store/4";
+/// Formats 2 to 4's ARN index (see [`rekey_arn_index`]).
+const LEGACY_EXECUTION_IDS: Def = TableDefinition::new("execution_ids");
 /// The format before definitions were stored apart (records with their
 /// definition inline, which still read): relabelled.
 const FORMAT_3: &[u8] = b"stepbox-store/3";
@@ -35,6 +40,37 @@ const FORMAT_3: &[u8] = b"stepbox-store/3";
 const FORMAT_2: &[u8] = b"stepbox-store/2";
 /// The format before executions were keyed by sequence number: migrated.
 const FORMAT_1: &[u8] = b"stepbox-store/1";
+/// Moves a format 2 to 4 store's ARN index (`execution_ids`: ARN → number)
+/// into `ExecutionIds`, keyed by hash, and drops the old table. Returns how
+/// many entries it moved.
+fn rekey_arn_index(tx: &redb::WriteTransaction) -> Result<usize, StoreError> {
+    let exists = tx.list_tables().map_err(db_err)?.any(|t| t.name() == LEGACY_EXECUTION_IDS.name());
+    if !exists {
+        return Ok(0);
+    }
+    let mut entries = Vec::new();
+    {
+        let legacy = tx.open_table(LEGACY_EXECUTION_IDS).map_err(db_err)?;
+        for entry in legacy.iter().map_err(db_err)? {
+            let (arn, seq) = entry.map_err(db_err)?;
+            let arn = std::str::from_utf8(arn.value())
+                .map_err(|_| StoreError::Corrupt("an execution ARN that is not UTF-8".into()))?;
+            let seq = seq.value().try_into().map(u64::from_be_bytes).map_err(|_| {
+                StoreError::Corrupt(format!("execution {arn} has no readable number"))
+            })?;
+            entries.push(crate::store::arn_entry(arn, seq));
+        }
+    }
+    entries.sort_unstable();
+    let mut table = tx.open_table(def(Table::ExecutionIds)).map_err(db_err)?;
+    for entry in &entries {
+        table.insert(entry.as_slice(), b"".as_slice()).map_err(db_err)?;
+    }
+    drop(table);
+    tx.delete_table(LEGACY_EXECUTION_IDS).map_err(db_err)?;
+    Ok(entries.len())
+}
+
 /// Most ops in one transaction.
 const MAX_BATCH: usize = 8192;
 
@@ -100,7 +136,7 @@ impl RedbBackend {
                 .map(|v| v.value().to_vec());
             match marker {
                 Some(m) if m == FORMAT => {}
-                Some(m) if m == FORMAT_3 => relabel = true,
+                Some(m) if m == FORMAT_4 || m == FORMAT_3 => relabel = true,
                 Some(m) if m == FORMAT_2 => mark = true,
                 Some(m) if m == FORMAT_1 => (migrate, mark) = (true, true),
                 Some(m) => {
@@ -141,6 +177,11 @@ impl RedbBackend {
             tracing::info!(executions = migrated, "store migrated from format 1");
         }
         if mark || relabel {
+            // Formats 2 to 4; in the opening transaction, like the rest.
+            let rekeyed = rekey_arn_index(&tx).map_err(|e| fail(format!("cannot re-key the ARN index: {e}")))?;
+            if rekeyed > 0 {
+                tracing::info!(entries = rekeyed, "execution ARN index re-keyed by hash (format 5)");
+            }
             let mut w = RedbWrite::new(&tx);
             if mark {
                 crate::store::mark_ids_written(&mut w)?;

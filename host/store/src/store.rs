@@ -43,6 +43,25 @@ mod keys {
             .and_then(|i| key[i..].try_into().ok())
             .map_or(0, u64::from_be_bytes)
     }
+    /// An execution's `ExecutionIds` entry: the first 8 bytes of its ARN's
+    /// SHA-256, then its number (both fixed-size, so an entry is 16 bytes
+    /// instead of the ~100 of an ARN: see `Table::ExecutionIds`).
+    pub fn arn_entry(arn: &str, seq: u64) -> [u8; 16] {
+        let mut k = [0; 16];
+        k[..8].copy_from_slice(&arn_hash(arn));
+        k[8..].copy_from_slice(&seq.to_be_bytes());
+        k
+    }
+    /// The prefix of every `arn_entry(arn, _)`. A stable hash (the file
+    /// outlives the process); ARNs that share it are told apart by their
+    /// records.
+    pub fn arn_hash(arn: &str) -> [u8; 8] {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(arn.as_bytes());
+        let mut h = [0; 8];
+        h.copy_from_slice(&digest[..8]);
+        h
+    }
     /// An execution's key in the tables keyed by its sequence number.
     pub fn execution(seq: u64) -> [u8; 8] {
         seq.to_be_bytes()
@@ -65,11 +84,7 @@ fn last_sequence(r: &(impl Read + ?Sized)) -> Result<u64, StoreError> {
 /// `recent`: its number from [`RecentIds`], looked up before `r`'s snapshot
 /// began (the table has every entry `RecentIds` no longer holds by then).
 fn sequence_in(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<Option<u64>, StoreError> {
-    if let Some(seq) = recent {
-        // Its record may be in no snapshot yet (or never: a failed commit).
-        return Ok(r.get(Table::Executions, &keys::execution(seq))?.is_some().then_some(seq));
-    }
-    Ok(r.get(Table::ExecutionIds, arn.as_bytes())?.map(|b| sequence_of(&b)))
+    Ok(execution_in(r, recent, arn)?.map(|(seq, _)| seq))
 }
 
 /// Execution `arn`'s sequence number and stored record bytes (None: no such
@@ -77,20 +92,29 @@ fn sequence_in(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Resu
 /// leaves, is corrupt). `recent` as for `sequence_in`.
 fn execution_in(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
     if let Some(seq) = recent {
+        // Its record may be in no snapshot yet (or never: a failed commit).
         return Ok(r.get(Table::Executions, &keys::execution(seq))?.map(|bytes| (seq, bytes)));
     }
-    let Some(seq) = sequence_in(r, None, arn)? else {
-        return Ok(None);
-    };
-    match r.get(Table::Executions, &keys::execution(seq))? {
-        Some(bytes) => Ok(Some((seq, bytes))),
-        None => Err(StoreError::Corrupt(format!("execution {arn} has a number but no record"))),
+    // Almost always one entry, or none; more only when ARNs share a hash prefix.
+    for (key, _) in r.scan(Table::ExecutionIds, &keys::arn_hash(arn))? {
+        let seq = keys::child_number(&key);
+        match r.get(Table::Executions, &keys::execution(seq))? {
+            Some(bytes) if execution_codec::arn_of(&bytes)? == arn => return Ok(Some((seq, bytes))),
+            Some(_) => {}
+            None => return Err(StoreError::Corrupt(format!("execution {arn} has a number but no record"))),
+        }
     }
+    Ok(None)
 }
 
 /// `sequence_in`, for writes that need the execution to exist.
 pub(crate) fn existing_sequence(r: &(impl Read + ?Sized), recent: Option<u64>, arn: &str) -> Result<u64, StoreError> {
     sequence_in(r, recent, arn)?.ok_or_else(|| StoreError::Database(format!("no execution {arn}")))
+}
+
+/// Execution `arn`'s `ExecutionIds` key (for a migration).
+pub(crate) fn arn_entry(arn: &str, seq: u64) -> [u8; 16] {
+    keys::arn_entry(arn, seq)
 }
 
 /// Up to where every execution's `ExecutionIds` entry is in the table
@@ -164,12 +188,15 @@ impl RecentIds {
 /// and moves the mark. Returns the entries it took (written, or of a
 /// record no commit kept), to be dropped once this write is durable.
 fn write_recent_ids(w: &mut dyn Write, ids: &RecentIds) -> Result<Vec<(Box<str>, u64)>, StoreError> {
-    let mut taken: Vec<(Box<str>, u64)> = ids.map().iter().map(|(a, s)| (a.clone(), *s)).collect();
-    taken.sort_unstable();
-    for (arn, seq) in &taken {
-        let key = keys::execution(*seq);
-        if w.get(Table::Executions, &key)?.is_some() {
-            w.put(Table::ExecutionIds, arn.as_bytes(), &key)?;
+    let taken: Vec<(Box<str>, u64)> = ids.map().iter().map(|(a, s)| (a.clone(), *s)).collect();
+    // In key order, so neighbours share the leaves they are written to.
+    let mut entries: Vec<([u8; 16], usize)> =
+        taken.iter().enumerate().map(|(i, (arn, seq))| (keys::arn_entry(arn, *seq), i)).collect();
+    entries.sort_unstable();
+    for (entry, i) in entries {
+        let (_, seq) = &taken[i];
+        if w.get(Table::Executions, &keys::execution(*seq))?.is_some() {
+            w.put(Table::ExecutionIds, &entry, b"")?;
         }
     }
     // Every number so far is now in the table or was never committed (ones
@@ -379,7 +406,9 @@ pub(crate) fn migrate_from_format_1(w: &mut dyn Write) -> Result<usize, StoreErr
     for (arn, bytes) in &executions {
         let key = keys::execution(numbers[arn]);
         w.put(Table::Executions, &key, bytes)?;
-        w.put(Table::ExecutionIds, arn, &key)?;
+        let arn = std::str::from_utf8(arn)
+            .map_err(|_| StoreError::Corrupt("an execution ARN that is not UTF-8".into()))?;
+        w.put(Table::ExecutionIds, &keys::arn_entry(arn, numbers[arn.as_bytes()]), b"")?;
     }
     for (key, arn) in w.scan(Table::ExecutionsByMachine, b"")? {
         match numbers.get(&arn) {
@@ -1162,7 +1191,7 @@ impl Store {
                 // fail, the execution must still be found. Once its record is
                 // gone, the entry reads as no execution, and the next bulk
                 // write drops it.
-                w.delete(Table::ExecutionIds, record.arn.as_bytes())?;
+                w.delete(Table::ExecutionIds, &keys::arn_entry(&record.arn, seq))?;
                 w.delete(Table::Executions, &key)?;
                 purged += 1;
             }

@@ -994,7 +994,7 @@ async fn the_arn_index_is_written_in_bulk_and_rebuilt_after_a_crash() {
         let mut found = false;
         backend
             .read(&mut |r| {
-                found = r.get(Table::ExecutionIds, arn.as_bytes())?.is_some();
+                found = !r.scan(Table::ExecutionIds, &crate::store::arn_entry(arn, 0)[..8])?.is_empty();
                 Ok(())
             })
             .unwrap();
@@ -1042,8 +1042,45 @@ async fn the_arn_index_is_written_in_bulk_and_rebuilt_after_a_crash() {
     assert_eq!(reopened.recent_ids().len(), store.recent_ids().len(), "only the unwritten ones read back");
 }
 
+/// The redb file in `dir`, once the writer thread of a store dropped before
+/// has let it go.
+fn raw_db(dir: &std::path::Path) -> redb::Database {
+    (0..100)
+        .find_map(|_| {
+            redb::Database::create(dir.join(STORE_FILE)).ok().or_else(|| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            })
+        })
+        .expect("the store's file is let go")
+}
+
+/// Writes `arn → seq` into the ARN index formats 2 to 4 kept (the table
+/// `execution_ids`) and labels the file `format`, as such a store left it.
+/// `written`: the mark up to which the entries are in the table (None: no mark, as format 2).
+fn as_legacy_arn_index(dir: &std::path::Path, entries: &[(&str, u64)], format: &[u8], written: Option<u64>) {
+    let db = raw_db(dir);
+    let tx = db.begin_write().unwrap();
+    {
+        let def = |name| redb::TableDefinition::<&[u8], &[u8]>::new(name);
+        let mut legacy = tx.open_table(def("execution_ids")).unwrap();
+        for (arn, seq) in entries {
+            legacy.insert(arn.as_bytes(), seq.to_be_bytes().as_slice()).unwrap();
+        }
+        let mut hashed = tx.open_table(def(Table::ExecutionIds.name())).unwrap();
+        hashed.retain(|_, _| false).unwrap();
+        let mut meta = tx.open_table(def("meta")).unwrap();
+        meta.insert(b"format".as_slice(), format).unwrap();
+        match written {
+            Some(upto) => drop(meta.insert(crate::store::IDS_WRITTEN_KEY, upto.to_be_bytes().as_slice()).unwrap()),
+            None => drop(meta.remove(crate::store::IDS_WRITTEN_KEY).unwrap()),
+        }
+    }
+    tx.commit().unwrap();
+}
+
 /// A format 2 store (every ARN entry in the table) is marked as all
-/// written when opened, and becomes format 3.
+/// written when opened, and its index re-keyed (format 5).
 #[tokio::test]
 async fn a_format_2_store_is_marked_when_opened() {
     let dir = tempfile::tempdir().unwrap();
@@ -1051,17 +1088,9 @@ async fn a_format_2_store_is_marked_when_opened() {
     {
         let store = open_dir(dir.path()).unwrap();
         store.insert_execution(a.clone()).await.unwrap().unwrap();
-        // As format 2 left it: the entry in the table, no mark.
-        let arn = a.arn.clone();
-        store
-            .submit(move |w| {
-                w.put(Table::ExecutionIds, arn.as_bytes(), &1u64.to_be_bytes())?;
-                w.delete(Table::Meta, crate::store::IDS_WRITTEN_KEY)?;
-                w.put(Table::Meta, b"format", b"stepbox-store/2")
-            })
-            .await
-            .unwrap();
     }
+    // As format 2 left it: the entry in the table, no mark.
+    as_legacy_arn_index(dir.path(), &[(&a.arn, 1)], b"stepbox-store/2", None);
     let store = reopen(dir.path());
     assert_eq!(store.get_execution(&a.arn).unwrap(), Some(a));
     assert_eq!(store.recent_ids().len(), 0, "marked: nothing read back");
@@ -1070,9 +1099,77 @@ async fn a_format_2_store_is_marked_when_opened() {
     assert_eq!(store.get_execution(&b.arn).unwrap(), Some(b));
 }
 
+/// A format 4 store's ARN index (`execution_ids`, keyed by the ARN) is
+/// re-keyed by hash when opened, in the opening transaction: every
+/// execution it held is found through the new index (none of them is in
+/// memory: they were all marked written), and the old table is gone.
+#[tokio::test]
+async fn a_format_4_arn_index_is_rekeyed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<ExecutionRecord> = (0..5).map(|i| execution("sm", &format!("e{i}"), i)).collect();
+    {
+        let store = open_dir(dir.path()).unwrap();
+        for r in &records {
+            store.insert_execution(r.clone()).await.unwrap().unwrap();
+        }
+    }
+    let entries: Vec<(&str, u64)> = records.iter().zip(1..).map(|(r, seq)| (r.arn.as_str(), seq)).collect();
+    as_legacy_arn_index(dir.path(), &entries, b"stepbox-store/4", Some(entries.len() as u64));
+    {
+        let store = reopen(dir.path());
+        assert_eq!(store.recent_ids().len(), 0, "all marked written: found through the table alone");
+        for r in &records {
+            assert_eq!(store.get_execution(&r.arn).unwrap().as_ref(), Some(r));
+        }
+        assert_eq!(store.get_execution("arn:aws:states:us-east-1:1:execution:sm:none").unwrap(), None);
+        let format = store.read(|r| r.get(Table::Meta, b"format")).unwrap();
+        assert_eq!(format.as_deref(), Some(b"stepbox-store/5".as_slice()));
+    }
+    let db = raw_db(dir.path());
+    use redb::{ReadableDatabase, TableHandle};
+    let tables: Vec<String> = db.begin_read().unwrap().list_tables().unwrap().map(|t| t.name().to_string()).collect();
+    assert!(!tables.contains(&"execution_ids".to_string()), "{tables:?}");
+}
+
+/// ARNs whose hashes share their first 8 bytes share an `ExecutionIds`
+/// prefix: a lookup tells them apart by their records' ARNs. (No such pair
+/// is at hand, so the table is given an entry under `a`'s hash that points at
+/// `b`'s record, as a colliding `b` would have.)
+#[tokio::test]
+async fn arns_sharing_a_hash_prefix_are_told_apart() {
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let (a, b) = (execution("sm", "a", 1), execution("sm", "b", 2));
+    {
+        let store = Store::new(backend.clone());
+        // `b` is number 1, `a` number 2.
+        for r in [&b, &a] {
+            store.insert_execution(r.clone()).await.unwrap().unwrap();
+        }
+    }
+    let (a_arn, b_arn) = (a.arn.clone(), b.arn.clone());
+    let (done, wait) = std::sync::mpsc::channel();
+    backend.write(
+        Box::new(move |w| {
+            w.put(Table::ExecutionIds, &crate::store::arn_entry(&a_arn, 2), b"")?;
+            w.put(Table::ExecutionIds, &crate::store::arn_entry(&b_arn, 1), b"")?;
+            // As a `b` colliding with `a` would have: listed before `a`'s own entry.
+            w.put(Table::ExecutionIds, &crate::store::arn_entry(&a_arn, 1), b"")?;
+            crate::store::mark_ids_written(w)
+        }),
+        Box::new(move |r| done.send(r).unwrap()),
+    );
+    wait.recv().unwrap().unwrap();
+    let store = Store::open(backend).unwrap();
+    assert_eq!(store.recent_ids().len(), 0);
+    assert_eq!(store.get_execution(&a.arn).unwrap(), Some(a.clone()));
+    assert_eq!(store.get_execution(&b.arn).unwrap(), Some(b.clone()));
+    let c = execution("sm", "c", 3);
+    assert_eq!(store.get_execution(&c.arn).unwrap(), None);
+}
+
 /// A definition is stored once, not in every execution record. A format 3
 /// store's records (their definition inline) still read, and the file
-/// becomes format 4.
+/// becomes format 5.
 #[tokio::test]
 async fn a_definition_is_stored_once_and_inline_ones_still_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -1100,7 +1197,7 @@ async fn a_definition_is_stored_once_and_inline_ones_still_read() {
     assert_eq!(closed.definition, old.definition);
     let old = closed;
     let format = store.read(|r| r.get(Table::Meta, b"format")).unwrap();
-    assert_eq!(format.as_deref(), Some(b"stepbox-store/4".as_slice()));
+    assert_eq!(format.as_deref(), Some(b"stepbox-store/5".as_slice()));
 
     let text = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
     let new: Vec<ExecutionRecord> = ["a", "b"]
