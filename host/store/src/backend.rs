@@ -101,9 +101,9 @@ pub trait Read {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries whose key starts with `prefix`, in key order.
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
-    /// Entries from key `start` on, in key order.
-    fn scan_from(&self, table: Table, start: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self.scan(table, b"")?.into_iter().filter(|(k, _)| k.as_slice() >= start).collect())
+    /// The first `limit` entries from key `start` on, in key order.
+    fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self.scan(table, b"")?.into_iter().filter(|(k, _)| k.as_slice() >= start).take(limit).collect())
     }
     /// The last entry whose key starts with `prefix`.
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {

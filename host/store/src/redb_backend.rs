@@ -332,9 +332,10 @@ fn scan_table(
 fn scan_from_in(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     start: &[u8],
+    limit: usize,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
     let mut out = Vec::new();
-    for item in t.range::<&[u8]>(start..).map_err(db_err)? {
+    for item in t.range::<&[u8]>(start..).map_err(db_err)?.take(limit) {
         let (k, v) = item.map_err(db_err)?;
         out.push((k.value().to_vec(), v.value().to_vec()));
     }
@@ -371,8 +372,8 @@ impl Read for RedbWrite<'_> {
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.with(table, |t| last_in(t, prefix))
     }
-    fn scan_from(&self, table: Table, start: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        self.with(table, |t| scan_from_in(t, start))
+    fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.with(table, |t| scan_from_in(t, start, limit))
     }
 }
 
@@ -400,8 +401,8 @@ impl Read for RedbRead {
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
     }
-    fn scan_from(&self, table: Table, start: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        scan_from_in(&self.tx.open_table(def(table)).map_err(db_err)?, start)
+    fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        scan_from_in(&self.tx.open_table(def(table)).map_err(db_err)?, start, limit)
     }
 }
 

@@ -128,6 +128,9 @@ pub(crate) fn mark_ids_written(w: &mut dyn Write) -> Result<(), StoreError> {
     w.put(Table::Meta, IDS_WRITTEN_KEY, &upto.to_be_bytes())
 }
 
+/// How many execution records one write of a retention sweep looks at.
+pub(crate) const PURGE_BATCH: usize = 1024;
+
 /// How many recent ARN entries are gathered before they are written in one go.
 pub(crate) const IDS_PER_WRITE: usize = 2048;
 
@@ -501,7 +504,7 @@ impl Store {
         let recent = self.read(|r| {
             let written = r.get(Table::Meta, IDS_WRITTEN_KEY)?.map_or(0, |b| sequence_of(&b));
             let mut recent = Vec::new();
-            for (key, bytes) in r.scan_from(Table::Executions, &keys::execution(written + 1))? {
+            for (key, bytes) in r.scan_from(Table::Executions, &keys::execution(written + 1), usize::MAX)? {
                 recent.push((execution_codec::decode(&bytes)?.0.arn, sequence_of(&key)));
             }
             Ok(recent)
@@ -1167,35 +1170,70 @@ impl Store {
     // ---- retention
 
     /// Deletes closed executions that stopped before `cutoff`, with their
-    /// histories; returns how many.
+    /// histories; returns how many. Done in writes of [`PURGE_BATCH`]
+    /// records each, oldest first, so a sweep over 90 days of executions
+    /// neither holds them all in memory nor stops the writer for its whole
+    /// length: other writes go between the batches.
     pub fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> Commit<usize> {
+        self.purge_in_batches(cutoff, PURGE_BATCH)
+    }
+
+    pub(crate) fn purge_in_batches(&self, cutoff: DateTime<Utc>, batch: usize) -> Commit<usize> {
+        // The first batch is queued now, like any write; the rest as it goes.
+        let first = self.purge_batch(cutoff, 0, batch);
+        let store = self.clone();
+        Box::pin(async move {
+            let (mut purged, mut next) = first.await?;
+            while let Some(from) = next {
+                let (n, after) = store.purge_batch(cutoff, from, batch).await?;
+                purged += n;
+                next = after;
+            }
+            Ok(purged)
+        })
+    }
+
+    /// Purges among the `batch` executions numbered from `from` on; returns
+    /// how many, and where the next batch starts (None: no more to look at).
+    fn purge_batch(&self, cutoff: DateTime<Utc>, from: u64, batch: usize) -> Commit<(usize, Option<u64>)> {
         self.submit(move |w| {
+            let records = w.scan_from(Table::Executions, &keys::execution(from), batch)?;
             let mut purged = 0;
-            for (key, bytes) in w.scan(Table::Executions, b"")? {
+            for (key, bytes) in &records {
                 // Its definition stays: others may share it (and texts are few).
-                let (record, _) = execution_codec::decode(&bytes)?;
+                let (record, _) = execution_codec::decode(bytes)?;
+                if record.start_date >= cutoff {
+                    // Numbers follow start times, so none after this one
+                    // stopped before the cutoff (but for a clock set back,
+                    // whose executions wait for a later sweep).
+                    return Ok((purged, None));
+                }
                 if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
                     continue;
                 }
-                let seq = sequence_of(&key);
+                let seq = sequence_of(key);
                 w.delete(
                     Table::ExecutionsByMachine,
                     &keys::child(&record.state_machine_arn, seq),
                 )?;
-                for (chunk, _) in w.scan(Table::Events, &key)? {
+                for (chunk, _) in w.scan(Table::Events, key)? {
                     w.delete(Table::Events, &chunk)?;
                 }
-                w.delete(Table::Checkpoints, &key)?;
-                w.delete(Table::Running, &key)?;
+                w.delete(Table::Checkpoints, key)?;
+                w.delete(Table::Running, key)?;
                 // Its in-memory ARN entry (if any) stays: were this commit to
                 // fail, the execution must still be found. Once its record is
                 // gone, the entry reads as no execution, and the next bulk
                 // write drops it.
                 w.delete(Table::ExecutionIds, &keys::arn_entry(&record.arn, seq))?;
-                w.delete(Table::Executions, &key)?;
+                w.delete(Table::Executions, key)?;
                 purged += 1;
             }
-            Ok(purged)
+            let next = match records.last() {
+                Some((key, _)) if records.len() == batch => Some(sequence_of(key) + 1),
+                _ => None,
+            };
+            Ok((purged, next))
         })
     }
 }

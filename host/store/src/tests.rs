@@ -926,6 +926,41 @@ async fn a_refused_begin_writes_nothing_of_its_run() {
     assert!(store.get_execution(&c.arn).unwrap().unwrap().is_running());
 }
 
+/// A retention sweep goes through the executions in batches, oldest first,
+/// one write each: every closed execution stopped before the cutoff goes,
+/// however many batches they span, with its history; running ones and ones
+/// that stopped later stay.
+#[tokio::test]
+async fn a_purge_goes_through_every_batch() {
+    for (store, _dir) in backends() {
+        let closed = |name: &str, start: i64, stop: i64| ExecutionRecord {
+            status: "SUCCEEDED".into(),
+            stop_date: Some(t(stop)),
+            ..execution("sm", name, start)
+        };
+        let mut old: Vec<ExecutionRecord> = (0..10).map(|i| closed(&format!("old{i}"), i, 20 + i)).collect();
+        old.insert(4, execution("sm", "running", 4));
+        let late = closed("late", 12, 40);
+        let new = closed("new", 50, 60);
+        for r in old.iter().chain([&late, &new]) {
+            store.insert_execution(r.clone()).await.unwrap().unwrap();
+            store.append_event(&r.arn, &event(1, EventType::PassStateEntered)).await.unwrap();
+        }
+        assert_eq!(store.purge_in_batches(t(35), 3).await.unwrap(), 10);
+        for r in &old {
+            let kept = store.get_execution(&r.arn).unwrap().is_some();
+            assert_eq!(kept, r.is_running(), "{}", r.name);
+            assert_eq!(store.history(&r.arn).unwrap().is_empty(), !kept, "{}", r.name);
+        }
+        for r in [&late, &new] {
+            assert!(store.get_execution(&r.arn).unwrap().is_some(), "{}", r.name);
+        }
+        let listed: Vec<String> =
+            store.list_executions(&new.state_machine_arn).unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(listed, ["new", "late", "running"]);
+    }
+}
+
 /// A purge whose commit fails leaves the executions it would have deleted
 /// findable by ARN (their entries stay in memory until a bulk write finds
 /// their records gone).
