@@ -80,17 +80,32 @@ fn cpu_by_thread_group() -> std::collections::BTreeMap<&'static str, u64> {
     groups
 }
 
-/// CPU accumulated over measured runs, per execution.
+/// Bytes this process has handed to write system calls so far (`wchar` in
+/// `/proc/self/io`): the store's page writes, which unlike CPU time hardly
+/// move with the machine's load.
+fn bytes_written() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU (and bytes written) accumulated over measured runs, per execution.
 #[derive(Default)]
 struct CpuPerExecution {
     nanos: std::collections::BTreeMap<&'static str, u64>,
+    written: u64,
     executions: usize,
 }
 
 impl CpuPerExecution {
     async fn measure(&mut self, n: usize, run: impl std::future::Future<Output = f64>) -> f64 {
         let before = cpu_by_thread_group();
+        let written = bytes_written();
         let rate = run.await;
+        self.written += bytes_written().saturating_sub(written);
         for (group, after) in cpu_by_thread_group() {
             *self.nanos.entry(group).or_insert(0) += after.saturating_sub(before.get(group).copied().unwrap_or(0));
         }
@@ -100,7 +115,8 @@ impl CpuPerExecution {
     fn total_micros(&self) -> f64 {
         self.nanos.values().sum::<u64>() as f64 / self.executions.max(1) as f64 / 1e3
     }
-    /// `total X µs (workers a, writer b, …)`.
+    /// `total X µs (workers a, writer b, …)`, and the bytes written (over
+    /// HTTP, requests and responses written to the loopback sockets too).
     fn describe(&self) -> String {
         let parts: Vec<String> = self
             .nanos
@@ -108,7 +124,11 @@ impl CpuPerExecution {
             .filter(|(_, ns)| **ns > 0)
             .map(|(g, ns)| format!("{g} {:.0}", *ns as f64 / self.executions.max(1) as f64 / 1e3))
             .collect();
-        format!("{:.0} µs ({})", self.total_micros(), parts.join(", "))
+        let written = match self.written as f64 / self.executions.max(1) as f64 {
+            0.0 => String::new(),
+            bytes => format!(", {bytes:.0} bytes written"),
+        };
+        format!("{:.0} µs ({}){written}", self.total_micros(), parts.join(", "))
     }
 }
 
