@@ -245,10 +245,16 @@ impl Store for DurableStore {
             }
         }
     }
-    fn list_executions(&self, state_machine_arn: &str) -> Vec<ExecutionRecord> {
+    fn list_executions_page(
+        &self,
+        state_machine_arn: &str,
+        before: Option<u64>,
+        limit: usize,
+        keep: &mut dyn FnMut(&ExecutionRecord) -> bool,
+    ) -> (Vec<ExecutionRecord>, Option<u64>) {
         log_err(
             "list executions",
-            self.durable.list_executions(state_machine_arn),
+            self.durable.list_executions_page(state_machine_arn, before, limit, keep),
         )
     }
     fn append_event(&self, execution_arn: &str, event: HistoryEvent) {

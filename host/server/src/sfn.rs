@@ -780,13 +780,22 @@ fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
              Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]"
         )));
     }
-    let all: Vec<_> = state
-        .store
-        .list_executions(&sm.arn)
-        .into_iter()
-        .filter(|e| filter.is_none_or(|f| e.status == f) && through(e))
-        .collect();
-    let (items, next) = page(all, p, &format!("exec{}{}", filter.unwrap_or(""), qualifier.unwrap_or("")))?;
+    // A cursor, not an offset: executions started between two pages (listed
+    // newest first) would shift an offset.
+    let what = format!("exec{}{}", filter.unwrap_or(""), qualifier.unwrap_or(""));
+    let before = match p.opt_str("nextToken")? {
+        None => None,
+        Some(token) => Some(
+            stepbox_asl::base64::decode(token)
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.strip_prefix(&format!("stepbox:{what}:")).and_then(|n| n.parse::<u64>().ok()))
+                .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{token}'")))?,
+        ),
+    };
+    let (items, next) = state.store.list_executions_page(&sm.arn, before, p.max_results()?, &mut |e| {
+        filter.is_none_or(|f| e.status == f) && through(e)
+    });
+    let next = next.map(|cursor| stepbox_asl::base64::encode(format!("stepbox:{what}:{cursor}").as_bytes()));
     let list: Vec<Value> = items
         .iter()
         .map(|e| {

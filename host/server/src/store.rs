@@ -47,8 +47,17 @@ pub trait Store: Send + Sync {
     fn get_execution(&self, arn: &str) -> Option<ExecutionRecord>;
     /// Apply `change` to the execution; false when there is none.
     fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool;
-    /// Executions of a state machine, newest first.
-    fn list_executions(&self, state_machine_arn: &str) -> Vec<ExecutionRecord>;
+    /// A page of a state machine's executions, newest first: up to `limit`
+    /// that `keep` accepts, below the cursor `before` (None: from the
+    /// newest). Returns them and, when more may follow, the cursor of the
+    /// next page: executions started meanwhile never shift or repeat in it.
+    fn list_executions_page(
+        &self,
+        state_machine_arn: &str,
+        before: Option<u64>,
+        limit: usize,
+        keep: &mut dyn FnMut(&ExecutionRecord) -> bool,
+    ) -> (Vec<ExecutionRecord>, Option<u64>);
     fn append_event(&self, execution_arn: &str, event: HistoryEvent);
     /// The execution's events ordered by id.
     fn history(&self, execution_arn: &str) -> Vec<HistoryEvent>;
@@ -225,12 +234,29 @@ impl Store for MemoryStore {
         }
     }
 
-    fn list_executions(&self, state_machine_arn: &str) -> Vec<ExecutionRecord> {
+    /// The cursor is a position in the state machine's start order.
+    fn list_executions_page(
+        &self,
+        state_machine_arn: &str,
+        before: Option<u64>,
+        limit: usize,
+        keep: &mut dyn FnMut(&ExecutionRecord) -> bool,
+    ) -> (Vec<ExecutionRecord>, Option<u64>) {
         let t = self.lock();
-        t.by_machine
-            .get(state_machine_arn)
-            .map(|arns| arns.iter().rev().filter_map(|a| t.executions.get(a).cloned()).collect())
-            .unwrap_or_default()
+        let Some(arns) = t.by_machine.get(state_machine_arn) else {
+            return (Vec::new(), None);
+        };
+        let end = before.map_or(arns.len(), |b| (b as usize).min(arns.len()));
+        let mut out = Vec::new();
+        for position in (0..end).rev() {
+            if let Some(record) = t.executions.get(&arns[position]).filter(|r| keep(r)) {
+                out.push(record.clone());
+                if out.len() >= limit {
+                    return (out, (position > 0).then_some(position as u64));
+                }
+            }
+        }
+        (out, None)
     }
 
     fn append_event(&self, execution_arn: &str, event: HistoryEvent) {

@@ -105,6 +105,19 @@ pub trait Read {
     fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         Ok(self.scan(table, b"")?.into_iter().filter(|(k, _)| k.as_slice() >= start).take(limit).collect())
     }
+    /// Up to `limit` entries whose key starts with `prefix` and sorts before
+    /// `before` (None: no bound), from the last one back.
+    fn scan_back(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut entries = self.scan(table, prefix)?;
+        entries.retain(|(k, _)| before.is_none_or(|b| k.as_slice() < b));
+        Ok(entries.into_iter().rev().take(limit).collect())
+    }
     /// The last entry whose key starts with `prefix`.
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         Ok(self.scan(table, prefix)?.pop())

@@ -40,6 +40,16 @@ impl Read for Maps {
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         Ok(self.range(table, prefix).next_back().map(|(k, v)| (k.clone(), v.clone())))
     }
+    fn scan_back(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let entries = self.range(table, prefix).rev().filter(|(k, _)| before.is_none_or(|b| k.as_slice() < b));
+        Ok(entries.take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
     fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let entries = self.0.get(&table).into_iter().flat_map(|t| t.range(start.to_vec()..));
         Ok(entries.take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())

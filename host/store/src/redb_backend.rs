@@ -342,6 +342,31 @@ fn scan_from_in(
     Ok(out)
 }
 
+fn scan_back_in(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+    before: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let end = match (before, prefix_end(prefix)) {
+        (Some(b), Some(e)) => Some(if b < e.as_slice() { b.to_vec() } else { e }),
+        (Some(b), None) => Some(b.to_vec()),
+        (None, e) => e,
+    };
+    let range = match &end {
+        Some(end) if end.as_slice() <= prefix => return Ok(Vec::new()),
+        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
+        None => t.range::<&[u8]>(prefix..),
+    }
+    .map_err(db_err)?;
+    let mut out = Vec::new();
+    for item in range.rev().take(limit) {
+        let (k, v) = item.map_err(db_err)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
 fn last_in(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     prefix: &[u8],
@@ -372,6 +397,15 @@ impl Read for RedbWrite<'_> {
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.with(table, |t| last_in(t, prefix))
     }
+    fn scan_back(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.with(table, |t| scan_back_in(t, prefix, before, limit))
+    }
     fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.with(table, |t| scan_from_in(t, start, limit))
     }
@@ -400,6 +434,15 @@ impl Read for RedbRead {
     }
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+    fn scan_back(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        scan_back_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix, before, limit)
     }
     fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         scan_from_in(&self.tx.open_table(def(table)).map_err(db_err)?, start, limit)

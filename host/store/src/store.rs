@@ -128,6 +128,9 @@ pub(crate) fn mark_ids_written(w: &mut dyn Write) -> Result<(), StoreError> {
     w.put(Table::Meta, IDS_WRITTEN_KEY, &upto.to_be_bytes())
 }
 
+/// Most execution records one page of `list_executions_page` reads.
+pub(crate) const LIST_SCAN: usize = 4096;
+
 /// How many execution records one write of a retention sweep looks at.
 pub(crate) const PURGE_BATCH: usize = 1024;
 
@@ -1041,6 +1044,54 @@ impl Store {
                 }
             }
             Ok(out)
+        })
+    }
+
+    /// A page of `state_machine_arn`'s executions, newest first: up to
+    /// `limit` that `keep` accepts, among those numbered below `before`
+    /// (None: from the newest). Returns them and, when more may follow, the
+    /// number to continue below. A page reads at most [`LIST_SCAN`] records
+    /// (its cursor then points past the last one read, with fewer than
+    /// `limit` kept), so a rare status among 90 days of executions costs
+    /// several short calls, not one long one.
+    pub fn list_executions_page(
+        &self,
+        state_machine_arn: &str,
+        before: Option<u64>,
+        limit: usize,
+        keep: &mut dyn FnMut(&ExecutionRecord) -> bool,
+    ) -> Result<(Vec<ExecutionRecord>, Option<u64>), StoreError> {
+        let prefix = keys::children(state_machine_arn);
+        let bound = before.map(|seq| keys::child(state_machine_arn, seq));
+        self.read(|r| {
+            let (mut out, mut read) = (Vec::new(), 0);
+            let mut cursor = bound.clone();
+            loop {
+                let want = (LIST_SCAN - read).min(256);
+                let entries = r.scan_back(Table::ExecutionsByMachine, &prefix, cursor.as_deref(), want)?;
+                for (key, seq) in &entries {
+                    read += 1;
+                    if let Some(b) = r.get(Table::Executions, seq)? {
+                        let record = decode_in(r, &b)?;
+                        if keep(&record) {
+                            out.push(record);
+                        }
+                    }
+                    let here = Some(keys::child_number(key));
+                    if out.len() >= limit {
+                        // More only if any entry is left below this one.
+                        let left = r.scan_back(Table::ExecutionsByMachine, &prefix, Some(key), 1)?;
+                        return Ok((out, if left.is_empty() { None } else { here }));
+                    }
+                    if read == LIST_SCAN {
+                        return Ok((out, here));
+                    }
+                }
+                if entries.len() < want {
+                    return Ok((out, None));
+                }
+                cursor = entries.last().map(|(k, _)| k.clone());
+            }
         })
     }
 

@@ -926,6 +926,41 @@ async fn a_refused_begin_writes_nothing_of_its_run() {
     assert!(store.get_execution(&c.arn).unwrap().unwrap().is_running());
 }
 
+/// ListExecutions' pages: newest first, continued below a cursor (the last
+/// number returned), so executions started between two pages neither shift
+/// the next page nor repeat in it; `keep` filters within the page.
+#[tokio::test]
+async fn executions_are_listed_in_pages_below_a_cursor() {
+    for (store, _dir) in backends() {
+        let sm = "arn:aws:states:us-east-1:1:stateMachine:sm";
+        for i in 0..7 {
+            let mut r = execution("sm", &format!("e{i}"), i);
+            if i % 2 == 1 {
+                r.status = "SUCCEEDED".into();
+            }
+            store.insert_execution(r).await.unwrap().unwrap();
+        }
+        store.insert_execution(execution("other", "x", 9)).await.unwrap().unwrap();
+        let names = |page: &[ExecutionRecord]| page.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let (first, next) = store.list_executions_page(sm, None, 3, &mut |_| true).unwrap();
+        assert_eq!(names(&first), ["e6", "e5", "e4"]);
+        // Started between the pages: on no later page.
+        store.insert_execution(execution("sm", "late", 10)).await.unwrap().unwrap();
+        let (second, next) = store.list_executions_page(sm, next, 3, &mut |_| true).unwrap();
+        assert_eq!(names(&second), ["e3", "e2", "e1"]);
+        let (third, next) = store.list_executions_page(sm, next, 3, &mut |_| true).unwrap();
+        assert_eq!((names(&third), next), (vec!["e0".to_string()], None));
+        let (exact, next) = store.list_executions_page(sm, None, 8, &mut |_| true).unwrap();
+        assert_eq!((exact.len(), next), (8, None), "a full last page has no cursor");
+
+        let succeeded = &mut |r: &ExecutionRecord| r.status == "SUCCEEDED";
+        let (page, next) = store.list_executions_page(sm, None, 2, succeeded).unwrap();
+        assert_eq!(names(&page), ["e5", "e3"]);
+        let (page, next) = store.list_executions_page(sm, next, 2, succeeded).unwrap();
+        assert_eq!((names(&page), next), (vec!["e1".to_string()], None));
+    }
+}
+
 /// A retention sweep goes through the executions in batches, oldest first,
 /// one write each: every closed execution stopped before the cutoff goes,
 /// however many batches they span, with its history; running ones and ones
