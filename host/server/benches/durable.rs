@@ -1,27 +1,33 @@
 //! Durable executions, measured in one run (`cargo bench -p stepbox-server --bench durable`):
 //!
-//! 1. W5 (Pass → Task → Succeed, the `processed` component) × N from 64
-//!    clients, in process: in-memory Express (no history; a client waits for
-//!    the result, as StartSyncExecution does) vs durable Standard on redb with
+//! 1. W5 (Pass → Task → Succeed, the `processed` component) × N in process,
+//!    at each level of concurrent clients (`STEPBOX_BENCH_LEVELS`, default
+//!    64 and 256): in-memory Express (no history; a client waits for the
+//!    result, as StartSyncExecution does) vs durable Standard on redb with
 //!    group commit, started as the server starts it (`ExecutionJournal::begin`:
 //!    the run starts at once, the client is answered once the execution
 //!    record is durable, as StartExecution answers; every event written;
-//!    executions/s counted until the last one's final status is committed).
-//!    Prints executions/s and the ratio (target ≥ 0.5×), and the Standard
-//!    figure when each client also waits for its execution's durable close.
-//! 2. The same W5 through one durable server's HTTP API, as clients see it:
-//!    StartSyncExecution of an Express state machine vs StartExecution of a
-//!    Standard one (counted until all durably finished), 64 keep-alive
-//!    connections; the ratio (target ≥ 0.5×).
+//!    executions/s counted until the last one's final status is committed),
+//!    and the Standard figure when each client also waits for its
+//!    execution's durable close.
+//! 2. The same W5 through one durable server's HTTP API per level, as
+//!    clients see it: StartSyncExecution of an Express state machine vs
+//!    StartExecution of a Standard one (counted until all durably finished),
+//!    that many keep-alive connections.
 //! 3. 100,000 executions started over HTTP into a 1-hour Wait on a durable
 //!    server: RSS once they all wait on timers (target ≤ 300 MiB).
 //!
+//! For 1 and 2 it prints each level's figures and then each kind's best
+//! throughput over the levels and their ratio (target ≥ 0.5×): throughput
+//! is what a kind sustains with enough clients. A durable start waits for a
+//! commit (an fsync), so at 64 clients part of a durable run waits with
+//! cores idle, which more clients fill; Express, bound by CPU alone, gains
+//! little from them.
+//!
 //! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs;
 //! `STEPBOX_BENCH_ONLY=express`, `=durable` or `=http` runs only that W5
-//! figure (three times, no waiting run), for profilers;
-//! `STEPBOX_BENCH_IN_FLIGHT=N` (default 64) sets the number of W5 clients
-//! (connections over HTTP): a durable start waits for a commit, so few
-//! clients measure fsync latency, not throughput.
+//! figure (three times, no waiting run), for profilers, at
+//! `STEPBOX_BENCH_IN_FLIGHT=N` clients (default 64).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +56,35 @@ fn env_count(name: &str, default: usize) -> usize {
 
 fn in_flight() -> usize {
     env_count("STEPBOX_BENCH_IN_FLIGHT", 64).max(1)
+}
+
+/// The numbers of clients the full run measures W5 at
+/// (`STEPBOX_BENCH_LEVELS=64,256`): a durable start waits for a commit, so
+/// at few clients part of a durable run is spent waiting on fsyncs with
+/// cores idle; each kind's throughput is its best over these levels.
+fn levels() -> Vec<usize> {
+    let levels: Vec<usize> = std::env::var("STEPBOX_BENCH_LEVELS")
+        .unwrap_or_else(|_| "64,256".into())
+        .split(',')
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|&l| l > 0)
+        .collect();
+    if levels.is_empty() { vec![64, 256] } else { levels }
+}
+
+/// The best figure of each kind over the levels, and the level it came at.
+#[derive(Default, Clone, Copy)]
+struct Peak {
+    rate: f64,
+    clients: usize,
+}
+
+impl Peak {
+    fn offer(&mut self, rate: f64, clients: usize) {
+        if rate > self.rate {
+            *self = Peak { rate, clients };
+        }
+    }
 }
 
 fn rss_mib() -> f64 {
@@ -192,22 +227,22 @@ enum Slot {
     Close,
 }
 
-/// Runs `n` executions from `in_flight()` clients, each starting its next
+/// Runs `n` executions from `clients` clients, each starting its next
 /// execution once the last one answered, as clients on their own connections
 /// do (and as the server's request handlers run them: Express inline in the
 /// handler until its result, durable Standard answered once its record is
 /// durable, the run on a task of its own). Express runs in memory (`store`
 /// None); returns executions/s, counted until the last one is finished
 /// (durably closed).
-async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 {
+async fn w5_run(engine: &Engine, n: usize, clients: usize, store: Option<(Store, Slot)>) -> f64 {
     NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sm = w5();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
-    let mut clients = tokio::task::JoinSet::new();
-    for _ in 0..in_flight() {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
         let (engine, sm, store, next) = (engine.clone(), sm.clone(), store.clone(), next.clone());
-        clients.spawn(async move {
+        tasks.spawn(async move {
             let mut runs = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -247,7 +282,7 @@ async fn w5_run(engine: &Engine, n: usize, store: Option<(Store, Slot)>) -> f64 
             }
         });
     }
-    while let Some(r) = clients.join_next().await {
+    while let Some(r) = tasks.join_next().await {
         r.expect("client");
     }
     if let Some((store, _)) = &store {
@@ -400,9 +435,9 @@ async fn waiting_rss(registry: Registry, n: usize) {
 /// StartSyncExecution calls of an Express state machine, then `n`
 /// StartExecution calls of the same definition as a Standard one (answered
 /// once the record is durable), counted until the last has durably finished;
-/// `in_flight()` keep-alive connections, each sending one request after the
+/// `connections` keep-alive connections, each sending one request after the
 /// other. Returns executions/s of both and the CPU per execution.
-async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution, CpuPerExecution)) {
+async fn w5_http(registry: Registry, n: usize, connections: usize) -> ((f64, f64), (CpuPerExecution, CpuPerExecution)) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = stepbox_store::open_dir(dir.path()).expect("store");
     let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
@@ -422,13 +457,13 @@ async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution,
             .await;
         arns.push(created["stateMachineArn"].as_str().expect("arn").to_string());
     }
-    async fn drive(addr: std::net::SocketAddr, op: &'static str, sm: String, from: usize, n: usize) {
+    /// `n` requests over the pool's connections; returns the pool.
+    async fn drive(pool: Vec<Http>, op: &'static str, sm: &str, from: usize, n: usize) -> Vec<Http> {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(from));
         let mut clients = tokio::task::JoinSet::new();
-        for _ in 0..in_flight() {
-            let (next, sm) = (next.clone(), sm.clone());
+        for mut http in pool {
+            let (next, sm) = (next.clone(), sm.to_string());
             clients.spawn(async move {
-                let mut http = Http::connect(addr).await;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= from + n {
@@ -442,29 +477,39 @@ async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution,
                         assert_eq!(reply["status"], "SUCCEEDED", "{reply}");
                     }
                 }
+                http
             });
         }
+        let mut pool = Vec::new();
         while let Some(r) = clients.join_next().await {
-            r.expect("client");
+            pool.push(r.expect("client"));
         }
+        pool
+    }
+    // Connected before any clock starts: hundreds of connections opened at
+    // once can overflow the listen backlog, and a dropped SYN is resent
+    // only after a second.
+    let mut pool = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        pool.push(Http::connect(server.addr).await);
     }
     let durability = state.durability.clone().expect("durable");
     // Warm-up, then Express and Standard in turn, twice, the best of each.
-    drive(server.addr, "StartSyncExecution", arns[0].clone(), 0, n / 10).await;
-    drive(server.addr, "StartExecution", arns[1].clone(), 0, n / 10).await;
+    pool = drive(pool, "StartSyncExecution", &arns[0], 0, n / 10).await;
+    pool = drive(pool, "StartExecution", &arns[1], 0, n / 10).await;
     let (mut express, mut standard) = (0f64, 0f64);
     let (mut express_cpu, mut standard_cpu) = (CpuPerExecution::default(), CpuPerExecution::default());
     for round in 1..=2 {
         let from = round * n;
         let sync = async {
             let started = Instant::now();
-            drive(server.addr, "StartSyncExecution", arns[0].clone(), from, n).await;
+            pool = drive(std::mem::take(&mut pool), "StartSyncExecution", &arns[0], from, n).await;
             n as f64 / started.elapsed().as_secs_f64()
         };
         express = express.max(express_cpu.measure(n, sync).await);
         let standard_run = async {
             let started = Instant::now();
-            drive(server.addr, "StartExecution", arns[1].clone(), from, n).await;
+            pool = drive(std::mem::take(&mut pool), "StartExecution", &arns[1], from, n).await;
             // Until every one has durably finished: all answered, so all
             // recorded; none left in the running index.
             while !durability.store.running_executions().expect("running").is_empty() {
@@ -474,6 +519,7 @@ async fn w5_http(registry: Registry, n: usize) -> ((f64, f64), (CpuPerExecution,
         };
         standard = standard.max(standard_cpu.measure(n, standard_run).await);
     }
+    drop(pool);
     let running = durability.store.running_executions().expect("running");
     assert!(running.is_empty(), "{} executions still RUNNING", running.len());
     server.shutdown().await.ok();
@@ -491,7 +537,7 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
         "durable" => Some((Store::new(backend), Slot::Start)),
         "http" => {
             for _ in 0..3 {
-                let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n).await;
+                let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n, in_flight()).await;
                 println!(
                     "W5 over HTTP ({n} executions, {} connections): express {e:.0}/s, durable {d:.0}/s = {:.2}x; CPU per execution express {}, durable {}",
                     in_flight(),
@@ -508,7 +554,7 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
         let mut cpu = CpuPerExecution::default();
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         let before = (load(&stats.commits), load(&stats.ops));
-        let rate = cpu.measure(n, w5_run(&engine, n, store.clone())).await;
+        let rate = cpu.measure(n, w5_run(&engine, n, in_flight(), store.clone())).await;
         println!(
             "W5 {only} ({n} executions, {} clients): {rate:.0} executions/s; CPU per execution {}; {} commits, {} writes",
             in_flight(),
@@ -518,6 +564,18 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
         );
     }
     Ok(())
+}
+
+/// Each kind's best throughput over the levels and their ratio: the target.
+fn print_peaks(how: &str, express: Peak, durable: Peak) {
+    println!(
+        "W5 {how}, each kind at its best level: express {:.0}/s ({} clients), durable {:.0}/s ({} clients): ratio {:.2}x (target >= 0.5x)",
+        express.rate,
+        express.clients,
+        durable.rate,
+        durable.clients,
+        durable.rate / express.rate
+    );
 }
 
 fn main() -> anyhow::Result<()> {
@@ -549,54 +607,66 @@ fn main() -> anyhow::Result<()> {
         let backend = Arc::new(stepbox_store::RedbBackend::open(&dir.path().join("w5.redb"), 64 << 20)?);
         let stats = backend.stats().clone();
         let store = Store::new(backend);
-        // Warm-up, then alternate so all see the same machine state.
-        w5_run(&engine, n_w5 / 10, None).await;
-        w5_run(&engine, n_w5 / 10, Some((store.clone(), Slot::Close))).await;
-        let (mut express, mut to_start, mut to_close) = (Vec::new(), Vec::new(), Vec::new());
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        let mut commits = 0;
-        let mut ops = 0;
-        let (mut apply, mut commit) = (0, 0);
-        let (mut express_cpu, mut durable_cpu) = (CpuPerExecution::default(), CpuPerExecution::default());
-        for _ in 0..2 {
-            express.push(express_cpu.measure(n_w5, w5_run(&engine, n_w5, None)).await);
-            let before = (load(&stats.commits), load(&stats.ops), load(&stats.apply_nanos), load(&stats.commit_nanos));
-            to_start.push(durable_cpu.measure(n_w5, w5_run(&engine, n_w5, Some((store.clone(), Slot::Start)))).await);
-            commits += load(&stats.commits) - before.0;
-            ops += load(&stats.ops) - before.1;
-            apply += load(&stats.apply_nanos) - before.2;
-            commit += load(&stats.commit_nanos) - before.3;
-            to_close.push(w5_run(&engine, n_w5, Some((store.clone(), Slot::Close))).await);
-        }
         let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
-        let (e, d, c) = (best(&express), best(&to_start), best(&to_close));
-        let per_commit = |nanos: u64| nanos as f64 / commits.max(1) as f64 / 1e3;
-        println!("W5 ({n_w5} executions, {} clients, best of 2):", in_flight());
-        println!("  express, in memory:      {e:>8.0} executions/s (each client waits for the result)");
-        println!(
-            "  standard, durable redb:  {d:>8.0} executions/s until all durably finished (each client waits for its start to be durable; {} commits, {:.0} writes per commit)",
-            commits / 2,
-            ops as f64 / commits.max(1) as f64
-        );
-        println!(
-            "  writer per commit:       {:.0} µs applying ops, {:.0} µs committing (page writes, fsync)",
-            per_commit(apply),
-            per_commit(commit)
-        );
-        println!("  ratio durable/express:   {:.2}x (target >= 0.5x)", d / e);
-        println!(
-            "  CPU per execution:       express {}; durable {}; express/durable {:.2}",
-            express_cpu.describe(),
-            durable_cpu.describe(),
-            express_cpu.total_micros() / durable_cpu.total_micros()
-        );
-        println!("  standard, each client waiting for its execution's durable close: {c:.0} executions/s = {:.2}x", c / e);
-        let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n_w5).await;
-        println!("W5 over HTTP ({n_w5} executions, {} keep-alive connections, best of 2):", in_flight());
-        println!("  express, StartSyncExecution:   {e:>8.0} executions/s");
-        println!("  standard, StartExecution:      {d:>8.0} executions/s until all durably finished");
-        println!("  ratio durable/express:         {:.2}x (target >= 0.5x)", d / e);
-        println!("  CPU per execution:             express {}; durable {}", e_cpu.describe(), d_cpu.describe());
+        let (mut express_peak, mut durable_peak) = (Peak::default(), Peak::default());
+        for clients in levels() {
+            // Warm-up, then alternate so all see the same machine state.
+            w5_run(&engine, n_w5 / 10, clients, None).await;
+            w5_run(&engine, n_w5 / 10, clients, Some((store.clone(), Slot::Close))).await;
+            let (mut express, mut to_start, mut to_close) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut commits, mut ops, mut apply, mut commit) = (0, 0, 0, 0);
+            let (mut express_cpu, mut durable_cpu) = (CpuPerExecution::default(), CpuPerExecution::default());
+            for _ in 0..2 {
+                express.push(express_cpu.measure(n_w5, w5_run(&engine, n_w5, clients, None)).await);
+                let before = (load(&stats.commits), load(&stats.ops), load(&stats.apply_nanos), load(&stats.commit_nanos));
+                let durable = w5_run(&engine, n_w5, clients, Some((store.clone(), Slot::Start)));
+                to_start.push(durable_cpu.measure(n_w5, durable).await);
+                commits += load(&stats.commits) - before.0;
+                ops += load(&stats.ops) - before.1;
+                apply += load(&stats.apply_nanos) - before.2;
+                commit += load(&stats.commit_nanos) - before.3;
+                to_close.push(w5_run(&engine, n_w5, clients, Some((store.clone(), Slot::Close))).await);
+            }
+            let (e, d, c) = (best(&express), best(&to_start), best(&to_close));
+            express_peak.offer(e, clients);
+            durable_peak.offer(d, clients);
+            let per_commit = |nanos: u64| nanos as f64 / commits.max(1) as f64 / 1e3;
+            println!("W5 in process ({n_w5} executions, {clients} clients, best of 2):");
+            println!("  express, in memory:      {e:>8.0} executions/s (each client waits for the result)");
+            println!(
+                "  standard, durable redb:  {d:>8.0} executions/s until all durably finished (each client waits for its start to be durable; {} commits, {:.0} writes per commit)",
+                commits / 2,
+                ops as f64 / commits.max(1) as f64
+            );
+            println!(
+                "  writer per commit:       {:.0} µs applying ops, {:.0} µs committing (page writes, fsync)",
+                per_commit(apply),
+                per_commit(commit)
+            );
+            println!("  ratio durable/express:   {:.2}x", d / e);
+            println!(
+                "  CPU per execution:       express {}; durable {}; express/durable {:.2}",
+                express_cpu.describe(),
+                durable_cpu.describe(),
+                express_cpu.total_micros() / durable_cpu.total_micros()
+            );
+            println!("  standard, each client waiting for its execution's durable close: {c:.0} executions/s = {:.2}x", c / e);
+        }
+        print_peaks("in process", express_peak, durable_peak);
+
+        let (mut express_peak, mut durable_peak) = (Peak::default(), Peak::default());
+        for connections in levels() {
+            let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n_w5, connections).await;
+            express_peak.offer(e, connections);
+            durable_peak.offer(d, connections);
+            println!("W5 over HTTP ({n_w5} executions, {connections} keep-alive connections, best of 2):");
+            println!("  express, StartSyncExecution:   {e:>8.0} executions/s");
+            println!("  standard, StartExecution:      {d:>8.0} executions/s until all durably finished");
+            println!("  ratio durable/express:         {:.2}x", d / e);
+            println!("  CPU per execution:             express {}; durable {}", e_cpu.describe(), d_cpu.describe());
+        }
+        print_peaks("over HTTP", express_peak, durable_peak);
         anyhow::Ok(())
     })?;
     Ok(())
