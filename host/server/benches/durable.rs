@@ -26,7 +26,8 @@
 //!
 //! `STEPBOX_BENCH_W5=N` and `STEPBOX_BENCH_WAITING=N` resize the runs;
 //! `STEPBOX_BENCH_ONLY=express`, `=durable` or `=http` runs only that W5
-//! figure (three times, no waiting run), for profilers, at
+//! figure (three times, no waiting run), for profilers (`=http-standard`:
+//! the HTTP run's StartExecution half alone), at
 //! `STEPBOX_BENCH_IN_FLIGHT=N` clients (default 64).
 
 use std::sync::Arc;
@@ -56,6 +57,12 @@ fn env_count(name: &str, default: usize) -> usize {
 
 fn in_flight() -> usize {
     env_count("STEPBOX_BENCH_IN_FLIGHT", 64).max(1)
+}
+
+/// `STEPBOX_BENCH_ONLY=http-standard`: the HTTP run without its Express
+/// half, for a profile of the durable path alone.
+fn standard_only() -> bool {
+    std::env::var("STEPBOX_BENCH_ONLY").is_ok_and(|v| v == "http-standard")
 }
 
 /// The numbers of clients the full run measures W5 at
@@ -501,12 +508,14 @@ async fn w5_http(registry: Registry, n: usize, connections: usize) -> ((f64, f64
     let (mut express_cpu, mut standard_cpu) = (CpuPerExecution::default(), CpuPerExecution::default());
     for round in 1..=2 {
         let from = round * n;
-        let sync = async {
-            let started = Instant::now();
-            pool = drive(std::mem::take(&mut pool), "StartSyncExecution", &arns[0], from, n).await;
-            n as f64 / started.elapsed().as_secs_f64()
-        };
-        express = express.max(express_cpu.measure(n, sync).await);
+        if !standard_only() {
+            let sync = async {
+                let started = Instant::now();
+                pool = drive(std::mem::take(&mut pool), "StartSyncExecution", &arns[0], from, n).await;
+                n as f64 / started.elapsed().as_secs_f64()
+            };
+            express = express.max(express_cpu.measure(n, sync).await);
+        }
         let standard_run = async {
             let started = Instant::now();
             pool = drive(std::mem::take(&mut pool), "StartExecution", &arns[1], from, n).await;
@@ -535,7 +544,7 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
     let store = match only {
         "express" => None,
         "durable" => Some((Store::new(backend), Slot::Start)),
-        "http" => {
+        "http" | "http-standard" => {
             for _ in 0..3 {
                 let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n, in_flight()).await;
                 println!(
@@ -548,7 +557,7 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
             }
             return Ok(());
         }
-        other => anyhow::bail!("STEPBOX_BENCH_ONLY={other}: expected express, durable or http"),
+        other => anyhow::bail!("STEPBOX_BENCH_ONLY={other}: expected express, durable, http or http-standard"),
     };
     for _ in 0..3 {
         let mut cpu = CpuPerExecution::default();
