@@ -9,6 +9,7 @@
 //! * [`ExecutionJournal`]: the engine's [`HistorySink`](stepbox_engine::HistorySink)
 //!   over a store (events and checkpoints, in order).
 
+mod arn_filter;
 mod backend;
 mod events;
 mod execution_codec;

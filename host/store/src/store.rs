@@ -21,7 +21,7 @@ use crate::records::*;
 pub type Commit<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
 
 /// Key layouts.
-mod keys {
+pub(crate) mod keys {
     /// `parent \0 n` (big-endian, so keys sort by n).
     pub fn child(parent: &str, n: u64) -> Vec<u8> {
         let mut k = Vec::with_capacity(parent.len() + 9);
@@ -78,6 +78,30 @@ mod keys {
 /// The largest execution sequence number in use (0: none).
 fn last_sequence(r: &(impl Read + ?Sized)) -> Result<u64, StoreError> {
     Ok(r.last(Table::Executions, b"")?.map_or(0, |(k, _)| sequence_of(&k)))
+}
+
+/// A filter of every ARN hash in the `ExecutionIds` table, sized for twice
+/// as many (read in batches: the table may hold millions).
+fn filter_of_table(r: &(impl Read + ?Sized)) -> Result<crate::arn_filter::ArnFilter, StoreError> {
+    const BATCH: usize = 65_536;
+    let mut hashes = Vec::new();
+    let mut start = Vec::new();
+    loop {
+        let entries = r.scan_from(Table::ExecutionIds, &start, BATCH)?;
+        hashes.extend(entries.iter().filter_map(|(k, _)| Some(u64::from_be_bytes(k.get(..8)?.try_into().ok()?))));
+        match entries.last() {
+            Some((last, _)) if entries.len() == BATCH => {
+                start = last.clone();
+                start.push(0); // the next key after it
+            }
+            _ => break,
+        }
+    }
+    let filter = crate::arn_filter::ArnFilter::with_capacity(hashes.len() * 2);
+    for hash in hashes {
+        filter.add(hash);
+    }
+    Ok(filter)
 }
 
 /// The sequence number of the execution `arn` (None: no such execution).
@@ -154,6 +178,8 @@ pub(crate) struct RecentIds {
     /// How many times entries left memory for the table (counted before
     /// they leave): see [`ArnChecked`].
     moved: AtomicU64,
+    /// Every ARN in the table or here (see `crate::arn_filter`).
+    filter: crate::arn_filter::ArnFilter,
 }
 
 /// When a new execution's ARN was found in neither the table nor
@@ -175,7 +201,13 @@ impl RecentIds {
         self.map().get(arn).copied()
     }
     fn insert(&self, arn: &str, seq: u64) {
+        // Into the filter before the entry can reach the table.
+        self.filter.add(arn_hash_number(arn));
         self.map().insert(arn.into(), seq);
+    }
+    /// False when `arn` is neither here nor in the table: no execution has it.
+    pub(crate) fn may_be_stored(&self, arn: &str) -> bool {
+        self.filter.may_contain(arn_hash_number(arn))
     }
     pub(crate) fn len(&self) -> usize {
         self.map().len()
@@ -188,6 +220,11 @@ impl RecentIds {
     fn moved_since(&self, checked: ArnChecked) -> bool {
         self.moved.load(Ordering::SeqCst) != checked.moved
     }
+}
+
+/// `keys::arn_hash` as a number, what [`ArnFilter`](crate::arn_filter::ArnFilter) holds.
+fn arn_hash_number(arn: &str) -> u64 {
+    u64::from_be_bytes(keys::arn_hash(arn))
 }
 
 /// Writes every recent entry whose record exists into the table, sorted,
@@ -355,6 +392,7 @@ pub(crate) fn insert_in(
     let existing = match store.ids.get(&record.arn) {
         Some(recent) => execution_in(w, Some(recent), &record.arn)?,
         None if checked.is_some_and(|c| !store.ids.moved_since(c)) => None,
+        None if !store.ids.may_be_stored(&record.arn) => None,
         None => execution_in(w, None, &record.arn)?,
     };
     if let Some((_, b)) = existing {
@@ -495,6 +533,14 @@ impl Store {
             ids: Arc::default(),
             applied: Arc::default(),
         };
+        match store.read(|r| filter_of_table(r)) {
+            Ok(filter) => store.ids = Arc::new(RecentIds { filter, ..RecentIds::default() }),
+            // Unfiltered: every lookup reads the table, as without a filter.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the execution ARN index; every lookup will read it");
+                store.ids.filter.add_everything();
+            }
+        }
         // A failed read only costs the writer a re-numbering (see insert_execution).
         let stored = store.read(|r| last_sequence(r)).unwrap_or(0);
         store.sequence = Arc::new(AtomicU64::new(stored));
@@ -986,6 +1032,10 @@ impl Store {
 
     pub fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         let recent = self.ids.get(arn);
+        if recent.is_none() && !self.ids.may_be_stored(arn) {
+            // A new execution's start, almost always: no read needed.
+            return Ok(None);
+        }
         self.read(|r| {
             execution_in(r, recent, arn)?
                 .map(|(_, b)| decode_in(r, &b))

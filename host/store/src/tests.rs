@@ -1314,3 +1314,26 @@ fn an_unreadable_recent_record_stops_the_opening() {
     let store = Store::new(backend);
     assert_eq!(store.recent_ids().len(), 0, "new() logs it and carries on");
 }
+
+/// A start looks its new ARN up without a read (the ARN filter knows no
+/// execution has it), in the store that inserted the others and in one
+/// opened after; a taken ARN is still found.
+#[tokio::test]
+async fn a_new_arn_is_looked_up_without_a_read() {
+    let (held, store) = held_store();
+    let reads = || held.reads.load(std::sync::atomic::Ordering::Relaxed);
+    let taken = execution("sm", "taken", 0);
+    let commit = store.insert_execution(taken.clone());
+    held.release();
+    commit.await.unwrap().unwrap();
+    let reopened = Store::new(held.clone());
+    for store in [&store, &reopened] {
+        let before = reads();
+        for i in 0..100 {
+            assert!(store.get_execution(&execution("sm", &format!("new-{i}"), 1).arn).unwrap().is_none());
+        }
+        // One chance in ~50 of a false positive per ARN: a few reads at most.
+        assert!(reads() - before < 10, "{} reads for 100 new ARNs", reads() - before);
+        assert_eq!(store.get_execution(&taken.arn).unwrap().map(|r| r.arn), Some(taken.arn.clone()));
+    }
+}
