@@ -35,13 +35,21 @@ async fn wait_ready(sandbox: &Sandbox, function: &Function) {
     }
 }
 
-/// Invokes once an instance is ready and checks that the invocation took it.
+/// Invokes once an instance is ready until an invocation takes it (an
+/// invocation never waits for the preparer: when that lowest-priority
+/// thread holds the function's slot at that moment, as it may for long on a
+/// loaded machine, the invocation instantiates inline), and returns the
+/// invocation that took it.
 async fn invoke_warm(sandbox: &Sandbox, function: &Arc<Function>, input: Value, limits: &Limits) -> Invocation {
-    wait_ready(sandbox, function).await;
-    let taken = sandbox.warm_stats(None).taken;
-    let inv = invoke(sandbox, function, input, limits).await;
-    assert_eq!(sandbox.warm_stats(None).taken, taken + 1, "the invocation did not take the prepared instance");
-    inv
+    for _ in 0..20 {
+        wait_ready(sandbox, function).await;
+        let taken = sandbox.warm_stats(None).taken;
+        let inv = invoke(sandbox, function, input.clone(), limits).await;
+        if sandbox.warm_stats(None).taken == taken + 1 {
+            return inv;
+        }
+    }
+    panic!("20 invocations with an instance ready took none of them");
 }
 
 #[tokio::test]
