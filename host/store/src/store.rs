@@ -502,6 +502,54 @@ pub struct Store {
     /// writer reads the last stored one), so the writer need not read it per
     /// insert.
     applied: Arc<AtomicU64>,
+    /// State machine records read lately (see [`StateMachineCache`]).
+    state_machines: Arc<StateMachineCache>,
+}
+
+/// The state machine records read lately: every StartExecution and
+/// StartSyncExecution reads its state machine's, and a read transaction of
+/// its own cost more than the rest of a W5 start's store work (and contends
+/// with the writer). Only this process writes the file (redb locks it), and
+/// every write of a state machine drops its entry once durable, after which
+/// a read finds the new record; a read that began before such a write may
+/// not fill the cache (the generation it saw has moved on), so no stale
+/// record is kept.
+#[derive(Default)]
+struct StateMachineCache {
+    entries: Mutex<(u64, std::collections::HashMap<String, StateMachineRecord>)>,
+}
+
+impl StateMachineCache {
+    /// Most records kept; past it the cache starts over.
+    const CAPACITY: usize = 4096;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<String, StateMachineRecord>)> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached record, or the generation a read made now may fill under.
+    fn get(&self, arn: &str) -> Result<StateMachineRecord, u64> {
+        let entries = self.lock();
+        entries.1.get(arn).cloned().ok_or(entries.0)
+    }
+
+    fn fill(&self, generation: u64, record: &StateMachineRecord) {
+        let mut entries = self.lock();
+        if entries.0 != generation {
+            return;
+        }
+        if entries.1.len() >= Self::CAPACITY {
+            entries.1.clear();
+        }
+        entries.1.insert(record.arn.clone(), record.clone());
+    }
+
+    /// After a write of `arn`'s record is durable (or failed).
+    fn written(&self, arn: &str) {
+        let mut entries = self.lock();
+        entries.0 += 1;
+        entries.1.remove(arn);
+    }
 }
 
 impl Store {
@@ -532,6 +580,7 @@ impl Store {
             starting: Arc::default(),
             ids: Arc::default(),
             applied: Arc::default(),
+            state_machines: Arc::default(),
         };
         match store.read(|r| filter_of_table(r)) {
             Ok(filter) => store.ids = Arc::new(RecentIds { filter, ..RecentIds::default() }),
@@ -630,6 +679,16 @@ impl Store {
         &self,
         op: impl FnOnce(&mut dyn Write) -> Result<T, StoreError> + Send + 'static,
     ) -> Commit<T> {
+        self.submit_then(op, || {})
+    }
+
+    /// [`submit`](Self::submit), running `then` once the write is durable
+    /// (or failed), before its future resolves.
+    fn submit_then<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut dyn Write) -> Result<T, StoreError> + Send + 'static,
+        then: impl FnOnce() + Send + 'static,
+    ) -> Commit<T> {
         let slot: Arc<Mutex<Option<Result<T, StoreError>>>> = Arc::new(Mutex::new(None));
         let (tx, rx) = tokio::sync::oneshot::channel();
         let op_slot = slot.clone();
@@ -641,6 +700,7 @@ impl Store {
                 failed.map_or(Ok(()), Err)
             }),
             Box::new(move |committed| {
+                then();
                 let own = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let _ = tx.send(match (committed, own) {
                     (Err(e), _) => Err(e),
@@ -695,7 +755,8 @@ impl Store {
         &self,
         record: StateMachineRecord,
     ) -> Commit<Result<(), StateMachineRecord>> {
-        self.submit(move |w| {
+        let written = self.state_machine_written(&record.arn);
+        self.submit_then(move |w| {
             if let Some(b) = w.get(Table::StateMachines, record.arn.as_bytes())? {
                 return Ok(Err(decode("state machine", &b)?));
             }
@@ -705,19 +766,34 @@ impl Store {
                 &encode(&record)?,
             )?;
             Ok(Ok(()))
-        })
+        }, written)
     }
     /// Inserts or replaces.
     pub fn put_state_machine(&self, record: &StateMachineRecord) -> Commit<()> {
-        self.put_json(Table::StateMachines, record.arn.as_bytes().to_vec(), record)
+        let (key, bytes) = (record.arn.as_bytes().to_vec(), encode(record));
+        self.submit_then(move |w| w.put(Table::StateMachines, &key, &bytes?), self.state_machine_written(&record.arn))
     }
     pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        self.get_json(Table::StateMachines, arn.as_bytes(), "state machine")
+        let generation = match self.state_machines.get(arn) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
+        let record: Option<StateMachineRecord> = self.get_json(Table::StateMachines, arn.as_bytes(), "state machine")?;
+        if let Some(record) = &record {
+            self.state_machines.fill(generation, record);
+        }
+        Ok(record)
+    }
+    /// What a write of state machine `arn` runs once durable: drops the cached record.
+    fn state_machine_written(&self, arn: &str) -> impl FnOnce() + Send + 'static {
+        let (cache, arn) = (self.state_machines.clone(), arn.to_string());
+        move || cache.written(&arn)
     }
     /// Deletes the state machine with its tags, versions and aliases (executions stay).
     pub fn delete_state_machine(&self, arn: &str) -> Commit<bool> {
+        let written = self.state_machine_written(arn);
         let arn = arn.to_string();
-        self.submit(move |w| {
+        self.submit_then(move |w| {
             w.delete(Table::Tags, arn.as_bytes())?;
             let qualified = format!("{arn}:");
             for table in [Table::Versions, Table::Aliases] {
@@ -730,7 +806,7 @@ impl Store {
                 &keys::children(&format!("version-counter:{arn}")),
             )?;
             w.delete(Table::StateMachines, arn.as_bytes())
-        })
+        }, written)
     }
     /// All state machines, oldest first.
     pub fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
@@ -1336,5 +1412,35 @@ impl Store {
             };
             Ok((purged, next))
         })
+    }
+}
+
+#[cfg(test)]
+mod state_machine_cache_tests {
+    use super::*;
+
+    /// A read that began before a write became durable must not fill the
+    /// cache with what it read: the record may be the one replaced.
+    #[test]
+    fn a_read_from_before_a_write_does_not_fill_the_cache() {
+        let cache = StateMachineCache::default();
+        let old = StateMachineRecord {
+            arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+            name: "m".into(),
+            definition: "{}".into(),
+            role_arn: "r".into(),
+            kind: "STANDARD".into(),
+            description: String::new(),
+            creation_date: chrono::TimeZone::timestamp_opt(&Utc, 0, 0).unwrap(),
+            revision_id: "old".into(),
+            extra: Default::default(),
+        };
+        let Err(generation) = cache.get(&old.arn) else { panic!("empty") };
+        cache.written(&old.arn);
+        cache.fill(generation, &old);
+        assert!(cache.get(&old.arn).is_err(), "the stale record was not kept");
+        let Err(generation) = cache.get(&old.arn) else { panic!("empty") };
+        cache.fill(generation, &old);
+        assert_eq!(cache.get(&old.arn).map(|r| r.revision_id).ok().as_deref(), Some("old"));
     }
 }

@@ -1337,3 +1337,54 @@ async fn a_new_arn_is_looked_up_without_a_read() {
         assert_eq!(store.get_execution(&taken.arn).unwrap().map(|r| r.arn), Some(taken.arn.clone()));
     }
 }
+
+fn state_machine(revision: &str) -> StateMachineRecord {
+    StateMachineRecord {
+        arn: "arn:aws:states:us-east-1:1:stateMachine:cached".into(),
+        name: "cached".into(),
+        definition: format!(r#"{{"Comment": "{revision}"}}"#),
+        role_arn: "r".into(),
+        kind: "STANDARD".into(),
+        description: String::new(),
+        creation_date: t(0),
+        revision_id: revision.into(),
+        extra: Default::default(),
+    }
+}
+
+/// A state machine read again is served from memory (every start reads
+/// its own), and every write of it is seen once durable: update, delete,
+/// create again.
+#[tokio::test]
+async fn state_machine_reads_are_cached_and_writes_seen_once_durable() {
+    let (held, store) = held_store();
+    let reads = || held.reads.load(std::sync::atomic::Ordering::Relaxed);
+    let arn = state_machine("").arn;
+    let revision = |store: &Store| store.get_state_machine(&arn).unwrap().map(|r| r.revision_id);
+
+    let created = store.insert_state_machine(state_machine("r1"));
+    held.release();
+    created.await.unwrap().unwrap();
+    assert_eq!(revision(&store).as_deref(), Some("r1"));
+    let before = reads();
+    for _ in 0..10 {
+        assert_eq!(revision(&store).as_deref(), Some("r1"));
+    }
+    assert_eq!(reads(), before, "served from memory");
+
+    let updated = store.put_state_machine(&state_machine("r2"));
+    assert_eq!(revision(&store).as_deref(), Some("r1"), "not durable yet");
+    held.release();
+    updated.await.unwrap();
+    assert_eq!(revision(&store).as_deref(), Some("r2"));
+
+    let deleted = store.delete_state_machine(&arn);
+    held.release();
+    assert!(deleted.await.unwrap());
+    assert_eq!(revision(&store), None);
+
+    let again = store.insert_state_machine(state_machine("r3"));
+    held.release();
+    again.await.unwrap().unwrap();
+    assert_eq!(revision(&store).as_deref(), Some("r3"));
+}
