@@ -1388,3 +1388,18 @@ async fn state_machine_reads_are_cached_and_writes_seen_once_durable() {
     again.await.unwrap().unwrap();
     assert_eq!(revision(&store).as_deref(), Some("r3"));
 }
+
+/// A read that began before a write became durable must not fill the
+/// cache with what it read: the record may be the one replaced.
+#[test]
+fn a_state_machine_read_from_before_a_write_does_not_fill_the_cache() {
+    let cache = crate::store::StateMachineCache::default();
+    let old = state_machine("old");
+    let Err(generation) = cache.get(&old.arn) else { panic!("empty") };
+    cache.written(&old.arn);
+    cache.fill(generation, &old);
+    assert!(cache.get(&old.arn).is_err(), "the stale record was not kept");
+    let Err(generation) = cache.get(&old.arn) else { panic!("empty") };
+    cache.fill(generation, &old);
+    assert_eq!(cache.get(&old.arn).map(|r| r.revision_id).ok().as_deref(), Some("old"));
+}
