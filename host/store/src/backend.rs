@@ -101,6 +101,10 @@ pub trait Read {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries whose key starts with `prefix`, in key order.
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// How many entries `table` holds.
+    fn count(&self, table: Table) -> Result<u64, StoreError> {
+        Ok(self.scan(table, b"")?.len() as u64)
+    }
     /// The first `limit` entries from key `start` on, in key order.
     fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         Ok(self.scan(table, b"")?.into_iter().filter(|(k, _)| k.as_slice() >= start).take(limit).collect())

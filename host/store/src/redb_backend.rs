@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 
 use crate::StoreError;
 use crate::backend::{Backend, Done, Read, Table, Write, WriteOp, prefix_end};
@@ -434,6 +434,9 @@ impl Read for RedbRead {
     }
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
+    }
+    fn count(&self, table: Table) -> Result<u64, StoreError> {
+        self.tx.open_table(def(table)).map_err(db_err)?.len().map_err(db_err)
     }
     fn scan_back(
         &self,

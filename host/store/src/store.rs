@@ -83,25 +83,31 @@ fn last_sequence(r: &(impl Read + ?Sized)) -> Result<u64, StoreError> {
 /// A filter of every ARN hash in the `ExecutionIds` table, sized for twice
 /// as many (read in batches: the table may hold millions).
 fn filter_of_table(r: &(impl Read + ?Sized)) -> Result<crate::arn_filter::ArnFilter, StoreError> {
-    const BATCH: usize = 65_536;
-    let mut hashes = Vec::new();
+    filter_of_table_in_batches(r, 65_536)
+}
+
+pub(crate) fn filter_of_table_in_batches(
+    r: &(impl Read + ?Sized),
+    batch_size: usize,
+) -> Result<crate::arn_filter::ArnFilter, StoreError> {
+    let entries = usize::try_from(r.count(Table::ExecutionIds)?).unwrap_or(usize::MAX / 4);
+    let filter = crate::arn_filter::ArnFilter::with_capacity(entries.saturating_mul(2));
     let mut start = Vec::new();
     loop {
-        let entries = r.scan_from(Table::ExecutionIds, &start, BATCH)?;
-        hashes.extend(entries.iter().filter_map(|(k, _)| Some(u64::from_be_bytes(k.get(..8)?.try_into().ok()?))));
-        match entries.last() {
-            Some((last, _)) if entries.len() == BATCH => {
+        let batch = r.scan_from(Table::ExecutionIds, &start, batch_size)?;
+        for (key, _) in &batch {
+            if let Some(hash) = key.get(..8).and_then(|h| h.try_into().ok()) {
+                filter.add(u64::from_be_bytes(hash));
+            }
+        }
+        match batch.last() {
+            Some((last, _)) if batch.len() == batch_size => {
                 start = last.clone();
                 start.push(0); // the next key after it
             }
-            _ => break,
+            _ => return Ok(filter),
         }
     }
-    let filter = crate::arn_filter::ArnFilter::with_capacity(hashes.len() * 2);
-    for hash in hashes {
-        filter.add(hash);
-    }
-    Ok(filter)
 }
 
 /// The sequence number of the execution `arn` (None: no such execution).
