@@ -124,7 +124,7 @@ pub trait Read {
     }
     /// The last entry whose key starts with `prefix`.
     fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self.scan(table, prefix)?.pop())
+        Ok(self.scan_back(table, prefix, None, 1)?.pop())
     }
 }
 

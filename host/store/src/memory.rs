@@ -34,12 +34,9 @@ impl Read for Maps {
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         Ok(self.range(table, prefix).map(|(k, v)| (k.clone(), v.clone())).collect())
     }
-    /// One step from the range's end: the trait's default scans the whole
-    /// range, which made every `insert_execution` (it numbers after the last
-    /// `Executions` key) copy every execution record of an in-memory store.
-    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self.range(table, prefix).next_back().map(|(k, v)| (k.clone(), v.clone())))
-    }
+    /// Steps back from the range's end (`last` too: a whole-range scan made
+    /// every `insert_execution`, which numbers after the last `Executions`
+    /// key, copy every execution record of an in-memory store).
     fn scan_back(
         &self,
         table: Table,

@@ -367,24 +367,6 @@ fn scan_back_in(
     Ok(out)
 }
 
-fn last_in(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    prefix: &[u8],
-) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-    let mut range = match prefix_end(prefix) {
-        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
-        None => t.range::<&[u8]>(prefix..),
-    }
-    .map_err(db_err)?;
-    match range.next_back() {
-        Some(item) => {
-            let (k, v) = item.map_err(db_err)?;
-            Ok(Some((k.value().to_vec(), v.value().to_vec())))
-        }
-        None => Ok(None),
-    }
-}
-
 impl Read for RedbWrite<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.with(table, |t| {
@@ -393,9 +375,6 @@ impl Read for RedbWrite<'_> {
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.with(table, |t| scan_table(t, prefix))
-    }
-    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        self.with(table, |t| last_in(t, prefix))
     }
     fn scan_back(
         &self,
@@ -431,9 +410,6 @@ impl Read for RedbRead {
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         scan_table(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
-    }
-    fn last(&self, table: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        last_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
     }
     fn count(&self, table: Table) -> Result<u64, StoreError> {
         self.tx.open_table(def(table)).map_err(db_err)?.len().map_err(db_err)
