@@ -383,21 +383,30 @@ fn describe_state_machine_for_execution(state: &AppState, p: Params<'_>) -> ApiR
     Ok(out)
 }
 
-/// Offset-based page tokens: `stepbox:<what>:<offset>`, base64. A filtered
-/// list can shrink between pages (RUNNING executions finish), so an offset
-/// past the end is a valid token for an empty last page, not InvalidToken.
+/// A page token: `stepbox:<what>:<number>`, base64; `what` names the list
+/// (and its filter), so a token of another list is InvalidToken.
+fn page_token(what: &str, number: u64) -> String {
+    stepbox_asl::base64::encode(format!("stepbox:{what}:{number}").as_bytes())
+}
+
+/// The number in the request's `nextToken` (None: the first page).
+fn token_number(p: Params<'_>, what: &str) -> Result<Option<u64>, ApiError> {
+    let Some(token) = p.opt_str("nextToken")? else { return Ok(None) };
+    stepbox_asl::base64::decode(token)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix(&format!("stepbox:{what}:")).and_then(|n| n.parse::<u64>().ok()))
+        .map(Some)
+        .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{token}'")))
+}
+
+/// Offset-based pages of a list held whole. A filtered list can shrink
+/// between pages (RUNNING executions finish), so an offset past the end is
+/// a valid token for an empty last page, not InvalidToken.
 fn page<T>(items: Vec<T>, p: Params<'_>, what: &str) -> Result<(Vec<T>, Option<String>), ApiError> {
     let max = p.max_results()?;
-    let start = match p.opt_str("nextToken")? {
-        None => 0,
-        Some(token) => stepbox_asl::base64::decode(token)
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix(&format!("stepbox:{what}:")).and_then(|n| n.parse::<usize>().ok()))
-            .map(|n| n.min(items.len()))
-            .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{token}'")))?,
-    };
+    let start = token_number(p, what)?.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX).min(items.len()));
     let end = (start + max).min(items.len());
-    let next = (end < items.len()).then(|| stepbox_asl::base64::encode(format!("stepbox:{what}:{end}").as_bytes()));
+    let next = (end < items.len()).then(|| page_token(what, end as u64));
     Ok((items.into_iter().skip(start).take(end - start).collect(), next))
 }
 
@@ -783,19 +792,11 @@ fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     // A cursor, not an offset: executions started between two pages (listed
     // newest first) would shift an offset.
     let what = format!("exec{}{}", filter.unwrap_or(""), qualifier.unwrap_or(""));
-    let before = match p.opt_str("nextToken")? {
-        None => None,
-        Some(token) => Some(
-            stepbox_asl::base64::decode(token)
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.strip_prefix(&format!("stepbox:{what}:")).and_then(|n| n.parse::<u64>().ok()))
-                .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: '{token}'")))?,
-        ),
-    };
+    let before = token_number(p, &what)?;
     let (items, next) = state.store.list_executions_page(&sm.arn, before, p.max_results()?, &mut |e| {
         filter.is_none_or(|f| e.status == f) && through(e)
     });
-    let next = next.map(|cursor| stepbox_asl::base64::encode(format!("stepbox:{what}:{cursor}").as_bytes()));
+    let next = next.map(|cursor| page_token(&what, cursor));
     let list: Vec<Value> = items
         .iter()
         .map(|e| {
