@@ -47,8 +47,12 @@ pub(crate) mod keys {
     /// SHA-256, then its number (both fixed-size, so an entry is 16 bytes
     /// instead of the ~100 of an ARN: see `Table::ExecutionIds`).
     pub fn arn_entry(arn: &str, seq: u64) -> [u8; 16] {
+        hashed_arn_entry(u64::from_be_bytes(arn_hash(arn)), seq)
+    }
+    /// `arn_entry`, from the ARN's hash as a big-endian number.
+    pub fn hashed_arn_entry(hash: u64, seq: u64) -> [u8; 16] {
         let mut k = [0; 16];
-        k[..8].copy_from_slice(&arn_hash(arn));
+        k[..8].copy_from_slice(&hash.to_be_bytes());
         k[8..].copy_from_slice(&seq.to_be_bytes());
         k
     }
@@ -178,7 +182,8 @@ pub(crate) const IDS_PER_WRITE: usize = 2048;
 /// a snapshot begun after that has it.
 #[derive(Default)]
 pub(crate) struct RecentIds {
-    map: Mutex<std::collections::HashMap<Box<str>, u64>>,
+    /// ARN → (number, `arn_hash_number`): hashed once, at insert.
+    map: Mutex<std::collections::HashMap<Box<str>, (u64, u64)>>,
     /// A bulk write is queued.
     writing: std::sync::atomic::AtomicBool,
     /// How many times entries left memory for the table (counted before
@@ -200,16 +205,17 @@ pub(crate) struct ArnChecked {
 }
 
 impl RecentIds {
-    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, u64>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, (u64, u64)>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub(crate) fn get(&self, arn: &str) -> Option<u64> {
-        self.map().get(arn).copied()
+        self.map().get(arn).map(|&(seq, _)| seq)
     }
     fn insert(&self, arn: &str, seq: u64) {
         // Into the filter before the entry can reach the table.
-        self.filter.add(arn_hash_number(arn));
-        self.map().insert(arn.into(), seq);
+        let hash = arn_hash_number(arn);
+        self.filter.add(hash);
+        self.map().insert(arn.into(), (seq, hash));
     }
     /// False when `arn` is neither here nor in the table: no execution has it.
     pub(crate) fn may_be_stored(&self, arn: &str) -> bool {
@@ -237,14 +243,16 @@ fn arn_hash_number(arn: &str) -> u64 {
 /// and moves the mark. Returns the entries it took (written, or of a
 /// record no commit kept), to be dropped once this write is durable.
 fn write_recent_ids(w: &mut dyn Write, ids: &RecentIds) -> Result<Vec<(Box<str>, u64)>, StoreError> {
-    let taken: Vec<(Box<str>, u64)> = ids.map().iter().map(|(a, s)| (a.clone(), *s)).collect();
+    let mut taken = Vec::new();
+    let mut entries = Vec::new();
+    for (arn, &(seq, hash)) in ids.map().iter() {
+        taken.push((arn.clone(), seq));
+        entries.push(keys::hashed_arn_entry(hash, seq));
+    }
     // In key order, so neighbours share the leaves they are written to.
-    let mut entries: Vec<([u8; 16], usize)> =
-        taken.iter().enumerate().map(|(i, (arn, seq))| (keys::arn_entry(arn, *seq), i)).collect();
     entries.sort_unstable();
-    for (entry, i) in entries {
-        let (_, seq) = &taken[i];
-        if w.get(Table::Executions, &keys::execution(*seq))?.is_some() {
+    for entry in entries {
+        if w.get(Table::Executions, &keys::execution(keys::child_number(&entry)))?.is_some() {
             w.put(Table::ExecutionIds, &entry, b"")?;
         }
     }
@@ -644,7 +652,7 @@ impl Store {
                     let mut map = done_ids.map();
                     for (arn, seq) in taken {
                         // Unless inserted again meanwhile (a number no commit kept).
-                        if map.get(&arn) == Some(&seq) {
+                        if map.get(&arn).is_some_and(|&(stored, _)| stored == seq) {
                             map.remove(&arn);
                         }
                     }
