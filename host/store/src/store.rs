@@ -262,6 +262,13 @@ fn write_recent_ids(w: &mut dyn Write, ids: &RecentIds) -> Result<Vec<(Box<str>,
     Ok(taken)
 }
 
+/// What a write of the records under `prefix` (an ARN, or a state machine's
+/// `ARN:` for its versions or aliases) runs once durable: drops them from `cache`.
+fn written<T: Clone + Send + 'static>(cache: &Arc<RecordCache<T>>, prefix: &str) -> impl FnOnce() + Send + 'static {
+    let (cache, prefix) = (cache.clone(), prefix.to_string());
+    move || cache.written(&prefix)
+}
+
 /// Format 1's execution counter (format 2 numbers after the last `Executions` key).
 const SEQUENCE_KEY: &[u8] = b"execution_sequence";
 
@@ -516,38 +523,45 @@ pub struct Store {
     /// writer reads the last stored one), so the writer need not read it per
     /// insert.
     applied: Arc<AtomicU64>,
-    /// State machine records read lately (see [`StateMachineCache`]).
-    state_machines: Arc<StateMachineCache>,
+    /// State machine, version and alias records read lately (see [`RecordCache`]).
+    state_machines: Arc<RecordCache<StateMachineRecord>>,
+    versions: Arc<RecordCache<VersionRecord>>,
+    aliases: Arc<RecordCache<AliasRecord>>,
 }
 
-/// The state machine records read lately: every StartExecution and
-/// StartSyncExecution reads its state machine's, and a read transaction of
-/// its own cost more than the rest of a W5 start's store work (and contends
-/// with the writer). Only this process writes the file (redb locks it), and
-/// every write of a state machine drops its entry once durable, after which
-/// a read finds the new record; a read that began before such a write may
-/// not fill the cache (the generation it saw has moved on), so no stale
-/// record is kept.
-#[derive(Default)]
-pub(crate) struct StateMachineCache {
-    entries: Mutex<(u64, std::collections::HashMap<String, StateMachineRecord>)>,
+/// Records read lately, by ARN: every StartExecution and StartSyncExecution
+/// reads its state machine's record (and, through a qualified ARN, a
+/// version's and an alias's), and a read transaction of its own cost more
+/// than the rest of a W5 start's store work (and contends with the writer).
+/// Only this process writes the file (redb locks it), and every write of a
+/// record drops its entry once durable, after which a read finds the new
+/// record; a read that began before such a write may not fill the cache
+/// (the generation it saw has moved on), so no stale record is kept.
+pub(crate) struct RecordCache<T> {
+    entries: Mutex<(u64, std::collections::HashMap<String, T>)>,
 }
 
-impl StateMachineCache {
+impl<T> Default for RecordCache<T> {
+    fn default() -> Self {
+        RecordCache { entries: Mutex::default() }
+    }
+}
+
+impl<T: Clone> RecordCache<T> {
     /// Most records kept; past it the cache starts over.
     const CAPACITY: usize = 4096;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<String, StateMachineRecord>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<String, T>)> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The cached record, or the generation a read made now may fill under.
-    pub(crate) fn get(&self, arn: &str) -> Result<StateMachineRecord, u64> {
+    pub(crate) fn get(&self, arn: &str) -> Result<T, u64> {
         let entries = self.lock();
         entries.1.get(arn).cloned().ok_or(entries.0)
     }
 
-    pub(crate) fn fill(&self, generation: u64, record: &StateMachineRecord) {
+    pub(crate) fn fill(&self, generation: u64, arn: &str, record: &T) {
         let mut entries = self.lock();
         if entries.0 != generation {
             return;
@@ -555,14 +569,16 @@ impl StateMachineCache {
         if entries.1.len() >= Self::CAPACITY {
             entries.1.clear();
         }
-        entries.1.insert(record.arn.clone(), record.clone());
+        entries.1.insert(arn.to_string(), record.clone());
     }
 
-    /// After a write of `arn`'s record is durable (or failed).
-    pub(crate) fn written(&self, arn: &str) {
+    /// After a write of the records whose ARNs start with `prefix` is
+    /// durable (or failed). Records whose ARN merely extends a written one
+    /// (`sm2` after a write of `sm`) go too, which costs only a read.
+    pub(crate) fn written(&self, prefix: &str) {
         let mut entries = self.lock();
         entries.0 += 1;
-        entries.1.remove(arn);
+        entries.1.retain(|arn, _| !arn.starts_with(prefix));
     }
 }
 
@@ -595,6 +611,8 @@ impl Store {
             ids: Arc::default(),
             applied: Arc::default(),
             state_machines: Arc::default(),
+            versions: Arc::default(),
+            aliases: Arc::default(),
         };
         match store.read(|r| filter_of_table(r)) {
             Ok(filter) => store.ids = Arc::new(RecentIds { filter, ..RecentIds::default() }),
@@ -788,24 +806,42 @@ impl Store {
         self.submit_then(move |w| w.put(Table::StateMachines, &key, &bytes?), self.state_machine_written(&record.arn))
     }
     pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        let generation = match self.state_machines.get(arn) {
-            Ok(cached) => return Ok(Some(cached)),
-            Err(generation) => generation,
-        };
-        let record: Option<StateMachineRecord> = self.get_json(Table::StateMachines, arn.as_bytes(), "state machine")?;
-        if let Some(record) = &record {
-            self.state_machines.fill(generation, record);
-        }
-        Ok(record)
+        self.get_cached(&self.state_machines, Table::StateMachines, arn, "state machine")
     }
     /// What a write of state machine `arn` runs once durable: drops the cached record.
     fn state_machine_written(&self, arn: &str) -> impl FnOnce() + Send + 'static {
-        let (cache, arn) = (self.state_machines.clone(), arn.to_string());
-        move || cache.written(&arn)
+        written(&self.state_machines, arn)
+    }
+    /// A record of `table` by ARN, from `cache` when it holds it.
+    fn get_cached<T: DeserializeOwned + Clone>(
+        &self,
+        cache: &RecordCache<T>,
+        table: Table,
+        arn: &str,
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let generation = match cache.get(arn) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
+        let record: Option<T> = self.get_json(table, arn.as_bytes(), what)?;
+        if let Some(record) = &record {
+            cache.fill(generation, arn, record);
+        }
+        Ok(record)
     }
     /// Deletes the state machine with its tags, versions and aliases (executions stay).
     pub fn delete_state_machine(&self, arn: &str) -> Commit<bool> {
-        let written = self.state_machine_written(arn);
+        let (machine, versions, aliases) = (
+            self.state_machine_written(arn),
+            written(&self.versions, &format!("{arn}:")),
+            written(&self.aliases, &format!("{arn}:")),
+        );
+        let written = move || {
+            machine();
+            versions();
+            aliases();
+        };
         let arn = arn.to_string();
         self.submit_then(move |w| {
             w.delete(Table::Tags, arn.as_bytes())?;
@@ -835,12 +871,16 @@ impl Store {
     }
 
     pub fn put_version(&self, record: &VersionRecord) -> Commit<()> {
-        self.put_json(Table::Versions, record.arn.as_bytes().to_vec(), record)
+        let (key, bytes) = (record.arn.as_bytes().to_vec(), encode(record));
+        self.submit_then(move |w| w.put(Table::Versions, &key, &bytes?), written(&self.versions, &record.arn))
     }
     /// Publishes `candidate` as its state machine's next version (assigning
     /// `number` and `arn`; numbers are never reused), unless a version of the
     /// same revision exists: then returns that one. The flag: created.
     pub fn publish_version(&self, candidate: VersionRecord) -> Commit<(VersionRecord, bool)> {
+        // No cached version to drop: a new version's ARN is new, or (numbers
+        // restart once a state machine is deleted and created again) its
+        // state machine's deletion dropped it.
         self.submit(move |w| {
             let machine = candidate.state_machine_arn.clone();
             for (_, b) in w.scan(Table::Versions, format!("{machine}:").as_bytes())? {
@@ -863,10 +903,11 @@ impl Store {
         })
     }
     pub fn get_version(&self, arn: &str) -> Result<Option<VersionRecord>, StoreError> {
-        self.get_json(Table::Versions, arn.as_bytes(), "version")
+        self.get_cached(&self.versions, Table::Versions, arn, "version")
     }
     pub fn delete_version(&self, arn: &str) -> Commit<bool> {
-        self.delete_key(Table::Versions, arn.as_bytes().to_vec())
+        let key = arn.as_bytes().to_vec();
+        self.submit_then(move |w| w.delete(Table::Versions, &key), written(&self.versions, arn))
     }
     /// A state machine's versions, highest first.
     pub fn list_versions(&self, state_machine_arn: &str) -> Result<Vec<VersionRecord>, StoreError> {
@@ -881,33 +922,37 @@ impl Store {
     }
 
     pub fn put_alias(&self, record: &AliasRecord) -> Commit<()> {
-        self.put_json(Table::Aliases, record.arn.as_bytes().to_vec(), record)
+        let (key, bytes) = (record.arn.as_bytes().to_vec(), encode(record));
+        self.submit_then(move |w| w.put(Table::Aliases, &key, &bytes?), written(&self.aliases, &record.arn))
     }
     /// Inserts unless the ARN exists: then returns the existing record.
     pub fn insert_alias(&self, record: AliasRecord) -> Commit<Result<(), AliasRecord>> {
-        self.submit(move |w| {
+        let inserted = written(&self.aliases, &record.arn);
+        self.submit_then(move |w| {
             if let Some(b) = w.get(Table::Aliases, record.arn.as_bytes())? {
                 return Ok(Err(decode("alias", &b)?));
             }
             w.put(Table::Aliases, record.arn.as_bytes(), &encode(&record)?)?;
             Ok(Ok(()))
-        })
+        }, inserted)
     }
     /// Replaces an existing alias; false when there is none.
     pub fn update_alias(&self, record: AliasRecord) -> Commit<bool> {
-        self.submit(move |w| {
+        let updated = written(&self.aliases, &record.arn);
+        self.submit_then(move |w| {
             if w.get(Table::Aliases, record.arn.as_bytes())?.is_none() {
                 return Ok(false);
             }
             w.put(Table::Aliases, record.arn.as_bytes(), &encode(&record)?)?;
             Ok(true)
-        })
+        }, updated)
     }
     pub fn get_alias(&self, arn: &str) -> Result<Option<AliasRecord>, StoreError> {
-        self.get_json(Table::Aliases, arn.as_bytes(), "alias")
+        self.get_cached(&self.aliases, Table::Aliases, arn, "alias")
     }
     pub fn delete_alias(&self, arn: &str) -> Commit<bool> {
-        self.delete_key(Table::Aliases, arn.as_bytes().to_vec())
+        let key = arn.as_bytes().to_vec();
+        self.submit_then(move |w| w.delete(Table::Aliases, &key), written(&self.aliases, arn))
     }
     /// A state machine's aliases, oldest first.
     pub fn list_aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError> {
