@@ -38,6 +38,22 @@ async fn start() -> Harness {
     Harness { server, sfn, lambda }
 }
 
+/// [`start`] on the durable store in a temporary data directory, as
+/// `stepbox serve` runs by default. The directory lives as long as the
+/// harness's caller keeps it.
+async fn start_durable() -> (Harness, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = stepbox_store::open_dir(dir.path()).expect("open the store");
+    let registry = Registry::new(shared_sandbox().clone());
+    let config = stepbox_server::durable::DurableConfig::default();
+    let state = AppState::durable(ServerConfig::default(), registry, store, config);
+    state.recover().expect("recover");
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
+    let endpoint = server.endpoint();
+    let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
+    (Harness { server, sfn, lambda }, dir)
+}
+
 fn component(name: &str) -> Vec<u8> {
     stepbox_components::bytes(name).expect("component built by host/components")
 }
