@@ -159,6 +159,19 @@ fn serve_help_offers_turning_warm_instances_off() {
     assert!(out.contains("idle CPU"), "{out}");
 }
 
+/// `serve` on a data directory another server holds stops at start-up with
+/// an error that says the store is in use (not that it is damaged).
+#[test]
+fn serve_on_a_data_directory_in_use_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = stepbox_store::open_dir(dir.path()).expect("the first server's store");
+    let data = dir.path().to_str().unwrap();
+    let (code, _out, err) = stepbox(&["serve", "--data", data, "--addr", "127.0.0.1:0"]);
+    assert_ne!(code, std::process::ExitCode::SUCCESS);
+    assert!(err.contains("stepbox.redb"), "{err}");
+    assert!(err.contains("in use by another process"), "{err}");
+}
+
 #[test]
 fn run_history_shows_assigned_variables() {
     let dir = tempfile::tempdir().unwrap();

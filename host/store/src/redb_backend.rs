@@ -115,6 +115,15 @@ impl RedbBackend {
         });
         let db = match opened {
             Ok(Ok(db)) => db,
+            // redb locks the file: another server has this data directory.
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+                return Err(fail(
+                    "in use by another process (is another `stepbox serve` running on this data directory?)".into(),
+                ));
+            }
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
+                return Err(fail(format!("cannot open it: {e}")));
+            }
             Ok(Err(e)) => {
                 return Err(fail(format!(
                     "not a readable stepbox database ({})",

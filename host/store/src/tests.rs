@@ -366,6 +366,25 @@ async fn many_concurrent_writers_share_commits() {
     assert_eq!(store.history(&x.arn).unwrap().len(), 2000);
 }
 
+/// A data directory another server holds is refused as in use, and so
+/// named, not as damaged; once that server stops it opens.
+#[test]
+fn a_store_in_use_is_an_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open_dir(dir.path()).unwrap();
+    let err = open_dir(dir.path()).err().expect("a store in use must not open twice");
+    assert!(matches!(err, StoreError::Unusable { .. }), "{err}");
+    assert!(err.to_string().contains("in use by another process"), "{err}");
+    assert!(!err.to_string().contains("not a readable"), "{err}");
+    drop(first);
+    // The writer thread lets go of the file once its queue is closed.
+    let reopened = (0..100).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        open_dir(dir.path()).ok()
+    });
+    assert!(reopened.is_some(), "the store opens again once the first is dropped");
+}
+
 #[test]
 fn a_foreign_or_damaged_file_is_an_error_not_a_reset() {
     let dir = tempfile::tempdir().unwrap();
