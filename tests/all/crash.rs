@@ -20,6 +20,8 @@ const PER_KIND: usize = 250;
 struct Server {
     child: Child,
     endpoint: String,
+    /// The second line `serve` printed: where its data is, what it resumed.
+    data_line: String,
 }
 
 /// A failing assertion must not leave a server process behind.
@@ -54,16 +56,16 @@ fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
         .stderr(Stdio::from(log))
         .spawn()
         .expect("spawn stepbox serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the listening line");
+    let (mut line, mut data_line) = (String::new(), String::new());
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut line).expect("read the listening line");
+    stdout.read_line(&mut data_line).expect("read the data line");
     let endpoint = line
         .trim()
         .strip_prefix("stepbox listening on ")
         .unwrap_or_else(|| panic!("unexpected first line from stepbox serve: {line:?}"))
         .to_string();
-    Server { child, endpoint }
+    Server { child, endpoint, data_line: data_line.trim().to_string() }
 }
 
 /// The four workflows, each with its expected output for input number `n`.
@@ -263,6 +265,14 @@ async fn a_killed_server_resumes_every_standard_execution() {
     );
 
     let mut server = serve(&data, &functions, &log);
+    // The restart says where its data is and how many executions it resumed.
+    let resumed: usize = server
+        .data_line
+        .strip_prefix(&format!("data: {} (", data.display()))
+        .and_then(|rest| rest.strip_suffix(" running executions resumed)").or_else(|| rest.strip_suffix(" running execution resumed)")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected second line from stepbox serve: {:?}", server.data_line));
+    assert!(resumed > 0, "{}", server.data_line);
     let sfn = crate::clients::sfn(&server.endpoint);
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {

@@ -75,7 +75,10 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         http_allow: args.http_allow,
         ..ServerConfig::default()
     };
+    // What the second line of output says about the data (the first names the endpoint).
+    let data_line;
     let state = if args.in_memory {
+        data_line = "data: in memory (nothing is kept when the server stops)".to_string();
         AppState::new(config, registry, Arc::new(MemoryStore::new()))
     } else {
         let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
@@ -87,11 +90,14 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         let state = AppState::durable(config, registry, store, durable);
         let resumed = state.recover()?;
         tracing::info!(data = %dir.display(), resumed, "durable store open");
+        let executions = if resumed == 1 { "execution" } else { "executions" };
+        data_line = format!("data: {} ({resumed} running {executions} resumed)", dir.display());
         state
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     writeln!(out, "stepbox listening on http://{}", listener.local_addr()?)?;
+    writeln!(out, "{data_line}")?;
     out.flush()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
