@@ -38,6 +38,29 @@ async fn start() -> Harness {
     Harness { server, sfn, lambda }
 }
 
+/// Declares the tests of `stepbox serve`'s API that run test body `$name`
+/// once on each store: `$name::in_memory` on the in-memory one (`serve
+/// --in-memory`), `$name::durable` on the durable one (`serve --data`, the
+/// default). A test's function and its module share a name (values and
+/// modules are apart).
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn in_memory() {
+                super::$name(crate::server::start().await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn durable() {
+                let (h, _dir) = crate::server::start_durable().await;
+                super::$name(h).await
+            }
+        }
+    };
+}
+use on_both_stores;
+
 /// [`start`] on the durable store in a temporary data directory, as
 /// `stepbox serve` runs by default. The directory lives as long as the
 /// harness's caller keeps it.
@@ -131,9 +154,8 @@ fn sfn_request(target: &str, body: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_api_creates_invokes_configures_and_deletes_functions() {
-    let h = start().await;
+on_both_stores!(lambda_api_creates_invokes_configures_and_deletes_functions);
+async fn lambda_api_creates_invokes_configures_and_deletes_functions(h: Harness) {
     let created = create_function(&h, "processed", "processed").await;
     assert_eq!(created.function_name(), Some("processed"));
     assert_eq!(created.function_arn(), Some("arn:aws:lambda:us-east-1:111111111111:function:processed"));
@@ -259,9 +281,8 @@ async fn lambda_api_creates_invokes_configures_and_deletes_functions() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_api_accepts_zipped_components_and_refuses_other_code() {
-    let h = start().await;
+on_both_stores!(lambda_api_accepts_zipped_components_and_refuses_other_code);
+async fn lambda_api_accepts_zipped_components_and_refuses_other_code(h: Harness) {
     // A zip holding exactly one .wasm component.
     let mut zipped = std::io::Cursor::new(Vec::new());
     {
@@ -338,9 +359,8 @@ async fn lambda_api_accepts_zipped_components_and_refuses_other_code() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_machine_runs_a_function_created_through_the_lambda_api() {
-    let h = start().await;
+on_both_stores!(state_machine_runs_a_function_created_through_the_lambda_api);
+async fn state_machine_runs_a_function_created_through_the_lambda_api(h: Harness) {
     create_function(&h, "processed", "processed").await;
     let sm = create_machine(&h, "orders", &task_machine("processed"), StateMachineType::Standard).await;
     assert_eq!(sm, "arn:aws:states:us-east-1:111111111111:stateMachine:orders");
@@ -449,9 +469,8 @@ async fn state_machine_runs_a_function_created_through_the_lambda_api() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_executions_pages_and_filters() {
-    let h = start().await;
+on_both_stores!(list_executions_pages_and_filters);
+async fn list_executions_pages_and_filters(h: Harness) {
     let sm = create_machine(
         &h,
         "pages",
@@ -518,9 +537,8 @@ async fn list_executions_pages_and_filters() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_execution_aborts_a_running_execution() {
-    let h = start().await;
+on_both_stores!(stop_execution_aborts_a_running_execution);
+async fn stop_execution_aborts_a_running_execution(h: Harness) {
     let sm = create_machine(
         &h,
         "waits",
@@ -569,9 +587,8 @@ async fn stop_execution_aborts_a_running_execution() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn start_sync_execution_runs_express_machines() {
-    let h = start().await;
+on_both_stores!(start_sync_execution_runs_express_machines);
+async fn start_sync_execution_runs_express_machines(h: Harness) {
     create_function(&h, "processed", "processed").await;
     let express = create_machine(&h, "quick", &task_machine("processed"), StateMachineType::Express).await;
     let out = h.sfn.start_sync_execution().state_machine_arn(&express).input(r#"{"n":3}"#).send().await.unwrap();
@@ -592,9 +609,8 @@ async fn start_sync_execution_runs_express_machines() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_functions_errors_have_aws_shapes() {
-    let h = start().await;
+on_both_stores!(step_functions_errors_have_aws_shapes);
+async fn step_functions_errors_have_aws_shapes(h: Harness) {
     // InvalidDefinition with the validator's message.
     let bad = r#"{"StartAt": "Nowhere", "States": {"A": {"Type": "Pass", "End": true}}}"#;
     let err = h
@@ -722,9 +738,8 @@ fn serve_subcommand_is_documented() {
     assert!(out.contains("--addr") && out.contains("--functions"), "{out}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_finishes_requests_in_flight() {
-    let h = start().await;
+on_both_stores!(graceful_shutdown_finishes_requests_in_flight);
+async fn graceful_shutdown_finishes_requests_in_flight(h: Harness) {
     create_function(&h, "slow", "slow").await;
     let addr = h.server.addr;
     let lambda = h.lambda.clone();
@@ -739,10 +754,9 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_machine_tags() {
+on_both_stores!(state_machine_tags);
+async fn state_machine_tags(h: Harness) {
     use aws_sdk_sfn::types::Tag;
-    let h = start().await;
     let ok = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}).to_string();
     let arn = h
         .sfn
@@ -777,9 +791,8 @@ async fn state_machine_tags() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_shows_assigned_variables_as_aws_does() {
-    let h = start().await;
+on_both_stores!(history_shows_assigned_variables_as_aws_does);
+async fn history_shows_assigned_variables_as_aws_does(h: Harness) {
     let definition = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
         "A": {"Type": "Pass", "Assign": {"count": "{% $states.input.n + 1 %}", "tags": ["x", {"y": null}]}, "Next": "B"},
         "B": {"Type": "Pass", "Output": {"count": "{% $count %}"}, "End": true}}});

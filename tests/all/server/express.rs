@@ -4,11 +4,10 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::StateMachineType;
 use serde_json::json;
 
-use super::{ROLE, create_function, create_machine, start, task_machine, wait_closed};
+use super::{Harness, ROLE, create_function, create_machine, on_both_stores, task_machine, wait_closed};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn express_executions_start_asynchronously_and_leave_no_record() {
-    let h = start().await;
+on_both_stores!(express_executions_start_asynchronously_and_leave_no_record);
+async fn express_executions_start_asynchronously_and_leave_no_record(h: Harness) {
     create_function(&h, "processed", "processed").await;
     let sm = create_machine(&h, "fast", &task_machine("processed"), StateMachineType::Express).await;
     let started = h.sfn.start_execution().state_machine_arn(&sm).name("once").input("{}").send().await.unwrap();
@@ -32,9 +31,8 @@ async fn express_executions_start_asynchronously_and_leave_no_record() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn express_definitions_refuse_callbacks_sync_jobs_and_activities() {
-    let h = start().await;
+on_both_stores!(express_definitions_refuse_callbacks_sync_jobs_and_activities);
+async fn express_definitions_refuse_callbacks_sync_jobs_and_activities(h: Harness) {
     let waits = json!({"StartAt": "Publish", "States": {"Publish": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
         "Parameters": {"QueueUrl": "q", "MessageBody": {"TaskToken.$": "$$.Task.Token"}}, "End": true}}})
@@ -67,9 +65,8 @@ async fn express_definitions_refuse_callbacks_sync_jobs_and_activities() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standard_start_execution_is_idempotent_by_name_and_input_while_running() {
-    let h = start().await;
+on_both_stores!(standard_start_execution_is_idempotent_by_name_and_input_while_running);
+async fn standard_start_execution_is_idempotent_by_name_and_input_while_running(h: Harness) {
     let slow = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}).to_string();
     let sm = create_machine(&h, "slow", &slow, StateMachineType::Standard).await;
     let first = h.sfn.start_execution().state_machine_arn(&sm).name("same").input(r#"{"a":1}"#).send().await.unwrap();

@@ -5,11 +5,10 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType};
 use serde_json::{Value, json};
 
-use super::{component, create_function, create_machine, start, wait_closed};
+use super::{Harness, component, create_function, create_machine, on_both_stores, wait_closed};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn function_versions_and_aliases_pin_code() {
-    let h = start().await;
+on_both_stores!(function_versions_and_aliases_pin_code);
+async fn function_versions_and_aliases_pin_code(h: Harness) {
     create_function(&h, "pinned", "processed").await;
     let v1 = h.lambda.publish_version().function_name("pinned").description("first").send().await.unwrap();
     assert_eq!(v1.version(), Some("1"));

@@ -4,16 +4,15 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::StateMachineType;
 use serde_json::json;
 
-use super::{ROLE, create_machine, start, wait_closed};
+use super::{Harness, ROLE, create_machine, on_both_stores, wait_closed};
 
 /// A JSON string document of exactly `len` bytes.
 fn json_of_len(len: usize) -> String {
     format!("\"{}\"", "x".repeat(len - 2))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inputs_over_256_kib_and_bad_names_are_refused() {
-    let h = start().await;
+on_both_stores!(inputs_over_256_kib_and_bad_names_are_refused);
+async fn inputs_over_256_kib_and_bad_names_are_refused(h: Harness) {
     let pass = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}).to_string();
     let standard = create_machine(&h, "big", &pass, StateMachineType::Standard).await;
     let express = create_machine(&h, "big-express", &pass, StateMachineType::Express).await;

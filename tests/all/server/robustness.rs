@@ -4,11 +4,10 @@
 use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType};
 use serde_json::{Value, json};
 
-use super::{create_machine, raw, sfn_request, start, wait_closed};
+use super::{Harness, create_machine, raw, sfn_request, on_both_stores, wait_closed};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_do_not_disturb_running_executions() {
-    let h = start().await;
+on_both_stores!(bad_requests_do_not_disturb_running_executions);
+async fn bad_requests_do_not_disturb_running_executions(h: Harness) {
     let slow = json!({"StartAt": "W", "States": {
         "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
         "P": {"Type": "Pass", "Result": {"ok": true}, "End": true}}})

@@ -4,15 +4,14 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{InspectionLevel, TestExecutionStatus};
 use serde_json::{Value, json};
 
-use super::{ROLE, create_function, start};
+use super::{Harness, ROLE, create_function, on_both_stores};
 
 fn parse(text: Option<&str>) -> Value {
     serde_json::from_str(text.expect("a JSON text")).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn test_state_reports_output_next_state_and_data_flow() {
-    let h = start().await;
+on_both_stores!(test_state_reports_output_next_state_and_data_flow);
+async fn test_state_reports_output_next_state_and_data_flow(h: Harness) {
     // A Pass state at DEBUG: every data-flow step.
     let pass = json!({"Type": "Pass", "InputPath": "$.order", "Parameters": {"id.$": "$.id", "twice.$": "States.MathAdd($.id, $.id)"},
         "ResultPath": "$.computed", "Next": "Ship"});
@@ -109,9 +108,8 @@ async fn test_state_reports_output_next_state_and_data_flow() {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn test_state_seeds_variables_and_reports_them_after_the_state() {
-    let h = start().await;
+on_both_stores!(test_state_seeds_variables_and_reports_them_after_the_state);
+async fn test_state_seeds_variables_and_reports_them_after_the_state(h: Harness) {
     // JSONata: the state reads a seeded variable and assigns another.
     let state = json!({"QueryLanguage": "JSONata", "Type": "Pass",
         "Assign": {"total": "{% $price * $states.input.qty %}"}, "Output": {"unit": "{% $price %}"}, "End": true});

@@ -4,7 +4,7 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, RoutingConfigurationListItem, StateMachineType};
 use serde_json::json;
 
-use super::{Harness, ROLE, create_machine, start, start_durable, wait_closed};
+use super::{Harness, ROLE, create_machine, on_both_stores, wait_closed};
 
 fn pass(result: i64) -> String {
     json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": result}, "End": true}}}).to_string()
@@ -21,20 +21,10 @@ async fn run(h: &Harness, arn: &str, name: &str) -> aws_sdk_sfn::operation::desc
     done
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn versions_publish_run_and_delete() {
-    versions_publish_run_and_delete_on(start().await).await;
-}
-
-/// The same on the durable store, whose version records are cached: every
-/// publish and delete must be seen by the next start and describe.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn versions_publish_run_and_delete_on_the_durable_store() {
-    let (h, _dir) = start_durable().await;
-    versions_publish_run_and_delete_on(h).await;
-}
-
-async fn versions_publish_run_and_delete_on(h: Harness) {
+// On the durable store version records are cached: every publish and
+// delete must be seen by the next start and describe.
+on_both_stores!(versions_publish_run_and_delete);
+async fn versions_publish_run_and_delete(h: Harness) {
     let created = h
         .sfn
         .create_state_machine()
@@ -146,21 +136,11 @@ async fn versions_publish_run_and_delete_on(h: Harness) {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aliases_route_executions_by_weight() {
-    aliases_route_executions_by_weight_on(start().await).await;
-}
-
-/// The same on the durable store, whose alias and version records are
-/// cached: a start after UpdateStateMachineAlias routes by the new weights,
-/// and one after DeleteStateMachineAlias fails.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aliases_route_executions_by_weight_on_the_durable_store() {
-    let (h, _dir) = start_durable().await;
-    aliases_route_executions_by_weight_on(h).await;
-}
-
-async fn aliases_route_executions_by_weight_on(h: Harness) {
+// On the durable store alias and version records are cached: a start
+// after UpdateStateMachineAlias routes by the new weights, and one after
+// DeleteStateMachineAlias fails.
+on_both_stores!(aliases_route_executions_by_weight);
+async fn aliases_route_executions_by_weight(h: Harness) {
     let sm = create_machine(&h, "aliased", &pass(1), StateMachineType::Standard).await;
     let v1 = h.sfn.publish_state_machine_version().state_machine_arn(&sm).send().await.unwrap().state_machine_version_arn().to_string();
     h.sfn.update_state_machine().state_machine_arn(&sm).definition(pass(2)).send().await.unwrap();
@@ -237,9 +217,8 @@ async fn aliases_route_executions_by_weight_on(h: Harness) {
     h.server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alias_routing_errors_have_aws_shapes() {
-    let h = start().await;
+on_both_stores!(alias_routing_errors_have_aws_shapes);
+async fn alias_routing_errors_have_aws_shapes(h: Harness) {
     let sm = create_machine(&h, "routes", &pass(1), StateMachineType::Standard).await;
     let v1 = h.sfn.publish_state_machine_version().state_machine_arn(&sm).send().await.unwrap().state_machine_version_arn().to_string();
     let missing = format!("{sm}:9");
