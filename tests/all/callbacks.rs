@@ -20,16 +20,48 @@ struct Harness {
     _server: RunningServer,
     sfn: aws_sdk_sfn::Client,
     lambda: aws_sdk_lambda::Client,
+    /// The durable store's data directory, kept while the server runs.
+    _data: Option<tempfile::TempDir>,
 }
 
-async fn start(activity_poll: Duration) -> Harness {
+/// A server on the in-memory store, or (`durable`) on the durable one in a
+/// temporary data directory, as `stepbox serve` runs by default.
+async fn start(activity_poll: Duration, durable: bool) -> Harness {
     let registry = Registry::new(shared_sandbox().clone());
-    let mut state = AppState::new(ServerConfig::default(), registry, Arc::new(MemoryStore::new()));
+    let (mut state, data) = if durable {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = stepbox_store::open_dir(dir.path()).expect("open the store");
+        let config = stepbox_server::durable::DurableConfig::default();
+        (AppState::durable(ServerConfig::default(), registry, store, config), Some(dir))
+    } else {
+        (AppState::new(ServerConfig::default(), registry, Arc::new(MemoryStore::new())), None)
+    };
     state.activity_poll = activity_poll;
+    state.recover().expect("recover");
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
-    Harness { _server: server, sfn, lambda }
+    Harness { _server: server, sfn, lambda, _data: data }
+}
+
+/// Declares test body `$name` run on each store (`$name::in_memory`,
+/// `$name::durable`), its activity workers long-polling for `$poll`.
+macro_rules! on_both_stores {
+    ($name:ident, $poll:expr) => {
+        mod $name {
+            use std::time::Duration;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn in_memory() {
+                super::$name(super::start($poll, false).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn durable() {
+                super::$name(super::start($poll, true).await).await
+            }
+        }
+    };
 }
 
 async fn create_machine(h: &Harness, name: &str, definition: Value) -> String {
@@ -89,9 +121,8 @@ fn approval_machine() -> Value {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_task_success_failure_and_heartbeat_answer_waiting_tasks() {
-    let h = start(Duration::from_secs(60)).await;
+on_both_stores!(send_task_success_failure_and_heartbeat_answer_waiting_tasks, Duration::from_secs(60));
+async fn send_task_success_failure_and_heartbeat_answer_waiting_tasks(h: Harness) {
     let echo = stepbox_components::bytes("echo").expect("echo component");
     h.lambda
         .create_function()
@@ -128,9 +159,8 @@ async fn send_task_success_failure_and_heartbeat_answer_waiting_tasks() {
     assert_eq!((d.error(), d.cause()), (Some("Rejected"), Some("too expensive")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn activity_workers_poll_and_answer() {
-    let h = start(Duration::from_millis(300)).await;
+on_both_stores!(activity_workers_poll_and_answer, Duration::from_millis(300));
+async fn activity_workers_poll_and_answer(h: Harness) {
     let created = h.sfn.create_activity().name("approve").send().await.expect("CreateActivity");
     let activity = created.activity_arn.clone();
     assert_eq!(activity, "arn:aws:states:us-east-1:111111111111:activity:approve");
@@ -208,9 +238,8 @@ fn approval_order() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approval_example_approves_and_rejects() {
-    let h = start(Duration::from_secs(60)).await;
+on_both_stores!(approval_example_approves_and_rejects, Duration::from_secs(60));
+async fn approval_example_approves_and_rejects(h: Harness) {
     create_function(&h, "transform", "transform").await;
     create_function(&h, "notify-approver", "notify_approver").await;
     let machine = create_machine(&h, "approval", approval_example()).await;
@@ -252,9 +281,8 @@ async fn submitted_token_at(h: &Harness, arn: &str, key: &str) -> String {
     panic!("no TaskSubmitted in {arn}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nested_executions_run_as_server_executions() {
-    let h = start(Duration::from_secs(60)).await;
+on_both_stores!(nested_executions_run_as_server_executions, Duration::from_secs(60));
+async fn nested_executions_run_as_server_executions(h: Harness) {
     let child = create_machine(
         &h,
         "child",
@@ -296,9 +324,8 @@ async fn nested_executions_run_as_server_executions() {
 #[path = "../../examples/activity-worker/worker.rs"]
 mod example_worker;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_example_activity_worker_approves_and_rejects_orders() {
-    let h = start(Duration::from_millis(300)).await;
+on_both_stores!(the_example_activity_worker_approves_and_rejects_orders, Duration::from_millis(300));
+async fn the_example_activity_worker_approves_and_rejects_orders(h: Harness) {
     let activity = h.sfn.create_activity().name("review-order").send().await.unwrap().activity_arn;
     let machine = create_machine(
         &h,
