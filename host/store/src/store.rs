@@ -780,6 +780,25 @@ impl Store {
         self.submit(move |w| w.delete(table, &key))
     }
 
+    /// [`put_json`](Self::put_json) of a record `cache` may hold: its
+    /// cached copy goes once the write is durable.
+    fn put_cached<T: Serialize + Clone + Send + 'static>(
+        &self,
+        cache: &Arc<RecordCache<T>>,
+        table: Table,
+        arn: &str,
+        record: &T,
+    ) -> Commit<()> {
+        let (key, bytes) = (arn.as_bytes().to_vec(), encode(record));
+        self.submit_then(move |w| w.put(table, &key, &bytes?), written(cache, arn))
+    }
+
+    /// [`delete_key`](Self::delete_key) of a record `cache` may hold.
+    fn delete_cached<T: Clone + Send + 'static>(&self, cache: &Arc<RecordCache<T>>, table: Table, arn: &str) -> Commit<bool> {
+        let key = arn.as_bytes().to_vec();
+        self.submit_then(move |w| w.delete(table, &key), written(cache, arn))
+    }
+
     // ---- state machines, versions, aliases, tags
 
     /// Inserts unless the ARN exists: then returns the existing record.
@@ -787,7 +806,7 @@ impl Store {
         &self,
         record: StateMachineRecord,
     ) -> Commit<Result<(), StateMachineRecord>> {
-        let written = self.state_machine_written(&record.arn);
+        let written = written(&self.state_machines, &record.arn);
         self.submit_then(move |w| {
             if let Some(b) = w.get(Table::StateMachines, record.arn.as_bytes())? {
                 return Ok(Err(decode("state machine", &b)?));
@@ -802,15 +821,10 @@ impl Store {
     }
     /// Inserts or replaces.
     pub fn put_state_machine(&self, record: &StateMachineRecord) -> Commit<()> {
-        let (key, bytes) = (record.arn.as_bytes().to_vec(), encode(record));
-        self.submit_then(move |w| w.put(Table::StateMachines, &key, &bytes?), self.state_machine_written(&record.arn))
+        self.put_cached(&self.state_machines, Table::StateMachines, &record.arn, record)
     }
     pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
         self.get_cached(&self.state_machines, Table::StateMachines, arn, "state machine")
-    }
-    /// What a write of state machine `arn` runs once durable: drops the cached record.
-    fn state_machine_written(&self, arn: &str) -> impl FnOnce() + Send + 'static {
-        written(&self.state_machines, arn)
     }
     /// A record of `table` by ARN, from `cache` when it holds it.
     fn get_cached<T: DeserializeOwned + Clone>(
@@ -833,7 +847,7 @@ impl Store {
     /// Deletes the state machine with its tags, versions and aliases (executions stay).
     pub fn delete_state_machine(&self, arn: &str) -> Commit<bool> {
         let (machine, versions, aliases) = (
-            self.state_machine_written(arn),
+            written(&self.state_machines, arn),
             written(&self.versions, &format!("{arn}:")),
             written(&self.aliases, &format!("{arn}:")),
         );
@@ -871,8 +885,7 @@ impl Store {
     }
 
     pub fn put_version(&self, record: &VersionRecord) -> Commit<()> {
-        let (key, bytes) = (record.arn.as_bytes().to_vec(), encode(record));
-        self.submit_then(move |w| w.put(Table::Versions, &key, &bytes?), written(&self.versions, &record.arn))
+        self.put_cached(&self.versions, Table::Versions, &record.arn, record)
     }
     /// Publishes `candidate` as its state machine's next version (assigning
     /// `number` and `arn`; numbers are never reused), unless a version of the
@@ -906,8 +919,7 @@ impl Store {
         self.get_cached(&self.versions, Table::Versions, arn, "version")
     }
     pub fn delete_version(&self, arn: &str) -> Commit<bool> {
-        let key = arn.as_bytes().to_vec();
-        self.submit_then(move |w| w.delete(Table::Versions, &key), written(&self.versions, arn))
+        self.delete_cached(&self.versions, Table::Versions, arn)
     }
     /// A state machine's versions, highest first.
     pub fn list_versions(&self, state_machine_arn: &str) -> Result<Vec<VersionRecord>, StoreError> {
@@ -922,8 +934,7 @@ impl Store {
     }
 
     pub fn put_alias(&self, record: &AliasRecord) -> Commit<()> {
-        let (key, bytes) = (record.arn.as_bytes().to_vec(), encode(record));
-        self.submit_then(move |w| w.put(Table::Aliases, &key, &bytes?), written(&self.aliases, &record.arn))
+        self.put_cached(&self.aliases, Table::Aliases, &record.arn, record)
     }
     /// Inserts unless the ARN exists: then returns the existing record.
     pub fn insert_alias(&self, record: AliasRecord) -> Commit<Result<(), AliasRecord>> {
@@ -951,8 +962,7 @@ impl Store {
         self.get_cached(&self.aliases, Table::Aliases, arn, "alias")
     }
     pub fn delete_alias(&self, arn: &str) -> Commit<bool> {
-        let key = arn.as_bytes().to_vec();
-        self.submit_then(move |w| w.delete(Table::Aliases, &key), written(&self.aliases, arn))
+        self.delete_cached(&self.aliases, Table::Aliases, arn)
     }
     /// A state machine's aliases, oldest first.
     pub fn list_aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError> {
