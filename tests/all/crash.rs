@@ -263,6 +263,24 @@ async fn a_killed_server_resumes_every_standard_execution() {
         running_at_kill > 0,
         "the crash must come mid-flight ({running_at_kill} running)"
     );
+    // The `--functions` components' artifacts were kept in the data directory.
+    let mut exported: Vec<String> = std::fs::read_dir(&functions)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .map(|wasm| stepbox_sandbox::wasm_sha256(&wasm))
+        .collect();
+    exported.sort();
+    exported.dedup();
+    let store = stepbox_store::open_dir(&data).expect("the killed server's store opens");
+    let stored: Vec<String> = store
+        .artifact_keys()
+        .unwrap()
+        .into_iter()
+        .map(|key| key.split('-').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(stored, exported, "one stored artifact per component");
+    drop(store);
+    wait_released(&data).await;
 
     let mut server = serve(&data, &functions, &log);
     // The restart says where its data is and how many executions it resumed.
@@ -322,27 +340,109 @@ async fn a_killed_server_resumes_every_standard_execution() {
     );
 }
 
+/// A durable server state on `dir` (in-process, the tests' shared sandbox,
+/// which has no artifact cache directory), recovered.
+fn durable_state(dir: &Path) -> stepbox_server::AppState {
+    use stepbox_server::durable::DurableConfig;
+    let store = stepbox_store::open_dir(dir).expect("open the store");
+    let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
+    let config = DurableConfig {
+        suspend_waits_over: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let state = stepbox_server::AppState::durable(stepbox_server::ServerConfig::default(), registry, store, config);
+    state.recover().expect("recover");
+    state
+}
+
+/// Waits until the store in `dir` can be opened again: the writer thread of
+/// a stopped server's store releases the file shortly after its last handle
+/// goes.
+async fn wait_released(dir: &Path) {
+    for _ in 0..100 {
+        if let Ok(s) = stepbox_store::open_dir(dir) {
+            drop(s);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the store in {} never reopened", dir.display());
+}
+
+/// A durable server keeps its functions' precompiled artifacts in its data
+/// directory: after a restart (with no artifact cache directory) every
+/// function and published version loads its artifact instead of compiling,
+/// and the artifacts of functions deleted meanwhile are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_loads_its_functions_artifacts_from_its_store() {
+    use stepbox_sandbox::Origin;
+    use stepbox_server::RunningServer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = durable_state(dir.path());
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    let lambda = crate::clients::lambda(&server.endpoint());
+    for (name, component) in [("kept", "echo"), ("dropped", "processed")] {
+        let code = stepbox_components::bytes(component).unwrap();
+        lambda
+            .create_function()
+            .function_name(name)
+            .role(ROLE)
+            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(code)).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateFunction {name}: {e:?}"));
+    }
+    lambda.publish_version().function_name("kept").send().await.expect("PublishVersion");
+    let key_of = |state: &stepbox_server::AppState, name: &str| {
+        let f = state.registry.get(name).unwrap_or_else(|| panic!("{name} is registered"));
+        state.registry.sandbox().artifact_key(&f.function.sha256)
+    };
+    let (kept, dropped) = (key_of(&state, "kept"), key_of(&state, "dropped"));
+    assert_ne!(kept, dropped);
+    lambda.delete_function().function_name("dropped").send().await.expect("DeleteFunction");
+    server.shutdown().await.unwrap();
+    let durability = state.durability.clone().unwrap();
+    let stored = durability.store.artifact_keys().unwrap();
+    assert!(stored.contains(&kept) && stored.contains(&dropped), "both artifacts stored: {stored:?}");
+    drop((state, durability));
+    wait_released(dir.path()).await;
+
+    let state = durable_state(dir.path());
+    for name in ["kept", "kept:1"] {
+        let f = state.registry.get(name).unwrap_or_else(|| panic!("{name} restored"));
+        assert_eq!(f.function.origin, Origin::Cached, "{name} loaded its stored artifact");
+    }
+    let store = state.durability.clone().unwrap().store.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.artifact_keys().unwrap().contains(&dropped) {
+        assert!(Instant::now() < deadline, "the deleted function's artifact stays");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.artifact_keys().unwrap(), [kept]);
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    let out = crate::clients::lambda(&server.endpoint())
+        .invoke()
+        .function_name("kept")
+        .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"v":2}"#))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(out.payload().map(|p| p.as_ref().to_vec()), Some(br#"{"v":2}"#.to_vec()));
+    server.shutdown().await.unwrap();
+}
+
 /// In-process: what a restart finds on the same data directory — functions,
 /// state machines, a suspended execution still waiting on its timer — and
 /// StopExecution of a suspended execution closes its history.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions() {
     use aws_sdk_sfn::types::HistoryEventType as T;
-    use stepbox_server::durable::DurableConfig;
-    use stepbox_server::{AppState, RunningServer, ServerConfig};
+    use stepbox_server::RunningServer;
 
     let dir = tempfile::tempdir().unwrap();
-    let start = |dir: &Path| {
-        let store = stepbox_store::open_dir(dir).expect("open the store");
-        let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
-        let config = DurableConfig {
-            suspend_waits_over: Duration::from_secs(1),
-            ..Default::default()
-        };
-        let state = AppState::durable(ServerConfig::default(), registry, store, config);
-        state.recover().expect("recover");
-        state
-    };
+    let start = durable_state;
     let state = start(dir.path());
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
@@ -400,21 +500,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     }
     server.shutdown().await.unwrap();
     drop((state, durability));
-
-    // The writer thread of the first store releases the file shortly after its last handle goes.
-    let mut reopened = None;
-    for _ in 0..100 {
-        match stepbox_store::open_dir(dir.path()) {
-            Ok(s) => {
-                drop(s);
-                reopened = Some(());
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    reopened.expect("the store reopens");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_released(dir.path()).await;
     let state = start(dir.path());
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await

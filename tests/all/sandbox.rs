@@ -288,6 +288,58 @@ async fn artifacts_are_cached_on_disk_and_corruption_recompiles() {
     assert_eq!(third.origin, Origin::Compiled);
 }
 
+/// Artifacts kept in memory, as a durable server keeps them in its store.
+#[derive(Default)]
+struct KeptArtifacts(std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>);
+
+impl stepbox_sandbox::ArtifactStore for KeptArtifacts {
+    fn load(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+    fn save(&self, key: &str, artifact: &[u8]) {
+        self.0.lock().unwrap().insert(key.to_string(), artifact.to_vec());
+    }
+}
+
+/// A registry with an artifact store looks there before compiling and keeps
+/// what it compiled there; a damaged stored artifact is compiled again and
+/// replaced. (The shared sandbox has no cache directory: without the store,
+/// every registration compiles.)
+#[tokio::test]
+async fn a_registry_keeps_artifacts_in_its_store() {
+    use stepbox_sandbox::Registry;
+    let wasm = stepbox_components::bytes("echo").unwrap();
+    let kept = std::sync::Arc::new(KeptArtifacts::default());
+    let registry = |store: Option<&std::sync::Arc<KeptArtifacts>>| {
+        let r = Registry::new(shared_sandbox().clone());
+        if let Some(store) = store {
+            assert!(r.keep_artifacts_in(store.clone()));
+        }
+        r
+    };
+
+    let first = registry(Some(&kept)).register("echo", &wasm, Limits::default()).unwrap();
+    assert_eq!(first.function.origin, Origin::Compiled);
+    let key = shared_sandbox().artifact_key(&first.function.sha256);
+    assert!(key.starts_with(&first.function.sha256));
+    assert_eq!(kept.0.lock().unwrap().keys().collect::<Vec<_>>(), [&key]);
+
+    let restarted = registry(Some(&kept));
+    let second = restarted.register("echo", &wasm, Limits::default()).unwrap();
+    assert_eq!(second.function.origin, Origin::Cached);
+    assert_eq!(restarted.artifact_keys().into_iter().collect::<Vec<_>>(), [key.clone()]);
+    let inv = invoke(&second.function, json!({"from": "the store"}), &Limits::default()).await;
+    assert_eq!(inv.result.unwrap(), r#"{"from":"the store"}"#);
+
+    let without = registry(None).register("echo", &wasm, Limits::default()).unwrap();
+    assert_eq!(without.function.origin, Origin::Compiled);
+
+    kept.0.lock().unwrap().insert(key.clone(), b"garbage".to_vec());
+    let third = registry(Some(&kept)).register("echo", &wasm, Limits::default()).unwrap();
+    assert_eq!(third.function.origin, Origin::Compiled);
+    assert_ne!(kept.0.lock().unwrap()[&key], b"garbage");
+}
+
 #[tokio::test]
 async fn logs_from_stdout_stderr_and_log_lines_are_captured() {
     let logger = load("logger");

@@ -74,7 +74,7 @@ pub async fn run(
         memory_bytes: args.function_memory << 20,
         ..Limits::default()
     };
-    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true)?;
+    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true, None)?;
     let invoker = SandboxInvoker::new(registry).with_http_policy(HttpPolicy { allowed_hosts: args.http_allow });
     let engine = Engine::new(Arc::new(invoker), Arc::new(TokioClock));
     let sink = Arc::new(ProgressSink::new(args.history));

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use stepbox_sandbox::Limits;
-use stepbox_server::durable::DurableConfig;
+use stepbox_sandbox::{ArtifactStore, Limits};
+use stepbox_server::durable::{DurableConfig, StoredArtifacts};
 use stepbox_server::{AppState, MemoryStore, ServerConfig};
 
 use crate::util;
@@ -68,7 +68,19 @@ fn default_data_dir() -> Option<PathBuf> {
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
-    let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, !args.no_warm_instances)?;
+    // A durable server's store opens first: it also keeps the artifacts of
+    // the functions registered from `--functions`.
+    let store = match args.in_memory {
+        true => None,
+        false => {
+            let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
+            let store = stepbox_store::open_dir(&dir)?;
+            Some((dir, store))
+        }
+    };
+    let artifacts = store.as_ref().map(|(_, s)| StoredArtifacts::new(s.clone()) as Arc<dyn ArtifactStore>);
+    let registry =
+        util::registry(args.cache_dir, args.functions.as_deref(), &limits, !args.no_warm_instances, artifacts)?;
     let config = ServerConfig {
         region: args.region,
         account: args.account,
@@ -77,12 +89,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     };
     // What the second line of output says about the data (the first names the endpoint).
     let data_line;
-    let state = if args.in_memory {
-        data_line = "data: in memory (nothing is kept when the server stops)".to_string();
-        AppState::new(config, registry, Arc::new(MemoryStore::new()))
-    } else {
-        let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
-        let store = stepbox_store::open_dir(&dir)?;
+    let state = if let Some((dir, store)) = store {
         let durable = DurableConfig {
             suspend_waits_over: Duration::from_secs(args.suspend_waits_over),
             retention: Duration::from_secs(args.retention_days.saturating_mul(24 * 3600)),
@@ -93,6 +100,9 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         let executions = if resumed == 1 { "execution" } else { "executions" };
         data_line = format!("data: {} ({resumed} running {executions} resumed)", dir.display());
         state
+    } else {
+        data_line = "data: in memory (nothing is kept when the server stops)".to_string();
+        AppState::new(config, registry, Arc::new(MemoryStore::new()))
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;

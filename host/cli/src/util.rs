@@ -1,9 +1,10 @@
 //! Small helpers shared by subcommands.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
+use stepbox_sandbox::{ArtifactStore, Limits, Registry, Sandbox, SandboxConfig};
 
 /// `JSON` literally, or `@FILE` to read it from a file (`@-`: stdin).
 pub fn read_json_arg(arg: &str) -> anyhow::Result<serde_json::Value> {
@@ -45,14 +46,19 @@ pub fn sandbox_config(cache_dir: Option<PathBuf>) -> SandboxConfig {
 }
 
 /// A function registry with every `NAME.wasm` of `functions` registered as
-/// NAME; `warm_instances` as [`SandboxConfig::warm_instances`].
+/// NAME; `warm_instances` as [`SandboxConfig::warm_instances`]; artifacts
+/// also kept in `artifacts` (a durable server's store), when given.
 pub fn registry(
     cache_dir: Option<PathBuf>,
     functions: Option<&Path>,
     limits: &Limits,
     warm_instances: bool,
+    artifacts: Option<Arc<dyn ArtifactStore>>,
 ) -> anyhow::Result<Registry> {
     let registry = Registry::new(Sandbox::new(SandboxConfig { warm_instances, ..sandbox_config(cache_dir) })?);
+    if let Some(artifacts) = artifacts {
+        registry.keep_artifacts_in(artifacts);
+    }
     if let Some(dir) = functions {
         let names = registry
             .register_dir(dir, limits)

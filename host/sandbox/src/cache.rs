@@ -1,6 +1,9 @@
-//! On-disk cache of precompiled components, content-addressed by the wasm's
-//! SHA-256 and the engine's compatibility hash, so a restart or a second
-//! registration of the same bytes never compiles again.
+//! Cache of precompiled components, content-addressed by the wasm's SHA-256
+//! and the engine's compatibility hash, so a restart or a second
+//! registration of the same bytes never compiles again: on disk (a cache
+//! directory) and, for a registry that has one, in an [`ArtifactStore`]
+//! (a durable server's data directory, which then holds each function's
+//! wasm and its artifact together).
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -31,6 +34,22 @@ pub fn engine_fingerprint(engine: &Engine) -> String {
     hex::encode(&h.0.finalize()[..12])
 }
 
+/// Somewhere other than the cache directory that keeps artifacts by key
+/// ([`artifact_key`]): the server's durable store.
+pub trait ArtifactStore: Send + Sync {
+    /// The artifact stored under `key`, if any.
+    fn load(&self, key: &str) -> Option<Vec<u8>>;
+    /// Keeps `artifact` under `key` (best effort: a lost artifact is compiled
+    /// again).
+    fn save(&self, key: &str, artifact: &[u8]);
+}
+
+/// The key of the artifact of the wasm with hex SHA-256 `sha` for an engine
+/// with `fingerprint` ([`engine_fingerprint`]).
+pub fn artifact_key(sha: &str, fingerprint: &str) -> String {
+    format!("{sha}-{fingerprint}")
+}
+
 pub struct ArtifactCache {
     dir: Option<PathBuf>,
     fingerprint: String,
@@ -52,17 +71,34 @@ impl ArtifactCache {
         Ok(ArtifactCache { dir: dir.map(Path::to_path_buf), fingerprint: engine_fingerprint(engine) })
     }
 
-    fn path_for(&self, sha: &str) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{sha}-{}.cwasm", self.fingerprint)))
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
-    /// Load the artifact for `wasm` or compile it (and store the result).
+    fn path_for(&self, sha: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("{}.cwasm", artifact_key(sha, &self.fingerprint))))
+    }
+
+    /// Load the artifact for `wasm` (from `store`, else the cache directory)
+    /// or compile it, and keep it where it was missing.
     pub fn load_or_compile(
         &self,
         engine: &Engine,
         wasm: &[u8],
         sha: &str,
+        store: Option<&dyn ArtifactStore>,
     ) -> anyhow::Result<(Component, Origin)> {
+        let key = artifact_key(sha, &self.fingerprint);
+        if let Some(bytes) = store.and_then(|s| s.load(&key)) {
+            // SAFETY: the store holds only what `save` below was given:
+            // `Engine::precompile_component` output for this engine
+            // configuration (its fingerprint is in the key); wasmtime still
+            // checks the header and refuses incompatible artifacts.
+            match unsafe { Component::deserialize(engine, &bytes) } {
+                Ok(c) => return Ok((c, Origin::Cached)),
+                Err(e) => tracing::warn!(key, error = format!("{e:#}"), "discarding unusable stored artifact"),
+            }
+        }
         let path = self.path_for(sha);
         if let Some(path) = &path {
             // Read into memory rather than mmap the file: a cache file
@@ -74,7 +110,12 @@ impl ArtifactCache {
                 // configuration (the fingerprint is in its name); wasmtime
                 // still checks its header and refuses incompatible artifacts.
                 match unsafe { Component::deserialize(engine, &bytes) } {
-                    Ok(c) => return Ok((c, Origin::Cached)),
+                    Ok(c) => {
+                        if let Some(store) = store {
+                            store.save(&key, &bytes);
+                        }
+                        return Ok((c, Origin::Cached));
+                    }
                     Err(e) => tracing::warn!(
                         path = %path.display(),
                         error = format!("{e:#}"),
@@ -86,6 +127,9 @@ impl ArtifactCache {
         let artifact = engine.precompile_component(wasm)?;
         if let Some(path) = &path {
             store_atomically(path, &artifact)?;
+        }
+        if let Some(store) = store {
+            store.save(&key, &artifact);
         }
         // SAFETY: `artifact` was just produced by this engine.
         let component = unsafe { Component::deserialize(engine, &artifact) }?;

@@ -2,7 +2,9 @@
 //! `stepbox:task@0.2.0` world (see `wit/task.wit`) on wasmtime.
 //!
 //! - One [`Sandbox`] per process owns the wasmtime engine (pooling allocator,
-//!   epoch ticker, optional fuel) and an on-disk cache of precompiled artifacts.
+//!   epoch ticker, optional fuel) and an on-disk cache of precompiled
+//!   artifacts; a [`Registry`] may also keep them in an [`ArtifactStore`]
+//!   (a durable server's data directory).
 //! - [`Sandbox::compile`] validates a component against the world, precompiles
 //!   it once (or loads the cached artifact) and keeps an `InstancePre`; the
 //!   invocation path never compiles.
@@ -24,7 +26,7 @@ mod warm;
 
 use std::sync::Arc;
 
-pub use cache::{Origin, wasm_sha256};
+pub use cache::{ArtifactStore, Origin, artifact_key, wasm_sha256};
 pub use config::{Limits, MAX_PAYLOAD_BYTES, SandboxConfig};
 pub use error::{InvokeError, RegisterError};
 pub use invoke::{Invocation, Request, TaskContext};
@@ -98,6 +100,12 @@ impl Sandbox {
         Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, warm, instances, _ticker: ticker }) })
     }
 
+    /// The key its artifact of the wasm with hex SHA-256 `sha256` is kept
+    /// under ([`artifact_key`] with this engine's fingerprint).
+    pub fn artifact_key(&self, sha256: &str) -> String {
+        artifact_key(sha256, self.inner.cache.fingerprint())
+    }
+
     /// Which instance allocator is in use (pooling unless its reservation failed).
     pub fn allocator(&self) -> Allocator {
         self.inner.allocator
@@ -115,12 +123,18 @@ impl Sandbox {
     /// Validate `wasm` against the task world, precompile it (or load the
     /// cached artifact) and prepare its `InstancePre`.
     pub fn compile(&self, wasm: &[u8]) -> Result<Arc<Function>, RegisterError> {
+        self.compile_with(wasm, None)
+    }
+
+    /// [`compile`](Self::compile), looking for the artifact in `store` first
+    /// and keeping it there.
+    pub fn compile_with(&self, wasm: &[u8], store: Option<&dyn ArtifactStore>) -> Result<Arc<Function>, RegisterError> {
         validate::check_is_component(wasm)?;
         let sha256 = cache::wasm_sha256(wasm);
         let (component, origin) = self
             .inner
             .cache
-            .load_or_compile(&self.inner.engine, wasm, &sha256)
+            .load_or_compile(&self.inner.engine, wasm, &sha256, store)
             .map_err(RegisterError::Compile)?;
         validate::check_exports(&self.inner.engine, &component)?;
         let instance_pre = self

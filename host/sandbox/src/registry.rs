@@ -2,9 +2,9 @@
 //! invoke) resolves to. Shared by the CLI, the engine adapter and the server.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::{Function, Limits, RegisterError, Sandbox};
+use crate::{ArtifactStore, Function, Limits, RegisterError, Sandbox};
 
 /// A function: a compiled component and its configured limits.
 #[derive(Debug, Clone)]
@@ -20,11 +20,28 @@ pub struct RegisteredFunction {
 pub struct Registry {
     sandbox: Sandbox,
     functions: Arc<RwLock<HashMap<String, RegisteredFunction>>>,
+    /// Where registrations look for artifacts first and keep them (set once).
+    artifacts: Arc<OnceLock<Arc<dyn ArtifactStore>>>,
 }
 
 impl Registry {
     pub fn new(sandbox: Sandbox) -> Self {
-        Registry { sandbox, functions: Default::default() }
+        Registry { sandbox, functions: Default::default(), artifacts: Default::default() }
+    }
+
+    /// From now on, registrations of this registry (and its clones) load
+    /// artifacts from `store` before the sandbox's cache directory, and keep
+    /// what they compiled or found elsewhere there. Only the first call has
+    /// an effect; returns whether this one did.
+    pub fn keep_artifacts_in(&self, store: Arc<dyn ArtifactStore>) -> bool {
+        self.artifacts.set(store).is_ok()
+    }
+
+    /// The artifact keys of every registered function (see
+    /// [`Sandbox::artifact_key`]).
+    pub fn artifact_keys(&self) -> std::collections::BTreeSet<String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions.values().map(|f| self.sandbox.artifact_key(&f.function.sha256)).collect()
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -33,7 +50,7 @@ impl Registry {
 
     /// Compile `wasm` and register it as `name`, replacing any previous version.
     pub fn register(&self, name: &str, wasm: &[u8], limits: Limits) -> Result<RegisteredFunction, RegisterError> {
-        let function = self.sandbox.compile(wasm)?;
+        let function = self.sandbox.compile_with(wasm, self.artifacts.get().map(|s| &**s))?;
         let registered = RegisteredFunction { name: name.to_string(), function, limits };
         self.functions
             .write()

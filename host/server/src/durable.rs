@@ -57,6 +57,30 @@ pub struct Durability {
     stopped: watch::Sender<bool>,
 }
 
+/// A durable server keeps its functions' precompiled artifacts in its store,
+/// beside their wasm (keyed by the wasm's hash and the engine's), so a
+/// restart compiles nothing, whatever happened to the cache directory.
+pub struct StoredArtifacts(stepbox_store::Store);
+
+impl StoredArtifacts {
+    pub fn new(store: stepbox_store::Store) -> Arc<Self> {
+        Arc::new(StoredArtifacts(store))
+    }
+}
+
+impl stepbox_sandbox::ArtifactStore for StoredArtifacts {
+    fn load(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.artifact(key).unwrap_or_else(|e| {
+            tracing::warn!(key, error = %e, "cannot read a stored artifact; compiling instead");
+            None
+        })
+    }
+    fn save(&self, key: &str, artifact: &[u8]) {
+        // Not awaited: an artifact lost to a crash is compiled again.
+        drop(self.0.put_artifact(key, Arc::from(artifact)));
+    }
+}
+
 impl Durability {
     pub fn new(store: stepbox_store::Store, config: DurableConfig) -> Arc<Self> {
         Arc::new(Durability {
@@ -547,6 +571,16 @@ pub(crate) fn recover(state: &AppState, durability: &Arc<Durability>) -> Result<
     if versions > 0 {
         tracing::info!(versions, "restored published function versions");
     }
+    // Artifacts no registered function uses (deleted or updated since, or
+    // compiled by another engine build) go.
+    let unused = durability.store.delete_artifacts_except(state.registry.artifact_keys());
+    tokio::spawn(async move {
+        match unused.await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "deleted stored artifacts no function uses"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete unused stored artifacts"),
+        }
+    });
     for a in durability.store.list_activities()? {
         state.activities.create(&a.arn, &a.name, a.creation_date);
     }

@@ -155,6 +155,7 @@ impl AppState {
         store: stepbox_store::Store,
         durable_config: durable::DurableConfig,
     ) -> Self {
+        registry.keep_artifacts_in(durable::StoredArtifacts::new(store.clone()));
         let durability = durable::Durability::new(store.clone(), durable_config);
         AppState::build(config, registry, Arc::new(durable::DurableStore::new(store)), Some(durability))
     }

@@ -101,6 +101,11 @@ pub trait Read {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries whose key starts with `prefix`, in key order.
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// The keys of the entries whose key starts with `prefix`, in key order
+    /// (without reading or copying their values, where the backend can).
+    fn keys(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self.scan(table, prefix)?.into_iter().map(|(k, _)| k).collect())
+    }
     /// How many entries `table` holds.
     fn count(&self, table: Table) -> Result<u64, StoreError> {
         Ok(self.scan(table, b"")?.len() as u64)

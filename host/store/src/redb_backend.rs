@@ -338,6 +338,19 @@ fn scan_table(
     Ok(out)
 }
 
+fn keys_in(t: &impl ReadableTable<&'static [u8], &'static [u8]>, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+    let range = match prefix_end(prefix) {
+        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
+        None => t.range::<&[u8]>(prefix..),
+    }
+    .map_err(db_err)?;
+    let mut out = Vec::new();
+    for item in range {
+        out.push(item.map_err(db_err)?.0.value().to_vec());
+    }
+    Ok(out)
+}
+
 fn scan_from_in(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     start: &[u8],
@@ -385,6 +398,9 @@ impl Read for RedbWrite<'_> {
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.with(table, |t| scan_table(t, prefix))
     }
+    fn keys(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.with(table, |t| keys_in(t, prefix))
+    }
     fn scan_back(
         &self,
         table: Table,
@@ -422,6 +438,9 @@ impl Read for RedbRead {
     }
     fn count(&self, table: Table) -> Result<u64, StoreError> {
         self.tx.open_table(def(table)).map_err(db_err)?.len().map_err(db_err)
+    }
+    fn keys(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        keys_in(&self.tx.open_table(def(table)).map_err(db_err)?, prefix)
     }
     fn scan_back(
         &self,

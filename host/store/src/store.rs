@@ -1030,6 +1030,25 @@ impl Store {
     pub fn artifact(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|r| r.get(Table::Artifacts, key.as_bytes()))
     }
+    /// The keys of every stored artifact, in order.
+    pub fn artifact_keys(&self) -> Result<Vec<String>, StoreError> {
+        let keys = self.read(|r| r.keys(Table::Artifacts, b""))?;
+        Ok(keys.into_iter().map(|k| String::from_utf8_lossy(&k).into_owned()).collect())
+    }
+    /// Deletes every artifact whose key is not in `keep` (those of deleted
+    /// or updated functions, or of another engine build); returns how many.
+    pub fn delete_artifacts_except(&self, keep: std::collections::BTreeSet<String>) -> Commit<usize> {
+        self.submit(move |w| {
+            let mut deleted = 0;
+            for key in w.keys(Table::Artifacts, b"")? {
+                if !keep.contains(String::from_utf8_lossy(&key).as_ref()) {
+                    w.delete(Table::Artifacts, &key)?;
+                    deleted += 1;
+                }
+            }
+            Ok(deleted)
+        })
+    }
 
     // ---- published Lambda versions
 

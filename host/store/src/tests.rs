@@ -308,6 +308,14 @@ async fn machines_versions_aliases_tags_functions_and_tokens_round_trip() {
         );
         assert!(store.delete_function("echo").await.unwrap());
         assert!(store.function_code("echo").unwrap().is_none());
+        for key in ["01-engine", "00-old-engine"] {
+            store.put_artifact(key, Arc::from(&b"elf"[..])).await.unwrap();
+        }
+        assert_eq!(store.artifact_keys().unwrap(), ["00-engine", "00-old-engine", "01-engine"]);
+        let keep = ["00-engine".to_string(), "01-engine".to_string()].into();
+        assert_eq!(store.delete_artifacts_except(keep).await.unwrap(), 1);
+        assert_eq!(store.artifact_keys().unwrap(), ["00-engine", "01-engine"]);
+        assert_eq!(store.artifact("01-engine").unwrap().as_deref(), Some(&b"elf"[..]));
 
         let token = TaskTokenRecord {
             token: "tok".into(),
