@@ -5,6 +5,7 @@ mod clients;
 mod cli;
 mod conformance;
 mod crash;
+mod disk_full;
 mod http;
 mod sandbox;
 mod server;

@@ -420,8 +420,15 @@ pub(crate) fn spawn_run(
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
                 // The last events and the status in one write (with the
                 // record itself when that is still to be inserted); the
-                // writer logs a failure, so the task need not wait.
-                sink.close_logged(move |r| close(r, &outcome));
+                // writer logs a failure, so the task need not wait. If the
+                // store could not write this run's history (a full disk),
+                // the execution is resumed from what it did commit once
+                // the store writes again, as a restart would.
+                let timers = durability.clone();
+                sink.close_or_else(
+                    move |r| close(r, &outcome),
+                    move |_| timers.timers.add(Utc::now() + STORE_RETRY, arn),
+                );
             }
             Progress::Suspended { until } => {
                 tracing::debug!(execution = %arn, %until, "execution suspended");
@@ -604,7 +611,9 @@ async fn run_timers(state: AppState, durability: Arc<Durability>) {
         let (ready, next) = durability.timers.take_due(Utc::now());
         for arn in ready {
             if let Err(e) = wake(&state, &durability, &arn) {
-                tracing::error!(execution = %arn, error = %e, "cannot resume a suspended execution");
+                // The store cannot be read (a full disk, say): try again.
+                tracing::warn!(execution = %arn, error = %e, "cannot resume an execution yet; trying again shortly");
+                durability.timers.add(Utc::now() + STORE_RETRY, arn);
             }
         }
         let sleep = next.map_or(Duration::from_secs(3600), |t| {
@@ -617,6 +626,10 @@ async fn run_timers(state: AppState, durability: Arc<Durability>) {
         }
     }
 }
+
+/// How long after the store failed an execution's write (or its resumption
+/// could not read the store) the execution is resumed from the store again.
+const STORE_RETRY: chrono::Duration = chrono::Duration::seconds(2);
 
 /// Deletes closed executions older than the retention period, hourly.
 async fn sweep(durability: Arc<Durability>) {

@@ -96,19 +96,28 @@ struct Insert {
 struct Close {
     /// None: already applied to the pending insert's record.
     update: Option<(Option<PreparedUpdate>, Box<dyn FnOnce(&mut ExecutionRecord) + Send>)>,
-    /// None: nobody waits; a failure is logged.
-    reply: Option<oneshot::Sender<Closed>>,
+    reply: CloseReply,
+}
+
+/// Who learns how a close went.
+enum CloseReply {
+    Waiter(oneshot::Sender<Closed>),
+    /// Nobody waits: a failure is logged, and handed to the callback.
+    Logged(Option<Box<dyn FnOnce(&StoreError) + Send>>),
 }
 
 /// What tells a close's waiter (or the log, when nobody waits).
-fn close_reply(arn: &str, reply: Option<oneshot::Sender<Closed>>, own: Closed) -> Reply {
+fn close_reply(arn: &str, reply: CloseReply, own: Closed) -> Reply {
     match reply {
-        Some(tx) => reply_with(tx, own),
-        None => {
+        CloseReply::Waiter(tx) => reply_with(tx, own),
+        CloseReply::Logged(failed) => {
             let arn = arn.to_string();
             Box::new(move |committed| {
                 if let Err(e) = committed.as_ref().map_err(Clone::clone).and(own) {
                     tracing::error!(execution = %arn, error = %e, "cannot close the execution");
+                    if let Some(failed) = failed {
+                        failed(&e);
+                    }
                 }
             })
         }
@@ -348,6 +357,7 @@ impl ExecutionJournal {
         );
         let replies: Arc<Mutex<Vec<Reply>>> = Arc::default();
         let to_answer = replies.clone();
+        let failed = self.pending.clone();
         self.store.write(
             Box::new(move |w| {
                 let batch = lock(&pending).take_batch();
@@ -359,6 +369,13 @@ impl ExecutionJournal {
                 Ok(())
             }),
             Box::new(move |committed| {
+                if committed.is_err() {
+                    // What this write took is lost: writing this execution's
+                    // later entries would leave a hole in its history. It
+                    // stays as last committed (RUNNING, with its last
+                    // checkpoint), which the next start resumes from.
+                    lock(&failed).refused = true;
+                }
                 for reply in std::mem::take(&mut *lock(&to_answer)) {
                     reply(&committed);
                 }
@@ -380,7 +397,7 @@ impl ExecutionJournal {
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
         let (reply, answer) = oneshot::channel();
-        self.close_with(change, Some(reply));
+        self.close_with(change, CloseReply::Waiter(reply));
         answered(answer)
     }
 
@@ -388,13 +405,23 @@ impl ExecutionJournal {
     /// (A finished run's task can end at once instead of waiting for the
     /// commit only to log its result.)
     pub fn close_logged(&self, change: impl Fn(&mut ExecutionRecord) + Send + 'static) {
-        self.close_with(change, None)
+        self.close_with(change, CloseReply::Logged(None))
+    }
+
+    /// [`close_logged`](Self::close_logged), also calling `failed` (on the
+    /// store's writer or notifier thread) if the close was not written.
+    pub fn close_or_else(
+        &self,
+        change: impl Fn(&mut ExecutionRecord) + Send + 'static,
+        failed: impl FnOnce(&StoreError) + Send + 'static,
+    ) {
+        self.close_with(change, CloseReply::Logged(Some(Box::new(failed))))
     }
 
     fn close_with(
         &self,
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
-        reply: Option<oneshot::Sender<Closed>>,
+        reply: CloseReply,
     ) {
         let mut p = lock(&self.pending);
         if let Some(ins) = p.insert.as_mut() {

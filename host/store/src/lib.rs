@@ -23,7 +23,8 @@ pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::MemoryBackend;
 pub use records::*;
-pub use redb_backend::{CommitStats, RedbBackend};
+pub use redb::StorageBackend;
+pub use redb_backend::{CommitStats, RedbBackend, Storage};
 pub use store::{Commit, Store};
 
 use std::path::{Path, PathBuf};

@@ -75,7 +75,7 @@ pub struct FunctionRecord {
 }
 
 /// One execution: its request, status and (once closed) result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
     pub arn: String,
     pub name: String,

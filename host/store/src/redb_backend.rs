@@ -81,10 +81,53 @@ struct Job {
 
 /// A redb database file with a group-committing writer thread.
 pub struct RedbBackend {
-    db: Arc<Database>,
+    db: Shared,
     path: PathBuf,
     queue: mpsc::Sender<Job>,
     stats: Arc<CommitStats>,
+}
+
+/// The open database, shared by readers and the writer. The writer replaces
+/// it when a failed write left it unusable (see [`Reopen`]); meanwhile it is
+/// `None` and reads fail with the reason.
+type Shared = Arc<std::sync::RwLock<Result<Arc<Database>, StoreError>>>;
+
+/// Opens the storage a database lives on: the file itself, or (in tests) a
+/// wrapper of it that fails on demand.
+pub type Storage = Arc<dyn Fn() -> Result<Box<dyn redb::StorageBackend>, std::io::Error> + Send + Sync>;
+
+/// A boxed storage backend as redb takes one.
+#[derive(Debug)]
+struct Boxed(Box<dyn redb::StorageBackend>);
+
+impl redb::StorageBackend for Boxed {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.0.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.0.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.0.write(offset, data)
+    }
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.0.close()
+    }
+}
+
+fn open_database(path: &Path, cache_bytes: usize, storage: Option<&Storage>) -> Result<Database, redb::DatabaseError> {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(cache_bytes);
+    match storage {
+        None => builder.create(path),
+        Some(open) => builder.create_with_backend(Boxed(open().map_err(redb::StorageError::Io)?)),
+    }
 }
 
 /// Counters of the writer thread.
@@ -102,17 +145,19 @@ impl RedbBackend {
     /// damaged beyond redb's repair, or is a redb file of something else is an
     /// error: the store is never reset silently.
     pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
-        let existed = path.exists();
+        Self::open_on(path, cache_bytes, None)
+    }
+
+    /// [`open`](Self::open) on storage that `storage` opens (each time the
+    /// writer reopens the database) instead of the file at `path`.
+    pub fn open_on(path: &Path, cache_bytes: usize, storage: Option<Storage>) -> Result<Self, StoreError> {
+        let existed = path.exists() || storage.is_some();
         let fail = |reason: String| StoreError::Unusable {
             path: path.to_path_buf(),
             reason,
         };
         // redb asserts on some damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(|| {
-            redb::Builder::new()
-                .set_cache_size(cache_bytes)
-                .create(path)
-        });
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_database(path, cache_bytes, storage.as_ref())));
         let db = match opened {
             Ok(Ok(db)) => db,
             // redb locks the file: another server has this data directory.
@@ -198,9 +243,9 @@ impl RedbBackend {
             w.put(Table::Meta, FORMAT_KEY, FORMAT)?;
         }
         tx.commit().map_err(db_err)?;
-        let db = Arc::new(db);
+        let db: Shared = Arc::new(std::sync::RwLock::new(Ok(Arc::new(db))));
         let (queue, jobs) = mpsc::channel();
-        let writer_db = db.clone();
+        let writer_db = Reopen { db: db.clone(), path: path.to_path_buf(), cache_bytes, storage, tried: None };
         let stats = Arc::new(CommitStats::default());
         let writer_stats = stats.clone();
         let (notify, committed) = mpsc::channel();
@@ -233,12 +278,29 @@ type Committed = (Result<(), StoreError>, Vec<Job>);
 /// writers are told by the notifier thread, so waking them (a futex call
 /// each) overlaps the next batch instead of delaying it.
 fn writer(
-    db: Arc<Database>,
+    mut db: Reopen,
     jobs: mpsc::Receiver<Job>,
     notify: mpsc::Sender<Committed>,
     stats: Arc<CommitStats>,
 ) {
-    while let Ok(first) = jobs.recv() {
+    loop {
+        // While a failed write left the database closed, it is reopened
+        // every so often even with nothing to write, so reads work again
+        // once there is room.
+        let first = match db.is_closed() {
+            false => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            true => match jobs.recv_timeout(REOPEN_EVERY) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = db.usable();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            },
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -246,15 +308,108 @@ fn writer(
                 Err(_) => break,
             }
         }
-        let result = commit_batch(&db, &mut batch, &stats);
+        // Counted before any writer is told (a caller that waited reads them).
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, ops = batch.len(), "store commit failed");
+        match db.usable() {
+            Ok(d) => match commit_batch(&d, &mut batch, &stats) {
+                Ok(()) => {
+                    if let Err(mpsc::SendError((result, batch))) = notify.send((Ok(()), batch)) {
+                        tell(result, batch);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, ops = batch.len(), "store commit failed");
+                    // redb refuses every later write after an I/O error
+                    // until the database is opened again.
+                    drop(d);
+                    let e = db.failed(e);
+                    // Told here, before the next batch is applied: a journal
+                    // whose write failed then writes nothing more (no
+                    // history with a hole in it).
+                    tell(Err(e), batch);
+                }
+            },
+            Err(reason) => {
+                // Each op still runs, against writes that fail, so it
+                // answers its own callers the way any failed write does.
+                let mut w = Unwritable(reason.clone());
+                for job in batch.iter_mut() {
+                    let op = std::mem::replace(&mut job.op, Box::new(|_| Ok(())));
+                    let _ = op(&mut w);
+                }
+                tell(Err(reason), batch);
+            }
         }
-        if let Err(mpsc::SendError((result, batch))) = notify.send((result, batch)) {
-            tell(result, batch);
+    }
+}
+
+/// The writer's handle on the shared database: after a failed commit it
+/// closes the database and opens it again (redb then recovers the file to
+/// its last commit), at most every [`REOPEN_EVERY`], failing the writes
+/// that come meanwhile with the reason. So a full disk fails the writes
+/// made while it is full, and the store works again once there is room,
+/// without a restart.
+struct Reopen {
+    db: Shared,
+    path: PathBuf,
+    cache_bytes: usize,
+    storage: Option<Storage>,
+    /// When the database was found unusable and last tried to reopen.
+    tried: Option<Instant>,
+}
+
+/// How often a database left unusable by a failed write is reopened.
+const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Reopen {
+    /// Closes the database a failed write left unusable and tries to open it
+    /// again at once (redb repairs it to its last commit, which needs room
+    /// on the disk: until then reads fail too). Returns the error to tell.
+    fn failed(&mut self, e: StoreError) -> StoreError {
+        let reason = StoreError::Database(format!("the store cannot write to {}: {e}", self.path.display()));
+        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Err(reason.clone());
+        self.tried = None;
+        let _ = self.usable();
+        reason
+    }
+
+    fn is_closed(&self) -> bool {
+        self.db.read().unwrap_or_else(|p| p.into_inner()).is_err()
+    }
+
+    /// The database to write to, reopened first if a failed write closed it.
+    fn usable(&mut self) -> Result<Arc<Database>, StoreError> {
+        let current = self.db.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Err(reason) = current else { return current };
+        if self.tried.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
+            return Err(reason);
         }
+        self.tried = Some(Instant::now());
+        // The old database must be gone (its file lock released) first;
+        // readers still holding it finish within moments.
+        let mut last = None;
+        for _ in 0..50 {
+            match open_database(&self.path, self.cache_bytes, self.storage.as_ref()) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    *self.db.write().unwrap_or_else(|p| p.into_inner()) = Ok(db.clone());
+                    tracing::warn!(path = %self.path.display(), "store reopened after a failed write");
+                    return Ok(db);
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => {
+                    last = Some(db_err(e));
+                    break;
+                }
+            }
+        }
+        if let Some(e) = last {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot reopen the store");
+        }
+        Err(reason)
     }
 }
 
@@ -424,6 +579,28 @@ impl Write for RedbWrite<'_> {
     }
 }
 
+/// Where a batch's ops run while the database cannot be written: every
+/// read and write fails with the reason.
+struct Unwritable(StoreError);
+
+impl Read for Unwritable {
+    fn get(&self, _: Table, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn scan(&self, _: Table, _: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Err(self.0.clone())
+    }
+}
+
+impl Write for Unwritable {
+    fn put(&mut self, _: Table, _: &[u8], _: &[u8]) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+    fn delete(&mut self, _: Table, _: &[u8]) -> Result<bool, StoreError> {
+        Err(self.0.clone())
+    }
+}
+
 struct RedbRead {
     tx: redb::ReadTransaction,
 }
@@ -461,7 +638,9 @@ impl Backend for RedbBackend {
         &self,
         f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let db = self.db.read().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let tx = db.begin_read().map_err(db_err)?;
+        drop(db);
         f(&RedbRead { tx })
     }
     fn write(&self, op: WriteOp, done: Done) {
