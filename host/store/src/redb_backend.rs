@@ -367,7 +367,11 @@ impl Reopen {
     /// again at once (redb repairs it to its last commit, which needs room
     /// on the disk: until then reads fail too). Returns the error to tell.
     fn failed(&mut self, e: StoreError) -> StoreError {
-        let reason = StoreError::Database(format!("the store cannot write to {}: {e}", self.path.display()));
+        let cause = match e {
+            StoreError::Database(cause) => cause,
+            other => other.to_string(),
+        };
+        let reason = StoreError::Database(format!("cannot write to {}: {cause}", self.path.display()));
         *self.db.write().unwrap_or_else(|p| p.into_inner()) = Err(reason.clone());
         self.tried = None;
         let _ = self.usable();
