@@ -245,7 +245,7 @@ impl RedbBackend {
         tx.commit().map_err(db_err)?;
         let db: Shared = Arc::new(std::sync::RwLock::new(Ok(Arc::new(db))));
         let (queue, jobs) = mpsc::channel();
-        let writer_db = Reopen { db: db.clone(), path: path.to_path_buf(), cache_bytes, storage, tried: None };
+        let writer_db = Reopen { db: db.clone(), path: path.to_path_buf(), cache_bytes, storage, tried: None, attempts: 0 };
         let stats = Arc::new(CommitStats::default());
         let writer_stats = stats.clone();
         let (notify, committed) = mpsc::channel();
@@ -357,6 +357,8 @@ struct Reopen {
     storage: Option<Storage>,
     /// When the database was found unusable and last tried to reopen.
     tried: Option<Instant>,
+    /// Reopens that failed since the last failed write (for the log).
+    attempts: u32,
 }
 
 /// How often a database left unusable by a failed write is reopened.
@@ -374,6 +376,7 @@ impl Reopen {
         let reason = StoreError::Database(format!("cannot write to {}: {cause}", self.path.display()));
         *self.db.write().unwrap_or_else(|p| p.into_inner()) = Err(reason.clone());
         self.tried = None;
+        self.attempts = 0;
         let _ = self.usable();
         reason
     }
@@ -411,7 +414,11 @@ impl Reopen {
             }
         }
         if let Some(e) = last {
-            tracing::error!(path = %self.path.display(), error = %e, "cannot reopen the store");
+            // Every 500 ms while the disk stays full: logged now and then.
+            self.attempts += 1;
+            if self.attempts % 120 == 1 {
+                tracing::error!(path = %self.path.display(), error = %e, attempts = self.attempts, "cannot reopen the store");
+            }
         }
         Err(reason)
     }
