@@ -70,13 +70,12 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     // A durable server's store opens first: it also keeps the artifacts of
     // the functions registered from `--functions`.
-    let store = match args.in_memory {
-        true => None,
-        false => {
-            let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
-            let store = stepbox_store::open_dir(&dir)?;
-            Some((dir, store))
-        }
+    let store = if args.in_memory {
+        None
+    } else {
+        let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
+        let store = stepbox_store::open_dir(&dir)?;
+        Some((dir, store))
     };
     let artifacts = store.as_ref().map(|(_, s)| StoredArtifacts::new(s.clone()) as Arc<dyn ArtifactStore>);
     let registry =
