@@ -45,7 +45,7 @@ fn fillable(path: &std::path::Path, full: &Arc<AtomicBool>) -> Storage {
     })
 }
 
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 /// A store file whose writes, growth and syncs fail while `full` is set, as
 /// on a full disk.
@@ -143,10 +143,38 @@ async fn the_store_fails_writes_while_the_disk_is_full_and_writes_again_once_the
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 
+/// An HTTP endpoint that counts its calls and answers each after `delay`.
+async fn counting_endpoint(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, calls) = (listener.local_addr().unwrap(), Arc::new(AtomicUsize::new(0)));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                    let n = counted.fetch_add(1, SeqCst) + 1;
+                    async move {
+                        tokio::time::sleep(delay).await;
+                        let body = http_body_util::Full::new(bytes::Bytes::from(format!(r#"{{"call":{n}}}"#)));
+                        Ok::<_, std::convert::Infallible>(hyper::Response::builder().header("content-type", "application/json").body(body).unwrap())
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (addr, calls)
+}
+
 /// Through the API: a StartExecution made while the disk is full fails
 /// with the reason (and starts nothing); an execution whose last writes
-/// were lost while it ran is resumed from what it committed once there is
-/// room, and finishes with a history AWS's rules accept.
+/// were lost while it ran is not resumed while the disk stays full (its
+/// Task would only run again to lose its answer again), and once there is
+/// room it is resumed from what it committed, runs its Task once more
+/// (at-least-once, as after a crash) and finishes with a history AWS's
+/// rules accept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once_there_is_room() {
     use stepbox_server::durable::DurableConfig;
@@ -158,34 +186,39 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     let backend = RedbBackend::open_on(&path, 1 << 20, Some(fillable(&path, &full))).unwrap();
     let store = Store::open(Arc::new(backend)).unwrap();
     let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
-    registry
-        .register("slow", &stepbox_components::bytes("slow").unwrap(), stepbox_sandbox::Limits::default())
-        .unwrap();
     let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
     state.recover().unwrap();
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
     let sfn = crate::clients::sfn(&server.endpoint());
-    let def = serde_json::json!({"StartAt": "Nap", "States": {
-        "Nap": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:slow", "Next": "Done"},
+    let (endpoint, calls) = counting_endpoint(Duration::from_millis(600)).await;
+    let def = serde_json::json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": {
+            "ApiEndpoint": format!("http://{endpoint}/work"), "Method": "GET",
+            "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:111111111111:connection/c/1"}},
+            "ResultSelector": {"call.$": "$.ResponseBody.call"}, "Next": "Done"},
         "Done": {"Type": "Pass", "End": true}
     }});
-    let sm = sfn.create_state_machine().name("napper").definition(def.to_string()).role_arn(ROLE).send().await.unwrap();
-    let start = |name: &'static str| {
-        sfn.start_execution().state_machine_arn(sm.state_machine_arn()).name(name).input(r#"{"ms": 600}"#).send()
-    };
-    let napping = start("napping").await.expect("StartExecution");
-    // The disk fills while its Task sleeps: its close is lost.
+    let sm = sfn.create_state_machine().name("caller").definition(def.to_string()).role_arn(ROLE).send().await.unwrap();
+    let start = |name: &'static str| sfn.start_execution().state_machine_arn(sm.state_machine_arn()).name(name).send();
+    let calling = start("calling").await.expect("StartExecution");
+    // The disk fills while its Task waits for the answer: its close is lost.
     tokio::time::sleep(Duration::from_millis(150)).await;
     full.store(true, SeqCst);
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    // Once a write has failed, a start runs nothing before its record is
+    // written (the first start after the disk filled may still have run
+    // ahead of its record, at least once, as after a crash).
     let refused = start("refused").await.expect_err("a start on a full disk");
     let message = refused.message().unwrap_or_default().to_string();
     assert!(message.contains("No space left on device"), "{refused:?}");
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Longer than the server's retry period: still one call.
+    tokio::time::sleep(Duration::from_millis(2800)).await;
+    assert_eq!(calls.load(SeqCst), 1, "resumed while the disk was full");
     full.store(false, SeqCst);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let described = loop {
-        let d = sfn.describe_execution().execution_arn(napping.execution_arn()).send().await;
+        let d = sfn.describe_execution().execution_arn(calling.execution_arn()).send().await;
         if let Ok(d) = &d
             && d.status() == &ExecutionStatus::Succeeded
         {
@@ -194,8 +227,9 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
         assert!(Instant::now() < deadline, "never finished: {d:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(described.output(), Some(r#"{"slept_ms":600}"#));
-    let history = sfn.get_execution_history().execution_arn(napping.execution_arn()).max_results(1000).send().await.unwrap();
+    assert_eq!(described.output(), Some(r#"{"call":2}"#), "the lost answer's Task ran once more");
+    assert_eq!(calls.load(SeqCst), 2);
+    let history = sfn.get_execution_history().execution_arn(calling.execution_arn()).max_results(1000).send().await.unwrap();
     let events = history.events();
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.id(), i as i64 + 1, "ids in order without a hole: {events:?}");
@@ -209,7 +243,7 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     assert_eq!(events.last().map(|e| e.r#type()), Some(&HistoryEventType::ExecutionSucceeded));
     let gone = sfn
         .describe_execution()
-        .execution_arn(napping.execution_arn().replace(":napping", ":refused"))
+        .execution_arn(calling.execution_arn().replace(":calling", ":refused"))
         .send()
         .await
         .expect_err("the refused start left nothing");

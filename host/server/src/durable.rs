@@ -424,10 +424,13 @@ pub(crate) fn spawn_run(
                 // store could not write this run's history (a full disk),
                 // the execution is resumed from what it did commit once
                 // the store writes again, as a restart would.
-                let timers = durability.clone();
+                let retry = (durability.clone(), tokio::runtime::Handle::current());
                 sink.close_or_else(
                     move |r| close(r, &outcome),
-                    move |_| timers.timers.add(Utc::now() + STORE_RETRY, arn),
+                    move |_| {
+                        let (durability, runtime) = retry;
+                        runtime.spawn(resume_once_writable(durability, arn));
+                    },
                 );
             }
             Progress::Suspended { until } => {
@@ -610,10 +613,15 @@ async fn run_timers(state: AppState, durability: Arc<Durability>) {
         let changed = durability.timers.changed.notified();
         let (ready, next) = durability.timers.take_due(Utc::now());
         for arn in ready {
-            if let Err(e) = wake(&state, &durability, &arn) {
-                // The store cannot be read (a full disk, say): try again.
-                tracing::warn!(execution = %arn, error = %e, "cannot resume an execution yet; trying again shortly");
-                durability.timers.add(Utc::now() + STORE_RETRY, arn);
+            match wake(&state, &durability, &arn) {
+                Ok(()) => {}
+                // The store cannot be read now (a full disk, say): try again.
+                Err(e @ StoreError::Database(_)) => {
+                    tracing::warn!(execution = %arn, error = %e, "cannot resume an execution yet; trying again shortly");
+                    let retry = chrono::Duration::from_std(STORE_RETRY).unwrap_or_default();
+                    durability.timers.add(Utc::now() + retry, arn);
+                }
+                Err(e) => tracing::error!(execution = %arn, error = %e, "cannot resume a suspended execution"),
             }
         }
         let sleep = next.map_or(Duration::from_secs(3600), |t| {
@@ -627,9 +635,27 @@ async fn run_timers(state: AppState, durability: Arc<Durability>) {
     }
 }
 
-/// How long after the store failed an execution's write (or its resumption
-/// could not read the store) the execution is resumed from the store again.
-const STORE_RETRY: chrono::Duration = chrono::Duration::seconds(2);
+/// How often an execution whose writes the store failed (or whose
+/// resumption could not read the store) tries again.
+const STORE_RETRY: Duration = Duration::from_secs(2);
+
+/// An execution whose last writes the store failed (a full disk) is resumed
+/// from what it committed, as after a crash, but only once a write succeeds
+/// again: resuming it sooner would run its Task again every time only to
+/// lose the result again.
+async fn resume_once_writable(durability: Arc<Durability>, arn: String) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(STORE_RETRY) => {}
+            _ = durability.until_stopped() => return,
+        }
+        if durability.store.check_writable().await.is_ok() {
+            break;
+        }
+    }
+    tracing::info!(execution = %arn, "the store writes again: resuming the execution");
+    durability.timers.add(Utc::now(), arn);
+}
 
 /// Deletes closed executions older than the retention period, hourly.
 async fn sweep(durability: Arc<Durability>) {

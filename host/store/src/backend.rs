@@ -156,6 +156,11 @@ pub trait Backend: Send + Sync {
     /// group commit) and calls `done` once that transaction is durable. Ops
     /// are applied in submission order.
     fn write(&self, op: WriteOp, done: Done);
+    /// Whether the last write failed (a full disk) and none has succeeded
+    /// since: callers then wait for their write before acting on it.
+    fn writes_failing(&self) -> bool {
+        false
+    }
     /// Short description for logs (`redb at PATH`, `memory`).
     fn describe(&self) -> String;
 }

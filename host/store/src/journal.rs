@@ -300,6 +300,12 @@ impl ExecutionJournal {
         if !store.claim(&record.arn) {
             return Ok(Begun::Behind(store.insert_execution(record)));
         }
+        if store.writes_failing() {
+            // The record may well not be written (a full disk): run nothing
+            // (no Task runs for a start its client is told failed) until it is.
+            store.release(&record.arn);
+            return Ok(Begun::Behind(store.insert_execution(record)));
+        }
         let checked = store.recent_ids().before_check();
         match store.get_execution(&record.arn) {
             Ok(None) => {}

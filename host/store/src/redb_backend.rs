@@ -133,6 +133,8 @@ fn open_database(path: &Path, cache_bytes: usize, storage: Option<&Storage>) -> 
 /// Counters of the writer thread.
 #[derive(Debug, Default)]
 pub struct CommitStats {
+    /// The last commit failed (see [`Backend::writes_failing`]).
+    pub failing: std::sync::atomic::AtomicBool,
     pub commits: AtomicU64,
     pub ops: AtomicU64,
     /// Time applying ops to transactions / committing them (page writes and fsync).
@@ -314,11 +316,13 @@ fn writer(
         match db.usable() {
             Ok(d) => match commit_batch(&d, &mut batch, &stats) {
                 Ok(()) => {
+                    stats.failing.store(false, Ordering::Relaxed);
                     if let Err(mpsc::SendError((result, batch))) = notify.send((Ok(()), batch)) {
                         tell(result, batch);
                     }
                 }
                 Err(e) => {
+                    stats.failing.store(true, Ordering::Relaxed);
                     tracing::error!(error = %e, ops = batch.len(), "store commit failed");
                     // redb refuses every later write after an I/O error
                     // until the database is opened again.
@@ -660,6 +664,9 @@ impl Backend for RedbBackend {
                 "the store writer has stopped".into(),
             )));
         }
+    }
+    fn writes_failing(&self) -> bool {
+        self.stats.failing.load(Ordering::Relaxed)
     }
     fn describe(&self) -> String {
         format!("redb at {}", self.path.display())

@@ -1022,6 +1022,15 @@ impl Store {
             w.delete(Table::Functions, name.as_bytes())
         })
     }
+    /// Whether the store's last write failed and none succeeded since.
+    pub fn writes_failing(&self) -> bool {
+        self.backend.writes_failing()
+    }
+    /// Resolves once a (tiny) write is durable: whether the store can write
+    /// now, after a failed write (a full disk).
+    pub fn check_writable(&self) -> Commit<()> {
+        self.submit(|w| w.put(Table::Meta, b"writable", b""))
+    }
     /// A precompiled artifact (keyed by the caller: wasm hash + engine hash).
     pub fn put_artifact(&self, key: &str, bytes: Arc<[u8]>) -> Commit<()> {
         let key = key.to_string();
