@@ -211,8 +211,15 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     let refused = start("refused").await.expect_err("a start on a full disk");
     let message = refused.message().unwrap_or_default().to_string();
     assert!(message.contains("No space left on device"), "{refused:?}");
+    // Reading an execution while the store cannot be read is a server
+    // error, not "does not exist".
+    let full_since = Instant::now();
+    match sfn.describe_execution().execution_arn(calling.execution_arn()).send().await {
+        Ok(d) => assert_eq!(d.status(), &ExecutionStatus::Running),
+        Err(e) => assert_eq!(e.code(), Some("InternalServerError"), "{e:?}"),
+    }
     // Longer than the server's retry period: still one call.
-    tokio::time::sleep(Duration::from_millis(2800)).await;
+    tokio::time::sleep(Duration::from_millis(2800).saturating_sub(full_since.elapsed())).await;
     assert_eq!(calls.load(SeqCst), 1, "resumed while the disk was full");
     full.store(false, SeqCst);
 

@@ -250,6 +250,9 @@ impl Store for DurableStore {
     fn get_execution(&self, arn: &str) -> Option<ExecutionRecord> {
         log_err("get execution", self.durable.get_execution(arn))
     }
+    fn read_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.durable.get_execution(arn)
+    }
     fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool {
         // Read, change a copy, then write it only if nobody changed the record meanwhile.
         let Some(mut current) = log_err("get execution", self.durable.get_execution(arn)) else {

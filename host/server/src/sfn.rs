@@ -37,12 +37,15 @@ impl ApiError {
     }
     /// The store could not record a change: the client may retry.
     pub(crate) fn store_failure(e: &stepbox_store::StoreError) -> Self {
-        tracing::error!(error = %e, "store");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "InternalServerError",
-            message: format!("the store could not record the change: {e}"),
-        }
+        Self::internal(format!("the store could not record the change: {e}"))
+    }
+    /// The store could not be read: the client may retry.
+    fn store_unreadable(e: &stepbox_store::StoreError) -> Self {
+        Self::internal(format!("the store could not be read: {e}"))
+    }
+    fn internal(message: String) -> Self {
+        tracing::error!(error = %message, "store");
+        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "InternalServerError", message }
     }
     fn validation(message: impl Into<String>) -> Self {
         Self::new("ValidationException", message)
@@ -228,10 +231,12 @@ fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     if !(parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution") {
         return Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
     }
-    state
-        .store
-        .get_execution(arn)
-        .ok_or_else(|| ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'")))
+    match state.store.read_execution(arn) {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'"))),
+        // Not "does not exist": the store could not be read (a full disk).
+        Err(e) => Err(ApiError::store_unreadable(&e)),
+    }
 }
 
 /// Parsed definitions by their text, so starting an execution does not parse

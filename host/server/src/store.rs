@@ -45,6 +45,11 @@ pub trait Store: Send + Sync {
     /// Insert `record` unless its ARN exists: then return the existing one.
     fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord>;
     fn get_execution(&self, arn: &str) -> Option<ExecutionRecord>;
+    /// [`get_execution`](Self::get_execution), telling a failed read (a
+    /// durable store on a full disk) from no such execution.
+    fn read_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, stepbox_store::StoreError> {
+        Ok(self.get_execution(arn))
+    }
     /// Apply `change` to the execution; false when there is none.
     fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool;
     /// A page of a state machine's executions, newest first: up to `limit`
