@@ -170,6 +170,9 @@ impl Store for DurableStore {
     fn get_state_machine(&self, arn: &str) -> Option<StateMachineRecord> {
         log_err("get state machine", self.durable.get_state_machine(arn))
     }
+    fn read_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
+        self.durable.get_state_machine(arn)
+    }
     fn update_state_machine(&self, record: StateMachineRecord) -> bool {
         if self.get_state_machine(&record.arn).is_none() {
             return false;

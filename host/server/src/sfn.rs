@@ -216,10 +216,11 @@ fn check_arn(arn: &str, kind: &str) -> Result<(), ApiError> {
 
 fn get_sm(state: &AppState, arn: &str) -> Result<StateMachineRecord, ApiError> {
     check_arn(arn, "stateMachine")?;
-    state
-        .store
-        .get_state_machine(arn)
-        .ok_or_else(|| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))
+    match state.store.read_state_machine(arn) {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))),
+        Err(e) => Err(ApiError::store_unreadable(&e)),
+    }
 }
 
 fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {

@@ -17,6 +17,11 @@ pub trait Store: Send + Sync {
     /// Insert `record` unless its ARN exists: then return the existing one.
     fn insert_state_machine(&self, record: StateMachineRecord) -> Result<(), StateMachineRecord>;
     fn get_state_machine(&self, arn: &str) -> Option<StateMachineRecord>;
+    /// [`get_state_machine`](Self::get_state_machine), telling a failed
+    /// read (a durable store on a full disk) from no such state machine.
+    fn read_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, stepbox_store::StoreError> {
+        Ok(self.get_state_machine(arn))
+    }
     /// Replace an existing record; false when there is none.
     fn update_state_machine(&self, record: StateMachineRecord) -> bool;
     /// Delete a state machine with its versions and aliases; false when there is none.
