@@ -204,7 +204,13 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     // The disk fills while its Task waits for the answer: its close is lost.
     tokio::time::sleep(Duration::from_millis(150)).await;
     full.store(true, SeqCst);
-    tokio::time::sleep(Duration::from_millis(750)).await;
+    // Until its close (after the 600 ms answer) has failed.
+    let store = state.durability.clone().expect("durable").store.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !store.writes_failing() {
+        assert!(Instant::now() < deadline, "no write failed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Once a write has failed, a start runs nothing before its record is
     // written (the first start after the disk filled may still have run
     // ahead of its record, at least once, as after a crash).
