@@ -89,40 +89,20 @@ impl ArtifactCache {
         store: Option<&dyn ArtifactStore>,
     ) -> anyhow::Result<(Component, Origin)> {
         let key = artifact_key(sha, &self.fingerprint);
-        if let Some(bytes) = store.and_then(|s| s.load(&key)) {
-            // SAFETY: the store holds only what `save` below was given:
-            // `Engine::precompile_component` output for this engine
-            // configuration (its fingerprint is in the key); wasmtime still
-            // checks the header and refuses incompatible artifacts.
-            match unsafe { Component::deserialize(engine, &bytes) } {
-                Ok(c) => return Ok((c, Origin::Cached)),
-                Err(e) => tracing::warn!(key, error = format!("{e:#}"), "discarding unusable stored artifact"),
-            }
+        if let Some(c) = store.and_then(|s| s.load(&key)).and_then(|bytes| kept_artifact(engine, &bytes, &key)) {
+            return Ok((c, Origin::Cached));
         }
         let path = self.path_for(sha);
-        if let Some(path) = &path {
-            // Read into memory rather than mmap the file: a cache file
-            // truncated or rewritten in place by anyone would otherwise fault
-            // (SIGBUS) the host on next use.
-            if let Ok(bytes) = std::fs::read(path) {
-                // SAFETY: the file is written only by `store_atomically` below
-                // from `Engine::precompile_component` output for this engine
-                // configuration (the fingerprint is in its name); wasmtime
-                // still checks its header and refuses incompatible artifacts.
-                match unsafe { Component::deserialize(engine, &bytes) } {
-                    Ok(c) => {
-                        if let Some(store) = store {
-                            store.save(&key, &bytes);
-                        }
-                        return Ok((c, Origin::Cached));
-                    }
-                    Err(e) => tracing::warn!(
-                        path = %path.display(),
-                        error = format!("{e:#}"),
-                        "discarding unusable cached artifact"
-                    ),
-                }
+        // Read into memory rather than mmap the file: a cache file truncated
+        // or rewritten in place by anyone would otherwise fault (SIGBUS) the
+        // host on next use.
+        if let Some((path, bytes)) = path.as_ref().and_then(|p| Some((p, std::fs::read(p).ok()?)))
+            && let Some(c) = kept_artifact(engine, &bytes, &path.display())
+        {
+            if let Some(store) = store {
+                store.save(&key, &bytes);
             }
+            return Ok((c, Origin::Cached));
         }
         let artifact = engine.precompile_component(wasm)?;
         if let Some(path) = &path {
@@ -134,6 +114,22 @@ impl ArtifactCache {
         // SAFETY: `artifact` was just produced by this engine.
         let component = unsafe { Component::deserialize(engine, &artifact) }?;
         Ok((component, Origin::Compiled))
+    }
+}
+
+/// An artifact kept earlier (in the cache directory or an
+/// [`ArtifactStore`]), or None (logged) when this engine cannot use it.
+fn kept_artifact(engine: &Engine, bytes: &[u8], from: &dyn std::fmt::Display) -> Option<Component> {
+    // SAFETY: both places hold only what `load_or_compile` put there:
+    // `Engine::precompile_component` output for this engine configuration
+    // (the fingerprint is in the file name and the key); wasmtime still
+    // checks the header and refuses incompatible artifacts.
+    match unsafe { Component::deserialize(engine, bytes) } {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(%from, error = format!("{e:#}"), "discarding an unusable kept artifact");
+            None
+        }
     }
 }
 

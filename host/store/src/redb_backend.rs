@@ -88,8 +88,8 @@ pub struct RedbBackend {
 }
 
 /// The open database, shared by readers and the writer. The writer replaces
-/// it when a failed write left it unusable (see [`Reopen`]); meanwhile it is
-/// `None` and reads fail with the reason.
+/// it when a failed write left it unusable (see [`Reopen`]); until it has
+/// reopened it, it holds the reason, and reads fail with it.
 type Shared = Arc<std::sync::RwLock<Result<Arc<Database>, StoreError>>>;
 
 /// Opens the storage a database lives on: the file itself, or (in tests) a
@@ -491,17 +491,26 @@ impl<'a> RedbWrite<'a> {
     }
 }
 
+type ByteRange<'a> = redb::Range<'a, &'static [u8], &'static [u8]>;
+
+/// The entries of `t` whose key starts with `prefix`.
+fn prefix_range<'a>(
+    t: &'a impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+) -> Result<ByteRange<'a>, StoreError> {
+    match prefix_end(prefix) {
+        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
+        None => t.range::<&[u8]>(prefix..),
+    }
+    .map_err(db_err)
+}
+
 fn scan_table(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
     prefix: &[u8],
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
     let mut out = Vec::new();
-    let range = match prefix_end(prefix) {
-        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
-        None => t.range::<&[u8]>(prefix..),
-    }
-    .map_err(db_err)?;
-    for item in range {
+    for item in prefix_range(t, prefix)? {
         let (k, v) = item.map_err(db_err)?;
         out.push((k.value().to_vec(), v.value().to_vec()));
     }
@@ -509,13 +518,8 @@ fn scan_table(
 }
 
 fn keys_in(t: &impl ReadableTable<&'static [u8], &'static [u8]>, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-    let range = match prefix_end(prefix) {
-        Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
-        None => t.range::<&[u8]>(prefix..),
-    }
-    .map_err(db_err)?;
     let mut out = Vec::new();
-    for item in range {
+    for item in prefix_range(t, prefix)? {
         out.push(item.map_err(db_err)?.0.value().to_vec());
     }
     Ok(out)
