@@ -1,0 +1,150 @@
+//! The type-specific part of a Map state.
+
+use super::builder::Builder;
+use super::{MapMode, MapSpec, NumSpec, QueryLanguage, StateKind};
+use crate::path::JsonPath;
+use crate::template::Template;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+impl Builder {
+    /// `None` when neither or both of ItemProcessor and Iterator are given,
+    /// or the processor cannot be built.
+    pub(super) fn map_state(
+        &mut self,
+        o: &Map<String, Value>,
+        loc: &str,
+        ql: QueryLanguage,
+        uc: &mut bool,
+    ) -> Option<StateKind> {
+        let (proc_key, legacy) = match (o.get("ItemProcessor"), o.get("Iterator")) {
+            (Some(_), None) => ("ItemProcessor", false),
+            (None, Some(_)) => ("Iterator", true),
+            _ => {
+                self.schema(
+                    "Exactly one of 'ItemProcessor' or 'Iterator' is required",
+                    loc.to_string(),
+                );
+                return None;
+            }
+        };
+        let pv = &o[proc_key];
+        let processor = self.machine(pv, &format!("{loc}/{proc_key}"), false, self.top_ql);
+        let (mode, execution_type) = self.processor_config(pv, &format!("{loc}/{proc_key}"));
+        let item_selector = self.item_selector(o, loc, ql, uc);
+        let items_path = self.items_path(o, loc, uc);
+        let max_concurrency = self
+            .num_spec(o, "MaxConcurrency", loc, ql, 0.0)
+            .unwrap_or(NumSpec::Value(0.0));
+        let tolerated_failure_count = self.num_spec(o, "ToleratedFailureCount", loc, ql, 0.0);
+        let tolerated_failure_percentage =
+            self.num_spec(o, "ToleratedFailurePercentage", loc, ql, 0.0);
+        if let Some(NumSpec::Value(p)) = &tolerated_failure_percentage
+            && *p > 100.0
+        {
+            self.schema(
+                "The value for the field 'ToleratedFailurePercentage' must be between 0 and 100",
+                format!("{loc}/ToleratedFailurePercentage"),
+            );
+        }
+        let processor = processor?;
+        Some(StateKind::Map(Box::new(MapSpec {
+            processor: Arc::new(processor),
+            mode,
+            execution_type,
+            items_path,
+            item_selector,
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+            items: o.get("Items").cloned(),
+            item_reader: o.get("ItemReader").cloned(),
+            item_batcher: o.get("ItemBatcher").cloned(),
+            result_writer: o.get("ResultWriter").cloned(),
+            label: o.get("Label").and_then(|v| v.as_str()).map(str::to_string),
+            legacy_iterator: legacy,
+        })))
+    }
+
+    /// The processor's `ProcessorConfig`: its mode and execution type.
+    /// `ploc` is the processor's location.
+    fn processor_config(&mut self, pv: &Value, ploc: &str) -> (MapMode, Option<String>) {
+        match pv.get("ProcessorConfig") {
+            None => (MapMode::Inline, None),
+            Some(Value::Object(pc)) => {
+                let mode = match pc.get("Mode") {
+                    None => MapMode::Inline,
+                    Some(Value::String(s)) if s == "INLINE" => MapMode::Inline,
+                    Some(Value::String(s)) if s == "DISTRIBUTED" => MapMode::Distributed,
+                    Some(_) => {
+                        self.schema(
+                            "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]",
+                            format!("{ploc}/ProcessorConfig/Mode"),
+                        );
+                        MapMode::Inline
+                    }
+                };
+                let execution_type = pc
+                    .get("ExecutionType")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+                (mode, execution_type)
+            }
+            Some(_) => {
+                self.schema(
+                    "The value for the field 'ProcessorConfig' must be an OBJECT",
+                    format!("{ploc}/ProcessorConfig"),
+                );
+                (MapMode::Inline, None)
+            }
+        }
+    }
+
+    /// ItemSelector (compiled in JSONPath only) or the legacy Parameters.
+    fn item_selector(
+        &mut self,
+        o: &Map<String, Value>,
+        loc: &str,
+        ql: QueryLanguage,
+        uc: &mut bool,
+    ) -> Option<Template> {
+        if o.contains_key("ItemSelector") && o.contains_key("Parameters") {
+            self.schema(
+                "Only one of 'ItemSelector' or 'Parameters' may be given",
+                loc.to_string(),
+            );
+        }
+        if !o.contains_key("ItemSelector") {
+            self.template(o, "Parameters", loc, uc)
+        } else if ql == QueryLanguage::JsonPath {
+            self.template(o, "ItemSelector", loc, uc)
+        } else {
+            None
+        }
+    }
+
+    fn items_path(&mut self, o: &Map<String, Value>, loc: &str, uc: &mut bool) -> Option<JsonPath> {
+        match o.get("ItemsPath")? {
+            Value::String(s) => match JsonPath::parse_reference(s) {
+                Ok(p) => {
+                    *uc |= matches!(p.root(), crate::path::Root::Context);
+                    Some(p)
+                }
+                Err(_) => {
+                    self.schema(
+                        "The value for the field 'ItemsPath' must be a valid Reference Path",
+                        format!("{loc}/ItemsPath"),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.schema(
+                    "The value for the field 'ItemsPath' must be a STRING",
+                    format!("{loc}/ItemsPath"),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Parsing and validation of definitions: the model built and the diagnostics given.
+
+use super::*;
+use serde_json::json;
+
+fn parse(v: Value) -> Result<StateMachine, Vec<Diagnostic>> {
+    StateMachine::from_value(&v)
+}
+
+#[test]
+fn simple() {
+    let sm = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}})).unwrap();
+    assert_eq!(sm.start().name, "A");
+    assert_eq!(sm.start().next, Some(1));
+    assert_eq!(sm.index_of("B"), Some(1));
+}
+
+#[test]
+fn diagnostics() {
+    let e = parse(json!({"StartAt": "pass1", "States": {"pass1": {"Type": "Pass", "Next": "pass3"}, "pass2": {"Type": "Pass", "End": true}}})).unwrap_err();
+    let msg = crate::error::invalid_definition_message(&e);
+    assert!(
+        msg.contains(
+            "MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3 at /States/pass1/Next"
+        ),
+        "{msg}"
+    );
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}})).unwrap_err();
+    assert_eq!(e[0].code, "MISSING_END_STATE");
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}})).unwrap_err();
+    assert_eq!(e[0].message, "State \"B\" is not reachable.");
+    assert_eq!(e[0].location, "/States/B");
+    let e = parse(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Resource": "x"}}}),
+    )
+    .unwrap_err();
+    assert_eq!(e[0].code, "SCHEMA_VALIDATION_FAILED");
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass"}}})).unwrap_err();
+    assert_eq!(e[0].code, "SCHEMA_VALIDATION_FAILED");
+    let e = parse(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true,
+        "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]}}}),
+    )
+    .unwrap_err();
+    assert!(e[0].location.ends_with("/Retry[0]/ErrorEquals"));
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Parameters": {"x.$": "States.Bogus()"}}}})).unwrap_err();
+    assert_eq!(e[0].location, "/States/A/Parameters/x.$");
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultPath": "$.a[*]"}}})).unwrap_err();
+    assert_eq!(e[0].location, "/States/A/ResultPath");
+    assert_eq!(
+        StateMachine::parse("{nope").unwrap_err()[0].code,
+        "INVALID_JSON_DESCRIPTION"
+    );
+    let e = parse(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "Z"}], "Default": "Q"}}})).unwrap_err();
+    assert!(e.iter().any(|d| d.location == "/States/C/Choices[0]/Next"));
+}
+
+#[test]
+fn names_resources_and_warnings() {
+    let e = parse(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}]}}}),
+    )
+    .unwrap_err();
+    assert_eq!(e[0].code, "DUPLICATE_STATE_NAME");
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "not-an-arn", "End": true}}})).unwrap_err();
+    assert_eq!(e[0].code, "INVALID_RESOURCE");
+    assert_eq!(e[0].location, "/States/A/Resource");
+    assert_eq!(
+        StateMachine::parse("  ").unwrap_err()[0].code,
+        "MISSING_DESCRIPTION"
+    );
+    let sm = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "F", "Parameters": {"x": "$.y"}, "Result": {"a.$": "$.b"}},
+        "F": {"Type": "Fail", "Error": "$.e"}}})).unwrap();
+    let codes: Vec<&str> = sm.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, vec!["NO_DOLLAR", "PASS_RESULT_IS_STATIC", "NO_PATH"]);
+    assert_eq!(sm.warnings[0].location, "/States/A/Parameters/x");
+    let long = "x".repeat(81);
+    let e =
+        parse(json!({"StartAt": long, "States": {long.clone(): {"Type": "Succeed"}}})).unwrap_err();
+    assert_eq!(e[0].code, "INVALID_STATE_NAME");
+}
+
+#[test]
+fn map_and_parallel() {
+    let sm = parse(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemsPath": "$.items", "Parameters": {"v.$": "$$.Map.Item.Value"}, "MaxConcurrency": 2,
+              "Iterator": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "Next": "Par"},
+        "Par": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}]}
+    }})).unwrap();
+    let StateKind::Map(m) = &sm.states[0].kind else {
+        panic!()
+    };
+    assert!(m.legacy_iterator);
+    assert!(m.item_selector.is_some());
+    assert!(sm.states[0].parameters.is_none());
+    assert!(sm.states[0].uses_context);
+    let StateKind::Parallel { branches } = &sm.states[1].kind else {
+        panic!()
+    };
+    assert_eq!(branches.len(), 1);
+}
+
+#[test]
+fn error_matching() {
+    let all = vec!["States.ALL".to_string()];
+    assert!(error_matches(&all, "Exception"));
+    assert!(error_matches(&all, "States.Timeout"));
+    assert!(!error_matches(&all, "States.Runtime"));
+    let tf = vec!["States.TaskFailed".to_string()];
+    assert!(error_matches(&tf, "Lambda.Unknown"));
+    assert!(!error_matches(&tf, "States.Timeout"));
+}

@@ -1,0 +1,217 @@
+//! Evaluation of indefinite paths and filters.
+
+use super::is_definite;
+use super::syntax::{CmpOp, Filter, Operand, Seg};
+use serde_json::Value;
+
+#[cold]
+pub(super) fn unreachable_seg() -> ! {
+    panic!("indefinite segment in definite path")
+}
+
+pub(super) fn index(a: &[Value], i: i64) -> Option<&Value> {
+    let len = a.len() as i64;
+    let j = if i < 0 { len + i } else { i };
+    if j < 0 || j >= len {
+        None
+    } else {
+        a.get(j as usize)
+    }
+}
+
+pub(super) fn length(v: &Value) -> Option<Value> {
+    match v {
+        Value::Array(a) => Some(Value::from(a.len())),
+        Value::Object(o) => Some(Value::from(o.len())),
+        Value::String(s) => Some(Value::from(s.chars().count())),
+        _ => None,
+    }
+}
+
+pub(super) fn select<'a>(segs: &[Seg], root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>) {
+    let Some((seg, rest)) = segs.split_first() else {
+        out.push(cur);
+        return;
+    };
+    match seg {
+        Seg::Length => {
+            // terminal: counted by caller (length of the selection so far)
+            out.push(cur);
+        }
+        _ => {
+            let mut next: Vec<&'a Value> = Vec::new();
+            step(seg, root, cur, &mut next);
+            for n in next {
+                select(rest, root, n, out);
+            }
+        }
+    }
+}
+
+fn step<'a>(seg: &Seg, root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>) {
+    match seg {
+        Seg::Child(k) => {
+            if let Some(v) = cur.as_object().and_then(|o| o.get(k)) {
+                out.push(v)
+            }
+        }
+        Seg::Index(i) => {
+            if let Some(v) = cur.as_array().and_then(|a| index(a, *i)) {
+                out.push(v)
+            }
+        }
+        Seg::Wildcard => match cur {
+            Value::Array(a) => out.extend(a.iter()),
+            Value::Object(o) => out.extend(o.values()),
+            _ => {}
+        },
+        Seg::Names(ns) => {
+            if let Some(o) = cur.as_object() {
+                for n in ns {
+                    if let Some(v) = o.get(n) {
+                        out.push(v)
+                    }
+                }
+            }
+        }
+        Seg::Indices(is) => {
+            if let Some(a) = cur.as_array() {
+                for i in is {
+                    if let Some(v) = index(a, *i) {
+                        out.push(v)
+                    }
+                }
+            }
+        }
+        Seg::Slice(a, b, c) => {
+            if let Some(arr) = cur.as_array() {
+                let len = arr.len() as i64;
+                let step = c.unwrap_or(1);
+                if step <= 0 {
+                    return;
+                }
+                let norm = |x: i64| if x < 0 { (len + x).max(0) } else { x.min(len) };
+                let start = a.map(norm).unwrap_or(0);
+                let end = b.map(norm).unwrap_or(len);
+                let mut i = start;
+                while i < end {
+                    out.push(&arr[i as usize]);
+                    i += step;
+                }
+            }
+        }
+        Seg::Deep(inner) => deep(inner, root, cur, out),
+        Seg::Filter(f) => match cur {
+            Value::Array(a) => {
+                for v in a {
+                    if filter(f, root, v) {
+                        out.push(v)
+                    }
+                }
+            }
+            Value::Object(_) if filter(f, root, cur) => out.push(cur),
+            _ => {}
+        },
+        Seg::Length => {}
+    }
+}
+
+fn deep<'a>(inner: &Seg, root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>) {
+    step(inner, root, cur, out);
+    match cur {
+        Value::Array(a) => {
+            for v in a {
+                deep(inner, root, v, out)
+            }
+        }
+        Value::Object(o) => {
+            for v in o.values() {
+                deep(inner, root, v, out)
+            }
+        }
+        _ => {}
+    }
+}
+
+fn operand<'a>(
+    op: &'a Operand,
+    root: &'a Value,
+    cur: &'a Value,
+) -> Option<std::borrow::Cow<'a, Value>> {
+    use std::borrow::Cow as C;
+    match op {
+        Operand::Lit(v) => Some(C::Borrowed(v)),
+        Operand::Regex(_) => None,
+        Operand::Current(segs) | Operand::Root(segs) => {
+            let base = if matches!(op, Operand::Current(_)) {
+                cur
+            } else {
+                root
+            };
+            if is_definite(segs) {
+                let mut c = base;
+                for s in segs {
+                    match s {
+                        Seg::Child(k) => c = c.as_object()?.get(k)?,
+                        Seg::Index(i) => c = index(c.as_array()?, *i)?,
+                        Seg::Length => return length(c).map(C::Owned),
+                        _ => return None,
+                    }
+                }
+                Some(C::Borrowed(c))
+            } else {
+                let mut out = Vec::new();
+                select(segs, root, base, &mut out);
+                Some(C::Owned(Value::Array(out.into_iter().cloned().collect())))
+            }
+        }
+    }
+}
+
+fn filter(f: &Filter, root: &Value, cur: &Value) -> bool {
+    match f {
+        Filter::And(a, b) => filter(a, root, cur) && filter(b, root, cur),
+        Filter::Or(a, b) => filter(a, root, cur) || filter(b, root, cur),
+        Filter::Not(a) => !filter(a, root, cur),
+        Filter::Exists(o) => match operand(o, root, cur) {
+            Some(v) => !matches!(v.as_ref(), Value::Bool(false)),
+            None => false,
+        },
+        Filter::Cmp(l, op, r) => {
+            if let (CmpOp::Match, Operand::Regex(re)) = (op, r) {
+                return match operand(l, root, cur) {
+                    Some(v) => v.as_str().is_some_and(|s| re.0.is_match(s)),
+                    None => false,
+                };
+            }
+            let (Some(a), Some(b)) = (operand(l, root, cur), operand(r, root, cur)) else {
+                return matches!(op, CmpOp::Ne | CmpOp::Nin);
+            };
+            compare(a.as_ref(), *op, b.as_ref())
+        }
+    }
+}
+
+fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => None,
+    };
+    match op {
+        CmpOp::Eq => ord.map(|o| o == Ordering::Equal).unwrap_or_else(|| a == b),
+        CmpOp::Ne => !ord.map(|o| o == Ordering::Equal).unwrap_or_else(|| a == b),
+        CmpOp::Lt => ord == Some(Ordering::Less),
+        CmpOp::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => ord == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+        CmpOp::In => b
+            .as_array()
+            .is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
+        CmpOp::Nin => !b
+            .as_array()
+            .is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
+        CmpOp::Match => false,
+    }
+}

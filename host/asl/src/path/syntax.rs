@@ -1,0 +1,95 @@
+//! The syntax tree of a compiled path, and its canonical (Jayway) form.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Seg {
+    Child(String),
+    Index(i64),
+    Wildcard,
+    Slice(Option<i64>, Option<i64>, Option<i64>),
+    Names(Vec<String>),
+    Indices(Vec<i64>),
+    Deep(Box<Seg>),
+    Filter(Box<Filter>),
+    Length,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Operand {
+    Current(Vec<Seg>),
+    Root(Vec<Seg>),
+    Lit(Value),
+    Regex(RegexLit),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RegexLit(pub(super) regex::Regex);
+impl PartialEq for RegexLit {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.as_str() == o.0.as_str()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Match,
+    In,
+    Nin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Filter {
+    Exists(Operand),
+    Cmp(Operand, CmpOp, Operand),
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+}
+
+pub(super) fn canon_seg(seg: &Seg, s: &mut String) {
+    use std::fmt::Write;
+    match seg {
+        Seg::Child(k) => {
+            let _ = write!(s, "['{k}']");
+        }
+        Seg::Index(i) => {
+            let _ = write!(s, "[{i}]");
+        }
+        Seg::Wildcard => s.push_str("[*]"),
+        Seg::Slice(a, b, c) => {
+            s.push('[');
+            if let Some(a) = a {
+                let _ = write!(s, "{a}");
+            }
+            s.push(':');
+            if let Some(b) = b {
+                let _ = write!(s, "{b}");
+            }
+            if let Some(c) = c {
+                let _ = write!(s, ":{c}");
+            }
+            s.push(']');
+        }
+        Seg::Names(ns) => {
+            let parts: Vec<String> = ns.iter().map(|n| format!("'{n}'")).collect();
+            let _ = write!(s, "[{}]", parts.join(","));
+        }
+        Seg::Indices(is) => {
+            let parts: Vec<String> = is.iter().map(|n| n.to_string()).collect();
+            let _ = write!(s, "[{}]", parts.join(","));
+        }
+        Seg::Deep(inner) => {
+            s.push_str("..");
+            canon_seg(inner, s);
+        }
+        Seg::Filter(_) => s.push_str("[?]"),
+        Seg::Length => s.push_str(".length()"),
+    }
+}

@@ -1,0 +1,127 @@
+//! Parsing, evaluation, writing and canonical forms of paths.
+
+use super::*;
+use serde_json::json;
+
+fn ev(p: &str, v: &Value) -> Option<Value> {
+    JsonPath::parse(p).unwrap().eval(v).map(|c| c.into_owned())
+}
+
+#[test]
+fn basics() {
+    let v = json!({"a": {"b": [1, 2, 3], "c d": true}, "x": [{"y": 1}, {"y": 5}, {"z": 0}]});
+    assert_eq!(ev("$", &v), Some(v.clone()));
+    assert_eq!(ev("$.a.b[0]", &v), Some(json!(1)));
+    assert_eq!(ev("$.a.b[-1]", &v), Some(json!(3)));
+    assert_eq!(ev("$['a']['c d']", &v), Some(json!(true)));
+    assert_eq!(ev("$.a.b[1:3]", &v), Some(json!([2, 3])));
+    assert_eq!(ev("$.a.b[0,2]", &v), Some(json!([1, 3])));
+    assert_eq!(ev("$.a.b[*]", &v), Some(json!([1, 2, 3])));
+    assert_eq!(ev("$.x[*].y", &v), Some(json!([1, 5])));
+    assert_eq!(ev("$..y", &v), Some(json!([1, 5])));
+    assert_eq!(ev("$.x[?(@.y > 1)]", &v), Some(json!([{"y": 5}])));
+    assert_eq!(ev("$.x[?(@.z)]", &v), Some(json!([{"z": 0}])));
+    assert_eq!(ev("$.x[?(@.y == 1 || @.z == 0)].y", &v), Some(json!([1])));
+    assert_eq!(ev("$.a.b.length()", &v), Some(json!(3)));
+    assert_eq!(ev("$.nope", &v), None);
+    assert_eq!(ev("$.nope[*]", &v), Some(json!([])));
+    assert!(JsonPath::parse("$.x[?(@.y =~ /a.*/)]").is_ok());
+}
+
+#[test]
+fn roots() {
+    assert_eq!(
+        JsonPath::parse("$$.Execution.Id").unwrap().root(),
+        &Root::Context
+    );
+    assert_eq!(
+        JsonPath::parse("$var.x").unwrap().root(),
+        &Root::Variable("var".into())
+    );
+    assert!(JsonPath::parse("a.b").is_err());
+    assert!(JsonPath::parse("$.").is_err());
+    assert!(JsonPath::parse("$[").is_err());
+    assert!(JsonPath::parse("$.a[?(@.b").is_err());
+    assert!(JsonPath::parse_reference("$.a[*]").is_err());
+    assert!(JsonPath::parse_reference("$.a[0].b").is_ok());
+}
+
+#[test]
+fn set_creates_objects() {
+    let mut v = json!({"a": 1});
+    JsonPath::parse("$.b.c")
+        .unwrap()
+        .set(&mut v, json!(2))
+        .unwrap();
+    assert_eq!(v, json!({"a": 1, "b": {"c": 2}}));
+    JsonPath::parse("$").unwrap().set(&mut v, json!(3)).unwrap();
+    assert_eq!(v, json!(3));
+    let mut v = json!({"a": [1, 2]});
+    JsonPath::parse("$.a[1]")
+        .unwrap()
+        .set(&mut v, json!(9))
+        .unwrap();
+    assert_eq!(v, json!({"a": [1, 9]}));
+    let mut v = json!("str");
+    assert!(
+        JsonPath::parse("$.a")
+            .unwrap()
+            .set(&mut v, json!(9))
+            .is_err()
+    );
+}
+
+#[test]
+fn canonical() {
+    assert_eq!(
+        JsonPath::parse("$.NoSuchOutputPath").unwrap().canonical(),
+        "$['NoSuchOutputPath']"
+    );
+}
+
+#[test]
+fn slices_unions_filters() {
+    let v = json!({"a": [0, 1, 2, 3, 4, 5], "o": {"x": 1, "y": 2}, "limit": 2,
+        "books": [{"p": 8, "t": "a"}, {"p": 12, "t": "b"}, {"p": 30, "t": "c", "tags": ["x"]}]});
+    assert_eq!(ev("$.a[-2:]", &v), Some(json!([4, 5])));
+    assert_eq!(ev("$.a[:2]", &v), Some(json!([0, 1])));
+    assert_eq!(ev("$.a[::2]", &v), Some(json!([0, 2, 4])));
+    assert_eq!(ev("$.a[10:]", &v), Some(json!([])));
+    assert_eq!(ev("$.o['x','y']", &v), Some(json!([1, 2])));
+    assert_eq!(ev("$.o.*", &v), Some(json!([1, 2])));
+    assert_eq!(
+        ev("$.books[?(@.p < 10 || @.t == 'c')].t", &v),
+        Some(json!(["a", "c"]))
+    );
+    assert_eq!(
+        ev("$.books[?(@.p > $.limit && !(@.t == 'a'))].t", &v),
+        Some(json!(["b", "c"]))
+    );
+    assert_eq!(ev("$.books[?(@.t =~ /[ab]/)].p", &v), Some(json!([8, 12])));
+    assert_eq!(
+        ev("$.books[?(@.t in ['a', 'c'])].p", &v),
+        Some(json!([8, 30]))
+    );
+    assert_eq!(ev("$.books[?(@.tags)].t", &v), Some(json!(["c"])));
+    assert_eq!(ev("$..t", &v), Some(json!(["a", "b", "c"])));
+    assert_eq!(ev("$.books.length()", &v), Some(json!(3)));
+    assert_eq!(ev("$.a[99]", &v), None);
+    assert_eq!(ev("$.o.x.y", &v), None);
+}
+
+#[test]
+fn take_moves_out() {
+    let p = JsonPath::parse("$.a.b").unwrap();
+    let mut v = json!({"a": {"b": [1, 2]}});
+    assert_eq!(p.take(&mut v), Some(json!([1, 2])));
+    assert_eq!(v, json!({"a": {"b": null}}));
+    assert_eq!(p.take(&mut json!({})), None);
+}
+
+#[test]
+fn quoted_names() {
+    let v = json!({"a b": 1, "it's": 2, "q\"x": 3});
+    assert_eq!(ev("$['a b']", &v), Some(json!(1)));
+    assert_eq!(ev("$['it\\'s']", &v), Some(json!(2)));
+    assert_eq!(ev("$[\"q\\\"x\"]", &v), Some(json!(3)));
+}
