@@ -2,7 +2,6 @@
 //! a component hands its `.waitForTaskToken` token out, the test answers with
 //! SendTaskHeartbeat/Success/Failure; activity workers poll GetActivityTask.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
@@ -11,7 +10,7 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
 use stepbox_sandbox::Registry;
-use stepbox_server::{AppState, MemoryStore, RunningServer, ServerConfig};
+use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_tests::shared_sandbox;
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
@@ -34,10 +33,10 @@ async fn start(activity_poll: Duration, durable: bool) -> Harness {
         let config = stepbox_server::durable::DurableConfig::default();
         (AppState::durable(ServerConfig::default(), registry, store, config), Some(dir))
     } else {
-        (AppState::new(ServerConfig::default(), registry, Arc::new(MemoryStore::new())), None)
+        (AppState::in_memory(ServerConfig::default(), registry), None)
     };
     state.activity_poll = activity_poll;
-    state.recover().expect("recover");
+    state.recover().await.expect("recover");
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));

@@ -342,7 +342,7 @@ async fn a_killed_server_resumes_every_standard_execution() {
 
 /// A durable server state on `dir` (in-process, the tests' shared sandbox,
 /// which has no artifact cache directory), recovered.
-fn durable_state(dir: &Path) -> stepbox_server::AppState {
+async fn durable_state(dir: &Path) -> stepbox_server::AppState {
     use stepbox_server::durable::DurableConfig;
     let store = stepbox_store::open_dir(dir).expect("open the store");
     let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
@@ -351,7 +351,7 @@ fn durable_state(dir: &Path) -> stepbox_server::AppState {
         ..Default::default()
     };
     let state = stepbox_server::AppState::durable(stepbox_server::ServerConfig::default(), registry, store, config);
-    state.recover().expect("recover");
+    state.recover().await.expect("recover");
     state
 }
 
@@ -380,7 +380,7 @@ async fn a_restarted_server_loads_its_functions_artifacts_from_its_store() {
     use stepbox_server::RunningServer;
 
     let dir = tempfile::tempdir().unwrap();
-    let state = durable_state(dir.path());
+    let state = durable_state(dir.path()).await;
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
     let lambda = crate::clients::lambda(&server.endpoint());
     for (name, component) in [("kept", "echo"), ("dropped", "processed")] {
@@ -403,24 +403,24 @@ async fn a_restarted_server_loads_its_functions_artifacts_from_its_store() {
     assert_ne!(kept, dropped);
     lambda.delete_function().function_name("dropped").send().await.expect("DeleteFunction");
     server.shutdown().await.unwrap();
-    let durability = state.durability.clone().unwrap();
-    let stored = durability.store.artifact_keys().unwrap();
+    let durability = state.durability.clone();
+    let stored = durability.store.artifact_keys().await.unwrap();
     assert!(stored.contains(&kept) && stored.contains(&dropped), "both artifacts stored: {stored:?}");
     drop((state, durability));
     wait_released(dir.path()).await;
 
-    let state = durable_state(dir.path());
+    let state = durable_state(dir.path()).await;
     for name in ["kept", "kept:1"] {
         let f = state.registry.get(name).unwrap_or_else(|| panic!("{name} restored"));
         assert_eq!(f.function.origin, Origin::Cached, "{name} loaded its stored artifact");
     }
-    let store = state.durability.clone().unwrap().store.clone();
+    let store = state.durability.store.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while store.artifact_keys().unwrap().contains(&dropped) {
+    while store.artifact_keys().await.unwrap().contains(&dropped) {
         assert!(Instant::now() < deadline, "the deleted function's artifact stays");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(store.artifact_keys().unwrap(), [kept]);
+    assert_eq!(store.artifact_keys().await.unwrap(), [kept]);
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
     let out = crate::clients::lambda(&server.endpoint())
         .invoke()
@@ -443,7 +443,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
 
     let dir = tempfile::tempdir().unwrap();
     let start = durable_state;
-    let state = start(dir.path());
+    let state = start(dir.path()).await;
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
         .unwrap();
@@ -492,7 +492,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .send()
         .await
         .unwrap();
-    let durability = state.durability.clone().unwrap();
+    let durability = state.durability.clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     while durability.waiting() == 0 {
         assert!(Instant::now() < deadline, "the execution never suspended");
@@ -501,7 +501,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
     server.shutdown().await.unwrap();
     drop((state, durability));
     wait_released(dir.path()).await;
-    let state = start(dir.path());
+    let state = start(dir.path()).await;
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
         .unwrap();
@@ -540,7 +540,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .unwrap();
     assert_eq!(d.status(), &ExecutionStatus::Running);
     assert_eq!(
-        state.durability.as_ref().unwrap().waiting(),
+        state.durability.waiting(),
         1,
         "waiting on a timer again, not on a task"
     );

@@ -187,7 +187,7 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     let store = Store::open(Arc::new(backend)).unwrap();
     let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
     let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
-    state.recover().unwrap();
+    state.recover().await.unwrap();
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
     let sfn = crate::clients::sfn(&server.endpoint());
     let (endpoint, calls) = counting_endpoint(Duration::from_millis(600)).await;
@@ -205,7 +205,7 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     tokio::time::sleep(Duration::from_millis(150)).await;
     full.store(true, SeqCst);
     // Until its close (after the 600 ms answer) has failed.
-    let store = state.durability.clone().expect("durable").store.clone();
+    let store = state.durability.store.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !store.writes_failing() {
         assert!(Instant::now() < deadline, "no write failed");

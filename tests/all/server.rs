@@ -1,7 +1,6 @@
 //! `stepbox serve` driven by the real AWS SDK clients (aws-sdk-sfn,
 //! aws-sdk-lambda) over loopback HTTP, plus raw HTTP for protocol errors.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
@@ -10,14 +9,16 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, StateMachineType, SyncExecutionStatus};
 use serde_json::{Value, json};
 use stepbox_sandbox::Registry;
-use stepbox_server::{AppState, MemoryStore, RunningServer, ServerConfig};
+use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod express;
 mod lambda_versions;
 mod limits;
+mod memory_budget;
 mod robustness;
+mod store_errors;
 mod test_state;
 mod versions;
 
@@ -31,7 +32,7 @@ struct Harness {
 
 async fn start() -> Harness {
     let registry = Registry::new(shared_sandbox().clone());
-    let state = AppState::new(ServerConfig::default(), registry, Arc::new(MemoryStore::new()));
+    let state = AppState::in_memory(ServerConfig::default(), registry);
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
@@ -70,7 +71,7 @@ async fn start_durable() -> (Harness, tempfile::TempDir) {
     let registry = Registry::new(shared_sandbox().clone());
     let config = stepbox_server::durable::DurableConfig::default();
     let state = AppState::durable(ServerConfig::default(), registry, store, config);
-    state.recover().expect("recover");
+    state.recover().await.expect("recover");
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));

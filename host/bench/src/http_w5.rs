@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::{ExecutionOptions, ExecutionStatus, NullSink};
 use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
-use stepbox_server::{AppState, MemoryStore, RunningServer, ServerConfig};
+use stepbox_server::{AppState, RunningServer, ServerConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -195,7 +195,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
     registry.register(FUNCTION, &wasm, Limits::default()).map_err(|e| anyhow::anyhow!("registering {FUNCTION}: {e}"))?;
 
     let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let state = AppState::new(ServerConfig::default(), registry, Arc::new(MemoryStore::new()));
+    let state = AppState::in_memory(ServerConfig::default(), registry);
     let server = server_rt.block_on(RunningServer::start("127.0.0.1:0".parse()?, state.clone()))?;
     let addr = server.addr;
     let client_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

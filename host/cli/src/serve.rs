@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use stepbox_sandbox::{ArtifactStore, Limits};
 use stepbox_server::durable::{DurableConfig, StoredArtifacts};
-use stepbox_server::{AppState, MemoryStore, ServerConfig};
+use stepbox_server::{AppState, ServerConfig};
 
 use crate::util;
 
@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// Keep everything in memory instead (lost when the server stops).
     #[arg(long)]
     in_memory: bool,
+    /// With --in-memory: the most the store holds, in MiB (records and
+    /// histories; not the running executions themselves). Past it, closed
+    /// executions are evicted, oldest first (they no longer exist, as past
+    /// their retention period); running ones never are.
+    #[arg(long, value_name = "MIB", default_value_t = stepbox_server::DEFAULT_MEMORY_BUDGET_MIB, requires = "in_memory")]
+    memory_budget_mib: u64,
     /// Closed executions older than this many days are deleted.
     #[arg(long, default_value_t = 90)]
     retention_days: u64,
@@ -88,20 +94,24 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     };
     // What the second line of output says about the data (the first names the endpoint).
     let data_line;
+    let durable = DurableConfig {
+        suspend_waits_over: Duration::from_secs(args.suspend_waits_over),
+        retention: Duration::from_secs(args.retention_days.saturating_mul(24 * 3600)),
+    };
     let state = if let Some((dir, store)) = store {
-        let durable = DurableConfig {
-            suspend_waits_over: Duration::from_secs(args.suspend_waits_over),
-            retention: Duration::from_secs(args.retention_days.saturating_mul(24 * 3600)),
-        };
         let state = AppState::durable(config, registry, store, durable);
-        let resumed = state.recover()?;
+        let resumed = state.recover().await?;
         tracing::info!(data = %dir.display(), resumed, "durable store open");
         let executions = if resumed == 1 { "execution" } else { "executions" };
         data_line = format!("data: {} ({resumed} running {executions} resumed)", dir.display());
         state
     } else {
-        data_line = "data: in memory (nothing is kept when the server stops)".to_string();
-        AppState::new(config, registry, Arc::new(MemoryStore::new()))
+        data_line = format!(
+            "data: in memory, up to {} MiB (nothing is kept when the server stops)",
+            args.memory_budget_mib
+        );
+        let store = stepbox_store::Store::memory_with_budget(args.memory_budget_mib.saturating_mul(1 << 20));
+        AppState::new(config, registry, Arc::new(store), durable)
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;

@@ -184,7 +184,8 @@ pub struct StartedChild {
 pub trait Executions: Send + Sync {
     /// Starts `req` on `engine` (the parent's engine). Failures use the names
     /// the integration reports, e.g. `StepFunctions.StateMachineDoesNotExistException`.
-    fn start(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure>;
+    /// Resolves once the child is started (a durable start: recorded).
+    fn start(&self, engine: &Engine, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>>;
 }
 
 /// The failure AWS reports for an unknown state machine ARN.
@@ -218,7 +219,13 @@ impl LocalExecutions {
 }
 
 impl Executions for LocalExecutions {
-    fn start(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
+    fn start(&self, engine: &Engine, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
+        Box::pin(std::future::ready(self.start_now(engine, req)))
+    }
+}
+
+impl LocalExecutions {
+    fn start_now(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
         let sm = self
             .machines
             .lock()

@@ -391,7 +391,7 @@ async fn waiting_rss(registry: Registry, n: usize) {
         store,
         DurableConfig::default(),
     );
-    state.recover().expect("recover");
+    state.recover().await.expect("recover");
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
         .expect("server");
@@ -423,7 +423,7 @@ async fn waiting_rss(registry: Registry, n: usize) {
     while let Some(r) = set.join_next().await {
         r.expect("client");
     }
-    let durability = state.durability.clone().expect("durable");
+    let durability = state.durability.clone();
     while durability.waiting() < n {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -500,7 +500,7 @@ async fn w5_http(registry: Registry, n: usize, connections: usize) -> ((f64, f64
     for _ in 0..connections {
         pool.push(Http::connect(server.addr).await);
     }
-    let durability = state.durability.clone().expect("durable");
+    let durability = state.durability.clone();
     // Warm-up, then Express and Standard in turn, twice, the best of each.
     pool = drive(pool, "StartSyncExecution", &arns[0], 0, n / 10).await;
     pool = drive(pool, "StartExecution", &arns[1], 0, n / 10).await;
@@ -521,7 +521,7 @@ async fn w5_http(registry: Registry, n: usize, connections: usize) -> ((f64, f64
             pool = drive(std::mem::take(&mut pool), "StartExecution", &arns[1], from, n).await;
             // Until every one has durably finished: all answered, so all
             // recorded; none left in the running index.
-            while !durability.store.running_executions().expect("running").is_empty() {
+            while !durability.store.running_executions().await.expect("running").is_empty() {
                 tokio::time::sleep(Duration::from_micros(500)).await;
             }
             n as f64 / started.elapsed().as_secs_f64()
@@ -529,7 +529,7 @@ async fn w5_http(registry: Registry, n: usize, connections: usize) -> ((f64, f64
         standard = standard.max(standard_cpu.measure(n, standard_run).await);
     }
     drop(pool);
-    let running = durability.store.running_executions().expect("running");
+    let running = durability.store.running_executions().await.expect("running");
     assert!(running.is_empty(), "{} executions still RUNNING", running.len());
     server.shutdown().await.ok();
     ((express, standard), (express_cpu, standard_cpu))

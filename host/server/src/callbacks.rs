@@ -36,28 +36,28 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
             let output = required(p, "output")?;
             let value: Value = serde_json::from_str(output)
                 .map_err(|e| ApiError::new("InvalidOutput", format!("Invalid Output: '{e}'")))?;
-            signal(state, token, Signal::Succeeded(value))
+            signal(state, token, Signal::Succeeded(value)).await
         }
         "SendTaskFailure" => {
             let token = token(p)?;
             let error = optional(p, "error")?.map(str::to_string);
             let cause = optional(p, "cause")?.map(str::to_string);
-            signal(state, token, Signal::Failed { error, cause })
+            signal(state, token, Signal::Failed { error, cause }).await
         }
-        "SendTaskHeartbeat" => signal(state, token(p)?, Signal::Heartbeat),
+        "SendTaskHeartbeat" => signal(state, token(p)?, Signal::Heartbeat).await,
         "CreateActivity" => {
             let name = required(p, "name")?;
             check_name(name, 80)?;
             let arn = format!("arn:aws:states:{}:{}:activity:{name}", state.config.region, state.config.account);
             let r = state.activities.create(&arn, name, Utc::now());
-            if let Some(d) = &state.durability {
+            if state.store.persistent() {
                 let record = stepbox_store::ActivityRecord {
                     arn: r.arn.clone(),
                     name: r.name.clone(),
                     creation_date: r.creation_date,
                     extra: Default::default(),
                 };
-                crate::durable::wait(d.store.put_activity(&record)).map_err(store_failed)?;
+                state.store.put_activity(&record).await.map_err(ApiError::store_failure)?;
             }
             Ok(json!({"activityArn": r.arn, "creationDate": epoch(r.creation_date)}))
         }
@@ -72,8 +72,8 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
         "DeleteActivity" => {
             let arn = activity_arn(p)?;
             state.activities.delete(arn);
-            if let Some(d) = &state.durability {
-                crate::durable::wait(d.store.delete_activity(arn)).map_err(store_failed)?;
+            if state.store.persistent() {
+                state.store.delete_activity(arn).await.map_err(ApiError::store_failure)?;
             }
             Ok(json!({}))
         }
@@ -101,14 +101,10 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
     }
 }
 
-fn store_failed(e: stepbox_store::StoreError) -> ApiError {
-    ApiError::new("InternalServerError", format!("the store failed: {e}"))
-}
-
-fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
+async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
     match state.engine.services().callbacks.signal(token, s) {
         Ok(()) => Ok(json!({})),
-        Err(CallbackError::TaskDoesNotExist) if execution_closed(state, token) => {
+        Err(CallbackError::TaskDoesNotExist) if execution_closed(state, token).await? => {
             let e = CallbackError::TaskTimedOut;
             Err(ApiError::new(e.api_name(), e.to_string()))
         }
@@ -121,10 +117,10 @@ fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
 /// for those AWS answers TaskTimedOut, as for any task that is over. (A token
 /// of an execution still RUNNING keeps TaskDoesNotExist: after a restart its
 /// task may be about to wait again.)
-fn execution_closed(state: &AppState, token: &str) -> bool {
-    TaskToken::parse(token)
-        .and_then(|(arn, _state)| state.store.get_execution(&arn))
-        .is_some_and(|record| record.status != "RUNNING")
+async fn execution_closed(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    let Some((arn, _state)) = TaskToken::parse(token) else { return Ok(false) };
+    let record = state.store.get_execution(&arn).await.map_err(ApiError::store_unreadable)?;
+    Ok(record.is_some_and(|record| record.status != "RUNNING"))
 }
 
 fn optional<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {

@@ -1,33 +1,33 @@
-//! Durable Standard executions (`stepbox serve --data DIR`).
+//! Standard executions, event-sourced into the store (redb with `--data
+//! DIR`, or memory with `--in-memory`).
 //!
-//! * [`DurableStore`]: the server's [`Store`] over a [`stepbox_store::Store`];
-//!   Express executions stay in memory.
-//! * Standard executions are event-sourced: their events and the engine's
-//!   checkpoints go to the store's group-committing writer in order; the
-//!   final status is committed after the terminal event.
+//! * Standard executions record their events and the engine's checkpoints
+//!   through the store's [`Journal`] (for redb, its group-committing
+//!   writer) in order; the final status is committed after the terminal
+//!   event. Express executions are never recorded.
 //! * A top-level Wait longer than [`DurableConfig::suspend_waits_over`]
 //!   suspends the run: the task ends, a [`Timers`] entry (ARN + due time)
 //!   resumes it from the store at the due time.
-//! * [`recover`] at start-up: every RUNNING Standard execution resumes (or is
-//!   closed from its recorded terminal event), so none stays stuck RUNNING.
+//! * [`recover`] at start-up of a persistent store: every RUNNING Standard
+//!   execution resumes (or is closed from its recorded terminal event), so
+//!   none stays stuck RUNNING.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use stepbox_asl::StateMachine;
 use stepbox_engine::{
-    Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, Progress, Resume,
+    Details, EventType, ExecutionOptions, ExecutionOutcome, HistoryEvent, HistorySink, Progress, Resume,
     StopRequest,
 };
-use stepbox_store::{Begun, ExecutionJournal, StoreError};
+use stepbox_store::{Begun, ExecutionRecord, Journal, StoreError, Stores};
 use tokio::sync::{Notify, watch};
 
 use crate::AppState;
-use crate::store::{AliasRecord, ExecutionRecord, StateMachineRecord, Store, VersionRecord};
 
 /// Durability settings of a server.
 #[derive(Debug, Clone)]
@@ -47,19 +47,23 @@ impl Default for DurableConfig {
     }
 }
 
-/// The durable side of a server: the store, its settings and the timers.
+/// The execution side of a server: the store, its settings and the timers.
 pub struct Durability {
-    pub store: stepbox_store::Store,
+    pub store: Arc<dyn Stores>,
     pub config: DurableConfig,
     timers: Timers,
     /// Turns true when the server stops: the timer and retention tasks end
     /// (and with them their handles on the store).
     stopped: watch::Sender<bool>,
+    /// The timer and retention tasks run (started once).
+    running: AtomicBool,
 }
 
 /// A durable server keeps its functions' precompiled artifacts in its store,
 /// beside their wasm (keyed by the wasm's hash and the engine's), so a
 /// restart compiles nothing, whatever happened to the cache directory.
+/// (The sandbox asks for them synchronously, so this holds the redb store
+/// itself, whose reads never wait.)
 pub struct StoredArtifacts(stepbox_store::Store);
 
 impl StoredArtifacts {
@@ -82,12 +86,13 @@ impl stepbox_sandbox::ArtifactStore for StoredArtifacts {
 }
 
 impl Durability {
-    pub fn new(store: stepbox_store::Store, config: DurableConfig) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Stores>, config: DurableConfig) -> Arc<Self> {
         Arc::new(Durability {
             store,
             config,
             timers: Timers::default(),
             stopped: watch::channel(false).0,
+            running: AtomicBool::new(false),
         })
     }
 
@@ -105,212 +110,14 @@ impl Durability {
     pub fn waiting(&self) -> usize {
         self.timers.len()
     }
-}
 
-/// Waits for a store write from synchronous code (the [`Store`] trait is
-/// synchronous; the writer is its own thread, so this cannot deadlock a
-/// runtime). On a multi-thread runtime the worker hands its other tasks over
-/// while it waits, so concurrent requests still share group commits.
-pub(crate) fn wait<T>(commit: stepbox_store::Commit<T>) -> Result<T, StoreError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| park_on(commit))
+    /// Starts the timer and retention tasks, unless they run already.
+    pub(crate) fn run_background(self: &Arc<Self>, state: &AppState) {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
         }
-        _ => park_on(commit),
-    }
-}
-
-fn park_on<T>(commit: stepbox_store::Commit<T>) -> Result<T, StoreError> {
-    struct Thread(std::thread::Thread);
-    impl Wake for Thread {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Thread(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut commit = commit;
-    loop {
-        if let Poll::Ready(r) = commit.as_mut().poll(&mut cx) {
-            return r;
-        }
-        std::thread::park();
-    }
-}
-
-fn log_err<T: Default>(what: &str, r: Result<T, StoreError>) -> T {
-    r.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "store: {what}");
-        T::default()
-    })
-}
-
-/// The server's [`Store`] over the durable store (Express executions are
-/// never recorded: they stay in memory).
-pub struct DurableStore {
-    durable: stepbox_store::Store,
-}
-
-impl DurableStore {
-    pub fn new(durable: stepbox_store::Store) -> Self {
-        DurableStore { durable }
-    }
-}
-
-impl Store for DurableStore {
-    fn insert_state_machine(&self, record: StateMachineRecord) -> Result<(), StateMachineRecord> {
-        match wait(self.durable.insert_state_machine(record)) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "store: insert state machine");
-                Ok(())
-            }
-        }
-    }
-    fn get_state_machine(&self, arn: &str) -> Option<StateMachineRecord> {
-        log_err("get state machine", self.durable.get_state_machine(arn))
-    }
-    fn read_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        self.durable.get_state_machine(arn)
-    }
-    fn update_state_machine(&self, record: StateMachineRecord) -> bool {
-        if self.get_state_machine(&record.arn).is_none() {
-            return false;
-        }
-        log_err(
-            "update state machine",
-            wait(self.durable.put_state_machine(&record)),
-        );
-        true
-    }
-    fn delete_state_machine(&self, arn: &str) -> bool {
-        log_err(
-            "delete state machine",
-            wait(self.durable.delete_state_machine(arn)),
-        )
-    }
-    fn list_state_machines(&self) -> Vec<StateMachineRecord> {
-        log_err("list state machines", self.durable.list_state_machines())
-    }
-
-    fn publish_version(&self, candidate: VersionRecord) -> (VersionRecord, bool) {
-        let fallback = candidate.clone();
-        match wait(self.durable.publish_version(candidate)) {
-            Ok(published) => published,
-            Err(e) => {
-                tracing::error!(error = %e, "store: publish version");
-                (fallback, false)
-            }
-        }
-    }
-    fn get_version(&self, arn: &str) -> Option<VersionRecord> {
-        log_err("get version", self.durable.get_version(arn))
-    }
-    fn list_versions(&self, state_machine_arn: &str) -> Vec<VersionRecord> {
-        log_err(
-            "list versions",
-            self.durable.list_versions(state_machine_arn),
-        )
-    }
-    fn delete_version(&self, arn: &str) -> bool {
-        log_err("delete version", wait(self.durable.delete_version(arn)))
-    }
-
-    fn insert_alias(&self, record: AliasRecord) -> Result<(), AliasRecord> {
-        match wait(self.durable.insert_alias(record)) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "store: insert alias");
-                Ok(())
-            }
-        }
-    }
-    fn get_alias(&self, arn: &str) -> Option<AliasRecord> {
-        log_err("get alias", self.durable.get_alias(arn))
-    }
-    fn update_alias(&self, record: AliasRecord) -> bool {
-        log_err(
-            "update alias",
-            wait(self.durable.update_alias(record)),
-        )
-    }
-    fn delete_alias(&self, arn: &str) -> bool {
-        log_err("delete alias", wait(self.durable.delete_alias(arn)))
-    }
-    fn list_aliases(&self, state_machine_arn: &str) -> Vec<AliasRecord> {
-        log_err("list aliases", self.durable.list_aliases(state_machine_arn))
-    }
-
-    fn insert_execution(&self, record: ExecutionRecord) -> Result<(), ExecutionRecord> {
-        match wait(self.durable.insert_execution(record)) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "store: insert execution");
-                Ok(())
-            }
-        }
-    }
-    fn get_execution(&self, arn: &str) -> Option<ExecutionRecord> {
-        log_err("get execution", self.durable.get_execution(arn))
-    }
-    fn read_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.durable.get_execution(arn)
-    }
-    fn update_execution(&self, arn: &str, change: &mut dyn FnMut(&mut ExecutionRecord)) -> bool {
-        // Read, change a copy, then write it only if nobody changed the record meanwhile.
-        let Some(mut current) = log_err("get execution", self.durable.get_execution(arn)) else {
-            return false;
-        };
-        loop {
-            let mut new = current.clone();
-            change(&mut new);
-            match wait(self.durable.replace_execution_if(current, new)) {
-                Ok(Ok(())) => return true,
-                Ok(Err(Some(now))) => current = now,
-                Ok(Err(None)) => return false,
-                Err(e) => {
-                    tracing::error!(error = %e, "store: update execution");
-                    return false;
-                }
-            }
-        }
-    }
-    fn list_executions_page(
-        &self,
-        state_machine_arn: &str,
-        before: Option<u64>,
-        limit: usize,
-        keep: &mut dyn FnMut(&ExecutionRecord) -> bool,
-    ) -> (Vec<ExecutionRecord>, Option<u64>) {
-        log_err(
-            "list executions",
-            self.durable.list_executions_page(state_machine_arn, before, limit, keep),
-        )
-    }
-    fn append_event(&self, execution_arn: &str, event: HistoryEvent) {
-        drop(self.durable.append_event(execution_arn, &event));
-    }
-    fn history(&self, execution_arn: &str) -> Vec<HistoryEvent> {
-        log_err("history", self.durable.history(execution_arn))
-    }
-
-    fn tag(&self, arn: &str, tags: &[(String, String)]) {
-        let mut list = self.tags(arn);
-        for (k, v) in tags {
-            match list.iter_mut().find(|(key, _)| key == k) {
-                Some(slot) => slot.1 = v.clone(),
-                None => list.push((k.clone(), v.clone())),
-            }
-        }
-        log_err("tag", wait(self.durable.set_tags(arn, list)));
-    }
-    fn untag(&self, arn: &str, keys: &[String]) {
-        let mut list = self.tags(arn);
-        list.retain(|(k, _)| !keys.contains(k));
-        log_err("untag", wait(self.durable.set_tags(arn, list)));
-    }
-    fn tags(&self, arn: &str) -> Vec<(String, String)> {
-        log_err("tags", self.durable.tags(arn))
+        tokio::spawn(run_timers(state.clone(), self.clone()));
+        tokio::spawn(sweep(self.clone()));
     }
 }
 
@@ -352,10 +159,10 @@ impl Timers {
 pub(crate) enum Started {
     /// A new execution, just inserted as this record (its close then needs
     /// no read of the store).
-    New(stepbox_store::ExecutionRecord),
+    New(ExecutionRecord),
     /// A new execution its journal records with its first write (see
-    /// [`ExecutionJournal::begin`]).
-    Recording(ExecutionJournal),
+    /// [`stepbox_store::ExecutionJournal::begin`]).
+    Recording(Arc<dyn Journal>),
     /// A recorded execution continuing after a restart or a suspension.
     Resumed(Resume),
 }
@@ -369,9 +176,9 @@ pub(crate) fn start(
     sm: Arc<StateMachine>,
     input: Value,
     options: ExecutionOptions,
-    record: stepbox_store::ExecutionRecord,
-) -> stepbox_store::Commit<Result<(), stepbox_store::ExecutionRecord>> {
-    match ExecutionJournal::begin(&durability.store, record.clone()) {
+    record: ExecutionRecord,
+) -> stepbox_store::Commit<Result<(), ExecutionRecord>> {
+    match durability.store.begin(record.clone()) {
         Err(e) => Box::pin(async move { Err(e) }),
         Ok(Begun::Exists(stored)) => Box::pin(async move { Ok(Err(stored)) }),
         Ok(Begun::Recording { journal, recorded }) => {
@@ -408,16 +215,18 @@ pub(crate) fn spawn_run(
     tokio::spawn(async move {
         let (progress, sink) = match started {
             Started::New(record) => {
-                let sink = Arc::new(ExecutionJournal::started(durability.store.clone(), record));
-                (state.engine.start_durable(sm, input, options, sink.clone()).await, sink)
+                let sink = durability.store.journal(&arn, Some(record));
+                let history: Arc<dyn HistorySink> = sink.clone();
+                (state.engine.start_durable(sm, input, options, history).await, sink)
             }
-            Started::Recording(journal) => {
-                let sink = Arc::new(journal);
-                (state.engine.start_durable(sm, input, options, sink.clone()).await, sink)
+            Started::Recording(sink) => {
+                let history: Arc<dyn HistorySink> = sink.clone();
+                (state.engine.start_durable(sm, input, options, history).await, sink)
             }
             Started::Resumed(from) => {
-                let sink = Arc::new(ExecutionJournal::new(durability.store.clone(), arn.clone()));
-                (state.engine.resume(sm, from, options, sink.clone()).await, sink)
+                let sink = durability.store.journal(&arn, None);
+                let history: Arc<dyn HistorySink> = sink.clone();
+                (state.engine.resume(sm, from, options, history).await, sink)
             }
         };
         state.running.remove(&arn);
@@ -432,23 +241,23 @@ pub(crate) fn spawn_run(
                 // the store writes again, as a restart would.
                 let retry = (durability.clone(), tokio::runtime::Handle::current());
                 sink.close_or_else(
-                    move |r| close(r, &outcome),
-                    move |_| {
+                    Box::new(move |r| close(r, &outcome)),
+                    Box::new(move |_| {
                         let (durability, runtime) = retry;
                         runtime.spawn(resume_once_writable(durability, arn));
-                    },
+                    }),
                 );
             }
             Progress::Suspended { until } => {
                 tracing::debug!(execution = %arn, %until, "execution suspended");
-                drop(sink.close(move |r| r.wake_at = Some(until)));
+                drop(sink.close(Box::new(move |r| r.wake_at = Some(until))));
                 durability.timers.add(until, arn);
             }
         }
     });
 }
 
-fn close(record: &mut stepbox_store::ExecutionRecord, outcome: &ExecutionOutcome) {
+fn close(record: &mut ExecutionRecord, outcome: &ExecutionOutcome) {
     record.wake_at = None;
     if !record.is_running() {
         return; // stopped by StopExecution meanwhile
@@ -461,36 +270,31 @@ fn close(record: &mut stepbox_store::ExecutionRecord, outcome: &ExecutionOutcome
 }
 
 /// Continues a RUNNING execution from what the store recorded.
-fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(), StoreError> {
-    let Some(record) = durability.store.get_execution(arn)? else {
+async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(), StoreError> {
+    let store = &durability.store;
+    let Some(record) = store.get_execution(arn).await? else {
         return Ok(());
     };
     if !record.is_running() || state.running.contains(arn) {
         return Ok(());
     }
     // Died after recording the terminal event but before the status: close it from the event.
-    if let Some(last) = durability.store.last_event(arn)?
+    if let Some(last) = store.last_event(arn).await?
         && let Some(close) = closing(&last)
     {
-        drop(durability.store.update_execution(arn, close));
+        store.update_execution(arn, close).await?;
         return Ok(());
     }
     let sm = match StateMachine::parse(&record.definition) {
         Ok(sm) => Arc::new(sm),
-        Err(_) => {
-            return fail_unresumable(
-                durability,
-                &record,
-                "its recorded definition does not parse",
-            );
-        }
+        Err(_) => return fail_unresumable(durability, &record, "its recorded definition does not parse").await,
     };
     let input: Value = serde_json::from_str(&record.input).unwrap_or(Value::Null);
     let resume = Resume {
         input: input.clone(),
         start_date: record.start_date,
-        checkpoint: durability.store.checkpoint(arn)?,
-        last_event_id: durability.store.last_event_id(arn)?,
+        checkpoint: store.checkpoint(arn).await?,
+        last_event_id: store.last_event_id(arn).await?,
     };
     let sm_name = record
         .state_machine_arn
@@ -498,10 +302,7 @@ fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(),
         .next()
         .unwrap_or_default()
         .to_string();
-    let role_arn = durability
-        .store
-        .get_state_machine(&record.state_machine_arn)?
-        .map(|s| s.role_arn);
+    let role_arn = store.get_state_machine(&record.state_machine_arn).await?.map(|s| s.role_arn);
     let options = ExecutionOptions {
         name: record.name.clone(),
         execution_arn: Some(record.arn.clone()),
@@ -521,26 +322,21 @@ fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(),
     Ok(())
 }
 
-fn fail_unresumable(
-    durability: &Durability,
-    record: &stepbox_store::ExecutionRecord,
-    why: &str,
-) -> Result<(), StoreError> {
+async fn fail_unresumable(durability: &Durability, record: &ExecutionRecord, why: &str) -> Result<(), StoreError> {
     tracing::error!(execution = %record.arn, "cannot resume: {why}");
     let cause = format!("stepbox could not resume the execution after a restart: {why}");
-    drop(durability.store.update_execution(&record.arn, move |r| {
+    let failed = Box::new(move |r: &mut ExecutionRecord| {
         r.status = "FAILED".into();
         r.error = Some("States.Runtime".into());
         r.cause = Some(cause);
         r.stop_date = Some(Utc::now());
-    }));
+    });
+    durability.store.update_execution(&record.arn, failed).await?;
     Ok(())
 }
 
 /// The record change a terminal event implies.
-fn closing(
-    last: &HistoryEvent,
-) -> Option<impl FnOnce(&mut stepbox_store::ExecutionRecord) + Send + 'static> {
+fn closing(last: &HistoryEvent) -> Option<stepbox_store::Change> {
     let status = match last.event_type {
         EventType::ExecutionSucceeded => "SUCCEEDED",
         EventType::ExecutionFailed => "FAILED",
@@ -552,20 +348,20 @@ fn closing(
     let field = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_string);
     let (output, error, cause) = (field("output"), field("error"), field("cause"));
     let stop = last.timestamp;
-    Some(move |r: &mut stepbox_store::ExecutionRecord| {
+    Some(Box::new(move |r: &mut ExecutionRecord| {
         r.status = status.into();
         r.output = output;
         r.error = error;
         r.cause = cause;
         r.stop_date = Some(stop);
         r.wake_at = None;
-    })
+    }))
 }
 
 /// StopExecution of an execution that has no task (suspended on a timer):
 /// records its ExecutionAborted event.
-pub(crate) fn abort_suspended(durability: &Durability, arn: &str, stop: &StopRequest) {
-    let last = log_err("last event", durability.store.last_event_id(arn));
+pub(crate) async fn abort_suspended(durability: &Durability, arn: &str, stop: &StopRequest) -> Result<(), StoreError> {
+    let last = durability.store.last_event_id(arn).await?;
     let event = HistoryEvent {
         id: last + 1,
         previous_event_id: last,
@@ -573,44 +369,45 @@ pub(crate) fn abort_suspended(durability: &Durability, arn: &str, stop: &StopReq
         event_type: EventType::ExecutionAborted,
         details: Details::Json(stop.details()),
     };
-    drop(durability.store.append_event(arn, &event));
+    durability.store.append_event(arn, &event).await
 }
 
-/// Start-up: resume every RUNNING Standard execution (due ones now, suspended
-/// ones on their timer), then run the timers and the retention sweep.
-pub(crate) fn recover(state: &AppState, durability: &Arc<Durability>) -> Result<usize, StoreError> {
-    let functions = crate::lambda::restore_functions(state, &durability.store)?;
+/// Start-up of a persistent store: registers its functions again, resumes
+/// every RUNNING Standard execution (due ones now, suspended ones on their
+/// timer), then runs the timers and the retention sweep.
+pub(crate) async fn recover(state: &AppState, durability: &Arc<Durability>) -> Result<usize, StoreError> {
+    let store = &durability.store;
+    let functions = crate::lambda::restore_functions(state, store.as_ref()).await?;
     if functions > 0 {
         tracing::info!(functions, "restored stored functions");
     }
-    let versions = crate::lambda::restore_versions(state, &durability.store)?;
+    let versions = crate::lambda::restore_versions(state, store.as_ref()).await?;
     if versions > 0 {
         tracing::info!(versions, "restored published function versions");
     }
     // Artifacts no registered function uses (deleted or updated since, or
     // compiled by another engine build) go.
-    let unused = durability.store.delete_artifacts_except(state.registry.artifact_keys());
+    let (keep, unused) = (state.registry.artifact_keys(), store.clone());
     tokio::spawn(async move {
-        match unused.await {
+        match unused.delete_artifacts_except(keep).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "deleted stored artifacts no function uses"),
             Err(e) => tracing::warn!(error = %e, "cannot delete unused stored artifacts"),
         }
     });
-    for a in durability.store.list_activities()? {
+    for a in store.list_activities().await? {
         state.activities.create(&a.arn, &a.name, a.creation_date);
     }
     let now = Utc::now();
-    let running = durability.store.running_executions()?;
+    let running = store.running_executions().await?;
     let count = running.len();
     for record in running {
         match record.wake_at {
             Some(at) if at > now => durability.timers.add(at, record.arn),
-            _ => wake(state, durability, &record.arn)?,
+            _ => wake(state, durability, &record.arn).await?,
         }
     }
-    tokio::spawn(run_timers(state.clone(), durability.clone()));
-    tokio::spawn(sweep(durability.clone()));
+    durability.run_background(state);
     Ok(count)
 }
 
@@ -619,7 +416,7 @@ async fn run_timers(state: AppState, durability: Arc<Durability>) {
         let changed = durability.timers.changed.notified();
         let (ready, next) = durability.timers.take_due(Utc::now());
         for arn in ready {
-            match wake(&state, &durability, &arn) {
+            match wake(&state, &durability, &arn).await {
                 Ok(()) => {}
                 // The store cannot be read now (a full disk, say): try again.
                 Err(e @ StoreError::Database(_)) => {

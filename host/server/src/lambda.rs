@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
+use stepbox_store::Stores;
 
 use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
 
@@ -78,6 +79,11 @@ struct LambdaError {
 impl LambdaError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         LambdaError { status, kind, message: message.into() }
+    }
+    /// The store failed: Lambda's ServiceException, with the reason.
+    fn store(e: stepbox_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", format!("the store failed: {e}"))
     }
     fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message)
@@ -184,10 +190,9 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
                 return Err(LambdaError::not_found(state, &name));
             }
             state.functions.lock().remove(&name);
-            versions::forget(state, &name);
-            if let Some(d) = &state.durability {
-                crate::durable::wait(d.store.delete_function(&name))
-                    .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?;
+            versions::forget(state, &name).await?;
+            if state.store.persistent() {
+                state.store.delete_function(&name).await.map_err(LambdaError::store)?;
             }
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NO_CONTENT;
@@ -201,22 +206,22 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
         (Method::POST, [name, v]) if v == "versions" => {
             let (name, _) = resolve_name(name)?;
             let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
-            versions::publish(state, &name, &body)
+            versions::publish(state, &name, &body).await
         }
         (Method::GET, [name, v]) if v == "versions" => versions::list_versions(state, &resolve_name(name)?.0),
         (Method::POST, [name, a]) if a == "aliases" => {
             let (name, _) = resolve_name(name)?;
             let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
-            versions::create_alias(state, &name, &body)
+            versions::create_alias(state, &name, &body).await
         }
         (Method::GET, [name, a]) if a == "aliases" => versions::list_aliases(state, &resolve_name(name)?.0),
         (Method::GET, [name, a, alias]) if a == "aliases" => versions::get_alias(state, &resolve_name(name)?.0, alias),
         (Method::PUT, [name, a, alias]) if a == "aliases" => {
             let (name, _) = resolve_name(name)?;
             let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
-            versions::update_alias(state, &name, alias, &body)
+            versions::update_alias(state, &name, alias, &body).await
         }
-        (Method::DELETE, [name, a, alias]) if a == "aliases" => versions::delete_alias(state, &resolve_name(name)?.0, alias),
+        (Method::DELETE, [name, a, alias]) if a == "aliases" => versions::delete_alias(state, &resolve_name(name)?.0, alias).await,
         (Method::PUT, [name, c]) if c == "code" => {
             let body = json_body(req, crate::LAMBDA_BODY_LIMIT).await?;
             update_code(state, name, &body).await
@@ -329,12 +334,9 @@ async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -
             }
             RegisterError::Cache(_) => LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()),
         })?;
-    if let Some(d) = &state.durability {
+    if state.store.persistent() {
         let record = function_record(state, name, &registered.function.sha256, Value::Null);
-        d.store
-            .put_function(&record, wasm)
-            .await
-            .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?;
+        state.store.put_function(&record, wasm).await.map_err(LambdaError::store)?;
     }
     Ok(registered)
 }
@@ -351,21 +353,20 @@ fn function_record(state: &AppState, name: &str, sha256: &str, configuration: Va
 
 /// Durable servers keep the function's configuration with its code.
 async fn persist_configuration(state: &AppState, name: &str) -> Result<(), LambdaError> {
-    let Some(d) = &state.durability else { return Ok(()) };
+    if !state.store.persistent() {
+        return Ok(());
+    }
     let config = configuration(state, name)?;
     let sha = state.registry.get(name).map(|f| f.function.sha256.clone()).unwrap_or_default();
-    d.store
-        .put_function_record(&function_record(state, name, &sha, config))
-        .await
-        .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))
+    state.store.put_function_record(&function_record(state, name, &sha, config)).await.map_err(LambdaError::store)
 }
 
 /// Start-up of a durable server: registers every stored function again (the
 /// precompiled artifact usually comes from the sandbox's artifact cache).
-pub(crate) fn restore_functions(state: &AppState, store: &stepbox_store::Store) -> Result<usize, stepbox_store::StoreError> {
+pub(crate) async fn restore_functions(state: &AppState, store: &dyn Stores) -> Result<usize, stepbox_store::StoreError> {
     let mut restored = 0;
-    for record in store.list_functions()? {
-        let Some(code) = store.function_code(&record.name)? else { continue };
+    for record in store.list_functions().await? {
+        let Some(code) = store.function_code(&record.name).await? else { continue };
         let c = &record.configuration;
         let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
         let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);

@@ -9,16 +9,16 @@
 //!   ARNs resolve to (one [`Registry`] shared with the engine).
 //! * `GET /health`.
 //!
-//! State lives behind the [`Store`] trait: [`MemoryStore`], or with
-//! [`AppState::durable`] the embedded database of `stepbox-store`, where
-//! Standard executions survive restarts (see [`durable`]).
+//! State lives in `stepbox-store`, behind its [`Stores`] traits: in memory
+//! ([`AppState::in_memory`]), or in the embedded database
+//! ([`AppState::durable`]), where Standard executions survive restarts (see
+//! [`durable`]).
 
 pub mod callbacks;
 pub mod durable;
 pub mod lambda;
 mod nested;
 pub mod sfn;
-pub mod store;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,12 +36,16 @@ use stepbox_sandbox::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use store::{ExecutionRecord, MemoryStore, StateMachineRecord, Store};
+pub use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError, Stores};
 
 /// Largest request body for the Step Functions API (definitions up to 1 MiB, inputs 256 KiB).
 pub const SFN_BODY_LIMIT: usize = 2 << 20;
 /// Largest request body for the function API (a base64 ZipFile of up to 50 MB, as Lambda).
 pub const LAMBDA_BODY_LIMIT: usize = 70 << 20;
+
+/// How much an in-memory server's store holds before it evicts closed
+/// executions, oldest first (`serve --memory-budget-mib`).
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 512;
 
 /// Server identity and limits.
 #[derive(Debug, Clone)]
@@ -71,7 +75,7 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub engine: Engine,
     pub registry: Registry,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Stores>,
     /// Activities and their task queues (shared with the engine).
     pub activities: Arc<MemoryActivities>,
     /// GetActivityTask's long-poll wait ([`callbacks::ACTIVITY_POLL`]; shorter in tests).
@@ -79,21 +83,31 @@ pub struct AppState {
     pub(crate) running: Arc<sfn::Running>,
     pub(crate) functions: Arc<lambda::FunctionTable>,
     pub(crate) definitions: Arc<sfn::Definitions>,
-    /// Set for a durable server: Standard executions are event-sourced into it.
-    pub durability: Option<Arc<durable::Durability>>,
+    /// The store's executions side: Standard executions are event-sourced into it.
+    pub durability: Arc<durable::Durability>,
 }
 
 impl AppState {
-    /// A server state whose engine runs Task states on `registry`'s functions.
-    pub fn new(config: ServerConfig, registry: Registry, store: Arc<dyn Store>) -> Self {
-        Self::build(config, registry, store, None)
+    /// A server state on `store` whose engine runs Task states on
+    /// `registry`'s functions. On a persistent store, call
+    /// [`recover`](Self::recover) inside the runtime before serving.
+    pub fn new(config: ServerConfig, registry: Registry, store: Arc<dyn Stores>, durable_config: durable::DurableConfig) -> Self {
+        let durability = durable::Durability::new(store.clone(), durable_config);
+        Self::build(config, registry, store, durability)
+    }
+
+    /// A server state keeping everything in memory (`serve --in-memory`),
+    /// within the default budget ([`DEFAULT_MEMORY_BUDGET_MIB`]).
+    pub fn in_memory(config: ServerConfig, registry: Registry) -> Self {
+        let store = Arc::new(stepbox_store::Store::memory_with_budget(DEFAULT_MEMORY_BUDGET_MIB << 20));
+        Self::new(config, registry, store, durable::DurableConfig::default())
     }
 
     fn build(
         config: ServerConfig,
         registry: Registry,
-        store: Arc<dyn Store>,
-        durability: Option<Arc<durable::Durability>>,
+        store: Arc<dyn Stores>,
+        durability: Arc<durable::Durability>,
     ) -> Self {
         let invoker = SandboxInvoker::new(registry.clone())
             .with_identity(&config.region, &config.account)
@@ -156,17 +170,18 @@ impl AppState {
         durable_config: durable::DurableConfig,
     ) -> Self {
         registry.keep_artifacts_in(durable::StoredArtifacts::new(store.clone()));
-        let durability = durable::Durability::new(store.clone(), durable_config);
-        AppState::build(config, registry, Arc::new(durable::DurableStore::new(store)), Some(durability))
+        AppState::new(config, registry, Arc::new(store), durable_config)
     }
 
-    /// Resumes every RUNNING Standard execution of a durable store and starts
-    /// its timers and retention sweep; returns how many were RUNNING.
-    pub fn recover(&self) -> Result<usize, stepbox_store::StoreError> {
-        match &self.durability {
-            Some(d) => durable::recover(self, d),
-            None => Ok(0),
+    /// On a persistent store, registers its functions again and resumes
+    /// every RUNNING Standard execution; starts the timers and retention
+    /// sweep. Returns how many executions were RUNNING.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        if !self.store.persistent() {
+            self.durability.run_background(self);
+            return Ok(0);
         }
+        durable::recover(self, &self.durability).await
     }
 }
 
@@ -178,6 +193,7 @@ pub type Body = Full<Bytes>;
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "stepbox server listening");
+    state.durability.run_background(&state);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -221,10 +237,10 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
         connections.abort_all();
     }
     // In memory, executions cannot outlive the server; durable ones resume at the next start.
-    match &state.durability {
-        Some(d) => d.stop(),
-        None => state.running.abort_all(),
+    if !state.store.persistent() {
+        state.running.abort_all();
     }
+    state.durability.stop();
     tracing::info!("stepbox server stopped");
     Ok(())
 }

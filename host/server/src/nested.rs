@@ -8,11 +8,12 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use stepbox_engine::services::state_machine_does_not_exist;
 use stepbox_engine::{
-    ChildOutcome, ChildRequest, Engine, ExecutionStatus, Executions, MemoryActivities, StartedChild, TaskFailure,
+    BoxFuture, ChildOutcome, ChildRequest, Engine, ExecutionStatus, Executions, MemoryActivities, StartedChild,
+    TaskFailure,
 };
 use stepbox_sandbox::Registry;
+use stepbox_store::Stores;
 
-use crate::store::Store;
 use crate::{AppState, ServerConfig};
 
 /// How often a `.sync` parent looks at its child's record.
@@ -22,14 +23,14 @@ const CHILD_POLL: Duration = Duration::from_millis(20);
 pub(crate) struct Parts {
     pub config: Arc<ServerConfig>,
     pub registry: Registry,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Stores>,
     pub activities: Arc<MemoryActivities>,
     pub activity_poll: Duration,
     pub running: Arc<crate::sfn::Running>,
     pub functions: Arc<crate::lambda::FunctionTable>,
     pub definitions: Arc<crate::sfn::Definitions>,
-    /// On a durable server children are durable executions too.
-    pub durability: Option<Arc<crate::durable::Durability>>,
+    /// Children are recorded executions too.
+    pub durability: Arc<crate::durable::Durability>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -49,8 +50,10 @@ fn status(s: &str) -> Option<ExecutionStatus> {
 }
 
 impl Executions for ServerExecutions {
-    fn start(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
-        let p = self.parts.get().ok_or_else(|| TaskFailure::new("States.Runtime", "the server is not ready"))?;
+    fn start(&self, engine: &Engine, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
+        let Some(p) = self.parts.get() else {
+            return Box::pin(std::future::ready(Err(TaskFailure::new("States.Runtime", "the server is not ready"))));
+        };
         let state = AppState {
             config: p.config.clone(),
             engine: engine.clone(),
@@ -61,87 +64,102 @@ impl Executions for ServerExecutions {
             running: p.running.clone(),
             functions: p.functions.clone(),
             definitions: p.definitions.clone(),
-            // On a durable server a child is durable too: it resumes after a
-            // restart, and its resumed parent re-attaches to it by name.
+            // A child is recorded too: on a durable server it resumes after
+            // a restart, and its resumed parent re-attaches to it by name.
             durability: p.durability.clone(),
         };
-        let mut m = Map::new();
-        m.insert("stateMachineArn".into(), json!(req.state_machine_arn));
-        if let Some(n) = &req.name {
-            m.insert("name".into(), json!(n));
-        }
-        m.insert("input".into(), json!(stepbox_asl::compact(&req.input)));
-        if let Some(arn) = Self::existing_child(&state, &req) {
-            return self.attach(&state, engine, arn);
-        }
-        let started = match crate::sfn::start_execution_request(&state, &m) {
-            Ok(v) => v,
-            Err(e) if e.kind == "StateMachineDoesNotExist" => return Err(state_machine_does_not_exist(&req.state_machine_arn)),
-            Err(e) => {
-                return Err(TaskFailure::new(
-                    format!("StepFunctions.{}Exception", e.kind),
-                    format!(
-                        "{} (Service: AWSStepFunctions; Status Code: 400; Error Code: {}; Request ID: {}; Proxy: null)",
-                        e.message,
-                        e.kind,
-                        stepbox_asl::uuid_v4()
-                    ),
-                ));
-            }
-        };
-        let arn = started["executionArn"].as_str().unwrap_or_default().to_string();
-        Ok(self.attach(&state, engine, arn)?)
+        Box::pin(async move { start_child(&state, req).await })
     }
 }
 
-impl ServerExecutions {
-    /// The execution a resumed parent started before the restart, if any.
-    fn existing_child(state: &AppState, req: &ChildRequest) -> Option<String> {
-        let name = req.name.as_deref().filter(|_| req.reattach)?;
-        let sm_name = req.state_machine_arn.split(':').nth(6)?;
-        let arn = format!("arn:aws:states:{}:{}:execution:{sm_name}:{name}", state.config.region, state.config.account);
-        state.store.get_execution(&arn).map(|_| arn)
+async fn start_child(state: &AppState, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
+    let mut m = Map::new();
+    m.insert("stateMachineArn".into(), json!(req.state_machine_arn));
+    if let Some(n) = &req.name {
+        m.insert("name".into(), json!(n));
     }
+    m.insert("input".into(), json!(stepbox_asl::compact(&req.input)));
+    if let Some(arn) = existing_child(state, &req).await? {
+        return attach(state, arn).await;
+    }
+    let started = match crate::sfn::start_execution_request(state, &m).await {
+        Ok(v) => v,
+        Err(e) if e.kind == "StateMachineDoesNotExist" => return Err(state_machine_does_not_exist(&req.state_machine_arn)),
+        Err(e) => {
+            return Err(TaskFailure::new(
+                format!("StepFunctions.{}Exception", e.kind),
+                format!(
+                    "{} (Service: AWSStepFunctions; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
+                    e.message,
+                    e.status.as_u16(),
+                    e.kind,
+                    stepbox_asl::uuid_v4()
+                ),
+            ));
+        }
+    };
+    let arn = started["executionArn"].as_str().unwrap_or_default().to_string();
+    attach(state, arn).await
+}
 
-    /// Follows execution `arn` until it ends.
-    fn attach(&self, state: &AppState, engine: &Engine, arn: String) -> Result<StartedChild, TaskFailure> {
-        let record = state.store.get_execution(&arn).ok_or_else(|| TaskFailure::new("States.Runtime", "child execution vanished"))?;
-        let store = state.store.clone();
-        let clock = engine.clock().clone();
-        let child_arn = arn.clone();
-        let finished = Box::pin(async move {
-            loop {
-                match store.get_execution(&child_arn) {
-                    Some(r) => {
-                        if let Some(s) = status(&r.status) {
-                            return ChildOutcome {
-                                status: s,
-                                output: r.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
-                                error: r.error,
-                                cause: r.cause,
-                                stop_date: r.stop_date.unwrap_or_else(|| clock.now()),
-                            };
-                        }
-                    }
-                    None => {
+/// A failed read of the store, as the child's Task fails with it.
+fn unreadable(e: stepbox_store::StoreError) -> TaskFailure {
+    TaskFailure::new("States.Runtime", format!("the store could not be read: {e}"))
+}
+
+/// The execution a resumed parent started before the restart, if any.
+async fn existing_child(state: &AppState, req: &ChildRequest) -> Result<Option<String>, TaskFailure> {
+    let Some(name) = req.name.as_deref().filter(|_| req.reattach) else { return Ok(None) };
+    let Some(sm_name) = req.state_machine_arn.split(':').nth(6) else { return Ok(None) };
+    let arn = format!("arn:aws:states:{}:{}:execution:{sm_name}:{name}", state.config.region, state.config.account);
+    Ok(state.store.get_execution(&arn).await.map_err(unreadable)?.map(|_| arn))
+}
+
+/// Follows execution `arn` until it ends.
+async fn attach(state: &AppState, arn: String) -> Result<StartedChild, TaskFailure> {
+    let record = state
+        .store
+        .get_execution(&arn)
+        .await
+        .map_err(unreadable)?
+        .ok_or_else(|| TaskFailure::new("States.Runtime", "child execution vanished"))?;
+    let store = state.store.clone();
+    let clock = state.engine.clock().clone();
+    let child_arn = arn.clone();
+    let finished = Box::pin(async move {
+        loop {
+            match store.get_execution(&child_arn).await {
+                Ok(Some(r)) => {
+                    if let Some(s) = status(&r.status) {
                         return ChildOutcome {
-                            status: ExecutionStatus::Aborted,
-                            output: None,
-                            error: None,
-                            cause: None,
-                            stop_date: clock.now(),
+                            status: s,
+                            output: r.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+                            error: r.error,
+                            cause: r.cause,
+                            stop_date: r.stop_date.unwrap_or_else(|| clock.now()),
                         };
                     }
                 }
-                tokio::time::sleep(CHILD_POLL).await;
+                Ok(None) => {
+                    return ChildOutcome {
+                        status: ExecutionStatus::Aborted,
+                        output: None,
+                        error: None,
+                        cause: None,
+                        stop_date: clock.now(),
+                    };
+                }
+                // The store cannot be read now (a full disk): look again.
+                Err(e) => tracing::warn!(execution = %child_arn, error = %e, "cannot read a child execution"),
             }
-        });
-        Ok(StartedChild {
-            execution_arn: arn,
-            state_machine_arn: record.state_machine_arn,
-            name: record.name,
-            start_date: record.start_date,
-            finished,
-        })
-    }
+            tokio::time::sleep(CHILD_POLL).await;
+        }
+    });
+    Ok(StartedChild {
+        execution_arn: arn,
+        state_machine_arn: record.state_machine_arn,
+        name: record.name,
+        start_date: record.start_date,
+        finished,
+    })
 }

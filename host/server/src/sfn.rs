@@ -12,10 +12,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_asl::{Severity, StateMachine};
-use stepbox_engine::{ExecutionOptions, ExecutionOutcome, HistoryEvent, HistorySink, StopRequest};
+use stepbox_engine::{HistoryEvent, StopRequest};
 use tokio::sync::watch;
 
-use crate::store::{ExecutionRecord, StateMachineRecord};
+use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError};
 use crate::{AppState, Body, BodyError, epoch, json_response, read_body};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -36,11 +36,11 @@ impl ApiError {
         ApiError { status: StatusCode::BAD_REQUEST, kind, message: message.into() }
     }
     /// The store could not record a change: the client may retry.
-    pub(crate) fn store_failure(e: &stepbox_store::StoreError) -> Self {
+    pub(crate) fn store_failure(e: StoreError) -> Self {
         Self::internal(format!("the store could not record the change: {e}"))
     }
     /// The store could not be read: the client may retry.
-    fn store_unreadable(e: &stepbox_store::StoreError) -> Self {
+    pub(crate) fn store_unreadable(e: StoreError) -> Self {
         Self::internal(format!("the store could not be read: {e}"))
     }
     fn internal(message: String) -> Self {
@@ -112,31 +112,31 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
     };
     let p = Params(&input);
     let result = match op.as_str() {
-        "CreateStateMachine" => create_state_machine(&state, p),
-        "DescribeStateMachine" => describe_state_machine(&state, p),
-        "ListStateMachines" => list_state_machines(&state, p),
-        "UpdateStateMachine" => update_state_machine(&state, p),
-        "DeleteStateMachine" => delete_state_machine(&state, p),
+        "CreateStateMachine" => create_state_machine(&state, p).await,
+        "DescribeStateMachine" => describe_state_machine(&state, p).await,
+        "ListStateMachines" => list_state_machines(&state, p).await,
+        "UpdateStateMachine" => update_state_machine(&state, p).await,
+        "DeleteStateMachine" => delete_state_machine(&state, p).await,
         "ValidateStateMachineDefinition" => validate_definition(p),
-        "StartExecution" => start_execution_async(&state, p).await,
+        "StartExecution" => start_execution(&state, p).await,
         "StartSyncExecution" => start_sync_execution(&state, p).await,
         "TestState" => test_state::test_state(&state, p).await,
-        "DescribeExecution" => describe_execution(&state, p),
-        "DescribeStateMachineForExecution" => describe_state_machine_for_execution(&state, p),
-        "StopExecution" => stop_execution(&state, p),
-        "ListExecutions" => list_executions(&state, p),
-        "GetExecutionHistory" => get_execution_history(&state, p),
-        "TagResource" => tag_resource(&state, p),
-        "UntagResource" => untag_resource(&state, p),
-        "ListTagsForResource" => list_tags(&state, p),
-        "PublishStateMachineVersion" => versions::publish_state_machine_version(&state, p),
-        "ListStateMachineVersions" => versions::list_state_machine_versions(&state, p),
-        "DeleteStateMachineVersion" => versions::delete_state_machine_version(&state, p),
-        "CreateStateMachineAlias" => versions::create_state_machine_alias(&state, p),
-        "DescribeStateMachineAlias" => versions::describe_state_machine_alias(&state, p),
-        "UpdateStateMachineAlias" => versions::update_state_machine_alias(&state, p),
-        "DeleteStateMachineAlias" => versions::delete_state_machine_alias(&state, p),
-        "ListStateMachineAliases" => versions::list_state_machine_aliases(&state, p),
+        "DescribeExecution" => describe_execution(&state, p).await,
+        "DescribeStateMachineForExecution" => describe_state_machine_for_execution(&state, p).await,
+        "StopExecution" => stop_execution(&state, p).await,
+        "ListExecutions" => list_executions(&state, p).await,
+        "GetExecutionHistory" => get_execution_history(&state, p).await,
+        "TagResource" => tag_resource(&state, p).await,
+        "UntagResource" => untag_resource(&state, p).await,
+        "ListTagsForResource" => list_tags(&state, p).await,
+        "PublishStateMachineVersion" => versions::publish_state_machine_version(&state, p).await,
+        "ListStateMachineVersions" => versions::list_state_machine_versions(&state, p).await,
+        "DeleteStateMachineVersion" => versions::delete_state_machine_version(&state, p).await,
+        "CreateStateMachineAlias" => versions::create_state_machine_alias(&state, p).await,
+        "DescribeStateMachineAlias" => versions::describe_state_machine_alias(&state, p).await,
+        "UpdateStateMachineAlias" => versions::update_state_machine_alias(&state, p).await,
+        "DeleteStateMachineAlias" => versions::delete_state_machine_alias(&state, p).await,
+        "ListStateMachineAliases" => versions::list_state_machine_aliases(&state, p).await,
         op if crate::callbacks::handles(op) => crate::callbacks::handle(&state, op, &input).await,
         _ => Err(ApiError::new("UnknownOperationException", format!("unknown operation '{op}'"))),
     };
@@ -214,16 +214,16 @@ fn check_arn(arn: &str, kind: &str) -> Result<(), ApiError> {
     if ok { Ok(()) } else { Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"))) }
 }
 
-fn get_sm(state: &AppState, arn: &str) -> Result<StateMachineRecord, ApiError> {
+async fn get_sm(state: &AppState, arn: &str) -> Result<StateMachineRecord, ApiError> {
     check_arn(arn, "stateMachine")?;
-    match state.store.read_state_machine(arn) {
+    match state.store.get_state_machine(arn).await {
         Ok(Some(record)) => Ok(record),
         Ok(None) => Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))),
-        Err(e) => Err(ApiError::store_unreadable(&e)),
+        Err(e) => Err(ApiError::store_unreadable(e)),
     }
 }
 
-fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
+async fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "express" {
         // AWS keeps no record of Express executions: only their logs would have them.
@@ -232,11 +232,11 @@ fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
     if !(parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution") {
         return Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
     }
-    match state.store.read_execution(arn) {
+    match state.store.get_execution(arn).await {
         Ok(Some(record)) => Ok(record),
         Ok(None) => Err(ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'"))),
         // Not "does not exist": the store could not be read (a full disk).
-        Err(e) => Err(ApiError::store_unreadable(&e)),
+        Err(e) => Err(ApiError::store_unreadable(e)),
     }
 }
 
@@ -286,7 +286,7 @@ fn machine_type(p: Params<'_>) -> Result<String, ApiError> {
     }
 }
 
-fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
+async fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     let name = p.str("name")?;
     let definition = p.str("definition")?;
     let role_arn = p.str("roleArn")?;
@@ -309,17 +309,17 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
         extra: Default::default(),
     };
     let tags = read_tags(p)?;
-    let created = |sm: &StateMachineRecord| -> ApiResult {
+    let created = async |sm: &StateMachineRecord| -> ApiResult {
         let mut out = json!({"stateMachineArn": sm.arn, "creationDate": epoch(sm.creation_date)});
         if publish {
-            out["stateMachineVersionArn"] = json!(versions::publish(state, sm, version_description)?.arn);
+            out["stateMachineVersionArn"] = json!(versions::publish(state, sm, version_description).await?.arn);
         }
         Ok(out)
     };
-    match state.store.insert_state_machine(record.clone()) {
+    match state.store.insert_state_machine(record.clone()).await.map_err(ApiError::store_failure)? {
         Ok(()) => {
-            state.store.tag(&record.arn, &tags);
-            created(&record)
+            state.store.tag(&record.arn, &tags).await.map_err(ApiError::store_failure)?;
+            created(&record).await
         }
         // Idempotent for an identical request.
         Err(existing)
@@ -327,7 +327,7 @@ fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
                 && existing.role_arn == record.role_arn
                 && existing.kind == record.kind =>
         {
-            created(&existing)
+            created(&existing).await
         }
         Err(existing) => Err(ApiError::new(
             "StateMachineAlreadyExists",
@@ -358,22 +358,26 @@ fn describe_sm_json(sm: &StateMachineRecord) -> Value {
     out
 }
 
-fn describe_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
+async fn describe_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = p.str("stateMachineArn")?;
     match versions::split_qualifier(arn)? {
-        (_, None) => Ok(describe_sm_json(&get_sm(state, arn)?)),
+        (_, None) => Ok(describe_sm_json(&get_sm(state, arn).await?)),
         (base, Some(_)) => {
-            let machine = get_sm(state, base)
-                .map_err(|_| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))?;
-            versions::describe_version(state, &machine, arn)
+            let machine = get_sm(state, base).await.map_err(|e| match e.kind {
+                "StateMachineDoesNotExist" => {
+                    ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))
+                }
+                _ => e,
+            })?;
+            versions::describe_version(state, &machine, arn).await
         }
     }
 }
 
 /// The definition the execution ran with (its version's, or the revision it started from).
-fn describe_state_machine_for_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let exec = get_exec(state, p.str("executionArn")?)?;
-    let sm = get_sm(state, &exec.state_machine_arn)?;
+async fn describe_state_machine_for_execution(state: &AppState, p: Params<'_>) -> ApiResult {
+    let exec = get_exec(state, p.str("executionArn")?).await?;
+    let sm = get_sm(state, &exec.state_machine_arn).await?;
     let mut out = json!({
         "stateMachineArn": sm.arn,
         "name": sm.name,
@@ -416,8 +420,9 @@ fn page<T>(items: Vec<T>, p: Params<'_>, what: &str) -> Result<(Vec<T>, Option<S
     Ok((items.into_iter().skip(start).take(end - start).collect(), next))
 }
 
-fn list_state_machines(state: &AppState, p: Params<'_>) -> ApiResult {
-    let (items, next) = page(state.store.list_state_machines(), p, "sm")?;
+async fn list_state_machines(state: &AppState, p: Params<'_>) -> ApiResult {
+    let machines = state.store.list_state_machines().await.map_err(ApiError::store_unreadable)?;
+    let (items, next) = page(machines, p, "sm")?;
     let list: Vec<Value> = items
         .iter()
         .map(|s| json!({"stateMachineArn": s.arn, "name": s.name, "type": s.kind, "creationDate": epoch(s.creation_date)}))
@@ -429,8 +434,8 @@ fn list_state_machines(state: &AppState, p: Params<'_>) -> ApiResult {
     Ok(out)
 }
 
-fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
-    let mut sm = get_sm(state, p.str("stateMachineArn")?)?;
+async fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
+    let mut sm = get_sm(state, p.str("stateMachineArn")?).await?;
     let definition = p.opt_str("definition")?;
     let role = p.opt_str("roleArn")?;
     if definition.is_none() && role.is_none() && p.0.get("loggingConfiguration").is_none() && p.0.get("tracingConfiguration").is_none() {
@@ -460,7 +465,7 @@ fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
         sm.revision_id = stepbox_asl::uuid_v4();
     }
     let now = Utc::now();
-    if !state.store.update_state_machine(sm.clone()) {
+    if !state.store.update_state_machine(sm.clone()).await.map_err(ApiError::store_failure)? {
         return Err(ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{}'", sm.arn)));
     }
     let mut out = json!({"updateDate": epoch(now)});
@@ -468,16 +473,16 @@ fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
         out["revisionId"] = json!(sm.revision_id);
     }
     if publish {
-        out["stateMachineVersionArn"] = json!(versions::publish(state, &sm, version_description)?.arn);
+        out["stateMachineVersionArn"] = json!(versions::publish(state, &sm, version_description).await?.arn);
     }
     Ok(out)
 }
 
-fn delete_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
+async fn delete_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = p.str("stateMachineArn")?;
     check_arn(arn, "stateMachine")?;
     // Running executions keep their parsed definition and finish normally.
-    state.store.delete_state_machine(arn);
+    state.store.delete_state_machine(arn).await.map_err(ApiError::store_failure)?;
     Ok(json!({}))
 }
 
@@ -520,32 +525,9 @@ fn read_input(p: Params<'_>) -> Result<(String, Value), ApiError> {
     Ok((text.to_string(), value))
 }
 
-/// Records an execution's history into the store.
-struct StoreSink {
-    store: Arc<dyn crate::Store>,
-    arn: String,
-}
-
-impl HistorySink for StoreSink {
-    fn record(&self, event: HistoryEvent) {
-        self.store.append_event(&self.arn, event);
-    }
-}
-
-fn finish(record: &mut ExecutionRecord, outcome: &ExecutionOutcome) {
-    if record.status != "RUNNING" {
-        return; // stopped by StopExecution meanwhile
-    }
-    record.status = outcome.status.as_str().into();
-    record.output = outcome.output.as_ref().map(|o| o.to_string());
-    record.error = outcome.error.clone();
-    record.cause = outcome.cause.clone();
-    record.stop_date = Some(outcome.stop_date);
-}
-
 /// StartExecution with request members `m` (nested executions use it).
-pub(crate) fn start_execution_request(state: &AppState, m: &Map<String, Value>) -> ApiResult {
-    start_execution(state, Params(m))
+pub(crate) async fn start_execution_request(state: &AppState, m: &Map<String, Value>) -> ApiResult {
+    start_execution(state, Params(m)).await
 }
 
 fn execution_name(p: Params<'_>) -> Result<String, ApiError> {
@@ -559,7 +541,7 @@ fn execution_name(p: Params<'_>) -> Result<String, ApiError> {
 
 /// How a StartExecution goes on once its request is checked.
 enum Start {
-    /// Answered at once (Express, or a server without a durable store).
+    /// Answered at once (Express).
     Answered(ApiResult),
     /// A durable Standard execution, answered once its record is durable.
     Recording(stepbox_store::Commit<Result<(), ExecutionRecord>>, StartAnswer),
@@ -585,29 +567,21 @@ impl StartAnswer {
         match recorded {
             Ok(Ok(())) => Ok(self.started),
             Ok(Err(existing)) => self.taken(existing),
-            Err(e) => Err(ApiError::store_failure(&e)),
+            Err(e) => Err(ApiError::store_failure(e)),
         }
     }
 }
 
-/// StartExecution from a synchronous caller (a parent execution's Task).
-fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    match begin_start(state, p)? {
-        Start::Answered(result) => result,
-        Start::Recording(recording, answer) => answer.of(crate::durable::wait(recording)),
-    }
-}
-
-/// StartExecution from a request: a durable start waits without holding a worker.
-async fn start_execution_async(state: &AppState, p: Params<'_>) -> ApiResult {
-    match begin_start(state, p)? {
+/// StartExecution: a Standard execution is answered once its record is durable.
+async fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
+    match begin_start(state, p).await? {
         Start::Answered(result) => result,
         Start::Recording(recording, answer) => answer.of(recording.await),
     }
 }
 
-fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError> {
-    let target = versions::resolve(state, p.str("stateMachineArn")?)?;
+async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError> {
+    let target = versions::resolve(state, p.str("stateMachineArn")?).await?;
     let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
     let definition = state.definitions.get(&target.definition)?;
@@ -640,31 +614,13 @@ fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError> {
         input_text,
         started: json!({"executionArn": arn, "startDate": epoch(record.start_date)}),
     };
-    if let Some(durability) = &state.durability {
-        let options = target.execution_options(name, &arn);
-        let recording = crate::durable::start(state, durability, definition, input, options, record);
-        return Ok(Start::Recording(recording, answer));
-    }
-    if let Err(existing) = state.store.insert_execution(record.clone()) {
-        return Ok(Start::Answered(answer.taken(existing)));
-    }
-    let (tx, rx) = watch::channel(None);
-    state.running.insert(&arn, tx);
-    let options = ExecutionOptions { abort: Some(rx), ..target.execution_options(name, &arn) };
-    let sink = Arc::new(StoreSink { store: state.store.clone(), arn: arn.clone() });
-    let st = state.clone();
-    let exec_arn = arn.clone();
-    tokio::spawn(async move {
-        let outcome = st.engine.start(definition, input, options, sink).await;
-        tracing::info!(execution = %exec_arn, status = outcome.status.as_str(), "execution finished");
-        st.store.update_execution(&exec_arn, &mut |r| finish(r, &outcome));
-        st.running.remove(&exec_arn);
-    });
-    Ok(Start::Answered(Ok(answer.started)))
+    let options = target.execution_options(name, &arn);
+    let recording = crate::durable::start(state, &state.durability, definition, input, options, record);
+    Ok(Start::Recording(recording, answer))
 }
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let target = versions::resolve(state, p.str("stateMachineArn")?)?;
+    let target = versions::resolve(state, p.str("stateMachineArn")?).await?;
     if target.machine.kind != "EXPRESS" {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -712,8 +668,8 @@ fn put_result(out: &mut Value, output: Option<&str>, error: Option<&str>, cause:
     }
 }
 
-fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let e = get_exec(state, p.str("executionArn")?)?;
+async fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
+    let e = get_exec(state, p.str("executionArn")?).await?;
     let mut out = json!({
         "executionArn": e.arn,
         "stateMachineArn": e.state_machine_arn,
@@ -736,27 +692,31 @@ fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     Ok(out)
 }
 
-fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let e = get_exec(state, p.str("executionArn")?)?;
+async fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
+    let e = get_exec(state, p.str("executionArn")?).await?;
     let error = p.opt_str("error")?.map(str::to_string);
     let cause = p.opt_str("cause")?.map(str::to_string);
     let now = Utc::now();
-    let mut stop_date = e.stop_date.unwrap_or(now);
-    state.store.update_execution(&e.arn, &mut |r| {
-        if r.status == "RUNNING" {
-            r.status = "ABORTED".into();
-            r.error = error.clone();
-            r.cause = cause.clone();
-            r.stop_date = Some(now);
-            stop_date = now;
-        }
-    });
+    let (stop_error, stop_cause) = (error.clone(), cause.clone());
+    let stopped = state
+        .store
+        .update_execution(
+            &e.arn,
+            Box::new(move |r| {
+                if r.status == "RUNNING" {
+                    r.status = "ABORTED".into();
+                    r.error = stop_error;
+                    r.cause = stop_cause;
+                    r.stop_date = Some(now);
+                }
+            }),
+        )
+        .await
+        .map_err(ApiError::store_failure)?;
+    let stop_date = stopped.as_ref().and_then(|r| r.stop_date).or(e.stop_date).unwrap_or(now);
     let stop = StopRequest { error, cause };
-    if !state.running.abort(&e.arn, stop.clone())
-        && e.status == "RUNNING"
-        && let Some(durability) = &state.durability
-    {
-        crate::durable::abort_suspended(durability, &e.arn, &stop);
+    if !state.running.abort(&e.arn, stop.clone()) && e.status == "RUNNING" {
+        crate::durable::abort_suspended(&state.durability, &e.arn, &stop).await.map_err(ApiError::store_failure)?;
     }
     Ok(json!({"stopDate": epoch(stop_date)}))
 }
@@ -772,10 +732,10 @@ fn put_qualifiers(out: &mut Value, e: &ExecutionRecord) {
 }
 
 /// Executions of a state machine, or of one version or alias of it.
-fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
+async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = p.str("stateMachineArn")?;
     let (base, qualifier) = versions::split_qualifier(arn)?;
-    let sm = get_sm(state, base)?;
+    let sm = get_sm(state, base).await?;
     if sm.kind == "EXPRESS" {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -799,9 +759,13 @@ fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     // newest first) would shift an offset.
     let what = format!("exec{}{}", filter.unwrap_or(""), qualifier.unwrap_or(""));
     let before = token_number(p, &what)?;
-    let (items, next) = state.store.list_executions_page(&sm.arn, before, p.max_results()?, &mut |e| {
-        filter.is_none_or(|f| e.status == f) && through(e)
-    });
+    let (items, next) = state
+        .store
+        .list_executions_page(&sm.arn, before, p.max_results()?, &mut |e| {
+            filter.is_none_or(|f| e.status == f) && through(e)
+        })
+        .await
+        .map_err(ApiError::store_unreadable)?;
     let next = next.map(|cursor| page_token(&what, cursor));
     let list: Vec<Value> = items
         .iter()
@@ -848,11 +812,11 @@ fn event_json(event: &HistoryEvent, include_data: bool) -> Value {
     v
 }
 
-fn get_execution_history(state: &AppState, p: Params<'_>) -> ApiResult {
-    let e = get_exec(state, p.str("executionArn")?)?;
+async fn get_execution_history(state: &AppState, p: Params<'_>) -> ApiResult {
+    let e = get_exec(state, p.str("executionArn")?).await?;
     let include = p.opt_bool("includeExecutionData")?.unwrap_or(true);
     let reverse = p.opt_bool("reverseOrder")?.unwrap_or(false);
-    let mut events = state.store.history(&e.arn);
+    let mut events = state.store.history(&e.arn).await.map_err(ApiError::store_unreadable)?;
     if reverse {
         events.reverse();
     }
@@ -886,45 +850,46 @@ fn read_tags(p: Params<'_>) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// The tagged resource (a state machine) must exist.
-fn tagged_resource<'a>(state: &AppState, p: &Params<'a>) -> Result<&'a str, ApiError> {
+async fn tagged_resource<'a>(state: &AppState, p: &Params<'a>) -> Result<&'a str, ApiError> {
     let arn = match p.0.get("resourceArn") {
         Some(Value::String(s)) => s.as_str(),
         Some(_) => return Err(ApiError::new("SerializationException", "member 'resourceArn' must be a string")),
         None => p.str("resourceArn").map(|_| "")?,
     };
     check_arn(arn, "stateMachine")?;
-    if state.store.get_state_machine(arn).is_none() {
+    if state.store.get_state_machine(arn).await.map_err(ApiError::store_unreadable)?.is_none() {
         return Err(ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'")));
     }
     Ok(arn)
 }
 
-fn tag_resource(state: &AppState, p: Params<'_>) -> ApiResult {
-    let arn = tagged_resource(state, &p)?;
+async fn tag_resource(state: &AppState, p: Params<'_>) -> ApiResult {
+    let arn = tagged_resource(state, &p).await?;
     let tags = read_tags(p)?;
-    let mut merged = state.store.tags(arn);
+    let mut merged = state.store.tags(arn).await.map_err(ApiError::store_unreadable)?;
     merged.retain(|(k, _)| !tags.iter().any(|(n, _)| n == k));
     if merged.len() + tags.len() > 50 {
         return Err(ApiError::new("TooManyTags", format!("Too many tags: '{arn}' would have more than 50 tags")));
     }
-    state.store.tag(arn, &tags);
+    state.store.tag(arn, &tags).await.map_err(ApiError::store_failure)?;
     Ok(json!({}))
 }
 
-fn untag_resource(state: &AppState, p: Params<'_>) -> ApiResult {
-    let arn = tagged_resource(state, &p)?;
+async fn untag_resource(state: &AppState, p: Params<'_>) -> ApiResult {
+    let arn = tagged_resource(state, &p).await?;
     let keys: Vec<String> = match p.0.get("tagKeys") {
         Some(Value::Array(a)) => a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect(),
         None | Some(Value::Null) => Vec::new(),
         Some(_) => return Err(ApiError::new("SerializationException", "member 'tagKeys' must be a list of strings")),
     };
-    state.store.untag(arn, &keys);
+    state.store.untag(arn, &keys).await.map_err(ApiError::store_failure)?;
     Ok(json!({}))
 }
 
-fn list_tags(state: &AppState, p: Params<'_>) -> ApiResult {
-    let arn = tagged_resource(state, &p)?;
-    let tags: Vec<Value> = state.store.tags(arn).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+async fn list_tags(state: &AppState, p: Params<'_>) -> ApiResult {
+    let arn = tagged_resource(state, &p).await?;
+    let tags = state.store.tags(arn).await.map_err(ApiError::store_unreadable)?;
+    let tags: Vec<Value> = tags.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
     Ok(json!({"tags": tags}))
 }
 

@@ -138,6 +138,10 @@ pub trait Write: Read {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
     /// Whether the key was there.
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError>;
+    /// How many bytes the backend holds now, where it counts them (memory).
+    fn bytes_held(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A write applied inside a transaction.
@@ -163,6 +167,14 @@ pub trait Backend: Send + Sync {
     }
     /// Short description for logs (`redb at PATH`, `memory`).
     fn describe(&self) -> String;
+    /// Whether what it holds outlives the process.
+    fn persistent(&self) -> bool {
+        true
+    }
+    /// How many bytes it holds, where it counts them (memory).
+    fn bytes_held(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The first key after every key starting with `prefix` (None: no bound).

@@ -36,7 +36,7 @@ pub struct ExecutionJournal {
 }
 
 /// How [`ExecutionJournal::begin`] left a new execution.
-pub enum Begun {
+pub enum Begun<J = ExecutionJournal> {
     /// An execution of that ARN is stored: nothing was written.
     Exists(ExecutionRecord),
     /// The journal's first write inserts the record, with whatever the run
@@ -45,7 +45,7 @@ pub enum Begun {
     /// record instead, should another start of the ARN have got there
     /// first: the journal then writes nothing).
     Recording {
-        journal: ExecutionJournal,
+        journal: J,
         recorded: Commit<Result<(), ExecutionRecord>>,
     },
     /// Another start of that ARN is being recorded: this insert is queued

@@ -1,14 +1,19 @@
-//! Durable storage for stepbox: state machines, versions, aliases, tags,
-//! functions (wasm bytes and precompiled artifacts), executions, their
-//! event-sourced histories, engine checkpoints and task tokens.
+//! Storage for stepbox: state machines, versions, aliases, tags, functions
+//! (wasm bytes and precompiled artifacts), executions, their event-sourced
+//! histories, engine checkpoints and task tokens.
 //!
-//! * [`Store`]: the typed API, written once over the [`Backend`] trait.
+//! * [`Stores`]: the API the server uses, async traits per concern
+//!   ([`StateMachines`], [`Executions`], [`Functions`], [`Activities`],
+//!   [`Tags`]), every call a `Result<_, StoreError>`.
+//! * [`Store`]: their implementation, written once over the [`Backend`] trait.
 //! * [`RedbBackend`]: one crash-safe redb file; a single writer thread
 //!   batches queued writes of many executions into one transaction and fsync
-//!   (group commit). [`MemoryBackend`]: the same tables in memory.
+//!   (group commit). [`MemoryBackend`]: the same tables in memory, within a
+//!   budget ([`Store::memory_with_budget`]).
 //! * [`ExecutionJournal`]: the engine's [`HistorySink`](stepbox_engine::HistorySink)
 //!   over a store (events and checkpoints, in order).
 
+mod api;
 mod arn_filter;
 mod backend;
 mod events;
@@ -19,9 +24,10 @@ mod records;
 mod redb_backend;
 mod store;
 
+pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags};
 pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
 pub use journal::{Begun, ExecutionJournal};
-pub use memory::MemoryBackend;
+pub use memory::{ENTRY_OVERHEAD, MemoryBackend};
 pub use records::*;
 pub use redb::StorageBackend;
 pub use redb_backend::{CommitStats, RedbBackend, Storage};

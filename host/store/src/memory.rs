@@ -1,15 +1,29 @@
 //! The in-memory backend: ordered maps under one lock; writes are "durable"
-//! at once. For tests and for `stepbox serve --in-memory`.
+//! at once. For tests and for `stepbox serve --in-memory`, where it counts
+//! the bytes it holds (for the store's budget).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::StoreError;
 use crate::backend::{Backend, Done, Read, Table, Write, WriteOp, prefix_end};
 
+/// What an entry costs beyond its key's and value's bytes, as counted: the
+/// two `Vec` headers, the allocator's rounding and the B-tree's node slack.
+pub const ENTRY_OVERHEAD: u64 = 96;
+
+fn entry_bytes(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64 + ENTRY_OVERHEAD
+}
+
 #[derive(Default, Clone)]
-struct Maps(HashMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>);
+struct Maps {
+    tables: HashMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// What every entry costs (see [`ENTRY_OVERHEAD`]).
+    bytes: u64,
+}
 
 impl Maps {
     /// The entries of `table` whose key starts with `prefix`, in key order.
@@ -23,13 +37,13 @@ impl Maps {
             None => Bound::Unbounded,
         };
         let start = Bound::Included(prefix.to_vec());
-        self.0.get(&table).into_iter().flat_map(move |t| t.range((start.clone(), end.clone())))
+        self.tables.get(&table).into_iter().flat_map(move |t| t.range((start.clone(), end.clone())))
     }
 }
 
 impl Read for Maps {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.get(&table).and_then(|t| t.get(key).cloned()))
+        Ok(self.tables.get(&table).and_then(|t| t.get(key).cloned()))
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         Ok(self.range(table, prefix).map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -48,24 +62,29 @@ impl Read for Maps {
         Ok(entries.take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
     }
     fn scan_from(&self, table: Table, start: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let entries = self.0.get(&table).into_iter().flat_map(|t| t.range(start.to_vec()..));
+        let entries = self.tables.get(&table).into_iter().flat_map(|t| t.range(start.to_vec()..));
         Ok(entries.take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }
 
 impl Write for Maps {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.0
-            .entry(table)
-            .or_default()
-            .insert(key.to_vec(), value.to_vec());
+        let old = self.tables.entry(table).or_default().insert(key.to_vec(), value.to_vec());
+        self.bytes += entry_bytes(key, value);
+        if let Some(old) = old {
+            self.bytes -= entry_bytes(key, &old);
+        }
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self
-            .0
-            .get_mut(&table)
-            .is_some_and(|t| t.remove(key).is_some()))
+        let Some(old) = self.tables.get_mut(&table).and_then(|t| t.remove(key)) else {
+            return Ok(false);
+        };
+        self.bytes -= entry_bytes(key, &old);
+        Ok(true)
+    }
+    fn bytes_held(&self) -> Option<u64> {
+        Some(self.bytes)
     }
 }
 
@@ -73,6 +92,8 @@ impl Write for Maps {
 #[derive(Default)]
 pub struct MemoryBackend {
     maps: Mutex<Maps>,
+    /// `maps.bytes` after the last write (read without the lock).
+    held: AtomicU64,
 }
 
 impl MemoryBackend {
@@ -85,7 +106,8 @@ impl MemoryBackend {
     #[cfg(test)]
     pub(crate) fn copy(&self) -> Self {
         let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        MemoryBackend { maps: Mutex::new(maps) }
+        let held = AtomicU64::new(maps.bytes);
+        MemoryBackend { maps: Mutex::new(maps), held }
     }
 }
 
@@ -100,7 +122,9 @@ impl Backend for MemoryBackend {
     fn write(&self, op: WriteOp, done: Done) {
         let result = {
             let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-            op(&mut *maps)
+            let result = op(&mut *maps);
+            self.held.store(maps.bytes, Ordering::Relaxed);
+            result
         };
         // An op's own error is reported through its result slot, not here.
         let _ = result;
@@ -108,5 +132,11 @@ impl Backend for MemoryBackend {
     }
     fn describe(&self) -> String {
         "memory".into()
+    }
+    fn persistent(&self) -> bool {
+        false
+    }
+    fn bytes_held(&self) -> Option<u64> {
+        Some(self.held.load(Ordering::Relaxed))
     }
 }

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -16,6 +15,8 @@ use crate::backend::{Backend, Read, Table, Write};
 use crate::events::{self, EventChunk};
 use crate::execution_codec;
 use crate::records::*;
+
+mod retention;
 
 /// Resolves once the write is durable, with the write's own result.
 pub type Commit<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
@@ -276,11 +277,11 @@ fn sequence_of(bytes: &[u8]) -> u64 {
     bytes.try_into().map_or(0, u64::from_be_bytes)
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode a record: {e}")))
 }
 
-fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes)
         .map_err(|e| StoreError::Corrupt(format!("unreadable {what} record: {e}")))
 }
@@ -527,6 +528,11 @@ pub struct Store {
     state_machines: Arc<RecordCache<StateMachineRecord>>,
     versions: Arc<RecordCache<VersionRecord>>,
     aliases: Arc<RecordCache<AliasRecord>>,
+    /// At most this many bytes (a memory store): past it, closed executions
+    /// are evicted, oldest first (see `evict_when_over_budget`).
+    budget: Option<u64>,
+    /// An eviction is queued.
+    evicting: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Records read lately, by ARN: every StartExecution and StartSyncExecution
@@ -613,6 +619,8 @@ impl Store {
             state_machines: Arc::default(),
             versions: Arc::default(),
             aliases: Arc::default(),
+            budget: None,
+            evicting: Arc::default(),
         };
         match store.read(|r| filter_of_table(r)) {
             Ok(filter) => store.ids = Arc::new(RecentIds { filter, ..RecentIds::default() }),
@@ -680,13 +688,29 @@ impl Store {
         );
     }
 
-    /// An in-memory store.
+    /// An in-memory store, unbounded.
     pub fn memory() -> Self {
         Store::new(Arc::new(crate::MemoryBackend::new()))
     }
 
+    /// An in-memory store of at most `budget` bytes (keys and values, plus
+    /// [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD) per entry): past
+    /// it, closed executions are evicted, oldest first, down to 90 % of it
+    /// (an evicted execution is gone, as one past its retention period);
+    /// running ones never are.
+    pub fn memory_with_budget(budget: u64) -> Self {
+        let mut store = Store::memory();
+        store.budget = Some(budget);
+        store
+    }
+
     pub fn describe(&self) -> String {
         self.backend.describe()
+    }
+
+    /// Whether what it holds outlives the process (not in memory).
+    pub fn persistent(&self) -> bool {
+        self.backend.persistent()
     }
 
     pub(crate) fn read<T>(
@@ -822,6 +846,17 @@ impl Store {
     /// Inserts or replaces.
     pub fn put_state_machine(&self, record: &StateMachineRecord) -> Commit<()> {
         self.put_cached(&self.state_machines, Table::StateMachines, &record.arn, record)
+    }
+    /// Replaces an existing record; false when there is none.
+    pub fn update_state_machine(&self, record: StateMachineRecord) -> Commit<bool> {
+        let written = written(&self.state_machines, &record.arn);
+        self.submit_then(move |w| {
+            if w.get(Table::StateMachines, record.arn.as_bytes())?.is_none() {
+                return Ok(false);
+            }
+            w.put(Table::StateMachines, record.arn.as_bytes(), &encode(&record)?)?;
+            Ok(true)
+        }, written)
     }
     pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
         self.get_cached(&self.state_machines, Table::StateMachines, arn, "state machine")
@@ -1129,7 +1164,7 @@ impl Store {
         let encoded = execution_codec::encode(&record);
         let store = self.clone();
         let inserted = self.submit(move |w| Ok(insert_in(w, &record, seq, &store, &encoded?, None)?.map(|_| ())));
-        self.write_recent_ids_when_due();
+        self.inserted();
         inserted
     }
 
@@ -1145,6 +1180,7 @@ impl Store {
     /// After an insert: see `write_recent_ids_when_due`.
     pub(crate) fn inserted(&self) {
         self.write_recent_ids_when_due();
+        self.evict_when_over_budget();
     }
 
     /// Claims `arn` for a start about to be recorded (false: another start
@@ -1439,75 +1475,5 @@ impl Store {
     /// Every outstanding token (a restart re-arms their waits).
     pub fn task_tokens(&self) -> Result<Vec<TaskTokenRecord>, StoreError> {
         self.scan_json(Table::TaskTokens, b"", "task token")
-    }
-
-    // ---- retention
-
-    /// Deletes closed executions that stopped before `cutoff`, with their
-    /// histories; returns how many. Done in writes of [`PURGE_BATCH`]
-    /// records each, oldest first, so a sweep over 90 days of executions
-    /// neither holds them all in memory nor stops the writer for its whole
-    /// length: other writes go between the batches.
-    pub fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> Commit<usize> {
-        self.purge_in_batches(cutoff, PURGE_BATCH)
-    }
-
-    pub(crate) fn purge_in_batches(&self, cutoff: DateTime<Utc>, batch: usize) -> Commit<usize> {
-        // The first batch is queued now, like any write; the rest as it goes.
-        let first = self.purge_batch(cutoff, 0, batch);
-        let store = self.clone();
-        Box::pin(async move {
-            let (mut purged, mut next) = first.await?;
-            while let Some(from) = next {
-                let (n, after) = store.purge_batch(cutoff, from, batch).await?;
-                purged += n;
-                next = after;
-            }
-            Ok(purged)
-        })
-    }
-
-    /// Purges among the `batch` executions numbered from `from` on; returns
-    /// how many, and where the next batch starts (None: no more to look at).
-    fn purge_batch(&self, cutoff: DateTime<Utc>, from: u64, batch: usize) -> Commit<(usize, Option<u64>)> {
-        self.submit(move |w| {
-            let records = w.scan_from(Table::Executions, &keys::execution(from), batch)?;
-            let mut purged = 0;
-            for (key, bytes) in &records {
-                // Its definition stays: others may share it (and texts are few).
-                let (record, _) = execution_codec::decode(bytes)?;
-                if record.start_date >= cutoff {
-                    // Numbers follow start times, so none after this one
-                    // stopped before the cutoff (but for a clock set back,
-                    // whose executions wait for a later sweep).
-                    return Ok((purged, None));
-                }
-                if record.is_running() || record.stop_date.is_none_or(|d| d >= cutoff) {
-                    continue;
-                }
-                let seq = sequence_of(key);
-                w.delete(
-                    Table::ExecutionsByMachine,
-                    &keys::child(&record.state_machine_arn, seq),
-                )?;
-                for (chunk, _) in w.scan(Table::Events, key)? {
-                    w.delete(Table::Events, &chunk)?;
-                }
-                w.delete(Table::Checkpoints, key)?;
-                w.delete(Table::Running, key)?;
-                // Its in-memory ARN entry (if any) stays: were this commit to
-                // fail, the execution must still be found. Once its record is
-                // gone, the entry reads as no execution, and the next bulk
-                // write drops it.
-                w.delete(Table::ExecutionIds, &keys::arn_entry(&record.arn, seq))?;
-                w.delete(Table::Executions, key)?;
-                purged += 1;
-            }
-            let next = match records.last() {
-                Some((key, _)) if records.len() == batch => Some(sequence_of(key) + 1),
-                _ => None,
-            };
-            Ok((purged, next))
-        })
     }
 }

@@ -448,7 +448,7 @@ impl Call<'_> {
             config: self.ex.config.clone(),
             services: self.ex.services.clone(),
         };
-        let child = executions.start(&engine, req).map_err(failed)?;
+        let child = executions.start(&engine, req).await.map_err(failed)?;
         let started = json!({"ExecutionArn": child.execution_arn, "StartDate": iso(child.start_date)});
         match pattern {
             Pattern::RequestResponse => return Ok(started),

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
+use stepbox_store::Stores;
+
 use super::{LambdaError, configuration, function_arn, get_str, ok};
 use crate::{AppState, Body};
 
@@ -67,33 +69,32 @@ impl Published {
 
 /// A durable server writes what was published for `name` (with the wasm of
 /// a newly published version) before answering.
-fn persist(state: &AppState, name: &str, new_version: Option<u64>) -> Result<(), LambdaError> {
-    let Some(d) = &state.durability else { return Ok(()) };
-    let failed = |e: stepbox_store::StoreError| {
-        LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string())
-    };
+async fn persist(state: &AppState, name: &str, new_version: Option<u64>) -> Result<(), LambdaError> {
+    if !state.store.persistent() {
+        return Ok(());
+    }
     let mut codes = Vec::new();
     if let Some(n) = new_version {
         // A version is $LATEST's code at publishing time.
-        let wasm = d.store.function_code(name).map_err(failed)?.unwrap_or_default();
+        let wasm = state.store.function_code(name).await.map_err(LambdaError::store)?.unwrap_or_default();
         codes.push((format!("{name}:{n}"), std::sync::Arc::<[u8]>::from(wasm)));
     }
     let published = lock(state).get(name).map(Published::to_json).unwrap_or(Value::Null);
-    crate::durable::wait(d.store.put_function_versions(name, &published, codes)).map_err(failed)
+    state.store.put_function_versions(name, &published, codes).await.map_err(LambdaError::store)
 }
 
 /// Start-up of a durable server (after the functions): versions and aliases
 /// are registered again with their own code and limits.
-pub(crate) fn restore(state: &AppState, store: &stepbox_store::Store) -> Result<usize, stepbox_store::StoreError> {
+pub(crate) async fn restore(state: &AppState, store: &dyn Stores) -> Result<usize, stepbox_store::StoreError> {
     let mut restored = 0;
-    for (function, stored) in store.function_versions()? {
+    for (function, stored) in store.function_versions().await? {
         if stored.is_null() {
             continue;
         }
         let published = Published::from_json(&stored);
         for (n, config) in &published.versions {
             let key = format!("{function}:{n}");
-            let Some(code) = store.function_code(&key)? else { continue };
+            let Some(code) = store.function_code(&key).await? else { continue };
             let timeout = config.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
             let memory_size = config.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
             let Ok(limits) = super::limits_for(state, timeout, memory_size) else { continue };
@@ -132,31 +133,33 @@ fn created(v: &Value) -> Response<Body> {
 }
 
 /// PublishVersion: a new version unless the code and configuration are unchanged since the last one.
-pub(crate) fn publish(state: &AppState, name: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+pub(crate) async fn publish(state: &AppState, name: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let function = state.registry.get(name).ok_or_else(|| LambdaError::not_found(state, name))?;
     let latest = configuration(state, name)?;
     let same = |published: &Value| {
         ["CodeSha256", "Timeout", "MemorySize", "Role", "Handler", "Runtime"].iter().all(|k| published[k] == latest[k])
     };
-    let mut table = lock(state);
-    let entry = table.entry(name.to_string()).or_default();
-    if let Some((_, last)) = entry.versions.last()
-        && same(last)
-    {
-        return Ok(created(last));
-    }
-    entry.last += 1;
-    let number = entry.last;
-    let mut snapshot = latest.clone();
-    snapshot["Version"] = json!(number.to_string());
-    snapshot["FunctionArn"] = json!(format!("{}:{number}", function_arn(state, name)));
-    if let Some(d) = get_str(body, "Description")? {
-        snapshot["Description"] = json!(d);
-    }
-    state.registry.insert(&format!("{name}:{number}"), function.function.clone(), function.limits.clone());
-    entry.versions.push((number, snapshot.clone()));
-    drop(table);
-    persist(state, name, Some(number))?;
+    let (number, snapshot) = {
+        let mut table = lock(state);
+        let entry = table.entry(name.to_string()).or_default();
+        if let Some((_, last)) = entry.versions.last()
+            && same(last)
+        {
+            return Ok(created(last));
+        }
+        entry.last += 1;
+        let number = entry.last;
+        let mut snapshot = latest.clone();
+        snapshot["Version"] = json!(number.to_string());
+        snapshot["FunctionArn"] = json!(format!("{}:{number}", function_arn(state, name)));
+        if let Some(d) = get_str(body, "Description")? {
+            snapshot["Description"] = json!(d);
+        }
+        state.registry.insert(&format!("{name}:{number}"), function.function.clone(), function.limits.clone());
+        entry.versions.push((number, snapshot.clone()));
+        (number, snapshot)
+    };
+    persist(state, name, Some(number)).await?;
     Ok(created(&snapshot))
 }
 
@@ -250,7 +253,7 @@ fn version_exists(state: &AppState, function: &str, version: &str) -> bool {
     version == "$LATEST" || lock(state).get(function).is_some_and(|p| p.versions.iter().any(|(n, _)| n.to_string() == version))
 }
 
-pub(crate) fn create_alias(state: &AppState, function: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+pub(crate) async fn create_alias(state: &AppState, function: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     state.registry.get(function).ok_or_else(|| LambdaError::not_found(state, function))?;
     let name = get_str(body, "Name")?.ok_or_else(|| LambdaError::invalid("Name is required"))?;
     check_alias_name(name)?;
@@ -277,7 +280,7 @@ pub(crate) fn create_alias(state: &AppState, function: &str, body: &Map<String, 
         entry.aliases.push(alias.clone());
     }
     point(state, function, &alias)?;
-    persist(state, function, None)?;
+    persist(state, function, None).await?;
     Ok(created(&alias_json(state, function, &alias)))
 }
 
@@ -295,7 +298,7 @@ pub(crate) fn get_alias(state: &AppState, function: &str, name: &str) -> Result<
     Ok(ok(&alias_json(state, function, &find_alias(state, function, name)?)))
 }
 
-pub(crate) fn update_alias(
+pub(crate) async fn update_alias(
     state: &AppState,
     function: &str,
     name: &str,
@@ -316,17 +319,17 @@ pub(crate) fn update_alias(
         *slot = alias.clone();
     }
     point(state, function, &alias)?;
-    persist(state, function, None)?;
+    persist(state, function, None).await?;
     Ok(ok(&alias_json(state, function, &alias)))
 }
 
-pub(crate) fn delete_alias(state: &AppState, function: &str, name: &str) -> Result<Response<Body>, LambdaError> {
+pub(crate) async fn delete_alias(state: &AppState, function: &str, name: &str) -> Result<Response<Body>, LambdaError> {
     find_alias(state, function, name)?;
     if let Some(p) = lock(state).get_mut(function) {
         p.aliases.retain(|a| a.name != name);
     }
     state.registry.remove(&format!("{function}:{name}"));
-    persist(state, function, None)?;
+    persist(state, function, None).await?;
     let mut r = Response::new(Body::default());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
@@ -353,17 +356,17 @@ pub(crate) fn refresh_latest_aliases(state: &AppState, function: &str) {
 }
 
 /// DeleteFunction: its versions and aliases go too.
-pub(crate) fn forget(state: &AppState, function: &str) {
+pub(crate) async fn forget(state: &AppState, function: &str) -> Result<(), LambdaError> {
     let removed = lock(state).remove(function);
-    if let (Some(d), Some(p)) = (&state.durability, &removed) {
-        drop(d.store.delete_function_versions(function, p.last));
+    let Some(p) = removed else { return Ok(()) };
+    for (n, _) in &p.versions {
+        state.registry.remove(&format!("{function}:{n}"));
     }
-    if let Some(p) = removed {
-        for (n, _) in p.versions {
-            state.registry.remove(&format!("{function}:{n}"));
-        }
-        for a in p.aliases {
-            state.registry.remove(&format!("{function}:{}", a.name));
-        }
+    for a in &p.aliases {
+        state.registry.remove(&format!("{function}:{}", a.name));
     }
+    if state.store.persistent() {
+        state.store.delete_function_versions(function, p.last).await.map_err(LambdaError::store)?;
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use rand::Rng as _;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Params, check_arn, get_sm, page};
-use crate::store::{AliasRecord, Route, StateMachineRecord, VersionRecord};
+use stepbox_store::{AliasRecord, Route, StateMachineRecord, VersionRecord};
 use crate::{AppState, epoch};
 
 /// AWS's limits per state machine.
@@ -62,15 +62,18 @@ fn no_such_machine(arn: &str) -> ApiError {
     ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))
 }
 
-fn get_version(state: &AppState, arn: &str) -> Result<VersionRecord, ApiError> {
-    state.store.get_version(arn).ok_or_else(|| no_such_machine(arn))
+async fn get_version(state: &AppState, arn: &str) -> Result<VersionRecord, ApiError> {
+    state.store.get_version(arn).await.map_err(ApiError::store_unreadable)?.ok_or_else(|| no_such_machine(arn))
 }
 
 /// Resolve a state machine, version or alias ARN for StartExecution and StartSyncExecution.
 /// An alias with two routes picks one at random by weight.
-pub(crate) fn resolve(state: &AppState, arn: &str) -> Result<Target, ApiError> {
+pub(crate) async fn resolve(state: &AppState, arn: &str) -> Result<Target, ApiError> {
     let (base, qualifier) = split_qualifier(arn)?;
-    let machine = get_sm(state, base).map_err(|_| no_such_machine(arn))?;
+    let machine = get_sm(state, base).await.map_err(|e| match e.kind {
+        "StateMachineDoesNotExist" => no_such_machine(arn),
+        _ => e,
+    })?;
     let (version, alias_arn) = match qualifier {
         None => {
             return Ok(Target {
@@ -82,11 +85,12 @@ pub(crate) fn resolve(state: &AppState, arn: &str) -> Result<Target, ApiError> {
                 alias_arn: None,
             });
         }
-        Some(q) if is_version_qualifier(q) => (get_version(state, arn)?, None),
+        Some(q) if is_version_qualifier(q) => (get_version(state, arn).await?, None),
         Some(_) => {
-            let alias = state.store.get_alias(arn).ok_or_else(|| no_such_machine(arn))?;
+            let alias = state.store.get_alias(arn).await.map_err(ApiError::store_unreadable)?;
+            let alias = alias.ok_or_else(|| no_such_machine(arn))?;
             let route = pick_route(&alias.routing, rand::rng().random_range(0..100));
-            (get_version(state, &route.version_arn)?, Some(alias.arn))
+            (get_version(state, &route.version_arn).await?, Some(alias.arn))
         }
     };
     Ok(Target {
@@ -112,10 +116,9 @@ fn pick_route(routes: &[Route], roll: u32) -> &Route {
 }
 
 /// Publish the machine's current revision (or return the version that already has it).
-pub(crate) fn publish(state: &AppState, machine: &StateMachineRecord, description: &str) -> Result<VersionRecord, ApiError> {
-    if state.store.list_versions(&machine.arn).len() >= MAX_VERSIONS
-        && !state.store.list_versions(&machine.arn).iter().any(|v| v.revision_id == machine.revision_id)
-    {
+pub(crate) async fn publish(state: &AppState, machine: &StateMachineRecord, description: &str) -> Result<VersionRecord, ApiError> {
+    let versions = state.store.list_versions(&machine.arn).await.map_err(ApiError::store_unreadable)?;
+    if versions.len() >= MAX_VERSIONS && !versions.iter().any(|v| v.revision_id == machine.revision_id) {
         let mut e = ApiError::new(
             "ServiceQuotaExceededException",
             format!("Cannot publish more than {MAX_VERSIONS} versions of '{}': delete unused versions first", machine.arn),
@@ -134,7 +137,7 @@ pub(crate) fn publish(state: &AppState, machine: &StateMachineRecord, descriptio
         creation_date: Utc::now(),
         extra: Default::default(),
     };
-    Ok(state.store.publish_version(candidate).0)
+    Ok(state.store.publish_version(candidate).await.map_err(ApiError::store_failure)?.0)
 }
 
 fn check_description(description: Option<&str>, member: &str) -> Result<(), ApiError> {
@@ -158,9 +161,9 @@ pub(crate) fn version_description<'a>(p: Params<'a>) -> Result<(bool, &'a str), 
     Ok((publish, description.unwrap_or("")))
 }
 
-pub(crate) fn publish_state_machine_version(state: &AppState, p: Params<'_>) -> ApiResult {
+pub(crate) async fn publish_state_machine_version(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = p.str("stateMachineArn")?;
-    let machine = get_sm(state, arn)?;
+    let machine = get_sm(state, arn).await?;
     let description = p.opt_str("description")?;
     check_description(description, "description")?;
     if let Some(expected) = p.opt_str("revisionId")? {
@@ -177,13 +180,14 @@ pub(crate) fn publish_state_machine_version(state: &AppState, p: Params<'_>) -> 
             return Err(e);
         }
     }
-    let version = publish(state, &machine, description.unwrap_or(""))?;
+    let version = publish(state, &machine, description.unwrap_or("")).await?;
     Ok(json!({"stateMachineVersionArn": version.arn, "creationDate": epoch(version.creation_date)}))
 }
 
-pub(crate) fn list_state_machine_versions(state: &AppState, p: Params<'_>) -> ApiResult {
-    let machine = get_sm(state, p.str("stateMachineArn")?)?;
-    let (items, next) = page(state.store.list_versions(&machine.arn), p, "versions")?;
+pub(crate) async fn list_state_machine_versions(state: &AppState, p: Params<'_>) -> ApiResult {
+    let machine = get_sm(state, p.str("stateMachineArn")?).await?;
+    let versions = state.store.list_versions(&machine.arn).await.map_err(ApiError::store_unreadable)?;
+    let (items, next) = page(versions, p, "versions")?;
     let list: Vec<Value> = items
         .iter()
         .map(|v| json!({"stateMachineVersionArn": v.arn, "creationDate": epoch(v.creation_date)}))
@@ -204,12 +208,11 @@ fn version_arn_param<'a>(p: &Params<'a>, member: &str) -> Result<&'a str, ApiErr
 }
 
 /// Deleting a missing version succeeds (as AWS); one an alias routes to is refused.
-pub(crate) fn delete_state_machine_version(state: &AppState, p: Params<'_>) -> ApiResult {
+pub(crate) async fn delete_state_machine_version(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = version_arn_param(&p, "stateMachineVersionArn")?;
     let (base, _) = split_qualifier(arn)?;
-    let referencing: Vec<String> = state
-        .store
-        .list_aliases(base)
+    let aliases = state.store.list_aliases(base).await.map_err(ApiError::store_unreadable)?;
+    let referencing: Vec<String> = aliases
         .into_iter()
         .filter(|a| a.routing.iter().any(|r| r.version_arn == arn))
         .map(|a| a.name)
@@ -221,7 +224,7 @@ pub(crate) fn delete_state_machine_version(state: &AppState, p: Params<'_>) -> A
             referencing.join(", ")
         )));
     }
-    state.store.delete_version(arn);
+    state.store.delete_version(arn).await.map_err(ApiError::store_failure)?;
     Ok(json!({}))
 }
 
@@ -251,7 +254,7 @@ fn check_alias_name(name: &str) -> Result<(), ApiError> {
 
 /// Parse and check `routingConfiguration`: one or two distinct, existing versions of one
 /// state machine whose weights sum to 100. Returns the routes and that state machine's ARN.
-fn read_routing(state: &AppState, p: Params<'_>) -> Result<(Vec<Route>, String), ApiError> {
+async fn read_routing(state: &AppState, p: Params<'_>) -> Result<(Vec<Route>, String), ApiError> {
     let bad = || {
         ApiError::new(
             "SerializationException",
@@ -313,7 +316,7 @@ fn read_routing(state: &AppState, p: Params<'_>) -> Result<(Vec<Route>, String),
         )));
     }
     for r in &routes {
-        if state.store.get_version(&r.version_arn).is_none() {
+        if state.store.get_version(&r.version_arn).await.map_err(ApiError::store_unreadable)?.is_none() {
             return Err(ApiError::new(
                 "ResourceNotFound",
                 format!("Resource not found: state machine version '{}' does not exist", r.version_arn),
@@ -323,14 +326,14 @@ fn read_routing(state: &AppState, p: Params<'_>) -> Result<(Vec<Route>, String),
     Ok((routes, machines.swap_remove(0)))
 }
 
-pub(crate) fn create_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
+pub(crate) async fn create_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
     let name = p.str("name")?;
     check_alias_name(name)?;
     let description = p.opt_str("description")?;
     check_description(description, "description")?;
-    let (routing, machine_arn) = read_routing(state, p)?;
-    get_sm(state, &machine_arn)?;
-    if state.store.list_aliases(&machine_arn).len() >= MAX_ALIASES {
+    let (routing, machine_arn) = read_routing(state, p).await?;
+    get_sm(state, &machine_arn).await?;
+    if state.store.list_aliases(&machine_arn).await.map_err(ApiError::store_unreadable)?.len() >= MAX_ALIASES {
         let mut e = ApiError::new(
             "ServiceQuotaExceededException",
             format!("Cannot create more than {MAX_ALIASES} aliases for '{machine_arn}'"),
@@ -349,7 +352,7 @@ pub(crate) fn create_state_machine_alias(state: &AppState, p: Params<'_>) -> Api
         update_date: now,
         extra: Default::default(),
     };
-    match state.store.insert_alias(record.clone()) {
+    match state.store.insert_alias(record.clone()).await.map_err(ApiError::store_failure)? {
         Ok(()) => Ok(json!({"stateMachineAliasArn": record.arn, "creationDate": epoch(record.creation_date)})),
         // Idempotent for an identical request.
         Err(existing) if existing.routing == record.routing && existing.description == record.description => {
@@ -370,10 +373,12 @@ fn alias_arn_param<'a>(p: &Params<'a>) -> Result<&'a str, ApiError> {
     }
 }
 
-fn get_alias(state: &AppState, arn: &str) -> Result<AliasRecord, ApiError> {
+async fn get_alias(state: &AppState, arn: &str) -> Result<AliasRecord, ApiError> {
     state
         .store
         .get_alias(arn)
+        .await
+        .map_err(ApiError::store_unreadable)?
         .ok_or_else(|| ApiError::new("ResourceNotFound", "Request references a resource that does not exist."))
 }
 
@@ -381,8 +386,8 @@ fn routing_json(routes: &[Route]) -> Value {
     routes.iter().map(|r| json!({"stateMachineVersionArn": r.version_arn, "weight": r.weight})).collect()
 }
 
-pub(crate) fn describe_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
-    let alias = get_alias(state, alias_arn_param(&p)?)?;
+pub(crate) async fn describe_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
+    let alias = get_alias(state, alias_arn_param(&p)?).await?;
     let mut out = json!({
         "stateMachineAliasArn": alias.arn,
         "name": alias.name,
@@ -396,7 +401,7 @@ pub(crate) fn describe_state_machine_alias(state: &AppState, p: Params<'_>) -> A
     Ok(out)
 }
 
-pub(crate) fn update_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
+pub(crate) async fn update_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = alias_arn_param(&p)?;
     let description = p.opt_str("description")?;
     check_description(description, "description")?;
@@ -406,9 +411,9 @@ pub(crate) fn update_state_machine_alias(state: &AppState, p: Params<'_>) -> Api
             "Either the description or the routing configuration must be specified to update an alias",
         ));
     }
-    let mut alias = get_alias(state, arn)?;
+    let mut alias = get_alias(state, arn).await?;
     if has_routing {
-        let (routing, machine) = read_routing(state, p)?;
+        let (routing, machine) = read_routing(state, p).await?;
         if machine != alias.state_machine_arn {
             return Err(ApiError::validation(format!(
                 "Routing configuration must contain versions of the alias's state machine '{}'",
@@ -421,21 +426,22 @@ pub(crate) fn update_state_machine_alias(state: &AppState, p: Params<'_>) -> Api
         alias.description = d.to_string();
     }
     alias.update_date = Utc::now();
-    if !state.store.update_alias(alias.clone()) {
+    if !state.store.update_alias(alias.clone()).await.map_err(ApiError::store_failure)? {
         return Err(ApiError::new("ResourceNotFound", "Request references a resource that does not exist."));
     }
     Ok(json!({"updateDate": epoch(alias.update_date)}))
 }
 
 /// Deleting a missing alias succeeds, as AWS.
-pub(crate) fn delete_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
-    state.store.delete_alias(alias_arn_param(&p)?);
+pub(crate) async fn delete_state_machine_alias(state: &AppState, p: Params<'_>) -> ApiResult {
+    state.store.delete_alias(alias_arn_param(&p)?).await.map_err(ApiError::store_failure)?;
     Ok(json!({}))
 }
 
-pub(crate) fn list_state_machine_aliases(state: &AppState, p: Params<'_>) -> ApiResult {
-    let machine = get_sm(state, p.str("stateMachineArn")?)?;
-    let (items, next) = page(state.store.list_aliases(&machine.arn), p, "aliases")?;
+pub(crate) async fn list_state_machine_aliases(state: &AppState, p: Params<'_>) -> ApiResult {
+    let machine = get_sm(state, p.str("stateMachineArn")?).await?;
+    let aliases = state.store.list_aliases(&machine.arn).await.map_err(ApiError::store_unreadable)?;
+    let (items, next) = page(aliases, p, "aliases")?;
     let list: Vec<Value> = items
         .iter()
         .map(|a| json!({"stateMachineAliasArn": a.arn, "creationDate": epoch(a.creation_date)}))
@@ -448,8 +454,8 @@ pub(crate) fn list_state_machine_aliases(state: &AppState, p: Params<'_>) -> Api
 }
 
 /// DescribeStateMachine of a version ARN: the version's snapshot under its own ARN.
-pub(crate) fn describe_version(state: &AppState, machine: &StateMachineRecord, arn: &str) -> ApiResult {
-    let version = get_version(state, arn)?;
+pub(crate) async fn describe_version(state: &AppState, machine: &StateMachineRecord, arn: &str) -> ApiResult {
+    let version = get_version(state, arn).await?;
     let snapshot = StateMachineRecord {
         arn: version.arn,
         definition: version.definition,
