@@ -234,10 +234,10 @@ impl StateMachines for Store {
 
 impl Journal for ExecutionJournal {
     fn close(&self, change: CloseChange) -> Commit<Option<ExecutionRecord>> {
-        ExecutionJournal::close(self, change)
+        self.close_boxed(change)
     }
     fn close_or_else(&self, change: CloseChange, failed: Box<dyn FnOnce(&StoreError) + Send>) {
-        ExecutionJournal::close_or_else(self, change, failed)
+        self.close_or_else_boxed(change, failed)
     }
 }
 

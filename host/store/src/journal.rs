@@ -18,6 +18,7 @@ use crate::backend::{Read, Table, Write};
 use crate::events::EventChunk;
 use crate::execution_codec;
 use crate::records::ExecutionRecord;
+use crate::api::CloseChange;
 use crate::store::{
     Commit, PreparedUpdate, Store, apply_update_in, checkpoint_key, chunk_key, encode_checkpoint,
     ArnChecked, existing_sequence, insert_in,
@@ -95,7 +96,7 @@ struct Insert {
 /// events, and who waits for it.
 struct Close {
     /// None: already applied to the pending insert's record.
-    update: Option<(Option<PreparedUpdate>, Box<dyn FnOnce(&mut ExecutionRecord) + Send>)>,
+    update: Option<(Option<PreparedUpdate>, CloseChange)>,
     reply: CloseReply,
 }
 
@@ -256,6 +257,11 @@ impl Pending {
     }
 }
 
+/// A close's change, boxed as a queued close keeps it.
+fn boxed(change: impl Fn(&mut ExecutionRecord) + Send + 'static) -> CloseChange {
+    Box::new(change)
+}
+
 fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -403,7 +409,14 @@ impl ExecutionJournal {
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
         let (reply, answer) = oneshot::channel();
-        self.close_with(change, CloseReply::Waiter(reply));
+        self.close_with(change, boxed, CloseReply::Waiter(reply));
+        answered(answer)
+    }
+
+    /// [`close`](Self::close) of a change boxed already (the [`Journal`](crate::Journal) trait's).
+    pub(crate) fn close_boxed(&self, change: CloseChange) -> Commit<Option<ExecutionRecord>> {
+        let (reply, answer) = oneshot::channel();
+        self.close_with(change, |c| c, CloseReply::Waiter(reply));
         answered(answer)
     }
 
@@ -411,7 +424,7 @@ impl ExecutionJournal {
     /// (A finished run's task can end at once instead of waiting for the
     /// commit only to log its result.)
     pub fn close_logged(&self, change: impl Fn(&mut ExecutionRecord) + Send + 'static) {
-        self.close_with(change, CloseReply::Logged(None))
+        self.close_with(change, boxed, CloseReply::Logged(None))
     }
 
     /// [`close_logged`](Self::close_logged), also calling `failed` (on the
@@ -421,12 +434,22 @@ impl ExecutionJournal {
         change: impl Fn(&mut ExecutionRecord) + Send + 'static,
         failed: impl FnOnce(&StoreError) + Send + 'static,
     ) {
-        self.close_with(change, CloseReply::Logged(Some(Box::new(failed))))
+        self.close_with(change, boxed, CloseReply::Logged(Some(Box::new(failed))))
     }
 
-    fn close_with(
+    /// [`close_or_else`](Self::close_or_else) of what is boxed already (the
+    /// [`Journal`](crate::Journal) trait's): boxed again, it would cost two
+    /// allocations more per execution.
+    pub(crate) fn close_or_else_boxed(&self, change: CloseChange, failed: Box<dyn FnOnce(&StoreError) + Send>) {
+        self.close_with(change, |c| c, CloseReply::Logged(Some(failed)))
+    }
+
+    /// `boxed` turns `change` into what a queued close keeps (a close merged
+    /// into the pending insert keeps nothing).
+    fn close_with<F: Fn(&mut ExecutionRecord) + Send + 'static>(
         &self,
-        change: impl Fn(&mut ExecutionRecord) + Send + 'static,
+        change: F,
+        boxed: impl FnOnce(F) -> CloseChange,
         reply: CloseReply,
     ) {
         let mut p = lock(&self.pending);
@@ -450,7 +473,7 @@ impl ExecutionJournal {
         }
         self.add(|p| {
             p.closes.push(Close {
-                update: Some((prepared, Box::new(change))),
+                update: Some((prepared, boxed(change))),
                 reply,
             })
         });
