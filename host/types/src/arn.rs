@@ -19,7 +19,7 @@ pub enum ArnError {
 
 /// An ARN, kept as its text (it formats back unchanged) with the positions of
 /// its fields. The resource is everything after the account: `function:f:prod`,
-/// `stateMachine:m`, `execution:m:e`, `role/name`.
+/// `stateMachine:m`, `execution:m:e`, `role/NAME`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Arn {
     text: String,
@@ -75,11 +75,11 @@ impl Arn {
         &self.text[self.colons[4] + 1..]
     }
 
-    /// The resource's type: what precedes its first ':' or '/'
-    /// (`stateMachine`, `execution`, `function`, `role`), or the whole resource.
+    /// The resource's type: what precedes its first ':' (`stateMachine`,
+    /// `execution`, `function`), or the whole resource (`role/NAME`, `bucket`).
     pub fn resource_type(&self) -> &str {
         let r = self.resource();
-        r.find([':', '/']).map_or(r, |i| &r[..i])
+        r.split_once(':').map_or(r, |(t, _)| t)
     }
 
     /// The ':'-separated fields after the resource type: `["m", "e"]` for
@@ -177,7 +177,7 @@ mod tests {
     fn resource_forms() {
         let role = Arn::parse("arn:aws:iam::111111111111:role/service-role/x").unwrap();
         assert_eq!(role.region(), "");
-        assert_eq!(role.resource_type(), "role");
+        assert_eq!(role.resource_type(), "role/service-role/x");
         assert_eq!(role.resource_fields().count(), 0);
         let bucket = Arn::parse("arn:aws:s3:::bucket").unwrap();
         assert_eq!(bucket.resource_type(), "bucket");

@@ -42,6 +42,15 @@ impl StateMachineArn {
         Self::try_from(Arn::parse(s)?)
     }
 
+    /// `s` split into its unqualified ARN and its qualifier, borrowing `s`.
+    pub fn split(s: &str) -> Result<(&str, Option<Qualifier<'_>>), ArnError> {
+        let base = Self::parse(s)?.unqualified().len();
+        Ok((
+            &s[..base],
+            (base < s.len()).then(|| Qualifier::of(&s[base + 1..])),
+        ))
+    }
+
     pub fn name(&self) -> &str {
         self.0.resource_fields().next().unwrap_or_default()
     }
@@ -213,6 +222,17 @@ mod tests {
         let v = StateMachineArn::parse("arn:aws:states:r:1:stateMachine:m:12").unwrap();
         assert_eq!(v.qualifier(), Some(Qualifier::Version("12")));
         assert_eq!(v.unqualified(), "arn:aws:states:r:1:stateMachine:m");
+        assert_eq!(
+            StateMachineArn::split("arn:aws:states:r:1:stateMachine:m:12").unwrap(),
+            (
+                "arn:aws:states:r:1:stateMachine:m",
+                Some(Qualifier::Version("12"))
+            )
+        );
+        assert_eq!(
+            StateMachineArn::split("arn:aws:states:r:1:stateMachine:m").unwrap(),
+            ("arn:aws:states:r:1:stateMachine:m", None)
+        );
         let a = StateMachineArn::parse("arn:aws:states:r:1:stateMachine:m:prod").unwrap();
         assert_eq!(a.qualifier(), Some(Qualifier::Alias("prod")));
         assert_eq!(
@@ -222,6 +242,7 @@ mod tests {
         for bad in [
             "arn:aws:states:r:1:stateMachine:m:1:x",
             "arn:aws:states:r:1:activity:m",
+            "arn:aws:states:r:1:stateMachine/m:1",
             "arn:aws:lambda:r:1:stateMachine:m",
         ] {
             assert!(matches!(

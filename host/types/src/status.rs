@@ -50,6 +50,14 @@ impl ExecutionStatus {
     pub fn is(self, s: &str) -> bool {
         s == self.as_str()
     }
+
+    /// Whether the execution has ended: neither running nor pending a redrive.
+    pub fn is_closed(self) -> bool {
+        !matches!(
+            self,
+            ExecutionStatus::Running | ExecutionStatus::PendingRedrive
+        )
+    }
 }
 
 impl fmt::Display for ExecutionStatus {
@@ -140,6 +148,12 @@ mod tests {
             );
             assert!(st.is(name));
         }
+        let closed: Vec<_> = ExecutionStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_closed())
+            .collect();
+        use ExecutionStatus::*;
+        assert_eq!(closed, [Succeeded, Failed, TimedOut, Aborted]);
         let err = "running".parse::<ExecutionStatus>().unwrap_err();
         assert_eq!(err.to_string(), "unknown execution status: 'running'");
         assert!(!ExecutionStatus::Running.is("SUCCEEDED"));
