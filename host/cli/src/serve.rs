@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use stepbox_sandbox::{ArtifactStore, Limits};
 use stepbox_server::durable::{DurableConfig, StoredArtifacts};
 use stepbox_server::{AppState, ServerConfig};
+use stepbox_types::Identity;
 
 use crate::util;
 
@@ -25,10 +26,10 @@ pub struct ServeArgs {
     #[arg(long)]
     functions: Option<PathBuf>,
     /// Region used in ARNs.
-    #[arg(long, default_value = "us-east-1")]
+    #[arg(long, default_value = Identity::DEFAULT_REGION)]
     region: String,
     /// Account id used in ARNs.
-    #[arg(long, default_value = "111111111111")]
+    #[arg(long, default_value = Identity::DEFAULT_ACCOUNT)]
     account: String,
     /// Where precompiled artifacts are cached [default: ~/.cache/stepbox].
     #[arg(long, env = "STEPBOX_CACHE_DIR")]
@@ -87,8 +88,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     let registry =
         util::registry(args.cache_dir, args.functions.as_deref(), &limits, !args.no_warm_instances, artifacts)?;
     let config = ServerConfig {
-        region: args.region,
-        account: args.account,
+        identity: Identity::new(args.region, args.account),
         http_allow: args.http_allow,
         ..ServerConfig::default()
     };

@@ -23,6 +23,7 @@ use stepbox_asl::StateMachine;
 use stepbox_engine::{Engine, ExecutionOptions, ExecutionOutcome, ManualClock, NullSink};
 use stepbox_invoker::SandboxInvoker;
 use stepbox_sandbox::{Function, Limits, MAX_PAYLOAD_BYTES, Registry, Sandbox, SandboxConfig};
+use stepbox_types::Identity;
 
 use crate::case::Case;
 use crate::judge::{ActualResult, JudgeOptions, judge_with};
@@ -129,7 +130,7 @@ impl EngineRunner {
             .registry_for(case)
             .map_err(|e| ActualResult::with_status("NOT_RUN", Some("RunnerSetup".into()), Some(e)))?;
         let invoker: Arc<dyn stepbox_engine::TaskInvoker> =
-            Arc::new(SandboxInvoker::new(registry).with_identity(REGION, ACCOUNT));
+            Arc::new(SandboxInvoker::new(registry).with_identity(Identity::new(REGION, ACCOUNT)));
 
         let express = case.is_express();
         let sm_name = case.state_machine.name.clone();

@@ -19,6 +19,7 @@ use stepbox_asl::{
     Jitter, MapMode, MapSpec, NumSpec, RuntimeError, Scope, State, StateKind, StateMachine,
     StrSpec, WaitSpec, compact, error_matches, errors, io, path::Cow as PathCow,
 };
+use stepbox_types::{ExecutionArn, Identity, StateMachineArn};
 
 mod jsonata;
 mod variables;
@@ -27,8 +28,8 @@ use variables::{Budget, Variables};
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    pub region: String,
-    pub account: String,
+    /// The region and account of the ARNs the engine makes.
+    pub identity: Identity,
     /// Upper bound on concurrently running Map iterations when MaxConcurrency is 0.
     pub max_map_concurrency: usize,
     /// Maximum size in bytes of a state result (AWS: 256 KiB).
@@ -38,8 +39,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            region: "us-east-1".into(),
-            account: "111111111111".into(),
+            identity: Identity::default(),
             max_map_concurrency: 1000,
             payload_limit: 256 * 1024,
         }
@@ -89,24 +89,8 @@ pub struct ExecutionOptions {
     pub variables: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionStatus {
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-}
-
-impl ExecutionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Succeeded => "SUCCEEDED",
-            ExecutionStatus::Failed => "FAILED",
-            ExecutionStatus::TimedOut => "TIMED_OUT",
-            ExecutionStatus::Aborted => "ABORTED",
-        }
-    }
-}
+/// An outcome's status is a closed one: Succeeded, Failed, TimedOut or Aborted.
+pub use stepbox_types::ExecutionStatus;
 
 /// How an execution ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -527,21 +511,15 @@ impl Engine {
     ) -> Progress {
         let cfg = &self.config;
         let sm_arn = opts.state_machine_arn.clone().unwrap_or_else(|| {
-            format!(
-                "arn:aws:states:{}:{}:stateMachine:{}",
-                cfg.region, cfg.account, opts.state_machine_name
-            )
+            StateMachineArn::new(&cfg.identity, &opts.state_machine_name).into()
         });
         let arn = opts.execution_arn.clone().unwrap_or_else(|| {
-            format!(
-                "arn:aws:states:{}:{}:execution:{}:{}",
-                cfg.region, cfg.account, opts.state_machine_name, opts.name
-            )
+            ExecutionArn::new(&cfg.identity, &opts.state_machine_name, &opts.name).into()
         });
         let role = opts
             .role_arn
             .clone()
-            .unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.account));
+            .unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepbox", cfg.identity.account));
         let start = resume
             .as_ref()
             .map_or_else(|| self.clock.now(), |r| r.start_date);
@@ -1499,7 +1477,7 @@ async fn run_task(
             integration::Family::Task => {
                 ex.emit(frame, EventType::TaskScheduled, || {
                     let mut d = json!({"resourceType": res_type, "resource": if res_name.is_empty() { resource } else { &res_name },
-                        "region": ex.config.region, "parameters": compact(&eff)});
+                        "region": ex.config.identity.region, "parameters": compact(&eff)});
                     if let Some(t) = timeout_s {
                         d["timeoutInSeconds"] = json!(t);
                     }

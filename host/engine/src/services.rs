@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepbox_asl::StateMachine;
+use stepbox_types::StateMachineArn;
 
 /// What the engine uses besides tasks and the clock.
 #[derive(Clone)]
@@ -233,9 +234,11 @@ impl LocalExecutions {
             .get(&req.state_machine_arn)
             .cloned()
             .ok_or_else(|| state_machine_does_not_exist(&req.state_machine_arn))?;
-        let sm_name = req.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+        let sm_arn = StateMachineArn::parse(&req.state_machine_arn)
+            .map_err(|_| state_machine_does_not_exist(&req.state_machine_arn))?;
+        let sm_name = sm_arn.name().to_string();
         let name = req.name.clone().unwrap_or_else(stepbox_asl::uuid_v4);
-        let arn = req.state_machine_arn.replacen(":stateMachine:", ":execution:", 1) + ":" + &name;
+        let arn = sm_arn.execution(&name).to_string();
         let start_date = engine.clock().now();
         let opts = ExecutionOptions {
             name: name.clone(),

@@ -11,13 +11,14 @@ pub use http::{HTTP_INVOKE, HttpPolicy};
 
 use stepbox_engine::{BoxFuture, TaskFailure, TaskInvoker, TaskRequest};
 use stepbox_sandbox::{Registry, Request, TaskContext};
+use stepbox_types::{Arn, Identity};
 
 /// Runs Task states as registered components.
 #[derive(Clone)]
 pub struct SandboxInvoker {
     registry: Registry,
-    region: Arc<str>,
-    account: Arc<str>,
+    /// The region and account of function ARNs in error messages.
+    identity: Arc<Identity>,
     /// Hosts HTTP Tasks may reach.
     http: Arc<HttpPolicy>,
 }
@@ -26,8 +27,7 @@ impl SandboxInvoker {
     pub fn new(registry: Registry) -> Self {
         SandboxInvoker {
             registry,
-            region: "us-east-1".into(),
-            account: "111111111111".into(),
+            identity: Arc::new(Identity::default()),
             http: Arc::new(HttpPolicy::default()),
         }
     }
@@ -39,9 +39,8 @@ impl SandboxInvoker {
     }
 
     /// Region and account used in error messages' function ARNs.
-    pub fn with_identity(mut self, region: &str, account: &str) -> Self {
-        self.region = region.into();
-        self.account = account.into();
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.identity = Arc::new(identity);
         self
     }
 
@@ -57,7 +56,7 @@ impl TaskInvoker for SandboxInvoker {
             return Box::pin(async move { http::invoke(&req.input, &policy).await });
         }
         let registry = self.registry.clone();
-        let (region, account) = (self.region.clone(), self.account.clone());
+        let identity = self.identity.clone();
         Box::pin(async move {
             // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
             let function = match req.qualifier.as_deref() {
@@ -65,7 +64,7 @@ impl TaskInvoker for SandboxInvoker {
                 Some(q) => registry.get(&format!("{}:{q}", req.function_name)),
             };
             let Some(function) = function else {
-                let function_arn = format!("arn:aws:lambda:{region}:{account}:function:{}", req.function_name);
+                let function_arn = Arn::new("lambda", &identity, &format!("function:{}", req.function_name));
                 let qualifier = req.qualifier.as_deref().unwrap_or("$LATEST");
                 return Err(TaskFailure::new(
                     "Lambda.ResourceNotFoundException",

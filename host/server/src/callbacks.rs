@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 use stepbox_engine::{CallbackError, Signal, TaskToken};
+use stepbox_types::Arn;
 
 use crate::sfn::{ApiError, check_name};
 use crate::{AppState, epoch};
@@ -48,7 +49,7 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
         "CreateActivity" => {
             let name = required(p, "name")?;
             check_name(name, 80)?;
-            let arn = format!("arn:aws:states:{}:{}:activity:{name}", state.config.region, state.config.account);
+            let arn = Arn::new("states", &state.config.identity, &format!("activity:{name}")).to_string();
             let r = state.activities.create(&arn, name, Utc::now());
             if state.store.persistent() {
                 let record = stepbox_store::ActivityRecord {

@@ -15,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
 use stepbox_store::Stores;
+use stepbox_types::Arn;
 
 use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
 
@@ -105,7 +106,7 @@ impl LambdaError {
 }
 
 fn function_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:lambda:{}:{}:function:{name}", state.config.region, state.config.account)
+    Arn::new("lambda", &state.config.identity, &format!("function:{name}")).into()
 }
 
 fn percent_decode(s: &str) -> String {

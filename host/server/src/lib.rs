@@ -33,6 +33,7 @@ use hyper_util::rt::TokioIo;
 use stepbox_engine::{Engine, MemoryActivities, MemoryCallbacks, Services, TokioClock};
 use stepbox_invoker::{HttpPolicy, SandboxInvoker};
 use stepbox_sandbox::Registry;
+use stepbox_types::Identity;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -50,8 +51,8 @@ pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 512;
 /// Server identity and limits.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub region: String,
-    pub account: String,
+    /// The region and account of the ARNs the server makes.
+    pub identity: Identity,
     /// How long shutdown waits for open connections to finish their requests.
     pub shutdown_grace: Duration,
     /// Hosts HTTP Tasks may reach besides loopback (`*`: any).
@@ -61,8 +62,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            region: "us-east-1".into(),
-            account: "111111111111".into(),
+            identity: Identity::default(),
             shutdown_grace: Duration::from_secs(10),
             http_allow: Vec::new(),
         }
@@ -110,7 +110,7 @@ impl AppState {
         durability: Arc<durable::Durability>,
     ) -> Self {
         let invoker = SandboxInvoker::new(registry.clone())
-            .with_identity(&config.region, &config.account)
+            .with_identity(config.identity.clone())
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() });
         let activities = Arc::new(MemoryActivities::new());
         let nested = Arc::new(nested::ServerExecutions::default());
@@ -123,8 +123,7 @@ impl AppState {
             Arc::new(invoker),
             Arc::new(TokioClock),
             stepbox_engine::EngineConfig {
-                region: config.region.clone(),
-                account: config.account.clone(),
+                identity: config.identity.clone(),
                 ..Default::default()
             },
         )

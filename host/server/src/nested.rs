@@ -13,6 +13,7 @@ use stepbox_engine::{
 };
 use stepbox_sandbox::Registry;
 use stepbox_store::Stores;
+use stepbox_types::{Arn, ExecutionArn};
 
 use crate::{AppState, ServerConfig};
 
@@ -110,8 +111,11 @@ fn unreadable(e: stepbox_store::StoreError) -> TaskFailure {
 /// The execution a resumed parent started before the restart, if any.
 async fn existing_child(state: &AppState, req: &ChildRequest) -> Result<Option<String>, TaskFailure> {
     let Some(name) = req.name.as_deref().filter(|_| req.reattach) else { return Ok(None) };
-    let Some(sm_name) = req.state_machine_arn.split(':').nth(6) else { return Ok(None) };
-    let arn = format!("arn:aws:states:{}:{}:execution:{sm_name}:{name}", state.config.region, state.config.account);
+    let Some(sm_name) = Arn::parse(&req.state_machine_arn).ok().and_then(|a| a.resource_fields().next().map(str::to_string))
+    else {
+        return Ok(None);
+    };
+    let arn = ExecutionArn::new(&state.config.identity, &sm_name, name).to_string();
     Ok(state.store.get_execution(&arn).await.map_err(unreadable)?.map(|_| arn))
 }
 

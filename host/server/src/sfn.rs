@@ -16,6 +16,7 @@ use stepbox_engine::{HistoryEvent, StopRequest};
 use tokio::sync::watch;
 
 use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError};
+use stepbox_types::{ExecutionArn, StateMachineArn};
 use crate::{AppState, Body, BodyError, epoch, json_response, read_body};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -205,7 +206,7 @@ pub fn check_name(name: &str, max: usize) -> Result<(), ApiError> {
 }
 
 fn sm_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:states:{}:{}:stateMachine:{name}", state.config.region, state.config.account)
+    StateMachineArn::new(&state.config.identity, name).into()
 }
 
 fn check_arn(arn: &str, kind: &str) -> Result<(), ApiError> {
@@ -589,7 +590,7 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
     if sm.kind == "EXPRESS" {
         return Ok(Start::Answered(express::start(state, &target, name, input, definition)));
     }
-    let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", state.config.region, state.config.account, sm.name);
+    let arn = ExecutionArn::new(&state.config.identity, &sm.name, &name).to_string();
     let record = ExecutionRecord {
         arn: arn.clone(),
         name: name.clone(),

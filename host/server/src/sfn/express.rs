@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::ExecutionOptions;
+use stepbox_types::ExecutionArn;
 use tokio::sync::watch;
 
 use super::versions::Target;
@@ -18,12 +19,7 @@ use crate::{AppState, epoch};
 
 /// `arn:aws:states:R:A:express:MACHINE:NAME:UUID` (the UUID keeps names reusable).
 pub(crate) fn execution_arn(state: &AppState, machine: &str, name: &str) -> String {
-    format!(
-        "arn:aws:states:{}:{}:express:{machine}:{name}:{}",
-        state.config.region,
-        state.config.account,
-        stepbox_asl::uuid_v4()
-    )
+    ExecutionArn::express(&state.config.identity, machine, name, &stepbox_asl::uuid_v4()).into()
 }
 
 /// Start an asynchronous Express execution: run it in the background, record nothing.

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 use stepbox_asl::State;
 use stepbox_engine::{Details, EventType, ExecutionOptions, ExecutionStatus, HistoryEvent, HistorySink};
+use stepbox_types::ExecutionArn;
 use tokio::sync::watch;
 
 use super::{ApiError, ApiResult, Params, parse_definition, read_input};
@@ -47,7 +48,7 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
     let mut exits = targets;
     exits.push(name.clone());
     let sink = Arc::new(FirstTransition { exits, events: Mutex::default(), abort: abort_tx });
-    let arn = format!("arn:aws:states:{}:{}:execution:TestState:{}", state.config.region, state.config.account, stepbox_asl::uuid_v4());
+    let arn = ExecutionArn::new(&state.config.identity, "TestState", &stepbox_asl::uuid_v4()).to_string();
     let options = ExecutionOptions {
         name: "TestState".into(),
         execution_arn: Some(arn),
