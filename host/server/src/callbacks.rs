@@ -121,7 +121,7 @@ async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiEr
 async fn execution_closed(state: &AppState, token: &str) -> Result<bool, ApiError> {
     let Some((arn, _state)) = TaskToken::parse(token) else { return Ok(false) };
     let record = state.store.get_execution(&arn).await.map_err(ApiError::store_unreadable)?;
-    Ok(record.is_some_and(|record| record.status != "RUNNING"))
+    Ok(record.is_some_and(|record| !record.is_running()))
 }
 
 fn optional<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {
@@ -152,8 +152,7 @@ fn token<'a>(p: &'a Map<String, Value>) -> Result<&'a str, ApiError> {
 
 fn activity_arn<'a>(p: &'a Map<String, Value>) -> Result<&'a str, ApiError> {
     let arn = required(p, "activityArn")?;
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
+    if Arn::parse(arn).is_ok_and(|a| a.is_states("activity") && a.resource_fields().count() == 1) {
         Ok(arn)
     } else {
         Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")))

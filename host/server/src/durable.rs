@@ -25,6 +25,7 @@ use stepbox_engine::{
     StopRequest,
 };
 use stepbox_store::{Begun, ExecutionRecord, Journal, StoreError, Stores};
+use stepbox_types::{ExecutionStatus, StateMachineArn};
 use tokio::sync::{Notify, watch};
 
 use crate::AppState;
@@ -296,12 +297,9 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
         checkpoint: store.checkpoint(arn).await?,
         last_event_id: store.last_event_id(arn).await?,
     };
-    let sm_name = record
-        .state_machine_arn
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let sm_name = StateMachineArn::parse(&record.state_machine_arn)
+        .map(|a| a.name().to_string())
+        .unwrap_or_default();
     let role_arn = store.get_state_machine(&record.state_machine_arn).await?.map(|s| s.role_arn);
     let options = ExecutionOptions {
         name: record.name.clone(),
@@ -326,7 +324,7 @@ async fn fail_unresumable(durability: &Durability, record: &ExecutionRecord, why
     tracing::error!(execution = %record.arn, "cannot resume: {why}");
     let cause = format!("stepbox could not resume the execution after a restart: {why}");
     let failed = Box::new(move |r: &mut ExecutionRecord| {
-        r.status = "FAILED".into();
+        r.status = ExecutionStatus::Failed.as_str().into();
         r.error = Some("States.Runtime".into());
         r.cause = Some(cause);
         r.stop_date = Some(Utc::now());
@@ -338,12 +336,13 @@ async fn fail_unresumable(durability: &Durability, record: &ExecutionRecord, why
 /// The record change a terminal event implies.
 fn closing(last: &HistoryEvent) -> Option<stepbox_store::Change> {
     let status = match last.event_type {
-        EventType::ExecutionSucceeded => "SUCCEEDED",
-        EventType::ExecutionFailed => "FAILED",
-        EventType::ExecutionTimedOut => "TIMED_OUT",
-        EventType::ExecutionAborted => "ABORTED",
+        EventType::ExecutionSucceeded => ExecutionStatus::Succeeded,
+        EventType::ExecutionFailed => ExecutionStatus::Failed,
+        EventType::ExecutionTimedOut => ExecutionStatus::TimedOut,
+        EventType::ExecutionAborted => ExecutionStatus::Aborted,
         _ => return None,
-    };
+    }
+    .as_str();
     let details = last.details.to_json().unwrap_or(Value::Null);
     let field = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_string);
     let (output, error, cause) = (field("output"), field("error"), field("cause"));

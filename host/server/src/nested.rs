@@ -40,14 +40,9 @@ pub(crate) struct ServerExecutions {
     pub parts: OnceLock<Parts>,
 }
 
+/// A record's status once the execution has ended.
 fn status(s: &str) -> Option<ExecutionStatus> {
-    Some(match s {
-        "SUCCEEDED" => ExecutionStatus::Succeeded,
-        "FAILED" => ExecutionStatus::Failed,
-        "TIMED_OUT" => ExecutionStatus::TimedOut,
-        "ABORTED" => ExecutionStatus::Aborted,
-        _ => return None,
-    })
+    s.parse::<ExecutionStatus>().ok().filter(|s| s.is_closed())
 }
 
 impl Executions for ServerExecutions {

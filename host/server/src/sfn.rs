@@ -16,7 +16,7 @@ use stepbox_engine::{HistoryEvent, StopRequest};
 use tokio::sync::watch;
 
 use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError};
-use stepbox_types::{ExecutionArn, StateMachineArn};
+use stepbox_types::{Arn, ExecutionArn, ExecutionStatus, MachineType, StateMachineArn};
 use crate::{AppState, Body, BodyError, epoch, json_response, read_body};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -209,10 +209,13 @@ fn sm_arn(state: &AppState, name: &str) -> String {
     StateMachineArn::new(&state.config.identity, name).into()
 }
 
+/// A Step Functions ARN of resource type `kind` with a name after it.
+fn states_arn_of(arn: &str, kind: &str, min_fields: usize) -> bool {
+    Arn::parse(arn).is_ok_and(|a| a.is_states(kind) && a.resource_fields().count() >= min_fields)
+}
+
 fn check_arn(arn: &str, kind: &str) -> Result<(), ApiError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    let ok = parts.len() >= 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == kind;
-    if ok { Ok(()) } else { Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"))) }
+    if states_arn_of(arn, kind, 1) { Ok(()) } else { Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"))) }
 }
 
 async fn get_sm(state: &AppState, arn: &str) -> Result<StateMachineRecord, ApiError> {
@@ -225,12 +228,11 @@ async fn get_sm(state: &AppState, arn: &str) -> Result<StateMachineRecord, ApiEr
 }
 
 async fn get_exec(state: &AppState, arn: &str) -> Result<ExecutionRecord, ApiError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "express" {
+    if states_arn_of(arn, "express", 2) {
         // AWS keeps no record of Express executions: only their logs would have them.
         return Err(ApiError::new("InvalidArn", "Invalid Arn: 'Resource type not valid in this context: express'"));
     }
-    if !(parts.len() >= 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution") {
+    if !states_arn_of(arn, "execution", 2) {
         return Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
     }
     match state.store.get_execution(arn).await {
@@ -276,14 +278,15 @@ fn parse_definition(definition: &str) -> Result<StateMachine, ApiError> {
         .map_err(|d| ApiError::new("InvalidDefinition", stepbox_asl::invalid_definition_message(&d)))
 }
 
-fn machine_type(p: Params<'_>) -> Result<String, ApiError> {
+fn machine_type(p: Params<'_>) -> Result<MachineType, ApiError> {
     match p.opt_str("type")? {
-        None => Ok("STANDARD".into()),
-        Some(t @ ("STANDARD" | "EXPRESS")) => Ok(t.into()),
-        Some(t) => Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{t}' at 'type' failed to satisfy constraint: \
-             Member must satisfy enum value set: [STANDARD, EXPRESS]"
-        ))),
+        None => Ok(MachineType::Standard),
+        Some(t) => t.parse().map_err(|_| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{t}' at 'type' failed to satisfy constraint: \
+                 Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            ))
+        }),
     }
 }
 
@@ -294,7 +297,7 @@ async fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     let kind = machine_type(p)?;
     check_name(name, 80)?;
     parse_definition(definition)?;
-    if kind == "EXPRESS" {
+    if kind == MachineType::Express {
         express::check_definition(definition)?;
     }
     let (publish, version_description) = versions::version_description(p)?;
@@ -303,7 +306,7 @@ async fn create_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
         name: name.into(),
         definition: definition.into(),
         role_arn: role_arn.into(),
-        kind,
+        kind: kind.as_str().into(),
         description: p.opt_str("description")?.unwrap_or_default().into(),
         creation_date: Utc::now(),
         revision_id: String::new(),
@@ -449,7 +452,7 @@ async fn update_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
     let before = sm.clone();
     if let Some(d) = definition {
         parse_definition(d)?;
-        if sm.kind == "EXPRESS" {
+        if MachineType::Express.is(&sm.kind) {
             express::check_definition(d)?;
         }
         sm.definition = d.into();
@@ -558,7 +561,7 @@ struct StartAnswer {
 impl StartAnswer {
     /// Idempotent while running with the same input (AWS: "same name and input").
     fn taken(self, existing: ExecutionRecord) -> ApiResult {
-        if existing.status == "RUNNING" && existing.input == self.input_text {
+        if existing.is_running() && existing.input == self.input_text {
             return Ok(json!({"executionArn": existing.arn, "startDate": epoch(existing.start_date)}));
         }
         Err(ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{}'", self.arn)))
@@ -587,7 +590,7 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
     let (input_text, input) = read_input(p)?;
     let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
-    if sm.kind == "EXPRESS" {
+    if MachineType::Express.is(&sm.kind) {
         return Ok(Start::Answered(express::start(state, &target, name, input, definition)));
     }
     let arn = ExecutionArn::new(&state.config.identity, &sm.name, &name).to_string();
@@ -595,7 +598,7 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
         arn: arn.clone(),
         name: name.clone(),
         state_machine_arn: sm.arn.clone(),
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running.as_str().into(),
         input: input_text.clone(),
         output: None,
         error: None,
@@ -622,7 +625,7 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let target = versions::resolve(state, p.str("stateMachineArn")?).await?;
-    if target.machine.kind != "EXPRESS" {
+    if !MachineType::Express.is(&target.machine.kind) {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
@@ -642,7 +645,7 @@ async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         "name": name,
         "startDate": epoch(outcome.start_date),
         "stopDate": epoch(outcome.stop_date),
-        "status": if outcome.status == stepbox_engine::ExecutionStatus::Aborted { "FAILED" } else { outcome.status.as_str() },
+        "status": if outcome.status == ExecutionStatus::Aborted { ExecutionStatus::Failed } else { outcome.status }.as_str(),
         "input": input_text,
         "inputDetails": {"included": true},
         "billingDetails": {
@@ -682,7 +685,7 @@ async fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         "redriveCount": 0,
         "redriveStatus": "NOT_REDRIVABLE",
     });
-    if e.status != "RUNNING" {
+    if !e.is_running() {
         out["redriveStatusReason"] = json!(format!("Execution is {} and cannot be redriven", e.status));
     }
     if let Some(d) = e.stop_date {
@@ -704,8 +707,8 @@ async fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         .update_execution(
             &e.arn,
             Box::new(move |r| {
-                if r.status == "RUNNING" {
-                    r.status = "ABORTED".into();
+                if r.is_running() {
+                    r.status = ExecutionStatus::Aborted.as_str().into();
                     r.error = stop_error;
                     r.cause = stop_cause;
                     r.stop_date = Some(now);
@@ -716,7 +719,7 @@ async fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         .map_err(ApiError::store_failure)?;
     let stop_date = stopped.as_ref().and_then(|r| r.stop_date).or(e.stop_date).unwrap_or(now);
     let stop = StopRequest { error, cause };
-    if !state.running.abort(&e.arn, stop.clone()) && e.status == "RUNNING" {
+    if !state.running.abort(&e.arn, stop.clone()) && e.is_running() {
         crate::durable::abort_suspended(&state.durability, &e.arn, &stop).await.map_err(ApiError::store_failure)?;
     }
     Ok(json!({"stopDate": epoch(stop_date)}))
@@ -737,7 +740,7 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     let arn = p.str("stateMachineArn")?;
     let (base, qualifier) = versions::split_qualifier(arn)?;
     let sm = get_sm(state, base).await?;
-    if sm.kind == "EXPRESS" {
+    if MachineType::Express.is(&sm.kind) {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
@@ -749,7 +752,7 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     };
     let filter = p.opt_str("statusFilter")?;
     if let Some(f) = filter
-        && !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(&f)
+        && f.parse::<ExecutionStatus>().is_err()
     {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value '{f}' at 'statusFilter' failed to satisfy constraint: \
@@ -758,7 +761,7 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     }
     // A cursor, not an offset: executions started between two pages (listed
     // newest first) would shift an offset.
-    let what = format!("exec{}{}", filter.unwrap_or(""), qualifier.unwrap_or(""));
+    let what = format!("exec{}{}", filter.unwrap_or(""), qualifier.map_or("", |q| q.as_str()));
     let before = token_number(p, &what)?;
     let (items, next) = state
         .store

@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::ExecutionOptions;
-use stepbox_types::ExecutionArn;
+use stepbox_types::{Arn, ExecutionArn};
 use tokio::sync::watch;
 
 use super::versions::Target;
@@ -71,7 +71,7 @@ fn first_unsupported(machine: &Value, prefix: &str) -> Option<String> {
             if resource.ends_with(".sync") || resource.ends_with(".sync:2") {
                 return Some(format!("Express state machine does not support '.sync' service integration at {at}"));
             }
-            if resource.split(':').nth(5) == Some("activity") {
+            if Arn::parse(resource).is_ok_and(|a| a.resource_type() == "activity") {
                 return Some(format!("Express state machine does not support Activity ARN at {at}"));
             }
         }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Params, check_arn, get_sm, page};
 use stepbox_store::{AliasRecord, Route, StateMachineRecord, VersionRecord};
+use stepbox_types::{Qualifier, StateMachineArn};
 use crate::{AppState, epoch};
 
 /// AWS's limits per state machine.
@@ -42,20 +43,9 @@ impl Target {
 
 /// Split `arn:aws:states:R:A:stateMachine:NAME[:QUALIFIER]` into the unqualified
 /// ARN and the qualifier.
-pub(crate) fn split_qualifier(arn: &str) -> Result<(&str, Option<&str>), ApiError> {
+pub(crate) fn split_qualifier(arn: &str) -> Result<(&str, Option<Qualifier<'_>>), ApiError> {
     check_arn(arn, "stateMachine")?;
-    match arn.split(':').count() {
-        7 => Ok((arn, None)),
-        8 => {
-            let (base, qualifier) = arn.rsplit_once(':').unwrap_or((arn, ""));
-            Ok((base, Some(qualifier)))
-        }
-        _ => Err(ApiError::new("InvalidArn", format!("Invalid Arn: '{arn}'"))),
-    }
-}
-
-fn is_version_qualifier(q: &str) -> bool {
-    !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit())
+    StateMachineArn::split(arn).map_err(|_| ApiError::new("InvalidArn", format!("Invalid Arn: '{arn}'")))
 }
 
 fn no_such_machine(arn: &str) -> ApiError {
@@ -85,8 +75,8 @@ pub(crate) async fn resolve(state: &AppState, arn: &str) -> Result<Target, ApiEr
                 alias_arn: None,
             });
         }
-        Some(q) if is_version_qualifier(q) => (get_version(state, arn).await?, None),
-        Some(_) => {
+        Some(Qualifier::Version(_)) => (get_version(state, arn).await?, None),
+        Some(Qualifier::Alias(_)) => {
             let alias = state.store.get_alias(arn).await.map_err(ApiError::store_unreadable)?;
             let alias = alias.ok_or_else(|| no_such_machine(arn))?;
             let route = pick_route(&alias.routing, rand::rng().random_range(0..100));
@@ -202,7 +192,7 @@ pub(crate) async fn list_state_machine_versions(state: &AppState, p: Params<'_>)
 fn version_arn_param<'a>(p: &Params<'a>, member: &str) -> Result<&'a str, ApiError> {
     let arn = p.str(member)?;
     match split_qualifier(arn)? {
-        (_, Some(q)) if is_version_qualifier(q) => Ok(arn),
+        (_, Some(Qualifier::Version(_))) => Ok(arn),
         _ => Err(ApiError::validation(format!("'{arn}' is not a state machine version ARN"))),
     }
 }
@@ -286,7 +276,7 @@ async fn read_routing(state: &AppState, p: Params<'_>) -> Result<(Vec<Route>, St
     let mut machines = Vec::new();
     for r in &routes {
         match split_qualifier(&r.version_arn) {
-            Ok((base, Some(q))) if is_version_qualifier(q) => machines.push(base.to_string()),
+            Ok((base, Some(Qualifier::Version(_)))) => machines.push(base.to_string()),
             _ => {
                 return Err(ApiError::validation(format!(
                     "Routing configuration must contain state machine version ARNs. Received: [{}]",
@@ -368,7 +358,7 @@ pub(crate) async fn create_state_machine_alias(state: &AppState, p: Params<'_>) 
 fn alias_arn_param<'a>(p: &Params<'a>) -> Result<&'a str, ApiError> {
     let arn = p.str("stateMachineAliasArn")?;
     match split_qualifier(arn)? {
-        (_, Some(q)) if !is_version_qualifier(q) => Ok(arn),
+        (_, Some(Qualifier::Alias(_))) => Ok(arn),
         _ => Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'not a state machine alias ARN: {arn}'"))),
     }
 }
@@ -491,10 +481,13 @@ mod tests {
     fn qualifiers_split_off_state_machine_arns() {
         let base = "arn:aws:states:us-east-1:111111111111:stateMachine:m";
         assert_eq!(split_qualifier(base).unwrap(), (base, None));
-        assert_eq!(split_qualifier(&format!("{base}:3")).unwrap(), (base, Some("3")));
-        assert_eq!(split_qualifier(&format!("{base}:prod")).unwrap(), (base, Some("prod")));
+        assert_eq!(split_qualifier(&format!("{base}:3")).unwrap(), (base, Some(Qualifier::Version("3"))));
+        assert_eq!(split_qualifier(&format!("{base}:prod")).unwrap(), (base, Some(Qualifier::Alias("prod"))));
         assert!(split_qualifier(&format!("{base}:a:b")).is_err());
-        assert!(is_version_qualifier("12") && !is_version_qualifier("v1") && !is_version_qualifier(""));
+        // Only digits make a version: `v1` and an empty qualifier name aliases.
+        assert_eq!(split_qualifier(&format!("{base}:12")).unwrap().1, Some(Qualifier::Version("12")));
+        assert_eq!(split_qualifier(&format!("{base}:v1")).unwrap().1, Some(Qualifier::Alias("v1")));
+        assert_eq!(split_qualifier(&format!("{base}:")).unwrap().1, Some(Qualifier::Alias("")));
     }
 
     #[test]
