@@ -3,9 +3,7 @@
 //! sandboxed wasm components, on virtual time. Same selection and judging as
 //! `stepbox-conformance run`.
 
-use std::path::PathBuf;
-
-use stepbox_conformance::{EngineRunner, corpus_dir, driver_cases, engine_cases, load_dir, run_suite};
+use stepbox_conformance::{EngineRunner, cases_dir, driver_cases, engine_cases, load_dir, run_suite};
 
 /// Minimum JSONPath pass rate (cases not needing JSONata), in percent, with
 /// Lambda stack traces compared as the corpus rules say. Every case passes
@@ -16,18 +14,9 @@ const MIN_JSONPATH_PCT: f64 = 100.0;
 /// passes (87/87).
 const MIN_JSONATA_PCT: f64 = 100.0;
 
-fn cases_dir() -> PathBuf {
-    let beside_repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
-    [corpus_dir(), beside_repo]
-        .into_iter()
-        .map(|d| d.join("cases"))
-        .find(|d| d.is_dir())
-        .expect("conformance corpus not found: set STEPBOX_CONFORMANCE_DIR")
-}
-
 #[test]
 fn corpus_jsonpath_and_jsonata_cases_pass_on_the_engine() {
-    let cases = load_dir(&cases_dir()).expect("loading the corpus");
+    let cases = load_dir(&cases_dir("cases")).expect("loading the corpus");
     let selected = engine_cases(&cases);
     assert!(selected.len() > 500, "only {} cases selected", selected.len());
     let runner = EngineRunner::with_sandbox(stepbox_tests::shared_sandbox().clone());
@@ -61,8 +50,7 @@ const MIN_CALLBACK_CASES_PASSED: usize = 34;
 
 #[test]
 fn corpus_callback_activity_and_nested_cases_pass() {
-    let dir = cases_dir().with_file_name("cases_other_services");
-    let cases = load_dir(&dir).expect("loading cases_other_services");
+    let cases = load_dir(&cases_dir("cases_other_services")).expect("loading cases_other_services");
     let selected = driver_cases(&cases);
     assert!(selected.len() >= 34, "only {} cases selected", selected.len());
     let runner = EngineRunner::with_sandbox(stepbox_tests::shared_sandbox().clone());

@@ -1,48 +1,25 @@
 //! Corpus-driven tests: every definition AWS accepted must parse and validate.
 
 use serde_json::Value;
-use std::path::PathBuf;
 use stepbox_asl::StateMachine;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        here.join("../../../shared/conformance"),
-        PathBuf::from("/work/shared/conformance"),
-        here.join("../../shared/conformance"),
-    ]
-    .into_iter()
-    .find(|c| c.join("cases").is_dir())
-}
-
+/// Every case of the corpus subdirectory `sub`, by file name (the corpus is
+/// vendored in `tests/conformance`; a missing one fails the test).
 fn cases(sub: &str) -> Vec<(String, Value)> {
-    let Some(dir) = corpus_dir() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.extension().is_some_and(|x| x == "json") {
+    stepbox_corpus::case_files(sub)
+        .into_iter()
+        .map(|p| {
             let txt = std::fs::read_to_string(&p).expect("read case");
             let v: Value = serde_json::from_str(&txt).expect("case json");
-            out.push((p.file_name().unwrap().to_string_lossy().into_owned(), v));
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+            (p.file_name().unwrap().to_string_lossy().into_owned(), v)
+        })
+        .collect()
 }
 
 #[test]
 fn every_accepted_definition_parses() {
     let mut all = cases("cases");
     all.extend(cases("cases_other_services"));
-    if all.is_empty() {
-        eprintln!("conformance corpus not found; skipping");
-        return;
-    }
     let mut failures = Vec::new();
     for (name, case) in &all {
         let def = serde_json::to_string(&case["definition"]).unwrap();

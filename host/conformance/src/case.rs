@@ -8,16 +8,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// Where the corpus lives unless `STEPBOX_CONFORMANCE_DIR` says otherwise:
-/// `shared/conformance` beside the checkout (as CI and developers have it).
-pub const DEFAULT_CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
+/// the copy vendored in the repository (`tests/conformance`).
+pub const DEFAULT_CORPUS_DIR: &str = stepbox_corpus::VENDORED_DIR;
 
-/// The corpus root: `$STEPBOX_CONFORMANCE_DIR`, else [`DEFAULT_CORPUS_DIR`].
-/// Cases are in its `cases/` (and `cases_other_services/`) subdirectories.
-pub fn corpus_dir() -> PathBuf {
-    std::env::var_os("STEPBOX_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CORPUS_DIR))
-}
+/// The corpus root, `$STEPBOX_CONFORMANCE_DIR` else [`DEFAULT_CORPUS_DIR`]
+/// (`corpus_dir`), and one of its case directories, `cases/` or
+/// `cases_other_services/`, checked to exist (`cases_dir`).
+pub use stepbox_corpus::{cases_dir, corpus_dir};
 
 /// One execution: a state machine, its input and what AWS produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -36,7 +36,7 @@ pub mod report;
 pub mod runner;
 
 pub use case::{
-    Case, Comparison, DEFAULT_CORPUS_DIR, Expected, Filter, Lambda, Replacement, StateMachine, corpus_dir,
+    Case, Comparison, DEFAULT_CORPUS_DIR, Expected, Filter, Lambda, Replacement, StateMachine, cases_dir, corpus_dir,
     feature_matches, load_dir, needing_nothing, with_feature,
 };
 pub use engine::{

@@ -13,7 +13,8 @@
 //! every failure with its reason, and the summary: JSONPath pass rate (strict,
 //! and counting `python-traceback` differences as passes) with JSONata cases
 //! counted apart. `--failures` prints only the failures and the summary.
-//! FILTERS: `--dir DIR` (default `$STEPBOX_CONFORMANCE_DIR/cases`), `--needs none|lambda|…`
+//! FILTERS: `--dir DIR` (default: the corpus's `cases/`, from `$STEPBOX_CONFORMANCE_DIR`
+//! or the copy vendored in `tests/conformance`), `--needs none|lambda|…`
 //! (repeatable; cases needing only these), `--feature PATTERN` (repeatable, any of),
 //! `--without PATTERN` (repeatable), `--name TEXT`.
 //! A results line is `{"name": …, "status": …, "output": …, "error": …, "cause": …}`.

@@ -1,13 +1,13 @@
 //! The judge against the whole corpus: every expected result judged against
 //! itself passes, and perturbed results fail.
 //!
-//! Needs the corpus at `$STEPBOX_CONFORMANCE_DIR` (default `/work/shared/conformance`).
+//! Reads the corpus vendored in `tests/conformance` (or `$STEPBOX_CONFORMANCE_DIR`).
 
 use serde_json::{Value, json};
 use stepbox_conformance::*;
 
 fn load(sub: &str) -> Vec<Case> {
-    let dir = corpus_dir().join(sub);
+    let dir = cases_dir(sub);
     let cases = load_dir(&dir).unwrap_or_else(|e| panic!("corpus not found at {}: {e:#}", dir.display()));
     assert!(!cases.is_empty(), "no cases in {}", dir.display());
     cases

@@ -5,20 +5,9 @@ mod common;
 
 use regex::Regex;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::Arc;
 use stepbox_asl::StateMachine;
 use stepbox_engine::{Engine, ExecutionOptions, ManualClock, VecSink};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        here.join("../../../shared/conformance/cases"),
-        PathBuf::from("/work/shared/conformance/cases"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-}
 
 fn selected(case: &Value) -> bool {
     let feats: Vec<&str> = case["features"]
@@ -289,17 +278,9 @@ async fn run_case(case: &Value) -> Result<(), String> {
 
 #[test]
 fn corpus_conformance() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("corpus not found; skipping");
-        return;
-    };
     let filter = std::env::var("STEPBOX_CASE").ok();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
+    // The corpus vendored in tests/conformance (or $STEPBOX_CONFORMANCE_DIR).
+    let files = stepbox_corpus::case_files("cases");
     let mut pass = 0;
     let mut fails = Vec::new();
     let mut total = 0;

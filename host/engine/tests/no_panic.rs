@@ -55,26 +55,8 @@ fn mutate(v: &mut Value, rng: &mut Rng) {
 
 #[test]
 fn engine_survives_mutated_inputs() {
-    let dir = [
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/conformance/cases"
-        ),
-        "/work/shared/conformance/cases",
-    ]
-    .into_iter()
-    .map(std::path::PathBuf::from)
-    .find(|p| p.is_dir());
-    let Some(dir) = dir else {
-        eprintln!("corpus not found; skipping");
-        return;
-    };
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
+    // The corpus vendored in tests/conformance (or $STEPBOX_CONFORMANCE_DIR).
+    let files = stepbox_corpus::case_files("cases");
     let mut rng = Rng(0x2545F4914F6CDD1D);
     let mut runs = 0;
     let rt = tokio::runtime::Builder::new_current_thread()
