@@ -2,14 +2,14 @@
 # W1 in JSONPath and in JSONata, measured in one run: generates both
 # definitions, builds the release runner, then alternates the two workloads
 # RUNS times (default 7) and prints the median throughputs and their ratio.
-# Environment: CARGO_TARGET_DIR (default /work/targets/bench), RUNS, EXECUTIONS (default 20).
+# Environment: CARGO_TARGET_DIR (default the repository's target/), RUNS, EXECUTIONS (default 20).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 (cd "$repo" && cargo build -q --release -p stepbox-bench)
 runner="$CARGO_TARGET_DIR/release/stepbox-bench-runner"
-work=$(mktemp -d /tmp/stepbox-w1j.XXXXXX)
+work=$(mktemp -d --tmpdir stepbox-w1j.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 "$here/gen_w1.py" "$work"
 for i in $(seq "${RUNS:-7}"); do

@@ -34,7 +34,8 @@ const FUNCTION: &str = "bench-echo";
 const WARMUP: usize = 200;
 
 struct Args {
-    bench_dir: PathBuf,
+    /// The shared benchmark kit (`--bench-dir`, else `$BENCH_DIR`).
+    bench_dir: Option<PathBuf>,
     requests: usize,
     clients: Vec<usize>,
     inprocess: usize,
@@ -42,7 +43,7 @@ struct Args {
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
-        bench_dir: std::env::var_os("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| "/work/shared/bench".into()),
+        bench_dir: std::env::var_os("BENCH_DIR").filter(|d| !d.is_empty()).map(PathBuf::from),
         requests: 5000,
         clients: vec![1, 16, 64],
         inprocess: 5000,
@@ -51,7 +52,7 @@ fn parse_args() -> anyhow::Result<Args> {
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
         match arg.as_str() {
-            "--bench-dir" => args.bench_dir = value("--bench-dir")?.into(),
+            "--bench-dir" => args.bench_dir = Some(value("--bench-dir")?.into()),
             "--requests" => args.requests = value("--requests")?.parse().context("--requests")?,
             "--inprocess" => args.inprocess = value("--inprocess")?.parse().context("--inprocess")?,
             "--clients" => {
@@ -184,7 +185,10 @@ async fn load(addr: std::net::SocketAddr, body: Arc<String>, clients: usize, per
 }
 
 fn run(args: Args) -> anyhow::Result<bool> {
-    let workloads = args.bench_dir.join("workloads");
+    let Some(bench_dir) = &args.bench_dir else {
+        bail!("no benchmark kit: pass --bench-dir DIR or set BENCH_DIR to the shared benchmark kit (the directory holding workloads/w5-small.asl.json)\n{USAGE}");
+    };
+    let workloads = bench_dir.join("workloads");
     let definition = std::fs::read_to_string(workloads.join("w5-small.asl.json"))
         .with_context(|| format!("reading W5 from {}", workloads.display()))?;
     let input = std::fs::read_to_string(workloads.join("w5-small.input.json"))?;

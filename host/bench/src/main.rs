@@ -1,5 +1,5 @@
 //! `stepbox-bench-runner`: stepbox's runner for the side-by-side ASL engine
-//! benchmark (`/work/shared/bench`, see `host/bench/README.md`).
+//! benchmark (the shared benchmark kit's runner protocol, see `host/bench/README.md`).
 //!
 //! ```text
 //! stepbox-bench-runner <manifest.json> <workload-key> [--executions N] [--input FILE]

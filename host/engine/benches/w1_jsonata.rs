@@ -1,7 +1,7 @@
 //! W1 of the shared benchmark (a chain of 1000 Pass states that each compute
 //! `tmp := {counter + 1, 'step N of NAME', name}` and merge it into the input)
 //! written in JSONPath (Parameters + intrinsics + ResultPath, as
-//! /work/shared/bench/gen_workloads.py has it) and in JSONata (one Output
+//! the shared benchmark kit's gen_workloads.py has it) and in JSONata (one Output
 //! expression, as host/bench/jsonata/gen_w1.py has it), run alternately on
 //! the engine alone (no sandbox: W1 has no Task) and reported as the median
 //! transitions/s of each and their ratio. Target: JSONata within 3x.
