@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the README's AWS CLI quick-start block verbatim against a fresh
-# `stepbox serve`, so the README cannot drift from behaviour. Installs the AWS
+# Run the AWS CLI quick-start block of docs/api.md verbatim against a fresh
+# `stepbox serve`, so the docs cannot drift from behaviour. Installs the AWS
 # CLI from PyPI into a venv under the cargo target directory on first use.
 # Ends with a `test result:` line that scripts/test.sh counts.
 set -euo pipefail
@@ -32,16 +32,16 @@ stepbox="$target_dir/debug/stepbox"
 
 start_server "$stepbox" --functions target/functions --data "$work/data"
 
-# The block between the README markers, without its fence, on this server's port.
-awk '/<!-- awscli-quickstart:begin -->/ { on = 1; next } /<!-- awscli-quickstart:end -->/ { on = 0 } on && !/^```/' README.md \
+# The block between the markers in docs/api.md, without its fence, on this server's port.
+awk '/<!-- awscli-quickstart:begin -->/ { on = 1; next } /<!-- awscli-quickstart:end -->/ { on = 0 } on && !/^```/' docs/api.md \
     | sed "s/127\.0\.0\.1:8083/127.0.0.1:$port/g" >"$work/quickstart.sh"
-[ -s "$work/quickstart.sh" ] || fail "no awscli-quickstart block in README.md"
+[ -s "$work/quickstart.sh" ] || fail "no awscli-quickstart block in docs/api.md"
 
 # Run it where its relative paths resolve, without writing into the repository.
 mkdir -p "$work/run/target"
 ln -s "$root/target/functions" "$work/run/target/functions"
 ln -s "$root/examples" "$work/run/examples"
-echo "==> running the README's AWS CLI quick start (port $port)"
+echo "==> running the AWS CLI quick start of docs/api.md (port $port)"
 (cd "$work/run" && PATH="$venv/bin:$PATH" bash -euo pipefail "$work/quickstart.sh") >"$work/out.txt" 2>&1 \
     || { cat "$work/out.txt" >&2; fail "the quick-start block failed"; }
 cat "$work/out.txt"

@@ -2,7 +2,7 @@
 # Run every stepbox test. Installs what a fresh machine with only the Rust
 # toolchain lacks (the wasm32-wasip2 and wasm32-unknown-unknown targets), then runs the workspace tests,
 # which build the guest components from source (host/components/build.rs),
-# and the README's AWS CLI quick start (scripts/awscli-quickstart.sh).
+# and the AWS CLI quick start of docs/api.md (scripts/awscli-quickstart.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +20,9 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 
-# The README's AWS CLI commands against a real `stepbox serve` (installs the
+# docs/api.md's AWS CLI commands against a real `stepbox serve` (installs the
 # AWS CLI from PyPI into a venv under the target directory on first use).
-echo "==> AWS CLI quick start (README)"
+echo "==> AWS CLI quick start (docs/api.md)"
 bash scripts/awscli-quickstart.sh 2>&1 | tee -a "$log" || status=1
 
 # One closing line for all test binaries (cargo prints one per binary, the
