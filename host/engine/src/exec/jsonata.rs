@@ -3,8 +3,15 @@
 //! The JSONPath pipeline stays in the parent module; this one only runs when
 //! a state's `jsonata` fields are set.
 
-use super::*;
+use super::execution::Exec;
+use super::failure::Failure;
+use super::io::ctx_for;
+use super::step::{Entry, StateResult};
 use super::variables::Variables;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use stepbox_asl::{ChoiceRule, RuntimeError, State, StateKind, StrSpec, WaitSpec, compact, errors};
 use stepbox_asl::json_type_name;
 use stepbox_asl::jsonata::{Bindings, JsonataFields, JsonataTemplate, template::query_error};
 
@@ -26,27 +33,44 @@ pub(super) fn arguments(f: &JsonataFields, input: &Value, ctx: &Value, vars: &Ma
     }
 }
 
+/// A state's (or a catcher's, or a Choice rule's) `Assign` and `Output`.
+#[derive(Clone, Copy)]
+pub(super) struct Ending<'a> {
+    pub(super) assign: Option<&'a JsonataTemplate>,
+    pub(super) output: Option<&'a JsonataTemplate>,
+}
+
+/// What `Assign` and `Output` see besides the input: `$states.result`,
+/// `$states.errorOutput` (a catcher) or neither (Choice).
+pub(super) enum Seen<'a> {
+    Result,
+    ErrorOutput(&'a Value),
+    Neither,
+}
+
 /// `Assign` and `Output` of a state. Both see the variables as they were when
 /// the state was entered (AWS evaluates them side by side); the assignments
 /// apply afterwards. Without `Output` the state outputs `res`.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn finish(
-    assign: Option<&JsonataTemplate>,
-    output: Option<&JsonataTemplate>,
+    end: Ending<'_>,
     input: &Value,
     res: Value,
-    result_visible: bool,
-    error_output: Option<&Value>,
+    seen: Seen<'_>,
     ctx: &Value,
     vars: &mut Variables,
 ) -> Result<Value, RuntimeError> {
     let (pending, out) = {
-        let b = bindings(input, result_visible.then_some(&res), error_output, ctx, vars);
-        let pending = match assign {
+        let (result, error_output) = match seen {
+            Seen::Result => (Some(&res), None),
+            Seen::ErrorOutput(e) => (None, Some(e)),
+            Seen::Neither => (None, None),
+        };
+        let b = bindings(input, result, error_output, ctx, vars);
+        let pending = match end.assign {
             Some(t) => Some(t.evaluate(&b)?),
             None => None,
         };
-        let out = match output {
+        let out = match end.output {
             Some(t) => Some(t.evaluate(&b)?),
             None => None,
         };
@@ -123,7 +147,7 @@ pub(super) async fn run_simple(
     input: Value,
     entry: &Entry,
     vars: &mut Variables,
-) -> Result<(Value, Option<usize>), Failure> {
+) -> StateResult {
     let rt = |e: RuntimeError| ex.runtime(st, entry.id, e);
     let mut ctx_slot = Value::Null;
     let ctx = ctx_for(ex, st, entry, 0, &mut ctx_slot);
@@ -156,58 +180,70 @@ pub(super) async fn run_simple(
             Err(Failure { error, cause, nulls: false })
         }
         StateKind::Choice { choices, default } => {
-            let mut chosen = None;
-            for (rule, (_, target)) in f.choices.iter().zip(choices) {
-                let b = bindings(&input, None, None, ctx, vars);
-                let v = rule.condition.evaluate(&b).map_err(rt)?;
-                match v {
-                    Value::Bool(true) => {
-                        chosen = Some((rule.assign.as_ref(), rule.output.as_ref().or(f.output.as_ref()), *target));
-                        break;
-                    }
-                    Value::Bool(false) => {}
-                    other => return Err(rt(unexpected_type(&rule.condition, "Condition", "boolean", &other))),
-                }
-            }
-            let (assign, output, next) = match (chosen, default) {
-                (Some(c), _) => c,
-                (None, Some(d)) => (f.assign.as_ref(), f.output.as_ref(), *d),
-                (None, None) => return Err(Failure::new(errors::NO_CHOICE_MATCHED, "No Matches!")),
-            };
+            let (end, next) = choose(f, choices, *default, &input, ctx, vars).map_err(rt)?;
             // The state's result is its input, output only without `Output`.
             let res = if f.output.is_some() { Value::Null } else { input.clone() };
-            let out = finish(assign, output, &input, res, false, None, ctx, vars).map_err(rt)?;
+            let out = finish(end, &input, res, Seen::Neither, ctx, vars).map_err(rt)?;
             Ok((out, Some(next)))
         }
         StateKind::Wait(spec) => {
-            let now = ex.clock.now();
             // Bindings hold the engine's non-Send values: gone before the await.
-            let until = {
-            let b = bindings(&input, None, None, ctx, vars);
-            if let Some(t) = &f.seconds {
-                let s = number(t, "Seconds", &b).map_err(rt)?;
-                if !(0.0..=i32::MAX as f64).contains(&s) || s.fract() != 0.0 {
-                    return Err(rt(unexpected_type(t, "Seconds", "non-negative integer", &json!(s))));
-                }
-                now + chrono::Duration::seconds(s as i64)
-            } else if let Some(t) = &f.timestamp {
-                let v = t.evaluate(&b).map_err(rt)?;
-                match v.as_str().and_then(stepbox_asl::parse_timestamp) {
-                    Some(ts) => ts.with_timezone(&Utc),
-                    None => return Err(rt(unexpected_type(t, "Timestamp", "ISO-8601 timestamp", &v))),
-                }
-            } else {
-                match spec {
-                    WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
-                    WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
-                    _ => now,
-                }
-            }
-            };
+            let until = wait_until(f, spec, ex.clock.now(), &bindings(&input, None, None, ctx, vars)).map_err(rt)?;
             ex.clock.sleep_until(until).await;
             let out = finish_with_input(f.assign.as_ref(), f.output.as_ref(), input, ctx, vars).map_err(rt)?;
             Ok((out, st.next))
         }
         _ => unreachable!("run_simple is only called for Pass, Succeed, Fail, Choice and Wait"),
     }
+}
+
+/// The Choice rule that matches (its Assign, its Output or the state's, its
+/// Next), or the Default with the state's Assign and Output.
+fn choose<'f>(
+    f: &'f JsonataFields,
+    choices: &[(ChoiceRule, usize)],
+    default: Option<usize>,
+    input: &Value,
+    ctx: &Value,
+    vars: &Map<String, Value>,
+) -> Result<(Ending<'f>, usize), RuntimeError> {
+    for (rule, (_, target)) in f.choices.iter().zip(choices) {
+        let b = bindings(input, None, None, ctx, vars);
+        match rule.condition.evaluate(&b)? {
+            Value::Bool(true) => {
+                let end = Ending { assign: rule.assign.as_ref(), output: rule.output.as_ref().or(f.output.as_ref()) };
+                return Ok((end, *target));
+            }
+            Value::Bool(false) => {}
+            other => return Err(unexpected_type(&rule.condition, "Condition", "boolean", &other)),
+        }
+    }
+    match default {
+        Some(d) => Ok((Ending { assign: f.assign.as_ref(), output: f.output.as_ref() }, d)),
+        None => Err(RuntimeError::new(errors::NO_CHOICE_MATCHED, "No Matches!")),
+    }
+}
+
+/// When a JSONata Wait entered at `now` ends: `Seconds` or `Timestamp`
+/// evaluated, or given.
+fn wait_until(f: &JsonataFields, spec: &WaitSpec, now: DateTime<Utc>, b: &Bindings) -> Result<DateTime<Utc>, RuntimeError> {
+    if let Some(t) = &f.seconds {
+        let s = number(t, "Seconds", b)?;
+        if !(0.0..=i32::MAX as f64).contains(&s) || s.fract() != 0.0 {
+            return Err(unexpected_type(t, "Seconds", "non-negative integer", &json!(s)));
+        }
+        return Ok(now + chrono::Duration::seconds(s as i64));
+    }
+    if let Some(t) = &f.timestamp {
+        let v = t.evaluate(b)?;
+        return match v.as_str().and_then(stepbox_asl::parse_timestamp) {
+            Some(ts) => Ok(ts.with_timezone(&Utc)),
+            None => Err(unexpected_type(t, "Timestamp", "ISO-8601 timestamp", &v)),
+        };
+    }
+    Ok(match spec {
+        WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),
+        WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
+        _ => now,
+    })
 }

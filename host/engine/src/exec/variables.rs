@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{Map, Value};
 use stepbox_asl::RuntimeError;
 
-use super::json_size;
+use super::size::json_size;
 
 /// Largest single variable, and largest sum of one `Assign`'s values.
 pub(super) const ASSIGN_LIMIT: usize = 256 * 1024;

@@ -3,7 +3,10 @@
 //! callbacks, activities, nested executions (`states:startExecution`,
 //! `.sync`, `.sync:2`) and the `aws-sdk:sfn` callback calls.
 
-use super::{Engine, Exec, Failure, Frame};
+use super::ProgressLog;
+use crate::exec::Engine;
+use crate::exec::execution::{Exec, Frame};
+use crate::exec::failure::Failure;
 use crate::callback::{Callbacks, CallbackWaiter, Signal};
 use crate::clock::BoxFuture;
 use crate::durable::StateProgress;
@@ -21,7 +24,7 @@ const STATES_PREFIX: &str = "arn:aws:states:::";
 
 /// How a Task waits for its service (the resource ARN's suffix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Pattern {
+pub(in crate::exec) enum Pattern {
     RequestResponse,
     Sync,
     Sync2,
@@ -40,7 +43,7 @@ impl Pattern {
 }
 
 /// Splits `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]`.
-pub(super) fn split_pattern(resource: &str) -> (&str, Pattern) {
+pub(in crate::exec) fn split_pattern(resource: &str) -> (&str, Pattern) {
     if !resource.starts_with(STATES_PREFIX) {
         return (resource, Pattern::RequestResponse);
     }
@@ -54,7 +57,7 @@ pub(super) fn split_pattern(resource: &str) -> (&str, Pattern) {
 
 /// What kind of work a Task resource asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
+pub(in crate::exec) enum Kind {
     /// Run the task through the invoker and take its result.
     Invoke,
     /// Run the task through the invoker, then wait for a task token callback.
@@ -68,7 +71,7 @@ pub(super) enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
+pub(in crate::exec) enum Outcome {
     Success,
     Failure,
     Heartbeat,
@@ -77,11 +80,11 @@ pub(super) enum Outcome {
 impl Kind {
     /// Waits on the outside world (a token, a worker, a child execution):
     /// such a Task checkpoints its progress in a durable run.
-    pub(super) fn waits_outside(self) -> bool {
+    pub(in crate::exec) fn waits_outside(self) -> bool {
         matches!(self, Kind::WaitForTaskToken | Kind::Activity | Kind::StartExecution(_))
     }
 
-    pub(super) fn of(base: &str, pattern: Pattern) -> Kind {
+    pub(in crate::exec) fn of(base: &str, pattern: Pattern) -> Kind {
         let (parts, n) = crate::task::arn_fields(base);
         if n == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
             return Kind::Activity;
@@ -104,7 +107,7 @@ impl Kind {
 
 /// Which history events a Task state records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Family {
+pub(in crate::exec) enum Family {
     /// `LambdaFunction*` (a Lambda function ARN resource).
     Lambda,
     /// `Task*` (service integrations).
@@ -115,7 +118,7 @@ pub(super) enum Family {
 
 /// `resourceType` and `resource` of Task* events: `("sqs", "sendMessage.waitForTaskToken")`,
 /// `("aws-sdk:sfn", "startExecution")`; empty for plain resources.
-pub(super) fn resource_names(base: &str, pattern: Pattern, target: &Target) -> (String, String) {
+pub(in crate::exec) fn resource_names(base: &str, pattern: Pattern, target: &Target) -> (String, String) {
     if *target == Target::LambdaInvoke {
         return ("lambda".into(), format!("invoke{}", pattern.suffix()));
     }
@@ -136,7 +139,7 @@ pub(super) fn resource_names(base: &str, pattern: Pattern, target: &Target) -> (
 }
 
 /// How an invocation stopped short of a result.
-pub(super) enum Stop {
+pub(in crate::exec) enum Stop {
     Failed(Failure),
     /// The named timeout (`States.Timeout`, `States.HeartbeatTimeout`) fired.
     TimedOut(&'static str),
@@ -164,7 +167,7 @@ fn sleep_secs(ex: &Exec, secs: Option<u64>) -> Option<BoxFuture<'static, ()>> {
 
 /// Runs a task through the invoker under TimeoutSeconds (`total`) and
 /// HeartbeatSeconds, which the task's own heartbeats reset.
-pub(super) async fn invoke(
+pub(in crate::exec) async fn invoke(
     ex: &Exec,
     mut req: TaskRequest,
     total: &mut Option<BoxFuture<'static, ()>>,
@@ -213,14 +216,14 @@ impl Drop for TokenGuard {
 }
 
 /// The activity named by a Task resource does not exist (a States.Runtime error).
-pub(super) struct NoActivity(pub String);
+pub(in crate::exec) struct NoActivity(pub String);
 
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// One attempt of a Task state using a callback-style integration.
-pub(super) struct Call<'a> {
+pub(in crate::exec) struct Call<'a> {
     pub ex: &'a Arc<Exec>,
     pub frame: &'a mut Frame,
     pub resource: &'a str,
@@ -232,7 +235,7 @@ pub(super) struct Call<'a> {
     pub heartbeat_s: Option<u64>,
     /// The state's progress and where to checkpoint it.
     pub progress: &'a mut StateProgress,
-    pub save: &'a (dyn Fn(&StateProgress) + Sync),
+    pub log: &'a ProgressLog<'a>,
     /// Resumed after a restart with the attempt already handed out
     /// (`progress.submitted`): wait for its answer, don't run it again.
     pub handed_out: bool,
@@ -245,13 +248,13 @@ impl Call<'_> {
     fn handed(&mut self, submitted: Value) {
         self.progress.submitted = Some(submitted);
         self.progress.alive_at = Some(self.ex.clock.now());
-        (self.save)(self.progress);
+        self.log.save(self.progress);
     }
 
     /// A heartbeat or a worker's pick-up: HeartbeatSeconds starts again.
     fn alive(&mut self) -> Option<BoxFuture<'static, ()>> {
         self.progress.alive_at = Some(self.ex.clock.now());
-        (self.save)(self.progress);
+        self.log.save(self.progress);
         sleep_secs(self.ex, self.heartbeat_s)
     }
 
@@ -280,7 +283,7 @@ impl Call<'_> {
 
     /// `.waitForTaskToken`: run the task (it hands the token on), record
     /// TaskSubmitted, then wait for SendTaskSuccess/Failure.
-    pub(super) async fn wait_for_token(
+    pub(in crate::exec) async fn wait_for_token(
         mut self,
         req: TaskRequest,
         token: &str,
@@ -352,7 +355,7 @@ impl Call<'_> {
     ///
     /// Resumed after a restart, the task is offered again unless a worker
     /// had taken it (that worker may still answer with its token).
-    pub(super) async fn activity(
+    pub(in crate::exec) async fn activity(
         mut self,
         input: &Value,
         token: &str,
@@ -392,44 +395,13 @@ impl Call<'_> {
     }
 
     /// `states:startExecution[.sync|.sync:2|.waitForTaskToken]` and `aws-sdk:sfn:startExecution`.
-    pub(super) async fn start_execution(
+    pub(in crate::exec) async fn start_execution(
         mut self,
         pattern: Pattern,
         token: Option<&str>,
         total: &mut Option<BoxFuture<'static, ()>>,
     ) -> Result<Value, (Failure, bool)> {
-        // Service errors keep their cause as is (no Lambda envelope).
-        let failed = |f: crate::task::TaskFailure| (Failure::new(f.error, f.cause), false);
-        let Some(sm_arn) = self.params.get("StateMachineArn").and_then(Value::as_str) else {
-            return Err((
-                Failure::new(
-                    errors::RUNTIME,
-                    "The field 'StateMachineArn' is required to start an execution.",
-                ),
-                false,
-            ));
-        };
-        let Some(executions) = self.ex.services.executions.clone() else {
-            return Err(failed(crate::services::state_machine_does_not_exist(sm_arn)));
-        };
-        // Input: absent or null is `{}`; a string is JSON text (as StartExecution's input).
-        let input = match self.params.get("Input") {
-            None | Some(Value::Null) => json!({}),
-            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
-            Some(v) => v.clone(),
-        };
-        let req = ChildRequest {
-            state_machine_arn: sm_arn.to_string(),
-            // A durable run chose the name beforehand, so a restart finds the same child.
-            name: self
-                .progress
-                .child_name
-                .clone()
-                .or_else(|| self.params.get("Name").and_then(Value::as_str).map(str::to_string)),
-            input: input.clone(),
-            parent_execution_arn: self.ex.arn.clone(),
-            reattach: self.resumed,
-        };
+        let (executions, req) = self.child_request()?;
         let mut waiter = match (pattern, token) {
             (Pattern::RequestResponse, _) | (_, None) => None,
             (_, Some(t)) => Some((self.ex.services.callbacks.register(t, &self.ex.arn), self.guard(t))),
@@ -437,10 +409,7 @@ impl Call<'_> {
         if self.handed_out && pattern == Pattern::WaitForTaskToken {
             // The child runs on its own; only its answer is awaited.
             let hb = self.resumed_heartbeat();
-            return match waiter.as_mut() {
-                Some((w, _)) => self.await_signal(w, total, hb).await,
-                None => Err((Failure::new(errors::RUNTIME, "No task token for the callback."), false)),
-            };
+            return self.await_child_token(waiter.as_mut().map(|(w, _)| w), total, hb).await;
         }
         let engine = Engine {
             tasks: self.ex.tasks.clone(),
@@ -448,7 +417,8 @@ impl Call<'_> {
             config: self.ex.config.clone(),
             services: self.ex.services.clone(),
         };
-        let child = executions.start(&engine, req).await.map_err(failed)?;
+        let input = req.input.clone();
+        let child = executions.start(&engine, req).await.map_err(service_failure)?;
         let started = json!({"ExecutionArn": child.execution_arn, "StartDate": iso(child.start_date)});
         match pattern {
             Pattern::RequestResponse => return Ok(started),
@@ -456,10 +426,7 @@ impl Call<'_> {
                 self.submitted(&started);
                 self.handed(started);
                 let hb = sleep_secs(self.ex, self.heartbeat_s);
-                return match waiter.as_mut() {
-                    Some((w, _)) => self.await_signal(w, total, hb).await,
-                    None => Err((Failure::new(errors::RUNTIME, "No task token for the callback."), false)),
-                };
+                return self.await_child_token(waiter.as_mut().map(|(w, _)| w), total, hb).await;
             }
             Pattern::Sync | Pattern::Sync2 if self.handed_out => {}
             Pattern::Sync | Pattern::Sync2 => {
@@ -470,57 +437,70 @@ impl Call<'_> {
         let StartedChild { execution_arn, state_machine_arn, name, start_date, finished } = child;
         // SendTaskSuccess/Failure with the Task's token ends it before the
         // child does (the child runs on).
-        let answered = async {
-            let Some((w, _)) = waiter.as_mut() else {
-                return std::future::pending::<Result<Value, (Failure, bool)>>().await;
-            };
-            loop {
-                match w.next().await {
-                    Some(Signal::Succeeded(v)) => return Ok(v),
-                    Some(Signal::Failed { error, cause }) => return Err((Failure { error, cause, nulls: true }, false)),
-                    Some(Signal::Heartbeat | Signal::Started { .. }) => {}
-                    None => std::future::pending::<()>().await,
-                }
-            }
-        };
         let outcome: ChildOutcome = tokio::select! {
             o = finished => o,
-            r = answered => return r,
+            r = answered(waiter.as_mut().map(|(w, _)| w)) => return r,
             _ = until(total) => return Err((Failure::new(errors::TIMEOUT, ""), true)),
         };
-        let as_json = pattern == Pattern::Sync2;
-        // DescribeExecution's fields in AWS's (alphabetical) order.
-        let mut d = Map::new();
-        if outcome.status != ExecutionStatus::Succeeded {
-            // An empty cause (a timeout) is left out, as AWS does.
-            if let Some(c) = outcome.cause.as_ref().filter(|c| !c.is_empty()) {
-                d.insert("Cause".into(), json!(c));
-            }
-            if let Some(e) = &outcome.error {
-                d.insert("Error".into(), json!(e));
-            }
-        }
-        d.insert("ExecutionArn".into(), json!(execution_arn));
-        d.insert("Input".into(), if as_json { input.clone() } else { json!(compact(&input)) });
-        d.insert("InputDetails".into(), json!({"Included": true}));
-        d.insert("Name".into(), json!(name));
-        if let (ExecutionStatus::Succeeded, Some(out)) = (outcome.status, &outcome.output) {
-            d.insert("Output".into(), if as_json { out.clone() } else { json!(compact(out)) });
-            d.insert("OutputDetails".into(), json!({"Included": true}));
-        }
-        d.insert("StartDate".into(), json!(iso(start_date)));
-        d.insert("StateMachineArn".into(), json!(state_machine_arn));
-        d.insert("Status".into(), json!(outcome.status.as_str()));
-        d.insert("StopDate".into(), json!(iso(outcome.stop_date)));
-        let d = Value::Object(d);
+        let child = Child { execution_arn, state_machine_arn, name, start_date, input };
+        let d = child.describe(&outcome, pattern == Pattern::Sync2);
         match outcome.status {
             ExecutionStatus::Succeeded => Ok(d),
             _ => Err((Failure::new(errors::TASK_FAILED, compact(&d)), false)),
         }
     }
 
+    /// The nested-execution service and the child to start: `StateMachineArn`,
+    /// `Input` (absent or null is `{}`; a string is JSON text, as
+    /// StartExecution's input) and `Name` (chosen beforehand in a durable
+    /// run, so a restart finds the same child).
+    fn child_request(&self) -> Result<(Arc<dyn crate::services::Executions>, ChildRequest), (Failure, bool)> {
+        let Some(sm_arn) = self.params.get("StateMachineArn").and_then(Value::as_str) else {
+            return Err((
+                Failure::new(
+                    errors::RUNTIME,
+                    "The field 'StateMachineArn' is required to start an execution.",
+                ),
+                false,
+            ));
+        };
+        let Some(executions) = self.ex.services.executions.clone() else {
+            return Err(service_failure(crate::services::state_machine_does_not_exist(sm_arn)));
+        };
+        let input = match self.params.get("Input") {
+            None | Some(Value::Null) => json!({}),
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+            Some(v) => v.clone(),
+        };
+        let req = ChildRequest {
+            state_machine_arn: sm_arn.to_string(),
+            name: self
+                .progress
+                .child_name
+                .clone()
+                .or_else(|| self.params.get("Name").and_then(Value::as_str).map(str::to_string)),
+            input,
+            parent_execution_arn: self.ex.arn.clone(),
+            reattach: self.resumed,
+        };
+        Ok((executions, req))
+    }
+
+    /// `.waitForTaskToken` on a child: the answer to the Task's token.
+    async fn await_child_token(
+        &mut self,
+        waiter: Option<&mut CallbackWaiter>,
+        total: &mut Option<BoxFuture<'static, ()>>,
+        hb: Option<BoxFuture<'static, ()>>,
+    ) -> Result<Value, (Failure, bool)> {
+        match waiter {
+            Some(w) => self.await_signal(w, total, hb).await,
+            None => Err((Failure::new(errors::RUNTIME, "No task token for the callback."), false)),
+        }
+    }
+
     /// `aws-sdk:sfn:sendTaskSuccess|Failure|Heartbeat` from inside a workflow.
-    pub(super) fn send_task_outcome(self, what: Outcome) -> Result<Value, (Failure, bool)> {
+    pub(in crate::exec) fn send_task_outcome(self, what: Outcome) -> Result<Value, (Failure, bool)> {
         let field = |k: &str| self.params.get(k).and_then(Value::as_str).map(str::to_string);
         let token = field("TaskToken").unwrap_or_default();
         let signal = match what {
@@ -548,6 +528,65 @@ impl Call<'_> {
                 false,
             )),
         }
+    }
+}
+
+/// A service error keeps its cause as is (no Lambda envelope).
+fn service_failure(f: crate::task::TaskFailure) -> (Failure, bool) {
+    (Failure::new(f.error, f.cause), false)
+}
+
+/// Resolves with SendTaskSuccess/Failure on the Task's token; never without one.
+async fn answered(waiter: Option<&mut CallbackWaiter>) -> Result<Value, (Failure, bool)> {
+    let Some(w) = waiter else {
+        return std::future::pending::<Result<Value, (Failure, bool)>>().await;
+    };
+    loop {
+        match w.next().await {
+            Some(Signal::Succeeded(v)) => return Ok(v),
+            Some(Signal::Failed { error, cause }) => return Err((Failure { error, cause, nulls: true }, false)),
+            Some(Signal::Heartbeat | Signal::Started { .. }) => {}
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// A finished child execution, as `.sync` reports it.
+struct Child {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    start_date: DateTime<Utc>,
+    input: Value,
+}
+
+impl Child {
+    /// DescribeExecution's fields in AWS's (alphabetical) order; input and
+    /// output as JSON (`.sync:2`) or JSON text (`.sync`).
+    fn describe(self, outcome: &ChildOutcome, as_json: bool) -> Value {
+        let mut d = Map::new();
+        if outcome.status != ExecutionStatus::Succeeded {
+            // An empty cause (a timeout) is left out, as AWS does.
+            if let Some(c) = outcome.cause.as_ref().filter(|c| !c.is_empty()) {
+                d.insert("Cause".into(), json!(c));
+            }
+            if let Some(e) = &outcome.error {
+                d.insert("Error".into(), json!(e));
+            }
+        }
+        d.insert("ExecutionArn".into(), json!(self.execution_arn));
+        d.insert("Input".into(), if as_json { self.input } else { json!(compact(&self.input)) });
+        d.insert("InputDetails".into(), json!({"Included": true}));
+        d.insert("Name".into(), json!(self.name));
+        if let (ExecutionStatus::Succeeded, Some(out)) = (outcome.status, &outcome.output) {
+            d.insert("Output".into(), if as_json { out.clone() } else { json!(compact(out)) });
+            d.insert("OutputDetails".into(), json!({"Included": true}));
+        }
+        d.insert("StartDate".into(), json!(iso(self.start_date)));
+        d.insert("StateMachineArn".into(), json!(self.state_machine_arn));
+        d.insert("Status".into(), json!(outcome.status.as_str()));
+        d.insert("StopDate".into(), json!(iso(outcome.stop_date)));
+        Value::Object(d)
     }
 }
 

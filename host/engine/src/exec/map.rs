@@ -1,0 +1,288 @@
+//! The Map state: its items, their inputs (ItemSelector, ItemBatcher), its
+//! limits (MaxConcurrency, tolerated failures) and its retries; the
+//! iterations themselves run in [`super::fanout`].
+
+use super::batch::{batch_items, to_count};
+use super::execution::{Frame, NULL, ts};
+use super::failure::Failure;
+use super::fanout::MapFanOut;
+use super::io::{finish_state, scope};
+use super::jsonata;
+use super::step::{StateResult, Step};
+use super::variables::Variables;
+use crate::history::EventType;
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use stepbox_asl::{MapMode, MapSpec, NumSpec, RuntimeError, compact, errors, io, path::Cow as PathCow};
+
+pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &mut Frame, vars: &mut Variables) -> StateResult {
+    let (ex, st) = (s.ex, s.st);
+    let rt = |e| s.rt(e);
+    let mut ctx_slot = Value::Null;
+    let ctx = s.ctx(0, &mut ctx_slot);
+    // The effective input and the items stay borrowed from the state's input
+    // where they can: each item is copied once, into its iteration's input,
+    // not three times (input, items array, item) on the one task that runs
+    // before and after the fan-out.
+    let eff = match st.jsonata.as_deref() {
+        Some(f) => PathCow::Owned(jsonata::arguments(f, &input, ctx, vars).map_err(rt)?),
+        None => io::select(&st.input_path, &input, ctx, Some(vars.values())).map_err(rt)?,
+    };
+    let eff_value = eff.as_value();
+    let items = map_items(s, spec, Scopes { input: &input, eff: eff_value, ctx, vars })?;
+    let distributed = spec.mode == MapMode::Distributed;
+    let mut counts = vec![0u32; st.retry.len()];
+    let mut recorded = s.entry.started;
+    loop {
+        s.state_started(frame, &mut recorded, EventType::MapStateStarted, || {
+            Some(json!({"length": items.len()}))
+        });
+        let limits = Limits::resolve(s, spec, Scopes { input: &input, eff: eff_value, ctx, vars })?;
+        if distributed {
+            map_run_started(s, frame);
+        }
+        let inputs = item_inputs(s, spec, &items, &input, eff_value, vars)?;
+        let n = inputs.len();
+        let fan = MapFanOut {
+            ex: ex.clone(),
+            processor: spec.processor.clone(),
+            name: st.name.clone(),
+            silent: frame.silent || distributed,
+            vars: vars.inner(),
+            base_prev: frame.prev,
+            queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
+            stop_on_failure: !limits.tolerant(),
+        };
+        let (results, failed, first_failure, last_prev) = fan.run(limits.runners.min(n), n).await;
+        frame.prev = last_prev.max(frame.prev);
+        match limits.exceeded(failed, n, first_failure) {
+            None => {
+                if distributed {
+                    ex.emit(frame, EventType::MapRunSucceeded, || None);
+                }
+                ex.emit(frame, EventType::MapStateSucceeded, || None);
+                return map_output(s, results, input, vars);
+            }
+            Some(f) => {
+                if distributed {
+                    ex.emit(frame, EventType::MapRunFailed, || Some(f.as_output_lower()));
+                }
+                match ex.retry_delay(st, &f, &mut counts) {
+                    // Only the final failure is recorded.
+                    Some(d) => ex.clock.sleep(d).await,
+                    None => {
+                        ex.emit(frame, EventType::MapStateFailed, || None);
+                        return Err(f);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A distributed Map's `MapRunStarted`, with its map run's ARN.
+fn map_run_started(s: &Step<'_>, frame: &mut Frame) {
+    let run_arn = format!(
+        "{}/{}:{}",
+        s.ex.arn.replace(":execution:", ":mapRun:"),
+        s.st.name,
+        stepbox_asl::uuid_v4()
+    );
+    s.ex.emit(frame, EventType::MapRunStarted, || {
+        Some(json!({"mapRunArn": run_arn}))
+    });
+}
+
+/// The state's output from its iterations' results.
+fn map_output(s: &Step<'_>, results: Vec<Value>, input: Value, vars: &mut Variables) -> StateResult {
+    let st = s.st;
+    let rt = |e| s.rt(e);
+    let mut ctx_slot = Value::Null;
+    let ctx = s.ctx(0, &mut ctx_slot);
+    let res = st
+        .select_result(Value::Array(results), ctx, Some(vars.values()))
+        .map_err(rt)?;
+    let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
+    Ok((out, st.next))
+}
+
+/// What a Map's fields are evaluated against.
+#[derive(Clone, Copy)]
+struct Scopes<'a> {
+    /// The state input (JSONata fields see it as `$states.input`).
+    input: &'a Value,
+    /// The effective input (JSONPath fields read it).
+    eff: &'a Value,
+    ctx: &'a Value,
+    vars: &'a Map<String, Value>,
+}
+
+/// The items: ItemsPath of the effective input (JSONPath), `Items` or the
+/// input (JSONata); borrowed from the input where they can be.
+fn map_items<'a>(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'a>) -> Result<Cow<'a, [Value]>, Failure> {
+    let rt = |e| s.rt(e);
+    if let Some(f) = s.st.jsonata.as_deref() {
+        if spec.item_reader.is_some() {
+            return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
+        }
+        let b = jsonata::bindings(sc.input, None, None, sc.ctx, sc.vars);
+        return Ok(jsonata::items(f, &b).map_err(rt)?.into());
+    }
+    let found = match &spec.items_path {
+        None => PathCow::Borrowed(sc.eff),
+        Some(p) => scope(sc.eff, sc.ctx, sc.vars).resolve(p).ok_or_else(|| {
+            rt(RuntimeError::runtime(format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.as_str(),
+                p.canonical()
+            )))
+        })?,
+    };
+    if spec.item_reader.is_some() {
+        return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
+    }
+    match found {
+        PathCow::Borrowed(Value::Array(a)) => Ok(a.as_slice().into()),
+        PathCow::Owned(Value::Array(a)) => Ok(a.into()),
+        other => Err(rt(RuntimeError::runtime(format!(
+            "Map state input must be an array but was: {}",
+            compact(other.as_value())
+        )))),
+    }
+}
+
+/// Each iteration's input: its item through ItemSelector, grouped by ItemBatcher.
+fn item_inputs(
+    s: &Step<'_>,
+    spec: &MapSpec,
+    items: &[Value],
+    input: &Value,
+    eff: &Value,
+    vars: &Map<String, Value>,
+) -> Result<Vec<Value>, Failure> {
+    let (ex, st) = (s.ex, s.st);
+    let rt = |e| s.rt(e);
+    let mut inputs = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let jsonata_selector = st.jsonata.as_deref().and_then(|f| f.item_selector.as_ref());
+        let v = match &spec.item_selector {
+            _ if let Some(t) = jsonata_selector => {
+                let c = ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None);
+                t.evaluate(&jsonata::bindings(input, None, None, &c, vars)).map_err(rt)?
+            }
+            None => item.clone(),
+            Some(t) => {
+                let c = if t.uses_context() {
+                    ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None)
+                } else {
+                    Value::Null
+                };
+                t.eval(&scope(eff, &c, vars)).map_err(rt)?
+            }
+        };
+        inputs.push(v);
+    }
+    if let Some(b) = &spec.item_batcher {
+        inputs = batch_items(b, inputs, eff, &NULL, vars).map_err(rt)?;
+    }
+    Ok(inputs)
+}
+
+/// A Map attempt's limits: how many iterations run at once and how many
+/// may fail.
+struct Limits {
+    tol_count: Option<f64>,
+    tol_pct: Option<f64>,
+    /// Iterations running at once (MaxConcurrency, bounded by the engine's limit).
+    runners: usize,
+}
+
+impl Limits {
+    fn resolve(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'_>) -> Result<Limits, Failure> {
+        let rt = |e| s.rt(e);
+        let tol_count = match &spec.tolerated_failure_count {
+            Some(n) => limit_number(s, n, "ToleratedFailureCount", sc)?,
+            None => None,
+        };
+        if tol_count.is_some_and(|c| c < 0.0) {
+            return Err(rt(RuntimeError::runtime(
+                "ToleratedFailureCount cannot be negative.",
+            )));
+        }
+        let tol_pct = match &spec.tolerated_failure_percentage {
+            Some(n) => limit_number(s, n, "ToleratedFailurePercentage", sc)?,
+            None => None,
+        };
+        if tol_pct.is_some_and(|c| !(0.0..=100.0).contains(&c)) {
+            return Err(rt(RuntimeError::runtime(
+                "ToleratedFailurePercentage must be between 0 and 100.",
+            )));
+        }
+        let mc = limit_number(s, &spec.max_concurrency, "MaxConcurrency", sc)?.unwrap_or(0.0);
+        if mc < 0.0 {
+            return Err(rt(RuntimeError::runtime(
+                "MaxConcurrency cannot be negative.",
+            )));
+        }
+        let most = s.ex.config.max_map_concurrency;
+        let runners = if mc >= 1.0 { (mc as usize).min(most) } else { most }.max(1);
+        Ok(Limits { tol_count, tol_pct, runners })
+    }
+
+    /// Whether failures are tolerated at all (else the first one ends the run).
+    fn tolerant(&self) -> bool {
+        self.tol_count.is_some() || self.tol_pct.is_some()
+    }
+
+    /// The failure `failed` of `n` iterations amount to, if any.
+    fn exceeded(&self, failed: usize, n: usize, first_failure: Option<Failure>) -> Option<Failure> {
+        if failed == 0 {
+            return None;
+        }
+        if !self.tolerant() {
+            return first_failure;
+        }
+        let over_count = self.tol_count.is_some_and(|c| failed as f64 > c);
+        let over_pct = self.tol_pct.is_some_and(|p| (failed as f64) * 100.0 / (n.max(1) as f64) > p);
+        let over = if self.tol_count.is_some() && self.tol_pct.is_some() {
+            over_count && over_pct
+        } else {
+            over_count || over_pct
+        };
+        over.then(|| {
+            Failure::new(
+                errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                "The specified tolerated failure threshold was exceeded",
+            )
+        })
+    }
+}
+
+/// A limit given as a number, a path (JSONPath) or an expression (JSONata).
+fn limit_number(s: &Step<'_>, n: &NumSpec, field: &str, sc: Scopes<'_>) -> Result<Option<f64>, Failure> {
+    let rt = |e| s.rt(e);
+    let expression = s.st.jsonata.as_deref().and_then(|f| match field {
+        "MaxConcurrency" => f.max_concurrency.as_ref(),
+        "ToleratedFailureCount" => f.tolerated_failure_count.as_ref(),
+        _ => f.tolerated_failure_percentage.as_ref(),
+    });
+    if let Some(t) = expression {
+        let b = jsonata::bindings(sc.input, None, None, sc.ctx, sc.vars);
+        return jsonata::number(t, field, &b).map(Some).map_err(rt);
+    }
+    match n {
+        NumSpec::Value(x) => Ok(Some(*x)),
+        NumSpec::Path(p) => match scope(sc.eff, sc.ctx, sc.vars).resolve(p) {
+            Some(v) => to_count(v.as_value(), field, p.as_str()).map_err(rt),
+            None => Err(rt(RuntimeError::runtime(format!(
+                "The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'",
+                p.as_str(),
+                compact(sc.eff)
+            )))),
+        },
+        NumSpec::Raw(_) => Err(rt(RuntimeError::new(
+            errors::QUERY_EVALUATION_ERROR,
+            "JSONata is not supported",
+        ))),
+    }
+}

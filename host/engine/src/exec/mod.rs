@@ -1,0 +1,204 @@
+//! The interpreter. An [`Engine`] runs executions; [`drive`] sets one up
+//! and races it against its timeout, StopExecution and suspension;
+//! [`machine`] runs a state machine state by state; each kind of state has
+//! its module ([`state`] for Pass, Succeed, Fail and Choice, [`wait`],
+//! [`task`], [`parallel`], [`map`] with [`fanout`] and [`batch`]), and
+//! [`jsonata`] holds the JSONata side of each step.
+
+mod batch;
+mod drive;
+mod execution;
+mod failure;
+mod fanout;
+mod io;
+mod jsonata;
+mod machine;
+mod map;
+mod parallel;
+mod retry;
+mod size;
+mod state;
+mod step;
+mod task;
+mod variables;
+mod wait;
+
+use crate::clock::Clock;
+use crate::durable::{Progress, Resume};
+use crate::history::HistorySink;
+use crate::services::Services;
+use crate::task::TaskInvoker;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use stepbox_asl::StateMachine;
+use stepbox_types::Identity;
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The region and account of the ARNs the engine makes.
+    pub identity: Identity,
+    /// Upper bound on concurrently running Map iterations when MaxConcurrency is 0.
+    pub max_map_concurrency: usize,
+    /// Maximum size in bytes of a state result (AWS: 256 KiB).
+    pub payload_limit: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            identity: Identity::default(),
+            max_map_concurrency: 1000,
+            payload_limit: 256 * 1024,
+        }
+    }
+}
+
+/// Why an execution is stopped: StopExecution's optional `error` and
+/// `cause`, recorded in its ExecutionAborted event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl StopRequest {
+    /// `executionAbortedEventDetails`: the error and cause given, if any.
+    pub fn details(&self) -> Value {
+        let mut d = serde_json::Map::new();
+        if let Some(e) = &self.error {
+            d.insert("error".into(), json!(e));
+        }
+        if let Some(c) = &self.cause {
+            d.insert("cause".into(), json!(c));
+        }
+        Value::Object(d)
+    }
+}
+
+/// Per-execution options.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionOptions {
+    pub name: String,
+    /// Defaults to `arn:aws:states:REGION:ACCOUNT:execution:SM_NAME:NAME`.
+    pub execution_arn: Option<String>,
+    pub state_machine_name: String,
+    /// Defaults to `arn:aws:states:REGION:ACCOUNT:stateMachine:SM_NAME`.
+    pub state_machine_arn: Option<String>,
+    pub role_arn: Option<String>,
+    pub redrive_count: u32,
+    /// Send `Some(StopRequest)` to abort the execution (StopExecution).
+    pub abort: Option<tokio::sync::watch::Receiver<Option<StopRequest>>>,
+    /// Durable runs only ([`Engine::start_durable`], [`Engine::resume`]): a
+    /// checkpointed top-level Wait longer than this suspends the run
+    /// ([`Progress::Suspended`]) instead of parking a task for its duration.
+    pub suspend_waits_over: Option<Duration>,
+    /// Variables in scope from the start (TestState's `variables`).
+    pub variables: Option<Map<String, Value>>,
+}
+
+/// An outcome's status is a closed one: Succeeded, Failed, TimedOut or Aborted.
+pub use stepbox_types::ExecutionStatus;
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionOutcome {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub execution_arn: String,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: DateTime<Utc>,
+}
+
+/// The interpreter: runs executions against a task invoker and a clock.
+#[derive(Clone)]
+pub struct Engine {
+    tasks: Arc<dyn TaskInvoker>,
+    clock: Arc<dyn Clock>,
+    config: Arc<EngineConfig>,
+    services: Services,
+}
+
+impl Engine {
+    pub fn new(tasks: Arc<dyn TaskInvoker>, clock: Arc<dyn Clock>) -> Self {
+        Engine {
+            tasks,
+            clock,
+            config: Arc::new(EngineConfig::default()),
+            services: Services::default(),
+        }
+    }
+    pub fn with_config(
+        tasks: Arc<dyn TaskInvoker>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Self {
+        Engine {
+            tasks,
+            clock,
+            config: Arc::new(config),
+            services: Services::default(),
+        }
+    }
+    /// Replaces the callback, activity and nested-execution services.
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.services = services;
+        self
+    }
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Runs one execution to completion.
+    pub async fn start(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        mut opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> ExecutionOutcome {
+        opts.suspend_waits_over = None;
+        match self.drive(sm, input, opts, sink, None).await {
+            Progress::Finished(outcome) => outcome,
+            Progress::Suspended { .. } => unreachable!("suspension is off"),
+        }
+    }
+
+    /// Runs a new execution until it finishes or suspends in a long Wait
+    /// (see [`ExecutionOptions::suspend_waits_over`]). A sink that
+    /// [wants checkpoints](HistorySink::wants_checkpoints) gets one per
+    /// top-level state, so the run can be [resumed](Self::resume).
+    pub async fn start_durable(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> Progress {
+        self.drive(sm, input, opts, sink, None).await
+    }
+
+    /// Continues a RUNNING execution from its recorded state (see
+    /// [`crate::durable`]): no `ExecutionStarted` again, event ids continue,
+    /// the execution timeout still counts from the original start.
+    pub async fn resume(
+        &self,
+        sm: Arc<StateMachine>,
+        from: Resume,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> Progress {
+        let input = from.input.clone();
+        self.drive(sm, input, opts, sink, Some(from)).await
+    }
+}
