@@ -22,7 +22,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::exec::ExecutionOutcome;
+use crate::execution::ExecutionOutcome;
 
 /// The resumable position of an execution: a top-level state about to run.
 #[derive(Debug, Clone, PartialEq)]

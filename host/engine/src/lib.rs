@@ -33,17 +33,19 @@ pub mod callback;
 pub mod clock;
 pub mod durable;
 mod exec;
+pub mod execution;
 pub mod history;
 pub mod services;
 pub mod task;
 
 pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
 pub use durable::{Checkpoint, Progress, Resume, StateProgress};
-pub use exec::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
+pub use exec::{Engine, EngineConfig};
+pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use callback::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};
 pub use services::{
-    Activities, ActivityRecord, ActivityTask, ChildOutcome, ChildRequest, Executions,
+    Activities, ActivityRecord, ActivityTask, ChildOutcome, ChildRequest, ChildRunner, Executions,
     LocalExecutions, MemoryActivities, Services, StartedChild,
 };
 pub use task::{

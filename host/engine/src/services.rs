@@ -3,9 +3,9 @@
 //! server (and a durable store) can supply its own; in-memory versions live here.
 
 use crate::callback::{Callbacks, MemoryCallbacks};
-use crate::clock::BoxFuture;
-use crate::exec::{Engine, ExecutionOptions, ExecutionStatus};
-use crate::history::NullSink;
+use crate::clock::{BoxFuture, Clock};
+use crate::execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus};
+use crate::history::{HistorySink, NullSink};
 use crate::task::TaskFailure;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -183,10 +183,26 @@ pub struct StartedChild {
 
 /// Starts nested executions (`states:startExecution`).
 pub trait Executions: Send + Sync {
-    /// Starts `req` on `engine` (the parent's engine). Failures use the names
-    /// the integration reports, e.g. `StepFunctions.StateMachineDoesNotExistException`.
-    /// Resolves once the child is started (a durable start: recorded).
-    fn start(&self, engine: &Engine, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>>;
+    /// Starts `req`, a child of an execution `runner` runs. Failures use the
+    /// names the integration reports, e.g.
+    /// `StepFunctions.StateMachineDoesNotExistException`. Resolves once the
+    /// child is started (a durable start: recorded).
+    fn start(&self, runner: &dyn ChildRunner, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>>;
+}
+
+/// What [`Executions::start`] gets of the engine running the parent
+/// (implemented by [`Engine`](crate::Engine)): its clock, and a way to run
+/// a child execution on it.
+pub trait ChildRunner: Send + Sync {
+    fn clock(&self) -> &Arc<dyn Clock>;
+    /// Runs `sm` on `input` to its end (in memory: no checkpoints).
+    fn run(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> BoxFuture<'static, ExecutionOutcome>;
 }
 
 /// The failure AWS reports for an unknown state machine ARN.
@@ -220,13 +236,13 @@ impl LocalExecutions {
 }
 
 impl Executions for LocalExecutions {
-    fn start(&self, engine: &Engine, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
-        Box::pin(std::future::ready(self.start_now(engine, req)))
+    fn start(&self, runner: &dyn ChildRunner, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
+        Box::pin(std::future::ready(self.start_now(runner, req)))
     }
 }
 
 impl LocalExecutions {
-    fn start_now(&self, engine: &Engine, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
+    fn start_now(&self, runner: &dyn ChildRunner, req: ChildRequest) -> Result<StartedChild, TaskFailure> {
         let sm = self
             .machines
             .lock()
@@ -239,7 +255,8 @@ impl LocalExecutions {
         let sm_name = sm_arn.name().to_string();
         let name = req.name.clone().unwrap_or_else(stepbox_asl::uuid_v4);
         let arn = sm_arn.execution(&name).to_string();
-        let start_date = engine.clock().now();
+        let clock = runner.clock().clone();
+        let start_date = clock.now();
         let opts = ExecutionOptions {
             name: name.clone(),
             execution_arn: Some(arn.clone()),
@@ -247,11 +264,10 @@ impl LocalExecutions {
             state_machine_arn: Some(req.state_machine_arn.clone()),
             ..Default::default()
         };
-        let engine = engine.clone();
-        let clock = engine.clock().clone();
+        let run = runner.run(sm, req.input, opts, Arc::new(NullSink));
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let o = engine.start(sm, req.input, opts, Arc::new(NullSink)).await;
+            let o = run.await;
             let _ = tx.send(ChildOutcome {
                 status: o.status,
                 output: o.output,

@@ -73,7 +73,7 @@ impl Default for ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ServerConfig>,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub registry: Registry,
     pub store: Arc<dyn Stores>,
     /// Activities and their task queues (shared with the engine).
@@ -136,7 +136,7 @@ impl AppState {
         }
         let state = AppState {
             config: Arc::new(config),
-            engine,
+            engine: Arc::new(engine),
             registry,
             store,
             activities,
@@ -147,6 +147,7 @@ impl AppState {
             durability,
         };
         let _ = nested.parts.set(nested::Parts {
+            engine: Arc::downgrade(&state.engine),
             config: state.config.clone(),
             registry: state.registry.clone(),
             store: state.store.clone(),

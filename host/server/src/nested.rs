@@ -2,13 +2,13 @@
 //! through the server's own StartExecution, so the child is an ordinary
 //! execution (listed, described, with its history and abortable).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use stepbox_engine::services::state_machine_does_not_exist;
 use stepbox_engine::{
-    BoxFuture, ChildOutcome, ChildRequest, Engine, ExecutionStatus, Executions, MemoryActivities, StartedChild,
+    BoxFuture, ChildOutcome, ChildRequest, ChildRunner, Engine, ExecutionStatus, Executions, MemoryActivities, StartedChild,
     TaskFailure,
 };
 use stepbox_sandbox::Registry;
@@ -20,8 +20,10 @@ use crate::{AppState, ServerConfig};
 /// How often a `.sync` parent looks at its child's record.
 const CHILD_POLL: Duration = Duration::from_millis(20);
 
-/// Everything of [`AppState`] but the engine (which holds this service: no cycle).
+/// Everything of [`AppState`]; the engine (which holds this service) only
+/// weakly: no cycle.
 pub(crate) struct Parts {
+    pub engine: Weak<Engine>,
     pub config: Arc<ServerConfig>,
     pub registry: Registry,
     pub store: Arc<dyn Stores>,
@@ -46,13 +48,14 @@ fn status(s: &str) -> Option<ExecutionStatus> {
 }
 
 impl Executions for ServerExecutions {
-    fn start(&self, engine: &Engine, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
-        let Some(p) = self.parts.get() else {
+    fn start(&self, _: &dyn ChildRunner, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
+        // The parent runs through an AppState, which holds the engine.
+        let Some((p, engine)) = self.parts.get().and_then(|p| Some((p, p.engine.upgrade()?))) else {
             return Box::pin(std::future::ready(Err(TaskFailure::new("States.Runtime", "the server is not ready"))));
         };
         let state = AppState {
             config: p.config.clone(),
-            engine: engine.clone(),
+            engine,
             registry: p.registry.clone(),
             store: p.store.clone(),
             activities: p.activities.clone(),

@@ -2,11 +2,12 @@
 //! `ExecutionStarted` event, the run raced against the execution timeout,
 //! StopExecution and a suspending Wait, and the terminal event.
 
-use super::execution::{Exec, Frame, ts};
+use super::running::{Exec, Frame, ts};
 use super::failure::Failure;
 use super::machine::run_machine;
 use super::variables::{Budget, Variables};
-use super::{Engine, EngineConfig, ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
+use super::{Engine, EngineConfig};
+use crate::execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 use crate::clock::BoxFuture;
 use crate::durable::{Progress, Resume};
 use crate::history::{EventType, HistorySink};

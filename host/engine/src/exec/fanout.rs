@@ -1,6 +1,6 @@
 //! A Map run's iterations: a few runner tasks sharing a queue of items.
 
-use super::execution::{Exec, Frame};
+use super::running::{Exec, Frame};
 use super::failure::Failure;
 use super::machine::run_machine;
 use super::variables::Variables;

@@ -2,25 +2,13 @@
 //! and Parameters, or JSONata `Arguments`), its output (ResultPath and
 //! OutputPath, or `Output`), `Assign`, and AWS's payload limit.
 
-use super::execution::{Exec, NULL, ts};
+use super::running::Exec;
 use super::failure::Failure;
 use super::jsonata;
 use super::size::json_size;
-use super::step::Entry;
 use super::variables::Variables;
 use serde_json::{Map, Value, json};
 use stepbox_asl::{NumSpec, RuntimeError, Scope, State, compact, errors};
-
-/// The context object (`$$`) when the state reads it, else `null`
-/// (built in `slot`).
-pub(super) fn ctx_for<'a>(ex: &Exec, st: &State, entry: &Entry, retry: u32, slot: &'a mut Value) -> &'a Value {
-    if st.uses_context {
-        *slot = ex.context(st, &ts(entry.at), retry, None, entry.token.as_deref());
-        slot
-    } else {
-        &NULL
-    }
-}
 
 pub(super) fn scope<'a>(input: &'a Value, context: &'a Value, vars: &'a Map<String, Value>) -> Scope<'a> {
     Scope {

@@ -3,10 +3,9 @@
 //! The JSONPath pipeline stays in the parent module; this one only runs when
 //! a state's `jsonata` fields are set.
 
-use super::execution::Exec;
+use super::running::Exec;
 use super::failure::Failure;
-use super::io::ctx_for;
-use super::step::{Entry, StateResult};
+use super::step::{Entry, StateResult, ctx_for};
 use super::variables::Variables;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};

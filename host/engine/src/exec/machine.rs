@@ -2,12 +2,12 @@
 //! iteration) state after state: where a resumed run starts, checkpoints
 //! and entry events, the state itself, and Catch.
 
-use super::execution::{Exec, Frame, NULL};
+use super::running::{Exec, Frame, NULL};
 use super::failure::Failure;
-use super::io::{apply_assign, ctx_for, eval_assign};
+use super::io::{apply_assign, eval_assign};
 use super::jsonata;
 use super::state::run_state;
-use super::step::{Entry, StateResult, Step};
+use super::step::{Entry, StateResult, Step, ctx_for};
 use super::task::integration;
 use super::variables::Variables;
 use crate::clock::BoxFuture;

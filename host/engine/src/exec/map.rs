@@ -3,7 +3,7 @@
 //! iterations themselves run in [`super::fanout`].
 
 use super::batch::{batch_items, to_count};
-use super::execution::{Frame, NULL, ts};
+use super::running::{Frame, NULL, ts};
 use super::failure::Failure;
 use super::fanout::MapFanOut;
 use super::io::{finish_state, scope};

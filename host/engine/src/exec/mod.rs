@@ -7,7 +7,7 @@
 
 mod batch;
 mod drive;
-mod execution;
+mod running;
 mod failure;
 mod fanout;
 mod io;
@@ -23,15 +23,14 @@ mod task;
 mod variables;
 mod wait;
 
-use crate::clock::Clock;
+use crate::clock::{BoxFuture, Clock};
 use crate::durable::{Progress, Resume};
+use crate::execution::{ExecutionOptions, ExecutionOutcome};
 use crate::history::HistorySink;
-use crate::services::Services;
+use crate::services::{ChildRunner, Services};
 use crate::task::TaskInvoker;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 use stepbox_asl::StateMachine;
 use stepbox_types::Identity;
 
@@ -54,64 +53,6 @@ impl Default for EngineConfig {
             payload_limit: 256 * 1024,
         }
     }
-}
-
-/// Why an execution is stopped: StopExecution's optional `error` and
-/// `cause`, recorded in its ExecutionAborted event.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StopRequest {
-    pub error: Option<String>,
-    pub cause: Option<String>,
-}
-
-impl StopRequest {
-    /// `executionAbortedEventDetails`: the error and cause given, if any.
-    pub fn details(&self) -> Value {
-        let mut d = serde_json::Map::new();
-        if let Some(e) = &self.error {
-            d.insert("error".into(), json!(e));
-        }
-        if let Some(c) = &self.cause {
-            d.insert("cause".into(), json!(c));
-        }
-        Value::Object(d)
-    }
-}
-
-/// Per-execution options.
-#[derive(Debug, Clone, Default)]
-pub struct ExecutionOptions {
-    pub name: String,
-    /// Defaults to `arn:aws:states:REGION:ACCOUNT:execution:SM_NAME:NAME`.
-    pub execution_arn: Option<String>,
-    pub state_machine_name: String,
-    /// Defaults to `arn:aws:states:REGION:ACCOUNT:stateMachine:SM_NAME`.
-    pub state_machine_arn: Option<String>,
-    pub role_arn: Option<String>,
-    pub redrive_count: u32,
-    /// Send `Some(StopRequest)` to abort the execution (StopExecution).
-    pub abort: Option<tokio::sync::watch::Receiver<Option<StopRequest>>>,
-    /// Durable runs only ([`Engine::start_durable`], [`Engine::resume`]): a
-    /// checkpointed top-level Wait longer than this suspends the run
-    /// ([`Progress::Suspended`]) instead of parking a task for its duration.
-    pub suspend_waits_over: Option<Duration>,
-    /// Variables in scope from the start (TestState's `variables`).
-    pub variables: Option<Map<String, Value>>,
-}
-
-/// An outcome's status is a closed one: Succeeded, Failed, TimedOut or Aborted.
-pub use stepbox_types::ExecutionStatus;
-
-/// How an execution ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionOutcome {
-    pub status: ExecutionStatus,
-    pub output: Option<Value>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub execution_arn: String,
-    pub start_date: DateTime<Utc>,
-    pub stop_date: DateTime<Utc>,
 }
 
 /// The interpreter: runs executions against a task invoker and a clock.
@@ -200,5 +141,23 @@ impl Engine {
     ) -> Progress {
         let input = from.input.clone();
         self.drive(sm, input, opts, sink, Some(from)).await
+    }
+}
+
+/// A child execution runs on its parent's engine.
+impl ChildRunner for Engine {
+    fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn run(
+        &self,
+        sm: Arc<StateMachine>,
+        input: Value,
+        opts: ExecutionOptions,
+        sink: Arc<dyn HistorySink>,
+    ) -> BoxFuture<'static, ExecutionOutcome> {
+        let engine = self.clone();
+        Box::pin(async move { engine.start(sm, input, opts, sink).await })
     }
 }

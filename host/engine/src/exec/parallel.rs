@@ -1,7 +1,7 @@
 //! The Parallel state: its branches run side by side as tokio tasks; the
 //! first failure aborts the others.
 
-use super::execution::Frame;
+use super::running::Frame;
 use super::failure::Failure;
 use super::io::{finish_state, state_input};
 use super::machine::run_machine;

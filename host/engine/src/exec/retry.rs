@@ -1,6 +1,6 @@
 //! Retry: which retrier matches a failure and how long its back-off is.
 
-use super::execution::Exec;
+use super::running::Exec;
 use super::failure::Failure;
 use std::time::Duration;
 use stepbox_asl::{Jitter, State, error_matches};

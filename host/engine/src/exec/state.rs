@@ -1,7 +1,7 @@
 //! One state run: the dispatch on its kind, and the states that only move
 //! data (Pass, Succeed, Fail, Choice) in JSONPath.
 
-use super::execution::Frame;
+use super::running::Frame;
 use super::failure::Failure;
 use super::io::{apply_assign, data_limit, eval_assign, scope};
 use super::step::{StateResult, Step};

@@ -1,9 +1,8 @@
 //! The state being run: when and where it was entered ([`Entry`]), and the
 //! handle each kind of state runs with ([`Step`]).
 
-use super::execution::{Exec, Frame};
+use super::running::{Exec, Frame, NULL, ts};
 use super::failure::Failure;
-use super::io::ctx_for;
 use crate::durable::StateProgress;
 use crate::history::EventType;
 use chrono::{DateTime, Utc};
@@ -25,6 +24,17 @@ pub(super) struct Entry {
     pub(super) resumed: Option<StateProgress>,
     /// A resumed Map/Parallel whose `…StateStarted` event is recorded: its id.
     pub(super) started: Option<u64>,
+}
+
+/// The context object (`$$`) when the state reads it, else `null`
+/// (built in `slot`).
+pub(super) fn ctx_for<'a>(ex: &Exec, st: &State, entry: &Entry, retry: u32, slot: &'a mut Value) -> &'a Value {
+    if st.uses_context {
+        *slot = ex.context(st, &ts(entry.at), retry, None, entry.token.as_deref());
+        slot
+    } else {
+        &NULL
+    }
 }
 
 /// A state being run: what each kind of state works with.

@@ -8,7 +8,7 @@ use super::plan::Plan;
 use super::ProgressLog;
 use crate::clock::BoxFuture;
 use crate::durable::{Checkpoint, StateProgress};
-use crate::exec::execution::Frame;
+use crate::exec::running::Frame;
 use crate::exec::failure::Failure;
 use crate::exec::io::data_limit;
 use crate::exec::step::Step;

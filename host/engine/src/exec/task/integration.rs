@@ -5,12 +5,12 @@
 
 use super::ProgressLog;
 use crate::exec::Engine;
-use crate::exec::execution::{Exec, Frame};
+use crate::exec::running::{Exec, Frame};
 use crate::exec::failure::Failure;
 use crate::callback::{Callbacks, CallbackWaiter, Signal};
 use crate::clock::BoxFuture;
 use crate::durable::StateProgress;
-use crate::exec::ExecutionStatus;
+use crate::execution::ExecutionStatus;
 use crate::history::EventType;
 use crate::services::{ActivityTask, ChildOutcome, ChildRequest, StartedChild};
 use crate::task::{Heartbeat, Target, TaskRequest};

@@ -1,6 +1,6 @@
 //! What the `lambda:invoke` integration returns around a function's output.
 
-use crate::exec::execution::Exec;
+use crate::exec::running::Exec;
 use crate::task::{Target, lambda_invoke_result};
 use serde_json::{Value, json};
 

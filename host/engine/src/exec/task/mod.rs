@@ -9,8 +9,8 @@ mod lambda;
 mod plan;
 mod timeouts;
 
-use super::execution::Exec;
-use super::execution::Frame;
+use super::running::Exec;
+use super::running::Frame;
 use super::io::{finish_state, state_input};
 use super::step::{StateResult, Step};
 use super::variables::Variables;

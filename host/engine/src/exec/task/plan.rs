@@ -3,7 +3,7 @@
 
 use super::integration::{self, Family, Kind};
 use super::timeouts::Limits;
-use crate::exec::execution::{Exec, Frame};
+use crate::exec::running::{Exec, Frame};
 use crate::exec::failure::Failure;
 use crate::exec::step::Step;
 use crate::history::EventType;
