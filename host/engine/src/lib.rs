@@ -27,7 +27,8 @@
 //!   JSONata expressions are not evaluated yet (such states fail with
 //!   `States.QueryEvaluationError`).
 //! * Tests use [`ManualClock`] (virtual time) so waits, timeouts and retry
-//!   back-offs run instantly.
+//!   back-offs run instantly, and a [`SeededRandom`] ([`Engine::with_random`])
+//!   to make Retry's full jitter repeatable.
 
 pub mod callback;
 pub mod clock;
@@ -35,6 +36,7 @@ pub mod durable;
 mod exec;
 pub mod execution;
 pub mod history;
+pub mod random;
 pub mod services;
 pub mod task;
 
@@ -42,6 +44,7 @@ pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
 pub use durable::{Checkpoint, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig};
 pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
+pub use random::{Random, SeededRandom, ThreadRandom};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use callback::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};
 pub use services::{

@@ -3,7 +3,7 @@
 //! server (and a durable store) can supply its own; in-memory versions live here.
 
 use crate::callback::{Callbacks, MemoryCallbacks};
-use crate::clock::{BoxFuture, Clock};
+use crate::clock::{BoxFuture, Clock, TokioClock};
 use crate::execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus};
 use crate::history::{HistorySink, NullSink};
 use crate::task::TaskFailure;
@@ -62,14 +62,27 @@ struct Queue {
 }
 
 /// In-memory activities: definitions plus their task queues.
-#[derive(Default)]
 pub struct MemoryActivities {
     queues: Mutex<BTreeMap<String, Queue>>,
+    /// What a [poll](Self::poll)'s wait is timed on.
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryActivities {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(TokioClock))
+    }
 }
 
 impl MemoryActivities {
+    /// Activities whose polls wait on real time.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Activities whose polls wait on `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryActivities { queues: Mutex::default(), clock }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Queue>> {
@@ -107,7 +120,7 @@ impl MemoryActivities {
     /// Takes the oldest task of `arn`, waiting up to `wait` for one.
     /// `None` when the wait ends empty-handed or the activity does not exist.
     pub async fn poll(&self, arn: &str, wait: Duration) -> Option<ActivityTask> {
-        let deadline = tokio::time::Instant::now() + wait;
+        let mut deadline = self.clock.sleep(wait);
         loop {
             let ready = {
                 let mut g = self.lock();
@@ -124,8 +137,10 @@ impl MemoryActivities {
             if self.lock().get(arn).is_some_and(|q| !q.tasks.is_empty()) {
                 continue;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return None;
+            tokio::select! {
+                biased;
+                _ = notified => {}
+                _ = &mut deadline => return None,
             }
         }
     }

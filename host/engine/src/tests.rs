@@ -883,3 +883,4 @@ async fn huge_wait_is_an_error_not_a_panic() {
     assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"));
 }
 mod jsonata;
+mod injected;

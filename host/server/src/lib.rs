@@ -30,7 +30,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use stepbox_engine::{Engine, MemoryActivities, MemoryCallbacks, Services, TokioClock};
+use stepbox_engine::{Clock, Engine, MemoryActivities, MemoryCallbacks, Services, TokioClock};
 use stepbox_invoker::{HttpPolicy, SandboxInvoker};
 use stepbox_sandbox::Registry;
 use stepbox_types::Identity;
@@ -112,7 +112,8 @@ impl AppState {
         let invoker = SandboxInvoker::new(registry.clone())
             .with_identity(config.identity.clone())
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() });
-        let activities = Arc::new(MemoryActivities::new());
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+        let activities = Arc::new(MemoryActivities::with_clock(clock.clone()));
         let nested = Arc::new(nested::ServerExecutions::default());
         let services = Services {
             callbacks: Arc::new(MemoryCallbacks::new()),
@@ -121,7 +122,7 @@ impl AppState {
         };
         let engine = Engine::with_config(
             Arc::new(invoker),
-            Arc::new(TokioClock),
+            clock,
             stepbox_engine::EngineConfig {
                 identity: config.identity.clone(),
                 ..Default::default()

@@ -129,6 +129,7 @@ impl Engine {
             clock: self.clock.clone(),
             config: self.config.clone(),
             services: self.services.clone(),
+            random: self.random.clone(),
             events: sink.wants_events(),
             details: sink.wants_details(),
             checkpoints: sink.wants_checkpoints(),

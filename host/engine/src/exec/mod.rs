@@ -27,6 +27,7 @@ use crate::clock::{BoxFuture, Clock};
 use crate::durable::{Progress, Resume};
 use crate::execution::{ExecutionOptions, ExecutionOutcome};
 use crate::history::HistorySink;
+use crate::random::{Random, ThreadRandom};
 use crate::services::{ChildRunner, Services};
 use crate::task::TaskInvoker;
 use serde_json::Value;
@@ -62,6 +63,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     services: Services,
+    /// Retry jitter's randomness.
+    random: Arc<dyn Random>,
 }
 
 impl Engine {
@@ -71,6 +74,7 @@ impl Engine {
             clock,
             config: Arc::new(EngineConfig::default()),
             services: Services::default(),
+            random: Arc::new(ThreadRandom),
         }
     }
     pub fn with_config(
@@ -83,11 +87,17 @@ impl Engine {
             clock,
             config: Arc::new(config),
             services: Services::default(),
+            random: Arc::new(ThreadRandom),
         }
     }
     /// Replaces the callback, activity and nested-execution services.
     pub fn with_services(mut self, services: Services) -> Self {
         self.services = services;
+        self
+    }
+    /// Replaces where Retry's full jitter draws from (default: [`ThreadRandom`]).
+    pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
         self
     }
     pub fn services(&self) -> &Services {

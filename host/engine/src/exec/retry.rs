@@ -23,7 +23,7 @@ impl Exec {
             secs = secs.min(m);
         }
         if r.jitter == Jitter::Full {
-            secs *= rand::random::<f64>();
+            secs *= self.random.fraction();
         }
         counts[i] += 1;
         if !secs.is_finite() {

@@ -7,6 +7,7 @@ use super::variables::{Budget, Variables};
 use crate::clock::Clock;
 use crate::durable::Checkpoint;
 use crate::history::{Details, EventType, HistoryEvent, HistorySink};
+use crate::random::Random;
 use crate::services::Services;
 use crate::task::TaskInvoker;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -21,6 +22,7 @@ pub(super) struct Exec {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) config: Arc<EngineConfig>,
     pub(super) services: Services,
+    pub(super) random: Arc<dyn Random>,
     pub(super) sink: Arc<dyn HistorySink>,
     /// Whether the sink wants events at all / with details.
     pub(super) events: bool,

@@ -416,6 +416,7 @@ impl Call<'_> {
             clock: self.ex.clock.clone(),
             config: self.ex.config.clone(),
             services: self.ex.services.clone(),
+            random: self.ex.random.clone(),
         };
         let input = req.input.clone();
         let child = executions.start(&engine, req).await.map_err(service_failure)?;
