@@ -4,6 +4,11 @@
 //!   path, payload template, intrinsic function and Choice rule once.
 //! * [`State`] methods ([`State::effective_input`], [`State::select_result`],
 //!   [`State::output`]) implement the JSONPath I/O pipeline.
+//! * A Task state's `Resource` is parsed when the definition loads
+//!   ([`Resource`]: a Lambda function, `lambda:invoke`, an activity,
+//!   `states:startExecution`, `aws-sdk:sfn:*`, `http:invoke` or another
+//!   service integration); one no ARN of its kind looks like is an
+//!   `INVALID_RESOURCE` diagnostic.
 //! * All data-flow failures are [`RuntimeError`]s.
 
 pub mod choice;
@@ -13,6 +18,7 @@ pub mod intrinsics;
 pub mod io;
 pub mod jsonata;
 pub mod path;
+pub mod resource;
 pub mod template;
 mod util;
 
@@ -24,5 +30,6 @@ pub use definition::{
 pub use error::{Diagnostic, RuntimeError, Severity, errors, invalid_definition_message};
 pub use intrinsics::{Intrinsic, Scope};
 pub use path::{Cow, JsonPath, Root};
+pub use resource::Resource;
 pub use template::Template;
 pub use util::{base64, compact, hash, json_eq, json_type_name, uuid_v4};

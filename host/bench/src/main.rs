@@ -26,8 +26,8 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::{
-    BoxFuture, Engine, ExecutionOptions, ExecutionStatus, HistorySink, NullSink, Target, TaskFailure,
-    TaskInvoker, TaskRequest, TokioClock, split_function_name,
+    BoxFuture, Engine, ExecutionOptions, ExecutionStatus, HistorySink, NullSink, Pattern, Resource, Target,
+    TaskFailure, TaskInvoker, TaskRequest, TokioClock, split_function_name,
 };
 use stepbox_invoker::SandboxInvoker;
 use stepbox_sandbox::{Allocator, Limits, Origin, Registry, Sandbox, SandboxConfig};
@@ -119,9 +119,10 @@ fn task_functions(definition: &Value, task_states: &[String]) -> anyhow::Result<
                             continue;
                         }
                         let resource = st.get("Resource").and_then(Value::as_str).unwrap_or_default();
-                        let function = match Target::parse(resource) {
-                            Target::LambdaFunction { name, .. } => name,
-                            Target::LambdaInvoke => {
+                        let parsed = Resource::parse(resource).ok();
+                        let function = match parsed.as_ref().map(|r| (&r.target, r.pattern)) {
+                            Some((Target::LambdaFunction { name, .. }, _)) => name.clone(),
+                            Some((Target::LambdaInvoke, Pattern::RequestResponse)) => {
                                 let fname = st
                                     .pointer("/Parameters/FunctionName")
                                     .or_else(|| st.pointer("/Arguments/FunctionName"))
@@ -131,7 +132,7 @@ fn task_functions(definition: &Value, task_states: &[String]) -> anyhow::Result<
                                     })?;
                                 split_function_name(fname).0
                             }
-                            Target::Other => resource.to_string(),
+                            _ => resource.to_string(),
                         };
                         found.push((name.clone(), function));
                     }

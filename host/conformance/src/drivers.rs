@@ -293,7 +293,7 @@ struct SqsStandIn {
 
 impl TaskInvoker for SqsStandIn {
     fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<Value, TaskFailure>> {
-        if !req.resource.starts_with(SQS_SEND) {
+        if !req.resource.arn.starts_with(SQS_SEND) {
             return self.inner.invoke(req);
         }
         let body = match req.input.get("MessageBody") {

@@ -51,9 +51,9 @@ pub use services::{
     Activities, ActivityRecord, ActivityTask, ChildOutcome, ChildRequest, ChildRunner, Executions,
     LocalExecutions, MemoryActivities, Services, StartedChild,
 };
+pub use stepbox_asl::resource::{Pattern, Resource, Target};
 pub use task::{
-    Heartbeat, Target, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result,
-    split_function_name,
+    Heartbeat, TaskContext, TaskFailure, TaskInvoker, TaskRequest, lambda_invoke_result, split_function_name,
 };
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use crate::clock::BoxFuture;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use stepbox_asl::Resource;
 use std::time::Duration;
 
 /// What the invoker gets for one Task attempt.
@@ -12,8 +13,8 @@ pub struct TaskRequest {
     /// otherwise the resource string itself).
     pub function_name: String,
     pub qualifier: Option<String>,
-    /// The state's Resource field as written.
-    pub resource: String,
+    /// The state's Resource, parsed when its definition loaded (`arn`: as written).
+    pub resource: Arc<Resource>,
     pub input: Value,
     pub context: TaskContext,
     /// Call on each heartbeat from the task (resets HeartbeatSeconds); set
@@ -105,53 +106,6 @@ pub trait TaskInvoker: Send + Sync {
     fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<Value, TaskFailure>>;
 }
 
-/// How a Task resource is handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
-    LambdaFunction {
-        name: String,
-        qualifier: Option<String>,
-        region: String,
-    },
-    /// `arn:aws:states:::lambda:invoke` (the optimised integration).
-    LambdaInvoke,
-    /// Anything else: handed to the invoker as is.
-    Other,
-}
-
-impl Target {
-    pub fn parse(resource: &str) -> Target {
-        if resource == "arn:aws:states:::lambda:invoke" {
-            return Target::LambdaInvoke;
-        }
-        let (parts, n) = arn_fields(resource);
-        if n >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
-            return Target::LambdaFunction {
-                name: parts[6].to_string(),
-                qualifier: (n >= 8).then(|| parts[7].to_string()),
-                region: parts[3].to_string(),
-            };
-        }
-        Target::Other
-    }
-}
-
-/// The first eight `:`-separated fields of an ARN (missing ones empty) and
-/// how many fields it has; without collecting them, as this runs on every
-/// Task state entry.
-pub(crate) fn arn_fields(arn: &str) -> ([&str; 8], usize) {
-    let mut fields = [""; 8];
-    let mut n = 0;
-    for field in arn.split(':') {
-        if let Some(slot) = fields.get_mut(n) {
-            *slot = field;
-        }
-        n += 1;
-    }
-    (fields, n)
-}
-
 /// Splits Lambda's FunctionName forms: `name`, `name:qual`,
 /// `ACCOUNT:function:name[:qual]`, `arn:aws:lambda:R:A:function:name[:qual]`.
 pub fn split_function_name(s: &str) -> (String, Option<String>) {
@@ -209,26 +163,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets() {
-        assert_eq!(
-            Target::parse("arn:aws:lambda:us-east-1:111111111111:function:f:prod"),
-            Target::LambdaFunction {
-                name: "f".into(),
-                qualifier: Some("prod".into()),
-                region: "us-east-1".into()
-            }
-        );
-        assert_eq!(
-            Target::parse("arn:aws:states:::lambda:invoke"),
-            Target::LambdaInvoke
-        );
-        assert_eq!(Target::parse("my-task"), Target::Other);
-        assert_eq!(
-            Target::parse("arn:aws:lambda:us-east-1:111111111111:function:f"),
-            Target::LambdaFunction { name: "f".into(), qualifier: None, region: "us-east-1".into() }
-        );
-        assert_eq!(arn_fields("a:b"), (["a", "b", "", "", "", "", "", ""], 2));
-        assert_eq!(arn_fields("1:2:3:4:5:6:7:8:9:10"), (["1", "2", "3", "4", "5", "6", "7", "8"], 10));
+    fn function_names() {
         assert_eq!(split_function_name("f"), ("f".into(), None));
         assert_eq!(split_function_name("f:1"), ("f".into(), Some("1".into())));
         assert_eq!(split_function_name("111:function:f"), ("f".into(), None));

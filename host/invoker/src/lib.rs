@@ -9,7 +9,7 @@ use std::sync::Arc;
 mod http;
 pub use http::{HTTP_INVOKE, HttpPolicy};
 
-use stepbox_engine::{BoxFuture, TaskFailure, TaskInvoker, TaskRequest};
+use stepbox_engine::{BoxFuture, Pattern, Target, TaskFailure, TaskInvoker, TaskRequest};
 use stepbox_sandbox::{Registry, Request, TaskContext};
 use stepbox_types::{Arn, Identity};
 
@@ -51,7 +51,7 @@ impl SandboxInvoker {
 
 impl TaskInvoker for SandboxInvoker {
     fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<serde_json::Value, TaskFailure>> {
-        if req.resource == HTTP_INVOKE {
+        if req.resource.target == Target::HttpInvoke && req.resource.pattern == Pattern::RequestResponse {
             let policy = self.http.clone();
             return Box::pin(async move { http::invoke(&req.input, &policy).await });
         }

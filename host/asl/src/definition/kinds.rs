@@ -5,7 +5,9 @@ use super::builder::{Builder, Names};
 use super::{NumSpec, QueryLanguage, StateKind, WaitSpec};
 use crate::choice::{ChoiceRule, Rule};
 use crate::path::JsonPath;
+use crate::resource::{Resource, Unusable};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 impl Builder {
     pub(super) fn fail_state(
@@ -26,19 +28,13 @@ impl Builder {
         ql: QueryLanguage,
     ) -> StateKind {
         let resource = match o.get("Resource") {
-            Some(Value::String(s)) => {
-                if !s.starts_with("arn:") {
-                    self.err(
-                        "INVALID_RESOURCE",
-                        format!("Value is not a valid resource ARN: {s}"),
-                        format!("{loc}/Resource"),
-                    );
-                }
-                s.clone()
-            }
+            Some(Value::String(s)) => Resource::parse(s).unwrap_or_else(|Unusable(why)| {
+                self.err("INVALID_RESOURCE", why, format!("{loc}/Resource"));
+                Resource::unparsed(s)
+            }),
             _ => {
                 self.schema("These fields are required: [Resource]", loc.to_string());
-                String::new()
+                Resource::unparsed("")
             }
         };
         let timeout = self.num_spec(o, "TimeoutSeconds", loc, ql, 1.0);
@@ -52,7 +48,7 @@ impl Builder {
             );
         }
         StateKind::Task {
-            resource,
+            resource: Arc::new(resource),
             timeout,
             heartbeat,
             credentials: o.get("Credentials").cloned(),

@@ -158,7 +158,8 @@ pub enum StateKind {
         result: Option<Value>,
     },
     Task {
-        resource: String,
+        /// Parsed when the definition loads.
+        resource: std::sync::Arc<crate::resource::Resource>,
         timeout: Option<NumSpec>,
         heartbeat: Option<NumSpec>,
         credentials: Option<Value>,

@@ -66,6 +66,10 @@ fn names_resources_and_warnings() {
     let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "not-an-arn", "End": true}}})).unwrap_err();
     assert_eq!(e[0].code, "INVALID_RESOURCE");
     assert_eq!(e[0].location, "/States/A/Resource");
+    // A resource no ARN of its kind looks like is refused when the definition loads.
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::sqs", "End": true}}})).unwrap_err();
+    assert_eq!((e[0].code, e[0].location.as_str()), ("INVALID_RESOURCE", "/States/A/Resource"));
+    assert_eq!(e[0].message, "Value is not a valid resource ARN: arn:aws:states:::sqs");
     assert_eq!(
         StateMachine::parse("  ").unwrap_err()[0].code,
         "MISSING_DESCRIPTION"

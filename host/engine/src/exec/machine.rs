@@ -255,11 +255,7 @@ impl Walk {
 /// job does, as AWS does); a resumed Task keeps the token it handed out.
 fn task_token(ex: &Exec, st: &State, progress: Option<&StateProgress>) -> Option<String> {
     match &st.kind {
-        StateKind::Task { resource, .. }
-            if resource.ends_with(".waitForTaskToken")
-                || resource.ends_with(".sync")
-                || resource.ends_with(".sync:2") =>
-        {
+        StateKind::Task { resource, .. } if resource.has_token() => {
             Some(
                 progress
                     .and_then(|p| p.token.clone())
@@ -309,8 +305,7 @@ pub(super) fn can_wait(st: &State) -> bool {
     match &st.kind {
         StateKind::Wait(_) | StateKind::Map(_) | StateKind::Parallel { .. } => true,
         StateKind::Task { resource, .. } => {
-            let (base, pattern) = integration::split_pattern(resource);
-            !st.retry.is_empty() || integration::Kind::of(base, pattern).waits_outside()
+            !st.retry.is_empty() || integration::Kind::of(resource).waits_outside()
         }
         _ => false,
     }

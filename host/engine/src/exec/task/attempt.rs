@@ -95,7 +95,7 @@ impl<'a> Attempts<'a> {
         }
         let result = self.call(frame, token, &mut total).await?;
         Ok(match result {
-            Ok(v) => match data_limit(ex, &self.plan.who, &v) {
+            Ok(v) => match data_limit(ex, self.plan.who, &v) {
                 Ok(()) => Ok(v),
                 Err(f) => Err((f, false)),
             },
@@ -156,14 +156,14 @@ impl<'a> Attempts<'a> {
         let (s, plan) = (self.s, self.plan);
         let request_id = stepbox_asl::uuid_v4();
         let req = plan.request(s, self.retry_count, &request_id);
-        let wrap = |v| wrap_invoke_result(s.ex, &plan.target, &plan.eff, &request_id, v);
+        let wrap = |v| wrap_invoke_result(s.ex, &plan.resource.target, &plan.eff, &request_id, v);
         let handed_out = self.handed_out();
         let call = integration::Call {
             ex: s.ex,
             frame,
-            resource: plan.resource,
-            res_type: &plan.res_type,
-            res_name: &plan.res_name,
+            resource: &plan.resource.arn,
+            res_type: &plan.resource.service,
+            res_name: &plan.resource.action,
             params: &plan.eff,
             timeout_s: plan.limits.timeout_s,
             heartbeat_s: plan.limits.heartbeat_s,

@@ -13,47 +13,13 @@ use crate::durable::StateProgress;
 use crate::execution::ExecutionStatus;
 use crate::history::EventType;
 use crate::services::{ActivityTask, ChildOutcome, ChildRequest, StartedChild};
-use crate::task::{Heartbeat, Target, TaskRequest};
+use crate::task::{Heartbeat, TaskRequest};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use stepbox_asl::resource::{Pattern, Resource, Target, TaskOutcome};
 use stepbox_asl::{compact, errors};
-
-const STATES_PREFIX: &str = "arn:aws:states:::";
-
-/// How a Task waits for its service (the resource ARN's suffix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::exec) enum Pattern {
-    RequestResponse,
-    Sync,
-    Sync2,
-    WaitForTaskToken,
-}
-
-impl Pattern {
-    fn suffix(self) -> &'static str {
-        match self {
-            Pattern::RequestResponse => "",
-            Pattern::Sync => ".sync",
-            Pattern::Sync2 => ".sync:2",
-            Pattern::WaitForTaskToken => ".waitForTaskToken",
-        }
-    }
-}
-
-/// Splits `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]`.
-pub(in crate::exec) fn split_pattern(resource: &str) -> (&str, Pattern) {
-    if !resource.starts_with(STATES_PREFIX) {
-        return (resource, Pattern::RequestResponse);
-    }
-    for p in [Pattern::WaitForTaskToken, Pattern::Sync2, Pattern::Sync] {
-        if let Some(base) = resource.strip_suffix(p.suffix()) {
-            return (base, p);
-        }
-    }
-    (resource, Pattern::RequestResponse)
-}
 
 /// What kind of work a Task resource asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,14 +33,7 @@ pub(in crate::exec) enum Kind {
     /// Start a child execution (`states:startExecution` / `aws-sdk:sfn:startExecution`).
     StartExecution(Pattern),
     /// `aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat`.
-    SendTaskOutcome(Outcome),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::exec) enum Outcome {
-    Success,
-    Failure,
-    Heartbeat,
+    SendTaskOutcome(TaskOutcome),
 }
 
 impl Kind {
@@ -84,23 +43,15 @@ impl Kind {
         matches!(self, Kind::WaitForTaskToken | Kind::Activity | Kind::StartExecution(_))
     }
 
-    pub(in crate::exec) fn of(base: &str, pattern: Pattern) -> Kind {
-        let (parts, n) = crate::task::arn_fields(base);
-        if n == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" {
-            return Kind::Activity;
-        }
-        match base.strip_prefix(STATES_PREFIX) {
-            Some("states:startExecution") => return Kind::StartExecution(pattern),
-            Some("aws-sdk:sfn:startExecution") => return Kind::StartExecution(Pattern::RequestResponse),
-            Some("aws-sdk:sfn:sendTaskSuccess") => return Kind::SendTaskOutcome(Outcome::Success),
-            Some("aws-sdk:sfn:sendTaskFailure") => return Kind::SendTaskOutcome(Outcome::Failure),
-            Some("aws-sdk:sfn:sendTaskHeartbeat") => return Kind::SendTaskOutcome(Outcome::Heartbeat),
-            _ => {}
-        }
-        if pattern == Pattern::WaitForTaskToken {
-            Kind::WaitForTaskToken
-        } else {
-            Kind::Invoke
+    pub(in crate::exec) fn of(r: &Resource) -> Kind {
+        match r.target {
+            Target::Activity => Kind::Activity,
+            // `aws-sdk:sfn:startExecution` only starts the child.
+            Target::StartExecution if r.service == "states" => Kind::StartExecution(r.pattern),
+            Target::StartExecution => Kind::StartExecution(Pattern::RequestResponse),
+            Target::SendTask(what) => Kind::SendTaskOutcome(what),
+            _ if r.pattern == Pattern::WaitForTaskToken => Kind::WaitForTaskToken,
+            _ => Kind::Invoke,
         }
     }
 }
@@ -114,28 +65,6 @@ pub(in crate::exec) enum Family {
     Task,
     /// `Activity*`.
     Activity,
-}
-
-/// `resourceType` and `resource` of Task* events: `("sqs", "sendMessage.waitForTaskToken")`,
-/// `("aws-sdk:sfn", "startExecution")`; empty for plain resources.
-pub(in crate::exec) fn resource_names(base: &str, pattern: Pattern, target: &Target) -> (String, String) {
-    if *target == Target::LambdaInvoke {
-        return ("lambda".into(), format!("invoke{}", pattern.suffix()));
-    }
-    let Some(rest) = base.strip_prefix(STATES_PREFIX) else {
-        return (String::new(), String::new());
-    };
-    let (service, action) = match rest.strip_prefix("aws-sdk:") {
-        Some(r) => match r.split_once(':') {
-            Some((s, a)) => (format!("aws-sdk:{s}"), a.to_string()),
-            None => (format!("aws-sdk:{r}"), String::new()),
-        },
-        None => match rest.split_once(':') {
-            Some((s, a)) => (s.to_string(), a.to_string()),
-            None => (rest.to_string(), String::new()),
-        },
-    };
-    (service, format!("{action}{}", pattern.suffix()))
 }
 
 /// How an invocation stopped short of a result.
@@ -501,11 +430,11 @@ impl Call<'_> {
     }
 
     /// `aws-sdk:sfn:sendTaskSuccess|Failure|Heartbeat` from inside a workflow.
-    pub(in crate::exec) fn send_task_outcome(self, what: Outcome) -> Result<Value, (Failure, bool)> {
+    pub(in crate::exec) fn send_task_outcome(self, what: TaskOutcome) -> Result<Value, (Failure, bool)> {
         let field = |k: &str| self.params.get(k).and_then(Value::as_str).map(str::to_string);
         let token = field("TaskToken").unwrap_or_default();
         let signal = match what {
-            Outcome::Success => {
+            TaskOutcome::Success => {
                 let out = match self.params.get("Output") {
                     Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
                     Some(v) => v.clone(),
@@ -513,8 +442,8 @@ impl Call<'_> {
                 };
                 Signal::Succeeded(out)
             }
-            Outcome::Failure => Signal::Failed { error: field("Error"), cause: field("Cause") },
-            Outcome::Heartbeat => Signal::Heartbeat,
+            TaskOutcome::Failure => Signal::Failed { error: field("Error"), cause: field("Cause") },
+            TaskOutcome::Heartbeat => Signal::Heartbeat,
         };
         match self.ex.services.callbacks.signal(&token, signal) {
             Ok(()) => Ok(json!({})),
@@ -595,28 +524,19 @@ impl Child {
 mod tests {
     use super::*;
 
+    fn kind(arn: &str) -> Kind {
+        Kind::of(&Resource::parse(arn).expect("a resource"))
+    }
+
     #[test]
-    fn patterns_and_resource_names() {
-        let r = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
-        let (base, p) = split_pattern(r);
-        assert_eq!((base, p), ("arn:aws:states:::sqs:sendMessage", Pattern::WaitForTaskToken));
-        assert_eq!(Kind::of(base, p), Kind::WaitForTaskToken);
-        assert_eq!(
-            resource_names(base, p, &Target::parse(base)),
-            ("sqs".into(), "sendMessage.waitForTaskToken".into())
-        );
-        let (base, p) = split_pattern("arn:aws:states:::states:startExecution.sync:2");
-        assert_eq!(Kind::of(base, p), Kind::StartExecution(Pattern::Sync2));
-        let (base, p) = split_pattern("arn:aws:states:::lambda:invoke.waitForTaskToken");
-        assert_eq!(Target::parse(base), Target::LambdaInvoke);
-        assert_eq!(resource_names(base, p, &Target::LambdaInvoke).1, "invoke.waitForTaskToken");
-        assert_eq!(
-            Kind::of("arn:aws:states:us-east-1:111111111111:activity:a", Pattern::RequestResponse),
-            Kind::Activity
-        );
-        let (base, p) = split_pattern("arn:aws:states:::aws-sdk:sfn:sendTaskSuccess");
-        assert_eq!(Kind::of(base, p), Kind::SendTaskOutcome(Outcome::Success));
-        assert_eq!(resource_names(base, p, &Target::Other), ("aws-sdk:sfn".into(), "sendTaskSuccess".into()));
-        assert_eq!(split_pattern("my-task"), ("my-task", Pattern::RequestResponse));
+    fn kinds() {
+        assert_eq!(kind("arn:aws:states:::sqs:sendMessage.waitForTaskToken"), Kind::WaitForTaskToken);
+        assert_eq!(kind("arn:aws:states:::sqs:sendMessage"), Kind::Invoke);
+        assert_eq!(kind("arn:aws:states:::states:startExecution.sync:2"), Kind::StartExecution(Pattern::Sync2));
+        assert_eq!(kind("arn:aws:states:::aws-sdk:sfn:startExecution"), Kind::StartExecution(Pattern::RequestResponse));
+        assert_eq!(kind("arn:aws:states:::lambda:invoke"), Kind::Invoke);
+        assert_eq!(kind("arn:aws:states:us-east-1:111111111111:activity:a"), Kind::Activity);
+        assert_eq!(kind("arn:aws:states:::aws-sdk:sfn:sendTaskSuccess"), Kind::SendTaskOutcome(TaskOutcome::Success));
+        assert_eq!(kind("arn:aws:lambda:us-east-1:111111111111:function:f"), Kind::Invoke);
     }
 }

@@ -1,7 +1,8 @@
 //! What the `lambda:invoke` integration returns around a function's output.
 
 use crate::exec::running::Exec;
-use crate::task::{Target, lambda_invoke_result};
+use crate::task::lambda_invoke_result;
+use stepbox_asl::resource::Target;
 use serde_json::{Value, json};
 
 /// The `lambda:invoke` integration wraps the function's output as AWS does;

@@ -18,11 +18,12 @@ use crate::durable::{Checkpoint, StateProgress};
 use attempt::Attempts;
 use plan::Plan;
 use serde_json::Value;
-use stepbox_asl::NumSpec;
+use std::sync::Arc;
+use stepbox_asl::{NumSpec, Resource};
 
 /// The fields of a Task state its run reads.
 pub(super) struct TaskSpec<'a> {
-    pub(super) resource: &'a str,
+    pub(super) resource: &'a Arc<Resource>,
     pub(super) timeout: &'a Option<NumSpec>,
     pub(super) heartbeat: &'a Option<NumSpec>,
 }

@@ -1,21 +1,21 @@
 //! What a Task state's resource asks for on this entry: whom to call with
 //! which payload, how it waits, and which history events its attempts record.
 
-use super::integration::{self, Family, Kind};
+use super::integration::{Family, Kind};
 use super::timeouts::Limits;
 use crate::exec::running::{Exec, Frame};
 use crate::exec::failure::Failure;
 use crate::exec::step::Step;
 use crate::history::EventType;
-use crate::task::{Target, TaskContext, TaskRequest, split_function_name};
+use crate::task::{TaskContext, TaskRequest, split_function_name};
 use serde_json::{Value, json};
 use std::time::Duration;
+use std::sync::Arc;
 use stepbox_asl::compact;
+use stepbox_asl::resource::{Resource, Target};
 
 pub(super) struct Plan<'a> {
-    /// The state's Resource as written.
-    pub(super) resource: &'a str,
-    pub(super) target: Target,
+    pub(super) resource: &'a Arc<Resource>,
     pub(super) kind: Kind,
     pub(super) family: Family,
     pub(super) function_name: String,
@@ -23,33 +23,28 @@ pub(super) struct Plan<'a> {
     /// What the task is given (`Payload` of `lambda:invoke`, else the parameters).
     pub(super) payload: Value,
     /// Whom a too-large result is blamed on.
-    pub(super) who: String,
-    /// `resourceType` and `resource` of `Task*` events.
-    pub(super) res_type: String,
-    pub(super) res_name: String,
+    pub(super) who: &'a str,
     /// The effective input: the integration's parameters.
     pub(super) eff: Value,
     pub(super) limits: Limits,
 }
 
 impl<'a> Plan<'a> {
-    pub(super) fn new(resource: &'a str, eff: Value, limits: Limits) -> Self {
-        let (base, pattern) = integration::split_pattern(resource);
-        let target = Target::parse(base);
-        let kind = Kind::of(base, pattern);
-        let (function_name, qualifier, payload, who, family) = match &target {
+    pub(super) fn new(resource: &'a Arc<Resource>, eff: Value, limits: Limits) -> Self {
+        let kind = Kind::of(resource);
+        let (function_name, qualifier, payload, who, family) = match &resource.target {
             Target::LambdaFunction { name, qualifier, .. } => {
-                (name.clone(), qualifier.clone(), eff.clone(), resource.to_string(), Family::Lambda)
+                (name.clone(), qualifier.clone(), eff.clone(), resource.arn.as_str(), Family::Lambda)
             }
             Target::LambdaInvoke => {
                 let (n, q, payload) = lambda_invoke_call(&eff);
-                (n, q, payload, "lambda".to_string(), Family::Task)
+                (n, q, payload, "lambda", Family::Task)
             }
-            Target::Other => (
-                resource.to_string(),
+            _ => (
+                resource.arn.clone(),
                 None,
                 eff.clone(),
-                resource.to_string(),
+                resource.arn.as_str(),
                 if matches!(kind, Kind::Activity) {
                     Family::Activity
                 } else {
@@ -57,8 +52,7 @@ impl<'a> Plan<'a> {
                 },
             ),
         };
-        let (res_type, res_name) = integration::resource_names(base, pattern, &target);
-        Plan { resource, target, kind, family, function_name, qualifier, payload, who, res_type, res_name, eff, limits }
+        Plan { resource, kind, family, function_name, qualifier, payload, who, eff, limits }
     }
 
     /// The invoker's request for attempt `retry_count`.
@@ -66,7 +60,7 @@ impl<'a> Plan<'a> {
         TaskRequest {
             function_name: self.function_name.clone(),
             qualifier: self.qualifier.clone(),
-            resource: self.resource.to_string(),
+            resource: self.resource.clone(),
             input: self.payload.clone(),
             context: TaskContext {
                 execution_name: s.ex.name.clone(),
@@ -98,7 +92,7 @@ impl<'a> Plan<'a> {
         match self.family {
             Family::Lambda => {
                 ex.emit(frame, EventType::LambdaFunctionScheduled, || {
-                    let mut d = json!({"resource": self.resource, "input": compact(&self.payload), "inputDetails": {"truncated": false}});
+                    let mut d = json!({"resource": self.resource.arn, "input": compact(&self.payload), "inputDetails": {"truncated": false}});
                     if let Some(t) = timeout_s {
                         d["timeoutInSeconds"] = json!(t);
                     }
@@ -107,9 +101,9 @@ impl<'a> Plan<'a> {
                 ex.emit(frame, EventType::LambdaFunctionStarted, || None);
             }
             Family::Task => {
-                let (res_type, res_name) = (&self.res_type, &self.res_name);
+                let (res_type, res_name) = (&self.resource.service, &self.resource.action);
                 ex.emit(frame, EventType::TaskScheduled, || {
-                    let mut d = json!({"resourceType": res_type, "resource": if res_name.is_empty() { self.resource } else { res_name.as_str() },
+                    let mut d = json!({"resourceType": res_type, "resource": if res_name.is_empty() { &self.resource.arn } else { res_name },
                         "region": ex.config.identity.region, "parameters": compact(&self.eff)});
                     if let Some(t) = timeout_s {
                         d["timeoutInSeconds"] = json!(t);
@@ -129,7 +123,7 @@ impl<'a> Plan<'a> {
     }
 
     pub(super) fn record_succeeded(&self, ex: &Exec, frame: &mut Frame, v: &Value) {
-        let (res_type, res_name) = (&self.res_type, &self.res_name);
+        let (res_type, res_name) = (&self.resource.service, &self.resource.action);
         match self.family {
             Family::Lambda => {
                 ex.emit(frame, EventType::LambdaFunctionSucceeded, || {
@@ -161,8 +155,8 @@ impl<'a> Plan<'a> {
         ex.emit(frame, ty, || {
             let mut d = f.as_output_lower();
             if self.family == Family::Task {
-                d["resourceType"] = json!(self.res_type);
-                d["resource"] = json!(self.res_name);
+                d["resourceType"] = json!(self.resource.service);
+                d["resource"] = json!(self.resource.action);
             }
             Some(d)
         });
