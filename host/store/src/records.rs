@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use stepbox_types::ExecutionStatus;
 
 /// A state machine as CreateStateMachine/UpdateStateMachine left it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,8 +110,9 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// Whether `status` (kept as AWS's string) is RUNNING.
     pub fn is_running(&self) -> bool {
-        self.status == "RUNNING"
+        ExecutionStatus::Running.is(&self.status)
     }
 }
 
