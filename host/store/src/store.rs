@@ -264,6 +264,44 @@ impl Store {
         self.submit_then(move |w| w.put(table, &key, &bytes?), written(cache, arn))
     }
 
+    /// Inserts a record `cache` may hold unless its ARN exists: then answers
+    /// the existing record (`what` names it in a decoding error).
+    fn insert_cached<T: Serialize + DeserializeOwned + Clone + Send + 'static>(
+        &self,
+        cache: &Arc<RecordCache<T>>,
+        table: Table,
+        arn: &str,
+        record: T,
+        what: &'static str,
+    ) -> Commit<Result<(), T>> {
+        let key = arn.as_bytes().to_vec();
+        self.submit_then(move |w| {
+            if let Some(b) = w.get(table, &key)? {
+                return Ok(Err(decode(what, &b)?));
+            }
+            w.put(table, &key, &encode(&record)?)?;
+            Ok(Ok(()))
+        }, written(cache, arn))
+    }
+
+    /// Replaces an existing record `cache` may hold; false when there is none.
+    fn replace_cached<T: Serialize + Clone + Send + 'static>(
+        &self,
+        cache: &Arc<RecordCache<T>>,
+        table: Table,
+        arn: &str,
+        record: T,
+    ) -> Commit<bool> {
+        let key = arn.as_bytes().to_vec();
+        self.submit_then(move |w| {
+            if w.get(table, &key)?.is_none() {
+                return Ok(false);
+            }
+            w.put(table, &key, &encode(&record)?)?;
+            Ok(true)
+        }, written(cache, arn))
+    }
+
     /// [`delete_key`](Self::delete_key) of a record `cache` may hold.
     fn delete_cached<T: Clone + Send + 'static>(&self, cache: &Arc<RecordCache<T>>, table: Table, arn: &str) -> Commit<bool> {
         let key = arn.as_bytes().to_vec();

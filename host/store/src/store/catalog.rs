@@ -10,18 +10,8 @@ impl Store {
         &self,
         record: StateMachineRecord,
     ) -> Commit<Result<(), StateMachineRecord>> {
-        let written = written(&self.state_machines, &record.arn);
-        self.submit_then(move |w| {
-            if let Some(b) = w.get(Table::StateMachines, record.arn.as_bytes())? {
-                return Ok(Err(decode("state machine", &b)?));
-            }
-            w.put(
-                Table::StateMachines,
-                record.arn.as_bytes(),
-                &encode(&record)?,
-            )?;
-            Ok(Ok(()))
-        }, written)
+        let arn = record.arn.clone();
+        self.insert_cached(&self.state_machines, Table::StateMachines, &arn, record, "state machine")
     }
     /// Inserts or replaces.
     pub fn put_state_machine(&self, record: &StateMachineRecord) -> Commit<()> {
@@ -29,14 +19,8 @@ impl Store {
     }
     /// Replaces an existing record; false when there is none.
     pub fn update_state_machine(&self, record: StateMachineRecord) -> Commit<bool> {
-        let written = written(&self.state_machines, &record.arn);
-        self.submit_then(move |w| {
-            if w.get(Table::StateMachines, record.arn.as_bytes())?.is_none() {
-                return Ok(false);
-            }
-            w.put(Table::StateMachines, record.arn.as_bytes(), &encode(&record)?)?;
-            Ok(true)
-        }, written)
+        let arn = record.arn.clone();
+        self.replace_cached(&self.state_machines, Table::StateMachines, &arn, record)
     }
     pub fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
         self.get_cached(&self.state_machines, Table::StateMachines, arn, "state machine")
@@ -153,25 +137,13 @@ impl Store {
     }
     /// Inserts unless the ARN exists: then returns the existing record.
     pub fn insert_alias(&self, record: AliasRecord) -> Commit<Result<(), AliasRecord>> {
-        let inserted = written(&self.aliases, &record.arn);
-        self.submit_then(move |w| {
-            if let Some(b) = w.get(Table::Aliases, record.arn.as_bytes())? {
-                return Ok(Err(decode("alias", &b)?));
-            }
-            w.put(Table::Aliases, record.arn.as_bytes(), &encode(&record)?)?;
-            Ok(Ok(()))
-        }, inserted)
+        let arn = record.arn.clone();
+        self.insert_cached(&self.aliases, Table::Aliases, &arn, record, "alias")
     }
     /// Replaces an existing alias; false when there is none.
     pub fn update_alias(&self, record: AliasRecord) -> Commit<bool> {
-        let updated = written(&self.aliases, &record.arn);
-        self.submit_then(move |w| {
-            if w.get(Table::Aliases, record.arn.as_bytes())?.is_none() {
-                return Ok(false);
-            }
-            w.put(Table::Aliases, record.arn.as_bytes(), &encode(&record)?)?;
-            Ok(true)
-        }, updated)
+        let arn = record.arn.clone();
+        self.replace_cached(&self.aliases, Table::Aliases, &arn, record)
     }
     pub fn get_alias(&self, arn: &str) -> Result<Option<AliasRecord>, StoreError> {
         self.get_cached(&self.aliases, Table::Aliases, arn, "alias")
