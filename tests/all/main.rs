@@ -3,6 +3,7 @@
 mod callbacks;
 mod clients;
 mod cli;
+mod cli_mocks;
 mod conformance;
 mod crash;
 mod disk_full;

@@ -17,6 +17,7 @@ mod express;
 mod lambda_versions;
 mod limits;
 mod memory_budget;
+mod mocks;
 mod robustness;
 mod store_errors;
 mod test_state;
@@ -31,8 +32,13 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(ServerConfig::default()).await
+}
+
+/// [`start`] with a configuration of the test's own.
+async fn start_with(config: ServerConfig) -> Harness {
     let registry = Registry::new(shared_sandbox().clone());
-    let state = AppState::in_memory(ServerConfig::default(), registry);
+    let state = AppState::in_memory(config, registry);
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
@@ -66,11 +72,15 @@ use on_both_stores;
 /// `stepbox serve` runs by default. The directory lives as long as the
 /// harness's caller keeps it.
 async fn start_durable() -> (Harness, tempfile::TempDir) {
+    start_durable_with(ServerConfig::default()).await
+}
+
+/// [`start_durable`] with a configuration of the test's own.
+async fn start_durable_with(config: ServerConfig) -> (Harness, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = stepbox_store::open_dir(dir.path()).expect("open the store");
     let registry = Registry::new(shared_sandbox().clone());
-    let config = stepbox_server::durable::DurableConfig::default();
-    let state = AppState::durable(ServerConfig::default(), registry, store, config);
+    let state = AppState::durable(config, registry, store, stepbox_server::durable::DurableConfig::default());
     state.recover().await.expect("recover");
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();

@@ -5,6 +5,7 @@ mod invoke;
 mod progress;
 mod run;
 mod serve;
+mod testing;
 mod util;
 mod validate;
 

@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
-use stepbox_engine::{Engine, ExecutionOptions, ExecutionStatus, HistorySink, TokioClock};
+use stepbox_engine::{Engine, EngineConfig, ExecutionOptions, ExecutionStatus, HistorySink, Mocks, TokioClock};
 use stepbox_invoker::{HttpPolicy, SandboxInvoker};
 use stepbox_sandbox::Limits;
 
 use crate::progress::ProgressSink;
-use crate::util;
+use crate::{testing, util};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -35,9 +35,11 @@ pub struct RunArgs {
     /// Execution name.
     #[arg(long, default_value = "local")]
     name: String,
-    /// State machine name (used in ARNs and the context object).
-    #[arg(long, default_value = "stepbox")]
-    state_machine_name: String,
+    /// State machine name (used in ARNs and the context object) [default:
+    /// stepbox, or with --test-case the one state machine of the mock
+    /// configuration].
+    #[arg(long)]
+    state_machine_name: Option<String>,
     /// Each function's own timeout in seconds (exceeding it: Sandbox.Timedout).
     #[arg(long, default_value_t = 60.0)]
     function_timeout: f64,
@@ -51,6 +53,33 @@ pub struct RunArgs {
     /// loopback; repeatable, `*` allows any.
     #[arg(long = "http-allow", value_name = "HOST")]
     http_allow: Vec<String>,
+    /// Step Functions Local's mock configuration (MockConfigFile.json) to
+    /// run a test case of (--test-case).
+    #[arg(long, value_name = "FILE", requires = "test_case")]
+    mock_config: Option<PathBuf>,
+    /// The test case to run: its Task states answer with their mocked
+    /// responses (StateMachines.NAME.TestCases.CASE, NAME the state machine name).
+    #[arg(long, value_name = "CASE", requires = "mock_config")]
+    test_case: Option<String>,
+    /// Multiply every Wait state's wait and every Retry back-off by F, from
+    /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
+    #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = testing::wait_time_scale)]
+    wait_time_scale: f64,
+}
+
+/// The state machine name and the mocks of the test case asked for, if any.
+fn test_case(args: &RunArgs, sm: &StateMachine) -> anyhow::Result<(String, Option<Mocks>)> {
+    let (Some(file), Some(case)) = (&args.mock_config, &args.test_case) else {
+        return Ok((args.state_machine_name.clone().unwrap_or_else(|| "stepbox".into()), None));
+    };
+    let config = testing::load_mock_config(file)?;
+    let name = match (&args.state_machine_name, config.machine_names().as_slice()) {
+        (Some(n), _) => n.clone(),
+        (None, [only]) => only.to_string(),
+        (None, _) => "stepbox".into(),
+    };
+    let tc = config.test_case(&name, case, sm).with_context(|| format!("mock configuration {}", file.display()))?;
+    Ok((name, Some(tc.mocks())))
 }
 
 pub async fn run(
@@ -68,6 +97,7 @@ pub async fn run(
         }
     };
     let input = util::read_json_arg(&args.input)?;
+    let (state_machine_name, mocks) = test_case(&args, &state_machine)?;
 
     let limits = Limits {
         timeout: Duration::from_secs_f64(args.function_timeout),
@@ -76,12 +106,14 @@ pub async fn run(
     };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true, None)?;
     let invoker = SandboxInvoker::new(registry).with_http_policy(HttpPolicy { allowed_hosts: args.http_allow });
-    let engine = Engine::new(Arc::new(invoker), Arc::new(TokioClock));
+    let config = EngineConfig { wait_time_scale: args.wait_time_scale, ..EngineConfig::default() };
+    let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config);
     let sink = Arc::new(ProgressSink::new(args.history));
     let progress = sink.report_every_second();
     let options = ExecutionOptions {
         name: args.name,
-        state_machine_name: args.state_machine_name,
+        state_machine_name,
+        mocks,
         ..ExecutionOptions::default()
     };
     let outcome = engine.start(state_machine, input, options, sink.clone() as Arc<dyn HistorySink>).await;

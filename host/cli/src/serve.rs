@@ -14,7 +14,7 @@ use stepbox_server::durable::{DurableConfig, StoredArtifacts};
 use stepbox_server::{AppState, ServerConfig};
 use stepbox_types::Identity;
 
-use crate::util;
+use crate::{testing, util};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -63,6 +63,16 @@ pub struct ServeArgs {
     /// instantiates its component itself: slower, but no background thread).
     #[arg(long)]
     no_warm_instances: bool,
+    /// Step Functions Local's mock configuration (MockConfigFile.json):
+    /// StartExecution on `…:stateMachine:NAME#CASE` runs test case CASE,
+    /// whose Task states answer with their mocked responses instead of
+    /// calling their resources. Checked at start.
+    #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
+    mock_config: Option<PathBuf>,
+    /// Multiply every Wait state's wait and every Retry back-off by F, from
+    /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
+    #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = testing::wait_time_scale)]
+    wait_time_scale: f64,
 }
 
 /// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
@@ -74,6 +84,7 @@ fn default_data_dir() -> Option<PathBuf> {
 }
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
+    let mock_config = args.mock_config.as_deref().map(testing::load_mock_config).transpose()?.map(Arc::new);
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     // A durable server's store opens first: it also keeps the artifacts of
     // the functions registered from `--functions`.
@@ -90,6 +101,8 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     let config = ServerConfig {
         identity: Identity::new(args.region, args.account),
         http_allow: args.http_allow,
+        mock_config,
+        wait_time_scale: args.wait_time_scale,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).

@@ -46,6 +46,8 @@ pub struct ExecutionOptions {
     pub suspend_waits_over: Option<Duration>,
     /// Variables in scope from the start (TestState's `variables`).
     pub variables: Option<Map<String, Value>>,
+    /// Mocked responses that replace Task states' calls (a test case).
+    pub mocks: Option<crate::mock::Mocks>,
 }
 
 /// An outcome's status is a closed one: Succeeded, Failed, TimedOut or Aborted.

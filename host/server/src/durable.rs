@@ -301,7 +301,13 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
         .map(|a| a.name().to_string())
         .unwrap_or_default();
     let role_arn = store.get_state_machine(&record.state_machine_arn).await?.map(|s| s.role_arn);
+    let case = crate::sfn::test_case::recorded(&record.extra);
+    let mocks = match crate::sfn::test_case::mocks(state, &sm_name, case, &sm) {
+        Ok(m) => m,
+        Err(e) => return fail_unresumable(durability, &record, &format!("its test case is gone: {}", e.message)).await,
+    };
     let options = ExecutionOptions {
+        mocks,
         name: record.name.clone(),
         execution_arn: Some(record.arn.clone()),
         state_machine_name: sm_name,

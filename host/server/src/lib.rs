@@ -57,6 +57,12 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Hosts HTTP Tasks may reach besides loopback (`*`: any).
     pub http_allow: Vec<String>,
+    /// Step Functions Local's mock configuration: its test cases run when
+    /// StartExecution names `…:stateMachine:NAME#CASE`.
+    pub mock_config: Option<Arc<stepbox_mocks::MockConfig>>,
+    /// Wait states' and Retry back-offs' scale, in [0, 1] (see
+    /// [`EngineConfig::wait_time_scale`](stepbox_engine::EngineConfig::wait_time_scale)).
+    pub wait_time_scale: f64,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +71,8 @@ impl Default for ServerConfig {
             identity: Identity::default(),
             shutdown_grace: Duration::from_secs(10),
             http_allow: Vec::new(),
+            mock_config: None,
+            wait_time_scale: 1.0,
         }
     }
 }
@@ -125,6 +133,7 @@ impl AppState {
             clock,
             stepbox_engine::EngineConfig {
                 identity: config.identity.clone(),
+                wait_time_scale: config.wait_time_scale,
                 ..Default::default()
             },
         )

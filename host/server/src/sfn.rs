@@ -1,6 +1,7 @@
 //! The Step Functions API (awsJson1_0).
 
 mod express;
+pub(crate) mod test_case;
 mod test_state;
 mod versions;
 
@@ -12,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_asl::{Severity, StateMachine};
-use stepbox_engine::{HistoryEvent, StopRequest};
+use stepbox_engine::{ExecutionOptions, HistoryEvent, StopRequest};
 use tokio::sync::watch;
 
 use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError};
@@ -585,16 +586,18 @@ async fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
 }
 
 async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError> {
-    let target = versions::resolve(state, p.str("stateMachineArn")?).await?;
+    let (sm_arn, case) = test_case::split(p.str("stateMachineArn")?);
+    let target = versions::resolve(state, sm_arn).await?;
     let name = execution_name(p)?;
     let (input_text, input) = read_input(p)?;
     let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
+    let mocks = test_case::mocks(state, &sm.name, case, &definition)?;
     if MachineType::Express.is(&sm.kind) {
-        return Ok(Start::Answered(express::start(state, &target, name, input, definition)));
+        return Ok(Start::Answered(express::start(state, &target, name, input, definition, mocks)));
     }
     let arn = ExecutionArn::new(&state.config.identity, &sm.name, &name).to_string();
-    let record = ExecutionRecord {
+    let mut record = ExecutionRecord {
         arn: arn.clone(),
         name: name.clone(),
         state_machine_arn: sm.arn.clone(),
@@ -613,18 +616,20 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
         state_machine_alias_arn: target.alias_arn.clone(),
         extra: Default::default(),
     };
+    test_case::remember(&mut record.extra, case);
     let answer = StartAnswer {
         arn: arn.clone(),
         input_text,
         started: json!({"executionArn": arn, "startDate": epoch(record.start_date)}),
     };
-    let options = target.execution_options(name, &arn);
+    let options = ExecutionOptions { mocks, ..target.execution_options(name, &arn) };
     let recording = crate::durable::start(state, &state.durability, definition, input, options, record);
     Ok(Start::Recording(recording, answer))
 }
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let target = versions::resolve(state, p.str("stateMachineArn")?).await?;
+    let (sm_arn, case) = test_case::split(p.str("stateMachineArn")?);
+    let target = versions::resolve(state, sm_arn).await?;
     if !MachineType::Express.is(&target.machine.kind) {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -635,8 +640,9 @@ async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let (input_text, input) = read_input(p)?;
     let definition = state.definitions.get(&target.definition)?;
     let sm = &target.machine;
+    let mocks = test_case::mocks(state, &sm.name, case, &definition)?;
     let arn = express::execution_arn(state, &sm.name, &name);
-    let options = target.execution_options(name.clone(), &arn);
+    let options = ExecutionOptions { mocks, ..target.execution_options(name.clone(), &arn) };
     let started = std::time::Instant::now();
     let outcome = state.engine.start(definition, input, options, Arc::new(stepbox_engine::NullSink)).await;
     let mut out = json!({

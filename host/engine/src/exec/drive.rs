@@ -158,6 +158,7 @@ impl Engine {
             suspended_until: Mutex::new(None),
             suspend_signal: tokio::sync::Notify::new(),
             var_budget: Budget::default(),
+            mocks: opts.mocks.as_ref().map(|m| m.0.clone()),
         }
     }
 }

@@ -187,8 +187,9 @@ pub(super) async fn run_simple(
         }
         StateKind::Wait(spec) => {
             // Bindings hold the engine's non-Send values: gone before the await.
-            let until = wait_until(f, spec, ex.clock.now(), &bindings(&input, None, None, ctx, vars)).map_err(rt)?;
-            ex.clock.sleep_until(until).await;
+            let now = ex.clock.now();
+            let until = wait_until(f, spec, now, &bindings(&input, None, None, ctx, vars)).map_err(rt)?;
+            ex.clock.sleep_until(ex.scaled_wait(now, until)).await;
             let out = finish_with_input(f.assign.as_ref(), f.output.as_ref(), input, ctx, vars).map_err(rt)?;
             Ok((out, st.next))
         }

@@ -44,6 +44,11 @@ pub struct EngineConfig {
     pub max_map_concurrency: usize,
     /// Maximum size in bytes of a state result (AWS: 256 KiB).
     pub payload_limit: usize,
+    /// What Wait states' waits and Retry back-offs are multiplied by, in
+    /// [0, 1] (Step Functions Local's `WAIT_TIME_SCALE`): 0 skips them, 1
+    /// (the default) waits in full. TimeoutSeconds, HeartbeatSeconds and the
+    /// execution's timeout are not scaled.
+    pub wait_time_scale: f64,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +57,7 @@ impl Default for EngineConfig {
             identity: Identity::default(),
             max_map_concurrency: 1000,
             payload_limit: 256 * 1024,
+            wait_time_scale: 1.0,
         }
     }
 }

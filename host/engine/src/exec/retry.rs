@@ -25,6 +25,7 @@ impl Exec {
         if r.jitter == Jitter::Full {
             secs *= self.random.fraction();
         }
+        secs *= self.config.wait_time_scale.clamp(0.0, 1.0);
         counts[i] += 1;
         if !secs.is_finite() {
             secs = 1.0e9;

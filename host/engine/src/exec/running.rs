@@ -46,6 +46,8 @@ pub(super) struct Exec {
     pub(super) suspend_signal: tokio::sync::Notify,
     /// Bytes of variables the execution's scopes hold (AWS caps it at 10 MiB).
     pub(super) var_budget: Budget,
+    /// Mocked responses replacing Task calls (a test run).
+    pub(super) mocks: Option<Arc<dyn crate::mock::TaskMocks>>,
 }
 
 #[derive(Clone)]

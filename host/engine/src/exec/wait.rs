@@ -2,6 +2,7 @@
 //! paths), and suspending a durable run over a long wait.
 
 use super::failure::Failure;
+use super::running::Exec;
 use super::io::{apply_assign, eval_assign, scope};
 use super::step::{StateResult, Step};
 use super::variables::Variables;
@@ -26,6 +27,7 @@ pub(super) async fn run_wait(s: &Step<'_>, spec: &WaitSpec, input: Value, vars: 
     if (until - now).num_seconds() > i32::MAX as i64 {
         return Err(too_long(s));
     }
+    let until = ex.scaled_wait(now, until);
     let wake = ex.deadline.map_or(until, |d| d.min(until));
     if entry.checkpointed
         && let Some(limit) = ex.suspend_over
@@ -40,6 +42,19 @@ pub(super) async fn run_wait(s: &Step<'_>, spec: &WaitSpec, input: Value, vars: 
     let out = io::select_owned(&st.output_path, eff, ctx, Some(vars.values())).map_err(rt)?;
     apply_assign(vars, pending).map_err(rt)?;
     Ok((out, st.next))
+}
+
+impl Exec {
+    /// When a wait entered at `now` and due at `until` ends under the
+    /// engine's [wait-time scale](super::EngineConfig::wait_time_scale).
+    pub(super) fn scaled_wait(&self, now: DateTime<Utc>, until: DateTime<Utc>) -> DateTime<Utc> {
+        let scale = self.config.wait_time_scale;
+        let ms = (until - now).num_milliseconds();
+        if scale >= 1.0 || ms <= 0 {
+            return until;
+        }
+        now + chrono::Duration::milliseconds((ms as f64 * scale.max(0.0)) as i64)
+    }
 }
 
 fn too_long(s: &Step<'_>) -> Failure {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
-use stepbox_engine::ExecutionOptions;
+use stepbox_engine::{ExecutionOptions, Mocks};
 use stepbox_types::{Arn, ExecutionArn};
 use tokio::sync::watch;
 
@@ -23,13 +23,20 @@ pub(crate) fn execution_arn(state: &AppState, machine: &str, name: &str) -> Stri
 }
 
 /// Start an asynchronous Express execution: run it in the background, record nothing.
-pub(crate) fn start(state: &AppState, target: &Target, name: String, input: Value, definition: Arc<StateMachine>) -> ApiResult {
+pub(crate) fn start(
+    state: &AppState,
+    target: &Target,
+    name: String,
+    input: Value,
+    definition: Arc<StateMachine>,
+    mocks: Option<Mocks>,
+) -> ApiResult {
     let sm = &target.machine;
     let arn = execution_arn(state, &sm.name, &name);
     let start_date = Utc::now();
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
-    let options = ExecutionOptions { abort: Some(rx), ..target.execution_options(name, &arn) };
+    let options = ExecutionOptions { abort: Some(rx), mocks, ..target.execution_options(name, &arn) };
     let st = state.clone();
     let exec_arn = arn.clone();
     tokio::spawn(async move {

@@ -154,6 +154,9 @@ impl<'a> Attempts<'a> {
         total: &mut Option<BoxFuture<'static, ()>>,
     ) -> Result<Attempt, Failure> {
         let (s, plan) = (self.s, self.plan);
+        if let Some(m) = s.ex.mocks.as_ref().and_then(|m| m.response(&s.st.name, self.retry_count)) {
+            return super::mocked::answer(s, plan, frame, m);
+        }
         let request_id = stepbox_asl::uuid_v4();
         let req = plan.request(s, self.retry_count, &request_id);
         let wrap = |v| wrap_invoke_result(s.ex, &plan.resource.target, &plan.eff, &request_id, v);

@@ -6,6 +6,7 @@
 mod attempt;
 pub(super) mod integration;
 mod lambda;
+mod mocked;
 mod plan;
 mod timeouts;
 

@@ -1,0 +1,59 @@
+//! `stepbox run` and `serve` with Step Functions Local's mock configuration
+//! and wait-time scale.
+
+use serde_json::{Value, json};
+use stepbox_tests::stepbox;
+
+const MOCK_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/all/server/mocks/MockConfigFile.json");
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// No function is registered: the test case answers the Task, retried twice
+/// after 30 s back-offs that the wait-time scale removes.
+#[test]
+fn run_a_test_case_of_a_mock_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let machine = json!({"StartAt": "Charge", "States": {"Charge": {"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:111111111111:function:charge",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 30, "MaxAttempts": 2}], "End": true}}});
+    let definition = write(&dir, "order.asl.json", &machine.to_string());
+    let args = ["run", &definition, "--mock-config", MOCK_CONFIG, "--test-case", "ChargeOnly", "--state-machine-name", "OrderFlow"];
+    let (code, out, err) = stepbox(&[&args[..], &["--wait-time-scale", "0", "--history"]].concat());
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["output"], json!({"charged": 42, "currency": "EUR"}));
+    let failed = report["events"].as_array().unwrap().iter().filter(|e| e["type"] == "LambdaFunctionFailed").count();
+    assert_eq!(failed, 2);
+
+    let (code, _out, err) = stepbox(&["run", &definition, "--mock-config", MOCK_CONFIG, "--test-case", "Nope", "--state-machine-name", "OrderFlow"]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("no test case 'Nope'"), "{err}");
+}
+
+#[test]
+fn an_invalid_mock_configuration_fails_at_start_naming_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(&dir, "mocks.json", r#"{"StateMachines": {}, "MockedResponses": {"R": {"0": {"Throw": {"Error": "E"}}}}}"#);
+    let (code, _out, err) = stepbox(&["serve", "--in-memory", "--addr", "127.0.0.1:0", "--mock-config", &bad]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("mocks.json") && err.contains("$.MockedResponses.R['0'].Throw") && err.contains("'Cause'"), "{err}");
+
+    let machine = write(&dir, "m.json", r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#);
+    let (code, _out, err) = stepbox(&["run", &machine, "--mock-config", &bad, "--test-case", "C"]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("$.MockedResponses.R['0'].Throw"), "{err}");
+}
+
+#[test]
+fn wait_time_scale_is_a_number_from_0_to_1() {
+    let (code, _out, err) = stepbox(&["serve", "--in-memory", "--wait-time-scale", "2"]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("not a number from 0 to 1"), "{err}");
+    let (code, out, _err) = stepbox(&["serve", "--help"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert!(out.contains("--mock-config") && out.contains("SFN_MOCK_CONFIG") && out.contains("WAIT_TIME_SCALE"), "{out}");
+}
