@@ -57,3 +57,25 @@ fn wait_time_scale_is_a_number_from_0_to_1() {
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     assert!(out.contains("--mock-config") && out.contains("SFN_MOCK_CONFIG") && out.contains("WAIT_TIME_SCALE"), "{out}");
 }
+
+#[test]
+fn run_binds_a_service_integration_to_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    stepbox_components::export_to(dir.path()).unwrap();
+    let machine = json!({"StartAt": "Send", "States": {"Send": {"Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage", "Parameters": {"QueueUrl": "q", "MessageBody.$": "$.m"}, "End": true}}});
+    let definition = write(&dir, "send.asl.json", &machine.to_string());
+    let functions = dir.path().to_str().unwrap();
+    let (code, out, err) =
+        stepbox(&["run", &definition, "--input", r#"{"m":"hi"}"#, "--functions", functions, "--bind", "sqs:sendMessage=echo"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let output: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(output, json!({"Resource": "arn:aws:states:::sqs:sendMessage", "Parameters": {"QueueUrl": "q", "MessageBody": "hi"}}));
+
+    let (code, _out, err) = stepbox(&["run", &definition, "--bind", "lambda:invoke=echo"]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("not a service integration"), "{err}");
+    let (code, _out, err) = stepbox(&["run", &definition, "--input", r#"{"m":"hi"}"#]);
+    assert_eq!(code, std::process::ExitCode::from(1));
+    assert!(err.contains("States.Runtime") && err.contains("--bind arn:aws:states:::sqs:sendMessage=FUNCTION"), "{err}");
+}

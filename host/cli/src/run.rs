@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use stepbox_asl::StateMachine;
 use stepbox_engine::{Engine, EngineConfig, ExecutionOptions, ExecutionStatus, HistorySink, Mocks, TokioClock};
-use stepbox_invoker::{HttpPolicy, SandboxInvoker};
+use stepbox_invoker::{Bindings, HttpPolicy, SandboxInvoker};
 use stepbox_sandbox::Limits;
 
 use crate::progress::ProgressSink;
@@ -65,6 +65,13 @@ pub struct RunArgs {
     /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
     #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = testing::wait_time_scale)]
     wait_time_scale: f64,
+    /// Run service integration RESOURCE (`arn:aws:states:::SERVICE:ACTION`
+    /// or `…:::aws-sdk:SERVICE:ACTION`, the prefix optional) on registered
+    /// function FUNCTION: it receives `{"Resource", "Parameters"}`
+    /// (`"Arguments"` in JSONata) and returns the integration's response.
+    /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
+    #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
+    bind: Vec<String>,
 }
 
 /// The state machine name and the mocks of the test case asked for, if any.
@@ -105,7 +112,10 @@ pub async fn run(
         ..Limits::default()
     };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true, None)?;
-    let invoker = SandboxInvoker::new(registry).with_http_policy(HttpPolicy { allowed_hosts: args.http_allow });
+    let bindings = Bindings::parse(&args.bind)?;
+    let invoker = SandboxInvoker::new(registry)
+        .with_http_policy(HttpPolicy { allowed_hosts: args.http_allow })
+        .with_bindings(bindings);
     let config = EngineConfig { wait_time_scale: args.wait_time_scale, ..EngineConfig::default() };
     let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config);
     let sink = Arc::new(ProgressSink::new(args.history));

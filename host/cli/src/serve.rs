@@ -73,6 +73,13 @@ pub struct ServeArgs {
     /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
     #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = testing::wait_time_scale)]
     wait_time_scale: f64,
+    /// Run service integration RESOURCE (`arn:aws:states:::SERVICE:ACTION`
+    /// or `…:::aws-sdk:SERVICE:ACTION`, the prefix optional) on registered
+    /// function FUNCTION: it receives `{"Resource", "Parameters"}`
+    /// (`"Arguments"` in JSONata) and returns the integration's response.
+    /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
+    #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
+    bind: Vec<String>,
 }
 
 /// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
@@ -85,6 +92,7 @@ fn default_data_dir() -> Option<PathBuf> {
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let mock_config = args.mock_config.as_deref().map(testing::load_mock_config).transpose()?.map(Arc::new);
+    let bindings = stepbox_invoker::Bindings::parse(&args.bind)?;
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     // A durable server's store opens first: it also keeps the artifacts of
     // the functions registered from `--functions`.
@@ -103,6 +111,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         http_allow: args.http_allow,
         mock_config,
         wait_time_scale: args.wait_time_scale,
+        bindings,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).

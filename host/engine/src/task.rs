@@ -16,6 +16,8 @@ pub struct TaskRequest {
     /// The state's Resource, parsed when its definition loaded (`arn`: as written).
     pub resource: Arc<Resource>,
     pub input: Value,
+    /// The state is JSONata: `input` is its `Arguments` (else its `Parameters`).
+    pub jsonata: bool,
     pub context: TaskContext,
     /// Call on each heartbeat from the task (resets HeartbeatSeconds); set
     /// when the state has HeartbeatSeconds.

@@ -6,11 +6,13 @@
 
 use std::sync::Arc;
 
+mod bindings;
 mod http;
+pub use bindings::{BadBinding, Bindings};
 pub use http::{HTTP_INVOKE, HttpPolicy};
 
 use stepbox_engine::{BoxFuture, Pattern, Target, TaskFailure, TaskInvoker, TaskRequest};
-use stepbox_sandbox::{Registry, Request, TaskContext};
+use stepbox_sandbox::{RegisteredFunction, Registry, Request, TaskContext};
 use stepbox_types::{Arn, Identity};
 
 /// Runs Task states as registered components.
@@ -21,6 +23,8 @@ pub struct SandboxInvoker {
     identity: Arc<Identity>,
     /// Hosts HTTP Tasks may reach.
     http: Arc<HttpPolicy>,
+    /// Service integrations bound to functions.
+    bindings: Arc<Bindings>,
 }
 
 impl SandboxInvoker {
@@ -29,7 +33,14 @@ impl SandboxInvoker {
             registry,
             identity: Arc::new(Identity::default()),
             http: Arc::new(HttpPolicy::default()),
+            bindings: Arc::new(Bindings::default()),
         }
+    }
+
+    /// Service integrations that run registered functions (`--bind`).
+    pub fn with_bindings(mut self, bindings: Bindings) -> Self {
+        self.bindings = Arc::new(bindings);
+        self
     }
 
     /// Hosts `arn:aws:states:::http:invoke` Tasks may reach besides loopback.
@@ -55,6 +66,9 @@ impl TaskInvoker for SandboxInvoker {
             let policy = self.http.clone();
             return Box::pin(async move { http::invoke(&req.input, &policy).await });
         }
+        if req.resource.target == Target::Service {
+            return self.service(req);
+        }
         let registry = self.registry.clone();
         let identity = self.identity.clone();
         Box::pin(async move {
@@ -75,31 +89,57 @@ impl TaskInvoker for SandboxInvoker {
                     ),
                 ));
             };
-            let input = req.input.to_string();
-            let context = TaskContext {
-                execution_name: req.context.execution_name,
-                execution_arn: req.context.execution_arn,
-                state_name: req.context.state_name,
-                retry_count: req.context.retry_count,
-                task_token: req.context.task_token,
-                request_id: req.context.request_id,
-            };
-            let invocation = registry
-                .sandbox()
-                .invoke(
-                    &function.function,
-                    Request { input: &input, context, limits: &function.limits, on_heartbeat: req.heartbeat.map(|h| h.0) },
-                )
-                .await;
-            match invocation.result {
-                Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                    TaskFailure::new("Lambda.Unknown", format!("The function returned output that is not JSON: {e}"))
-                }),
-                Err(e) => Err(TaskFailure {
-                    stack_trace: e.stack_trace().to_vec(),
-                    ..TaskFailure::new(e.error_name(), e.cause())
-                }),
-            }
+            run(&registry, &function, req).await
         })
+    }
+}
+
+impl SandboxInvoker {
+    /// A service integration: its bound function, else nothing provides it.
+    fn service(&self, mut req: TaskRequest) -> BoxFuture<'static, Result<serde_json::Value, TaskFailure>> {
+        let Some(name) = self.bindings.function_for(&req.resource).map(str::to_string) else {
+            let failure = bindings::unprovided(&req.resource, BUILT_IN);
+            return Box::pin(async move { Err(failure) });
+        };
+        let registry = self.registry.clone();
+        Box::pin(async move {
+            let Some(function) = registry.get(&name) else {
+                return Err(bindings::missing_function(&req.resource, &name));
+            };
+            req.input = bindings::request(&req.resource, std::mem::take(&mut req.input), req.jsonata);
+            run(&registry, &function, req).await
+        })
+    }
+}
+
+/// The built-in service integrations an unprovided one's error lists.
+const BUILT_IN: &str = "none yet; see docs/testing.md";
+
+/// Runs `req` on registered function `function` and reads its JSON output.
+async fn run(registry: &Registry, function: &RegisteredFunction, req: TaskRequest) -> Result<serde_json::Value, TaskFailure> {
+    let input = req.input.to_string();
+    let context = TaskContext {
+        execution_name: req.context.execution_name,
+        execution_arn: req.context.execution_arn,
+        state_name: req.context.state_name,
+        retry_count: req.context.retry_count,
+        task_token: req.context.task_token,
+        request_id: req.context.request_id,
+    };
+    let invocation = registry
+        .sandbox()
+        .invoke(
+            &function.function,
+            Request { input: &input, context, limits: &function.limits, on_heartbeat: req.heartbeat.map(|h| h.0) },
+        )
+        .await;
+    match invocation.result {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            TaskFailure::new("Lambda.Unknown", format!("The function returned output that is not JSON: {e}"))
+        }),
+        Err(e) => Err(TaskFailure {
+            stack_trace: e.stack_trace().to_vec(),
+            ..TaskFailure::new(e.error_name(), e.cause())
+        }),
     }
 }

@@ -63,6 +63,8 @@ pub struct ServerConfig {
     /// Wait states' and Retry back-offs' scale, in [0, 1] (see
     /// [`EngineConfig::wait_time_scale`](stepbox_engine::EngineConfig::wait_time_scale)).
     pub wait_time_scale: f64,
+    /// Service integrations that run registered functions (`serve --bind`).
+    pub bindings: stepbox_invoker::Bindings,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +75,7 @@ impl Default for ServerConfig {
             http_allow: Vec::new(),
             mock_config: None,
             wait_time_scale: 1.0,
+            bindings: stepbox_invoker::Bindings::default(),
         }
     }
 }
@@ -119,7 +122,8 @@ impl AppState {
     ) -> Self {
         let invoker = SandboxInvoker::new(registry.clone())
             .with_identity(config.identity.clone())
-            .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() });
+            .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() })
+            .with_bindings(config.bindings.clone());
         let clock: Arc<dyn Clock> = Arc::new(TokioClock);
         let activities = Arc::new(MemoryActivities::with_clock(clock.clone()));
         let nested = Arc::new(nested::ServerExecutions::default());

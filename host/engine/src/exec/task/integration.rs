@@ -112,12 +112,17 @@ pub(in crate::exec) async fn invoke(
         beats = Some(rx);
     }
     let request_id = req.context.request_id.clone();
+    // A service integration's failure is the service's own, not a Lambda envelope.
+    let verbatim = req.resource.target == Target::Service;
     let mut call = ex.tasks.invoke(req);
     let mut hb = sleep_secs(ex, heartbeat_s);
     loop {
         tokio::select! {
             r = &mut call => {
-                return r.map_err(|f| Stop::Failed(Failure::new(f.error.clone(), f.aws_cause(&request_id))));
+                return r.map_err(|f| {
+                    let cause = if verbatim { f.cause.clone() } else { f.aws_cause(&request_id) };
+                    Stop::Failed(Failure::new(f.error.clone(), cause))
+                });
             }
             _ = until(total) => return Err(Stop::TimedOut(errors::TIMEOUT)),
             _ = until(&mut hb) => return Err(Stop::TimedOut(errors::HEARTBEAT_TIMEOUT)),

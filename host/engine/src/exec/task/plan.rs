@@ -62,6 +62,7 @@ impl<'a> Plan<'a> {
             qualifier: self.qualifier.clone(),
             resource: self.resource.clone(),
             input: self.payload.clone(),
+            jsonata: s.st.query_language == stepbox_asl::QueryLanguage::Jsonata,
             context: TaskContext {
                 execution_name: s.ex.name.clone(),
                 execution_arn: s.ex.arn.clone(),
