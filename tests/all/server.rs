@@ -13,6 +13,7 @@ use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod bindings;
 mod express;
 mod lambda_versions;
 mod limits;
@@ -21,6 +22,7 @@ mod mocks;
 mod robustness;
 mod store_errors;
 mod test_state;
+mod test_state_mocks;
 mod versions;
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";

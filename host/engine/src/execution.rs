@@ -48,6 +48,9 @@ pub struct ExecutionOptions {
     pub variables: Option<Map<String, Value>>,
     /// Mocked responses that replace Task states' calls (a test case).
     pub mocks: Option<crate::mock::Mocks>,
+    /// A context object to start from (TestState's `context`): the members
+    /// of its `Execution` and `StateMachine` objects replace those of `$$`.
+    pub context: Option<Map<String, Value>>,
 }
 
 /// An outcome's status is a closed one: Succeeded, Failed, TimedOut or Aborted.

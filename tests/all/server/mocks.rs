@@ -180,3 +180,20 @@ async fn wait_time_scale_zero_skips_waits_and_retry_back_offs() {
     assert_eq!(count(&events, HistoryEventType::TaskSucceeded), 1);
     h.server.shutdown().await.unwrap();
 }
+
+// An activity no worker serves (it need not even exist) answers at once,
+// recorded as scheduled, started and succeeded.
+with_mocks!(a_mocked_activity_answers_at_once);
+async fn a_mocked_activity_answers_at_once(h: Harness) {
+    let worker = json!({"StartAt": "Work", "States": {"Work": {"Type": "Task",
+        "Resource": "arn:aws:states:us-east-1:111111111111:activity:packing", "HeartbeatSeconds": 60, "End": true}}});
+    let sm = create_machine(&h, "Worker", &worker.to_string(), StateMachineType::Standard).await;
+    let started = h.sfn.start_execution().state_machine_arn(format!("{sm}#Mocked")).send().await.unwrap();
+    let done = wait_closed(&h, started.execution_arn()).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{:?}", done.cause());
+    assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"packed": true}));
+    let types: Vec<HistoryEventType> = history(&h, started.execution_arn()).await.iter().map(|e| e.r#type().clone()).collect();
+    let activity: Vec<_> = types.iter().filter(|t| t.as_str().starts_with("Activity")).cloned().collect();
+    assert_eq!(activity, [HistoryEventType::ActivityScheduled, HistoryEventType::ActivityStarted, HistoryEventType::ActivitySucceeded]);
+    h.server.shutdown().await.unwrap();
+}

@@ -138,14 +138,14 @@ impl Engine {
             name: opts.name.clone(),
             arn: names.arn.clone(),
             ctx_execution: if ctx {
-                json!({
+                seeded(opts, "Execution", json!({
                     "Id": names.arn, "Input": input, "Name": opts.name, "RoleArn": names.role, "StartTime": ts(start), "RedriveCount": opts.redrive_count
-                })
+                }))
             } else {
                 Value::Null
             },
             ctx_state_machine: if ctx {
-                json!({"Id": names.sm_arn, "Name": opts.state_machine_name})
+                seeded(opts, "StateMachine", json!({"Id": names.sm_arn, "Name": opts.state_machine_name}))
             } else {
                 Value::Null
             },
@@ -161,6 +161,14 @@ impl Engine {
             mocks: opts.mocks.as_ref().map(|m| m.0.clone()),
         }
     }
+}
+
+/// `made`, with the members of the given context object's `member` in its place.
+fn seeded(opts: &ExecutionOptions, member: &str, mut made: Value) -> Value {
+    if let (Some(Value::Object(given)), Value::Object(m)) = (opts.context.as_ref().and_then(|c| c.get(member)), &mut made) {
+        m.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    made
 }
 
 /// The terminal event, chained to the last event recorded, and the outcome's status.

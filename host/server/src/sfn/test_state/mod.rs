@@ -15,6 +15,9 @@ use stepbox_types::ExecutionArn;
 use tokio::sync::watch;
 
 use super::{ApiError, ApiResult, Params, parse_definition, read_input};
+
+mod mock;
+mod schema;
 use crate::AppState;
 
 /// The name the tested state runs under when the request gives none.
@@ -31,15 +34,12 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
             )));
         }
     };
-    // Refused rather than ignored: a mocked or context-seeded test would silently differ.
-    for unsupported in ["mock", "context", "stateConfiguration"] {
-        if p.0.get(unsupported).is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::validation(format!("TestState '{unsupported}' is not supported by stepbox yet")));
-        }
-    }
     let (input_text, input) = read_input(p)?;
     let variables = read_variables(p)?;
     let (name, raw_state) = pick_state(definition, p.opt_str("stateName")?)?;
+    let testing = mock::read(p, &name, &raw_state)?;
+    // What the inspection's paths see of `$$`: the context given, if any.
+    let context = Value::Object(testing.context.clone().unwrap_or_default());
     let (wrapper, targets) = wrap(&name, &raw_state);
     let machine = Arc::new(parse_definition(&wrapper.to_string())?);
     let tested = machine.state(machine.index_of(&name).expect("the wrapper starts at the tested state")).clone();
@@ -56,6 +56,8 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
         role_arn: p.opt_str("roleArn")?.map(str::to_string),
         abort: Some(abort_rx),
         variables: variables.clone(),
+        mocks: testing.mocks,
+        context: testing.context,
         ..Default::default()
     };
     let outcome = state.engine.start(machine, input.clone(), options, sink.clone()).await;
@@ -63,6 +65,7 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
 
     let failure = events.iter().find(|e| is_failure(e.event_type)).map(error_and_cause);
     let mut out = Map::new();
+    let mut error_details = Map::new();
     let mut after_entry = events.iter().skip_while(|e| !is_entry(e)).skip(1);
     if let Some((next, output)) = after_entry.find_map(|e| sink.transition(e)) {
         out.insert("nextState".into(), json!(next));
@@ -71,6 +74,9 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
             Some((error, cause)) => {
                 out.insert("status".into(), json!("CAUGHT_ERROR"));
                 put_error(&mut out, error, cause);
+                if let Some(i) = matching(&raw_state, "Catch", error) {
+                    error_details.insert("catchIndex".into(), json!(i));
+                }
             }
             None => {
                 out.insert("status".into(), json!("SUCCEEDED"));
@@ -84,14 +90,21 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
     } else {
         let error = outcome.error.clone().unwrap_or_default();
         let cause = outcome.cause.clone().unwrap_or_default();
-        let status = if retriable(&raw_state, &error) { "RETRIABLE" } else { "FAILED" };
-        out.insert("status".into(), json!(status));
+        let retry = retry(&raw_state, &error, testing.retries);
+        out.insert("status".into(), json!(if retry.is_some() { "RETRIABLE" } else { "FAILED" }));
+        if let Some((index, backoff)) = retry {
+            error_details.insert("retryIndex".into(), json!(index));
+            error_details.insert("retryBackoffIntervalSeconds".into(), json!(backoff));
+        }
         put_error(&mut out, &error, &cause);
     }
     if level != "INFO" {
-        let mut data = inspection(&tested, &input_text, &input, variables.as_ref(), &events);
+        let mut data = inspection(&tested, &input_text, &input, &context, variables.as_ref(), &events);
         if let Some(after) = variables_after(&name, variables, &events) {
             data.insert("variables".into(), json!(Value::Object(after).to_string()));
+        }
+        if !error_details.is_empty() {
+            data.insert("errorDetails".into(), Value::Object(error_details));
         }
         out.insert("inspectionData".into(), Value::Object(data));
     }
@@ -231,14 +244,30 @@ fn put_error(out: &mut Map<String, Value>, error: &str, cause: &str) {
     }
 }
 
-/// Whether one of the state's retriers would retry `error`.
-fn retriable(raw: &Map<String, Value>, error: &str) -> bool {
-    raw.get("Retry").and_then(Value::as_array).into_iter().flatten().any(|r| {
-        let attempts = r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3);
+/// The index of the first of the state's `Retry` or `Catch` entries whose
+/// ErrorEquals matches `error`.
+fn matching(raw: &Map<String, Value>, list: &str, error: &str) -> Option<usize> {
+    raw.get(list).and_then(Value::as_array).into_iter().flatten().position(|r| {
         let errors: Vec<String> =
             r.get("ErrorEquals").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.as_str().map(str::to_string)).collect();
-        attempts > 0 && stepbox_asl::error_matches(&errors, error)
+        stepbox_asl::error_matches(&errors, error)
     })
+}
+
+/// The retrier that would retry `error` after `retries` retries, and its
+/// back-off in whole seconds; none when it matches nothing or is used up.
+fn retry(raw: &Map<String, Value>, error: &str, retries: u32) -> Option<(usize, u64)> {
+    let index = matching(raw, "Retry", error)?;
+    let r = &raw.get("Retry")?.as_array()?[index];
+    let number = |k: &str, default: f64| r.get(k).and_then(Value::as_f64).unwrap_or(default);
+    if number("MaxAttempts", 3.0) <= f64::from(retries) {
+        return None;
+    }
+    let mut backoff = number("IntervalSeconds", 1.0) * number("BackoffRate", 2.0).powi(retries as i32);
+    if let Some(max) = r.get("MaxDelaySeconds").and_then(Value::as_f64) {
+        backoff = backoff.min(max);
+    }
+    Some((index, backoff.clamp(0.0, 1.0e9) as u64))
 }
 
 /// The DEBUG data-flow steps: `input`, `afterInputPath`, `afterParameters`, `result`,
@@ -247,13 +276,13 @@ fn inspection(
     tested: &State,
     input_text: &str,
     input: &Value,
+    context: &Value,
     vars: Option<&Map<String, Value>>,
     events: &[HistoryEvent],
 ) -> Map<String, Value> {
     let mut data = Map::new();
     data.insert("input".into(), json!(input_text));
-    let context = json!({});
-    let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, &context, vars).map(|c| c.into_owned()) else {
+    let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, context, vars).map(|c| c.into_owned()) else {
         return data;
     };
     data.insert("afterInputPath".into(), json!(after_input.to_string()));
@@ -261,7 +290,7 @@ fn inspection(
     if !matches!(kind.as_deref(), Some("Task" | "Pass" | "Map" | "Parallel")) {
         return data;
     }
-    let effective = tested.effective_input(input, &context, vars).ok();
+    let effective = tested.effective_input(input, context, vars).ok();
     if let Some(e) = &effective {
         data.insert("afterParameters".into(), json!(e.to_string()));
     }
@@ -272,7 +301,7 @@ fn inspection(
     };
     let Some(result) = result else { return data };
     data.insert("result".into(), json!(result.to_string()));
-    let Ok(selected) = tested.select_result(result, &context, vars) else { return data };
+    let Ok(selected) = tested.select_result(result, context, vars) else { return data };
     data.insert("afterResultSelector".into(), json!(selected.to_string()));
     if let Ok(combined) = stepbox_asl::io::apply_result_path(&tested.result_path, input.clone(), selected) {
         data.insert("afterResultPath".into(), json!(combined.to_string()));
