@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
     #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
     bind: Vec<String>,
+    /// The directory of local S3 buckets: `s3://BUCKET/KEY` is the file
+    /// DIR/BUCKET/KEY. Serves the built-in s3:getObject and s3:putObject
+    /// integrations (and their aws-sdk:s3 forms).
+    #[arg(long, value_name = "DIR")]
+    buckets: Option<PathBuf>,
 }
 
 /// The state machine name and the mocks of the test case asked for, if any.
@@ -115,7 +120,8 @@ pub async fn run(
     let bindings = Bindings::parse(&args.bind)?;
     let invoker = SandboxInvoker::new(registry)
         .with_http_policy(HttpPolicy { allowed_hosts: args.http_allow })
-        .with_bindings(bindings);
+        .with_bindings(bindings)
+        .with_buckets(args.buckets.map(stepbox_invoker::Buckets::new));
     let config = EngineConfig { wait_time_scale: args.wait_time_scale, ..EngineConfig::default() };
     let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config);
     let sink = Arc::new(ProgressSink::new(args.history));

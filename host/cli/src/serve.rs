@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
     #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
     bind: Vec<String>,
+    /// The directory of local S3 buckets: `s3://BUCKET/KEY` is the file
+    /// DIR/BUCKET/KEY. Serves the built-in s3:getObject and s3:putObject
+    /// integrations (and their aws-sdk:s3 forms).
+    #[arg(long, value_name = "DIR")]
+    buckets: Option<PathBuf>,
 }
 
 /// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
@@ -112,6 +117,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         mock_config,
         wait_time_scale: args.wait_time_scale,
         bindings,
+        buckets: args.buckets,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).

@@ -7,8 +7,11 @@
 use std::sync::Arc;
 
 mod bindings;
+pub mod buckets;
 mod http;
+mod s3;
 pub use bindings::{BadBinding, Bindings};
+pub use buckets::Buckets;
 pub use http::{HTTP_INVOKE, HttpPolicy};
 
 use stepbox_engine::{BoxFuture, Pattern, Target, TaskFailure, TaskInvoker, TaskRequest};
@@ -25,6 +28,8 @@ pub struct SandboxInvoker {
     http: Arc<HttpPolicy>,
     /// Service integrations bound to functions.
     bindings: Arc<Bindings>,
+    /// Where the built-in S3 integrations keep objects (`--buckets`).
+    buckets: Option<Arc<Buckets>>,
 }
 
 impl SandboxInvoker {
@@ -34,7 +39,14 @@ impl SandboxInvoker {
             identity: Arc::new(Identity::default()),
             http: Arc::new(HttpPolicy::default()),
             bindings: Arc::new(Bindings::default()),
+            buckets: None,
         }
+    }
+
+    /// The bucket directory of the built-in S3 integrations (`--buckets`).
+    pub fn with_buckets(mut self, buckets: Option<Buckets>) -> Self {
+        self.buckets = buckets.map(Arc::new);
+        self
     }
 
     /// Service integrations that run registered functions (`--bind`).
@@ -95,9 +107,13 @@ impl TaskInvoker for SandboxInvoker {
 }
 
 impl SandboxInvoker {
-    /// A service integration: its bound function, else nothing provides it.
+    /// A service integration: its bound function, else a built-in one,
+    /// else nothing provides it.
     fn service(&self, mut req: TaskRequest) -> BoxFuture<'static, Result<serde_json::Value, TaskFailure>> {
         let Some(name) = self.bindings.function_for(&req.resource).map(str::to_string) else {
+            if let (Some(buckets), Some(action)) = (self.buckets.clone(), s3::action(&req.resource)) {
+                return Box::pin(async move { s3::call(&buckets, action, &req.input).await });
+            }
             let failure = bindings::unprovided(&req.resource, BUILT_IN);
             return Box::pin(async move { Err(failure) });
         };
@@ -113,7 +129,7 @@ impl SandboxInvoker {
 }
 
 /// The built-in service integrations an unprovided one's error lists.
-const BUILT_IN: &str = "none yet; see docs/testing.md";
+const BUILT_IN: &str = "s3:getObject and s3:putObject, also as aws-sdk:s3, on local buckets with --buckets DIR";
 
 /// Runs `req` on registered function `function` and reads its JSON output.
 async fn run(registry: &Registry, function: &RegisteredFunction, req: TaskRequest) -> Result<serde_json::Value, TaskFailure> {

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub wait_time_scale: f64,
     /// Service integrations that run registered functions (`serve --bind`).
     pub bindings: stepbox_invoker::Bindings,
+    /// The local S3 buckets of the built-in S3 integrations (`serve --buckets`).
+    pub buckets: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             mock_config: None,
             wait_time_scale: 1.0,
             bindings: stepbox_invoker::Bindings::default(),
+            buckets: None,
         }
     }
 }
@@ -123,7 +126,8 @@ impl AppState {
         let invoker = SandboxInvoker::new(registry.clone())
             .with_identity(config.identity.clone())
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() })
-            .with_bindings(config.bindings.clone());
+            .with_bindings(config.bindings.clone())
+            .with_buckets(config.buckets.clone().map(stepbox_invoker::Buckets::new));
         let clock: Arc<dyn Clock> = Arc::new(TokioClock);
         let activities = Arc::new(MemoryActivities::with_clock(clock.clone()));
         let nested = Arc::new(nested::ServerExecutions::default());

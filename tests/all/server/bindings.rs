@@ -68,3 +68,38 @@ async fn an_unprovided_integration_fails_naming_the_ways_to_provide_it() {
     assert!(done.cause().unwrap().contains("bound to function 'gone', which does not exist"), "{:?}", done.cause());
     h.server.shutdown().await.unwrap();
 }
+
+/// `--buckets DIR`: the built-in S3 integrations write and read DIR/BUCKET/KEY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_s3_integrations_use_the_bucket_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    let h = super::start_with(ServerConfig { buckets: Some(dir.path().to_path_buf()), ..ServerConfig::default() }).await;
+    let definition = json!({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket": "reports", "Key": "2025/summary.json", "Body.$": "$.summary"}, "ResultPath": "$.put", "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::s3:getObject",
+            "Parameters": {"Bucket": "reports", "Key": "2025/summary.json"}, "ResultPath": "$.got", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket": "reports", "Key": "nope"},
+            "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.missing", "Next": "Done"}], "End": true},
+        "Done": {"Type": "Pass", "End": true}}});
+    let done = run(&h, "s3", definition, json!({"summary": {"total": 3}})).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{:?} {:?}", done.error(), done.cause());
+    assert_eq!(std::fs::read_to_string(dir.path().join("reports/2025/summary.json")).unwrap(), r#"{"total":3}"#);
+    let out: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(out["got"]["Body"], r#"{"total":3}"#);
+    assert_eq!(out["got"]["ContentLength"], 11);
+    assert_eq!(out["got"]["ETag"], out["put"]["ETag"]);
+    assert_eq!(out["missing"]["Error"], "S3.NoSuchKeyException");
+    h.server.shutdown().await.unwrap();
+
+    // Without --buckets, S3 is one more unprovided integration.
+    let h = super::start().await;
+    let get = json!({"StartAt": "Get", "States": {"Get": {"Type": "Task", "Resource": "arn:aws:states:::s3:getObject",
+        "Parameters": {"Bucket": "reports", "Key": "k"}, "End": true}}});
+    let done = run(&h, "nobuckets", get, json!({})).await;
+    assert_eq!(done.error(), Some("States.Runtime"));
+    assert!(done.cause().unwrap().contains("--buckets DIR"), "{:?}", done.cause());
+    h.server.shutdown().await.unwrap();
+}
