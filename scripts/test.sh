@@ -25,6 +25,10 @@ cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 echo "==> AWS CLI quick start (docs/api.md)"
 bash scripts/awscli-quickstart.sh 2>&1 | tee -a "$log" || status=1
 
+# docs/testing.md through Python's AWS SDK core (botocore, from the same venv).
+echo "==> botocore testing (docs/testing.md)"
+bash scripts/sdk-testing.sh 2>&1 | tee -a "$log" || status=1
+
 # One closing line for all test binaries (cargo prints one per binary, the
 # last of which is often an empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
