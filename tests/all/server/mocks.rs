@@ -197,3 +197,73 @@ async fn a_mocked_activity_answers_at_once(h: Harness) {
     assert_eq!(activity, [HistoryEventType::ActivityScheduled, HistoryEventType::ActivityStarted, HistoryEventType::ActivitySucceeded]);
     h.server.shutdown().await.unwrap();
 }
+
+/// A durable server on `dir` with the test mock configuration, waits at
+/// full length, and Waits over a second suspended to timers.
+async fn durable_on(dir: &std::path::Path) -> stepbox_server::RunningServer {
+    let store = stepbox_store::open_dir(dir).expect("open the store");
+    let registry = stepbox_sandbox::Registry::new(stepbox_tests::shared_sandbox().clone());
+    let durable = stepbox_server::durable::DurableConfig { suspend_waits_over: Duration::from_secs(1), ..Default::default() };
+    let state = stepbox_server::AppState::durable(config(1.0), registry, store, durable);
+    state.recover().await.expect("recover");
+    stepbox_server::RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts")
+}
+
+/// A test case's execution suspended in a Wait when its server stops resumes
+/// with the same case after the restart: its next Task still answers with
+/// the mock (nothing else could run it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_test_case_resumes_with_its_mocks_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = durable_on(dir.path()).await;
+    let sfn = crate::clients::sfn(&server.endpoint());
+    let sleeper = json!({"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 2, "Next": "After"},
+        "After": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Parameters": {"QueueUrl": "q", "MessageBody": "m"}, "End": true}}});
+    let sm = sfn.create_state_machine().name("Sleeper").definition(sleeper.to_string()).role_arn(super::ROLE).send().await.unwrap();
+    let started = sfn.start_execution().state_machine_arn(format!("{}#Mocked", sm.state_machine_arn())).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.shutdown().await.unwrap();
+    for _ in 0..100 {
+        match stepbox_store::open_dir(dir.path()) {
+            Ok(s) => {
+                drop(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let server = durable_on(dir.path()).await;
+    let sfn = crate::clients::sfn(&server.endpoint());
+    let mut done = None;
+    for _ in 0..500 {
+        let d = sfn.describe_execution().execution_arn(started.execution_arn()).send().await.unwrap();
+        if *d.status() != ExecutionStatus::Running {
+            done = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let done = done.expect("the execution finishes after the restart");
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{:?} {:?}", done.error(), done.cause());
+    assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"packed": true}));
+    server.shutdown().await.unwrap();
+}
+
+/// `NAME:VERSION#CASE` runs the version with the case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_runs_a_test_case() {
+    let h = start().await;
+    let sm = create_machine(&h, "OrderFlow", &order_flow(), StateMachineType::Standard).await;
+    let version = h.sfn.publish_state_machine_version().state_machine_arn(&sm).send().await.unwrap();
+    let arn = format!("{}#Declined", version.state_machine_version_arn());
+    let started = h.sfn.start_execution().state_machine_arn(arn).send().await.unwrap();
+    let done = wait_closed(&h, started.execution_arn()).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded);
+    assert_eq!(done.state_machine_version_arn(), Some(version.state_machine_version_arn()));
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(output["error"]["Error"], "Payment.Declined");
+    h.server.shutdown().await.unwrap();
+}
