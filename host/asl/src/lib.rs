@@ -9,8 +9,11 @@
 //!   `states:startExecution`, `aws-sdk:sfn:*`, `http:invoke` or another
 //!   service integration); one no ARN of its kind looks like is an
 //!   `INVALID_RESOURCE` diagnostic.
-//! * All data-flow failures are [`RuntimeError`]s.
+//! * All data-flow failures are [`RuntimeError`]s; those a value read at run
+//!   time causes (a path into the input, an expression's result) come from
+//!   one table, [`catalogue`].
 
+pub mod catalogue;
 pub mod choice;
 pub mod definition;
 pub mod error;
