@@ -435,12 +435,8 @@ fn check_fields(
 }
 
 fn resolve_var<'a>(p: &JsonPath, scope: &Scope<'a>) -> Result<crate::path::Cow<'a>, RuntimeError> {
-    scope.resolve(p).ok_or_else(|| {
-        RuntimeError::runtime(format!(
-            "Invalid path '{}': The choice state's condition path references an invalid value.",
-            p.as_str()
-        ))
-    })
+    use crate::catalogue::{Bad, Facts, Field, error};
+    scope.resolve(p).ok_or_else(|| error(Field::ChoiceVariable, Bad::Missing, Facts::path(p)))
 }
 
 fn apply(c: Cmp, o: std::cmp::Ordering) -> bool {

@@ -214,12 +214,9 @@ impl Intrinsic {
                 Some(crate::path::Cow::Borrowed(v)) => std::borrow::Cow::Borrowed(v),
                 Some(crate::path::Cow::Owned(v)) => std::borrow::Cow::Owned(v),
                 None => {
-                    return Err(RuntimeError::runtime(format!(
-                        "The JSONPath '{}' specified for the intrinsic function '{}' could not be found in the input '{}'",
-                        p.as_str(),
-                        self.func.name(),
-                        crate::compact(scope_root(p, scope))
-                    )));
+                    use crate::catalogue::{Bad, Facts, Field, error};
+                    let facts = Facts { function: Some(self.func.name()), ..Facts::path(p).input(scope_root(p, scope)) };
+                    return Err(error(Field::IntrinsicArgument, Bad::Missing, facts));
                 }
             },
         })

@@ -2,17 +2,14 @@
 //! ResultPath, OutputPath (JSONPath query language).
 
 use crate::definition::{IoPath, ResultPath, State};
+use crate::catalogue::{self, Bad, Facts, Field};
 use crate::error::RuntimeError;
 use crate::intrinsics::Scope;
 use crate::path::{Cow, JsonPath};
 use serde_json::{Map, Value};
 
 fn no_results(p: &JsonPath) -> RuntimeError {
-    RuntimeError::runtime(format!(
-        "Invalid path '{}' : No results for path: {}",
-        p.as_str(),
-        p.canonical()
-    ))
+    catalogue::error(Field::InputPath, Bad::Missing, Facts::path(p))
 }
 
 /// Applies an InputPath/OutputPath to a value (borrowing when possible).
@@ -68,13 +65,10 @@ pub fn apply_result_path(
         ResultPath::Null => Ok(input),
         ResultPath::Path(p) => match p.set(&mut input, result) {
             Ok(()) => Ok(input),
-            Err(_) => Err(RuntimeError::new(
-                crate::error::errors::RESULT_PATH_MATCH_FAILURE,
-                format!(
-                    "Unable to apply step \"ResultPath\" with path '{}' to input '{}'",
-                    p.as_str(),
-                    crate::compact(&input)
-                ),
+            Err(_) => Err(catalogue::error(
+                Field::ResultPath,
+                catalogue::check::not_number(&input),
+                Facts::path(p).input(&input),
             )),
         },
     }

@@ -129,12 +129,8 @@ fn compile(v: &Value, loc: &str, uc: &mut bool) -> Result<Node, TemplateError> {
 
 /// The runtime message for a JSONPath that selects nothing.
 pub fn path_not_found(path: &JsonPath, field: &str, input: &Value) -> RuntimeError {
-    RuntimeError::runtime(format!(
-        "The JSONPath '{}' specified for the field '{}' could not be found in the input '{}'",
-        path.as_str(),
-        field,
-        crate::compact(input)
-    ))
+    use crate::catalogue::{Bad, Facts, Field, error};
+    error(Field::PayloadPath, Bad::Missing, Facts::path(path).field(field).input(input))
 }
 
 fn eval(n: &Node, scope: &Scope<'_>) -> Result<Value, RuntimeError> {

@@ -34,6 +34,12 @@ pub fn long(v: &Value) -> Result<i64, Bad> {
     }
 }
 
+/// A number given in the definition (kept as a double when parsed) as the
+/// JSON value it was written as: a whole number as an integer.
+pub fn given(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 { Value::from(x as i64) } else { Value::from(x) }
+}
+
 /// A long, or a string holding one (AWS parses `"1"` where a count is wanted).
 fn long_or_text(v: &Value) -> Result<i64, Bad> {
     match v {
@@ -189,8 +195,13 @@ pub fn missing(field: Field, path: &JsonPath, input: &Value) -> RuntimeError {
 pub fn items(v: &Value) -> Result<&[Value], RuntimeError> {
     match v {
         Value::Array(a) => Ok(a),
-        other => Err(error(Field::ItemsPath, not_number(other), Facts { value: Some(other), ..Facts::default() })),
+        other => Err(not_an_array(other)),
     }
+}
+
+/// The error for Map items that are not an array.
+pub fn not_an_array(v: &Value) -> RuntimeError {
+    error(Field::ItemsPath, not_number(v), Facts { value: Some(v), ..Facts::default() })
 }
 
 /// A JSONata expression's result where `field` wants `expected` (Items: an
@@ -202,14 +213,16 @@ pub fn expression_type(field: Field, expr: &str, v: &Value) -> Result<(), Runtim
         Field::Error | Field::Cause => v.is_string(),
         _ => true,
     };
-    if ok {
-        return Ok(());
-    }
+    if ok { Ok(()) } else { Err(wrong_type(field, expr, v)) }
+}
+
+/// The error for an expression's result of the wrong type for `field`.
+pub fn wrong_type(field: Field, expr: &str, v: &Value) -> RuntimeError {
     let facts = Facts { expr: Some(expr), value: Some(v), ..Facts::default() };
     let bad = match v {
         Value::Number(n) if n.as_f64().is_some_and(|x| x < 0.0) => Bad::Negative,
         Value::Number(n) if n.is_f64() => Bad::Fractional,
         other => not_number(other),
     };
-    Err(error(field, bad, facts))
+    error(field, bad, facts)
 }

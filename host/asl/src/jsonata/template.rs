@@ -162,10 +162,11 @@ fn eval(n: &Node, b: &Bindings, path: &mut String) -> Result<Value, RuntimeError
 fn expression_result(e: &Expression, r: Result<Option<Value>, EvalError>, path: &str) -> Result<Value, RuntimeError> {
     match r {
         Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(query_error(format!(
-            "The JSONata expression '{}' specified for the field '{path}' returned nothing (undefined).",
-            e.source()
-        ))),
+        Ok(None) => {
+            use crate::catalogue::{Bad, Facts, Field, error};
+            let facts = Facts { expr: Some(e.source()), field: Some(path), ..Facts::default() };
+            Err(error(Field::Expression, Bad::Missing, facts))
+        }
         Err(EvalError::Unsupported) => Err(query_error(format!(
             "The JSONata expression '{}' specified for the field '{path}' returned an unsupported result type.",
             e.source()

@@ -3,7 +3,8 @@
 use super::io::scope;
 use super::size::json_size;
 use serde_json::{Map, Value};
-use stepbox_asl::{RuntimeError, compact};
+use stepbox_asl::RuntimeError;
+use stepbox_asl::catalogue::{Facts, Field, check};
 
 /// Groups Map items per `ItemBatcher`: `{"BatchInput": …, "Items": [...]}`.
 pub(super) fn batch_items(
@@ -62,42 +63,16 @@ fn batch_limit(
     ctx: &Value,
     vars: &Map<String, Value>,
 ) -> Result<Option<f64>, RuntimeError> {
+    let checked = if field == "MaxItemsPerBatch" { Field::MaxItemsPerBatchPath } else { Field::MaxInputBytesPerBatchPath };
     if let Some(v) = cfg.get(field) {
-        return to_count(v, field, field);
+        return check::map_limit(checked, Facts::default().value(v), v).map(Some);
     }
-    let pf = format!("{field}Path");
-    match cfg.get(&pf).and_then(|v| v.as_str()) {
+    match cfg.get(checked.name()).and_then(|v| v.as_str()) {
         None => Ok(None),
         Some(p) => {
             let path = stepbox_asl::JsonPath::parse(p).map_err(|e| RuntimeError::runtime(e.0))?;
-            let v = scope(input, ctx, vars).resolve(&path).ok_or_else(|| {
-                RuntimeError::runtime(format!(
-                    "Invalid path '{}' : No results for path: {}",
-                    path.as_str(),
-                    path.canonical()
-                ))
-            })?;
-            to_count(v.as_value(), field, p)
+            let found = scope(input, ctx, vars).resolve(&path);
+            check::map_limit_path(checked, &path, found.as_ref().map(|v| v.as_value()), input).map(Some)
         }
-    }
-}
-
-/// A count given as a number or an integer string ("1", as AWS accepts).
-pub(super) fn to_count(v: &Value, field: &str, path: &str) -> Result<Option<f64>, RuntimeError> {
-    let parsed = match v {
-        Value::Number(n) => n.as_f64(),
-        // AWS accepts integers given as strings ("1").
-        Value::String(s) => s.trim().parse::<i64>().ok().map(|i| i as f64),
-        _ => None,
-    };
-    match parsed {
-        Some(x) => Ok(Some(x)),
-        _ => Err(RuntimeError::runtime(format!(
-            "The {field}Path field refers to value \"{}\" which is not a valid integer: {path}",
-            match v {
-                Value::String(s) => s.clone(),
-                other => compact(other),
-            }
-        ))),
     }
 }

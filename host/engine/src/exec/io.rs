@@ -7,8 +7,8 @@ use super::failure::Failure;
 use super::jsonata;
 use super::size::json_size;
 use super::variables::Variables;
-use serde_json::{Map, Value, json};
-use stepbox_asl::{NumSpec, RuntimeError, Scope, State, compact, errors};
+use serde_json::{Map, Value};
+use stepbox_asl::{RuntimeError, Scope, State, errors};
 
 pub(super) fn scope<'a>(input: &'a Value, context: &'a Value, vars: &'a Map<String, Value>) -> Scope<'a> {
     Scope {
@@ -61,29 +61,6 @@ pub(super) fn apply_assign(vars: &mut Variables, pending: Option<Map<String, Val
     match pending {
         Some(m) => vars.assign(m),
         None => Ok(()),
-    }
-}
-
-/// A number given as a value or a path (`TimeoutSecondsPath` & co.).
-pub(super) fn resolve_num(
-    spec: &NumSpec,
-    input: &Value,
-    ctx: &Value,
-    vars: &Map<String, Value>,
-) -> Result<Value, String> {
-    match spec {
-        NumSpec::Value(x) => Ok(json!(x)),
-        NumSpec::Path(p) => scope(input, ctx, vars)
-            .resolve(p)
-            .map(|c| c.into_owned())
-            .ok_or_else(|| {
-                format!(
-                    "Invalid path '{}' : No results for path: {}",
-                    p.as_str(),
-                    p.canonical()
-                )
-            }),
-        NumSpec::Raw(v) => Err(compact(v)),
     }
 }
 

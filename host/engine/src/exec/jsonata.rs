@@ -8,11 +8,11 @@ use super::failure::Failure;
 use super::step::{Entry, StateResult, ctx_for};
 use super::variables::Variables;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
-use stepbox_asl::{ChoiceRule, RuntimeError, State, StateKind, StrSpec, WaitSpec, compact, errors};
-use stepbox_asl::json_type_name;
-use stepbox_asl::jsonata::{Bindings, JsonataFields, JsonataTemplate, template::query_error};
+use stepbox_asl::catalogue::{self, Facts, Field, check};
+use stepbox_asl::{ChoiceRule, RuntimeError, State, StateKind, StrSpec, WaitSpec, errors};
+use stepbox_asl::jsonata::{Bindings, JsonataFields, JsonataTemplate};
 
 pub(super) fn bindings<'a>(
     input: &'a Value,
@@ -105,37 +105,36 @@ fn finish_with_input(
     Ok(out)
 }
 
-/// AWS's wording for a result of the wrong JSON type.
-fn unexpected_type(t: &JsonataTemplate, field: &str, expected: &str, v: &Value) -> RuntimeError {
-    query_error(format!(
-        "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
-        t.whole_expression().unwrap_or_default(),
-        json_type_name(v),
-        compact(v)
-    ))
-}
-
-/// An expression-valued number field (`Seconds`, `MaxConcurrency`…).
-pub(super) fn number(t: &JsonataTemplate, field: &str, b: &Bindings) -> Result<f64, RuntimeError> {
+/// An expression-valued number field (`MaxConcurrency`, `TimeoutSeconds`…):
+/// its value, checked against the field's rules.
+pub(super) fn number(t: &JsonataTemplate, field: Field, b: &Bindings) -> Result<Value, RuntimeError> {
     let v = t.evaluate(b)?;
-    v.as_f64().ok_or_else(|| unexpected_type(t, field, "number", &v))
+    if !v.is_number() {
+        let e = expr(t);
+        let facts = Facts { expr: Some(&e), value: Some(&v), ..Facts::default() };
+        return Err(catalogue::error(field, check::not_number(&v), facts));
+    }
+    Ok(v)
 }
 
 /// Map `Items`, or the state input, as the item array.
 pub(super) fn items(f: &JsonataFields, b: &Bindings) -> Result<Vec<Value>, RuntimeError> {
     match &f.items {
-        Some(t) => match t.evaluate(b)? {
-            Value::Array(a) => Ok(a),
-            other => Err(unexpected_type(t, "Items", "array", &other)),
-        },
-        None => match b.input {
-            Value::Array(a) => Ok(a.clone()),
-            other => Err(query_error(format!(
-                "Map state input must be an array but was: {}",
-                compact(other)
-            ))),
-        },
+        Some(t) => {
+            let v = t.evaluate(b)?;
+            check::expression_type(Field::Items, &expr(t), &v)?;
+            Ok(match v {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            })
+        }
+        None => check::items(b.input).map(|a| a.to_vec()),
     }
+}
+
+/// The source of a whole-expression field, as causes quote it.
+fn expr(t: &JsonataTemplate) -> String {
+    t.whole_expression().unwrap_or_default().to_string()
 }
 
 /// Pass, Succeed, Fail, Choice and Wait in JSONata.
@@ -164,18 +163,18 @@ pub(super) async fn run_simple(
         }
         StateKind::Fail { error, cause } => {
             let b = bindings(&input, None, None, ctx, vars);
-            let text = |t: &Option<JsonataTemplate>, plain: &Option<StrSpec>, field: &str| -> Result<Option<String>, Failure> {
+            let text = |t: &Option<JsonataTemplate>, plain: &Option<StrSpec>, field: Field| -> Result<Option<String>, Failure> {
                 match (t, plain) {
                     (Some(t), _) => match t.evaluate(&b).map_err(rt)? {
                         Value::String(s) => Ok(Some(s)),
-                        other => Err(rt(unexpected_type(t, field, "string", &other))),
+                        other => Err(rt(check::wrong_type(field, &expr(t), &other))),
                     },
                     (None, Some(StrSpec::Value(s))) => Ok(Some(s.clone())),
                     _ => Ok(None),
                 }
             };
-            let error = text(&f.error, error, "Error")?;
-            let cause = text(&f.cause, cause, "Cause")?;
+            let error = text(&f.error, error, Field::Error)?;
+            let cause = text(&f.cause, cause, Field::Cause)?;
             Err(Failure { error, cause, nulls: false })
         }
         StateKind::Choice { choices, default } => {
@@ -215,7 +214,9 @@ fn choose<'f>(
                 return Ok((end, *target));
             }
             Value::Bool(false) => {}
-            other => return Err(unexpected_type(&rule.condition, "Condition", "boolean", &other)),
+            other => {
+                check::expression_type(Field::Condition, &expr(&rule.condition), &other)?;
+            }
         }
     }
     match default {
@@ -228,18 +229,15 @@ fn choose<'f>(
 /// evaluated, or given.
 fn wait_until(f: &JsonataFields, spec: &WaitSpec, now: DateTime<Utc>, b: &Bindings) -> Result<DateTime<Utc>, RuntimeError> {
     if let Some(t) = &f.seconds {
-        let s = number(t, "Seconds", b)?;
-        if !(0.0..=i32::MAX as f64).contains(&s) || s.fract() != 0.0 {
-            return Err(unexpected_type(t, "Seconds", "non-negative integer", &json!(s)));
-        }
-        return Ok(now + chrono::Duration::seconds(s as i64));
+        let s = check::seconds(&expr(t), &t.evaluate(b)?)?;
+        return Ok(now + chrono::Duration::seconds(s));
     }
     if let Some(t) = &f.timestamp {
-        let v = t.evaluate(b)?;
-        return match v.as_str().and_then(stepbox_asl::parse_timestamp) {
-            Some(ts) => Ok(ts.with_timezone(&Utc)),
-            None => Err(unexpected_type(t, "Timestamp", "ISO-8601 timestamp", &v)),
-        };
+        let until = check::timestamp(&expr(t), &t.evaluate(b)?)?.with_timezone(&Utc);
+        if (until - now).num_seconds() > i32::MAX as i64 {
+            return Err(check::too_long(Field::Timestamp));
+        }
+        return Ok(until);
     }
     Ok(match spec {
         WaitSpec::Seconds(s) => now + chrono::Duration::milliseconds((*s * 1000.0) as i64),

@@ -2,7 +2,7 @@
 //! limits (MaxConcurrency, tolerated failures) and its retries; the
 //! iterations themselves run in [`super::fanout`].
 
-use super::batch::{batch_items, to_count};
+use super::batch::batch_items;
 use super::running::{Frame, NULL, ts};
 use super::failure::Failure;
 use super::fanout::MapFanOut;
@@ -13,7 +13,8 @@ use super::variables::Variables;
 use crate::history::EventType;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
-use stepbox_asl::{MapMode, MapSpec, NumSpec, RuntimeError, compact, errors, io, path::Cow as PathCow};
+use stepbox_asl::catalogue::{self, Bad, Facts, Field, check};
+use stepbox_asl::{MapMode, MapSpec, NumSpec, RuntimeError, errors, io, path::Cow as PathCow};
 
 pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &mut Frame, vars: &mut Variables) -> StateResult {
     let (ex, st) = (s.ex, s.st);
@@ -130,13 +131,9 @@ fn map_items<'a>(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'a>) -> Result<Cow<'a,
     }
     let found = match &spec.items_path {
         None => PathCow::Borrowed(sc.eff),
-        Some(p) => scope(sc.eff, sc.ctx, sc.vars).resolve(p).ok_or_else(|| {
-            rt(RuntimeError::runtime(format!(
-                "Invalid path '{}' : No results for path: {}",
-                p.as_str(),
-                p.canonical()
-            )))
-        })?,
+        Some(p) => scope(sc.eff, sc.ctx, sc.vars)
+            .resolve(p)
+            .ok_or_else(|| rt(check::missing(Field::ItemsPath, p, sc.eff)))?,
     };
     if spec.item_reader.is_some() {
         return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
@@ -144,10 +141,7 @@ fn map_items<'a>(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'a>) -> Result<Cow<'a,
     match found {
         PathCow::Borrowed(Value::Array(a)) => Ok(a.as_slice().into()),
         PathCow::Owned(Value::Array(a)) => Ok(a.into()),
-        other => Err(rt(RuntimeError::runtime(format!(
-            "Map state input must be an array but was: {}",
-            compact(other.as_value())
-        )))),
+        other => Err(rt(check::not_an_array(other.as_value()))),
     }
 }
 
@@ -199,31 +193,15 @@ struct Limits {
 
 impl Limits {
     fn resolve(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'_>) -> Result<Limits, Failure> {
-        let rt = |e| s.rt(e);
         let tol_count = match &spec.tolerated_failure_count {
-            Some(n) => limit_number(s, n, "ToleratedFailureCount", sc)?,
+            Some(n) => limit_number(s, n, LimitField::COUNT, sc)?,
             None => None,
         };
-        if tol_count.is_some_and(|c| c < 0.0) {
-            return Err(rt(RuntimeError::runtime(
-                "ToleratedFailureCount cannot be negative.",
-            )));
-        }
         let tol_pct = match &spec.tolerated_failure_percentage {
-            Some(n) => limit_number(s, n, "ToleratedFailurePercentage", sc)?,
+            Some(n) => limit_number(s, n, LimitField::PERCENTAGE, sc)?,
             None => None,
         };
-        if tol_pct.is_some_and(|c| !(0.0..=100.0).contains(&c)) {
-            return Err(rt(RuntimeError::runtime(
-                "ToleratedFailurePercentage must be between 0 and 100.",
-            )));
-        }
-        let mc = limit_number(s, &spec.max_concurrency, "MaxConcurrency", sc)?.unwrap_or(0.0);
-        if mc < 0.0 {
-            return Err(rt(RuntimeError::runtime(
-                "MaxConcurrency cannot be negative.",
-            )));
-        }
+        let mc = limit_number(s, &spec.max_concurrency, LimitField::CONCURRENCY, sc)?.unwrap_or(0.0);
         let most = s.ex.config.max_map_concurrency;
         let runners = if mc >= 1.0 { (mc as usize).min(most) } else { most }.max(1);
         Ok(Limits { tol_count, tol_pct, runners })
@@ -258,28 +236,49 @@ impl Limits {
     }
 }
 
-/// A limit given as a number, a path (JSONPath) or an expression (JSONata).
-fn limit_number(s: &Step<'_>, n: &NumSpec, field: &str, sc: Scopes<'_>) -> Result<Option<f64>, Failure> {
+/// A Map limit's field in each query language.
+#[derive(Clone, Copy)]
+struct LimitField {
+    jsonata: Field,
+    path: Field,
+}
+
+impl LimitField {
+    const CONCURRENCY: LimitField = LimitField { jsonata: Field::MaxConcurrency, path: Field::MaxConcurrencyPath };
+    const COUNT: LimitField = LimitField { jsonata: Field::ToleratedFailureCount, path: Field::ToleratedFailureCountPath };
+    const PERCENTAGE: LimitField =
+        LimitField { jsonata: Field::ToleratedFailurePercentage, path: Field::ToleratedFailurePercentagePath };
+}
+
+/// A limit given as a number, a path (JSONPath) or an expression (JSONata),
+/// checked against the field's rules.
+fn limit_number(s: &Step<'_>, n: &NumSpec, field: LimitField, sc: Scopes<'_>) -> Result<Option<f64>, Failure> {
     let rt = |e| s.rt(e);
-    let expression = s.st.jsonata.as_deref().and_then(|f| match field {
-        "MaxConcurrency" => f.max_concurrency.as_ref(),
-        "ToleratedFailureCount" => f.tolerated_failure_count.as_ref(),
+    let expression = s.st.jsonata.as_deref().and_then(|f| match field.jsonata {
+        Field::MaxConcurrency => f.max_concurrency.as_ref(),
+        Field::ToleratedFailureCount => f.tolerated_failure_count.as_ref(),
         _ => f.tolerated_failure_percentage.as_ref(),
     });
     if let Some(t) = expression {
         let b = jsonata::bindings(sc.input, None, None, sc.ctx, sc.vars);
-        return jsonata::number(t, field, &b).map(Some).map_err(rt);
+        let v = jsonata::number(t, field.jsonata, &b).map_err(rt)?;
+        let facts = Facts { expr: t.whole_expression(), value: Some(&v), ..Facts::default() };
+        return check::map_limit(field.jsonata, facts, &v).map(Some).map_err(rt);
     }
     match n {
-        NumSpec::Value(x) => Ok(Some(*x)),
-        NumSpec::Path(p) => match scope(sc.eff, sc.ctx, sc.vars).resolve(p) {
-            Some(v) => to_count(v.as_value(), field, p.as_str()).map_err(rt),
-            None => Err(rt(RuntimeError::runtime(format!(
-                "The JSONPath '{}' specified for the field '{field}Path' could not be found in the input '{}'",
-                p.as_str(),
-                compact(sc.eff)
-            )))),
-        },
+        NumSpec::Value(x) => {
+            let v = check::given(*x);
+            check::map_limit(field.path, Facts::default().value(&v), &v).map(Some).map_err(rt)
+        }
+        NumSpec::Path(p) => {
+            let found = scope(sc.eff, sc.ctx, sc.vars).resolve(p);
+            let found = found.as_ref().map(|v| v.as_value());
+            let facts = Facts::path(p).field(field.path.name());
+            match found {
+                None => Err(rt(catalogue::error(field.path, Bad::Missing, facts.input(sc.eff)))),
+                Some(v) => check::map_limit(field.path, facts.value(v).input(sc.eff), v).map(Some).map_err(rt),
+            }
+        }
         NumSpec::Raw(_) => Err(rt(RuntimeError::new(
             errors::QUERY_EVALUATION_ERROR,
             "JSONata is not supported",

@@ -8,6 +8,7 @@ use super::step::{StateResult, Step};
 use super::variables::Variables;
 use super::{jsonata, map, parallel, task, wait};
 use serde_json::Value;
+use stepbox_asl::catalogue::{Field, check};
 use stepbox_asl::{ChoiceRule, StateKind, StrSpec, compact, errors, io};
 
 /// Runs the state of `s` on `input` with its scope's variables.
@@ -72,14 +73,12 @@ fn fail(s: &Step<'_>, error: &Option<StrSpec>, cause: &Option<StrSpec>, input: &
     let rt = |e| s.rt(e);
     let mut ctx_slot = Value::Null;
     let ctx = s.ctx(0, &mut ctx_slot);
-    let eval = |spec: &Option<StrSpec>, field: &str| -> Result<Option<String>, Failure> {
+    let eval = |spec: &Option<StrSpec>, field: Field| -> Result<Option<String>, Failure> {
         Ok(match spec {
             None => None,
             Some(StrSpec::Value(v)) => Some(v.clone()),
             Some(StrSpec::Path(p)) => {
-                let v = scope(input, ctx, vars).resolve(p).ok_or_else(|| {
-                    rt(stepbox_asl::template::path_not_found(p, field, input))
-                })?;
+                let v = scope(input, ctx, vars).resolve(p).ok_or_else(|| rt(check::missing(field, p, input)))?;
                 Some(match v.as_value() {
                     Value::String(s) => s.clone(),
                     other => compact(other),
@@ -94,8 +93,8 @@ fn fail(s: &Step<'_>, error: &Option<StrSpec>, cause: &Option<StrSpec>, input: &
             }
         })
     };
-    let error = eval(error, "ErrorPath")?;
-    let cause = eval(cause, "CausePath")?;
+    let error = eval(error, Field::ErrorPath)?;
+    let cause = eval(cause, Field::CausePath)?;
     Ok(Failure { error, cause, nulls: false })
 }
 

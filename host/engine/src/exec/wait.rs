@@ -8,6 +8,7 @@ use super::step::{StateResult, Step};
 use super::variables::Variables;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use stepbox_asl::catalogue::{Field, check};
 use stepbox_asl::{RuntimeError, WaitSpec, compact, errors, io};
 
 pub(super) async fn run_wait(s: &Step<'_>, spec: &WaitSpec, input: Value, vars: &mut Variables) -> StateResult {
@@ -58,7 +59,7 @@ impl Exec {
 }
 
 fn too_long(s: &Step<'_>) -> Failure {
-    s.rt(RuntimeError::runtime("Wait state delay is too long."))
+    s.rt(check::too_long(Field::SecondsPath))
 }
 
 /// When a wait entered at `now` ends.
@@ -80,42 +81,13 @@ fn wait_until(
         }
         WaitSpec::Timestamp(t) => t.with_timezone(&Utc),
         WaitSpec::SecondsPath(p) => {
-            let v = scope(eff, ctx, vars)
-                .resolve(p)
-                .ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "SecondsPath", eff)))?;
-            match v.as_value().as_i64() {
-                Some(n) if n >= 0 => {
-                    if n > i32::MAX as i64 {
-                        return Err(too_long(s));
-                    }
-                    now + chrono::Duration::seconds(n)
-                }
-                _ => {
-                    return Err(rt(RuntimeError::runtime(format!(
-                        "The SecondsPath parameter does not reference a valid non-negative integer: {} == {}",
-                        p.as_str(),
-                        compact(v.as_value())
-                    ))));
-                }
-            }
+            let found = scope(eff, ctx, vars).resolve(p);
+            let n = check::seconds_path(p, found.as_ref().map(|v| v.as_value()), eff).map_err(rt)?;
+            now + chrono::Duration::seconds(n)
         }
         WaitSpec::TimestampPath(p) => {
-            let v = scope(eff, ctx, vars)
-                .resolve(p)
-                .ok_or_else(|| rt(stepbox_asl::template::path_not_found(p, "TimestampPath", eff)))?;
-            match v.as_value().as_str().and_then(stepbox_asl::parse_timestamp) {
-                Some(t) => t.with_timezone(&Utc),
-                None => {
-                    return Err(rt(RuntimeError::runtime(format!(
-                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
-                        p.as_str(),
-                        match v.as_value() {
-                            Value::String(s) => s.clone(),
-                            other => compact(other),
-                        }
-                    ))));
-                }
-            }
+            let found = scope(eff, ctx, vars).resolve(p);
+            check::timestamp_path(p, found.as_ref().map(|v| v.as_value()), eff).map_err(rt)?.with_timezone(&Utc)
         }
         WaitSpec::Raw(v) => {
             return Err(rt(RuntimeError::new(
