@@ -283,13 +283,10 @@ fn want_int(f: Func, v: &Value) -> Result<i64, RuntimeError> {
             } else if let Some(x) = n.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15) {
                 Ok(x as i64)
             } else {
-                Err(fail(f, format!("expected an integer argument but got {n}")))
+                Err(not_int(f, v))
             }
         }
-        _ => Err(fail(
-            f,
-            format!("expected an integer argument but got {}", json_type_name(v)),
-        )),
+        _ => Err(not_int(f, v)),
     }
 }
 
@@ -298,9 +295,24 @@ fn want_rounded(f: Func, v: &Value) -> Result<i64, RuntimeError> {
     match v {
         Value::Number(n) if n.as_i64().is_none() => match n.as_f64() {
             Some(x) if x.is_finite() && x.abs() < 9.0e15 => Ok(x.round() as i64),
-            _ => Err(fail(f, format!("expected an integer argument but got {n}"))),
+            _ => Err(not_int(f, v)),
         },
         _ => want_int(f, v),
+    }
+}
+
+/// An argument that is not an integer, from the catalogue (a number out of
+/// a long's range, or another type) or, for a fraction where no rounding
+/// applies, the same wording with the number.
+fn not_int(f: Func, v: &Value) -> RuntimeError {
+    use crate::catalogue::{Bad, Facts, Field, check, error, render};
+    let facts = Facts { function: Some(f.name()), value: Some(v), ..Facts::default() };
+    match v {
+        Value::Number(n) if n.as_f64().is_some_and(|x| x.fract() != 0.0) => {
+            fail(f, format!("expected an integer argument but got {}", render::number(n)))
+        }
+        Value::Number(_) => error(Field::IntrinsicArgument, Bad::TooLargeForLong, facts),
+        other => error(Field::IntrinsicArgument, check::not_number(other), facts),
     }
 }
 

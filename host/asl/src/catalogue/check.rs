@@ -150,7 +150,8 @@ pub fn task_seconds_value(field: Field, facts: Facts<'_>, v: &Value) -> Result<u
         // A fraction below one second accepted as is still waits no time.
         return Err(error(field, Bad::OutOfRange, facts));
     }
-    Ok(x as u64)
+    // Accepted past a long: as good as never (and no overflow in deadlines).
+    Ok((x as u64).min(i32::MAX as u64))
 }
 
 /// A Map's MaxConcurrencyPath, ToleratedFailureCountPath or

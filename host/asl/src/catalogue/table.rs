@@ -83,6 +83,8 @@ fn field(rows: &mut Vec<Row>, field: Field, range: Value, groups: &[(&[Bad], Out
             .unwrap_or_else(|| panic!("{field:?} has no row for {bad:?}"));
         let sample = match bad {
             Bad::OutOfRange => Some(range.clone()),
+            // Where a string is wanted, a string is no wrong type.
+            Bad::WrongType if matches!(field, Field::Error | Field::Cause) => Some(json!(true)),
             _ => number_sample(bad),
         };
         rows.push(Row { field, bad, sample, outcome, source });
@@ -268,8 +270,8 @@ fn jsonata(rows: &mut Vec<Row>) {
     for f in [Field::Error, Field::Cause] {
         field(rows, f, json!(1), &[
             (&[Missing], UNDEFINED, Family),
-            (others(&[Missing, MalformedTimestamp, WrongType]), unexpected("The JSONata expression '{expr}' specified for the field '{field}' returned an unexpected result type. Expected 'string', but was '{type}' for value: {json}"), Family),
-            (&[MalformedTimestamp, WrongType], ACCEPTED, Family),
+            (others(&[Missing, MalformedTimestamp]), unexpected("The JSONata expression '{expr}' specified for the field '{field}' returned an unexpected result type. Expected 'string', but was '{type}' for value: {json}"), Family),
+            (&[MalformedTimestamp], ACCEPTED, Family),
         ]);
     }
 }

@@ -8,7 +8,7 @@ use super::step::{StateResult, Step};
 use super::variables::Variables;
 use super::{jsonata, map, parallel, task, wait};
 use serde_json::Value;
-use stepbox_asl::catalogue::{Field, check};
+use stepbox_asl::catalogue::{Field, check, render};
 use stepbox_asl::{ChoiceRule, StateKind, StrSpec, compact, errors, io};
 
 /// Runs the state of `s` on `input` with its scope's variables.
@@ -79,10 +79,7 @@ fn fail(s: &Step<'_>, error: &Option<StrSpec>, cause: &Option<StrSpec>, input: &
             Some(StrSpec::Value(v)) => Some(v.clone()),
             Some(StrSpec::Path(p)) => {
                 let v = scope(input, ctx, vars).resolve(p).ok_or_else(|| rt(check::missing(field, p, input)))?;
-                Some(match v.as_value() {
-                    Value::String(s) => s.clone(),
-                    other => compact(other),
-                })
+                Some(render::raw(v.as_value()))
             }
             Some(StrSpec::Call(c)) => {
                 let v = c.evaluate(&scope(input, ctx, vars)).map_err(rt)?;
