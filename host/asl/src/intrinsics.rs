@@ -324,9 +324,7 @@ fn format_value(v: &Value, out: &mut String) {
         Value::String(s) => out.push_str(s),
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = std::fmt::Write::write_fmt(out, format_args!("{n}"));
-        }
+        Value::Number(n) => out.push_str(&crate::catalogue::render::number(n)),
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
@@ -392,7 +390,8 @@ fn call(f: Func, a: &[&Value]) -> Result<Value, RuntimeError> {
             serde_json::from_str(t)
                 .map_err(|e| fail(f, format!("the string is not valid JSON: {e}")))
         }
-        Func::JsonToString => Ok(Value::String(crate::compact(a[0]))),
+        // Jackson writes the JSON: doubles as Java prints them (`1.0E20`).
+        Func::JsonToString => Ok(Value::String(crate::catalogue::render::json(a[0]))),
         Func::Array => Ok(Value::Array(a.iter().map(|v| (*v).clone()).collect())),
         Func::ArrayPartition => {
             let arr = want_arr(f, a[0])?;

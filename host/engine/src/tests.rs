@@ -885,3 +885,4 @@ async fn huge_wait_is_an_error_not_a_panic() {
 mod jsonata;
 mod injected;
 mod catalogue;
+mod paths;

@@ -1,7 +1,7 @@
 //! Evaluation of indefinite paths and filters.
 
 use super::is_definite;
-use super::syntax::{CmpOp, Filter, Operand, Seg};
+use super::syntax::{CmpOp, Filter, Operand, PathFn, Seg};
 use serde_json::Value;
 
 #[cold]
@@ -28,13 +28,46 @@ pub(super) fn length(v: &Value) -> Option<Value> {
     }
 }
 
+/// A Jayway function applied to a node (or to the list an indefinite path
+/// selected): aggregations over the numbers of an array give a double, as
+/// Jayway's do, and nothing for an array without numbers.
+pub(super) fn apply(f: PathFn, v: &Value) -> Option<Value> {
+    match f {
+        PathFn::Length => length(v),
+        PathFn::Keys => Some(Value::Array(v.as_object()?.keys().map(|k| Value::String(k.clone())).collect())),
+        PathFn::First => v.as_array()?.first().cloned(),
+        PathFn::Last => v.as_array()?.last().cloned(),
+        _ => aggregate(f, v.as_array()?),
+    }
+}
+
+fn aggregate(f: PathFn, a: &[Value]) -> Option<Value> {
+    let nums: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
+    if nums.is_empty() {
+        return None;
+    }
+    let n = nums.len() as f64;
+    let sum: f64 = nums.iter().sum();
+    let x = match f {
+        PathFn::Min => nums.iter().copied().fold(f64::INFINITY, f64::min),
+        PathFn::Max => nums.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        PathFn::Sum => sum,
+        PathFn::Avg => sum / n,
+        _ => {
+            let mean = sum / n;
+            (nums.iter().map(|x| x * x).sum::<f64>() / n - mean * mean).max(0.0).sqrt()
+        }
+    };
+    serde_json::Number::from_f64(x).map(Value::Number)
+}
+
 pub(super) fn select<'a>(segs: &[Seg], root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>) {
     let Some((seg, rest)) = segs.split_first() else {
         out.push(cur);
         return;
     };
     match seg {
-        Seg::Length => {
+        Seg::Func(_) => {
             // terminal: counted by caller (length of the selection so far)
             out.push(cur);
         }
@@ -112,7 +145,7 @@ fn step<'a>(seg: &Seg, root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>
             Value::Object(_) if filter(f, root, cur) => out.push(cur),
             _ => {}
         },
-        Seg::Length => {}
+        Seg::Func(_) => {}
     }
 }
 
@@ -154,7 +187,7 @@ fn operand<'a>(
                     match s {
                         Seg::Child(k) => c = c.as_object()?.get(k)?,
                         Seg::Index(i) => c = index(c.as_array()?, *i)?,
-                        Seg::Length => return length(c).map(C::Owned),
+                        Seg::Func(f) => return apply(*f, c).map(C::Owned),
                         _ => return None,
                     }
                 }

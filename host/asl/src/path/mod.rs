@@ -10,7 +10,7 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 
-use eval::{index, length, select, unreachable_seg};
+use eval::{apply, index, select, unreachable_seg};
 use parser::Parser;
 use syntax::{Seg, canon_seg};
 
@@ -57,15 +57,17 @@ impl fmt::Display for JsonPath {
 
 fn is_definite(segs: &[Seg]) -> bool {
     segs.iter()
-        .all(|s| matches!(s, Seg::Child(_) | Seg::Index(_) | Seg::Length))
+        .all(|s| matches!(s, Seg::Child(_) | Seg::Index(_) | Seg::Func(_)))
 }
 
 impl JsonPath {
-    /// Parses a path starting with `$`, `$$` or `$var`.
+    /// Parses a path starting with `$`, `$$` or `$var`. Blanks around the
+    /// path are ignored, as Jayway (AWS's path library) trims them.
     pub fn parse(src: &str) -> Result<JsonPath, PathParseError> {
+        let body = src.trim_matches([' ', '\t', '\n', '\r']);
         let mut p = Parser {
-            s: src.as_bytes(),
-            src,
+            s: body.as_bytes(),
+            src: body,
             i: 0,
         };
         let root = p.root()?;
@@ -86,7 +88,7 @@ impl JsonPath {
     /// as required by ResultPath and friends.
     pub fn parse_reference(src: &str) -> Result<JsonPath, PathParseError> {
         let p = Self::parse(src)?;
-        if !p.definite || p.segs.iter().any(|s| matches!(s, Seg::Length)) {
+        if !p.definite || p.segs.iter().any(|s| matches!(s, Seg::Func(_))) {
             return Err(PathParseError(format!(
                 "The value for the field must be a valid Reference Path: {src}"
             )));
@@ -132,9 +134,9 @@ impl JsonPath {
                 match seg {
                     Seg::Child(k) => cur = child(cur.as_object()?, k)?,
                     Seg::Index(i) => cur = index(cur.as_array()?, *i)?,
-                    Seg::Length => {
+                    Seg::Func(f) => {
                         let _ = i;
-                        return length(cur).map(Cow::Owned);
+                        return apply(*f, cur).map(Cow::Owned);
                     }
                     _ => unreachable_seg(),
                 }
@@ -143,17 +145,12 @@ impl JsonPath {
         } else {
             let mut out: Vec<&Value> = Vec::new();
             select(&self.segs, doc, doc, &mut out);
-            if let Some(Seg::Length) = self.segs.last() {
-                // handled inside select as a terminal; results are owned numbers
+            let owned = Value::Array(out.into_iter().cloned().collect());
+            // A function ends the path: it applies to the whole selection.
+            if let Some(Seg::Func(f)) = self.segs.last() {
+                return apply(*f, &owned).map(Cow::Owned);
             }
-            let mut owned = Vec::with_capacity(out.len());
-            for v in out {
-                owned.push(v.clone());
-            }
-            if matches!(self.segs.last(), Some(Seg::Length)) {
-                return Some(Cow::Owned(Value::from(owned.len())));
-            }
-            Some(Cow::Owned(Value::Array(owned)))
+            Some(Cow::Owned(owned))
         }
     }
 
@@ -193,7 +190,7 @@ impl JsonPath {
                     }
                     cur = &mut a[j as usize];
                 }
-                Seg::Length => return length(cur),
+                Seg::Func(f) => return apply(*f, cur),
                 _ => return None,
             }
         }

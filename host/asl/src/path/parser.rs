@@ -1,6 +1,6 @@
 //! The path parser: a byte cursor over the source.
 
-use super::syntax::{CmpOp, Filter, Operand, RegexLit, Seg};
+use super::syntax::{CmpOp, Filter, Operand, PathFn, RegexLit, Seg};
 use super::{PathParseError, Root};
 use serde_json::Value;
 
@@ -56,36 +56,34 @@ impl Parser<'_> {
             Ok(Root::Input)
         }
     }
-    fn name(&mut self) -> Result<String, PathParseError> {
+    /// A dot-notation property name. Outside filters it runs, as Jayway
+    /// reads it, to the next `.`, `[` or `(` (a blank is an error: such a
+    /// name needs brackets); inside a filter it also ends at an operator,
+    /// quote, comma or closing bracket.
+    fn name(&mut self, in_filter: bool) -> Result<String, PathParseError> {
         let start = self.i;
         while let Some(c) = self.peek() {
-            if matches!(
-                c,
-                b'.' | b'['
-                    | b']'
-                    | b' '
-                    | b'('
-                    | b')'
-                    | b','
-                    | b'\''
-                    | b'"'
-                    | b'='
-                    | b'!'
-                    | b'<'
-                    | b'>'
-                    | b'&'
-                    | b'|'
-                    | b'\t'
-                    | b'\n'
-            ) {
+            let ends = if in_filter {
+                matches!(
+                    c,
+                    b'.' | b'[' | b']' | b' ' | b'(' | b')' | b',' | b'\'' | b'"' | b'=' | b'!' | b'<' | b'>' | b'&'
+                        | b'|' | b'\t' | b'\n'
+                )
+            } else {
+                matches!(c, b'.' | b'[' | b'(')
+            };
+            if ends {
                 break;
+            }
+            if !in_filter && matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                return Err(self.err("a property name with blanks needs bracket notation ['my prop']"));
             }
             self.i += 1;
         }
         if self.i == start {
             return Err(self.err("expected a property name"));
         }
-        // only split on char boundary (we stopped on ASCII bytes, so fine)
+        // Only ASCII bytes end a name, so the slice is on a char boundary.
         Ok(self.src[start..self.i].to_string())
     }
     /// Parses segments until end (or, inside filters, until a non-path char).
@@ -102,7 +100,7 @@ impl Parser<'_> {
                         } else if self.eat(b'*') {
                             Seg::Wildcard
                         } else {
-                            Seg::Child(self.name()?)
+                            Seg::Child(self.name(in_filter)?)
                         };
                         segs.push(Seg::Deep(Box::new(inner)));
                     } else if self.eat(b'*') {
@@ -111,17 +109,15 @@ impl Parser<'_> {
                         let b = self.bracket()?;
                         segs.push(b);
                     } else {
-                        let n = self.name()?;
+                        let n = self.name(in_filter)?;
                         if self.peek() == Some(b'(') {
                             self.i += 1;
                             self.ws();
                             if !self.eat(b')') {
                                 return Err(self.err("functions take no arguments"));
                             }
-                            if n != "length" && n != "size" {
-                                return Err(self.err("unknown function"));
-                            }
-                            segs.push(Seg::Length);
+                            let f = PathFn::named(&n).ok_or_else(|| self.err("unknown function"))?;
+                            segs.push(Seg::Func(f));
                             if !in_filter && self.i != self.s.len() {
                                 return Err(self.err("function must be last"));
                             }

@@ -12,7 +12,55 @@ pub(super) enum Seg {
     Indices(Vec<i64>),
     Deep(Box<Seg>),
     Filter(Box<Filter>),
+    /// A Jayway function ending the path (`.length()`, `.sum()`…).
+    Func(PathFn),
+}
+
+/// Jayway's functions that take no argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PathFn {
     Length,
+    Min,
+    Max,
+    Avg,
+    Sum,
+    StdDev,
+    Keys,
+    First,
+    Last,
+}
+
+impl PathFn {
+    pub(super) fn named(name: &str) -> Option<PathFn> {
+        use PathFn::*;
+        Some(match name {
+            "length" | "size" => Length,
+            "min" => Min,
+            "max" => Max,
+            "avg" => Avg,
+            "sum" => Sum,
+            "stddev" => StdDev,
+            "keys" => Keys,
+            "first" => First,
+            "last" => Last,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        use PathFn::*;
+        match self {
+            Length => "length",
+            Min => "min",
+            Max => "max",
+            Avg => "avg",
+            Sum => "sum",
+            StdDev => "stddev",
+            Keys => "keys",
+            First => "first",
+            Last => "last",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +138,8 @@ pub(super) fn canon_seg(seg: &Seg, s: &mut String) {
             canon_seg(inner, s);
         }
         Seg::Filter(_) => s.push_str("[?]"),
-        Seg::Length => s.push_str(".length()"),
+        Seg::Func(f) => {
+            let _ = write!(s, ".{}()", f.name());
+        }
     }
 }

@@ -125,3 +125,63 @@ fn quoted_names() {
     assert_eq!(ev("$['it\\'s']", &v), Some(json!(2)));
     assert_eq!(ev("$[\"q\\\"x\"]", &v), Some(json!(3)));
 }
+
+/// Forms Jayway's compiler (AWS's path library) takes that a strict
+/// grammar refuses, and what they select.
+mod jayway_leniencies {
+    use super::*;
+
+    #[test]
+    fn blanks_around_a_path_are_ignored() {
+        let v = json!({"a": {"b": 1}});
+        assert_eq!(ev(" $.a.b ", &v), Some(json!(1)));
+        assert_eq!(ev("\t$.a\n", &v), Some(json!({"b": 1})));
+        assert_eq!(JsonPath::parse(" $.a.b ").unwrap().canonical(), "$['a']['b']");
+    }
+
+    #[test]
+    fn dot_names_run_to_the_next_dot_bracket_or_parenthesis() {
+        let v = json!({"a'b": 1, "x,y": 2, "k=v": 3, "p|q&r": 4, "it's": {"<tag>": 5}, "a]": 6, "!": 7});
+        assert_eq!(ev("$.a'b", &v), Some(json!(1)));
+        assert_eq!(ev("$.x,y", &v), Some(json!(2)));
+        assert_eq!(ev("$.k=v", &v), Some(json!(3)));
+        assert_eq!(ev("$.p|q&r", &v), Some(json!(4)));
+        assert_eq!(ev("$.it's.<tag>", &v), Some(json!(5)));
+        assert_eq!(ev("$.a]", &v), Some(json!(6)));
+        assert_eq!(ev("$.!", &v), Some(json!(7)));
+        // A blank inside a dot name needs brackets, in Jayway as here.
+        assert!(JsonPath::parse("$.a b").is_err());
+        assert_eq!(ev("$['a b']", &json!({"a b": 8})), Some(json!(8)));
+    }
+
+    #[test]
+    fn a_bracket_may_follow_a_dot_and_blanks_sit_inside_brackets() {
+        let v = json!({"a": [10, 20, 30], "b c": 1});
+        assert_eq!(ev("$.a.[1]", &v), Some(json!(20)));
+        assert_eq!(ev("$.['b c']", &v), Some(json!(1)));
+        assert_eq!(ev("$.a[ 0 , 2 ]", &v), Some(json!([10, 30])));
+        assert_eq!(ev("$[ 'a' ][ -1 ]", &v), Some(json!(30)));
+        assert_eq!(ev("$.a[ * ]", &v), Some(json!([10, 20, 30])));
+    }
+
+    #[test]
+    fn functions_end_a_path() {
+        let v = json!({"n": [3, 1, "x", 2], "o": {"k": 1, "j": 2}, "e": [], "items": [{"p": 2}, {"p": 4}]});
+        assert_eq!(ev("$.n.length()", &v), Some(json!(4)));
+        assert_eq!(ev("$.n.min()", &v), Some(json!(1.0)));
+        assert_eq!(ev("$.n.max()", &v), Some(json!(3.0)));
+        assert_eq!(ev("$.n.sum()", &v), Some(json!(6.0)));
+        assert_eq!(ev("$.n.avg()", &v), Some(json!(2.0)));
+        assert_eq!(ev("$.n.stddev()", &v).and_then(|x| x.as_f64()).map(|x| (x * 1e6).round()), Some(816497.0));
+        assert_eq!(ev("$.o.keys()", &v), Some(json!(["k", "j"])));
+        assert_eq!(ev("$.n.first()", &v), Some(json!(3)));
+        assert_eq!(ev("$.n.last()", &v), Some(json!(2)));
+        // Over what an indefinite path selects.
+        assert_eq!(ev("$.items[*].p.sum()", &v), Some(json!(6.0)));
+        assert_eq!(ev("$..p.length()", &v), Some(json!(2)));
+        // An aggregation of no numbers selects nothing.
+        assert_eq!(ev("$.e.sum()", &v), None);
+        assert!(JsonPath::parse("$.n.median()").is_err());
+        assert!(JsonPath::parse_reference("$.n.sum()").is_err());
+    }
+}
