@@ -138,14 +138,15 @@ PREFIX = re.compile(r"^An error occurred while executing the state '[^']*' \(ent
 
 def norm(r):
     status = r.get("status")
-    if status in ("CRASHED", "REFUSED"):
+    if status in ("CRASHED", "REFUSED", "HUNG"):
         return {"status": "NOT RUN"}
     out = {"status": status}
     if status == "SUCCEEDED":
         out["output"] = r.get("output")
     else:
-        out["error"] = r.get("error")
-        out["cause"] = PREFIX.sub("", r.get("cause") or "")
+        text = lambda v: v if isinstance(v, str) or v is None else json.dumps(v)
+        out["error"] = text(r.get("error"))
+        out["cause"] = PREFIX.sub("", text(r.get("cause")) or "")
     return out
 
 

@@ -95,9 +95,19 @@ def run(definition, inpt):
     return {"status": type(state).__name__}
 
 
+def run_bounded(definition, inpt, seconds=20):
+    """`run` on a thread, given up on after `seconds` (a wait or a map that
+    never ends on LocalStack's side)."""
+    out = {}
+    t = threading.Thread(target=lambda: out.update(run(definition, inpt)), daemon=True)
+    t.start()
+    t.join(seconds)
+    return out or {"status": "HUNG"}
+
+
 def main():
     cases = json.load(sys.stdin)
-    json.dump([run(c["definition"], c.get("input", {})) for c in cases], sys.stdout)
+    json.dump([run_bounded(c["definition"], c.get("input", {})) for c in cases], sys.stdout)
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ pub fn map_limit(field: Field, facts: Facts<'_>, v: &Value) -> Result<f64, Runti
     let x = match (n, v.as_f64()) {
         (Ok(n), _) => n as f64,
         (Err(Bad::Fractional | Bad::TooLargeForLong), Some(x)) => {
-            let bad = if x.fract() != 0.0 { Bad::Fractional } else { Bad::TooLargeForLong };
+            // A double is not a long (a whole one either), unless past a long's range.
+            let bad = if x.fract() == 0.0 && x.abs() >= 9.223_372_036_854_776e18 { Bad::TooLargeForLong } else { Bad::Fractional };
             if !(percentage && x > 100.0) {
                 reject(field, bad, facts)?;
             }

@@ -77,6 +77,10 @@ fn checks_classify_values() {
     assert_eq!(limit(Field::ToleratedFailureCountPath, json!("3")).unwrap(), 3.0);
     assert!(limit(Field::ToleratedFailureCountPath, json!(1.5)).is_err());
     assert_eq!(limit(Field::MaxConcurrencyPath, json!(1.5)).unwrap(), 1.5);
+    // A whole double is a fraction-kind value, not one past a long.
+    assert_eq!(limit(Field::MaxConcurrencyPath, json!(2.0)).unwrap(), 2.0);
+    assert_eq!(limit(Field::ToleratedFailurePercentagePath, json!(2.0)).unwrap(), 2.0);
+    assert!(limit(Field::ToleratedFailureCountPath, json!(2.0)).is_err());
     assert_eq!(limit(Field::ToleratedFailurePercentagePath, json!(12.5)).unwrap(), 12.5);
     let e = limit(Field::ToleratedFailurePercentagePath, json!(9_223_372_036_854_775_808u64)).unwrap_err();
     assert_eq!(e.cause, "ToleratedFailurePercentage must be between 0 and 100.");
