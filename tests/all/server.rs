@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod bindings;
 mod express;
+mod hostile;
 mod lambda_versions;
 mod limits;
 mod memory_budget;

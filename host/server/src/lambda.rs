@@ -3,7 +3,6 @@
 //! [`stepbox_sandbox::Registry`] the engine's Task states use.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +18,10 @@ use stepbox_types::Arn;
 
 use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
 
+mod code;
+mod members;
 mod versions;
+pub use code::{MAX_COMPRESSION_RATIO, MAX_UNZIPPED_BYTES, extract_wasm};
 pub(crate) use versions::restore as restore_versions;
 
 /// Largest Invoke payload (Lambda's synchronous limit).
@@ -180,7 +182,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
     let q = query(&req);
     match (method, segments.as_slice()) {
         (Method::POST, []) => {
-            let body = json_body(req, crate::LAMBDA_BODY_LIMIT).await?;
+            let body = json_body(state, req, crate::LAMBDA_BODY_LIMIT, "CreateFunction").await?;
             create_function(state, &body).await
         }
         (Method::GET, []) => list_functions(state, &q),
@@ -206,29 +208,29 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
         }
         (Method::POST, [name, v]) if v == "versions" => {
             let (name, _) = resolve_name(name)?;
-            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            let body = json_body(state, req, crate::SFN_BODY_LIMIT, "PublishVersion").await?;
             versions::publish(state, &name, &body).await
         }
         (Method::GET, [name, v]) if v == "versions" => versions::list_versions(state, &resolve_name(name)?.0),
         (Method::POST, [name, a]) if a == "aliases" => {
             let (name, _) = resolve_name(name)?;
-            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            let body = json_body(state, req, crate::SFN_BODY_LIMIT, "CreateAlias").await?;
             versions::create_alias(state, &name, &body).await
         }
         (Method::GET, [name, a]) if a == "aliases" => versions::list_aliases(state, &resolve_name(name)?.0),
         (Method::GET, [name, a, alias]) if a == "aliases" => versions::get_alias(state, &resolve_name(name)?.0, alias),
         (Method::PUT, [name, a, alias]) if a == "aliases" => {
             let (name, _) = resolve_name(name)?;
-            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            let body = json_body(state, req, crate::SFN_BODY_LIMIT, "UpdateAlias").await?;
             versions::update_alias(state, &name, alias, &body).await
         }
         (Method::DELETE, [name, a, alias]) if a == "aliases" => versions::delete_alias(state, &resolve_name(name)?.0, alias).await,
         (Method::PUT, [name, c]) if c == "code" => {
-            let body = json_body(req, crate::LAMBDA_BODY_LIMIT).await?;
+            let body = json_body(state, req, crate::LAMBDA_BODY_LIMIT, "UpdateFunctionCode").await?;
             update_code(state, name, &body).await
         }
         (Method::PUT, [name, c]) if c == "configuration" => {
-            let body = json_body(req, crate::SFN_BODY_LIMIT).await?;
+            let body = json_body(state, req, crate::SFN_BODY_LIMIT, "UpdateFunctionConfiguration").await?;
             update_configuration(state, name, &body).await
         }
         (Method::POST, [name, i]) if i == "invocations" => invoke(state, name, req, request_id).await,
@@ -240,22 +242,40 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
     }
 }
 
-async fn json_body(req: Request<Incoming>, limit: usize) -> Result<Map<String, Value>, LambdaError> {
-    let bytes = read_body(req, limit).await.map_err(|e| match e {
+/// A body that could not be read, as Lambda answers it (`operation` names the call).
+fn body_error(e: BodyError, operation: &str) -> LambdaError {
+    match e {
         BodyError::TooLarge(limit) => LambdaError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("Request must be smaller than {limit} bytes for this operation"),
+            "RequestEntityTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the {operation} operation"),
         ),
+        BodyError::TimedOut(t) => {
+            LambdaError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", crate::body_timeout_message(t))
+        }
         BodyError::Io(e) => LambdaError::invalid(e),
-    })?;
+    }
+}
+
+async fn json_body(state: &AppState, req: Request<Incoming>, limit: usize, operation: &str) -> Result<Map<String, Value>, LambdaError> {
+    let bytes =
+        read_body(req, limit, state.config.connections.body_read_timeout).await.map_err(|e| body_error(e, operation))?;
     if bytes.is_empty() {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(LambdaError::invalid("the request body must be a JSON object")),
-        Err(e) => Err(LambdaError::invalid(format!("malformed JSON request body: {e}"))),
+    let body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(LambdaError::invalid("the request body must be a JSON object")),
+        Err(e) => return Err(LambdaError::invalid(format!("malformed JSON request body: {e}"))),
+    };
+    match members::of(operation).map_or(Ok(()), |shape| crate::shape::check_members(&body, shape)) {
+        Ok(()) => Ok(body),
+        Err(crate::shape::ShapeError::Type(m)) => Err(LambdaError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: {m}"),
+        )),
+        Err(crate::shape::ShapeError::Enum(m)) => Err(LambdaError::new(StatusCode::BAD_REQUEST, "ValidationException", m)),
     }
 }
 
@@ -275,34 +295,6 @@ fn get_u64(m: &Map<String, Value>, key: &str) -> Result<Option<u64>, LambdaError
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_u64().map(Some).ok_or_else(|| LambdaError::invalid(format!("{key} must be a positive integer"))),
-    }
-}
-
-/// The component inside `Code.ZipFile`: the bytes themselves when they are a
-/// WebAssembly binary, or the single `.wasm` entry of a zip archive.
-pub fn extract_wasm(data: &[u8]) -> Result<Vec<u8>, String> {
-    if data.starts_with(b"\0asm") {
-        return Ok(data.to_vec());
-    }
-    if !data.starts_with(b"PK") {
-        return Err("Code.ZipFile is neither a WebAssembly component nor a zip archive".into());
-    }
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(|e| format!("Code.ZipFile is not a valid zip archive: {e}"))?;
-    let wasm: Vec<String> = archive
-        .file_names()
-        .filter(|n| !n.ends_with('/') && n.to_ascii_lowercase().ends_with(".wasm"))
-        .map(str::to_string)
-        .collect();
-    match wasm.as_slice() {
-        [one] => {
-            let mut file = archive.by_name(one).map_err(|e| format!("reading {one} from the zip archive: {e}"))?;
-            let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes).map_err(|e| format!("reading {one} from the zip archive: {e}"))?;
-            Ok(bytes)
-        }
-        [] => Err("the zip archive in Code.ZipFile contains no .wasm file".into()),
-        many => Err(format!("the zip archive in Code.ZipFile must contain exactly one .wasm file, found {}: {}", many.len(), many.join(", "))),
     }
 }
 
@@ -539,6 +531,32 @@ async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Va
     Ok(ok(&configuration(state, &name)?))
 }
 
+/// An Invoke payload as the guest gets it: JSON text in UTF-8, as Lambda
+/// requires (refused, never rewritten); `{}` when empty.
+fn invoke_input(payload: &[u8]) -> Result<String, LambdaError> {
+    let refuse = |why: String| {
+        LambdaError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: Could not parse payload into json: {why}"),
+        )
+    };
+    if payload.is_empty() {
+        return Ok("{}".to_string());
+    }
+    let text = std::str::from_utf8(payload).map_err(|e| {
+        let at = e.valid_up_to();
+        // Where the bad sequence starts: its lead byte, or the byte after it that does not continue it.
+        let (kind, byte) = match payload.get(at + 1) {
+            Some(&b) if payload[at] >= 0xc0 && e.error_len().is_some_and(|n| n > 0) && b & 0xc0 != 0x80 => ("middle", b),
+            _ => ("start", payload[at]),
+        };
+        refuse(format!("Invalid UTF-8 {kind} byte 0x{byte:02x} at offset {at}"))
+    })?;
+    serde_json::from_str::<Value>(text).map_err(|e| refuse(e.to_string()))?;
+    Ok(text.to_string())
+}
+
 async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, LambdaError> {
     let (name, in_name) = resolve_name(raw)?;
     let qualifier = query(&req).get("Qualifier").cloned().or(in_name);
@@ -552,22 +570,10 @@ async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id:
         None => return Err(LambdaError::not_found(state, &name)),
     };
     let executed = versions::executed_version(state, &name, qualifier.as_deref());
-    let payload = read_body(req, MAX_INVOKE_PAYLOAD).await.map_err(|e| match e {
-        BodyError::TooLarge(limit) => LambdaError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("Request must be smaller than {limit} bytes for the Invoke operation"),
-        ),
-        BodyError::Io(e) => LambdaError::invalid(e),
-    })?;
-    let input = if payload.is_empty() { "{}".to_string() } else { String::from_utf8_lossy(&payload).into_owned() };
-    if serde_json::from_str::<Value>(&input).is_err() {
-        return Err(LambdaError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContentException",
-            "Could not parse request body into json: the payload is not valid JSON",
-        ));
-    }
+    let payload = read_body(req, MAX_INVOKE_PAYLOAD, state.config.connections.body_read_timeout)
+        .await
+        .map_err(|e| body_error(e, "Invoke"))?;
+    let input = invoke_input(&payload)?;
     let context = stepbox_sandbox::TaskContext {
         execution_name: String::new(),
         execution_arn: String::new(),

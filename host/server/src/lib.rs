@@ -15,10 +15,12 @@
 //! [`durable`]).
 
 pub mod callbacks;
+mod conn;
 pub mod durable;
 pub mod lambda;
 mod nested;
 pub mod sfn;
+mod shape;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -37,12 +39,13 @@ use stepbox_types::Identity;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use conn::ConnectionLimits;
 pub use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError, Stores};
 
 /// Largest request body for the Step Functions API (definitions up to 1 MiB, inputs 256 KiB).
 pub const SFN_BODY_LIMIT: usize = 2 << 20;
-/// Largest request body for the function API (a base64 ZipFile of up to 50 MB, as Lambda).
-pub const LAMBDA_BODY_LIMIT: usize = 70 << 20;
+/// Largest request body for the function API: Lambda's, a base64 ZipFile of up to 50 MB.
+pub const LAMBDA_BODY_LIMIT: usize = 69_905_067;
 
 /// How much an in-memory server's store holds before it evicts closed
 /// executions, oldest first (`serve --memory-budget-mib`).
@@ -67,6 +70,8 @@ pub struct ServerConfig {
     pub bindings: stepbox_invoker::Bindings,
     /// The local S3 buckets of the built-in S3 integrations (`serve --buckets`).
     pub buckets: Option<std::path::PathBuf>,
+    /// Connections open at once and how long a request may take to arrive.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +84,7 @@ impl Default for ServerConfig {
             wait_time_scale: 1.0,
             bindings: stepbox_invoker::Bindings::default(),
             buckets: None,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -213,6 +219,7 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
     tracing::info!(addr = %local, "stepbox server listening");
     state.durability.run_background(&state);
     let mut connections = tokio::task::JoinSet::new();
+    let open = Arc::new(conn::OpenConnections::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -224,25 +231,14 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let mut stop = shutdown.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(state, req, peer).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "connection error"); } }
-                        _ = stopped(&mut stop) => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
+                let slot = match open.admit(peer.ip(), &state.config.connections) {
+                    Ok(slot) => slot,
+                    Err(refused) => {
+                        tracing::warn!(%peer, ?refused, "connection refused: too many open");
+                        continue;
                     }
-                });
+                };
+                connections.spawn(serve_connection(stream, peer, slot, state.clone(), shutdown.clone()));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = stopped(&mut shutdown) => break,
@@ -261,6 +257,35 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
     state.durability.stop();
     tracing::info!("stepbox server stopped");
     Ok(())
+}
+
+/// One connection, holding its `slot` among the open ones until it closes.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    slot: conn::Slot,
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let header_read_timeout = state.config.connections.header_read_timeout;
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(state, req, peer).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "connection error"); } }
+        _ = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+    drop(slot);
 }
 
 /// Resolves once `rx` turns true (or its sender is gone).
@@ -340,20 +365,30 @@ pub(crate) fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
 /// Why a request body could not be read.
 pub(crate) enum BodyError {
     TooLarge(usize),
+    /// Not all of it arrived within [`ConnectionLimits::body_read_timeout`].
+    TimedOut(Duration),
     Io(String),
 }
 
-pub(crate) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, BodyError> {
+/// The request's body, refused unread when its declared length is over
+/// `limit` and cut off once more than `limit` bytes or `timeout` have passed.
+pub(crate) async fn read_body(req: Request<Incoming>, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
     if let Some(len) = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && len > limit
     {
         return Err(BodyError::TooLarge(limit));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(BodyError::TooLarge(limit)),
-        Err(e) => Err(BodyError::Io(e.to_string())),
+    match tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect()).await {
+        Err(_) => Err(BodyError::TimedOut(timeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(BodyError::TooLarge(limit)),
+        Ok(Err(e)) => Err(BodyError::Io(e.to_string())),
     }
+}
+
+/// What a client that sent its body too slowly is told.
+pub(crate) fn body_timeout_message(timeout: Duration) -> String {
+    format!("the request body did not arrive within {} s", timeout.as_secs_f64())
 }
 
 pub(crate) fn json_response(status: StatusCode, content_type: &str, body: &serde_json::Value) -> Response<Body> {

@@ -2,6 +2,7 @@
 
 mod express;
 pub(crate) mod test_case;
+mod members;
 mod test_state;
 mod versions;
 
@@ -97,8 +98,13 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
     let Some(op) = target.strip_prefix("AWSStepFunctions.").map(str::to_string) else {
         return ApiError::new("UnknownOperationException", format!("unknown operation target '{target}'")).response();
     };
-    let body = match read_body(req, crate::SFN_BODY_LIMIT).await {
+    let body = match read_body(req, crate::SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
         Ok(b) => b,
+        Err(BodyError::TimedOut(t)) => {
+            let mut e = ApiError::new("RequestTimeoutException", crate::body_timeout_message(t));
+            e.status = StatusCode::REQUEST_TIMEOUT;
+            return e.response();
+        }
         Err(BodyError::TooLarge(limit)) => {
             let mut e = ApiError::validation(format!("request body exceeds the limit of {limit} bytes"));
             e.status = StatusCode::PAYLOAD_TOO_LARGE;
@@ -112,6 +118,13 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
         Ok(_) => return ApiError::new("SerializationException", "the request body must be a JSON object").response(),
         Err(e) => return ApiError::new("SerializationException", format!("malformed JSON request body: {e}")).response(),
     };
+    if let Err(e) = members::of(&op).map_or(Ok(()), |shape| crate::shape::check_members(&input, shape)) {
+        return match e {
+            crate::shape::ShapeError::Type(m) => ApiError::new("SerializationException", m),
+            crate::shape::ShapeError::Enum(m) => ApiError::validation(m),
+        }
+        .response();
+    }
     let p = Params(&input);
     let result = match op.as_str() {
         "CreateStateMachine" => create_state_machine(&state, p).await,
