@@ -24,8 +24,9 @@ use stepbox_asl::StateMachine;
 use stepbox_engine::{ExecutionOptions, ExecutionStatus, NullSink};
 use stepbox_sandbox::{Limits, Registry, Sandbox, SandboxConfig};
 use stepbox_server::{AppState, RunningServer, ServerConfig};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+
+mod http;
+use http::Connection;
 
 const USAGE: &str =
     "usage: stepbox-http-bench [--bench-dir DIR] [--requests N] [--clients 1,16,64] [--inprocess N]";
@@ -72,59 +73,6 @@ fn parse_args() -> anyhow::Result<Args> {
         bail!("--clients, --requests and --inprocess must be positive\n{USAGE}");
     }
     Ok(args)
-}
-
-/// One keep-alive HTTP/1.1 connection speaking just enough of the protocol
-/// for awsJson1_0 requests (Content-Length bodies both ways).
-struct Connection {
-    stream: BufReader<TcpStream>,
-    request: Vec<u8>,
-}
-
-impl Connection {
-    async fn open(addr: std::net::SocketAddr) -> anyhow::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Connection { stream: BufReader::new(stream), request: Vec::new() })
-    }
-
-    /// Send one Step Functions operation; returns (HTTP status, body).
-    async fn call(&mut self, operation: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-        self.request.clear();
-        self.request.extend_from_slice(
-            format!(
-                "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-amz-json-1.0\r\n\
-                 X-Amz-Target: AWSStepFunctions.{operation}\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            )
-            .as_bytes(),
-        );
-        self.request.extend_from_slice(body.as_bytes());
-        self.stream.get_mut().write_all(&self.request).await?;
-
-        let mut line = String::new();
-        self.stream.read_line(&mut line).await?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("bad status line")?;
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            if self.stream.read_line(&mut line).await? == 0 {
-                bail!("connection closed in the headers");
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().context("bad Content-Length")?;
-            }
-        }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok((status, body))
-    }
 }
 
 /// What one concurrency level measured.

@@ -31,6 +31,13 @@ pub struct SandboxConfig {
     /// A prepared instance not taken within this time is dropped, freeing
     /// its pool slot.
     pub warm_idle: Duration,
+    /// Move an invocation still running after [`demote_after`](Self::demote_after)
+    /// off the caller's runtime to a guest thread at the lowest priority
+    /// (see `guests.rs`), so long-running guests cannot starve the caller's
+    /// other tasks. Off: every invocation runs on the caller's runtime.
+    pub guest_threads: bool,
+    /// How long an invocation runs on the caller's runtime before it moves.
+    pub demote_after: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -45,6 +52,8 @@ impl Default for SandboxConfig {
             max_wasm_stack_bytes: 1 << 20,
             warm_instances: true,
             warm_idle: Duration::from_secs(10),
+            guest_threads: true,
+            demote_after: Duration::from_millis(1),
         }
     }
 }

@@ -9,6 +9,7 @@ use wasmtime_wasi::{FsPerms, ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView
 
 use crate::bindings::stepbox::task::{host, types};
 use crate::logs::{LogBuffer, Logs};
+use crate::guests::GuestThreads;
 use crate::warm::PrepKey;
 use crate::{Function, Inner, InvokeError, Limits};
 
@@ -159,12 +160,73 @@ fn wasi_builder(logs: &LogBuffer) -> WasiCtxBuilder {
     wasi
 }
 
+/// Run `request` on the caller's runtime.
 pub(crate) async fn run(inner: &Inner, function: &Arc<Function>, request: Request<'_>) -> Invocation {
     // Beyond `max_concurrent_instances` an invocation waits for a running one
     // to finish (the pool has no instance for it), as Lambda queues beyond
     // its concurrency; its timeout starts when it gets one. The permit is
     // held until the store is torn down or handed to the preparer.
     let _instance = inner.instances.acquire().await.expect("the instance semaphore is never closed");
+    run_admitted(inner, function, request).await
+}
+
+/// Run `request` on the caller's runtime for up to `demote_after`, then, if
+/// it is still running, move it to a low-priority guest thread (see
+/// `guests.rs`). Dropping the returned future cancels the invocation (on a
+/// guest thread, at the guest's next epoch tick).
+pub(crate) async fn run_on(
+    threads: &Arc<GuestThreads>,
+    inner: &Arc<Inner>,
+    function: &Arc<Function>,
+    request: Request<'_>,
+) -> Invocation {
+    let permit = inner.instances.clone().acquire_owned().await.expect("the instance semaphore is never closed");
+    let started = Instant::now();
+    let (inner, function) = (inner.clone(), function.clone());
+    let (input, limits) = (request.input.to_string(), request.limits.clone());
+    let (context, on_heartbeat) = (request.context, request.on_heartbeat);
+    let slice = inner.config.demote_after;
+    let mut invocation = Box::pin(async move {
+        let request = Request { input: &input, context, limits: &limits, on_heartbeat };
+        let invocation = run_admitted(&inner, &function, request).await;
+        drop(permit);
+        invocation
+    });
+    // The guest yields at every epoch tick: once it has run (been polled) for
+    // its slice, it stops here. Time waiting to be polled does not count, so
+    // a short invocation on a busy runtime is not mistaken for a long one.
+    let mut ran = Duration::ZERO;
+    let inline = std::future::poll_fn(|cx| {
+        let polled = Instant::now();
+        let poll = invocation.as_mut().poll(cx);
+        ran += polled.elapsed();
+        match poll {
+            std::task::Poll::Ready(done) => std::task::Poll::Ready(Some(done)),
+            std::task::Poll::Pending if ran >= slice => std::task::Poll::Ready(None),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    });
+    if let Some(done) = inline.await {
+        return done;
+    }
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let outcome = threads.run(move |rt| {
+        rt.block_on(async {
+            tokio::select! {
+                done = invocation => Some(done),
+                _ = cancelled => None,
+            }
+        })
+    });
+    let result = outcome.await;
+    drop(cancel);
+    match result {
+        Ok(Some(done)) => done,
+        _ => failed_early(started, InvokeError::Internal("the guest thread stopped before the invocation finished".into())),
+    }
+}
+
+async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<'_>) -> Invocation {
     let started = Instant::now();
     let limits = request.limits;
     let memory_limit = limits.memory_bytes.min(inner.config.max_memory_bytes);
@@ -229,10 +291,9 @@ pub(crate) async fn run(inner: &Inner, function: &Arc<Function>, request: Reques
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if Instant::now() >= deadline {
-            Err(wasmtime::Error::new(DeadlineReached))
-        } else {
-            Ok(UpdateDeadline::Yield(1))
+            return Err(wasmtime::Error::new(DeadlineReached));
         }
+        Ok(UpdateDeadline::Yield(1))
     });
 
     let remaining = limits.timeout.saturating_sub(started.elapsed());

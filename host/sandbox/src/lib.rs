@@ -17,6 +17,7 @@
 mod cache;
 mod config;
 mod error;
+mod guests;
 mod invoke;
 mod logs;
 mod registry;
@@ -73,7 +74,9 @@ struct Inner {
     warm: Option<warm::Warm>,
     /// One permit per instance an invocation may hold at once
     /// (`max_concurrent_instances`): further invocations wait for one.
-    instances: tokio::sync::Semaphore,
+    instances: Arc<tokio::sync::Semaphore>,
+    /// Where invocations run, unless on the caller's runtime (`SandboxConfig::guest_threads`).
+    guests: Option<Arc<guests::GuestThreads>>,
     _ticker: runtime::EpochTicker,
 }
 
@@ -96,8 +99,10 @@ impl Sandbox {
             warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
         });
         tracing::debug!(?allocator, "sandbox ready");
-        let instances = tokio::sync::Semaphore::new(config.max_concurrent_instances as usize);
-        Ok(Sandbox { inner: Arc::new(Inner { engine, allocator, linker, cache, config, warm, instances, _ticker: ticker }) })
+        let instances = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_instances as usize));
+        let guests = config.guest_threads.then(guests::GuestThreads::new);
+        let inner = Inner { engine, allocator, linker, cache, config, warm, instances, guests, _ticker: ticker };
+        Ok(Sandbox { inner: Arc::new(inner) })
     }
 
     /// The key its artifact of the wasm with hex SHA-256 `sha256` is kept
@@ -150,7 +155,10 @@ impl Sandbox {
     /// Run `function` once. Never panics and never fails the host: every
     /// failure of the guest is an [`InvokeError`] in the returned invocation.
     pub async fn invoke(&self, function: &Arc<Function>, request: Request<'_>) -> Invocation {
-        invoke::run(&self.inner, function, request).await
+        match &self.inner.guests {
+            Some(threads) => invoke::run_on(threads, &self.inner, function, request).await,
+            None => invoke::run(&self.inner, function, request).await,
+        }
     }
 
     /// Counters of the warm instances (all functions', or whether `function`

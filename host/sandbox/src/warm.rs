@@ -205,7 +205,13 @@ impl Warm {
     /// Ask the preparer to top `function`'s instances up (once until it has).
     fn request(&self, function: &Arc<Function>) {
         if !function.warm.requested.swap(true, Ordering::AcqRel) {
-            self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(function.clone());
+            // As in `retire`: never wait for the preparer; ask again next time.
+            let Ok(mut requests) = self.shared.requests.try_lock() else {
+                function.warm.requested.store(false, Ordering::Release);
+                return;
+            };
+            requests.push(function.clone());
+            drop(requests);
             self.shared.wake();
         }
     }
@@ -213,7 +219,9 @@ impl Warm {
     /// Hand a finished store to the preparer to drop (the slot reset), or
     /// drop it here when the preparer is behind.
     pub fn retire(&self, store: Store<InvocationState>) {
-        let mut retired = self.shared.retired.lock().unwrap_or_else(|e| e.into_inner());
+        // Never wait for the preparer: it runs at the lowest priority and may
+        // be descheduled for long while holding the lock.
+        let Ok(mut retired) = self.shared.retired.try_lock() else { return drop(store) };
         if retired.len() >= MAX_RETIRED {
             drop(retired);
             drop(store);
