@@ -74,6 +74,8 @@ pub(crate) fn of(op: &str) -> Option<Members> {
             ("inspectionLevel", Enum(&["INFO", "DEBUG", "TRACE"])),
             ("revealSecrets", Bool),
             ("variables", Str),
+            ("stateName", Str),
+            ("context", Str),
         ],
         "DescribeExecution" | "DescribeStateMachineForExecution" => {
             &[("executionArn", Str), ("includedData", INCLUDED_DATA)]
