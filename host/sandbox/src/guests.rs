@@ -26,8 +26,11 @@ use std::time::Duration;
 /// How long an idle guest thread waits for another invocation before it exits.
 pub const IDLE_KEEP: Duration = Duration::from_secs(10);
 
-/// Work handed to a guest thread.
-type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) + Send>;
+/// Work handed to a guest thread; what it returns delivers the result, once
+/// the thread is idle again (so a caller that hands over the next job as soon
+/// as it has the result finds this thread waiting for it).
+type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce() + Send>;
 
 struct Idle {
     id: u64,
@@ -57,7 +60,10 @@ impl GuestThreads {
     ) -> tokio::sync::oneshot::Receiver<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut job: Job = Box::new(move |rt| {
-            let _ = tx.send(work(rt));
+            let result = work(rt);
+            Box::new(move || {
+                let _ = tx.send(result);
+            })
         });
         loop {
             let Some(idle) = self.idle().pop() else {
@@ -95,9 +101,10 @@ fn worker(threads: Weak<GuestThreads>, id: u64, first: Job) {
     let (tx, rx) = mpsc::channel::<Job>();
     let mut job = first;
     loop {
-        job(&rt);
-        let Some(pool) = threads.upgrade() else { return };
+        let deliver = job(&rt);
+        let Some(pool) = threads.upgrade() else { return deliver() };
         pool.idle().push(Idle { id, jobs: tx.clone() });
+        deliver();
         job = match rx.recv_timeout(IDLE_KEEP) {
             Ok(job) => job,
             Err(_) => {
