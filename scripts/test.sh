@@ -3,6 +3,9 @@
 # toolchain lacks (the wasm32-wasip2 and wasm32-unknown-unknown targets), then runs the workspace tests,
 # which build the guest components from source (host/components/build.rs),
 # and the AWS CLI quick start of docs/api.md (scripts/awscli-quickstart.sh).
+# The store's and the server's tests also run on PostgreSQL: a throwaway
+# server is started for them (scripts/lib/postgres.sh; Debian's postgresql
+# package is installed first if missing) and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +17,12 @@ for target in wasm32-wasip2 wasm32-unknown-unknown; do
     fi
 done
 
-echo "==> cargo test --workspace"
+source scripts/lib/postgres.sh
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'postgres_stop; rm -f "$log"' EXIT
+postgres_start
+
+echo "==> cargo test --workspace"
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 

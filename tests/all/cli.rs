@@ -198,3 +198,39 @@ fn run_history_shows_assigned_variables() {
     assert_eq!(exited[0]["assignedVariablesDetails"], serde_json::json!({"truncated": false}));
     assert!(exited[1].get("assignedVariables").is_none());
 }
+
+/// `serve --database-url` of a server nobody answers at: one line saying
+/// which database could not be reached and why (never the password), exit
+/// code 2, no panic; run as the real binary is.
+#[test]
+fn serve_on_an_unreachable_database_exits_2_with_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", "postgres://stepbox:secret@127.0.0.1:1/stepbox"])
+        .output()
+        .expect("run stepbox serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot connect to the database at 127.0.0.1:1/stepbox: "), "{err}");
+    assert!(!err.contains("secret") && !err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing listens: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// `serve --database-url` of a database a newer stepbox migrated: refused
+/// with exit code 2, saying so; the database is left as it was.
+#[test]
+fn serve_on_a_database_with_a_newer_schema_refuses_it() {
+    let url = crate::postgres::fresh_database();
+    let schema_1 = include_str!("../../host/store/migrations/0001_tables.sql");
+    stepbox_store::PostgresBackend::migrate_with(&url, &[schema_1, "CREATE TABLE stepbox_later (x integer)"])
+        .expect("a later stepbox's schema");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
+        .output()
+        .expect("run stepbox serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("has stepbox schema version 2, newer than this stepbox knows (1)"), "{err}");
+    let again = stepbox_store::PostgresBackend::migrate_with(&url, &[schema_1, "CREATE TABLE stepbox_later (x integer)"]);
+    assert_eq!(again.expect("still version 2"), Vec::<i32>::new());
+}

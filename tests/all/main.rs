@@ -8,6 +8,7 @@ mod conformance;
 mod crash;
 mod disk_full;
 mod http;
+mod postgres;
 mod sandbox;
 mod server;
 mod warm;

@@ -51,8 +51,9 @@ async fn start_with(config: ServerConfig) -> Harness {
 /// Declares the tests of `stepbox serve`'s API that run test body `$name`
 /// once on each store: `$name::in_memory` on the in-memory one (`serve
 /// --in-memory`), `$name::durable` on the durable one (`serve --data`, the
-/// default). A test's function and its module share a name (values and
-/// modules are apart).
+/// default), `$name::postgres` on a PostgreSQL database of its own (`serve
+/// --database-url`). A test's function and its module share a name (values
+/// and modules are apart).
 macro_rules! on_both_stores {
     ($name:ident) => {
         mod $name {
@@ -65,6 +66,11 @@ macro_rules! on_both_stores {
             async fn durable() {
                 let (h, _dir) = crate::server::start_durable().await;
                 super::$name(h).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::server::start_postgres().await).await
             }
         }
     };
@@ -82,13 +88,26 @@ async fn start_durable() -> (Harness, tempfile::TempDir) {
 async fn start_durable_with(config: ServerConfig) -> (Harness, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = stepbox_store::open_dir(dir.path()).expect("open the store");
+    (start_on(store).await, dir)
+}
+
+/// [`start`] on a new PostgreSQL database (see [`crate::postgres`]), as
+/// `stepbox serve --database-url` runs.
+async fn start_postgres() -> Harness {
+    let url = crate::postgres::fresh_database();
+    let store = stepbox_store::open_postgres(&url).expect("open the PostgreSQL store");
+    start_on(store).await
+}
+
+/// A durable server on `store`, recovered as `stepbox serve` starts.
+async fn start_on(store: stepbox_store::Store) -> Harness {
     let registry = Registry::new(shared_sandbox().clone());
     let state = AppState::durable(config, registry, store, stepbox_server::durable::DurableConfig::default());
     state.recover().await.expect("recover");
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
-    (Harness { server, sfn, lambda }, dir)
+    Harness { server, sfn, lambda }
 }
 
 fn component(name: &str) -> Vec<u8> {

@@ -37,8 +37,13 @@ pub struct ServeArgs {
     /// Data directory of the durable store (state machines, executions and
     /// their histories survive restarts; RUNNING Standard executions resume)
     /// [default: $XDG_DATA_HOME/stepbox, else ~/.local/share/stepbox].
-    #[arg(long, env = "STEPBOX_DATA_DIR", conflicts_with = "in_memory")]
+    #[arg(long, env = "STEPBOX_DATA_DIR", conflicts_with_all = ["in_memory", "database_url"])]
     data: Option<PathBuf>,
+    /// Keep everything in this PostgreSQL database instead of a data
+    /// directory: postgres://USER[:PASS]@HOST[:PORT]/DB (its schema is
+    /// created or upgraded at start).
+    #[arg(long, env = "STEPBOX_DATABASE_URL", value_name = "URL", conflicts_with = "in_memory")]
+    database_url: Option<String>,
     /// Keep everything in memory instead (lost when the server stops).
     #[arg(long)]
     in_memory: bool,
@@ -103,10 +108,13 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     // the functions registered from `--functions`.
     let store = if args.in_memory {
         None
+    } else if let Some(url) = &args.database_url {
+        let store = stepbox_store::open_postgres(url)?;
+        Some((store.describe(), store))
     } else {
         let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;
         let store = stepbox_store::open_dir(&dir)?;
-        Some((dir, store))
+        Some((dir.display().to_string(), store))
     };
     let artifacts = store.as_ref().map(|(_, s)| StoredArtifacts::new(s.clone()) as Arc<dyn ArtifactStore>);
     let registry =
@@ -126,12 +134,12 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         suspend_waits_over: Duration::from_secs(args.suspend_waits_over),
         retention: Duration::from_secs(args.retention_days.saturating_mul(24 * 3600)),
     };
-    let state = if let Some((dir, store)) = store {
+    let state = if let Some((place, store)) = store {
         let state = AppState::durable(config, registry, store, durable);
         let resumed = state.recover().await?;
-        tracing::info!(data = %dir.display(), resumed, "durable store open");
+        tracing::info!(data = %place, resumed, "durable store open");
         let executions = if resumed == 1 { "execution" } else { "executions" };
-        data_line = format!("data: {} ({resumed} running {executions} resumed)", dir.display());
+        data_line = format!("data: {place} ({resumed} running {executions} resumed)");
         state
     } else {
         data_line = format!(

@@ -177,6 +177,28 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// Where a batch's ops run while the database cannot be written: every
+/// read and write fails with the reason.
+pub(crate) struct Unwritable(pub(crate) StoreError);
+
+impl Read for Unwritable {
+    fn get(&self, _: Table, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn scan(&self, _: Table, _: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Err(self.0.clone())
+    }
+}
+
+impl Write for Unwritable {
+    fn put(&mut self, _: Table, _: &[u8], _: &[u8]) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+    fn delete(&mut self, _: Table, _: &[u8]) -> Result<bool, StoreError> {
+        Err(self.0.clone())
+    }
+}
+
 /// The first key after every key starting with `prefix` (None: no bound).
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();

@@ -6,6 +6,8 @@
 //!   ([`StateMachines`], [`Executions`], [`Functions`], [`Activities`],
 //!   [`Tags`]), every call a `Result<_, StoreError>`.
 //! * [`Store`]: their implementation, written once over the [`Backend`] trait.
+//! * [`PostgresBackend`]: a PostgreSQL database (tokio-postgres), with the
+//!   same group commit through one writer connection.
 //! * [`RedbBackend`]: one crash-safe redb file; a single writer thread
 //!   batches queued writes of many executions into one transaction and fsync
 //!   (group commit). [`MemoryBackend`]: the same tables in memory, within a
@@ -20,6 +22,7 @@ mod events;
 mod execution_codec;
 mod journal;
 mod memory;
+mod postgres;
 mod records;
 mod redb_backend;
 mod store;
@@ -28,6 +31,7 @@ pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, S
 pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::{ENTRY_OVERHEAD, MemoryBackend};
+pub use postgres::{PgStats, PostgresBackend, SCHEMA_VERSION};
 pub use records::*;
 pub use redb::StorageBackend;
 pub use redb_backend::{CommitStats, RedbBackend, Storage};
@@ -41,10 +45,24 @@ pub enum StoreError {
     /// The data directory or file cannot be used as a store (never reset silently).
     #[error("cannot use {path} as the stepbox store: {reason}")]
     Unusable { path: PathBuf, reason: String },
+    /// The database server cannot be reached (PostgreSQL).
+    #[error("cannot connect to the database at {target}: {reason}")]
+    Unreachable { target: String, reason: String },
+    /// The database's schema is newer than this binary knows (never downgraded).
+    #[error(
+        "the database at {target} has stepbox schema version {found}, newer than this stepbox knows ({known}): run a newer stepbox"
+    )]
+    NewerSchema { target: String, found: i32, known: i32 },
     #[error("store database error: {0}")]
     Database(String),
     #[error("corrupt store record: {0}")]
     Corrupt(String),
+}
+
+/// Opens the store on the PostgreSQL database at `url`
+/// (`postgres://USER[:PASS]@HOST[:PORT]/DB`), migrating its schema.
+pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    Store::open(std::sync::Arc::new(PostgresBackend::open(url)?))
 }
 
 /// The store file inside a data directory.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 
 use crate::StoreError;
-use crate::backend::{Backend, Done, Read, Table, Write, WriteOp, prefix_end};
+use crate::backend::{Backend, Done, Read, Table, Unwritable, Write, WriteOp, prefix_end};
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 
@@ -595,28 +595,6 @@ impl Write for RedbWrite<'_> {
     }
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
         self.with(table, |t| Ok(t.remove(key).map_err(db_err)?.is_some()))
-    }
-}
-
-/// Where a batch's ops run while the database cannot be written: every
-/// read and write fails with the reason.
-struct Unwritable(StoreError);
-
-impl Read for Unwritable {
-    fn get(&self, _: Table, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Err(self.0.clone())
-    }
-    fn scan(&self, _: Table, _: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Err(self.0.clone())
-    }
-}
-
-impl Write for Unwritable {
-    fn put(&mut self, _: Table, _: &[u8], _: &[u8]) -> Result<(), StoreError> {
-        Err(self.0.clone())
-    }
-    fn delete(&mut self, _: Table, _: &[u8]) -> Result<bool, StoreError> {
-        Err(self.0.clone())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The typed store over both backends, and the redb file's start-up checks.
+//! The typed store over every backend, and the redb file's start-up checks.
 
 use super::*;
 use chrono::{TimeZone, Utc};
@@ -10,6 +10,7 @@ mod caches;
 mod executions;
 mod journal;
 mod opening;
+mod postgres;
 mod round_trips;
 
 fn t(s: i64) -> chrono::DateTime<Utc> {
@@ -77,10 +78,27 @@ fn reopen(dir: &std::path::Path) -> Store {
         .expect("reopen")
 }
 
+/// Memory, redb and PostgreSQL (see [`postgres_url`]).
 fn backends() -> Vec<(Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let durable = open_dir(dir.path()).unwrap();
-    vec![(Store::memory(), None), (durable, Some(dir))]
+    let postgres = open_postgres(&postgres_url()).expect("open the PostgreSQL store");
+    vec![(Store::memory(), None), (durable, Some(dir)), (postgres, None)]
+}
+
+/// The URL of a new database of its own on the test PostgreSQL server
+/// (`STEPBOX_TEST_DATABASE_URL`, which scripts/test.sh sets).
+fn postgres_url() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let admin = std::env::var("STEPBOX_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "STEPBOX_TEST_DATABASE_URL is not set: run scripts/test.sh, which starts PostgreSQL, or start \
+             one and set it to postgres://USER@HOST:PORT/DB (a user who may create databases)"
+        )
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("stepbox_store_{}_{n}", std::process::id());
+    PostgresBackend::create_database(&admin, &name).expect("create a test database")
 }
 
 /// A backend whose writes wait until released (a busy writer thread).

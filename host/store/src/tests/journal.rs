@@ -198,14 +198,15 @@ async fn a_started_journal_closes_without_reading_the_record() {
     stop_then_close(&held, &store, &journal, &b.arn).await;
 }
 
-/// `Read::last` is the last entry of its prefix's range on both backends
+/// `Read::last` is the last entry of its prefix's range on every backend
 /// (the memory backend's own `last` steps back from the range's end).
 #[test]
-fn last_finds_the_last_entry_of_a_prefix_on_both_backends() {
+fn last_finds_the_last_entry_of_a_prefix_on_every_backend() {
     let dir = tempfile::tempdir().unwrap();
     let backends: Vec<Arc<dyn Backend>> = vec![
         Arc::new(MemoryBackend::new()),
         Arc::new(RedbBackend::open(&dir.path().join("last.redb"), 1 << 20).unwrap()),
+        Arc::new(PostgresBackend::open(&postgres_url()).unwrap()),
     ];
     let keys: [&[u8]; 6] = [b"a\x00\x01", b"a\x00\x02", b"a\x00\xff", b"a\x01", b"b", b"\xff\xff"];
     for backend in backends {

@@ -1,0 +1,114 @@
+//! The PostgreSQL backend (`stepbox serve --database-url postgres://…`):
+//! the store's tables as SQL tables of `(key bytea, value bytea)`, through
+//! tokio-postgres on a runtime of its own (see `conn`).
+//!
+//! * Reads: a REPEATABLE READ, READ ONLY transaction per
+//!   [`Backend::read`](crate::Backend::read), on a pooled connection.
+//! * Writes: one writer thread and connection; every write waiting in its
+//!   queue goes into one transaction and one COMMIT (group commit), and its
+//!   callers are told once the COMMIT answered (see `write`).
+//! * The schema: migrations in `host/store/migrations`, applied at open
+//!   (see `migrate`).
+
+mod conn;
+mod migrate;
+mod read;
+mod write;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+pub use migrate::SCHEMA_VERSION;
+pub use write::PgStats;
+
+use crate::StoreError;
+use crate::backend::{Backend, Done, Read, WriteOp};
+
+/// A store on a PostgreSQL database.
+pub struct PostgresBackend {
+    pool: conn::Pool,
+    queue: mpsc::Sender<write::Job>,
+    stats: Arc<PgStats>,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (`postgres://USER[:PASS]@HOST[:PORT]/DB`) and
+    /// brings the schema up to date. An unreachable database is
+    /// [`StoreError::Unreachable`]; one whose schema is newer than this
+    /// binary knows is [`StoreError::NewerSchema`].
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let driver = Arc::new(conn::Driver::new(url)?);
+        let mut first = driver.connect()?;
+        let applied = migrate::migrate(&mut first, &driver.target)?;
+        if !applied.is_empty() {
+            tracing::info!(database = %driver.target, ?applied, "database schema migrated");
+        }
+        let stats = Arc::new(PgStats::default());
+        let queue = write::start(driver.clone(), stats.clone())?;
+        let pool = conn::Pool::new(driver);
+        pool.give(first);
+        Ok(PostgresBackend { pool, queue, stats })
+    }
+
+    /// Applies `migrations` as if they were this binary's (tests of a
+    /// schema newer than a binary knows).
+    #[doc(hidden)]
+    pub fn migrate_with(url: &str, migrations: &[&str]) -> Result<Vec<i32>, StoreError> {
+        let driver = conn::Driver::new(url)?;
+        let mut c = driver.connect()?;
+        migrate::migrate_to(&mut c, &driver.target, migrations)
+    }
+
+    /// Creates database `name` (dropping one of that name first) on the
+    /// server of `admin_url` and answers its URL: each test's own database.
+    #[doc(hidden)]
+    pub fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+        let driver = conn::Driver::new(admin_url)?;
+        let c = driver.connect()?;
+        c.batch(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
+        c.batch(&format!("CREATE DATABASE \"{name}\""))?;
+        Ok(with_database(admin_url, name))
+    }
+
+    /// How many transactions and ops the writer committed so far.
+    pub fn stats(&self) -> &Arc<PgStats> {
+        &self.stats
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn read(&self, f: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let mut conn = self.pool.take()?;
+        let snapshot = read::Snapshot::new(&mut conn);
+        let result = f(&snapshot);
+        snapshot.end();
+        self.pool.give(conn);
+        result
+    }
+    fn write(&self, op: WriteOp, done: Done) {
+        if let Err(mpsc::SendError(job)) = self.queue.send(write::Job { op, done }) {
+            (job.done)(Err(StoreError::Database("the store writer has stopped".into())));
+        }
+    }
+    fn writes_failing(&self) -> bool {
+        self.stats.failing.load(Ordering::Relaxed)
+    }
+    fn describe(&self) -> String {
+        format!("PostgreSQL at {}", self.pool.driver.target)
+    }
+}
+
+/// `url` naming database `name` instead of its own (query kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_at = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_at..].find('/') {
+        Some(slash) => &base[..authority_at + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}

@@ -1,0 +1,263 @@
+//! Writes: one writer thread takes every write waiting in its queue into
+//! one transaction and one COMMIT (group commit), as the redb writer does.
+//! Puts and deletes gather in the transaction's overlay and go to the
+//! server in one statement per table (before any scan, and at the end);
+//! gets see the overlay first.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use tokio_postgres::Row;
+
+use super::conn::{Conn, Driver, Params, Sql};
+use super::read::{self, Query};
+use crate::StoreError;
+use crate::backend::{Done, Read, Table, Unwritable, Write, WriteOp};
+
+/// Most ops in one transaction.
+const MAX_BATCH: usize = 4096;
+
+pub(crate) struct Job {
+    pub(crate) op: WriteOp,
+    pub(crate) done: Done,
+}
+
+/// Counters of the writer thread.
+#[derive(Debug, Default)]
+pub struct PgStats {
+    /// The last commit failed (see `Backend::writes_failing`).
+    pub failing: AtomicBool,
+    pub commits: AtomicU64,
+    pub ops: AtomicU64,
+}
+
+/// Starts the writer (and the thread that tells the writers of a batch).
+pub(crate) fn start(driver: Arc<Driver>, stats: Arc<PgStats>) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (queue, jobs) = mpsc::channel();
+    let (notify, committed) = mpsc::channel::<Committed>();
+    let spawn_err = |e: std::io::Error| StoreError::Database(format!("cannot start a store thread: {e}"));
+    std::thread::Builder::new()
+        .name("stepbox-pg-notify".into())
+        .spawn(move || {
+            while let Ok((result, batch)) = committed.recv() {
+                tell(result, batch);
+            }
+        })
+        .map_err(spawn_err)?;
+    std::thread::Builder::new()
+        .name("stepbox-pg-writer".into())
+        .spawn(move || writer(&driver, &jobs, &notify, &stats))
+        .map_err(spawn_err)?;
+    Ok(queue)
+}
+
+type Committed = (Result<(), StoreError>, Vec<Job>);
+
+fn tell(result: Result<(), StoreError>, batch: Vec<Job>) {
+    for job in batch {
+        (job.done)(result.clone());
+    }
+}
+
+fn writer(driver: &Driver, jobs: &mpsc::Receiver<Job>, notify: &mpsc::Sender<Committed>, stats: &PgStats) {
+    let mut conn: Option<Conn> = None;
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if conn.as_ref().is_none_or(Conn::is_closed) {
+            conn = None;
+            match driver.connect() {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    fail(batch, e, stats);
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        match commit_batch(c, &mut batch) {
+            Ok(()) => {
+                stats.failing.store(false, Ordering::Relaxed);
+                if let Err(mpsc::SendError((result, batch))) = notify.send((Ok(()), batch)) {
+                    tell(result, batch);
+                }
+            }
+            Err(e) => {
+                stats.failing.store(true, Ordering::Relaxed);
+                tracing::error!(error = %e, ops = batch.len(), "store commit failed");
+                if c.is_closed() {
+                    conn = None;
+                }
+                // Told here, before the next batch is applied: a journal
+                // whose write failed then writes nothing more.
+                tell(Err(e), batch);
+            }
+        }
+    }
+}
+
+/// Runs every op of a batch that cannot be written against writes that
+/// fail (so each answers its own callers as any failed write does), then
+/// tells them.
+fn fail(mut batch: Vec<Job>, e: StoreError, stats: &PgStats) {
+    stats.failing.store(true, Ordering::Relaxed);
+    tracing::error!(error = %e, ops = batch.len(), "store write failed");
+    let mut w = Unwritable(e.clone());
+    for job in batch.iter_mut() {
+        let op = std::mem::replace(&mut job.op, Box::new(|_| Ok(())));
+        let _ = op(&mut w);
+    }
+    tell(Err(e), batch);
+}
+
+fn commit_batch(conn: &mut Conn, batch: &mut [Job]) -> Result<(), StoreError> {
+    conn.batch("BEGIN")?;
+    let mut w = Transaction::new(conn);
+    for job in batch.iter_mut() {
+        let op = std::mem::replace(&mut job.op, Box::new(|_| Ok(())));
+        // An op's own failure is reported through its result; the others still commit.
+        let _ = op(&mut w);
+    }
+    let flushed = w.flush().and_then(|()| w.failed());
+    drop(w);
+    match flushed {
+        Ok(()) => conn.batch("COMMIT"),
+        Err(e) => {
+            conn.send("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// What the transaction wrote and the server has not seen yet: the last
+/// value of each key (None: deleted).
+type Overlay = BTreeMap<Table, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
+
+/// The writer's transaction.
+struct Transaction<'a> {
+    conn: RefCell<&'a mut Conn>,
+    overlay: RefCell<Overlay>,
+    /// The first statement that failed: the server has aborted the
+    /// transaction, so every later call fails with it too.
+    failed: RefCell<Option<StoreError>>,
+}
+
+impl<'a> Transaction<'a> {
+    fn new(conn: &'a mut Conn) -> Self {
+        Transaction { conn: RefCell::new(conn), overlay: RefCell::default(), failed: RefCell::default() }
+    }
+
+    fn failed(&self) -> Result<(), StoreError> {
+        self.failed.borrow().clone().map_or(Ok(()), Err)
+    }
+
+    fn note<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &r {
+            self.failed.borrow_mut().get_or_insert_with(|| e.clone());
+        }
+        r
+    }
+
+    /// Sends the overlay: one upsert and one delete per table.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.failed()?;
+        let overlay = std::mem::take(&mut *self.overlay.borrow_mut());
+        for (table, entries) in overlay {
+            let (mut put_keys, mut values, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
+            for (key, value) in entries {
+                match value {
+                    Some(v) => {
+                        put_keys.push(key);
+                        values.push(v);
+                    }
+                    None => deleted.push(key),
+                }
+            }
+            let mut conn = self.conn.borrow_mut();
+            if !put_keys.is_empty() {
+                self.note(conn.execute(Sql::PutMany, table, &[&put_keys, &values]))?;
+            }
+            if !deleted.is_empty() {
+                self.note(conn.execute(Sql::DeleteMany, table, &[&deleted]))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the overlay says of `key` (None: not written in this transaction).
+    fn written(&self, table: Table, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.overlay.borrow().get(&table).and_then(|t| t.get(key).cloned())
+    }
+
+    fn set(&self, table: Table, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        self.failed()?;
+        let mut overlay = self.overlay.borrow_mut();
+        overlay.entry(table).or_default().insert(key.to_vec(), value.map(<[u8]>::to_vec));
+        Ok(())
+    }
+}
+
+impl Query for Transaction<'_> {
+    /// Scans see the overlay's writes once it is sent.
+    fn query(&self, sql: Sql, table: Table, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        if sql != Sql::Get {
+            self.flush()?;
+        }
+        self.failed()?;
+        let rows = self.conn.borrow_mut().query(sql, table, params);
+        self.note(rows)
+    }
+}
+
+impl Read for Transaction<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.written(table, key) {
+            Some(value) => Ok(value),
+            None => read::get(self, table, key),
+        }
+    }
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        read::scan(self, table, prefix)
+    }
+    fn keys(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        read::keys(self, table, prefix)
+    }
+    fn count(&self, table: Table) -> Result<u64, StoreError> {
+        read::count(self, table)
+    }
+    fn scan_from(&self, table: Table, start: &[u8], n: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        read::scan_from(self, table, start, n)
+    }
+    fn scan_back(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        n: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        read::scan_back(self, table, prefix, before, n)
+    }
+}
+
+impl Write for Transaction<'_> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.set(table, key, Some(value))
+    }
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        let existed = self.get(table, key)?.is_some();
+        if existed {
+            self.set(table, key, None)?;
+        }
+        Ok(existed)
+    }
+}
