@@ -60,7 +60,10 @@ postgres_start() {
         echo "no PostgreSQL server binaries (initdb, pg_ctl) found, even after installing" >&2
         return 1
     }
-    STEPBOX_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/stepbox-pg.XXXXXX")
+    # As root, in /tmp: the postgres user must reach it ($TMPDIR may be private).
+    local base=${TMPDIR:-/tmp}
+    [ "$(id -u)" != 0 ] || base=/tmp
+    STEPBOX_PG_DIR=$(mktemp -d "$base/stepbox-pg.XXXXXX")
     STEPBOX_PG_BIN=$bin
     if [ "$(id -u)" = 0 ]; then
         chown postgres: "$STEPBOX_PG_DIR"

@@ -27,6 +27,8 @@ use crate::backend::{Backend, Done, Read, WriteOp};
 
 /// A store on a PostgreSQL database.
 pub struct PostgresBackend {
+    /// Holds the database's host lock while the backend lives.
+    _host_lock: conn::Conn,
     pool: conn::Pool,
     queue: mpsc::Sender<write::Job>,
     stats: Arc<PgStats>,
@@ -44,11 +46,11 @@ impl PostgresBackend {
         if !applied.is_empty() {
             tracing::info!(database = %driver.target, ?applied, "database schema migrated");
         }
+        lock_host(&first, &driver.target)?;
         let stats = Arc::new(PgStats::default());
         let queue = write::start(driver.clone(), stats.clone())?;
         let pool = conn::Pool::new(driver);
-        pool.give(first);
-        Ok(PostgresBackend { pool, queue, stats })
+        Ok(PostgresBackend { _host_lock: first, pool, queue, stats })
     }
 
     /// Applies `migrations` as if they were this binary's (tests of a
@@ -97,6 +99,27 @@ impl Backend for PostgresBackend {
     fn describe(&self) -> String {
         format!("PostgreSQL at {}", self.pool.driver.target)
     }
+}
+
+/// The session advisory lock one host holds on a database ("stepbox
+/// host" in ASCII): the store's numbering and caches live in one process.
+const HOST_LOCK: i64 = 0x7374_6570_686f_7374;
+
+/// Takes the host lock, waiting up to 2 s (a server that just stopped or
+/// was killed may still hold it for a moment).
+fn lock_host(conn: &conn::Conn, target: &str) -> Result<(), StoreError> {
+    for _ in 0..20 {
+        let row = futures::executor::block_on(conn.client.query_one("SELECT pg_try_advisory_lock($1)", &[&HOST_LOCK]))
+            .map_err(conn::db_err)?;
+        if row.try_get::<_, bool>(0).map_err(conn::db_err)? {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(StoreError::Unusable {
+        path: target.into(),
+        reason: "in use by another `stepbox serve` (one server per database)".into(),
+    })
 }
 
 /// `url` naming database `name` instead of its own (query kept).

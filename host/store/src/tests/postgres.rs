@@ -50,6 +50,16 @@ fn an_unreachable_server_is_a_clear_error() {
     assert!(e.to_string().contains("postgres://USER[:PASS]@HOST[:PORT]/DB"), "{e}");
 }
 
+#[test]
+fn a_database_in_use_by_another_server_is_refused() {
+    let url = postgres_url();
+    let first = PostgresBackend::open(&url).unwrap();
+    let e = PostgresBackend::open(&url).err().expect("a second server is refused");
+    assert!(e.to_string().contains("in use by another `stepbox serve`"), "{e}");
+    drop(first);
+    PostgresBackend::open(&url).expect("opens once the first server stopped");
+}
+
 #[tokio::test]
 async fn a_reopened_database_keeps_everything() {
     let url = postgres_url();
