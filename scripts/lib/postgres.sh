@@ -8,6 +8,8 @@
 # postgres_stop stops it and deletes the directory. PostgreSQL refuses to
 # run as root, so as root the server runs as the `postgres` system user
 # (the Debian package creates it) in a directory that user owns.
+# $STEPBOX_PG_OPTIONS adds server options (`-c fsync=on -c
+# full_page_writes=on` for benchmark figures: the tests run without fsync).
 
 postgres_bin_dir() {
     local dir
@@ -78,7 +80,7 @@ postgres_start() {
     for tries in 1 2 3 4 5; do
         port=$(postgres_free_port) || return 1
         if postgres_as_owner "$bin/pg_ctl" -D "$STEPBOX_PG_DIR/data" -l "$STEPBOX_PG_DIR/server.log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $STEPBOX_PG_DIR -c fsync=off -c full_page_writes=off -c max_connections=400" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $STEPBOX_PG_DIR -c fsync=off -c full_page_writes=off -c max_connections=400 ${STEPBOX_PG_OPTIONS:-}" \
             start >/dev/null; then
             export STEPBOX_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
             echo "==> PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $STEPBOX_PG_DIR)"

@@ -6,6 +6,7 @@ mod cli;
 mod cli_mocks;
 mod conformance;
 mod crash;
+mod database_lost;
 mod disk_full;
 mod http;
 mod postgres;

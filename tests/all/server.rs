@@ -88,19 +88,24 @@ async fn start_durable() -> (Harness, tempfile::TempDir) {
 async fn start_durable_with(config: ServerConfig) -> (Harness, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = stepbox_store::open_dir(dir.path()).expect("open the store");
-    (start_on(store).await, dir)
+    (start_on(store, config).await, dir)
 }
 
 /// [`start`] on a new PostgreSQL database (see [`crate::postgres`]), as
 /// `stepbox serve --database-url` runs.
 async fn start_postgres() -> Harness {
+    start_postgres_with(ServerConfig::default()).await
+}
+
+/// [`start_postgres`] with a configuration of the test's own.
+async fn start_postgres_with(config: ServerConfig) -> Harness {
     let url = crate::postgres::fresh_database();
     let store = stepbox_store::open_postgres(&url).expect("open the PostgreSQL store");
-    start_on(store).await
+    start_on(store, config).await
 }
 
 /// A durable server on `store`, recovered as `stepbox serve` starts.
-async fn start_on(store: stepbox_store::Store) -> Harness {
+async fn start_on(store: stepbox_store::Store, config: ServerConfig) -> Harness {
     let registry = Registry::new(shared_sandbox().clone());
     let state = AppState::durable(config, registry, store, stepbox_server::durable::DurableConfig::default());
     state.recover().await.expect("recover");

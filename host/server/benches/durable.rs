@@ -28,7 +28,10 @@
 //! `STEPBOX_BENCH_ONLY=express`, `=durable` or `=http` runs only that W5
 //! figure (three times, no waiting run), for profilers (`=http-standard`:
 //! the HTTP run's StartExecution half alone), at
-//! `STEPBOX_BENCH_IN_FLIGHT=N` clients (default 64).
+//! `STEPBOX_BENCH_IN_FLIGHT=N` clients (default 64). With
+//! `STEPBOX_BENCH_DATABASE_URL=postgres://…` (a user who may create
+//! databases), `=http` also runs each round's durable W5 on PostgreSQL, on a
+//! new database, right after the redb one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -447,6 +450,26 @@ async fn waiting_rss(registry: Registry, n: usize) {
 async fn w5_http(registry: Registry, n: usize, connections: usize) -> ((f64, f64), (CpuPerExecution, CpuPerExecution)) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = stepbox_store::open_dir(dir.path()).expect("store");
+    w5_http_on(store, registry, n, connections).await
+}
+
+/// `STEPBOX_BENCH_DATABASE_URL`: a PostgreSQL server (a user who may create
+/// databases) on which `=http` also runs each round's durable W5, on a new
+/// database, right after the redb one.
+fn bench_database() -> Option<String> {
+    std::env::var("STEPBOX_BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// [`w5_http`] on a new database of the PostgreSQL server at `admin_url`.
+async fn w5_http_postgres(admin_url: &str, round: usize, registry: Registry, n: usize, connections: usize) -> ((f64, f64), (CpuPerExecution, CpuPerExecution)) {
+    let name = format!("stepbox_bench_{}_{round}", std::process::id());
+    let url = stepbox_store::PostgresBackend::create_database(admin_url, &name).expect("create the bench database");
+    let store = stepbox_store::open_postgres(&url).expect("open the PostgreSQL store");
+    w5_http_on(store, registry, n, connections).await
+}
+
+/// [`w5_http`] on `store`.
+async fn w5_http_on(store: Store, registry: Registry, n: usize, connections: usize) -> ((f64, f64), (CpuPerExecution, CpuPerExecution)) {
     let state = AppState::durable(ServerConfig::default(), registry, store, DurableConfig::default());
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state.clone())
         .await
@@ -545,7 +568,7 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
         "express" => None,
         "durable" => Some((Store::new(backend), Slot::Start)),
         "http" | "http-standard" => {
-            for _ in 0..3 {
+            for round in 0..3 {
                 let ((e, d), (e_cpu, d_cpu)) = w5_http(registry.clone(), n, in_flight()).await;
                 println!(
                     "W5 over HTTP ({n} executions, {} connections): express {e:.0}/s, durable {d:.0}/s = {:.2}x; CPU per execution express {}, durable {}",
@@ -554,6 +577,15 @@ async fn profile_one(registry: &Registry, only: &str, n: usize) -> anyhow::Resul
                     e_cpu.describe(),
                     d_cpu.describe()
                 );
+                if let Some(url) = bench_database() {
+                    let ((pe, pd), (_, pd_cpu)) = w5_http_postgres(&url, round, registry.clone(), n, in_flight()).await;
+                    println!(
+                        "  on PostgreSQL: express {pe:.0}/s, durable {pd:.0}/s = {:.2}x of express, {:.2}x of redb's durable; CPU per durable execution {} (this process only)",
+                        pd / pe,
+                        pd / d,
+                        pd_cpu.describe()
+                    );
+                }
             }
             return Ok(());
         }

@@ -24,7 +24,7 @@ async fn start() -> Harness {
     super::start_with(config(0.0)).await
 }
 
-/// Declares a test of body `$name` on both stores, with the test mock configuration.
+/// Declares a test of body `$name` on every store, with the test mock configuration.
 macro_rules! with_mocks {
     ($name:ident) => {
         mod $name {
@@ -37,6 +37,11 @@ macro_rules! with_mocks {
             async fn durable() {
                 let (h, _dir) = crate::server::start_durable_with(super::config(0.0)).await;
                 super::$name(h).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::server::start_postgres_with(super::config(0.0)).await).await
             }
         }
     };
