@@ -14,6 +14,7 @@ python=${2:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 "$python" -m venv "$venv"
 "$venv/bin/pip" install -q "localstack-core[runtime]==2026.3.0"
-site=$("$venv/bin/python" -c 'import localstack, os; print(os.path.dirname(localstack.__file__))')
+# localstack is a namespace package (no __init__.py): its directory is its __path__.
+site=$("$venv/bin/python" -c 'import localstack; print(list(localstack.__path__)[0])')
 "$venv/bin/python" "$here/patch311.py" "$site"
 echo "LocalStack's interpreter is ready: $venv/bin/python"
