@@ -13,15 +13,7 @@ source scripts/lib/server.sh
 
 trap cleanup EXIT
 
-fail() {
-    echo "awscli-quickstart: $*" >&2
-    if [ -f "$work/server.log" ]; then
-        echo "--- server log (last 40 lines)" >&2
-        tail -n 40 "$work/server.log" >&2
-    fi
-    echo "test result: FAILED. 0 passed; 1 failed; 0 ignored"
-    exit 1
-}
+fail() { test_failed awscli-quickstart "$@"; }
 
 ensure_awscli
 

@@ -1,7 +1,8 @@
 # Shared by scripts/demo.sh and scripts/awscli-quickstart.sh: the AWS CLI from
 # PyPI in a venv under the cargo target directory, and a `stepbox serve`
 # process started in the background and stopped on exit.
-# Callers set: target_dir, work (a scratch directory), and call fail() on error.
+# Callers set: target_dir, work (a scratch directory), and call fail() on error
+# (test scripts: test_failed, below).
 
 AWSCLI_VERSION=1.46.2
 venv="$target_dir/awscli-venv"
@@ -70,4 +71,18 @@ wait_for_execution() {
         sleep 0.1
     done
     echo "$status"
+}
+
+# A test script's failure: its name ($1) and the reason, the server's last
+# log lines, and the `test result:` line scripts/test.sh counts.
+test_failed() {
+    local name=$1
+    shift
+    echo "$name: $*" >&2
+    if [ -f "$work/server.log" ]; then
+        echo "--- server log (last 40 lines)" >&2
+        tail -n 40 "$work/server.log" >&2
+    fi
+    echo "test result: FAILED. 0 passed; 1 failed; 0 ignored"
+    exit 1
 }
