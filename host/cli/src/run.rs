@@ -61,22 +61,8 @@ pub struct RunArgs {
     /// responses (StateMachines.NAME.TestCases.CASE, NAME the state machine name).
     #[arg(long, value_name = "CASE", requires = "mock_config")]
     test_case: Option<String>,
-    /// Multiply every Wait state's wait and every Retry back-off by F, from
-    /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
-    #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = testing::wait_time_scale)]
-    wait_time_scale: f64,
-    /// Run service integration RESOURCE (`arn:aws:states:::SERVICE:ACTION`
-    /// or `…:::aws-sdk:SERVICE:ACTION`, the prefix optional) on registered
-    /// function FUNCTION: it receives `{"Resource", "Parameters"}`
-    /// (`"Arguments"` in JSONata) and returns the integration's response.
-    /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
-    #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
-    bind: Vec<String>,
-    /// The directory of local S3 buckets: `s3://BUCKET/KEY` is the file
-    /// DIR/BUCKET/KEY. Serves the built-in s3:getObject and s3:putObject
-    /// integrations (and their aws-sdk:s3 forms).
-    #[arg(long, value_name = "DIR")]
-    buckets: Option<PathBuf>,
+    #[command(flatten)]
+    testing: testing::TestingArgs,
 }
 
 /// The state machine name and the mocks of the test case asked for, if any.
@@ -117,12 +103,12 @@ pub async fn run(
         ..Limits::default()
     };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true, None)?;
-    let bindings = Bindings::parse(&args.bind)?;
+    let bindings = Bindings::parse(&args.testing.bind)?;
     let invoker = SandboxInvoker::new(registry)
         .with_http_policy(HttpPolicy { allowed_hosts: args.http_allow })
         .with_bindings(bindings)
-        .with_buckets(args.buckets.map(stepbox_invoker::Buckets::new));
-    let config = EngineConfig { wait_time_scale: args.wait_time_scale, ..EngineConfig::default() };
+        .with_buckets(args.testing.buckets.map(stepbox_invoker::Buckets::new));
+    let config = EngineConfig { wait_time_scale: args.testing.wait_time_scale, ..EngineConfig::default() };
     let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config);
     let sink = Arc::new(ProgressSink::new(args.history));
     let progress = sink.report_every_second();

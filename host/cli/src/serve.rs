@@ -74,22 +74,8 @@ pub struct ServeArgs {
     /// calling their resources. Checked at start.
     #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
     mock_config: Option<PathBuf>,
-    /// Multiply every Wait state's wait and every Retry back-off by F, from
-    /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
-    #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = testing::wait_time_scale)]
-    wait_time_scale: f64,
-    /// Run service integration RESOURCE (`arn:aws:states:::SERVICE:ACTION`
-    /// or `…:::aws-sdk:SERVICE:ACTION`, the prefix optional) on registered
-    /// function FUNCTION: it receives `{"Resource", "Parameters"}`
-    /// (`"Arguments"` in JSONata) and returns the integration's response.
-    /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
-    #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
-    bind: Vec<String>,
-    /// The directory of local S3 buckets: `s3://BUCKET/KEY` is the file
-    /// DIR/BUCKET/KEY. Serves the built-in s3:getObject and s3:putObject
-    /// integrations (and their aws-sdk:s3 forms).
-    #[arg(long, value_name = "DIR")]
-    buckets: Option<PathBuf>,
+    #[command(flatten)]
+    testing: testing::TestingArgs,
 }
 
 /// `$STEPBOX_DATA_DIR` is read by clap; else `$XDG_DATA_HOME/stepbox`, else `~/.local/share/stepbox`.
@@ -102,7 +88,7 @@ fn default_data_dir() -> Option<PathBuf> {
 
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let mock_config = args.mock_config.as_deref().map(testing::load_mock_config).transpose()?.map(Arc::new);
-    let bindings = stepbox_invoker::Bindings::parse(&args.bind)?;
+    let bindings = stepbox_invoker::Bindings::parse(&args.testing.bind)?;
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     // A durable server's store opens first: it also keeps the artifacts of
     // the functions registered from `--functions`.
@@ -123,9 +109,9 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         identity: Identity::new(args.region, args.account),
         http_allow: args.http_allow,
         mock_config,
-        wait_time_scale: args.wait_time_scale,
+        wait_time_scale: args.testing.wait_time_scale,
         bindings,
-        buckets: args.buckets,
+        buckets: args.testing.buckets,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).

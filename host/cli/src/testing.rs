@@ -1,7 +1,8 @@
 //! The testing options `run` and `serve` share: Step Functions Local's mock
-//! configuration and wait-time scale.
+//! configuration and wait-time scale, service integration bindings and
+//! local buckets.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use stepbox_mocks::MockConfig;
@@ -18,4 +19,25 @@ pub fn wait_time_scale(text: &str) -> Result<f64, String> {
         Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
         _ => Err(format!("'{text}' is not a number from 0 to 1")),
     }
+}
+
+/// The options of `run` and `serve` that stand in for AWS while testing.
+#[derive(Debug, clap::Args)]
+pub struct TestingArgs {
+    /// Multiply every Wait state's wait and every Retry back-off by F, from
+    /// 0 (no waiting) to 1 (full waits). Timeouts are not scaled.
+    #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0, value_parser = wait_time_scale)]
+    pub wait_time_scale: f64,
+    /// Run service integration RESOURCE (`arn:aws:states:::SERVICE:ACTION`
+    /// or `…:::aws-sdk:SERVICE:ACTION`, the prefix optional) on registered
+    /// function FUNCTION: it receives `{"Resource", "Parameters"}`
+    /// (`"Arguments"` in JSONata) and returns the integration's response.
+    /// Repeatable; a binding without `.sync`/`.waitForTaskToken` serves those too.
+    #[arg(long = "bind", value_name = "RESOURCE=FUNCTION")]
+    pub bind: Vec<String>,
+    /// The directory of local S3 buckets: `s3://BUCKET/KEY` is the file
+    /// DIR/BUCKET/KEY. Serves the built-in s3:getObject and s3:putObject
+    /// integrations (and their aws-sdk:s3 forms).
+    #[arg(long, value_name = "DIR")]
+    pub buckets: Option<PathBuf>,
 }
