@@ -3,6 +3,8 @@
 # toolchain lacks (the wasm32-wasip2 and wasm32-unknown-unknown targets), then runs the workspace tests,
 # which build the guest components from source (host/components/build.rs),
 # and the AWS CLI quick start of docs/api.md (scripts/awscli-quickstart.sh).
+# The web console's tests run in headless Chromium (Debian's chromium package,
+# installed first if missing: scripts/lib/chromium.sh).
 # The store's and the server's tests also run on PostgreSQL: a throwaway
 # server is started for them (scripts/lib/postgres.sh; Debian's postgresql
 # package is installed first if missing) and stopped at the end.
@@ -16,6 +18,11 @@ for target in wasm32-wasip2 wasm32-unknown-unknown; do
         rustup target add "$target"
     fi
 done
+
+# The console's browser tests drive headless Chromium (scripts/lib/chromium.sh:
+# Debian's chromium package installed if missing).
+source scripts/lib/chromium.sh
+chromium_ensure
 
 source scripts/lib/postgres.sh
 log=$(mktemp)

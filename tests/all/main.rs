@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod clients;
+mod console;
 mod cli;
 mod cli_mocks;
 mod conformance;

@@ -132,6 +132,19 @@ impl MemoryCallbacks {
         self.lock().waiting.len()
     }
 
+    /// The tokens the tasks of `execution_arn` wait on now, with their
+    /// states' names, sorted (the console's approve and reject buttons).
+    pub fn waiting_for(&self, execution_arn: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .lock()
+            .waiting
+            .keys()
+            .filter_map(|t| TaskToken::parse(t).filter(|(arn, _)| arn == execution_arn).map(|(_, state)| (t.clone(), state)))
+            .collect();
+        out.sort();
+        out
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -189,12 +202,17 @@ mod tests {
             Some(("arn:aws:states:us-east-1:1:execution:sm:e".into(), "S".into()))
         );
         let mut w = cb.register(&token, "e");
+        let other = TaskToken::new("arn:aws:states:us-east-1:1:execution:sm:f", "T");
+        let _other = cb.register(&other, "f");
+        assert_eq!(cb.waiting_for("arn:aws:states:us-east-1:1:execution:sm:e"), vec![(token.clone(), "S".to_string())]);
+        cb.close(&other);
         cb.signal(&token, Signal::Heartbeat).unwrap();
         cb.signal(&token, Signal::Succeeded(serde_json::json!(1))).unwrap();
         assert_eq!(w.next().await, Some(Signal::Heartbeat));
         assert_eq!(w.next().await, Some(Signal::Succeeded(serde_json::json!(1))));
         assert_eq!(cb.signal(&token, Signal::Heartbeat), Err(CallbackError::TaskTimedOut));
         assert_eq!(cb.waiting(), 0);
+        assert!(cb.waiting_for("arn:aws:states:us-east-1:1:execution:sm:e").is_empty());
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn function_arn(state: &AppState, name: &str) -> String {
     Arn::new("lambda", &state.config.identity, &format!("function:{name}")).into()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -8,6 +8,7 @@
 //!   (see [`lambda`]); functions created there are what Task states' Lambda
 //!   ARNs resolve to (one [`Registry`] shared with the engine).
 //! * `GET /health`.
+//! * The web console under `/console/` (see [`console`]).
 //!
 //! State lives in `stepbox-store`, behind its [`Stores`] traits: in memory
 //! ([`AppState::in_memory`]), or in the embedded database
@@ -16,6 +17,7 @@
 
 pub mod callbacks;
 mod conn;
+mod console;
 pub mod durable;
 pub mod lambda;
 mod nested;
@@ -105,6 +107,8 @@ pub struct AppState {
     pub(crate) definitions: Arc<sfn::Definitions>,
     /// The store's executions side: Standard executions are event-sourced into it.
     pub durability: Arc<durable::Durability>,
+    /// Task tokens waited on (shared with the engine; the console lists them).
+    pub(crate) callbacks: Arc<MemoryCallbacks>,
 }
 
 impl AppState {
@@ -137,8 +141,9 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(TokioClock);
         let activities = Arc::new(MemoryActivities::with_clock(clock.clone()));
         let nested = Arc::new(nested::ServerExecutions::default());
+        let callbacks = Arc::new(MemoryCallbacks::new());
         let services = Services {
-            callbacks: Arc::new(MemoryCallbacks::new()),
+            callbacks: callbacks.clone(),
             activities: Some(activities.clone()),
             executions: Some(nested.clone()),
         };
@@ -169,6 +174,7 @@ impl AppState {
             functions,
             definitions: Default::default(),
             durability,
+            callbacks,
         };
         let _ = nested.parts.set(nested::Parts {
             engine: Arc::downgrade(&state.engine),
@@ -181,6 +187,7 @@ impl AppState {
             functions: state.functions.clone(),
             definitions: state.definitions.clone(),
             durability: state.durability.clone(),
+            callbacks: state.callbacks.clone(),
         });
         state
     }
@@ -344,6 +351,9 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
     let path = req.uri().path().to_string();
     if path == "/health" && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return json_response(StatusCode::OK, "application/json", &serde_json::json!({"status": "ok"}));
+    }
+    if path == "/console" || path.starts_with("/console/") {
+        return console::handle(state, req).await;
     }
     if path.starts_with("/2015-03-31/functions") {
         return lambda::handle(state, req, request_id).await;

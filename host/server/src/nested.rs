@@ -34,6 +34,7 @@ pub(crate) struct Parts {
     pub definitions: Arc<crate::sfn::Definitions>,
     /// Children are recorded executions too.
     pub durability: Arc<crate::durable::Durability>,
+    pub callbacks: Arc<stepbox_engine::MemoryCallbacks>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -66,6 +67,7 @@ impl Executions for ServerExecutions {
             // A child is recorded too: on a durable server it resumes after
             // a restart, and its resumed parent re-attaches to it by name.
             durability: p.durability.clone(),
+            callbacks: p.callbacks.clone(),
         };
         Box::pin(async move { start_child(&state, req).await })
     }

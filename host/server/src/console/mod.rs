@@ -1,0 +1,102 @@
+//! The web console, `GET /console/…`: a page shell and its assets, embedded
+//! in the binary (see `assets/README.md` for the stack and why), and a few
+//! read-only endpoints the pages need beside the Step Functions and function
+//! APIs they call on the same origin:
+//!
+//! * `POST /console/api/graph`: a definition (the body) drawn as SVG
+//!   ([`stepbox_graph`]'s layered layout), every state a `data-state` element;
+//! * `GET /console/api/task-tokens?executionArn=ARN`: the task tokens the
+//!   execution's states wait on now (for the approve and reject buttons).
+//!
+//! Every page path (`/console/`, `/console/state-machines/{ARN}`,
+//! `/console/executions/{ARN}`, `/console/functions/{NAME}`) answers the same
+//! shell; the page's script reads the path.
+
+mod assets;
+
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+
+use crate::{AppState, Body, BodyError, SFN_BODY_LIMIT, json_response, read_body};
+
+/// The pages' path prefixes under `/console/` (the empty one is the home page).
+const PAGES: [&str; 3] = ["state-machines/", "executions/", "functions/"];
+
+pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let Some(rest) = path.strip_prefix("/console/") else {
+        return redirect("/console/");
+    };
+    let get = req.method() == Method::GET || req.method() == Method::HEAD;
+    if let Some(name) = rest.strip_prefix("assets/") {
+        return match assets::get(name) {
+            Some((body, content_type)) if get => bytes(StatusCode::OK, content_type, body.as_bytes()),
+            _ => not_found(&path),
+        };
+    }
+    match (req.method().clone(), rest) {
+        (Method::POST, "api/graph") => graph(&state, req).await,
+        (Method::GET, "api/task-tokens") => task_tokens(&state, &req),
+        (_, r) if get && (r.is_empty() || PAGES.iter().any(|p| r.starts_with(p) && r.len() > p.len())) => {
+            bytes(StatusCode::OK, "text/html; charset=utf-8", assets::INDEX.as_bytes())
+        }
+        _ => not_found(&path),
+    }
+}
+
+async fn graph(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_body(req, SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(limit)) => return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("a definition is at most {limit} bytes")),
+        Err(BodyError::TimedOut(t)) => return error(StatusCode::REQUEST_TIMEOUT, &crate::body_timeout_message(t)),
+        Err(BodyError::Io(e)) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    let definition: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) => return error(StatusCode::BAD_REQUEST, "the definition must be a JSON object"),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the definition is not JSON: {e}")),
+    };
+    let layout = stepbox_graph::Layout::of_definition(&definition);
+    bytes(StatusCode::OK, "image/svg+xml", stepbox_graph::to_svg(&layout).as_bytes())
+}
+
+fn task_tokens(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let query = req.uri().query().unwrap_or("");
+    let arn = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "executionArn")
+        .map(|(_, v)| crate::lambda::percent_decode(v));
+    let Some(arn) = arn else {
+        return error(StatusCode::BAD_REQUEST, "executionArn is required");
+    };
+    let tokens: Vec<_> =
+        state.callbacks.waiting_for(&arn).into_iter().map(|(token, name)| json!({"taskToken": token, "stateName": name})).collect();
+    json_response(StatusCode::OK, "application/json", &json!({ "tokens": tokens }))
+}
+
+fn bytes(status: StatusCode, content_type: &'static str, body: &[u8]) -> Response<Body> {
+    let mut r = Response::new(Full::new(bytes::Bytes::copy_from_slice(body)));
+    *r.status_mut() = status;
+    let headers = r.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    headers.insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-cache"));
+    headers.insert("x-content-type-options", hyper::header::HeaderValue::from_static("nosniff"));
+    r
+}
+
+fn redirect(to: &'static str) -> Response<Body> {
+    let mut r = bytes(StatusCode::MOVED_PERMANENTLY, "text/plain", b"");
+    r.headers_mut().insert(hyper::header::LOCATION, hyper::header::HeaderValue::from_static(to));
+    r
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json_response(status, "application/json", &json!({"message": message}))
+}
+
+fn not_found(path: &str) -> Response<Body> {
+    error(StatusCode::NOT_FOUND, &format!("no console page at {path}"))
+}

@@ -1,0 +1,304 @@
+//! The web console (`/console/`) in a real browser: headless Chromium
+//! driven over the DevTools protocol ([`cdp`]). Each page loads without
+//! console errors, exceptions or failed loads; the graph has one
+//! `data-state` element per state of the definition; an execution page's
+//! `data-status` values match the execution's history; a page left open on a
+//! running execution follows it live; the start form refuses invalid JSON and
+//! starts an execution; Approve on a task waiting for its token resumes the
+//! execution, Stop aborts one. Screenshots of each page are kept under
+//! `target/console-screenshots/`.
+
+mod cdp;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::FunctionCode;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use serde_json::{Value, json};
+use stepbox_sandbox::Registry;
+use stepbox_server::{AppState, RunningServer, ServerConfig};
+use stepbox_tests::shared_sandbox;
+
+use cdp::{Browser, Page};
+
+const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
+
+struct Harness {
+    server: RunningServer,
+    sfn: aws_sdk_sfn::Client,
+    lambda: aws_sdk_lambda::Client,
+}
+
+async fn start() -> Harness {
+    let config = ServerConfig { wait_time_scale: 0.0, ..ServerConfig::default() };
+    let state = AppState::in_memory(config, Registry::new(shared_sandbox().clone()));
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
+    let endpoint = server.endpoint();
+    Harness { sfn: crate::clients::sfn(&endpoint), lambda: crate::clients::lambda(&endpoint), server }
+}
+
+async fn create_function(h: &Harness, name: &str, component: &str) {
+    let wasm = stepbox_components::bytes(component).expect("component built by host/components");
+    h.lambda
+        .create_function()
+        .function_name(name)
+        .role(ROLE)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("component")
+        .code(FunctionCode::builder().zip_file(Blob::new(wasm)).build())
+        .send()
+        .await
+        .expect("CreateFunction");
+}
+
+async fn create_machine(h: &Harness, name: &str, definition: &Value) -> String {
+    let r = h.sfn.create_state_machine().name(name).role_arn(ROLE).definition(definition.to_string()).send().await;
+    r.expect("CreateStateMachine").state_machine_arn().to_string()
+}
+
+async fn run_to_end(h: &Harness, machine: &str, input: &Value) -> String {
+    let r = h.sfn.start_execution().state_machine_arn(machine).input(input.to_string()).send().await.expect("StartExecution");
+    let arn = r.execution_arn().to_string();
+    wait_status(h, &arn, |s| *s != ExecutionStatus::Running).await;
+    arn
+}
+
+async fn wait_status(h: &Harness, arn: &str, done: impl Fn(&ExecutionStatus) -> bool) -> ExecutionStatus {
+    for _ in 0..1000 {
+        let d = h.sfn.describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
+        if done(d.status()) {
+            return d.status().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{arn} did not reach the awaited status");
+}
+
+/// Each state's status as the history says, computed here independently of
+/// the page: never entered NOT_STARTED; a failure followed by its exit
+/// CAUGHT_ERROR; a failure that ended the execution FAILED; else SUCCEEDED
+/// (the executions here neither retry nor stay running).
+async fn statuses_from_history(h: &Harness, arn: &str, definition: &Value) -> BTreeMap<String, String> {
+    let history = h.sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
+    let mut out: BTreeMap<String, String> = state_names(definition).into_iter().map(|n| (n, "NOT_STARTED".to_string())).collect();
+    let mut current: Option<String> = None;
+    let mut failed: Option<String> = None;
+    for e in history.events() {
+        if let Some(d) = e.state_entered_event_details() {
+            out.insert(d.name().to_string(), "SUCCEEDED".into());
+            current = Some(d.name().to_string());
+        } else if let Some(d) = e.state_exited_event_details() {
+            if failed.as_deref() == Some(d.name()) {
+                out.insert(d.name().to_string(), "CAUGHT_ERROR".into());
+                failed = None;
+            }
+        } else if matches!(e.r#type, HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed) {
+            failed = current.clone();
+        } else if e.r#type == HistoryEventType::ExecutionFailed
+            && let Some(f) = failed.take()
+        {
+            out.insert(f, "FAILED".into());
+        }
+    }
+    out
+}
+
+fn state_names(definition: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, s) in definition["States"].as_object().into_iter().flatten() {
+        out.push(name.clone());
+        for inner in s.get("ItemProcessor").or_else(|| s.get("Iterator")).into_iter().chain(s["Branches"].as_array().into_iter().flatten()) {
+            out.extend(state_names(inner));
+        }
+    }
+    out
+}
+
+fn example(path: &str) -> Value {
+    let full = format!("{}/examples/{path}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap()
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target")));
+    target.join("console-screenshots").join(format!("{name}.png"))
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// The page's `data-status` of each `data-state` element.
+fn page_statuses(page: &mut Page, b: &mut Browser) -> BTreeMap<String, String> {
+    let v = page.eval(b, "Object.fromEntries([...document.querySelectorAll('.graph [data-state]')].map(n => [n.dataset.state, n.dataset.status || '']))");
+    serde_json::from_value(v).unwrap()
+}
+
+fn count_states(page: &mut Page, b: &mut Browser) -> usize {
+    page.eval(b, "document.querySelectorAll('.graph [data-state]').length").as_u64().unwrap() as usize
+}
+
+/// Opens `path`, checks it rendered without problems, keeps a screenshot.
+fn visit(page: &mut Page, b: &mut Browser, base: &str, path: &str, shot: &str) {
+    page.open(b, &format!("{base}{path}"));
+    let error = page.eval(b, "(document.querySelector('#app > .error') || {}).textContent || ''");
+    assert_eq!(error, json!(""), "{path} shows an error");
+    page.screenshot(b, &screenshot_path(shot));
+    assert!(page.problems.is_empty(), "{path}: {:?}", page.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_load_and_executions_show_their_states() {
+    let h = start().await;
+    for (name, component) in [("transform", "transform"), ("processed", "processed"), ("logger", "logger"), ("fail", "fail")] {
+        create_function(&h, name, component).await;
+    }
+    let order = example("workflows/order.asl.json");
+    let order_arn = create_machine(&h, "order", &order).await;
+    let fail = "arn:aws:lambda:us-east-1:111111111111:function:fail";
+    let caught = json!({"StartAt": "Flaky", "States": {
+        "Flaky": {"Type": "Task", "Resource": fail, "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 1}],
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Recover"}], "Next": "Never"},
+        "Never": {"Type": "Pass", "End": true},
+        "Recover": {"Type": "Pass", "Next": "Done"},
+        "Done": {"Type": "Succeed"}}});
+    let caught_arn = create_machine(&h, "caught", &caught).await;
+    let failing = json!({"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Next": "Boom"},
+        "Boom": {"Type": "Task", "Resource": fail, "End": true}}});
+    let failing_arn = create_machine(&h, "failing", &failing).await;
+
+    let runs = [
+        ("order", &order, run_to_end(&h, &order_arn, &example("workflows/order.input.json")).await),
+        ("caught", &caught, run_to_end(&h, &caught_arn, &json!({"error": "Boom", "cause": "once"})).await),
+        ("failing", &failing, run_to_end(&h, &failing_arn, &json!({"error": "Bad", "cause": "always"})).await),
+    ];
+    let mut expected = Vec::new();
+    for (name, def, arn) in &runs {
+        expected.push((name.to_string(), arn.clone(), state_names(def).len(), statuses_from_history(&h, arn, def).await));
+    }
+    // The expectations themselves cover each status these runs produce.
+    assert_eq!(expected[1].3["Flaky"], "CAUGHT_ERROR");
+    assert_eq!(expected[2].3["Boom"], "FAILED");
+    assert_eq!(expected[0].3["Rejected"], "NOT_STARTED");
+
+    let base = h.server.endpoint();
+    let machines = [(order_arn.clone(), state_names(&order).len())];
+    tokio::task::spawn_blocking(move || {
+        let mut b = Browser::launch();
+        let mut page = b.new_page();
+        visit(&mut page, &mut b, &base, "/console/", "home");
+        let listed = page.eval(&mut b, "[...document.querySelectorAll('#state-machines a')].map(a => a.textContent)");
+        assert_eq!(listed, json!(["order", "caught", "failing"]));
+        assert_eq!(page.eval(&mut b, "document.querySelectorAll('#executions tbody a').length"), json!(3));
+        assert_eq!(page.eval(&mut b, "document.querySelectorAll('#functions tbody a').length"), json!(4));
+
+        for (arn, states) in machines {
+            visit(&mut page, &mut b, &base, &format!("/console/state-machines/{}", enc(&arn)), "state-machine");
+            assert_eq!(count_states(&mut page, &mut b), states);
+        }
+        for (name, arn, states, statuses) in expected {
+            visit(&mut page, &mut b, &base, &format!("/console/executions/{}", enc(&arn)), &format!("execution-{name}"));
+            assert_eq!(count_states(&mut page, &mut b), states, "{name}");
+            assert_eq!(page_statuses(&mut page, &mut b), statuses, "{name}");
+            // Selecting a state shows its details.
+            let first = statuses.iter().find(|(_, s)| *s != "NOT_STARTED").unwrap().0.clone();
+            page.eval(&mut b, &format!("document.querySelector('.graph [data-state=\"{first}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true}}))"));
+            page.wait_for(&mut b, &format!("document.querySelector('#state-panel').dataset.state === '{first}'"), Duration::from_secs(5));
+            let panel = page.eval(&mut b, "[...document.querySelectorAll('#state-panel h3')].map(e => e.textContent)");
+            assert!(panel.as_array().unwrap().contains(&json!("Input")), "{name}: {panel}");
+            let rows = page.eval(&mut b, "document.querySelectorAll('#history tbody tr').length").as_u64().unwrap();
+            assert!(rows >= 4, "{name}: {rows} history rows");
+        }
+        let failure_listed = page.eval(&mut b, "document.querySelector('#history').textContent.includes('LambdaFunctionFailed')");
+        assert_eq!(failure_listed, json!(true));
+
+        visit(&mut page, &mut b, &base, "/console/functions/transform", "function");
+        let config = page.eval(&mut b, "document.querySelector('#configuration').textContent");
+        assert!(config.as_str().unwrap().contains("transform"), "{config}");
+
+        // An unknown page says so (and is the only error expected).
+        page.open(&mut b, &format!("{base}/console/executions/{}", enc("arn:aws:states:us-east-1:111111111111:execution:order:nope")));
+        let error = page.eval(&mut b, "document.querySelector('#app > .error').textContent");
+        assert!(error.as_str().unwrap().contains("ExecutionDoesNotExist"), "{error}");
+    })
+    .await
+    .unwrap();
+    h.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_execution_is_started_followed_live_approved_and_another_stopped() {
+    let h = start().await;
+    create_function(&h, "transform", "transform").await;
+    create_function(&h, "notify-approver", "notify_approver").await;
+    let machine = create_machine(&h, "approval", &example("approval/approval.asl.json")).await;
+    let base = h.server.endpoint();
+    let order = example("approval/order.json");
+    let machine_path = format!("/console/state-machines/{}", enc(&machine));
+    let arn = tokio::task::spawn_blocking(move || {
+        let mut b = Browser::launch();
+        let mut page = b.new_page();
+        visit(&mut page, &mut b, &base, &machine_path, "start-form");
+        // Invalid JSON disables the button and says why.
+        page.eval(&mut b, "(() => { const t = document.querySelector('#start-form textarea'); t.value = '{\"id\": '; t.dispatchEvent(new Event('input')); })()");
+        assert_eq!(page.eval(&mut b, "document.querySelector('#start-execution').disabled"), json!(true));
+        let why = page.eval(&mut b, "document.querySelector('#start-form .field-error').textContent");
+        assert!(why.as_str().unwrap().starts_with("Invalid JSON"), "{why}");
+        let set = format!(
+            "(() => {{ const t = document.querySelector('#start-form textarea'); t.value = {}; t.dispatchEvent(new Event('input')); }})()",
+            serde_json::to_string(&order.to_string()).unwrap()
+        );
+        page.eval(&mut b, &set);
+        assert_eq!(page.eval(&mut b, "document.querySelector('#start-execution').disabled"), json!(false));
+        page.eval(&mut b, "document.querySelector('#start-execution').click()");
+        // The form leads to the new execution's page, which follows it live.
+        page.wait_for(&mut b, "document.body.dataset.page === 'executions' && document.body.dataset.ready === 'true'", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('[data-state=\"WaitForApproval\"]').dataset.status === 'RUNNING'", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('.approval button.approve')", Duration::from_secs(10));
+        assert_eq!(page_statuses(&mut page, &mut b)["PriceOrder"], "SUCCEEDED");
+        assert_eq!(page_statuses(&mut page, &mut b)["Fulfil"], "NOT_STARTED");
+        page.screenshot(&mut b, &screenshot_path("execution-waiting"));
+        let arn = page.eval(&mut b, "decodeURIComponent(location.pathname.split('/').pop())").as_str().unwrap().to_string();
+        page.eval(&mut b, "document.querySelector('.approval button.approve').click()");
+        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'SUCCEEDED'", Duration::from_secs(10));
+        let statuses = page_statuses(&mut page, &mut b);
+        for state in ["PriceOrder", "WaitForApproval", "Fulfil"] {
+            assert_eq!(statuses[state], "SUCCEEDED", "{statuses:?}");
+        }
+        assert_eq!(statuses["Rejected"], "NOT_STARTED");
+        page.screenshot(&mut b, &screenshot_path("execution-approved"));
+        assert!(page.problems.is_empty(), "{:?}", page.problems);
+        arn
+    })
+    .await
+    .unwrap();
+    let d = h.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded);
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out["approval"], json!({"approved": true}));
+
+    // Stop, from the page of another waiting execution.
+    let r = h.sfn.start_execution().state_machine_arn(&machine).input(example("approval/order.json").to_string()).send().await.unwrap();
+    let second = r.execution_arn().to_string();
+    let base = h.server.endpoint();
+    let path = format!("/console/executions/{}", enc(&second));
+    tokio::task::spawn_blocking(move || {
+        let mut b = Browser::launch();
+        let mut page = b.new_page();
+        visit(&mut page, &mut b, &base, &path, "execution-running");
+        page.wait_for(&mut b, "document.querySelector('#stop-execution')", Duration::from_secs(10));
+        page.eval(&mut b, "document.querySelector('#stop-execution').click()");
+        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'ABORTED'", Duration::from_secs(10));
+        assert!(page.problems.is_empty(), "{:?}", page.problems);
+    })
+    .await
+    .unwrap();
+    assert_eq!(wait_status(&h, &second, |s| *s != ExecutionStatus::Running).await, ExecutionStatus::Aborted);
+    h.server.shutdown().await.unwrap();
+}
