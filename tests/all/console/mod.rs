@@ -300,5 +300,26 @@ async fn a_waiting_execution_is_started_followed_live_approved_and_another_stopp
     .await
     .unwrap();
     assert_eq!(wait_status(&h, &second, |s| *s != ExecutionStatus::Running).await, ExecutionStatus::Aborted);
+
+    // A page left open follows an execution answered elsewhere (polling, no reload).
+    let r = h.sfn.start_execution().state_machine_arn(&machine).input(example("approval/order.json").to_string()).send().await.unwrap();
+    let third = r.execution_arn().to_string();
+    let (base, sfn) = (h.server.endpoint(), h.sfn.clone());
+    let path = format!("/console/executions/{}", enc(&third));
+    tokio::task::spawn_blocking(move || {
+        let mut b = Browser::launch();
+        let mut page = b.new_page();
+        visit(&mut page, &mut b, &base, &path, "execution-live");
+        page.wait_for(&mut b, "document.querySelector('.approval[data-token]')", Duration::from_secs(10));
+        let token = page.eval(&mut b, "document.querySelector('.approval[data-token]').dataset.token");
+        page.eval(&mut b, "window.loadedOnce = true");
+        let send = sfn.send_task_success().task_token(token.as_str().unwrap()).output(r#"{"by":"cli"}"#).send();
+        tokio::runtime::Handle::current().block_on(send).expect("SendTaskSuccess");
+        page.wait_for(&mut b, "document.querySelector('[data-state=\"Fulfil\"]').dataset.status === 'SUCCEEDED'", Duration::from_secs(10));
+        assert_eq!(page.eval(&mut b, "window.loadedOnce === true && document.body.dataset.executionStatus"), json!("SUCCEEDED"));
+        assert!(page.problems.is_empty(), "{:?}", page.problems);
+    })
+    .await
+    .unwrap();
     h.server.shutdown().await.unwrap();
 }

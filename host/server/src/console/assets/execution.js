@@ -156,7 +156,7 @@ function approval(view, t) {
   output.area.addEventListener('validity', () => { approve.disabled = !output.valid(); });
   const reject = h('button', { class: 'reject', onclick: () => act(view, () =>
     sfn('SendTaskFailure', { taskToken: t.taskToken, error: error.value, cause: cause.value })) }, 'Reject');
-  return h('div', { class: 'approval', 'data-waiting-state': t.stateName },
+  return h('div', { class: 'approval', 'data-waiting-state': t.stateName, 'data-token': t.taskToken },
     h('h3', {}, t.stateName),
     h('div', { class: 'pair' },
       h('div', { class: 'stack' }, h('label', {}, 'Output (JSON)', output.area), output.message, approve),
