@@ -15,8 +15,14 @@ pub use buckets::Buckets;
 pub use http::{HTTP_INVOKE, HttpPolicy};
 
 use stepbox_engine::{BoxFuture, Pattern, Target, TaskFailure, TaskInvoker, TaskRequest};
-use stepbox_sandbox::{RegisteredFunction, Registry, Request, TaskContext};
+use stepbox_sandbox::{Invocation, RegisteredFunction, Registry, Request, TaskContext};
 use stepbox_types::{Arn, Identity};
+
+/// Told of every function invocation a Task state makes, with its logs
+/// (the server keeps recent ones for its console).
+pub trait InvocationObserver: Send + Sync {
+    fn observed(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation);
+}
 
 /// Runs Task states as registered components.
 #[derive(Clone)]
@@ -30,6 +36,8 @@ pub struct SandboxInvoker {
     bindings: Arc<Bindings>,
     /// Where the built-in S3 integrations keep objects (`--buckets`).
     buckets: Option<Arc<Buckets>>,
+    /// Told of each invocation.
+    observer: Option<Arc<dyn InvocationObserver>>,
 }
 
 impl SandboxInvoker {
@@ -40,7 +48,14 @@ impl SandboxInvoker {
             http: Arc::new(HttpPolicy::default()),
             bindings: Arc::new(Bindings::default()),
             buckets: None,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every invocation.
+    pub fn with_observer(mut self, observer: Arc<dyn InvocationObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The bucket directory of the built-in S3 integrations (`--buckets`).
@@ -83,6 +98,7 @@ impl TaskInvoker for SandboxInvoker {
         }
         let registry = self.registry.clone();
         let identity = self.identity.clone();
+        let observer = self.observer.clone();
         Box::pin(async move {
             // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
             let function = match req.qualifier.as_deref() {
@@ -101,7 +117,7 @@ impl TaskInvoker for SandboxInvoker {
                     ),
                 ));
             };
-            run(&registry, &function, req).await
+            run(&registry, &function, req, observer.as_deref()).await
         })
     }
 }
@@ -118,12 +134,13 @@ impl SandboxInvoker {
             return Box::pin(async move { Err(failure) });
         };
         let registry = self.registry.clone();
+        let observer = self.observer.clone();
         Box::pin(async move {
             let Some(function) = registry.get(&name) else {
                 return Err(bindings::missing_function(&req.resource, &name));
             };
             req.input = bindings::request(&req.resource, std::mem::take(&mut req.input), req.jsonata);
-            run(&registry, &function, req).await
+            run(&registry, &function, req, observer.as_deref()).await
         })
     }
 }
@@ -132,7 +149,12 @@ impl SandboxInvoker {
 const BUILT_IN: &str = "s3:getObject and s3:putObject, also as aws-sdk:s3, on local buckets with --buckets DIR";
 
 /// Runs `req` on registered function `function` and reads its JSON output.
-async fn run(registry: &Registry, function: &RegisteredFunction, req: TaskRequest) -> Result<serde_json::Value, TaskFailure> {
+async fn run(
+    registry: &Registry,
+    function: &RegisteredFunction,
+    req: TaskRequest,
+    observer: Option<&dyn InvocationObserver>,
+) -> Result<serde_json::Value, TaskFailure> {
     let input = req.input.to_string();
     let context = TaskContext {
         execution_name: req.context.execution_name,
@@ -142,6 +164,7 @@ async fn run(registry: &Registry, function: &RegisteredFunction, req: TaskReques
         task_token: req.context.task_token,
         request_id: req.context.request_id,
     };
+    let observed = observer.map(|o| (o, context.clone()));
     let invocation = registry
         .sandbox()
         .invoke(
@@ -149,6 +172,9 @@ async fn run(registry: &Registry, function: &RegisteredFunction, req: TaskReques
             Request { input: &input, context, limits: &function.limits, on_heartbeat: req.heartbeat.map(|h| h.0) },
         )
         .await;
+    if let Some((o, context)) = observed {
+        o.observed(function, &context, &invocation);
+    }
     match invocation.result {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
             TaskFailure::new("Lambda.Unknown", format!("The function returned output that is not JSON: {e}"))

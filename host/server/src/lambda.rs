@@ -590,9 +590,11 @@ async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id:
         }
         "Event" => {
             let registry = state.registry.clone();
+            let invocations = state.invocations.clone();
             tokio::spawn(async move {
-                let req = stepbox_sandbox::Request { input: &input, context, limits: &function.limits, on_heartbeat: None };
+                let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
                 let inv = registry.sandbox().invoke(&function.function, req).await;
+                invocations.record(&function, &context, &inv);
                 if let Err(e) = inv.result {
                     tracing::info!(function = %function.name, error = e.error_name(), "asynchronous invocation failed");
                 }
@@ -602,8 +604,9 @@ async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id:
             Ok(r)
         }
         "RequestResponse" => {
-            let req = stepbox_sandbox::Request { input: &input, context, limits: &function.limits, on_heartbeat: None };
+            let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
             let inv = state.registry.sandbox().invoke(&function.function, req).await;
+            state.invocations.record(&function, &context, &inv);
             let (body, failed) = match inv.result {
                 Ok(text) => (text, false),
                 // A task's own error has the Python runtime's envelope (with

@@ -109,6 +109,8 @@ pub struct AppState {
     pub durability: Arc<durable::Durability>,
     /// Task tokens waited on (shared with the engine; the console lists them).
     pub(crate) callbacks: Arc<MemoryCallbacks>,
+    /// Recent function invocations, Task states' included (the console shows them).
+    pub(crate) invocations: Arc<console::Invocations>,
 }
 
 impl AppState {
@@ -133,7 +135,9 @@ impl AppState {
         store: Arc<dyn Stores>,
         durability: Arc<durable::Durability>,
     ) -> Self {
+        let invocations = Arc::new(console::Invocations::default());
         let invoker = SandboxInvoker::new(registry.clone())
+            .with_observer(invocations.clone())
             .with_identity(config.identity.clone())
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() })
             .with_bindings(config.bindings.clone())
@@ -175,6 +179,7 @@ impl AppState {
             definitions: Default::default(),
             durability,
             callbacks,
+            invocations,
         };
         let _ = nested.parts.set(nested::Parts {
             engine: Arc::downgrade(&state.engine),
@@ -188,6 +193,7 @@ impl AppState {
             definitions: state.definitions.clone(),
             durability: state.durability.clone(),
             callbacks: state.callbacks.clone(),
+            invocations: state.invocations.clone(),
         });
         state
     }

@@ -35,6 +35,7 @@ pub(crate) struct Parts {
     /// Children are recorded executions too.
     pub durability: Arc<crate::durable::Durability>,
     pub callbacks: Arc<stepbox_engine::MemoryCallbacks>,
+    pub invocations: Arc<crate::console::Invocations>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -68,6 +69,7 @@ impl Executions for ServerExecutions {
             // a restart, and its resumed parent re-attaches to it by name.
             durability: p.durability.clone(),
             callbacks: p.callbacks.clone(),
+            invocations: p.invocations.clone(),
         };
         Box::pin(async move { start_child(&state, req).await })
     }

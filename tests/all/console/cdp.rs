@@ -156,7 +156,17 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Closes the browser (its helper processes too, so its profile can be
+    /// removed), killing it if it does not exit within 5 s.
     fn drop(&mut self) {
+        let mut msg = serde_json::to_vec(&json!({"id": 0, "method": "Browser.close", "params": {}})).unwrap();
+        msg.push(0);
+        if self.to_browser.write_all(&msg).is_ok() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

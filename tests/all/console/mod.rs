@@ -187,6 +187,12 @@ async fn pages_load_and_executions_show_their_states() {
     assert_eq!(expected[2].3["Boom"], "FAILED");
     assert_eq!(expected[0].3["Rejected"], "NOT_STARTED");
 
+    let order_exec = runs[0].2.clone();
+    let order_transitions = {
+        let history = h.sfn.get_execution_history().execution_arn(&order_exec).max_results(1000).send().await.unwrap();
+        history.events().iter().filter(|e| e.state_entered_event_details().is_some()).count()
+    };
+    let failing_machine = failing_arn.clone();
     let base = h.server.endpoint();
     let machines = [(order_arn.clone(), state_names(&order).len())];
     tokio::task::spawn_blocking(move || {
@@ -218,9 +224,34 @@ async fn pages_load_and_executions_show_their_states() {
         let failure_listed = page.eval(&mut b, "document.querySelector('#history').textContent.includes('LambdaFunctionFailed')");
         assert_eq!(failure_listed, json!(true));
 
+        // The order execution (visited last but two): its transitions and their cost.
+        visit(&mut page, &mut b, &base, &format!("/console/executions/{}", enc(&order_exec)), "execution-order-cost");
+        let cost = page.eval(&mut b, "[...document.querySelectorAll('#cost td')].map(td => td.textContent)");
+        assert_eq!(cost[1], json!(order_transitions.to_string()), "{cost}");
+        let expected_cost = format!("{:.8}", order_transitions as f64 * 0.000025);
+        let expected_cost = format!("{} USD", expected_cost.trim_end_matches('0').trim_end_matches('.'));
+        assert_eq!(cost[2], json!(expected_cost), "{cost}");
+        // Notify's Task logged: its attempt's log tail is on the execution page.
+        page.eval(&mut b, "document.querySelector('.graph [data-state=\"Notify\"]').dispatchEvent(new MouseEvent('click', {bubbles: true}))");
+        page.wait_for(&mut b, "document.querySelector('#state-panel .state-logs pre.log')", Duration::from_secs(5));
+        let log = page.eval(&mut b, "document.querySelector('#state-panel .state-logs pre.log').textContent");
+        assert!(log.as_str().unwrap().contains("logger: state 'Notify' attempt 1"), "{log}");
+
         visit(&mut page, &mut b, &base, "/console/functions/transform", "function");
         let config = page.eval(&mut b, "document.querySelector('#configuration').textContent");
         assert!(config.as_str().unwrap().contains("transform"), "{config}");
+        let calls = page.eval(&mut b, "document.querySelectorAll('.invocations tbody tr').length");
+        assert_eq!(calls, json!(1), "transform ran once, for the order execution");
+        visit(&mut page, &mut b, &base, "/console/functions/logger", "function-logger");
+        let tail = page.eval(&mut b, "document.querySelector('.invocations pre.log').textContent");
+        assert!(tail.as_str().unwrap().contains("logger: error line"), "{tail}");
+
+        // Monitoring: the failing machine's one execution, failed with Bad.
+        visit(&mut page, &mut b, &base, &format!("/console/state-machines/{}", enc(&failing_machine)), "monitoring");
+        let counts = page.eval(&mut b, "Object.fromEntries([...document.querySelectorAll('#status-counts tbody tr')].map(r => [r.cells[0].textContent, r.cells[1].textContent]))");
+        assert_eq!((counts["FAILED"].as_str(), counts["SUCCEEDED"].as_str()), (Some("1"), Some("0")), "{counts}");
+        let errors = page.eval(&mut b, "[...document.querySelectorAll('#errors tbody td')].map(td => td.textContent)");
+        assert_eq!(errors, json!(["Bad", "1"]));
 
         // An unknown page says so (and is the only error expected).
         page.open(&mut b, &format!("{base}/console/executions/{}", enc("arn:aws:states:us-east-1:111111111111:execution:order:nope")));

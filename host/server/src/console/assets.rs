@@ -16,6 +16,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("machine.js", "text/javascript; charset=utf-8", include_str!("assets/machine.js")),
     ("execution.js", "text/javascript; charset=utf-8", include_str!("assets/execution.js")),
     ("function.js", "text/javascript; charset=utf-8", include_str!("assets/function.js")),
+    ("monitor.js", "text/javascript; charset=utf-8", include_str!("assets/monitor.js")),
+    ("cost.js", "text/javascript; charset=utf-8", include_str!("assets/cost.js")),
 ];
 
 /// A file's text and content type.

@@ -6,13 +6,21 @@
 //! * `POST /console/api/graph`: a definition (the body) drawn as SVG
 //!   ([`stepbox_graph`]'s layered layout), every state a `data-state` element;
 //! * `GET /console/api/task-tokens?executionArn=ARN`: the task tokens the
-//!   execution's states wait on now (for the approve and reject buttons).
+//!   execution's states wait on now (for the approve and reject buttons);
+//! * `GET /console/api/invocations?functionName=NAME` (newest first) or
+//!   `?executionArn=ARN` (its Task states' invocations, oldest first): recent
+//!   invocations with duration, error and log tail ([`Invocations`]);
+//! * `GET /console/api/prices`: the cost estimates' price table ([`prices`]).
 //!
 //! Every page path (`/console/`, `/console/state-machines/{ARN}`,
 //! `/console/executions/{ARN}`, `/console/functions/{NAME}`) answers the same
 //! shell; the page's script reads the path.
 
 mod assets;
+mod invocations;
+pub mod prices;
+
+pub(crate) use invocations::Invocations;
 
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -39,6 +47,11 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
     match (req.method().clone(), rest) {
         (Method::POST, "api/graph") => graph(&state, req).await,
         (Method::GET, "api/task-tokens") => task_tokens(&state, &req),
+        (Method::GET, "api/invocations") => recent_invocations(&state, &req),
+        (Method::GET, "api/prices") => match prices::table() {
+            Ok(t) => json_response(StatusCode::OK, "application/json", &t),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        },
         (_, r) if get && (r.is_empty() || PAGES.iter().any(|p| r.starts_with(p) && r.len() > p.len())) => {
             bytes(StatusCode::OK, "text/html; charset=utf-8", assets::INDEX.as_bytes())
         }
@@ -62,14 +75,23 @@ async fn graph(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     bytes(StatusCode::OK, "image/svg+xml", stepbox_graph::to_svg(&layout).as_bytes())
 }
 
-fn task_tokens(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+/// A query parameter's decoded value.
+fn param(req: &Request<Incoming>, key: &str) -> Option<String> {
     let query = req.uri().query().unwrap_or("");
-    let arn = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "executionArn")
-        .map(|(_, v)| crate::lambda::percent_decode(v));
-    let Some(arn) = arn else {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| crate::lambda::percent_decode(v))
+}
+
+fn recent_invocations(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let list = match (param(req, "functionName"), param(req, "executionArn")) {
+        (Some(name), _) => state.invocations.of_function(&name),
+        (None, Some(arn)) => state.invocations.of_execution(&arn),
+        (None, None) => return error(StatusCode::BAD_REQUEST, "functionName or executionArn is required"),
+    };
+    json_response(StatusCode::OK, "application/json", &json!({ "invocations": list }))
+}
+
+fn task_tokens(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let Some(arn) = param(req, "executionArn") else {
         return error(StatusCode::BAD_REQUEST, "executionArn is required");
     };
     let tokens: Vec<_> =

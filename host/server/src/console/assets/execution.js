@@ -6,6 +6,8 @@ import { sfn, sfnAll, consoleGet } from './api.js';
 import { renderGraph, applyStatuses } from './graph.js';
 import { analyse, mapRuns, details } from './status.js';
 import { h, link, paths, section, table, when, duration, statusBadge, jsonBlock, jsonField, errorBox, pretty } from './ui.js';
+import { invocationsTable } from './function.js';
+import { prices, transitions, standardCost, lambdaCost, money } from './cost.js';
 
 const POLL_MS = 500;
 
@@ -24,12 +26,15 @@ export async function execution(arn) {
     io: h('div', { class: 'io' }),
     history: h('tbody', {}),
     message: h('div', { class: 'outcome' }),
+    cost: h('div', { id: 'cost' }),
+    prices: await prices(),
   };
   view.graph = await renderGraph(machine.definition, (name) => { view.selected = name; draw(view); });
   const node = h('div', {},
     view.header, view.message,
     h('div', { class: 'exec-main' }, h('div', { class: 'graph-wrap' }, view.graph), view.panel),
     section('Waiting for a task token', view.waiting),
+    section('Transitions and cost', view.cost),
     section('Map states', view.maps),
     section('Input and output', view.io),
     section('Event history', h('table', { id: 'history' },
@@ -55,12 +60,15 @@ function poll(view) {
 }
 
 async function refresh(view) {
-  const [desc, events, tokens] = await Promise.all([
+  const arn = encodeURIComponent(view.arn);
+  const [desc, events, tokens, invocations] = await Promise.all([
     sfn('DescribeExecution', { executionArn: view.arn }),
     sfnAll('GetExecutionHistory', { executionArn: view.arn, maxResults: 1000 }, 'events', 100000),
-    consoleGet(`task-tokens?executionArn=${encodeURIComponent(view.arn)}`).then((r) => r.tokens),
+    consoleGet(`task-tokens?executionArn=${arn}`).then((r) => r.tokens),
+    consoleGet(`invocations?executionArn=${arn}`).then((r) => r.invocations),
   ]);
   view.desc = desc;
+  view.invocations = invocations;
   const { states, owner } = analyse(events, desc.status);
   view.states = states;
   view.owner = owner;
@@ -79,6 +87,7 @@ function draw(view) {
   applyStatuses(view.graph, view.states, view.selected);
   drawHeader(view);
   drawPanel(view);
+  drawCost(view);
   view.maps.replaceChildren(table(['Map state', 'Items', 'Started', 'Succeeded', 'Failed', 'Aborted'],
     mapRuns(view.events, view.owner).map((r) => [r.name, r.items, r.started, r.succeeded, r.failed, r.aborted])));
   const d = view.desc;
@@ -86,6 +95,16 @@ function draw(view) {
     h('div', {}, h('h3', {}, 'Input'), jsonBlock(d.input)),
     h('div', {}, h('h3', {}, d.error ? 'Error' : 'Output'),
       d.error ? h('div', {}, h('p', {}, h('strong', {}, d.error)), jsonBlock(d.cause)) : jsonBlock(d.output))));
+}
+
+function drawCost(view) {
+  const p = view.prices;
+  const n = transitions(view.events);
+  const fns = view.invocations || [];
+  view.cost.replaceChildren(table(['', 'Count', 'On AWS'], [
+    ['State transitions (Standard)', String(n), money(standardCost(n, p), p)],
+    ['Lambda invocations (recorded)', String(fns.length), money(lambdaCost(fns, p), p)],
+  ]), h('p', { class: 'muted' }, p.source));
 }
 
 function drawHeader(view) {
@@ -133,6 +152,7 @@ function drawPanel(view) {
     field('Cause', s.cause),
     field('Input', s.input),
     field('Output', s.output),
+    logs(view, s.name),
     s.assigned ? [h('h3', {}, 'Assigned variables'),
       table(['Variable', 'Value'], Object.entries(s.assigned).map(([k, v]) => [k, h('pre', { class: 'json' }, pretty(v))]))] : null,
   ));
@@ -177,4 +197,11 @@ function summary(e) {
   const d = details(e);
   const text = d.error ? `${d.error}` : d.name || d.resource || '';
   return text || 'details';
+}
+
+// The selected state's function invocations, one per attempt, with their logs.
+function logs(view, name) {
+  const mine = (view.invocations || []).filter((i) => i.stateName === name);
+  if (!mine.length) return null;
+  return h('div', { class: 'state-logs' }, h('h3', {}, 'Invocations and logs'), invocationsTable(mine, false));
 }

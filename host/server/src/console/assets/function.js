@@ -1,7 +1,8 @@
-// /console/functions/{NAME}: configuration, versions and aliases.
+// /console/functions/{NAME}: configuration, versions, aliases and recent
+// invocations (the function API's and Task states'), with their log tails.
 
-import { lambda } from './api.js';
-import { h, section, table } from './ui.js';
+import { lambda, consoleGet } from './api.js';
+import { h, link, paths, section, table, when, duration } from './ui.js';
 
 export async function fn(name) {
   const path = `/${encodeURIComponent(name)}`;
@@ -10,6 +11,7 @@ export async function fn(name) {
     lambda(`${path}/versions`).then((r) => r.Versions || []),
     lambda(`${path}/aliases`).then((r) => r.Aliases || []),
   ]);
+  const recent = (await consoleGet(`invocations?functionName=${encodeURIComponent(name)}`)).invocations;
   const c = fnc.Configuration || {};
   document.title = `${c.FunctionName || name} · stepbox console`;
   const facts = ['FunctionName', 'FunctionArn', 'Runtime', 'Handler', 'MemorySize', 'Timeout', 'CodeSize', 'CodeSha256', 'Version', 'LastModified', 'State', 'Description'];
@@ -23,6 +25,18 @@ export async function fn(name) {
         versions.map((v) => [v.Version, h('code', {}, v.CodeSha256 || ''), v.Description || '', v.LastModified || '']), { id: 'versions' })),
       section('Aliases', table(['Name', 'Version', 'Description'],
         aliases.map((a) => [a.Name, a.FunctionVersion, a.Description || '']), { id: 'aliases' })),
+      section('Recent invocations', invocationsTable(recent)),
     ),
   };
+}
+
+export function invocationsTable(list, withCaller = true) {
+  return table(['Time', 'Duration', 'Memory (MB)', 'Error', withCaller ? 'Called by' : 'Attempt', 'Log tail'],
+    list.map((i) => [
+      when(i.time), duration(i.durationMs), i.memorySizeMb,
+      i.error ? h('span', { class: 'error-name', title: i.cause || '' }, i.error) : '',
+      withCaller ? (i.executionArn ? [link(paths.execution(i.executionArn), i.executionArn.split(':').pop()), ` ${i.stateName || ''}`] : 'Invoke')
+        : `${i.stateName} #${i.retryCount + 1}`,
+      i.logTail ? h('details', {}, h('summary', {}, `${i.logTail.split('\n').filter(Boolean).length} line(s)`), h('pre', { class: 'log' }, i.logTail)) : '',
+    ]), { class: 'invocations' });
 }

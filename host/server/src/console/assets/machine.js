@@ -2,13 +2,16 @@
 
 import { sfn, sfnAll } from './api.js';
 import { renderGraph } from './graph.js';
+import { monitoring } from './monitor.js';
+import { prices, expressCost, money } from './cost.js';
 import { h, link, paths, section, table, when, statusBadge, jsonField, errorBox, navigate } from './ui.js';
 
 export async function machine(arn) {
   const sm = await sfn('DescribeStateMachine', { stateMachineArn: arn });
   document.title = `${sm.name} · stepbox console`;
   const graph = await renderGraph(sm.definition);
-  const executions = sm.type === 'EXPRESS' ? [] : await sfnAll('ListExecutions', { stateMachineArn: arn }, 'executions', 500);
+  const executions = sm.type === 'EXPRESS' ? [] : await sfnAll('ListExecutions', { stateMachineArn: arn }, 'executions', 1000);
+  const monitor = sm.type === 'EXPRESS' ? h('p', { class: 'muted' }, 'Express executions are not listed.') : await monitoring(executions);
   return {
     node: h('div', {},
       h('h1', {}, sm.name, ' ', h('span', { class: 'badge' }, sm.type)),
@@ -18,6 +21,7 @@ export async function machine(arn) {
         h('dt', {}, 'Created'), h('dd', {}, when(sm.creationDate))),
       section('Graph', graph),
       section('Start an execution', startForm(sm)),
+      section('Monitoring', monitor),
       section('Executions', table(['Name', 'Status', 'Started', 'Stopped'],
         executions.map((e) => [link(paths.execution(e.executionArn), e.name), statusBadge(e.status), when(e.startDate), when(e.stopDate)]),
         { id: 'executions' })),
@@ -43,7 +47,10 @@ function startForm(sm) {
       if (name.value.trim()) params.name = name.value.trim();
       if (sm.type === 'EXPRESS') {
         const r = await sfn('StartSyncExecution', params);
-        outcome.replaceChildren(h('p', {}, statusBadge(r.status)), h('pre', { class: 'json' }, r.output || r.cause || ''));
+        const p = await prices();
+        const billed = r.billingDetails || {};
+        const cost = expressCost(billed.billedDurationInMilliseconds || 0, billed.billedMemoryUsedInMB || 64, p);
+        outcome.replaceChildren(h('p', {}, statusBadge(r.status), ` would cost ${money(cost, p)} on AWS`), h('pre', { class: 'json' }, r.output || r.cause || ''));
       } else {
         const r = await sfn('StartExecution', params);
         navigate(paths.execution(r.executionArn));

@@ -1,0 +1,94 @@
+//! Recent function invocations, for the console: each function's last
+//! [`PER_FUNCTION`] invocations (from the function API's Invoke and from
+//! Task states inside workflows), with duration, error and the tail of their
+//! logs. Kept in memory only: a restart forgets them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use stepbox_sandbox::{Invocation, RegisteredFunction, TaskContext};
+
+/// Invocations kept per function, newest first.
+pub const PER_FUNCTION: usize = 100;
+/// Bytes of each invocation's log kept (its end, as Lambda's `LogType: Tail`).
+pub const LOG_TAIL: usize = 4096;
+
+/// One invocation, as the console shows it.
+#[derive(Debug, Clone)]
+struct Record {
+    time: chrono::DateTime<chrono::Utc>,
+    function: String,
+    memory_mb: u64,
+    context: TaskContext,
+    duration_ms: f64,
+    error: Option<(String, String)>,
+    log_tail: String,
+    log_dropped_bytes: u64,
+}
+
+impl Record {
+    fn to_json(&self) -> Value {
+        json!({
+            "time": crate::epoch(self.time),
+            "functionName": self.function,
+            "requestId": self.context.request_id,
+            "executionArn": (!self.context.execution_arn.is_empty()).then_some(&self.context.execution_arn),
+            "stateName": (!self.context.state_name.is_empty()).then_some(&self.context.state_name),
+            "retryCount": self.context.retry_count,
+            "durationMs": self.duration_ms,
+            "memorySizeMb": self.memory_mb,
+            "error": self.error.as_ref().map(|e| &e.0),
+            "cause": self.error.as_ref().map(|e| &e.1),
+            "logTail": self.log_tail,
+            "logDroppedBytes": self.log_dropped_bytes,
+        })
+    }
+}
+
+/// The recent invocations of every function.
+#[derive(Default)]
+pub struct Invocations {
+    by_function: Mutex<HashMap<String, VecDeque<Record>>>,
+}
+
+impl Invocations {
+    /// Keeps `invocation` of `function` (the function's base name: versions share it).
+    pub fn record(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation) {
+        let name = function.name.split(':').next().unwrap_or(&function.name).to_string();
+        let record = Record {
+            time: chrono::Utc::now(),
+            function: name.clone(),
+            memory_mb: function.limits.memory_bytes >> 20,
+            context: TaskContext { task_token: None, ..context.clone() },
+            duration_ms: invocation.duration.as_secs_f64() * 1000.0,
+            error: invocation.result.as_ref().err().map(|e| (e.error_name().to_string(), e.cause().to_string())),
+            log_tail: invocation.logs.tail(LOG_TAIL).to_string(),
+            log_dropped_bytes: invocation.logs.dropped_bytes + (invocation.logs.text.len().saturating_sub(LOG_TAIL)) as u64,
+        };
+        let mut all = self.by_function.lock().unwrap_or_else(|e| e.into_inner());
+        let list = all.entry(name).or_default();
+        list.push_front(record);
+        list.truncate(PER_FUNCTION);
+    }
+
+    /// A function's recent invocations, newest first.
+    pub fn of_function(&self, name: &str) -> Vec<Value> {
+        let all = self.by_function.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(name).map(|l| l.iter().map(Record::to_json).collect()).unwrap_or_default()
+    }
+
+    /// The recent invocations an execution's Task states made, oldest first.
+    pub fn of_execution(&self, execution_arn: &str) -> Vec<Value> {
+        let all = self.by_function.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<&Record> = all.values().flatten().filter(|r| r.context.execution_arn == execution_arn).collect();
+        out.sort_by_key(|r| r.time);
+        out.into_iter().map(Record::to_json).collect()
+    }
+}
+
+impl stepbox_invoker::InvocationObserver for Invocations {
+    fn observed(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation) {
+        self.record(function, context, invocation);
+    }
+}
