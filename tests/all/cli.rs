@@ -143,10 +143,33 @@ fn run_refuses_an_invalid_definition_naming_the_place() {
 }
 
 #[test]
+fn graph_draws_a_definition_as_svg_or_dot() {
+    let (code, out, _err) = stepbox(&["graph", ORDER]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert!(out.starts_with("<svg"), "{out}");
+    let definition: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ORDER).unwrap()).unwrap();
+    let states = definition["States"].as_object().unwrap();
+    let nested = states.values().filter_map(|s| s["ItemProcessor"]["States"].as_object()).map(|m| m.len()).sum::<usize>();
+    assert_eq!(out.matches("data-state=").count(), states.len() + nested, "{out}");
+    for name in states.keys() {
+        assert!(out.contains(&format!("data-state=\"{name}\"")), "{name}");
+    }
+
+    let (code, out, _err) = stepbox(&["graph", ORDER, "--format", "dot"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert!(out.starts_with("digraph") && out.contains("subgraph \"cluster_ProcessItems\""), "{out}");
+    assert!(out.contains("\"IsBigOrder\" -> \"Approved\" [label=\"Default\"]"), "{out}");
+
+    let (code, _out, err) = stepbox(&["graph", "no-such-file.json"]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("no-such-file.json"), "{err}");
+}
+
+#[test]
 fn help_lists_every_command() {
     let (code, out, _err) = stepbox(&["--help"]);
     assert_eq!(code, std::process::ExitCode::SUCCESS);
-    for command in ["invoke", "run", "validate"] {
+    for command in ["invoke", "run", "validate", "graph"] {
         assert!(out.contains(command), "{out}");
     }
 }

@@ -1,6 +1,7 @@
 //! The `stepbox` command line, as a library so tests drive it in-process with
 //! captured output. `src/main.rs` is a thin wrapper around [`run`].
 
+mod graph;
 mod invoke;
 mod progress;
 mod run;
@@ -36,6 +37,9 @@ enum Command {
     /// Check a state machine definition as AWS's ValidateStateMachineDefinition
     /// does: prints the result and diagnostics as JSON; exits 1 when invalid.
     Validate(validate::ValidateArgs),
+    /// Draw a state machine definition's graph, offline: SVG laid out as the
+    /// web console draws it (`--format svg`), or Graphviz DOT (`--format dot`).
+    Graph(graph::GraphArgs),
     /// Serve the Step Functions API and a Lambda-compatible function API on a
     /// local endpoint for the AWS CLI and SDKs (`--endpoint-url`).
     Serve(serve::ServeArgs),
@@ -79,6 +83,7 @@ pub fn run_parsed(cli: Cli, io: Io<'_>) -> ExitCode {
             Command::Invoke(args) => invoke::run(args, io.out, io.err).await,
             Command::Run(args) => run::run(args, io.out, io.err).await,
             Command::Validate(args) => validate::run(args, io.out),
+            Command::Graph(args) => graph::run(args, io.out),
             Command::Serve(args) => serve::run(args, io.out).await,
         }
     });

@@ -79,8 +79,9 @@ async fn wait_status(h: &Harness, arn: &str, done: impl Fn(&ExecutionStatus) -> 
 
 /// Each state's status as the history says, computed here independently of
 /// the page: never entered NOT_STARTED; a failure followed by its exit
-/// CAUGHT_ERROR; a failure that ended the execution FAILED; else SUCCEEDED
-/// (the executions here neither retry nor stay running).
+/// CAUGHT_ERROR; a failure that ended the execution FAILED; a failure
+/// followed by another attempt RETRIED (a Catch after it still makes it
+/// CAUGHT_ERROR); else SUCCEEDED (the executions here do not stay running).
 async fn statuses_from_history(h: &Harness, arn: &str, definition: &Value) -> BTreeMap<String, String> {
     let history = h.sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
     let mut out: BTreeMap<String, String> = state_names(definition).into_iter().map(|n| (n, "NOT_STARTED".to_string())).collect();
@@ -95,8 +96,15 @@ async fn statuses_from_history(h: &Harness, arn: &str, definition: &Value) -> BT
                 out.insert(d.name().to_string(), "CAUGHT_ERROR".into());
                 failed = None;
             }
-        } else if matches!(e.r#type, HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed) {
+        } else if matches!(
+            e.r#type,
+            HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed | HistoryEventType::ActivityFailed
+        ) {
             failed = current.clone();
+        } else if matches!(e.r#type, HistoryEventType::LambdaFunctionScheduled | HistoryEventType::ActivityScheduled)
+            && let Some(f) = failed.take()
+        {
+            out.insert(f, "RETRIED".into());
         } else if e.r#type == HistoryEventType::ExecutionFailed
             && let Some(f) = failed.take()
         {
@@ -173,7 +181,29 @@ async fn pages_load_and_executions_show_their_states() {
         "Boom": {"Type": "Task", "Resource": fail, "End": true}}});
     let failing_arn = create_machine(&h, "failing", &failing).await;
 
+    // An activity whose first attempt fails and is retried.
+    let activity = h.sfn.create_activity().name("work").send().await.unwrap().activity_arn().to_string();
+    let retried = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": activity, "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2}], "End": true}}});
+    let retried_arn = create_machine(&h, "retried", &retried).await;
+    let r = h.sfn.start_execution().state_machine_arn(&retried_arn).send().await.unwrap();
+    for answer in [Err("Boom"), Ok("{\"done\":true}")] {
+        let token = loop {
+            let t = h.sfn.get_activity_task().activity_arn(&activity).send().await.expect("GetActivityTask");
+            if let Some(token) = t.task_token() {
+                break token.to_string();
+            }
+        };
+        match answer {
+            Err(error) => _ = h.sfn.send_task_failure().task_token(token).error(error).send().await.expect("SendTaskFailure"),
+            Ok(output) => _ = h.sfn.send_task_success().task_token(token).output(output).send().await.expect("SendTaskSuccess"),
+        }
+    }
+    let retried_exec = r.execution_arn().to_string();
+    assert_eq!(wait_status(&h, &retried_exec, |s| *s != ExecutionStatus::Running).await, ExecutionStatus::Succeeded);
+
     let runs = [
+        ("retried", &retried, retried_exec),
         ("order", &order, run_to_end(&h, &order_arn, &example("workflows/order.input.json")).await),
         ("caught", &caught, run_to_end(&h, &caught_arn, &json!({"error": "Boom", "cause": "once"})).await),
         ("failing", &failing, run_to_end(&h, &failing_arn, &json!({"error": "Bad", "cause": "always"})).await),
@@ -183,11 +213,12 @@ async fn pages_load_and_executions_show_their_states() {
         expected.push((name.to_string(), arn.clone(), state_names(def).len(), statuses_from_history(&h, arn, def).await));
     }
     // The expectations themselves cover each status these runs produce.
-    assert_eq!(expected[1].3["Flaky"], "CAUGHT_ERROR");
-    assert_eq!(expected[2].3["Boom"], "FAILED");
-    assert_eq!(expected[0].3["Rejected"], "NOT_STARTED");
+    assert_eq!(expected[0].3["Work"], "RETRIED");
+    assert_eq!(expected[2].3["Flaky"], "CAUGHT_ERROR");
+    assert_eq!(expected[3].3["Boom"], "FAILED");
+    assert_eq!(expected[1].3["Rejected"], "NOT_STARTED");
 
-    let order_exec = runs[0].2.clone();
+    let order_exec = runs[1].2.clone();
     let order_transitions = {
         let history = h.sfn.get_execution_history().execution_arn(&order_exec).max_results(1000).send().await.unwrap();
         history.events().iter().filter(|e| e.state_entered_event_details().is_some()).count()
@@ -200,8 +231,8 @@ async fn pages_load_and_executions_show_their_states() {
         let mut page = b.new_page();
         visit(&mut page, &mut b, &base, "/console/", "home");
         let listed = page.eval(&mut b, "[...document.querySelectorAll('#state-machines a')].map(a => a.textContent)");
-        assert_eq!(listed, json!(["order", "caught", "failing"]));
-        assert_eq!(page.eval(&mut b, "document.querySelectorAll('#executions tbody a').length"), json!(3));
+        assert_eq!(listed, json!(["order", "caught", "failing", "retried"]));
+        assert_eq!(page.eval(&mut b, "document.querySelectorAll('#executions tbody a').length"), json!(4));
         assert_eq!(page.eval(&mut b, "document.querySelectorAll('#functions tbody a').length"), json!(4));
 
         for (arn, states) in machines {
