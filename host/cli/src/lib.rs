@@ -3,6 +3,7 @@
 
 mod graph;
 mod invoke;
+mod logs;
 mod progress;
 mod run;
 mod serve;
@@ -40,6 +41,9 @@ enum Command {
     /// Draw a state machine definition's graph, offline: SVG laid out as the
     /// web console draws it (`--format svg`), or Graphviz DOT (`--format dot`).
     Graph(graph::GraphArgs),
+    /// Print the logs of an execution's Task invocations, per state attempt,
+    /// from a running `stepbox serve` (`-f`: follow until the execution ends).
+    Logs(logs::LogsArgs),
     /// Serve the Step Functions API and a Lambda-compatible function API on a
     /// local endpoint for the AWS CLI and SDKs (`--endpoint-url`).
     Serve(serve::ServeArgs),
@@ -84,6 +88,7 @@ pub fn run_parsed(cli: Cli, io: Io<'_>) -> ExitCode {
             Command::Run(args) => run::run(args, io.out, io.err).await,
             Command::Validate(args) => validate::run(args, io.out),
             Command::Graph(args) => graph::run(args, io.out),
+            Command::Logs(args) => logs::run(args, io.out),
             Command::Serve(args) => serve::run(args, io.out).await,
         }
     });

@@ -385,3 +385,47 @@ async fn a_waiting_execution_is_started_followed_live_approved_and_another_stopp
     .unwrap();
     h.server.shutdown().await.unwrap();
 }
+
+/// `stepbox logs EXECUTION_ARN`: each Task attempt's log, from the server;
+/// `-f` follows a running execution until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_command_prints_each_task_attempts_log() {
+    let h = start().await;
+    for (name, component) in [("transform", "transform"), ("processed", "processed"), ("logger", "logger")] {
+        create_function(&h, name, component).await;
+    }
+    let order = create_machine(&h, "order", &example("workflows/order.asl.json")).await;
+    let arn = run_to_end(&h, &order, &example("workflows/order.input.json")).await;
+    let endpoint = h.server.endpoint();
+    let (code, out, err) = tokio::task::spawn_blocking(move || stepbox_tests::stepbox(&["logs", &arn, "--endpoint", &endpoint]))
+        .await
+        .unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    // PriceOrder (transform), three Process iterations (processed), Notify (logger).
+    assert_eq!(out.matches("== ").count(), 5, "{out}");
+    assert!(out.contains("== Notify attempt 1 (logger, "), "{out}");
+    assert!(out.contains("logger: state 'Notify' attempt 1"), "{out}");
+
+    // -f on a waiting execution prints until it ends.
+    create_function(&h, "notify-approver", "notify_approver").await;
+    let approval = create_machine(&h, "approval", &example("approval/approval.asl.json")).await;
+    let r = h.sfn.start_execution().state_machine_arn(&approval).input(example("approval/order.json").to_string()).send().await.unwrap();
+    let arn = r.execution_arn().to_string();
+    let endpoint = h.server.endpoint();
+    let follow = {
+        let arn = arn.clone();
+        tokio::task::spawn_blocking(move || stepbox_tests::stepbox(&["logs", &arn, "--endpoint", &endpoint, "-f"]))
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!follow.is_finished(), "-f returned while the execution waits");
+    h.sfn.stop_execution().execution_arn(&arn).send().await.unwrap();
+    let (code, out, err) = tokio::time::timeout(Duration::from_secs(10), follow).await.expect("-f ends with the execution").unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    assert!(out.contains("== PriceOrder attempt 1 (transform, "), "{out}");
+    assert!(out.contains("== WaitForApproval attempt 1 (notify-approver, "), "{out}");
+
+    let (code, _out, err) = tokio::task::spawn_blocking(|| stepbox_tests::stepbox(&["logs", "x", "--endpoint", "http://127.0.0.1:1"])).await.unwrap();
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("connecting to 127.0.0.1:1"), "{err}");
+    h.server.shutdown().await.unwrap();
+}
