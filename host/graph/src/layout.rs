@@ -191,7 +191,11 @@ fn scope(sc: &Scope, parent: Option<&str>) -> Laid {
         laid.nodes.extend(placed.nodes);
         laid.edges.extend(placed.edges);
     }
-    for (e, r) in sc.edges.iter().zip(out.routes) {
+    let labelled: Vec<bool> = sc.edges.iter().map(|e| e.label.is_some()).collect();
+    let texts: Vec<usize> = sc.edges.iter().map(|e| e.label.as_deref().map_or(0, chars)).collect();
+    let mut routes = out.routes;
+    place_labels(&mut routes, &labelled, &texts);
+    for (e, r) in sc.edges.iter().zip(routes) {
         laid.edges.push(Routed {
             from: sc.nodes[e.from].id.clone(),
             to: sc.nodes[e.to].id.clone(),
@@ -202,4 +206,30 @@ fn scope(sc: &Scope, parent: Option<&str>) -> Laid {
         });
     }
     laid
+}
+
+/// Width of a character of the edge labels (10 px monospace).
+const LABEL_CHAR_W: f64 = 6.1;
+const LABEL_H: f64 = 12.0;
+
+/// Moves labels along their gap stretch (middle first, then towards either
+/// end) so that no two of a scope overlap, when there is room.
+fn place_labels(routes: &mut [sugiyama::Route], labelled: &[bool], chars: &[usize]) {
+    const AT: [f64; 5] = [0.5, 0.3, 0.7, 0.2, 0.8];
+    let mut taken: Vec<(f64, f64, f64, f64)> = Vec::new();
+    for (i, r) in routes.iter_mut().enumerate() {
+        if !labelled[i] {
+            continue;
+        }
+        let w = chars[i] as f64 * LABEL_CHAR_W + 4.0;
+        let (a, b) = r.label_span;
+        let boxed = |t: f64| {
+            let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+            (x - w / 2.0, y - LABEL_H / 2.0, x + w / 2.0, y + LABEL_H / 2.0)
+        };
+        let free = |bx: &(f64, f64, f64, f64)| taken.iter().all(|t| bx.2 <= t.0 || t.2 <= bx.0 || bx.3 <= t.1 || t.3 <= bx.1);
+        let chosen = AT.iter().map(|&t| boxed(t)).find(free).unwrap_or_else(|| boxed(0.5));
+        r.label_at = ((chosen.0 + chosen.2) / 2.0, (chosen.1 + chosen.3) / 2.0);
+        taken.push(chosen);
+    }
 }

@@ -26,6 +26,8 @@ pub(crate) struct Output {
 pub(crate) struct Route {
     pub points: Vec<(f64, f64)>,
     pub label_at: (f64, f64),
+    /// The stretch of the edge, across a gap between rows, its label may sit on.
+    pub label_span: ((f64, f64), (f64, f64)),
 }
 
 /// Room between rows (edges and their labels cross it).
@@ -390,7 +392,8 @@ fn route(g: &Layered, input: &Input, x: &[f64], rows: &[(f64, f64)]) -> Output {
             let (c, (w, _)) = (centers[input.edges[i].0], input.sizes[input.edges[i].0]);
             let (px, top, bottom) = (c.0 + w / 2.0, c.1 - 8.0, c.1 + 8.0);
             let points = vec![(px, top), (px + LOOP_W - 6.0, top), (px + LOOP_W - 6.0, bottom), (px, bottom)];
-            routes.push(Route { label_at: (px + LOOP_W, c.1), points });
+            let at = (px + LOOP_W, c.1);
+            routes.push(Route { label_at: at, label_span: (at, at), points });
             continue;
         };
         let (a, b) = (chain[0], chain[chain.len() - 1]);
@@ -418,7 +421,7 @@ fn route(g: &Layered, input: &Input, x: &[f64], rows: &[(f64, f64)]) -> Output {
             pts.reverse();
         }
         let label_at = ((gap_segment.0.0 + gap_segment.1.0) / 2.0, (gap_segment.0.1 + gap_segment.1.1) / 2.0);
-        routes.push(Route { points: pts, label_at });
+        routes.push(Route { points: pts, label_at, label_span: gap_segment });
     }
     let height = rows.last().map_or(0.0, |r| r.0 + r.1);
     Output { width: right - left, height, centers, routes }

@@ -101,3 +101,27 @@ fn nested_groups_hold_their_states_and_catch_edges_are_labelled() {
     assert_eq!(svg.matches("data-state=").count(), 7);
     assert!(stepbox_graph::to_dot(&Graph::from_definition(&def)).contains("subgraph \"cluster_Fan\""));
 }
+
+#[test]
+fn labels_of_neighbouring_edges_do_not_overlap() {
+    let def: Value = serde_json::json!({
+        "StartAt": "A2",
+        "States": {
+            "A2": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "A3"}], "Default": "A4"},
+            "A3": {"Type": "Pass", "Next": "A4"},
+            "A4": {"Type": "Succeed"}
+        }
+    });
+    let layout = Layout::of_definition(&def);
+    let boxes: Vec<(f64, f64, f64, f64)> = layout
+        .edges
+        .iter()
+        .filter_map(|e| {
+            let w = e.label.as_ref()?.chars().count() as f64 * 6.1 + 4.0;
+            Some((e.label_at[0] - w / 2.0, e.label_at[1] - 6.0, e.label_at[0] + w / 2.0, e.label_at[1] + 6.0))
+        })
+        .collect();
+    assert_eq!(boxes.len(), 2);
+    let (a, b) = (boxes[0], boxes[1]);
+    assert!(a.2 <= b.0 || b.2 <= a.0 || a.3 <= b.1 || b.3 <= a.1, "{a:?} overlaps {b:?}");
+}

@@ -224,6 +224,9 @@ async fn pages_load_and_executions_show_their_states() {
         history.events().iter().filter(|e| e.state_entered_event_details().is_some()).count()
     };
     let failing_machine = failing_arn.clone();
+    let express = h.sfn.create_state_machine().name("quick").role_arn(ROLE).r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .definition(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}).to_string()).send().await;
+    let express_machine = express.expect("CreateStateMachine EXPRESS").state_machine_arn().to_string();
     let base = h.server.endpoint();
     let machines = [(order_arn.clone(), state_names(&order).len())];
     tokio::task::spawn_blocking(move || {
@@ -231,7 +234,7 @@ async fn pages_load_and_executions_show_their_states() {
         let mut page = b.new_page();
         visit(&mut page, &mut b, &base, "/console/", "home");
         let listed = page.eval(&mut b, "[...document.querySelectorAll('#state-machines a')].map(a => a.textContent)");
-        assert_eq!(listed, json!(["order", "caught", "failing", "retried"]));
+        assert_eq!(listed, json!(["order", "caught", "failing", "retried", "quick"]));
         assert_eq!(page.eval(&mut b, "document.querySelectorAll('#executions tbody a').length"), json!(4));
         assert_eq!(page.eval(&mut b, "document.querySelectorAll('#functions tbody a').length"), json!(4));
 
@@ -283,6 +286,17 @@ async fn pages_load_and_executions_show_their_states() {
         assert_eq!((counts["FAILED"].as_str(), counts["SUCCEEDED"].as_str()), (Some("1"), Some("0")), "{counts}");
         let errors = page.eval(&mut b, "[...document.querySelectorAll('#errors tbody td')].map(td => td.textContent)");
         assert_eq!(errors, json!(["Bad", "1"]));
+
+        // An Express machine's start form runs it at once and says what it would cost.
+        visit(&mut page, &mut b, &base, &format!("/console/state-machines/{}", enc(&express_machine)), "express");
+        page.eval(&mut b, "(() => { const t = document.querySelector('#start-form textarea'); t.value = '{\"n\": 7}'; t.dispatchEvent(new Event('input')); })()");
+        page.eval(&mut b, "document.querySelector('#start-execution').click()");
+        page.wait_for(&mut b, "document.querySelector('#start-form .outcome pre')", Duration::from_secs(10));
+        let outcome = page.eval(&mut b, "document.querySelector('#start-form .outcome').textContent");
+        // 100 ms and 64 MB billed: $0.000001 + 0.1 s x 0.0625 GB x $0.00001667.
+        assert!(outcome.as_str().unwrap().starts_with("SUCCEEDED would cost 0.0000011 USD on AWS"), "{outcome}");
+        assert!(outcome.as_str().unwrap().contains("\"n\": 7"), "{outcome}");
+        assert!(page.problems.is_empty(), "{:?}", page.problems);
 
         // An unknown page says so (and is the only error expected).
         page.open(&mut b, &format!("{base}/console/executions/{}", enc("arn:aws:states:us-east-1:111111111111:execution:order:nope")));

@@ -4,7 +4,7 @@ import { sfn, sfnAll } from './api.js';
 import { renderGraph } from './graph.js';
 import { monitoring } from './monitor.js';
 import { prices, expressCost, money } from './cost.js';
-import { h, link, paths, section, table, when, statusBadge, jsonField, errorBox, navigate } from './ui.js';
+import { h, link, paths, section, table, when, statusBadge, jsonField, jsonBlock, errorBox, navigate } from './ui.js';
 
 export async function machine(arn) {
   const sm = await sfn('DescribeStateMachine', { stateMachineArn: arn });
@@ -50,7 +50,7 @@ function startForm(sm) {
         const p = await prices();
         const billed = r.billingDetails || {};
         const cost = expressCost(billed.billedDurationInMilliseconds || 0, billed.billedMemoryUsedInMB || 64, p);
-        outcome.replaceChildren(h('p', {}, statusBadge(r.status), ` would cost ${money(cost, p)} on AWS`), h('pre', { class: 'json' }, r.output || r.cause || ''));
+        outcome.replaceChildren(h('p', {}, statusBadge(r.status), ` would cost ${money(cost, p)} on AWS`), jsonBlock(r.output || r.cause || ''));
       } else {
         const r = await sfn('StartExecution', params);
         navigate(paths.execution(r.executionArn));
