@@ -13,4 +13,5 @@ mod http;
 mod postgres;
 mod sandbox;
 mod server;
+mod tenants_cli;
 mod warm;

@@ -22,6 +22,7 @@ mod memory_budget;
 mod mocks;
 mod robustness;
 mod store_errors;
+pub(crate) mod tenants;
 mod test_state;
 mod test_state_mocks;
 mod versions;

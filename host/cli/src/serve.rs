@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use stepbox_sandbox::{ArtifactStore, Limits};
 use stepbox_server::durable::{DurableConfig, StoredArtifacts};
+use stepbox_server::tenants::TenantSet;
 use stepbox_server::{AppState, ServerConfig};
 use stepbox_types::Identity;
 
@@ -74,6 +75,17 @@ pub struct ServeArgs {
     /// calling their resources. Checked at start.
     #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
     mock_config: Option<PathBuf>,
+    /// Host several tenants: TOML naming each tenant's account, access keys
+    /// and quotas (docs/tenants.md). Every request must then be signed
+    /// (AWS Signature Version 4) with one of its keys and acts as that
+    /// tenant's account. The file must not be readable by other users;
+    /// SIGHUP reads it again.
+    #[arg(long, value_name = "FILE")]
+    tenants: Option<PathBuf>,
+    /// Without --tenants, listen on an address other hosts can reach anyway:
+    /// anyone who reaches it can run code and read every execution.
+    #[arg(long, conflicts_with = "tenants")]
+    insecure_no_auth: bool,
     #[command(flatten)]
     testing: testing::TestingArgs,
 }
@@ -86,7 +98,55 @@ fn default_data_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("share").join("stepbox"))
 }
 
+/// The tenants of `--tenants`, or single-user mode, which only a loopback
+/// address gets unless `--insecure-no-auth` says otherwise.
+fn tenants(args: &ServeArgs) -> anyhow::Result<Option<Arc<TenantSet>>> {
+    match &args.tenants {
+        Some(file) => Ok(Some(Arc::new(TenantSet::load(file)?))),
+        None if args.addr.ip().is_loopback() || args.insecure_no_auth => Ok(None),
+        None => anyhow::bail!(
+            "refusing to serve {} without authentication: other hosts could reach it and run code as anyone; \
+             give --tenants FILE, bind a loopback address, or pass --insecure-no-auth",
+            args.addr
+        ),
+    }
+}
+
+/// The third line of output: who may call the server.
+fn auth_line(tenants: Option<&TenantSet>, account: &str) -> String {
+    match tenants {
+        None => format!("auth: none (single-user mode: every request acts as account {account}, unauthenticated)"),
+        Some(t) => {
+            let n = t.current().tenants.len();
+            format!("auth: AWS Signature Version 4 ({n} tenant{}; SIGHUP reloads the tenants file)", if n == 1 { "" } else { "s" })
+        }
+    }
+}
+
+/// Reads the tenants file again on each SIGHUP; an invalid one is refused
+/// (logged) and the tenants in force stay.
+fn reload_on_hangup(tenants: Arc<TenantSet>) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Installed before the server answers, so no SIGHUP finds the default action (exit).
+        let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match tenants.reload() {
+                    Ok(n) => tracing::info!(tenants = n, "tenants file reloaded"),
+                    Err(e) => tracing::error!(error = %e, "tenants file not reloaded; the tenants in force stay"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = tenants;
+    Ok(())
+}
+
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
+    let tenants = tenants(&args)?;
     let mock_config = args.mock_config.as_deref().map(testing::load_mock_config).transpose()?.map(Arc::new);
     let bindings = stepbox_invoker::Bindings::parse(&args.testing.bind)?;
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
@@ -105,7 +165,12 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     let artifacts = store.as_ref().map(|(_, s)| StoredArtifacts::new(s.clone()) as Arc<dyn ArtifactStore>);
     let registry =
         util::registry(args.cache_dir, args.functions.as_deref(), &limits, !args.no_warm_instances, artifacts)?;
+    let auth_line = auth_line(tenants.as_deref(), &args.account);
+    if let Some(t) = &tenants {
+        reload_on_hangup(t.clone())?;
+    }
     let config = ServerConfig {
+        tenants,
         identity: Identity::new(args.region, args.account),
         http_allow: args.http_allow,
         mock_config,
@@ -139,6 +204,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     writeln!(out, "stepbox listening on http://{}", listener.local_addr()?)?;
     writeln!(out, "{data_line}")?;
+    writeln!(out, "{auth_line}")?;
     out.flush()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -9,14 +9,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Utc;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
 use stepbox_store::Stores;
 use stepbox_types::Arn;
 
-use crate::{AppState, Body, BodyError, ServerConfig, json_response, read_body};
+use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, read_body};
 
 mod code;
 mod members;
@@ -130,7 +129,7 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+fn query(req: &Request<ReqBody>) -> HashMap<String, String> {
     req.uri()
         .query()
         .unwrap_or("")
@@ -164,7 +163,7 @@ fn check_function_name(name: &str) -> Result<(), LambdaError> {
     Ok(())
 }
 
-pub(crate) async fn handle(state: AppState, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+pub(crate) async fn handle(state: AppState, req: Request<ReqBody>, request_id: &str) -> Response<Body> {
     match dispatch(&state, req, request_id).await {
         Ok(r) => r,
         Err(e) => {
@@ -174,7 +173,7 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>, request_id: 
     }
 }
 
-async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, LambdaError> {
+async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> Result<Response<Body>, LambdaError> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     let rest = path.strip_prefix("/2015-03-31/functions").unwrap_or("");
     let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
@@ -242,6 +241,11 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, request_id: &str) ->
     }
 }
 
+/// A body that could not be read, as Lambda answers it.
+pub(crate) fn body_error_response(e: BodyError, operation: &str) -> Response<Body> {
+    body_error(e, operation).response()
+}
+
 /// A body that could not be read, as Lambda answers it (`operation` names the call).
 fn body_error(e: BodyError, operation: &str) -> LambdaError {
     match e {
@@ -257,7 +261,7 @@ fn body_error(e: BodyError, operation: &str) -> LambdaError {
     }
 }
 
-async fn json_body(state: &AppState, req: Request<Incoming>, limit: usize, operation: &str) -> Result<Map<String, Value>, LambdaError> {
+async fn json_body(state: &AppState, req: Request<ReqBody>, limit: usize, operation: &str) -> Result<Map<String, Value>, LambdaError> {
     let bytes =
         read_body(req, limit, state.config.connections.body_read_timeout).await.map_err(|e| body_error(e, operation))?;
     if bytes.is_empty() {
@@ -557,7 +561,7 @@ fn invoke_input(payload: &[u8]) -> Result<String, LambdaError> {
     Ok(text.to_string())
 }
 
-async fn invoke(state: &AppState, raw: &str, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, LambdaError> {
+async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, request_id: &str) -> Result<Response<Body>, LambdaError> {
     let (name, in_name) = resolve_name(raw)?;
     let qualifier = query(&req).get("Qualifier").cloned().or(in_name);
     let invocation_type = crate::header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());

@@ -23,6 +23,7 @@ pub mod lambda;
 mod nested;
 pub mod sfn;
 mod shape;
+pub mod tenants;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -74,6 +75,9 @@ pub struct ServerConfig {
     pub buckets: Option<std::path::PathBuf>,
     /// Connections open at once and how long a request may take to arrive.
     pub connections: ConnectionLimits,
+    /// With tenants (`serve --tenants FILE`) every request is authenticated
+    /// and acts as its tenant's account; without, single-user mode.
+    pub tenants: Option<Arc<tenants::TenantSet>>,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +91,7 @@ impl Default for ServerConfig {
             bindings: stepbox_invoker::Bindings::default(),
             buckets: None,
             connections: ConnectionLimits::default(),
+            tenants: None,
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct AppState {
     pub(crate) callbacks: Arc<MemoryCallbacks>,
     /// Recent function invocations, Task states' included (the console shows them).
     pub(crate) invocations: Arc<console::Invocations>,
+    /// Wall time (the engine's clock): request signatures are checked against it.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -153,7 +160,7 @@ impl AppState {
         };
         let engine = Engine::with_config(
             Arc::new(invoker),
-            clock,
+            clock.clone(),
             stepbox_engine::EngineConfig {
                 identity: config.identity.clone(),
                 wait_time_scale: config.wait_time_scale,
@@ -180,6 +187,7 @@ impl AppState {
             durability,
             callbacks,
             invocations,
+            clock,
         };
         let _ = nested.parts.set(nested::Parts {
             engine: Arc::downgrade(&state.engine),
@@ -194,6 +202,7 @@ impl AppState {
             durability: state.durability.clone(),
             callbacks: state.callbacks.clone(),
             invocations: state.invocations.clone(),
+            clock: state.clock.clone(),
         });
         state
     }
@@ -359,8 +368,21 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
         return json_response(StatusCode::OK, "application/json", &serde_json::json!({"status": "ok"}));
     }
     if path == "/console" || path.starts_with("/console/") {
+        // The console reads every account's data and cannot sign requests:
+        // it is single-user mode's only.
+        if state.config.tenants.is_some() {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                "application/json",
+                &serde_json::json!({"__type": "UnknownOperationException", "message": "the console is not served with --tenants"}),
+            );
+        }
         return console::handle(state, req).await;
     }
+    let req = match tenants::authenticate(&state, req).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
     if path.starts_with("/2015-03-31/functions") {
         return lambda::handle(state, req, request_id).await;
     }
@@ -374,8 +396,14 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
     )
 }
 
-pub(crate) fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
+pub(crate) fn header<B>(req: &Request<B>, name: &str) -> Option<String> {
     req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// A request's body: still arriving, or already read (to check its signature).
+pub(crate) enum ReqBody {
+    Streaming(Incoming),
+    Read(Bytes),
 }
 
 /// Why a request body could not be read.
@@ -388,13 +416,20 @@ pub(crate) enum BodyError {
 
 /// The request's body, refused unread when its declared length is over
 /// `limit` and cut off once more than `limit` bytes or `timeout` have passed.
-pub(crate) async fn read_body(req: Request<Incoming>, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
-    if let Some(len) = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+pub(crate) async fn read_body(req: Request<ReqBody>, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
+    let declared_length =
+        req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let body = match req.into_body() {
+        ReqBody::Read(bytes) if bytes.len() > limit => return Err(BodyError::TooLarge(limit)),
+        ReqBody::Read(bytes) => return Ok(bytes),
+        ReqBody::Streaming(body) => body,
+    };
+    if let Some(len) = declared_length
         && len > limit
     {
         return Err(BodyError::TooLarge(limit));
     }
-    match tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect()).await {
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
         Err(_) => Err(BodyError::TimedOut(timeout)),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(BodyError::TooLarge(limit)),

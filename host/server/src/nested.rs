@@ -36,6 +36,7 @@ pub(crate) struct Parts {
     pub durability: Arc<crate::durable::Durability>,
     pub callbacks: Arc<stepbox_engine::MemoryCallbacks>,
     pub invocations: Arc<crate::console::Invocations>,
+    pub clock: Arc<dyn stepbox_engine::Clock>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -70,6 +71,7 @@ impl Executions for ServerExecutions {
             durability: p.durability.clone(),
             callbacks: p.callbacks.clone(),
             invocations: p.invocations.clone(),
+            clock: p.clock.clone(),
         };
         Box::pin(async move { start_child(&state, req).await })
     }

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use stepbox_asl::{Severity, StateMachine};
@@ -19,7 +18,7 @@ use tokio::sync::watch;
 
 use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError};
 use stepbox_types::{Arn, ExecutionArn, ExecutionStatus, MachineType, StateMachineArn};
-use crate::{AppState, Body, BodyError, epoch, json_response, read_body};
+use crate::{AppState, Body, BodyError, ReqBody, epoch, json_response, read_body};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const MAX_INPUT: usize = 256 * 1024;
@@ -93,24 +92,31 @@ impl Running {
     }
 }
 
-pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<Body> {
+/// A request body that could not be read, as Step Functions answers it.
+pub(crate) fn body_error_response(e: BodyError) -> Response<Body> {
+    match e {
+        BodyError::TimedOut(t) => {
+            let mut e = ApiError::new("RequestTimeoutException", crate::body_timeout_message(t));
+            e.status = StatusCode::REQUEST_TIMEOUT;
+            e.response()
+        }
+        BodyError::TooLarge(limit) => {
+            let mut e = ApiError::validation(format!("request body exceeds the limit of {limit} bytes"));
+            e.status = StatusCode::PAYLOAD_TOO_LARGE;
+            e.response()
+        }
+        BodyError::Io(e) => ApiError::new("SerializationException", e).response(),
+    }
+}
+
+pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<Body> {
     let target = crate::header(&req, "x-amz-target").unwrap_or_default();
     let Some(op) = target.strip_prefix("AWSStepFunctions.").map(str::to_string) else {
         return ApiError::new("UnknownOperationException", format!("unknown operation target '{target}'")).response();
     };
     let body = match read_body(req, crate::SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
         Ok(b) => b,
-        Err(BodyError::TimedOut(t)) => {
-            let mut e = ApiError::new("RequestTimeoutException", crate::body_timeout_message(t));
-            e.status = StatusCode::REQUEST_TIMEOUT;
-            return e.response();
-        }
-        Err(BodyError::TooLarge(limit)) => {
-            let mut e = ApiError::validation(format!("request body exceeds the limit of {limit} bytes"));
-            e.status = StatusCode::PAYLOAD_TOO_LARGE;
-            return e.response();
-        }
-        Err(BodyError::Io(e)) => return ApiError::new("SerializationException", e).response(),
+        Err(e) => return body_error_response(e),
     };
     let text = if body.is_empty() { "{}".as_bytes() } else { &body[..] };
     let input: Map<String, Value> = match serde_json::from_slice::<Value>(text) {
