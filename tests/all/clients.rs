@@ -35,7 +35,8 @@ impl aws_smithy_async::time::TimeSource for Skewed {
 
 /// The SDK sends StartSyncExecution to a `sync-` prefixed host; on loopback
 /// that name does not resolve, so send it to the same address (the server
-/// ignores the Host header).
+/// ignores the Host header). Done before signing, so the signed Host is the
+/// one sent (a server with tenants checks it).
 #[derive(Debug)]
 struct NoHostPrefix;
 
@@ -43,7 +44,7 @@ impl Intercept for NoHostPrefix {
     fn name(&self) -> &'static str {
         "NoHostPrefix"
     }
-    fn modify_before_transmit(
+    fn modify_before_signing(
         &self,
         ctx: &mut BeforeTransmitInterceptorContextMut<'_>,
         _rc: &RuntimeComponents,
@@ -85,6 +86,13 @@ pub fn sfn_skewed(endpoint: &str, key: Key, offset: i64) -> aws_sdk_sfn::Client 
     aws_sdk_sfn::Client::from_conf(config.build())
 }
 
+/// A Step Functions client signing with `key` that does not retry (so a
+/// throttled request is seen as it was answered).
+pub fn sfn_once(endpoint: &str, key: Key) -> aws_sdk_sfn::Client {
+    let config = sfn_config(endpoint, key.credentials()).retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled());
+    aws_sdk_sfn::Client::from_conf(config.build())
+}
+
 /// A Lambda client for `endpoint`.
 pub fn lambda(endpoint: &str) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::from_conf(lambda_config(endpoint, credentials()).build())
@@ -97,6 +105,13 @@ fn lambda_config(endpoint: &str, credentials: Credentials) -> aws_sdk_lambda::co
         .credentials_provider(credentials)
         .endpoint_url(endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
+}
+
+/// A Lambda client signing with `key` that does not retry.
+pub fn lambda_once(endpoint: &str, key: Key) -> aws_sdk_lambda::Client {
+    let config = lambda_config(endpoint, key.credentials())
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+    aws_sdk_lambda::Client::from_conf(config.build())
 }
 
 /// A Lambda client signing with `key`.

@@ -202,9 +202,10 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
-    writeln!(out, "stepbox listening on http://{}", listener.local_addr()?)?;
-    writeln!(out, "{data_line}")?;
-    writeln!(out, "{auth_line}")?;
+    // The three start-up lines in one write: a reader that stops after the
+    // lines it wants (and closes the pipe) finds every line written.
+    let listening = format!("stepbox listening on http://{}", listener.local_addr()?);
+    out.write_all(format!("{listening}\n{data_line}\n{auth_line}\n").as_bytes())?;
     out.flush()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

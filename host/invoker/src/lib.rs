@@ -38,7 +38,18 @@ pub struct SandboxInvoker {
     buckets: Option<Arc<Buckets>>,
     /// Told of each invocation.
     observer: Option<Arc<dyn InvocationObserver>>,
+    /// With several tenants: the account owning a function, by name; a Task
+    /// runs only its own account's functions.
+    owner: Option<FunctionOwner>,
+    /// With several tenants: the slots an account's invocations wait for.
+    admission: Option<Admission>,
 }
+
+/// The semaphore an account's Task invocations each hold a permit of while they run.
+pub type Admission = Arc<dyn Fn(&str) -> Option<Arc<tokio::sync::Semaphore>> + Send + Sync>;
+
+/// The account that owns function NAME, if any.
+pub type FunctionOwner = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl SandboxInvoker {
     pub fn new(registry: Registry) -> Self {
@@ -49,12 +60,27 @@ impl SandboxInvoker {
             bindings: Arc::new(Bindings::default()),
             buckets: None,
             observer: None,
+            owner: None,
+            admission: None,
         }
     }
 
     /// Tells `observer` of every invocation.
     pub fn with_observer(mut self, observer: Arc<dyn InvocationObserver>) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Each Lambda Task invocation first waits for a permit of its
+    /// execution's account's semaphore (so only that account's work queues).
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = Some(admission);
+        self
+    }
+
+    /// Tasks run only the functions `owner` says are their execution's account's.
+    pub fn with_owners(mut self, owner: FunctionOwner) -> Self {
+        self.owner = Some(owner);
         self
     }
 
@@ -97,11 +123,18 @@ impl TaskInvoker for SandboxInvoker {
             return self.service(req);
         }
         let registry = self.registry.clone();
-        let identity = self.identity.clone();
         let observer = self.observer.clone();
+        // Errors name the execution's own account (a tenant's, with several).
+        let identity = match Arn::parse(&req.context.execution_arn) {
+            Ok(arn) => Arc::new(Identity::new(arn.region(), arn.account())),
+            Err(_) => self.identity.clone(),
+        };
+        let foreign = self.owner.as_ref().is_some_and(|owner| owner(&req.function_name).as_deref() != Some(&identity.account));
+        let slots = self.admission.as_ref().and_then(|admit| admit(&identity.account));
         Box::pin(async move {
             // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
             let function = match req.qualifier.as_deref() {
+                _ if foreign => None,
                 None | Some("$LATEST") => registry.get(&req.function_name),
                 Some(q) => registry.get(&format!("{}:{q}", req.function_name)),
             };
@@ -116,6 +149,12 @@ impl TaskInvoker for SandboxInvoker {
                         stepbox_asl::uuid_v4()
                     ),
                 ));
+            };
+            let _slot = match slots {
+                Some(slots) => Some(
+                    slots.acquire_owned().await.map_err(|_| TaskFailure::new("States.Runtime", "the server is stopping"))?,
+                ),
+                None => None,
             };
             run(&registry, &function, req, observer.as_deref()).await
         })

@@ -168,7 +168,10 @@ fn list_activities(state: &AppState, p: &Map<String, Value>) -> Result<Value, Ap
             _ => return Err(ApiError::new("ValidationException", "maxResults must be between 0 and 1000")),
         },
     };
-    let all = state.activities.list();
+    let mut all = state.activities.list();
+    if let Some(account) = state.scope_account() {
+        all.retain(|r| crate::tenants::scope::in_account(&r.arn, account));
+    }
     // The next token is the index of the next page's first activity.
     let start = match optional(p, "nextToken")? {
         None => 0,

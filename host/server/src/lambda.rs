@@ -37,6 +37,10 @@ pub struct FunctionMeta {
     pub timeout: u64,
     pub memory_size: u64,
     pub last_modified: String,
+    /// The account of the function's ARN when made through the API (a
+    /// tenant's, with several); none for `--functions DIR`'s, which belong
+    /// to no tenant.
+    pub account: Option<String>,
 }
 
 /// Function metadata by name (the code itself lives in the registry).
@@ -50,6 +54,11 @@ impl FunctionTable {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FunctionMeta>> {
         self.meta.lock().unwrap_or_else(|e| e.into_inner())
     }
+    /// The account owning function `name` (see [`FunctionMeta::account`]).
+    pub(crate) fn owner(&self, name: &str) -> Option<String> {
+        self.lock().get(name).and_then(|m| m.account.clone())
+    }
+
     /// Describe a function registered outside the API (`--functions DIR`).
     pub(crate) fn adopt(&self, _config: &ServerConfig, f: &RegisteredFunction) {
         self.lock().insert(
@@ -63,6 +72,7 @@ impl FunctionTable {
                 timeout: f.limits.timeout.as_secs().max(1),
                 memory_size: f.limits.memory_bytes >> 20,
                 last_modified: last_modified(),
+                account: None,
             },
         );
     }
@@ -179,6 +189,12 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
     let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let method = req.method().clone();
     let q = query(&req);
+    if let Some(first) = segments.first() {
+        let (name, _) = resolve_name(first)?;
+        if foreign(state, &name) {
+            return Err(LambdaError::not_found(state, &name));
+        }
+    }
     match (method, segments.as_slice()) {
         (Method::POST, []) => {
             let body = json_body(state, req, crate::LAMBDA_BODY_LIMIT, "CreateFunction").await?;
@@ -239,6 +255,13 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
             format!("no function API operation for {m} {path}"),
         )),
     }
+}
+
+/// With tenants: whether function `name` exists but is not the request's
+/// account's (it is then answered as a function that does not exist).
+fn foreign(state: &AppState, name: &str) -> bool {
+    let Some(account) = state.scope_account() else { return false };
+    state.registry.get(name).is_some() && state.functions.owner(name).as_deref() != Some(account)
 }
 
 /// A body that could not be read, as Lambda answers it.
@@ -302,6 +325,45 @@ fn get_u64(m: &Map<String, Value>, key: &str) -> Result<Option<u64>, LambdaError
     }
 }
 
+/// A tenant's upload of `wasm` as function `name`'s code: its distinct code
+/// (by SHA-256: every function, version and alias of its own; `name`'s
+/// current code is replaced) stays within its `code_storage_mb`.
+fn check_code_storage(state: &AppState, name: &str, wasm: &[u8]) -> Result<(), LambdaError> {
+    let Some(tenant) = state.tenant() else { return Ok(()) };
+    let mut kept: HashMap<String, usize> = HashMap::new();
+    for entry in state.registry.names().into_iter().filter(|n| n != name) {
+        let base = entry.split(':').next().unwrap_or(&entry);
+        if state.functions.owner(base).as_deref() == Some(tenant.account.as_str())
+            && let Some(f) = state.registry.get(&entry)
+        {
+            kept.insert(f.function.sha256.clone(), f.function.code_size);
+        }
+    }
+    kept.insert(stepbox_sandbox::wasm_sha256(wasm), wasm.len());
+    let used: usize = kept.values().sum();
+    let limit = usize::try_from(tenant.quotas.code_storage_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    if used > limit {
+        return Err(LambdaError::new(
+            StatusCode::BAD_REQUEST,
+            "CodeStorageExceededException",
+            format!("Code storage limit exceeded: the account's code would take {used} bytes, its limit is {limit}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A tenant's request for a function of `memory_size` MB: at most its
+/// `max_function_memory_mb`.
+fn check_tenant_memory(state: &AppState, memory_size: u64) -> Result<(), LambdaError> {
+    match state.tenant() {
+        Some(t) if memory_size > t.quotas.max_function_memory_mb => Err(LambdaError::invalid(format!(
+            "MemorySize must be at most {} MB for this account, got {memory_size}",
+            t.quotas.max_function_memory_mb
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn limits_for(state: &AppState, timeout: u64, memory_size: u64) -> Result<Limits, LambdaError> {
     if !(1..=900).contains(&timeout) {
         return Err(LambdaError::invalid(format!("Timeout must be between 1 and 900 seconds, got {timeout}")));
@@ -318,6 +380,7 @@ async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -
     let data = stepbox_asl::base64::decode(zip_b64.trim())
         .ok_or_else(|| LambdaError::invalid("Code.ZipFile is not valid base64"))?;
     let wasm = extract_wasm(&data).map_err(LambdaError::invalid)?;
+    check_code_storage(state, name, &wasm)?;
     let registry = state.registry.clone();
     let name_owned = name.to_string();
     let wasm = Arc::<[u8]>::from(wasm);
@@ -384,6 +447,7 @@ pub(crate) async fn restore_functions(state: &AppState, store: &dyn Stores) -> R
                 timeout,
                 memory_size,
                 last_modified: text("LastModified", &last_modified()),
+                account: stepbox_store::arn_account(&record.arn).map(str::to_string),
             },
         );
         restored += 1;
@@ -444,6 +508,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
         .ok_or_else(|| LambdaError::invalid("Code.ZipFile is required (S3 and image code locations are not supported)"))?;
     let timeout = get_u64(body, "Timeout")?.unwrap_or(3);
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(128);
+    check_tenant_memory(state, memory_size)?;
     let limits = limits_for(state, timeout, memory_size)?;
     register(state, name, zip, limits).await?;
     state.functions.lock().insert(
@@ -457,6 +522,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
             timeout,
             memory_size,
             last_modified: last_modified(),
+            account: Some(state.config.identity.account.clone()),
         },
     );
     persist_configuration(state, name).await?;
@@ -476,7 +542,8 @@ fn get_function(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<
 
 fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
     // `NAME:VERSION` and `NAME:ALIAS` registry entries are not functions of their own.
-    let names: Vec<String> = state.registry.names().into_iter().filter(|n| !n.contains(':')).collect();
+    let names: Vec<String> =
+        state.registry.names().into_iter().filter(|n| !n.contains(':') && !foreign(state, n)).collect();
     let max = match q.get("MaxItems") {
         Some(m) => m.parse::<usize>().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| LambdaError::invalid("MaxItems must be between 1 and 10000"))?,
         None => 50,
@@ -516,6 +583,7 @@ async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Va
     let meta = state.functions.lock().get(&name).cloned().ok_or_else(|| LambdaError::not_found(state, &name))?;
     let timeout = get_u64(body, "Timeout")?.unwrap_or(meta.timeout);
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(meta.memory_size);
+    check_tenant_memory(state, memory_size)?;
     let limits = limits_for(state, timeout, memory_size)?;
     let limits = Limits { fuel: existing.limits.fuel, scratch_dir: existing.limits.scratch_dir, ..limits };
     state.registry.insert(&name, existing.function.clone(), limits);
@@ -595,7 +663,16 @@ async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, request_id: 
         "Event" => {
             let registry = state.registry.clone();
             let invocations = state.invocations.clone();
+            let slots = state.invocation_slots();
             tokio::spawn(async move {
+                // Queued behind the account's other invocations, as Lambda queues events.
+                let _slot = match slots {
+                    Some(slots) => match slots.acquire_owned().await {
+                        Ok(slot) => Some(slot),
+                        Err(_) => return,
+                    },
+                    None => None,
+                };
                 let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
                 let inv = registry.sandbox().invoke(&function.function, req).await;
                 invocations.record(&function, &context, &inv);
@@ -608,6 +685,12 @@ async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, request_id: 
             Ok(r)
         }
         "RequestResponse" => {
+            let _slot = match state.invocation_slots() {
+                Some(slots) => Some(slots.try_acquire_owned().map_err(|_| {
+                    LambdaError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.")
+                })?),
+                None => None,
+            };
             let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
             let inv = state.registry.sandbox().invoke(&function.function, req).await;
             state.invocations.record(&function, &context, &inv);

@@ -118,6 +118,8 @@ pub struct AppState {
     pub(crate) invocations: Arc<console::Invocations>,
     /// Wall time (the engine's clock): request signatures are checked against it.
     pub clock: Arc<dyn Clock>,
+    /// With tenants: each account's configuration (see [`for_account`](Self::for_account)).
+    pub(crate) accounts: Arc<tenants::AccountConfigs>,
 }
 
 impl AppState {
@@ -143,12 +145,23 @@ impl AppState {
         durability: Arc<durable::Durability>,
     ) -> Self {
         let invocations = Arc::new(console::Invocations::default());
-        let invoker = SandboxInvoker::new(registry.clone())
+        let functions = Arc::new(lambda::FunctionTable::default());
+        let mut invoker = SandboxInvoker::new(registry.clone())
             .with_observer(invocations.clone())
             .with_identity(config.identity.clone())
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() })
             .with_bindings(config.bindings.clone())
             .with_buckets(config.buckets.clone().map(stepbox_invoker::Buckets::new));
+        let accounts: Arc<tenants::AccountConfigs> = Default::default();
+        if let Some(set) = config.tenants.clone() {
+            let table = Arc::downgrade(&functions);
+            invoker = invoker.with_owners(Arc::new(move |name| table.upgrade()?.owner(name)));
+            let slots = accounts.clone();
+            invoker = invoker.with_admission(Arc::new(move |account| {
+                let limit = set.current().by_account(account)?.quotas.concurrent_invocations;
+                Some(slots.concurrency.semaphore(account, limit))
+            }));
+        }
         let clock: Arc<dyn Clock> = Arc::new(TokioClock);
         let activities = Arc::new(MemoryActivities::with_clock(clock.clone()));
         let nested = Arc::new(nested::ServerExecutions::default());
@@ -168,7 +181,6 @@ impl AppState {
             },
         )
         .with_services(services);
-        let functions = Arc::new(lambda::FunctionTable::default());
         for name in registry.names().into_iter().filter(|n| !n.contains(':')) {
             if let Some(f) = registry.get(&name) {
                 functions.adopt(&config, &f);
@@ -188,6 +200,7 @@ impl AppState {
             callbacks,
             invocations,
             clock,
+            accounts,
         };
         let _ = nested.parts.set(nested::Parts {
             engine: Arc::downgrade(&state.engine),
@@ -203,6 +216,7 @@ impl AppState {
             callbacks: state.callbacks.clone(),
             invocations: state.invocations.clone(),
             clock: state.clock.clone(),
+            accounts: state.accounts.clone(),
         });
         state
     }
@@ -217,6 +231,34 @@ impl AppState {
     ) -> Self {
         registry.keep_artifacts_in(durable::StoredArtifacts::new(store.clone()));
         AppState::new(config, registry, Arc::new(store), durable_config)
+    }
+
+    /// This state as one tenant's requests see it: every ARN it makes is in
+    /// `account`. The state itself when `account` is the server's.
+    pub fn for_account(&self, account: &str) -> AppState {
+        if account == self.config.identity.account {
+            return self.clone();
+        }
+        AppState { config: self.accounts.get(&self.config, account), ..self.clone() }
+    }
+
+    /// With tenants, the account a request's lists are scoped to (its
+    /// state's, see [`for_account`](Self::for_account)); none in single-user mode.
+    pub(crate) fn scope_account(&self) -> Option<&str> {
+        self.config.tenants.as_ref().map(|_| self.config.identity.account.as_str())
+    }
+
+    /// With tenants, the slots of this account's invocations (`concurrent_invocations`).
+    pub(crate) fn invocation_slots(&self) -> Option<Arc<tokio::sync::Semaphore>> {
+        let t = self.tenant()?;
+        Some(self.accounts.concurrency.semaphore(&t.account, t.quotas.concurrent_invocations))
+    }
+
+    /// With tenants, the tenant whose account this state is in (as the
+    /// tenants file says now).
+    pub(crate) fn tenant(&self) -> Option<tenants::Tenant> {
+        let set = self.config.tenants.as_ref()?;
+        set.current().by_account(&self.config.identity.account).cloned()
     }
 
     /// On a persistent store, registers its functions again and resumes
@@ -382,6 +424,10 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
     let req = match tenants::authenticate(&state, req).await {
         Ok(req) => req,
         Err(refused) => return refused,
+    };
+    let state = match req.extensions().get::<tenants::Caller>().and_then(|c| c.account()) {
+        Some(account) => state.for_account(account),
+        None => state,
     };
     if path.starts_with("/2015-03-31/functions") {
         return lambda::handle(state, req, request_id).await;

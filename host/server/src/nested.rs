@@ -37,6 +37,7 @@ pub(crate) struct Parts {
     pub callbacks: Arc<stepbox_engine::MemoryCallbacks>,
     pub invocations: Arc<crate::console::Invocations>,
     pub clock: Arc<dyn stepbox_engine::Clock>,
+    pub accounts: Arc<crate::tenants::AccountConfigs>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -72,6 +73,23 @@ impl Executions for ServerExecutions {
             callbacks: p.callbacks.clone(),
             invocations: p.invocations.clone(),
             clock: p.clock.clone(),
+            accounts: p.accounts.clone(),
+        };
+        // With tenants, a child runs in its parent's account, and only there.
+        let state = match state.config.tenants.is_some().then(|| stepbox_store::arn_account(&req.parent_execution_arn)).flatten() {
+            Some(account) if !crate::tenants::scope::in_account(&req.state_machine_arn, account) => {
+                let failure = TaskFailure::new(
+                    "StepFunctions.AccessDeniedException",
+                    format!(
+                        "User: arn:aws:iam::{account}:root is not authorized to perform: states:StartExecution on \
+                         resource: {} because no resource-based policy allows the states:StartExecution action",
+                        req.state_machine_arn
+                    ),
+                );
+                return Box::pin(std::future::ready(Err(failure)));
+            }
+            Some(account) => state.for_account(account),
+            None => state,
         };
         Box::pin(async move { start_child(&state, req).await })
     }

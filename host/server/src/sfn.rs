@@ -114,6 +114,7 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<B
     let Some(op) = target.strip_prefix("AWSStepFunctions.").map(str::to_string) else {
         return ApiError::new("UnknownOperationException", format!("unknown operation target '{target}'")).response();
     };
+    let caller = req.extensions().get::<crate::tenants::Caller>().cloned().unwrap_or(crate::tenants::Caller::Anyone);
     let body = match read_body(req, crate::SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
         Ok(b) => b,
         Err(e) => return body_error_response(e),
@@ -130,6 +131,15 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<B
             crate::shape::ShapeError::Enum(m) => ApiError::validation(m),
         }
         .response();
+    }
+    if let Err(e) = crate::tenants::scope::check_sfn(&caller, &op, &input) {
+        return e.response();
+    }
+    if matches!(op.as_str(), "StartExecution" | "StartSyncExecution")
+        && let Some(tenant) = state.tenant()
+        && !state.accounts.start_rates.take(&tenant.account, tenant.quotas.start_rate, state.clock.now())
+    {
+        return ApiError::new("ThrottlingException", "Rate exceeded").response();
     }
     let p = Params(&input);
     let result = match op.as_str() {
@@ -445,7 +455,11 @@ fn page<T>(items: Vec<T>, p: Params<'_>, what: &str) -> Result<(Vec<T>, Option<S
 }
 
 async fn list_state_machines(state: &AppState, p: Params<'_>) -> ApiResult {
-    let machines = state.store.list_state_machines().await.map_err(ApiError::store_unreadable)?;
+    let machines = match state.scope_account() {
+        Some(account) => state.store.list_state_machines_in(account).await,
+        None => state.store.list_state_machines().await,
+    }
+    .map_err(ApiError::store_unreadable)?;
     let (items, next) = page(machines, p, "sm")?;
     let list: Vec<Value> = items
         .iter()

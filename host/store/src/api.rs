@@ -22,6 +22,11 @@ use crate::StoreError;
 
 type R<T> = Result<T, StoreError>;
 
+/// The account field of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:…`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|_| arn.starts_with("arn:"))
+}
+
 /// A change of an execution record, applied where the record is (in the
 /// writer, for a store with one).
 pub type Change = Box<dyn FnOnce(&mut ExecutionRecord) + Send>;
@@ -42,6 +47,12 @@ pub trait StateMachines: Send + Sync {
     async fn delete_state_machine(&self, arn: &str) -> R<bool>;
     /// All state machines, oldest first.
     async fn list_state_machines(&self) -> R<Vec<StateMachineRecord>>;
+    /// The state machines of `account` (their ARNs' account), oldest first:
+    /// what one tenant of several sees.
+    async fn list_state_machines_in(&self, account: &str) -> R<Vec<StateMachineRecord>> {
+        let all = self.list_state_machines().await?;
+        Ok(all.into_iter().filter(|r| arn_account(&r.arn) == Some(account)).collect())
+    }
 
     /// Publishes `candidate` as its state machine's next version (assigning
     /// `number` and `arn`; numbers are never reused), unless a version of

@@ -27,7 +27,7 @@ mod records;
 mod redb_backend;
 mod store;
 
-pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags};
+pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags, arn_account};
 pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::{ENTRY_OVERHEAD, MemoryBackend};

@@ -8,10 +8,17 @@
 
 mod auth;
 pub mod config;
+pub(crate) mod quota;
+pub(crate) mod scope;
 pub mod sigv4;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use stepbox_types::Identity;
+
+use crate::ServerConfig;
 
 pub(crate) use auth::authenticate;
 pub use config::{KeyOwner, Quotas, Tenant, TenantsConfig, TenantsError};
@@ -71,4 +78,27 @@ pub enum Caller {
     Tenant(Tenant),
     /// An operator, by an `[admin]` key.
     Admin,
+}
+
+/// What the server keeps per tenant account: the configuration its
+/// requests run with (the server's, with the tenant's account as the
+/// account of every ARN it makes), its start-rate bucket and its
+/// invocation slots.
+#[derive(Default)]
+pub(crate) struct AccountConfigs {
+    by_account: Mutex<HashMap<String, Arc<ServerConfig>>>,
+    pub(crate) start_rates: quota::StartRates,
+    pub(crate) concurrency: quota::Concurrency,
+}
+
+impl AccountConfigs {
+    pub(crate) fn get(&self, base: &ServerConfig, account: &str) -> Arc<ServerConfig> {
+        let mut map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(account.to_string())
+            .or_insert_with(|| {
+                let identity = Identity::new(base.identity.region.clone(), account);
+                Arc::new(ServerConfig { identity, ..base.clone() })
+            })
+            .clone()
+    }
 }

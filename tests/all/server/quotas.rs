@@ -1,0 +1,169 @@
+//! A tenant's quotas from the tenants file, each answered as AWS answers it.
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::FunctionCode;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+
+use super::tenants::{ACME, GLOBEX, TENANTS, start_tenants};
+use super::{ROLE, component};
+use crate::clients;
+
+const PASS: &str = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#;
+
+/// [`TENANTS`] with acme's quotas set.
+fn with_acme_quotas(quotas: &str) -> String {
+    TENANTS.replacen("\n\n[[tenant]]", &format!("\n[tenant.quotas]\n{quotas}\n\n[[tenant]]"), 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_past_the_start_rate_are_throttled_for_that_tenant_only() {
+    let (server, _) = start_tenants(&with_acme_quotas("start_rate = 1")).await;
+    let (acme, globex) = (clients::sfn_once(&server.endpoint(), ACME), clients::sfn_once(&server.endpoint(), GLOBEX));
+    let mut arns = Vec::new();
+    for client in [&acme, &globex] {
+        let out = client.create_state_machine().name("flow").definition(PASS).role_arn(ROLE).send().await.unwrap();
+        arns.push(out.state_machine_arn().to_string());
+    }
+    let mut throttled = 0;
+    for _ in 0..10 {
+        match acme.start_execution().state_machine_arn(&arns[0]).send().await {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.code(), Some("ThrottlingException"), "{e:?}");
+                assert_eq!(e.message(), Some("Rate exceeded"));
+                throttled += 1;
+            }
+        }
+    }
+    assert!(throttled > 0, "ten starts at once against a rate of one a second");
+    for _ in 0..10 {
+        globex.start_execution().state_machine_arn(&arns[1]).send().await.expect("globex keeps its own rate");
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_past_the_tenants_maximum_is_refused() {
+    let (server, _) = start_tenants(&with_acme_quotas("max_function_memory_mb = 256")).await;
+    let lambda = clients::lambda_as(&server.endpoint(), ACME);
+    let create = |memory: i32| {
+        lambda
+            .create_function()
+            .function_name("big")
+            .role(ROLE)
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .handler("component")
+            .memory_size(memory)
+            .code(FunctionCode::builder().zip_file(Blob::new(component("processed"))).build())
+            .send()
+    };
+    let e = create(512).await.unwrap_err();
+    assert_eq!(aws_sdk_lambda::error::ProvideErrorMetadata::code(&e), Some("InvalidParameterValueException"), "{e:?}");
+    let message = aws_sdk_lambda::error::ProvideErrorMetadata::message(&e).unwrap_or_default().to_string();
+    assert!(message.contains("at most 256 MB"), "{message}");
+    create(256).await.expect("within the maximum");
+    let e = lambda.update_function_configuration().function_name("big").memory_size(1024).send().await.unwrap_err();
+    assert_eq!(aws_sdk_lambda::error::ProvideErrorMetadata::code(&e), Some("InvalidParameterValueException"), "{e:?}");
+    server.shutdown().await.unwrap();
+}
+
+async fn create_slow(lambda: &aws_sdk_lambda::Client, name: &str) {
+    lambda
+        .create_function()
+        .function_name(name)
+        .role(ROLE)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("component")
+        .timeout(30)
+        .code(FunctionCode::builder().zip_file(Blob::new(component("slow"))).build())
+        .send()
+        .await
+        .expect("CreateFunction");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invocations_past_concurrent_invocations_are_refused_or_queue_for_that_tenant_only() {
+    use aws_sdk_lambda::error::ProvideErrorMetadata as _;
+    let (server, _) = start_tenants(&with_acme_quotas("concurrent_invocations = 1")).await;
+    let endpoint = server.endpoint();
+    let (acme, globex) = (clients::lambda_once(&endpoint, ACME), clients::lambda_once(&endpoint, GLOBEX));
+    create_slow(&acme, "slow").await;
+    create_slow(&globex, "slow2").await;
+    let busy = acme.invoke().function_name("slow").payload(Blob::new(r#"{"ms": 3000}"#)).send();
+    let busy = tokio::spawn(busy);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let e = acme.invoke().function_name("slow").payload(Blob::new(r#"{"ms": 1}"#)).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("TooManyRequestsException"), "{e:?}");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(429));
+    globex.invoke().function_name("slow2").payload(Blob::new(r#"{"ms": 1}"#)).send().await.expect("globex has its own slots");
+    busy.await.unwrap().expect("the first invocation");
+
+    // Tasks wait for a slot instead: two 600 ms items run one after the other.
+    let sfn = clients::sfn_as(&endpoint, ACME);
+    let map = serde_json::json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {"StartAt": "S", "States": {"S": {"Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:111111111111:function:slow", "End": true}}}}}});
+    let m = sfn.create_state_machine().name("pair").definition(map.to_string()).role_arn(ROLE).send().await.unwrap();
+    let started = std::time::Instant::now();
+    let run = sfn
+        .start_execution()
+        .state_machine_arn(m.state_machine_arn())
+        .input(r#"[{"ms": 600}, {"ms": 600}]"#)
+        .send()
+        .await
+        .unwrap();
+    loop {
+        let d = sfn.describe_execution().execution_arn(run.execution_arn()).send().await.unwrap();
+        if *d.status() != aws_sdk_sfn::types::ExecutionStatus::Running {
+            assert_eq!(*d.status(), aws_sdk_sfn::types::ExecutionStatus::Succeeded, "{d:?}");
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "still running");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed().as_millis() >= 1200, "one slot: the items ran one after the other");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_past_code_storage_mb_is_refused() {
+    use aws_sdk_lambda::error::ProvideErrorMetadata as _;
+    let (server, _) = start_tenants(&with_acme_quotas("code_storage_mb = 1")).await;
+    let (acme, globex) = (clients::lambda_as(&server.endpoint(), ACME), clients::lambda_as(&server.endpoint(), GLOBEX));
+    let components = [
+        "echo", "fail", "lambda_decorated_input", "lambda_large_output", "lambda_raise", "lambda_raise_custom",
+        "lambda_return_bytes", "lambda_return_hello_world", "lambda_wait_60s", "logger", "notify_approver", "processed",
+        "slow", "transform",
+    ];
+    let mut seen = std::collections::HashSet::new();
+    let mut used = 0;
+    let mut refused = None;
+    for (i, name) in components.iter().enumerate() {
+        let code = component(name);
+        let distinct = seen.insert(code.clone());
+        let create = |client: &aws_sdk_lambda::Client, code: Vec<u8>| {
+            client
+                .create_function()
+                .function_name(format!("f{i}"))
+                .role(ROLE)
+                .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+                .handler("component")
+                .code(FunctionCode::builder().zip_file(Blob::new(code)).build())
+                .send()
+        };
+        let result = create(&acme, code.clone()).await;
+        if distinct && used + code.len() > 1 << 20 {
+            let e = result.expect_err("past 1 MiB of code");
+            assert_eq!(e.code(), Some("CodeStorageExceededException"), "{e:?}");
+            create(&globex, code).await.expect("globex's code is counted apart");
+            refused = Some(i);
+            break;
+        }
+        result.expect("within 1 MiB of code");
+        if distinct {
+            used += code.len();
+        }
+    }
+    assert!(refused.is_some(), "the components take {used} bytes, not past 1 MiB: the test needs more code");
+    server.shutdown().await.unwrap();
+}
