@@ -66,6 +66,9 @@ async fn unsigned_requests_are_refused_in_each_apis_shape() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"], "Missing Authentication Token");
     let health = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     assert_eq!(raw(server.addr, health).await.0, 200, "health answers unsigned");
+    let console = "GET /console/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let (status, _, body) = raw(server.addr, console).await;
+    assert_eq!(status, 404, "the console (every account's data, unsigned) is not served with tenants: {body}");
     server.shutdown().await.unwrap();
 }
 

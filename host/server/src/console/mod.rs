@@ -60,7 +60,7 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
 }
 
 async fn graph(state: &AppState, req: Request<Incoming>) -> Response<Body> {
-    let body = match read_body(req, SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
+    let body = match read_body(req.map(crate::ReqBody::Streaming), SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(limit)) => return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("a definition is at most {limit} bytes")),
         Err(BodyError::TimedOut(t)) => return error(StatusCode::REQUEST_TIMEOUT, &crate::body_timeout_message(t)),
