@@ -257,3 +257,43 @@ fn serve_on_a_database_with_a_newer_schema_refuses_it() {
     let again = stepbox_store::PostgresBackend::migrate_with(&url, &[schema_1, "CREATE TABLE stepbox_later (x integer)"]);
     assert_eq!(again.expect("still version 2"), Vec::<i32>::new());
 }
+
+const DISTRIBUTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/distributed-map/orders.asl.json");
+const DISTRIBUTED_BUCKETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/distributed-map/buckets");
+
+/// The distributed Map example: items read from a JSON Lines object in the
+/// bucket directory, results written beside it in AWS's layout.
+#[test]
+fn run_reads_map_items_from_a_bucket_and_writes_the_results_there() {
+    let functions = functions_dir();
+    let buckets = tempfile::tempdir().unwrap();
+    let orders = buckets.path().join("orders/incoming");
+    std::fs::create_dir_all(&orders).unwrap();
+    std::fs::copy(format!("{DISTRIBUTED_BUCKETS}/orders/incoming/orders.jsonl"), orders.join("orders.jsonl")).unwrap();
+    let (code, out, err) = stepbox(&[
+        "run", DISTRIBUTED, "--input", r#"{"max_orders": 3}"#, "--functions", functions.path().to_str().unwrap(),
+        "--buckets", buckets.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let output: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(output["ResultWriterDetails"]["Bucket"], "orders");
+    let manifest_key = output["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let read = |key: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(buckets.path().join("orders").join(key)).unwrap()).unwrap()
+    };
+    let manifest = read(manifest_key);
+    assert_eq!(manifest["MapRunArn"], output["MapRunArn"]);
+    let file = |status: &str| read(manifest["ResultFiles"][status][0]["Key"].as_str().unwrap());
+    let succeeded = file("SUCCEEDED");
+    let totals: Vec<f64> = succeeded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e["Output"].as_str().unwrap()).unwrap()["total"].as_f64().unwrap())
+        .collect();
+    assert_eq!(totals, [31.2, 32.97]);
+    let failed = file("FAILED");
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["Error"], "InvalidOrder");
+    assert_eq!(manifest["ResultFiles"]["PENDING"], serde_json::json!([]));
+}

@@ -3,7 +3,7 @@
 //! sandboxed wasm components, on virtual time. Same selection and judging as
 //! `stepbox-conformance run`.
 
-use stepbox_conformance::{EngineRunner, cases_dir, driver_cases, engine_cases, load_dir, run_suite};
+use stepbox_conformance::{EngineRunner, bucket_cases, cases_dir, driver_cases, engine_cases, load_dir, run_suite};
 
 /// Minimum JSONPath pass rate (cases not needing JSONata), in percent, with
 /// Lambda stack traces compared as the corpus rules say. Every case passes
@@ -65,4 +65,25 @@ fn corpus_callback_activity_and_nested_cases_pass() {
         summary.jsonpath_passed,
         summary.jsonpath_total
     );
+}
+
+/// Minimum number of the ItemReader and ResultWriter cases of
+/// `cases_other_services/` (their S3 objects put in a bucket directory)
+/// that pass, JSONPath and JSONata together.
+const MIN_BUCKET_CASES_PASSED: usize = 15;
+
+#[test]
+fn corpus_item_reader_and_result_writer_cases_pass() {
+    let cases = load_dir(&cases_dir("cases_other_services")).expect("loading cases_other_services");
+    let selected = bucket_cases(&cases);
+    assert!(selected.len() >= 14, "only {} cases selected", selected.len());
+    let runner = EngineRunner::with_sandbox(stepbox_tests::shared_sandbox().clone());
+    let (report, summary) = run_suite(&selected, &runner, &mut |_| {});
+    for o in report.failures() {
+        println!("FAIL {}: {}", o.name, o.verdict.reason.as_deref().unwrap_or("failed"));
+    }
+    let passed = summary.jsonpath_passed + summary.jsonata_passed;
+    let total = summary.jsonpath_total + summary.jsonata_total;
+    println!("item reader/result writer: {passed}/{total} passed");
+    assert!(passed >= MIN_BUCKET_CASES_PASSED, "{passed}/{total} bucket cases passed, want at least {MIN_BUCKET_CASES_PASSED}");
 }

@@ -107,9 +107,11 @@ pub async fn run(
     let invoker = SandboxInvoker::new(registry)
         .with_http_policy(HttpPolicy { allowed_hosts: args.http_allow })
         .with_bindings(bindings)
-        .with_buckets(args.testing.buckets.map(stepbox_invoker::Buckets::new));
+        .with_buckets(args.testing.buckets.clone().map(stepbox_invoker::Buckets::new));
     let config = EngineConfig { wait_time_scale: args.testing.wait_time_scale, ..EngineConfig::default() };
-    let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config);
+    let objects = args.testing.buckets.map(|dir| Arc::new(stepbox_invoker::Buckets::new(dir)) as Arc<dyn stepbox_engine::Objects>);
+    let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config)
+        .with_services(stepbox_engine::Services { objects, ..Default::default() });
     let sink = Arc::new(ProgressSink::new(args.history));
     let progress = sink.report_every_second();
     let options = ExecutionOptions {

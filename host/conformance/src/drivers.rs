@@ -157,6 +157,8 @@ fn activity_arn(case: &Case) -> Option<String> {
 /// A case's engine services and invoker wrapper, with the test's actor running.
 pub struct Driver {
     pub services: Services,
+    /// The case's bucket directory (ItemReader and ResultWriter cases).
+    _buckets: Option<BucketDir>,
     role: Option<Role>,
     callbacks: Arc<MemoryCallbacks>,
     clock: Arc<dyn Clock>,
@@ -184,7 +186,11 @@ impl Driver {
             Some(Role::SyncAnsweredThroughSqs) => services.executions = Some(targets(case, Target::SqsSendAndWait)),
             _ => {}
         }
-        Driver { services, role, callbacks, clock }
+        let buckets = BucketDir::for_case(case);
+        if let Some(b) = &buckets {
+            services.objects = Some(Arc::new(stepbox_invoker::Buckets::new(&b.0)));
+        }
+        Driver { services, _buckets: buckets, role, callbacks, clock }
     }
 
     /// Wraps the case's invoker: SQS `sendMessage` resources reach the test's actor.
@@ -205,6 +211,64 @@ impl Driver {
             _ => inner,
         }
     }
+}
+
+/// The cases of `cases_other_services/` that need S3 only as a Map's
+/// ItemReader or ResultWriter (not as Task integrations).
+pub fn bucket_cases(cases: &[Case]) -> Vec<&Case> {
+    cases.iter().filter(|c| uses_buckets(c)).collect()
+}
+
+fn uses_buckets(case: &Case) -> bool {
+    case.needs.iter().any(|n| n == "s3") && !case.needs.iter().any(|n| n == "aws-sdk:s3")
+}
+
+/// A case's bucket directory: the objects its test uploaded (`s3_objects`)
+/// and the buckets its ResultWriters name, under a fresh temporary
+/// directory removed on drop.
+struct BucketDir(std::path::PathBuf);
+
+impl BucketDir {
+    fn for_case(case: &Case) -> Option<BucketDir> {
+        if !uses_buckets(case) {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("stepbox-case-buckets-{}", stepbox_asl::uuid_v4()));
+        let text = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        for o in &case.s3_objects {
+            let path = dir.join(text(o, "Bucket")).join(text(o, "Key"));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).ok()?;
+            }
+            std::fs::write(&path, text(o, "Body")).ok()?;
+        }
+        for bucket in written_buckets(&case.definition) {
+            std::fs::create_dir_all(dir.join(bucket)).ok()?;
+        }
+        Some(BucketDir(dir))
+    }
+}
+
+impl Drop for BucketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The buckets a definition's ResultWriters write to (given as constants).
+fn written_buckets(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(b)) = o.get("ResultWriter").and_then(|w| w.get("Parameters")).and_then(|p| p.get("Bucket")) {
+                out.push(b.clone());
+            }
+            o.values().for_each(|x| out.extend(written_buckets(x)));
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(written_buckets(x))),
+        _ => {}
+    }
+    out
 }
 
 /// An activity consumer: takes tasks (each as it arrives) and answers them.

@@ -42,7 +42,7 @@ pub use case::{
 pub use engine::{
     EngineRunner, PYTHON_TRACEBACK, SuiteSummary, corpus_function_limits, engine_cases, needs_jsonata, run_suite,
 };
-pub use drivers::{Role, driver_cases};
+pub use drivers::{Role, bucket_cases, driver_cases};
 pub use judge::{ActualResult, JudgeOptions, Matcher, Normalizer, Verdict, judge, judge_with};
 pub use lambdas::{FunctionBinding, HANDLER_COMPONENTS, component_for_handler, component_wasm_file};
 pub use report::{CaseOutcome, FeatureRow, Report};

@@ -23,6 +23,7 @@
 //!   MaxConcurrency, or [`EngineConfig::max_map_concurrency`] when it is 0).
 //!   DISTRIBUTED Map runs its iterations as child executions whose events are
 //!   not recorded in the parent history (MapRunStarted/MapRunSucceeded are).
+//!   A Map's ItemReader and ResultWriter use [`Objects`] (`Services::objects`).
 //! * JSONPath workflow variables (`Assign`, `$name` references) are supported;
 //!   JSONata expressions are not evaluated yet (such states fail with
 //!   `States.QueryEvaluationError`).
@@ -37,6 +38,7 @@ mod exec;
 pub mod execution;
 pub mod history;
 pub mod mock;
+pub mod objects;
 pub mod random;
 pub mod services;
 pub mod task;
@@ -46,6 +48,7 @@ pub use durable::{Checkpoint, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig};
 pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 pub use mock::{MockedResponse, Mocks, TaskMocks};
+pub use objects::{ObjectFailure, ObjectInfo, Objects};
 pub use random::{Random, SeededRandom, ThreadRandom};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};
 pub use callback::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};

@@ -23,11 +23,13 @@ pub struct Services {
     pub activities: Option<Arc<dyn Activities>>,
     /// Nested executions (`arn:aws:states:::states:startExecution`); none: such states fail.
     pub executions: Option<Arc<dyn Executions>>,
+    /// Buckets a Map's ItemReader reads and its ResultWriter writes; none: such Maps fail.
+    pub objects: Option<Arc<dyn crate::objects::Objects>>,
 }
 
 impl Default for Services {
     fn default() -> Self {
-        Services { callbacks: Arc::new(MemoryCallbacks::new()), activities: None, executions: None }
+        Services { callbacks: Arc::new(MemoryCallbacks::new()), activities: None, executions: None, objects: None }
     }
 }
 

@@ -886,3 +886,4 @@ mod jsonata;
 mod injected;
 mod catalogue;
 mod paths;
+mod buckets;

@@ -4,6 +4,7 @@
 //! objects (a distributed Map's ItemReader).
 
 use std::path::{Component, Path, PathBuf};
+use stepbox_engine::{ObjectFailure, ObjectInfo};
 
 /// The bucket directory.
 #[derive(Debug, Clone)]
@@ -80,6 +81,93 @@ impl Buckets {
         }
         tokio::fs::write(&path, bytes).await.map_err(|e| ObjectError::Io(e.to_string()))
     }
+}
+
+/// What a Map's ItemReader and ResultWriter see of the buckets. Reads and
+/// listings are plain file reads (local files, short blocking calls).
+impl stepbox_engine::Objects for Buckets {
+    fn open(&self, bucket: &str, key: &str) -> Result<Box<dyn std::io::BufRead + Send>, ObjectFailure> {
+        let path = self.path(bucket, key).map_err(failure)?;
+        match std::fs::File::open(&path) {
+            Ok(f) if !path.is_dir() => Ok(Box::new(std::io::BufReader::with_capacity(64 << 10, f))),
+            _ if !self.root.join(bucket).is_dir() => Err(failure(ObjectError::NoSuchBucket)),
+            Ok(_) => Err(failure(ObjectError::NoSuchKey)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(failure(ObjectError::NoSuchKey)),
+            Err(e) => Err(failure(ObjectError::Io(e.to_string()))),
+        }
+    }
+
+    fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, ObjectFailure> {
+        self.path(bucket, "k").map_err(failure)?;
+        let dir = self.root.join(bucket);
+        if !dir.is_dir() {
+            return Err(failure(ObjectError::NoSuchBucket));
+        }
+        let mut found = Vec::new();
+        walk(&dir, "", prefix, &mut found).map_err(|e| failure(ObjectError::Io(e.to_string())))?;
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
+    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<(), ObjectFailure> {
+        let path = self.path(bucket, key).map_err(failure)?;
+        if !self.root.join(bucket).is_dir() {
+            return Err(failure(ObjectError::NoSuchBucket));
+        }
+        let io = |e: std::io::Error| failure(ObjectError::Io(e.to_string()));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, bytes).map_err(io)
+    }
+}
+
+fn failure(e: ObjectError) -> ObjectFailure {
+    ObjectFailure::new(e.code(), e.to_string())
+}
+
+/// The files under `dir` (keys relative to the bucket, `/`-separated)
+/// whose keys start with `prefix`.
+fn walk(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        let key = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            // A directory can hold matching keys if its key and the prefix agree so far.
+            let probe = format!("{key}/");
+            if probe.starts_with(prefix) || prefix.starts_with(&probe) {
+                walk(&entry.path(), &key, prefix, out)?;
+            }
+        } else if key.starts_with(prefix) {
+            let last_modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            out.push(ObjectInfo { etag: etag(&entry.path())?, key, last_modified, size: meta.len() });
+        }
+    }
+    Ok(())
+}
+
+/// An object's ETag: the quoted MD5 of its bytes, read in chunks.
+fn etag(path: &Path) -> std::io::Result<String> {
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("\"{hex}\""))
 }
 
 #[cfg(test)]

@@ -170,6 +170,10 @@ impl AppState {
             callbacks: callbacks.clone(),
             activities: Some(activities.clone()),
             executions: Some(nested.clone()),
+            objects: config
+                .buckets
+                .clone()
+                .map(|dir| Arc::new(stepbox_invoker::Buckets::new(dir)) as Arc<dyn stepbox_engine::Objects>),
         };
         let engine = Engine::with_config(
             Arc::new(invoker),

@@ -4,17 +4,30 @@ use super::io::scope;
 use super::size::json_size;
 use serde_json::{Map, Value};
 use stepbox_asl::RuntimeError;
+use stepbox_asl::jsonata::{Bindings, JsonataTemplate, template::Allowed};
 use stepbox_asl::catalogue::{Facts, Field, check};
 
 /// Groups Map items per `ItemBatcher`: `{"BatchInput": …, "Items": [...]}`.
+/// `jsonata`: the bindings of a JSONata state, whose limits and BatchInput
+/// may be expressions.
 pub(super) fn batch_items(
     cfg: &Value,
     items: Vec<Value>,
     input: &Value,
     ctx: &Value,
     vars: &Map<String, Value>,
+    jsonata: Option<&Bindings<'_>>,
 ) -> Result<Vec<Value>, RuntimeError> {
-    let limit = |field: &str| batch_limit(cfg, field, input, ctx, vars);
+    let limit = |field: &str| match (jsonata, cfg.get(field)) {
+        (Some(b), Some(v @ Value::String(_))) => {
+            let v = JsonataTemplate::compile(field, v, Allowed::default())
+                .map_err(|e| RuntimeError::runtime(e.message))?
+                .evaluate(b)?;
+            let checked = if field == "MaxItemsPerBatch" { Field::MaxItemsPerBatchPath } else { Field::MaxInputBytesPerBatchPath };
+            check::map_limit(checked, Facts::default().value(&v), &v).map(Some)
+        }
+        _ => batch_limit(cfg, field, input, ctx, vars),
+    };
     let max_items = limit("MaxItemsPerBatch")?
         .map(|x| x.max(1.0) as usize)
         .unwrap_or(usize::MAX);
@@ -23,6 +36,11 @@ pub(super) fn batch_items(
         .unwrap_or(256 * 1024);
     let batch_input = match cfg.get("BatchInput") {
         None => None,
+        Some(t) if let Some(b) = jsonata => Some(
+            JsonataTemplate::compile("BatchInput", t, Allowed::default())
+                .map_err(|e| RuntimeError::runtime(e.message))?
+                .evaluate(b)?,
+        ),
         Some(t) => {
             let t =
                 stepbox_asl::Template::compile(t).map_err(|e| RuntimeError::runtime(e.message))?;

@@ -137,6 +137,7 @@ impl Engine {
             next_id: AtomicU64::new(resume.map_or(0, |r| r.last_event_id)),
             name: opts.name.clone(),
             arn: names.arn.clone(),
+            sm_arn: names.sm_arn.clone(),
             ctx_execution: if ctx {
                 seeded(opts, "Execution", json!({
                     "Id": names.arn, "Input": input, "Name": opts.name, "RoleArn": names.role, "StartTime": ts(start), "RedriveCount": opts.redrive_count

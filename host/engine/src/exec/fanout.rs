@@ -5,6 +5,7 @@ use super::failure::Failure;
 use super::machine::run_machine;
 use super::variables::Variables;
 use crate::history::EventType;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use stepbox_asl::StateMachine;
@@ -27,15 +28,40 @@ pub(super) struct MapFanOut {
     pub(super) stop_on_failure: bool,
 }
 
-/// One runner's iterations: (index, result, last event id).
-type Iterations = Vec<(usize, Result<Value, Failure>, u64)>;
+/// One finished iteration.
+struct Iteration {
+    index: usize,
+    result: Result<Value, Failure>,
+    /// Its last event id.
+    prev: u64,
+    span: Span,
+}
+
+/// When an iteration started and stopped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Span {
+    pub(super) start: DateTime<Utc>,
+    pub(super) stop: DateTime<Utc>,
+}
+
+/// What a run's iterations came to.
+pub(super) struct FanResults {
+    /// By index: the output, or the failure's `{"Error", "Cause"}`.
+    pub(super) results: Vec<Value>,
+    /// By index: whether it ran and succeeded (none: it never finished).
+    pub(super) runs: Vec<Option<(bool, Span)>>,
+    pub(super) failed: usize,
+    pub(super) first_failure: Option<Failure>,
+    pub(super) last_prev: u64,
+}
 
 impl MapFanOut {
     fn next_item(&self) -> Option<(usize, Value)> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).next()
     }
 
-    async fn iteration(&self, i: usize, input: Value) -> (Result<Value, Failure>, u64) {
+    async fn iteration(&self, i: usize, input: Value) -> Iteration {
+        let start = self.ex.clock.now();
         let mut f = Frame {
             prev: self.base_prev,
             silent: self.silent,
@@ -52,18 +78,18 @@ impl MapFanOut {
         };
         self.ex
             .emit(&mut f, ty, || Some(json!({"name": self.name, "index": i})));
-        (r, f.prev)
+        Iteration { index: i, result: r, prev: f.prev, span: Span { start, stop: self.ex.clock.now() } }
     }
 
     /// Runs items until the queue is empty (or, when failures are not
     /// tolerated, until one fails: that runner returns at once so the others
     /// can be aborted).
-    async fn runner(self: Arc<Self>) -> Iterations {
+    async fn runner(self: Arc<Self>) -> Vec<Iteration> {
         let mut done = Vec::new();
         while let Some((i, input)) = self.next_item() {
-            let (r, prev) = self.iteration(i, input).await;
-            let stop = r.is_err() && self.stop_on_failure;
-            done.push((i, r, prev));
+            let it = self.iteration(i, input).await;
+            let stop = it.result.is_err() && self.stop_on_failure;
+            done.push(it);
             if stop {
                 break;
             }
@@ -74,32 +100,36 @@ impl MapFanOut {
         done
     }
 
-    /// Results by index, failure count, first failure, last event id.
-    pub(super) async fn run(self, runners: usize, n: usize) -> (Vec<Value>, usize, Option<Failure>, u64) {
+    /// The iterations' results (at most `runners` at once).
+    pub(super) async fn run(self, runners: usize, n: usize) -> FanResults {
         let this = Arc::new(self);
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..runners {
             set.spawn(this.clone().runner());
         }
-        let mut results: Vec<Value> = vec![Value::Null; n];
-        let mut failed = 0usize;
-        let mut first_failure: Option<Failure> = None;
-        let mut last_prev = this.base_prev;
+        let mut out = FanResults {
+            results: vec![Value::Null; n],
+            runs: vec![None; n],
+            failed: 0,
+            first_failure: None,
+            last_prev: this.base_prev,
+        };
         'join: while let Some(j) = set.join_next().await {
             let done = match j {
                 Ok(x) => x,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => continue,
             };
-            for (i, r, p) in done {
-                last_prev = last_prev.max(p);
-                match r {
-                    Ok(v) => results[i] = v,
+            for it in done {
+                out.last_prev = out.last_prev.max(it.prev);
+                out.runs[it.index] = Some((it.result.is_ok(), it.span));
+                match it.result {
+                    Ok(v) => out.results[it.index] = v,
                     Err(f) => {
-                        failed += 1;
-                        results[i] = f.as_output();
-                        if first_failure.is_none() {
-                            first_failure = Some(f);
+                        out.failed += 1;
+                        out.results[it.index] = f.as_output();
+                        if out.first_failure.is_none() {
+                            out.first_failure = Some(f);
                         }
                         if this.stop_on_failure {
                             set.abort_all();
@@ -109,6 +139,6 @@ impl MapFanOut {
                 }
             }
         }
-        (results, failed, first_failure, last_prev)
+        out
     }
 }

@@ -8,11 +8,14 @@ use super::failure::Failure;
 use super::fanout::MapFanOut;
 use super::io::{finish_state, scope};
 use super::jsonata;
+use super::reader;
 use super::step::{StateResult, Step};
 use super::variables::Variables;
+use super::writer::{MapRun, Writer};
 use crate::history::EventType;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
+use std::time::Duration;
 use stepbox_asl::catalogue::{self, Bad, Facts, Field, check};
 use stepbox_asl::{MapMode, MapSpec, NumSpec, RuntimeError, errors, io, path::Cow as PathCow};
 
@@ -30,20 +33,56 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
         None => io::select(&st.input_path, &input, ctx, Some(vars.values())).map_err(rt)?,
     };
     let eff_value = eff.as_value();
-    let items = map_items(s, spec, Scopes { input: &input, eff: eff_value, ctx, vars })?;
+    let sc = Scopes { input: &input, eff: eff_value, ctx, vars };
+    // Items read by an ItemReader are read once the map run has started.
+    let given = match &spec.item_reader {
+        None => Some(map_items(s, spec, sc)?),
+        Some(_) => None,
+    };
     let distributed = spec.mode == MapMode::Distributed;
     let mut counts = vec![0u32; st.retry.len()];
     let mut recorded = s.entry.started;
     loop {
-        s.state_started(frame, &mut recorded, EventType::MapStateStarted, || {
-            Some(json!({"length": items.len()}))
-        });
+        let length = given.as_ref().map_or(0, |i| i.len());
+        s.state_started(frame, &mut recorded, EventType::MapStateStarted, || Some(json!({"length": length})));
         let limits = Limits::resolve(s, spec, Scopes { input: &input, eff: eff_value, ctx, vars })?;
+        let run_arn = map_run_arn(s, spec);
         if distributed {
-            map_run_started(s, frame);
+            ex.emit(frame, EventType::MapRunStarted, || Some(json!({"mapRunArn": run_arn})));
         }
-        let inputs = item_inputs(s, spec, &items, &input, eff_value, vars)?;
+        let read;
+        let items: &[Value] = match (&given, &spec.item_reader) {
+            (Some(items), _) => items,
+            (None, Some(cfg)) => {
+                let sc = Scopes { input: &input, eff: eff_value, ctx, vars };
+                match reader::read_items(ex.services.objects.as_deref(), cfg, st.jsonata.is_some(), sc) {
+                    Ok(v) => {
+                        read = v;
+                        &read
+                    }
+                    Err(f) => {
+                        let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                        ex.clock.sleep(d).await;
+                        continue;
+                    }
+                }
+            }
+            (None, None) => &[],
+        };
+        let inputs = item_inputs(s, spec, items, &input, eff_value, vars)?;
         let n = inputs.len();
+        let writer = match &spec.result_writer {
+            None => None,
+            Some(cfg) => match Writer::new(cfg, st.jsonata.is_some(), Scopes { input: &input, eff: eff_value, ctx, vars }) {
+                Ok(w) => Some(w),
+                Err(f) => {
+                    let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                    ex.clock.sleep(d).await;
+                    continue;
+                }
+            },
+        };
+        let kept: Vec<Value> = if writer.as_ref().is_some_and(Writer::needs_inputs) { inputs.clone() } else { Vec::new() };
         let fan = MapFanOut {
             ex: ex.clone(),
             processor: spec.processor.clone(),
@@ -54,10 +93,30 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
             queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
             stop_on_failure: !limits.tolerant(),
         };
-        let (results, failed, first_failure, last_prev) = fan.run(limits.runners.min(n), n).await;
-        frame.prev = last_prev.max(frame.prev);
-        match limits.exceeded(failed, n, first_failure) {
+        let mut fan = fan.run(limits.runners.min(n), n).await;
+        frame.prev = fan.last_prev.max(frame.prev);
+        match limits.exceeded(fan.failed, n, fan.first_failure.take()) {
             None => {
+                let results = match &writer {
+                    None => Ok(Value::Array(fan.results)),
+                    Some(w) => {
+                        let run = MapRun {
+                            arn: &run_arn,
+                            child_sm_arn: run_arn.replacen(":mapRun:", ":stateMachine:", 1).rsplit_once(':').map(|(a, _)| a.to_string()).unwrap_or_default(),
+                            inputs: &kept,
+                            names: (0..n).map(|_| stepbox_asl::uuid_v4()).collect(),
+                        };
+                        w.finish(ex.services.objects.as_deref(), &run, fan)
+                    }
+                };
+                let results = match results {
+                    Ok(r) => r,
+                    Err(f) => {
+                        let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                        ex.clock.sleep(d).await;
+                        continue;
+                    }
+                };
                 if distributed {
                     ex.emit(frame, EventType::MapRunSucceeded, || None);
                 }
@@ -65,43 +124,45 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 return map_output(s, results, input, vars);
             }
             Some(f) => {
-                if distributed {
-                    ex.emit(frame, EventType::MapRunFailed, || Some(f.as_output_lower()));
-                }
-                match ex.retry_delay(st, &f, &mut counts) {
-                    // Only the final failure is recorded.
-                    Some(d) => ex.clock.sleep(d).await,
-                    None => {
-                        ex.emit(frame, EventType::MapStateFailed, || None);
-                        return Err(f);
-                    }
-                }
+                let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                ex.clock.sleep(d).await;
             }
         }
     }
 }
 
-/// A distributed Map's `MapRunStarted`, with its map run's ARN.
-fn map_run_started(s: &Step<'_>, frame: &mut Frame) {
-    let run_arn = format!(
-        "{}/{}:{}",
-        s.ex.arn.replace(":execution:", ":mapRun:"),
-        s.st.name,
-        stepbox_asl::uuid_v4()
-    );
-    s.ex.emit(frame, EventType::MapRunStarted, || {
-        Some(json!({"mapRunArn": run_arn}))
-    });
+/// A failed attempt: its `MapRunFailed`, then the delay before the next
+/// attempt if the state's Retry allows one, else its `MapStateFailed` and
+/// the failure (only the final failure is recorded).
+fn failed_attempt(s: &Step<'_>, frame: &mut Frame, distributed: bool, f: Failure, counts: &mut [u32]) -> Result<Duration, Failure> {
+    if distributed {
+        s.ex.emit(frame, EventType::MapRunFailed, || Some(f.as_output_lower()));
+    }
+    match s.ex.retry_delay(s.st, &f, counts) {
+        Some(d) => Ok(d),
+        None => {
+            s.ex.emit(frame, EventType::MapStateFailed, || None);
+            Err(f)
+        }
+    }
+}
+
+/// A map run's ARN: `arn:aws:states:R:A:mapRun:MACHINE/LABEL:ID`, the
+/// label being the state's `Label` or else its name.
+fn map_run_arn(s: &Step<'_>, spec: &MapSpec) -> String {
+    let machine = s.ex.sm_arn.replacen(":stateMachine:", ":mapRun:", 1);
+    let label = spec.label.as_deref().unwrap_or(&s.st.name);
+    format!("{machine}/{label}:{}", stepbox_asl::uuid_v4())
 }
 
 /// The state's output from its iterations' results.
-fn map_output(s: &Step<'_>, results: Vec<Value>, input: Value, vars: &mut Variables) -> StateResult {
+fn map_output(s: &Step<'_>, results: Value, input: Value, vars: &mut Variables) -> StateResult {
     let st = s.st;
     let rt = |e| s.rt(e);
     let mut ctx_slot = Value::Null;
     let ctx = s.ctx(0, &mut ctx_slot);
     let res = st
-        .select_result(Value::Array(results), ctx, Some(vars.values()))
+        .select_result(results, ctx, Some(vars.values()))
         .map_err(rt)?;
     let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
     Ok((out, st.next))
@@ -109,13 +170,13 @@ fn map_output(s: &Step<'_>, results: Vec<Value>, input: Value, vars: &mut Variab
 
 /// What a Map's fields are evaluated against.
 #[derive(Clone, Copy)]
-struct Scopes<'a> {
+pub(super) struct Scopes<'a> {
     /// The state input (JSONata fields see it as `$states.input`).
-    input: &'a Value,
+    pub(super) input: &'a Value,
     /// The effective input (JSONPath fields read it).
-    eff: &'a Value,
-    ctx: &'a Value,
-    vars: &'a Map<String, Value>,
+    pub(super) eff: &'a Value,
+    pub(super) ctx: &'a Value,
+    pub(super) vars: &'a Map<String, Value>,
 }
 
 /// The items: ItemsPath of the effective input (JSONPath), `Items` or the
@@ -123,9 +184,6 @@ struct Scopes<'a> {
 fn map_items<'a>(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'a>) -> Result<Cow<'a, [Value]>, Failure> {
     let rt = |e| s.rt(e);
     if let Some(f) = s.st.jsonata.as_deref() {
-        if spec.item_reader.is_some() {
-            return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
-        }
         let b = jsonata::bindings(sc.input, None, None, sc.ctx, sc.vars);
         return Ok(jsonata::items(f, &b).map_err(rt)?.into());
     }
@@ -135,9 +193,6 @@ fn map_items<'a>(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'a>) -> Result<Cow<'a,
             .resolve(p)
             .ok_or_else(|| rt(check::missing(Field::ItemsPath, p, sc.eff)))?,
     };
-    if spec.item_reader.is_some() {
-        return Err(rt(RuntimeError::runtime("ItemReader is not supported")));
-    }
     match found {
         PathCow::Borrowed(Value::Array(a)) => Ok(a.as_slice().into()),
         PathCow::Owned(Value::Array(a)) => Ok(a.into()),
@@ -177,7 +232,15 @@ fn item_inputs(
         inputs.push(v);
     }
     if let Some(b) = &spec.item_batcher {
-        inputs = batch_items(b, inputs, eff, &NULL, vars).map_err(rt)?;
+        let c;
+        let bindings = match st.jsonata {
+            Some(_) => {
+                c = ex.context(st, &ts(ex.clock.now()), 0, None, None);
+                Some(jsonata::bindings(input, None, None, &c, vars))
+            }
+            None => None,
+        };
+        inputs = batch_items(b, inputs, eff, &NULL, vars, bindings.as_ref()).map_err(rt)?;
     }
     Ok(inputs)
 }

@@ -15,6 +15,7 @@ mod jsonata;
 mod machine;
 mod map;
 mod parallel;
+mod reader;
 mod retry;
 mod size;
 mod state;
@@ -22,6 +23,7 @@ mod step;
 mod task;
 mod variables;
 mod wait;
+mod writer;
 
 use crate::clock::{BoxFuture, Clock};
 use crate::durable::{Progress, Resume};

@@ -30,6 +30,8 @@ pub(super) struct Exec {
     pub(super) next_id: AtomicU64,
     pub(super) name: String,
     pub(super) arn: String,
+    /// The state machine's ARN (a distributed Map's map run ARN is built on it).
+    pub(super) sm_arn: String,
     /// `$$.Execution` and `$$.StateMachine`.
     pub(super) ctx_execution: Value,
     pub(super) ctx_state_machine: Value,
