@@ -22,6 +22,7 @@ mod limits;
 mod memory_budget;
 mod mocks;
 mod quotas;
+mod redrive;
 mod robustness;
 mod store_errors;
 pub(crate) mod tenants;

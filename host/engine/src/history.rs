@@ -33,6 +33,7 @@ event_types! {
     ExecutionFailed => Some("executionFailedEventDetails"),
     ExecutionTimedOut => Some("executionTimedOutEventDetails"),
     ExecutionAborted => Some("executionAbortedEventDetails"),
+    ExecutionRedriven => Some("executionRedrivenEventDetails"),
     TaskStateEntered => Some("stateEnteredEventDetails"),
     TaskStateExited => Some("stateExitedEventDetails"),
     TaskStateAborted => None,

@@ -286,17 +286,42 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
         store.update_execution(arn, close).await?;
         return Ok(());
     }
+    run_from_store(state, durability, record, None).await
+}
+
+/// Runs a redriven execution (its record RUNNING again, its
+/// ExecutionRedriven event recorded) from its last checkpoint: the
+/// checkpointed state is entered anew, its Retry counters start over, and
+/// TimeoutSeconds runs from the redrive.
+pub(crate) async fn redrive(state: &AppState, durability: &Arc<Durability>, arn: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    let Some(record) = durability.store.get_execution(arn).await? else {
+        return Ok(());
+    };
+    run_from_store(state, durability, record, Some(at)).await
+}
+
+/// Continues `record` from what the store recorded (`redriven`: anew from
+/// its last checkpoint, redriven then).
+async fn run_from_store(
+    state: &AppState,
+    durability: &Arc<Durability>,
+    record: ExecutionRecord,
+    redriven: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let (store, arn) = (&durability.store, record.arn.as_str());
     let sm = match StateMachine::parse(&record.definition) {
         Ok(sm) => Arc::new(sm),
         Err(_) => return fail_unresumable(durability, &record, "its recorded definition does not parse").await,
     };
     let input: Value = serde_json::from_str(&record.input).unwrap_or(Value::Null);
-    let resume = Resume {
-        input: input.clone(),
-        start_date: record.start_date,
-        checkpoint: store.checkpoint(arn).await?,
-        last_event_id: store.last_event_id(arn).await?,
-    };
+    let last_event_id = store.last_event_id(arn).await?;
+    let mut checkpoint = store.checkpoint(arn).await?;
+    if let (Some(at), Some(cp)) = (redriven, checkpoint.as_mut()) {
+        cp.entered_event_id = last_event_id + 1;
+        cp.entered_at = at;
+        cp.progress = Default::default();
+    }
+    let resume = Resume { input: input.clone(), start_date: redriven.unwrap_or(record.start_date), checkpoint, last_event_id };
     let sm_name = StateMachineArn::parse(&record.state_machine_arn)
         .map(|a| a.name().to_string())
         .unwrap_or_default();
@@ -313,6 +338,7 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
         state_machine_name: sm_name,
         state_machine_arn: Some(record.state_machine_arn.clone()),
         role_arn,
+        redrive_count: crate::sfn::redrive_count(&record) as u32,
         ..Default::default()
     };
     spawn_run(

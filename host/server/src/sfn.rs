@@ -3,6 +3,8 @@
 mod express;
 pub(crate) mod test_case;
 mod members;
+mod redrive;
+pub(crate) use redrive::redrive_count;
 mod test_state;
 mod versions;
 
@@ -155,6 +157,7 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<B
         "DescribeExecution" => describe_execution(&state, p).await,
         "DescribeStateMachineForExecution" => describe_state_machine_for_execution(&state, p).await,
         "StopExecution" => stop_execution(&state, p).await,
+        "RedriveExecution" => redrive::redrive_execution(&state, p).await,
         "ListExecutions" => list_executions(&state, p).await,
         "GetExecutionHistory" => get_execution_history(&state, p).await,
         "TagResource" => tag_resource(&state, p).await,
@@ -721,12 +724,8 @@ async fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         "startDate": epoch(e.start_date),
         "input": e.input,
         "inputDetails": {"included": true},
-        "redriveCount": 0,
-        "redriveStatus": "NOT_REDRIVABLE",
     });
-    if !e.is_running() {
-        out["redriveStatusReason"] = json!(format!("Execution is {} and cannot be redriven", e.status));
-    }
+    redrive::put_redrive(&mut out, &e);
     if let Some(d) = e.stop_date {
         out["stopDate"] = epoch(d);
     }
@@ -790,6 +789,7 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
         Some(_) => e.state_machine_version_arn.as_deref() == Some(arn) || e.state_machine_alias_arn.as_deref() == Some(arn),
     };
     let filter = p.opt_str("statusFilter")?;
+    let redriven = p.opt_str("redriveFilter")?;
     if let Some(f) = filter
         && f.parse::<ExecutionStatus>().is_err()
     {
@@ -800,12 +800,12 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     }
     // A cursor, not an offset: executions started between two pages (listed
     // newest first) would shift an offset.
-    let what = format!("exec{}{}", filter.unwrap_or(""), qualifier.map_or("", |q| q.as_str()));
+    let what = format!("exec{}{}{}", filter.unwrap_or(""), qualifier.map_or("", |q| q.as_str()), redriven.unwrap_or(""));
     let before = token_number(p, &what)?;
     let (items, next) = state
         .store
         .list_executions_page(&sm.arn, before, p.max_results()?, &mut |e| {
-            filter.is_none_or(|f| e.status == f) && through(e)
+            filter.is_none_or(|f| e.status == f) && through(e) && redrive::redrive_filter(redriven, e)
         })
         .await
         .map_err(ApiError::store_unreadable)?;
@@ -819,8 +819,11 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
                 "name": e.name,
                 "status": e.status,
                 "startDate": epoch(e.start_date),
-                "redriveCount": 0,
+                "redriveCount": redrive::redrive_count(e),
             });
+            if let Some(d) = e.extra.get("redriveDate").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+                v["redriveDate"] = epoch(d.with_timezone(&Utc));
+            }
             if let Some(d) = e.stop_date {
                 v["stopDate"] = epoch(d);
             }

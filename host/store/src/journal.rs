@@ -162,8 +162,9 @@ impl Pending {
     }
 
     /// Writes the insert, the events, then the closes, then the checkpoint
-    /// unless a close ended the execution (a closed execution keeps none:
-    /// writing it would copy a page only to delete the entry). Returns what
+    /// unless a close ended the execution for good (a succeeded execution
+    /// keeps none: writing it would copy a page only to delete the entry; a
+    /// failed one keeps it for RedriveExecution). Returns what
     /// to tell whom once the write is durable (or failed), and whether the
     /// execution was refused; a failed event write fails the closes after it.
     fn write_to(self, w: &mut dyn Write, arn: &str, seq: &Arc<AtomicU64>, store: &Store) -> (Vec<Reply>, bool) {
@@ -182,7 +183,7 @@ impl Pending {
             let own = match written {
                 Ok(Ok(used)) => {
                     inserted_as = Some(used);
-                    ended = !ins.record.is_running();
+                    ended = !ins.record.keeps_checkpoint();
                     Ok(Ok(()))
                 }
                 Ok(Err(stored)) => {
@@ -242,7 +243,7 @@ impl Pending {
                 }
             };
             if let Ok(Some(record)) = &closed {
-                ended = !record.is_running();
+                ended = !record.keeps_checkpoint();
             }
             replies.push(close_reply(arn, close.reply, closed));
         }

@@ -114,6 +114,17 @@ impl ExecutionRecord {
     pub fn is_running(&self) -> bool {
         ExecutionStatus::Running.is(&self.status)
     }
+
+    /// Whether its last checkpoint is kept: while it runs, and after a
+    /// Standard execution failed, timed out or was aborted (RedriveExecution
+    /// continues it from there).
+    pub fn keeps_checkpoint(&self) -> bool {
+        self.is_running()
+            || (!self.express
+                && [ExecutionStatus::Failed, ExecutionStatus::TimedOut, ExecutionStatus::Aborted]
+                    .iter()
+                    .any(|s| s.is(&self.status)))
+    }
 }
 
 /// A task token handed out by a `.waitForTaskToken` Task or an activity,

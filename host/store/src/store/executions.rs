@@ -62,7 +62,7 @@ fn store_definition(w: &mut dyn Write, record: &ExecutionRecord, encoded: &[u8])
 }
 
 /// Writes execution `seq`'s record; a closed one leaves the running index
-/// and drops its checkpoint.
+/// and drops its checkpoint unless it can be redriven.
 fn write_execution(w: &mut dyn Write, seq: u64, record: &ExecutionRecord) -> Result<(), StoreError> {
     write_encoded_execution(w, seq, record, &execution_codec::encode(record)?)
 }
@@ -80,6 +80,8 @@ fn write_encoded_execution(
     w.put(Table::Executions, &key, encoded)?;
     if !record.is_running() {
         w.delete(Table::Running, &key)?;
+    }
+    if !record.keeps_checkpoint() {
         // Looked up first: most executions never checkpoint, and a lookup
         // does not copy the table's pages as a delete does.
         if w.get(Table::Checkpoints, &key)?.is_some() {
