@@ -1,6 +1,7 @@
 //! The `stepbox` command line, as a library so tests drive it in-process with
 //! captured output. `src/main.rs` is a thin wrapper around [`run`].
 
+mod build;
 mod graph;
 mod invoke;
 mod logs;
@@ -8,6 +9,7 @@ mod progress;
 mod run;
 mod serve;
 mod testing;
+mod toolchain;
 mod util;
 mod validate;
 
@@ -47,6 +49,11 @@ enum Command {
     /// Serve the Step Functions API and a Lambda-compatible function API on a
     /// local endpoint for the AWS CLI and SDKs (`--endpoint-url`).
     Serve(serve::ServeArgs),
+    /// Build a Lambda-style Python or JavaScript handler (a source directory
+    /// or deployment zip) into a task component, offline.
+    Build(build::BuildArgs),
+    /// Install or list the builders of Python and JavaScript handlers.
+    Toolchain(toolchain::ToolchainArgs),
 }
 
 /// Where a command writes: stdout for results, stderr for logs and errors.
@@ -90,6 +97,8 @@ pub fn run_parsed(cli: Cli, io: Io<'_>) -> ExitCode {
             Command::Graph(args) => graph::run(args, io.out),
             Command::Logs(args) => logs::run(args, io.out),
             Command::Serve(args) => serve::run(args, io.out).await,
+            Command::Build(args) => build::run(args, io.out),
+            Command::Toolchain(args) => toolchain::run(args, io.out, io.err),
         }
     });
     match result {
