@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every stepbox test. Installs what a fresh machine with only the Rust
-# toolchain lacks (the wasm32-wasip2 and wasm32-unknown-unknown targets), then runs the workspace tests,
+# toolchain lacks (the wasm32-wasip2 and wasm32-unknown-unknown targets, the
+# Python and JavaScript handler toolchains), then runs the workspace tests,
 # which build the guest components from source (host/components/build.rs),
 # and the AWS CLI quick start of docs/api.md (scripts/awscli-quickstart.sh).
 # The web console's tests run in headless Chromium (Debian's chromium package,
@@ -23,6 +24,11 @@ done
 # Debian's chromium package installed if missing).
 source scripts/lib/chromium.sh
 chromium_ensure
+
+# The builders of Python and JavaScript handlers (componentize-py, componentize-js),
+# once per machine into the per-user toolchain cache; tests/all/polyglot.rs uses them.
+echo "==> stepbox toolchain install python js"
+cargo run -q -p stepbox -- toolchain install python js
 
 source scripts/lib/postgres.sh
 log=$(mktemp)

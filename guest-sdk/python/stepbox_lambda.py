@@ -17,6 +17,7 @@ errorType, requestId, stackTrace).
 
 import importlib
 import json
+import linecache
 import logging
 import os
 import sys
@@ -178,6 +179,23 @@ def _load_handler(spec):
     return handler
 
 
+def _keep_source_lines():
+    """Keep the source lines of the function's modules in linecache: the
+    sources are read while the component is built, not when it runs, and
+    Lambda's stack traces quote each frame's line. An entry without mtime
+    is never checked against the file again."""
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None) or ""
+        if not (_SOURCE_ROOT and filename.startswith(_SOURCE_ROOT + "/")):
+            continue
+        try:
+            with open(filename, encoding="utf-8") as f:
+                lines = f.readlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        linecache.cache[filename] = (sum(len(line) for line in lines), None, lines, filename)
+
+
 _install_logging()
 try:
     _handler = _load_handler(_stepbox_handler.HANDLER)
@@ -186,6 +204,7 @@ except _BuildError as _e:
     sys.stderr.write("stepbox-build-error: {}: {}\n".format(_e.error_type, str(_e).replace("\n", " ")))
     sys.stderr.flush()
     raise
+_keep_source_lines()
 
 
 class WitWorld(wit_world.WitWorld):

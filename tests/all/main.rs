@@ -10,6 +10,7 @@ mod crash;
 mod database_lost;
 mod disk_full;
 mod http;
+mod polyglot;
 mod postgres;
 mod sandbox;
 mod server;

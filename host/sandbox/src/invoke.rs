@@ -324,6 +324,12 @@ async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<
             Err(InvokeError::OutputTooLarge { size: output.len(), limit: limits.max_output_bytes })
         }
         Ok(Ok(Ok(output))) => Ok(output),
+        // An interpreter turns a refused memory.grow into an exception of its
+        // own (Python's MemoryError, SpiderMonkey's "out of memory") that its
+        // adapter reports as the task's error: the cap is what failed it.
+        Ok(Ok(Err(_))) if store.data().limiter.exceeded => {
+            Err(InvokeError::OutOfMemory { limit: store.data().limiter.limit })
+        }
         Ok(Ok(Err(e))) => Err(InvokeError::Task { error: e.error, cause: e.cause, stack_trace: e.stack_trace }),
         Ok(Err(e)) => Err(classify_trap(&e, store.data(), limits, fuel_budget, &logs)),
     };

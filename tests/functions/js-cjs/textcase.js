@@ -1,0 +1,1 @@
+module.exports.shout = (text) => text.toUpperCase() + '!';
