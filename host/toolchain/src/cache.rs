@@ -1,4 +1,4 @@
-//! Built components kept by what decides them: the runtime, the handler, a
+//! Built components kept by what decides them: the language, the handler, a
 //! digest of the sources, the toolchain's version and the adapter (so a new
 //! adapter or toolchain builds again). The engine's precompiled artifact of a
 //! component is the sandbox's own cache, keyed by the component's bytes.
@@ -45,7 +45,8 @@ pub(crate) fn key(request: &BuildRequest<'_>, source_digest: &str, version: &str
     let mut h = Sha256::new();
     for part in [
         "stepbox-build-1",
-        request.runtime.id(),
+        // nodejs20.x and nodejs22.x build the same component.
+        request.runtime.language().name(),
         request.handler,
         source_digest,
         version,
