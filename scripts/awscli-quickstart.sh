@@ -24,10 +24,18 @@ stepbox="$target_dir/debug/stepbox"
 
 start_server "$stepbox" --functions target/functions --data "$work/data"
 
-# The block between the markers in docs/api.md, without its fence, on this server's port.
-awk '/<!-- awscli-quickstart:begin -->/ { on = 1; next } /<!-- awscli-quickstart:end -->/ { on = 0 } on && !/^```/' docs/api.md \
-    | sed "s/127\.0\.0\.1:8083/127.0.0.1:$port/g" >"$work/quickstart.sh"
+# The block between the markers NAME:begin and NAME:end in docs/api.md, without its fence, on this server's port.
+block() {
+    awk "/<!-- $1:begin -->/ { on = 1; next } /<!-- $1:end -->/ { on = 0 } on && !/^\`\`\`/" docs/api.md \
+        | sed "s/127\.0\.0\.1:8083/127.0.0.1:$port/g"
+}
+# The quick start, then the functions built from source (Python and
+# JavaScript, with the toolchains scripts/test.sh installs) on the same server.
+block awscli-quickstart >"$work/quickstart.sh"
 [ -s "$work/quickstart.sh" ] || fail "no awscli-quickstart block in docs/api.md"
+block awscli-source >"$work/source.sh"
+[ -s "$work/source.sh" ] || fail "no awscli-source block in docs/api.md"
+cat "$work/source.sh" >>"$work/quickstart.sh"
 
 # Run it where its relative paths resolve, without writing into the repository.
 mkdir -p "$work/run/target"
@@ -45,6 +53,9 @@ expect '"arn:aws:lambda:us-east-1:111111111111:function:greeter"'
 expect '{"hello":"world"}'
 expect '"arn:aws:states:us-east-1:111111111111:execution:orders:first"'
 expect '"SUCCEEDED"'
+expect '"Pending"'
+expect '{"carrier": "UPS", "cost": 11.0, "free": false}'
+expect '{"sku":"pen","qty":2,"line_total":3,"label":"2 x pen (3.00)"}'
 
 # The Standard execution finishes in the background: poll it to SUCCEEDED.
 status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111111:execution:orders:first)
@@ -52,4 +63,4 @@ status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111
 
 # SIGTERM shuts the server down cleanly.
 stop_server
-echo "test result: ok. 1 passed; 0 failed; 0 ignored (awscli quick start)"
+echo "test result: ok. 2 passed; 0 failed; 0 ignored (awscli quick start, functions from source)"

@@ -12,11 +12,14 @@ use serde_json::{Value, json};
 use stepbox_sandbox::{Function, Invocation, InvokeError, Limits, Request, Sandbox, SandboxConfig, TaskContext};
 use stepbox_toolchain::{BuildCache, BuildError, BuildRequest, Language, Runtime, Source, Toolchains};
 
-fn kept(name: &str) -> PathBuf {
+mod examples;
+mod lambda;
+
+pub(super) fn kept(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
-fn sandbox() -> &'static Sandbox {
+pub(super) fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let config = SandboxConfig { cache_dir: Some(kept("polyglot-artifacts")), ..SandboxConfig::default() };
@@ -24,11 +27,11 @@ fn sandbox() -> &'static Sandbox {
     })
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(super) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/functions").join(name)
 }
 
-fn toolchains() -> Toolchains {
+pub(super) fn toolchains() -> Toolchains {
     let toolchains = Toolchains::from_env();
     for language in Language::ALL {
         assert!(
@@ -42,9 +45,9 @@ fn toolchains() -> Toolchains {
     toolchains
 }
 
-fn build(runtime: Runtime, handler: &str, source: &Source) -> Result<Vec<u8>, BuildError> {
+pub(super) fn build(runtime: Runtime, handler: &str, source: &Source) -> Result<Vec<u8>, BuildError> {
     let request = BuildRequest { runtime, handler, source };
-    toolchains().build(&request, &BuildCache::new(Some(&kept("polyglot-builds"))))
+    toolchains().build(&request, &BuildCache::new(Some(&kept("builds"))))
 }
 
 fn load(runtime: Runtime, handler: &str, dir: &str) -> Arc<Function> {
@@ -220,7 +223,7 @@ fn stepbox_build_then_invoke() {
     toolchains();
     let dir = tempfile::tempdir().unwrap();
     let wasm = dir.path().join("fn.wasm");
-    let builds = kept("polyglot-builds");
+    let builds = kept("builds");
     let (code, out, err) = stepbox_tests::stepbox(&[
         "build", "--runtime", "python3.12", "--handler", "app.handler",
         fixture("python").to_str().unwrap(), "-o", wasm.to_str().unwrap(),
@@ -235,15 +238,27 @@ fn stepbox_build_then_invoke() {
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["shout"], "CLI!");
 }
 
-fn zip_dir(dir: &Path) -> Vec<u8> {
-    use std::io::Write;
+pub(super) fn zip_dir(dir: &Path) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    names.sort();
-    for path in names {
-        zip.start_file(path.file_name().unwrap().to_str().unwrap(), options).unwrap();
-        zip.write_all(&std::fs::read(&path).unwrap()).unwrap();
-    }
+    add_dir(&mut zip, dir, "");
     zip.finish().unwrap().into_inner()
+}
+
+fn add_dir(zip: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>, dir: &Path, prefix: &str) {
+    use std::io::Write;
+    let options = zip::write::SimpleFileOptions::default();
+    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    for path in paths {
+        let name = format!("{prefix}{}", path.file_name().unwrap().to_str().unwrap());
+        if path.ends_with("__pycache__") {
+            continue;
+        }
+        if path.is_dir() {
+            add_dir(zip, &path, &format!("{name}/"));
+        } else {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(&std::fs::read(&path).unwrap()).unwrap();
+        }
+    }
 }

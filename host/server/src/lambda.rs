@@ -19,6 +19,7 @@ use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, rea
 
 mod code;
 mod members;
+mod source_build;
 mod versions;
 pub use code::{MAX_COMPRESSION_RATIO, MAX_UNZIPPED_BYTES, extract_wasm};
 pub(crate) use versions::restore as restore_versions;
@@ -48,6 +49,8 @@ pub struct FunctionMeta {
 pub struct FunctionTable {
     meta: Mutex<HashMap<String, FunctionMeta>>,
     published: versions::PublishedTable,
+    /// Functions built from source whose build is running or failed.
+    builds: source_build::Builds,
 }
 
 impl FunctionTable {
@@ -59,6 +62,9 @@ impl FunctionTable {
         self.lock().get(name).and_then(|m| m.account.clone())
     }
 
+    fn builds(&self) -> &source_build::Builds {
+        &self.builds
+    }
     /// Describe a function registered outside the API (`--functions DIR`).
     pub(crate) fn adopt(&self, _config: &ServerConfig, f: &RegisteredFunction) {
         self.lock().insert(
@@ -204,7 +210,8 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
         (Method::GET, [name]) => get_function(state, name, q.get("Qualifier").map(String::as_str)),
         (Method::DELETE, [name]) => {
             let (name, _) = resolve_name(name)?;
-            if state.registry.remove(&name).is_none() {
+            let building = state.functions.builds().remove(&name);
+            if state.registry.remove(&name).is_none() && !building {
                 return Err(LambdaError::not_found(state, &name));
             }
             state.functions.lock().remove(&name);
@@ -380,6 +387,12 @@ async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -
     let data = stepbox_asl::base64::decode(zip_b64.trim())
         .ok_or_else(|| LambdaError::invalid("Code.ZipFile is not valid base64"))?;
     let wasm = extract_wasm(&data).map_err(LambdaError::invalid)?;
+    register_wasm(state, name, wasm, limits).await
+}
+
+/// Validate and compile a component, register it as function `name` and,
+/// on a durable store, keep it.
+async fn register_wasm(state: &AppState, name: &str, wasm: Vec<u8>, limits: Limits) -> Result<RegisteredFunction, LambdaError> {
     check_code_storage(state, name, &wasm)?;
     let registry = state.registry.clone();
     let name_owned = name.to_string();
@@ -462,7 +475,9 @@ fn code_sha256(f: &RegisteredFunction) -> String {
 }
 
 fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
-    let f = state.registry.get(name).ok_or_else(|| LambdaError::not_found(state, name))?;
+    let Some(f) = state.registry.get(name) else {
+        return source_build::unbuilt_configuration(state, name).ok_or_else(|| LambdaError::not_found(state, name));
+    };
     let meta = state.functions.lock().get(name).cloned();
     let meta = match meta {
         Some(m) => m,
@@ -471,7 +486,7 @@ fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
             state.functions.lock().get(name).cloned().ok_or_else(|| LambdaError::not_found(state, name))?
         }
     };
-    Ok(json!({
+    let mut config = json!({
         "FunctionName": meta.name,
         "FunctionArn": function_arn(state, name),
         "Runtime": meta.runtime,
@@ -488,13 +503,15 @@ fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
         "LastUpdateStatus": "Successful",
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
-    }))
+    });
+    source_build::annotate_function(state, name, &mut config);
+    Ok(config)
 }
 
 async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let name = get_str(body, "FunctionName")?.ok_or_else(|| LambdaError::invalid("FunctionName is required"))?;
     check_function_name(name)?;
-    if state.registry.get(name).is_some() {
+    if state.registry.get(name).is_some() || state.functions.builds().get(name).is_some() {
         return Err(LambdaError::new(
             StatusCode::CONFLICT,
             "ResourceConflictException",
@@ -510,7 +527,14 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(128);
     check_tenant_memory(state, memory_size)?;
     let limits = limits_for(state, timeout, memory_size)?;
-    register(state, name, zip, limits).await?;
+    let runtime = get_str(body, "Runtime")?.and_then(source_build::source_runtime);
+    let build = match runtime {
+        Some(runtime) => Some(source_build::prepare(state, name, runtime, get_str(body, "Handler")?, zip, limits)?),
+        None => {
+            register(state, name, zip, limits).await?;
+            None
+        }
+    };
     state.functions.lock().insert(
         name.to_string(),
         FunctionMeta {
@@ -525,7 +549,10 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
             account: Some(state.config.identity.account.clone()),
         },
     );
-    persist_configuration(state, name).await?;
+    match build {
+        Some(build) => build.start(state, true),
+        None => persist_configuration(state, name).await?,
+    }
     let mut r = ok(&configuration(state, name)?);
     *r.status_mut() = StatusCode::CREATED;
     Ok(r)
@@ -565,8 +592,11 @@ fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Respo
 
 async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let (name, _) = resolve_name(raw)?;
-    let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
     let zip = get_str(body, "ZipFile")?.ok_or_else(|| LambdaError::invalid("ZipFile is required (S3 and image code locations are not supported)"))?;
+    if let Some(response) = source_build::update_code(state, &name, zip)? {
+        return Ok(response);
+    }
+    let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
     register(state, &name, zip, existing.limits.clone()).await?;
     if let Some(m) = state.functions.lock().get_mut(&name) {
         m.last_modified = last_modified();
@@ -634,6 +664,11 @@ async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, request_id: 
     let qualifier = query(&req).get("Qualifier").cloned().or(in_name);
     let invocation_type = crate::header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     let tail = crate::header(&req, "x-amz-log-type").is_some_and(|t| t == "Tail");
+    if qualifier.as_deref().is_none_or(|q| q == "$LATEST")
+        && let Some(e) = state.functions.builds().get(&name).as_ref().and_then(source_build::not_invocable)
+    {
+        return Err(e);
+    }
     let function = match state.registry.get(&versions::registry_key(&name, qualifier.as_deref())) {
         Some(f) => f,
         None if qualifier.as_deref().is_some_and(|q| q != "$LATEST") => {
@@ -697,7 +732,9 @@ async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, request_id: 
             let (body, failed) = match inv.result {
                 Ok(text) => (text, false),
                 // A task's own error has the Python runtime's envelope (with
-                // requestId and stackTrace); sandbox failures only name the error.
+                // requestId and stackTrace), or the envelope the task gave as
+                // its cause (a Node.js handler's); sandbox failures only name the error.
+                Err(e @ stepbox_sandbox::InvokeError::Task { .. }) if source_build::is_envelope(&e.cause()) => (e.cause(), true),
                 Err(e @ stepbox_sandbox::InvokeError::Task { .. }) => (
                     json!({"errorMessage": e.cause(), "errorType": e.error_name(),
                            "requestId": request_id, "stackTrace": e.stack_trace()})

@@ -34,22 +34,19 @@ impl Source {
         Ok(hex::encode(h.finalize()))
     }
 
-    /// The sources as a directory: the directory itself, or the zip unpacked
-    /// under `work`.
+    /// The sources as a directory under `work`: a copy of the directory (the
+    /// builders write bytecode caches beside the sources they read), or the
+    /// zip unpacked.
     pub(crate) fn materialize(&self, work: &Path) -> Result<PathBuf, BuildError> {
-        match self {
-            Source::Dir(dir) => Ok(dir.clone()),
-            Source::Zip(_) => {
-                let root = work.join("src");
-                for (name, bytes) in self.files()? {
-                    let path = root.join(&name);
-                    let parent = path.parent().unwrap_or(&root);
-                    std::fs::create_dir_all(parent).map_err(|e| BuildError::io("unpacking the zip", e))?;
-                    std::fs::write(&path, bytes).map_err(|e| BuildError::io("unpacking the zip", e))?;
-                }
-                Ok(root)
-            }
+        let root = work.join("src");
+        std::fs::create_dir_all(&root).map_err(|e| BuildError::io("copying the sources", e))?;
+        for (name, bytes) in self.files()? {
+            let path = root.join(&name);
+            let parent = path.parent().unwrap_or(&root);
+            std::fs::create_dir_all(parent).map_err(|e| BuildError::io("copying the sources", e))?;
+            std::fs::write(&path, bytes).map_err(|e| BuildError::io("copying the sources", e))?;
         }
+        Ok(root)
     }
 
     /// Every file as (relative name with `/`, contents).
@@ -92,7 +89,7 @@ fn unzip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
     let mut total = 0u64;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| bad(&e))?;
-        if entry.is_dir() {
+        if entry.is_dir() || entry.name().split('/').any(|part| part == "__pycache__") {
             continue;
         }
         let Some(name) = entry.enclosed_name().filter(|p| p.components().all(|c| matches!(c, Component::Normal(_))))

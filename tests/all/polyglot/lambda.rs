@@ -1,0 +1,142 @@
+//! Python and JavaScript functions uploaded as source through the Lambda API
+//! (aws-sdk-lambda against `stepbox serve`'s state): built in the background,
+//! Pending then Active, or Failed with the build's reason; UpdateFunctionCode
+//! with LastUpdateStatus; Invoke while Pending is ResourceConflictException.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, LastUpdateStatus, Runtime, State};
+use serde_json::{Value, json};
+use stepbox_sandbox::Registry;
+use stepbox_server::{AppState, RunningServer, ServerConfig};
+
+use super::{fixture, sandbox, toolchains, zip_dir};
+
+const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
+
+async fn serve() -> (RunningServer, aws_sdk_lambda::Client) {
+    toolchains();
+    let state = AppState::in_memory(ServerConfig::default(), Registry::new(sandbox().clone()));
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
+    let lambda = crate::clients::lambda(&server.endpoint());
+    (server, lambda)
+}
+
+async fn create(lambda: &aws_sdk_lambda::Client, name: &str, runtime: Runtime, handler: &str, zip: Vec<u8>) -> State {
+    let out = lambda
+        .create_function()
+        .function_name(name)
+        .runtime(runtime)
+        .handler(handler)
+        .role(ROLE)
+        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateFunction {name}: {:?}", e.into_service_error()));
+    out.state.unwrap()
+}
+
+/// Poll GetFunction until `done` holds of its configuration (builds take
+/// tens of seconds on a busy machine the first time).
+async fn wait_for(lambda: &aws_sdk_lambda::Client, name: &str, done: impl Fn(&aws_sdk_lambda::types::FunctionConfiguration) -> bool) -> aws_sdk_lambda::types::FunctionConfiguration {
+    let started = Instant::now();
+    loop {
+        let config = lambda.get_function().function_name(name).send().await.unwrap().configuration.unwrap();
+        if done(&config) {
+            return config;
+        }
+        assert!(started.elapsed() < Duration::from_secs(600), "{name} still {:?} / {:?}", config.state, config.last_update_status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn invoke(lambda: &aws_sdk_lambda::Client, name: &str, payload: Value) -> (Option<String>, Value) {
+    let out = lambda
+        .invoke()
+        .function_name(name)
+        .payload(Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("Invoke {name}: {:?}", e.into_service_error()));
+    (out.function_error, serde_json::from_slice(out.payload.unwrap().as_ref()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_from_source_pending_active_update() {
+    let (_server, lambda) = serve().await;
+    let state = create(&lambda, "py-greeter", Runtime::Python312, "app.handler", zip_dir(&fixture("python"))).await;
+    assert_eq!(state, State::Pending);
+    let config = wait_for(&lambda, "py-greeter", |c| c.state != Some(State::Pending)).await;
+    assert_eq!(config.state, Some(State::Active), "{:?}", config.state_reason);
+    assert_eq!(config.runtime, Some(Runtime::Python312));
+    assert_eq!(config.handler.as_deref(), Some("app.handler"));
+
+    let (error, out) = invoke(&lambda, "py-greeter", json!({"name": "ada"})).await;
+    assert_eq!(error, None, "{out}");
+    assert_eq!(out["shout"], "ADA!");
+    let (error, out) = invoke(&lambda, "py-greeter", json!({"action": "raise", "order": 3})).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(out["errorType"], "OrderRejected");
+    assert_eq!(out["errorMessage"], "order 3 rejected");
+
+    // New code: the JavaScript fixture's CommonJS handler under the same name
+    // would change the runtime; a Python module with another answer does not.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), "def handler(event, context):\n    return {'version': 2}\n").unwrap();
+    let out = lambda
+        .update_function_code()
+        .function_name("py-greeter")
+        .zip_file(Blob::new(zip_dir(dir.path())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.state, Some(State::Active));
+    assert_eq!(out.last_update_status, Some(LastUpdateStatus::InProgress));
+    let config = wait_for(&lambda, "py-greeter", |c| c.last_update_status != Some(LastUpdateStatus::InProgress)).await;
+    assert_eq!(config.last_update_status, Some(LastUpdateStatus::Successful), "{:?}", config.last_update_status_reason);
+    assert_eq!(invoke(&lambda, "py-greeter", json!({})).await.1, json!({"version": 2}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syntax_error_fails_the_function_and_invoke_conflicts() {
+    let (_server, lambda) = serve().await;
+    let zip = zip_dir(&fixture("python-syntax-error"));
+    assert_eq!(create(&lambda, "py-broken", Runtime::Python312, "app.handler", zip).await, State::Pending);
+    // A failed build is never kept, so this one is still building.
+    let err = lambda.invoke().function_name("py-broken").send().await.unwrap_err().into_service_error();
+    assert_eq!(err.code(), Some("ResourceConflictException"));
+    assert_eq!(
+        err.message(),
+        Some("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+    );
+    let config = wait_for(&lambda, "py-broken", |c| c.state != Some(State::Pending)).await;
+    assert_eq!(config.state, Some(State::Failed));
+    assert_eq!(config.state_reason_code.as_ref().map(|c| c.as_str()), Some("FunctionError"));
+    assert_eq!(
+        config.state_reason.as_deref(),
+        Some("Runtime.UserCodeSyntaxError: Syntax error in module 'app': expected ':' (app.py, line 1)")
+    );
+    let err = lambda.invoke().function_name("py-broken").send().await.unwrap_err().into_service_error();
+    assert_eq!(err.code(), Some("ResourceConflictException"));
+    // Deleting a failed function works, as on Lambda.
+    lambda.delete_function().function_name("py-broken").send().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_from_source_reports_errors_as_node() {
+    let (_server, lambda) = serve().await;
+    let zip = zip_dir(&fixture("js-esm"));
+    assert_eq!(create(&lambda, "js-greeter", Runtime::Nodejs22x, "index.handler", zip).await, State::Pending);
+    let config = wait_for(&lambda, "js-greeter", |c| c.state != Some(State::Pending)).await;
+    assert_eq!(config.state, Some(State::Active), "{:?}", config.state_reason);
+    let (error, out) = invoke(&lambda, "js-greeter", json!({"name": "ada"})).await;
+    assert_eq!(error, None, "{out}");
+    assert_eq!(out, json!({"event": {"name": "ada"}, "shout": "ADA!"}));
+    let (error, out) = invoke(&lambda, "js-greeter", json!({"action": "raise", "order": 5})).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(out["errorType"], "OrderRejected");
+    assert_eq!(out["errorMessage"], "order 5 rejected");
+    assert_eq!(out["trace"][0], "OrderRejected: order 5 rejected");
+}
