@@ -49,6 +49,10 @@ impl Toolchains {
         if let Some(wasm) = cache.get(&key) {
             return Ok(wasm);
         }
+        // Code that cannot load fails the same way every time: kept too.
+        if let Some((error_type, message)) = cache.get_failure(&key) {
+            return Err(BuildError::Code { error_type, message });
+        }
         let work = tempfile::Builder::new()
             .prefix("stepbox-build-")
             .tempdir()
@@ -57,10 +61,14 @@ impl Toolchains {
         let build_dir = work.path().join("build");
         std::fs::create_dir_all(&build_dir).map_err(|e| BuildError::io("creating a build directory", e))?;
         let started = std::time::Instant::now();
-        let wasm = match language {
-            Language::Python => python::build(&installed.dir, request.handler, &src, &build_dir)?,
-            Language::Js => js::build(&installed.dir, request.handler, &src, &build_dir)?,
+        let built = match language {
+            Language::Python => python::build(&installed.dir, request.handler, &src, &build_dir),
+            Language::Js => js::build(&installed.dir, request.handler, &src, &build_dir),
         };
+        if let Err(BuildError::Code { error_type, message }) = &built {
+            cache.put_failure(&key, error_type, message);
+        }
+        let wasm = built?;
         tracing::info!(runtime = request.runtime.id(), handler = request.handler, bytes = wasm.len(),
                        elapsed_ms = started.elapsed().as_millis() as u64, "built a component");
         cache.put(&key, &wasm);

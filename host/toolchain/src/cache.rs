@@ -27,14 +27,30 @@ impl BuildCache {
 
     /// Keep `wasm` under `key` (best effort: a lost entry is built again).
     pub fn put(&self, key: &str, wasm: &[u8]) {
+        self.keep(&format!("{key}.wasm"), wasm);
+    }
+
+    /// The load failure (Lambda's error type and message) kept under `key`.
+    pub fn get_failure(&self, key: &str) -> Option<(String, String)> {
+        let text = std::fs::read_to_string(self.dir.as_ref()?.join(format!("{key}.failed"))).ok()?;
+        let (error_type, message) = text.split_once('\n')?;
+        Some((error_type.to_string(), message.to_string()))
+    }
+
+    /// Keep a build's load failure under `key`.
+    pub fn put_failure(&self, key: &str, error_type: &str, message: &str) {
+        self.keep(&format!("{key}.failed"), format!("{error_type}\n{message}").as_bytes());
+    }
+
+    fn keep(&self, file: &str, bytes: &[u8]) {
         let Some(dir) = &self.dir else { return };
         let result = std::fs::create_dir_all(dir).and_then(|()| {
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, wasm)?;
-            tmp.persist(dir.join(format!("{key}.wasm"))).map(drop).map_err(|e| e.error)
+            std::io::Write::write_all(&mut tmp, bytes)?;
+            tmp.persist(dir.join(file)).map(drop).map_err(|e| e.error)
         });
         if let Err(e) = result {
-            tracing::warn!(key, error = %e, "could not keep a built component");
+            tracing::warn!(file, error = %e, "could not keep a build's result");
         }
     }
 }

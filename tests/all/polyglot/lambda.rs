@@ -102,9 +102,14 @@ async fn python_from_source_pending_active_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_syntax_error_fails_the_function_and_invoke_conflicts() {
     let (_server, lambda) = serve().await;
-    let zip = zip_dir(&fixture("python-syntax-error"));
+    // Sources of their own (a nonce beside them), so the build is not kept
+    // from an earlier run and is still running when Invoke comes.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("python-syntax-error").join("app.py"), dir.path().join("app.py")).unwrap();
+    let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    std::fs::write(dir.path().join("nonce.txt"), nonce.to_string()).unwrap();
+    let zip = zip_dir(dir.path());
     assert_eq!(create(&lambda, "py-broken", Runtime::Python312, "app.handler", zip).await, State::Pending);
-    // A failed build is never kept, so this one is still building.
     let err = lambda.invoke().function_name("py-broken").send().await.unwrap_err().into_service_error();
     assert_eq!(err.code(), Some("ResourceConflictException"));
     assert_eq!(
