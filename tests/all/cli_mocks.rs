@@ -79,3 +79,27 @@ fn run_binds_a_service_integration_to_a_function() {
     assert_eq!(code, std::process::ExitCode::from(1));
     assert!(err.contains("States.Runtime") && err.contains("--bind arn:aws:states:::sqs:sendMessage=FUNCTION"), "{err}");
 }
+
+/// `run --dynamodb-table`: the run's items live in memory, shared by its
+/// states; a bad spec is refused before anything runs.
+#[test]
+fn run_with_a_built_in_dynamodb_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let machine = json!({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {"TableName": "Jobs", "Item": {"id": {"N": "7"}, "state": {"S": "new"}}}, "ResultPath": null, "Next": "Claim"},
+        "Claim": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+            "Parameters": {"TableName": "Jobs", "Key": {"id": {"N": "7"}}, "UpdateExpression": "SET #s = :claimed",
+                "ConditionExpression": "#s = :new", "ExpressionAttributeNames": {"#s": "state"},
+                "ExpressionAttributeValues": {":new": {"S": "new"}, ":claimed": {"S": "claimed"}}, "ReturnValues": "ALL_NEW"},
+            "ResultSelector": {"item.$": "$.Attributes"}, "End": true}}});
+    let definition = write(&dir, "jobs.asl.json", &machine.to_string());
+    let (code, out, err) = stepbox(&["run", &definition, "--dynamodb-table", "Jobs=id:N"]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out, json!({"item": {"id": {"N": "7"}, "state": {"S": "claimed"}}}));
+
+    let (code, _, err) = stepbox(&["run", &definition, "--dynamodb-table", "Jobs=id:X"]);
+    assert_ne!(code, std::process::ExitCode::SUCCESS);
+    assert!(err.contains("a key attribute's type is S, N or B"), "{err}");
+}

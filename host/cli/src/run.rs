@@ -80,6 +80,13 @@ fn test_case(args: &RunArgs, sm: &StateMachine) -> anyhow::Result<(String, Optio
     Ok((name, Some(tc.mocks())))
 }
 
+/// The built-in DynamoDB tables of one run: items in a memory store.
+fn tables(schemas: Vec<stepbox_invoker::dynamodb::TableSchema>) -> Option<stepbox_invoker::dynamodb::Tables> {
+    (!schemas.is_empty()).then(|| {
+        stepbox_invoker::dynamodb::Tables::new(schemas, Arc::new(stepbox_invoker::dynamodb::MemoryItems::default()))
+    })
+}
+
 pub async fn run(
     args: RunArgs,
     out: &mut (dyn Write + Send),
@@ -107,7 +114,8 @@ pub async fn run(
     let invoker = SandboxInvoker::new(registry)
         .with_http_policy(HttpPolicy { allowed_hosts: args.http_allow })
         .with_bindings(bindings)
-        .with_buckets(args.testing.buckets.clone().map(stepbox_invoker::Buckets::new));
+        .with_buckets(args.testing.buckets.clone().map(stepbox_invoker::Buckets::new))
+        .with_tables(tables(args.testing.dynamodb_tables));
     let config = EngineConfig { wait_time_scale: args.testing.wait_time_scale, ..EngineConfig::default() };
     let objects = args.testing.buckets.map(|dir| Arc::new(stepbox_invoker::Buckets::new(dir)) as Arc<dyn stepbox_engine::Objects>);
     let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config)

@@ -177,6 +177,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         wait_time_scale: args.testing.wait_time_scale,
         bindings,
         buckets: args.testing.buckets,
+        tables: args.testing.dynamodb_tables,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).

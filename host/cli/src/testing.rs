@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use stepbox_invoker::dynamodb::TableSchema;
 use stepbox_mocks::MockConfig;
 
 /// Reads and checks a mock configuration file; an error names the file and
@@ -40,4 +41,16 @@ pub struct TestingArgs {
     /// integrations (and their aws-sdk:s3 forms).
     #[arg(long, value_name = "DIR")]
     pub buckets: Option<PathBuf>,
+    /// Declare a table of the built-in DynamoDB integrations
+    /// (dynamodb:getItem, putItem, updateItem, deleteItem; aws-sdk:dynamodb
+    /// also query and scan) by its key schema, TYPE one of S (default), N, B:
+    /// `--dynamodb-table Orders=orderId` or `Orders=customer,placedAt:N`.
+    /// Repeatable. Items are kept in stepbox's store (`serve`) or in memory (`run`).
+    #[arg(long = "dynamodb-table", value_name = "NAME=HASH[:TYPE][,RANGE[:TYPE]]", value_parser = table_schema)]
+    pub dynamodb_tables: Vec<TableSchema>,
+}
+
+/// `--dynamodb-table`: a table's key schema.
+fn table_schema(text: &str) -> Result<TableSchema, String> {
+    TableSchema::parse(text).map_err(|e| e.reason)
 }

@@ -65,6 +65,9 @@ pub enum Role {
     SyncAnsweredThroughSqs,
     /// Only `aws-sdk:sfn` calls with made-up tokens: nothing to play.
     Nothing,
+    /// The DynamoDB tests: the table the input names exists (hash key `id`,
+    /// as the tests create it) unless the test is about a missing one.
+    DynamoDb { table_exists: bool },
 }
 
 /// The target state machine a nested-execution test created.
@@ -92,6 +95,9 @@ impl Role {
             None => (test, ""),
         };
         let method = test.rsplit('.').next().unwrap_or_default();
+        if test.to_ascii_lowercase().contains("dynamodb") {
+            return Some(Role::DynamoDb { table_exists: !method.contains("no_such_table") });
+        }
         let role = match method {
             "test_activity_task" => Role::Activity(ActivityWorker::Echo { worker_name: Some("BASE_ID_ACTIVITY_CONSUMER") }),
             "test_activity_task_no_worker_name" => Role::Activity(ActivityWorker::Echo { worker_name: None }),
@@ -162,6 +168,8 @@ pub struct Driver {
     role: Option<Role>,
     callbacks: Arc<MemoryCallbacks>,
     clock: Arc<dyn Clock>,
+    /// The input's `TableName` (the DynamoDB tests' table).
+    input_table: Option<String>,
 }
 
 impl Driver {
@@ -190,7 +198,8 @@ impl Driver {
         if let Some(b) = &buckets {
             services.objects = Some(Arc::new(stepbox_invoker::Buckets::new(&b.0)));
         }
-        Driver { services, _buckets: buckets, role, callbacks, clock }
+        let input_table = case.input.get("TableName").and_then(Value::as_str).map(str::to_string);
+        Driver { services, _buckets: buckets, role, callbacks, clock, input_table }
     }
 
     /// Wraps the case's invoker: SQS `sendMessage` resources reach the test's actor.
@@ -208,6 +217,15 @@ impl Driver {
                 callbacks: self.callbacks.clone(),
                 clock: self.clock.clone(),
             }),
+            Some(Role::DynamoDb { table_exists }) => {
+                let name = self.input_table.clone().unwrap_or_default();
+                let schemas = match stepbox_invoker::dynamodb::TableSchema::parse(&format!("{name}=id")) {
+                    Ok(schema) if *table_exists => vec![schema],
+                    _ => Vec::new(),
+                };
+                let items = Arc::new(stepbox_invoker::dynamodb::MemoryItems::default());
+                Arc::new(DynamoStandIn { inner, tables: stepbox_invoker::dynamodb::Tables::new(schemas, items) })
+            }
             _ => inner,
         }
     }
@@ -269,6 +287,21 @@ fn written_buckets(v: &Value) -> Vec<String> {
         _ => {}
     }
     out
+}
+
+/// The built-in DynamoDB integrations on the table a test created.
+struct DynamoStandIn {
+    inner: Arc<dyn TaskInvoker>,
+    tables: stepbox_invoker::dynamodb::Tables,
+}
+
+impl TaskInvoker for DynamoStandIn {
+    fn invoke(&self, req: TaskRequest) -> BoxFuture<'static, Result<Value, TaskFailure>> {
+        match self.tables.handle(&req.resource, req.input.clone(), ACCOUNT) {
+            Some(call) => call,
+            None => self.inner.invoke(req),
+        }
+    }
 }
 
 /// An activity consumer: takes tasks (each as it arrives) and answers them.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 mod bindings;
 pub mod buckets;
+pub mod dynamodb;
 mod http;
 mod s3;
 pub use bindings::{BadBinding, Bindings};
@@ -43,6 +44,8 @@ pub struct SandboxInvoker {
     owner: Option<FunctionOwner>,
     /// With several tenants: the slots an account's invocations wait for.
     admission: Option<Admission>,
+    /// The built-in DynamoDB integrations' tables (`--dynamodb-table`).
+    tables: Option<dynamodb::Tables>,
 }
 
 /// The semaphore an account's Task invocations each hold a permit of while they run.
@@ -62,6 +65,7 @@ impl SandboxInvoker {
             observer: None,
             owner: None,
             admission: None,
+            tables: None,
         }
     }
 
@@ -81,6 +85,12 @@ impl SandboxInvoker {
     /// Tasks run only the functions `owner` says are their execution's account's.
     pub fn with_owners(mut self, owner: FunctionOwner) -> Self {
         self.owner = Some(owner);
+        self
+    }
+
+    /// The tables of the built-in DynamoDB integrations (`--dynamodb-table`).
+    pub fn with_tables(mut self, tables: Option<dynamodb::Tables>) -> Self {
+        self.tables = tables;
         self
     }
 
@@ -169,6 +179,10 @@ impl SandboxInvoker {
             if let (Some(buckets), Some(action)) = (self.buckets.clone(), s3::action(&req.resource)) {
                 return Box::pin(async move { s3::call(&buckets, action, &req.input).await });
             }
+            let account = Arn::parse(&req.context.execution_arn).map(|a| a.account().to_string()).unwrap_or_default();
+            if let Some(call) = self.tables.as_ref().and_then(|t| t.handle(&req.resource, req.input.clone(), &account)) {
+                return call;
+            }
             let failure = bindings::unprovided(&req.resource, BUILT_IN);
             return Box::pin(async move { Err(failure) });
         };
@@ -185,7 +199,9 @@ impl SandboxInvoker {
 }
 
 /// The built-in service integrations an unprovided one's error lists.
-const BUILT_IN: &str = "s3:getObject and s3:putObject, also as aws-sdk:s3, on local buckets with --buckets DIR";
+const BUILT_IN: &str = "s3:getObject and s3:putObject, also as aws-sdk:s3, on local buckets with --buckets DIR; \
+                        dynamodb:getItem, putItem, updateItem and deleteItem, also as aws-sdk:dynamodb with query and scan, \
+                        on tables declared with --dynamodb-table NAME=HASH[,RANGE]";
 
 /// Runs `req` on registered function `function` and reads its JSON output.
 async fn run(

@@ -19,6 +19,7 @@ pub mod callbacks;
 mod conn;
 mod console;
 pub mod durable;
+pub mod items;
 pub mod lambda;
 mod nested;
 pub mod sfn;
@@ -73,6 +74,9 @@ pub struct ServerConfig {
     pub bindings: stepbox_invoker::Bindings,
     /// The local S3 buckets of the built-in S3 integrations (`serve --buckets`).
     pub buckets: Option<std::path::PathBuf>,
+    /// The key schemas of the built-in DynamoDB integrations' tables
+    /// (`serve --dynamodb-table`); their items are kept in the store.
+    pub tables: Vec<stepbox_invoker::dynamodb::TableSchema>,
     /// Connections open at once and how long a request may take to arrive.
     pub connections: ConnectionLimits,
     /// With tenants (`serve --tenants FILE`) every request is authenticated
@@ -90,6 +94,7 @@ impl Default for ServerConfig {
             wait_time_scale: 1.0,
             bindings: stepbox_invoker::Bindings::default(),
             buckets: None,
+            tables: Vec::new(),
             connections: ConnectionLimits::default(),
             tenants: None,
         }
@@ -151,7 +156,10 @@ impl AppState {
             .with_identity(config.identity.clone())
             .with_http_policy(HttpPolicy { allowed_hosts: config.http_allow.clone() })
             .with_bindings(config.bindings.clone())
-            .with_buckets(config.buckets.clone().map(stepbox_invoker::Buckets::new));
+            .with_buckets(config.buckets.clone().map(stepbox_invoker::Buckets::new))
+            .with_tables((!config.tables.is_empty()).then(|| {
+                stepbox_invoker::dynamodb::Tables::new(config.tables.clone(), Arc::new(items::StoreItems(store.clone())))
+            }));
         let accounts: Arc<tenants::AccountConfigs> = Default::default();
         if let Some(set) = config.tenants.clone() {
             let table = Arc::downgrade(&functions);

@@ -185,7 +185,7 @@ pub trait Tags: Send + Sync {
 
 /// Everything a server keeps: one value implementing every concern.
 #[async_trait]
-pub trait Stores: StateMachines + Executions + Functions + Activities + Tags {
+pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + crate::Items {
     /// Short description for logs (`redb at PATH`, `memory`).
     fn describe(&self) -> String;
     /// Whether what it holds outlives the process (a restart resumes its

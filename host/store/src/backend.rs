@@ -48,10 +48,13 @@ pub enum Table {
     /// Definition texts of executions, by SHA-256 digest (see
     /// `execution_codec`): stored once, not in every execution record.
     Definitions,
+    /// Items of the built-in DynamoDB integrations' tables, by
+    /// `table \0 key` (see `items`).
+    Items,
 }
 
 impl Table {
-    pub const ALL: [Table; 18] = [
+    pub const ALL: [Table; 19] = [
         Table::Meta,
         Table::StateMachines,
         Table::Versions,
@@ -70,6 +73,7 @@ impl Table {
         Table::Activities,
         Table::FunctionVersions,
         Table::Definitions,
+        Table::Items,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +96,7 @@ impl Table {
             Table::Activities => "activities",
             Table::FunctionVersions => "function_versions",
             Table::Definitions => "definitions",
+            Table::Items => "items",
         }
     }
 }

@@ -20,6 +20,7 @@ mod arn_filter;
 mod backend;
 mod events;
 mod execution_codec;
+mod items;
 mod journal;
 mod memory;
 mod postgres;
@@ -29,6 +30,7 @@ mod store;
 
 pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags, arn_account};
 pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
+pub use items::{DecideItem, ItemChange, Items};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::{ENTRY_OVERHEAD, MemoryBackend};
 pub use postgres::{PgStats, PostgresBackend, SCHEMA_VERSION};

@@ -152,7 +152,7 @@ pub fn judge_with(case: &Case, actual: &ActualResult, opts: &JudgeOptions) -> Ve
         act_doc.insert("cause".into(), parse_cause(text));
     }
 
-    let normalizer = Normalizer::new(&case.comparison, opts);
+    let normalizer = Normalizer::new(&case.comparison, opts).with_transformers(&case.snapshot_transformers);
     let mut act_doc = normalizer.normalize(Value::Object(act_doc));
     let mut exp_doc = Value::Object(exp_doc);
     if opts.ignore_stack_traces {

@@ -123,6 +123,22 @@ impl Normalizer {
         Normalizer { replacements, account: opts.account.clone(), region: opts.region.clone() }
     }
 
+    /// Adds the regex transformers of the case's `snapshot_transformers` whose
+    /// kind the judge knows: `transform.dynamodb_api`, LocalStack's
+    /// `TransformerUtility.dynamodb_api()`, turns test table names into
+    /// `<test-table>`.
+    pub fn with_transformers(mut self, transformers: &[serde_json::Value]) -> Self {
+        for t in transformers {
+            if t.get("kind").and_then(serde_json::Value::as_str) == Some("transform.dynamodb_api") {
+                self.replacements.push(CompiledReplacement {
+                    regex: compile_python_regex(r"([a-zA-Z0-9-_.]*)?test_table_([a-zA-Z0-9-_.]*)?"),
+                    template: "<test-table>".into(),
+                });
+            }
+        }
+        self
+    }
+
     /// Step 2: `comparison.replacements` in order, then account, region, partition.
     pub fn apply_replacements(&self, text: &str) -> String {
         let mut s = text.to_string();

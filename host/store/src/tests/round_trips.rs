@@ -298,3 +298,26 @@ async fn many_concurrent_writers_share_commits() {
     assert!(commits < 200, "2000 queued writes took {commits} commits");
     assert_eq!(store.history(&x.arn).unwrap().len(), 2000);
 }
+
+#[tokio::test]
+async fn items_change_atomically_and_scan_by_table_and_prefix() {
+    for (store, _dir) in backends() {
+        let put = |b: &'static [u8]| -> DecideItem { Box::new(move |_| ItemChange::Put(b.to_vec())) };
+        store.change_item("t", b"a1", put(b"one")).await.unwrap();
+        store.change_item("t", b"a2", put(b"two")).await.unwrap();
+        store.change_item("tt", b"a1", put(b"other table")).await.unwrap();
+        // The decision sees the item as it is; Keep writes nothing.
+        store
+            .change_item("t", b"a1", Box::new(|cur| {
+                assert_eq!(cur, Some(&b"one"[..]));
+                ItemChange::Keep
+            }))
+            .await
+            .unwrap();
+        assert_eq!(store.get_item("t", b"a1").await.unwrap(), Some(b"one".to_vec()), "{}", store.describe());
+        assert_eq!(store.scan_items("t", b"a").await.unwrap(), [b"one".to_vec(), b"two".to_vec()]);
+        store.change_item("t", b"a1", Box::new(|_| ItemChange::Delete)).await.unwrap();
+        assert_eq!(store.get_item("t", b"a1").await.unwrap(), None);
+        assert_eq!(store.scan_items("tt", b"").await.unwrap(), [b"other table".to_vec()]);
+    }
+}
