@@ -67,6 +67,27 @@ def mocked_bound_and_built_in():
     assert sum(e["type"] == "LambdaFunctionFailed" for e in events) == 2, events
 
 
+def dynamodb_table():
+    """A counter kept in a built-in DynamoDB table, bumped by three executions."""
+    arn = machine("CountVisit", {
+        "Bump": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem",
+                 "Parameters": {"TableName": "Visits", "Key": {"page": {"S.$": "$.page"}},
+                                "UpdateExpression": "ADD hits :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
+                                "ReturnValues": "UPDATED_NEW"},
+                 "ResultSelector": {"hits.$": "$.Attributes.hits.N"}, "End": True},
+    }, "Bump")
+    outputs = []
+    for _ in range(3):
+        done = finished(sfn.start_execution(stateMachineArn=arn, input=json.dumps({"page": "/home"}))["executionArn"])
+        assert done["status"] == "SUCCEEDED", done
+        outputs.append(json.loads(done["output"])["hits"])
+    assert outputs == ["1", "2", "3"], outputs
+    missing = machine("NoTable", {"Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                                          "Parameters": {"TableName": "Nope", "Key": {"k": {"S": "x"}}}, "End": True}}, "Get")
+    done = finished(sfn.start_execution(stateMachineArn=missing)["executionArn"])
+    assert done["status"] == "FAILED" and done["error"] == "DynamoDB.ResourceNotFoundException", done
+
+
 def unprovided():
     """An integration nothing provides names the ways to provide it."""
     arn = machine("Publish", {"Publish": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
@@ -76,7 +97,7 @@ def unprovided():
     assert "--bind arn:aws:states:::sns:publish=FUNCTION" in done["cause"], done
 
 
-tests = [mocked_bound_and_built_in, unprovided]
+tests = [mocked_bound_and_built_in, dynamodb_table, unprovided]
 failed = 0
 for test in tests:
     try:
