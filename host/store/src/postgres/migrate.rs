@@ -9,7 +9,7 @@ use super::conn::{Conn, db_err};
 use crate::StoreError;
 
 /// Migrations in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_tables.sql"),
     include_str!("../../migrations/0002_items.sql"),
 ];

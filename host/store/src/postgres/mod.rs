@@ -20,6 +20,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 pub use migrate::SCHEMA_VERSION;
+#[cfg(test)]
+pub(crate) use migrate::MIGRATIONS;
 pub use write::PgStats;
 
 use crate::StoreError;
