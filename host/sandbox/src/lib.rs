@@ -32,7 +32,7 @@ pub use config::{Limits, MAX_PAYLOAD_BYTES, SandboxConfig};
 pub use error::{InvokeError, RegisterError};
 pub use invoke::{Invocation, Request, TaskContext};
 pub use logs::Logs;
-pub use registry::{Registry, RegisteredFunction};
+pub use registry::{Loader, Registry, RegisteredFunction};
 pub use runtime::Allocator;
 pub use warm::WarmStats;
 

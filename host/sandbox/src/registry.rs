@@ -22,11 +22,25 @@ pub struct Registry {
     functions: Arc<RwLock<HashMap<String, RegisteredFunction>>>,
     /// Where registrations look for artifacts first and keep them (set once).
     artifacts: Arc<OnceLock<Arc<dyn ArtifactStore>>>,
+    /// What a lookup of a name not registered here asks (set once): a
+    /// server on a database several hosts share registers a function another
+    /// host created on its first use.
+    loader: Arc<OnceLock<Loader>>,
 }
+
+/// Registers `name` from elsewhere (see [`Registry::load_missing_with`]).
+pub type Loader = Arc<dyn Fn(&Registry, &str) -> Option<RegisteredFunction> + Send + Sync>;
 
 impl Registry {
     pub fn new(sandbox: Sandbox) -> Self {
-        Registry { sandbox, functions: Default::default(), artifacts: Default::default() }
+        Registry { sandbox, functions: Default::default(), artifacts: Default::default(), loader: Default::default() }
+    }
+
+    /// From now on, a [`get`](Self::get) of a name not registered asks
+    /// `loader` (which registers it, or answers None). Only the first call
+    /// has an effect.
+    pub fn load_missing_with(&self, loader: Loader) -> bool {
+        self.loader.set(loader).is_ok()
     }
 
     /// From now on, registrations of this registry (and its clones) load
@@ -89,7 +103,11 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<RegisteredFunction> {
-        self.functions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        let found = self.functions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned();
+        match (found, self.loader.get()) {
+            (None, Some(loader)) => loader(self, name),
+            (found, _) => found,
+        }
     }
 
     pub fn remove(&self, name: &str) -> Option<RegisteredFunction> {

@@ -31,6 +31,9 @@ pub(crate) fn handles(op: &str) -> bool {
 }
 
 pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -> Result<Value, ApiError> {
+    if op.contains("Activit") {
+        adopt_stored_activities(state).await?;
+    }
     match op {
         "SendTaskSuccess" => {
             let token = token(p)?;
@@ -100,6 +103,25 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
         }
         _ => Err(ApiError::new("UnknownOperationException", format!("unknown operation '{op}'"))),
     }
+}
+
+/// On a database several hosts share, the activities are the stored ones:
+/// one another host created is adopted here (so workers poll it here, and
+/// this host's executions schedule its tasks), one it deleted goes.
+async fn adopt_stored_activities(state: &AppState) -> Result<(), ApiError> {
+    if !state.store.shared() {
+        return Ok(());
+    }
+    let stored = state.store.list_activities().await.map_err(ApiError::store_unreadable)?;
+    for a in &stored {
+        state.activities.create(&a.arn, &a.name, a.creation_date);
+    }
+    for a in state.activities.list() {
+        if !stored.iter().any(|s| s.arn == a.arn) {
+            state.activities.delete(&a.arn);
+        }
+    }
+    Ok(())
 }
 
 async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {

@@ -417,9 +417,15 @@ pub(crate) async fn recover(state: &AppState, durability: &Arc<Durability>) -> R
         tracing::info!(versions, "restored published function versions");
     }
     // Artifacts no registered function uses (deleted or updated since, or
-    // compiled by another engine build) go.
+    // compiled by another engine build) go; not from a database other hosts
+    // share (their engine builds may differ, and they may not have
+    // registered every function yet).
     let (keep, unused) = (state.registry.artifact_keys(), store.clone());
+    let purge = !store.shared();
     tokio::spawn(async move {
+        if !purge {
+            return;
+        }
         match unused.delete_artifacts_except(keep).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "deleted stored artifacts no function uses"),

@@ -11,7 +11,7 @@ use chrono::Utc;
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
-use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction};
+use stepbox_sandbox::{Limits, RegisterError, RegisteredFunction, Registry};
 use stepbox_store::Stores;
 use stepbox_types::Arn;
 
@@ -372,10 +372,14 @@ fn check_tenant_memory(state: &AppState, memory_size: u64) -> Result<(), LambdaE
 }
 
 fn limits_for(state: &AppState, timeout: u64, memory_size: u64) -> Result<Limits, LambdaError> {
+    limits_in(&state.registry, timeout, memory_size)
+}
+
+fn limits_in(registry: &Registry, timeout: u64, memory_size: u64) -> Result<Limits, LambdaError> {
     if !(1..=900).contains(&timeout) {
         return Err(LambdaError::invalid(format!("Timeout must be between 1 and 900 seconds, got {timeout}")));
     }
-    let max_mb = state.registry.sandbox().config().max_memory_bytes >> 20;
+    let max_mb = registry.sandbox().config().max_memory_bytes >> 20;
     if !(1..=max_mb).contains(&memory_size) {
         return Err(LambdaError::invalid(format!("MemorySize must be between 1 and {max_mb} MB, got {memory_size}")));
     }
@@ -440,32 +444,70 @@ pub(crate) async fn restore_functions(state: &AppState, store: &dyn Stores) -> R
     let mut restored = 0;
     for record in store.list_functions().await? {
         let Some(code) = store.function_code(&record.name).await? else { continue };
-        let c = &record.configuration;
-        let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
-        let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
-        let Ok(limits) = limits_for(state, timeout, memory_size) else { continue };
-        if let Err(e) = state.registry.register(&record.name, &code, limits) {
-            tracing::error!(function = %record.name, error = %e, "cannot restore a stored function");
-            continue;
+        if restore_function(&state.registry, &state.functions, &record, &code).is_some() {
+            restored += 1;
         }
-        let text = |k: &str, default: &str| c.get(k).and_then(Value::as_str).unwrap_or(default).to_string();
-        state.functions.lock().insert(
-            record.name.clone(),
-            FunctionMeta {
-                name: record.name.clone(),
-                description: text("Description", ""),
-                role: text("Role", "arn:aws:iam::111111111111:role/stepbox"),
-                runtime: text("Runtime", "provided.al2023"),
-                handler: text("Handler", "component"),
-                timeout,
-                memory_size,
-                last_modified: text("LastModified", &last_modified()),
-                account: stepbox_store::arn_account(&record.arn).map(str::to_string),
-            },
-        );
-        restored += 1;
     }
     Ok(restored)
+}
+
+/// Registers the stored function `record` with its wasm `code` and its
+/// configuration (None: it cannot be registered; logged).
+fn restore_function(
+    registry: &Registry,
+    functions: &FunctionTable,
+    record: &stepbox_store::FunctionRecord,
+    code: &[u8],
+) -> Option<RegisteredFunction> {
+    let c = &record.configuration;
+    let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
+    let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
+    let limits = limits_in(registry, timeout, memory_size).ok()?;
+    let registered = match registry.register(&record.name, code, limits) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(function = %record.name, error = %e, "cannot restore a stored function");
+            return None;
+        }
+    };
+    let text = |k: &str, default: &str| c.get(k).and_then(Value::as_str).unwrap_or(default).to_string();
+    functions.lock().insert(
+        record.name.clone(),
+        FunctionMeta {
+            name: record.name.clone(),
+            description: text("Description", ""),
+            role: text("Role", "arn:aws:iam::111111111111:role/stepbox"),
+            runtime: text("Runtime", "provided.al2023"),
+            handler: text("Handler", "component"),
+            timeout,
+            memory_size,
+            last_modified: text("LastModified", &last_modified()),
+            account: stepbox_store::arn_account(&record.arn).map(str::to_string),
+        },
+    );
+    Some(registered)
+}
+
+/// On a database several hosts share: a function this host has not
+/// registered is looked up in the store on its first use (an Invoke, a
+/// Task state, GetFunction) and registered here, compiled for this host's
+/// engine (or its artifact loaded from the store).
+pub(crate) fn load_from(store: stepbox_store::Store, functions: std::sync::Weak<FunctionTable>) -> stepbox_sandbox::Loader {
+    Arc::new(move |registry: &Registry, name: &str| {
+        if name.contains(':') {
+            return None;
+        }
+        let functions = functions.upgrade()?;
+        let stored = store.get_function(name).and_then(|r| Ok(r.zip(store.function_code(name)?)));
+        match stored {
+            Ok(Some((record, code))) => restore_function(registry, &functions, &record, &code),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(function = name, error = %e, "cannot read a stored function");
+                None
+            }
+        }
+    })
 }
 
 fn code_sha256(f: &RegisteredFunction) -> String {

@@ -242,7 +242,12 @@ impl AppState {
         durable_config: durable::DurableConfig,
     ) -> Self {
         registry.keep_artifacts_in(durable::StoredArtifacts::new(store.clone()));
-        AppState::new(config, registry, Arc::new(store), durable_config)
+        let shared = store.shared().then(|| store.clone());
+        let state = AppState::new(config, registry, Arc::new(store), durable_config);
+        if let Some(store) = shared {
+            state.registry.load_missing_with(lambda::load_from(store, Arc::downgrade(&state.functions)));
+        }
+        state
     }
 
     /// This state as one tenant's requests see it: every ARN it makes is in

@@ -191,6 +191,11 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
     /// Whether what it holds outlives the process (a restart resumes its
     /// RUNNING executions and registers its functions again).
     fn persistent(&self) -> bool;
+    /// Whether other hosts may write the same database (PostgreSQL): what
+    /// one host created, another sees.
+    fn shared(&self) -> bool {
+        false
+    }
     /// Whether the last write failed and none succeeded since (a full disk).
     fn writes_failing(&self) -> bool;
     /// Resolves once a (tiny) write is durable: whether the store writes now.
@@ -417,6 +422,9 @@ impl Stores for Store {
     }
     fn persistent(&self) -> bool {
         Store::persistent(self)
+    }
+    fn shared(&self) -> bool {
+        Store::shared(self)
     }
     fn writes_failing(&self) -> bool {
         Store::writes_failing(self)

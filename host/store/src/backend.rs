@@ -147,6 +147,18 @@ pub trait Write: Read {
     fn bytes_held(&self) -> Option<u64> {
         None
     }
+    /// Holds `key` of `table` until the transaction ends, against writers
+    /// of other processes on the same database (a shared backend: see
+    /// [`Backend::shared`]); a check-then-put of a name after it sees every
+    /// other host's committed put. A no-op where one process writes.
+    fn lock(&mut self, _table: Table, _key: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// A number for a new execution, unique among every process on the
+    /// database (a shared backend); None where the store numbers them itself.
+    fn next_execution_number(&mut self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// A write applied inside a transaction.
@@ -179,6 +191,14 @@ pub trait Backend: Send + Sync {
     /// How many bytes it holds, where it counts them (memory).
     fn bytes_held(&self) -> Option<u64> {
         None
+    }
+    /// Whether other processes (hosts) write the same database: then the
+    /// store keeps nothing of it in memory that another could change
+    /// (caches, ARN entries not yet written, a negative ARN filter), takes
+    /// execution numbers from [`Write::next_execution_number`] and names
+    /// under [`Write::lock`].
+    fn shared(&self) -> bool {
+        false
     }
 }
 

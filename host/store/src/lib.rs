@@ -67,6 +67,13 @@ pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
     Store::open(std::sync::Arc::new(PostgresBackend::open(url)?))
 }
 
+/// [`open_postgres`] beside a host that serves the database already (see
+/// [`PostgresBackend::open_beside`]).
+#[doc(hidden)]
+pub fn open_postgres_beside(url: &str) -> Result<Store, StoreError> {
+    Store::open(std::sync::Arc::new(PostgresBackend::open_beside(url)?))
+}
+
 /// The store file inside a data directory.
 pub const STORE_FILE: &str = "stepbox.redb";
 

@@ -85,6 +85,8 @@ pub struct Store {
     budget: Option<u64>,
     /// An eviction is queued.
     evicting: Arc<std::sync::atomic::AtomicBool>,
+    /// Other hosts write the same database (see [`Backend::shared`]).
+    pub(crate) shared: bool,
 }
 
 impl Store {
@@ -109,18 +111,26 @@ impl Store {
     }
 
     fn without_recent_ids(backend: Arc<dyn Backend>) -> Self {
+        let shared = backend.shared();
         let mut store = Store {
             backend,
             sequence: Arc::default(),
             starting: Arc::default(),
             ids: Arc::default(),
             applied: Arc::default(),
-            state_machines: Arc::default(),
-            versions: Arc::default(),
-            aliases: Arc::default(),
+            state_machines: Arc::new(RecordCache::new(shared)),
+            versions: Arc::new(RecordCache::new(shared)),
+            aliases: Arc::new(RecordCache::new(shared)),
             budget: None,
             evicting: Arc::default(),
+            shared,
         };
+        if shared {
+            // Another host's executions are in no filter of this one: every
+            // lookup reads the table (where each insert writes its entry).
+            store.ids.filter.add_everything();
+            return store;
+        }
         match store.read(|r| filter_of_table(r)) {
             Ok(filter) => store.ids = Arc::new(RecentIds::with_filter(filter)),
             // Unfiltered: every lookup reads the table, as without a filter.
@@ -158,6 +168,11 @@ impl Store {
     /// Whether what it holds outlives the process (not in memory).
     pub fn persistent(&self) -> bool {
         self.backend.persistent()
+    }
+
+    /// Whether other hosts may write the same database (PostgreSQL).
+    pub fn shared(&self) -> bool {
+        self.shared
     }
 
     pub(crate) fn read<T>(
@@ -276,6 +291,8 @@ impl Store {
     ) -> Commit<Result<(), T>> {
         let key = arn.as_bytes().to_vec();
         self.submit_then(move |w| {
+            // Another host's insert of the name commits before this reads it.
+            w.lock(table, &key)?;
             if let Some(b) = w.get(table, &key)? {
                 return Ok(Err(decode(what, &b)?));
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use stepbox_engine::{Checkpoint, Details, EventType, HistoryEvent};
 
 mod caches;
+mod hosts;
 mod executions;
 mod journal;
 mod opening;

@@ -131,6 +131,10 @@ pub(crate) enum Sql {
     PutMany,
     /// Deletes `key = ANY($1)`.
     DeleteMany,
+    /// `pg_advisory_xact_lock($1)` (the table is not used).
+    Lock,
+    /// The next block of execution numbers (the table is not used).
+    NextBlock,
 }
 
 /// The SQL table of a store table.
@@ -158,6 +162,8 @@ impl Sql {
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
             ),
             Sql::DeleteMany => format!("DELETE FROM {t} WHERE key = ANY($1::bytea[])"),
+            Sql::Lock => "SELECT pg_advisory_xact_lock($1)".into(),
+            Sql::NextBlock => "SELECT nextval('stepbox_execution_blocks')".into(),
         }
     }
 }

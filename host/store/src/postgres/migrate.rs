@@ -12,6 +12,7 @@ use crate::StoreError;
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_tables.sql"),
     include_str!("../../migrations/0002_items.sql"),
+    include_str!("../../migrations/0003_execution_numbers.sql"),
 ];
 
 /// The schema version this binary writes and reads.

@@ -42,13 +42,29 @@ impl PostgresBackend {
     /// [`StoreError::Unreachable`]; one whose schema is newer than this
     /// binary knows is [`StoreError::NewerSchema`].
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_as(url, true)
+    }
+
+    /// [`open`](Self::open) without taking the host lock: a second host on
+    /// a database another already serves. What one creates the other sees
+    /// and acts on (names unique, execution numbers from the database);
+    /// executions are not handed over between hosts yet, so a host started
+    /// this way must not recover (tests of several hosts).
+    #[doc(hidden)]
+    pub fn open_beside(url: &str) -> Result<Self, StoreError> {
+        Self::open_as(url, false)
+    }
+
+    fn open_as(url: &str, lock: bool) -> Result<Self, StoreError> {
         let driver = Arc::new(conn::Driver::new(url)?);
         let mut first = driver.connect()?;
         let applied = migrate::migrate(&mut first, &driver.target)?;
         if !applied.is_empty() {
             tracing::info!(database = %driver.target, ?applied, "database schema migrated");
         }
-        lock_host(&first, &driver.target)?;
+        if lock {
+            lock_host(&first, &driver.target)?;
+        }
         let stats = Arc::new(PgStats::default());
         let queue = write::start(driver.clone(), stats.clone())?;
         let pool = conn::Pool::new(driver);
@@ -100,6 +116,9 @@ impl Backend for PostgresBackend {
     }
     fn describe(&self) -> String {
         format!("PostgreSQL at {}", self.pool.driver.target)
+    }
+    fn shared(&self) -> bool {
+        true
     }
 }
 

@@ -150,11 +150,33 @@ struct Transaction<'a> {
     /// The first statement that failed: the server has aborted the
     /// transaction, so every later call fails with it too.
     failed: RefCell<Option<StoreError>>,
+    /// Execution numbers of this transaction's block not used yet (next, end).
+    numbers: (u64, u64),
+}
+
+/// How many execution numbers one value of `stepbox_execution_blocks`
+/// stands for (migration 2): a transaction fetches a block when it inserts
+/// its first execution; numbers left unused at its end are gaps (harmless:
+/// numbers order executions, nothing counts them).
+const BLOCK: u64 = 64;
+
+/// The advisory lock key of `key` in `table`: the first 8 bytes of
+/// SHA-256(table name, 0, key). Two keys sharing it only wait for each other.
+fn lock_key(table: Table, key: &[u8]) -> i64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(table.name().as_bytes());
+    h.update([0]);
+    h.update(key);
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 impl<'a> Transaction<'a> {
     fn new(conn: &'a mut Conn) -> Self {
-        Transaction { conn: RefCell::new(conn), overlay: RefCell::default(), failed: RefCell::default() }
+        Transaction { conn: RefCell::new(conn), overlay: RefCell::default(), failed: RefCell::default(), numbers: (0, 0) }
     }
 
     fn failed(&self) -> Result<(), StoreError> {
@@ -259,5 +281,28 @@ impl Write for Transaction<'_> {
             self.set(table, key, None)?;
         }
         Ok(existed)
+    }
+    fn lock(&mut self, table: Table, key: &[u8]) -> Result<(), StoreError> {
+        self.failed()?;
+        let id = lock_key(table, key);
+        let locked = self.conn.borrow_mut().query(Sql::Lock, Table::Meta, &[&id]).map(drop);
+        self.note(locked)
+    }
+    fn next_execution_number(&mut self) -> Result<Option<u64>, StoreError> {
+        if self.numbers.0 == self.numbers.1 {
+            self.failed()?;
+            let rows = self.conn.borrow_mut().query(Sql::NextBlock, Table::Meta, &[]);
+            let rows = self.note(rows)?;
+            let block: i64 = rows
+                .first()
+                .ok_or_else(|| StoreError::Database("no execution number block".into()))?
+                .try_get(0)
+                .map_err(super::conn::db_err)?;
+            let first = u64::try_from(block).unwrap_or(1).max(1) * BLOCK;
+            self.numbers = (first, first + BLOCK);
+        }
+        let n = self.numbers.0;
+        self.numbers.0 += 1;
+        Ok(Some(n))
     }
 }

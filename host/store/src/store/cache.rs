@@ -17,13 +17,24 @@ pub(crate) fn written<T: Clone + Send + 'static>(cache: &Arc<RecordCache<T>>, pr
 /// record drops its entry once durable, after which a read finds the new
 /// record; a read that began before such a write may not fill the cache
 /// (the generation it saw has moved on), so no stale record is kept.
+///
+/// On a database other hosts write too (a shared backend), a write of
+/// another host drops nothing here, so the cache is off ([`RecordCache::off`]).
 pub(crate) struct RecordCache<T> {
     entries: Mutex<(u64, std::collections::HashMap<String, T>)>,
+    off: bool,
 }
 
 impl<T> Default for RecordCache<T> {
     fn default() -> Self {
-        RecordCache { entries: Mutex::default() }
+        RecordCache { entries: Mutex::default(), off: false }
+    }
+}
+
+impl<T> RecordCache<T> {
+    /// A cache; one that keeps nothing (every read reads the store) when `off`.
+    pub(crate) fn new(off: bool) -> Self {
+        RecordCache { entries: Mutex::default(), off }
     }
 }
 
@@ -42,6 +53,9 @@ impl<T: Clone> RecordCache<T> {
     }
 
     pub(crate) fn fill(&self, generation: u64, arn: &str, record: &T) {
+        if self.off {
+            return;
+        }
         let mut entries = self.lock();
         if entries.0 != generation {
             return;

@@ -164,6 +164,9 @@ pub(crate) fn insert_in(
     encoded: &[u8],
     checked: Option<ArnChecked>,
 ) -> Result<Result<u64, ExecutionRecord>, StoreError> {
+    if store.shared {
+        return insert_shared_in(w, record, encoded);
+    }
     let existing = match store.ids.get(&record.arn) {
         Some(recent) => execution_in(w, Some(recent), &record.arn)?,
         None if checked.is_some_and(|c| !store.ids.moved_since(c)) => None,
@@ -189,6 +192,34 @@ pub(crate) fn insert_in(
     w.put(Table::Executions, &key, encoded)?;
     // Its `ExecutionIds` entry is written later, with others (see RecentIds).
     store.ids.insert(&record.arn, seq);
+    w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), &key)?;
+    if record.is_running() && !record.express {
+        w.put(Table::Running, &key, b"")?;
+    }
+    Ok(Ok(seq))
+}
+
+/// `insert_in` on a database other hosts write too: the ARN is held (an
+/// advisory lock) until the transaction ends, so the lookup sees any other
+/// host's committed insert of it and none commits meanwhile; the number
+/// comes from the database; the ARN entry is written at once.
+fn insert_shared_in(
+    w: &mut dyn Write,
+    record: &ExecutionRecord,
+    encoded: &[u8],
+) -> Result<Result<u64, ExecutionRecord>, StoreError> {
+    let hash = keys::arn_hash(&record.arn);
+    w.lock(Table::ExecutionIds, &hash)?;
+    if let Some((_, b)) = execution_in(w, None, &record.arn)? {
+        return Ok(Err(decode_in(w, &b)?));
+    }
+    let seq = w
+        .next_execution_number()?
+        .ok_or_else(|| StoreError::Database("a shared store gives no execution numbers".into()))?;
+    let key = keys::execution(seq);
+    store_definition(w, record, encoded)?;
+    w.put(Table::Executions, &key, encoded)?;
+    w.put(Table::ExecutionIds, &keys::hashed_arn_entry(u64::from_be_bytes(hash), seq), b"")?;
     w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), &key)?;
     if record.is_running() && !record.express {
         w.put(Table::Running, &key, b"")?;

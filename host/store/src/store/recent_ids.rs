@@ -44,6 +44,10 @@ pub(crate) fn mark_ids_written(w: &mut dyn Write) -> Result<(), StoreError> {
     w.put(Table::Meta, IDS_WRITTEN_KEY, &upto.to_be_bytes())
 }
 
+/// The mark of a store whose inserts write their `ExecutionIds` entries
+/// themselves (a shared database): nothing is ever read back.
+pub(crate) const ALL_IDS_WRITTEN: u64 = u64::MAX;
+
 /// How many recent ARN entries are gathered before they are written in one go.
 pub(crate) const IDS_PER_WRITE: usize = 2048;
 
@@ -147,16 +151,37 @@ impl Store {
     pub(super) fn read_back_recent_ids(&self) -> Result<(), StoreError> {
         let recent = self.read(|r| {
             let written = r.get(Table::Meta, IDS_WRITTEN_KEY)?.map_or(0, |b| sequence_of(&b));
+            if written == ALL_IDS_WRITTEN {
+                return Ok(Vec::new());
+            }
             let mut recent = Vec::new();
             for (key, bytes) in r.scan_from(Table::Executions, &keys::execution(written + 1), usize::MAX)? {
                 recent.push((execution_codec::decode(&bytes)?.0.arn, sequence_of(&key)));
             }
             Ok(recent)
         })?;
+        if self.shared {
+            return self.write_every_id(recent);
+        }
         for (arn, seq) in recent {
             self.ids.insert(&arn, seq);
         }
         Ok(())
+    }
+
+    /// On a shared database, where each insert writes its entry: writes the
+    /// entries an earlier single-host store left in memory (`recent`) and
+    /// marks every entry written, for good ([`ALL_IDS_WRITTEN`]).
+    fn write_every_id(&self, recent: Vec<(String, u64)>) -> Result<(), StoreError> {
+        let written = self.submit(move |w| {
+            let mut entries: Vec<_> = recent.iter().map(|(arn, seq)| keys::hashed_arn_entry(arn_hash_number(arn), *seq)).collect();
+            entries.sort_unstable();
+            for entry in entries {
+                w.put(Table::ExecutionIds, &entry, b"")?;
+            }
+            w.put(Table::Meta, IDS_WRITTEN_KEY, &ALL_IDS_WRITTEN.to_be_bytes())
+        });
+        futures::executor::block_on(written)
     }
 
     /// Writes the recent ARN entries into the table once enough have gathered.

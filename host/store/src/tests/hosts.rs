@@ -1,0 +1,98 @@
+//! Several hosts on one PostgreSQL database: what one writes the other
+//! sees at once, execution numbers never collide, and a name two hosts
+//! create at the same moment is created once.
+
+use super::*;
+
+/// Two stores on one new database, as two `stepbox serve` processes.
+fn two_hosts() -> (Store, Store) {
+    let url = postgres_url();
+    let a = open_postgres(&url).expect("the first host opens the database");
+    let b = open_postgres_beside(&url).expect("a second host opens it beside the first");
+    (a, b)
+}
+
+fn state_machine(revision: &str) -> StateMachineRecord {
+    StateMachineRecord {
+        arn: "arn:aws:states:us-east-1:1:stateMachine:shared".into(),
+        name: "shared".into(),
+        definition: format!(r#"{{"Comment": "{revision}"}}"#),
+        role_arn: "r".into(),
+        kind: "STANDARD".into(),
+        description: String::new(),
+        creation_date: t(0),
+        revision_id: revision.into(),
+        extra: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_started_on_two_hosts_are_numbered_apart_and_seen_by_both() {
+    let (a, b) = two_hosts();
+    let mut inserts = Vec::new();
+    for i in 0..200 {
+        inserts.push(a.insert_execution(execution("sm", &format!("a{i}"), i)));
+        inserts.push(b.insert_execution(execution("sm", &format!("b{i}"), i)));
+    }
+    for insert in inserts {
+        insert.await.unwrap().expect("a new name");
+    }
+    for host in [&a, &b] {
+        for i in 0..200 {
+            for name in [format!("a{i}"), format!("b{i}")] {
+                let found = host.get_execution(&execution("sm", &name, 0).arn).unwrap();
+                assert_eq!(found.map(|r| r.name), Some(name), "{}", host.describe());
+            }
+        }
+        let listed = host.list_executions("arn:aws:states:us-east-1:1:stateMachine:sm").unwrap();
+        let names: std::collections::BTreeSet<_> = listed.iter().map(|r| r.name.clone()).collect();
+        assert_eq!((listed.len(), names.len()), (400, 400), "every execution once, none overwritten");
+        assert_eq!(host.running_executions().unwrap().len(), 400);
+    }
+    // Events go to the number the insert used, whichever host writes them.
+    let x = execution("sm", "a7", 0);
+    b.append_event(&x.arn, &event(1, EventType::ExecutionStarted)).await.unwrap();
+    a.append_event(&x.arn, &event(2, EventType::PassStateEntered)).await.unwrap();
+    assert_eq!(a.history(&x.arn).unwrap().len(), 2);
+    assert_eq!(b.history(&execution("sm", "a8", 0).arn).unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_started_on_two_hosts_at_once_is_one_execution() {
+    let (a, b) = two_hosts();
+    let mut pairs = Vec::new();
+    for i in 0..100 {
+        let mut on_a = execution("sm", &format!("x{i}"), i);
+        on_a.input = r#"{"host": "a"}"#.into();
+        let mut on_b = on_a.clone();
+        on_b.input = r#"{"host": "b"}"#.into();
+        pairs.push((a.insert_execution(on_a), b.insert_execution(on_b)));
+    }
+    for (i, (on_a, on_b)) in pairs.into_iter().enumerate() {
+        let (on_a, on_b) = (on_a.await.unwrap(), on_b.await.unwrap());
+        let stored = a.get_execution(&execution("sm", &format!("x{i}"), 0).arn).unwrap().expect("stored");
+        match (on_a, on_b) {
+            (Ok(()), Err(existing)) => assert_eq!((existing.input.as_str(), stored.input.as_str()), (r#"{"host": "a"}"#, r#"{"host": "a"}"#)),
+            (Err(existing), Ok(())) => assert_eq!((existing.input.as_str(), stored.input.as_str()), (r#"{"host": "b"}"#, r#"{"host": "b"}"#)),
+            other => panic!("x{i}: exactly one insert wins, got {other:?}"),
+        }
+    }
+    let listed = b.list_executions("arn:aws:states:us-east-1:1:stateMachine:sm").unwrap();
+    assert_eq!(listed.len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_machine_written_on_one_host_is_read_as_written_on_the_other() {
+    let (a, b) = two_hosts();
+    let arn = state_machine("1").arn;
+    let (on_a, on_b) = (a.insert_state_machine(state_machine("1")), b.insert_state_machine(state_machine("2")));
+    let (on_a, on_b) = (on_a.await.unwrap(), on_b.await.unwrap());
+    assert!(on_a.is_ok() != on_b.is_ok(), "exactly one create wins: {on_a:?} {on_b:?}");
+    let created = a.get_state_machine(&arn).unwrap().expect("created").revision_id;
+    assert_eq!(b.get_state_machine(&arn).unwrap().map(|r| r.revision_id), Some(created));
+    // Read on both (a single host would now serve it from memory), then changed on one.
+    assert!(a.update_state_machine(state_machine("3")).await.unwrap());
+    assert_eq!(b.get_state_machine(&arn).unwrap().map(|r| r.revision_id).as_deref(), Some("3"));
+    assert!(b.delete_state_machine(&arn).await.unwrap());
+    assert!(a.get_state_machine(&arn).unwrap().is_none());
+}
