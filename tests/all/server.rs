@@ -17,6 +17,7 @@ mod bindings;
 mod dynamodb;
 mod express;
 mod hostile;
+mod hosts;
 mod isolation;
 mod lambda_versions;
 mod limits;
