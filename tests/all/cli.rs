@@ -245,8 +245,9 @@ fn serve_on_an_unreachable_database_exits_2_with_one_line() {
 fn serve_on_a_database_with_a_newer_schema_refuses_it() {
     let url = crate::postgres::fresh_database();
     let schema_1 = include_str!("../../host/store/migrations/0001_tables.sql");
-    let schema_2 = include_str!("../../host/store/migrations/0002_execution_numbers.sql");
-    let later = [schema_1, schema_2, "CREATE TABLE stepbox_later (x integer)"];
+    let schema_2 = include_str!("../../host/store/migrations/0002_items.sql");
+    let schema_3 = include_str!("../../host/store/migrations/0003_execution_numbers.sql");
+    let later = [schema_1, schema_2, schema_3, "CREATE TABLE stepbox_later (x integer)"];
     stepbox_store::PostgresBackend::migrate_with(&url, &later).expect("a later stepbox's schema");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
         .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
@@ -254,9 +255,9 @@ fn serve_on_a_database_with_a_newer_schema_refuses_it() {
         .expect("run stepbox serve");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("has stepbox schema version 3, newer than this stepbox knows (2)"), "{err}");
+    assert!(err.contains("has stepbox schema version 4, newer than this stepbox knows (3)"), "{err}");
     let again = stepbox_store::PostgresBackend::migrate_with(&url, &later);
-    assert_eq!(again.expect("still version 3"), Vec::<i32>::new());
+    assert_eq!(again.expect("still version 4"), Vec::<i32>::new());
 }
 
 const DISTRIBUTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/distributed-map/orders.asl.json");

@@ -155,7 +155,7 @@ struct Transaction<'a> {
 }
 
 /// How many execution numbers one value of `stepbox_execution_blocks`
-/// stands for (migration 2): a transaction fetches a block when it inserts
+/// stands for (migration 3): a transaction fetches a block when it inserts
 /// its first execution; numbers left unused at its end are gaps (harmless:
 /// numbers order executions, nothing counts them).
 const BLOCK: u64 = 64;
