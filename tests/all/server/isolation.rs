@@ -101,7 +101,13 @@ async fn another_tenants_task_token_is_invalid_and_children_stay_in_their_accoun
     acme.send_task_success().task_token(&token).output(r#"{"done": true}"#).send().await.expect("its owner answers");
     assert_eq!(*closed(&acme, &run).await.status(), ExecutionStatus::Succeeded);
 
+    let borrowed = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": activity, "End": true}}}]}}});
+    let e = globex.create_state_machine().name("borrow").definition(borrowed.to_string()).role_arn(ROLE).send().await;
+    let e = e.expect_err("another account's activity in a definition");
+    assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
     let g = create(&globex, "theirs", PASS).await;
+    denied(globex.update_state_machine().state_machine_arn(&g).definition(borrowed.to_string()).send().await);
     let parent = json!({"StartAt": "C", "States": {"C": {
         "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
         "Parameters": {"StateMachineArn": g}, "End": true}}});

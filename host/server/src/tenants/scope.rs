@@ -60,6 +60,18 @@ pub(crate) fn check_sfn(caller: &Caller, op: &str, input: &Map<String, Value>) -
             ));
         }
     }
+    if let Some(definition) = input.get("definition").and_then(Value::as_str)
+        && let Ok(parsed) = serde_json::from_str::<Value>(definition)
+        && let Some(arn) = foreign_activity(&parsed, account)
+    {
+        return Err(ApiError::new(
+            "AccessDeniedException",
+            format!(
+                "User: arn:aws:iam::{account}:root is not authorized to perform: states:GetActivityTask on resource: \
+                 {arn} because no resource-based policy allows the states:GetActivityTask action"
+            ),
+        ));
+    }
     if let Some(token) = input.get("taskToken").and_then(Value::as_str)
         && let Some((execution, _)) = TaskToken::parse(token)
         && Arn::parse(&execution).is_ok_and(|a| a.account() != account)
@@ -68,6 +80,21 @@ pub(crate) fn check_sfn(caller: &Caller, op: &str, input: &Map<String, Value>) -
         return Err(ApiError::new(e.api_name(), e.to_string()));
     }
     Ok(())
+}
+
+/// An activity of another account that a definition's Task states name
+/// (anywhere: Parallel branches and Map processors included).
+fn foreign_activity<'a>(v: &'a Value, account: &str) -> Option<&'a str> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, v)| match (k.as_str(), v) {
+            ("Resource", Value::String(r)) => {
+                Arn::parse(r).ok().filter(|a| a.is_states("activity") && a.account() != account).map(|_| r.as_str())
+            }
+            _ => foreign_activity(v, account),
+        }),
+        Value::Array(items) => items.iter().find_map(|v| foreign_activity(v, account)),
+        _ => None,
+    }
 }
 
 /// Whether `arn` is in `account`.
