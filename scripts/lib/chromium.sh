@@ -5,6 +5,8 @@
 # is found (once per machine) and exports STEPBOX_TEST_CHROMIUM, the binary
 # the tests in tests/all/console drive over the DevTools protocol.
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 chromium_find() {
     local name
     for name in chromium chromium-browser google-chrome; do
@@ -17,11 +19,7 @@ chromium_find() {
 }
 
 chromium_install() {
-    echo "==> installing Chromium (Debian's chromium package)"
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    apt_install chromium
 }
 
 chromium_ensure() {

@@ -11,6 +11,8 @@
 # $STEPBOX_PG_OPTIONS adds server options (`-c fsync=on -c
 # full_page_writes=on` for benchmark figures: the tests run without fsync).
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 postgres_bin_dir() {
     local dir
     for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
@@ -27,11 +29,7 @@ postgres_bin_dir() {
 }
 
 postgres_install() {
-    echo "==> installing PostgreSQL (Debian's postgresql package)"
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    apt_install postgresql
 }
 
 # Runs a command as the user the server runs as.
