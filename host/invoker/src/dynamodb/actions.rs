@@ -1,5 +1,6 @@
 //! The DynamoDB calls, from the state's parameters to DynamoDB's answer.
 
+use std::cmp::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
@@ -228,15 +229,18 @@ pub async fn query(tables: &Tables, params: &Value) -> R<Value> {
     })?;
     let mut items = read_items(tables, &schema.name, prefix).await?;
     items.retain(|item| eval::holds(&key_cond, Some(item)).unwrap_or(false));
-    if let Some(range) = &schema.range {
-        items.sort_by(|a, b| {
-            value::compare(&a[&range.name], &b[&range.name]).unwrap_or(std::cmp::Ordering::Equal)
-        });
-    }
-    if params.get("ScanIndexForward") == Some(&Value::Bool(false)) {
-        items.reverse();
-    }
-    page(schema, items, params, filter, projection)
+    // A partition's items in sort-key order (backwards with ScanIndexForward false).
+    let forward = params.get("ScanIndexForward") != Some(&Value::Bool(false));
+    let range = schema.range.as_ref().map(|r| r.name.clone());
+    let order = move |a: &Item, b: &Item| {
+        let o = match &range {
+            Some(r) => a.get(r).zip(b.get(r)).and_then(|(x, y)| value::compare(x, y)).unwrap_or(Ordering::Equal),
+            None => Ordering::Equal,
+        };
+        if forward { o } else { o.reverse() }
+    };
+    items.sort_by(&order);
+    page(schema, items, &order, params, filter, projection)
 }
 
 pub async fn scan(tables: &Tables, params: &Value) -> R<Value> {
@@ -246,7 +250,9 @@ pub async fn scan(tables: &Tables, params: &Value) -> R<Value> {
     let projection = text(params, "ProjectionExpression")?.map(|t| expr::projection(t, &mut ph)).transpose()?;
     ph.check_all_used()?;
     let items = read_items(tables, &schema.name, Vec::new()).await?;
-    page(schema, items, params, filter, projection)
+    // The store's order: by key bytes.
+    let order = |a: &Item, b: &Item| schema.key_of_item(a).ok().cmp(&schema.key_of_item(b).ok());
+    page(schema, items, &order, params, filter, projection)
 }
 
 async fn read_items(tables: &Tables, table: &str, prefix: Vec<u8>) -> R<Vec<Item>> {
@@ -268,7 +274,16 @@ fn partition_value(c: &Cond, hash: &str) -> Option<Value> {
 }
 
 /// Applies Limit (to the items read), then the filter and projection.
-fn page(schema: &TableSchema, mut items: Vec<Item>, params: &Value, filter: Option<Cond>, projection: Option<Vec<Path>>) -> R<Value> {
+/// Pages `items`, read in `order`: after ExclusiveStartKey (wherever it
+/// would stand, whether or not its item still exists), then Limit.
+fn page(
+    schema: &TableSchema,
+    mut items: Vec<Item>,
+    order: &dyn Fn(&Item, &Item) -> Ordering,
+    params: &Value,
+    filter: Option<Cond>,
+    projection: Option<Vec<Path>>,
+) -> R<Value> {
     let limit = match params.get("Limit") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_u64() {
@@ -280,11 +295,8 @@ fn page(schema: &TableSchema, mut items: Vec<Item>, params: &Value, filter: Opti
     };
     if let Some(start) = params.get("ExclusiveStartKey").filter(|v| !v.is_null()) {
         let start = start.as_object().ok_or_else(|| DynamoError::validation("The provided starting key is invalid"))?;
-        let start_key = schema.key_of_key(start)?;
-        match items.iter().position(|i| schema.key_of_item(i).is_ok_and(|k| k == start_key)) {
-            Some(at) => drop(items.drain(..=at)),
-            None => items.clear(),
-        }
+        schema.key_of_key(start)?;
+        items.retain(|i| order(i, start) == Ordering::Greater);
     }
     let mut last_key = None;
     if let Some(n) = limit
