@@ -14,6 +14,7 @@
 // ({"errorType","errorMessage","trace"}) as the cause.
 
 import { log, heartbeat } from 'stepbox:task/host@0.2.0';
+import { getEnvironment } from 'wasi:cli/environment@0.2.10';
 
 // Where Lambda deploys a function's code; stack traces name files under it.
 const TASK_ROOT = '/var/task';
@@ -21,6 +22,14 @@ const TASK_ROOT = '/var/task';
 function env(name, fallback) {
   const value = globalThis.process?.env?.[name];
   return value === undefined ? fallback : value;
+}
+
+// Node's `process.env` from the function's environment (Lambda's variables
+// and its Environment.Variables), read anew by each invocation: the
+// component's snapshot was taken at build time, with the build's.
+function loadEnvironment() {
+  if (typeof globalThis.process !== 'object' || globalThis.process === null) globalThis.process = {};
+  globalThis.process.env = Object.fromEntries(getEnvironment());
 }
 
 // Lambda's `context` object (the members of Lambda's Node.js runtime).
@@ -111,6 +120,7 @@ export function makeHandle(mod, name, sourceRoot) {
   installConsole(current);
   return async function handle(input, ctx) {
     current.requestId = ctx.requestId;
+    loadEnvironment();
     const started = Date.now();
     let result;
     try {

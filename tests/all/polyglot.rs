@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use stepbox_sandbox::{Function, Invocation, InvokeError, Limits, Request, Sandbox, SandboxConfig, TaskContext};
 use stepbox_toolchain::{BuildCache, BuildError, BuildRequest, Language, Runtime, Source, Toolchains};
 
+mod environment;
 mod examples;
 mod lambda;
 

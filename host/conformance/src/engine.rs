@@ -52,6 +52,7 @@ pub fn corpus_function_limits() -> Limits {
         max_output_bytes: 16 * MAX_PAYLOAD_BYTES,
         max_log_bytes: 64 * 1024,
         scratch_dir: false,
+        env: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sandbox-wide configuration and per-invocation limits.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the wasmtime engine is set up; one per process.
@@ -75,6 +76,9 @@ pub struct Limits {
     pub max_log_bytes: usize,
     /// Grant a private, empty scratch directory mounted at `/tmp`, removed afterwards.
     pub scratch_dir: bool,
+    /// The guest's environment variables (a Lambda function's runtime
+    /// variables and its `Environment.Variables`); empty by default.
+    pub env: Arc<[(String, String)]>,
 }
 
 /// Step Functions' payload limit (256 KiB), also a Lambda response's practical cap here.
@@ -89,6 +93,7 @@ impl Default for Limits {
             max_output_bytes: MAX_PAYLOAD_BYTES,
             max_log_bytes: 64 * 1024,
             scratch_dir: false,
+            env: Arc::from([]),
         }
     }
 }

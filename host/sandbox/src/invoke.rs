@@ -55,14 +55,30 @@ pub(crate) struct InvocationState {
     /// Built on the guest's first WASI call: a component without WASI imports
     /// (a lean build) never pays for one.
     wasi: Option<WasiCtx>,
+    /// The environment the WASI context is built with (see [`Limits::env`]).
+    env: Arc<[(String, String)]>,
     table: ResourceTable,
     logs: LogBuffer,
 }
 
+impl InvocationState {
+    /// Give the guest environment `env`: a WASI context made before (by a
+    /// prepared instance's instantiation) is made again with it.
+    pub(crate) fn set_env(&mut self, env: &Arc<[(String, String)]>) {
+        if Arc::ptr_eq(&self.env, env) || (self.env.is_empty() && env.is_empty()) {
+            return;
+        }
+        self.env = env.clone();
+        if self.wasi.is_some() {
+            self.wasi = Some(plain_wasi_ctx(&self.logs, &self.env));
+        }
+    }
+}
+
 impl WasiView for InvocationState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let logs = &self.logs;
-        let ctx = self.wasi.get_or_insert_with(|| plain_wasi_ctx(logs));
+        let (logs, env) = (&self.logs, &self.env);
+        let ctx = self.wasi.get_or_insert_with(|| plain_wasi_ctx(logs, env));
         WasiCtxView { ctx, table: &mut self.table }
     }
 }
@@ -126,12 +142,14 @@ impl std::error::Error for DeadlineReached {}
 /// made when the guest first needs it.
 pub(crate) fn new_state(
     wasi: Option<WasiCtx>,
+    env: Arc<[(String, String)]>,
     memory_limit: u64,
     logs: &LogBuffer,
     on_heartbeat: Option<Arc<dyn Fn() + Send + Sync>>,
 ) -> InvocationState {
     InvocationState {
         wasi,
+        env,
         table: ResourceTable::new(),
         limiter: MemoryLimiter { limit: memory_limit, exceeded: false },
         logs: logs.clone(),
@@ -140,23 +158,23 @@ pub(crate) fn new_state(
 }
 
 /// WASI for a guest granted a scratch directory: stdout and stderr into
-/// `logs` and the private directory at `/tmp`; no env, args, network or
-/// inherited stdio.
-pub(crate) fn wasi_ctx(logs: &LogBuffer, scratch: &std::path::Path) -> wasmtime::Result<WasiCtx> {
-    let mut wasi = wasi_builder(logs);
+/// `logs`, the function's environment `env` and the private directory at
+/// `/tmp`; no args, network or inherited stdio.
+pub(crate) fn wasi_ctx(logs: &LogBuffer, env: &[(String, String)], scratch: &std::path::Path) -> wasmtime::Result<WasiCtx> {
+    let mut wasi = wasi_builder(logs, env);
     wasi.preopened_dir(scratch, "/tmp", FsPerms::ReadWrite)?;
     Ok(wasi.build())
 }
 
-/// WASI for every other guest: stdout and stderr into `logs`, nothing else;
-/// nothing in it can fail.
-fn plain_wasi_ctx(logs: &LogBuffer) -> WasiCtx {
-    wasi_builder(logs).build()
+/// WASI for every other guest: stdout and stderr into `logs` and the
+/// function's environment `env`, nothing else; nothing in it can fail.
+fn plain_wasi_ctx(logs: &LogBuffer, env: &[(String, String)]) -> WasiCtx {
+    wasi_builder(logs, env).build()
 }
 
-fn wasi_builder(logs: &LogBuffer) -> WasiCtxBuilder {
+fn wasi_builder(logs: &LogBuffer, env: &[(String, String)]) -> WasiCtxBuilder {
     let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(logs.clone()).stderr(logs.clone());
+    wasi.stdout(logs.clone()).stderr(logs.clone()).envs(env);
     wasi
 }
 
@@ -252,6 +270,7 @@ async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<
         Some(p) => {
             let mut store = p.store;
             store.data_mut().on_heartbeat = request.on_heartbeat;
+            store.data_mut().set_env(&limits.env);
             (store, Some(p.task), p.logs, p.fuel_used)
         }
         None => {
@@ -263,14 +282,15 @@ async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<
                     return failed_early(started, error);
                 }
             };
-            let wasi = match scratch.as_ref().map(|d| wasi_ctx(&logs, d.path())).transpose() {
+            let wasi = match scratch.as_ref().map(|d| wasi_ctx(&logs, &limits.env, d.path())).transpose() {
                 Ok(wasi) => wasi,
                 Err(e) => {
                     let error = InvokeError::Internal(format!("granting scratch directory: {e:#}"));
                     return failed_early(started, error);
                 }
             };
-            let mut store = Store::new(&inner.engine, new_state(wasi, memory_limit, &logs, request.on_heartbeat));
+            let state = new_state(wasi, limits.env.clone(), memory_limit, &logs, request.on_heartbeat);
+            let mut store = Store::new(&inner.engine, state);
             store.limiter(|s| &mut s.limiter);
             (store, None, logs, 0)
         }

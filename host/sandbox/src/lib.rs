@@ -11,8 +11,8 @@
 //! - [`Sandbox::invoke`] runs one invocation in a fresh store and instance
 //!   under its [`Limits`]: a deadline (epoch-checked, also guarding host
 //!   calls), a memory cap, an optional fuel budget, an output cap, and WASI with
-//!   no env, no args, no network, no inherited stdio and at most a private
-//!   scratch directory.
+//!   only the function's own environment variables, no args, no network, no
+//!   inherited stdio and at most a private scratch directory.
 
 mod cache;
 mod config;

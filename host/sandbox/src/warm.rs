@@ -266,7 +266,7 @@ impl Shared {
     /// and its fuel budget.
     async fn prepare(&self, function: &Function, key: PrepKey, timeout: Duration) -> wasmtime::Result<Prepared> {
         let logs = LogBuffer::new(key.max_log_bytes);
-        let state = new_state(None, key.memory_limit, &logs, None);
+        let state = new_state(None, Arc::from([]), key.memory_limit, &logs, None);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         if let Some(budget) = key.fuel_budget {

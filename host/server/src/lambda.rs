@@ -18,6 +18,7 @@ use stepbox_types::Arn;
 use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, read_body};
 
 mod code;
+mod environment;
 mod members;
 mod source_build;
 mod versions;
@@ -38,6 +39,8 @@ pub struct FunctionMeta {
     pub timeout: u64,
     pub memory_size: u64,
     pub last_modified: String,
+    /// `Environment.Variables` (None: never set).
+    pub environment: Option<std::collections::BTreeMap<String, String>>,
     /// The account of the function's ARN when made through the API (a
     /// tenant's, with several); none for `--functions DIR`'s, which belong
     /// to no tenant.
@@ -78,6 +81,7 @@ impl FunctionTable {
                 timeout: f.limits.timeout.as_secs().max(1),
                 memory_size: f.limits.memory_bytes >> 20,
                 last_modified: last_modified(),
+                environment: None,
                 account: None,
             },
         );
@@ -482,10 +486,14 @@ fn restore_function(
             timeout,
             memory_size,
             last_modified: text("LastModified", &last_modified()),
+            environment: c.get("Environment").and_then(|e| e.get("Variables")).and_then(Value::as_object).map(|vars| {
+                vars.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
+            }),
             account: stepbox_store::arn_account(&record.arn).map(str::to_string),
         },
     );
-    Some(registered)
+    let limits = Limits { env: environment::of(c, None), ..registered.limits };
+    Some(registry.insert(&record.name, registered.function, limits))
 }
 
 /// On a database several hosts share: a function this host has not
@@ -546,6 +554,9 @@ fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
     });
+    if let Some(env) = environment::member(&meta.environment) {
+        config["Environment"] = env;
+    }
     source_build::annotate_function(state, name, &mut config);
     Ok(config)
 }
@@ -569,6 +580,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(128);
     check_tenant_memory(state, memory_size)?;
     let limits = limits_for(state, timeout, memory_size)?;
+    let environment = environment::variables(body)?;
     let runtime = get_str(body, "Runtime")?.and_then(source_build::source_runtime);
     let build = match runtime {
         Some(runtime) => Some(source_build::prepare(state, name, runtime, get_str(body, "Handler")?, zip, limits)?),
@@ -588,12 +600,16 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
             timeout,
             memory_size,
             last_modified: last_modified(),
+            environment,
             account: Some(state.config.identity.account.clone()),
         },
     );
     match build {
         Some(build) => build.start(state, true),
-        None => persist_configuration(state, name).await?,
+        None => {
+            attach_environment(state, name)?;
+            persist_configuration(state, name).await?
+        }
     }
     let mut r = ok(&configuration(state, name)?);
     *r.status_mut() = StatusCode::CREATED;
@@ -658,11 +674,14 @@ async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Va
     check_tenant_memory(state, memory_size)?;
     let limits = limits_for(state, timeout, memory_size)?;
     let limits = Limits { fuel: existing.limits.fuel, scratch_dir: existing.limits.scratch_dir, ..limits };
+    let environment = environment::variables(body)?;
     state.registry.insert(&name, existing.function.clone(), limits);
-    versions::refresh_latest_aliases(state, &name);
     if let Some(m) = state.functions.lock().get_mut(&name) {
         m.timeout = timeout;
         m.memory_size = memory_size;
+        if environment.is_some() {
+            m.environment = environment;
+        }
         if let Some(d) = get_str(body, "Description")? {
             m.description = d.into();
         }
@@ -671,8 +690,17 @@ async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Va
         }
         m.last_modified = last_modified();
     }
+    attach_environment(state, &name)?;
+    versions::refresh_latest_aliases(state, &name);
     persist_configuration(state, &name).await?;
     Ok(ok(&configuration(state, &name)?))
+}
+
+/// Give function `name`'s `$LATEST` its environment (Lambda's variables
+/// from its configuration and its `Environment.Variables`).
+fn attach_environment(state: &AppState, name: &str) -> Result<(), LambdaError> {
+    environment::attach(&state.registry, name, &configuration(state, name)?, None);
+    Ok(())
 }
 
 /// An Invoke payload as the guest gets it: JSON text in UTF-8, as Lambda

@@ -80,7 +80,10 @@ fn adapter_digest(runtime: Runtime) -> String {
     h.update(crate::TASK_WIT);
     match runtime.language() {
         crate::Language::Python => h.update(crate::python::ADAPTER),
-        crate::Language::Js => h.update(crate::js::ADAPTER),
+        crate::Language::Js => {
+            h.update(crate::js::ADAPTER);
+            h.update(crate::js::JS_WORLD);
+        }
     }
     hex::encode(h.finalize())
 }

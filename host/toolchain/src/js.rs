@@ -21,6 +21,17 @@ pub(crate) const ADAPTER: &str = include_str!("../../../guest-sdk/js/stepbox_lam
 /// fetch and incoming-handler imports.
 const DISABLED_FEATURES: [&str; 2] = ["http", "fetch-event"];
 
+/// The world a handler's component is built for: the task world, and
+/// WASI's environment, which the adapter reads at each invocation for
+/// `process.env` and the context (the engine imports it anyway; the
+/// pre-initialized snapshot holds the build's environment, not the function's).
+pub(crate) const JS_WORLD: &str = "package stepbox:lambda-js;\n\n\
+    world task-js {\n    include stepbox:task/task@0.2.0;\n    import wasi:cli/environment@0.2.10;\n}\n";
+const ENVIRONMENT_IMPORT: &str = "wasi:cli/environment@0.2.10";
+const WASI_ENVIRONMENT: &str = "package wasi:cli@0.2.10;\n\n\
+    interface environment {\n    get-environment: func() -> list<tuple<string, string>>;\n\
+    get-arguments: func() -> list<string>;\n    initial-cwd: func() -> option<string>;\n}\n";
+
 /// The oldest Node major componentize-js runs on.
 const MIN_NODE_MAJOR: u32 = 18;
 
@@ -93,7 +104,9 @@ pub(crate) fn build(toolchain: &Path, handler: &str, src: &Path, work: &Path) ->
         message: format!("Error: Cannot find module '{module}'"),
     })?;
     let wit = work.join("wit");
-    std::fs::create_dir_all(&wit).map_err(|e| BuildError::io("preparing the build", e))?;
+    for dir in ["deps/task", "deps/cli"] {
+        std::fs::create_dir_all(wit.join(dir)).map_err(|e| BuildError::io("preparing the build", e))?;
+    }
     let entry = work.join("entry.mjs");
     let text = format!(
         "import * as user from {};\nimport {{ makeHandle }} from './stepbox_lambda.mjs';\n\
@@ -105,7 +118,9 @@ pub(crate) fn build(toolchain: &Path, handler: &str, src: &Path, work: &Path) ->
     let files = [
         (entry.clone(), text.as_str()),
         (work.join("stepbox_lambda.mjs"), ADAPTER),
-        (wit.join("task.wit"), crate::TASK_WIT),
+        (wit.join("world.wit"), JS_WORLD),
+        (wit.join("deps/task/task.wit"), crate::TASK_WIT),
+        (wit.join("deps/cli/environment.wit"), WASI_ENVIRONMENT),
     ];
     for (path, text) in files {
         std::fs::write(&path, text).map_err(|e| BuildError::io("preparing the build", e))?;
@@ -117,7 +132,8 @@ pub(crate) fn build(toolchain: &Path, handler: &str, src: &Path, work: &Path) ->
         .current_dir(work)
         .arg(bin(toolchain, "rolldown"))
         .arg(&entry)
-        .args(["--format", "esm", "--platform", "neutral", "--external", "stepbox:task/host@0.2.0", "--file"])
+        .args(["--format", "esm", "--platform", "neutral", "--external", "stepbox:task/host@0.2.0"])
+        .args(["--external", ENVIRONMENT_IMPORT, "--file"])
         .arg(&bundle);
     run_builder(&mut rolldown, &bundle, &src)?;
     let out = work.join("component.wasm");
@@ -127,7 +143,7 @@ pub(crate) fn build(toolchain: &Path, handler: &str, src: &Path, work: &Path) ->
         .arg(&bundle)
         .arg("--wit")
         .arg(&wit)
-        .args(["-n", "task"]);
+        .args(["-n", "task-js"]);
     for feature in DISABLED_FEATURES {
         cmd.args(["-d", feature]);
     }

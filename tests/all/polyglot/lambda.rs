@@ -16,7 +16,7 @@ use super::{fixture, sandbox, toolchains, zip_dir};
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 
-async fn serve() -> (RunningServer, aws_sdk_lambda::Client) {
+pub(super) async fn serve() -> (RunningServer, aws_sdk_lambda::Client) {
     toolchains();
     let state = AppState::in_memory(ServerConfig::default(), Registry::new(sandbox().clone()));
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
@@ -40,7 +40,7 @@ async fn create(lambda: &aws_sdk_lambda::Client, name: &str, runtime: Runtime, h
 
 /// Poll GetFunction until `done` holds of its configuration (builds take
 /// tens of seconds on a busy machine the first time).
-async fn wait_for(lambda: &aws_sdk_lambda::Client, name: &str, done: impl Fn(&aws_sdk_lambda::types::FunctionConfiguration) -> bool) -> aws_sdk_lambda::types::FunctionConfiguration {
+pub(super) async fn wait_for(lambda: &aws_sdk_lambda::Client, name: &str, done: impl Fn(&aws_sdk_lambda::types::FunctionConfiguration) -> bool) -> aws_sdk_lambda::types::FunctionConfiguration {
     let started = Instant::now();
     loop {
         let config = lambda.get_function().function_name(name).send().await.unwrap().configuration.unwrap();
@@ -52,7 +52,7 @@ async fn wait_for(lambda: &aws_sdk_lambda::Client, name: &str, done: impl Fn(&aw
     }
 }
 
-async fn invoke(lambda: &aws_sdk_lambda::Client, name: &str, payload: Value) -> (Option<String>, Value) {
+pub(super) async fn invoke(lambda: &aws_sdk_lambda::Client, name: &str, payload: Value) -> (Option<String>, Value) {
     let out = lambda
         .invoke()
         .function_name(name)

@@ -23,8 +23,11 @@ export const handler = async (event, context) => {
       functionVersion: context.functionVersion,
       memoryLimitInMB: context.memoryLimitInMB,
       remaining: context.getRemainingTimeInMillis(),
+      invokedFunctionArn: context.invokedFunctionArn,
+      logStreamName: context.logStreamName,
     };
   }
+  if (action === 'env') return Object.fromEntries(event.names.map((n) => [n, process.env[n] ?? null]));
   if (action === 'raise') throw new OrderRejected(`order ${event.order} rejected`);
   if (action === 'loop') for (;;) {}
   if (action === 'grow') {

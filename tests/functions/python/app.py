@@ -1,6 +1,7 @@
 """A Lambda-style Python handler for stepbox's tests: what it does is chosen
 by the event's "action"."""
 import logging
+import os
 
 import textcase  # vendored in the function's sources, as `pip install -t .` does
 
@@ -26,7 +27,11 @@ def handler(event, context):
             "memory_limit_in_mb": context.memory_limit_in_mb,
             "remaining": context.get_remaining_time_in_millis(),
             "log_group_name": context.log_group_name,
+            "log_stream_name": context.log_stream_name,
+            "invoked_function_arn": context.invoked_function_arn,
         }
+    if action == "env":
+        return {name: os.environ.get(name) for name in event["names"]}
     if action == "raise":
         raise OrderRejected("order " + str(event.get("order")) + " rejected")
     if action == "loop":

@@ -167,6 +167,9 @@ async fn after_build(state: &AppState, name: &str, first: bool) {
     if let Some(m) = state.functions.lock().get_mut(name) {
         m.last_modified = super::last_modified();
     }
+    if let Err(e) = super::attach_environment(state, name) {
+        tracing::error!(function = %name, error = %e.message, "cannot give a built function its environment");
+    }
     if !first {
         super::versions::refresh_latest_aliases(state, name);
     }
@@ -243,6 +246,9 @@ pub(crate) fn unbuilt_configuration(state: &AppState, name: &str) -> Option<Valu
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
     });
+    if let Some(env) = super::environment::member(&meta.environment) {
+        config["Environment"] = env;
+    }
     annotate_function(state, name, &mut config);
     Some(config)
 }

@@ -98,6 +98,7 @@ pub(crate) async fn restore(state: &AppState, store: &dyn Stores) -> Result<usiz
             let timeout = config.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
             let memory_size = config.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
             let Ok(limits) = super::limits_for(state, timeout, memory_size) else { continue };
+            let limits = stepbox_sandbox::Limits { env: super::environment::of(config, None), ..limits };
             match state.registry.register(&key, &code, limits) {
                 Ok(_) => restored += 1,
                 Err(e) => tracing::error!(version = %key, error = %e, "cannot restore a published version"),
@@ -156,6 +157,7 @@ pub(crate) async fn publish(state: &AppState, name: &str, body: &Map<String, Val
             snapshot["Description"] = json!(d);
         }
         state.registry.insert(&format!("{name}:{number}"), function.function.clone(), function.limits.clone());
+        super::environment::attach(&state.registry, &format!("{name}:{number}"), &snapshot, None);
         entry.versions.push((number, snapshot.clone()));
         (number, snapshot)
     };
@@ -245,7 +247,10 @@ fn point(state: &AppState, function: &str, alias: &Alias) -> Result<(), LambdaEr
         .registry
         .get(&registry_key(function, Some(&alias.version)))
         .ok_or_else(|| not_found_qualified(state, function, &alias.version))?;
-    state.registry.insert(&format!("{function}:{}", alias.name), target.function.clone(), target.limits.clone());
+    let key = format!("{function}:{}", alias.name);
+    let config = configuration_of(state, function, Some(&alias.version))?;
+    let limits = stepbox_sandbox::Limits { env: super::environment::of(&config, Some(&alias.name)), ..target.limits };
+    state.registry.insert(&key, target.function.clone(), limits);
     Ok(())
 }
 
