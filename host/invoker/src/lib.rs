@@ -44,6 +44,8 @@ pub struct SandboxInvoker {
     owner: Option<FunctionOwner>,
     /// With several tenants: the slots an account's invocations wait for.
     admission: Option<Admission>,
+    /// Why a function that exists cannot run yet (its Lambda State).
+    unavailable: Option<FunctionState>,
     /// The built-in DynamoDB integrations' tables (`--dynamodb-table`).
     tables: Option<dynamodb::Tables>,
 }
@@ -53,6 +55,10 @@ pub type Admission = Arc<dyn Fn(&str) -> Option<Arc<tokio::sync::Semaphore>> + S
 
 /// The account that owns function NAME, if any.
 pub type FunctionOwner = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The Lambda State (`Pending`, `Failed`) of function NAME when it exists
+/// but has no code to run (a function built from source), else None.
+pub type FunctionState = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl SandboxInvoker {
     pub fn new(registry: Registry) -> Self {
@@ -65,6 +71,7 @@ impl SandboxInvoker {
             observer: None,
             owner: None,
             admission: None,
+            unavailable: None,
             tables: None,
         }
     }
@@ -79,6 +86,13 @@ impl SandboxInvoker {
     /// execution's account's semaphore (so only that account's work queues).
     pub fn with_admission(mut self, admission: Admission) -> Self {
         self.admission = Some(admission);
+        self
+    }
+
+    /// A Task calling a function `state` says is not ready fails as Step
+    /// Functions reports Lambda's conflict (Lambda.ResourceConflictException).
+    pub fn with_function_states(mut self, state: FunctionState) -> Self {
+        self.unavailable = Some(state);
         self
     }
 
@@ -141,6 +155,7 @@ impl TaskInvoker for SandboxInvoker {
         };
         let foreign = self.owner.as_ref().is_some_and(|owner| owner(&req.function_name).as_deref() != Some(&identity.account));
         let slots = self.admission.as_ref().and_then(|admit| admit(&identity.account));
+        let unavailable = self.unavailable.clone().filter(|_| !foreign);
         Box::pin(async move {
             // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
             let function = match req.qualifier.as_deref() {
@@ -148,6 +163,21 @@ impl TaskInvoker for SandboxInvoker {
                 None | Some("$LATEST") => registry.get(&req.function_name),
                 Some(q) => registry.get(&format!("{}:{q}", req.function_name)),
             };
+            let not_ready = match (&function, req.qualifier.as_deref(), &unavailable) {
+                (None, None | Some("$LATEST"), Some(state)) => state(&req.function_name),
+                _ => None,
+            };
+            if let Some(state) = not_ready {
+                return Err(TaskFailure::new(
+                    "Lambda.ResourceConflictException",
+                    format!(
+                        "The operation cannot be performed at this time. The function is currently in the following \
+                         state: {state} (Service: AWSLambda; Status Code: 409; Error Code: ResourceConflictException; \
+                         Request ID: {}; Proxy: null)",
+                        stepbox_asl::uuid_v4()
+                    ),
+                ));
+            }
             let Some(function) = function else {
                 let function_arn = Arn::new("lambda", &identity, &format!("function:{}", req.function_name));
                 let qualifier = req.qualifier.as_deref().unwrap_or("$LATEST");

@@ -68,6 +68,12 @@ impl FunctionTable {
     fn builds(&self) -> &source_build::Builds {
         &self.builds
     }
+
+    /// The State of function `name` when it exists but has no code to run
+    /// yet (`Pending` while its first build runs, `Failed` after it failed).
+    pub(crate) fn unavailable(&self, name: &str) -> Option<String> {
+        self.builds.get(name).as_ref().and_then(source_build::unbuilt_state).map(str::to_string)
+    }
     /// Describe a function registered outside the API (`--functions DIR`).
     pub(crate) fn adopt(&self, _config: &ServerConfig, f: &RegisteredFunction) {
         self.lock().insert(
@@ -272,7 +278,8 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
 /// account's (it is then answered as a function that does not exist).
 fn foreign(state: &AppState, name: &str) -> bool {
     let Some(account) = state.scope_account() else { return false };
-    state.registry.get(name).is_some() && state.functions.owner(name).as_deref() != Some(account)
+    let exists = state.registry.get(name).is_some() || state.functions.builds().get(name).is_some();
+    exists && state.functions.owner(name).as_deref() != Some(account)
 }
 
 /// A body that could not be read, as Lambda answers it.
@@ -626,9 +633,13 @@ fn get_function(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<
 }
 
 fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
-    // `NAME:VERSION` and `NAME:ALIAS` registry entries are not functions of their own.
-    let names: Vec<String> =
-        state.registry.names().into_iter().filter(|n| !n.contains(':') && !foreign(state, n)).collect();
+    // `NAME:VERSION` and `NAME:ALIAS` registry entries are not functions of
+    // their own; functions still Pending or Failed (from source) have none yet.
+    let mut names: Vec<String> = state.registry.names();
+    names.extend(state.functions.builds().names());
+    names.sort();
+    names.dedup();
+    names.retain(|n| !n.contains(':') && !foreign(state, n));
     let max = match q.get("MaxItems") {
         Some(m) => m.parse::<usize>().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| LambdaError::invalid("MaxItems must be between 1 and 10000"))?,
         None => 50,

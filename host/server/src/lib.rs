@@ -160,6 +160,8 @@ impl AppState {
             .with_tables((!config.tables.is_empty()).then(|| {
                 stepbox_invoker::dynamodb::Tables::new(config.tables.clone(), Arc::new(items::StoreItems(store.clone())))
             }));
+        let table = Arc::downgrade(&functions);
+        invoker = invoker.with_function_states(Arc::new(move |name| table.upgrade()?.unavailable(name)));
         let accounts: Arc<tenants::AccountConfigs> = Default::default();
         if let Some(set) = config.tenants.clone() {
             let table = Arc::downgrade(&functions);

@@ -99,6 +99,30 @@ async fn python_from_source_pending_active_update() {
     assert_eq!(invoke(&lambda, "py-greeter", json!({})).await.1, json!({"version": 2}));
 }
 
+/// The State ListFunctions gives function `name` (None: not listed).
+async fn listed_state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option<State> {
+    let out = lambda.list_functions().send().await.unwrap();
+    out.functions().iter().find(|f| f.function_name() == Some(name)).map(|f| f.state.clone().unwrap_or(State::Active))
+}
+
+/// Run an Express state machine whose one Task calls function `name`; its error and cause.
+async fn task_failure(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
+    let definition = json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": format!("arn:aws:lambda:us-east-1:111111111111:function:{name}"), "End": true}}});
+    let machine = sfn
+        .create_state_machine()
+        .name(format!("calls-{name}-{}", stepbox_asl::uuid_v4()))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::111111111111:role/stepbox")
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await
+        .unwrap();
+    let out = sfn.start_sync_execution().state_machine_arn(machine.state_machine_arn()).send().await.unwrap();
+    assert_eq!(out.status, aws_sdk_sfn::types::SyncExecutionStatus::Failed);
+    (out.error.unwrap_or_default(), out.cause.unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_syntax_error_fails_the_function_and_invoke_conflicts() {
     let (_server, lambda) = serve().await;
@@ -116,6 +140,11 @@ async fn a_syntax_error_fails_the_function_and_invoke_conflicts() {
         err.message(),
         Some("The operation cannot be performed at this time. The function is currently in the following state: Pending")
     );
+    assert_eq!(listed_state(&lambda, "py-broken").await, Some(State::Pending));
+    let sfn = crate::clients::sfn(&_server.endpoint());
+    let (error, cause) = task_failure(&sfn, "py-broken").await;
+    assert_eq!(error, "Lambda.ResourceConflictException");
+    assert!(cause.starts_with("The operation cannot be performed at this time. The function is currently in the following state: Pending (Service: AWSLambda; Status Code: 409; Error Code: ResourceConflictException;"), "{cause}");
     let config = wait_for(&lambda, "py-broken", |c| c.state != Some(State::Pending)).await;
     assert_eq!(config.state, Some(State::Failed));
     assert_eq!(config.state_reason_code.as_ref().map(|c| c.as_str()), Some("FunctionError"));
@@ -125,6 +154,10 @@ async fn a_syntax_error_fails_the_function_and_invoke_conflicts() {
     );
     let err = lambda.invoke().function_name("py-broken").send().await.unwrap_err().into_service_error();
     assert_eq!(err.code(), Some("ResourceConflictException"));
+    assert_eq!(listed_state(&lambda, "py-broken").await, Some(State::Failed));
+    let (error, cause) = task_failure(&sfn, "py-broken").await;
+    assert_eq!(error, "Lambda.ResourceConflictException");
+    assert!(cause.contains("the following state: Failed (Service: AWSLambda; Status Code: 409;"), "{cause}");
     // Deleting a failed function works, as on Lambda.
     lambda.delete_function().function_name("py-broken").send().await.unwrap();
 }

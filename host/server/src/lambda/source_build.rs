@@ -51,6 +51,11 @@ impl Builds {
         self.lock().get(name).cloned()
     }
 
+    /// The functions with a build status (building, or failed).
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// Forget a deleted function; whether it was building or failed.
     pub(crate) fn remove(&self, name: &str) -> bool {
         self.code.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
@@ -271,13 +276,19 @@ fn annotate(config: &mut Map<String, Value>, status: &BuildStatus) {
     }
 }
 
+/// The State of a function whose build status is `status` when it has no
+/// code to run yet.
+pub(crate) fn unbuilt_state(status: &BuildStatus) -> Option<&'static str> {
+    match status {
+        BuildStatus::Pending => Some("Pending"),
+        BuildStatus::Failed { .. } => Some("Failed"),
+        BuildStatus::Updating | BuildStatus::UpdateFailed { .. } => None,
+    }
+}
+
 /// Invoke of a function that has no code to run yet: Lambda's conflict.
 pub(crate) fn not_invocable(status: &BuildStatus) -> Option<LambdaError> {
-    let state = match status {
-        BuildStatus::Pending => "Pending",
-        BuildStatus::Failed { .. } => "Failed",
-        BuildStatus::Updating | BuildStatus::UpdateFailed { .. } => return None,
-    };
+    let state = unbuilt_state(status)?;
     Some(LambdaError::new(
         StatusCode::CONFLICT,
         "ResourceConflictException",
