@@ -19,6 +19,7 @@ mod express;
 mod hostile;
 mod hosts;
 mod isolation;
+mod lambda_api;
 mod lambda_versions;
 mod limits;
 mod memory_budget;

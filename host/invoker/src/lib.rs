@@ -46,6 +46,8 @@ pub struct SandboxInvoker {
     admission: Option<Admission>,
     /// Why a function that exists cannot run yet (its Lambda State).
     unavailable: Option<FunctionState>,
+    /// Which version an alias with weighted routing runs this time.
+    routes: Option<FunctionRoutes>,
     /// The built-in DynamoDB integrations' tables (`--dynamodb-table`).
     tables: Option<dynamodb::Tables>,
 }
@@ -60,6 +62,10 @@ pub type FunctionOwner = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// but has no code to run (a function built from source), else None.
 pub type FunctionState = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// For function NAME invoked with qualifier Q: the qualifier to run instead
+/// this time (a version an alias routes a share of its invocations to).
+pub type FunctionRoutes = Arc<dyn Fn(&str, &str) -> Option<String> + Send + Sync>;
+
 impl SandboxInvoker {
     pub fn new(registry: Registry) -> Self {
         SandboxInvoker {
@@ -72,6 +78,7 @@ impl SandboxInvoker {
             owner: None,
             admission: None,
             unavailable: None,
+            routes: None,
             tables: None,
         }
     }
@@ -93,6 +100,12 @@ impl SandboxInvoker {
     /// Functions reports Lambda's conflict (Lambda.ResourceConflictException).
     pub fn with_function_states(mut self, state: FunctionState) -> Self {
         self.unavailable = Some(state);
+        self
+    }
+
+    /// An alias's invocations run the version `routes` picks for each.
+    pub fn with_routes(mut self, routes: FunctionRoutes) -> Self {
+        self.routes = Some(routes);
         self
     }
 
@@ -156,12 +169,16 @@ impl TaskInvoker for SandboxInvoker {
         let foreign = self.owner.as_ref().is_some_and(|owner| owner(&req.function_name).as_deref() != Some(&identity.account));
         let slots = self.admission.as_ref().and_then(|admit| admit(&identity.account));
         let unavailable = self.unavailable.clone().filter(|_| !foreign);
+        let routes = self.routes.clone();
         Box::pin(async move {
             // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
             let function = match req.qualifier.as_deref() {
                 _ if foreign => None,
                 None | Some("$LATEST") => registry.get(&req.function_name),
-                Some(q) => registry.get(&format!("{}:{q}", req.function_name)),
+                Some(q) => {
+                    let routed = routes.as_ref().and_then(|r| r(&req.function_name, q));
+                    registry.get(&format!("{}:{}", req.function_name, routed.as_deref().unwrap_or(q)))
+                }
             };
             let not_ready = match (&function, req.qualifier.as_deref(), &unavailable) {
                 (None, None | Some("$LATEST"), Some(state)) => state(&req.function_name),

@@ -19,10 +19,13 @@ use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, rea
 
 mod code;
 mod environment;
+mod invoke;
+mod listing;
 mod members;
 mod source_build;
 mod versions;
 pub use code::{MAX_COMPRESSION_RATIO, MAX_UNZIPPED_BYTES, extract_wasm};
+pub(crate) use listing::account_settings;
 pub(crate) use versions::restore as restore_versions;
 
 /// Largest Invoke payload (Lambda's synchronous limit).
@@ -39,6 +42,9 @@ pub struct FunctionMeta {
     pub timeout: u64,
     pub memory_size: u64,
     pub last_modified: String,
+    /// Changes with every update of the function's code or configuration
+    /// (what a request's `RevisionId` must match).
+    pub revision_id: String,
     /// `Environment.Variables` (None: never set).
     pub environment: Option<std::collections::BTreeMap<String, String>>,
     /// The account of the function's ARN when made through the API (a
@@ -69,6 +75,12 @@ impl FunctionTable {
         &self.builds
     }
 
+    /// The version an invocation of `name:qualifier` runs this time, when
+    /// `qualifier` is an alias with weighted routing.
+    pub(crate) fn route(&self, name: &str, qualifier: &str) -> Option<String> {
+        versions::route(&self.published, name, qualifier)
+    }
+
     /// The State of function `name` when it exists but has no code to run
     /// yet (`Pending` while its first build runs, `Failed` after it failed).
     pub(crate) fn unavailable(&self, name: &str) -> Option<String> {
@@ -87,6 +99,7 @@ impl FunctionTable {
                 timeout: f.limits.timeout.as_secs().max(1),
                 memory_size: f.limits.memory_bytes >> 20,
                 last_modified: last_modified(),
+                revision_id: stepbox_asl::uuid_v4(),
                 environment: None,
                 account: None,
             },
@@ -112,6 +125,14 @@ impl LambdaError {
     fn store(e: stepbox_store::StoreError) -> Self {
         tracing::error!(error = %e, "store");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", format!("the store failed: {e}"))
+    }
+    /// A `RevisionId` that is not the resource's latest (`get` names the API that reads it).
+    fn precondition_failed(get: &str) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailedException",
+            format!("The Revision Id provided does not match the latest Revision Id. Call the {get} API to retrieve the latest Revision Id"),
+        )
     }
     fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message)
@@ -216,10 +237,13 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
             let body = json_body(state, req, crate::LAMBDA_BODY_LIMIT, "CreateFunction").await?;
             create_function(state, &body).await
         }
-        (Method::GET, []) => list_functions(state, &q),
+        (Method::GET, []) => listing::list_functions(state, &q),
         (Method::GET, [name]) => get_function(state, name, q.get("Qualifier").map(String::as_str)),
         (Method::DELETE, [name]) => {
-            let (name, _) = resolve_name(name)?;
+            let (name, in_name) = resolve_name(name)?;
+            if let Some(qualifier) = q.get("Qualifier").cloned().or(in_name) {
+                return versions::delete_version(state, &name, &qualifier).await;
+            }
             let building = state.functions.builds().remove(&name);
             if state.registry.remove(&name).is_none() && !building {
                 return Err(LambdaError::not_found(state, &name));
@@ -265,7 +289,7 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
             let body = json_body(state, req, crate::SFN_BODY_LIMIT, "UpdateFunctionConfiguration").await?;
             update_configuration(state, name, &body).await
         }
-        (Method::POST, [name, i]) if i == "invocations" => invoke(state, name, req, request_id).await,
+        (Method::POST, [name, i]) if i == "invocations" => invoke::invoke(state, name, req, request_id).await,
         (m, _) => Err(LambdaError::new(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
@@ -493,12 +517,18 @@ fn restore_function(
             timeout,
             memory_size,
             last_modified: text("LastModified", &last_modified()),
+            revision_id: text("RevisionId", &stepbox_asl::uuid_v4()),
             environment: c.get("Environment").and_then(|e| e.get("Variables")).and_then(Value::as_object).map(|vars| {
                 vars.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
             }),
             account: stepbox_store::arn_account(&record.arn).map(str::to_string),
         },
     );
+    if let (Some(sha), Some(size)) = (c.get("CodeSha256").and_then(Value::as_str), c.get("CodeSize").and_then(Value::as_u64))
+        && !sha.is_empty()
+    {
+        functions.builds().set_code(&record.name, sha.to_string(), size as usize);
+    }
     let limits = Limits { env: environment::of(c, None), ..registered.limits };
     Some(registry.insert(&record.name, registered.function, limits))
 }
@@ -556,6 +586,7 @@ fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
         "LastModified": meta.last_modified,
         "CodeSha256": code_sha256(&f),
         "Version": "$LATEST",
+        "RevisionId": meta.revision_id,
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "PackageType": "Zip",
@@ -607,18 +638,27 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
             timeout,
             memory_size,
             last_modified: last_modified(),
+            revision_id: stepbox_asl::uuid_v4(),
             environment,
             account: Some(state.config.identity.account.clone()),
         },
     );
-    match build {
-        Some(build) => build.start(state, true),
+    let publish = body.get("Publish").and_then(Value::as_bool).unwrap_or(false);
+    let answer = match build {
+        Some(build) => {
+            build.publishing(publish).start(state, true);
+            configuration(state, name)?
+        }
         None => {
             attach_environment(state, name)?;
-            persist_configuration(state, name).await?
+            persist_configuration(state, name).await?;
+            match publish {
+                true => versions::publish_version(state, name, None).await?,
+                false => configuration(state, name)?,
+            }
         }
-    }
-    let mut r = ok(&configuration(state, name)?);
+    };
+    let mut r = ok(&answer);
     *r.status_mut() = StatusCode::CREATED;
     Ok(r)
 }
@@ -632,53 +672,30 @@ fn get_function(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<
     })))
 }
 
-fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
-    // `NAME:VERSION` and `NAME:ALIAS` registry entries are not functions of
-    // their own; functions still Pending or Failed (from source) have none yet.
-    let mut names: Vec<String> = state.registry.names();
-    names.extend(state.functions.builds().names());
-    names.sort();
-    names.dedup();
-    names.retain(|n| !n.contains(':') && !foreign(state, n));
-    let max = match q.get("MaxItems") {
-        Some(m) => m.parse::<usize>().ok().filter(|n| (1..=10000).contains(n)).ok_or_else(|| LambdaError::invalid("MaxItems must be between 1 and 10000"))?,
-        None => 50,
-    };
-    let start = match q.get("Marker") {
-        Some(m) => names.iter().position(|n| n.as_str() > m.as_str()).unwrap_or(names.len()),
-        None => 0,
-    };
-    let page: Vec<&String> = names.iter().skip(start).take(max).collect();
-    let functions: Vec<Value> = page.iter().filter_map(|n| configuration(state, n).ok()).collect();
-    let mut out = json!({"Functions": functions});
-    if start + page.len() < names.len()
-        && let Some(last) = page.last()
-    {
-        out["NextMarker"] = json!(last);
-    }
-    Ok(ok(&out))
-}
-
 async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let (name, _) = resolve_name(raw)?;
     let zip = get_str(body, "ZipFile")?.ok_or_else(|| LambdaError::invalid("ZipFile is required (S3 and image code locations are not supported)"))?;
-    if let Some(response) = source_build::update_code(state, &name, zip)? {
+    check_revision(state, &name, body)?;
+    let publish = body.get("Publish").and_then(Value::as_bool).unwrap_or(false);
+    if let Some(response) = source_build::update_code(state, &name, zip, publish)? {
         return Ok(response);
     }
     let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
     register(state, &name, zip, existing.limits.clone()).await?;
-    if let Some(m) = state.functions.lock().get_mut(&name) {
-        m.last_modified = last_modified();
-    }
+    touch(state, &name);
     versions::refresh_latest_aliases(state, &name);
     persist_configuration(state, &name).await?;
-    Ok(ok(&configuration(state, &name)?))
+    match publish {
+        true => Ok(ok(&versions::publish_version(state, &name, None).await?)),
+        false => Ok(ok(&configuration(state, &name)?)),
+    }
 }
 
 async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let (name, _) = resolve_name(raw)?;
     let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
     configuration(state, &name)?; // make sure metadata exists
+    check_revision(state, &name, body)?;
     let meta = state.functions.lock().get(&name).cloned().ok_or_else(|| LambdaError::not_found(state, &name))?;
     let timeout = get_u64(body, "Timeout")?.unwrap_or(meta.timeout);
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(meta.memory_size);
@@ -699,12 +716,30 @@ async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Va
         if let Some(r) = get_str(body, "Role")? {
             m.role = r.into();
         }
-        m.last_modified = last_modified();
     }
+    touch(state, &name);
     attach_environment(state, &name)?;
     versions::refresh_latest_aliases(state, &name);
     persist_configuration(state, &name).await?;
     Ok(ok(&configuration(state, &name)?))
+}
+
+/// Function `name` changed: a new LastModified and RevisionId.
+fn touch(state: &AppState, name: &str) {
+    if let Some(m) = state.functions.lock().get_mut(name) {
+        m.last_modified = last_modified();
+        m.revision_id = stepbox_asl::uuid_v4();
+    }
+}
+
+/// A request's `RevisionId`, when given, must be function `name`'s current one.
+fn check_revision(state: &AppState, name: &str, body: &Map<String, Value>) -> Result<(), LambdaError> {
+    let Some(given) = get_str(body, "RevisionId")? else { return Ok(()) };
+    let current = state.functions.lock().get(name).map(|m| m.revision_id.clone());
+    match current {
+        Some(current) if current != given => Err(LambdaError::precondition_failed("GetFunction")),
+        _ => Ok(()),
+    }
 }
 
 /// Give function `name`'s `$LATEST` its environment (Lambda's variables
@@ -712,137 +747,4 @@ async fn update_configuration(state: &AppState, raw: &str, body: &Map<String, Va
 fn attach_environment(state: &AppState, name: &str) -> Result<(), LambdaError> {
     environment::attach(&state.registry, name, &configuration(state, name)?, None);
     Ok(())
-}
-
-/// An Invoke payload as the guest gets it: JSON text in UTF-8, as Lambda
-/// requires (refused, never rewritten); `{}` when empty.
-fn invoke_input(payload: &[u8]) -> Result<String, LambdaError> {
-    let refuse = |why: String| {
-        LambdaError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContentException",
-            format!("Could not parse request body into json: Could not parse payload into json: {why}"),
-        )
-    };
-    if payload.is_empty() {
-        return Ok("{}".to_string());
-    }
-    let text = std::str::from_utf8(payload).map_err(|e| {
-        let at = e.valid_up_to();
-        // Where the bad sequence starts: its lead byte, or the byte after it that does not continue it.
-        let (kind, byte) = match payload.get(at + 1) {
-            Some(&b) if payload[at] >= 0xc0 && e.error_len().is_some_and(|n| n > 0) && b & 0xc0 != 0x80 => ("middle", b),
-            _ => ("start", payload[at]),
-        };
-        refuse(format!("Invalid UTF-8 {kind} byte 0x{byte:02x} at offset {at}"))
-    })?;
-    serde_json::from_str::<Value>(text).map_err(|e| refuse(e.to_string()))?;
-    Ok(text.to_string())
-}
-
-async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, request_id: &str) -> Result<Response<Body>, LambdaError> {
-    let (name, in_name) = resolve_name(raw)?;
-    let qualifier = query(&req).get("Qualifier").cloned().or(in_name);
-    let invocation_type = crate::header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
-    let tail = crate::header(&req, "x-amz-log-type").is_some_and(|t| t == "Tail");
-    if qualifier.as_deref().is_none_or(|q| q == "$LATEST")
-        && let Some(e) = state.functions.builds().get(&name).as_ref().and_then(source_build::not_invocable)
-    {
-        return Err(e);
-    }
-    let function = match state.registry.get(&versions::registry_key(&name, qualifier.as_deref())) {
-        Some(f) => f,
-        None if qualifier.as_deref().is_some_and(|q| q != "$LATEST") => {
-            return Err(versions::configuration_of(state, &name, qualifier.as_deref()).err().unwrap_or_else(|| LambdaError::not_found(state, &name)));
-        }
-        None => return Err(LambdaError::not_found(state, &name)),
-    };
-    let executed = versions::executed_version(state, &name, qualifier.as_deref());
-    let payload = read_body(req, MAX_INVOKE_PAYLOAD, state.config.connections.body_read_timeout)
-        .await
-        .map_err(|e| body_error(e, "Invoke"))?;
-    let input = invoke_input(&payload)?;
-    let context = stepbox_sandbox::TaskContext {
-        execution_name: String::new(),
-        execution_arn: String::new(),
-        state_name: String::new(),
-        retry_count: 0,
-        task_token: None,
-        request_id: request_id.to_string(),
-    };
-    match invocation_type.as_str() {
-        "DryRun" => {
-            let mut r = Response::new(Full::new(Bytes::new()));
-            *r.status_mut() = StatusCode::NO_CONTENT;
-            Ok(r)
-        }
-        "Event" => {
-            let registry = state.registry.clone();
-            let invocations = state.invocations.clone();
-            let slots = state.invocation_slots();
-            tokio::spawn(async move {
-                // Queued behind the account's other invocations, as Lambda queues events.
-                let _slot = match slots {
-                    Some(slots) => match slots.acquire_owned().await {
-                        Ok(slot) => Some(slot),
-                        Err(_) => return,
-                    },
-                    None => None,
-                };
-                let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
-                let inv = registry.sandbox().invoke(&function.function, req).await;
-                invocations.record(&function, &context, &inv);
-                if let Err(e) = inv.result {
-                    tracing::info!(function = %function.name, error = e.error_name(), "asynchronous invocation failed");
-                }
-            });
-            let mut r = Response::new(Full::new(Bytes::new()));
-            *r.status_mut() = StatusCode::ACCEPTED;
-            Ok(r)
-        }
-        "RequestResponse" => {
-            let _slot = match state.invocation_slots() {
-                Some(slots) => Some(slots.try_acquire_owned().map_err(|_| {
-                    LambdaError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.")
-                })?),
-                None => None,
-            };
-            let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
-            let inv = state.registry.sandbox().invoke(&function.function, req).await;
-            state.invocations.record(&function, &context, &inv);
-            let (body, failed) = match inv.result {
-                Ok(text) => (text, false),
-                // A task's own error has the Python runtime's envelope (with
-                // requestId and stackTrace), or the envelope the task gave as
-                // its cause (a Node.js handler's); sandbox failures only name the error.
-                Err(e @ stepbox_sandbox::InvokeError::Task { .. }) if source_build::is_envelope(&e.cause()) => (e.cause(), true),
-                Err(e @ stepbox_sandbox::InvokeError::Task { .. }) => (
-                    json!({"errorMessage": e.cause(), "errorType": e.error_name(),
-                           "requestId": request_id, "stackTrace": e.stack_trace()})
-                    .to_string(),
-                    true,
-                ),
-                Err(e) => (json!({"errorType": e.error_name(), "errorMessage": e.cause()}).to_string(), true),
-            };
-            let mut r = Response::new(Full::new(Bytes::from(body)));
-            let h = r.headers_mut();
-            h.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-            if let Ok(v) = hyper::header::HeaderValue::from_str(&executed) {
-                h.insert("x-amz-executed-version", v);
-            }
-            if failed {
-                h.insert("x-amz-function-error", hyper::header::HeaderValue::from_static("Unhandled"));
-            }
-            if tail {
-                let encoded = stepbox_asl::base64::encode(inv.logs.tail(4096).as_bytes());
-                if let Ok(v) = hyper::header::HeaderValue::from_str(&encoded) {
-                    h.insert("x-amz-log-result", v);
-                }
-            }
-            Ok(r)
-        }
-        other => Err(LambdaError::invalid(format!(
-            "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, got '{other}'"
-        ))),
-    }
 }

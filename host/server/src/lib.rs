@@ -162,6 +162,8 @@ impl AppState {
             }));
         let table = Arc::downgrade(&functions);
         invoker = invoker.with_function_states(Arc::new(move |name| table.upgrade()?.unavailable(name)));
+        let table = Arc::downgrade(&functions);
+        invoker = invoker.with_routes(Arc::new(move |name, qualifier| table.upgrade()?.route(name, qualifier)));
         let accounts: Arc<tenants::AccountConfigs> = Default::default();
         if let Some(set) = config.tenants.clone() {
             let table = Arc::downgrade(&functions);
@@ -450,6 +452,9 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
     };
     if path.starts_with("/2015-03-31/functions") {
         return lambda::handle(state, req, request_id).await;
+    }
+    if req.method() == Method::GET && path.trim_end_matches('/') == "/2016-08-19/account-settings" {
+        return lambda::account_settings(&state);
     }
     if req.method() == Method::POST && (path == "/" || path.is_empty()) {
         return sfn::handle(state, req).await;

@@ -56,6 +56,12 @@ impl Builds {
         self.lock().keys().cloned().collect()
     }
 
+    /// Function `name`'s code is the package with digest `sha256` (Lambda's
+    /// CodeSha256, base64) and `size` bytes.
+    pub(crate) fn set_code(&self, name: &str, sha256: String, size: usize) {
+        self.code.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), (sha256, size));
+    }
+
     /// Forget a deleted function; whether it was building or failed.
     pub(crate) fn remove(&self, name: &str) -> bool {
         self.code.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
@@ -106,6 +112,8 @@ pub(crate) struct Prepared {
     handler: String,
     zip: Vec<u8>,
     limits: Limits,
+    /// Publish a version once built (`Publish` of the request).
+    publish: bool,
 }
 
 /// Check a source upload: the toolchain is installed, a handler is given,
@@ -125,15 +133,20 @@ pub(crate) fn prepare(
     if !zip.starts_with(b"PK") {
         return Err(LambdaError::invalid("Could not unzip uploaded file. Please check your file, then try to upload again."));
     }
-    state.functions.builds().code.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), (zip_sha256(&zip), zip.len()));
-    Ok(Prepared { name: name.to_string(), runtime, handler: handler.to_string(), zip, limits })
+    state.functions.builds().set_code(name, zip_sha256(&zip), zip.len());
+    Ok(Prepared { name: name.to_string(), runtime, handler: handler.to_string(), zip, limits, publish: false })
 }
 
 impl Prepared {
+    /// Publish a version once the build succeeds.
+    pub(crate) fn publishing(self, publish: bool) -> Self {
+        Prepared { publish, ..self }
+    }
+
     /// Build in the background: `first` for CreateFunction (Pending until
     /// built), otherwise an update of an Active function.
     pub(crate) fn start(self, state: &AppState, first: bool) {
-        let Prepared { name, runtime, handler, zip, limits } = self;
+        let Prepared { name, runtime, handler, zip, limits, publish } = self;
         state.functions.builds().set(&name, Some(if first { BuildStatus::Pending } else { BuildStatus::Updating }));
         let state = state.clone();
         tokio::spawn(async move {
@@ -162,16 +175,14 @@ impl Prepared {
             let built = status.is_none();
             state.functions.builds().set(&name, status);
             if built {
-                after_build(&state, &name, first).await;
+                after_build(&state, &name, first, publish).await;
             }
         });
     }
 }
 
-async fn after_build(state: &AppState, name: &str, first: bool) {
-    if let Some(m) = state.functions.lock().get_mut(name) {
-        m.last_modified = super::last_modified();
-    }
+async fn after_build(state: &AppState, name: &str, first: bool, publish: bool) {
+    super::touch(state, name);
     if let Err(e) = super::attach_environment(state, name) {
         tracing::error!(function = %name, error = %e.message, "cannot give a built function its environment");
     }
@@ -181,11 +192,14 @@ async fn after_build(state: &AppState, name: &str, first: bool) {
     if let Err(e) = super::persist_configuration(state, name).await {
         tracing::error!(function = %name, error = %e.message, "cannot keep a built function's configuration");
     }
+    if publish && let Err(e) = super::versions::publish_version(state, name, None).await {
+        tracing::error!(function = %name, error = %e.message, "cannot publish a built function");
+    }
 }
 
 /// UpdateFunctionCode of a function built from source: `None` when the
 /// function is not one (its code is a component).
-pub(crate) fn update_code(state: &AppState, name: &str, zip_b64: &str) -> Result<Option<hyper::Response<crate::Body>>, LambdaError> {
+pub(crate) fn update_code(state: &AppState, name: &str, zip_b64: &str, publish: bool) -> Result<Option<hyper::Response<crate::Body>>, LambdaError> {
     let Some(meta) = state.functions.lock().get(name).cloned() else { return Ok(None) };
     let Some(runtime) = source_runtime(&meta.runtime) else { return Ok(None) };
     let status = state.functions.builds().get(name);
@@ -202,7 +216,7 @@ pub(crate) fn update_code(state: &AppState, name: &str, zip_b64: &str) -> Result
     };
     // A function whose first build failed builds again as if created.
     let first = state.registry.get(name).is_none();
-    prepare(state, name, runtime, Some(&meta.handler), zip_b64, limits)?.start(state, first);
+    prepare(state, name, runtime, Some(&meta.handler), zip_b64, limits)?.publishing(publish).start(state, first);
     Ok(Some(super::ok(&super::configuration(state, name)?)))
 }
 
@@ -248,6 +262,7 @@ pub(crate) fn unbuilt_configuration(state: &AppState, name: &str) -> Option<Valu
         "LastModified": meta.last_modified,
         "CodeSha256": "",
         "Version": "$LATEST",
+        "RevisionId": meta.revision_id,
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
     });

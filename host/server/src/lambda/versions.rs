@@ -29,6 +29,28 @@ struct Alias {
     version: String,
     description: String,
     revision_id: String,
+    /// RoutingConfig's AdditionalVersionWeights: (version, share of invocations).
+    routing: Vec<(String, f64)>,
+}
+
+impl Alias {
+    /// Whether the alias runs `version` (as its version or by its routing).
+    fn targets(&self, version: &str) -> bool {
+        self.version == version || self.routing.iter().any(|(v, _)| v == version)
+    }
+
+    /// The version one invocation runs: an additional version for its share
+    /// of invocations, else the alias's own (None).
+    fn pick(&self, draw: f64) -> Option<&str> {
+        let mut threshold = 0.0;
+        for (version, weight) in &self.routing {
+            threshold += weight;
+            if draw < threshold {
+                return Some(version);
+            }
+        }
+        None
+    }
 }
 
 pub(crate) type PublishedTable = std::sync::Mutex<HashMap<String, Published>>;
@@ -41,6 +63,7 @@ impl Published {
             "versions": self.versions.iter().map(|(n, c)| json!({"number": n, "configuration": c})).collect::<Vec<_>>(),
             "aliases": self.aliases.iter().map(|a| json!({
                 "name": a.name, "version": a.version, "description": a.description, "revisionId": a.revision_id,
+                "routing": a.routing.iter().map(|(v, w)| (v.clone(), json!(w))).collect::<Map<_, _>>(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -61,6 +84,11 @@ impl Published {
                     version: text(a, "version"),
                     description: text(a, "description"),
                     revision_id: text(a, "revisionId"),
+                    routing: a
+                        .get("routing")
+                        .and_then(Value::as_object)
+                        .map(|m| m.iter().filter_map(|(v, w)| Some((v.clone(), w.as_f64()?))).collect())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }
@@ -135,10 +163,33 @@ fn created(v: &Value) -> Response<Body> {
 
 /// PublishVersion: a new version unless the code and configuration are unchanged since the last one.
 pub(crate) async fn publish(state: &AppState, name: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
+    state.registry.get(name).ok_or_else(|| LambdaError::not_found(state, name))?;
+    let latest = configuration(state, name)?;
+    if let Some(given) = get_str(body, "RevisionId")?
+        && latest["RevisionId"].as_str() != Some(given)
+    {
+        return Err(LambdaError::precondition_failed("GetFunction"));
+    }
+    if let Some(given) = get_str(body, "CodeSha256")?
+        && latest["CodeSha256"].as_str() != Some(given)
+    {
+        let current = latest["CodeSha256"].as_str().unwrap_or_default();
+        return Err(LambdaError::invalid(format!(
+            "CodeSHA256 ({given}) is different from current CodeSHA256 in $LATEST ({current}). Please try again with the CodeSHA256 in $LATEST."
+        )));
+    }
+    Ok(created(&publish_version(state, name, get_str(body, "Description")?).await?))
+}
+
+/// Publish function `name`'s `$LATEST` as a new version (its configuration
+/// as published), unless nothing changed since the last one (that one).
+pub(crate) async fn publish_version(state: &AppState, name: &str, description: Option<&str>) -> Result<Value, LambdaError> {
     let function = state.registry.get(name).ok_or_else(|| LambdaError::not_found(state, name))?;
     let latest = configuration(state, name)?;
     let same = |published: &Value| {
-        ["CodeSha256", "Timeout", "MemorySize", "Role", "Handler", "Runtime"].iter().all(|k| published[k] == latest[k])
+        ["CodeSha256", "Timeout", "MemorySize", "Role", "Handler", "Runtime", "Environment"]
+            .iter()
+            .all(|k| published[k] == latest[k])
     };
     let (number, snapshot) = {
         let mut table = lock(state);
@@ -146,14 +197,15 @@ pub(crate) async fn publish(state: &AppState, name: &str, body: &Map<String, Val
         if let Some((_, last)) = entry.versions.last()
             && same(last)
         {
-            return Ok(created(last));
+            return Ok(last.clone());
         }
         entry.last += 1;
         let number = entry.last;
         let mut snapshot = latest.clone();
         snapshot["Version"] = json!(number.to_string());
         snapshot["FunctionArn"] = json!(format!("{}:{number}", function_arn(state, name)));
-        if let Some(d) = get_str(body, "Description")? {
+        snapshot["RevisionId"] = json!(stepbox_asl::uuid_v4());
+        if let Some(d) = description {
             snapshot["Description"] = json!(d);
         }
         state.registry.insert(&format!("{name}:{number}"), function.function.clone(), function.limits.clone());
@@ -162,7 +214,12 @@ pub(crate) async fn publish(state: &AppState, name: &str, body: &Map<String, Val
         (number, snapshot)
     };
     persist(state, name, Some(number)).await?;
-    Ok(created(&snapshot))
+    Ok(snapshot)
+}
+
+/// Function `name`'s published versions, oldest first: (number, configuration).
+pub(crate) fn published_versions(state: &AppState, name: &str) -> Vec<(u64, Value)> {
+    lock(state).get(name).map(|p| p.versions.clone()).unwrap_or_default()
 }
 
 pub(crate) fn list_versions(state: &AppState, name: &str) -> Result<Response<Body>, LambdaError> {
@@ -232,13 +289,62 @@ fn check_alias_name(name: &str) -> Result<(), LambdaError> {
 }
 
 fn alias_json(state: &AppState, function: &str, a: &Alias) -> Value {
-    json!({
+    let mut out = json!({
         "AliasArn": format!("{}:{}", function_arn(state, function), a.name),
         "Name": a.name,
         "FunctionVersion": a.version,
         "Description": a.description,
         "RevisionId": a.revision_id,
-    })
+    });
+    if !a.routing.is_empty() {
+        let weights: Map<String, Value> = a.routing.iter().map(|(v, w)| (v.clone(), json!(w))).collect();
+        out["RoutingConfig"] = json!({"AdditionalVersionWeights": weights});
+    }
+    out
+}
+
+/// A request's RoutingConfig (None: not given), checked as Lambda checks it:
+/// published versions other than the alias's own, weights in [0, 1] adding
+/// up to at most 1, the alias's own version not `$LATEST`.
+fn routing(state: &AppState, function: &str, version: &str, body: &Map<String, Value>) -> Result<Option<Vec<(String, f64)>>, LambdaError> {
+    let Some(config) = body.get("RoutingConfig") else { return Ok(None) };
+    let weights = config.get("AdditionalVersionWeights").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut routing = Vec::new();
+    for (v, w) in &weights {
+        let w = w.as_f64().filter(|w| (0.0..=1.0).contains(w)).ok_or_else(|| {
+            LambdaError::invalid(format!("Invalid weight for version {v}: a weight is between 0.0 and 1.0"))
+        })?;
+        if v == version {
+            return Err(LambdaError::invalid(format!(
+                "Invalid function version {v}. Function version {v} is already included in routing configuration."
+            )));
+        }
+        if v == "$LATEST" || !version_exists(state, function, v) {
+            return Err(not_found_qualified(state, function, v));
+        }
+        routing.push((v.clone(), w));
+    }
+    if !routing.is_empty() && version == "$LATEST" {
+        return Err(LambdaError::invalid(
+            "$LATEST is not supported for an alias pointing to more than 1 version",
+        ));
+    }
+    if routing.iter().map(|(_, w)| w).sum::<f64>() > 1.0 {
+        return Err(LambdaError::invalid("The sum of the additional version weights must be at most 1.0"));
+    }
+    Ok(Some(routing))
+}
+
+/// The qualifier an invocation of `function:alias` runs: a version of the
+/// alias's RoutingConfig for its share of invocations, else the alias
+/// (None when `qualifier` is no alias with routing).
+pub(crate) fn route(table: &PublishedTable, function: &str, qualifier: &str) -> Option<String> {
+    let table = table.lock().unwrap_or_else(|e| e.into_inner());
+    let alias = table.get(function)?.aliases.iter().find(|a| a.name == qualifier)?;
+    if alias.routing.is_empty() {
+        return None;
+    }
+    alias.pick(rand::random::<f64>()).map(str::to_string)
 }
 
 /// Register `NAME:ALIAS` with the code of the version it points to.
@@ -271,6 +377,7 @@ pub(crate) async fn create_alias(state: &AppState, function: &str, body: &Map<St
         version: version.to_string(),
         description: get_str(body, "Description")?.unwrap_or_default().to_string(),
         revision_id: stepbox_asl::uuid_v4(),
+        routing: routing(state, function, version, body)?.unwrap_or_default(),
     };
     {
         let mut table = lock(state);
@@ -310,6 +417,11 @@ pub(crate) async fn update_alias(
     body: &Map<String, Value>,
 ) -> Result<Response<Body>, LambdaError> {
     let mut alias = find_alias(state, function, name)?;
+    if let Some(given) = get_str(body, "RevisionId")?
+        && given != alias.revision_id
+    {
+        return Err(LambdaError::precondition_failed("GetAlias"));
+    }
     if let Some(v) = get_str(body, "FunctionVersion")? {
         if !version_exists(state, function, v) {
             return Err(not_found_qualified(state, function, v));
@@ -318,6 +430,9 @@ pub(crate) async fn update_alias(
     }
     if let Some(d) = get_str(body, "Description")? {
         alias.description = d.to_string();
+    }
+    if let Some(routing) = routing(state, function, &alias.version, body)? {
+        alias.routing = routing;
     }
     alias.revision_id = stepbox_asl::uuid_v4();
     if let Some(slot) = lock(state).get_mut(function).and_then(|p| p.aliases.iter_mut().find(|a| a.name == name)) {
@@ -358,6 +473,42 @@ pub(crate) fn refresh_latest_aliases(state: &AppState, function: &str) {
     for a in aliases {
         let _ = point(state, function, &a);
     }
+}
+
+/// DeleteFunction with a `Qualifier`: that version only, unless an alias
+/// points to it (as Lambda refuses it). `$LATEST` is the function itself.
+pub(crate) async fn delete_version(state: &AppState, function: &str, qualifier: &str) -> Result<Response<Body>, LambdaError> {
+    if qualifier == "$LATEST" {
+        return Err(LambdaError::invalid("$LATEST version cannot be deleted without deleting the function."));
+    }
+    state.registry.get(function).ok_or_else(|| LambdaError::not_found(state, function))?;
+    {
+        let mut table = lock(state);
+        let published = table.get_mut(function).filter(|p| p.versions.iter().any(|(n, _)| n.to_string() == qualifier));
+        let Some(published) = published else {
+            drop(table);
+            return Err(not_found_qualified(state, function, qualifier));
+        };
+        let referencing: Vec<&str> =
+            published.aliases.iter().filter(|a| a.targets(qualifier)).map(|a| a.name.as_str()).collect();
+        if !referencing.is_empty() {
+            return Err(LambdaError::new(
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                format!("Unable to delete version because the following aliases reference it: [{}]", referencing.join(", ")),
+            ));
+        }
+        published.versions.retain(|(n, _)| n.to_string() != qualifier);
+    }
+    let key = format!("{function}:{qualifier}");
+    state.registry.remove(&key);
+    persist(state, function, None).await?;
+    if state.store.persistent() {
+        state.store.delete_function(&key).await.map_err(LambdaError::store)?;
+    }
+    let mut r = Response::new(Body::default());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
 }
 
 /// DeleteFunction: its versions and aliases go too.
