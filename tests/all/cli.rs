@@ -247,7 +247,8 @@ fn serve_on_a_database_with_a_newer_schema_refuses_it() {
     let schema_1 = include_str!("../../host/store/migrations/0001_tables.sql");
     let schema_2 = include_str!("../../host/store/migrations/0002_items.sql");
     let schema_3 = include_str!("../../host/store/migrations/0003_execution_numbers.sql");
-    let later = [schema_1, schema_2, schema_3, "CREATE TABLE stepbox_later (x integer)"];
+    let schema_4 = include_str!("../../host/store/migrations/0004_leases.sql");
+    let later = [schema_1, schema_2, schema_3, schema_4, "CREATE TABLE stepbox_later (x integer)"];
     stepbox_store::PostgresBackend::migrate_with(&url, &later).expect("a later stepbox's schema");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
         .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
@@ -255,9 +256,9 @@ fn serve_on_a_database_with_a_newer_schema_refuses_it() {
         .expect("run stepbox serve");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("has stepbox schema version 4, newer than this stepbox knows (3)"), "{err}");
+    assert!(err.contains("has stepbox schema version 5, newer than this stepbox knows (4)"), "{err}");
     let again = stepbox_store::PostgresBackend::migrate_with(&url, &later);
-    assert_eq!(again.expect("still version 4"), Vec::<i32>::new());
+    assert_eq!(again.expect("still version 5"), Vec::<i32>::new());
 }
 
 const DISTRIBUTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/distributed-map/orders.asl.json");

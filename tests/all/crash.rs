@@ -69,7 +69,7 @@ fn serve(data: &Path, functions: &Path, log: &Path) -> Server {
 }
 
 /// The four workflows, each with its expected output for input number `n`.
-fn machines() -> Vec<(&'static str, Value)> {
+pub(crate) fn machines() -> Vec<(&'static str, Value)> {
     let echo_task = |next: Value| {
         let mut t = json!({"Type": "Task", "Resource": ECHO});
         t.as_object_mut()
@@ -126,11 +126,11 @@ fn machines() -> Vec<(&'static str, Value)> {
     ]
 }
 
-fn input(n: usize) -> Value {
+pub(crate) fn input(n: usize) -> Value {
     json!({"n": n, "items": [n, n + 1, n + 2]})
 }
 
-fn expected(kind: &str, n: usize) -> Value {
+pub(crate) fn expected(kind: &str, n: usize) -> Value {
     match kind {
         "wait" => json!({"n": n, "kind": "wait"}),
         "task" => json!({"n": n, "kind": "task"}),
@@ -140,7 +140,7 @@ fn expected(kind: &str, n: usize) -> Value {
     }
 }
 
-async fn count_running(sfn: &aws_sdk_sfn::Client, arns: &[String]) -> usize {
+pub(crate) async fn count_running(sfn: &aws_sdk_sfn::Client, arns: &[String]) -> usize {
     let mut running = 0;
     for arn in arns {
         let mut pages = sfn
@@ -157,7 +157,7 @@ async fn count_running(sfn: &aws_sdk_sfn::Client, arns: &[String]) -> usize {
 }
 
 /// Unique ids 1..=n, each previousEventId an earlier event, one terminal event, last.
-fn check_history(arn: &str, events: &[aws_sdk_sfn::types::HistoryEvent]) {
+pub(crate) fn check_history(arn: &str, events: &[aws_sdk_sfn::types::HistoryEvent]) {
     use aws_sdk_sfn::types::HistoryEventType as T;
     let ids: Vec<i64> = events.iter().map(|e| e.id()).collect();
     assert_eq!(

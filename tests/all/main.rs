@@ -9,6 +9,7 @@ mod conformance;
 mod crash;
 mod database_lost;
 mod disk_full;
+mod failover;
 mod http;
 mod polyglot;
 mod postgres;

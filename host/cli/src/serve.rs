@@ -45,6 +45,13 @@ pub struct ServeArgs {
     /// created or upgraded at start).
     #[arg(long, env = "STEPBOX_DATABASE_URL", value_name = "URL", conflicts_with = "in_memory")]
     database_url: Option<String>,
+    /// With --database-url: how long this host's leases of its running
+    /// executions last unless renewed (renewed every third of it while it
+    /// lives). Any number of `stepbox serve` share one database; when one
+    /// dies, another takes over its executions once their leases expired
+    /// and resumes them from their last checkpoint.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, requires = "database_url")]
+    lease_seconds: f64,
     /// Keep everything in memory instead (lost when the server stops).
     #[arg(long)]
     in_memory: bool,
@@ -155,7 +162,10 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     let store = if args.in_memory {
         None
     } else if let Some(url) = &args.database_url {
-        let store = stepbox_store::open_postgres(url)?;
+        if !(args.lease_seconds.is_finite() && args.lease_seconds >= 0.1) {
+            anyhow::bail!("--lease-seconds must be at least 0.1, got {}", args.lease_seconds);
+        }
+        let store = stepbox_store::open_postgres_with(url, Duration::from_secs_f64(args.lease_seconds))?;
         Some((store.describe(), store))
     } else {
         let dir = args.data.or_else(default_data_dir).context("no --data directory and no HOME to default to")?;

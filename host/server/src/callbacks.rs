@@ -125,7 +125,20 @@ async fn adopt_stored_activities(state: &AppState) -> Result<(), ApiError> {
 }
 
 async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
-    match state.engine.services().callbacks.signal(token, s) {
+    let shared = state.store.shared().then(|| (crate::routing::signal_request(token, &s), s.clone()));
+    let signalled = state.engine.services().callbacks.signal(token, s);
+    // Waiting on another host (a database several hosts share): answered
+    // there; or taken over by this one meanwhile, and resuming here.
+    if let (Err(CallbackError::TaskDoesNotExist), Some((request, again)), Some((arn, _))) =
+        (&signalled, shared, TaskToken::parse(token))
+    {
+        match state.store.route(&arn, &request).await.map_err(ApiError::store_unreadable)? {
+            Some(answer) => return crate::routing::answer_of(&answer).map(|_| json!({})),
+            None if state.store.holds(&arn) => return crate::routing::signal_here(state, token, again).await,
+            None => {}
+        }
+    }
+    match signalled {
         Ok(()) => Ok(json!({})),
         Err(CallbackError::TaskDoesNotExist) if execution_closed(state, token).await? => {
             let e = CallbackError::TaskTimedOut;

@@ -102,7 +102,7 @@ impl Durability {
         self.stopped.send_replace(true);
     }
 
-    async fn until_stopped(&self) {
+    pub(crate) async fn until_stopped(&self) {
         let mut rx = self.stopped.subscribe();
         let _ = rx.wait_for(|s| *s).await;
     }
@@ -119,6 +119,10 @@ impl Durability {
         }
         tokio::spawn(run_timers(state.clone(), self.clone()));
         tokio::spawn(sweep(self.clone()));
+        if let Some(lease) = self.store.lease() {
+            tokio::spawn(keep_leases(state.clone(), self.clone(), lease));
+            tokio::spawn(crate::routing::serve_requests(state.clone(), self.clone()));
+        }
     }
 }
 
@@ -273,6 +277,10 @@ fn close(record: &mut ExecutionRecord, outcome: &ExecutionOutcome) {
 /// Continues a RUNNING execution from what the store recorded.
 async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Result<(), StoreError> {
     let store = &durability.store;
+    if !store.holds(arn) {
+        // Another host owns it now (its lease was taken over).
+        return Ok(());
+    }
     let Some(record) = store.get_execution(arn).await? else {
         return Ok(());
     };
@@ -435,17 +443,56 @@ pub(crate) async fn recover(state: &AppState, durability: &Arc<Durability>) -> R
     for a in store.list_activities().await? {
         state.activities.create(&a.arn, &a.name, a.creation_date);
     }
-    let now = Utc::now();
-    let running = store.running_executions().await?;
+    // On a database several hosts share, this host resumes the executions
+    // whose owner's lease expired (now, and as leases expire later on).
+    let running = match store.lease() {
+        Some(_) => store.take_over().await?,
+        None => store.running_executions().await?,
+    };
     let count = running.len();
+    resume_all(state, durability, running).await?;
+    durability.run_background(state);
+    Ok(count)
+}
+
+/// Resumes running executions: due ones now, suspended ones on their timer.
+async fn resume_all(state: &AppState, durability: &Arc<Durability>, running: Vec<ExecutionRecord>) -> Result<(), StoreError> {
+    let now = Utc::now();
     for record in running {
         match record.wake_at {
             Some(at) if at > now => durability.timers.add(at, record.arn),
             _ => wake(state, durability, &record.arn).await?,
         }
     }
-    durability.run_background(state);
-    Ok(count)
+    Ok(())
+}
+
+/// On a database several hosts share: renews this host's leases a few
+/// times per lease period and takes over the executions of hosts whose
+/// leases expired (a host killed: its executions resume here from their
+/// last checkpoint, as after a crash).
+async fn keep_leases(state: AppState, durability: Arc<Durability>, lease: Duration) {
+    let every = (lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = durability.until_stopped() => return,
+        }
+        if let Err(e) = durability.store.renew_leases().await {
+            tracing::warn!(error = %e, "cannot renew this host's leases");
+            continue;
+        }
+        match durability.store.take_over().await {
+            Ok(taken) if taken.is_empty() => {}
+            Ok(taken) => {
+                tracing::info!(executions = taken.len(), "took over executions whose host's lease expired");
+                if let Err(e) = resume_all(&state, &durability, taken).await {
+                    tracing::warn!(error = %e, "cannot resume executions taken over");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot take over expired leases"),
+        }
+    }
 }
 
 async fn run_timers(state: AppState, durability: Arc<Durability>) {

@@ -22,6 +22,7 @@ pub mod durable;
 pub mod items;
 pub mod lambda;
 mod nested;
+mod routing;
 pub mod sfn;
 mod shape;
 pub mod tenants;

@@ -47,7 +47,7 @@ impl ApiError {
     pub(crate) fn store_unreadable(e: StoreError) -> Self {
         Self::internal(format!("the store could not be read: {e}"))
     }
-    fn internal(message: String) -> Self {
+    pub(crate) fn internal(message: String) -> Self {
         tracing::error!(error = %message, "store");
         ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "InternalServerError", message }
     }
@@ -735,9 +735,21 @@ async fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
 }
 
 async fn stop_execution(state: &AppState, p: Params<'_>) -> ApiResult {
-    let e = get_exec(state, p.str("executionArn")?).await?;
-    let error = p.opt_str("error")?.map(str::to_string);
-    let cause = p.opt_str("cause")?.map(str::to_string);
+    let arn = p.str("executionArn")?;
+    let error = p.opt_str("error")?;
+    let cause = p.opt_str("cause")?;
+    // Running on another host (a database several hosts share): stopped there.
+    let request = crate::routing::stop_request(arn, error, cause);
+    if let Some(answer) = state.store.route(arn, &request).await.map_err(ApiError::store_unreadable)? {
+        return crate::routing::answer_of(&answer);
+    }
+    stop_here(state, arn, error, cause).await
+}
+
+/// StopExecution of an execution this host runs (or that runs nowhere).
+pub(crate) async fn stop_here(state: &AppState, arn: &str, error: Option<&str>, cause: Option<&str>) -> ApiResult {
+    let e = get_exec(state, arn).await?;
+    let (error, cause) = (error.map(str::to_string), cause.map(str::to_string));
     let now = Utc::now();
     let (stop_error, stop_cause) = (error.clone(), cause.clone());
     let stopped = state

@@ -196,6 +196,35 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
     fn shared(&self) -> bool {
         false
     }
+    /// Whether this host owns running execution `arn` (always, unless
+    /// shared: then through a lease).
+    fn holds(&self, _arn: &str) -> bool {
+        true
+    }
+    /// How long a lease lasts unless renewed (None: not shared).
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Renews this host's leases (see [`Store::renew_leases`]).
+    async fn renew_leases(&self) -> R<()> {
+        Ok(())
+    }
+    /// Takes over the executions of hosts whose leases expired (see [`Store::take_over`]).
+    async fn take_over(&self) -> R<Vec<ExecutionRecord>> {
+        Ok(Vec::new())
+    }
+    /// Sends `request` to the host running execution `arn` and answers its
+    /// answer (None: handle it here; see [`Store::route`]).
+    async fn route(&self, _arn: &str, _request: &str) -> R<Option<String>> {
+        Ok(None)
+    }
+    /// Requests other hosts sent this one: (id, request).
+    async fn requests(&self) -> R<Vec<(i64, String)>> {
+        Ok(Vec::new())
+    }
+    async fn answer_request(&self, _id: i64, _answer: &str) -> R<()> {
+        Ok(())
+    }
     /// Whether the last write failed and none succeeded since (a full disk).
     fn writes_failing(&self) -> bool;
     /// Resolves once a (tiny) write is durable: whether the store writes now.
@@ -425,6 +454,27 @@ impl Stores for Store {
     }
     fn shared(&self) -> bool {
         Store::shared(self)
+    }
+    fn holds(&self, arn: &str) -> bool {
+        Store::holds(self, arn)
+    }
+    fn lease(&self) -> Option<std::time::Duration> {
+        Store::lease(self)
+    }
+    async fn renew_leases(&self) -> R<()> {
+        Store::renew_leases(self)
+    }
+    async fn take_over(&self) -> R<Vec<ExecutionRecord>> {
+        Store::take_over(self)
+    }
+    async fn route(&self, arn: &str, request: &str) -> R<Option<String>> {
+        Store::route(self, arn, request).await
+    }
+    async fn requests(&self) -> R<Vec<(i64, String)>> {
+        Store::requests(self)
+    }
+    async fn answer_request(&self, id: i64, answer: &str) -> R<()> {
+        Store::answer_request(self, id, answer)
     }
     fn writes_failing(&self) -> bool {
         Store::writes_failing(self)

@@ -159,6 +159,51 @@ pub trait Write: Read {
     fn next_execution_number(&mut self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
+    /// Gives this host the lease of the new running execution `key` (its
+    /// `Executions` key), answering its epoch; None where one host writes.
+    fn lease_new(&mut self, _key: &[u8]) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+    /// Whether this host still holds the lease of execution `key` at
+    /// `epoch`; held so until the transaction ends (no takeover commits
+    /// meanwhile). True where one host writes.
+    fn lease_check(&mut self, _key: &[u8], _epoch: u64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Ends the lease of execution `key` (it closed).
+    fn lease_drop(&mut self, _key: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The leases of running executions on a database several hosts share:
+/// each running Standard execution is owned by one host, which renews its
+/// own liveness while it lives; another host takes a lease over once its
+/// owner's liveness expired, bumping its epoch.
+pub trait Leases: Send + Sync {
+    /// How long a host's liveness lasts unless renewed.
+    fn duration(&self) -> std::time::Duration;
+    /// Renews this host's liveness and answers, of the executions `held`
+    /// (keys), the ones whose lease is found: (key, epoch, this host's).
+    fn renew(&self, held: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, u64, bool)>, StoreError>;
+    /// Takes over up to `limit` leases whose owner's liveness expired
+    /// (skipping the ones another host is taking or writing under),
+    /// answering (key, new epoch).
+    fn take_expired(&self, limit: usize) -> Result<Vec<(Vec<u8>, u64)>, StoreError>;
+    /// The host owning execution `key`'s lease, and whether it is this
+    /// one (None: no lease, the execution is not running).
+    fn owner(&self, key: &[u8]) -> Result<Option<(String, bool)>, StoreError>;
+    /// Sends `request` to `host` (see `stepbox_requests`), answering its id.
+    fn send(&self, host: &str, request: &str) -> Result<i64, StoreError>;
+    /// The answer to request `id` once there is one (then the request goes).
+    fn answer_to(&self, id: i64) -> Result<Option<String>, StoreError>;
+    /// Sends unanswered request `id` to `host` instead (its owner changed).
+    fn readdress(&self, id: i64, host: &str) -> Result<(), StoreError>;
+    /// Deletes request `id`, answered or not.
+    fn withdraw(&self, id: i64) -> Result<(), StoreError>;
+    /// The unanswered requests sent to this host: (id, request).
+    fn requests(&self) -> Result<Vec<(i64, String)>, StoreError>;
+    fn answer(&self, id: i64, answer: &str) -> Result<(), StoreError>;
 }
 
 /// A write applied inside a transaction.
@@ -199,6 +244,10 @@ pub trait Backend: Send + Sync {
     /// under [`Write::lock`].
     fn shared(&self) -> bool {
         false
+    }
+    /// The leases of running executions, on a shared backend.
+    fn leases(&self) -> Option<&dyn Leases> {
+        None
     }
 }
 

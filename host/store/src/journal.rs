@@ -212,6 +212,15 @@ impl Pending {
                 inserted = Some(ins.record);
             }
         }
+        // On a shared database, a write of a running execution needs its lease.
+        if store.shared
+            && refused.is_none()
+            && inserted_as.is_none()
+            && let Err(e) = store.check_lease(w, arn)
+        {
+            tracing::warn!(execution = %arn, error = %e, "write refused");
+            refused = Some(e);
+        }
         let seq = match (&refused, inserted_as) {
             (Some(e), _) => Err(e.clone()),
             (None, Some(used)) => Ok(used),
@@ -246,6 +255,23 @@ impl Pending {
                 ended = !record.keeps_checkpoint();
             }
             replies.push(close_reply(arn, close.reply, closed));
+        }
+        if ended && store.shared {
+            // The run ended: so does its lease (a record closed by
+            // StopExecution keeps it until the run's last write). This
+            // host forgets it once durable: until then it still owns it (a
+            // failed close resumes it here).
+            if let Ok(seq) = &seq
+                && let Err(e) = w.lease_drop(&crate::store::keys::execution(*seq))
+            {
+                tracing::error!(execution = %arn, error = %e, "cannot end the lease");
+            }
+            let (held, arn) = (store.held.clone(), arn.to_string());
+            replies.push(Box::new(move |committed: &Result<(), StoreError>| {
+                if committed.is_ok() {
+                    held.release(&arn);
+                }
+            }));
         }
         if let Some(cp) = &self.checkpoint
             && !ended

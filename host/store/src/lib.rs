@@ -29,7 +29,7 @@ mod redb_backend;
 mod store;
 
 pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags, arn_account};
-pub use backend::{Backend, Done, Read, Table, Write, WriteOp};
+pub use backend::{Backend, Done, Leases, Read, Table, Write, WriteOp};
 pub use items::{DecideItem, ItemChange, Items};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::{ENTRY_OVERHEAD, MemoryBackend};
@@ -62,17 +62,19 @@ pub enum StoreError {
 }
 
 /// Opens the store on the PostgreSQL database at `url`
-/// (`postgres://USER[:PASS]@HOST[:PORT]/DB`), migrating its schema.
+/// (`postgres://USER[:PASS]@HOST[:PORT]/DB`), migrating its schema, as one
+/// host among any number on it, with leases of [`DEFAULT_LEASE`].
 pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
-    Store::open(std::sync::Arc::new(PostgresBackend::open(url)?))
+    open_postgres_with(url, DEFAULT_LEASE)
 }
 
-/// [`open_postgres`] beside a host that serves the database already (see
-/// [`PostgresBackend::open_beside`]).
-#[doc(hidden)]
-pub fn open_postgres_beside(url: &str) -> Result<Store, StoreError> {
-    Store::open(std::sync::Arc::new(PostgresBackend::open_beside(url)?))
+/// [`open_postgres`] with leases of `lease` (`serve --lease-seconds`).
+pub fn open_postgres_with(url: &str, lease: std::time::Duration) -> Result<Store, StoreError> {
+    Store::open(std::sync::Arc::new(PostgresBackend::open_with(url, lease)?))
 }
+
+/// How long a host's leases last unless it renews them (`serve --lease-seconds`).
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The store file inside a data directory.
 pub const STORE_FILE: &str = "stepbox.redb";

@@ -22,6 +22,7 @@ mod cache;
 mod catalog;
 mod executions;
 pub(crate) mod keys;
+mod leases;
 mod migrate;
 mod recent_ids;
 mod retention;
@@ -87,6 +88,8 @@ pub struct Store {
     evicting: Arc<std::sync::atomic::AtomicBool>,
     /// Other hosts write the same database (see [`Backend::shared`]).
     pub(crate) shared: bool,
+    /// The leases this host holds there.
+    pub(crate) held: Arc<leases::Held>,
 }
 
 impl Store {
@@ -124,6 +127,7 @@ impl Store {
             budget: None,
             evicting: Arc::default(),
             shared,
+            held: Arc::default(),
         };
         if shared {
             // Another host's executions are in no filter of this one: every

@@ -8,7 +8,7 @@ use super::*;
 async fn two_hosts() -> (Harness, Harness) {
     let url = crate::postgres::fresh_database();
     let a = stepbox_store::open_postgres(&url).expect("host A opens the database");
-    let b = stepbox_store::open_postgres_beside(&url).expect("host B opens it beside A");
+    let b = stepbox_store::open_postgres(&url).expect("host B opens it beside A");
     (start_on(a, ServerConfig::default()).await, start_on(b, ServerConfig::default()).await)
 }
 

@@ -135,6 +135,12 @@ pub(crate) enum Sql {
     Lock,
     /// The next block of execution numbers (the table is not used).
     NextBlock,
+    /// Leases `unnest($1)` given to host `$2` at epoch 1 (schema 4).
+    LeaseNew,
+    /// Deletes the leases `key = ANY($1)`.
+    LeaseEnd,
+    /// A lease's epoch and owner, held until the transaction ends.
+    LeaseCheck,
 }
 
 /// The SQL table of a store table.
@@ -164,6 +170,11 @@ impl Sql {
             Sql::DeleteMany => format!("DELETE FROM {t} WHERE key = ANY($1::bytea[])"),
             Sql::Lock => "SELECT pg_advisory_xact_lock($1)".into(),
             Sql::NextBlock => "SELECT nextval('stepbox_execution_blocks')".into(),
+            Sql::LeaseNew => "INSERT INTO stepbox_leases (key, host, epoch) SELECT k, $2, 1 FROM unnest($1::bytea[]) k \
+                 ON CONFLICT (key) DO UPDATE SET host = EXCLUDED.host, epoch = 1"
+                .into(),
+            Sql::LeaseEnd => "DELETE FROM stepbox_leases WHERE key = ANY($1::bytea[])".into(),
+            Sql::LeaseCheck => "SELECT epoch, host FROM stepbox_leases WHERE key = $1 FOR SHARE".into(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //!   (see `migrate`).
 
 mod conn;
+mod leases;
 mod migrate;
 mod read;
 mod write;
@@ -27,48 +28,38 @@ pub use write::PgStats;
 use crate::StoreError;
 use crate::backend::{Backend, Done, Read, WriteOp};
 
-/// A store on a PostgreSQL database.
+/// A store on a PostgreSQL database: one host among any number on it.
 pub struct PostgresBackend {
-    /// Holds the database's host lock while the backend lives.
-    _host_lock: conn::Conn,
     pool: conn::Pool,
     queue: mpsc::Sender<write::Job>,
     stats: Arc<PgStats>,
+    host: Arc<leases::Host>,
 }
 
 impl PostgresBackend {
     /// Connects to `url` (`postgres://USER[:PASS]@HOST[:PORT]/DB`) and
-    /// brings the schema up to date. An unreachable database is
+    /// brings the schema up to date, as a host whose leases last
+    /// [`DEFAULT_LEASE`](crate::DEFAULT_LEASE). An unreachable database is
     /// [`StoreError::Unreachable`]; one whose schema is newer than this
     /// binary knows is [`StoreError::NewerSchema`].
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_as(url, true)
+        Self::open_with(url, crate::DEFAULT_LEASE)
     }
 
-    /// [`open`](Self::open) without taking the host lock: a second host on
-    /// a database another already serves. What one creates the other sees
-    /// and acts on (names unique, execution numbers from the database);
-    /// executions are not handed over between hosts yet, so a host started
-    /// this way must not recover (tests of several hosts).
-    #[doc(hidden)]
-    pub fn open_beside(url: &str) -> Result<Self, StoreError> {
-        Self::open_as(url, false)
-    }
-
-    fn open_as(url: &str, lock: bool) -> Result<Self, StoreError> {
+    /// [`open`](Self::open) as a host whose leases last `lease` unless renewed.
+    pub fn open_with(url: &str, lease: std::time::Duration) -> Result<Self, StoreError> {
         let driver = Arc::new(conn::Driver::new(url)?);
         let mut first = driver.connect()?;
         let applied = migrate::migrate(&mut first, &driver.target)?;
         if !applied.is_empty() {
             tracing::info!(database = %driver.target, ?applied, "database schema migrated");
         }
-        if lock {
-            lock_host(&first, &driver.target)?;
-        }
+        let host = Arc::new(leases::Host::register(&first, lease)?);
         let stats = Arc::new(PgStats::default());
-        let queue = write::start(driver.clone(), stats.clone())?;
+        let queue = write::start(driver.clone(), stats.clone(), host.clone())?;
         let pool = conn::Pool::new(driver);
-        Ok(PostgresBackend { _host_lock: first, pool, queue, stats })
+        pool.give(first);
+        Ok(PostgresBackend { pool, queue, stats, host })
     }
 
     /// Applies `migrations` as if they were this binary's (tests of a
@@ -120,27 +111,9 @@ impl Backend for PostgresBackend {
     fn shared(&self) -> bool {
         true
     }
-}
-
-/// The session advisory lock one host holds on a database ("stepbox
-/// host" in ASCII): the store's numbering and caches live in one process.
-const HOST_LOCK: i64 = 0x7374_6570_686f_7374;
-
-/// Takes the host lock, waiting up to 2 s (a server that just stopped or
-/// was killed may still hold it for a moment).
-fn lock_host(conn: &conn::Conn, target: &str) -> Result<(), StoreError> {
-    for _ in 0..20 {
-        let row = futures::executor::block_on(conn.client.query_one("SELECT pg_try_advisory_lock($1)", &[&HOST_LOCK]))
-            .map_err(conn::db_err)?;
-        if row.try_get::<_, bool>(0).map_err(conn::db_err)? {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    fn leases(&self) -> Option<&dyn crate::backend::Leases> {
+        Some(self)
     }
-    Err(StoreError::Unusable {
-        path: target.into(),
-        reason: "in use by another `stepbox serve` (one server per database)".into(),
-    })
 }
 
 /// `url` naming database `name` instead of its own (query kept).

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use tokio_postgres::Row;
 
 use super::conn::{Conn, Driver, Params, Sql};
+use super::leases::Host;
 use super::read::{self, Query};
 use crate::StoreError;
 use crate::backend::{Done, Read, Table, Unwritable, Write, WriteOp};
@@ -35,7 +36,7 @@ pub struct PgStats {
 }
 
 /// Starts the writer (and the thread that tells the writers of a batch).
-pub(crate) fn start(driver: Arc<Driver>, stats: Arc<PgStats>) -> Result<mpsc::Sender<Job>, StoreError> {
+pub(crate) fn start(driver: Arc<Driver>, stats: Arc<PgStats>, host: Arc<Host>) -> Result<mpsc::Sender<Job>, StoreError> {
     let (queue, jobs) = mpsc::channel();
     let (notify, committed) = mpsc::channel::<Committed>();
     let spawn_err = |e: std::io::Error| StoreError::Database(format!("cannot start a store thread: {e}"));
@@ -49,7 +50,7 @@ pub(crate) fn start(driver: Arc<Driver>, stats: Arc<PgStats>) -> Result<mpsc::Se
         .map_err(spawn_err)?;
     std::thread::Builder::new()
         .name("stepbox-pg-writer".into())
-        .spawn(move || writer(&driver, &jobs, &notify, &stats))
+        .spawn(move || writer(&driver, &jobs, &notify, &stats, &host))
         .map_err(spawn_err)?;
     Ok(queue)
 }
@@ -62,7 +63,7 @@ fn tell(result: Result<(), StoreError>, batch: Vec<Job>) {
     }
 }
 
-fn writer(driver: &Driver, jobs: &mpsc::Receiver<Job>, notify: &mpsc::Sender<Committed>, stats: &PgStats) {
+fn writer(driver: &Driver, jobs: &mpsc::Receiver<Job>, notify: &mpsc::Sender<Committed>, stats: &PgStats, host: &Host) {
     let mut conn: Option<Conn> = None;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -85,7 +86,7 @@ fn writer(driver: &Driver, jobs: &mpsc::Receiver<Job>, notify: &mpsc::Sender<Com
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        match commit_batch(c, &mut batch) {
+        match commit_batch(c, &mut batch, host) {
             Ok(()) => {
                 stats.failing.store(false, Ordering::Relaxed);
                 if let Err(mpsc::SendError((result, batch))) = notify.send((Ok(()), batch)) {
@@ -120,9 +121,9 @@ fn fail(mut batch: Vec<Job>, e: StoreError, stats: &PgStats) {
     tell(Err(e), batch);
 }
 
-fn commit_batch(conn: &mut Conn, batch: &mut [Job]) -> Result<(), StoreError> {
+fn commit_batch(conn: &mut Conn, batch: &mut [Job], host: &Host) -> Result<(), StoreError> {
     conn.batch("BEGIN")?;
-    let mut w = Transaction::new(conn);
+    let mut w = Transaction::new(conn, host);
     for job in batch.iter_mut() {
         let op = std::mem::replace(&mut job.op, Box::new(|_| Ok(())));
         // An op's own failure is reported through its result; the others still commit.
@@ -152,6 +153,10 @@ struct Transaction<'a> {
     failed: RefCell<Option<StoreError>>,
     /// Execution numbers of this transaction's block not used yet (next, end).
     numbers: (u64, u64),
+    host: &'a Host,
+    /// Leases given (epoch 1) and ended in this transaction, not sent yet.
+    new_leases: RefCell<Vec<Vec<u8>>>,
+    ended_leases: RefCell<Vec<Vec<u8>>>,
 }
 
 /// How many execution numbers one value of `stepbox_execution_blocks`
@@ -175,8 +180,32 @@ fn lock_key(table: Table, key: &[u8]) -> i64 {
 }
 
 impl<'a> Transaction<'a> {
-    fn new(conn: &'a mut Conn) -> Self {
-        Transaction { conn: RefCell::new(conn), overlay: RefCell::default(), failed: RefCell::default(), numbers: (0, 0) }
+    fn new(conn: &'a mut Conn, host: &'a Host) -> Self {
+        Transaction {
+            conn: RefCell::new(conn),
+            overlay: RefCell::default(),
+            failed: RefCell::default(),
+            numbers: (0, 0),
+            host,
+            new_leases: RefCell::default(),
+            ended_leases: RefCell::default(),
+        }
+    }
+
+    /// Sends the leases given and ended in this transaction.
+    fn flush_leases(&self) -> Result<(), StoreError> {
+        self.failed()?;
+        let given = std::mem::take(&mut *self.new_leases.borrow_mut());
+        let ended = std::mem::take(&mut *self.ended_leases.borrow_mut());
+        let mut conn = self.conn.borrow_mut();
+        if !given.is_empty() {
+            let host: &str = &self.host.id;
+            self.note(conn.execute(Sql::LeaseNew, Table::Meta, &[&given, &host]))?;
+        }
+        if !ended.is_empty() {
+            self.note(conn.execute(Sql::LeaseEnd, Table::Meta, &[&ended]))?;
+        }
+        Ok(())
     }
 
     fn failed(&self) -> Result<(), StoreError> {
@@ -190,9 +219,9 @@ impl<'a> Transaction<'a> {
         r
     }
 
-    /// Sends the overlay: one upsert and one delete per table.
+    /// Sends the overlay: one upsert and one delete per table; and the leases.
     fn flush(&self) -> Result<(), StoreError> {
-        self.failed()?;
+        self.flush_leases()?;
         let overlay = std::mem::take(&mut *self.overlay.borrow_mut());
         for (table, entries) in overlay {
             let (mut put_keys, mut values, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
@@ -287,6 +316,29 @@ impl Write for Transaction<'_> {
         let id = lock_key(table, key);
         let locked = self.conn.borrow_mut().query(Sql::Lock, Table::Meta, &[&id]).map(drop);
         self.note(locked)
+    }
+    fn lease_new(&mut self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.failed()?;
+        self.ended_leases.borrow_mut().retain(|k| k != key);
+        self.new_leases.borrow_mut().push(key.to_vec());
+        Ok(Some(1))
+    }
+    fn lease_check(&mut self, key: &[u8], epoch: u64) -> Result<bool, StoreError> {
+        self.flush_leases()?;
+        let rows = self.conn.borrow_mut().query(Sql::LeaseCheck, Table::Meta, &[&key]);
+        let rows = self.note(rows)?;
+        let Some(row) = rows.first() else { return Ok(false) };
+        let (held, owner): (i64, String) = (
+            row.try_get(0).map_err(super::conn::db_err)?,
+            row.try_get(1).map_err(super::conn::db_err)?,
+        );
+        Ok(u64::try_from(held).ok() == Some(epoch) && owner == self.host.id)
+    }
+    fn lease_drop(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.failed()?;
+        self.new_leases.borrow_mut().retain(|k| k != key);
+        self.ended_leases.borrow_mut().push(key.to_vec());
+        Ok(())
     }
     fn next_execution_number(&mut self) -> Result<Option<u64>, StoreError> {
         if self.numbers.0 == self.numbers.1 {

@@ -165,7 +165,7 @@ pub(crate) fn insert_in(
     checked: Option<ArnChecked>,
 ) -> Result<Result<u64, ExecutionRecord>, StoreError> {
     if store.shared {
-        return insert_shared_in(w, record, encoded);
+        return insert_shared_in(w, record, encoded, store);
     }
     let existing = match store.ids.get(&record.arn) {
         Some(recent) => execution_in(w, Some(recent), &record.arn)?,
@@ -202,11 +202,13 @@ pub(crate) fn insert_in(
 /// `insert_in` on a database other hosts write too: the ARN is held (an
 /// advisory lock) until the transaction ends, so the lookup sees any other
 /// host's committed insert of it and none commits meanwhile; the number
-/// comes from the database; the ARN entry is written at once.
+/// comes from the database; the ARN entry is written at once. A running
+/// Standard execution is owned by this host: its lease, epoch 1.
 fn insert_shared_in(
     w: &mut dyn Write,
     record: &ExecutionRecord,
     encoded: &[u8],
+    store: &Store,
 ) -> Result<Result<u64, ExecutionRecord>, StoreError> {
     let hash = keys::arn_hash(&record.arn);
     w.lock(Table::ExecutionIds, &hash)?;
@@ -223,6 +225,9 @@ fn insert_shared_in(
     w.put(Table::ExecutionsByMachine, &keys::child(&record.state_machine_arn, seq), &key)?;
     if record.is_running() && !record.express {
         w.put(Table::Running, &key, b"")?;
+        if let Some(epoch) = w.lease_new(&key)? {
+            store.held.hold(&record.arn, seq, epoch);
+        }
     }
     Ok(Ok(seq))
 }

@@ -1,6 +1,7 @@
 //! Several hosts on one PostgreSQL database: what one writes the other
-//! sees at once, execution numbers never collide, and a name two hosts
-//! create at the same moment is created once.
+//! sees at once, execution numbers never collide, a name two hosts create
+//! at the same moment is created once, and a host whose lease was taken
+//! over writes nothing more to that execution.
 
 use super::*;
 
@@ -8,7 +9,7 @@ use super::*;
 fn two_hosts() -> (Store, Store) {
     let url = postgres_url();
     let a = open_postgres(&url).expect("the first host opens the database");
-    let b = open_postgres_beside(&url).expect("a second host opens it beside the first");
+    let b = open_postgres(&url).expect("a second host opens it beside the first");
     (a, b)
 }
 
@@ -95,4 +96,47 @@ async fn a_state_machine_written_on_one_host_is_read_as_written_on_the_other() {
     assert_eq!(b.get_state_machine(&arn).unwrap().map(|r| r.revision_id).as_deref(), Some("3"));
     assert!(b.delete_state_machine(&arn).await.unwrap());
     assert!(a.get_state_machine(&arn).unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_whose_lease_was_taken_over_cannot_write_the_execution() {
+    use stepbox_engine::HistorySink;
+    let url = postgres_url();
+    let lease = std::time::Duration::from_millis(300);
+    let a = open_postgres_with(&url, lease).unwrap();
+    let b = open_postgres_with(&url, lease).unwrap();
+    let e = execution("sm", "owned", 1);
+    a.insert_execution(e.clone()).await.unwrap().unwrap();
+    assert!(a.holds(&e.arn) && !b.holds(&e.arn), "the starting host owns it");
+    let on_a = ExecutionJournal::new(a.clone(), e.arn.clone());
+    on_a.record(event(1, EventType::ExecutionStarted));
+    on_a.close(|_| {}).await.expect("the owner writes");
+    // A renews: nothing to take over.
+    std::thread::sleep(lease / 2);
+    a.renew_leases().unwrap();
+    std::thread::sleep(lease / 2);
+    b.renew_leases().unwrap();
+    assert!(b.take_over().unwrap().is_empty(), "a live host's lease is not taken");
+    // A stops renewing (as if killed): after its lease, B takes the execution over.
+    std::thread::sleep(lease + lease / 2);
+    b.renew_leases().unwrap();
+    let taken = b.take_over().unwrap();
+    assert_eq!(taken.iter().map(|r| r.arn.as_str()).collect::<Vec<_>>(), [e.arn.as_str()]);
+    assert!(b.holds(&e.arn));
+    assert!(b.take_over().unwrap().is_empty(), "taken once");
+    // A's next write is refused and leaves nothing; B's goes through.
+    on_a.record(event(2, EventType::PassStateEntered));
+    // (The event's own write found the lease gone; the journal then refuses the close too.)
+    let refused = on_a.close(|_| {}).await.expect_err("A lost the lease");
+    assert!(refused.to_string().contains("was not recorded"), "{refused}");
+    assert!(!a.holds(&e.arn), "A knows it lost it");
+    let on_b = ExecutionJournal::new(b.clone(), e.arn.clone());
+    on_b.record(event(2, EventType::WaitStateEntered));
+    on_b.close(|_| {}).await.expect("the new owner writes");
+    let history = b.history(&e.arn).unwrap();
+    assert_eq!(history.iter().map(|h| h.event_type).collect::<Vec<_>>(), [EventType::ExecutionStarted, EventType::WaitStateEntered]);
+    // Closing ends the lease: nothing is left to take over.
+    on_b.close(|r| r.status = "SUCCEEDED".into()).await.unwrap();
+    std::thread::sleep(lease * 2);
+    assert!(a.take_over().unwrap().is_empty());
 }
