@@ -22,6 +22,10 @@ const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 const PER_KIND: usize = 100;
 const KINDS: [&str; 3] = ["wait", "task", "map"];
 const TOKENS: usize = 6;
+/// `serve --lease-seconds`: long enough that a loaded machine never lets a
+/// live host's liveness lapse (it is renewed every third of it by a thread
+/// of its own), short enough to keep the test quick.
+const LEASE_SECONDS: &str = "3";
 
 /// Waits for a token the echo component hands out (see tests/all/callbacks.rs).
 fn approval_machine() -> Value {
@@ -49,6 +53,27 @@ async fn submitted_token(sfn: &aws_sdk_sfn::Client, arn: &str) -> String {
     panic!("no TaskSubmitted in {arn}");
 }
 
+/// What the executions still RUNNING wait on (their last events), and the
+/// end of the hosts' log: the failure message of a takeover that left some.
+async fn stuck(sfn: &aws_sdk_sfn::Client, machines: &[String], log: &Path) -> String {
+    let mut report = String::new();
+    for machine in machines {
+        let listed = sfn.list_executions().state_machine_arn(machine).status_filter(ExecutionStatus::Running).send().await;
+        for e in listed.map(|l| l.executions().to_vec()).unwrap_or_default() {
+            let history = sfn.get_execution_history().execution_arn(e.execution_arn()).reverse_order(true).max_results(4).send().await;
+            let last: Vec<String> = history
+                .map(|h| h.events().iter().map(|e| format!("{}:{}", e.id(), e.r#type().as_str())).collect())
+                .unwrap_or_default();
+            report.push_str(&format!("{} last events {last:?}\n", e.execution_arn()));
+        }
+    }
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().filter(|l| !l.contains("INFO")).collect();
+    let from = tail.len().saturating_sub(40);
+    report.push_str(&format!("hosts' log, warnings and errors (last 40):\n{}", tail[from..].join("\n")));
+    report
+}
+
 /// A `stepbox serve --database-url` child process and its endpoint.
 struct Host {
     child: Child,
@@ -65,7 +90,7 @@ impl Drop for Host {
 fn serve(url: &str, functions: &Path, log: &Path) -> Host {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--suspend-waits-over", "1", "--lease-seconds", "1", "--log", "info"])
+        .args(["serve", "--addr", "127.0.0.1:0", "--suspend-waits-over", "1", "--lease-seconds", LEASE_SECONDS, "--log", "info"])
         .args(["--database-url", url])
         .arg("--functions")
         .arg(functions)
@@ -189,7 +214,10 @@ async fn executions_of_a_killed_host_finish_on_the_others() {
         if running == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{running} executions still RUNNING {:?} after the kill", kill.elapsed());
+        if Instant::now() > deadline {
+            let report = stuck(&clients[1], &all_arns, &log).await;
+            panic!("{running} executions still RUNNING {:?} after the kill:\n{report}", kill.elapsed());
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!(

@@ -125,19 +125,14 @@ async fn adopt_stored_activities(state: &AppState) -> Result<(), ApiError> {
 }
 
 async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
-    let shared = state.store.shared().then(|| (crate::routing::signal_request(token, &s), s.clone()));
-    let signalled = state.engine.services().callbacks.signal(token, s);
-    // Waiting on another host (a database several hosts share): answered
-    // there; or taken over by this one meanwhile, and resuming here.
-    if let (Err(CallbackError::TaskDoesNotExist), Some((request, again)), Some((arn, _))) =
-        (&signalled, shared, TaskToken::parse(token))
+    // A database several hosts share: the host owning the execution answers.
+    if state.store.shared()
+        && let Some((arn, _)) = TaskToken::parse(token)
+        && let Some(answered) = crate::routing::signal_shared(state, token, &arn, s.clone()).await
     {
-        match state.store.route(&arn, &request).await.map_err(ApiError::store_unreadable)? {
-            Some(answer) => return crate::routing::answer_of(&answer).map(|_| json!({})),
-            None if state.store.holds(&arn) => return crate::routing::signal_here(state, token, again).await,
-            None => {}
-        }
+        return answered.map(|_| json!({}));
     }
+    let signalled = state.engine.services().callbacks.signal(token, s);
     match signalled {
         Ok(()) => Ok(json!({})),
         Err(CallbackError::TaskDoesNotExist) if execution_closed(state, token).await? => {

@@ -58,6 +58,9 @@ pub struct Durability {
     stopped: watch::Sender<bool>,
     /// The timer and retention tasks run (started once).
     running: AtomicBool,
+    /// Task token answers kept for tasks that do not wait yet (a database
+    /// several hosts share; see [`crate::answers`]).
+    pub(crate) answers: Arc<crate::answers::Answers>,
 }
 
 /// A durable server keeps its functions' precompiled artifacts in its store,
@@ -94,6 +97,7 @@ impl Durability {
             timers: Timers::default(),
             stopped: watch::channel(false).0,
             running: AtomicBool::new(false),
+            answers: Arc::default(),
         })
     }
 
@@ -235,6 +239,8 @@ pub(crate) fn spawn_run(
             }
         };
         state.running.remove(&arn);
+        // A later run of it loads the answers recorded for its tasks again.
+        durability.answers.forget(&arn);
         match progress {
             Progress::Finished(outcome) => {
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
@@ -286,6 +292,16 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
     };
     if !record.is_running() || state.running.contains(arn) {
         return Ok(());
+    }
+    if store.shared() {
+        // Answers to its tasks' tokens another host (or this one) recorded
+        // before it moved here: handed to the tasks as they wait again.
+        for (token, signal) in crate::routing::recorded_answers(state, arn).await? {
+            if let Err(e) = durability.answers.deliver_or_keep(&state.callbacks, &token, signal) {
+                tracing::debug!(execution = %arn, error = %e, "a recorded answer's task is over");
+            }
+        }
+        durability.answers.restarted(arn);
     }
     // Died after recording the terminal event but before the status: close it from the event.
     if let Some(last) = store.last_event(arn).await?
@@ -445,10 +461,14 @@ pub(crate) async fn recover(state: &AppState, durability: &Arc<Durability>) -> R
     }
     // On a database several hosts share, this host resumes the executions
     // whose owner's lease expired (now, and as leases expire later on).
-    let running = match store.lease() {
-        Some(_) => store.take_over().await?,
-        None => store.running_executions().await?,
-    };
+    if store.lease().is_some() {
+        let taken = store.take_over().await?;
+        let count = taken.len();
+        resume_taken(state, durability, taken);
+        durability.run_background(state);
+        return Ok(count);
+    }
+    let running = store.running_executions().await?;
     let count = running.len();
     resume_all(state, durability, running).await?;
     durability.run_background(state);
@@ -467,10 +487,12 @@ async fn resume_all(state: &AppState, durability: &Arc<Durability>, running: Vec
     Ok(())
 }
 
-/// On a database several hosts share: renews this host's leases a few
-/// times per lease period and takes over the executions of hosts whose
-/// leases expired (a host killed: its executions resume here from their
-/// last checkpoint, as after a crash).
+/// On a database several hosts share, a few times per lease period:
+/// forgets (and stops) the runs of executions another host took over, and
+/// takes over the executions of hosts whose leases expired (a host killed:
+/// its executions resume here from their last checkpoint, as after a
+/// crash). This host's own liveness is renewed by a thread of the store,
+/// so nothing here (a long resumption, a busy runtime) can starve it.
 async fn keep_leases(state: AppState, durability: Arc<Durability>, lease: Duration) {
     let every = (lease / 3).max(Duration::from_millis(100));
     loop {
@@ -478,20 +500,38 @@ async fn keep_leases(state: AppState, durability: Arc<Durability>, lease: Durati
             _ = tokio::time::sleep(every) => {}
             _ = durability.until_stopped() => return,
         }
-        if let Err(e) = durability.store.renew_leases().await {
-            tracing::warn!(error = %e, "cannot renew this host's leases");
-            continue;
+        match durability.store.check_leases().await {
+            // Its writes are refused already; stopped, it closes its tokens
+            // (their answers go to the new owner) and stops working for nothing.
+            Ok(lost) => lost.iter().for_each(|arn| {
+                state.running.abort(arn, StopRequest::default());
+            }),
+            Err(e) => tracing::warn!(error = %e, "cannot check this host's leases"),
         }
         match durability.store.take_over().await {
             Ok(taken) if taken.is_empty() => {}
             Ok(taken) => {
                 tracing::info!(executions = taken.len(), "took over executions whose host's lease expired");
-                if let Err(e) = resume_all(&state, &durability, taken).await {
-                    tracing::warn!(error = %e, "cannot resume executions taken over");
-                }
+                resume_taken(&state, &durability, taken);
             }
             Err(e) => tracing::warn!(error = %e, "cannot take over expired leases"),
         }
+    }
+}
+
+/// Resumes executions taken over, through the timers (which try again
+/// while the store cannot be read): due ones now, suspended ones when due.
+/// A run of one still going on here is of an earlier lease this host lost
+/// meanwhile: it is stopped (it can write nothing), and once it ended, its
+/// failed close resumes the execution anew.
+fn resume_taken(state: &AppState, durability: &Arc<Durability>, taken: Vec<ExecutionRecord>) {
+    let now = Utc::now();
+    for record in taken {
+        if state.running.contains(&record.arn) {
+            durability.answers.restart(&record.arn);
+            state.running.abort(&record.arn, StopRequest::default());
+        }
+        durability.timers.add(record.wake_at.filter(|at| *at > now).unwrap_or(now), record.arn);
     }
 }
 

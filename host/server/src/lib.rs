@@ -15,6 +15,7 @@
 //! ([`AppState::durable`]), where Standard executions survive restarts (see
 //! [`durable`]).
 
+pub mod answers;
 pub mod callbacks;
 mod conn;
 mod console;
@@ -180,7 +181,7 @@ impl AppState {
         let nested = Arc::new(nested::ServerExecutions::default());
         let callbacks = Arc::new(MemoryCallbacks::new());
         let services = Services {
-            callbacks: callbacks.clone(),
+            callbacks: Arc::new(answers::Handing { inner: callbacks.clone(), answers: durability.answers.clone() }),
             activities: Some(activities.clone()),
             executions: Some(nested.clone()),
             objects: config

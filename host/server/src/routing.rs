@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use stepbox_engine::{CallbackError, Signal, TaskToken};
+use stepbox_store::StoreError;
 
 use crate::AppState;
 use crate::durable::Durability;
@@ -17,7 +18,8 @@ use crate::sfn::ApiError;
 /// How often a host looks for requests sent to it.
 const POLL: Duration = Duration::from_millis(50);
 /// How long an owner waits for a resumed run to ask for a token again
-/// (an execution just taken over is still resuming).
+/// before it answers a heartbeat TaskDoesNotExist (an execution just taken
+/// over is still resuming).
 const TOKEN_GRACE: Duration = Duration::from_secs(5);
 
 /// A signal as a request.
@@ -74,6 +76,8 @@ fn answer_from(r: Result<Value, ApiError>) -> String {
 }
 
 /// Applies the requests other hosts send this one, until the server stops.
+/// A request for an execution this host no longer owns is left unanswered:
+/// its sender sends it to the new owner.
 pub(crate) async fn serve_requests(state: AppState, durability: Arc<Durability>) {
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     loop {
@@ -94,8 +98,9 @@ pub(crate) async fn serve_requests(state: AppState, durability: Arc<Durability>)
             }
             let (state, durability, busy) = (state.clone(), durability.clone(), busy.clone());
             tokio::spawn(async move {
-                let answer = answer_from(apply(&state, &request).await);
-                if let Err(e) = durability.store.answer_request(id, &answer).await {
+                if let Some(answer) = apply(&state, &request).await.map(answer_from)
+                    && let Err(e) = durability.store.answer_request(id, &answer).await
+                {
                     tracing::warn!(error = %e, "cannot answer a request of another host");
                 }
                 busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -104,18 +109,94 @@ pub(crate) async fn serve_requests(state: AppState, durability: Arc<Durability>)
     }
 }
 
-async fn apply(state: &AppState, request: &str) -> Result<Value, ApiError> {
-    let v: Value = serde_json::from_str(request).map_err(|e| ApiError::internal(format!("an unreadable request: {e}")))?;
+/// A request's answer (None: the execution is not this host's).
+async fn apply(state: &AppState, request: &str) -> Option<Result<Value, ApiError>> {
+    let v: Value = match serde_json::from_str(request) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(ApiError::internal(format!("an unreadable request: {e}")))),
+    };
     if let Some(arn) = v.get("stop").and_then(Value::as_str) {
+        if !state.store.holds(arn) {
+            return None;
+        }
         let text = |k: &str| v.get(k).and_then(Value::as_str);
-        return crate::sfn::stop_here(state, arn, text("error"), text("cause")).await;
+        return Some(crate::sfn::stop_here(state, arn, text("error"), text("cause")).await);
     }
     let token = v.get("token").and_then(Value::as_str).unwrap_or_default();
-    let signal = v.get("signal").and_then(signal_of).ok_or_else(|| ApiError::internal("an unreadable request".into()))?;
-    signal_here(state, token, signal).await
+    let Some(signal) = v.get("signal").and_then(signal_of) else {
+        return Some(Err(ApiError::internal("an unreadable request".into())));
+    };
+    let (arn, _) = TaskToken::parse(token)?;
+    if !state.store.holds(&arn) {
+        return None;
+    }
+    signal_owned(state, token, &arn, signal).await
 }
 
-/// A signal for an execution this host owns: a run just resumed here may
+/// How often a signal follows its execution to another host before giving up.
+const MOVES: usize = 5;
+
+/// SendTaskSuccess/Failure/Heartbeat of a token of execution `arn`, on a
+/// database several hosts share: applied by the host that owns the
+/// execution (this one, or another through the database), following it as
+/// it moves. None: the execution runs nowhere (closed, or its token is not
+/// of a running one): the caller answers as one host does.
+pub(crate) async fn signal_shared(state: &AppState, token: &str, arn: &str, signal: Signal) -> Option<Result<Value, ApiError>> {
+    let request = signal_request(token, &signal);
+    for _ in 0..MOVES {
+        if !state.store.holds(arn) {
+            match state.store.route(arn, &request).await {
+                Ok(Some(answer)) => return Some(answer_of(&answer)),
+                Ok(None) if !state.store.holds(arn) => return None,
+                Ok(None) => {}
+                Err(e) => return Some(Err(ApiError::store_unreadable(e))),
+            }
+        }
+        if let Some(answered) = signal_owned(state, token, arn, signal.clone()).await {
+            return Some(answered);
+        }
+    }
+    Some(Err(ApiError::internal(format!("execution {arn} kept moving between hosts while its task was answered"))))
+}
+
+/// A signal for an execution this host owns. A task's answer (success or
+/// failure) is recorded in the database under the lease first, so once it is
+/// acknowledged no host's death loses it; then handed to the task, or kept
+/// for it while it resumes (see [`crate::answers`]). None: this host lost
+/// the lease meanwhile.
+async fn signal_owned(state: &AppState, token: &str, arn: &str, signal: Signal) -> Option<Result<Value, ApiError>> {
+    if !matches!(signal, Signal::Succeeded(_) | Signal::Failed { .. }) {
+        return Some(signal_here(state, token, signal).await);
+    }
+    match state.store.record_answer(arn, token, &signal_request(token, &signal)).await {
+        Ok(()) => {}
+        Err(StoreError::NotOwner(_)) => return None,
+        Err(e) => return Some(Err(ApiError::store_failure(e))),
+    }
+    match state.durability.answers.deliver_or_keep(&state.callbacks, token, signal) {
+        Ok(()) => Some(Ok(json!({}))),
+        Err(e) => {
+            if let Err(forget) = state.store.forget_answer(token).await {
+                tracing::warn!(error = %forget, "cannot delete a refused task token answer");
+            }
+            Some(Err(ApiError::new(e.api_name(), e.to_string())))
+        }
+    }
+}
+
+/// The answers recorded for execution `arn`, as (token, signal).
+pub(crate) async fn recorded_answers(state: &AppState, arn: &str) -> Result<Vec<(String, Signal)>, stepbox_store::StoreError> {
+    let recorded = state.store.answers(arn).await?;
+    Ok(recorded
+        .into_iter()
+        .filter_map(|(token, request)| {
+            let v: Value = serde_json::from_str(&request).ok()?;
+            Some((token, v.get("signal").and_then(signal_of)?))
+        })
+        .collect())
+}
+
+/// A heartbeat for an execution this host owns: a run just resumed here may
 /// not have asked for its token yet, so it is tried again for a while.
 pub(crate) async fn signal_here(state: &AppState, token: &str, signal: Signal) -> Result<Value, ApiError> {
     let deadline = tokio::time::Instant::now() + TOKEN_GRACE;

@@ -81,7 +81,7 @@ impl Running {
     pub(crate) fn remove(&self, arn: &str) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
     }
-    fn abort(&self, arn: &str, stop: StopRequest) -> bool {
+    pub(crate) fn abort(&self, arn: &str, stop: StopRequest) -> bool {
         match self.aborts.lock().unwrap_or_else(|e| e.into_inner()).get(arn) {
             Some(tx) => tx.send(Some(stop)).is_ok(),
             None => false,

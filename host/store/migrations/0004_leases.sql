@@ -31,3 +31,14 @@ CREATE TABLE stepbox_requests (
     answer text
 );
 CREATE INDEX stepbox_requests_open ON stepbox_requests (host) WHERE answer IS NULL;
+
+-- Answers to task tokens (SendTaskSuccess/Failure) of running executions,
+-- recorded under the execution's lease before they are acknowledged: a
+-- host that takes an execution over hands them to its tasks as they wait
+-- again. They go with the lease.
+CREATE TABLE stepbox_answers (
+    token text PRIMARY KEY,
+    key bytea NOT NULL,             -- the execution's number, as in stepbox_leases
+    signal text NOT NULL
+);
+CREATE INDEX stepbox_answers_key ON stepbox_answers (key);

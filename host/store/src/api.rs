@@ -205,9 +205,10 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
     fn lease(&self) -> Option<std::time::Duration> {
         None
     }
-    /// Renews this host's leases (see [`Store::renew_leases`]).
-    async fn renew_leases(&self) -> R<()> {
-        Ok(())
+    /// Forgets the leases another host took over, answering their
+    /// executions (see [`Store::check_leases`]).
+    async fn check_leases(&self) -> R<Vec<String>> {
+        Ok(Vec::new())
     }
     /// Takes over the executions of hosts whose leases expired (see [`Store::take_over`]).
     async fn take_over(&self) -> R<Vec<ExecutionRecord>> {
@@ -223,6 +224,18 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
         Ok(Vec::new())
     }
     async fn answer_request(&self, _id: i64, _answer: &str) -> R<()> {
+        Ok(())
+    }
+    /// Records the answer to a task token of running execution `arn`
+    /// under this host's lease (see [`Store::record_answer`]).
+    async fn record_answer(&self, arn: &str, _token: &str, _signal: &str) -> R<()> {
+        Err(StoreError::NotOwner(arn.to_string()))
+    }
+    /// The task token answers recorded for running execution `arn`.
+    async fn answers(&self, _arn: &str) -> R<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+    async fn forget_answer(&self, _token: &str) -> R<()> {
         Ok(())
     }
     /// Whether the last write failed and none succeeded since (a full disk).
@@ -461,8 +474,8 @@ impl Stores for Store {
     fn lease(&self) -> Option<std::time::Duration> {
         Store::lease(self)
     }
-    async fn renew_leases(&self) -> R<()> {
-        Store::renew_leases(self)
+    async fn check_leases(&self) -> R<Vec<String>> {
+        Store::check_leases(self)
     }
     async fn take_over(&self) -> R<Vec<ExecutionRecord>> {
         Store::take_over(self)
@@ -475,6 +488,15 @@ impl Stores for Store {
     }
     async fn answer_request(&self, id: i64, answer: &str) -> R<()> {
         Store::answer_request(self, id, answer)
+    }
+    async fn record_answer(&self, arn: &str, token: &str, signal: &str) -> R<()> {
+        Store::record_answer(self, arn, token, signal).await
+    }
+    async fn answers(&self, arn: &str) -> R<Vec<(String, String)>> {
+        Store::answers(self, arn)
+    }
+    async fn forget_answer(&self, token: &str) -> R<()> {
+        Store::forget_answer(self, token)
     }
     fn writes_failing(&self) -> bool {
         Store::writes_failing(self)

@@ -170,9 +170,15 @@ pub trait Write: Read {
     fn lease_check(&mut self, _key: &[u8], _epoch: u64) -> Result<bool, StoreError> {
         Ok(true)
     }
-    /// Ends the lease of execution `key` (it closed).
+    /// Ends the lease of execution `key` (it closed), and with it the
+    /// task token answers recorded for it.
     fn lease_drop(&mut self, _key: &[u8]) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// Records the answer `signal` to task token `token` of execution `key`
+    /// (see [`Leases::answers`]); only where several hosts share the store.
+    fn answer_put(&mut self, _key: &[u8], _token: &str, _signal: &str) -> Result<(), StoreError> {
+        Err(StoreError::Database("task token answers are recorded only on a shared database".into()))
     }
 }
 
@@ -183,9 +189,20 @@ pub trait Write: Read {
 pub trait Leases: Send + Sync {
     /// How long a host's liveness lasts unless renewed.
     fn duration(&self) -> std::time::Duration;
-    /// Renews this host's liveness and answers, of the executions `held`
-    /// (keys), the ones whose lease is found: (key, epoch, this host's).
-    fn renew(&self, held: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, u64, bool)>, StoreError>;
+    /// Stops renewing this host's liveness, as if it had died (tests).
+    fn stop_renewing(&self);
+    /// Answers, of the executions `held` (keys), the ones whose lease is
+    /// found: (key, epoch, this host's). (A thread of the backend renews
+    /// this host's liveness, so a busy runtime cannot starve it.)
+    fn check(&self, held: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, u64, bool)>, StoreError>;
+    /// Gives up the lease of execution `key`, taken over but not resumed
+    /// (its record could not be read): any host, this one included, takes
+    /// it over again.
+    fn abandon(&self, key: &[u8]) -> Result<(), StoreError>;
+    /// The task token answers recorded for execution `key`: (token, signal).
+    fn answers(&self, key: &[u8]) -> Result<Vec<(String, String)>, StoreError>;
+    /// Deletes the answer recorded for `token` (its task refused it).
+    fn forget_answer(&self, token: &str) -> Result<(), StoreError>;
     /// Takes over up to `limit` leases whose owner's liveness expired
     /// (skipping the ones another host is taking or writing under),
     /// answering (key, new epoch).

@@ -33,6 +33,11 @@ pub struct ExecutionJournal {
     /// The execution's sequence number, the key of its entries (0: not
     /// looked up yet; numbers start at 1).
     seq: Arc<AtomicU64>,
+    /// On a database several hosts share, the lease epoch this run writes
+    /// at (0: the one held at its first write): once another host took the
+    /// lease over, this run writes nothing more, even if this host takes
+    /// the execution again later (that is another run's epoch).
+    epoch: Arc<AtomicU64>,
     pending: Arc<Mutex<Pending>>,
 }
 
@@ -167,7 +172,7 @@ impl Pending {
     /// failed one keeps it for RedriveExecution). Returns what
     /// to tell whom once the write is durable (or failed), and whether the
     /// execution was refused; a failed event write fails the closes after it.
-    fn write_to(self, w: &mut dyn Write, arn: &str, seq: &Arc<AtomicU64>, store: &Store) -> (Vec<Reply>, bool) {
+    fn write_to(self, w: &mut dyn Write, arn: &str, seq: &Arc<AtomicU64>, epoch: &AtomicU64, store: &Store) -> (Vec<Reply>, bool) {
         let mut replies: Vec<Reply> = Vec::with_capacity(self.closes.len() + 1);
         let mut ended = false;
         // The record inserted, when closes merged into it wait for it, and its number.
@@ -183,6 +188,8 @@ impl Pending {
             let own = match written {
                 Ok(Ok(used)) => {
                     inserted_as = Some(used);
+                    // Inserted here: the run writes at the lease it was given.
+                    epoch.store(store.epoch_of(arn), Ordering::Relaxed);
                     ended = !ins.record.keeps_checkpoint();
                     Ok(Ok(()))
                 }
@@ -216,7 +223,7 @@ impl Pending {
         if store.shared
             && refused.is_none()
             && inserted_as.is_none()
-            && let Err(e) = store.check_lease(w, arn)
+            && let Err(e) = store.check_lease(w, arn, epoch)
         {
             tracing::warn!(execution = %arn, error = %e, "write refused");
             refused = Some(e);
@@ -304,9 +311,11 @@ fn answered<T: Send + 'static>(answer: oneshot::Receiver<Result<T, StoreError>>)
 
 impl ExecutionJournal {
     pub fn new(store: Store, execution_arn: impl Into<String>) -> Self {
+        let arn: Arc<str> = execution_arn.into().into();
         ExecutionJournal {
+            epoch: Arc::new(AtomicU64::new(store.epoch_of(&arn))),
             store,
-            arn: execution_arn.into().into(),
+            arn,
             seq: Arc::default(),
             pending: Arc::default(),
         }
@@ -388,10 +397,11 @@ impl ExecutionJournal {
     /// Queues a write that takes whatever is pending when the writer applies
     /// it; who waits on what it wrote is answered once it is durable.
     fn queue_write(&self) {
-        let (pending, arn, seq, store) = (
+        let (pending, arn, seq, epoch, store) = (
             self.pending.clone(),
             self.arn.clone(),
             self.seq.clone(),
+            self.epoch.clone(),
             self.store.clone(),
         );
         let replies: Arc<Mutex<Vec<Reply>>> = Arc::default();
@@ -400,7 +410,7 @@ impl ExecutionJournal {
         self.store.write(
             Box::new(move |w| {
                 let batch = lock(&pending).take_batch();
-                let (told, refused) = batch.write_to(w, &arn, &seq, &store);
+                let (told, refused) = batch.write_to(w, &arn, &seq, &epoch, &store);
                 if refused {
                     lock(&pending).refused = true;
                 }

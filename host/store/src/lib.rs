@@ -57,6 +57,10 @@ pub enum StoreError {
     NewerSchema { target: String, found: i32, known: i32 },
     #[error("store database error: {0}")]
     Database(String),
+    /// On a database several hosts share: this host does not (or no longer)
+    /// hold the lease of the running execution (another host runs it).
+    #[error("execution {0} is run by another host")]
+    NotOwner(String),
     #[error("corrupt store record: {0}")]
     Corrupt(String),
 }

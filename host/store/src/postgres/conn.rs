@@ -139,6 +139,10 @@ pub(crate) enum Sql {
     LeaseNew,
     /// Deletes the leases `key = ANY($1)`.
     LeaseEnd,
+    /// Deletes the task token answers of executions `key = ANY($1)`.
+    AnswersEnd,
+    /// Records answer `$3` to token `$2` of execution `$1`.
+    AnswerPut,
     /// A lease's epoch and owner, held until the transaction ends.
     LeaseCheck,
 }
@@ -174,6 +178,10 @@ impl Sql {
                  ON CONFLICT (key) DO UPDATE SET host = EXCLUDED.host, epoch = 1"
                 .into(),
             Sql::LeaseEnd => "DELETE FROM stepbox_leases WHERE key = ANY($1::bytea[])".into(),
+            Sql::AnswersEnd => "DELETE FROM stepbox_answers WHERE key = ANY($1::bytea[])".into(),
+            Sql::AnswerPut => "INSERT INTO stepbox_answers (token, key, signal) VALUES ($2, $1, $3) \
+                 ON CONFLICT (token) DO UPDATE SET key = EXCLUDED.key, signal = EXCLUDED.signal"
+                .into(),
             Sql::LeaseCheck => "SELECT epoch, host FROM stepbox_leases WHERE key = $1 FOR SHARE".into(),
         }
     }

@@ -6,12 +6,13 @@
 //! commits either before a write (which then finds the new epoch and is
 //! refused) or after it (and resumes from what it wrote).
 
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use futures::executor::block_on;
 
 use super::PostgresBackend;
-use super::conn::{Conn, db_err};
+use super::conn::{Conn, Driver, db_err};
 use crate::StoreError;
 use crate::backend::Leases;
 
@@ -64,6 +65,33 @@ fn epoch_of(row: &tokio_postgres::Row, i: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.try_get::<_, i64>(i).map_err(db_err)?).unwrap_or(0))
 }
 
+/// Renews `host`'s liveness every third of its lease, on a thread and a
+/// connection of its own: neither a busy runtime nor a busy pool can starve
+/// it (a host whose liveness expired loses its executions to the others).
+/// Ends once the returned sender is dropped.
+pub(crate) fn keep_alive(driver: Arc<Driver>, host: Arc<Host>) -> Result<mpsc::Sender<()>, StoreError> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let every = (host.lease / 3).max(Duration::from_millis(30));
+    std::thread::Builder::new()
+        .name("stepbox-pg-alive".into())
+        .spawn(move || {
+            let mut conn: Option<Conn> = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let renewed = match conn.take().filter(|c| !c.is_closed()) {
+                    Some(c) => Ok(c),
+                    None => driver.connect(),
+                }
+                .and_then(|c| host.renew(&c).map(|()| c));
+                match renewed {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => tracing::warn!(error = %e, "cannot renew this host's liveness"),
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start a store thread: {e}")))?;
+    Ok(stop)
+}
+
 impl PostgresBackend {
     /// `f` on a pooled connection (autocommit).
     fn on_conn<T>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -79,9 +107,12 @@ impl Leases for PostgresBackend {
         self.host.lease
     }
 
-    fn renew(&self, held: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, u64, bool)>, StoreError> {
+    fn stop_renewing(&self) {
+        self.alive.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    fn check(&self, held: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, u64, bool)>, StoreError> {
         self.on_conn(|c| {
-            self.host.renew(c)?;
             let rows = block_on(c.client.query(
                 "SELECT key, epoch, host = $2 FROM stepbox_leases WHERE key = ANY($1::bytea[])",
                 &[&held, &self.host.id],
@@ -101,6 +132,29 @@ impl Leases for PostgresBackend {
                 block_on(c.client.execute(FORGET_HOSTS, &[])).map_err(db_err)?;
             }
             rows.iter().map(|r| Ok((super::conn::bytes(r, 0)?, epoch_of(r, 1)?))).collect()
+        })
+    }
+
+    fn abandon(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.on_conn(|c| {
+            block_on(c.client.execute("UPDATE stepbox_leases SET host = '' WHERE key = $1 AND host = $2", &[&key, &self.host.id]))
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn answers(&self, key: &[u8]) -> Result<Vec<(String, String)>, StoreError> {
+        self.on_conn(|c| {
+            let rows = block_on(c.client.query("SELECT token, signal FROM stepbox_answers WHERE key = $1", &[&key]))
+                .map_err(db_err)?;
+            rows.iter().map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).collect()
+        })
+    }
+
+    fn forget_answer(&self, token: &str) -> Result<(), StoreError> {
+        self.on_conn(|c| {
+            block_on(c.client.execute("DELETE FROM stepbox_answers WHERE token = $1", &[&token])).map_err(db_err)?;
+            Ok(())
         })
     }
 

@@ -34,6 +34,8 @@ pub struct PostgresBackend {
     queue: mpsc::Sender<write::Job>,
     stats: Arc<PgStats>,
     host: Arc<leases::Host>,
+    /// Keeps the thread renewing this host's liveness running.
+    alive: std::sync::Mutex<Option<mpsc::Sender<()>>>,
 }
 
 impl PostgresBackend {
@@ -57,9 +59,10 @@ impl PostgresBackend {
         let host = Arc::new(leases::Host::register(&first, lease)?);
         let stats = Arc::new(PgStats::default());
         let queue = write::start(driver.clone(), stats.clone(), host.clone())?;
+        let alive = std::sync::Mutex::new(Some(leases::keep_alive(driver.clone(), host.clone())?));
         let pool = conn::Pool::new(driver);
         pool.give(first);
-        Ok(PostgresBackend { pool, queue, stats, host })
+        Ok(PostgresBackend { pool, queue, stats, host, alive })
     }
 
     /// Applies `migrations` as if they were this binary's (tests of a

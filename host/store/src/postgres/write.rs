@@ -204,6 +204,7 @@ impl<'a> Transaction<'a> {
         }
         if !ended.is_empty() {
             self.note(conn.execute(Sql::LeaseEnd, Table::Meta, &[&ended]))?;
+            self.note(conn.execute(Sql::AnswersEnd, Table::Meta, &[&ended]))?;
         }
         Ok(())
     }
@@ -333,6 +334,11 @@ impl Write for Transaction<'_> {
             row.try_get(1).map_err(super::conn::db_err)?,
         );
         Ok(u64::try_from(held).ok() == Some(epoch) && owner == self.host.id)
+    }
+    fn answer_put(&mut self, key: &[u8], token: &str, signal: &str) -> Result<(), StoreError> {
+        self.flush_leases()?;
+        let put = self.conn.borrow_mut().execute(Sql::AnswerPut, Table::Meta, &[&key, &token, &signal]);
+        self.note(put).map(drop)
     }
     fn lease_drop(&mut self, key: &[u8]) -> Result<(), StoreError> {
         self.failed()?;

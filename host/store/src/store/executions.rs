@@ -340,7 +340,21 @@ impl Store {
         change: impl FnOnce(&mut ExecutionRecord) + Send + 'static,
     ) -> Commit<Option<ExecutionRecord>> {
         let (arn, ids) = (arn.to_string(), self.ids.clone());
-        self.submit(move |w| update_execution_in(w, &ids, &arn, change))
+        if !self.shared {
+            return self.submit(move |w| update_execution_in(w, &ids, &arn, change));
+        }
+        let store = self.clone();
+        self.submit(move |w| {
+            let mut was_running = false;
+            let updated = update_execution_in(w, &ids, &arn, |r| {
+                was_running = r.is_running();
+                change(r)
+            })?;
+            if updated.as_ref().is_some_and(|r| r.is_running() && !r.express && !was_running) {
+                store.lease_reopened(w, &arn)?;
+            }
+            Ok(updated)
+        })
     }
 
     /// Replaces the execution with `new` only if it still equals `expected`;

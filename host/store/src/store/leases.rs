@@ -19,7 +19,14 @@ impl Held {
     pub(crate) fn release(&self, arn: &str) {
         self.lock().remove(arn);
     }
-    fn get(&self, arn: &str) -> Option<(u64, u64)> {
+    /// Releases `arn` unless this host took it again since (at a later epoch).
+    fn release_at(&self, arn: &str, epoch: u64) {
+        let mut held = self.lock();
+        if held.get(arn).is_some_and(|&(_, e)| e == epoch) {
+            held.remove(arn);
+        }
+    }
+    pub(crate) fn get(&self, arn: &str) -> Option<(u64, u64)> {
         self.lock().get(arn).copied()
     }
 }
@@ -41,60 +48,148 @@ impl Store {
         !self.shared || self.held.get(arn).is_some()
     }
 
+    /// The epoch at which this host holds execution `arn`'s lease (0: none,
+    /// or one host writes): a journal opened now writes at that epoch.
+    pub(crate) fn epoch_of(&self, arn: &str) -> u64 {
+        if !self.shared {
+            return 0;
+        }
+        self.held.get(arn).map_or(0, |(_, epoch)| epoch)
+    }
+
+    /// Stops renewing this host's liveness, as if it had died: other
+    /// hosts take its executions over once its lease expired (tests).
+    #[doc(hidden)]
+    pub fn stop_renewing(&self) {
+        if let Some(leases) = self.backend.leases() {
+            leases.stop_renewing();
+        }
+    }
+
     /// How long a lease lasts unless renewed (None: one host writes).
     pub fn lease(&self) -> Option<std::time::Duration> {
         self.backend.leases().map(|l| l.duration())
     }
 
     /// Inside the writer: refuses a write of execution `arn`'s journal
-    /// unless this host still holds its lease at the epoch it took.
-    pub(crate) fn check_lease(&self, w: &mut dyn Write, arn: &str) -> Result<(), StoreError> {
-        let Some((seq, epoch)) = self.held.get(arn) else {
-            return Err(StoreError::Database(format!("execution {arn} is not owned by this host")));
+    /// unless this host still holds its lease at the journal's `epoch` (0:
+    /// the epoch held now, which the journal keeps). A run of an earlier
+    /// epoch (this host lost the lease and took it again since, while that
+    /// run still went on) is refused too: only the run resumed at the
+    /// epoch held writes.
+    pub(crate) fn check_lease(&self, w: &mut dyn Write, arn: &str, epoch: &AtomicU64) -> Result<(), StoreError> {
+        let not_owner = || StoreError::NotOwner(arn.to_string());
+        let Some((seq, held)) = self.held.get(arn) else { return Err(not_owner()) };
+        let mine = match epoch.load(Ordering::Relaxed) {
+            0 => {
+                epoch.store(held, Ordering::Relaxed);
+                held
+            }
+            e => e,
         };
-        if w.lease_check(&keys::execution(seq), epoch)? {
+        if mine != held {
+            return Err(not_owner());
+        }
+        if w.lease_check(&keys::execution(seq), mine)? {
             return Ok(());
         }
-        self.held.release(arn);
-        Err(StoreError::Database(format!("execution {arn} was taken over by another host")))
+        self.held.release_at(arn, mine);
+        Err(not_owner())
     }
 
-    /// Renews this host's liveness and forgets the leases another host took.
-    pub fn renew_leases(&self) -> Result<(), StoreError> {
-        let Some(leases) = self.backend.leases() else { return Ok(()) };
+    /// Forgets the leases another host took over, answering their
+    /// executions (a run of one still going on here can write nothing more).
+    pub fn check_leases(&self) -> Result<Vec<String>, StoreError> {
+        let Some(leases) = self.backend.leases() else { return Ok(Vec::new()) };
         let held: Vec<(Box<str>, u64, u64)> = self.held.lock().iter().map(|(a, &(s, e))| (a.clone(), s, e)).collect();
         let keys: Vec<Vec<u8>> = held.iter().map(|(_, seq, _)| keys::execution(*seq).to_vec()).collect();
-        let found = leases.renew(&keys)?;
+        let found = leases.check(&keys)?;
+        let mut lost = Vec::new();
         for (arn, seq, epoch) in held {
             let key = keys::execution(seq);
             // A lease not found is one being given (not committed yet) or ended.
             if found.iter().any(|(k, e, mine)| k.as_slice() == key && (!mine || *e != epoch)) {
                 tracing::warn!(execution = %arn, "lease taken over by another host");
-                self.held.release(&arn);
+                self.held.release_at(&arn, epoch);
+                lost.push(arn.into());
             }
         }
-        Ok(())
+        Ok(lost)
     }
 
     /// Takes over the running executions whose owner's lease expired,
-    /// answering their records (to be resumed as after a crash).
+    /// answering their records (to be resumed as after a crash). A lease
+    /// whose record cannot be read now is given up again, to be taken over
+    /// at a later round (by this host or another): none is left owned by a
+    /// live host that does not run it.
     pub fn take_over(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         let Some(leases) = self.backend.leases() else { return Ok(Vec::new()) };
         let taken = leases.take_expired(TAKE_AT_ONCE)?;
         let mut resumed = Vec::new();
         for (key, epoch) in taken {
             let seq = sequence_of(&key);
-            let record = self.read(|r| r.get(Table::Executions, &key)?.map(|b| executions::decode_in(r, &b)).transpose())?;
+            let record = self.read(|r| r.get(Table::Executions, &key)?.map(|b| executions::decode_in(r, &b)).transpose());
             match record {
-                Some(record) if record.is_running() => {
+                Ok(Some(record)) if record.is_running() => {
                     self.held.hold(&record.arn, seq, epoch);
                     resumed.push(record);
                 }
                 // Closed (or gone) meanwhile: the lease ends.
-                _ => drop(self.submit(move |w| w.lease_drop(&key))),
+                Ok(_) => drop(self.submit(move |w| w.lease_drop(&key))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read an execution taken over; giving its lease up");
+                    if let Err(e) = leases.abandon(&key) {
+                        tracing::warn!(error = %e, "cannot give up a lease (it expires with this host)");
+                    }
+                }
             }
         }
         Ok(resumed)
+    }
+
+    /// Inside the writer, on a shared database: an update that made
+    /// execution `arn` run again (RedriveExecution) gives this host its lease.
+    pub(crate) fn lease_reopened(&self, w: &mut dyn Write, arn: &str) -> Result<(), StoreError> {
+        let Some(seq) = executions::sequence_in(w, None, arn)? else { return Ok(()) };
+        let key = keys::execution(seq);
+        w.put(Table::Running, &key, b"")?;
+        if let Some(epoch) = w.lease_new(&key)? {
+            self.held.hold(arn, seq, epoch);
+        }
+        Ok(())
+    }
+
+    /// Records `signal`, the answer to task token `token` of running
+    /// execution `arn`, under the lease this host holds (refused with
+    /// [`StoreError::NotOwner`] once another host took it over): durable
+    /// before the answer is acknowledged, handed to the task by whichever
+    /// host runs the execution next.
+    pub fn record_answer(&self, arn: &str, token: &str, signal: &str) -> Commit<()> {
+        let (arn, token, signal, store) = (arn.to_string(), token.to_string(), signal.to_string(), self.clone());
+        self.submit(move |w| {
+            let Some((seq, epoch)) = store.held.get(&arn) else { return Err(StoreError::NotOwner(arn)) };
+            let key = keys::execution(seq);
+            if !w.lease_check(&key, epoch)? {
+                store.held.release_at(&arn, epoch);
+                return Err(StoreError::NotOwner(arn));
+            }
+            w.answer_put(&key, &token, &signal)
+        })
+    }
+
+    /// The task token answers recorded for running execution `arn`: (token, signal).
+    pub fn answers(&self, arn: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let Some(leases) = self.backend.leases() else { return Ok(Vec::new()) };
+        let Some(seq) = self.read(|r| executions::sequence_in(r, None, arn))? else { return Ok(Vec::new()) };
+        leases.answers(&keys::execution(seq))
+    }
+
+    /// Deletes the answer recorded for `token` (its task refused it).
+    pub fn forget_answer(&self, token: &str) -> Result<(), StoreError> {
+        match self.backend.leases() {
+            Some(leases) => leases.forget_answer(token),
+            None => Ok(()),
+        }
     }
 
     /// Sends `request` to the host that owns running execution `arn` and

@@ -1,0 +1,112 @@
+//! Task token answers kept for a task that does not wait yet, on a database
+//! several hosts share: an answer (SendTaskSuccess/Failure) to a token of an
+//! execution this host owns is recorded in the database before it is
+//! acknowledged (`Stores::record_answer`); if no task of this host waits on
+//! the token yet (the execution was just taken over and is resuming, or is
+//! about to wait again), the answer is kept here and handed to the task as
+//! it registers the token. A host that takes an execution over loads the
+//! answers recorded for it (`Stores::answers`) before resuming it, so an
+//! acknowledged answer is never lost with the host that took it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use stepbox_engine::callback::CallbackWaiter;
+use stepbox_engine::{CallbackError, Callbacks, MemoryCallbacks, Signal, TaskToken};
+
+/// Answers kept for tokens no task waits on yet: token → signal.
+#[derive(Default)]
+pub struct Answers {
+    kept: Mutex<HashMap<String, Signal>>,
+    /// Executions this host took again while a run of an earlier lease of
+    /// theirs still went on here (stopped, so it closed its tokens): until
+    /// the new run starts, an answer to a closed token is kept for it.
+    restarting: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Answers {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Signal>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Delivers `signal` to the task waiting on `token`, or keeps it for the
+    /// task that will (a token nobody here knows). Under one lock with
+    /// [`Handing::register`], so an answer is never kept just after its task
+    /// registered.
+    pub(crate) fn deliver_or_keep(&self, callbacks: &MemoryCallbacks, token: &str, signal: Signal) -> Result<(), CallbackError> {
+        let mut kept = self.lock();
+        match callbacks.signal(token, signal.clone()) {
+            Err(CallbackError::TaskDoesNotExist) => {
+                kept.insert(token.to_string(), signal);
+                Ok(())
+            }
+            Err(CallbackError::TaskTimedOut) if TaskToken::parse(token).is_some_and(|(arn, _)| self.is_restarting(&arn)) => {
+                kept.insert(token.to_string(), signal);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn restarting(&self) -> MutexGuard<'_, std::collections::HashSet<String>> {
+        self.restarting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_restarting(&self, arn: &str) -> bool {
+        self.restarting().contains(arn)
+    }
+
+    /// Execution `arn` is run anew here, once its run of an earlier lease ended.
+    pub(crate) fn restart(&self, arn: &str) {
+        self.restarting().insert(arn.to_string());
+    }
+
+    /// Execution `arn`'s new run starts.
+    pub(crate) fn restarted(&self, arn: &str) {
+        self.restarting().remove(arn);
+    }
+
+    /// Drops the answers kept for execution `arn`'s tasks (its run ended or
+    /// suspended: a later run loads the recorded ones again).
+    pub(crate) fn forget(&self, arn: &str) {
+        self.lock().retain(|token, _| TaskToken::parse(token).is_none_or(|(a, _)| a != arn));
+    }
+
+    /// How many answers are kept.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The engine's token registry: the server's, handing a task the answer
+/// kept for its token as it registers it.
+pub(crate) struct Handing {
+    pub(crate) inner: Arc<MemoryCallbacks>,
+    pub(crate) answers: Arc<Answers>,
+}
+
+impl Callbacks for Handing {
+    fn register(&self, token: &str, execution_arn: &str) -> CallbackWaiter {
+        let mut kept = self.answers.lock();
+        let waiter = self.inner.register(token, execution_arn);
+        if let Some(signal) = kept.remove(token) {
+            // The waiter's channel holds it until the task looks.
+            if let Err(e) = self.inner.signal(token, signal) {
+                tracing::warn!(execution = execution_arn, error = %e, "cannot hand a kept answer to its task");
+            }
+        }
+        waiter
+    }
+
+    fn signal(&self, token: &str, signal: Signal) -> Result<(), CallbackError> {
+        self.inner.signal(token, signal)
+    }
+
+    fn close(&self, token: &str) {
+        self.inner.close(token)
+    }
+}
