@@ -30,6 +30,7 @@ mod robustness;
 mod store_errors;
 pub(crate) mod tenants;
 mod test_state;
+mod test_state_flows;
 mod test_state_mocks;
 mod versions;
 

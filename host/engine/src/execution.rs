@@ -49,7 +49,8 @@ pub struct ExecutionOptions {
     /// Mocked responses that replace Task states' calls (a test case).
     pub mocks: Option<crate::mock::Mocks>,
     /// A context object to start from (TestState's `context`): the members
-    /// of its `Execution` and `StateMachine` objects replace those of `$$`.
+    /// of its `Execution`, `StateMachine`, `State`, `Task` and `Map` objects
+    /// replace those of `$$` (in every state: a TestState run has one).
     pub context: Option<Map<String, Value>>,
 }
 

@@ -150,6 +150,7 @@ impl Engine {
             } else {
                 Value::Null
             },
+            ctx_given: given_context(opts),
             root: sm.clone(),
             resume_from: Mutex::new(resume.and_then(|r| r.checkpoint.clone())),
             suspend_over: opts.suspend_waits_over,
@@ -170,6 +171,19 @@ fn seeded(opts: &ExecutionOptions, member: &str, mut made: Value) -> Value {
         m.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     made
+}
+
+/// The given context object's members other than `Execution` and
+/// `StateMachine` (those are [`seeded`] once), if any.
+fn given_context(opts: &ExecutionOptions) -> Option<serde_json::Map<String, Value>> {
+    let given: serde_json::Map<String, Value> = opts
+        .context
+        .as_ref()?
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Execution" | "StateMachine"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!given.is_empty()).then_some(given)
 }
 
 /// The terminal event, chained to the last event recorded, and the outcome's status.

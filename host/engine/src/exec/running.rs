@@ -35,6 +35,9 @@ pub(super) struct Exec {
     /// `$$.Execution` and `$$.StateMachine`.
     pub(super) ctx_execution: Value,
     pub(super) ctx_state_machine: Value,
+    /// The given context object's `State`, `Task` and `Map` members
+    /// (TestState's `context`), laid over those the engine makes.
+    pub(super) ctx_given: Option<Map<String, Value>>,
     /// The top-level machine: only its states are checkpointed.
     pub(super) root: Arc<StateMachine>,
     pub(super) checkpoints: bool,
@@ -156,6 +159,9 @@ impl Exec {
         if let Some((i, v)) = map_item {
             m.insert("Map".into(), json!({"Item": {"Index": i, "Value": v}}));
         }
+        if let Some(given) = &self.ctx_given {
+            overlay(&mut m, given);
+        }
         Value::Object(m)
     }
 
@@ -182,5 +188,18 @@ impl Exec {
         *self.suspended_until.lock().expect("suspend") = Some(until);
         self.suspend_signal.notify_one();
         std::future::pending::<()>().await
+    }
+}
+
+/// `given`'s members in `made`: objects merged member by member (one level
+/// deep, as `State.RetryCount` replaces only that member), others replaced.
+fn overlay(made: &mut Map<String, Value>, given: &Map<String, Value>) {
+    for (k, v) in given {
+        match (made.get_mut(k), v) {
+            (Some(Value::Object(m)), Value::Object(g)) => m.extend(g.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            _ => {
+                made.insert(k.clone(), v.clone());
+            }
+        }
     }
 }

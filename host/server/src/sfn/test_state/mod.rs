@@ -16,7 +16,9 @@ use tokio::sync::watch;
 
 use super::{ApiError, ApiResult, Params, parse_definition, read_input};
 
+mod flow;
 mod mock;
+mod nested;
 mod schema;
 use crate::AppState;
 
@@ -36,30 +38,62 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
     };
     let (input_text, input) = read_input(p)?;
     let variables = read_variables(p)?;
-    let (name, raw_state) = pick_state(definition, p.opt_str("stateName")?)?;
-    let testing = mock::read(p, &name, &raw_state)?;
-    // What the inspection's paths see of `$$`: the context given, if any.
-    let context = Value::Object(testing.context.clone().unwrap_or_default());
-    let (wrapper, targets) = wrap(&name, &raw_state);
+    let role_arn = p.opt_str("roleArn")?.map(str::to_string);
+    let picked = pick_state(definition, p.opt_str("stateName")?)?;
+    let (name, raw_state) = (picked.name.clone(), picked.raw.clone());
+    let mut testing = mock::read(p, &name, &raw_state)?;
+    let context = run_context(&testing, &picked, &input);
+    let flow = matches!(raw_state.get("Type").and_then(Value::as_str), Some("Map" | "Parallel"));
+    let (wrapper, targets) = wrap(&name, &raw_state, picked.query_language.as_ref());
     let machine = Arc::new(parse_definition(&wrapper.to_string())?);
+    let options = |abort| ExecutionOptions {
+        name: "TestState".into(),
+        execution_arn: Some(ExecutionArn::new(&state.config.identity, "TestState", &stepbox_asl::uuid_v4()).to_string()),
+        state_machine_name: "TestState".into(),
+        role_arn: role_arn.clone(),
+        abort,
+        variables: variables.clone(),
+        mocks: None,
+        context: context.clone(),
+        ..Default::default()
+    };
+    // What the inspection's paths see of `$$`: the context given, if any.
+    let context = Value::Object(context.clone().unwrap_or_default());
+    let mut map_data = None;
+    if raw_state.get("Type").and_then(Value::as_str) == Some("Map") {
+        let probe = flow::Probe { state, name: &name, query_language: picked.query_language.as_ref(), input: &input, options: options(None) };
+        let items = match probe.items(&raw_state, &testing).await {
+            Ok(items) => items,
+            Err((error, cause)) => return Ok(failed_before(&error, &cause, level, &input_text)),
+        };
+        if let Some(failures) = testing.config.map_failures {
+            flow::check_failures(failures, items.items.len())?;
+            let handled = raw_state.contains_key("Catch") || raw_state.contains_key("Retry");
+            if handled && probe.exceeds(&raw_state, &testing, failures).await {
+                testing.response = Some(flow::threshold_error());
+            }
+        }
+        let parsed = flow::parse_map(&name, &raw_state, picked.query_language.as_ref())?;
+        let after_input = stepbox_asl::io::select(&machine.state(machine.index_of(&name).expect("the wrapper starts at the tested state")).input_path, &input, &context, variables.as_ref()).map(|c| c.into_owned());
+        let scope_input = after_input.unwrap_or(Value::Null);
+        let scope = stepbox_asl::Scope { input: &scope_input, context: &context, variables: variables.as_ref() };
+        map_data = Some(flow::inspection(&parsed, &name, &items, scope));
+    }
+    // A Map or Parallel runs as a Task whose call its mock answers.
+    let machine = match flow {
+        false => machine,
+        true => {
+            let (wrapper, _) = wrap(&name, &flow::as_task(&raw_state), picked.query_language.as_ref());
+            Arc::new(parse_definition(&wrapper.to_string())?)
+        }
+    };
     let tested = machine.state(machine.index_of(&name).expect("the wrapper starts at the tested state")).clone();
 
     let (abort_tx, abort_rx) = watch::channel(None);
     let mut exits = targets;
     exits.push(name.clone());
     let sink = Arc::new(FirstTransition { exits, events: Mutex::default(), abort: abort_tx });
-    let arn = ExecutionArn::new(&state.config.identity, "TestState", &stepbox_asl::uuid_v4()).to_string();
-    let options = ExecutionOptions {
-        name: "TestState".into(),
-        execution_arn: Some(arn),
-        state_machine_name: "TestState".into(),
-        role_arn: p.opt_str("roleArn")?.map(str::to_string),
-        abort: Some(abort_rx),
-        variables: variables.clone(),
-        mocks: testing.mocks,
-        context: testing.context,
-        ..Default::default()
-    };
+    let options = ExecutionOptions { mocks: testing.mocks(&name), ..options(Some(abort_rx)) };
     let outcome = state.engine.start(machine, input.clone(), options, sink.clone()).await;
     let events = std::mem::take(&mut *sink.events.lock().unwrap_or_else(|e| e.into_inner()));
 
@@ -90,7 +124,7 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
     } else {
         let error = outcome.error.clone().unwrap_or_default();
         let cause = outcome.cause.clone().unwrap_or_default();
-        let retry = retry(&raw_state, &error, testing.retries);
+        let retry = retry(&raw_state, &error, testing.config.retries);
         out.insert("status".into(), json!(if retry.is_some() { "RETRIABLE" } else { "FAILED" }));
         if let Some((index, backoff)) = retry {
             error_details.insert("retryIndex".into(), json!(index));
@@ -100,6 +134,12 @@ pub(crate) async fn test_state(state: &AppState, p: Params<'_>) -> ApiResult {
     }
     if level != "INFO" {
         let mut data = inspection(&tested, &input_text, &input, &context, variables.as_ref(), &events);
+        if let Some(map) = map_data {
+            // A Map has no Parameters of a Task's kind: its items show instead.
+            data.remove("afterParameters");
+            data.remove("afterArguments");
+            data.extend(map);
+        }
         if let Some(after) = variables_after(&name, variables, &events) {
             data.insert("variables".into(), json!(Value::Object(after).to_string()));
         }
@@ -137,8 +177,18 @@ fn variables_after(name: &str, given: Option<Map<String, Value>>, events: &[Hist
     }
 }
 
-/// The state to test: the definition itself, or `stateName` of a whole state machine.
-fn pick_state(definition: &str, state_name: Option<&str>) -> Result<(String, Map<String, Value>), ApiError> {
+/// The state to test and where it sits.
+struct Picked {
+    name: String,
+    raw: Map<String, Value>,
+    within: nested::Within,
+    /// The definition's QueryLanguage, which the state inherits.
+    query_language: Option<Value>,
+}
+
+/// The state to test: the definition itself, or `stateName` of a whole state
+/// machine (a state inside a Map or Parallel too).
+fn pick_state(definition: &str, state_name: Option<&str>) -> Result<Picked, ApiError> {
     let invalid = |m: String| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: '{m}'"));
     let value: Value = serde_json::from_str(definition)
         .map_err(|e| invalid(format!("INVALID_JSON_DESCRIPTION: {e}")))?;
@@ -149,17 +199,51 @@ fn pick_state(definition: &str, state_name: Option<&str>) -> Result<(String, Map
         let name = state_name
             .or_else(|| obj.get("StartAt").and_then(Value::as_str))
             .ok_or_else(|| invalid("SCHEMA_VALIDATION_FAILED: stateName is required for a state machine definition".into()))?;
-        return match states.get(name) {
-            Some(Value::Object(s)) => Ok((name.to_string(), s.clone())),
-            _ => Err(ApiError::validation(format!("State '{name}' does not exist in the definition"))),
+        let Some((raw, within)) = nested::find(states, name) else {
+            return Err(ApiError::validation(format!("State '{name}' does not exist in the definition")));
         };
+        let query_language = obj.get("QueryLanguage").cloned();
+        return Ok(Picked { name: name.to_string(), raw: raw.clone(), within, query_language });
     }
-    Ok((state_name.unwrap_or(DEFAULT_NAME).to_string(), obj))
+    Ok(Picked { name: state_name.unwrap_or(DEFAULT_NAME).to_string(), raw: obj, within: nested::Within::Top, query_language: None })
+}
+
+/// The context object the run starts from: the one given; for a state
+/// inside a Map without one, the first iteration's (`Map.Item` of index 0
+/// and the input as its value), as AWS fills it in; `State.RetryCount` from
+/// `retrierRetryCount` unless the context gives it.
+fn run_context(testing: &mock::Testing, picked: &Picked, input: &Value) -> Option<Map<String, Value>> {
+    let mut context = testing.context.clone();
+    if context.is_none() && picked.within == nested::Within::Map {
+        context = Some(Map::from_iter([("Map".to_string(), json!({"Item": {"Index": 0, "Value": input}}))]));
+    }
+    let retries = testing.config.retries;
+    if retries > 0 {
+        let c = context.get_or_insert_with(Map::new);
+        let state = c.entry("State").or_insert_with(|| json!({}));
+        if let Value::Object(s) = state {
+            s.entry("RetryCount").or_insert(json!(retries));
+        }
+    }
+    context
+}
+
+/// The answer for a Map whose items could not be worked out: it fails
+/// before any iteration, with that error.
+fn failed_before(error: &str, cause: &str, level: &str, input_text: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("status".into(), json!("FAILED"));
+    put_error(&mut out, error, cause);
+    if level != "INFO" {
+        out.insert("inspectionData".into(), json!({"input": input_text}));
+    }
+    Value::Object(out)
 }
 
 /// A machine that starts at the tested state (without Retry) and ends in a `Pass`
-/// stub at each of its transition targets (also returned).
-fn wrap(name: &str, raw: &Map<String, Value>) -> (Value, Vec<String>) {
+/// stub at each of its transition targets (also returned). The state keeps
+/// the definition's QueryLanguage (`query_language`) unless it sets its own.
+fn wrap(name: &str, raw: &Map<String, Value>, query_language: Option<&Value>) -> (Value, Vec<String>) {
     let mut tested = raw.clone();
     tested.remove("Retry");
     let mut targets = Vec::new();
@@ -184,7 +268,7 @@ fn wrap(name: &str, raw: &Map<String, Value>) -> (Value, Vec<String>) {
         states.insert(t.clone(), json!({"Type": "Pass", "End": true}));
     }
     let mut machine = json!({"StartAt": name, "States": states});
-    if let Some(q) = raw.get("QueryLanguage") {
+    if let Some(q) = raw.get("QueryLanguage").or(query_language) {
         machine["QueryLanguage"] = q.clone();
     }
     (machine, targets)
@@ -271,7 +355,8 @@ fn retry(raw: &Map<String, Value>, error: &str, retries: u32) -> Option<(usize, 
 }
 
 /// The DEBUG data-flow steps: `input`, `afterInputPath`, `afterParameters`, `result`,
-/// `afterResultSelector`, `afterResultPath` (each a JSON text), as far as the state has them.
+/// `afterResultSelector`, `afterResultPath` (each a JSON text), as far as the state has them;
+/// a JSONata state's are `input`, `afterArguments` and `result`.
 fn inspection(
     tested: &State,
     input_text: &str,
@@ -282,17 +367,25 @@ fn inspection(
 ) -> Map<String, Value> {
     let mut data = Map::new();
     data.insert("input".into(), json!(input_text));
-    let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, context, vars).map(|c| c.into_owned()) else {
-        return data;
-    };
-    data.insert("afterInputPath".into(), json!(after_input.to_string()));
+    let jsonata = tested.jsonata.is_some();
+    if !jsonata {
+        let Ok(after_input) = stepbox_asl::io::select(&tested.input_path, input, context, vars).map(|c| c.into_owned()) else {
+            return data;
+        };
+        data.insert("afterInputPath".into(), json!(after_input.to_string()));
+    }
     let kind = state_type(events);
     if !matches!(kind.as_deref(), Some("Task" | "Pass" | "Map" | "Parallel")) {
         return data;
     }
-    let effective = tested.effective_input(input, context, vars).ok();
+    // A JSONata state's Arguments are evaluated by the engine: its call shows them.
+    let effective = match jsonata {
+        true => scheduled_input(events).or_else(|| tested.effective_input(input, context, vars).ok()),
+        false => tested.effective_input(input, context, vars).ok(),
+    };
     if let Some(e) = &effective {
-        data.insert("afterParameters".into(), json!(e.to_string()));
+        let key = if jsonata { "afterArguments" } else { "afterParameters" };
+        data.insert(key.into(), json!(e.to_string()));
     }
     let result = match kind.as_deref() {
         Some("Task") => task_result(events),
@@ -301,12 +394,26 @@ fn inspection(
     };
     let Some(result) = result else { return data };
     data.insert("result".into(), json!(result.to_string()));
+    if jsonata {
+        return data;
+    }
     let Ok(selected) = tested.select_result(result, context, vars) else { return data };
     data.insert("afterResultSelector".into(), json!(selected.to_string()));
     if let Ok(combined) = stepbox_asl::io::apply_result_path(&tested.result_path, input.clone(), selected) {
         data.insert("afterResultPath".into(), json!(combined.to_string()));
     }
     data
+}
+
+/// What the task was called with: its TaskScheduled event's parameters
+/// (a Lambda function resource's LambdaFunctionScheduled input).
+fn scheduled_input(events: &[HistoryEvent]) -> Option<Value> {
+    let scheduled = events
+        .iter()
+        .find(|e| matches!(e.event_type, EventType::TaskScheduled | EventType::LambdaFunctionScheduled))?;
+    let details = scheduled.details.to_json()?;
+    let text = details.get("parameters").or_else(|| details.get("input"))?.as_str()?;
+    serde_json::from_str(text).ok()
 }
 
 /// The tested state's type (`Task`, `Pass`, …) from its first event.
