@@ -103,3 +103,44 @@ fn run_with_a_built_in_dynamodb_table() {
     assert_ne!(code, std::process::ExitCode::SUCCESS);
     assert!(err.contains("a key attribute's type is S, N or B"), "{err}");
 }
+
+/// `--testing-config`: the bindings, tables, buckets and wait-time scale of
+/// a TOML file, flags added on top; a bad file names itself and the place.
+#[test]
+fn run_with_a_testing_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    stepbox_components::export_to(dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path().join("buckets/in")).unwrap();
+    std::fs::write(dir.path().join("buckets/in/m.txt"), "from a bucket").unwrap();
+    let machine = json!({"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Read"},
+        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket": "in", "Key": "m.txt"}, "ResultSelector": {"m.$": "$.Body"}, "ResultPath": "$.read", "Next": "Put"},
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {"TableName": "Jobs", "Item": {"id": {"N": "7"}}}, "ResultPath": null, "Next": "Send"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {"QueueUrl": "q", "MessageBody.$": "$.read.m"}, "End": true}}});
+    let definition = write(&dir, "flow.asl.json", &machine.to_string());
+    let config = write(&dir, "testing.toml", "wait_time_scale = 0\nbuckets = \"buckets\"\n\n[bind]\n\"sqs:sendMessage\" = \"echo\"\n\n[dynamodb_tables]\nJobs = \"id:N\"\n");
+    let functions = dir.path().to_str().unwrap();
+    let started = std::time::Instant::now();
+    let (code, out, err) = stepbox(&["run", &definition, "--functions", functions, "--testing-config", &config]);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(600), "the hour's Wait is scaled to nothing");
+    let output: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(output["Parameters"], json!({"QueueUrl": "q", "MessageBody": "from a bucket"}));
+
+    // A flag's table replaces the file's: a string key refuses the number.
+    let (code, _out, err) = stepbox(&["run", &definition, "--functions", functions, "--testing-config", &config, "--dynamodb-table", "Jobs=id"]);
+    assert_eq!(code, std::process::ExitCode::from(1), "{err}");
+    assert!(err.contains("DynamoDB"), "{err}");
+
+    let bad = write(&dir, "bad.toml", "wait_time_scale = 0\n[bind]\n\"sqs:sendMessage\" = \"echo\"\n[queues]\nq = 1\n");
+    let (code, _out, err) = stepbox(&["run", &definition, "--testing-config", &bad]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("bad.toml") && err.contains("line 4") && err.contains("queues"), "{err}");
+    let bad = write(&dir, "scale.toml", "wait_time_scale = 3\n");
+    let (code, _out, err) = stepbox(&["serve", "--in-memory", "--testing-config", &bad]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    assert!(err.contains("scale.toml") && err.contains("not a number from 0 to 1"), "{err}");
+}

@@ -110,14 +110,15 @@ pub async fn run(
         ..Limits::default()
     };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true, None)?;
-    let bindings = Bindings::parse(&args.testing.bind)?;
+    let testing = args.testing.resolve()?;
+    let bindings = Bindings::parse(&testing.bind)?;
     let invoker = SandboxInvoker::new(registry)
         .with_http_policy(HttpPolicy { allowed_hosts: args.http_allow })
         .with_bindings(bindings)
-        .with_buckets(args.testing.buckets.clone().map(stepbox_invoker::Buckets::new))
-        .with_tables(tables(args.testing.dynamodb_tables));
-    let config = EngineConfig { wait_time_scale: args.testing.wait_time_scale, ..EngineConfig::default() };
-    let objects = args.testing.buckets.map(|dir| Arc::new(stepbox_invoker::Buckets::new(dir)) as Arc<dyn stepbox_engine::Objects>);
+        .with_buckets(testing.buckets.clone().map(stepbox_invoker::Buckets::new))
+        .with_tables(tables(testing.dynamodb_tables));
+    let config = EngineConfig { wait_time_scale: testing.wait_time_scale, ..EngineConfig::default() };
+    let objects = testing.buckets.map(|dir| Arc::new(stepbox_invoker::Buckets::new(dir)) as Arc<dyn stepbox_engine::Objects>);
     let engine = Engine::with_config(Arc::new(invoker), Arc::new(TokioClock), config)
         .with_services(stepbox_engine::Services { objects, ..Default::default() });
     let sink = Arc::new(ProgressSink::new(args.history));

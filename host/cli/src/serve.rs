@@ -155,7 +155,8 @@ fn reload_on_hangup(tenants: Arc<TenantSet>) -> anyhow::Result<()> {
 pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<ExitCode> {
     let tenants = tenants(&args)?;
     let mock_config = args.mock_config.as_deref().map(testing::load_mock_config).transpose()?.map(Arc::new);
-    let bindings = stepbox_invoker::Bindings::parse(&args.testing.bind)?;
+    let testing = args.testing.resolve()?;
+    let bindings = stepbox_invoker::Bindings::parse(&testing.bind)?;
     let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
     // A durable server's store opens first: it also keeps the artifacts of
     // the functions registered from `--functions`.
@@ -184,10 +185,10 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         identity: Identity::new(args.region, args.account),
         http_allow: args.http_allow,
         mock_config,
-        wait_time_scale: args.testing.wait_time_scale,
+        wait_time_scale: testing.wait_time_scale,
         bindings,
-        buckets: args.testing.buckets,
-        tables: args.testing.dynamodb_tables,
+        buckets: testing.buckets,
+        tables: testing.dynamodb_tables,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).
