@@ -34,6 +34,19 @@ const fn req(name: &'static str, kind: Kind) -> Field {
 const LAMBDA_INVOKE: &[Field] =
     &[f("StatusCode", Kind::Num), f("FunctionError", Kind::Str), f("LogResult", Kind::Str), f("ExecutedVersion", Kind::Str), f("Payload", Kind::Any)];
 const START_EXECUTION: &[Field] = &[req("ExecutionArn", Kind::Str), req("StartDate", Kind::Str)];
+/// A `.sync` start's result is DescribeExecution's answer (what Step Functions polls).
+const DESCRIBE_EXECUTION: &[Field] = &[
+    req("ExecutionArn", Kind::Str),
+    req("StateMachineArn", Kind::Str),
+    req("Status", Kind::Str),
+    req("StartDate", Kind::Any),
+    f("StopDate", Kind::Any),
+    f("Name", Kind::Str),
+    f("Input", Kind::Any),
+    f("Output", Kind::Any),
+    f("Error", Kind::Str),
+    f("Cause", Kind::Str),
+];
 const SQS_SEND: &[Field] =
     &[f("MD5OfMessageBody", Kind::Str), f("MD5OfMessageAttributes", Kind::Str), f("MessageId", Kind::Str), f("SequenceNumber", Kind::Str)];
 const PUT_EVENTS_ENTRY: &[Field] = &[f("EventId", Kind::Str), f("ErrorCode", Kind::Str), f("ErrorMessage", Kind::Str)];
@@ -50,6 +63,7 @@ fn shape(resource: &str) -> Option<&'static [Field]> {
     Some(match base {
         "lambda:invoke" | "aws-sdk:lambda:invoke" if !r.contains(".waitForTaskToken") => LAMBDA_INVOKE,
         "states:startExecution" | "aws-sdk:sfn:startExecution" if r == base => START_EXECUTION,
+        "states:startExecution" if r.ends_with(".sync") || r.ends_with(".sync:2") => DESCRIBE_EXECUTION,
         "sqs:sendMessage" | "aws-sdk:sqs:sendMessage" if r == base => SQS_SEND,
         "events:putEvents" | "aws-sdk:eventbridge:putEvents" if r == base => PUT_EVENTS,
         "sns:publish" | "aws-sdk:sns:publish" if r == base => SNS_PUBLISH,
@@ -137,5 +151,21 @@ mod tests {
         assert_eq!(message("arn:aws:states:::lambda:invoke", json!({"random": "json"}), "STRICT"), None);
         assert_eq!(message("arn:aws:states:::glue:startJobRun.sync", json!(5), "STRICT"), None, "unknown shapes are not checked");
         assert!(message(start, json!({}), "LAX").unwrap().contains("[STRICT, PRESENT, NONE]"));
+    }
+
+    #[test]
+    fn a_sync_start_is_checked_against_what_step_functions_polls() {
+        let sync = "arn:aws:states:::states:startExecution.sync:2";
+        let done = json!({"ExecutionArn": "a", "StateMachineArn": "s", "Status": "SUCCEEDED", "StartDate": 1700000000000_i64, "Output": {"x": 1}});
+        assert_eq!(message(sync, done.clone(), "STRICT"), None);
+        assert_eq!(message("arn:aws:states:::states:startExecution.sync", done, "STRICT"), None);
+        assert_eq!(
+            message(sync, json!({"ExecutionArn": "a", "StartDate": "d"}), "STRICT").as_deref(),
+            Some("Mock result schema validation error: Required field 'StateMachineArn' is missing")
+        );
+        assert_eq!(
+            message(sync, json!({"Status": 3}), "PRESENT").as_deref(),
+            Some("Mock result schema validation error: Field 'Status' must be a string")
+        );
     }
 }
