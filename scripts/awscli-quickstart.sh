@@ -56,6 +56,30 @@ expect '"SUCCEEDED"'
 expect '"Pending"'
 expect '{"carrier": "UPS", "cost": 11.0, "free": false}'
 expect '{"sku":"pen","qty":2,"line_total":3,"label":"2 x pen (3.00)"}'
+expect '"InProgress"'
+expect '{"carrier": "UPS", "cost": 0, "free": true}'
+expect '"arn:aws:lambda:us-east-1:111111111111:function:shipping:live"'
+
+# The polyglot executions: 100 items labelled in JavaScript, shipping quoted
+# by the alias's Python; an order without an address held by the Catch.
+status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111111:execution:polyglot:order-100)
+[ "$status" = SUCCEEDED ] || fail "execution polyglot:order-100 ended $status"
+output=$(cd "$work/run" && aws_local stepfunctions describe-execution \
+    --execution-arn arn:aws:states:us-east-1:111111111111:execution:polyglot:order-100 --query output --output text)
+echo "$output" | python3 -c '
+import json, sys
+out = json.load(sys.stdin)
+labels = [item["label"] for item in out["items"]]
+assert len(labels) == 100 and labels[99] == "1 x SKU-99 (2.00)", labels[-3:]
+assert out["shipping"] == {"carrier": "Colissimo", "cost": 0, "free": True}, out["shipping"]
+' || fail "polyglot:order-100 output: $output"
+status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111111:execution:polyglot:order-8)
+[ "$status" = FAILED ] || fail "execution polyglot:order-8 ended $status"
+held=$(cd "$work/run" && aws_local stepfunctions describe-execution \
+    --execution-arn arn:aws:states:us-east-1:111111111111:execution:polyglot:order-8 --query '[error, cause]' --output text)
+for part in OrderHeld '"errorType":"AddressMissing"' '"errorMessage":"order order-8 has no shipping address"'; do
+    grep -qF -- "$part" <<<"$held" || fail "polyglot:order-8 was not held by the Catch of AddressMissing: $held"
+done
 
 # The Standard execution finishes in the background: poll it to SUCCEEDED.
 status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111111:execution:orders:first)
@@ -63,4 +87,4 @@ status=$(cd "$work/run" && wait_for_execution arn:aws:states:us-east-1:111111111
 
 # SIGTERM shuts the server down cleanly.
 stop_server
-echo "test result: ok. 2 passed; 0 failed; 0 ignored (awscli quick start, functions from source)"
+echo "test result: ok. 3 passed; 0 failed; 0 ignored (awscli quick start, functions from source, the polyglot workflow)"
