@@ -1,0 +1,167 @@
+//! `stepbox-polyglot-bench`: what a fresh instance per invocation costs for
+//! a Python and a JavaScript echo handler (built from source with
+//! `stepbox-toolchain`, as the server builds an upload) against the Rust
+//! echo component, and how long an upload takes to become invocable.
+//!
+//! Prints, each with the machine's load average when it was taken:
+//! - upload to Active: the uncached build of each handler (componentize-py,
+//!   rolldown + componentize-js) and wasmtime's compilation of its component;
+//! - p50/p99 of `Sandbox::invoke` (a fresh instance each time, instances
+//!   prepared ahead as `serve` does) on one thread;
+//! - throughput with two threads invoking at once.
+//!
+//! The components are written to `--out DIR` (default `target/polyglot-bench`)
+//! for `cargo bench -p stepbox-sandbox --bench instance_cost -- NAME=PATH`,
+//! which splits an invocation into its phases. host/bench/README.md has the figures.
+//!
+//! Run: `cargo run --release -p stepbox-bench --bin stepbox-polyglot-bench`
+//! (`BENCH_ITERS`, default 2000 per handler; the toolchains installed with
+//! `stepbox toolchain install python js`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use stepbox_sandbox::{Function, Limits, Request, Sandbox, SandboxConfig, TaskContext};
+use stepbox_toolchain::{BuildCache, BuildRequest, Runtime, Source, Toolchains};
+
+const INPUT: &str = r#"{"id": 42, "name": "order-42", "items": [1, 2, 3]}"#;
+
+const PYTHON_ECHO: &str = "def handler(event, context):\n    return event\n";
+const JS_ECHO: &str = "export const handler = async (event) => event;\n";
+
+fn main() -> anyhow::Result<()> {
+    let iterations: usize = std::env::var("BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let out = match std::env::args().skip_while(|a| a != "--out").nth(1) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from("target/polyglot-bench"),
+    };
+    std::fs::create_dir_all(&out)?;
+    let sources = tempfile_dir(&out.join("sources"))?;
+    std::fs::write(sources.join("python").join("app.py"), PYTHON_ECHO)?;
+    std::fs::write(sources.join("js").join("index.mjs"), JS_ECHO)?;
+
+    println!("upload to Active (uncached build + compile, what CreateFunction waits for)");
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let mut subjects = vec![("rust echo".to_string(), compile(&sandbox, &stepbox_components::bytes("echo")?)?)];
+    for (name, runtime, handler, dir) in [
+        ("python echo", Runtime::Python312, "app.handler", "python"),
+        ("js echo", Runtime::Nodejs22, "index.handler", "js"),
+    ] {
+        let load = load_average();
+        let started = Instant::now();
+        let source = Source::Dir(sources.join(dir));
+        let wasm = Toolchains::from_env()
+            .build(&BuildRequest { runtime, handler, source: &source }, &BuildCache::new(None))
+            .with_context(|| format!("building the {name} handler"))?;
+        let built = started.elapsed();
+        let compiling = Instant::now();
+        let function = compile(&sandbox, &wasm)?;
+        let compiled = compiling.elapsed();
+        let path = out.join(format!("{}.wasm", name.replace(' ', "_")));
+        std::fs::write(&path, &wasm)?;
+        println!(
+            "  {name:<12}: build {:>6.2} s + compile {:>6.2} s = {:>6.2} s   ({:.1} MB component; load {load})",
+            built.as_secs_f64(),
+            compiled.as_secs_f64(),
+            (built + compiled).as_secs_f64(),
+            wasm.len() as f64 / 1e6,
+        );
+        subjects.push((name.to_string(), function));
+    }
+
+    println!("fresh instance per invocation ({iterations} invocations each, one thread, {:?} allocator)", sandbox.allocator());
+    for (name, function) in &subjects {
+        let load = load_average();
+        let mut times = latencies(&sandbox, function, iterations)?;
+        times.sort();
+        println!(
+            "  {name:<12}: p50 {:>8.1} µs   p99 {:>8.1} µs   (load {load})",
+            us(percentile(&times, 0.5)),
+            us(percentile(&times, 0.99))
+        );
+    }
+    println!("throughput, two threads invoking at once");
+    for (name, function) in &subjects {
+        let load = load_average();
+        let per_second = throughput(&sandbox, function, 2, iterations)?;
+        println!("  {name:<12}: {per_second:>8.0} invocations/s   (load {load})");
+    }
+    println!("components kept in {} for the instance_cost bench", out.display());
+    Ok(())
+}
+
+/// `dir` emptied, with `python` and `js` subdirectories.
+fn tempfile_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    for sub in ["python", "js"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+fn compile(sandbox: &Sandbox, wasm: &[u8]) -> anyhow::Result<Arc<Function>> {
+    sandbox.compile(wasm).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn invoke_once(rt: &tokio::runtime::Runtime, sandbox: &Sandbox, function: &Arc<Function>, limits: &Limits) -> anyhow::Result<()> {
+    let request = Request { input: INPUT, context: TaskContext::default(), limits, on_heartbeat: None };
+    let invocation = rt.block_on(sandbox.invoke(function, request));
+    match invocation.result {
+        Ok(out) if out.contains("order-42") => Ok(()),
+        Ok(out) => anyhow::bail!("unexpected output {out}"),
+        Err(e) => anyhow::bail!("{}: {}", e.error_name(), e.cause()),
+    }
+}
+
+fn latencies(sandbox: &Sandbox, function: &Arc<Function>, iterations: usize) -> anyhow::Result<Vec<Duration>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let limits = Limits::default();
+    for _ in 0..50 {
+        invoke_once(&rt, sandbox, function, &limits)?;
+    }
+    let mut times = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        invoke_once(&rt, sandbox, function, &limits)?;
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
+fn throughput(sandbox: &Sandbox, function: &Arc<Function>, threads: usize, per_thread: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(move || -> anyhow::Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    let limits = Limits::default();
+                    for _ in 0..per_thread {
+                        invoke_once(&rt, sandbox, function, &limits)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok((threads * per_thread) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The 1-minute load average (other work on the machine skews the figures).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next().map(str::to_string)).unwrap_or_else(|| "?".into())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
