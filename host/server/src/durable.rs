@@ -495,9 +495,11 @@ async fn resume_all(state: &AppState, durability: &Arc<Durability>, running: Vec
 /// so nothing here (a long resumption, a busy runtime) can starve it.
 async fn keep_leases(state: AppState, durability: Arc<Durability>, lease: Duration) {
     let every = (lease / 3).max(Duration::from_millis(100));
+    let Some(wake) = durability.store.wakeups() else { return };
     loop {
+        // A host that gives a lease up notifies: taken over at once.
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = wake.lease_given_up(every) => {}
             _ = durability.until_stopped() => return,
         }
         match durability.store.check_leases().await {

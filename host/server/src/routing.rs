@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::durable::Durability;
 use crate::sfn::ApiError;
 
-/// How often a host looks for requests sent to it.
+/// How often a heartbeat for a task resuming here tries again.
 const POLL: Duration = Duration::from_millis(50);
 /// How long an owner waits for a resumed run to ask for a token again
 /// before it answers a heartbeat TaskDoesNotExist (an execution just taken
@@ -75,14 +75,16 @@ fn answer_from(r: Result<Value, ApiError>) -> String {
     }
 }
 
-/// Applies the requests other hosts send this one, until the server stops.
-/// A request for an execution this host no longer owns is left unanswered:
-/// its sender sends it to the new owner.
+/// Applies the requests other hosts send this one, until the server stops:
+/// woken by their notifications (LISTEN/NOTIFY), and looking anyway at the
+/// store's slow fallback. A request for an execution this host no longer
+/// owns is left unanswered: its sender sends it to the new owner.
 pub(crate) async fn serve_requests(state: AppState, durability: Arc<Durability>) {
+    let Some(wake) = durability.store.wakeups() else { return };
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = wake.requests_sent() => {}
             _ = durability.until_stopped() => return,
         }
         let requests = match durability.store.requests().await {
@@ -133,8 +135,8 @@ async fn apply(state: &AppState, request: &str) -> Option<Result<Value, ApiError
     signal_owned(state, token, &arn, signal).await
 }
 
-/// How often a signal follows its execution to another host before giving up.
-const MOVES: usize = 5;
+/// How long a signal follows its execution from host to host before giving up.
+const FOLLOW: Duration = Duration::from_secs(30);
 
 /// SendTaskSuccess/Failure/Heartbeat of a token of execution `arn`, on a
 /// database several hosts share: applied by the host that owns the
@@ -143,12 +145,22 @@ const MOVES: usize = 5;
 /// of a running one): the caller answers as one host does.
 pub(crate) async fn signal_shared(state: &AppState, token: &str, arn: &str, signal: Signal) -> Option<Result<Value, ApiError>> {
     let request = signal_request(token, &signal);
-    for _ in 0..MOVES {
+    let deadline = tokio::time::Instant::now() + FOLLOW;
+    while tokio::time::Instant::now() < deadline {
         if !state.store.holds(arn) {
             match state.store.route(arn, &request).await {
                 Ok(Some(answer)) => return Some(answer_of(&answer)),
-                Ok(None) if !state.store.holds(arn) => return None,
-                Ok(None) => {}
+                Ok(None) if state.store.holds(arn) => {}
+                // Running, yet neither another host's nor held here: this
+                // host is taking it over (its lease is this host's already).
+                Ok(None) => match state.store.get_execution(arn).await {
+                    Ok(Some(e)) if e.is_running() => {
+                        tokio::time::sleep(POLL).await;
+                        continue;
+                    }
+                    Ok(_) => return None,
+                    Err(e) => return Some(Err(ApiError::store_unreadable(e))),
+                },
                 Err(e) => return Some(Err(ApiError::store_unreadable(e))),
             }
         }

@@ -205,6 +205,10 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
     fn lease(&self) -> Option<std::time::Duration> {
         None
     }
+    /// What wakes this host's waiters when other hosts notify it (None: not shared).
+    fn wakeups(&self) -> Option<Arc<crate::Wakeups>> {
+        None
+    }
     /// Forgets the leases another host took over, answering their
     /// executions (see [`Store::check_leases`]).
     async fn check_leases(&self) -> R<Vec<String>> {
@@ -473,6 +477,9 @@ impl Stores for Store {
     }
     fn lease(&self) -> Option<std::time::Duration> {
         Store::lease(self)
+    }
+    fn wakeups(&self) -> Option<Arc<crate::Wakeups>> {
+        Store::wakeups(self)
     }
     async fn check_leases(&self) -> R<Vec<String>> {
         Store::check_leases(self)

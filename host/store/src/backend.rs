@@ -182,6 +182,59 @@ pub trait Write: Read {
     }
 }
 
+/// What wakes a host's waiters on a database several hosts share (the
+/// PostgreSQL backend's LISTEN/NOTIFY: see its `notify`); each waiter also
+/// looks anyway every [`fallback`](Self::fallback), in case a notification
+/// was missed.
+pub struct Wakeups {
+    /// A request was sent to this host.
+    pub(crate) requests: tokio::sync::Notify,
+    /// A request was answered.
+    pub(crate) answers: tokio::sync::Notify,
+    /// Leases were taken over (an execution moved).
+    pub(crate) moved: tokio::sync::Notify,
+    /// A lease was given up: a host may take it over now.
+    pub(crate) expired: tokio::sync::Notify,
+    /// How often waiters look without a notification.
+    pub fallback: std::time::Duration,
+}
+
+impl Wakeups {
+    pub(crate) fn new(fallback: std::time::Duration) -> Self {
+        Wakeups {
+            requests: Default::default(),
+            answers: Default::default(),
+            moved: Default::default(),
+            expired: Default::default(),
+            fallback,
+        }
+    }
+
+    /// Wakes every waiter (after a time notifications may have been missed).
+    pub(crate) fn all(&self) {
+        self.requests.notify_one();
+        self.answers.notify_waiters();
+        self.moved.notify_waiters();
+        self.expired.notify_one();
+    }
+
+    /// Resolves once a request was sent to this host, or after the fallback.
+    pub async fn requests_sent(&self) {
+        tokio::select! {
+            _ = self.requests.notified() => {}
+            _ = tokio::time::sleep(self.fallback) => {}
+        }
+    }
+
+    /// Resolves once a host gave a lease up, or after `every`.
+    pub async fn lease_given_up(&self, every: std::time::Duration) {
+        tokio::select! {
+            _ = self.expired.notified() => {}
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
 /// The leases of running executions on a database several hosts share:
 /// each running Standard execution is owned by one host, which renews its
 /// own liveness while it lives; another host takes a lease over once its
@@ -189,6 +242,11 @@ pub trait Write: Read {
 pub trait Leases: Send + Sync {
     /// How long a host's liveness lasts unless renewed.
     fn duration(&self) -> std::time::Duration;
+    /// What wakes this host's waiters.
+    fn wakeups(&self) -> std::sync::Arc<Wakeups>;
+    /// Tells the other hosts that leases moved to this one (their requests'
+    /// senders look where their executions went).
+    fn moved(&self) -> Result<(), StoreError>;
     /// Stops renewing this host's liveness, as if it had died (tests).
     fn stop_renewing(&self);
     /// Answers, of the executions `held` (keys), the ones whose lease is

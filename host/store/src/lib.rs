@@ -29,7 +29,7 @@ mod redb_backend;
 mod store;
 
 pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags, arn_account};
-pub use backend::{Backend, Done, Leases, Read, Table, Write, WriteOp};
+pub use backend::{Backend, Done, Leases, Read, Table, Wakeups, Write, WriteOp};
 pub use items::{DecideItem, ItemChange, Items};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::{ENTRY_OVERHEAD, MemoryBackend};
@@ -76,6 +76,17 @@ pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
 pub fn open_postgres_with(url: &str, lease: std::time::Duration) -> Result<Store, StoreError> {
     Store::open(std::sync::Arc::new(PostgresBackend::open_with(url, lease)?))
 }
+
+/// [`open_postgres_with`], looking for other hosts' requests and answers
+/// every `poll` when no notification woke this host (tests).
+#[doc(hidden)]
+pub fn open_postgres_polling(url: &str, lease: std::time::Duration, poll: std::time::Duration) -> Result<Store, StoreError> {
+    Store::open(std::sync::Arc::new(PostgresBackend::open_polling(url, lease, poll)?))
+}
+
+/// How often a host looks for requests sent to it and answers to its own
+/// when no notification (LISTEN/NOTIFY) woke it: the slow fallback.
+pub const DEFAULT_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long a host's leases last unless it renews them (`serve --lease-seconds`).
 pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(10);

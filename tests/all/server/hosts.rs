@@ -136,3 +136,32 @@ async fn activities_made_on_one_host_are_described_listed_and_deleted_on_the_oth
     let gone = a.sfn.describe_activity().activity_arn(&arn).send().await.expect_err("deleted on B");
     assert_eq!(code(&gone.into_service_error()), "ActivityDoesNotExist");
 }
+
+/// Hosts wake each other (LISTEN/NOTIFY): a task token answered on the host
+/// that does not run the execution reaches the one that does, and its
+/// answer comes back, in far less than the slow polling fallback (set long
+/// here: 20 s; without notifications the sender alone would wait that long
+/// before looking for the answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_answer_wakes_the_other_host_instead_of_waiting_for_its_poll() {
+    let fallback = std::time::Duration::from_secs(20);
+    let url = crate::postgres::fresh_database();
+    let open = || stepbox_store::open_postgres_polling(&url, stepbox_store::DEFAULT_LEASE, fallback).expect("a host opens the database");
+    let (a, b) = (start_on(open(), ServerConfig::default()).await, start_on(open(), ServerConfig::default()).await);
+    let activity = a.sfn.create_activity().name("approve").send().await.unwrap().activity_arn().to_string();
+    let definition = json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task", "Resource": activity, "End": true}}});
+    let sm = create_machine(&a, "approvals", &definition.to_string(), StateMachineType::Standard).await;
+    for n in 0..3 {
+        let started = a.sfn.start_execution().state_machine_arn(&sm).input(json!({"n": n}).to_string()).send().await.unwrap();
+        // The task is queued on A, which runs the execution.
+        let task = a.sfn.get_activity_task().activity_arn(&activity).send().await.unwrap();
+        let token = task.task_token().expect("a task for the worker").to_string();
+        let sent = std::time::Instant::now();
+        b.sfn.send_task_success().task_token(&token).output(json!({"approved": n}).to_string()).send().await.expect("answered through B");
+        let took = sent.elapsed();
+        assert!(took < fallback / 4, "the answer took {took:?} through B (the polling fallback is {fallback:?})");
+        let done = wait_closed(&a, started.execution_arn()).await;
+        assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{done:?}");
+        assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"approved": n}));
+    }
+}

@@ -75,6 +75,16 @@ impl Driver {
         Ok(Driver { runtime: Some(runtime), handle, target: target_of(&config), config })
     }
 
+    /// The connection configuration (a listening connection's).
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// Runs `task` on the driver's runtime (until it stops).
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(task);
+    }
+
     /// A new connection (its task runs on the driver's runtime).
     pub(crate) fn connect(&self) -> Result<Conn, StoreError> {
         let config = self.config.clone();

@@ -61,6 +61,12 @@ impl Host {
     }
 }
 
+/// Wakes the hosts listening (see `notify`).
+fn notify(c: &Conn, payload: &str) -> Result<(), StoreError> {
+    block_on(c.client.execute("SELECT pg_notify($1, $2)", &[&super::notify::CHANNEL, &payload])).map_err(db_err)?;
+    Ok(())
+}
+
 fn epoch_of(row: &tokio_postgres::Row, i: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.try_get::<_, i64>(i).map_err(db_err)?).unwrap_or(0))
 }
@@ -107,6 +113,14 @@ impl Leases for PostgresBackend {
         self.host.lease
     }
 
+    fn wakeups(&self) -> Arc<crate::backend::Wakeups> {
+        self.wakeups.clone()
+    }
+
+    fn moved(&self) -> Result<(), StoreError> {
+        self.on_conn(|c| notify(c, "t"))
+    }
+
     fn stop_renewing(&self) {
         self.alive.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
@@ -139,7 +153,7 @@ impl Leases for PostgresBackend {
         self.on_conn(|c| {
             block_on(c.client.execute("UPDATE stepbox_leases SET host = '' WHERE key = $1 AND host = $2", &[&key, &self.host.id]))
                 .map_err(db_err)?;
-            Ok(())
+            notify(c, "e")
         })
     }
 
@@ -176,6 +190,7 @@ impl Leases for PostgresBackend {
                 &[&host, &request],
             ))
             .map_err(db_err)?;
+            notify(c, &format!("r:{host}"))?;
             row.try_get(0).map_err(db_err)
         })
     }
@@ -195,7 +210,7 @@ impl Leases for PostgresBackend {
         self.on_conn(|c| {
             block_on(c.client.execute("UPDATE stepbox_requests SET host = $2 WHERE id = $1 AND answer IS NULL", &[&id, &host]))
                 .map_err(db_err)?;
-            Ok(())
+            notify(c, &format!("r:{host}"))
         })
     }
 
@@ -221,7 +236,7 @@ impl Leases for PostgresBackend {
         self.on_conn(|c| {
             block_on(c.client.execute("UPDATE stepbox_requests SET answer = $2 WHERE id = $1", &[&id, &answer]))
                 .map_err(db_err)?;
-            Ok(())
+            notify(c, &format!("a:{id}"))
         })
     }
 }

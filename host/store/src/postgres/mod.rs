@@ -13,6 +13,7 @@
 mod conn;
 mod leases;
 mod migrate;
+mod notify;
 mod read;
 mod write;
 
@@ -34,6 +35,8 @@ pub struct PostgresBackend {
     queue: mpsc::Sender<write::Job>,
     stats: Arc<PgStats>,
     host: Arc<leases::Host>,
+    /// Woken by other hosts' notifications.
+    wakeups: Arc<crate::backend::Wakeups>,
     /// Keeps the thread renewing this host's liveness running.
     alive: std::sync::Mutex<Option<mpsc::Sender<()>>>,
 }
@@ -50,6 +53,13 @@ impl PostgresBackend {
 
     /// [`open`](Self::open) as a host whose leases last `lease` unless renewed.
     pub fn open_with(url: &str, lease: std::time::Duration) -> Result<Self, StoreError> {
+        Self::open_polling(url, lease, crate::DEFAULT_POLL)
+    }
+
+    /// [`open_with`](Self::open_with), its waiters looking for other hosts'
+    /// requests and answers every `poll` when no notification woke them.
+    #[doc(hidden)]
+    pub fn open_polling(url: &str, lease: std::time::Duration, poll: std::time::Duration) -> Result<Self, StoreError> {
         let driver = Arc::new(conn::Driver::new(url)?);
         let mut first = driver.connect()?;
         let applied = migrate::migrate(&mut first, &driver.target)?;
@@ -60,9 +70,11 @@ impl PostgresBackend {
         let stats = Arc::new(PgStats::default());
         let queue = write::start(driver.clone(), stats.clone(), host.clone())?;
         let alive = std::sync::Mutex::new(Some(leases::keep_alive(driver.clone(), host.clone())?));
+        let wakeups = Arc::new(crate::backend::Wakeups::new(poll));
+        notify::listen(&driver, host.id.clone(), wakeups.clone());
         let pool = conn::Pool::new(driver);
         pool.give(first);
-        Ok(PostgresBackend { pool, queue, stats, host, alive })
+        Ok(PostgresBackend { pool, queue, stats, host, wakeups, alive })
     }
 
     /// Applies `migrations` as if they were this binary's (tests of a

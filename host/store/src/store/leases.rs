@@ -34,12 +34,7 @@ impl Held {
 /// Most leases one takeover takes (the rest at the next one).
 const TAKE_AT_ONCE: usize = 256;
 
-/// How often a routed request's sender looks for its answer.
-const ROUTE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
-/// How often it looks whether the execution's owner changed (a host died
-/// and another took the execution over).
-const ROUTE_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
-/// How long it waits for an answer in all.
+/// How long a routed request's sender waits for an answer in all.
 const ROUTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Store {
@@ -64,6 +59,11 @@ impl Store {
         if let Some(leases) = self.backend.leases() {
             leases.stop_renewing();
         }
+    }
+
+    /// What wakes this host's waiters (None: one host writes).
+    pub fn wakeups(&self) -> Option<Arc<crate::backend::Wakeups>> {
+        self.backend.leases().map(|l| l.wakeups())
     }
 
     /// How long a lease lasts unless renewed (None: one host writes).
@@ -125,6 +125,7 @@ impl Store {
     pub fn take_over(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         let Some(leases) = self.backend.leases() else { return Ok(Vec::new()) };
         let taken = leases.take_expired(TAKE_AT_ONCE)?;
+        let moved = !taken.is_empty();
         let mut resumed = Vec::new();
         for (key, epoch) in taken {
             let seq = sequence_of(&key);
@@ -143,6 +144,10 @@ impl Store {
                     }
                 }
             }
+        }
+        // Once held here: a request routed here is applied, not sent back.
+        if moved && let Err(e) = leases.moved() {
+            tracing::warn!(error = %e, "cannot tell the other hosts that executions moved here");
         }
         Ok(resumed)
     }
@@ -205,10 +210,14 @@ impl Store {
             _ => return Ok(None),
         };
         let id = leases.send(&host, request)?;
+        let wake = leases.wakeups();
         let started = std::time::Instant::now();
-        let mut checked = started;
         loop {
-            tokio::time::sleep(ROUTE_POLL).await;
+            // Listening before looking: a notification sent meanwhile is not missed.
+            let (answered, moved) = (wake.answers.notified(), wake.moved.notified());
+            tokio::pin!(answered, moved);
+            answered.as_mut().enable();
+            moved.as_mut().enable();
             if let Some(answer) = leases.answer_to(id)? {
                 return Ok(Some(answer));
             }
@@ -216,10 +225,16 @@ impl Store {
                 leases.withdraw(id)?;
                 return Err(StoreError::Database(format!("the host running execution {arn} did not answer")));
             }
-            if checked.elapsed() < ROUTE_RECHECK {
+            // An answer (this one's or another's) is looked for at once; where
+            // the execution runs, once leases moved, or at the slow fallback.
+            let recheck = tokio::select! {
+                _ = &mut answered => false,
+                _ = &mut moved => true,
+                _ = tokio::time::sleep(wake.fallback) => true,
+            };
+            if !recheck {
                 continue;
             }
-            checked = std::time::Instant::now();
             match leases.owner(&key)? {
                 Some((now, false)) if now != host => {
                     leases.readdress(id, &now)?;
