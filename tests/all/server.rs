@@ -25,6 +25,7 @@ mod limits;
 mod memory_budget;
 mod mocks;
 mod quotas;
+mod reserved;
 mod redrive;
 mod robustness;
 mod store_errors;

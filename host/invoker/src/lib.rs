@@ -48,12 +48,18 @@ pub struct SandboxInvoker {
     unavailable: Option<FunctionState>,
     /// Which version an alias with weighted routing runs this time.
     routes: Option<FunctionRoutes>,
+    /// The slots of functions with reserved concurrency, by name.
+    reservations: Option<FunctionSlots>,
     /// The built-in DynamoDB integrations' tables (`--dynamodb-table`).
     tables: Option<dynamodb::Tables>,
 }
 
 /// The semaphore an account's Task invocations each hold a permit of while they run.
 pub type Admission = Arc<dyn Fn(&str) -> Option<Arc<tokio::sync::Semaphore>> + Send + Sync>;
+
+/// The slots of function NAME when it has reserved concurrency: a Task
+/// past them fails `Lambda.TooManyRequestsException`, as a throttled Lambda does.
+pub type FunctionSlots = Arc<dyn Fn(&str) -> Option<Arc<tokio::sync::Semaphore>> + Send + Sync>;
 
 /// The account that owns function NAME, if any.
 pub type FunctionOwner = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -79,6 +85,7 @@ impl SandboxInvoker {
             admission: None,
             unavailable: None,
             routes: None,
+            reservations: None,
             tables: None,
         }
     }
@@ -106,6 +113,13 @@ impl SandboxInvoker {
     /// An alias's invocations run the version `routes` picks for each.
     pub fn with_routes(mut self, routes: FunctionRoutes) -> Self {
         self.routes = Some(routes);
+        self
+    }
+
+    /// A function with reserved concurrency runs on its own slots (not its
+    /// account's): a Task finding none free fails `Lambda.TooManyRequestsException`.
+    pub fn with_reservations(mut self, reservations: FunctionSlots) -> Self {
+        self.reservations = Some(reservations);
         self
     }
 
@@ -167,9 +181,13 @@ impl TaskInvoker for SandboxInvoker {
             Err(_) => self.identity.clone(),
         };
         let foreign = self.owner.as_ref().is_some_and(|owner| owner(&req.function_name).as_deref() != Some(&identity.account));
-        let slots = self.admission.as_ref().and_then(|admit| admit(&identity.account));
         let unavailable = self.unavailable.clone().filter(|_| !foreign);
         let routes = self.routes.clone();
+        let reserved = if foreign { None } else { self.reservations.as_ref().and_then(|r| r(&req.function_name)) };
+        let slots = match reserved {
+            Some(_) => None,
+            None => self.admission.as_ref().and_then(|admit| admit(&identity.account)),
+        };
         Box::pin(async move {
             // A version or alias runs what the function API registered as `NAME:QUALIFIER`.
             let function = match req.qualifier.as_deref() {
@@ -207,6 +225,10 @@ impl TaskInvoker for SandboxInvoker {
                     ),
                 ));
             };
+            let _reserved = match reserved {
+                Some(slots) => Some(slots.try_acquire_owned().map_err(|_| throttled())?),
+                None => None,
+            };
             let _slot = match slots {
                 Some(slots) => Some(
                     slots.acquire_owned().await.map_err(|_| TaskFailure::new("States.Runtime", "the server is stopping"))?,
@@ -243,6 +265,19 @@ impl SandboxInvoker {
             run(&registry, &function, req, observer.as_deref()).await
         })
     }
+}
+
+/// A Task's invocation of a function at its reserved concurrency, as Step
+/// Functions reports a throttled Lambda.
+fn throttled() -> TaskFailure {
+    TaskFailure::new(
+        "Lambda.TooManyRequestsException",
+        format!(
+            "Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException; \
+             Request ID: {}; Proxy: null)",
+            stepbox_asl::uuid_v4()
+        ),
+    )
 }
 
 /// The built-in service integrations an unprovided one's error lists.

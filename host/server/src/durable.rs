@@ -219,6 +219,8 @@ pub(crate) fn spawn_run(
     let arn = options.execution_arn.clone().unwrap_or_default();
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
+    // Open until it finishes (already counted when started or redriven).
+    state.accounts.open_executions.admit(&arn, None);
     options.abort = Some(rx);
     options.suspend_waits_over = Some(durability.config.suspend_waits_over);
     tokio::spawn(async move {
@@ -243,6 +245,7 @@ pub(crate) fn spawn_run(
         durability.answers.forget(&arn);
         match progress {
             Progress::Finished(outcome) => {
+                state.accounts.open_executions.close(&arn);
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
                 // The last events and the status in one write (with the
                 // record itself when that is still to be inserted); the
@@ -308,6 +311,7 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
         && let Some(close) = closing(&last)
     {
         store.update_execution(arn, close).await?;
+        state.accounts.open_executions.close(arn);
         return Ok(());
     }
     run_from_store(state, durability, record, None).await
@@ -335,7 +339,7 @@ async fn run_from_store(
     let (store, arn) = (&durability.store, record.arn.as_str());
     let sm = match StateMachine::parse(&record.definition) {
         Ok(sm) => Arc::new(sm),
-        Err(_) => return fail_unresumable(durability, &record, "its recorded definition does not parse").await,
+        Err(_) => return fail_unresumable(state, durability, &record, "its recorded definition does not parse").await,
     };
     let input: Value = serde_json::from_str(&record.input).unwrap_or(Value::Null);
     let last_event_id = store.last_event_id(arn).await?;
@@ -353,7 +357,7 @@ async fn run_from_store(
     let case = crate::sfn::test_case::recorded(&record.extra);
     let mocks = match crate::sfn::test_case::mocks(state, &sm_name, case, &sm) {
         Ok(m) => m,
-        Err(e) => return fail_unresumable(durability, &record, &format!("its test case is gone: {}", e.message)).await,
+        Err(e) => return fail_unresumable(state, durability, &record, &format!("its test case is gone: {}", e.message)).await,
     };
     let options = ExecutionOptions {
         mocks,
@@ -376,8 +380,14 @@ async fn run_from_store(
     Ok(())
 }
 
-async fn fail_unresumable(durability: &Durability, record: &ExecutionRecord, why: &str) -> Result<(), StoreError> {
+async fn fail_unresumable(
+    state: &AppState,
+    durability: &Durability,
+    record: &ExecutionRecord,
+    why: &str,
+) -> Result<(), StoreError> {
     tracing::error!(execution = %record.arn, "cannot resume: {why}");
+    state.accounts.open_executions.close(&record.arn);
     let cause = format!("stepbox could not resume the execution after a restart: {why}");
     let failed = Box::new(move |r: &mut ExecutionRecord| {
         r.status = ExecutionStatus::Failed.as_str().into();
@@ -479,6 +489,7 @@ pub(crate) async fn recover(state: &AppState, durability: &Arc<Durability>) -> R
 async fn resume_all(state: &AppState, durability: &Arc<Durability>, running: Vec<ExecutionRecord>) -> Result<(), StoreError> {
     let now = Utc::now();
     for record in running {
+        state.accounts.open_executions.admit(&record.arn, None);
         match record.wake_at {
             Some(at) if at > now => durability.timers.add(at, record.arn),
             _ => wake(state, durability, &record.arn).await?,

@@ -18,6 +18,7 @@ use stepbox_types::Arn;
 use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, read_body};
 
 mod code;
+pub(crate) mod concurrency;
 mod environment;
 mod invoke;
 mod listing;
@@ -60,6 +61,8 @@ pub struct FunctionTable {
     published: versions::PublishedTable,
     /// Functions built from source whose build is running or failed.
     builds: source_build::Builds,
+    /// Reserved concurrency, by function.
+    pub(crate) reservations: concurrency::Reservations,
 }
 
 impl FunctionTable {
@@ -69,6 +72,11 @@ impl FunctionTable {
     /// The account owning function `name` (see [`FunctionMeta::account`]).
     pub(crate) fn owner(&self, name: &str) -> Option<String> {
         self.lock().get(name).and_then(|m| m.account.clone())
+    }
+
+    /// What the functions of `account` reserve in all (every function's without tenants).
+    pub(crate) fn reserved_by(&self, account: Option<&str>) -> u64 {
+        self.reservations.sum(|f| account.is_none_or(|a| self.owner(f).as_deref() == Some(a)), None)
     }
 
     fn builds(&self) -> &source_build::Builds {
@@ -115,11 +123,13 @@ struct LambdaError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// TooManyRequestsException's `Reason`.
+    reason: Option<&'static str>,
 }
 
 impl LambdaError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        LambdaError { status, kind, message: message.into() }
+        LambdaError { status, kind, message: message.into(), reason: None }
     }
     /// The store failed: Lambda's ServiceException, with the reason.
     fn store(e: stepbox_store::StoreError) -> Self {
@@ -145,7 +155,11 @@ impl LambdaError {
         )
     }
     fn response(&self) -> Response<Body> {
-        let mut r = json_response(self.status, "application/json", &json!({"Type": "User", "message": self.message}));
+        let mut body = json!({"Type": "User", "message": self.message});
+        if let Some(reason) = self.reason {
+            body["Reason"] = json!(reason);
+        }
+        let mut r = json_response(self.status, "application/json", &body);
         if let Ok(v) = hyper::header::HeaderValue::from_str(self.kind) {
             r.headers_mut().insert("x-amzn-errortype", v);
         }
@@ -222,6 +236,9 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>, request_id: &
 
 async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> Result<Response<Body>, LambdaError> {
     let path = req.uri().path().trim_end_matches('/').to_string();
+    if concurrency::is_concurrency_path(&path) {
+        return concurrency::handle(state, req).await;
+    }
     let rest = path.strip_prefix("/2015-03-31/functions").unwrap_or("");
     let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let method = req.method().clone();
@@ -249,6 +266,7 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
                 return Err(LambdaError::not_found(state, &name));
             }
             state.functions.lock().remove(&name);
+            state.functions.reservations.remove(&name);
             versions::forget(state, &name).await?;
             if state.store.persistent() {
                 state.store.delete_function(&name).await.map_err(LambdaError::store)?;
@@ -468,7 +486,10 @@ async fn persist_configuration(state: &AppState, name: &str) -> Result<(), Lambd
     if !state.store.persistent() {
         return Ok(());
     }
-    let config = configuration(state, name)?;
+    let mut config = configuration(state, name)?;
+    if let Some(n) = state.functions.reservations.get(name) {
+        config["ReservedConcurrentExecutions"] = json!(n);
+    }
     let sha = state.registry.get(name).map(|f| f.function.sha256.clone()).unwrap_or_default();
     state.store.put_function_record(&function_record(state, name, &sha, config)).await.map_err(LambdaError::store)
 }
@@ -505,6 +526,9 @@ fn restore_function(
             return None;
         }
     };
+    if let Some(n) = c.get("ReservedConcurrentExecutions").and_then(Value::as_u64) {
+        functions.reservations.set(&record.name, n as u32);
+    }
     let text = |k: &str, default: &str| c.get(k).and_then(Value::as_str).unwrap_or(default).to_string();
     functions.lock().insert(
         record.name.clone(),
@@ -666,10 +690,14 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
 fn get_function(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<Response<Body>, LambdaError> {
     let (name, in_name) = resolve_name(raw)?;
     let config = versions::configuration_of(state, &name, qualifier.or(in_name.as_deref()))?;
-    Ok(ok(&json!({
+    let mut out = json!({
         "Configuration": config,
         "Code": {"RepositoryType": "S3", "Location": format!("file:///stepbox/functions/{name}.wasm")},
-    })))
+    });
+    if let Some(n) = state.functions.reservations.get(&name) {
+        out["Concurrency"] = json!({"ReservedConcurrentExecutions": n});
+    }
+    Ok(ok(&out))
 }
 
 async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {

@@ -167,13 +167,16 @@ impl AppState {
         let table = Arc::downgrade(&functions);
         invoker = invoker.with_routes(Arc::new(move |name, qualifier| table.upgrade()?.route(name, qualifier)));
         let accounts: Arc<tenants::AccountConfigs> = Default::default();
+        let table = Arc::downgrade(&functions);
+        invoker = invoker.with_reservations(Arc::new(move |name| table.upgrade()?.reservations.slots(name)));
         if let Some(set) = config.tenants.clone() {
             let table = Arc::downgrade(&functions);
             invoker = invoker.with_owners(Arc::new(move |name| table.upgrade()?.owner(name)));
-            let slots = accounts.clone();
+            let (slots, table) = (accounts.clone(), Arc::downgrade(&functions));
             invoker = invoker.with_admission(Arc::new(move |account| {
                 let limit = set.current().by_account(account)?.quotas.concurrent_invocations;
-                Some(slots.concurrency.semaphore(account, limit))
+                let reserved = table.upgrade()?.reserved_by(Some(account));
+                Some(slots.concurrency.semaphore(account, lambda::concurrency::unreserved(limit, reserved)))
             }));
         }
         let clock: Arc<dyn Clock> = Arc::new(TokioClock);
@@ -274,7 +277,9 @@ impl AppState {
     /// With tenants, the slots of this account's invocations (`concurrent_invocations`).
     pub(crate) fn invocation_slots(&self) -> Option<Arc<tokio::sync::Semaphore>> {
         let t = self.tenant()?;
-        Some(self.accounts.concurrency.semaphore(&t.account, t.quotas.concurrent_invocations))
+        let reserved = self.functions.reserved_by(Some(&t.account));
+        let limit = lambda::concurrency::unreserved(t.quotas.concurrent_invocations, reserved);
+        Some(self.accounts.concurrency.semaphore(&t.account, limit))
     }
 
     /// With tenants, the tenant whose account this state is in (as the
@@ -452,7 +457,7 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
         Some(account) => state.for_account(account),
         None => state,
     };
-    if path.starts_with("/2015-03-31/functions") {
+    if path.starts_with("/2015-03-31/functions") || lambda::concurrency::is_concurrency_path(&path) {
         return lambda::handle(state, req, request_id).await;
     }
     if req.method() == Method::GET && path.trim_end_matches('/') == "/2016-08-19/account-settings" {

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use stepbox_store::{ExecutionRecord, StateMachineRecord, StoreError};
 use stepbox_types::{Arn, ExecutionArn, ExecutionStatus, MachineType, StateMachineArn};
+use crate::tenants::quota::Admitted;
 use crate::{AppState, Body, BodyError, ReqBody, epoch, json_response, read_body};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -584,8 +585,9 @@ fn execution_name(p: Params<'_>) -> Result<String, ApiError> {
 enum Start {
     /// Answered at once (Express).
     Answered(ApiResult),
-    /// A durable Standard execution, answered once its record is durable.
-    Recording(stepbox_store::Commit<Result<(), ExecutionRecord>>, StartAnswer),
+    /// A durable Standard execution, answered once its record is durable
+    /// (counted open as `Admitted` says).
+    Recording(stepbox_store::Commit<Result<(), ExecutionRecord>>, StartAnswer, Admitted),
 }
 
 /// StartExecution's answer for a new Standard execution.
@@ -617,7 +619,13 @@ impl StartAnswer {
 async fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     match begin_start(state, p).await? {
         Start::Answered(result) => result,
-        Start::Recording(recording, answer) => answer.of(recording.await),
+        Start::Recording(recording, answer, admitted) => {
+            let recorded = recording.await;
+            if admitted == Admitted::New && !matches!(recorded, Ok(Ok(()))) {
+                state.accounts.open_executions.close(&answer.arn);
+            }
+            answer.of(recorded)
+        }
     }
 }
 
@@ -633,6 +641,7 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
         return Ok(Start::Answered(express::start(state, &target, name, input, definition, mocks)));
     }
     let arn = ExecutionArn::new(&state.config.identity, &sm.name, &name).to_string();
+    let admitted = admit_open(state, &arn)?;
     let mut record = ExecutionRecord {
         arn: arn.clone(),
         name: name.clone(),
@@ -660,7 +669,21 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
     };
     let options = ExecutionOptions { mocks, ..target.execution_options(name, &arn) };
     let recording = crate::durable::start(state, &state.durability, definition, input, options, record);
-    Ok(Start::Recording(recording, answer))
+    Ok(Start::Recording(recording, answer, admitted))
+}
+
+/// AWS's ExecutionLimitExceeded message.
+const EXECUTION_LIMIT: &str = "The maximum number of running executions has been reached. Running executions must \
+                               end or be stopped before a new execution can be started.";
+
+/// Counts Standard execution `arn` open, or ExecutionLimitExceeded when its
+/// tenant has `open_executions` open already.
+pub(crate) fn admit_open(state: &AppState, arn: &str) -> Result<Admitted, ApiError> {
+    let limit = state.tenant().map(|t| t.quotas.open_executions);
+    match state.accounts.open_executions.admit(arn, limit) {
+        Admitted::Refused => Err(ApiError::new("ExecutionLimitExceeded", EXECUTION_LIMIT)),
+        admitted => Ok(admitted),
+    }
 }
 
 async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
@@ -767,6 +790,9 @@ pub(crate) async fn stop_here(state: &AppState, arn: &str, error: Option<&str>, 
         )
         .await
         .map_err(ApiError::store_failure)?;
+    if stopped.as_ref().is_some_and(|r| !r.is_running()) {
+        state.accounts.open_executions.close(&e.arn);
+    }
     let stop_date = stopped.as_ref().and_then(|r| r.stop_date).or(e.stop_date).unwrap_or(now);
     let stop = StopRequest { error, cause };
     if !state.running.abort(&e.arn, stop.clone()) && e.is_running() {

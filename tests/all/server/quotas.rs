@@ -8,10 +8,12 @@ use super::tenants::{ACME, GLOBEX, TENANTS, start_tenants};
 use super::{ROLE, component};
 use crate::clients;
 
+/// A Standard execution that stays open a few seconds.
+const SHORT_WAIT: &str = r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "End": true}}}"#;
 const PASS: &str = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#;
 
 /// [`TENANTS`] with acme's quotas set.
-fn with_acme_quotas(quotas: &str) -> String {
+pub(super) fn with_acme_quotas(quotas: &str) -> String {
     TENANTS.replacen("\n\n[[tenant]]", &format!("\n[tenant.quotas]\n{quotas}\n\n[[tenant]]"), 1)
 }
 
@@ -67,7 +69,7 @@ async fn memory_past_the_tenants_maximum_is_refused() {
     server.shutdown().await.unwrap();
 }
 
-async fn create_slow(lambda: &aws_sdk_lambda::Client, name: &str) {
+pub(super) async fn create_slow(lambda: &aws_sdk_lambda::Client, name: &str) {
     lambda
         .create_function()
         .function_name(name)
@@ -165,5 +167,52 @@ async fn code_past_code_storage_mb_is_refused() {
         }
     }
     assert!(refused.is_some(), "the components take {used} bytes, not past 1 MiB: the test needs more code");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_executions_past_open_executions_are_refused_until_one_closes() {
+    let (server, _) = start_tenants(&with_acme_quotas("open_executions = 2")).await;
+    let (acme, globex) = (clients::sfn_once(&server.endpoint(), ACME), clients::sfn_once(&server.endpoint(), GLOBEX));
+    let wait = r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}"#;
+    let machine = |client: &aws_sdk_sfn::Client, name: &'static str, definition: &'static str, kind| {
+        let create = client.create_state_machine().name(name).definition(definition).role_arn(ROLE).r#type(kind);
+        async move { create.send().await.unwrap().state_machine_arn().to_string() }
+    };
+    use aws_sdk_sfn::types::StateMachineType::{Express, Standard};
+    let waits = machine(&acme, "waits", wait, Standard).await;
+    let passes = machine(&acme, "passes", PASS, Standard).await;
+    let express = machine(&acme, "quick", wait, Express).await;
+    let start = |arn: &str, name: &str| acme.start_execution().state_machine_arn(arn).name(name).send();
+    let first = start(&waits, "one").await.expect("the first of two").execution_arn().to_string();
+    start(&waits, "two").await.expect("the second of two");
+    start(&waits, "two").await.expect("an idempotent start of an open execution is not a new one");
+    let e = start(&waits, "three").await.unwrap_err();
+    assert_eq!(e.code(), Some("ExecutionLimitExceeded"), "{e:?}");
+    assert!(e.message().unwrap_or_default().contains("maximum number of running executions"), "{e:?}");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let e = start(&passes, "quick").await.unwrap_err();
+    assert_eq!(e.code(), Some("ExecutionLimitExceeded"), "any Standard machine of the tenant: {e:?}");
+    start(&express, "express").await.expect("Express executions are not open executions");
+    let other = machine(&globex, "waits", wait, Standard).await;
+    for name in ["a", "b", "c"] {
+        globex.start_execution().state_machine_arn(&other).name(name).send().await.expect("globex counts apart");
+    }
+
+    acme.stop_execution().execution_arn(&first).send().await.expect("StopExecution");
+    let short = machine(&acme, "short", SHORT_WAIT, Standard).await;
+    let done = start(&short, "short").await.expect("a stopped execution is no longer open");
+    let e = start(&waits, "four").await.unwrap_err();
+    assert_eq!(e.code(), Some("ExecutionLimitExceeded"), "two open again: {e:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let d = acme.describe_execution().execution_arn(done.execution_arn()).send().await.unwrap();
+        if *d.status() == aws_sdk_sfn::types::ExecutionStatus::Succeeded {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{d:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    start(&waits, "four").await.expect("a finished execution is no longer open");
     server.shutdown().await.unwrap();
 }

@@ -83,10 +83,15 @@ pub(super) async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, r
             Ok(r)
         }
         "Event" => {
-            let slots = state.invocation_slots();
+            let reserved = state.functions.reservations.get(&name);
+            let slots = state.functions.reservations.slots(&name).or_else(|| state.invocation_slots());
             let scale = state.config.wait_time_scale;
             let (registry, invocations) = (state.registry.clone(), state.invocations.clone());
             tokio::spawn(async move {
+                if reserved == Some(0) {
+                    tracing::info!(function = %function.name, "asynchronous invocation throttled: reserved concurrency 0");
+                    return;
+                }
                 // Queued behind the account's other invocations, as Lambda queues events.
                 let _slot = match slots {
                     Some(slots) => match slots.acquire_owned().await {
@@ -102,11 +107,14 @@ pub(super) async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, r
             Ok(r)
         }
         "RequestResponse" => {
-            let _slot = match state.invocation_slots() {
-                Some(slots) => Some(slots.try_acquire_owned().map_err(|_| {
-                    LambdaError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.")
+            let _slot = match (state.functions.reservations.slots(&name), state.invocation_slots()) {
+                (Some(reserved), _) => Some(reserved.try_acquire_owned().map_err(|_| super::concurrency::throttled())?),
+                (None, Some(slots)) => Some(slots.try_acquire_owned().map_err(|_| {
+                    let mut e = LambdaError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.");
+                    e.reason = Some("ConcurrentInvocationLimitExceeded");
+                    e
                 })?),
-                None => None,
+                (None, None) => None,
             };
             let req = stepbox_sandbox::Request { input: &input, context: context.clone(), limits: &function.limits, on_heartbeat: None };
             let inv = state.registry.sandbox().invoke(&function.function, req).await;

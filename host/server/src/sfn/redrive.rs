@@ -11,6 +11,7 @@ use stepbox_store::ExecutionRecord;
 use stepbox_types::ExecutionStatus;
 
 use super::{ApiError, ApiResult, Params, get_exec};
+use crate::tenants::quota::Admitted;
 use crate::{AppState, epoch};
 
 /// How long after its stop an execution can be redriven (AWS: 14 days).
@@ -81,6 +82,21 @@ pub(super) async fn redrive_execution(state: &AppState, p: Params<'_>) -> ApiRes
         return Err(ApiError::new("ExecutionNotRedrivable", reason));
     }
     let count = redrive_count(&e) + 1;
+    let admitted = super::admit_open(state, &e.arn)?;
+    let reopened = reopen(state, &e, count, now).await;
+    if admitted == Admitted::New && !matches!(reopened, Ok(true)) {
+        state.accounts.open_executions.close(&e.arn);
+    }
+    if !reopened? {
+        return Err(ApiError::new("ExecutionNotRedrivable", "Execution is RUNNING and cannot be redriven"));
+    }
+    crate::durable::redrive(state, &state.durability, &e.arn, now).await.map_err(ApiError::store_failure)?;
+    Ok(json!({"redriveDate": epoch(now)}))
+}
+
+/// Records the redrive of closed execution `e` (its `count`th) and makes it
+/// RUNNING again; false when another redrive did so meanwhile.
+async fn reopen(state: &AppState, e: &ExecutionRecord, count: u64, now: DateTime<Utc>) -> Result<bool, ApiError> {
     let store = &state.store;
     let last = store.last_event_id(&e.arn).await.map_err(ApiError::store_unreadable)?;
     let event = HistoryEvent {
@@ -111,9 +127,5 @@ pub(super) async fn redrive_execution(state: &AppState, p: Params<'_>) -> ApiRes
         )
         .await
         .map_err(ApiError::store_failure)?;
-    if !reopened.is_some_and(|r| r.is_running() && redrive_count(&r) == count) {
-        return Err(ApiError::new("ExecutionNotRedrivable", "Execution is RUNNING and cannot be redriven"));
-    }
-    crate::durable::redrive(state, &state.durability, &e.arn, now).await.map_err(ApiError::store_failure)?;
-    Ok(json!({"redriveDate": epoch(now)}))
+    Ok(reopened.is_some_and(|r| r.is_running() && redrive_count(&r) == count))
 }

@@ -89,6 +89,7 @@ pub(crate) struct AccountConfigs {
     by_account: Mutex<HashMap<String, Arc<ServerConfig>>>,
     pub(crate) start_rates: quota::StartRates,
     pub(crate) concurrency: quota::Concurrency,
+    pub(crate) open_executions: quota::OpenExecutions,
 }
 
 impl AccountConfigs {

@@ -1,6 +1,6 @@
 //! A tenant's quotas ([`Quotas`](super::Quotas)) as the APIs answer them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -24,6 +24,57 @@ impl Concurrency {
         }
         entry.1.clone()
     }
+}
+
+/// Standard executions open (RUNNING) on this host, per account: what
+/// `open_executions` bounds. An execution is counted from its start (or
+/// redrive, or its resumption at start-up) until it closes, however it
+/// closes (finished, stopped, failed to resume); counting by ARN makes every
+/// close idempotent.
+#[derive(Default)]
+pub(crate) struct OpenExecutions {
+    by_account: Mutex<HashMap<String, HashSet<String>>>,
+}
+
+/// Whether [`OpenExecutions::admit`] counted an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admitted {
+    /// Counted now: undo with [`OpenExecutions::close`] if it does not start.
+    New,
+    /// It was open already (an idempotent StartExecution).
+    AlreadyOpen,
+    /// `limit` executions are open: ExecutionLimitExceeded.
+    Refused,
+}
+
+impl OpenExecutions {
+    /// Counts execution `arn` open unless its account has `limit` open already
+    /// (no limit: always counted).
+    pub(crate) fn admit(&self, arn: &str, limit: Option<u64>) -> Admitted {
+        let mut map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        let open = map.entry(account_of(arn).to_string()).or_default();
+        if open.contains(arn) {
+            Admitted::AlreadyOpen
+        } else if limit.is_some_and(|limit| open.len() as u64 >= limit) {
+            Admitted::Refused
+        } else {
+            open.insert(arn.to_string());
+            Admitted::New
+        }
+    }
+
+    /// Execution `arn` is no longer open (a no-op if it was not counted).
+    pub(crate) fn close(&self, arn: &str) {
+        let mut map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = map.get_mut(account_of(arn)) {
+            open.remove(arn);
+        }
+    }
+}
+
+/// The account of an execution ARN (`arn:aws:states:REGION:ACCOUNT:execution:…`).
+fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or_default()
 }
 
 /// Executions started per second, per account: a token bucket holding up to
@@ -59,6 +110,22 @@ impl StartRates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_executions_are_counted_per_account_by_arn() {
+        let open = OpenExecutions::default();
+        let arn = |account: &str, name: &str| format!("arn:aws:states:us-east-1:{account}:execution:m:{name}");
+        assert_eq!(open.admit(&arn("111111111111", "a"), Some(2)), Admitted::New);
+        assert_eq!(open.admit(&arn("111111111111", "a"), Some(2)), Admitted::AlreadyOpen);
+        assert_eq!(open.admit(&arn("111111111111", "b"), Some(2)), Admitted::New);
+        assert_eq!(open.admit(&arn("111111111111", "c"), Some(2)), Admitted::Refused);
+        assert_eq!(open.admit(&arn("222222222222", "c"), Some(2)), Admitted::New, "another account counts apart");
+        open.close(&arn("111111111111", "a"));
+        open.close(&arn("111111111111", "a"));
+        assert_eq!(open.admit(&arn("111111111111", "c"), Some(2)), Admitted::New);
+        assert_eq!(open.admit(&arn("111111111111", "e"), Some(2)), Admitted::Refused, "a second close changed nothing");
+        assert_eq!(open.admit(&arn("111111111111", "d"), None), Admitted::New, "no limit");
+    }
 
     #[test]
     fn a_bucket_holds_rate_starts_and_refills_at_rate_a_second() {
