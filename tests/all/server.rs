@@ -24,6 +24,7 @@ mod lambda_versions;
 mod limits;
 mod memory_budget;
 mod mocks;
+mod metrics;
 mod presigned;
 mod quotas;
 mod reserved;

@@ -52,6 +52,8 @@ pub struct ExecutionOptions {
     /// of its `Execution`, `StateMachine`, `State`, `Task` and `Map` objects
     /// replace those of `$$` (in every state: a TestState run has one).
     pub context: Option<Map<String, Value>>,
+    /// Counts the states the execution enters (state transitions), nested ones included.
+    pub transitions: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// An outcome's status is a closed one: Succeeded, Failed, TimedOut or Aborted.

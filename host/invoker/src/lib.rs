@@ -54,8 +54,33 @@ pub struct SandboxInvoker {
     tables: Option<dynamodb::Tables>,
 }
 
-/// The semaphore an account's Task invocations each hold a permit of while they run.
-pub type Admission = Arc<dyn Fn(&str) -> Option<Arc<tokio::sync::Semaphore>> + Send + Sync>;
+/// The slots an account's Task invocations each hold one of while they run.
+pub type Admission = Arc<dyn Fn(&str) -> Option<Slots>+ Send + Sync>;
+
+/// An account's invocation slots, and how many invocations wait for one.
+#[derive(Clone)]
+pub struct Slots {
+    pub semaphore: Arc<tokio::sync::Semaphore>,
+    pub waiting: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Slots {
+    /// One slot, counted among the waiting while it waits.
+    pub async fn acquire(self) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        if let Ok(permit) = self.semaphore.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _waiting = Waiting(self.waiting.clone());
+        self.semaphore.acquire_owned().await
+    }
+}
 
 /// The slots of function NAME when it has reserved concurrency: a Task
 /// past them fails `Lambda.TooManyRequestsException`, as a throttled Lambda does.
@@ -231,7 +256,7 @@ impl TaskInvoker for SandboxInvoker {
             };
             let _slot = match slots {
                 Some(slots) => Some(
-                    slots.acquire_owned().await.map_err(|_| TaskFailure::new("States.Runtime", "the server is stopping"))?,
+                    slots.acquire().await.map_err(|_| TaskFailure::new("States.Runtime", "the server is stopping"))?,
                 ),
                 None => None,
             };

@@ -120,6 +120,11 @@ impl Sandbox {
         &self.inner.config
     }
 
+    /// Instances running now (of [`SandboxConfig::max_concurrent_instances`]).
+    pub fn instances_in_use(&self) -> usize {
+        (self.inner.config.max_concurrent_instances as usize).saturating_sub(self.inner.instances.available_permits())
+    }
+
     /// The wasmtime engine (for benchmarks comparing against raw wasmtime).
     pub fn engine(&self) -> &wasmtime::Engine {
         &self.inner.engine

@@ -221,6 +221,8 @@ pub(crate) fn spawn_run(
     state.running.insert(&arn, tx);
     // Open until it finishes (already counted when started or redriven).
     state.accounts.open_executions.admit(&arn, None);
+    let account = crate::tenants::quota::account_of(&arn);
+    options.transitions = Some(state.accounts.metrics.transitions(account));
     options.abort = Some(rx);
     options.suspend_waits_over = Some(durability.config.suspend_waits_over);
     tokio::spawn(async move {
@@ -245,7 +247,7 @@ pub(crate) fn spawn_run(
         durability.answers.forget(&arn);
         match progress {
             Progress::Finished(outcome) => {
-                state.accounts.open_executions.close(&arn);
+                closed(&state, &arn, outcome.status.as_str());
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
                 // The last events and the status in one write (with the
                 // record itself when that is still to be inserted); the
@@ -308,10 +310,10 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
     }
     // Died after recording the terminal event but before the status: close it from the event.
     if let Some(last) = store.last_event(arn).await?
-        && let Some(close) = closing(&last)
+        && let Some((close, status)) = closing(&last)
     {
         store.update_execution(arn, close).await?;
-        state.accounts.open_executions.close(arn);
+        closed(state, arn, status);
         return Ok(());
     }
     run_from_store(state, durability, record, None).await
@@ -387,7 +389,7 @@ async fn fail_unresumable(
     why: &str,
 ) -> Result<(), StoreError> {
     tracing::error!(execution = %record.arn, "cannot resume: {why}");
-    state.accounts.open_executions.close(&record.arn);
+    closed(state, &record.arn, ExecutionStatus::Failed.as_str());
     let cause = format!("stepbox could not resume the execution after a restart: {why}");
     let failed = Box::new(move |r: &mut ExecutionRecord| {
         r.status = ExecutionStatus::Failed.as_str().into();
@@ -399,8 +401,16 @@ async fn fail_unresumable(
     Ok(())
 }
 
-/// The record change a terminal event implies.
-fn closing(last: &HistoryEvent) -> Option<stepbox_store::Change> {
+/// Execution `arn` closed with `status`: no longer open, and counted closed
+/// (once, however many of its closes are seen).
+pub(crate) fn closed(state: &AppState, arn: &str, status: &str) {
+    if state.accounts.open_executions.close(arn) {
+        state.accounts.metrics.closed(arn, status);
+    }
+}
+
+/// The record change a terminal event implies, and the status it closes with.
+fn closing(last: &HistoryEvent) -> Option<(stepbox_store::Change, &'static str)> {
     let status = match last.event_type {
         EventType::ExecutionSucceeded => ExecutionStatus::Succeeded,
         EventType::ExecutionFailed => ExecutionStatus::Failed,
@@ -413,14 +423,15 @@ fn closing(last: &HistoryEvent) -> Option<stepbox_store::Change> {
     let field = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_string);
     let (output, error, cause) = (field("output"), field("error"), field("cause"));
     let stop = last.timestamp;
-    Some(Box::new(move |r: &mut ExecutionRecord| {
+    let change: stepbox_store::Change = Box::new(move |r: &mut ExecutionRecord| {
         r.status = status.into();
         r.output = output;
         r.error = error;
         r.cause = cause;
         r.stop_date = Some(stop);
         r.wake_at = None;
-    }))
+    });
+    Some((change, status))
 }
 
 /// StopExecution of an execution that has no task (suspended on a timer):

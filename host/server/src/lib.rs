@@ -8,6 +8,7 @@
 //!   (see [`lambda`]); functions created there are what Task states' Lambda
 //!   ARNs resolve to (one [`Registry`] shared with the engine).
 //! * `GET /health`.
+//! * `GET /metrics` (Prometheus' text format; see [`metrics`]).
 //! * The web console under `/console/` (see [`console`]).
 //!
 //! State lives in `stepbox-store`, behind its [`Stores`] traits: in memory
@@ -22,6 +23,7 @@ mod console;
 pub mod durable;
 pub mod items;
 pub mod lambda;
+mod metrics;
 mod nested;
 mod routing;
 pub mod sfn;
@@ -84,6 +86,8 @@ pub struct ServerConfig {
     /// With tenants (`serve --tenants FILE`) every request is authenticated
     /// and acts as its tenant's account; without, single-user mode.
     pub tenants: Option<Arc<tenants::TenantSet>>,
+    /// `GET /metrics` is served unsigned to loopback peers (else: admin keys only).
+    pub metrics_from_loopback: bool,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +103,7 @@ impl Default for ServerConfig {
             tables: Vec::new(),
             connections: ConnectionLimits::default(),
             tenants: None,
+            metrics_from_loopback: true,
         }
     }
 }
@@ -151,8 +156,10 @@ impl AppState {
         store: Arc<dyn Stores>,
         durability: Arc<durable::Durability>,
     ) -> Self {
-        let invocations = Arc::new(console::Invocations::default());
+        let accounts: Arc<tenants::AccountConfigs> = Default::default();
         let functions = Arc::new(lambda::FunctionTable::default());
+        accounts.metrics.bind(&config.identity.account, Arc::downgrade(&functions));
+        let invocations = Arc::new(console::Invocations::with_metrics(accounts.metrics.clone()));
         let mut invoker = SandboxInvoker::new(registry.clone())
             .with_observer(invocations.clone())
             .with_identity(config.identity.clone())
@@ -166,7 +173,6 @@ impl AppState {
         invoker = invoker.with_function_states(Arc::new(move |name| table.upgrade()?.unavailable(name)));
         let table = Arc::downgrade(&functions);
         invoker = invoker.with_routes(Arc::new(move |name, qualifier| table.upgrade()?.route(name, qualifier)));
-        let accounts: Arc<tenants::AccountConfigs> = Default::default();
         let table = Arc::downgrade(&functions);
         invoker = invoker.with_reservations(Arc::new(move |name| table.upgrade()?.reservations.slots(name)));
         if let Some(set) = config.tenants.clone() {
@@ -176,7 +182,7 @@ impl AppState {
             invoker = invoker.with_admission(Arc::new(move |account| {
                 let limit = set.current().by_account(account)?.quotas.concurrent_invocations;
                 let reserved = table.upgrade()?.reserved_by(Some(account));
-                Some(slots.concurrency.semaphore(account, lambda::concurrency::unreserved(limit, reserved)))
+                Some(slots.concurrency.slots(account, lambda::concurrency::unreserved(limit, reserved)))
             }));
         }
         let clock: Arc<dyn Clock> = Arc::new(TokioClock);
@@ -275,11 +281,11 @@ impl AppState {
     }
 
     /// With tenants, the slots of this account's invocations (`concurrent_invocations`).
-    pub(crate) fn invocation_slots(&self) -> Option<Arc<tokio::sync::Semaphore>> {
+    pub(crate) fn invocation_slots(&self) -> Option<stepbox_invoker::Slots> {
         let t = self.tenant()?;
         let reserved = self.functions.reserved_by(Some(&t.account));
         let limit = lambda::concurrency::unreserved(t.quotas.concurrent_invocations, reserved);
-        Some(self.accounts.concurrency.semaphore(&t.account, limit))
+        Some(self.accounts.concurrency.slots(&t.account, limit))
     }
 
     /// With tenants, the tenant whose account this state is in (as the
@@ -421,7 +427,7 @@ async fn handle(state: AppState, req: Request<Incoming>, peer: SocketAddr) -> Re
     let path = req.uri().path().to_string();
     let target = header(&req, "x-amz-target").unwrap_or_default();
     let request_id = stepbox_asl::uuid_v4();
-    let mut response = route(state, req, &request_id).await;
+    let mut response = route(state, req, &request_id, peer).await;
     if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", v);
     }
@@ -432,21 +438,29 @@ async fn handle(state: AppState, req: Request<Incoming>, peer: SocketAddr) -> Re
     response
 }
 
-async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+async fn route(state: AppState, req: Request<Incoming>, request_id: &str, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_string();
+    let metrics = path == "/metrics" && req.method() == Method::GET;
+    if metrics && state.config.metrics_from_loopback && peer.ip().is_loopback() {
+        return metrics::serve(&state);
+    }
     if path == "/health" && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return json_response(StatusCode::OK, "application/json", &serde_json::json!({"status": "ok"}));
     }
     if path == "/console" || path.starts_with("/console/") {
-        // The console reads every account's data and cannot sign requests:
-        // it is single-user mode's only.
-        if state.config.tenants.is_some() {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                "application/json",
-                &serde_json::json!({"__type": "UnknownOperationException", "message": "the console is not served with --tenants"}),
-            );
+        // With tenants, the console's data endpoints are signed (the page
+        // signs with the key entered in it) and answer the caller's account.
+        if state.config.tenants.is_none() || !console::signed(&path) {
+            return console::handle(state, req.map(ReqBody::Streaming)).await;
         }
+        let req = match tenants::authenticate(&state, req).await {
+            Ok(req) => req,
+            Err(refused) => return refused,
+        };
+        let state = match req.extensions().get::<tenants::Caller>().and_then(|c| c.account()) {
+            Some(account) => state.for_account(account),
+            None => state,
+        };
         return console::handle(state, req).await;
     }
     let req = match tenants::authenticate(&state, req).await {
@@ -457,6 +471,9 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str) -> Res
         Some(account) => state.for_account(account),
         None => state,
     };
+    if metrics {
+        return metrics::handle(&state, &req);
+    }
     if path.starts_with("/2015-03-31/functions") || lambda::concurrency::is_concurrency_path(&path) {
         return lambda::handle(state, req, request_id).await;
     }

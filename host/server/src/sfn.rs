@@ -142,6 +142,7 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<B
         && let Some(tenant) = state.tenant()
         && !state.accounts.start_rates.take(&tenant.account, tenant.quotas.start_rate, state.clock.now())
     {
+        state.accounts.metrics.throttled(&tenant.account, "start_rate");
         return ApiError::new("ThrottlingException", "Rate exceeded").response();
     }
     let p = Params(&input);
@@ -621,7 +622,9 @@ async fn start_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         Start::Answered(result) => result,
         Start::Recording(recording, answer, admitted) => {
             let recorded = recording.await;
-            if admitted == Admitted::New && !matches!(recorded, Ok(Ok(()))) {
+            if matches!(recorded, Ok(Ok(()))) {
+                state.accounts.metrics.started(&answer.arn, "STANDARD");
+            } else if admitted == Admitted::New {
                 state.accounts.open_executions.close(&answer.arn);
             }
             answer.of(recorded)
@@ -681,7 +684,10 @@ const EXECUTION_LIMIT: &str = "The maximum number of running executions has been
 pub(crate) fn admit_open(state: &AppState, arn: &str) -> Result<Admitted, ApiError> {
     let limit = state.tenant().map(|t| t.quotas.open_executions);
     match state.accounts.open_executions.admit(arn, limit) {
-        Admitted::Refused => Err(ApiError::new("ExecutionLimitExceeded", EXECUTION_LIMIT)),
+        Admitted::Refused => {
+            state.accounts.metrics.throttled(&state.config.identity.account, "open_executions");
+            Err(ApiError::new("ExecutionLimitExceeded", EXECUTION_LIMIT))
+        }
         admitted => Ok(admitted),
     }
 }
@@ -701,9 +707,12 @@ async fn start_sync_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let sm = &target.machine;
     let mocks = test_case::mocks(state, &sm.name, case, &definition)?;
     let arn = express::execution_arn(state, &sm.name, &name);
-    let options = ExecutionOptions { mocks, ..target.execution_options(name.clone(), &arn) };
+    let transitions = Some(state.accounts.metrics.transitions(&state.config.identity.account));
+    let options = ExecutionOptions { mocks, transitions, ..target.execution_options(name.clone(), &arn) };
     let started = std::time::Instant::now();
+    state.accounts.metrics.started(&arn, "EXPRESS");
     let outcome = state.engine.start(definition, input, options, Arc::new(stepbox_engine::NullSink)).await;
+    state.accounts.metrics.closed(&arn, outcome.status.as_str());
     let mut out = json!({
         "executionArn": arn,
         "stateMachineArn": sm.arn,
@@ -791,7 +800,7 @@ pub(crate) async fn stop_here(state: &AppState, arn: &str, error: Option<&str>, 
         .await
         .map_err(ApiError::store_failure)?;
     if stopped.as_ref().is_some_and(|r| !r.is_running()) {
-        state.accounts.open_executions.close(&e.arn);
+        crate::durable::closed(state, &e.arn, ExecutionStatus::Aborted.as_str());
     }
     let stop_date = stopped.as_ref().and_then(|r| r.stop_date).or(e.stop_date).unwrap_or(now);
     let stop = StopRequest { error, cause };

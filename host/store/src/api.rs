@@ -244,6 +244,10 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
     }
     /// Whether the last write failed and none succeeded since (a full disk).
     fn writes_failing(&self) -> bool;
+    /// How long writes took from their submission until durable.
+    fn commit_latency(&self) -> crate::LatencySnapshot {
+        crate::LatencySnapshot::default()
+    }
     /// Resolves once a (tiny) write is durable: whether the store writes now.
     async fn check_writable(&self) -> R<()>;
 }
@@ -507,6 +511,9 @@ impl Stores for Store {
     }
     fn writes_failing(&self) -> bool {
         Store::writes_failing(self)
+    }
+    fn commit_latency(&self) -> crate::LatencySnapshot {
+        Store::commit_latency(self)
     }
     async fn check_writable(&self) -> R<()> {
         Store::check_writable(self).await

@@ -21,6 +21,8 @@ pub type Commit<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>
 mod cache;
 mod catalog;
 mod executions;
+mod latency;
+pub use latency::{CommitLatency, LatencySnapshot};
 pub(crate) mod keys;
 mod leases;
 mod migrate;
@@ -90,6 +92,8 @@ pub struct Store {
     pub(crate) shared: bool,
     /// The leases this host holds there.
     pub(crate) held: Arc<leases::Held>,
+    /// How long writes take to be durable.
+    commit_latency: Arc<CommitLatency>,
 }
 
 impl Store {
@@ -128,6 +132,7 @@ impl Store {
             evicting: Arc::default(),
             shared,
             held: Arc::default(),
+            commit_latency: Arc::default(),
         };
         if shared {
             // Another host's executions are in no filter of this one: every
@@ -193,7 +198,19 @@ impl Store {
 
     /// Queues `op` at the backend; `done` is told once it is durable.
     pub(crate) fn write(&self, op: crate::backend::WriteOp, done: crate::backend::Done) {
-        self.backend.write(op, done)
+        let (started, latency) = (std::time::Instant::now(), self.commit_latency.clone());
+        self.backend.write(
+            op,
+            Box::new(move |r| {
+                latency.observe(started.elapsed());
+                done(r)
+            }),
+        )
+    }
+
+    /// How long writes took from their submission until durable.
+    pub fn commit_latency(&self) -> LatencySnapshot {
+        self.commit_latency.snapshot()
     }
 
     /// Queues `op`; the returned future resolves with its result once durable.
@@ -214,7 +231,7 @@ impl Store {
         let slot: Arc<Mutex<Option<Result<T, StoreError>>>> = Arc::new(Mutex::new(None));
         let (tx, rx) = tokio::sync::oneshot::channel();
         let op_slot = slot.clone();
-        self.backend.write(
+        self.write(
             Box::new(move |w| {
                 let r = op(w);
                 let failed = r.as_ref().err().cloned();

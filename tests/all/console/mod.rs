@@ -9,6 +9,7 @@
 //! `target/console-screenshots/`.
 
 mod cdp;
+mod tenants;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -68,7 +68,11 @@ async fn unsigned_requests_are_refused_in_each_apis_shape() {
     assert_eq!(raw(server.addr, health).await.0, 200, "health answers unsigned");
     let console = "GET /console/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     let (status, _, body) = raw(server.addr, console).await;
-    assert_eq!(status, 404, "the console (every account's data, unsigned) is not served with tenants: {body}");
+    assert_eq!(status, 200, "the console's page (no data) is served unsigned: {body}");
+    let data = "GET /console/api/invocations?functionName=f HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let (status, head, body) = raw(server.addr, data).await;
+    assert_eq!(status, 400, "the console's data is not: {head}\n{body}");
+    assert!(head.to_ascii_lowercase().contains("x-amzn-errortype: missingauthenticationtokenexception"), "{head}");
     server.shutdown().await.unwrap();
 }
 

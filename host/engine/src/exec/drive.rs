@@ -154,6 +154,7 @@ impl Engine {
             root: sm.clone(),
             resume_from: Mutex::new(resume.and_then(|r| r.checkpoint.clone())),
             suspend_over: opts.suspend_waits_over,
+            transitions: opts.transitions.clone(),
             deadline: sm
                 .timeout_seconds
                 .map(|s| start + chrono::Duration::seconds(s as i64)),

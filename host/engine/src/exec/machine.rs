@@ -111,6 +111,9 @@ impl Walk {
     /// (unless a restart found it recorded) and its [`Entry`].
     fn enter(&self, st: &State, input: &Value, frame: &mut Frame, resumed: Option<Checkpoint>, after_effect: bool) -> Entry {
         let ex = &self.ex;
+        if let Some(t) = &ex.transitions {
+            t.fetch_add(1, Ordering::Relaxed);
+        }
         let re = self.reentry(st, input, frame, resumed, after_effect);
         let id = match re.recorded {
             Some(id) => id,

@@ -44,6 +44,8 @@ pub(super) struct Exec {
     /// Where a resumed run starts (taken by the first top-level state).
     pub(super) resume_from: Mutex<Option<Checkpoint>>,
     pub(super) suspend_over: Option<Duration>,
+    /// Counts states entered (see [`ExecutionOptions::transitions`](crate::ExecutionOptions::transitions)).
+    pub(super) transitions: Option<Arc<AtomicU64>>,
     /// When the execution times out (`TimeoutSeconds`): a suspended run wakes by then.
     pub(super) deadline: Option<DateTime<Utc>>,
     /// Set by a Wait that suspends the run; `suspend_signal` wakes the driver.

@@ -9,6 +9,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("assets/style.css")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("assets/app.js")),
     ("api.js", "text/javascript; charset=utf-8", include_str!("assets/api.js")),
+    ("sigv4.js", "text/javascript; charset=utf-8", include_str!("assets/sigv4.js")),
     ("ui.js", "text/javascript; charset=utf-8", include_str!("assets/ui.js")),
     ("status.js", "text/javascript; charset=utf-8", include_str!("assets/status.js")),
     ("graph.js", "text/javascript; charset=utf-8", include_str!("assets/graph.js")),

@@ -50,11 +50,20 @@ impl Record {
 #[derive(Default)]
 pub struct Invocations {
     by_function: Mutex<HashMap<String, VecDeque<Record>>>,
+    /// Told of every invocation too.
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl Invocations {
+    pub(crate) fn with_metrics(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Invocations { metrics: Some(metrics), ..Default::default() }
+    }
+
     /// Keeps `invocation` of `function` (the function's base name: versions share it).
     pub fn record(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation) {
+        if let Some(m) = &self.metrics {
+            m.invoked(function, context, invocation);
+        }
         let name = function.name.split(':').next().unwrap_or(&function.name).to_string();
         let record = Record {
             time: chrono::Utc::now(),

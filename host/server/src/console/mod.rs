@@ -23,16 +23,22 @@ pub mod prices;
 pub(crate) use invocations::Invocations;
 
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use crate::{AppState, Body, BodyError, SFN_BODY_LIMIT, json_response, read_body};
+use crate::{AppState, Body, BodyError, ReqBody, SFN_BODY_LIMIT, json_response, read_body};
 
 /// The pages' path prefixes under `/console/` (the empty one is the home page).
 const PAGES: [&str; 3] = ["state-machines/", "executions/", "functions/"];
 
-pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<Body> {
+/// Whether a console path needs the caller's signature with tenants: its
+/// data endpoints do; the pages, their assets and `api/auth` (which says
+/// whether requests are signed) do not.
+pub(crate) fn signed(path: &str) -> bool {
+    path.starts_with("/console/api/") && path != "/console/api/auth"
+}
+
+pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let Some(rest) = path.strip_prefix("/console/") else {
         return redirect("/console/");
@@ -45,6 +51,10 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
         };
     }
     match (req.method().clone(), rest) {
+        (Method::GET, "api/auth") => {
+            let auth = if state.config.tenants.is_some() { "sigv4" } else { "none" };
+            json_response(StatusCode::OK, "application/json", &json!({ "auth": auth }))
+        }
         (Method::POST, "api/graph") => graph(&state, req).await,
         (Method::GET, "api/task-tokens") => task_tokens(&state, &req),
         (Method::GET, "api/invocations") => recent_invocations(&state, &req),
@@ -59,8 +69,8 @@ pub(crate) async fn handle(state: AppState, req: Request<Incoming>) -> Response<
     }
 }
 
-async fn graph(state: &AppState, req: Request<Incoming>) -> Response<Body> {
-    let body = match read_body(req.map(crate::ReqBody::Streaming), SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
+async fn graph(state: &AppState, req: Request<ReqBody>) -> Response<Body> {
+    let body = match read_body(req, SFN_BODY_LIMIT, state.config.connections.body_read_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(limit)) => return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("a definition is at most {limit} bytes")),
         Err(BodyError::TimedOut(t)) => return error(StatusCode::REQUEST_TIMEOUT, &crate::body_timeout_message(t)),
@@ -76,24 +86,34 @@ async fn graph(state: &AppState, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// A query parameter's decoded value.
-fn param(req: &Request<Incoming>, key: &str) -> Option<String> {
+fn param<B>(req: &Request<B>, key: &str) -> Option<String> {
     let query = req.uri().query().unwrap_or("");
     query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| crate::lambda::percent_decode(v))
 }
 
-fn recent_invocations(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+/// With tenants, whether the caller's account may see execution `arn`'s data.
+fn own_execution(state: &AppState, arn: &str) -> bool {
+    state.scope_account().is_none_or(|account| crate::tenants::quota::account_of(arn) == account)
+}
+
+fn recent_invocations(state: &AppState, req: &Request<ReqBody>) -> Response<Body> {
+    let own_function = |name: &str| state.scope_account().is_none_or(|a| state.functions.owner(name).as_deref() == Some(a));
     let list = match (param(req, "functionName"), param(req, "executionArn")) {
-        (Some(name), _) => state.invocations.of_function(&name),
-        (None, Some(arn)) => state.invocations.of_execution(&arn),
+        (Some(name), _) if own_function(&name) => state.invocations.of_function(&name),
+        (None, Some(arn)) if own_execution(state, &arn) => state.invocations.of_execution(&arn),
+        (Some(_), _) | (None, Some(_)) => Vec::new(),
         (None, None) => return error(StatusCode::BAD_REQUEST, "functionName or executionArn is required"),
     };
     json_response(StatusCode::OK, "application/json", &json!({ "invocations": list }))
 }
 
-fn task_tokens(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+fn task_tokens(state: &AppState, req: &Request<ReqBody>) -> Response<Body> {
     let Some(arn) = param(req, "executionArn") else {
         return error(StatusCode::BAD_REQUEST, "executionArn is required");
     };
+    if !own_execution(state, &arn) {
+        return json_response(StatusCode::OK, "application/json", &json!({ "tokens": [] }));
+    }
     let tokens: Vec<_> =
         state.callbacks.waiting_for(&arn).into_iter().map(|(token, name)| json!({"taskToken": token, "stateName": name})).collect();
     json_response(StatusCode::OK, "application/json", &json!({ "tokens": tokens }))

@@ -84,7 +84,14 @@ pub(super) async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, r
         }
         "Event" => {
             let reserved = state.functions.reservations.get(&name);
-            let slots = state.functions.reservations.slots(&name).or_else(|| state.invocation_slots());
+            let account_slots = state.invocation_slots();
+            let slots = match state.functions.reservations.slots(&name) {
+                Some(semaphore) => {
+                    let waiting = account_slots.map(|s| s.waiting).unwrap_or_default();
+                    Some(stepbox_invoker::Slots { semaphore, waiting })
+                }
+                None => account_slots,
+            };
             let scale = state.config.wait_time_scale;
             let (registry, invocations) = (state.registry.clone(), state.invocations.clone());
             tokio::spawn(async move {
@@ -94,7 +101,7 @@ pub(super) async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, r
                 }
                 // Queued behind the account's other invocations, as Lambda queues events.
                 let _slot = match slots {
-                    Some(slots) => match slots.acquire_owned().await {
+                    Some(slots) => match slots.acquire().await {
                         Ok(slot) => Some(slot),
                         Err(_) => return,
                     },
@@ -108,8 +115,12 @@ pub(super) async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, r
         }
         "RequestResponse" => {
             let _slot = match (state.functions.reservations.slots(&name), state.invocation_slots()) {
-                (Some(reserved), _) => Some(reserved.try_acquire_owned().map_err(|_| super::concurrency::throttled())?),
-                (None, Some(slots)) => Some(slots.try_acquire_owned().map_err(|_| {
+                (Some(reserved), _) => Some(reserved.try_acquire_owned().map_err(|_| {
+                    state.accounts.metrics.throttled(&state.config.identity.account, "reserved_concurrency");
+                    super::concurrency::throttled()
+                })?),
+                (None, Some(slots)) => Some(slots.semaphore.try_acquire_owned().map_err(|_| {
+                    state.accounts.metrics.throttled(&state.config.identity.account, "concurrent_invocations");
                     let mut e = LambdaError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.");
                     e.reason = Some("ConcurrentInvocationLimitExceeded");
                     e

@@ -36,7 +36,9 @@ pub(crate) fn start(
     let start_date = Utc::now();
     let (tx, rx) = watch::channel(None);
     state.running.insert(&arn, tx);
-    let options = ExecutionOptions { abort: Some(rx), mocks, ..target.execution_options(name, &arn) };
+    let transitions = Some(state.accounts.metrics.transitions(&state.config.identity.account));
+    let options = ExecutionOptions { abort: Some(rx), mocks, transitions, ..target.execution_options(name, &arn) };
+    state.accounts.metrics.started(&arn, "EXPRESS");
     let st = state.clone();
     let exec_arn = arn.clone();
     tokio::spawn(async move {
@@ -46,6 +48,7 @@ pub(crate) fn start(
             error = outcome.error.as_deref().unwrap_or(""), "express execution finished"
         );
         st.running.remove(&exec_arn);
+        st.accounts.metrics.closed(&exec_arn, outcome.status.as_str());
     });
     Ok(json!({"executionArn": arn, "startDate": epoch(start_date)}))
 }

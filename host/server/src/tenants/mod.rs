@@ -20,7 +20,7 @@ use stepbox_types::Identity;
 
 use crate::ServerConfig;
 
-pub(crate) use auth::authenticate;
+pub(crate) use auth::{Api, authenticate};
 pub use config::{KeyOwner, Quotas, Tenant, TenantsConfig, TenantsError};
 
 /// The tenants in force: a file's, replaced whole by [`reload`](Self::reload).
@@ -90,6 +90,8 @@ pub(crate) struct AccountConfigs {
     pub(crate) start_rates: quota::StartRates,
     pub(crate) concurrency: quota::Concurrency,
     pub(crate) open_executions: quota::OpenExecutions,
+    /// What each account did (`GET /metrics`).
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AccountConfigs {

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use stepbox_invoker::Slots;
 use tokio::sync::Semaphore;
 
 /// Sandbox instances running at once, per account: `concurrent_invocations`
@@ -11,18 +12,28 @@ use tokio::sync::Semaphore;
 /// function API's synchronous Invoke is TooManyRequestsException without one.
 #[derive(Default)]
 pub(crate) struct Concurrency {
-    by_account: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
+    by_account: Mutex<HashMap<String, (u32, Slots)>>,
 }
 
 impl Concurrency {
-    /// `account`'s permits for `limit` at once (new ones once a reload changed the limit).
-    pub(crate) fn semaphore(&self, account: &str, limit: u32) -> Arc<Semaphore> {
+    /// `account`'s slots for `limit` at once (new ones once a reload changed the limit).
+    pub(crate) fn slots(&self, account: &str, limit: u32) -> Slots {
         let mut map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(account.to_string()).or_insert_with(|| (limit, Arc::new(Semaphore::new(limit as usize))));
+        let new = || Arc::new(Semaphore::new(limit as usize));
+        let entry = map
+            .entry(account.to_string())
+            .or_insert_with(|| (limit, Slots { semaphore: new(), waiting: Arc::default() }));
         if entry.0 != limit {
-            *entry = (limit, Arc::new(Semaphore::new(limit as usize)));
+            entry.0 = limit;
+            entry.1.semaphore = new();
         }
         entry.1.clone()
+    }
+
+    /// Invocations waiting for a slot, per account.
+    pub(crate) fn waiting(&self) -> HashMap<String, usize> {
+        let map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(a, (_, s))| (a.clone(), s.waiting.load(std::sync::atomic::Ordering::Relaxed))).collect()
     }
 }
 
@@ -63,17 +74,21 @@ impl OpenExecutions {
         }
     }
 
-    /// Execution `arn` is no longer open (a no-op if it was not counted).
-    pub(crate) fn close(&self, arn: &str) {
+    /// Execution `arn` is no longer open; false if it was not counted.
+    pub(crate) fn close(&self, arn: &str) -> bool {
         let mut map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(open) = map.get_mut(account_of(arn)) {
-            open.remove(arn);
-        }
+        map.get_mut(account_of(arn)).is_some_and(|open| open.remove(arn))
+    }
+
+    /// Open executions per account.
+    pub(crate) fn counts(&self) -> HashMap<String, usize> {
+        let map = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(a, open)| (a.clone(), open.len())).collect()
     }
 }
 
 /// The account of an execution ARN (`arn:aws:states:REGION:ACCOUNT:execution:…`).
-fn account_of(arn: &str) -> &str {
+pub(crate) fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
@@ -120,8 +135,8 @@ mod tests {
         assert_eq!(open.admit(&arn("111111111111", "b"), Some(2)), Admitted::New);
         assert_eq!(open.admit(&arn("111111111111", "c"), Some(2)), Admitted::Refused);
         assert_eq!(open.admit(&arn("222222222222", "c"), Some(2)), Admitted::New, "another account counts apart");
-        open.close(&arn("111111111111", "a"));
-        open.close(&arn("111111111111", "a"));
+        assert!(open.close(&arn("111111111111", "a")));
+        assert!(!open.close(&arn("111111111111", "a")));
         assert_eq!(open.admit(&arn("111111111111", "c"), Some(2)), Admitted::New);
         assert_eq!(open.admit(&arn("111111111111", "e"), Some(2)), Admitted::Refused, "a second close changed nothing");
         assert_eq!(open.admit(&arn("111111111111", "d"), None), Admitted::New, "no limit");

@@ -1,5 +1,18 @@
-// Every request the console makes goes through request(): one place to add
-// authentication (a tenant's SigV4 signature) when the server asks for it.
+// Every request the console makes goes through request(): signed (SigV4,
+// see sigv4.js) with the key entered in the page when the server has tenants.
+
+import { credentials, sign } from './sigv4.js';
+
+let mode;
+
+// 'sigv4' when the server has tenants (every request signed), else 'none'.
+export async function authMode() {
+  if (!mode) {
+    const r = await fetch('/console/api/auth', { cache: 'no-store' });
+    mode = (await r.json()).auth;
+  }
+  return mode;
+}
 
 export class ApiError extends Error {
   constructor(status, type, message) {
@@ -9,13 +22,20 @@ export class ApiError extends Error {
   }
 }
 
-async function request(url, init = {}) {
-  const response = await fetch(url, { ...init, headers: { ...(init.headers || {}) }, cache: 'no-store' });
+async function request(url, init = {}, service = 'console') {
+  let headers = { ...(init.headers || {}) };
+  const creds = credentials();
+  if (creds && (await authMode()) === 'sigv4') {
+    headers = await sign(creds, service, init.method || 'GET', url, headers, init.body || '');
+  }
+  const response = await fetch(url, { ...init, headers, cache: 'no-store' });
   const text = await response.text();
   const type = response.headers.get('content-type') || '';
   const body = type.includes('json') && text ? JSON.parse(text) : text;
   if (!response.ok) {
-    const name = (body && (body.__type || body.Type)) || `HTTP ${response.status}`;
+    // The error's name: the x-amzn-ErrorType header (the function API's body only says "User").
+    const header = (response.headers.get('x-amzn-errortype') || '').split(':')[0];
+    const name = header || (body && (body.__type || body.Type)) || `HTTP ${response.status}`;
     const message = (body && (body.message || body.Message)) || String(body);
     throw new ApiError(response.status, String(name).split('#').pop(), message);
   }
@@ -28,7 +48,7 @@ export function sfn(operation, params = {}) {
     method: 'POST',
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AWSStepFunctions.${operation}` },
     body: JSON.stringify(params),
-  });
+  }, 'states');
 }
 
 // Every page of a paginated Step Functions list.
@@ -45,7 +65,7 @@ export async function sfnAll(operation, params, key, limit = 1000) {
 
 // A GET on the Lambda-compatible function API.
 export function lambda(path) {
-  return request(`/2015-03-31/functions${path}`);
+  return request(`/2015-03-31/functions${path}`, {}, 'lambda');
 }
 
 // The console's own read-only endpoints.
