@@ -14,6 +14,7 @@ use stepbox_tests::shared_sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod bindings;
+mod distributed_map;
 mod dynamodb;
 mod express;
 mod hostile;

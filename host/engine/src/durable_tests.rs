@@ -588,6 +588,7 @@ async fn an_activity_task_is_offered_again_unless_a_worker_took_it() {
             activities: Some(activities.clone()),
             executions: None,
             objects: None,
+            map_runs: None,
         })
     };
     for taken_before_the_crash in [false, true] {

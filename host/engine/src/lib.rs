@@ -21,8 +21,10 @@
 //!   "An error occurred while executing the state 'X' (entered at the event id #N). …" cause.
 //! * Map iterations and Parallel branches run as tokio tasks (bounded by
 //!   MaxConcurrency, or [`EngineConfig::max_map_concurrency`] when it is 0).
-//!   DISTRIBUTED Map runs its iterations as child executions whose events are
-//!   not recorded in the parent history (MapRunStarted/MapRunSucceeded are).
+//!   A DISTRIBUTED Map's iterations record no events in the parent history
+//!   (MapRunStarted/MapRunSucceeded/MapRunFailed are); with a [`MapRuns`]
+//!   service (`Services::map_runs`, the server's) each is a child execution
+//!   it starts, else they run inside the parent as an INLINE Map's do.
 //!   A Map's ItemReader and ResultWriter use [`Objects`] (`Services::objects`).
 //! * JSONPath workflow variables (`Assign`, `$name` references) are supported;
 //!   JSONata expressions are not evaluated yet (such states fail with
@@ -37,6 +39,7 @@ pub mod durable;
 mod exec;
 pub mod execution;
 pub mod history;
+pub mod map_runs;
 pub mod mock;
 pub mod objects;
 pub mod random;
@@ -48,6 +51,7 @@ pub use durable::{Checkpoint, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig};
 pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 pub use mock::{MockedResponse, Mocks, TaskMocks};
+pub use map_runs::{MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
 pub use objects::{ObjectFailure, ObjectInfo, Objects};
 pub use random::{Random, SeededRandom, ThreadRandom};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};

@@ -25,11 +25,14 @@ pub struct Services {
     pub executions: Option<Arc<dyn Executions>>,
     /// Buckets a Map's ItemReader reads and its ResultWriter writes; none: such Maps fail.
     pub objects: Option<Arc<dyn crate::objects::Objects>>,
+    /// A DISTRIBUTED Map's children as executions of their own; none: they
+    /// run inside the parent, as an INLINE Map's iterations.
+    pub map_runs: Option<Arc<dyn crate::map_runs::MapRuns>>,
 }
 
 impl Default for Services {
     fn default() -> Self {
-        Services { callbacks: Arc::new(MemoryCallbacks::new()), activities: None, executions: None, objects: None }
+        Services { callbacks: Arc::new(MemoryCallbacks::new()), activities: None, executions: None, objects: None, map_runs: None }
     }
 }
 

@@ -249,6 +249,7 @@ pub(crate) fn spawn_run(
             Progress::Finished(outcome) => {
                 closed(&state, &arn, outcome.status.as_str());
                 tracing::info!(execution = %arn, status = outcome.status.as_str(), "execution finished");
+                state.running.finished(&arn, &outcome);
                 // The last events and the status in one write (with the
                 // record itself when that is still to be inserted); the
                 // writer logs a failure, so the task need not wait. If the

@@ -23,6 +23,7 @@ mod console;
 pub mod durable;
 pub mod items;
 pub mod lambda;
+mod map_runs;
 mod metrics;
 mod nested;
 mod routing;
@@ -132,6 +133,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// With tenants: each account's configuration (see [`for_account`](Self::for_account)).
     pub(crate) accounts: Arc<tenants::AccountConfigs>,
+    /// Distributed Map runs (DescribeMapRun, ListMapRuns, UpdateMapRun).
+    pub(crate) map_runs: Arc<map_runs::MapRunTable>,
 }
 
 impl AppState {
@@ -189,6 +192,7 @@ impl AppState {
         let activities = Arc::new(MemoryActivities::with_clock(clock.clone()));
         let nested = Arc::new(nested::ServerExecutions::default());
         let callbacks = Arc::new(MemoryCallbacks::new());
+        let map_runs = Arc::new(map_runs::MapRunTable::new(nested.clone()));
         let services = Services {
             callbacks: Arc::new(answers::Handing { inner: callbacks.clone(), answers: durability.answers.clone() }),
             activities: Some(activities.clone()),
@@ -197,6 +201,7 @@ impl AppState {
                 .buckets
                 .clone()
                 .map(|dir| Arc::new(stepbox_invoker::Buckets::new(dir)) as Arc<dyn stepbox_engine::Objects>),
+            map_runs: Some(map_runs.clone()),
         };
         let engine = Engine::with_config(
             Arc::new(invoker),
@@ -228,6 +233,7 @@ impl AppState {
             invocations,
             clock,
             accounts,
+            map_runs,
         };
         let _ = nested.parts.set(nested::Parts {
             engine: Arc::downgrade(&state.engine),
@@ -244,6 +250,7 @@ impl AppState {
             invocations: state.invocations.clone(),
             clock: state.clock.clone(),
             accounts: state.accounts.clone(),
+            map_runs: state.map_runs.clone(),
         });
         state
     }

@@ -38,6 +38,7 @@ pub(crate) struct Parts {
     pub invocations: Arc<crate::console::Invocations>,
     pub clock: Arc<dyn stepbox_engine::Clock>,
     pub accounts: Arc<crate::tenants::AccountConfigs>,
+    pub map_runs: Arc<crate::map_runs::MapRunTable>,
 }
 
 /// [`Executions`] over the server's StartExecution.
@@ -46,20 +47,13 @@ pub(crate) struct ServerExecutions {
     pub parts: OnceLock<Parts>,
 }
 
-/// A record's status once the execution has ended.
-fn status(s: &str) -> Option<ExecutionStatus> {
-    s.parse::<ExecutionStatus>().ok().filter(|s| s.is_closed())
-}
-
-impl Executions for ServerExecutions {
-    fn start(&self, _: &dyn ChildRunner, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
-        // The parent runs through an AppState, which holds the engine.
-        let Some((p, engine)) = self.parts.get().and_then(|p| Some((p, p.engine.upgrade()?))) else {
-            return Box::pin(std::future::ready(Err(TaskFailure::new("States.Runtime", "the server is not ready"))));
-        };
-        let state = AppState {
+impl ServerExecutions {
+    /// The server's state, once it is built (the engine is held weakly).
+    pub(crate) fn state(&self) -> Option<AppState> {
+        let p = self.parts.get()?;
+        Some(AppState {
             config: p.config.clone(),
-            engine,
+            engine: p.engine.upgrade()?,
             registry: p.registry.clone(),
             store: p.store.clone(),
             activities: p.activities.clone(),
@@ -74,6 +68,21 @@ impl Executions for ServerExecutions {
             invocations: p.invocations.clone(),
             clock: p.clock.clone(),
             accounts: p.accounts.clone(),
+            map_runs: p.map_runs.clone(),
+        })
+    }
+}
+
+/// A record's status once the execution has ended.
+fn status(s: &str) -> Option<ExecutionStatus> {
+    s.parse::<ExecutionStatus>().ok().filter(|s| s.is_closed())
+}
+
+impl Executions for ServerExecutions {
+    fn start(&self, _: &dyn ChildRunner, req: ChildRequest) -> BoxFuture<'static, Result<StartedChild, TaskFailure>> {
+        // The parent runs through an AppState, which holds the engine.
+        let Some(state) = self.state() else {
+            return Box::pin(std::future::ready(Err(TaskFailure::new("States.Runtime", "the server is not ready"))));
         };
         // With tenants, a child runs in its parent's account, and only there.
         let state = match state.config.tenants.is_some().then(|| stepbox_store::arn_account(&req.parent_execution_arn)).flatten() {

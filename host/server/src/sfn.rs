@@ -2,6 +2,7 @@
 
 mod express;
 pub(crate) mod test_case;
+mod map_runs;
 mod members;
 mod redrive;
 pub(crate) use redrive::redrive_count;
@@ -70,6 +71,8 @@ type ApiResult = Result<Value, ApiError>;
 #[derive(Default)]
 pub struct Running {
     aborts: Mutex<HashMap<String, watch::Sender<Option<StopRequest>>>>,
+    /// Who waits for an execution of this server to finish (a map run's children).
+    watchers: Mutex<HashMap<String, Vec<tokio::sync::oneshot::Sender<stepbox_engine::ExecutionOutcome>>>>,
 }
 
 impl Running {
@@ -81,6 +84,24 @@ impl Running {
     }
     pub(crate) fn remove(&self, arn: &str) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
+    }
+    /// Resolves with the outcome of execution `arn` when a run of it on this
+    /// server finishes (not when it is stopped while suspended: look at its record too).
+    pub(crate) fn watch(&self, arn: &str) -> tokio::sync::oneshot::Receiver<stepbox_engine::ExecutionOutcome> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner()).entry(arn.to_string()).or_default().push(tx);
+        rx
+    }
+    /// Tells execution `arn`'s watchers how it ended.
+    pub(crate) fn finished(&self, arn: &str, outcome: &stepbox_engine::ExecutionOutcome) {
+        let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
+        for tx in watchers.into_iter().flatten() {
+            let _ = tx.send(outcome.clone());
+        }
+    }
+    /// Stops watching execution `arn`.
+    pub(crate) fn unwatch(&self, arn: &str) {
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
     }
     pub(crate) fn abort(&self, arn: &str, stop: StopRequest) -> bool {
         match self.aborts.lock().unwrap_or_else(|e| e.into_inner()).get(arn) {
@@ -161,6 +182,9 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<B
         "StopExecution" => stop_execution(&state, p).await,
         "RedriveExecution" => redrive::redrive_execution(&state, p).await,
         "ListExecutions" => list_executions(&state, p).await,
+        "DescribeMapRun" => map_runs::describe_map_run(&state, p).await,
+        "ListMapRuns" => map_runs::list_map_runs(&state, p).await,
+        "UpdateMapRun" => map_runs::update_map_run(&state, p).await,
         "GetExecutionHistory" => get_execution_history(&state, p).await,
         "TagResource" => tag_resource(&state, p).await,
         "UntagResource" => untag_resource(&state, p).await,
@@ -416,6 +440,9 @@ async fn describe_state_machine(state: &AppState, p: Params<'_>) -> ApiResult {
 /// The definition the execution ran with (its version's, or the revision it started from).
 async fn describe_state_machine_for_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let exec = get_exec(state, p.str("executionArn")?).await?;
+    if let Some(run) = map_runs::map_run_of(&exec) {
+        return Ok(map_runs::child_state_machine(&exec, run));
+    }
     let sm = get_sm(state, &exec.state_machine_arn).await?;
     let mut out = json!({
         "stateMachineArn": sm.arn,
@@ -758,6 +785,9 @@ async fn describe_execution(state: &AppState, p: Params<'_>) -> ApiResult {
         "inputDetails": {"included": true},
     });
     redrive::put_redrive(&mut out, &e);
+    if let Some(run) = map_runs::map_run_of(&e) {
+        out["mapRunArn"] = json!(run);
+    }
     if let Some(d) = e.stop_date {
         out["stopDate"] = epoch(d);
     }
@@ -822,19 +852,26 @@ fn put_qualifiers(out: &mut Value, e: &ExecutionRecord) {
 
 /// Executions of a state machine, or of one version or alias of it.
 async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
-    let arn = p.str("stateMachineArn")?;
-    let (base, qualifier) = versions::split_qualifier(arn)?;
-    let sm = get_sm(state, base).await?;
-    if MachineType::Express.is(&sm.kind) {
-        return Err(ApiError::new(
-            "StateMachineTypeNotSupported",
-            "This operation is not supported by this type of state machine",
-        ));
-    }
+    let (listed, qualifier, map_run) = match (p.opt_str("stateMachineArn")?, p.opt_str("mapRunArn")?) {
+        (Some(arn), None) => {
+            let (base, qualifier) = versions::split_qualifier(arn)?;
+            let sm = get_sm(state, base).await?;
+            if MachineType::Express.is(&sm.kind) {
+                return Err(ApiError::new(
+                    "StateMachineTypeNotSupported",
+                    "This operation is not supported by this type of state machine",
+                ));
+            }
+            (sm.arn, qualifier.map(|q| (q, arn)), None)
+        }
+        (None, Some(run)) => (map_runs::listed_machine(state, run)?, None, Some(run)),
+        _ => return Err(ApiError::validation("Must specify exactly one of stateMachineArn or mapRunArn")),
+    };
     let through = |e: &ExecutionRecord| match qualifier {
         None => true,
-        Some(_) => e.state_machine_version_arn.as_deref() == Some(arn) || e.state_machine_alias_arn.as_deref() == Some(arn),
+        Some((_, arn)) => e.state_machine_version_arn.as_deref() == Some(arn) || e.state_machine_alias_arn.as_deref() == Some(arn),
     };
+    let of_run = |e: &ExecutionRecord| map_run.is_none_or(|r| map_runs::map_run_of(e) == Some(r));
     let filter = p.opt_str("statusFilter")?;
     let redriven = p.opt_str("redriveFilter")?;
     if let Some(f) = filter
@@ -847,12 +884,18 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
     }
     // A cursor, not an offset: executions started between two pages (listed
     // newest first) would shift an offset.
-    let what = format!("exec{}{}{}", filter.unwrap_or(""), qualifier.map_or("", |q| q.as_str()), redriven.unwrap_or(""));
+    let what = format!(
+        "exec{}{}{}{}",
+        filter.unwrap_or(""),
+        qualifier.map_or("", |(q, _)| q.as_str()),
+        redriven.unwrap_or(""),
+        map_run.map_or("", |r| r.rsplit(':').next().unwrap_or(""))
+    );
     let before = token_number(p, &what)?;
     let (items, next) = state
         .store
-        .list_executions_page(&sm.arn, before, p.max_results()?, &mut |e| {
-            filter.is_none_or(|f| e.status == f) && through(e) && redrive::redrive_filter(redriven, e)
+        .list_executions_page(&listed, before, p.max_results()?, &mut |e| {
+            filter.is_none_or(|f| e.status == f) && through(e) && of_run(e) && redrive::redrive_filter(redriven, e)
         })
         .await
         .map_err(ApiError::store_unreadable)?;

@@ -7,6 +7,17 @@ use crate::template::Template;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+/// An ItemProcessor as a definition of its own: without its
+/// ProcessorConfig, with the query language it inherits.
+fn standalone(pv: &Value, ql: QueryLanguage) -> Arc<str> {
+    let mut m = pv.as_object().cloned().unwrap_or_default();
+    m.remove("ProcessorConfig");
+    if ql == QueryLanguage::Jsonata && !m.contains_key("QueryLanguage") {
+        m.insert("QueryLanguage".into(), Value::String("JSONata".into()));
+    }
+    Arc::from(Value::Object(m).to_string())
+}
+
 impl Builder {
     /// `None` when neither or both of ItemProcessor and Iterator are given,
     /// or the processor cannot be built.
@@ -48,10 +59,12 @@ impl Builder {
             );
         }
         let processor = processor?;
+        let processor_definition = (mode == MapMode::Distributed).then(|| standalone(pv, self.top_ql));
         Some(StateKind::Map(Box::new(MapSpec {
             processor: Arc::new(processor),
             mode,
             execution_type,
+            processor_definition,
             items_path,
             item_selector,
             max_concurrency,

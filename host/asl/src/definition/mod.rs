@@ -135,6 +135,10 @@ pub struct MapSpec {
     pub processor: std::sync::Arc<StateMachine>,
     pub mode: MapMode,
     pub execution_type: Option<String>,
+    /// A DISTRIBUTED Map's ItemProcessor as a state machine definition of
+    /// its own (JSON text, without ProcessorConfig, with the QueryLanguage
+    /// it inherits): what its child executions record and resume from.
+    pub processor_definition: Option<std::sync::Arc<str>>,
     /// ItemsPath (JSONPath mode); `None` = `$`.
     pub items_path: Option<JsonPath>,
     /// ItemSelector or legacy Parameters.

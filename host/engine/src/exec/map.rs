@@ -3,6 +3,7 @@
 //! iterations themselves run in [`super::fanout`].
 
 use super::batch::batch_items;
+use super::children;
 use super::running::{Frame, NULL, ts};
 use super::failure::Failure;
 use super::fanout::MapFanOut;
@@ -13,6 +14,7 @@ use super::step::{StateResult, Step};
 use super::variables::Variables;
 use super::writer::{MapRun, Writer};
 use crate::history::EventType;
+use crate::map_runs::{MapRunLimits, MapRunStatus};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::time::Duration;
@@ -83,18 +85,33 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
             },
         };
         let kept: Vec<Value> = if writer.as_ref().is_some_and(Writer::needs_inputs) { inputs.clone() } else { Vec::new() };
-        let fan = MapFanOut {
-            ex: ex.clone(),
-            processor: spec.processor.clone(),
-            name: st.name.clone(),
-            silent: frame.silent || distributed,
-            vars: vars.inner(),
-            base_prev: frame.prev,
-            queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
-            stop_on_failure: !limits.tolerant(),
+        let (mut fan, names, guard, limits) = match ex.services.map_runs.as_ref().filter(|_| distributed) {
+            Some(runs) => {
+                let c = children::run_children(ex, spec, runs, &run_arn, inputs, limits.for_run(), frame.prev).await;
+                let now = Limits::of_run(&c.guard.run.limits().borrow());
+                (c.fan, c.names, Some(c.guard), now)
+            }
+            None => {
+                let fan = MapFanOut {
+                    ex: ex.clone(),
+                    processor: spec.processor.clone(),
+                    name: st.name.clone(),
+                    silent: frame.silent || distributed,
+                    vars: vars.inner(),
+                    base_prev: frame.prev,
+                    queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
+                    stop_on_failure: !limits.tolerant(),
+                };
+                let fan = fan.run(limits.runners.min(n), n).await;
+                (fan, (0..n).map(|_| stepbox_asl::uuid_v4()).collect(), None, limits)
+            }
         };
-        let mut fan = fan.run(limits.runners.min(n), n).await;
         frame.prev = fan.last_prev.max(frame.prev);
+        let end = |status| {
+            if let Some(g) = guard {
+                g.end(status)
+            }
+        };
         match limits.exceeded(fan.failed, n, fan.first_failure.take()) {
             None => {
                 let results = match &writer {
@@ -102,9 +119,9 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     Some(w) => {
                         let run = MapRun {
                             arn: &run_arn,
-                            child_sm_arn: run_arn.replacen(":mapRun:", ":stateMachine:", 1).rsplit_once(':').map(|(a, _)| a.to_string()).unwrap_or_default(),
+                            child_sm_arn: children::child_state_machine_arn(&run_arn),
                             inputs: &kept,
-                            names: (0..n).map(|_| stepbox_asl::uuid_v4()).collect(),
+                            names,
                         };
                         w.finish(ex.services.objects.as_deref(), &run, fan)
                     }
@@ -112,11 +129,13 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 let results = match results {
                     Ok(r) => r,
                     Err(f) => {
+                        end(MapRunStatus::Failed);
                         let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
                         ex.clock.sleep(d).await;
                         continue;
                     }
                 };
+                end(MapRunStatus::Succeeded);
                 if distributed {
                     ex.emit(frame, EventType::MapRunSucceeded, || None);
                 }
@@ -124,6 +143,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 return map_output(s, results, input, vars);
             }
             Some(f) => {
+                end(MapRunStatus::Failed);
                 let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
                 ex.clock.sleep(d).await;
             }
@@ -252,6 +272,8 @@ struct Limits {
     tol_pct: Option<f64>,
     /// Iterations running at once (MaxConcurrency, bounded by the engine's limit).
     runners: usize,
+    /// MaxConcurrency as given (0: none).
+    max_concurrency: u32,
 }
 
 impl Limits {
@@ -267,7 +289,26 @@ impl Limits {
         let mc = limit_number(s, &spec.max_concurrency, LimitField::CONCURRENCY, sc)?.unwrap_or(0.0);
         let most = s.ex.config.max_map_concurrency;
         let runners = if mc >= 1.0 { (mc as usize).min(most) } else { most }.max(1);
-        Ok(Limits { tol_count, tol_pct, runners })
+        Ok(Limits { tol_count, tol_pct, runners, max_concurrency: mc.max(0.0) as u32 })
+    }
+
+    /// What a map run starts with.
+    fn for_run(&self) -> MapRunLimits {
+        MapRunLimits {
+            max_concurrency: self.max_concurrency,
+            tolerated_failure_count: self.tol_count,
+            tolerated_failure_percentage: self.tol_pct,
+        }
+    }
+
+    /// A map run's limits as they are now (UpdateMapRun may have changed them).
+    fn of_run(l: &MapRunLimits) -> Limits {
+        Limits {
+            tol_count: l.tolerated_failure_count,
+            tol_pct: l.tolerated_failure_percentage,
+            runners: 0,
+            max_concurrency: l.max_concurrency,
+        }
     }
 
     /// Whether failures are tolerated at all (else the first one ends the run).

@@ -6,6 +6,7 @@
 //! [`jsonata`] holds the JSONata side of each step.
 
 mod batch;
+mod children;
 mod drive;
 mod running;
 mod failure;

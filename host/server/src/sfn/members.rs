@@ -1,7 +1,7 @@
 //! The members of every Step Functions request and their shapes (the API
 //! reference's), checked before the operation runs.
 
-use crate::shape::Shape::{self, Bool, Enum, Int, List, Str, Struct};
+use crate::shape::Shape::{self, Bool, Double, Enum, Int, List, Str, Struct};
 
 type Members = &'static [(&'static str, Shape)];
 
@@ -89,6 +89,14 @@ pub(crate) fn of(op: &str) -> Option<Members> {
             ("nextToken", Str),
             ("mapRunArn", Str),
             ("redriveFilter", Enum(&["REDRIVEN", "NOT_REDRIVEN"])),
+        ],
+        "DescribeMapRun" => &[("mapRunArn", Str)],
+        "ListMapRuns" => &[("executionArn", Str), ("maxResults", Int), ("nextToken", Str)],
+        "UpdateMapRun" => &[
+            ("mapRunArn", Str),
+            ("maxConcurrency", Int),
+            ("toleratedFailurePercentage", Double),
+            ("toleratedFailureCount", Int),
         ],
         "GetExecutionHistory" => &[
             ("executionArn", Str),

@@ -1,0 +1,249 @@
+//! A distributed Map run's children as executions of their own, started by
+//! the [`MapRuns`](crate::map_runs::MapRuns) service: runner tasks share a
+//! queue of children, runner `k` taking one only while `k` is below the
+//! run's current MaxConcurrency (UpdateMapRun may raise or lower it).
+
+use super::failure::Failure;
+use super::running::Exec;
+use super::fanout::{FanResults, Span};
+use crate::clock::Clock;
+use crate::execution::ExecutionStatus;
+use crate::map_runs::{MAX_CHILDREN_AT_ONCE, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
+use crate::services::ChildOutcome;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use stepbox_asl::MapSpec;
+
+/// The children of one map run.
+pub(super) struct ChildFan {
+    pub(super) run: Arc<dyn MapRun>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) queue: Mutex<std::iter::Enumerate<std::vec::IntoIter<MapChild>>>,
+    pub(super) total: usize,
+    /// Runners at once when MaxConcurrency is 0.
+    pub(super) default_bound: usize,
+    failed: AtomicUsize,
+    stop: AtomicBool,
+    stopped: tokio::sync::Notify,
+}
+
+/// One finished child.
+struct Done {
+    index: usize,
+    result: Result<Value, Failure>,
+    span: Span,
+}
+
+/// Children running at once under `limits`.
+pub(super) fn concurrency(limits: &MapRunLimits, default_bound: usize) -> usize {
+    match limits.max_concurrency {
+        0 => default_bound,
+        n => n.min(MAX_CHILDREN_AT_ONCE) as usize,
+    }
+    .max(1)
+}
+
+/// Whether `failed` of `total` children exceed `limits`' tolerance (none
+/// tolerated: any failure does).
+pub(super) fn exceeds(limits: &MapRunLimits, failed: usize, total: usize) -> bool {
+    let (count, pct) = (limits.tolerated_failure_count, limits.tolerated_failure_percentage);
+    if failed == 0 {
+        return false;
+    }
+    let over_count = count.is_some_and(|c| failed as f64 > c);
+    let over_pct = pct.is_some_and(|p| failed as f64 * 100.0 / total.max(1) as f64 > p);
+    match (count, pct) {
+        (None, None) => true,
+        (Some(_), Some(_)) => over_count && over_pct,
+        _ => over_count || over_pct,
+    }
+}
+
+/// A child's outcome as the Map sees it: its output, or its error and cause.
+fn result_of(o: ChildOutcome) -> Result<Value, Failure> {
+    match o.status {
+        ExecutionStatus::Succeeded => Ok(o.output.unwrap_or(Value::Null)),
+        status => Err(Failure {
+            error: o.error.or_else(|| (status == ExecutionStatus::TimedOut).then(|| "States.Timeout".into())),
+            cause: o.cause,
+            nulls: false,
+        }),
+    }
+}
+
+impl ChildFan {
+    pub(super) fn new(run: Arc<dyn MapRun>, clock: Arc<dyn Clock>, children: Vec<MapChild>, default_bound: usize) -> Self {
+        ChildFan {
+            run,
+            clock,
+            total: children.len(),
+            queue: Mutex::new(children.into_iter().enumerate()),
+            default_bound,
+            failed: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            stopped: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn next_child(&self) -> Option<(usize, MapChild)> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).next()
+    }
+
+    /// Waits until runner `k` may take a child; `false` once the run stops.
+    async fn admitted(&self, k: usize, limits: &mut tokio::sync::watch::Receiver<MapRunLimits>) -> bool {
+        loop {
+            if self.stop.load(Ordering::Acquire) {
+                return false;
+            }
+            if k < concurrency(&limits.borrow_and_update(), self.default_bound) {
+                return true;
+            }
+            tokio::select! {
+                changed = limits.changed() => if changed.is_err() { return true },
+                _ = self.stopped.notified() => {}
+            }
+        }
+    }
+
+    async fn runner(self: Arc<Self>, k: usize) -> Vec<Done> {
+        let mut limits = self.run.limits();
+        let mut done = Vec::new();
+        while self.admitted(k, &mut limits).await {
+            let Some((index, child)) = self.next_child() else { break };
+            let start = self.clock.now();
+            let result = result_of(self.run.run_child(child).await);
+            let span = Span { start, stop: self.clock.now() };
+            if result.is_err() {
+                let failed = self.failed.fetch_add(1, Ordering::AcqRel) + 1;
+                if exceeds(&limits.borrow(), failed, self.total) {
+                    self.stop.store(true, Ordering::Release);
+                    self.stopped.notify_waiters();
+                }
+            }
+            done.push(Done { index, result, span });
+        }
+        done
+    }
+
+    /// Runs the children until all have ended or the failures exceed what
+    /// the run tolerates (the running ones are then aborted).
+    pub(super) async fn run(self, base_prev: u64) -> FanResults {
+        let n = self.total;
+        let this = Arc::new(self);
+        let mut set = tokio::task::JoinSet::new();
+        for k in 0..n.min(MAX_CHILDREN_AT_ONCE as usize) {
+            set.spawn(this.clone().runner(k));
+        }
+        let mut out = FanResults {
+            results: vec![Value::Null; n],
+            runs: vec![None; n],
+            failed: 0,
+            first_failure: None,
+            last_prev: base_prev,
+        };
+        while let Some(j) = set.join_next().await {
+            let done = match j {
+                Ok(x) => x,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => continue,
+            };
+            for d in done {
+                out.runs[d.index] = Some((d.result.is_ok(), d.span));
+                match d.result {
+                    Ok(v) => out.results[d.index] = v,
+                    Err(f) => {
+                        out.failed += 1;
+                        out.results[d.index] = f.as_output();
+                        out.first_failure.get_or_insert(f);
+                    }
+                }
+            }
+            if this.stop.load(Ordering::Acquire) {
+                set.abort_all();
+            }
+        }
+        out
+    }
+}
+
+/// Ends the map run as ABORTED unless it was ended otherwise (the parent
+/// stopped while its children ran).
+pub(super) struct RunGuard {
+    pub(super) run: Arc<dyn MapRun>,
+    ended: bool,
+}
+
+impl RunGuard {
+    pub(super) fn new(run: Arc<dyn MapRun>) -> Self {
+        RunGuard { run, ended: false }
+    }
+    pub(super) fn end(mut self, status: MapRunStatus) {
+        self.ended = true;
+        self.run.end(status);
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.run.end(MapRunStatus::Aborted);
+        }
+    }
+}
+
+/// What a map run's children came to, their names, and the run (to end).
+pub(super) struct Children {
+    pub(super) fan: FanResults,
+    pub(super) names: Vec<String>,
+    pub(super) guard: RunGuard,
+}
+
+/// Starts the map run `run_arn` on `runs` and runs its children to their end.
+pub(super) async fn run_children(
+    ex: &Arc<Exec>,
+    spec: &MapSpec,
+    runs: &Arc<dyn MapRuns>,
+    run_arn: &str,
+    inputs: Vec<Value>,
+    limits: MapRunLimits,
+    base_prev: u64,
+) -> Children {
+    let batched = spec.item_batcher.is_some();
+    let names: Vec<String> = inputs.iter().map(|_| stepbox_asl::uuid_v4()).collect();
+    let children: Vec<MapChild> = inputs
+        .into_iter()
+        .zip(&names)
+        .map(|(input, name)| {
+            let items = if batched { input.get("Items").and_then(Value::as_array).map_or(0, Vec::len) } else { 1 };
+            MapChild { name: name.clone(), input, items }
+        })
+        .collect();
+    let start = MapRunStart {
+        map_run_arn: run_arn.to_string(),
+        execution_arn: ex.arn.clone(),
+        child_state_machine_arn: child_state_machine_arn(run_arn),
+        express: spec.execution_type.as_deref() == Some("EXPRESS"),
+        processor: spec.processor.clone(),
+        processor_definition: spec.processor_definition.clone().unwrap_or_else(|| Arc::from("{}")),
+        limits,
+        executions: children.len(),
+        items: children.iter().map(|c| c.items).sum(),
+        writes_results: spec.result_writer.as_ref().is_some_and(|w| w.get("Resource").is_some()),
+        start_date: ex.clock.now(),
+    };
+    let run = runs.begin(start);
+    let guard = RunGuard::new(run.clone());
+    let fan = ChildFan::new(run, ex.clock.clone(), children, ex.config.max_map_concurrency);
+    Children { fan: fan.run(base_prev).await, names, guard }
+}
+
+/// A map run's children's state machine: `arn:…:stateMachine:MACHINE/LABEL`
+/// of `arn:…:mapRun:MACHINE/LABEL:ID`.
+pub(super) fn child_state_machine_arn(run_arn: &str) -> String {
+    run_arn
+        .replacen(":mapRun:", ":stateMachine:", 1)
+        .rsplit_once(':')
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_default()
+}
