@@ -12,6 +12,8 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
+mod distributed_map;
+
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 const ECHO: &str = "arn:aws:lambda:us-east-1:111111111111:function:echo";
 const PER_KIND: usize = 250;

@@ -12,7 +12,10 @@
 //! states after it that had run already run again with new events, and so
 //! does a Task in flight (at-least-once, as AWS documents for Lambda), never
 //! a Task that finished; a Map or
-//! Parallel restarts as a whole, Retry counters start over, and a Wait keeps
+//! Parallel restarts as a whole (a distributed Map run by a
+//! [`MapRuns`](crate::map_runs::MapRuns) service continues its map run:
+//! [`StateProgress::map_run`]), Retry counters continue (a Parallel's start
+//! over), and a Wait keeps
 //! its original due time (computed from the checkpoint's entry time). Event
 //! ids continue after the last recorded one.
 //!
@@ -62,6 +65,12 @@ pub struct StateProgress {
     pub picked_up: bool,
     /// The last sign of life (hand-out, pick-up, heartbeat): HeartbeatSeconds runs from here.
     pub alive_at: Option<DateTime<Utc>>,
+    /// A distributed Map's map run in progress (its ARN): a resume continues
+    /// it, its finished children are not run again.
+    pub map_run: Option<String>,
+    /// The execution's redrive count when that map run started or was last
+    /// redriven: a resume with a higher count redrives it.
+    pub map_run_redrives: u32,
 }
 
 fn time_json(t: &Option<DateTime<Utc>>) -> Value {
@@ -88,6 +97,8 @@ impl StateProgress {
             "submitted": self.submitted,
             "pickedUp": self.picked_up,
             "aliveAt": time_json(&self.alive_at),
+            "mapRun": self.map_run,
+            "mapRunRedrives": self.map_run_redrives,
         })
     }
 
@@ -107,6 +118,8 @@ impl StateProgress {
             submitted: v.get("submitted").filter(|s| !s.is_null()).cloned(),
             picked_up: v.get("pickedUp").and_then(Value::as_bool).unwrap_or(false),
             alive_at: time_from(v.get("aliveAt")),
+            map_run: text("mapRun"),
+            map_run_redrives: v.get("mapRunRedrives").and_then(Value::as_u64).unwrap_or(0) as u32,
         }
     }
 }
@@ -196,6 +209,8 @@ mod tests {
             submitted: Some(json!({"ExecutionArn": "x"})),
             picked_up: true,
             alive_at: Some(with_progress.entered_at),
+            map_run: Some("arn:aws:states:us-east-1:1:mapRun:m/Each:id".into()),
+            map_run_redrives: 1,
         };
         assert_eq!(Checkpoint::from_json(&with_progress.to_json()), Some(with_progress));
         assert_eq!(Checkpoint::from_json(&json!({"state": "x"})), None);

@@ -753,3 +753,39 @@ async fn a_crash_in_a_chain_without_checkpoints_reruns_it_from_the_last_one() {
     );
     assert_eq!(t.last(), Some(&"ExecutionSucceeded"));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_top_level_maps_retry_counters_survive_a_restart() {
+    let def = json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+            "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 10}],
+            "ItemProcessor": {"StartAt": "Work", "States": {
+                "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:flaky", "End": true}
+            }}}
+    }});
+    let sm = Arc::new(StateMachine::from_value(&def).unwrap_or_else(|d| panic!("{d:?}")));
+    let flaky = Arc::new(Flaky { calls: AtomicUsize::new(0), fail_first: 100 });
+    let journal = Arc::new(Journal::default());
+    // A manual clock that never advances: the run dies in the Map's first back-off.
+    let engine = Engine::new(flaky.clone(), ManualClock::new(t0()));
+    let input = json!({"items": [1]});
+    let run = tokio::spawn({
+        let (engine, journal, sm, input) = (engine.clone(), journal.clone(), sm.clone(), input.clone());
+        async move { engine.start_durable(sm, input, opts(None), journal).await }
+    });
+    let counted = |j: &Journal| {
+        j.log.lock().unwrap().iter().any(|e| matches!(e, Entry::Checkpoint(cp) if cp.progress.retry_counts == [1]))
+    };
+    while !counted(&journal) {
+        tokio::task::yield_now().await;
+    }
+    run.abort();
+    let _ = run.await;
+    tokio::task::yield_now().await;
+    let engine = Engine::new(flaky.clone(), ManualClock::auto(t0() + chrono::Duration::seconds(4)));
+    let Progress::Finished(outcome) = engine.resume(sm, journal.resume(input), opts(None), journal.clone()).await else {
+        panic!("suspended")
+    };
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "1 attempt + MaxAttempts 2 retries, across the restart");
+}

@@ -66,6 +66,7 @@ event_types! {
     MapRunStarted => Some("mapRunStartedEventDetails"),
     MapRunSucceeded => None,
     MapRunFailed => Some("mapRunFailedEventDetails"),
+    MapRunRedriven => Some("mapRunRedrivenEventDetails"),
     TaskScheduled => Some("taskScheduledEventDetails"),
     TaskStarted => Some("taskStartedEventDetails"),
     TaskSucceeded => Some("taskSucceededEventDetails"),

@@ -51,7 +51,7 @@ pub use durable::{Checkpoint, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig};
 pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 pub use mock::{MockedResponse, Mocks, TaskMocks};
-pub use map_runs::{MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
+pub use map_runs::{Continues, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
 pub use objects::{ObjectFailure, ObjectInfo, Objects};
 pub use random::{Random, SeededRandom, ThreadRandom};
 pub use history::{Details, EventType, HistoryEvent, HistorySink, NullSink, VecSink};

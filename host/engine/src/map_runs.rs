@@ -45,6 +45,19 @@ impl MapRunStatus {
     }
 }
 
+/// Whether a map run is new or continues one recorded before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Continues {
+    /// A new map run: every child runs.
+    New,
+    /// The execution resumed after a restart: finished children keep their
+    /// outcome, running ones are waited for, the others run.
+    Resumed,
+    /// The execution was redriven: succeeded children keep their output,
+    /// failed and aborted ones are redriven, the others run.
+    Redriven,
+}
+
 /// A map run about to start its children.
 #[derive(Clone)]
 pub struct MapRunStart {
@@ -65,6 +78,7 @@ pub struct MapRunStart {
     pub items: usize,
     /// A ResultWriter writes the children's results.
     pub writes_results: bool,
+    pub continues: Continues,
     pub start_date: DateTime<Utc>,
 }
 
@@ -75,6 +89,28 @@ pub struct MapChild {
     pub input: Value,
     /// The items it takes (its batch's size, else 1).
     pub items: usize,
+}
+
+/// The name of child `index` of map run `map_run_arn`: the same for the
+/// same run and index, so a continued run finds the children it started.
+pub fn child_name(map_run_arn: &str, index: usize) -> String {
+    let id = map_run_arn.rsplit(':').next().unwrap_or_default();
+    let fnv = |seed: u64| {
+        let mut h = seed;
+        for b in id.bytes().chain(index.to_le_bytes()) {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        h
+    };
+    let (a, b) = (fnv(0xcbf29ce484222325), fnv(0x84222325cbf29ce4));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// Starts map runs (the server: DescribeMapRun, ListMapRuns, UpdateMapRun).

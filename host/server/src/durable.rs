@@ -350,7 +350,13 @@ async fn run_from_store(
     if let (Some(at), Some(cp)) = (redriven, checkpoint.as_mut()) {
         cp.entered_event_id = last_event_id + 1;
         cp.entered_at = at;
-        cp.progress = Default::default();
+        // Retry counters start over; a distributed Map's map run goes on
+        // (its failed and pending children run again, not all).
+        cp.progress = stepbox_engine::StateProgress {
+            map_run: cp.progress.map_run.take(),
+            map_run_redrives: cp.progress.map_run_redrives,
+            ..Default::default()
+        };
     }
     let resume = Resume { input: input.clone(), start_date: redriven.unwrap_or(record.start_date), checkpoint, last_event_id };
     let sm_name = StateMachineArn::parse(&record.state_machine_arn)

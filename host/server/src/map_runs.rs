@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use stepbox_engine::{
-    BoxFuture, ChildOutcome, ExecutionOptions, ExecutionOutcome, MapChild, MapRun, MapRunLimits, MapRunStart,
+    BoxFuture, ChildOutcome, Continues, ExecutionOptions, ExecutionOutcome, MapChild, MapRun, MapRunLimits, MapRunStart,
     MapRunStatus, MapRuns, NullSink,
 };
 use stepbox_store::ExecutionRecord;
@@ -85,6 +85,9 @@ pub(crate) struct Entry {
     pub start_date: DateTime<Utc>,
     pub limits: watch::Sender<MapRunLimits>,
     pub progress: Mutex<Progress>,
+    /// Times the run was redriven (with its execution), and when last.
+    pub redrive_count: u32,
+    pub redrive_date: Option<DateTime<Utc>>,
     start: MapRunStart,
     /// Where its children's state comes from (weakly: the table is the
     /// engine's, and a state holds the engine).
@@ -135,11 +138,15 @@ impl MapRunTable {
 
 impl MapRuns for MapRunTable {
     fn begin(&self, start: MapRunStart) -> Arc<dyn MapRun> {
+        // A continued run (resumed or redriven) keeps its ARN, start date and
+        // place in ListMapRuns.
+        let before = self.get(&start.map_run_arn);
+        let redriven = start.continues == Continues::Redriven;
         let entry = Arc::new(Entry {
             arn: start.map_run_arn.clone(),
             execution_arn: start.execution_arn.clone(),
             child_state_machine_arn: start.child_state_machine_arn.clone(),
-            start_date: start.start_date,
+            start_date: before.as_ref().map_or(start.start_date, |b| b.start_date),
             limits: watch::channel(start.limits).0,
             progress: Mutex::new(Progress {
                 status: MapRunStatus::Running,
@@ -147,16 +154,17 @@ impl MapRuns for MapRunTable {
                 executions: Counts { total: start.executions as u64, ..Counts::default() },
                 items: Counts { total: start.items as u64, ..Counts::default() },
             }),
+            redrive_count: before.as_ref().map_or(0, |b| b.redrive_count) + u32::from(redriven),
+            redrive_date: if redriven { Some(Utc::now()) } else { before.as_ref().and_then(|b| b.redrive_date) },
             executions: self.executions.clone(),
             start,
         });
         self.runs.lock().unwrap_or_else(|e| e.into_inner()).insert(entry.arn.clone(), entry.clone());
-        self.by_execution
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(entry.execution_arn.clone())
-            .or_default()
-            .push(entry.arn.clone());
+        let mut by = self.by_execution.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = by.entry(entry.execution_arn.clone()).or_default();
+        if !listed.contains(&entry.arn) {
+            listed.push(entry.arn.clone());
+        }
         Arc::new(Handle(entry))
     }
 }
@@ -294,6 +302,16 @@ async fn run_standard(app: &AppState, entry: &Entry, child: MapChild) -> ChildOu
         extra,
     };
     let done = app.running.watch(&arn);
+    if entry.start.continues != Continues::New {
+        match continued(app, entry, &arn).await {
+            Continued::Closed(outcome) => {
+                app.running.unwatch(&arn);
+                return outcome;
+            }
+            Continued::Running(record) => return follow(app, record, done).await,
+            Continued::Absent => {}
+        }
+    }
     let opts = child_options(entry, &child.name, &arn);
     let started = crate::durable::start(app, &app.durability, entry.start.processor.clone(), child.input, opts, record.clone());
     match started.await {
@@ -307,10 +325,59 @@ async fn run_standard(app: &AppState, entry: &Entry, child: MapChild) -> ChildOu
             return failed_outcome("States.Runtime", &format!("the store could not record the child execution: {e}"));
         }
     }
+    follow(app, record, done).await
+}
+
+/// Waits for a STANDARD child, stopping it if the map run stops waiting.
+async fn follow(app: &AppState, record: ExecutionRecord, done: tokio::sync::oneshot::Receiver<ExecutionOutcome>) -> ChildOutcome {
+    let arn = record.arn.clone();
     let mut stop = StopGuard { app: Some(app.clone()), record: Some(record) };
     let outcome = wait_for(app, &arn, done).await;
     stop.app = None;
     outcome
+}
+
+/// What a continued map run finds of a child it started before.
+enum Continued {
+    /// Finished and not to run again: its outcome.
+    Closed(ChildOutcome),
+    /// Running (resumed after a restart, or just redriven): follow it.
+    Running(ExecutionRecord),
+    /// Never started: start it.
+    Absent,
+}
+
+/// A continued run's child: after a restart every finished child keeps its
+/// outcome; after a redrive a failed, timed-out or aborted one is redriven.
+async fn continued(app: &AppState, entry: &Entry, arn: &str) -> Continued {
+    let record = match app.store.get_execution(arn).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Continued::Absent,
+        Err(e) => return Continued::Closed(failed_outcome("States.Runtime", &format!("the store could not be read: {e}"))),
+    };
+    if record.is_running() {
+        return Continued::Running(record);
+    }
+    let outcome = closed_outcome(&record);
+    let rerun = entry.start.continues == Continues::Redriven && outcome.status != ExecutionStatus::Succeeded;
+    if !rerun {
+        return Continued::Closed(outcome);
+    }
+    match crate::sfn::redrive(app, &record).await {
+        Ok(_) => Continued::Running(record),
+        Err(e) => Continued::Closed(failed_outcome("States.Runtime", &format!("the child could not be redriven: {}", e.message))),
+    }
+}
+
+/// The outcome a closed child's record shows.
+fn closed_outcome(r: &ExecutionRecord) -> ChildOutcome {
+    ChildOutcome {
+        status: r.status.parse().unwrap_or(ExecutionStatus::Failed),
+        output: r.output.as_deref().and_then(|o| serde_json::from_str(o).ok()),
+        error: r.error.clone(),
+        cause: r.cause.clone(),
+        stop_date: r.stop_date.unwrap_or_else(Utc::now),
+    }
 }
 
 /// Waits for a child's end: its run's outcome, or its record closed (it was
@@ -325,17 +392,10 @@ async fn wait_for(app: &AppState, arn: &str, mut done: tokio::sync::oneshot::Rec
             _ = tokio::time::sleep(CHILD_RECHECK) => {}
         }
         if let Ok(Some(r)) = app.store.get_execution(arn).await
-            && let Ok(status) = r.status.parse::<ExecutionStatus>()
-            && status.is_closed()
+            && !r.is_running()
         {
             app.running.unwatch(arn);
-            return ChildOutcome {
-                status,
-                output: r.output.as_deref().and_then(|o| serde_json::from_str(o).ok()),
-                error: r.error,
-                cause: r.cause,
-                stop_date: r.stop_date.unwrap_or_else(Utc::now),
-            };
+            return closed_outcome(&r);
         }
     }
 }

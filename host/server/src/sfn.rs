@@ -5,7 +5,7 @@ pub(crate) mod test_case;
 mod map_runs;
 mod members;
 mod redrive;
-pub(crate) use redrive::redrive_count;
+pub(crate) use redrive::{redrive, redrive_count};
 mod test_state;
 mod versions;
 

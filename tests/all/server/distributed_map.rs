@@ -217,3 +217,79 @@ async fn stopping_the_parent_aborts_the_children() {
     let d = h.sfn.describe_map_run().map_run_arn(&run).send().await.unwrap();
     assert_eq!(*d.status(), MapRunStatus::Aborted);
 }
+
+/// Children that fail unless their execution was redriven.
+fn fails_until_redriven() -> String {
+    json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "MaxConcurrency": 1,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Check",
+            "States": {
+                "Check": {"Type": "Choice",
+                          "Choices": [{"And": [{"Variable": "$.v", "StringEquals": "fail"},
+                                               {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0}],
+                                       "Next": "Boom"}],
+                          "Default": "Done"},
+                "Boom": {"Type": "Fail", "Error": "Item.Bad", "Cause": "not redriven yet"},
+                "Done": {"Type": "Pass", "Parameters": {"got.$": "$.v"}, "End": true}
+            }
+        },
+        "End": true
+    }}})
+    .to_string()
+}
+
+on_both_stores!(a_redriven_map_run_reruns_only_its_failed_and_pending_children);
+async fn a_redriven_map_run_reruns_only_its_failed_and_pending_children(h: Harness) {
+    let sm = create_machine(&h, "redriven", &fails_until_redriven(), StateMachineType::Standard).await;
+    let parent = start_parent(&h, &sm, &items(&["a", "b", "fail", "c"], 0)).await;
+    let failed = wait_closed(&h, &parent).await;
+    assert_eq!(*failed.status(), ExecutionStatus::Failed, "{failed:?}");
+    let run = map_run_of(&h, &parent).await;
+    let c = h.sfn.describe_map_run().map_run_arn(&run).send().await.unwrap().execution_counts().cloned().unwrap();
+    assert_eq!((c.succeeded(), c.failed(), c.pending()), (2, 1, 1), "{c:?}");
+    let before = h.sfn.list_executions().map_run_arn(&run).send().await.unwrap();
+    assert_eq!(before.executions().len(), 3);
+
+    h.sfn.redrive_execution().execution_arn(&parent).send().await.expect("RedriveExecution");
+    let done = wait_closed(&h, &parent).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{:?} {:?}", done.error(), done.cause());
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(output, json!([{"got": "a"}, {"got": "b"}, {"got": "fail"}, {"got": "c"}]));
+
+    // The same map run, redriven: one more child (the pending one); the
+    // failed child redriven; the succeeded ones not run again.
+    let runs = h.sfn.list_map_runs().execution_arn(&parent).send().await.unwrap();
+    assert_eq!(runs.map_runs().len(), 1);
+    assert_eq!(runs.map_runs()[0].map_run_arn(), run);
+    let d = h.sfn.describe_map_run().map_run_arn(&run).send().await.unwrap();
+    assert_eq!(*d.status(), MapRunStatus::Succeeded);
+    assert_eq!(d.redrive_count(), Some(1));
+    assert!(d.redrive_date().is_some());
+    assert_eq!(d.execution_counts().unwrap().succeeded(), 4);
+    let after = h.sfn.list_executions().map_run_arn(&run).send().await.unwrap();
+    assert_eq!(after.executions().len(), 4);
+    for c in after.executions() {
+        assert_eq!(*c.status(), ExecutionStatus::Succeeded, "{c:?}");
+        let history = h.sfn.get_execution_history().execution_arn(c.execution_arn()).send().await.unwrap();
+        let started = history.events().iter().filter(|e| *e.r#type() == HistoryEventType::ExecutionStarted).count();
+        assert_eq!(started, 1, "{c:?}");
+        let was = before.executions().iter().find(|b| b.execution_arn() == c.execution_arn());
+        match was.map(|b| b.status()) {
+            Some(ExecutionStatus::Succeeded) => {
+                assert_eq!(c.redrive_count(), Some(0));
+                assert_eq!(c.stop_date(), was.unwrap().stop_date(), "a succeeded child is not run again");
+            }
+            Some(ExecutionStatus::Failed) => assert_eq!(c.redrive_count(), Some(1), "the failed child is redriven"),
+            _ => assert_eq!(c.redrive_count(), Some(0), "the pending child runs once"),
+        }
+    }
+    let history = h.sfn.get_execution_history().execution_arn(&parent).send().await.unwrap();
+    let types: Vec<&HistoryEventType> = history.events().iter().map(|e| e.r#type()).collect();
+    assert_eq!(types.iter().filter(|t| ***t == HistoryEventType::MapRunStarted).count(), 1, "{types:?}");
+    assert_eq!(types.iter().filter(|t| ***t == HistoryEventType::MapRunRedriven).count(), 1, "{types:?}");
+    assert_eq!(**types.last().unwrap(), HistoryEventType::ExecutionSucceeded);
+}

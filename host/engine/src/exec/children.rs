@@ -8,7 +8,7 @@ use super::running::Exec;
 use super::fanout::{FanResults, Span};
 use crate::clock::Clock;
 use crate::execution::ExecutionStatus;
-use crate::map_runs::{MAX_CHILDREN_AT_ONCE, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
+use crate::map_runs::{Continues, MAX_CHILDREN_AT_ONCE, child_name, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
 use crate::services::ChildOutcome;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +24,11 @@ pub(super) struct ChildFan {
     /// Runners at once when MaxConcurrency is 0.
     pub(super) default_bound: usize,
     failed: AtomicUsize,
+    /// The failures exceed what the run tolerates.
     stop: AtomicBool,
+    /// Every child is taken.
+    drained: AtomicBool,
+    /// Wakes the runners waiting for their turn when either turns true.
     stopped: tokio::sync::Notify,
 }
 
@@ -82,6 +86,7 @@ impl ChildFan {
             default_bound,
             failed: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
             stopped: tokio::sync::Notify::new(),
         }
     }
@@ -90,10 +95,15 @@ impl ChildFan {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).next()
     }
 
-    /// Waits until runner `k` may take a child; `false` once the run stops.
+    /// Waits until runner `k` may take a child; `false` once the run stops
+    /// or every child is taken.
     async fn admitted(&self, k: usize, limits: &mut tokio::sync::watch::Receiver<MapRunLimits>) -> bool {
         loop {
-            if self.stop.load(Ordering::Acquire) {
+            // Enabled before the flags are read: a wake-up between the two is kept.
+            let notified = self.stopped.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.stop.load(Ordering::Acquire) || self.drained.load(Ordering::Acquire) {
                 return false;
             }
             if k < concurrency(&limits.borrow_and_update(), self.default_bound) {
@@ -101,24 +111,32 @@ impl ChildFan {
             }
             tokio::select! {
                 changed = limits.changed() => if changed.is_err() { return true },
-                _ = self.stopped.notified() => {}
+                _ = notified => {}
             }
         }
+    }
+
+    /// Ends the waits of the runners above the limit.
+    fn halt(&self, flag: &AtomicBool) {
+        flag.store(true, Ordering::Release);
+        self.stopped.notify_waiters();
     }
 
     async fn runner(self: Arc<Self>, k: usize) -> Vec<Done> {
         let mut limits = self.run.limits();
         let mut done = Vec::new();
         while self.admitted(k, &mut limits).await {
-            let Some((index, child)) = self.next_child() else { break };
+            let Some((index, child)) = self.next_child() else {
+                self.halt(&self.drained);
+                break;
+            };
             let start = self.clock.now();
             let result = result_of(self.run.run_child(child).await);
             let span = Span { start, stop: self.clock.now() };
             if result.is_err() {
                 let failed = self.failed.fetch_add(1, Ordering::AcqRel) + 1;
                 if exceeds(&limits.borrow(), failed, self.total) {
-                    self.stop.store(true, Ordering::Release);
-                    self.stopped.notify_waiters();
+                    self.halt(&self.stop);
                 }
             }
             done.push(Done { index, result, span });
@@ -207,10 +225,11 @@ pub(super) async fn run_children(
     run_arn: &str,
     inputs: Vec<Value>,
     limits: MapRunLimits,
+    continues: Continues,
     base_prev: u64,
 ) -> Children {
     let batched = spec.item_batcher.is_some();
-    let names: Vec<String> = inputs.iter().map(|_| stepbox_asl::uuid_v4()).collect();
+    let names: Vec<String> = (0..inputs.len()).map(|i| child_name(run_arn, i)).collect();
     let children: Vec<MapChild> = inputs
         .into_iter()
         .zip(&names)
@@ -229,6 +248,7 @@ pub(super) async fn run_children(
         limits,
         executions: children.len(),
         items: children.iter().map(|c| c.items).sum(),
+        continues,
         writes_results: spec.result_writer.as_ref().is_some_and(|w| w.get("Resource").is_some()),
         start_date: ex.clock.now(),
     };

@@ -161,7 +161,9 @@ impl Walk {
                     .then_some(cp.entered_event_id + 1),
                 progress: Some(cp.progress),
             },
-            Some(cp) => Reentry { at: Some(cp.entered_at), ..Reentry::default() },
+            // Not recorded yet, or entered anew (a redrive): what progress
+            // the checkpoint keeps (a redriven Map's map run) goes on.
+            Some(cp) => Reentry { at: Some(cp.entered_at), progress: Some(cp.progress), ..Reentry::default() },
             // Only before a state that can wait, or right after one or a
             // Task: a chain of Pass and Choice states re-runs from the last
             // checkpoint after a restart; a Task in flight re-runs too

@@ -9,12 +9,13 @@ use super::failure::Failure;
 use super::fanout::MapFanOut;
 use super::io::{finish_state, scope};
 use super::jsonata;
+use super::map_progress::MapProgress;
 use super::reader;
 use super::step::{StateResult, Step};
 use super::variables::Variables;
 use super::writer::{MapRun, Writer};
 use crate::history::EventType;
-use crate::map_runs::{MapRunLimits, MapRunStatus};
+use crate::map_runs::{Continues, MapRunLimits, MapRunStatus};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::time::Duration;
@@ -42,16 +43,27 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
         Some(_) => None,
     };
     let distributed = spec.mode == MapMode::Distributed;
-    let mut counts = vec![0u32; st.retry.len()];
+    let service = distributed && ex.services.map_runs.is_some();
+    let mut progress = MapProgress::new(s, &input, vars, service);
     let mut recorded = s.entry.started;
     loop {
         let length = given.as_ref().map_or(0, |i| i.len());
         s.state_started(frame, &mut recorded, EventType::MapStateStarted, || Some(json!({"length": length})));
         let limits = Limits::resolve(s, spec, Scopes { input: &input, eff: eff_value, ctx, vars })?;
-        let run_arn = map_run_arn(s, spec);
-        if distributed {
-            ex.emit(frame, EventType::MapRunStarted, || Some(json!({"mapRunArn": run_arn})));
+        let (run_arn, continues) = progress.next_run(|| map_run_arn(s, spec));
+        match continues {
+            _ if !distributed => {}
+            Continues::New => {
+                ex.emit(frame, EventType::MapRunStarted, || Some(json!({"mapRunArn": run_arn})));
+            }
+            // Recorded before the restart.
+            Continues::Resumed => {}
+            Continues::Redriven => {
+                let count = progress.redrives();
+                ex.emit(frame, EventType::MapRunRedriven, || Some(json!({"mapRunArn": run_arn, "redriveCount": count})));
+            }
         }
+        progress.save(service.then_some(run_arn.as_str()));
         let read;
         let items: &[Value] = match (&given, &spec.item_reader) {
             (Some(items), _) => items,
@@ -63,7 +75,8 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                         &read
                     }
                     Err(f) => {
-                        let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                        let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
+                        progress.save(None);
                         ex.clock.sleep(d).await;
                         continue;
                     }
@@ -78,7 +91,8 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
             Some(cfg) => match Writer::new(cfg, st.jsonata.is_some(), Scopes { input: &input, eff: eff_value, ctx, vars }) {
                 Ok(w) => Some(w),
                 Err(f) => {
-                    let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                    let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
+                    progress.save(None);
                     ex.clock.sleep(d).await;
                     continue;
                 }
@@ -87,7 +101,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
         let kept: Vec<Value> = if writer.as_ref().is_some_and(Writer::needs_inputs) { inputs.clone() } else { Vec::new() };
         let (mut fan, names, guard, limits) = match ex.services.map_runs.as_ref().filter(|_| distributed) {
             Some(runs) => {
-                let c = children::run_children(ex, spec, runs, &run_arn, inputs, limits.for_run(), frame.prev).await;
+                let c = children::run_children(ex, spec, runs, &run_arn, inputs, limits.for_run(), continues, frame.prev).await;
                 let now = Limits::of_run(&c.guard.run.limits().borrow());
                 (c.fan, c.names, Some(c.guard), now)
             }
@@ -130,7 +144,8 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     Ok(r) => r,
                     Err(f) => {
                         end(MapRunStatus::Failed);
-                        let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                        let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
+                        progress.save(None);
                         ex.clock.sleep(d).await;
                         continue;
                     }
@@ -144,7 +159,8 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
             }
             Some(f) => {
                 end(MapRunStatus::Failed);
-                let d = failed_attempt(s, frame, distributed, f, &mut counts)?;
+                let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
+                progress.save(None);
                 ex.clock.sleep(d).await;
             }
         }

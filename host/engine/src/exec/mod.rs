@@ -15,6 +15,7 @@ mod io;
 mod jsonata;
 mod machine;
 mod map;
+mod map_progress;
 mod parallel;
 mod reader;
 mod retry;

@@ -39,8 +39,11 @@ pub(crate) async fn describe_map_run(state: &AppState, p: Params<'_>) -> ApiResu
         "toleratedFailureCount": limits.tolerated_failure_count.unwrap_or(0.0) as u64,
         "itemCounts": progress.items.to_json(),
         "executionCounts": progress.executions.to_json(),
-        "redriveCount": 0,
+        "redriveCount": run.redrive_count,
     });
+    if let Some(d) = run.redrive_date {
+        out["redriveDate"] = epoch(d);
+    }
     if let Some(d) = progress.stop_date {
         out["stopDate"] = epoch(d);
     }

@@ -77,13 +77,19 @@ pub(crate) fn redrive_filter(filter: Option<&str>, e: &ExecutionRecord) -> bool 
 
 pub(super) async fn redrive_execution(state: &AppState, p: Params<'_>) -> ApiResult {
     let e = get_exec(state, p.str("executionArn")?).await?;
+    let now = redrive(state, &e).await?;
+    Ok(json!({"redriveDate": epoch(now)}))
+}
+
+/// Redrives execution `e` (a map run's failed child too); returns the redrive date.
+pub(crate) async fn redrive(state: &AppState, e: &ExecutionRecord) -> Result<DateTime<Utc>, ApiError> {
     let now = Utc::now();
-    if let Some(reason) = not_redrivable(&e, now) {
+    if let Some(reason) = not_redrivable(e, now) {
         return Err(ApiError::new("ExecutionNotRedrivable", reason));
     }
-    let count = redrive_count(&e) + 1;
+    let count = redrive_count(e) + 1;
     let admitted = super::admit_open(state, &e.arn)?;
-    let reopened = reopen(state, &e, count, now).await;
+    let reopened = reopen(state, e, count, now).await;
     if admitted == Admitted::New && !matches!(reopened, Ok(true)) {
         state.accounts.open_executions.close(&e.arn);
     }
@@ -91,7 +97,7 @@ pub(super) async fn redrive_execution(state: &AppState, p: Params<'_>) -> ApiRes
         return Err(ApiError::new("ExecutionNotRedrivable", "Execution is RUNNING and cannot be redriven"));
     }
     crate::durable::redrive(state, &state.durability, &e.arn, now).await.map_err(ApiError::store_failure)?;
-    Ok(json!({"redriveDate": epoch(now)}))
+    Ok(now)
 }
 
 /// Records the redrive of closed execution `e` (its `count`th) and makes it

@@ -1,0 +1,118 @@
+//! A distributed Map killed mid-run: `kill -9` of `stepbox serve` while a
+//! map run's STANDARD children run; after the restart the run goes on where
+//! it was: every item has one child execution, the children that had
+//! finished are not run again, and the parent's output holds every result.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use serde_json::{Value, json};
+
+use super::{ROLE, serve, wait_closed};
+
+const ITEMS: usize = 40;
+
+fn definition() -> Value {
+    json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "MaxConcurrency": 4,
+        "Label": "Each",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Echo",
+            "States": {
+                "Echo": {"Type": "Task", "Resource": super::ECHO, "Next": "Rest"},
+                "Rest": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+                "Done": {"Type": "Pass", "Parameters": {"got.$": "$.n"}, "End": true}
+            }
+        },
+        "End": true
+    }}})
+}
+
+/// Every child of the map run: (ARN, status, stop date).
+async fn children(sfn: &aws_sdk_sfn::Client, run: &str) -> Vec<(String, ExecutionStatus, Option<aws_sdk_sfn::primitives::DateTime>)> {
+    let mut out = Vec::new();
+    let mut pages = sfn.list_executions().map_run_arn(run).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for e in page.expect("ListExecutions").executions() {
+            out.push((e.execution_arn().to_string(), e.status().clone(), e.stop_date().cloned()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_distributed_map_goes_on_without_running_finished_children_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
+    stepbox_components::export_to(&functions).unwrap();
+    let mut server = serve(&data, &functions, &log);
+    let sfn = crate::clients::sfn(&server.endpoint);
+    let sm = sfn
+        .create_state_machine()
+        .name("fan")
+        .definition(definition().to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("CreateStateMachine")
+        .state_machine_arn()
+        .to_string();
+    let items: Vec<Value> = (0..ITEMS).map(|n| json!({"n": n})).collect();
+    let parent = sfn
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(json!({"items": items}).to_string())
+        .send()
+        .await
+        .expect("StartExecution")
+        .execution_arn()
+        .to_string();
+
+    // Kill once about a third of the children have finished.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let runs = sfn.list_map_runs().execution_arn(&parent).send().await.expect("ListMapRuns");
+        if let Some(r) = runs.map_runs().first() {
+            let run = r.map_run_arn().to_string();
+            let d = sfn.describe_map_run().map_run_arn(&run).send().await.expect("DescribeMapRun");
+            if d.execution_counts().unwrap().succeeded() >= ITEMS as i64 / 3 {
+                break run;
+            }
+        }
+        assert!(Instant::now() < deadline, "the map run never got a third through");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let finished: Vec<_> = children(&sfn, &run).await.into_iter().filter(|c| c.1 == ExecutionStatus::Succeeded).collect();
+    server.child.kill().expect("kill -9");
+    let _ = server.child.wait();
+    assert!(!finished.is_empty() && finished.len() < ITEMS, "{} finished", finished.len());
+
+    let server = serve(&data, &functions, &log);
+    let sfn = crate::clients::sfn(&server.endpoint);
+    let done = wait_closed(&sfn, &parent).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{done:?}");
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    let expected: Vec<Value> = (0..ITEMS).map(|n| json!({"got": n})).collect();
+    assert_eq!(output, Value::Array(expected), "every item's result, once, in order");
+
+    // One child per item; those that had finished kept their stop date and
+    // ran once (one ExecutionStarted, one Task).
+    let after = children(&sfn, &run).await;
+    assert_eq!(after.len(), ITEMS, "one child execution per item");
+    assert!(after.iter().all(|c| c.1 == ExecutionStatus::Succeeded), "{after:?}");
+    for (arn, _, stop) in &finished {
+        let now = after.iter().find(|c| &c.0 == arn).expect("a finished child is still listed");
+        assert_eq!(&now.2, stop, "{arn} ran again");
+        let history = sfn.get_execution_history().execution_arn(arn).send().await.unwrap();
+        let count = |t: HistoryEventType| history.events().iter().filter(|e| *e.r#type() == t).count();
+        assert_eq!((count(HistoryEventType::ExecutionStarted), count(HistoryEventType::TaskStateEntered)), (1, 1), "{arn}");
+    }
+    let d = sfn.describe_map_run().map_run_arn(&run).send().await.expect("DescribeMapRun after the restart");
+    assert_eq!(d.execution_counts().unwrap().succeeded(), ITEMS as i64);
+    let history = sfn.get_execution_history().execution_arn(&parent).send().await.unwrap();
+    let started = history.events().iter().filter(|e| *e.r#type() == HistoryEventType::MapRunStarted).count();
+    assert_eq!(started, 1, "the map run started once");
+}
