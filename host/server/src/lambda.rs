@@ -17,7 +17,7 @@ use stepbox_types::Arn;
 
 use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, read_body};
 
-mod code;
+pub mod code;
 pub(crate) mod concurrency;
 mod environment;
 mod invoke;

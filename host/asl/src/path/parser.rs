@@ -139,7 +139,13 @@ impl Parser<'_> {
         Ok(segs)
     }
     fn quoted(&mut self) -> Result<String, PathParseError> {
-        let q = self.peek().ok_or_else(|| self.err("expected quote"))?;
+        // Anything but a quote here (a name list's next entry) is refused
+        // before stepping over it: a multi-byte character's first byte is
+        // not a place to cut the text (the fuzzer found a panic there).
+        let q = match self.peek() {
+            Some(q @ (b'\'' | b'"')) => q,
+            _ => return Err(self.err("expected quote")),
+        };
         self.i += 1;
         let mut out = String::new();
         loop {

@@ -185,3 +185,13 @@ mod jayway_leniencies {
         assert!(JsonPath::parse_reference("$.n.sum()").is_err());
     }
 }
+
+/// Found by fuzzing (host/fuzzing/regressions/intrinsic): a name list whose
+/// next entry starts with a multi-byte character panicked the parser.
+#[test]
+fn a_name_list_entry_that_is_not_quoted_is_an_error() {
+    for src in ["$[' ,é", "$['a',é']", "$['a', 7]", "$['a',"] {
+        assert!(JsonPath::parse(src).is_err(), "{src}");
+    }
+    assert!(JsonPath::parse("$['a','é']").is_ok());
+}
