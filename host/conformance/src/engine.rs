@@ -158,7 +158,8 @@ impl EngineRunner {
             let clock = ManualClock::auto(start);
             // Callback, activity and nested-execution cases get the test's actor.
             let driver = crate::drivers::Driver::new(case, clock.clone());
-            let engine = Engine::new(driver.invoker(invoker), clock).with_services(driver.services.clone());
+            let held = Arc::new(HeldWhileRunning { inner: invoker, clock: clock.clone() });
+            let engine = Engine::new(driver.invoker(held), clock).with_services(driver.services.clone());
             let run = engine.start(Arc::new(sm), input, opts, Arc::new(NullSink));
             tokio::time::timeout(wall_timeout, run).await.map_err(|_| {
                 ActualResult::with_status(
@@ -167,6 +168,27 @@ impl EngineRunner {
                     Some(format!("no result within {} s of real time", wall_timeout.as_secs())),
                 )
             })
+        })
+    }
+}
+
+/// Holds the virtual clock while a task runs on the sandbox's threads: the
+/// current-thread runtime looks idle meanwhile, and the clock must not jump
+/// past the task's TimeoutSeconds while a loaded machine runs it (a Lambda
+/// that sleeps for real still times out, after [`stepbox_engine::HOLD_GRACE`]).
+struct HeldWhileRunning {
+    inner: Arc<dyn stepbox_engine::TaskInvoker>,
+    clock: Arc<ManualClock>,
+}
+
+impl stepbox_engine::TaskInvoker for HeldWhileRunning {
+    fn invoke(&self, req: stepbox_engine::TaskRequest) -> stepbox_engine::BoxFuture<'static, Result<Value, stepbox_engine::TaskFailure>> {
+        let hold = self.clock.hold();
+        let run = self.inner.invoke(req);
+        Box::pin(async move {
+            let out = run.await;
+            drop(hold);
+            out
         })
     }
 }

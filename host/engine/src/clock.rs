@@ -54,7 +54,25 @@ struct ManualInner {
 pub struct ManualClock {
     inner: Mutex<ManualInner>,
     notify: Arc<tokio::sync::Notify>,
+    /// Work running off the runtime (a task on the sandbox's threads): see [`hold`](Self::hold).
+    busy: std::sync::atomic::AtomicUsize,
 }
+
+/// While alive, an [`auto`](ManualClock::auto) clock waits (up to
+/// [`HOLD_GRACE`] of real time) before it jumps ahead.
+pub struct ClockHold(Arc<ManualClock>);
+
+impl Drop for ClockHold {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_one();
+    }
+}
+
+/// How long an auto clock waits for held work before it jumps anyway: a
+/// task that sleeps for real (a Lambda that outlives its TimeoutSeconds)
+/// must still see its timeout.
+pub const HOLD_GRACE: Duration = Duration::from_secs(2);
 
 impl ManualClock {
     /// A clock that only moves on [`advance`](Self::advance).
@@ -66,7 +84,17 @@ impl ManualClock {
                 sleeps: Vec::new(),
             }),
             notify: Arc::new(tokio::sync::Notify::new()),
+            busy: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// Marks work running where the runtime cannot see it (the runtime looks
+    /// idle meanwhile): an auto clock does not jump ahead while it runs,
+    /// for up to [`HOLD_GRACE`] of real time, so a task that answers at
+    /// once is not timed out by virtual time passing under load.
+    pub fn hold(self: &Arc<Self>) -> ClockHold {
+        self.busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ClockHold(self.clone())
     }
 
     /// A clock that advances by itself when the runtime is idle. Must be
@@ -93,6 +121,14 @@ impl ManualClock {
                 }
                 for _ in 0..32 {
                     tokio::task::yield_now().await;
+                }
+                let held = weak.upgrade().is_some_and(|c| c.busy.load(std::sync::atomic::Ordering::SeqCst) > 0);
+                if held {
+                    let released = notify.notified();
+                    if tokio::time::timeout(HOLD_GRACE, released).await.is_ok() {
+                        // The work ended: let the runtime take its result first.
+                        continue;
+                    }
                 }
                 let Some(c) = weak.upgrade() else { return };
                 c.advance_to_next();

@@ -46,7 +46,7 @@ pub mod random;
 pub mod services;
 pub mod task;
 
-pub use clock::{BoxFuture, Clock, ManualClock, TokioClock};
+pub use clock::{BoxFuture, Clock, ClockHold, HOLD_GRACE, ManualClock, TokioClock};
 pub use durable::{Checkpoint, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig};
 pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
