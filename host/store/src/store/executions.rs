@@ -146,8 +146,14 @@ pub(crate) fn update_execution_in(
         return Ok(None);
     };
     let mut record = decode_in(w, &b)?;
+    let was_running = record.is_running();
     change(&mut record);
     write_execution(w, seq, &record)?;
+    if record.is_running() && !record.express && !was_running {
+        // Reopened (a redrive): in the running index again, so a restart
+        // resumes it (it was left RUNNING for good after a kill).
+        w.put(Table::Running, &keys::execution(seq), b"")?;
+    }
     Ok(Some(record))
 }
 

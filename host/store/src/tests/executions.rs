@@ -216,3 +216,21 @@ async fn a_new_arn_is_looked_up_without_a_read() {
         assert_eq!(store.get_execution(&taken.arn).unwrap().map(|r| r.arn), Some(taken.arn.clone()));
     }
 }
+
+/// A closed execution made RUNNING again (RedriveExecution) is in the
+/// running index again, so a restart resumes it.
+#[tokio::test]
+async fn a_reopened_execution_is_running_again_for_a_restart() {
+    for (store, _dir) in backends() {
+        let mut r = execution("sm", "redriven", 1);
+        r.status = "FAILED".into();
+        let arn = r.arn.clone();
+        store.insert_execution(r).await.unwrap().unwrap();
+        assert!(store.running_executions().unwrap().is_empty());
+        store.update_execution(&arn, |r| r.status = "RUNNING".into()).await.unwrap().unwrap();
+        let running: Vec<String> = store.running_executions().unwrap().into_iter().map(|r| r.arn).collect();
+        assert_eq!(running, vec![arn.clone()]);
+        store.update_execution(&arn, |r| r.status = "SUCCEEDED".into()).await.unwrap().unwrap();
+        assert!(store.running_executions().unwrap().is_empty());
+    }
+}
