@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stepbox_engine::{
     BoxFuture, ChildOutcome, Continues, ExecutionOptions, ExecutionOutcome, MapChild, MapRun, MapRunLimits, MapRunStart,
     MapRunStatus, MapRuns, NullSink,
@@ -280,27 +280,14 @@ async fn run_express(app: &AppState, entry: &Entry, child: MapChild) -> ChildOut
 /// run stops waiting for it.
 async fn run_standard(app: &AppState, entry: &Entry, child: MapChild) -> ChildOutcome {
     let arn = ExecutionArn::new(&app.config.identity, &machine_name(entry), &child.name).to_string();
-    let mut extra = Map::new();
-    extra.insert("mapRunArn".into(), json!(entry.arn));
-    let record = ExecutionRecord {
-        arn: arn.clone(),
-        name: child.name.clone(),
-        state_machine_arn: entry.child_state_machine_arn.clone(),
-        status: ExecutionStatus::Running.as_str().into(),
-        input: stepbox_asl::compact(&child.input),
-        output: None,
-        error: None,
-        cause: None,
-        start_date: Utc::now(),
-        stop_date: None,
-        express: false,
-        wake_at: None,
-        definition: entry.start.processor_definition.to_string(),
-        revision_id: String::new(),
-        state_machine_version_arn: None,
-        state_machine_alias_arn: None,
-        extra,
-    };
+    let mut record = ExecutionRecord::started(
+        arn.clone(),
+        child.name.clone(),
+        entry.child_state_machine_arn.clone(),
+        stepbox_asl::compact(&child.input),
+        entry.start.processor_definition.to_string(),
+    );
+    record.extra.insert("mapRunArn".into(), json!(entry.arn));
     let done = app.running.watch(&arn);
     if entry.start.continues != Continues::New {
         match continued(app, entry, &arn).await {

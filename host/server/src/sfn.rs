@@ -675,23 +675,10 @@ async fn begin_start(state: &AppState, p: Params<'_>) -> Result<Start, ApiError>
     let arn = ExecutionArn::new(&state.config.identity, &sm.name, &name).to_string();
     let admitted = admit_open(state, &arn)?;
     let mut record = ExecutionRecord {
-        arn: arn.clone(),
-        name: name.clone(),
-        state_machine_arn: sm.arn.clone(),
-        status: ExecutionStatus::Running.as_str().into(),
-        input: input_text.clone(),
-        output: None,
-        error: None,
-        cause: None,
-        start_date: Utc::now(),
-        stop_date: None,
-        express: false,
-        wake_at: None,
-        definition: target.definition.clone(),
         revision_id: target.revision_id.clone(),
         state_machine_version_arn: target.version_arn.clone(),
         state_machine_alias_arn: target.alias_arn.clone(),
-        extra: Default::default(),
+        ..ExecutionRecord::started(arn.clone(), name.clone(), sm.arn.clone(), input_text.clone(), target.definition.clone())
     };
     test_case::remember(&mut record.extra, case);
     let answer = StartAnswer {

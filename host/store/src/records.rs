@@ -110,6 +110,30 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// A Standard execution started now: RUNNING, with its input and the
+    /// definition it runs, nothing else set.
+    pub fn started(arn: String, name: String, state_machine_arn: String, input: String, definition: String) -> Self {
+        ExecutionRecord {
+            arn,
+            name,
+            state_machine_arn,
+            status: ExecutionStatus::Running.as_str().into(),
+            input,
+            output: None,
+            error: None,
+            cause: None,
+            start_date: Utc::now(),
+            stop_date: None,
+            express: false,
+            wake_at: None,
+            definition,
+            revision_id: String::new(),
+            state_machine_version_arn: None,
+            state_machine_alias_arn: None,
+            extra: Map::new(),
+        }
+    }
+
     /// Whether `status` (kept as AWS's string) is RUNNING.
     pub fn is_running(&self) -> bool {
         ExecutionStatus::Running.is(&self.status)
