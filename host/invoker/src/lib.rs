@@ -23,6 +23,12 @@ use stepbox_types::{Arn, Identity};
 /// (the server keeps recent ones for its console).
 pub trait InvocationObserver: Send + Sync {
     fn observed(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation);
+
+    /// A Task's invocation for `account` met a concurrency limit: `quota` is
+    /// `concurrent_invocations` (no slot of the account was free: it waited
+    /// for one) or `reserved_concurrency` (its function's reservation was
+    /// full: it failed `Lambda.TooManyRequestsException`).
+    fn throttled(&self, _account: &str, _quota: &'static str) {}
 }
 
 /// Runs Task states as registered components.
@@ -250,14 +256,29 @@ impl TaskInvoker for SandboxInvoker {
                     ),
                 ));
             };
+            let throttle = |quota| {
+                if let Some(o) = &observer {
+                    o.throttled(&identity.account, quota);
+                }
+            };
             let _reserved = match reserved {
-                Some(slots) => Some(slots.try_acquire_owned().map_err(|_| throttled())?),
+                Some(slots) => Some(slots.try_acquire_owned().map_err(|_| {
+                    throttle("reserved_concurrency");
+                    throttled()
+                })?),
                 None => None,
             };
             let _slot = match slots {
-                Some(slots) => Some(
-                    slots.acquire().await.map_err(|_| TaskFailure::new("States.Runtime", "the server is stopping"))?,
-                ),
+                Some(slots) => {
+                    let slot = match slots.semaphore.clone().try_acquire_owned() {
+                        Ok(free) => Ok(free),
+                        Err(_) => {
+                            throttle("concurrent_invocations");
+                            slots.acquire().await
+                        }
+                    };
+                    Some(slot.map_err(|_| TaskFailure::new("States.Runtime", "the server is stopping"))?)
+                }
                 None => None,
             };
             run(&registry, &function, req, observer.as_deref()).await

@@ -23,10 +23,10 @@ use crate::clients::{self, Key};
 
 /// One sample: its metric name, labels and value.
 #[derive(Debug, Clone)]
-struct Sample {
-    name: String,
-    labels: Vec<(String, String)>,
-    value: f64,
+pub(super) struct Sample {
+    pub(super) name: String,
+    pub(super) labels: Vec<(String, String)>,
+    pub(super) value: f64,
 }
 
 /// Parses an exposition as a scraper does, failing on any line that is not
@@ -145,7 +145,7 @@ fn parse_sample(line: &str) -> Sample {
 }
 
 /// The value of `name` with every one of `labels`, summed over the series that have them.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(super) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v)))
@@ -155,7 +155,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 
 const GET_METRICS: &str = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
-async fn scrape(addr: std::net::SocketAddr) -> Vec<Sample> {
+pub(super) async fn scrape(addr: std::net::SocketAddr) -> Vec<Sample> {
     let (status, head, body) = raw(addr, GET_METRICS).await;
     assert_eq!(status, 200, "{head}\n{body}");
     assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
@@ -191,12 +191,16 @@ async fn start(tenants: Option<&str>, metrics_from_loopback: bool) -> RunningSer
     RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts")
 }
 
-async fn until_closed(sfn: &aws_sdk_sfn::Client, arn: &str) -> ExecutionStatus {
+/// The execution once it has closed (within 30 s).
+pub(super) async fn until_closed(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let d = sfn.describe_execution().execution_arn(arn).send().await.unwrap();
         if *d.status() != ExecutionStatus::Running {
-            return d.status().clone();
+            return d;
         }
         assert!(std::time::Instant::now() < deadline, "{d:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -242,7 +246,7 @@ async fn metrics_parse_and_count_each_tenants_activity() {
         "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo", "End": true}}});
     let m = sfn.create_state_machine().name("flow").definition(flow.to_string()).role_arn(ROLE).send().await.unwrap();
     let run = sfn.start_execution().state_machine_arn(m.state_machine_arn()).send().await.unwrap();
-    assert_eq!(until_closed(&sfn, run.execution_arn()).await, ExecutionStatus::Succeeded);
+    assert_eq!(*until_closed(&sfn, run.execution_arn()).await.status(), ExecutionStatus::Succeeded);
     let quick = sfn
         .create_state_machine()
         .name("quick")

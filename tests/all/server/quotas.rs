@@ -98,7 +98,17 @@ async fn invocations_past_concurrent_invocations_are_refused_or_queue_for_that_t
     assert_eq!(e.code(), Some("TooManyRequestsException"), "{e:?}");
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(429));
     globex.invoke().function_name("slow2").payload(Blob::new(r#"{"ms": 1}"#)).send().await.expect("globex has its own slots");
+    // An Event invocation waits for the slot.
+    let event = aws_sdk_lambda::types::InvocationType::Event;
+    acme.invoke().function_name("slow").invocation_type(event).payload(Blob::new(r#"{"ms": 1}"#)).send().await.unwrap();
     busy.await.unwrap().expect("the first invocation");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let throttles = |samples: &[super::metrics::Sample], tenant| {
+        super::metrics::value(samples, "stepbox_throttles_total", &[("tenant", tenant), ("quota", "concurrent_invocations")])
+    };
+    let samples = super::metrics::scrape(server.addr).await;
+    assert_eq!(throttles(&samples, "acme"), 2.0, "the refused Invoke and the Event that waited");
+    assert_eq!(super::metrics::value(&samples, "stepbox_invocations_total", &[("tenant", "acme")]), 2.0, "the Event ran");
 
     // Tasks wait for a slot instead: two 600 ms items run one after the other.
     let sfn = clients::sfn_as(&endpoint, ACME);
@@ -124,6 +134,10 @@ async fn invocations_past_concurrent_invocations_are_refused_or_queue_for_that_t
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(started.elapsed().as_millis() >= 1200, "one slot: the items ran one after the other");
+    // The Task that waited is a throttle too.
+    let samples = super::metrics::scrape(server.addr).await;
+    assert_eq!(throttles(&samples, "acme"), 3.0);
+    assert_eq!(throttles(&samples, "globex"), 0.0);
     server.shutdown().await.unwrap();
 }
 

@@ -106,6 +106,10 @@ async fn invocations_past_a_reservation_are_throttled_and_tasks_fail_as_lambda_t
     let d = run("unretried", task(serde_json::json!([]))).await;
     assert_eq!(*d.status(), ExecutionStatus::Failed, "{d:?}");
     assert_eq!(d.error(), Some("Lambda.TooManyRequestsException"), "{d:?}");
+    // The refused Invoke and the throttled Task are both counted.
+    let samples = super::metrics::scrape(server.addr).await;
+    let labels = [("tenant", "acme"), ("quota", "reserved_concurrency")];
+    assert_eq!(super::metrics::value(&samples, "stepbox_throttles_total", &labels), 2.0);
     // ... and a Retry on it waits for the slot.
     let retry = serde_json::json!([{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 10, "BackoffRate": 1}]);
     let d = run("retried", task(retry)).await;

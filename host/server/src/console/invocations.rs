@@ -100,4 +100,10 @@ impl stepbox_invoker::InvocationObserver for Invocations {
     fn observed(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation) {
         self.record(function, context, invocation);
     }
+
+    fn throttled(&self, account: &str, quota: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.throttled(account, quota);
+        }
+    }
 }

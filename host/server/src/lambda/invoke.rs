@@ -85,25 +85,34 @@ pub(super) async fn invoke(state: &AppState, raw: &str, req: Request<ReqBody>, r
         "Event" => {
             let reserved = state.functions.reservations.get(&name);
             let account_slots = state.invocation_slots();
-            let slots = match state.functions.reservations.slots(&name) {
+            let (slots, quota) = match state.functions.reservations.slots(&name) {
                 Some(semaphore) => {
                     let waiting = account_slots.map(|s| s.waiting).unwrap_or_default();
-                    Some(stepbox_invoker::Slots { semaphore, waiting })
+                    (Some(stepbox_invoker::Slots { semaphore, waiting }), "reserved_concurrency")
                 }
-                None => account_slots,
+                None => (account_slots, "concurrent_invocations"),
             };
             let scale = state.config.wait_time_scale;
             let (registry, invocations) = (state.registry.clone(), state.invocations.clone());
+            let (metrics, account) = (state.accounts.metrics.clone(), state.config.identity.account.clone());
             tokio::spawn(async move {
                 if reserved == Some(0) {
                     tracing::info!(function = %function.name, "asynchronous invocation throttled: reserved concurrency 0");
+                    metrics.throttled(&account, quota);
                     return;
                 }
-                // Queued behind the account's other invocations, as Lambda queues events.
+                // Queued behind the account's other invocations, as Lambda
+                // queues events (a wait counts as a throttle, as Lambda's do).
                 let _slot = match slots {
-                    Some(slots) => match slots.acquire().await {
+                    Some(slots) => match slots.semaphore.clone().try_acquire_owned() {
                         Ok(slot) => Some(slot),
-                        Err(_) => return,
+                        Err(_) => {
+                            metrics.throttled(&account, quota);
+                            match slots.acquire().await {
+                                Ok(slot) => Some(slot),
+                                Err(_) => return,
+                            }
+                        }
                     },
                     None => None,
                 };
