@@ -143,6 +143,36 @@ async fn a_fuel_budget_on_a_sandbox_without_fuel_is_refused_not_ignored() {
 }
 
 #[tokio::test]
+async fn a_sandbox_without_fuel_counts_it_for_the_functions_compiled_counting() {
+    // The plain engine stays uncounted; a second, counting one runs the
+    // functions compiled for it (a server's `stepbox:fuel` functions).
+    let sandbox = shared_sandbox();
+    assert!(!sandbox.config().fuel);
+    let hostile = sandbox.compile_counting(&stepbox_components::bytes("hostile").unwrap(), None).expect("compiles");
+    let echo_wasm = stepbox_components::bytes("echo").unwrap();
+    let (counted, plain) = (sandbox.compile_counting(&echo_wasm, None).unwrap(), sandbox.compile(&echo_wasm).unwrap());
+    assert!(hostile.counts_fuel() && counted.counts_fuel() && !plain.counts_fuel());
+    assert_ne!(sandbox.artifact_key_of(&counted), sandbox.artifact_key_of(&plain), "artifacts of two engines");
+    assert_eq!(sandbox.artifact_key_of(&plain), sandbox.artifact_key(&plain.sha256));
+
+    let limits = Limits { fuel: Some(5_000_000), timeout: Duration::from_secs(30), ..Limits::default() };
+    let input = json!({ "attack": "loop" }).to_string();
+    let request = |input, limits| Request { input, context: TaskContext::default(), limits, on_heartbeat: None };
+    let inv = sandbox.invoke(&hostile, request(&input, &limits)).await;
+    assert_eq!(error_name(&inv), "Sandbox.OutOfFuel", "{:?}", inv.result);
+    assert_eq!(inv.fuel_consumed, Some(5_000_000));
+    let unlimited = Limits::default();
+    let inv = sandbox.invoke(&counted, request("{}", &unlimited)).await;
+    assert_eq!(inv.result.as_deref(), Ok("{}"));
+    assert!(inv.fuel_consumed.is_some_and(|used| used > 0), "{:?}", inv.fuel_consumed);
+    let inv = sandbox.invoke(&plain, request("{}", &unlimited)).await;
+    assert_eq!((inv.result.as_deref(), inv.fuel_consumed), (Ok("{}"), None));
+    // A budget still needs a function compiled counting.
+    let inv = sandbox.invoke(&plain, request("{}", &limits)).await;
+    assert_eq!(error_name(&inv), "Lambda.ServiceException", "{:?}", inv.result);
+}
+
+#[tokio::test]
 async fn the_host_filesystem_env_args_and_network_are_not_visible() {
     let passwd = attack("read-passwd", &Limits::default()).await;
     assert_eq!(error_name(&passwd), "Denied", "read /etc/passwd: {:?}", passwd.result);

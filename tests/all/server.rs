@@ -17,6 +17,7 @@ mod bindings;
 mod distributed_map;
 mod dynamodb;
 mod express;
+mod fuel;
 mod hostile;
 mod hosts;
 mod isolation;

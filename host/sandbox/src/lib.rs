@@ -25,7 +25,7 @@ mod runtime;
 mod validate;
 mod warm;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use cache::{ArtifactStore, Origin, artifact_key, wasm_sha256};
 pub use config::{Limits, MAX_PAYLOAD_BYTES, SandboxConfig};
@@ -56,6 +56,16 @@ pub struct Function {
     pub origin: Origin,
     pre: bindings::TaskPre<InvocationState>,
     warm: warm::WarmSlot,
+    /// Compiled for the sandbox's fuel-counting engine (see [`Sandbox::compile_counting`]).
+    counting: bool,
+}
+
+impl Function {
+    /// Whether invocations of this function can count fuel (it was compiled
+    /// for an engine that counts it).
+    pub fn counts_fuel(&self) -> bool {
+        self.counting
+    }
 }
 
 impl std::fmt::Debug for Function {
@@ -80,14 +90,14 @@ struct Inner {
     _ticker: runtime::EpochTicker,
 }
 
-/// The process-wide sandbox. Cloning is cheap and shares everything.
-#[derive(Clone)]
-pub struct Sandbox {
-    inner: Arc<Inner>,
-}
-
-impl Sandbox {
-    pub fn new(config: SandboxConfig) -> anyhow::Result<Self> {
+impl Inner {
+    /// An engine and everything bound to it; `instances` and `guests` may be
+    /// another engine's (the fuel-counting one shares the plain one's).
+    fn new(
+        config: SandboxConfig,
+        instances: Arc<tokio::sync::Semaphore>,
+        guests: Option<Arc<guests::GuestThreads>>,
+    ) -> anyhow::Result<Self> {
         let (engine, allocator) = runtime::build_engine(&config)?;
         let mut linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -98,17 +108,79 @@ impl Sandbox {
             let max_ready = warm::max_ready(config.max_concurrent_instances);
             warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
         });
-        tracing::debug!(?allocator, "sandbox ready");
+        tracing::debug!(?allocator, fuel = config.fuel, "sandbox engine ready");
+        Ok(Inner { engine, allocator, linker, cache, config, warm, instances, guests, _ticker: ticker })
+    }
+
+    /// Validate `wasm`, precompile it for this engine (or load the artifact)
+    /// and prepare its `InstancePre`.
+    fn compile(&self, wasm: &[u8], store: Option<&dyn ArtifactStore>, counting: bool) -> Result<Arc<Function>, RegisterError> {
+        validate::check_is_component(wasm)?;
+        let sha256 = cache::wasm_sha256(wasm);
+        let (component, origin) =
+            self.cache.load_or_compile(&self.engine, wasm, &sha256, store).map_err(RegisterError::Compile)?;
+        validate::check_exports(&self.engine, &component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| RegisterError::WrongWorld(validate::describe_import_error(&e)))?;
+        let pre = bindings::TaskPre::new(instance_pre)
+            .map_err(|e| RegisterError::WrongWorld(format!("export `handle` has the wrong type: {e:#}")))?;
+        Ok(Arc::new(Function { sha256, code_size: wasm.len(), origin, pre, warm: Default::default(), counting }))
+    }
+}
+
+/// The process-wide sandbox. Cloning is cheap and shares everything.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+    /// A second engine that counts fuel, made on first use, for the
+    /// functions with a fuel budget when `inner` does not count it (counting
+    /// costs every guest basic block a check, so the others never pay).
+    /// It shares `inner`'s instance permits and guest threads.
+    counting: Arc<OnceLock<Result<Arc<Inner>, String>>>,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> anyhow::Result<Self> {
         let instances = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_instances as usize));
         let guests = config.guest_threads.then(guests::GuestThreads::new);
-        let inner = Inner { engine, allocator, linker, cache, config, warm, instances, guests, _ticker: ticker };
-        Ok(Sandbox { inner: Arc::new(inner) })
+        let inner = Inner::new(config, instances, guests)?;
+        Ok(Sandbox { inner: Arc::new(inner), counting: Default::default() })
+    }
+
+    /// The engine that counts fuel: this one when configured to
+    /// ([`SandboxConfig::fuel`]), else the second engine (made now if need be).
+    fn counting_inner(&self) -> Result<Arc<Inner>, RegisterError> {
+        if self.inner.config.fuel {
+            return Ok(self.inner.clone());
+        }
+        let made = self.counting.get_or_init(|| {
+            let config = SandboxConfig { fuel: true, ..self.inner.config.clone() };
+            let inner = Inner::new(config, self.inner.instances.clone(), self.inner.guests.clone());
+            inner.map(Arc::new).map_err(|e| format!("{e:#}"))
+        });
+        made.clone().map_err(|e| RegisterError::Compile(anyhow::anyhow!("creating the fuel-counting engine: {e}")))
+    }
+
+    /// The engine `function` was compiled for.
+    fn inner_of(&self, function: &Function) -> &Arc<Inner> {
+        match (function.counting, self.counting.get()) {
+            (true, Some(Ok(counting))) => counting,
+            _ => &self.inner,
+        }
     }
 
     /// The key its artifact of the wasm with hex SHA-256 `sha256` is kept
     /// under ([`artifact_key`] with this engine's fingerprint).
     pub fn artifact_key(&self, sha256: &str) -> String {
         artifact_key(sha256, self.inner.cache.fingerprint())
+    }
+
+    /// The key `function`'s artifact is kept under (its engine's: a
+    /// fuel-counting function's differs from [`artifact_key`](Self::artifact_key)).
+    pub fn artifact_key_of(&self, function: &Function) -> String {
+        artifact_key(&function.sha256, self.inner_of(function).cache.fingerprint())
     }
 
     /// Which instance allocator is in use (pooling unless its reservation failed).
@@ -122,6 +194,7 @@ impl Sandbox {
 
     /// Instances running now (of [`SandboxConfig::max_concurrent_instances`]).
     pub fn instances_in_use(&self) -> usize {
+        // Shared with the fuel-counting engine: one count for both.
         (self.inner.config.max_concurrent_instances as usize).saturating_sub(self.inner.instances.available_permits())
     }
 
@@ -139,36 +212,38 @@ impl Sandbox {
     /// [`compile`](Self::compile), looking for the artifact in `store` first
     /// and keeping it there.
     pub fn compile_with(&self, wasm: &[u8], store: Option<&dyn ArtifactStore>) -> Result<Arc<Function>, RegisterError> {
-        validate::check_is_component(wasm)?;
-        let sha256 = cache::wasm_sha256(wasm);
-        let (component, origin) = self
-            .inner
-            .cache
-            .load_or_compile(&self.inner.engine, wasm, &sha256, store)
-            .map_err(RegisterError::Compile)?;
-        validate::check_exports(&self.inner.engine, &component)?;
-        let instance_pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| RegisterError::WrongWorld(validate::describe_import_error(&e)))?;
-        let pre = bindings::TaskPre::new(instance_pre)
-            .map_err(|e| RegisterError::WrongWorld(format!("export `handle` has the wrong type: {e:#}")))?;
-        Ok(Arc::new(Function { sha256, code_size: wasm.len(), origin, pre, warm: Default::default() }))
+        self.inner.compile(wasm, store, self.inner.config.fuel)
+    }
+
+    /// [`compile_with`](Self::compile_with) for an engine that counts fuel,
+    /// so that invocations with a [`Limits::fuel`] budget can run: this
+    /// sandbox's own engine when it counts fuel, else a second one made for
+    /// such functions on first use (the others keep running uncounted).
+    pub fn compile_counting(&self, wasm: &[u8], store: Option<&dyn ArtifactStore>) -> Result<Arc<Function>, RegisterError> {
+        self.counting_inner()?.compile(wasm, store, true)
     }
 
     /// Run `function` once. Never panics and never fails the host: every
     /// failure of the guest is an [`InvokeError`] in the returned invocation.
     pub async fn invoke(&self, function: &Arc<Function>, request: Request<'_>) -> Invocation {
-        match &self.inner.guests {
-            Some(threads) => invoke::run_on(threads, &self.inner, function, request).await,
-            None => invoke::run(&self.inner, function, request).await,
+        let inner = self.inner_of(function);
+        match &inner.guests {
+            Some(threads) => invoke::run_on(threads, inner, function, request).await,
+            None => invoke::run(inner, function, request).await,
         }
     }
 
     /// Counters of the warm instances (all functions', or whether `function`
     /// has one ready); zero when [`SandboxConfig::warm_instances`] is off.
     pub fn warm_stats(&self, function: Option<&Function>) -> WarmStats {
-        self.inner.warm.as_ref().map(|w| w.stats(function)).unwrap_or_default()
+        let stats = |inner: &Inner| inner.warm.as_ref().map(|w| w.stats(function)).unwrap_or_default();
+        match (function, self.counting.get()) {
+            (Some(f), _) => stats(self.inner_of(f)),
+            (None, Some(Ok(counting))) => {
+                let (plain, counting) = (stats(&self.inner), stats(counting));
+                WarmStats { taken: plain.taken + counting.taken, ready: plain.ready + counting.ready }
+            }
+            (None, _) => stats(&self.inner),
+        }
     }
 }

@@ -55,16 +55,22 @@ impl Registry {
     /// [`Sandbox::artifact_key`]).
     pub fn artifact_keys(&self) -> std::collections::BTreeSet<String> {
         let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
-        functions.values().map(|f| self.sandbox.artifact_key(&f.function.sha256)).collect()
+        functions.values().map(|f| self.sandbox.artifact_key_of(&f.function)).collect()
     }
 
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
 
-    /// Compile `wasm` and register it as `name`, replacing any previous version.
+    /// Compile `wasm` and register it as `name`, replacing any previous
+    /// version. With a fuel budget ([`Limits::fuel`]) it is compiled for
+    /// the sandbox's fuel-counting engine ([`Sandbox::compile_counting`]).
     pub fn register(&self, name: &str, wasm: &[u8], limits: Limits) -> Result<RegisteredFunction, RegisterError> {
-        let function = self.sandbox.compile_with(wasm, self.artifacts.get().map(|s| &**s))?;
+        let store = self.artifacts.get().map(|s| &**s);
+        let function = match limits.fuel {
+            Some(_) => self.sandbox.compile_counting(wasm, store)?,
+            None => self.sandbox.compile_with(wasm, store)?,
+        };
         let registered = RegisteredFunction { name: name.to_string(), function, limits };
         self.functions
             .write()

@@ -20,6 +20,7 @@ use crate::{AppState, Body, BodyError, ReqBody, ServerConfig, json_response, rea
 pub mod code;
 pub(crate) mod concurrency;
 mod environment;
+pub mod fuel;
 mod invoke;
 mod listing;
 mod members;
@@ -52,6 +53,9 @@ pub struct FunctionMeta {
     /// tenant's, with several); none for `--functions DIR`'s, which belong
     /// to no tenant.
     pub account: Option<String>,
+    /// The function's tags (CreateFunction's `Tags`; `stepbox:fuel` is its
+    /// fuel budget, see [`fuel`]).
+    pub tags: fuel::Tags,
 }
 
 /// Function metadata by name (the code itself lives in the registry).
@@ -110,6 +114,7 @@ impl FunctionTable {
                 revision_id: stepbox_asl::uuid_v4(),
                 environment: None,
                 account: None,
+                tags: Default::default(),
             },
         );
     }
@@ -490,6 +495,10 @@ async fn persist_configuration(state: &AppState, name: &str) -> Result<(), Lambd
     if let Some(n) = state.functions.reservations.get(name) {
         config["ReservedConcurrentExecutions"] = json!(n);
     }
+    let tags = state.functions.lock().get(name).map(|m| m.tags.clone()).unwrap_or_default();
+    if !tags.is_empty() {
+        config["Tags"] = json!(tags);
+    }
     let sha = state.registry.get(name).map(|f| f.function.sha256.clone()).unwrap_or_default();
     state.store.put_function_record(&function_record(state, name, &sha, config)).await.map_err(LambdaError::store)
 }
@@ -518,7 +527,8 @@ fn restore_function(
     let c = &record.configuration;
     let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
     let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
-    let limits = limits_in(registry, timeout, memory_size).ok()?;
+    let tags = fuel::stored(c);
+    let limits = fuel::limits_with(limits_in(registry, timeout, memory_size).ok()?, &tags).ok()?;
     let registered = match registry.register(&record.name, code, limits) {
         Ok(r) => r,
         Err(e) => {
@@ -546,6 +556,7 @@ fn restore_function(
                 vars.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
             }),
             account: stepbox_store::arn_account(&record.arn).map(str::to_string),
+            tags,
         },
     );
     if let (Some(sha), Some(size)) = (c.get("CodeSha256").and_then(Value::as_str), c.get("CodeSize").and_then(Value::as_u64))
@@ -641,7 +652,8 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
     let timeout = get_u64(body, "Timeout")?.unwrap_or(3);
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(128);
     check_tenant_memory(state, memory_size)?;
-    let limits = limits_for(state, timeout, memory_size)?;
+    let tags = fuel::tags_of(body)?;
+    let limits = fuel::limits_with(limits_for(state, timeout, memory_size)?, &tags)?;
     let environment = environment::variables(body)?;
     let runtime = get_str(body, "Runtime")?.and_then(source_build::source_runtime);
     let build = match runtime {
@@ -665,6 +677,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
             revision_id: stepbox_asl::uuid_v4(),
             environment,
             account: Some(state.config.identity.account.clone()),
+            tags,
         },
     );
     let publish = body.get("Publish").and_then(Value::as_bool).unwrap_or(false);
@@ -696,6 +709,10 @@ fn get_function(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<
     });
     if let Some(n) = state.functions.reservations.get(&name) {
         out["Concurrency"] = json!({"ReservedConcurrentExecutions": n});
+    }
+    let tags = state.functions.lock().get(&name).map(|m| m.tags.clone()).unwrap_or_default();
+    if !tags.is_empty() {
+        out["Tags"] = json!(tags);
     }
     Ok(ok(&out))
 }
