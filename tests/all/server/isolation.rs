@@ -1,6 +1,6 @@
 //! Two tenants on one server: each in its own account, seeing only its own
 //! state machines, executions, activities and task tokens; another's ARN is
-//! AccessDeniedException, another's task token InvalidToken.
+//! AccessDeniedException (map runs included), another's task token InvalidToken.
 
 use std::time::Duration;
 
@@ -164,5 +164,50 @@ async fn functions_are_their_tenants_own_for_the_api_and_for_tasks() {
     let m = create(&acme, "own", &task("111111111111")).await;
     let run = acme.start_execution().state_machine_arn(&m).input(r#"{"n": 1}"#).send().await.unwrap();
     assert_eq!(*closed(&acme, run.execution_arn()).await.status(), ExecutionStatus::Succeeded);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_map_runs_are_access_denied() {
+    let (server, _) = start_tenants(TENANTS).await;
+    let (acme, globex) = (clients::sfn_as(&server.endpoint(), ACME), clients::sfn_as(&server.endpoint(), GLOBEX));
+    let fan = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "Label": "Each", "MaxConcurrency": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": true}}},
+        "End": true}}});
+    let a = create(&acme, "fan", &fan.to_string()).await;
+    let parent = acme.start_execution().state_machine_arn(&a).input("[1, 2]").send().await.unwrap();
+    let parent = parent.execution_arn().to_string();
+    let mut run = None;
+    for _ in 0..500 {
+        let runs = acme.list_map_runs().execution_arn(&parent).send().await.expect("ListMapRuns");
+        if let Some(r) = runs.map_runs().first() {
+            run = Some(r.map_run_arn().to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let run = run.expect("a map run started");
+    assert!(run.starts_with("arn:aws:states:us-east-1:111111111111:mapRun:fan/Each:"), "{run}");
+
+    denied(globex.describe_map_run().map_run_arn(&run).send().await);
+    denied(globex.list_map_runs().execution_arn(&parent).send().await);
+    denied(globex.update_map_run().map_run_arn(&run).max_concurrency(5).send().await);
+    denied(globex.list_executions().map_run_arn(&run).send().await);
+    let e = globex.describe_map_run().map_run_arn(&run).send().await.unwrap_err();
+    let message = e.message().unwrap_or_default();
+    assert!(message.contains("arn:aws:iam::222222222222:root is not authorized to perform: states:DescribeMapRun"), "{message}");
+    // The same run named in globex's own account is one that does not exist there.
+    let mirrored = run.replace(":111111111111:", ":222222222222:");
+    let e = globex.describe_map_run().map_run_arn(&mirrored).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ResourceNotFound"), "{e:?}");
+    let e = globex.update_map_run().map_run_arn(&mirrored).max_concurrency(5).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ResourceNotFound"), "{e:?}");
+
+    let d = acme.describe_map_run().map_run_arn(&run).send().await.expect("its owner describes it");
+    assert_eq!(d.max_concurrency(), 1, "globex's UpdateMapRun changed nothing");
+    let children = acme.list_executions().map_run_arn(&run).send().await.unwrap();
+    assert!(children.executions().iter().all(|c| c.execution_arn().contains(":111111111111:")), "{children:?}");
+    acme.stop_execution().execution_arn(&parent).send().await.expect("its owner stops it");
     server.shutdown().await.unwrap();
 }
