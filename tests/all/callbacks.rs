@@ -23,17 +23,32 @@ struct Harness {
     _data: Option<tempfile::TempDir>,
 }
 
-/// A server on the in-memory store, or (`durable`) on the durable one in a
-/// temporary data directory, as `stepbox serve` runs by default.
-async fn start(activity_poll: Duration, durable: bool) -> Harness {
+/// The store a test's server runs on.
+#[derive(Clone, Copy)]
+enum On {
+    /// `serve --in-memory`.
+    Memory,
+    /// `serve --data DIR` (the default), in a temporary data directory.
+    Durable,
+    /// `serve --database-url`, on a PostgreSQL database of its own.
+    Postgres,
+}
+
+/// A server on the store `on` names.
+async fn start(activity_poll: Duration, on: On) -> Harness {
     let registry = Registry::new(shared_sandbox().clone());
-    let (mut state, data) = if durable {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = stepbox_store::open_dir(dir.path()).expect("open the store");
-        let config = stepbox_server::durable::DurableConfig::default();
-        (AppState::durable(ServerConfig::default(), registry, store, config), Some(dir))
-    } else {
-        (AppState::in_memory(ServerConfig::default(), registry), None)
+    let config = stepbox_server::durable::DurableConfig::default();
+    let (mut state, data) = match on {
+        On::Durable => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = stepbox_store::open_dir(dir.path()).expect("open the store");
+            (AppState::durable(ServerConfig::default(), registry, store, config), Some(dir))
+        }
+        On::Postgres => {
+            let store = stepbox_store::open_postgres(&crate::postgres::fresh_database()).expect("open the PostgreSQL store");
+            (AppState::durable(ServerConfig::default(), registry, store, config), None)
+        }
+        On::Memory => (AppState::in_memory(ServerConfig::default(), registry), None),
     };
     state.activity_poll = activity_poll;
     state.recover().await.expect("recover");
@@ -44,7 +59,8 @@ async fn start(activity_poll: Duration, durable: bool) -> Harness {
 }
 
 /// Declares test body `$name` run on each store (`$name::in_memory`,
-/// `$name::durable`), its activity workers long-polling for `$poll`.
+/// `$name::durable`, `$name::postgres`), its activity workers
+/// long-polling for `$poll`.
 macro_rules! on_both_stores {
     ($name:ident, $poll:expr) => {
         mod $name {
@@ -52,12 +68,17 @@ macro_rules! on_both_stores {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn in_memory() {
-                super::$name(super::start($poll, false).await).await
+                super::$name(super::start($poll, super::On::Memory).await).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn durable() {
-                super::$name(super::start($poll, true).await).await
+                super::$name(super::start($poll, super::On::Durable).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::start($poll, super::On::Postgres).await).await
             }
         }
     };

@@ -248,7 +248,8 @@ fn serve_on_a_database_with_a_newer_schema_refuses_it() {
     let schema_2 = include_str!("../../host/store/migrations/0002_items.sql");
     let schema_3 = include_str!("../../host/store/migrations/0003_execution_numbers.sql");
     let schema_4 = include_str!("../../host/store/migrations/0004_leases.sql");
-    let later = [schema_1, schema_2, schema_3, schema_4, "CREATE TABLE stepbox_later (x integer)"];
+    let schema_5 = include_str!("../../host/store/migrations/0005_activity_tasks.sql");
+    let later = [schema_1, schema_2, schema_3, schema_4, schema_5, "CREATE TABLE stepbox_later (x integer)"];
     stepbox_store::PostgresBackend::migrate_with(&url, &later).expect("a later stepbox's schema");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
         .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
@@ -256,9 +257,9 @@ fn serve_on_a_database_with_a_newer_schema_refuses_it() {
         .expect("run stepbox serve");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("has stepbox schema version 5, newer than this stepbox knows (4)"), "{err}");
+    assert!(err.contains("has stepbox schema version 6, newer than this stepbox knows (5)"), "{err}");
     let again = stepbox_store::PostgresBackend::migrate_with(&url, &later);
-    assert_eq!(again.expect("still version 5"), Vec::<i32>::new());
+    assert_eq!(again.expect("still version 6"), Vec::<i32>::new());
 }
 
 const DISTRIBUTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/distributed-map/orders.asl.json");

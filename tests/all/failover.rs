@@ -5,7 +5,8 @@
 //! from their last checkpoints: every execution ends with its exact output
 //! and a whole history (consecutive ids, one closing event). Executions
 //! the killed host ran that wait for a task token finish once their tokens
-//! are answered through the surviving hosts.
+//! are answered through the surviving hosts, and the activity tasks it had
+//! scheduled go, each to one worker, to workers polling the survivors.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,6 +23,7 @@ const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 const PER_KIND: usize = 100;
 const KINDS: [&str; 3] = ["wait", "task", "map"];
 const TOKENS: usize = 6;
+const ACTIVITY_TASKS: usize = 4;
 /// `serve --lease-seconds`: long enough that a loaded machine never lets a
 /// live host's liveness lapse (it is renewed every third of it by a thread
 /// of its own), short enough to keep the test quick.
@@ -35,6 +37,46 @@ fn approval_machine() -> Value {
         "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token", "n.$": "$.n"}},
         "End": true
     }}})
+}
+
+/// Waits until execution `arn` recorded an event of type `kind`.
+async fn recorded(sfn: &aws_sdk_sfn::Client, arn: &str, kind: HistoryEventType) {
+    for _ in 0..500 {
+        let history = sfn.get_execution_history().execution_arn(arn).send().await.expect("GetExecutionHistory");
+        if history.events().iter().any(|e| *e.r#type() == kind) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {kind:?} in {arn}");
+}
+
+/// Workers polling `clients` in turn (answering through the next one) until
+/// `count` activity tasks were answered: (input's n, worker) of each.
+async fn work(clients: &[aws_sdk_sfn::Client], activity: &str, count: usize) -> Vec<(u64, usize)> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let (poll, answer) = (clients[w % clients.len()].clone(), clients[(w + 1) % clients.len()].clone());
+        let (activity, tx) = (activity.to_string(), tx.clone());
+        workers.spawn(async move {
+            loop {
+                let task = poll.get_activity_task().activity_arn(&activity).worker_name(format!("w{w}")).send().await;
+                let task = task.expect("GetActivityTask");
+                let Some(token) = task.task_token() else { continue };
+                let n = serde_json::from_str::<Value>(task.input().unwrap_or("null")).unwrap()["n"].as_u64().unwrap();
+                let output = json!({"reviewed": n}).to_string();
+                answer.send_task_success().task_token(token).output(output).send().await.expect("SendTaskSuccess");
+                let _ = tx.send((n, w));
+            }
+        });
+    }
+    let mut taken = Vec::new();
+    while taken.len() < count {
+        taken.push(rx.recv().await.expect("workers run"));
+    }
+    workers.abort_all();
+    taken
 }
 
 /// The token execution `arn` handed out (its TaskSubmitted's payload).
@@ -186,6 +228,33 @@ async fn executions_of_a_killed_host_finish_on_the_others() {
         waiting.push((out.execution_arn().to_string(), token, n));
     }
 
+    // Activity tasks of executions on the host to be killed, no worker yet.
+    let activity = clients[0].create_activity().name("review").send().await.expect("CreateActivity").activity_arn().to_string();
+    let review = json!({"StartAt": "Review", "States": {"Review": {"Type": "Task", "Resource": activity, "End": true}}});
+    let reviews = clients[0]
+        .create_state_machine()
+        .name("review")
+        .definition(review.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("CreateStateMachine")
+        .state_machine_arn()
+        .to_string();
+    let mut reviewing = Vec::new();
+    for n in 0..ACTIVITY_TASKS {
+        let out = clients[0]
+            .start_execution()
+            .state_machine_arn(&reviews)
+            .name(format!("review-{n}"))
+            .input(json!({"n": n}).to_string())
+            .send()
+            .await
+            .expect("StartExecution");
+        recorded(&clients[1], out.execution_arn(), HistoryEventType::ActivityScheduled).await;
+        reviewing.push((out.execution_arn().to_string(), n));
+    }
+
     let sm_arns: Vec<String> = machine_arns.iter().map(|(_, a)| a.clone()).collect();
     let running_at_kill = count_running(&clients[1], &sm_arns).await;
     let mut killed = hosts.remove(0);
@@ -205,9 +274,14 @@ async fn executions_of_a_killed_host_finish_on_the_others() {
             .await
             .unwrap_or_else(|e| panic!("SendTaskSuccess of a token the killed host handed out: {e:?}"));
     }
+    // The killed host's activity tasks, each handed out once by the survivors.
+    let mut taken = work(&clients[1..], &activity, ACTIVITY_TASKS).await;
+    taken.sort_unstable();
+    let ns: Vec<u64> = taken.iter().map(|(n, _)| *n).collect();
+    assert_eq!(ns, (0..ACTIVITY_TASKS as u64).collect::<Vec<_>>(), "each activity task handed out once: {taken:?}");
     let answered = kill.elapsed();
 
-    let all_arns: Vec<String> = sm_arns.iter().cloned().chain([approval.clone()]).collect();
+    let all_arns: Vec<String> = sm_arns.iter().cloned().chain([approval.clone(), reviews.clone()]).collect();
     let deadline = kill + Duration::from_secs(180);
     loop {
         let running = count_running(&clients[1], &all_arns).await;
@@ -235,6 +309,17 @@ async fn executions_of_a_killed_host_finish_on_the_others() {
         assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "{arn}: ids");
         let closing = history.events().iter().filter(|e| *e.r#type() == HistoryEventType::ExecutionSucceeded).count();
         assert_eq!(closing, 1, "{arn}: one closing event");
+    }
+
+    for (arn, n) in &reviewing {
+        let d = clients[1].describe_execution().execution_arn(arn).send().await.expect("DescribeExecution");
+        assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{arn}: {:?} {:?}", d.error(), d.cause());
+        let output: Value = serde_json::from_str(d.output().unwrap_or("null")).unwrap();
+        assert_eq!(output, json!({"reviewed": n}), "{arn}");
+        let history = clients[2].get_execution_history().execution_arn(arn).send().await.expect("GetExecutionHistory");
+        check_history(arn, history.events());
+        let picked = history.events().iter().filter(|e| *e.r#type() == HistoryEventType::ActivityStarted).count();
+        assert_eq!(picked, 1, "{arn}: one pick-up");
     }
 
     for (i, (arn, kind, n)) in started.iter().enumerate() {

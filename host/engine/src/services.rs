@@ -46,8 +46,10 @@ pub struct ActivityTask {
 
 /// Activity queues as the engine sees them.
 pub trait Activities: Send + Sync {
-    /// Queues `task` for workers of `activity_arn`; `false` if no such activity exists.
-    fn schedule(&self, activity_arn: &str, task: ActivityTask) -> bool;
+    /// Queues `task` for workers of `activity_arn`; resolves to `false` if
+    /// no such activity exists. (In memory it is ready at once; a store
+    /// several hosts share may have to look the activity up.)
+    fn schedule(&self, activity_arn: &str, task: ActivityTask) -> BoxFuture<'static, bool>;
     /// Takes back a task no worker picked up yet (it timed out or was aborted).
     fn withdraw(&self, activity_arn: &str, token: &str);
 }
@@ -122,6 +124,15 @@ impl MemoryActivities {
         self.lock().values().map(|q| q.record.clone()).collect()
     }
 
+    /// Queues `task` for workers of `activity_arn`; `false` if no such activity exists.
+    pub fn queue(&self, activity_arn: &str, task: ActivityTask) -> bool {
+        let mut g = self.lock();
+        let Some(q) = g.get_mut(activity_arn) else { return false };
+        q.tasks.push_back(task);
+        q.ready.notify_one();
+        true
+    }
+
     /// Takes the oldest task of `arn`, waiting up to `wait` for one.
     /// `None` when the wait ends empty-handed or the activity does not exist.
     pub async fn poll(&self, arn: &str, wait: Duration) -> Option<ActivityTask> {
@@ -152,12 +163,9 @@ impl MemoryActivities {
 }
 
 impl Activities for MemoryActivities {
-    fn schedule(&self, activity_arn: &str, task: ActivityTask) -> bool {
-        let mut g = self.lock();
-        let Some(q) = g.get_mut(activity_arn) else { return false };
-        q.tasks.push_back(task);
-        q.ready.notify_one();
-        true
+    fn schedule(&self, activity_arn: &str, task: ActivityTask) -> BoxFuture<'static, bool> {
+        let queued = self.queue(activity_arn, task);
+        Box::pin(std::future::ready(queued))
     }
 
     fn withdraw(&self, activity_arn: &str, token: &str) {

@@ -22,6 +22,12 @@ pub struct Answers {
     /// theirs still went on here (stopped, so it closed its tokens): until
     /// the new run starts, an answer to a closed token is kept for it.
     restarting: Mutex<std::collections::HashSet<String>>,
+    /// Activity tasks a worker took (ActivityStarted delivered), until their
+    /// wait ends: on a shared database a resumed execution offers its task
+    /// again, and a worker that took the earlier offer may still report its
+    /// pick-up, so a second pick-up of one wait is refused (that worker
+    /// looks for another task) instead of handing the task out twice.
+    started: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Answers {
@@ -54,6 +60,10 @@ impl Answers {
 
     fn is_restarting(&self, arn: &str) -> bool {
         self.restarting().contains(arn)
+    }
+
+    fn started(&self) -> MutexGuard<'_, std::collections::HashSet<String>> {
+        self.started.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Execution `arn` is run anew here, once its run of an earlier lease ended.
@@ -91,6 +101,7 @@ pub(crate) struct Handing {
 
 impl Callbacks for Handing {
     fn register(&self, token: &str, execution_arn: &str) -> CallbackWaiter {
+        self.answers.started().remove(token);
         let mut kept = self.answers.lock();
         let waiter = self.inner.register(token, execution_arn);
         if let Some(signal) = kept.remove(token) {
@@ -103,10 +114,20 @@ impl Callbacks for Handing {
     }
 
     fn signal(&self, token: &str, signal: Signal) -> Result<(), CallbackError> {
-        self.inner.signal(token, signal)
+        if !matches!(signal, Signal::Started { .. }) {
+            return self.inner.signal(token, signal);
+        }
+        let mut started = self.answers.started();
+        if started.contains(token) {
+            return Err(CallbackError::TaskTimedOut);
+        }
+        self.inner.signal(token, signal)?;
+        started.insert(token.to_string());
+        Ok(())
     }
 
     fn close(&self, token: &str) {
+        self.answers.started().remove(token);
         self.inner.close(token)
     }
 }

@@ -88,6 +88,9 @@ pub(crate) async fn handle(state: &AppState, op: &str, p: &Map<String, Value>) -
             if state.activities.describe(arn).is_none() {
                 return Err(ApiError::new("ActivityDoesNotExist", format!("Activity Does Not Exist: '{arn}'")));
             }
+            if state.store.shared() {
+                return crate::activity_tasks::get(state, arn, worker).await;
+            }
             // A task whose state already ended (its token closed) is skipped.
             let deadline = tokio::time::Instant::now() + state.activity_poll;
             loop {
@@ -124,7 +127,7 @@ async fn adopt_stored_activities(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
+pub(crate) async fn signal(state: &AppState, token: &str, s: Signal) -> Result<Value, ApiError> {
     // A database several hosts share: the host owning the execution answers.
     if state.store.shared()
         && let Some((arn, _)) = TaskToken::parse(token)

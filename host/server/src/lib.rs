@@ -16,6 +16,7 @@
 //! ([`AppState::durable`]), where Standard executions survive restarts (see
 //! [`durable`]).
 
+mod activity_tasks;
 pub mod answers;
 pub mod callbacks;
 mod conn;
@@ -195,7 +196,11 @@ impl AppState {
         let map_runs = Arc::new(map_runs::MapRunTable::new(nested.clone()));
         let services = Services {
             callbacks: Arc::new(answers::Handing { inner: callbacks.clone(), answers: durability.answers.clone() }),
-            activities: Some(activities.clone()),
+            activities: Some(if store.shared() {
+                Arc::new(activity_tasks::SharedActivities { local: activities.clone(), store: store.clone() })
+            } else {
+                activities.clone() as Arc<dyn stepbox_engine::Activities>
+            }),
             executions: Some(nested.clone()),
             objects: config
                 .buckets

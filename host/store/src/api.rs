@@ -242,6 +242,17 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
     async fn forget_answer(&self, _token: &str) -> R<()> {
         Ok(())
     }
+    /// Offers an activity task to the workers of every host (not waited
+    /// for; see [`Store::offer_activity_task`]). Nothing unless shared.
+    fn offer_activity_task(&self, _activity: &str, _token: &str, _input: &str) {}
+    /// Withdraws an activity task this host offered that no worker took
+    /// (not waited for). Nothing unless shared.
+    fn withdraw_activity_task(&self, _token: &str) {}
+    /// Claims the oldest activity task of `activity` any host offered:
+    /// (token, input), each claimed once. None unless shared.
+    async fn claim_activity_task(&self, _activity: &str) -> R<Option<(String, String)>> {
+        Ok(None)
+    }
     /// Whether the last write failed and none succeeded since (a full disk).
     fn writes_failing(&self) -> bool;
     /// How long writes took from their submission until durable.
@@ -508,6 +519,15 @@ impl Stores for Store {
     }
     async fn forget_answer(&self, token: &str) -> R<()> {
         Store::forget_answer(self, token)
+    }
+    fn offer_activity_task(&self, activity: &str, token: &str, input: &str) {
+        Store::offer_activity_task(self, activity, token, input)
+    }
+    fn withdraw_activity_task(&self, token: &str) {
+        Store::withdraw_activity_task(self, token)
+    }
+    async fn claim_activity_task(&self, activity: &str) -> R<Option<(String, String)>> {
+        Store::claim_activity_task(self, activity)
     }
     fn writes_failing(&self) -> bool {
         Store::writes_failing(self)

@@ -180,6 +180,18 @@ pub trait Write: Read {
     fn answer_put(&mut self, _key: &[u8], _token: &str, _signal: &str) -> Result<(), StoreError> {
         Err(StoreError::Database("task token answers are recorded only on a shared database".into()))
     }
+    /// Offers activity task `token` (its `input`) to the workers of
+    /// `activity` on every host (see [`Leases::claim_activity_task`]); a
+    /// token offered again is this host's offer now. Only where several
+    /// hosts share the store.
+    fn activity_offer(&mut self, _activity: &str, _token: &str, _input: &str) -> Result<(), StoreError> {
+        Err(StoreError::Database("activity tasks are queued in the store only on a shared database".into()))
+    }
+    /// Withdraws activity task `token` if this host offered it and no
+    /// worker took it yet.
+    fn activity_withdraw(&mut self, _token: &str) -> Result<(), StoreError> {
+        Err(StoreError::Database("activity tasks are queued in the store only on a shared database".into()))
+    }
 }
 
 /// What wakes a host's waiters on a database several hosts share (the
@@ -195,6 +207,8 @@ pub struct Wakeups {
     pub(crate) moved: tokio::sync::Notify,
     /// A lease was given up: a host may take it over now.
     pub(crate) expired: tokio::sync::Notify,
+    /// An activity task was offered (any activity, on any host).
+    pub(crate) activity_tasks: tokio::sync::Notify,
     /// How often waiters look without a notification.
     pub fallback: std::time::Duration,
 }
@@ -206,6 +220,7 @@ impl Wakeups {
             answers: Default::default(),
             moved: Default::default(),
             expired: Default::default(),
+            activity_tasks: Default::default(),
             fallback,
         }
     }
@@ -216,6 +231,14 @@ impl Wakeups {
         self.answers.notify_waiters();
         self.moved.notify_waiters();
         self.expired.notify_one();
+        self.activity_tasks.notify_waiters();
+    }
+
+    /// Woken (every waiter) once an activity task was offered on any host:
+    /// GetActivityTask's long poll listens here (`notified()`, enabled
+    /// before it looks) besides the [`fallback`](Self::fallback).
+    pub fn activity_tasks(&self) -> &tokio::sync::Notify {
+        &self.activity_tasks
     }
 
     /// Resolves once a request was sent to this host, or after the fallback.
@@ -279,6 +302,10 @@ pub trait Leases: Send + Sync {
     /// The unanswered requests sent to this host: (id, request).
     fn requests(&self) -> Result<Vec<(i64, String)>, StoreError>;
     fn answer(&self, id: i64, answer: &str) -> Result<(), StoreError>;
+    /// Claims the oldest activity task offered for `activity` (by any
+    /// host), skipping ones another host is claiming: (token, input). Each
+    /// task is claimed once.
+    fn claim_activity_task(&self, activity: &str) -> Result<Option<(String, String)>, StoreError>;
 }
 
 /// A write applied inside a transaction.

@@ -165,3 +165,105 @@ async fn a_routed_answer_wakes_the_other_host_instead_of_waiting_for_its_poll() 
         assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"approved": n}));
     }
 }
+
+/// A host on `url` whose waiters look every `fallback` without a
+/// notification, and whose GetActivityTask long-polls for `poll`.
+async fn host_polling(url: &str, fallback: std::time::Duration, poll: std::time::Duration) -> Harness {
+    let store = stepbox_store::open_postgres_polling(url, stepbox_store::DEFAULT_LEASE, fallback).expect("a host opens the database");
+    let registry = Registry::new(shared_sandbox().clone());
+    let mut state = AppState::durable(ServerConfig::default(), registry, store, stepbox_server::durable::DurableConfig::default());
+    state.activity_poll = poll;
+    state.recover().await.expect("recover");
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
+    let endpoint = server.endpoint();
+    let (sfn, lambda) = (crate::clients::sfn(&endpoint), crate::clients::lambda(&endpoint));
+    Harness { server, sfn, lambda }
+}
+
+/// Activity tasks of executions host A runs are handed out by either host,
+/// each to one worker, and the workers' answers (sent through B) reach the
+/// executions on A. A worker already waiting on B when A schedules a task
+/// is woken by A's notification, in far less than the polling fallback
+/// (20 s here); B never heard of the activity before (created on A).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_tasks_of_executions_on_one_host_go_once_to_workers_polling_any_host() {
+    let fallback = std::time::Duration::from_secs(20);
+    let poll = std::time::Duration::from_secs(2);
+    let url = crate::postgres::fresh_database();
+    let (a, b) = (host_polling(&url, fallback, poll).await, host_polling(&url, fallback, poll).await);
+    let activity = a.sfn.create_activity().name("review").send().await.unwrap().activity_arn().to_string();
+    let definition = json!({"StartAt": "Review", "States": {"Review": {"Type": "Task", "Resource": activity, "End": true}}});
+    let sm = create_machine(&a, "reviews", &definition.to_string(), StateMachineType::Standard).await;
+
+    // A worker long-polling B before the task exists gets it once A offers it.
+    let early = {
+        let (sfn, activity) = (b.sfn.clone(), activity.clone());
+        tokio::spawn(async move {
+            let asked = std::time::Instant::now();
+            let task = sfn.get_activity_task().activity_arn(activity).worker_name("early").send().await;
+            (task, asked.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let first = a.sfn.start_execution().state_machine_arn(&sm).input(r#"{"n":0}"#).send().await.unwrap();
+    let (task, waited) = early.await.unwrap();
+    let task = task.expect("GetActivityTask on B");
+    let token = task.task_token().expect("B hands out the task A scheduled").to_string();
+    assert!(waited < fallback / 4, "B's worker waited {waited:?} (the polling fallback is {fallback:?})");
+    assert_eq!(serde_json::from_str::<Value>(task.input().unwrap()).unwrap(), json!({"n": 0}));
+    b.sfn.send_task_success().task_token(&token).output(r#"{"reviewed":0}"#).send().await.expect("answered through B");
+    let done = wait_closed(&a, first.execution_arn()).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"reviewed": 0}));
+    let history = b.sfn.get_execution_history().execution_arn(first.execution_arn()).send().await.unwrap();
+    let started: Vec<_> = history.events().iter().filter_map(|e| e.activity_started_event_details()).collect();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].worker_name(), Some("early"));
+
+    // Many tasks, all scheduled on A, polled by workers on both hosts (more on B).
+    const TASKS: usize = 24;
+    let mut executions = Vec::new();
+    for n in 1..=TASKS {
+        let s = a.sfn.start_execution().state_machine_arn(&sm).input(json!({"n": n}).to_string()).send().await.unwrap();
+        executions.push((n, s.execution_arn().to_string()));
+    }
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let sfn = if w < 4 { b.sfn.clone() } else { a.sfn.clone() };
+        let answer_through = b.sfn.clone();
+        let activity = activity.clone();
+        workers.spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                let task = sfn.get_activity_task().activity_arn(&activity).worker_name(format!("w{w}")).send().await.expect("GetActivityTask");
+                let Some(token) = task.task_token() else { return taken };
+                let n = serde_json::from_str::<Value>(task.input().unwrap()).unwrap()["n"].as_u64().unwrap();
+                let output = json!({"reviewed": n, "by": format!("w{w}")}).to_string();
+                answer_through.send_task_success().task_token(token).output(output).send().await.expect("SendTaskSuccess");
+                taken.push((token.to_string(), n, w));
+            }
+        });
+    }
+    let mut taken = Vec::new();
+    while let Some(worker) = workers.join_next().await {
+        taken.extend(worker.unwrap());
+    }
+    let mut tokens: Vec<&str> = taken.iter().map(|(t, _, _)| t.as_str()).collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    assert_eq!(tokens.len(), taken.len(), "no task handed out twice");
+    let mut ns: Vec<u64> = taken.iter().map(|(_, n, _)| *n).collect();
+    ns.sort_unstable();
+    assert_eq!(ns, (1..=TASKS as u64).collect::<Vec<_>>(), "every task handed out once");
+    assert!(taken.iter().any(|(_, _, w)| *w < 4), "workers on B took tasks A scheduled");
+    for (n, arn) in &executions {
+        let by = taken.iter().find(|(_, m, _)| *m == *n as u64).map(|(_, _, w)| format!("w{w}")).unwrap();
+        let done = wait_closed(&a, arn).await;
+        assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{done:?}");
+        assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"reviewed": n, "by": by}));
+        let history = a.sfn.get_execution_history().execution_arn(arn).send().await.unwrap();
+        let started: Vec<_> = history.events().iter().filter_map(|e| e.activity_started_event_details()).collect();
+        assert_eq!(started.len(), 1, "{arn}: one pick-up");
+        assert_eq!(started[0].worker_name(), Some(by.as_str()));
+    }
+}

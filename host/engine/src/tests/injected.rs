@@ -67,7 +67,7 @@ async fn an_activity_poll_times_out_on_its_clock() {
     });
     tokio::task::yield_now().await;
     let task = ActivityTask { token: "t".into(), input: "{}".into() };
-    assert!(activities.schedule(ARN, task.clone()));
+    assert!(activities.schedule(ARN, task.clone()).await);
     let got = tokio::time::timeout(Duration::from_secs(10), poll).await.expect("woken by the task").expect("poll");
     assert_eq!(got, Some(task));
 }

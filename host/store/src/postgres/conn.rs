@@ -155,6 +155,13 @@ pub(crate) enum Sql {
     AnswerPut,
     /// A lease's epoch and owner, held until the transaction ends.
     LeaseCheck,
+    /// Offers activity tasks `unnest($1, $2, $3)` (token, activity, input)
+    /// from host `$4` (schema 5); a token offered again is this host's now.
+    ActivityOffer,
+    /// Withdraws the activity tasks `token = ANY($1)` host `$2` offered.
+    ActivityWithdraw,
+    /// `pg_notify` of channel `$1`, payload `$2` (sent at COMMIT).
+    Notify,
 }
 
 /// The SQL table of a store table.
@@ -193,6 +200,12 @@ impl Sql {
                  ON CONFLICT (token) DO UPDATE SET key = EXCLUDED.key, signal = EXCLUDED.signal"
                 .into(),
             Sql::LeaseCheck => "SELECT epoch, host FROM stepbox_leases WHERE key = $1 FOR SHARE".into(),
+            Sql::ActivityOffer => "INSERT INTO stepbox_activity_tasks (token, activity, input, host) \
+                 SELECT t, a, i, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS o(t, a, i) \
+                 ON CONFLICT (token) DO UPDATE SET host = EXCLUDED.host, input = EXCLUDED.input"
+                .into(),
+            Sql::ActivityWithdraw => "DELETE FROM stepbox_activity_tasks WHERE token = ANY($1::text[]) AND host = $2".into(),
+            Sql::Notify => "SELECT pg_notify($1, $2)".into(),
         }
     }
 }

@@ -43,6 +43,13 @@ const TAKE_EXPIRED: &str = "WITH expired AS ( \
      UPDATE stepbox_leases l SET host = $1, epoch = l.epoch + 1 FROM expired WHERE l.key = expired.key \
      RETURNING l.key, l.epoch";
 
+/// Takes the oldest activity task of activity `$1`, skipping rows another
+/// host's claim holds: each task goes to one worker.
+const CLAIM_ACTIVITY_TASK: &str = "DELETE FROM stepbox_activity_tasks t WHERE t.token = ( \
+       SELECT token FROM stepbox_activity_tasks WHERE activity = $1 \
+       ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING t.token, t.input";
+
 /// Hosts gone for an hour (their leases taken over) are forgotten.
 const FORGET_HOSTS: &str = "DELETE FROM stepbox_hosts h WHERE h.expires < now() - interval '1 hour' \
      AND NOT EXISTS (SELECT 1 FROM stepbox_leases l WHERE l.host = h.host)";
@@ -229,6 +236,13 @@ impl Leases for PostgresBackend {
             ))
             .map_err(db_err)?;
             rows.iter().map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).collect()
+        })
+    }
+
+    fn claim_activity_task(&self, activity: &str) -> Result<Option<(String, String)>, StoreError> {
+        self.on_conn(|c| {
+            let row = block_on(c.client.query_opt(CLAIM_ACTIVITY_TASK, &[&activity])).map_err(db_err)?;
+            row.map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).transpose()
         })
     }
 

@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_items.sql"),
     include_str!("../../migrations/0003_execution_numbers.sql"),
     include_str!("../../migrations/0004_leases.sql"),
+    include_str!("../../migrations/0005_activity_tasks.sql"),
 ];
 
 /// The schema version this binary writes and reads.

@@ -1,7 +1,8 @@
 //! Hosts wake each other with PostgreSQL's LISTEN/NOTIFY, on channel
 //! `stepbox`: a request sent to a host (`r:HOST`), a request answered
 //! (`a:ID`), leases taken over (`t`: senders look where their executions
-//! went) and leases given up (`e`: hosts take them over). Each host listens
+//! went), leases given up (`e`: hosts take them over) and activity tasks
+//! offered (`k`: GetActivityTask claims them). Each host listens
 //! on a connection of its own (reconnected when lost); the polling each
 //! waiter does anyway, at [`Wakeups::fallback`], covers a notification
 //! missed while it was not listening.
@@ -17,6 +18,9 @@ use crate::backend::Wakeups;
 
 /// The channel every host listens on.
 pub(crate) const CHANNEL: &str = "stepbox";
+
+/// The payload of an activity task offered (GetActivityTask looks again).
+pub(crate) const ACTIVITY_TASKS: &str = "k";
 
 /// How long a lost listening connection waits before connecting again.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -67,6 +71,7 @@ fn dispatch(payload: &str, me: &str, wake: &Wakeups) {
         Some(("a", _)) => wake.answers.notify_waiters(),
         _ if payload == "t" => wake.moved.notify_waiters(),
         _ if payload == "e" => wake.expired.notify_one(),
+        _ if payload == ACTIVITY_TASKS => wake.activity_tasks.notify_waiters(),
         _ => {}
     }
 }

@@ -157,6 +157,9 @@ struct Transaction<'a> {
     /// Leases given (epoch 1) and ended in this transaction, not sent yet.
     new_leases: RefCell<Vec<Vec<u8>>>,
     ended_leases: RefCell<Vec<Vec<u8>>>,
+    /// Activity tasks offered and withdrawn in this transaction, not sent
+    /// yet: token → (activity, input) to offer, or None to withdraw.
+    activity_tasks: RefCell<BTreeMap<String, Option<(String, String)>>>,
 }
 
 /// How many execution numbers one value of `stepbox_execution_blocks`
@@ -189,7 +192,40 @@ impl<'a> Transaction<'a> {
             host,
             new_leases: RefCell::default(),
             ended_leases: RefCell::default(),
+            activity_tasks: RefCell::default(),
         }
+    }
+
+    /// Sends the activity tasks offered and withdrawn in this transaction;
+    /// offers wake every host's GetActivityTask (notified at COMMIT).
+    fn flush_activity_tasks(&self) -> Result<(), StoreError> {
+        self.failed()?;
+        let tasks = std::mem::take(&mut *self.activity_tasks.borrow_mut());
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let (mut tokens, mut activities, mut inputs, mut withdrawn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (token, offer) in tasks {
+            match offer {
+                Some((activity, input)) => {
+                    tokens.push(token);
+                    activities.push(activity);
+                    inputs.push(input);
+                }
+                None => withdrawn.push(token),
+            }
+        }
+        let host: &str = &self.host.id;
+        let mut conn = self.conn.borrow_mut();
+        if !withdrawn.is_empty() {
+            self.note(conn.execute(Sql::ActivityWithdraw, Table::Meta, &[&withdrawn, &host]))?;
+        }
+        if !tokens.is_empty() {
+            self.note(conn.execute(Sql::ActivityOffer, Table::Meta, &[&tokens, &activities, &inputs, &host]))?;
+            let (channel, payload) = (super::notify::CHANNEL, super::notify::ACTIVITY_TASKS);
+            self.note(conn.execute(Sql::Notify, Table::Meta, &[&channel, &payload]))?;
+        }
+        Ok(())
     }
 
     /// Sends the leases given and ended in this transaction.
@@ -223,6 +259,7 @@ impl<'a> Transaction<'a> {
     /// Sends the overlay: one upsert and one delete per table; and the leases.
     fn flush(&self) -> Result<(), StoreError> {
         self.flush_leases()?;
+        self.flush_activity_tasks()?;
         let overlay = std::mem::take(&mut *self.overlay.borrow_mut());
         for (table, entries) in overlay {
             let (mut put_keys, mut values, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
@@ -344,6 +381,16 @@ impl Write for Transaction<'_> {
         self.failed()?;
         self.new_leases.borrow_mut().retain(|k| k != key);
         self.ended_leases.borrow_mut().push(key.to_vec());
+        Ok(())
+    }
+    fn activity_offer(&mut self, activity: &str, token: &str, input: &str) -> Result<(), StoreError> {
+        self.failed()?;
+        self.activity_tasks.borrow_mut().insert(token.to_string(), Some((activity.to_string(), input.to_string())));
+        Ok(())
+    }
+    fn activity_withdraw(&mut self, token: &str) -> Result<(), StoreError> {
+        self.failed()?;
+        self.activity_tasks.borrow_mut().insert(token.to_string(), None);
         Ok(())
     }
     fn next_execution_number(&mut self) -> Result<Option<u64>, StoreError> {

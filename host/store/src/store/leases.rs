@@ -264,4 +264,36 @@ impl Store {
             None => Ok(()),
         }
     }
+
+    /// Offers activity task `token` (its `input`) to the workers of
+    /// `activity` on every host of a shared database: queued with this
+    /// host's writes (in order with the execution's events), not waited
+    /// for; the hosts are notified once it commits. Nothing where one host
+    /// writes (its activity queues are in memory).
+    pub fn offer_activity_task(&self, activity: &str, token: &str, input: &str) {
+        if !self.shared {
+            return;
+        }
+        let (activity, token, input) = (activity.to_string(), token.to_string(), input.to_string());
+        drop(self.submit(move |w| w.activity_offer(&activity, &token, &input)));
+    }
+
+    /// Withdraws activity task `token` if this host offered it and no
+    /// worker took it yet (its state ended first); not waited for.
+    pub fn withdraw_activity_task(&self, token: &str) {
+        if !self.shared {
+            return;
+        }
+        let token = token.to_string();
+        drop(self.submit(move |w| w.activity_withdraw(&token)));
+    }
+
+    /// Claims the oldest activity task of `activity` offered by any host:
+    /// (token, input); each is claimed once. None where one host writes.
+    pub fn claim_activity_task(&self, activity: &str) -> Result<Option<(String, String)>, StoreError> {
+        match self.backend.leases() {
+            Some(leases) => leases.claim_activity_task(activity),
+            None => Ok(None),
+        }
+    }
 }

@@ -174,3 +174,71 @@ async fn a_run_of_an_earlier_lease_writes_nothing_once_its_host_took_the_executi
     let history = a.history(&e.arn).unwrap();
     assert_eq!(history.iter().map(|h| h.event_type).collect::<Vec<_>>(), [EventType::ExecutionStarted, EventType::WaitStateEntered]);
 }
+
+/// Activity tasks on a shared database: one host offers, any host claims,
+/// each task once, oldest first; a withdrawal takes back only this host's
+/// own unclaimed offer, and a token offered again (a resumed execution's
+/// task) is one task, the offering host's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_task_one_host_offers_is_claimed_once_on_any_host() {
+    let (a, b) = two_hosts();
+    let (review, other) = ("arn:aws:states:us-east-1:1:activity:review", "arn:aws:states:us-east-1:1:activity:other");
+    let wake = b.wakeups().expect("a shared store wakes its waiters");
+    let offered = wake.activity_tasks().notified();
+    tokio::pin!(offered);
+    offered.as_mut().enable();
+    for n in 0..40 {
+        a.offer_activity_task(review, &format!("t{n}"), &format!(r#"{{"n":{n}}}"#));
+    }
+    a.offer_activity_task(other, "o0", "{}");
+    a.check_writable().await.expect("the offers are committed");
+    tokio::time::timeout(std::time::Duration::from_secs(5), offered).await.expect("B is notified of A's offers");
+
+    assert_eq!(b.claim_activity_task(review).unwrap(), Some(("t0".into(), r#"{"n":0}"#.into())), "oldest first");
+    let claimers: Vec<_> = (0..4)
+        .map(|i| {
+            let host = if i % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                while let Some((token, _)) = host.claim_activity_task(review).unwrap() {
+                    got.push(token);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut claimed: Vec<String> = claimers.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    claimed.sort_by_key(|t| t[1..].parse::<u32>().unwrap());
+    assert_eq!(claimed, (1..40).map(|n| format!("t{n}")).collect::<Vec<_>>(), "each task claimed once");
+    assert_eq!(b.claim_activity_task(review).unwrap(), None);
+
+    // Withdrawn only by the host that offered it.
+    b.withdraw_activity_task("o0");
+    b.check_writable().await.unwrap();
+    a.withdraw_activity_task("missing");
+    a.check_writable().await.unwrap();
+    assert_eq!(a.claim_activity_task(other).unwrap().map(|(t, _)| t), Some("o0".into()));
+    a.offer_activity_task(other, "o1", "{}");
+    a.withdraw_activity_task("o1");
+    a.check_writable().await.unwrap();
+    assert_eq!(b.claim_activity_task(other).unwrap(), None, "offered and withdrawn in one go");
+
+    // Offered again by B (it took the execution over): one task, B's; A's
+    // withdrawal (its run of the execution ending) no longer takes it.
+    a.offer_activity_task(other, "o2", "{}");
+    a.check_writable().await.unwrap();
+    b.offer_activity_task(other, "o2", "{}");
+    b.check_writable().await.unwrap();
+    a.withdraw_activity_task("o2");
+    a.check_writable().await.unwrap();
+    assert_eq!(b.claim_activity_task(other).unwrap().map(|(t, _)| t), Some("o2".into()));
+    assert_eq!(a.claim_activity_task(other).unwrap(), None);
+}
+
+#[test]
+fn activity_tasks_are_in_memory_where_one_host_writes() {
+    let store = Store::memory();
+    store.offer_activity_task("arn:aws:states:us-east-1:1:activity:review", "t", "{}");
+    assert_eq!(store.claim_activity_task("arn:aws:states:us-east-1:1:activity:review").unwrap(), None);
+    assert!(store.wakeups().is_none());
+}

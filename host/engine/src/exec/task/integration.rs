@@ -303,7 +303,7 @@ impl Call<'_> {
         let mut guard = self.guard(token);
         let task = ActivityTask { token: token.to_string(), input: compact(input) };
         let offer = !(self.handed_out && self.progress.picked_up);
-        if offer && !activities.schedule(self.resource, task) {
+        if offer && !activities.schedule(self.resource, task).await {
             return Err(missing());
         }
         guard.activity = Some(self.resource.to_string());
