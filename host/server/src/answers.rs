@@ -2,9 +2,10 @@
 //! several hosts share: an answer (SendTaskSuccess/Failure) to a token of an
 //! execution this host owns is recorded in the database before it is
 //! acknowledged (`Stores::record_answer`); if no task of this host waits on
-//! the token yet (the execution was just taken over and is resuming, or is
-//! about to wait again), the answer is kept here and handed to the task as
-//! it registers the token. A host that takes an execution over loads the
+//! the token yet and it is the token the execution's last checkpoint waits
+//! on (the execution was just taken over and is resuming, or is about to
+//! wait again), the answer is kept here and handed to the task as it
+//! registers the token; any other token is refused as AWS refuses it. A host that takes an execution over loads the
 //! answers recorded for it (`Stores::answers`) before resuming it, so an
 //! acknowledged answer is never lost with the host that took it.
 
@@ -35,18 +36,26 @@ impl Answers {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Delivers `signal` to the task waiting on `token`, or keeps it for the
-    /// task that will (a token nobody here knows). Under one lock with
-    /// [`Handing::register`], so an answer is never kept just after its task
-    /// registered.
-    pub(crate) fn deliver_or_keep(&self, callbacks: &MemoryCallbacks, token: &str, signal: Signal) -> Result<(), CallbackError> {
+    /// Delivers `signal` to the task waiting on `token`, or (`keep`) keeps
+    /// it for the task that will (a token nobody here knows, of an
+    /// execution resuming). Under one lock with [`Handing::register`], so an
+    /// answer is never kept just after its task registered.
+    pub(crate) fn deliver_or_keep(
+        &self,
+        callbacks: &MemoryCallbacks,
+        token: &str,
+        signal: Signal,
+        keep: bool,
+    ) -> Result<(), CallbackError> {
         let mut kept = self.lock();
         match callbacks.signal(token, signal.clone()) {
-            Err(CallbackError::TaskDoesNotExist) => {
+            Err(CallbackError::TaskDoesNotExist) if keep => {
                 kept.insert(token.to_string(), signal);
                 Ok(())
             }
-            Err(CallbackError::TaskTimedOut) if TaskToken::parse(token).is_some_and(|(arn, _)| self.is_restarting(&arn)) => {
+            Err(CallbackError::TaskTimedOut)
+                if keep && TaskToken::parse(token).is_some_and(|(arn, _)| self.is_restarting(&arn)) =>
+            {
                 kept.insert(token.to_string(), signal);
                 Ok(())
             }

@@ -303,7 +303,7 @@ async fn wake(state: &AppState, durability: &Arc<Durability>, arn: &str) -> Resu
         // Answers to its tasks' tokens another host (or this one) recorded
         // before it moved here: handed to the tasks as they wait again.
         for (token, signal) in crate::routing::recorded_answers(state, arn).await? {
-            if let Err(e) = durability.answers.deliver_or_keep(&state.callbacks, &token, signal) {
+            if let Err(e) = durability.answers.deliver_or_keep(&state.callbacks, &token, signal, true) {
                 tracing::debug!(execution = %arn, error = %e, "a recorded answer's task is over");
             }
         }

@@ -185,15 +185,38 @@ async fn signal_owned(state: &AppState, token: &str, arn: &str, signal: Signal) 
         Err(StoreError::NotOwner(_)) => return None,
         Err(e) => return Some(Err(ApiError::store_failure(e))),
     }
-    match state.durability.answers.deliver_or_keep(&state.callbacks, token, signal) {
+    let answers = &state.durability.answers;
+    let api_error = |e: CallbackError| ApiError::new(e.api_name(), e.to_string());
+    let delivered = match answers.deliver_or_keep(&state.callbacks, token, signal.clone(), false) {
+        // No task here waits on it: kept only for the task the execution's
+        // resumed run waits on again, else answered as AWS answers.
+        Err(e @ (CallbackError::TaskDoesNotExist | CallbackError::TaskTimedOut)) => {
+            match awaited_on_resume(state, arn, token).await {
+                Ok(true) => answers.deliver_or_keep(&state.callbacks, token, signal, true).map_err(api_error),
+                Ok(false) => Err(api_error(e)),
+                Err(e) => Err(ApiError::store_unreadable(e)),
+            }
+        }
+        other => other.map_err(api_error),
+    };
+    match delivered {
         Ok(()) => Some(Ok(json!({}))),
         Err(e) => {
             if let Err(forget) = state.store.forget_answer(token).await {
                 tracing::warn!(error = %forget, "cannot delete a refused task token answer");
             }
-            Some(Err(ApiError::new(e.api_name(), e.to_string())))
+            Some(Err(e))
         }
     }
+}
+
+/// Whether execution `arn`'s last checkpoint has its task waiting on
+/// `token`: a run resumed from it (after a takeover, or one about to start)
+/// waits on that token again. A token of no checkpoint was never handed out
+/// by a task a resumed run waits on (AWS: TaskDoesNotExist).
+async fn awaited_on_resume(state: &AppState, arn: &str, token: &str) -> Result<bool, StoreError> {
+    let checkpoint = state.store.checkpoint(arn).await?;
+    Ok(checkpoint.is_some_and(|c| c.progress.token.as_deref() == Some(token)))
 }
 
 /// The answers recorded for execution `arn`, as (token, signal).

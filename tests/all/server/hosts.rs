@@ -267,3 +267,28 @@ async fn activity_tasks_of_executions_on_one_host_go_once_to_workers_polling_any
         assert_eq!(started[0].worker_name(), Some(by.as_str()));
     }
 }
+
+/// A token of a running execution that no task of it waits on, sent to
+/// either host, is answered as AWS answers (TaskDoesNotExist), not kept for
+/// a task that will never ask; the real token, sent after, ends the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_to_a_token_no_task_waits_on_is_task_does_not_exist_on_every_host() {
+    let (a, b) = two_hosts().await;
+    let activity = a.sfn.create_activity().name("approve").send().await.unwrap().activity_arn().to_string();
+    let definition = json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task", "Resource": activity, "End": true}}});
+    let sm = create_machine(&a, "approvals", &definition.to_string(), StateMachineType::Standard).await;
+    let started = a.sfn.start_execution().state_machine_arn(&sm).input("{}").send().await.unwrap();
+    let task = b.sfn.get_activity_task().activity_arn(&activity).send().await.unwrap();
+    let token = task.task_token().expect("a task for the worker").to_string();
+    for (host, state) in [(&a, "Approve"), (&b, "Approve"), (&b, "Elsewhere")] {
+        let forged = stepbox_engine::TaskToken::new(started.execution_arn(), state);
+        let refused = host.sfn.send_task_success().task_token(&forged).output("{}").send().await.expect_err("never issued");
+        assert_eq!(code(&refused.into_service_error()), "TaskDoesNotExist");
+        let refused = host.sfn.send_task_failure().task_token(&forged).send().await.expect_err("never issued");
+        assert_eq!(code(&refused.into_service_error()), "TaskDoesNotExist");
+    }
+    b.sfn.send_task_success().task_token(&token).output(r#"{"approved":true}"#).send().await.expect("the real token");
+    let done = wait_closed(&a, started.execution_arn()).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(serde_json::from_str::<Value>(done.output().unwrap()).unwrap(), json!({"approved": true}));
+}
