@@ -1,8 +1,9 @@
 //! Writes: one writer thread takes every write waiting in its queue into
 //! one transaction and one COMMIT (group commit), as the redb writer does.
 //! Puts and deletes gather in the transaction's overlay and go to the
-//! server in one statement per table (before any scan, and at the end);
-//! gets see the overlay first.
+//! server in one statement per table (before a scan with a limit or a
+//! count, and at the end); gets see the overlay first, and prefix scans see
+//! the server's rows with the overlay laid over them.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -157,6 +158,10 @@ struct Transaction<'a> {
     /// Leases given (epoch 1) and ended in this transaction, not sent yet.
     new_leases: RefCell<Vec<Vec<u8>>>,
     ended_leases: RefCell<Vec<Vec<u8>>>,
+    /// Leases given in this transaction (sent or not) and not ended since:
+    /// this host's at epoch 1 until the COMMIT, whatever another host does
+    /// (the upsert holds the row), so checking one needs no query.
+    given: RefCell<std::collections::HashSet<Vec<u8>>>,
     /// Activity tasks offered and withdrawn in this transaction, not sent
     /// yet: token → (activity, input) to offer, or None to withdraw.
     activity_tasks: RefCell<BTreeMap<String, Option<(String, String)>>>,
@@ -192,6 +197,7 @@ impl<'a> Transaction<'a> {
             host,
             new_leases: RefCell::default(),
             ended_leases: RefCell::default(),
+            given: RefCell::default(),
             activity_tasks: RefCell::default(),
         }
     }
@@ -296,6 +302,55 @@ impl<'a> Transaction<'a> {
     }
 }
 
+/// The writer's transaction querying the server as it stands, without
+/// sending the overlay first (its reads merge the overlay themselves).
+struct Unsent<'t, 'a>(&'t Transaction<'a>);
+
+impl Query for Unsent<'_, '_> {
+    fn query(&self, sql: Sql, table: Table, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        self.0.failed()?;
+        let rows = self.0.conn.borrow_mut().query(sql, table, params);
+        self.0.note(rows)
+    }
+}
+
+impl Transaction<'_> {
+    /// The entries of `table` under `prefix`: the server's, with this
+    /// transaction's unsent writes laid over them (a lookup of a name, say,
+    /// need not send every put gathered so far: each send is a round trip
+    /// per table, and the writer makes them one execution after another).
+    fn scan_merged(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let stored = read::scan(&Unsent(self), table, prefix)?;
+        Ok(self.merged(table, prefix, stored, |v| v.to_vec()))
+    }
+
+    /// [`scan_merged`](Self::scan_merged) of the keys alone.
+    fn keys_merged(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let stored = read::keys(&Unsent(self), table, prefix)?.into_iter().map(|k| (k, ())).collect();
+        Ok(self.merged(table, prefix, stored, |_| ()).into_iter().map(|(k, ())| k).collect())
+    }
+
+    /// `stored` (in key order) with the unsent writes under `prefix` laid over it.
+    fn merged<V>(&self, table: Table, prefix: &[u8], stored: Vec<(Vec<u8>, V)>, value: impl Fn(&[u8]) -> V) -> Vec<(Vec<u8>, V)> {
+        let overlay = self.overlay.borrow();
+        let mut written = match overlay.get(&table) {
+            Some(w) => w.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)).peekable(),
+            None => return stored,
+        };
+        if written.peek().is_none() {
+            return stored;
+        }
+        let mut merged: BTreeMap<Vec<u8>, V> = stored.into_iter().collect();
+        for (key, v) in written {
+            match v {
+                Some(v) => merged.insert(key.clone(), value(v)),
+                None => merged.remove(key),
+            };
+        }
+        merged.into_iter().collect()
+    }
+}
+
 impl Query for Transaction<'_> {
     /// Scans see the overlay's writes once it is sent.
     fn query(&self, sql: Sql, table: Table, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
@@ -316,10 +371,10 @@ impl Read for Transaction<'_> {
         }
     }
     fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        read::scan(self, table, prefix)
+        self.scan_merged(table, prefix)
     }
     fn keys(&self, table: Table, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-        read::keys(self, table, prefix)
+        self.keys_merged(table, prefix)
     }
     fn count(&self, table: Table) -> Result<u64, StoreError> {
         read::count(self, table)
@@ -359,9 +414,14 @@ impl Write for Transaction<'_> {
         self.failed()?;
         self.ended_leases.borrow_mut().retain(|k| k != key);
         self.new_leases.borrow_mut().push(key.to_vec());
+        self.given.borrow_mut().insert(key.to_vec());
         Ok(Some(1))
     }
     fn lease_check(&mut self, key: &[u8], epoch: u64) -> Result<bool, StoreError> {
+        self.failed()?;
+        if self.given.borrow().contains(key) {
+            return Ok(epoch == 1);
+        }
         self.flush_leases()?;
         let rows = self.conn.borrow_mut().query(Sql::LeaseCheck, Table::Meta, &[&key]);
         let rows = self.note(rows)?;
@@ -380,6 +440,7 @@ impl Write for Transaction<'_> {
     fn lease_drop(&mut self, key: &[u8]) -> Result<(), StoreError> {
         self.failed()?;
         self.new_leases.borrow_mut().retain(|k| k != key);
+        self.given.borrow_mut().remove(key);
         self.ended_leases.borrow_mut().push(key.to_vec());
         Ok(())
     }

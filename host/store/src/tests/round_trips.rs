@@ -321,3 +321,37 @@ async fn items_change_atomically_and_scan_by_table_and_prefix() {
         assert_eq!(store.scan_items("tt", b"").await.unwrap(), [b"other table".to_vec()]);
     }
 }
+
+/// A write's prefix scans see what it (and earlier writes of the same
+/// transaction) put and deleted, not yet committed, over what is stored:
+/// on PostgreSQL the unsent writes are laid over the server's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_scans_its_own_puts_and_deletes_over_what_is_stored() {
+    for (store, _dir) in backends() {
+        let at = |k: &str| k.as_bytes().to_vec();
+        store
+            .submit(move |w| {
+                for k in ["p1", "p2", "p3", "q1"] {
+                    w.put(Table::Tags, k.as_bytes(), b"stored")?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let (seen, keys) = store
+            .submit(move |w| {
+                w.put(Table::Tags, b"p2", b"changed")?;
+                w.delete(Table::Tags, b"p3")?;
+                w.put(Table::Tags, b"p0", b"new")?;
+                w.put(Table::Tags, b"q2", b"new")?;
+                Ok((w.scan(Table::Tags, b"p")?, w.keys(Table::Tags, b"q")?))
+            })
+            .await
+            .unwrap();
+        let expected = [(at("p0"), b"new".to_vec()), (at("p1"), b"stored".to_vec()), (at("p2"), b"changed".to_vec())];
+        assert_eq!(seen, expected, "{}", store.describe());
+        assert_eq!(keys, [at("q1"), at("q2")], "{}", store.describe());
+        let all = store.submit(|w| w.keys(Table::Tags, b"")).await.unwrap();
+        assert_eq!(all, [at("p0"), at("p1"), at("p2"), at("q1"), at("q2")], "{}", store.describe());
+    }
+}
