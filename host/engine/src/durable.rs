@@ -11,15 +11,18 @@
 //! recorded input and variables, and runs on from there: the Pass and Choice
 //! states after it that had run already run again with new events, and so
 //! does a Task in flight (at-least-once, as AWS documents for Lambda), never
-//! a Task that finished; a Map or
-//! Parallel restarts as a whole (a distributed Map run by a
-//! [`MapRuns`](crate::map_runs::MapRuns) service continues its map run:
-//! [`StateProgress::map_run`]), Retry counters continue (a Parallel's start
-//! over), and a Wait keeps
+//! a Task that finished; a top-level
+//! Map or Parallel runs again only the iterations or branches that had not
+//! finished (each finished one is a [`Part`], recorded through
+//! [`HistorySink::part`] when it finishes, after its events, and read back
+//! with the checkpoint: [`Checkpoint::parts`]; a distributed Map run by a
+//! [`MapRuns`](crate::map_runs::MapRuns) service continues its map run
+//! instead: [`StateProgress::map_run`]), Retry counters continue, and a Wait keeps
 //! its original due time (computed from the checkpoint's entry time). Event
 //! ids continue after the last recorded one.
 //!
 //! [`HistorySink::checkpoint`]: crate::HistorySink::checkpoint
+//! [`HistorySink::part`]: crate::HistorySink::part
 //! [`Engine::resume`]: crate::Engine::resume
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -38,8 +41,62 @@ pub struct Checkpoint {
     /// The id its `…StateEntered` event gets.
     pub entered_event_id: u64,
     pub entered_at: DateTime<Utc>,
-    /// How far the state had got (Tasks only; empty on entry).
+    /// How far the state had got (empty on entry).
     pub progress: StateProgress,
+    /// The state's finished iterations or branches, recorded apart (a store
+    /// reads them back with the checkpoint; never in [`Checkpoint::to_json`]).
+    pub parts: Vec<Part>,
+}
+
+/// A finished iteration of a top-level Map, or branch of a top-level
+/// Parallel, of a durable run: a resume of that state does not run it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// The id of its state's `…StateEntered` event (the state's entry).
+    pub entered_event_id: u64,
+    /// The state's attempt it belongs to (its retries before it).
+    pub attempt: u32,
+    /// The iteration's or branch's index.
+    pub index: u32,
+    /// Its output, or its failure's `{"Error", "Cause"}` (an iteration of a
+    /// Map that tolerates failures).
+    pub outcome: Result<Value, Value>,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: DateTime<Utc>,
+}
+
+impl Part {
+    pub fn to_json(&self) -> Value {
+        let (key, v) = match &self.outcome {
+            Ok(v) => ("output", v),
+            Err(v) => ("failure", v),
+        };
+        let mut out = json!({
+            "enteredEventId": self.entered_event_id,
+            "attempt": self.attempt,
+            "index": self.index,
+            "startedAt": self.started_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+            "stoppedAt": self.stopped_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        });
+        out[key] = v.clone();
+        out
+    }
+
+    pub fn from_json(v: &Value) -> Option<Part> {
+        let outcome = match (v.get("output"), v.get("failure")) {
+            (Some(o), _) => Ok(o.clone()),
+            (None, Some(f)) => Err(f.clone()),
+            (None, None) => return None,
+        };
+        Some(Part {
+            entered_event_id: v.get("enteredEventId")?.as_u64()?,
+            attempt: u32::try_from(v.get("attempt")?.as_u64()?).ok()?,
+            index: u32::try_from(v.get("index")?.as_u64()?).ok()?,
+            outcome,
+            started_at: time_from(v.get("startedAt"))?,
+            stopped_at: time_from(v.get("stoppedAt"))?,
+        })
+    }
 }
 
 /// How far a top-level Task had got when last checkpointed.
@@ -149,6 +206,7 @@ impl Checkpoint {
                 .ok()?
                 .with_timezone(&Utc),
             progress: v.get("progress").map(StateProgress::from_json).unwrap_or_default(),
+            parts: Vec::new(),
         })
     }
 }
@@ -196,6 +254,7 @@ mod tests {
                 .map(|t| t.with_timezone(&Utc))
                 .expect("time"),
             progress: StateProgress::default(),
+            parts: Vec::new(),
         };
         assert_eq!(Checkpoint::from_json(&cp.to_json()), Some(cp.clone()));
         let mut with_progress = cp;
@@ -214,5 +273,15 @@ mod tests {
         };
         assert_eq!(Checkpoint::from_json(&with_progress.to_json()), Some(with_progress));
         assert_eq!(Checkpoint::from_json(&json!({"state": "x"})), None);
+    }
+
+    #[test]
+    fn parts_round_trip_through_json() {
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456789Z").map(|t| t.with_timezone(&Utc)).expect("time");
+        for outcome in [Ok(json!({"n": 1})), Ok(Value::Null), Err(json!({"Error": "Boom", "Cause": "x"}))] {
+            let part = Part { entered_event_id: 5, attempt: 2, index: 7, outcome, started_at: at, stopped_at: at };
+            assert_eq!(Part::from_json(&part.to_json()), Some(part));
+        }
+        assert_eq!(Part::from_json(&json!({"enteredEventId": 5, "attempt": 0, "index": 1})), None, "no outcome");
     }
 }

@@ -34,6 +34,7 @@ impl TaskInvoker for Echo {
 enum Entry {
     Event(HistoryEvent),
     Checkpoint(Checkpoint),
+    Part(Part),
 }
 
 #[derive(Default)]
@@ -54,6 +55,9 @@ impl HistorySink for Journal {
             .unwrap()
             .push(Entry::Checkpoint(checkpoint.clone()));
     }
+    fn part(&self, part: &Part) {
+        self.log.lock().unwrap().push(Entry::Part(part.clone()));
+    }
 }
 
 impl Journal {
@@ -64,25 +68,37 @@ impl Journal {
             .iter()
             .filter_map(|e| match e {
                 Entry::Event(e) => Some(e.clone()),
-                Entry::Checkpoint(_) => None,
+                _ => None,
             })
             .collect()
     }
-    /// What a restart reads back: the latest checkpoint and the last event id.
+    /// What a restart reads back: the latest checkpoint (with the parts of
+    /// its state's entry) and the last event id.
     fn resume(&self, input: Value) -> Resume {
         let log = self.log.lock().unwrap();
+        let checkpoint = log.iter().rev().find_map(|e| match e {
+            Entry::Checkpoint(c) => Some(c.clone()),
+            _ => None,
+        });
+        let checkpoint = checkpoint.map(|mut cp| {
+            cp.parts = log
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Part(p) if p.entered_event_id == cp.entered_event_id => Some(p.clone()),
+                    _ => None,
+                })
+                .collect();
+            cp
+        });
         Resume {
             input,
             start_date: t0(),
-            checkpoint: log.iter().rev().find_map(|e| match e {
-                Entry::Checkpoint(c) => Some(c.clone()),
-                Entry::Event(_) => None,
-            }),
+            checkpoint,
             last_event_id: log
                 .iter()
                 .filter_map(|e| match e {
                     Entry::Event(e) => Some(e.id),
-                    Entry::Checkpoint(_) => None,
+                    _ => None,
                 })
                 .max()
                 .unwrap_or(0),
@@ -640,7 +656,7 @@ fn checkpoints(journal: &Journal) -> Vec<String> {
     log.iter()
         .filter_map(|e| match e {
             Entry::Checkpoint(c) => Some(c.state.clone()),
-            Entry::Event(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -789,3 +805,5 @@ async fn a_top_level_maps_retry_counters_survive_a_restart() {
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "1 attempt + MaxAttempts 2 retries, across the restart");
 }
+
+mod parts;

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use std::sync::Mutex;
 
-use crate::durable::Checkpoint;
+use crate::durable::{Checkpoint, Part};
 
 macro_rules! event_types {
     ($($name:ident => $key:expr),* $(,)?) => {
@@ -188,6 +188,11 @@ pub trait HistorySink: Send + Sync {
     /// A top-level state is about to be entered; called before its
     /// `…StateEntered` event is recorded.
     fn checkpoint(&self, _checkpoint: &Checkpoint) {}
+    /// An iteration of a checkpointed top-level Map, or a branch of such a
+    /// Parallel, finished; called after its last event is recorded. A
+    /// durable store keeps it with the checkpoint (see [`Checkpoint::parts`])
+    /// until the execution ends or its checkpoint moves to another state.
+    fn part(&self, _part: &Part) {}
 }
 
 /// Keeps every event in memory.

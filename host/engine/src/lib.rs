@@ -47,7 +47,7 @@ pub mod services;
 pub mod task;
 
 pub use clock::{BoxFuture, Clock, ClockHold, HOLD_GRACE, ManualClock, TokioClock};
-pub use durable::{Checkpoint, Progress, Resume, StateProgress};
+pub use durable::{Checkpoint, Part, Progress, Resume, StateProgress};
 pub use exec::{Engine, EngineConfig};
 pub use execution::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, StopRequest};
 pub use mock::{MockedResponse, Mocks, TaskMocks};

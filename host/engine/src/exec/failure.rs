@@ -36,6 +36,12 @@ impl Failure {
         v
     }
 
+    /// The failure an [`as_output`](Self::as_output) value shows.
+    pub(super) fn from_output(v: &Value) -> Self {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Failure { error: text("Error"), cause: text("Cause"), nulls: false }
+    }
+
     /// `{"error", "cause"}` as history details carry it.
     pub(super) fn as_output_lower(&self) -> Value {
         self.to_object("error", "cause")

@@ -3,7 +3,9 @@
 use super::running::{Exec, Frame};
 use super::failure::Failure;
 use super::machine::run_machine;
+use super::parts::{self, PartLog};
 use super::variables::Variables;
+use crate::durable::Part;
 use crate::history::EventType;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -23,9 +25,12 @@ pub(super) struct MapFanOut {
     /// The Map state's scope; each iteration reads it through its own inner one.
     pub(super) vars: Variables,
     pub(super) base_prev: u64,
-    pub(super) queue: std::sync::Mutex<std::iter::Enumerate<std::vec::IntoIter<Value>>>,
+    /// The items to run, with their indexes.
+    pub(super) queue: std::sync::Mutex<std::vec::IntoIter<(usize, Value)>>,
     /// Without a tolerated failure threshold the first failure ends the run.
     pub(super) stop_on_failure: bool,
+    /// Where finished iterations are recorded (a durable top-level Map).
+    pub(super) parts: Option<PartLog>,
 }
 
 /// One finished iteration.
@@ -78,7 +83,11 @@ impl MapFanOut {
         };
         self.ex
             .emit(&mut f, ty, || Some(json!({"name": self.name, "index": i})));
-        Iteration { index: i, result: r, prev: f.prev, span: Span { start, stop: self.ex.clock.now() } }
+        let span = Span { start, stop: self.ex.clock.now() };
+        if let Some(log) = &self.parts {
+            log.record(i, r.as_ref(), span);
+        }
+        Iteration { index: i, result: r, prev: f.prev, span }
     }
 
     /// Runs items until the queue is empty (or, when failures are not
@@ -100,20 +109,29 @@ impl MapFanOut {
         done
     }
 
-    /// The iterations' results (at most `runners` at once).
-    pub(super) async fn run(self, runners: usize, n: usize) -> FanResults {
-        let this = Arc::new(self);
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..runners {
-            set.spawn(this.clone().runner());
-        }
+    /// The iterations' results (at most `runners` at once), those of `done`
+    /// (finished before a restart) as recorded.
+    pub(super) async fn run(self, runners: usize, n: usize, done: Vec<Option<Part>>) -> FanResults {
         let mut out = FanResults {
             results: vec![Value::Null; n],
             runs: vec![None; n],
             failed: 0,
             first_failure: None,
-            last_prev: this.base_prev,
+            last_prev: self.base_prev,
         };
+        for (i, p) in done.into_iter().enumerate() {
+            if let Some(p) = p {
+                out.take(i, parts::outcome(p));
+            }
+        }
+        if self.stop_on_failure && out.failed > 0 {
+            return out;
+        }
+        let this = Arc::new(self);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..runners {
+            set.spawn(this.clone().runner());
+        }
         'join: while let Some(j) = set.join_next().await {
             let done = match j {
                 Ok(x) => x,
@@ -122,23 +140,29 @@ impl MapFanOut {
             };
             for it in done {
                 out.last_prev = out.last_prev.max(it.prev);
-                out.runs[it.index] = Some((it.result.is_ok(), it.span));
-                match it.result {
-                    Ok(v) => out.results[it.index] = v,
-                    Err(f) => {
-                        out.failed += 1;
-                        out.results[it.index] = f.as_output();
-                        if out.first_failure.is_none() {
-                            out.first_failure = Some(f);
-                        }
-                        if this.stop_on_failure {
-                            set.abort_all();
-                            break 'join;
-                        }
-                    }
+                let failed = it.result.is_err();
+                out.take(it.index, (it.result, it.span));
+                if failed && this.stop_on_failure {
+                    set.abort_all();
+                    break 'join;
                 }
             }
         }
         out
+    }
+}
+
+impl FanResults {
+    /// Iteration `index` ended with `result`.
+    pub(super) fn take(&mut self, index: usize, (result, span): (Result<Value, Failure>, Span)) {
+        self.runs[index] = Some((result.is_ok(), span));
+        match result {
+            Ok(v) => self.results[index] = v,
+            Err(f) => {
+                self.failed += 1;
+                self.results[index] = f.as_output();
+                self.first_failure.get_or_insert(f);
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use super::step::{Entry, StateResult, Step, ctx_for};
 use super::task::integration;
 use super::variables::Variables;
 use crate::clock::BoxFuture;
-use crate::durable::{Checkpoint, StateProgress};
+use crate::durable::{Checkpoint, Part, StateProgress};
 use crate::history::{Details, EventType};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -52,6 +52,8 @@ struct Reentry {
     progress: Option<StateProgress>,
     /// A Map/Parallel's recorded `…StateStarted` event.
     started: Option<u64>,
+    /// A Map's or Parallel's finished iterations or branches of that entry.
+    parts: Vec<Part>,
 }
 
 impl Walk {
@@ -134,6 +136,7 @@ impl Walk {
             token: task_token(ex, st, re.progress.as_ref()),
             resumed: re.progress,
             started: re.started,
+            parts: re.parts,
         }
     }
 
@@ -159,6 +162,7 @@ impl Walk {
                 started: (matches!(st.kind, StateKind::Map(_) | StateKind::Parallel { .. })
                     && cp.entered_event_id < last_recorded)
                     .then_some(cp.entered_event_id + 1),
+                parts: cp.parts.into_iter().filter(|p| p.entered_event_id == cp.entered_event_id).collect(),
                 progress: Some(cp.progress),
             },
             // Not recorded yet, or entered anew (a redrive): what progress
@@ -177,6 +181,7 @@ impl Walk {
                     entered_event_id: last_recorded + 1,
                     entered_at: at,
                     progress: Default::default(),
+                    parts: Vec::new(),
                 });
                 Reentry { at: Some(at), ..Reentry::default() }
             }

@@ -9,7 +9,8 @@ use super::failure::Failure;
 use super::fanout::MapFanOut;
 use super::io::{finish_state, scope};
 use super::jsonata;
-use super::map_progress::MapProgress;
+use super::fan_progress::FanProgress;
+use super::parts::{self, PartLog};
 use super::reader;
 use super::step::{StateResult, Step};
 use super::variables::Variables;
@@ -44,9 +45,11 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
     };
     let distributed = spec.mode == MapMode::Distributed;
     let service = distributed && ex.services.map_runs.is_some();
-    let mut progress = MapProgress::new(s, &input, vars, service);
+    let mut progress = FanProgress::new(s, &input, vars, service);
+    let mut resumed = parts::Resumed::new(s);
     let mut recorded = s.entry.started;
     loop {
+        progress.resumed_back_off().await;
         let length = given.as_ref().map_or(0, |i| i.len());
         s.state_started(frame, &mut recorded, EventType::MapStateStarted, || Some(json!({"length": length})));
         let limits = Limits::resolve(s, spec, Scopes { input: &input, eff: eff_value, ctx, vars })?;
@@ -76,8 +79,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     }
                     Err(f) => {
                         let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
-                        progress.save(None);
-                        ex.clock.sleep(d).await;
+                        progress.back_off(d).await;
                         continue;
                     }
                 }
@@ -92,8 +94,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 Ok(w) => Some(w),
                 Err(f) => {
                     let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
-                    progress.save(None);
-                    ex.clock.sleep(d).await;
+                    progress.back_off(d).await;
                     continue;
                 }
             },
@@ -106,6 +107,11 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 (c.fan, c.names, Some(c.guard), now)
             }
             None => {
+                let attempt = progress.attempt();
+                let done = resumed.take(attempt, n);
+                let queue: Vec<(usize, Value)> =
+                    inputs.into_iter().enumerate().filter(|(i, _)| done[*i].is_none()).collect();
+                let runners = limits.runners.min(queue.len());
                 let fan = MapFanOut {
                     ex: ex.clone(),
                     processor: spec.processor.clone(),
@@ -113,10 +119,11 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     silent: frame.silent || distributed,
                     vars: vars.inner(),
                     base_prev: frame.prev,
-                    queue: std::sync::Mutex::new(inputs.into_iter().enumerate()),
+                    queue: std::sync::Mutex::new(queue.into_iter()),
                     stop_on_failure: !limits.tolerant(),
+                    parts: PartLog::of(s, attempt),
                 };
-                let fan = fan.run(limits.runners.min(n), n).await;
+                let fan = fan.run(runners, n, done).await;
                 (fan, (0..n).map(|_| stepbox_asl::uuid_v4()).collect(), None, limits)
             }
         };
@@ -145,8 +152,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     Err(f) => {
                         end(MapRunStatus::Failed);
                         let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
-                        progress.save(None);
-                        ex.clock.sleep(d).await;
+                        progress.back_off(d).await;
                         continue;
                     }
                 };
@@ -160,8 +166,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
             Some(f) => {
                 end(MapRunStatus::Failed);
                 let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
-                progress.save(None);
-                ex.clock.sleep(d).await;
+                progress.back_off(d).await;
             }
         }
     }

@@ -1,12 +1,18 @@
 //! The Parallel state: its branches run side by side as tokio tasks; the
-//! first failure aborts the others.
+//! first failure aborts the others. In a durable run, a top-level
+//! Parallel's finished branches are recorded ([`super::parts`]): a resume
+//! runs only the others, and its Retry counters continue.
 
 use super::running::Frame;
 use super::failure::Failure;
+use super::fan_progress::FanProgress;
+use super::fanout::Span;
 use super::io::{finish_state, state_input};
 use super::machine::run_machine;
+use super::parts::{self, PartLog};
 use super::step::{StateResult, Step};
 use super::variables::Variables;
+use crate::durable::Part;
 use crate::history::EventType;
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,11 +30,16 @@ pub(super) async fn run_parallel(
     let mut ctx_slot = Value::Null;
     let ctx = s.ctx(0, &mut ctx_slot);
     let eff = state_input(st, &input, ctx, vars).map_err(rt)?;
-    let mut counts = vec![0u32; st.retry.len()];
+    let mut progress = FanProgress::new(s, &input, vars, false);
+    let mut resumed = parts::Resumed::new(s);
     let mut recorded = s.entry.started;
     loop {
+        progress.resumed_back_off().await;
         let started = s.state_started(frame, &mut recorded, EventType::ParallelStateStarted, || None);
-        match run_branches(s, branches, &eff, started, frame, vars).await {
+        let attempt = progress.attempt();
+        let done = resumed.take(attempt, branches.len());
+        let log = PartLog::of(s, attempt);
+        match run_branches(s, branches, &eff, started, frame, vars, done, log).await {
             Ok(results) => {
                 // AWS records no ParallelStateSucceeded event.
                 let ctx = s.ctx(0, &mut ctx_slot);
@@ -36,9 +47,11 @@ pub(super) async fn run_parallel(
                 let out = finish_state(st, input, res, ctx, vars).map_err(rt)?;
                 return Ok((out, st.next));
             }
-            Err(f) => match ex.retry_delay(st, &f, &mut counts) {
+            Err(f) => match ex.retry_delay(st, &f, &mut progress.counts) {
                 // Only the final failure is recorded.
-                Some(d) => ex.clock.sleep(d).await,
+                Some(d) => {
+                    progress.back_off(d).await;
+                }
                 None => {
                     ex.emit(frame, EventType::ParallelStateFailed, || None);
                     return Err(f);
@@ -48,8 +61,10 @@ pub(super) async fn run_parallel(
     }
 }
 
-/// One attempt: every branch on `eff`, each in a scope inside the state's;
-/// their results in branch order, or the first failure.
+/// One attempt: every branch on `eff`, each in a scope inside the state's
+/// (those of `done`, finished before a restart, as recorded); their results
+/// in branch order, or the first failure.
+#[allow(clippy::too_many_arguments)]
 async fn run_branches(
     s: &Step<'_>,
     branches: &[Arc<StateMachine>],
@@ -57,18 +72,34 @@ async fn run_branches(
     started: u64,
     frame: &mut Frame,
     vars: &Variables,
+    done: Vec<Option<Part>>,
+    log: Option<PartLog>,
 ) -> Result<Vec<Value>, Failure> {
+    let mut results: Vec<Option<Value>> = vec![None; branches.len()];
     let mut set = tokio::task::JoinSet::new();
-    for (i, b) in branches.iter().enumerate() {
+    for ((i, b), part) in branches.iter().enumerate().zip(done) {
+        if let Some(p) = part
+            && let (Ok(v), _) = parts::outcome(p)
+        {
+            results[i] = Some(v);
+            continue;
+        }
         let f = Frame {
             prev: started,
             silent: frame.silent,
             vars: vars.inner(),
         };
-        let fut = run_machine(s.ex.clone(), b.clone(), eff.clone(), f);
-        set.spawn(async move { (i, fut.await) });
+        let (ex, log) = (s.ex.clone(), log.clone());
+        let fut = run_machine(ex.clone(), b.clone(), eff.clone(), f);
+        set.spawn(async move {
+            let start = ex.clock.now();
+            let (r, f) = fut.await;
+            if let (Some(log), Ok(v)) = (&log, &r) {
+                log.record(i, Ok(v), Span { start, stop: ex.clock.now() });
+            }
+            (i, (r, f))
+        });
     }
-    let mut results: Vec<Option<Value>> = vec![None; branches.len()];
     let mut failure: Option<Failure> = None;
     let mut last_prev = started;
     while let Some(j) = set.join_next().await {

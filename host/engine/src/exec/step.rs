@@ -3,7 +3,7 @@
 
 use super::running::{Exec, Frame, NULL, ts};
 use super::failure::Failure;
-use crate::durable::StateProgress;
+use crate::durable::{Part, StateProgress};
 use crate::history::EventType;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -24,6 +24,8 @@ pub(super) struct Entry {
     pub(super) resumed: Option<StateProgress>,
     /// A resumed Map/Parallel whose `…StateStarted` event is recorded: its id.
     pub(super) started: Option<u64>,
+    /// A resumed Map's or Parallel's iterations or branches that had finished.
+    pub(super) parts: Vec<Part>,
 }
 
 /// The context object (`$$`) when the state reads it, else `null`

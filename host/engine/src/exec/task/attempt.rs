@@ -51,6 +51,7 @@ impl<'a> Attempts<'a> {
             entered_event_id: entry.id,
             entered_at: entry.at,
             progress: StateProgress::default(),
+            parts: Vec::new(),
         });
         Attempts {
             s,

@@ -1,17 +1,22 @@
-//! What a top-level Map of a durable run checkpoints while it runs: its
-//! Retry counters (a resume continues them) and, for a distributed Map run
-//! by the [`MapRuns`](crate::map_runs::MapRuns) service, its map run (a
-//! resume or a redrive continues it instead of starting every child again).
+//! What a top-level Map or Parallel of a durable run checkpoints while it
+//! runs: its Retry counters (a resume continues them) and, for a distributed
+//! Map run by the [`MapRuns`](crate::map_runs::MapRuns) service, its map run
+//! (a resume or a redrive continues it instead of starting every child
+//! again). Its finished iterations and branches are recorded apart
+//! ([`super::parts`]).
 
 use super::step::Step;
 use super::variables::Variables;
 use crate::durable::{Checkpoint, StateProgress};
 use crate::map_runs::Continues;
+use crate::clock::Clock;
 use crate::history::HistorySink;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Duration;
 
-pub(super) struct MapProgress {
+pub(super) struct FanProgress {
     /// The state's checkpoint (top-level states of durable runs only).
     base: Option<Checkpoint>,
     /// Attempts used per retrier.
@@ -20,10 +25,14 @@ pub(super) struct MapProgress {
     continued: Option<(String, Continues)>,
     /// The execution's redrive count.
     redrives: u32,
+    /// A back-off the run was in when it stopped: the first attempt after
+    /// the resume waits until then.
+    retry_at: Option<DateTime<Utc>>,
     sink: Arc<dyn HistorySink>,
+    clock: Arc<dyn Clock>,
 }
 
-impl MapProgress {
+impl FanProgress {
     /// `runs`: the Map's children run as map run children (a continued run
     /// is looked for).
     pub(super) fn new(s: &Step<'_>, input: &Value, vars: &Variables, runs: bool) -> Self {
@@ -46,8 +55,10 @@ impl MapProgress {
             entered_event_id: entry.id,
             entered_at: entry.at,
             progress: StateProgress::default(),
+            parts: Vec::new(),
         });
-        MapProgress { base, counts, continued, redrives, sink: ex.sink.clone() }
+        let retry_at = progress.retry_at;
+        FanProgress { base, counts, continued, redrives, retry_at, sink: ex.sink.clone(), clock: ex.clock.clone() }
     }
 
     /// The attempt's map run: the one recorded before (the first attempt of
@@ -60,18 +71,42 @@ impl MapProgress {
         self.redrives
     }
 
+    /// The attempt about to run: the retries before it.
+    pub(super) fn attempt(&self) -> u32 {
+        self.counts.iter().sum()
+    }
+
     /// Checkpoints the counters and the attempt's map run (when the service runs it).
     pub(super) fn save(&self, run: Option<&str>) {
+        self.save_with(run, None)
+    }
+
+    fn save_with(&self, run: Option<&str>, retry_at: Option<DateTime<Utc>>) {
         if let Some(b) = &self.base {
             let mut cp = b.clone();
             cp.progress = StateProgress {
                 retry_counts: self.counts.clone(),
                 retries: self.counts.iter().sum(),
+                retry_at,
                 map_run: run.map(str::to_string),
                 map_run_redrives: self.redrives,
                 ..StateProgress::default()
             };
             self.sink.checkpoint(&cp);
+        }
+    }
+
+    /// Checkpoints the counters and the back-off's end, and waits for it.
+    pub(super) async fn back_off(&self, d: Duration) {
+        let until = chrono::Duration::from_std(d).ok().map(|d| self.clock.now() + d);
+        self.save_with(None, until);
+        self.clock.sleep(d).await;
+    }
+
+    /// Waits out the back-off the run was in when it stopped (first call only).
+    pub(super) async fn resumed_back_off(&mut self) {
+        if let Some(at) = self.retry_at.take() {
+            self.clock.sleep_until(at).await;
         }
     }
 }
