@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use stepbox_engine::{Checkpoint, HistoryEvent, HistorySink};
+use stepbox_engine::{Checkpoint, HistoryEvent, HistorySink, Part};
 use tokio::sync::oneshot;
 
 use crate::StoreError;
@@ -20,8 +20,8 @@ use crate::execution_codec;
 use crate::records::ExecutionRecord;
 use crate::api::CloseChange;
 use crate::store::{
-    Commit, PreparedUpdate, Store, apply_update_in, checkpoint_key, chunk_key, encode_checkpoint,
-    ArnChecked, existing_sequence, insert_in,
+    Commit, PreparedUpdate, Store, apply_update_in, checkpoint_key, chunk_key, delete_parts, encode_checkpoint,
+    ArnChecked, existing_sequence, insert_in, put_part,
 };
 
 /// Records an execution's events and checkpoints into a [`Store`], in the
@@ -38,6 +38,10 @@ pub struct ExecutionJournal {
     /// lease over, this run writes nothing more, even if this host takes
     /// the execution again later (that is another run's epoch).
     epoch: Arc<AtomicU64>,
+    /// The entered event id of the state whose parts this run wrote (0:
+    /// none): once the checkpoint moves to another state, they are deleted.
+    /// (Parts a run before a restart wrote are deleted with the checkpoint.)
+    parts_of: Arc<AtomicU64>,
     pending: Arc<Mutex<Pending>>,
 }
 
@@ -141,6 +145,9 @@ struct Pending {
     /// Encoded by the writer, and only when no close in the same write ends
     /// the execution (a short execution's last checkpoint is never encoded).
     checkpoint: Option<Checkpoint>,
+    /// Finished iterations and branches not yet handed to the writer
+    /// (written after the events, like the checkpoint).
+    parts: Vec<Part>,
     /// Record changes (`close`), applied after the events, in order.
     closes: Vec<Close>,
     /// A write that will take the pending entries is queued.
@@ -172,7 +179,15 @@ impl Pending {
     /// failed one keeps it for RedriveExecution). Returns what
     /// to tell whom once the write is durable (or failed), and whether the
     /// execution was refused; a failed event write fails the closes after it.
-    fn write_to(self, w: &mut dyn Write, arn: &str, seq: &Arc<AtomicU64>, epoch: &AtomicU64, store: &Store) -> (Vec<Reply>, bool) {
+    fn write_to(
+        self,
+        w: &mut dyn Write,
+        arn: &str,
+        seq: &Arc<AtomicU64>,
+        epoch: &AtomicU64,
+        parts_of: &AtomicU64,
+        store: &Store,
+    ) -> (Vec<Reply>, bool) {
         let mut replies: Vec<Reply> = Vec::with_capacity(self.closes.len() + 1);
         let mut ended = false;
         // The record inserted, when closes merged into it wait for it, and its number.
@@ -280,6 +295,9 @@ impl Pending {
                 }
             }));
         }
+        if !ended && let Ok(seq) = &seq {
+            write_parts(w, arn, *seq, &self.parts, self.checkpoint.as_ref(), parts_of);
+        }
         if let Some(cp) = &self.checkpoint
             && !ended
             && let Ok(seq) = seq
@@ -288,6 +306,26 @@ impl Pending {
             tracing::error!(execution = %arn, error = %e, "cannot write a checkpoint");
         }
         (replies, refused.is_some())
+    }
+}
+
+/// Writes the finished iterations and branches of the checkpoint's state
+/// (those of a state it moved on from are stale), and deletes the ones this
+/// run wrote of a state the checkpoint moved on from.
+fn write_parts(w: &mut dyn Write, arn: &str, seq: u64, parts: &[Part], checkpoint: Option<&Checkpoint>, parts_of: &AtomicU64) {
+    let current = checkpoint.map(|c| c.entered_event_id);
+    let before = parts_of.load(Ordering::Relaxed);
+    if before != 0 && current.is_some_and(|c| c != before) {
+        if let Err(e) = delete_parts(w, seq, before) {
+            tracing::error!(execution = %arn, error = %e, "cannot delete finished iterations");
+        }
+        parts_of.store(0, Ordering::Relaxed);
+    }
+    for p in parts.iter().filter(|p| current.is_none_or(|c| p.entered_event_id >= c)) {
+        match put_part(w, seq, p) {
+            Ok(()) => parts_of.store(p.entered_event_id, Ordering::Relaxed),
+            Err(e) => tracing::error!(execution = %arn, error = %e, "cannot write a finished iteration"),
+        }
     }
 }
 
@@ -317,6 +355,7 @@ impl ExecutionJournal {
             store,
             arn,
             seq: Arc::default(),
+            parts_of: Arc::default(),
             pending: Arc::default(),
         }
     }
@@ -397,11 +436,12 @@ impl ExecutionJournal {
     /// Queues a write that takes whatever is pending when the writer applies
     /// it; who waits on what it wrote is answered once it is durable.
     fn queue_write(&self) {
-        let (pending, arn, seq, epoch, store) = (
+        let (pending, arn, seq, epoch, parts_of, store) = (
             self.pending.clone(),
             self.arn.clone(),
             self.seq.clone(),
             self.epoch.clone(),
+            self.parts_of.clone(),
             self.store.clone(),
         );
         let replies: Arc<Mutex<Vec<Reply>>> = Arc::default();
@@ -410,7 +450,7 @@ impl ExecutionJournal {
         self.store.write(
             Box::new(move |w| {
                 let batch = lock(&pending).take_batch();
-                let (told, refused) = batch.write_to(w, &arn, &seq, &epoch, &store);
+                let (told, refused) = batch.write_to(w, &arn, &seq, &epoch, &parts_of, &store);
                 if refused {
                     lock(&pending).refused = true;
                 }
@@ -531,5 +571,9 @@ impl HistorySink for ExecutionJournal {
     fn checkpoint(&self, checkpoint: &Checkpoint) {
         let checkpoint = checkpoint.clone();
         self.add(|p| p.checkpoint = Some(checkpoint));
+    }
+    fn part(&self, part: &Part) {
+        let part = part.clone();
+        self.add(|p| p.parts.push(part));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stepbox_engine::{Checkpoint, HistoryEvent};
+use stepbox_engine::{Checkpoint, HistoryEvent, Part};
 
 use crate::StoreError;
 use crate::backend::{Backend, Read, Table, Write};
@@ -31,7 +31,8 @@ mod retention;
 
 pub(crate) use cache::{RecordCache, written};
 pub(crate) use executions::{
-    PreparedUpdate, apply_update_in, checkpoint_key, chunk_key, encode_checkpoint, existing_sequence, insert_in,
+    PreparedUpdate, apply_update_in, checkpoint_key, chunk_key, delete_checkpoint, delete_parts, encode_checkpoint,
+    existing_sequence, insert_in, put_part,
 };
 pub(crate) use migrate::{arn_entry, migrate_from_format_1};
 pub(crate) use recent_ids::{ArnChecked, RecentIds, filter_of_table, mark_ids_written};

@@ -11,6 +11,7 @@ mod hosts;
 mod executions;
 mod journal;
 mod opening;
+mod parts;
 mod postgres;
 mod round_trips;
 
@@ -62,6 +63,7 @@ fn checkpoint(input: serde_json::Value, entered: u64) -> Checkpoint {
         entered_event_id: entered,
         entered_at: t(entered as i64),
         progress: Default::default(),
+        parts: Vec::new(),
     }
 }
 

@@ -85,10 +85,33 @@ fn write_encoded_execution(
         // Looked up first: most executions never checkpoint, and a lookup
         // does not copy the table's pages as a delete does.
         if w.get(Table::Checkpoints, &key)?.is_some() {
-            w.delete(Table::Checkpoints, &key)?;
+            delete_checkpoint(w, seq)?;
         }
     }
     Ok(())
+}
+
+/// Deletes execution `seq`'s checkpoint and the parts kept with it (which
+/// only an execution with a checkpoint has).
+pub(crate) fn delete_checkpoint(w: &mut dyn Write, seq: u64) -> Result<(), StoreError> {
+    for k in w.keys(Table::Checkpoints, &keys::execution(seq))? {
+        w.delete(Table::Checkpoints, &k)?;
+    }
+    Ok(())
+}
+
+/// Deletes the parts of execution `seq`'s state entered at event `entered`.
+pub(crate) fn delete_parts(w: &mut dyn Write, seq: u64, entered: u64) -> Result<(), StoreError> {
+    for k in w.keys(Table::Checkpoints, &keys::state_parts(seq, entered))? {
+        w.delete(Table::Checkpoints, &k)?;
+    }
+    Ok(())
+}
+
+/// Writes a finished iteration or branch of execution `seq`.
+pub(crate) fn put_part(w: &mut dyn Write, seq: u64, part: &Part) -> Result<(), StoreError> {
+    let key = keys::part(seq, part.entered_event_id, part.attempt, part.index);
+    w.put(Table::Checkpoints, &key, &encode(&part.to_json())?)
 }
 
 /// The `Events` key of a chunk of execution `seq`'s events.
@@ -536,21 +559,25 @@ impl Store {
             w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes?)
         })
     }
+    /// The latest checkpoint of an execution, with the parts (finished
+    /// iterations or branches) of its state's entry.
     pub fn checkpoint(&self, execution_arn: &str) -> Result<Option<Checkpoint>, StoreError> {
         let recent = self.ids.get(execution_arn);
-        let v: Option<Value> = self.read(|r| {
+        let unreadable = || StoreError::Corrupt(format!("unreadable checkpoint of {execution_arn}"));
+        self.read(|r| {
             let Some(seq) = sequence_in(r, recent, execution_arn)? else {
                 return Ok(None);
             };
-            r.get(Table::Checkpoints, &checkpoint_key(seq))?
-                .map(|b| decode("checkpoint", &b))
-                .transpose()
-        })?;
-        v.map(|v| {
-            Checkpoint::from_json(&v).ok_or_else(|| {
-                StoreError::Corrupt(format!("unreadable checkpoint of {execution_arn}"))
-            })
+            let Some(bytes) = r.get(Table::Checkpoints, &checkpoint_key(seq))? else {
+                return Ok(None);
+            };
+            let v: Value = decode("checkpoint", &bytes)?;
+            let mut cp = Checkpoint::from_json(&v).ok_or_else(unreadable)?;
+            for (_, bytes) in r.scan(Table::Checkpoints, &keys::state_parts(seq, cp.entered_event_id))? {
+                let v: Value = decode("part", &bytes)?;
+                cp.parts.push(Part::from_json(&v).ok_or_else(unreadable)?);
+            }
+            Ok(Some(cp))
         })
-        .transpose()
     }
 }

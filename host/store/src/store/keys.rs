@@ -55,3 +55,19 @@ pub fn event_chunk(seq: u64, n: u64) -> [u8; 16] {
     k[8..].copy_from_slice(&n.to_be_bytes());
     k
 }
+/// `sequence, entered event id` (both big-endian): the prefix of the
+/// `Checkpoints` entries of the finished iterations or branches
+/// ([`stepbox_engine::Part`]) of one entry of a Map or Parallel state.
+pub fn state_parts(seq: u64, entered: u64) -> [u8; 16] {
+    event_chunk(seq, entered)
+}
+/// `state_parts(seq, entered), attempt, index` (big-endian): a part's key
+/// (24 bytes, apart from the execution's 8-byte checkpoint key, which
+/// prefixes it).
+pub fn part(seq: u64, entered: u64, attempt: u32, index: u32) -> [u8; 24] {
+    let mut k = [0; 24];
+    k[..16].copy_from_slice(&state_parts(seq, entered));
+    k[16..20].copy_from_slice(&attempt.to_be_bytes());
+    k[20..].copy_from_slice(&index.to_be_bytes());
+    k
+}

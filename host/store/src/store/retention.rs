@@ -23,7 +23,7 @@ fn delete_execution_in(w: &mut dyn Write, seq: u64, record: &ExecutionRecord) ->
     for (chunk, _) in w.scan(Table::Events, &key)? {
         w.delete(Table::Events, &chunk)?;
     }
-    w.delete(Table::Checkpoints, &key)?;
+    super::delete_checkpoint(w, seq)?;
     w.delete(Table::Running, &key)?;
     // Its in-memory ARN entry (if any) stays: were this commit to fail, the
     // execution must still be found. Once its record is gone, the entry
