@@ -13,6 +13,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
 mod distributed_map;
+mod inline_fan;
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 const ECHO: &str = "arn:aws:lambda:us-east-1:111111111111:function:echo";
