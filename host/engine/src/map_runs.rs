@@ -7,6 +7,7 @@
 //! children run inside the parent execution, as an INLINE Map's iterations.
 
 use crate::clock::BoxFuture;
+use crate::execution::ExecutionStatus;
 use crate::services::ChildOutcome;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -127,4 +128,8 @@ pub trait MapRun: Send + Sync {
     fn run_child(&self, child: MapChild) -> BoxFuture<'static, ChildOutcome>;
     /// The run ended with `status` (children not run stay pending).
     fn end(&self, status: MapRunStatus);
+    /// A child (taking `items` items) that finished with `status` before a
+    /// restart, whose recorded outcome the resumed run takes instead of
+    /// running it again (an EXPRESS child: nothing else keeps it).
+    fn finished_before(&self, _items: usize, _status: ExecutionStatus) {}
 }

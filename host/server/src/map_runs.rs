@@ -196,6 +196,16 @@ impl MapRun for Handle {
         })
     }
 
+    fn finished_before(&self, items: usize, status: ExecutionStatus) {
+        let items = items as u64;
+        self.0.update(|p| {
+            p.executions.running += 1;
+            p.items.running += items;
+            p.executions.close(status, 1);
+            p.items.close(status, items);
+        });
+    }
+
     fn end(&self, status: MapRunStatus) {
         let writes = self.0.start.writes_results;
         self.0.update(|p| {

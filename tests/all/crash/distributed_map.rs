@@ -1,7 +1,8 @@
 //! A distributed Map killed mid-run: `kill -9` of `stepbox serve` while a
-//! map run's STANDARD children run; after the restart the run goes on where
-//! it was: every item has one child execution, the children that had
-//! finished are not run again, and the parent's output holds every result.
+//! map run's STANDARD (or EXPRESS) children run; after the restart the run
+//! goes on where it was: every item has one child execution, the children
+//! that had finished are not run again, and the parent's output holds every
+//! result.
 
 use std::time::{Duration, Instant};
 
@@ -115,4 +116,40 @@ async fn a_killed_distributed_map_goes_on_without_running_finished_children_agai
     let history = sfn.get_execution_history().execution_arn(&parent).send().await.unwrap();
     let started = history.events().iter().filter(|e| *e.r#type() == HistoryEventType::MapRunStarted).count();
     assert_eq!(started, 1, "the map run started once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_distributed_map_does_not_run_its_finished_express_children_again() {
+    use super::inline_fan::{Endpoint, call, kill_mid_state};
+    const N: u64 = 12;
+    let endpoint = Endpoint::default();
+    let addr = endpoint.start().await;
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": N, "End": true,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Call",
+            "States": {"Call": call("ApiEndpoint.$", format!("States.Format('http://{addr}/k/{{}}', $.n)"))}
+        }
+    }}});
+    let items: Vec<Value> = (0..N).map(|n| json!({"n": n})).collect();
+    let even: Vec<u64> = (0..N).filter(|n| n % 2 == 0).collect();
+    let (output, events, server) = kill_mid_state("express-fan", definition, json!({"items": items}), &endpoint, &even).await;
+    let expected: Vec<Value> = (0..N).map(|k| json!({"k": k})).collect();
+    assert_eq!(output, Value::Array(expected), "every item's result, in its place");
+    for n in 0..N {
+        let want = if n % 2 == 0 { 1 } else { 2 };
+        assert_eq!(endpoint.calls(n), want, "item {n}: a finished EXPRESS child runs once, one cut off runs again");
+    }
+    let run = events
+        .iter()
+        .find_map(|e| e.map_run_started_event_details().and_then(|d| d.map_run_arn()))
+        .expect("a MapRunStarted event")
+        .to_string();
+    let started = events.iter().filter(|e| *e.r#type() == HistoryEventType::MapRunStarted).count();
+    assert_eq!(started, 1, "the map run started once");
+    let sfn = crate::clients::sfn(&server.endpoint);
+    let d = sfn.describe_map_run().map_run_arn(&run).send().await.expect("DescribeMapRun after the restart");
+    let counts = d.execution_counts().unwrap();
+    assert_eq!((counts.succeeded(), counts.total(), counts.running()), (N as i64, N as i64, 0), "{counts:?}");
 }

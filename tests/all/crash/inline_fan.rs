@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
 
-use super::{ROLE, check_history, serve, wait_closed};
+use super::{ROLE, Server, check_history, serve, wait_closed};
 
 const ITEMS: u64 = 12;
 
@@ -19,13 +19,13 @@ const ITEMS: u64 = 12;
 /// after a minute (the server is killed meanwhile), every other at once,
 /// with `{"k": N}`.
 #[derive(Clone, Default)]
-struct Endpoint {
+pub(super) struct Endpoint {
     calls: Arc<Mutex<HashMap<u64, usize>>>,
     answered: Arc<Mutex<HashMap<u64, usize>>>,
 }
 
 impl Endpoint {
-    async fn start(&self) -> std::net::SocketAddr {
+    pub(super) async fn start(&self) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let this = self.clone();
@@ -61,7 +61,7 @@ impl Endpoint {
         hyper::Response::builder().header("content-type", "application/json").body(body).unwrap()
     }
 
-    fn calls(&self, n: u64) -> usize {
+    pub(super) fn calls(&self, n: u64) -> usize {
         self.calls.lock().unwrap().get(&n).copied().unwrap_or(0)
     }
 
@@ -74,7 +74,7 @@ impl Endpoint {
 
 /// An HTTP Task whose endpoint is `endpoint`'s value under `field`
 /// (`ApiEndpoint`, or `ApiEndpoint.$` for a path or intrinsic).
-fn call(field: &str, endpoint: String) -> Value {
+pub(super) fn call(field: &str, endpoint: String) -> Value {
     json!({"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": {
         field: endpoint,
         "Method": "GET",
@@ -101,8 +101,15 @@ fn parallel_definition(addr: std::net::SocketAddr) -> Value {
 
 /// Starts `definition` on `input`, kills the server once the endpoint
 /// answered `fast` (and a moment more, for their ends to be written),
-/// restarts it, and returns the execution once closed with its history.
-async fn kill_mid_state(name: &str, definition: Value, input: Value, endpoint: &Endpoint, fast: &[u64]) -> (Value, Vec<aws_sdk_sfn::types::HistoryEvent>) {
+/// restarts it, and returns the execution's output once closed, its
+/// history, and the restarted server.
+pub(super) async fn kill_mid_state(
+    name: &str,
+    definition: Value,
+    input: Value,
+    endpoint: &Endpoint,
+    fast: &[u64],
+) -> (Value, Vec<aws_sdk_sfn::types::HistoryEvent>, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
     stepbox_components::export_to(&functions).unwrap();
@@ -129,7 +136,7 @@ async fn kill_mid_state(name: &str, definition: Value, input: Value, endpoint: &
     let history = sfn.get_execution_history().execution_arn(&arn).max_results(1000).send().await.expect("GetExecutionHistory");
     assert!(history.next_token().is_none(), "{name}: one page");
     check_history(&arn, history.events());
-    (output, history.events().to_vec())
+    (output, history.events().to_vec(), server)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +145,7 @@ async fn a_killed_inline_map_runs_again_only_the_iterations_that_had_not_finishe
     let addr = endpoint.start().await;
     let items: Vec<Value> = (0..ITEMS).map(|n| json!({"n": n})).collect();
     let even: Vec<u64> = (0..ITEMS).filter(|n| n % 2 == 0).collect();
-    let (output, events) = kill_mid_state("inline-map", map_definition(addr), json!({"items": items}), &endpoint, &even).await;
+    let (output, events, _server) = kill_mid_state("inline-map", map_definition(addr), json!({"items": items}), &endpoint, &even).await;
     let expected: Vec<Value> = (0..ITEMS).map(|k| json!({"k": k})).collect();
     assert_eq!(output, Value::Array(expected), "every item's result, in its place");
     for n in 0..ITEMS {
@@ -154,7 +161,7 @@ async fn a_killed_inline_map_runs_again_only_the_iterations_that_had_not_finishe
 async fn a_killed_parallel_runs_again_only_the_branches_that_had_not_finished() {
     let endpoint = Endpoint::default();
     let addr = endpoint.start().await;
-    let (output, events) = kill_mid_state("parallel", parallel_definition(addr), json!({}), &endpoint, &[100, 102]).await;
+    let (output, events, _server) = kill_mid_state("parallel", parallel_definition(addr), json!({}), &endpoint, &[100, 102]).await;
     assert_eq!(output, json!([{"k": 100}, {"k": 101}, {"k": 102}, {"k": 103}]), "every branch's result, in its place");
     assert_eq!([100, 101, 102, 103].map(|n| endpoint.calls(n)), [1, 2, 1, 2], "a finished branch runs once");
     let exited = events.iter().filter(|e| *e.r#type() == HistoryEventType::ParallelStateExited).count();

@@ -6,6 +6,8 @@
 use super::failure::Failure;
 use super::running::Exec;
 use super::fanout::{FanResults, Span};
+use super::parts::{self, PartLog};
+use crate::durable::Part;
 use crate::clock::Clock;
 use crate::execution::ExecutionStatus;
 use crate::map_runs::{Continues, MAX_CHILDREN_AT_ONCE, child_name, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
@@ -19,8 +21,12 @@ use stepbox_asl::MapSpec;
 pub(super) struct ChildFan {
     pub(super) run: Arc<dyn MapRun>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) queue: Mutex<std::iter::Enumerate<std::vec::IntoIter<MapChild>>>,
+    /// The children to run, with their indexes.
+    pub(super) queue: Mutex<std::vec::IntoIter<(usize, MapChild)>>,
     pub(super) total: usize,
+    /// Where finished children are recorded (EXPRESS children of a durable
+    /// top-level Map: nothing else keeps their outcome across a restart).
+    parts: Option<PartLog>,
     /// Runners at once when MaxConcurrency is 0.
     pub(super) default_bound: usize,
     failed: AtomicUsize,
@@ -77,14 +83,25 @@ fn result_of(o: ChildOutcome) -> Result<Value, Failure> {
 }
 
 impl ChildFan {
-    pub(super) fn new(run: Arc<dyn MapRun>, clock: Arc<dyn Clock>, children: Vec<MapChild>, default_bound: usize) -> Self {
+    /// `children` of `total`, the others having finished before a restart
+    /// (`failed` of them failed).
+    pub(super) fn new(
+        run: Arc<dyn MapRun>,
+        clock: Arc<dyn Clock>,
+        children: Vec<(usize, MapChild)>,
+        total: usize,
+        default_bound: usize,
+        parts: Option<PartLog>,
+        failed: usize,
+    ) -> Self {
         ChildFan {
             run,
             clock,
-            total: children.len(),
-            queue: Mutex::new(children.into_iter().enumerate()),
+            total,
+            queue: Mutex::new(children.into_iter()),
             default_bound,
-            failed: AtomicUsize::new(0),
+            parts,
+            failed: AtomicUsize::new(failed),
             stop: AtomicBool::new(false),
             drained: AtomicBool::new(false),
             stopped: tokio::sync::Notify::new(),
@@ -133,6 +150,9 @@ impl ChildFan {
             let start = self.clock.now();
             let result = result_of(self.run.run_child(child).await);
             let span = Span { start, stop: self.clock.now() };
+            if let Some(log) = &self.parts {
+                log.record(index, result.as_ref(), span);
+            }
             if result.is_err() {
                 let failed = self.failed.fetch_add(1, Ordering::AcqRel) + 1;
                 if exceeds(&limits.borrow(), failed, self.total) {
@@ -146,20 +166,17 @@ impl ChildFan {
 
     /// Runs the children until all have ended or the failures exceed what
     /// the run tolerates (the running ones are then aborted).
-    pub(super) async fn run(self, base_prev: u64) -> FanResults {
+    /// `out` holds the children that finished before a restart.
+    pub(super) async fn run(self, mut out: FanResults) -> FanResults {
         let n = self.total;
+        if exceeds(&self.run.limits().borrow(), out.failed, n) {
+            return out;
+        }
         let this = Arc::new(self);
         let mut set = tokio::task::JoinSet::new();
         for k in 0..n.min(MAX_CHILDREN_AT_ONCE as usize) {
             set.spawn(this.clone().runner(k));
         }
-        let mut out = FanResults {
-            results: vec![Value::Null; n],
-            runs: vec![None; n],
-            failed: 0,
-            first_failure: None,
-            last_prev: base_prev,
-        };
         while let Some(j) = set.join_next().await {
             let done = match j {
                 Ok(x) => x,
@@ -167,15 +184,7 @@ impl ChildFan {
                 Err(_) => continue,
             };
             for d in done {
-                out.runs[d.index] = Some((d.result.is_ok(), d.span));
-                match d.result {
-                    Ok(v) => out.results[d.index] = v,
-                    Err(f) => {
-                        out.failed += 1;
-                        out.results[d.index] = f.as_output();
-                        out.first_failure.get_or_insert(f);
-                    }
-                }
+                out.take(d.index, (d.result, d.span));
             }
             if this.stop.load(Ordering::Acquire) {
                 set.abort_all();
@@ -217,17 +226,37 @@ pub(super) struct Children {
     pub(super) guard: RunGuard,
 }
 
+/// What a map run's attempt starts from: its ARN, limits, whether it
+/// continues one recorded before, and the children a restart found finished.
+pub(super) struct RunAttempt<'a> {
+    pub(super) run_arn: &'a str,
+    pub(super) limits: MapRunLimits,
+    pub(super) continues: Continues,
+    pub(super) base_prev: u64,
+    /// By index: the child's outcome recorded before a restart.
+    pub(super) done: Vec<Option<Part>>,
+    /// Where EXPRESS children's outcomes are recorded (a durable top-level Map).
+    pub(super) parts: Option<PartLog>,
+}
+
+/// The status a recorded child's outcome stands for.
+fn recorded_status(r: &Result<Value, Failure>) -> ExecutionStatus {
+    match r {
+        Ok(_) => ExecutionStatus::Succeeded,
+        Err(f) if f.error.as_deref() == Some("States.Timeout") => ExecutionStatus::TimedOut,
+        Err(_) => ExecutionStatus::Failed,
+    }
+}
+
 /// Starts the map run `run_arn` on `runs` and runs its children to their end.
 pub(super) async fn run_children(
     ex: &Arc<Exec>,
     spec: &MapSpec,
     runs: &Arc<dyn MapRuns>,
-    run_arn: &str,
     inputs: Vec<Value>,
-    limits: MapRunLimits,
-    continues: Continues,
-    base_prev: u64,
+    at: RunAttempt<'_>,
 ) -> Children {
+    let (run_arn, limits, continues) = (at.run_arn, at.limits, at.continues);
     let batched = spec.item_batcher.is_some();
     let names: Vec<String> = (0..inputs.len()).map(|i| child_name(run_arn, i)).collect();
     let children: Vec<MapChild> = inputs
@@ -254,8 +283,22 @@ pub(super) async fn run_children(
     };
     let run = runs.begin(start);
     let guard = RunGuard::new(run.clone());
-    let fan = ChildFan::new(run, ex.clock.clone(), children, ex.config.max_map_concurrency);
-    Children { fan: fan.run(base_prev).await, names, guard }
+    let n = children.len();
+    let mut out = FanResults { results: vec![Value::Null; n], runs: vec![None; n], failed: 0, first_failure: None, last_prev: at.base_prev };
+    let mut to_run = Vec::with_capacity(n);
+    for ((i, child), part) in children.into_iter().enumerate().zip(at.done.into_iter().chain(std::iter::repeat(None))) {
+        match part {
+            Some(p) => {
+                let (result, span) = parts::outcome(p);
+                run.finished_before(child.items, recorded_status(&result));
+                out.take(i, (result, span));
+            }
+            None => to_run.push((i, child)),
+        }
+    }
+    let failed = out.failed;
+    let fan = ChildFan::new(run, ex.clock.clone(), to_run, n, ex.config.max_map_concurrency, at.parts, failed);
+    Children { fan: fan.run(out).await, names, guard }
 }
 
 /// A map run's children's state machine: `arn:…:stateMachine:MACHINE/LABEL`

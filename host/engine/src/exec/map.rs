@@ -102,7 +102,17 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
         let kept: Vec<Value> = if writer.as_ref().is_some_and(Writer::needs_inputs) { inputs.clone() } else { Vec::new() };
         let (mut fan, names, guard, limits) = match ex.services.map_runs.as_ref().filter(|_| distributed) {
             Some(runs) => {
-                let c = children::run_children(ex, spec, runs, &run_arn, inputs, limits.for_run(), continues, frame.prev).await;
+                let attempt = progress.attempt();
+                let express = spec.execution_type.as_deref() == Some("EXPRESS");
+                let at = children::RunAttempt {
+                    run_arn: &run_arn,
+                    limits: limits.for_run(),
+                    continues,
+                    base_prev: frame.prev,
+                    done: resumed.take(attempt, n),
+                    parts: PartLog::of(s, attempt).filter(|_| express),
+                };
+                let c = children::run_children(ex, spec, runs, inputs, at).await;
                 let now = Limits::of_run(&c.guard.run.limits().borrow());
                 (c.fan, c.names, Some(c.guard), now)
             }
