@@ -23,9 +23,21 @@ pub(super) fn kept(name: &str) -> PathBuf {
 pub(super) fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
-        let config = SandboxConfig { cache_dir: Some(kept("polyglot-artifacts")), ..SandboxConfig::default() };
+        // Laid out as `stepbox --cache-dir` lays out its cache, which
+        // `stepbox run` in these tests shares. Every Python (JavaScript)
+        // fixture shares CPython's (SpiderMonkey's) compiled functions.
+        let config = SandboxConfig {
+            cache_dir: Some(cache_dir().join("artifacts")),
+            compile_cache_dir: Some(cache_dir().join("compiled")),
+            ..SandboxConfig::default()
+        };
         Sandbox::new(config).expect("sandbox")
     })
+}
+
+/// The cache directory of these tests' sandbox (`stepbox --cache-dir`).
+pub(super) fn cache_dir() -> PathBuf {
+    kept("polyglot-cache")
 }
 
 pub(super) fn fixture(name: &str) -> PathBuf {

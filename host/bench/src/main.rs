@@ -10,7 +10,7 @@
 //! Loads the workload's definition once, binds the Task states listed in
 //! `task_states` to the `processed` component (returns its input plus
 //! `"processed": true`) in its lean build (`processed_lean`; `--component
-//! processed` runs the WASI build), each invocation in a fresh sandboxed instance, runs
+//! processed` runs the WASI build, `--component PATH.wasm` any component), each invocation in a fresh sandboxed instance, runs
 //! `executions` executions one after the other on a 2-worker tokio runtime
 //! (in-memory, no history, tokio clock), checks the last output and prints
 //! one `BENCH_RESULT {json}` line. Exit 0 iff every execution succeeded and
@@ -261,7 +261,13 @@ fn run(args: Args, t0: Instant) -> anyhow::Result<bool> {
         let definition_json: Value = serde_json::from_str(&definition_text).context("definition is not JSON")?;
         let functions = task_functions(&definition_json, &task_states)?;
         let component = &args.component;
-        let wasm = stepbox_components::bytes(component).with_context(|| format!("reading the {component} component"))?;
+        // A path to a `.wasm` (a Python or JavaScript handler's component
+        // from `stepbox build`), or one of stepbox's built components.
+        let wasm = if component.ends_with(".wasm") {
+            std::fs::read(component).with_context(|| format!("reading {component}"))?
+        } else {
+            stepbox_components::bytes(component).with_context(|| format!("reading the {component} component"))?
+        };
         for f in &functions {
             let registered = registry
                 .register(f, &wasm, Limits::default())

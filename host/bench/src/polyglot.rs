@@ -42,32 +42,36 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(sources.join("python").join("app.py"), PYTHON_ECHO)?;
     std::fs::write(sources.join("js").join("index.mjs"), JS_ECHO)?;
 
-    println!("upload to Active (uncached build + compile, what CreateFunction waits for)");
-    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    println!("upload to Active (uncached build + compile, what CreateFunction waits for; wall time, CPU time)");
+    let compiled_dir = out.join("compiled");
+    let _ = std::fs::remove_dir_all(&compiled_dir);
+    // Without Cranelift's incremental cache; with it, empty (a machine's
+    // first upload of the language); with it, after that first upload.
+    let uncached = Sandbox::new(SandboxConfig::default())?;
+    let sandbox = Sandbox::new(SandboxConfig { compile_cache_dir: Some(compiled_dir.clone()), ..SandboxConfig::default() })?;
     let mut subjects = vec![("rust echo".to_string(), compile(&sandbox, &stepbox_components::bytes("echo")?)?)];
     for (name, runtime, handler, dir) in [
         ("python echo", Runtime::Python312, "app.handler", "python"),
         ("js echo", Runtime::Nodejs22, "index.handler", "js"),
     ] {
-        let load = load_average();
-        let started = Instant::now();
-        let source = Source::Dir(sources.join(dir));
-        let wasm = Toolchains::from_env()
-            .build(&BuildRequest { runtime, handler, source: &source }, &BuildCache::new(None))
-            .with_context(|| format!("building the {name} handler"))?;
-        let built = started.elapsed();
-        let compiling = Instant::now();
-        let function = compile(&sandbox, &wasm)?;
-        let compiled = compiling.elapsed();
-        let path = out.join(format!("{}.wasm", name.replace(' ', "_")));
-        std::fs::write(&path, &wasm)?;
+        let (wasm, built) = build(&sources, name, runtime, handler, dir, "")?;
+        println!("  {name:<12}: build {built} ({:.1} MB component)", wasm.len() as f64 / 1e6);
+        let (plain, _) = timed_compile(&uncached, &wasm)?;
+        println!("  {name:<12}: compile without the compilation cache {plain}");
+        let (first, _) = timed_compile(&sandbox, &wasm)?;
+        let stats = sandbox.compile_cache_stats();
+        println!("  {name:<12}: compile, first upload (empty cache) {first}; {} lookups missed", stats.misses);
+        // A different handler of the same language: what a next upload compiles.
+        let (other, rebuilt) = build(&sources, name, runtime, handler, dir, "second")?;
+        let (next, function) = timed_compile(&sandbox, &other)?;
+        let after = sandbox.compile_cache_stats();
         println!(
-            "  {name:<12}: build {:>6.2} s + compile {:>6.2} s = {:>6.2} s   ({:.1} MB component; load {load})",
-            built.as_secs_f64(),
-            compiled.as_secs_f64(),
-            (built + compiled).as_secs_f64(),
-            wasm.len() as f64 / 1e6,
+            "  {name:<12}: next upload: build {rebuilt} + compile {next} = {:.2} s; {} functions from the cache, {} compiled",
+            rebuilt.wall.as_secs_f64() + next.wall.as_secs_f64(),
+            after.hits - stats.hits,
+            after.misses - stats.misses,
         );
+        std::fs::write(out.join(format!("{}.wasm", name.replace(' ', "_"))), &wasm)?;
         subjects.push((name.to_string(), function));
     }
 
@@ -90,6 +94,59 @@ fn main() -> anyhow::Result<()> {
     }
     println!("components kept in {} for the instance_cost bench", out.display());
     Ok(())
+}
+
+/// How long a step took: wall time, CPU time (of the process, or of its
+/// builder processes) and the load average before it.
+struct Timed {
+    wall: Duration,
+    cpu: f64,
+    load: String,
+}
+
+impl std::fmt::Display for Timed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} s (CPU {:.2} s, load {})", self.wall.as_secs_f64(), self.cpu, self.load)
+    }
+}
+
+/// User + system CPU seconds of this process (`libc::RUSAGE_SELF`) or of
+/// its finished children (`libc::RUSAGE_CHILDREN`).
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+fn timed<T>(who: libc::c_int, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Timed)> {
+    let load = load_average();
+    let (cpu, started) = (cpu_seconds(who), Instant::now());
+    let value = f()?;
+    Ok((value, Timed { wall: started.elapsed(), cpu: cpu_seconds(who) - cpu, load }))
+}
+
+/// Build the handler in `sources/dir` (with `variant` as a comment, so that
+/// a variant is a different source), with no build cache.
+fn build(sources: &Path, name: &str, runtime: Runtime, handler: &str, dir: &str, variant: &str) -> anyhow::Result<(Vec<u8>, Timed)> {
+    let src = sources.join(dir);
+    let file = if dir == "python" { src.join("app.py") } else { src.join("index.mjs") };
+    let text = if dir == "python" { PYTHON_ECHO } else { JS_ECHO };
+    let comment = if dir == "python" { "#" } else { "//" };
+    std::fs::write(&file, format!("{text}{comment} {variant}\n"))?;
+    let source = Source::Dir(src);
+    timed(libc::RUSAGE_CHILDREN, || {
+        Toolchains::from_env()
+            .build(&BuildRequest { runtime, handler, source: &source }, &BuildCache::new(None))
+            .with_context(|| format!("building the {name} handler"))
+    })
+}
+
+/// Compile `wasm` on `sandbox`.
+fn timed_compile(sandbox: &Sandbox, wasm: &[u8]) -> anyhow::Result<(Timed, Arc<Function>)> {
+    let (function, t) = timed(libc::RUSAGE_SELF, || compile(sandbox, wasm))?;
+    Ok((t, function))
 }
 
 /// `dir` emptied, with `python` and `js` subdirectories.

@@ -37,10 +37,13 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// The sandbox configuration of a command: artifacts cached under `cache_dir`
-/// (else [`default_cache_dir`]), `/artifacts`.
+/// (else [`default_cache_dir`]), `/artifacts`, and compiled functions
+/// (Cranelift's incremental cache) under `/compiled`.
 pub fn sandbox_config(cache_dir: Option<PathBuf>) -> SandboxConfig {
+    let base = cache_dir.or_else(default_cache_dir);
     SandboxConfig {
-        cache_dir: cache_dir.or_else(default_cache_dir).map(|d| d.join("artifacts")),
+        cache_dir: base.as_ref().map(|d| d.join("artifacts")),
+        compile_cache_dir: base.as_ref().map(|d| d.join("compiled")),
         ..SandboxConfig::default()
     }
 }

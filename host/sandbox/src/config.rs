@@ -9,6 +9,11 @@ use std::time::Duration;
 pub struct SandboxConfig {
     /// Where precompiled artifacts are kept (content-addressed). `None`: memory only.
     pub cache_dir: Option<PathBuf>,
+    /// Where Cranelift keeps each compiled function (its incremental
+    /// cache), so functions compiled once (CPython's and SpiderMonkey's,
+    /// shared by every Python and JavaScript component) are not compiled
+    /// again. `None`: every compilation compiles every function.
+    pub compile_cache_dir: Option<PathBuf>,
     /// Instances that may run at once; sizes the pooling allocator.
     pub max_concurrent_instances: u32,
     /// Largest linear memory any instance may grow to; sizes each pool slot.
@@ -45,6 +50,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             cache_dir: None,
+            compile_cache_dir: None,
             max_concurrent_instances: 128,
             max_memory_bytes: 512 << 20,
             epoch_tick: Duration::from_millis(1),

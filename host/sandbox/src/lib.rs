@@ -15,6 +15,7 @@
 //!   inherited stdio and at most a private scratch directory.
 
 mod cache;
+mod compile_cache;
 mod config;
 mod error;
 mod guests;
@@ -28,6 +29,7 @@ mod warm;
 use std::sync::{Arc, OnceLock};
 
 pub use cache::{ArtifactStore, Origin, artifact_key, wasm_sha256};
+pub use compile_cache::CompileCacheStats;
 pub use config::{Limits, MAX_PAYLOAD_BYTES, SandboxConfig};
 pub use error::{InvokeError, RegisterError};
 pub use invoke::{Invocation, Request, TaskContext};
@@ -79,6 +81,9 @@ struct Inner {
     allocator: Allocator,
     linker: wasmtime::component::Linker<InvocationState>,
     cache: cache::ArtifactCache,
+    /// Cranelift's incremental cache ([`SandboxConfig::compile_cache_dir`]),
+    /// shared with the fuel-counting engine.
+    compile_cache: Option<Arc<compile_cache::DiskCacheStore>>,
     config: SandboxConfig,
     /// Prepares instances ahead on idle CPU; `None` when configured off.
     warm: Option<warm::Warm>,
@@ -95,10 +100,11 @@ impl Inner {
     /// another engine's (the fuel-counting one shares the plain one's).
     fn new(
         config: SandboxConfig,
+        compile_cache: Option<Arc<compile_cache::DiskCacheStore>>,
         instances: Arc<tokio::sync::Semaphore>,
         guests: Option<Arc<guests::GuestThreads>>,
     ) -> anyhow::Result<Self> {
-        let (engine, allocator) = runtime::build_engine(&config)?;
+        let (engine, allocator) = runtime::build_engine(&config, compile_cache.as_ref())?;
         let mut linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::Task::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
@@ -109,7 +115,7 @@ impl Inner {
             warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
         });
         tracing::debug!(?allocator, fuel = config.fuel, "sandbox engine ready");
-        Ok(Inner { engine, allocator, linker, cache, config, warm, instances, guests, _ticker: ticker })
+        Ok(Inner { engine, allocator, linker, cache, compile_cache, config, warm, instances, guests, _ticker: ticker })
     }
 
     /// Validate `wasm`, precompile it for this engine (or load the artifact)
@@ -145,7 +151,13 @@ impl Sandbox {
     pub fn new(config: SandboxConfig) -> anyhow::Result<Self> {
         let instances = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_instances as usize));
         let guests = config.guest_threads.then(guests::GuestThreads::new);
-        let inner = Inner::new(config, instances, guests)?;
+        let compile_cache = match &config.compile_cache_dir {
+            Some(dir) => Some(Arc::new(compile_cache::DiskCacheStore::new(dir).map_err(|e| {
+                anyhow::anyhow!("creating the compilation cache {}: {e}", dir.display())
+            })?)),
+            None => None,
+        };
+        let inner = Inner::new(config, compile_cache, instances, guests)?;
         Ok(Sandbox { inner: Arc::new(inner), counting: Default::default() })
     }
 
@@ -157,7 +169,8 @@ impl Sandbox {
         }
         let made = self.counting.get_or_init(|| {
             let config = SandboxConfig { fuel: true, ..self.inner.config.clone() };
-            let inner = Inner::new(config, self.inner.instances.clone(), self.inner.guests.clone());
+            let (instances, guests) = (self.inner.instances.clone(), self.inner.guests.clone());
+            let inner = Inner::new(config, self.inner.compile_cache.clone(), instances, guests);
             inner.map(Arc::new).map_err(|e| format!("{e:#}"))
         });
         made.clone().map_err(|e| RegisterError::Compile(anyhow::anyhow!("creating the fuel-counting engine: {e}")))
@@ -190,6 +203,12 @@ impl Sandbox {
 
     pub fn config(&self) -> &SandboxConfig {
         &self.inner.config
+    }
+
+    /// Functions the compilation cache supplied or missed since this
+    /// sandbox started (zero without [`SandboxConfig::compile_cache_dir`]).
+    pub fn compile_cache_stats(&self) -> CompileCacheStats {
+        self.inner.compile_cache.as_ref().map(|c| c.stats()).unwrap_or_default()
     }
 
     /// Instances running now (of [`SandboxConfig::max_concurrent_instances`]).

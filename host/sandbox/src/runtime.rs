@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::SandboxConfig;
+use crate::compile_cache::DiskCacheStore;
 
 /// Which instance allocator the engine ended up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,15 +19,18 @@ pub enum Allocator {
     OnDemand,
 }
 
-fn base_config(config: &SandboxConfig) -> Config {
+fn base_config(config: &SandboxConfig, compile_cache: Option<&Arc<DiskCacheStore>>) -> anyhow::Result<Config> {
     let mut c = Config::new();
+    if let Some(store) = compile_cache {
+        c.enable_incremental_compilation(store.clone())?;
+    }
     c.wasm_component_model(true)
         .epoch_interruption(true)
         .consume_fuel(config.fuel)
         .max_wasm_stack(config.max_wasm_stack_bytes)
         // The async fiber stack must hold the wasm stack plus host frames.
         .async_stack_size(config.max_wasm_stack_bytes + (1 << 20));
-    c
+    Ok(c)
 }
 
 fn pooling_config(config: &SandboxConfig) -> PoolingAllocationConfig {
@@ -59,9 +63,10 @@ fn pooling_config(config: &SandboxConfig) -> PoolingAllocationConfig {
 
 /// Build the engine, falling back to on-demand allocation (and saying so)
 /// when the pooling allocator's virtual-memory reservation is refused.
-pub fn build_engine(config: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)> {
+/// `compile_cache`: Cranelift's incremental cache, when there is one.
+pub fn build_engine(config: &SandboxConfig, compile_cache: Option<&Arc<DiskCacheStore>>) -> anyhow::Result<(Engine, Allocator)> {
     if config.pooling {
-        let mut c = base_config(config);
+        let mut c = base_config(config, compile_cache)?;
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(config)));
         match Engine::new(&c) {
             Ok(engine) => return Ok((engine, Allocator::Pooling)),
@@ -72,7 +77,7 @@ pub fn build_engine(config: &SandboxConfig) -> anyhow::Result<(Engine, Allocator
             ),
         }
     }
-    let engine = Engine::new(&base_config(config))
+    let engine = Engine::new(&base_config(config, compile_cache)?)
         .map_err(anyhow::Error::from)
         .context("creating the wasmtime engine")?;
     Ok((engine, Allocator::OnDemand))
