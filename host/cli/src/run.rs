@@ -110,6 +110,14 @@ pub async fn run(
         ..Limits::default()
     };
     let registry = util::registry(args.cache_dir, args.functions.as_deref(), &limits, true, None)?;
+    // Each function runs with the environment Lambda would give it.
+    let identity = stepbox_types::Identity::default();
+    for name in registry.names() {
+        if let Some(f) = registry.get(&name) {
+            let env = stepbox_server::lambda::environment_for(&identity, &name, &f.limits);
+            registry.insert(&name, f.function, Limits { env, ..f.limits });
+        }
+    }
     let testing = args.testing.resolve()?;
     let bindings = Bindings::parse(&testing.bind)?;
     let invoker = SandboxInvoker::new(registry)

@@ -106,8 +106,8 @@ impl FunctionTable {
                 name: f.name.clone(),
                 description: String::new(),
                 role: "arn:aws:iam::111111111111:role/stepbox".into(),
-                runtime: "provided.al2023".into(),
-                handler: "component".into(),
+                runtime: ADOPTED_RUNTIME.into(),
+                handler: ADOPTED_HANDLER.into(),
                 timeout: f.limits.timeout.as_secs().max(1),
                 memory_size: f.limits.memory_bytes >> 20,
                 last_modified: last_modified(),
@@ -119,6 +119,10 @@ impl FunctionTable {
         );
     }
 }
+
+/// The Runtime and Handler a function registered outside the API reports.
+const ADOPTED_RUNTIME: &str = "provided.al2023";
+const ADOPTED_HANDLER: &str = "component";
 
 fn last_modified() -> String {
     Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
@@ -789,6 +793,33 @@ fn check_revision(state: &AppState, name: &str, body: &Map<String, Value>) -> Re
 
 /// Give function `name`'s `$LATEST` its environment (Lambda's variables
 /// from its configuration and its `Environment.Variables`).
+/// The environment Lambda gives function `name` (its `$LATEST`, no
+/// `Environment.Variables`) running under `limits` in the account and
+/// region of `identity`: a function registered outside the API (`stepbox
+/// run --functions`), which has no configuration of its own.
+pub fn environment_for(identity: &stepbox_types::Identity, name: &str, limits: &Limits) -> Arc<[(String, String)]> {
+    let config = json!({
+        "FunctionName": name,
+        "FunctionArn": String::from(Arn::new("lambda", identity, &format!("function:{name}"))),
+        "Version": "$LATEST",
+        "MemorySize": limits.memory_bytes >> 20,
+        "Runtime": ADOPTED_RUNTIME,
+        "Handler": ADOPTED_HANDLER,
+        "LastModified": last_modified(),
+    });
+    environment::of(&config, None)
+}
+
+/// Give every function registered outside the API (`serve --functions`)
+/// the environment of its configuration, as a created function has.
+pub(crate) fn attach_adopted_environments(state: &AppState) {
+    for name in state.registry.names().into_iter().filter(|n| !n.contains(':')) {
+        if let Err(e) = attach_environment(state, &name) {
+            tracing::warn!(function = %name, error = %e.message, "cannot give a function its environment");
+        }
+    }
+}
+
 fn attach_environment(state: &AppState, name: &str) -> Result<(), LambdaError> {
     environment::attach(&state.registry, name, &configuration(state, name)?, None);
     Ok(())

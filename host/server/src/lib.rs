@@ -257,6 +257,7 @@ impl AppState {
             accounts: state.accounts.clone(),
             map_runs: state.map_runs.clone(),
         });
+        lambda::attach_adopted_environments(&state);
         state
     }
 

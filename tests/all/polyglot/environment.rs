@@ -8,8 +8,12 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime, State};
 use serde_json::json;
 
+use stepbox_sandbox::{Limits, Registry};
+use stepbox_server::{AppState, RunningServer, ServerConfig};
+use stepbox_toolchain::{Runtime as Language, Source};
+
 use super::lambda::{invoke as call, serve, wait_for as wait};
-use super::{fixture, zip_dir};
+use super::{build, cache_dir, fixture, sandbox, toolchains, zip_dir};
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function";
@@ -119,4 +123,58 @@ async fn reserved_variables_are_refused_as_lambda_refuses_them() {
         .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValueException"));
     assert!(err.message().unwrap().ends_with("Reserved keys used in this request: AWS_REGION"), "{:?}", err.message());
+}
+
+/// The Python fixture's component.
+fn python_component() -> Vec<u8> {
+    toolchains();
+    build(Language::Python312, "app.handler", &Source::Dir(fixture("python"))).expect("the Python fixture builds")
+}
+
+/// A function registered outside the API (`serve --functions DIR`) runs with
+/// the environment of the configuration GetFunctionConfiguration shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_registered_at_start_gets_lambdas_environment() {
+    let registry = Registry::new(sandbox().clone());
+    registry.register("py-adopted", &python_component(), Limits { memory_bytes: 256 << 20, ..Limits::default() }).unwrap();
+    let state = AppState::in_memory(ServerConfig::default(), registry);
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
+    let lambda = crate::clients::lambda(&server.endpoint());
+    let (error, out) = call(&lambda, "py-adopted", json!({"action": "context"})).await;
+    assert_eq!(error, None, "{out}");
+    assert_eq!(
+        (&out["function_name"], &out["function_version"], &out["memory_limit_in_mb"], &out["invoked_function_arn"]),
+        (&json!("py-adopted"), &json!("$LATEST"), &json!("256"), &json!(format!("{ARN}:py-adopted")))
+    );
+    let (_, env) = call(&lambda, "py-adopted", json!({"action": "env", "names": ["AWS_REGION", "AWS_LAMBDA_LOG_GROUP_NAME"]})).await;
+    assert_eq!(env, json!({"AWS_REGION": "us-east-1", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/py-adopted"}));
+}
+
+/// `stepbox run --functions DIR`: each NAME.wasm runs with Lambda's
+/// environment for a function NAME of the run's memory size.
+#[test]
+fn stepbox_run_gives_its_functions_lambdas_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("envy.wasm"), python_component()).unwrap();
+    let machine = json!({"StartAt": "Context", "States": {
+        "Context": {"Type": "Task", "Resource": format!("{ARN}:envy"), "Parameters": {"action": "context"},
+                    "ResultPath": "$.context", "Next": "Env"},
+        "Env": {"Type": "Task", "Resource": format!("{ARN}:envy"),
+                "Parameters": {"action": "env", "names": ["AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_EXECUTION_ENV"]},
+                "ResultPath": "$.env", "End": true}}});
+    let definition = dir.path().join("envy.asl.json");
+    std::fs::write(&definition, machine.to_string()).unwrap();
+    let (functions, cache) = (dir.path().to_str().unwrap(), cache_dir());
+    let args = ["run", definition.to_str().unwrap(), "--functions", functions, "--function-memory", "192"];
+    let (code, out, err) = stepbox_tests::stepbox(&[&args[..], &["--cache-dir", cache.to_str().unwrap()]].concat());
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let context = &out["context"];
+    assert_eq!(
+        (&context["function_name"], &context["function_version"], &context["memory_limit_in_mb"], &context["log_group_name"]),
+        (&json!("envy"), &json!("$LATEST"), &json!("192"), &json!("/aws/lambda/envy"))
+    );
+    assert_eq!(context["invoked_function_arn"], format!("{ARN}:envy"));
+    // A component says nothing of its language: no AWS_EXECUTION_ENV, as provided.al2023.
+    assert_eq!(out["env"], json!({"AWS_LAMBDA_FUNCTION_NAME": "envy", "AWS_REGION": "us-east-1", "AWS_EXECUTION_ENV": null}));
 }
