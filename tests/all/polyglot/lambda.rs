@@ -66,12 +66,15 @@ pub(super) async fn invoke(lambda: &aws_sdk_lambda::Client, name: &str, payload:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_from_source_pending_active_update() {
     let (_server, lambda) = serve().await;
-    let state = create(&lambda, "py-greeter", Runtime::Python312, "app.handler", zip_dir(&fixture("python"))).await;
+    let zip = zip_dir(&fixture("python"));
+    let state = create(&lambda, "py-greeter", Runtime::Python312, "app.handler", zip.clone()).await;
     assert_eq!(state, State::Pending);
     let config = wait_for(&lambda, "py-greeter", |c| c.state != Some(State::Pending)).await;
     assert_eq!(config.state, Some(State::Active), "{:?}", config.state_reason);
     assert_eq!(config.runtime, Some(Runtime::Python312));
     assert_eq!(config.handler.as_deref(), Some("app.handler"));
+    // As AWS reports them: the uploaded zip's digest and size, not the built component's.
+    assert_eq!((config.code_sha256(), config.code_size()), (Some(zip_sha256(&zip).as_str()), zip.len() as i64));
 
     let (error, out) = invoke(&lambda, "py-greeter", json!({"name": "ada"})).await;
     assert_eq!(error, None, "{out}");
@@ -85,18 +88,31 @@ async fn python_from_source_pending_active_update() {
     // would change the runtime; a Python module with another answer does not.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("app.py"), "def handler(event, context):\n    return {'version': 2}\n").unwrap();
-    let out = lambda
-        .update_function_code()
-        .function_name("py-greeter")
-        .zip_file(Blob::new(zip_dir(dir.path())))
-        .send()
-        .await
-        .unwrap();
+    let zip = zip_dir(dir.path());
+    let out = lambda.update_function_code().function_name("py-greeter").zip_file(Blob::new(zip.clone())).send().await.unwrap();
     assert_eq!(out.state, Some(State::Active));
     assert_eq!(out.last_update_status, Some(LastUpdateStatus::InProgress));
     let config = wait_for(&lambda, "py-greeter", |c| c.last_update_status != Some(LastUpdateStatus::InProgress)).await;
     assert_eq!(config.last_update_status, Some(LastUpdateStatus::Successful), "{:?}", config.last_update_status_reason);
     assert_eq!(invoke(&lambda, "py-greeter", json!({})).await.1, json!({"version": 2}));
+
+    // The new zip's digest and size, in $LATEST, a version published from
+    // it and ListFunctions alike.
+    let expected = (Some(zip_sha256(&zip)), zip.len() as i64);
+    let latest = (config.code_sha256, config.code_size);
+    assert_eq!(latest, expected);
+    let version = lambda.publish_version().function_name("py-greeter").send().await.unwrap();
+    assert_eq!((version.code_sha256, version.code_size), expected);
+    let listed = lambda.list_functions().send().await.unwrap();
+    let listed = listed.functions().iter().find(|f| f.function_name() == Some("py-greeter")).unwrap();
+    assert_eq!((listed.code_sha256.clone(), listed.code_size), expected);
+}
+
+/// Lambda's CodeSha256 of an uploaded zip: its SHA-256, base64.
+fn zip_sha256(zip: &[u8]) -> String {
+    let hex = stepbox_sandbox::wasm_sha256(zip);
+    let digest: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    stepbox_asl::base64::encode(&digest)
 }
 
 /// The State ListFunctions gives function `name` (None: not listed).
