@@ -4,7 +4,7 @@
 //! ```text
 //! stepbox-bench-runner <manifest.json> <workload-key> [--executions N] [--input FILE]
 //!                      [--units N] [--expect JSON] [--cache-dir DIR | --no-cache]
-//!                      [--component NAME] [--no-warm]
+//!                      [--component NAME] [--no-warm] [--function-timeout S]
 //! ```
 //!
 //! Loads the workload's definition once, binds the Task states listed in
@@ -49,11 +49,13 @@ struct Args {
     cache_dir: Option<PathBuf>,
     component: String,
     warm: bool,
+    /// Each function's timeout (Lambda's default, 3 s, unless given).
+    function_timeout: Option<std::time::Duration>,
 }
 
 const USAGE: &str = "usage: stepbox-bench-runner <manifest.json> <workload-key> [--executions N] \
                      [--input FILE] [--units N] [--expect JSON] [--cache-dir DIR | --no-cache] \
-                     [--component NAME] [--no-warm]";
+                     [--component NAME] [--no-warm] [--function-timeout S]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut positional = Vec::new();
@@ -64,6 +66,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut cache_dir = default_cache_dir();
     let mut component = COMPONENT.to_string();
     let mut warm = true;
+    let mut function_timeout = None;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
@@ -76,6 +79,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--no-cache" => cache_dir = None,
             "--component" => component = value("--component")?,
             "--no-warm" => warm = false,
+            "--function-timeout" => {
+                let secs: f64 = value("--function-timeout")?.parse().context("--function-timeout")?;
+                function_timeout = Some(std::time::Duration::try_from_secs_f64(secs).context("--function-timeout")?);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -86,7 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
     }
     let [manifest, key]: [String; 2] =
         positional.try_into().map_err(|_| anyhow::anyhow!("expected <manifest.json> <workload-key>\n{USAGE}"))?;
-    Ok(Args { manifest: manifest.into(), key, executions, input, units, expect, cache_dir, component, warm })
+    Ok(Args { manifest: manifest.into(), key, executions, input, units, expect, cache_dir, component, warm, function_timeout })
 }
 
 /// Like `stepbox`'s CLI: `$STEPBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/stepbox`,
@@ -270,7 +277,7 @@ fn run(args: Args, t0: Instant) -> anyhow::Result<bool> {
         };
         for f in &functions {
             let registered = registry
-                .register(f, &wasm, Limits::default())
+                .register(f, &wasm, Limits { timeout: args.function_timeout.unwrap_or(Limits::default().timeout), ..Limits::default() })
                 .map_err(|e| anyhow::anyhow!("registering {component} as {f}: {e}"))?;
             origin = Some(registered.function.origin);
         }
