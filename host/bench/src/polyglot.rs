@@ -58,9 +58,14 @@ fn main() -> anyhow::Result<()> {
         println!("  {name:<12}: build {built} ({:.1} MB component)", wasm.len() as f64 / 1e6);
         let (plain, _) = timed_compile(&uncached, &wasm)?;
         println!("  {name:<12}: compile without the compilation cache {plain}");
+        let before = sandbox.compile_cache_stats();
         let (first, _) = timed_compile(&sandbox, &wasm)?;
         let stats = sandbox.compile_cache_stats();
-        println!("  {name:<12}: compile, first upload (empty cache) {first}; {} lookups missed", stats.misses);
+        println!(
+            "  {name:<12}: compile, first upload (empty cache) {first}; {} functions compiled, {} found (compiled earlier in the same component)",
+            stats.misses - before.misses,
+            stats.hits - before.hits,
+        );
         // A different handler of the same language: what a next upload compiles.
         let (other, rebuilt) = build(&sources, name, runtime, handler, dir, "second")?;
         let (next, function) = timed_compile(&sandbox, &other)?;
