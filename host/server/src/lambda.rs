@@ -791,8 +791,6 @@ fn check_revision(state: &AppState, name: &str, body: &Map<String, Value>) -> Re
     }
 }
 
-/// Give function `name`'s `$LATEST` its environment (Lambda's variables
-/// from its configuration and its `Environment.Variables`).
 /// The environment Lambda gives function `name` (its `$LATEST`, no
 /// `Environment.Variables`) running under `limits` in the account and
 /// region of `identity`: a function registered outside the API (`stepbox
@@ -820,6 +818,8 @@ pub(crate) fn attach_adopted_environments(state: &AppState) {
     }
 }
 
+/// Give function `name`'s `$LATEST` its environment (Lambda's variables
+/// from its configuration and its `Environment.Variables`).
 fn attach_environment(state: &AppState, name: &str) -> Result<(), LambdaError> {
     environment::attach(&state.registry, name, &configuration(state, name)?, None);
     Ok(())
