@@ -163,7 +163,7 @@ impl AppState {
         let accounts: Arc<tenants::AccountConfigs> = Default::default();
         let functions = Arc::new(lambda::FunctionTable::default());
         accounts.metrics.bind(&config.identity.account, Arc::downgrade(&functions));
-        let invocations = Arc::new(console::Invocations::with_metrics(accounts.metrics.clone()));
+        let invocations = Arc::new(console::Invocations::new(accounts.metrics.clone(), store.clone()));
         let mut invoker = SandboxInvoker::new(registry.clone())
             .with_observer(invocations.clone())
             .with_identity(config.identity.clone())

@@ -120,6 +120,12 @@ pub trait Executions: Send + Sync {
     async fn last_event(&self, execution_arn: &str) -> R<Option<HistoryEvent>>;
     /// The latest engine checkpoint of a RUNNING execution.
     async fn checkpoint(&self, execution_arn: &str) -> R<Option<Checkpoint>>;
+    /// Keeps each `(execution ARN, invocation)` with its execution (see
+    /// [`Store::add_invocations`]). Synchronous: it queues, never waits.
+    fn add_invocations(&self, batch: Vec<(String, Value)>) -> Commit<()>;
+    /// The invocations kept for an execution, oldest first (None: no such
+    /// execution here).
+    async fn invocations(&self, execution_arn: &str) -> R<Option<Vec<Value>>>;
 
     /// Deletes closed executions that stopped before `cutoff`, with their
     /// histories; answers how many.
@@ -368,6 +374,12 @@ impl Executions for Store {
     }
     async fn checkpoint(&self, execution_arn: &str) -> R<Option<Checkpoint>> {
         Store::checkpoint(self, execution_arn)
+    }
+    fn add_invocations(&self, batch: Vec<(String, Value)>) -> Commit<()> {
+        Store::add_invocations(self, batch)
+    }
+    async fn invocations(&self, execution_arn: &str) -> R<Option<Vec<Value>>> {
+        Store::invocations(self, execution_arn)
     }
     async fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> R<usize> {
         Store::purge_closed_before(self, cutoff).await

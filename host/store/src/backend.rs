@@ -51,10 +51,13 @@ pub enum Table {
     /// Items of the built-in DynamoDB integrations' tables, by
     /// `table \0 key` (see `items`).
     Items,
+    /// The function invocations an execution's Task states made (duration,
+    /// error, log tail), by `sequence, n` (see `store::invocations`).
+    Invocations,
 }
 
 impl Table {
-    pub const ALL: [Table; 19] = [
+    pub const ALL: [Table; 20] = [
         Table::Meta,
         Table::StateMachines,
         Table::Versions,
@@ -74,6 +77,7 @@ impl Table {
         Table::FunctionVersions,
         Table::Definitions,
         Table::Items,
+        Table::Invocations,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +101,7 @@ impl Table {
             Table::FunctionVersions => "function_versions",
             Table::Definitions => "definitions",
             Table::Items => "items",
+            Table::Invocations => "invocations",
         }
     }
 }

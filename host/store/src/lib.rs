@@ -37,7 +37,7 @@ pub use postgres::{PgStats, PostgresBackend, SCHEMA_VERSION};
 pub use records::*;
 pub use redb::StorageBackend;
 pub use redb_backend::{CommitStats, RedbBackend, Storage};
-pub use store::{Commit, CommitLatency, LatencySnapshot, Store};
+pub use store::{Commit, CommitLatency, INVOCATIONS_PER_EXECUTION, LatencySnapshot, Store};
 
 use std::path::{Path, PathBuf};
 

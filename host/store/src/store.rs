@@ -21,6 +21,8 @@ pub type Commit<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>
 mod cache;
 mod catalog;
 mod executions;
+mod invocations;
+pub use invocations::PER_EXECUTION as INVOCATIONS_PER_EXECUTION;
 mod latency;
 pub use latency::{CommitLatency, LatencySnapshot};
 pub(crate) mod keys;

@@ -8,6 +8,7 @@ use stepbox_engine::{Checkpoint, Details, EventType, HistoryEvent};
 
 mod caches;
 mod hosts;
+mod invocations;
 mod executions;
 mod journal;
 mod opening;

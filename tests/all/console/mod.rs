@@ -9,6 +9,7 @@
 //! `target/console-screenshots/`.
 
 mod cdp;
+mod kept_logs;
 mod tenants;
 
 use std::collections::BTreeMap;
@@ -35,7 +36,10 @@ struct Harness {
 
 async fn start() -> Harness {
     let config = ServerConfig { wait_time_scale: 0.0, ..ServerConfig::default() };
-    let state = AppState::in_memory(config, Registry::new(shared_sandbox().clone()));
+    start_on(AppState::in_memory(config, Registry::new(shared_sandbox().clone()))).await
+}
+
+async fn start_on(state: AppState) -> Harness {
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.expect("server starts");
     let endpoint = server.endpoint();
     Harness { sfn: crate::clients::sfn(&endpoint), lambda: crate::clients::lambda(&endpoint), server }

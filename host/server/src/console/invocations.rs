@@ -1,13 +1,17 @@
-//! Recent function invocations, for the console: each function's last
-//! [`PER_FUNCTION`] invocations (from the function API's Invoke and from
-//! Task states inside workflows), with duration, error and the tail of their
-//! logs. Kept in memory only: a restart forgets them.
+//! Function invocations, for the console and `stepbox logs`, with duration,
+//! error and the tail of their logs: each function's last [`PER_FUNCTION`]
+//! (from the function API's Invoke and from Task states inside workflows),
+//! in memory; and each recorded (Standard) execution's, kept with the
+//! execution in the store (at most [`stepbox_store::INVOCATIONS_PER_EXECUTION`],
+//! the newest), so they outlive a restart and every host of a shared
+//! database sees them.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use stepbox_sandbox::{Invocation, RegisteredFunction, TaskContext};
+use stepbox_store::{StoreError, Stores};
 
 /// Invocations kept per function, newest first.
 pub const PER_FUNCTION: usize = 100;
@@ -47,23 +51,22 @@ impl Record {
 }
 
 /// The recent invocations of every function.
-#[derive(Default)]
 pub struct Invocations {
     by_function: Mutex<HashMap<String, VecDeque<Record>>>,
     /// Told of every invocation too.
-    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Where executions' invocations are kept.
+    store: Arc<dyn Stores>,
 }
 
 impl Invocations {
-    pub(crate) fn with_metrics(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
-        Invocations { metrics: Some(metrics), ..Default::default() }
+    pub(crate) fn new(metrics: Arc<crate::metrics::Metrics>, store: Arc<dyn Stores>) -> Self {
+        Invocations { by_function: Default::default(), metrics, store }
     }
 
     /// Keeps `invocation` of `function` (the function's base name: versions share it).
     pub fn record(&self, function: &RegisteredFunction, context: &TaskContext, invocation: &Invocation) {
-        if let Some(m) = &self.metrics {
-            m.invoked(function, context, invocation);
-        }
+        self.metrics.invoked(function, context, invocation);
         let name = function.name.split(':').next().unwrap_or(&function.name).to_string();
         let record = Record {
             time: chrono::Utc::now(),
@@ -75,6 +78,11 @@ impl Invocations {
             log_tail: invocation.logs.tail(LOG_TAIL).to_string(),
             log_dropped_bytes: invocation.logs.dropped_bytes + (invocation.logs.text.len().saturating_sub(LOG_TAIL)) as u64,
         };
+        if !context.execution_arn.is_empty() {
+            // Not awaited: a log is not worth a Task's waiting for a commit
+            // (writes are applied in order, after the execution's record).
+            drop(self.store.add_invocations(vec![(context.execution_arn.clone(), record.to_json())]));
+        }
         let mut all = self.by_function.lock().unwrap_or_else(|e| e.into_inner());
         let list = all.entry(name).or_default();
         list.push_front(record);
@@ -87,12 +95,21 @@ impl Invocations {
         all.get(name).map(|l| l.iter().map(Record::to_json).collect()).unwrap_or_default()
     }
 
-    /// The recent invocations an execution's Task states made, oldest first.
-    pub fn of_execution(&self, execution_arn: &str) -> Vec<Value> {
+    /// The invocations an execution's Task states made, oldest first: the
+    /// ones kept with it, then any of this host's recent ones not stored yet
+    /// (or at all: an Express execution's).
+    pub async fn of_execution(&self, execution_arn: &str) -> Result<Vec<Value>, StoreError> {
+        let mut out = self.store.invocations(execution_arn).await?.unwrap_or_default();
+        let stored: HashSet<String> = out.iter().filter_map(|i| i["requestId"].as_str().map(str::to_string)).collect();
         let all = self.by_function.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<&Record> = all.values().flatten().filter(|r| r.context.execution_arn == execution_arn).collect();
-        out.sort_by_key(|r| r.time);
-        out.into_iter().map(Record::to_json).collect()
+        let mut recent: Vec<&Record> = all
+            .values()
+            .flatten()
+            .filter(|r| r.context.execution_arn == execution_arn && !stored.contains(&r.context.request_id))
+            .collect();
+        recent.sort_by_key(|r| r.time);
+        out.extend(recent.into_iter().map(Record::to_json));
+        Ok(out)
     }
 }
 
@@ -102,8 +119,6 @@ impl stepbox_invoker::InvocationObserver for Invocations {
     }
 
     fn throttled(&self, account: &str, quota: &'static str) {
-        if let Some(metrics) = &self.metrics {
-            metrics.throttled(account, quota);
-        }
+        self.metrics.throttled(account, quota);
     }
 }

@@ -8,8 +8,9 @@
 //! * `GET /console/api/task-tokens?executionArn=ARN`: the task tokens the
 //!   execution's states wait on now (for the approve and reject buttons);
 //! * `GET /console/api/invocations?functionName=NAME` (newest first) or
-//!   `?executionArn=ARN` (its Task states' invocations, oldest first): recent
-//!   invocations with duration, error and log tail ([`Invocations`]);
+//!   `?executionArn=ARN` (its Task states' invocations, oldest first, as kept
+//!   with the execution): invocations with duration, error and log tail
+//!   ([`Invocations`]);
 //! * `GET /console/api/prices`: the cost estimates' price table ([`prices`]).
 //!
 //! Every page path (`/console/`, `/console/state-machines/{ARN}`,
@@ -57,7 +58,7 @@ pub(crate) async fn handle(state: AppState, req: Request<ReqBody>) -> Response<B
         }
         (Method::POST, "api/graph") => graph(&state, req).await,
         (Method::GET, "api/task-tokens") => task_tokens(&state, &req),
-        (Method::GET, "api/invocations") => recent_invocations(&state, &req),
+        (Method::GET, "api/invocations") => recent_invocations(&state, &req).await,
         (Method::GET, "api/prices") => match prices::table() {
             Ok(t) => json_response(StatusCode::OK, "application/json", &t),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
@@ -96,11 +97,14 @@ fn own_execution(state: &AppState, arn: &str) -> bool {
     state.scope_account().is_none_or(|account| crate::tenants::quota::account_of(arn) == account)
 }
 
-fn recent_invocations(state: &AppState, req: &Request<ReqBody>) -> Response<Body> {
+async fn recent_invocations(state: &AppState, req: &Request<ReqBody>) -> Response<Body> {
     let own_function = |name: &str| state.scope_account().is_none_or(|a| state.functions.owner(name).as_deref() == Some(a));
     let list = match (param(req, "functionName"), param(req, "executionArn")) {
         (Some(name), _) if own_function(&name) => state.invocations.of_function(&name),
-        (None, Some(arn)) if own_execution(state, &arn) => state.invocations.of_execution(&arn),
+        (None, Some(arn)) if own_execution(state, &arn) => match state.invocations.of_execution(&arn).await {
+            Ok(list) => list,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the invocations of {arn}: {e}")),
+        },
         (Some(_), _) | (None, Some(_)) => Vec::new(),
         (None, None) => return error(StatusCode::BAD_REQUEST, "functionName or executionArn is required"),
     };

@@ -15,6 +15,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_execution_numbers.sql"),
     include_str!("../../migrations/0004_leases.sql"),
     include_str!("../../migrations/0005_activity_tasks.sql"),
+    include_str!("../../migrations/0006_invocations.sql"),
 ];
 
 /// The schema version this binary writes and reads.

@@ -23,6 +23,9 @@ fn delete_execution_in(w: &mut dyn Write, seq: u64, record: &ExecutionRecord) ->
     for (chunk, _) in w.scan(Table::Events, &key)? {
         w.delete(Table::Events, &chunk)?;
     }
+    for (invocation, _) in w.scan(Table::Invocations, &key)? {
+        w.delete(Table::Invocations, &invocation)?;
+    }
     super::delete_checkpoint(w, seq)?;
     w.delete(Table::Running, &key)?;
     // Its in-memory ARN entry (if any) stays: were this commit to fail, the
