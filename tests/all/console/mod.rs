@@ -8,6 +8,7 @@
 //! execution, Stop aborts one. Screenshots of each page are kept under
 //! `target/console-screenshots/`.
 
+mod actions;
 mod cdp;
 mod kept_logs;
 mod tenants;
@@ -84,7 +85,8 @@ async fn wait_status(h: &Harness, arn: &str, done: impl Fn(&ExecutionStatus) -> 
 
 /// Each state's status as the history says, computed here independently of
 /// the page: never entered NOT_STARTED; a failure followed by its exit
-/// CAUGHT_ERROR; a failure that ended the execution FAILED; a failure
+/// CAUGHT_ERROR; a failure that ended the execution, or a state it ended in
+/// (a Fail state), FAILED; a failure
 /// followed by another attempt RETRIED (a Catch after it still makes it
 /// CAUGHT_ERROR); else SUCCEEDED (the executions here do not stay running).
 async fn statuses_from_history(h: &Harness, arn: &str, definition: &Value) -> BTreeMap<String, String> {
@@ -92,6 +94,8 @@ async fn statuses_from_history(h: &Harness, arn: &str, definition: &Value) -> BT
     let mut out: BTreeMap<String, String> = state_names(definition).into_iter().map(|n| (n, "NOT_STARTED".to_string())).collect();
     let mut current: Option<String> = None;
     let mut failed: Option<String> = None;
+    // Entered and not exited: where the execution ends if it ends in a Fail state.
+    let mut open: Option<String> = None;
     for e in history.events() {
         if let Some(d) = e.state_entered_event_details() {
             out.insert(d.name().to_string(), "SUCCEEDED".into());
@@ -111,9 +115,14 @@ async fn statuses_from_history(h: &Harness, arn: &str, definition: &Value) -> BT
         {
             out.insert(f, "RETRIED".into());
         } else if e.r#type == HistoryEventType::ExecutionFailed
-            && let Some(f) = failed.take()
+            && let Some(f) = failed.take().or_else(|| open.take())
         {
             out.insert(f, "FAILED".into());
+        }
+        if e.state_entered_event_details().is_some() {
+            open = current.clone();
+        } else if e.state_exited_event_details().is_some() {
+            open = None;
         }
     }
     out

@@ -16,6 +16,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("home.js", "text/javascript; charset=utf-8", include_str!("assets/home.js")),
     ("machine.js", "text/javascript; charset=utf-8", include_str!("assets/machine.js")),
     ("execution.js", "text/javascript; charset=utf-8", include_str!("assets/execution.js")),
+    ("maprun.js", "text/javascript; charset=utf-8", include_str!("assets/maprun.js")),
     ("function.js", "text/javascript; charset=utf-8", include_str!("assets/function.js")),
     ("monitor.js", "text/javascript; charset=utf-8", include_str!("assets/monitor.js")),
     ("cost.js", "text/javascript; charset=utf-8", include_str!("assets/cost.js")),

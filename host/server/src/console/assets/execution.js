@@ -1,15 +1,19 @@
 // /console/executions/{ARN}: the graph with each state's status, updated
 // every POLL_MS while the execution runs; the selected state's details; the
-// tasks waiting on a token (approve, reject); Map item counts; the history.
+// tasks waiting on a token (approve, reject); Map item counts and Map Runs;
+// the history, of which each poll reads only the last page and what follows.
 
-import { sfn, sfnAll, consoleGet } from './api.js';
+import { sfn, consoleGet } from './api.js';
 import { renderGraph, applyStatuses } from './graph.js';
 import { analyse, mapRuns, details } from './status.js';
 import { h, link, paths, section, table, when, duration, statusBadge, jsonBlock, jsonField, errorBox, pretty } from './ui.js';
 import { invocationsTable } from './function.js';
+import { loadMapRuns, mapRunsTable } from './maprun.js';
 import { prices, transitions, standardCost, lambdaCost, money } from './cost.js';
 
 const POLL_MS = 500;
+// GetExecutionHistory's page size.
+const PAGE = 1000;
 
 export async function execution(arn) {
   const [first, machine] = await Promise.all([
@@ -19,10 +23,12 @@ export async function execution(arn) {
   document.title = `${first.name} · stepbox console`;
   const view = {
     arn, desc: first, events: [], states: new Map(), owner: new Map(), selected: null, stopped: false, timer: null,
+    pageToken: undefined, pageStart: 0, mapRuns: [],
     header: h('div', { class: 'exec-header' }),
     panel: h('div', { class: 'state-panel', id: 'state-panel' }),
     waiting: h('div', { id: 'waiting' }),
-    maps: h('div', { id: 'map-runs' }),
+    maps: h('div', { id: 'map-states' }),
+    runs: h('div', { id: 'map-runs' }),
     io: h('div', { class: 'io' }),
     history: h('tbody', {}),
     message: h('div', { class: 'outcome' }),
@@ -36,6 +42,7 @@ export async function execution(arn) {
     section('Waiting for a task token', view.waiting),
     section('Transitions and cost', view.cost),
     section('Map states', view.maps),
+    section('Map Runs', view.runs),
     section('Input and output', view.io),
     section('Event history', h('table', { id: 'history' },
       h('thead', {}, h('tr', {}, ['ID', 'Type', 'State', 'Elapsed', 'Details'].map((c) => h('th', {}, c)))), view.history)),
@@ -59,14 +66,31 @@ function poll(view) {
   }, POLL_MS);
 }
 
+// The history: the pages read before the last one are kept; the last one
+// (its token kept) is read again with whatever follows it, so a poll of a
+// long history moves at most one page and the new events.
+async function history(view) {
+  let [token, start] = [view.pageToken, view.pageStart];
+  const events = view.events.slice(0, start);
+  for (;;) {
+    const page = await sfn('GetExecutionHistory', { executionArn: view.arn, maxResults: PAGE, ...(token ? { nextToken: token } : {}) });
+    events.push(...page.events);
+    if (!page.nextToken) break;
+    [token, start] = [page.nextToken, events.length];
+  }
+  [view.pageToken, view.pageStart] = [token, start];
+  return events;
+}
+
 async function refresh(view) {
   const arn = encodeURIComponent(view.arn);
   const [desc, events, tokens, invocations] = await Promise.all([
     sfn('DescribeExecution', { executionArn: view.arn }),
-    sfnAll('GetExecutionHistory', { executionArn: view.arn, maxResults: 1000 }, 'events', 100000),
+    history(view),
     consoleGet(`task-tokens?executionArn=${arn}`).then((r) => r.tokens),
     consoleGet(`invocations?executionArn=${arn}`).then((r) => r.invocations),
   ]);
+  view.mapRuns = await loadMapRuns(view.arn, events);
   view.desc = desc;
   view.invocations = invocations;
   const { states, owner } = analyse(events, desc.status);
@@ -76,7 +100,7 @@ async function refresh(view) {
     const latest = [...states.values()].sort((a, b) => b.lastEvent - a.lastEvent)[0];
     view.selected = latest ? latest.name : null;
   }
-  if (events.length !== view.events.length) drawHistory(view, events);
+  if (events.length !== view.events.length) drawHistory(view, events, view.events.length);
   view.events = events;
   drawWaiting(view, tokens);
   draw(view);
@@ -90,6 +114,9 @@ function draw(view) {
   drawCost(view);
   view.maps.replaceChildren(table(['Map state', 'Items', 'Started', 'Succeeded', 'Failed', 'Aborted'],
     mapRuns(view.events, view.owner).map((r) => [r.name, r.items, r.started, r.succeeded, r.failed, r.aborted])));
+  const open = new Set([...view.runs.querySelectorAll('tr[data-map-run]')]
+    .filter((tr) => tr.querySelector('details[open]')).map((tr) => tr.dataset.mapRun));
+  view.runs.replaceChildren(mapRunsTable(view.mapRuns, open));
   const d = view.desc;
   view.io.replaceChildren(h('div', { class: 'pair' },
     h('div', {}, h('h3', {}, 'Input'), jsonBlock(d.input)),
@@ -183,13 +210,18 @@ function approval(view, t) {
       h('div', { class: 'stack' }, h('label', {}, 'Error ', error), h('label', {}, 'Cause ', cause), reject)));
 }
 
-function drawHistory(view, events) {
+// Appends the rows of events from index `from` on (a history only grows;
+// the rows drawn before, and which of them are unfolded, stay).
+function drawHistory(view, events, from) {
   const start = events.length ? events[0].timestamp : 0;
-  const open = new Set([...view.history.querySelectorAll('details[open]')].map((d) => d.dataset.id));
-  view.history.replaceChildren(...events.map((e) => h('tr', { 'data-event': e.type },
+  if (from > events.length || view.history.rows.length !== from) {
+    view.history.replaceChildren();
+    from = 0;
+  }
+  view.history.append(...events.slice(from).map((e) => h('tr', { 'data-event': e.type },
     h('td', {}, e.id), h('td', {}, e.type), h('td', {}, view.owner.get(e.id) || ''),
     h('td', {}, duration((e.timestamp - start) * 1000)),
-    h('td', {}, h('details', { 'data-id': String(e.id), open: open.has(String(e.id)) },
+    h('td', {}, h('details', { 'data-id': String(e.id) },
       h('summary', {}, summary(e)), jsonBlock(details(e)))))));
 }
 

@@ -81,8 +81,8 @@ export function analyse(events, executionStatus) {
   for (const s of states.values()) {
     if (s.pending && !running) s.failed = true;
     if (running && s.active > 0) s.status = 'RUNNING';
-    else if (s.failed || (s.pending && !running)) s.status = 'FAILED';
-    else if (s.active > 0) s.status = s.pending ? 'FAILED' : 'RUNNING';
+    // A failure nothing caught, or the execution ended in it (a Fail state).
+    else if (s.failed || s.active > 0 || (s.pending && !running)) s.status = 'FAILED';
     else if (s.caught) s.status = 'CAUGHT_ERROR';
     else if (s.retries > 0) s.status = 'RETRIED';
     else if (s.exited > 0) s.status = 'SUCCEEDED';
