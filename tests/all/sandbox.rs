@@ -83,6 +83,19 @@ async fn memory_bomb_hits_the_memory_limit() {
     let limits = Limits { memory_bytes: 32 << 20, ..Limits::default() };
     let inv = attack("memory", &limits).await;
     assert_eq!(error_name(&inv), "Sandbox.OutOfMemory", "{:?}", inv.result);
+    // Its "Max Memory Used": near the limit, never past it.
+    assert!(inv.max_memory_used > 24 << 20 && inv.max_memory_used <= 32 << 20, "{}", inv.max_memory_used);
+}
+
+/// The most memory an invocation held: what its guest grew its memory to.
+#[tokio::test]
+async fn an_invocation_reports_the_most_memory_it_held() {
+    let small = invoke(&load("processed"), json!({"a": 1}), &Limits::default()).await;
+    let roomy = Limits { max_output_bytes: 8 << 20, ..Limits::default() };
+    let big = invoke(&load("processed"), json!({"a": "x".repeat(4 << 20)}), &roomy).await;
+    assert!(small.result.is_ok() && big.result.is_ok(), "{:?} {:?}", small.result, big.result);
+    assert!(small.max_memory_used > 0, "an instance has memory");
+    assert!(big.max_memory_used >= small.max_memory_used + (4 << 20), "{} vs {}", big.max_memory_used, small.max_memory_used);
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@ pub struct Invocation {
     pub stopped_after: Duration,
     /// Fuel used, when fuel is counted.
     pub fuel_consumed: Option<u64>,
+    /// The most linear memory the guest held at once, in bytes (Lambda's
+    /// "Max Memory Used"; 0 when no guest code ran).
+    pub max_memory_used: u64,
 }
 
 /// The store's data for one invocation.
@@ -109,6 +112,8 @@ impl host::Host for InvocationState {
 pub(crate) struct MemoryLimiter {
     limit: u64,
     exceeded: bool,
+    /// The largest size a memory was let grow to (instantiation included).
+    peak: u64,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -117,6 +122,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.exceeded = true;
             return Ok(false);
         }
+        self.peak = self.peak.max(desired as u64);
         Ok(true)
     }
 
@@ -151,7 +157,7 @@ pub(crate) fn new_state(
         wasi,
         env,
         table: ResourceTable::new(),
-        limiter: MemoryLimiter { limit: memory_limit, exceeded: false },
+        limiter: MemoryLimiter { limit: memory_limit, exceeded: false, peak: 0 },
         logs: logs.clone(),
         on_heartbeat,
     }
@@ -295,12 +301,13 @@ async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<
             (store, None, logs, 0)
         }
     };
-    let finish = |result, fuel_consumed, stopped_after| Invocation {
+    let finish = |result, fuel_consumed, stopped_after, max_memory_used| Invocation {
         result,
         logs: logs.snapshot(),
         duration: started.elapsed(),
         stopped_after,
         fuel_consumed,
+        max_memory_used,
     };
     if let Some(budget) = fuel_budget {
         store.set_fuel(budget.saturating_sub(fuel_used)).expect("fuel is enabled on the engine");
@@ -353,6 +360,7 @@ async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<
         Ok(Ok(Err(e))) => Err(InvokeError::Task { error: e.error, cause: e.cause, stack_trace: e.stack_trace }),
         Ok(Err(e)) => Err(classify_trap(&e, store.data(), limits, fuel_budget, &logs)),
     };
+    let max_memory_used = store.data().limiter.peak;
     // Tearing the store down resets its pool slot: the preparer does that off
     // this path when it can. A scratch directory's store goes first, here.
     match (&inner.warm, &scratch) {
@@ -360,7 +368,7 @@ async fn run_admitted(inner: &Inner, function: &Arc<Function>, request: Request<
         _ => drop(store),
     }
     drop(scratch);
-    finish(result, fuel_consumed, stopped_after)
+    finish(result, fuel_consumed, stopped_after, max_memory_used)
 }
 
 /// An invocation that failed before any guest code could run.
@@ -371,6 +379,7 @@ fn failed_early(started: Instant, error: InvokeError) -> Invocation {
         duration: started.elapsed(),
         stopped_after: started.elapsed(),
         fuel_consumed: None,
+        max_memory_used: 0,
     }
 }
 

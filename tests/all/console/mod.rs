@@ -290,6 +290,10 @@ async fn pages_load_and_executions_show_their_states() {
         assert!(config.as_str().unwrap().contains("transform"), "{config}");
         let calls = page.eval(&mut b, "document.querySelectorAll('.invocations tbody tr').length");
         assert_eq!(calls, json!(1), "transform ran once, for the order execution");
+        // Memory: what the instance held of the function's 128 MB.
+        let memory = page.eval(&mut b, "document.querySelector('.invocations tbody tr').cells[2].textContent");
+        let used = memory.as_str().and_then(|m| m.strip_suffix(" / 128")).and_then(|u| u.parse::<u64>().ok());
+        assert!(used.is_some_and(|u| (1..=128).contains(&u)), "{memory}");
         visit(&mut page, &mut b, &base, "/console/functions/logger", "function-logger");
         let tail = page.eval(&mut b, "document.querySelector('.invocations pre.log').textContent");
         assert!(tail.as_str().unwrap().contains("logger: error line"), "{tail}");

@@ -31,9 +31,9 @@ export async function fn(name) {
 }
 
 export function invocationsTable(list, withCaller = true) {
-  return table(['Time', 'Duration', 'Memory (MB)', 'Error', withCaller ? 'Called by' : 'Attempt', 'Log tail'],
+  return table(['Time', 'Duration', 'Memory used / size (MB)', 'Error', withCaller ? 'Called by' : 'Attempt', 'Log tail'],
     list.map((i) => [
-      when(i.time), duration(i.durationMs), i.memorySizeMb,
+      when(i.time), duration(i.durationMs), `${i.maxMemoryUsedMb ?? '?'} / ${i.memorySizeMb}`,
       i.error ? h('span', { class: 'error-name', title: i.cause || '' }, i.error) : '',
       withCaller ? (i.executionArn ? [link(paths.execution(i.executionArn), i.executionArn.split(':').pop()), ` ${i.stateName || ''}`] : 'Invoke')
         : `${i.stateName} #${i.retryCount + 1}`,
