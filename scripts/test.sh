@@ -4,8 +4,9 @@
 # Python and JavaScript handler toolchains), then runs the workspace tests,
 # which build the guest components from source (host/components/build.rs),
 # and the AWS CLI quick start of docs/api.md (scripts/awscli-quickstart.sh).
-# The web console's tests run in headless Chromium (Debian's chromium package,
-# installed first if missing: scripts/lib/chromium.sh).
+# The web console's tests drive headless Chromium over WebDriver (Debian's
+# chromium and chromium-driver packages, installed first if missing:
+# scripts/lib/chromium.sh).
 # The store's and the server's tests also run on PostgreSQL: a throwaway
 # server is started for them (scripts/lib/postgres.sh; Debian's postgresql
 # package is installed first if missing) and stopped at the end.
@@ -20,8 +21,8 @@ for target in wasm32-wasip2 wasm32-unknown-unknown; do
     fi
 done
 
-# The console's browser tests drive headless Chromium (scripts/lib/chromium.sh:
-# Debian's chromium package installed if missing).
+# The console's browser tests drive headless Chromium through chromedriver
+# (scripts/lib/chromium.sh: Debian's packages installed if missing).
 source scripts/lib/chromium.sh
 chromium_ensure
 

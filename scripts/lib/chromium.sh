@@ -1,9 +1,10 @@
 # Headless Chromium for the console's browser tests, sourced by scripts/test.sh
 # (and usable alone: `source scripts/lib/chromium.sh && chromium_ensure`).
 #
-# chromium_ensure installs Debian's `chromium` package if no chromium binary
-# is found (once per machine) and exports STEPBOX_TEST_CHROMIUM, the binary
-# the tests in tests/all/console drive over the DevTools protocol.
+# chromium_ensure installs Debian's `chromium` and `chromium-driver` packages
+# if no chromium or chromedriver binary is found (once per machine) and
+# exports STEPBOX_TEST_CHROMIUM and STEPBOX_TEST_CHROMEDRIVER, which the
+# tests in tests/all/console drive over WebDriver.
 
 source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
@@ -23,11 +24,15 @@ chromium_install() {
 }
 
 chromium_ensure() {
-    local bin
+    local bin driver
     bin=$(chromium_find) || { chromium_install && bin=$(chromium_find); } || {
         echo "no chromium binary found, even after installing" >&2
         return 1
     }
-    export STEPBOX_TEST_CHROMIUM=$bin
-    echo "==> $("$bin" --version 2>/dev/null | head -1) ($bin)"
+    driver=$(command -v chromedriver) || { apt_install chromium-driver && driver=$(command -v chromedriver); } || {
+        echo "no chromedriver binary found, even after installing chromium-driver" >&2
+        return 1
+    }
+    export STEPBOX_TEST_CHROMIUM=$bin STEPBOX_TEST_CHROMEDRIVER=$driver
+    echo "==> $("$bin" --version 2>/dev/null | head -1) ($bin), $("$driver" --version 2>/dev/null | cut -d' ' -f1-2) ($driver)"
 }

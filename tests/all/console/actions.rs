@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 
-use super::cdp::Browser;
+use super::webdriver::Browser;
 use super::{create_function, create_machine, enc, example, run_to_end, start, state_names, visit, wait_status};
 
 /// A child fails until its execution is redriven.
@@ -109,6 +109,9 @@ async fn map_runs_redrive_reject_and_long_histories_on_the_execution_page() {
         visit(&mut page, &mut b, &base, &format!("/console/executions/{}", enc(&long)), "execution-long");
         page.wait_for(&mut b, &format!("document.querySelectorAll('#history tbody tr').length === {long_events}"), Duration::from_secs(10));
         assert!(page.problems.is_empty(), "{:?}", page.problems);
+        // The harness does see a console error (so the checks above can fail).
+        page.eval(&mut b, "console.error('probe of the browser log'); true");
+        assert!(page.problems.iter().any(|p| p.contains("probe of the browser log")), "{:?}", page.problems);
         rejected
     })
     .await

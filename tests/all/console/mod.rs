@@ -1,5 +1,5 @@
 //! The web console (`/console/`) in a real browser: headless Chromium
-//! driven over the DevTools protocol ([`cdp`]). Each page loads without
+//! driven over WebDriver (chromedriver, through fantoccini: [`webdriver`]). Each page loads without
 //! console errors, exceptions or failed loads; the graph has one
 //! `data-state` element per state of the definition; an execution page's
 //! `data-status` values match the execution's history; a page left open on a
@@ -9,7 +9,7 @@
 //! `target/console-screenshots/`.
 
 mod actions;
-mod cdp;
+mod webdriver;
 mod kept_logs;
 mod tenants;
 
@@ -25,7 +25,7 @@ use stepbox_sandbox::Registry;
 use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_tests::shared_sandbox;
 
-use cdp::{Browser, Page};
+use webdriver::{Browser, Page};
 
 const ROLE: &str = "arn:aws:iam::111111111111:role/stepbox";
 

@@ -12,7 +12,7 @@ use stepbox_server::tenants::{TenantSet, TenantsConfig};
 use stepbox_server::{AppState, RunningServer, ServerConfig};
 use stepbox_tests::shared_sandbox;
 
-use super::cdp::Browser;
+use super::webdriver::Browser;
 use super::{ROLE, enc, screenshot_path};
 use crate::clients::{self, Key};
 
