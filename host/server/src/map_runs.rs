@@ -5,7 +5,10 @@
 //! `mapRunArn`, resumed after a restart), an EXPRESS child runs on the
 //! engine unrecorded. The table keeps every map run of this server's life
 //! with its limits (UpdateMapRun) and its item and execution counts
-//! (DescribeMapRun).
+//! (DescribeMapRun), and records each in the store ([`MapRunRecord`]) when
+//! it starts, when its limits change and when it ends: after a restart
+//! DescribeMapRun and ListMapRuns answer from there, and a continued run
+//! keeps its start date and redrive count.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
@@ -17,7 +20,7 @@ use stepbox_engine::{
     BoxFuture, ChildOutcome, Continues, ExecutionOptions, ExecutionOutcome, MapChild, MapRun, MapRunLimits, MapRunStart,
     MapRunStatus, MapRuns, NullSink,
 };
-use stepbox_store::ExecutionRecord;
+use stepbox_store::{ExecutionRecord, MapRunRecord};
 use stepbox_types::{ExecutionArn, ExecutionStatus};
 use tokio::sync::watch;
 
@@ -92,6 +95,7 @@ pub(crate) struct Entry {
     /// Where its children's state comes from (weakly: the table is the
     /// engine's, and a state holds the engine).
     executions: Weak<ServerExecutions>,
+    recorder: Arc<Recorder>,
 }
 
 impl Entry {
@@ -110,11 +114,78 @@ impl Entry {
     fn update(&self, f: impl FnOnce(&mut Progress)) {
         f(&mut self.progress.lock().unwrap_or_else(|e| e.into_inner()))
     }
+
+    /// The run as it is now, as the store keeps it.
+    pub(crate) fn record(&self) -> MapRunRecord {
+        let (p, l) = (self.progress(), *self.limits.borrow());
+        MapRunRecord {
+            arn: self.arn.clone(),
+            execution_arn: self.execution_arn.clone(),
+            state_machine_arn: self.child_state_machine_arn.clone(),
+            start_date: self.start_date,
+            stop_date: p.stop_date,
+            status: p.status.as_str().to_string(),
+            redrive_count: self.redrive_count,
+            redrive_date: self.redrive_date,
+            described: json!({
+                "maxConcurrency": l.max_concurrency,
+                "toleratedFailurePercentage": l.tolerated_failure_percentage.unwrap_or(0.0),
+                "toleratedFailureCount": l.tolerated_failure_count.unwrap_or(0.0) as u64,
+                "itemCounts": p.items.to_json(),
+                "executionCounts": p.executions.to_json(),
+            }),
+        }
+    }
+
+    /// Records the run as it is now in the store.
+    pub(crate) fn persist(&self) {
+        self.recorder.record(&self.executions, self.record());
+    }
+}
+
+/// Writes map run records to the store in the order they were made (one
+/// task, started on first use).
+#[derive(Default)]
+pub(crate) struct Recorder {
+    queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<MapRunRecord>>>,
+}
+
+impl Recorder {
+    fn record(&self, executions: &Weak<ServerExecutions>, record: MapRunRecord) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.is_none() {
+            let Some(state) = executions.upgrade().and_then(|e| e.state()) else { return };
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<MapRunRecord>();
+            runtime.spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    if let Err(e) = state.store.put_map_run(&r).await {
+                        tracing::warn!(map_run = %r.arn, error = %e, "cannot record a map run");
+                    }
+                }
+            });
+            *queue = Some(tx);
+        }
+        if let Some(tx) = queue.as_ref() {
+            let _ = tx.send(record);
+        }
+    }
+}
+
+/// The result of a future that is ready at once (the store's reads answer
+/// without waiting), else None.
+fn ready<T>(f: impl std::future::Future<Output = T>) -> Option<T> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(f).poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
 }
 
 /// The map runs of this server.
 pub(crate) struct MapRunTable {
     executions: Weak<ServerExecutions>,
+    recorder: Arc<Recorder>,
     runs: Mutex<HashMap<String, Arc<Entry>>>,
     /// Map run ARNs by parent execution, in start order.
     by_execution: Mutex<BTreeMap<String, Vec<String>>>,
@@ -122,7 +193,18 @@ pub(crate) struct MapRunTable {
 
 impl MapRunTable {
     pub(crate) fn new(executions: Arc<ServerExecutions>) -> Self {
-        MapRunTable { executions: Arc::downgrade(&executions), runs: Mutex::default(), by_execution: Mutex::default() }
+        MapRunTable {
+            executions: Arc::downgrade(&executions),
+            recorder: Arc::default(),
+            runs: Mutex::default(),
+            by_execution: Mutex::default(),
+        }
+    }
+
+    /// The record a run continued after a restart left in the store.
+    fn stored(&self, arn: &str) -> Option<MapRunRecord> {
+        let state = self.executions.upgrade()?.state()?;
+        ready(state.store.get_map_run(arn))?.ok().flatten()
     }
 
     pub(crate) fn get(&self, arn: &str) -> Option<Arc<Entry>> {
@@ -142,11 +224,20 @@ impl MapRuns for MapRunTable {
         // place in ListMapRuns.
         let before = self.get(&start.map_run_arn);
         let redriven = start.continues == Continues::Redriven;
+        let stored = match (&before, start.continues) {
+            (None, Continues::Resumed | Continues::Redriven) => self.stored(&start.map_run_arn),
+            _ => None,
+        };
+        let (start_date, redrives, redrive_date) = match (&before, &stored) {
+            (Some(b), _) => (b.start_date, b.redrive_count, b.redrive_date),
+            (None, Some(s)) => (s.start_date, s.redrive_count, s.redrive_date),
+            (None, None) => (start.start_date, 0, None),
+        };
         let entry = Arc::new(Entry {
             arn: start.map_run_arn.clone(),
             execution_arn: start.execution_arn.clone(),
             child_state_machine_arn: start.child_state_machine_arn.clone(),
-            start_date: before.as_ref().map_or(start.start_date, |b| b.start_date),
+            start_date,
             limits: watch::channel(start.limits).0,
             progress: Mutex::new(Progress {
                 status: MapRunStatus::Running,
@@ -154,11 +245,13 @@ impl MapRuns for MapRunTable {
                 executions: Counts { total: start.executions as u64, ..Counts::default() },
                 items: Counts { total: start.items as u64, ..Counts::default() },
             }),
-            redrive_count: before.as_ref().map_or(0, |b| b.redrive_count) + u32::from(redriven),
-            redrive_date: if redriven { Some(Utc::now()) } else { before.as_ref().and_then(|b| b.redrive_date) },
+            redrive_count: redrives + u32::from(redriven),
+            redrive_date: if redriven { Some(Utc::now()) } else { redrive_date },
             executions: self.executions.clone(),
+            recorder: self.recorder.clone(),
             start,
         });
+        entry.persist();
         self.runs.lock().unwrap_or_else(|e| e.into_inner()).insert(entry.arn.clone(), entry.clone());
         let mut by = self.by_execution.lock().unwrap_or_else(|e| e.into_inner());
         let listed = by.entry(entry.execution_arn.clone()).or_default();
@@ -217,6 +310,7 @@ impl MapRun for Handle {
                 }
             }
         });
+        self.0.persist();
     }
 }
 

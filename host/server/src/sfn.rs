@@ -853,7 +853,7 @@ async fn list_executions(state: &AppState, p: Params<'_>) -> ApiResult {
             }
             (sm.arn, qualifier.map(|q| (q, arn)), None)
         }
-        (None, Some(run)) => (map_runs::listed_machine(state, run)?, None, Some(run)),
+        (None, Some(run)) => (map_runs::listed_machine(state, run).await?, None, Some(run)),
         _ => return Err(ApiError::validation("Must specify exactly one of stateMachineArn or mapRunArn")),
     };
     let through = |e: &ExecutionRecord| match qualifier {

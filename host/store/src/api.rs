@@ -130,6 +130,12 @@ pub trait Executions: Send + Sync {
     /// Deletes closed executions that stopped before `cutoff`, with their
     /// histories; answers how many.
     async fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> R<usize>;
+
+    /// Records a map run as it is now (it goes with its execution).
+    async fn put_map_run(&self, record: &MapRunRecord) -> R<()>;
+    async fn get_map_run(&self, arn: &str) -> R<Option<MapRunRecord>>;
+    /// The map runs an execution started, oldest first.
+    async fn map_runs_of(&self, execution_arn: &str) -> R<Vec<MapRunRecord>>;
 }
 
 /// Lambda functions with their code, published versions and aliases, and
@@ -383,6 +389,15 @@ impl Executions for Store {
     }
     async fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> R<usize> {
         Store::purge_closed_before(self, cutoff).await
+    }
+    async fn put_map_run(&self, record: &MapRunRecord) -> R<()> {
+        Store::put_map_run(self, record).await
+    }
+    async fn get_map_run(&self, arn: &str) -> R<Option<MapRunRecord>> {
+        Store::get_map_run(self, arn)
+    }
+    async fn map_runs_of(&self, execution_arn: &str) -> R<Vec<MapRunRecord>> {
+        Store::map_runs_of(self, execution_arn)
     }
 }
 

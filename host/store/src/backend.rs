@@ -54,10 +54,13 @@ pub enum Table {
     /// The function invocations an execution's Task states made (duration,
     /// error, log tail), by `sequence, n` (see `store::invocations`).
     Invocations,
+    /// Distributed Map runs as last recorded, and which execution started
+    /// each (see `store/map_runs.rs`).
+    MapRuns,
 }
 
 impl Table {
-    pub const ALL: [Table; 20] = [
+    pub const ALL: [Table; 21] = [
         Table::Meta,
         Table::StateMachines,
         Table::Versions,
@@ -78,6 +81,7 @@ impl Table {
         Table::Definitions,
         Table::Items,
         Table::Invocations,
+        Table::MapRuns,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +106,7 @@ impl Table {
             Table::Definitions => "definitions",
             Table::Items => "items",
             Table::Invocations => "invocations",
+            Table::MapRuns => "map_runs",
         }
     }
 }

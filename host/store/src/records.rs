@@ -166,6 +166,25 @@ pub struct TaskTokenRecord {
     pub extra: Value,
 }
 
+/// A distributed Map's map run as last recorded: what DescribeMapRun and
+/// ListMapRuns answer once the server that ran it has restarted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunRecord {
+    pub arn: String,
+    /// The execution that started it.
+    pub execution_arn: String,
+    /// Its children's state machine (`stateMachine:MACHINE/LABEL`).
+    pub state_machine_arn: String,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: Option<DateTime<Utc>>,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
+    pub status: String,
+    pub redrive_count: u32,
+    pub redrive_date: Option<DateTime<Utc>>,
+    /// The rest of DescribeMapRun's answer (limits, item and execution counts).
+    pub described: Value,
+}
+
 /// An activity (CreateActivity).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityRecord {

@@ -27,6 +27,7 @@ mod latency;
 pub use latency::{CommitLatency, LatencySnapshot};
 pub(crate) mod keys;
 mod leases;
+mod map_runs;
 mod migrate;
 mod recent_ids;
 mod retention;

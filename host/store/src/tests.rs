@@ -11,6 +11,7 @@ mod hosts;
 mod invocations;
 mod executions;
 mod journal;
+mod map_runs;
 mod opening;
 mod parts;
 mod postgres;

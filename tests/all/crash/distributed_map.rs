@@ -153,3 +153,59 @@ async fn a_killed_distributed_map_does_not_run_its_finished_express_children_aga
     let counts = d.execution_counts().unwrap();
     assert_eq!((counts.succeeded(), counts.total(), counts.running()), (N as i64, N as i64, 0), "{counts:?}");
 }
+
+/// A map run's record outlives the server: after a restart DescribeMapRun,
+/// ListMapRuns and ListExecutions `mapRunArn` answer for a run that ended
+/// before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_map_run_is_described_and_listed_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, functions, log) = (tmp.path().join("data"), tmp.path().join("functions"), tmp.path().join("serve.log"));
+    stepbox_components::export_to(&functions).unwrap();
+    let mut server = serve(&data, &functions, &log);
+    let sfn = crate::clients::sfn(&server.endpoint);
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "End": true,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}
+        }
+    }}});
+    let sm = sfn.create_state_machine().name("kept").definition(definition.to_string()).role_arn(ROLE).send().await.unwrap();
+    let parent = sfn
+        .start_execution()
+        .state_machine_arn(sm.state_machine_arn())
+        .input(json!({"items": [1, 2, 3]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_string();
+    assert_eq!(*wait_closed(&sfn, &parent).await.status(), ExecutionStatus::Succeeded);
+    let run = sfn.list_map_runs().execution_arn(&parent).send().await.unwrap().map_runs()[0].map_run_arn().to_string();
+    let before = sfn.describe_map_run().map_run_arn(&run).send().await.unwrap();
+    // The record is written once the run ends; give the writer a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.child.kill().expect("kill -9");
+    let _ = server.child.wait();
+
+    let server = serve(&data, &functions, &log);
+    let sfn = crate::clients::sfn(&server.endpoint);
+    let after = sfn.describe_map_run().map_run_arn(&run).send().await.expect("DescribeMapRun after the restart");
+    assert_eq!(after.status(), before.status());
+    assert_eq!(after.start_date(), before.start_date());
+    assert_eq!(after.stop_date(), before.stop_date());
+    assert_eq!(after.max_concurrency(), 2);
+    let counts = after.execution_counts().unwrap();
+    assert_eq!((counts.succeeded(), counts.total()), (3, 3), "{counts:?}");
+    assert_eq!(after.item_counts().unwrap().succeeded(), 3);
+    let listed = sfn.list_map_runs().execution_arn(&parent).send().await.unwrap();
+    let arns: Vec<&str> = listed.map_runs().iter().map(|r| r.map_run_arn()).collect();
+    assert_eq!(arns, [run.as_str()]);
+    let children = sfn.list_executions().map_run_arn(&run).send().await.expect("ListExecutions mapRunArn");
+    assert_eq!(children.executions().len(), 3);
+    use aws_sdk_sfn::error::ProvideErrorMetadata;
+    let update = sfn.update_map_run().map_run_arn(&run).max_concurrency(5).send().await;
+    let code = update.err().and_then(|e| e.into_service_error().code().map(str::to_string));
+    assert_eq!(code.as_deref(), Some("ValidationException"), "a run that ended cannot be updated");
+}

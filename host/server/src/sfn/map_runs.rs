@@ -5,19 +5,37 @@
 
 use serde_json::{Value, json};
 use stepbox_engine::MapRunStatus;
-use stepbox_store::ExecutionRecord;
+use stepbox_store::{ExecutionRecord, MapRunRecord};
 
 use super::{ApiError, ApiResult, Params, get_exec, page, states_arn_of};
 use crate::map_runs::Entry;
 use crate::{AppState, epoch};
 use std::sync::Arc;
 
-/// The map run `arn` names.
-fn map_run(state: &AppState, arn: &str) -> Result<Arc<Entry>, ApiError> {
+fn checked(arn: &str) -> Result<(), ApiError> {
     if !states_arn_of(arn, "mapRun", 2) {
         return Err(ApiError::new("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
     }
-    state.map_runs.get(arn).ok_or_else(|| ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'")))
+    Ok(())
+}
+
+fn not_found(arn: &str) -> ApiError {
+    ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
+}
+
+/// The map run `arn` names, running or kept in this server's memory.
+fn map_run(state: &AppState, arn: &str) -> Result<Arc<Entry>, ApiError> {
+    checked(arn)?;
+    state.map_runs.get(arn).ok_or_else(|| not_found(arn))
+}
+
+/// The map run `arn` names as it is now: in memory, else as the store kept it.
+async fn recorded(state: &AppState, arn: &str) -> Result<MapRunRecord, ApiError> {
+    checked(arn)?;
+    if let Some(e) = state.map_runs.get(arn) {
+        return Ok(e.record());
+    }
+    state.store.get_map_run(arn).await.map_err(ApiError::store_unreadable)?.ok_or_else(|| not_found(arn))
 }
 
 /// The map run a child execution belongs to.
@@ -26,25 +44,21 @@ pub(crate) fn map_run_of(e: &ExecutionRecord) -> Option<&str> {
 }
 
 pub(crate) async fn describe_map_run(state: &AppState, p: Params<'_>) -> ApiResult {
-    let run = map_run(state, p.str("mapRunArn")?)?;
-    let limits = *run.limits.borrow();
-    let progress = run.progress();
+    let run = recorded(state, p.str("mapRunArn")?).await?;
     let mut out = json!({
         "mapRunArn": run.arn,
         "executionArn": run.execution_arn,
-        "status": progress.status.as_str(),
+        "status": run.status,
         "startDate": epoch(run.start_date),
-        "maxConcurrency": limits.max_concurrency,
-        "toleratedFailurePercentage": limits.tolerated_failure_percentage.unwrap_or(0.0),
-        "toleratedFailureCount": limits.tolerated_failure_count.unwrap_or(0.0) as u64,
-        "itemCounts": progress.items.to_json(),
-        "executionCounts": progress.executions.to_json(),
         "redriveCount": run.redrive_count,
     });
+    if let (Some(o), Some(d)) = (out.as_object_mut(), run.described.as_object()) {
+        o.extend(d.clone());
+    }
     if let Some(d) = run.redrive_date {
         out["redriveDate"] = epoch(d);
     }
-    if let Some(d) = progress.stop_date {
+    if let Some(d) = run.stop_date {
         out["stopDate"] = epoch(d);
     }
     Ok(out)
@@ -52,7 +66,13 @@ pub(crate) async fn describe_map_run(state: &AppState, p: Params<'_>) -> ApiResu
 
 pub(crate) async fn list_map_runs(state: &AppState, p: Params<'_>) -> ApiResult {
     let e = get_exec(state, p.str("executionArn")?).await?;
-    let runs = state.map_runs.of_execution(&e.arn);
+    let mut runs: Vec<MapRunRecord> = state.map_runs.of_execution(&e.arn).iter().map(|r| r.record()).collect();
+    for stored in state.store.map_runs_of(&e.arn).await.map_err(ApiError::store_unreadable)? {
+        if !runs.iter().any(|r| r.arn == stored.arn) {
+            runs.push(stored);
+        }
+    }
+    runs.sort_by_key(|r| r.start_date);
     let (items, next) = page(runs, p, "maprun")?;
     let list: Vec<Value> = items
         .iter()
@@ -60,10 +80,10 @@ pub(crate) async fn list_map_runs(state: &AppState, p: Params<'_>) -> ApiResult 
             let mut v = json!({
                 "executionArn": r.execution_arn,
                 "mapRunArn": r.arn,
-                "stateMachineArn": r.child_state_machine_arn,
+                "stateMachineArn": r.state_machine_arn,
                 "startDate": epoch(r.start_date),
             });
-            if let Some(d) = r.progress().stop_date {
+            if let Some(d) = r.stop_date {
                 v["stopDate"] = epoch(d);
             }
             v
@@ -83,7 +103,17 @@ fn invalid(member: &str, value: impl std::fmt::Display, constraint: &str) -> Api
 }
 
 pub(crate) async fn update_map_run(state: &AppState, p: Params<'_>) -> ApiResult {
-    let run = map_run(state, p.str("mapRunArn")?)?;
+    let arn = p.str("mapRunArn")?;
+    let run = match map_run(state, arn) {
+        Ok(run) => run,
+        // Kept in the store only: it ended before the restart.
+        Err(e) => match recorded(state, arn).await {
+            Ok(r) if r.status != MapRunStatus::Running.as_str() => {
+                return Err(ApiError::validation("Cannot update a completed map run"));
+            }
+            _ => return Err(e),
+        },
+    };
     let number = |k: &str| p.0.get(k).and_then(Value::as_f64);
     let max = number("maxConcurrency");
     let count = number("toleratedFailureCount");
@@ -111,6 +141,7 @@ pub(crate) async fn update_map_run(state: &AppState, p: Params<'_>) -> ApiResult
             l.tolerated_failure_percentage = pct;
         }
     });
+    run.persist();
     Ok(json!({}))
 }
 
@@ -133,6 +164,6 @@ pub(crate) fn child_state_machine(e: &ExecutionRecord, map_run_arn: &str) -> Val
 
 /// The state machine whose executions ListExecutions `mapRunArn` lists:
 /// `arn:…:stateMachine:MACHINE/LABEL` of `arn:…:mapRun:MACHINE/LABEL:ID`.
-pub(crate) fn listed_machine(state: &AppState, map_run_arn: &str) -> Result<String, ApiError> {
-    Ok(map_run(state, map_run_arn)?.child_state_machine_arn.clone())
+pub(crate) async fn listed_machine(state: &AppState, map_run_arn: &str) -> Result<String, ApiError> {
+    Ok(recorded(state, map_run_arn).await?.state_machine_arn)
 }

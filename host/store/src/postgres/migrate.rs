@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_leases.sql"),
     include_str!("../../migrations/0005_activity_tasks.sql"),
     include_str!("../../migrations/0006_invocations.sql"),
+    include_str!("../../migrations/0007_map_runs.sql"),
 ];
 
 /// The schema version this binary writes and reads.

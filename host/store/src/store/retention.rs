@@ -32,6 +32,7 @@ fn delete_execution_in(w: &mut dyn Write, seq: u64, record: &ExecutionRecord) ->
     // execution must still be found. Once its record is gone, the entry
     // reads as no execution, and the next bulk write drops it.
     w.delete(Table::ExecutionIds, &keys::arn_entry(&record.arn, seq))?;
+    super::map_runs::delete_map_runs_of(w, &record.arn)?;
     w.delete(Table::Executions, &key)?;
     Ok(())
 }
