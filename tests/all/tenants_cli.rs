@@ -1,7 +1,7 @@
 //! `stepbox serve --tenants FILE` as the real binary: the file checked at
 //! start (private, valid, with line and field), the start-up line naming
 //! the mode, SIGHUP reloading the file, single-user mode only on loopback
-//! unless told otherwise.
+//! unless told otherwise; `serve --fuel N` giving every function a budget.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -126,4 +126,46 @@ async fn sighup_reloads_the_tenants_file_and_keeps_it_if_invalid() {
     hangup();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(accepted(&endpoint, ACME).await && accepted(&endpoint, GLOBEX).await, "an invalid file changes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_fuel_gives_every_untagged_function_a_budget() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::FunctionCode;
+    let (code, _out, err) = stepbox(&["serve", "--in-memory", "--addr", "127.0.0.1:0", "--fuel", "0"]);
+    assert_ne!(code, ExitCode::SUCCESS, "a budget of 0 is refused");
+    assert!(err.contains("--fuel"), "{err}");
+
+    let functions = tempfile::tempdir().unwrap();
+    stepbox_components::export_to(functions.path()).unwrap();
+    let served = serve(&["--functions", functions.path().to_str().unwrap(), "--fuel", "3000000"]);
+    let lambda = clients::lambda(&served.endpoint);
+    let create = |name: &'static str, code: &str, tag: Option<&'static str>| {
+        let mut create = lambda
+            .create_function()
+            .function_name(name)
+            .role("arn:aws:iam::111111111111:role/stepbox")
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .handler("component")
+            .timeout(20)
+            .code(FunctionCode::builder().zip_file(Blob::new(stepbox_components::bytes(code).unwrap())).build());
+        if let Some(budget) = tag {
+            create = create.tags("stepbox:fuel", budget);
+        }
+        create.send()
+    };
+    create("looper", "hostile", None).await.expect("CreateFunction");
+    create("roomy", "hostile", Some("9000000")).await.expect("CreateFunction");
+    let error_of = async |name: &str| {
+        let out = lambda.invoke().function_name(name).payload(Blob::new(r#"{"attack": "loop"}"#)).send().await.unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        (payload["errorType"].as_str().unwrap_or_default().to_string(), payload["errorMessage"].to_string())
+    };
+    // `--functions`' components and the API's untagged functions get the
+    // server's budget; a tag's own budget wins.
+    for (name, budget) in [("hostile", "3000000"), ("looper", "3000000"), ("roomy", "9000000")] {
+        let (error, message) = error_of(name).await;
+        assert_eq!(error, "Sandbox.OutOfFuel", "{name}: {message}");
+        assert!(message.contains(budget), "{name}: {message}");
+    }
 }

@@ -72,6 +72,13 @@ pub struct ServeArgs {
     /// loopback; repeatable, `*` allows any.
     #[arg(long = "http-allow", value_name = "HOST")]
     http_allow: Vec<String>,
+    /// Give every function an instruction budget of N units of fuel per
+    /// invocation (past it: Sandbox.OutOfFuel): the `--functions` ones and
+    /// those made through the function API without a `stepbox:fuel` tag
+    /// (a tag's budget wins). Counting costs guest code some speed; without
+    /// this option only tagged functions count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    fuel: Option<u64>,
     /// Do not prepare task instances ahead on idle CPU (each invocation then
     /// instantiates its component itself: slower, but no background thread).
     #[arg(long)]
@@ -157,7 +164,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
     let mock_config = args.mock_config.as_deref().map(testing::load_mock_config).transpose()?.map(Arc::new);
     let testing = args.testing.resolve()?;
     let bindings = stepbox_invoker::Bindings::parse(&testing.bind)?;
-    let limits = Limits { timeout: Duration::from_secs(3), ..Limits::default() };
+    let limits = Limits { timeout: Duration::from_secs(3), fuel: args.fuel, ..Limits::default() };
     // A durable server's store opens first: it also keeps the artifacts of
     // the functions registered from `--functions`.
     let store = if args.in_memory {
@@ -189,6 +196,7 @@ pub async fn run(args: ServeArgs, out: &mut (dyn Write + Send)) -> anyhow::Resul
         bindings,
         buckets: testing.buckets,
         tables: testing.dynamodb_tables,
+        default_fuel: args.fuel,
         ..ServerConfig::default()
     };
     // What the second line of output says about the data (the first names the endpoint).

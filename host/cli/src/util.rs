@@ -58,7 +58,9 @@ pub fn registry(
     warm_instances: bool,
     artifacts: Option<Arc<dyn ArtifactStore>>,
 ) -> anyhow::Result<Registry> {
-    let registry = Registry::new(Sandbox::new(SandboxConfig { warm_instances, ..sandbox_config(cache_dir) })?);
+    // Default limits with a fuel budget (`serve --fuel`): every function counts, so the engine does.
+    let fuel = limits.fuel.is_some();
+    let registry = Registry::new(Sandbox::new(SandboxConfig { warm_instances, fuel, ..sandbox_config(cache_dir) })?);
     if let Some(artifacts) = artifacts {
         registry.keep_artifacts_in(artifacts);
     }

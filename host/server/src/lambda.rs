@@ -67,9 +67,17 @@ pub struct FunctionTable {
     builds: source_build::Builds,
     /// Reserved concurrency, by function.
     pub(crate) reservations: concurrency::Reservations,
+    /// The fuel budget of functions without a `stepbox:fuel` tag
+    /// ([`ServerConfig::default_fuel`]).
+    default_fuel: Option<u64>,
 }
 
 impl FunctionTable {
+    /// A table whose functions without a `stepbox:fuel` tag get `default_fuel`.
+    pub(crate) fn with_default_fuel(default_fuel: Option<u64>) -> Self {
+        FunctionTable { default_fuel, ..Default::default() }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FunctionMeta>> {
         self.meta.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -532,7 +540,7 @@ fn restore_function(
     let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
     let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
     let tags = fuel::stored(c);
-    let limits = fuel::limits_with(limits_in(registry, timeout, memory_size).ok()?, &tags).ok()?;
+    let limits = fuel::limits_with(limits_in(registry, timeout, memory_size).ok()?, &tags, functions.default_fuel).ok()?;
     let registered = match registry.register(&record.name, code, limits) {
         Ok(r) => r,
         Err(e) => {
@@ -657,7 +665,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
     let memory_size = get_u64(body, "MemorySize")?.unwrap_or(128);
     check_tenant_memory(state, memory_size)?;
     let tags = fuel::tags_of(body)?;
-    let limits = fuel::limits_with(limits_for(state, timeout, memory_size)?, &tags)?;
+    let limits = fuel::limits_with(limits_for(state, timeout, memory_size)?, &tags, state.functions.default_fuel)?;
     let environment = environment::variables(body)?;
     let runtime = get_str(body, "Runtime")?.and_then(source_build::source_runtime);
     let build = match runtime {

@@ -90,6 +90,10 @@ pub struct ServerConfig {
     pub tenants: Option<Arc<tenants::TenantSet>>,
     /// `GET /metrics` is served unsigned to loopback peers (else: admin keys only).
     pub metrics_from_loopback: bool,
+    /// The fuel budget per invocation of the functions made through the
+    /// function API without a `stepbox:fuel` tag (`serve --fuel N`); none:
+    /// they are not counted. See [`lambda::fuel`].
+    pub default_fuel: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +110,7 @@ impl Default for ServerConfig {
             connections: ConnectionLimits::default(),
             tenants: None,
             metrics_from_loopback: true,
+            default_fuel: None,
         }
     }
 }
@@ -161,7 +166,7 @@ impl AppState {
         durability: Arc<durable::Durability>,
     ) -> Self {
         let accounts: Arc<tenants::AccountConfigs> = Default::default();
-        let functions = Arc::new(lambda::FunctionTable::default());
+        let functions = Arc::new(lambda::FunctionTable::with_default_fuel(config.default_fuel));
         accounts.metrics.bind(&config.identity.account, Arc::downgrade(&functions));
         let invocations = Arc::new(console::Invocations::new(accounts.metrics.clone(), store.clone()));
         let mut invoker = SandboxInvoker::new(registry.clone())

@@ -3,7 +3,9 @@
 //! invocation on at most N units of fuel (about one per wasm instruction),
 //! and one that runs out fails `Sandbox.OutOfFuel`. Only such functions are
 //! compiled for the sandbox's fuel-counting engine; the others run
-//! uncounted, at full speed. See docs/tenants.md.
+//! uncounted, at full speed, unless the server gives every function a
+//! budget (`serve --fuel N`, [`crate::ServerConfig::default_fuel`]). See
+//! docs/tenants.md.
 
 use std::collections::BTreeMap;
 
@@ -48,9 +50,10 @@ pub(super) fn budget(tags: &Tags) -> Result<Option<u64>, LambdaError> {
     }
 }
 
-/// `limits` with the budget `tags` give.
-pub(super) fn limits_with(limits: Limits, tags: &Tags) -> Result<Limits, LambdaError> {
-    Ok(Limits { fuel: budget(tags)?, ..limits })
+/// `limits` with the budget `tags` give, else the server's `default`
+/// (`serve --fuel N`).
+pub(super) fn limits_with(limits: Limits, tags: &Tags, default: Option<u64>) -> Result<Limits, LambdaError> {
+    Ok(Limits { fuel: budget(tags)?.or(default), ..limits })
 }
 
 /// The tags kept in a stored function's configuration (see

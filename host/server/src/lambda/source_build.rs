@@ -212,7 +212,7 @@ pub(crate) fn update_code(state: &AppState, name: &str, zip_b64: &str, publish: 
     }
     let limits = match state.registry.get(name) {
         Some(f) => f.limits.clone(),
-        None => super::fuel::limits_with(super::limits_for(state, meta.timeout, meta.memory_size)?, &meta.tags)?,
+        None => super::fuel::limits_with(super::limits_for(state, meta.timeout, meta.memory_size)?, &meta.tags, state.functions.default_fuel)?,
     };
     // A function whose first build failed builds again as if created.
     let first = state.registry.get(name).is_none();
