@@ -182,6 +182,26 @@ impl StateProgress {
 }
 
 impl Checkpoint {
+    /// Entering `state` (as event `entered_event_id`, at `entered_at`) with
+    /// `input` and `variables`: nothing of it has run yet.
+    pub fn entered(
+        state: &str,
+        input: &Value,
+        variables: Map<String, Value>,
+        entered_event_id: u64,
+        entered_at: DateTime<Utc>,
+    ) -> Self {
+        Checkpoint {
+            state: state.to_string(),
+            input: input.clone(),
+            variables,
+            entered_event_id,
+            entered_at,
+            progress: StateProgress::default(),
+            parts: Vec::new(),
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         let mut v = json!({
             "state": self.state,

@@ -48,15 +48,8 @@ impl FanProgress {
             let how = if redrives > progress.map_run_redrives { Continues::Redriven } else { Continues::Resumed };
             (arn, how)
         });
-        let base = (entry.top && (runs || !st.retry.is_empty())).then(|| Checkpoint {
-            state: st.name.clone(),
-            input: input.clone(),
-            variables: vars.values().clone(),
-            entered_event_id: entry.id,
-            entered_at: entry.at,
-            progress: StateProgress::default(),
-            parts: Vec::new(),
-        });
+        let base = (entry.top && (runs || !st.retry.is_empty()))
+            .then(|| Checkpoint::entered(&st.name, &input, vars.values().clone(), entry.id, entry.at));
         let retry_at = progress.retry_at;
         FanProgress { base, counts, continued, redrives, retry_at, sink: ex.sink.clone(), clock: ex.clock.clone() }
     }

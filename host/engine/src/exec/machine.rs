@@ -174,15 +174,7 @@ impl Walk {
             // (at-least-once, as AWS runs Tasks), a finished one never.
             None if self.top && ex.checkpoints && !frame.silent && (after_effect || can_wait(st)) => {
                 let at = ex.clock.now();
-                ex.sink.checkpoint(&Checkpoint {
-                    state: st.name.clone(),
-                    input: input.clone(),
-                    variables: frame.vars.values().clone(),
-                    entered_event_id: last_recorded + 1,
-                    entered_at: at,
-                    progress: Default::default(),
-                    parts: Vec::new(),
-                });
+                ex.sink.checkpoint(&Checkpoint::entered(&st.name, input, frame.vars.values().clone(), last_recorded + 1, at));
                 Reentry { at: Some(at), ..Reentry::default() }
             }
             None => Reentry::default(),

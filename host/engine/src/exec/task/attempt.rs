@@ -44,15 +44,8 @@ impl<'a> Attempts<'a> {
         } else {
             vec![0u32; st.retry.len()]
         };
-        let base = (entry.top && (plan.kind.waits_outside() || !st.retry.is_empty())).then(|| Checkpoint {
-            state: st.name.clone(),
-            input: input.clone(),
-            variables: vars.values().clone(),
-            entered_event_id: entry.id,
-            entered_at: entry.at,
-            progress: StateProgress::default(),
-            parts: Vec::new(),
-        });
+        let base = (entry.top && (plan.kind.waits_outside() || !st.retry.is_empty()))
+            .then(|| Checkpoint::entered(&st.name, &input, vars.values().clone(), entry.id, entry.at));
         Attempts {
             s,
             plan,
