@@ -83,9 +83,18 @@ impl Invocations {
             log_dropped_bytes: invocation.logs.dropped_bytes + (invocation.logs.text.len().saturating_sub(LOG_TAIL)) as u64,
         };
         if !context.execution_arn.is_empty() {
-            // Not awaited: a log is not worth a Task's waiting for a commit
-            // (writes are applied in order, after the execution's record).
-            drop(self.store.add_invocations(vec![(context.execution_arn.clone(), record.to_json())]));
+            // Not awaited by the Task: a log is not worth waiting for a commit
+            // (writes are applied in order, after the execution's record); a
+            // failed one is logged, and this host still has it in memory.
+            let commit = self.store.add_invocations(vec![(context.execution_arn.clone(), record.to_json())]);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let arn = context.execution_arn.clone();
+                rt.spawn(async move {
+                    if let Err(e) = commit.await {
+                        tracing::warn!(execution = %arn, error = %e, "cannot keep a Task invocation's log with its execution");
+                    }
+                });
+            }
         }
         let mut all = self.by_function.lock().unwrap_or_else(|e| e.into_inner());
         let list = all.entry(name).or_default();
