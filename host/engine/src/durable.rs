@@ -202,6 +202,33 @@ impl Checkpoint {
         }
     }
 
+    /// The checkpoint a redrive (RedriveExecution) continues from: the
+    /// state is entered anew as event `entered_event_id` at `at`, its Retry
+    /// counters start over while a distributed Map's map run goes on, and
+    /// of its last attempt's finished iterations or branches the succeeded
+    /// ones are kept (as the new entry's first attempt's): AWS redrives only
+    /// the iterations and branches that failed or were aborted.
+    pub fn redriven(self, entered_event_id: u64, at: DateTime<Utc>) -> Checkpoint {
+        let last_attempt = self.progress.retries;
+        let parts = self
+            .parts
+            .into_iter()
+            .filter(|p| p.entered_event_id == self.entered_event_id && p.attempt == last_attempt && p.outcome.is_ok())
+            .map(|p| Part { entered_event_id, attempt: 0, ..p })
+            .collect();
+        Checkpoint {
+            entered_event_id,
+            entered_at: at,
+            progress: StateProgress {
+                map_run: self.progress.map_run,
+                map_run_redrives: self.progress.map_run_redrives,
+                ..StateProgress::default()
+            },
+            parts,
+            ..self
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         let mut v = json!({
             "state": self.state,
@@ -293,6 +320,33 @@ mod tests {
         };
         assert_eq!(Checkpoint::from_json(&with_progress.to_json()), Some(with_progress));
         assert_eq!(Checkpoint::from_json(&json!({"state": "x"})), None);
+    }
+
+    #[test]
+    fn a_redriven_checkpoint_keeps_the_last_attempts_succeeded_parts() {
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").map(|t| t.with_timezone(&Utc)).expect("time");
+        let part = |entered, attempt, index, ok: bool| Part {
+            entered_event_id: entered,
+            attempt,
+            index,
+            outcome: if ok { Ok(json!(index)) } else { Err(json!({"Error": "Boom"})) },
+            started_at: at,
+            stopped_at: at,
+        };
+        let mut cp = Checkpoint::entered("Each", &json!({}), Map::new(), 5, at);
+        cp.progress = StateProgress {
+            retry_counts: vec![1],
+            retries: 1,
+            map_run: Some("run".into()),
+            map_run_redrives: 0,
+            ..StateProgress::default()
+        };
+        cp.parts = vec![part(5, 0, 0, true), part(5, 1, 0, true), part(5, 1, 1, false), part(5, 1, 2, true)];
+        let later = at + chrono::Duration::seconds(9);
+        let r = cp.redriven(40, later);
+        assert_eq!((r.entered_event_id, r.entered_at), (40, later));
+        assert_eq!(r.progress, StateProgress { map_run: Some("run".into()), ..StateProgress::default() });
+        assert_eq!(r.parts, [part(40, 0, 0, true), part(40, 0, 2, true)], "the last attempt's succeeded ones");
     }
 
     #[test]

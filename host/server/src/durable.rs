@@ -347,16 +347,16 @@ async fn run_from_store(
     let input: Value = serde_json::from_str(&record.input).unwrap_or(Value::Null);
     let last_event_id = store.last_event_id(arn).await?;
     let mut checkpoint = store.checkpoint(arn).await?;
-    if let (Some(at), Some(cp)) = (redriven, checkpoint.as_mut()) {
-        cp.entered_event_id = last_event_id + 1;
-        cp.entered_at = at;
+    if let Some(at) = redriven
+        && let Some(cp) = checkpoint.take()
+    {
         // Retry counters start over; a distributed Map's map run goes on
-        // (its failed and pending children run again, not all).
-        cp.progress = stepbox_engine::StateProgress {
-            map_run: cp.progress.map_run.take(),
-            map_run_redrives: cp.progress.map_run_redrives,
-            ..Default::default()
-        };
+        // (its failed and pending children run again, not all), and so do
+        // an inline Map's or a Parallel's succeeded iterations or branches.
+        // Stored first, so that a restart in the redriven run keeps them.
+        let cp = cp.redriven(last_event_id + 1, at);
+        store.save_checkpoint(arn, &cp).await?;
+        checkpoint = Some(cp);
     }
     let resume = Resume { input: input.clone(), start_date: redriven.unwrap_or(record.start_date), checkpoint, last_event_id };
     let sm_name = StateMachineArn::parse(&record.state_machine_arn)

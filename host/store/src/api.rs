@@ -120,6 +120,9 @@ pub trait Executions: Send + Sync {
     async fn last_event(&self, execution_arn: &str) -> R<Option<HistoryEvent>>;
     /// The latest engine checkpoint of a RUNNING execution.
     async fn checkpoint(&self, execution_arn: &str) -> R<Option<Checkpoint>>;
+    /// Replaces the execution's checkpoint and all its parts with
+    /// `checkpoint` and its [`parts`](Checkpoint::parts) (see [`Store::save_checkpoint`]).
+    async fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> R<()>;
     /// Keeps each `(execution ARN, invocation)` with its execution (see
     /// [`Store::add_invocations`]). Synchronous: it queues, never waits.
     fn add_invocations(&self, batch: Vec<(String, Value)>) -> Commit<()>;
@@ -380,6 +383,9 @@ impl Executions for Store {
     }
     async fn checkpoint(&self, execution_arn: &str) -> R<Option<Checkpoint>> {
         Store::checkpoint(self, execution_arn)
+    }
+    async fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> R<()> {
+        Store::save_checkpoint(self, execution_arn, checkpoint).await
     }
     fn add_invocations(&self, batch: Vec<(String, Value)>) -> Commit<()> {
         Store::add_invocations(self, batch)

@@ -293,3 +293,49 @@ async fn a_redriven_map_run_reruns_only_its_failed_and_pending_children(h: Harne
     assert_eq!(types.iter().filter(|t| ***t == HistoryEventType::MapRunRedriven).count(), 1, "{types:?}");
     assert_eq!(**types.last().unwrap(), HistoryEventType::ExecutionSucceeded);
 }
+
+on_both_stores!(a_redriven_map_run_does_not_rerun_its_succeeded_express_children);
+/// EXPRESS children (unrecorded: the parent keeps their outcomes) whose
+/// `"fail"` item fails until the parent is redriven; each child's input
+/// carries the parent's redrive count, so a result tells the run it came from.
+async fn a_redriven_map_run_does_not_rerun_its_succeeded_express_children(h: Harness) {
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+        "ItemSelector": {"v.$": "$$.Map.Item.Value.v", "run.$": "$$.Execution.RedriveCount"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Check",
+            "States": {
+                "Check": {"Type": "Choice",
+                          "Choices": [{"And": [{"Variable": "$.v", "StringEquals": "fail"},
+                                               {"Variable": "$.run", "NumericEquals": 0}],
+                                       "Next": "Boom"}],
+                          "Default": "Done"},
+                "Boom": {"Type": "Fail", "Error": "Item.Bad", "Cause": "not redriven yet"},
+                "Done": {"Type": "Pass", "Parameters": {"got.$": "$.v", "run.$": "$.run"}, "End": true}
+            }
+        }
+    }}});
+    let sm = create_machine(&h, "express-redriven", &definition.to_string(), StateMachineType::Standard).await;
+    let parent = start_parent(&h, &sm, &items(&["a", "b", "fail", "c"], 0)).await;
+    assert_eq!(*wait_closed(&h, &parent).await.status(), ExecutionStatus::Failed);
+    let run = map_run_of(&h, &parent).await;
+    let c = h.sfn.describe_map_run().map_run_arn(&run).send().await.unwrap().execution_counts().cloned().unwrap();
+    assert_eq!((c.succeeded(), c.failed(), c.pending()), (2, 1, 1), "{c:?}");
+
+    h.sfn.redrive_execution().execution_arn(&parent).send().await.expect("RedriveExecution");
+    let done = wait_closed(&h, &parent).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{:?} {:?}", done.error(), done.cause());
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    let want = json!([{"got": "a", "run": 0}, {"got": "b", "run": 0}, {"got": "fail", "run": 1}, {"got": "c", "run": 1}]);
+    assert_eq!(output, want, "the succeeded children kept their results; the failed and the pending one ran");
+    let d = h.sfn.describe_map_run().map_run_arn(&run).send().await.unwrap();
+    assert_eq!(*d.status(), MapRunStatus::Succeeded);
+    assert_eq!(d.redrive_count(), Some(1));
+    let c = d.execution_counts().unwrap();
+    assert_eq!((c.succeeded(), c.failed(), c.pending(), c.total()), (4, 0, 0, 4), "{c:?}");
+    let history = h.sfn.get_execution_history().execution_arn(&parent).send().await.unwrap();
+    let types: Vec<&HistoryEventType> = history.events().iter().map(|e| e.r#type()).collect();
+    assert_eq!(types.iter().filter(|t| ***t == HistoryEventType::MapRunStarted).count(), 1, "{types:?}");
+    assert_eq!(types.iter().filter(|t| ***t == HistoryEventType::MapRunRedriven).count(), 1, "{types:?}");
+}

@@ -117,3 +117,73 @@ async fn redrive_restarts_an_aborted_execution_at_the_state_it_was_in(h: Harness
     assert_eq!(d.redrive_count(), Some(2));
     h.sfn.stop_execution().execution_arn(&arn).send().await.unwrap();
 }
+
+/// An inline Map whose `"fail"` item fails until the first redrive, then a
+/// Parallel whose second branch fails until the second; every result
+/// records the redrive it ran in.
+fn fan_fails_until_redriven() -> String {
+    let ran = json!({"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0});
+    json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "ResultPath": "$.each", "Next": "Both",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Check", "States": {
+                "Check": {"Type": "Choice",
+                          "Choices": [{"And": [{"Variable": "$.v", "StringEquals": "fail"}, ran], "Next": "Boom"}],
+                          "Default": "Item"},
+                "Boom": {"Type": "Fail", "Error": "Item.Bad", "Cause": "not redriven yet"},
+                "Item": {"Type": "Pass", "Parameters": {"got.$": "$.v", "run.$": "$$.Execution.RedriveCount"}, "End": true}}}},
+        "Both": {"Type": "Parallel", "ResultPath": "$.both", "End": true, "Branches": [
+            {"StartAt": "First", "States": {
+                "First": {"Type": "Pass", "Parameters": {"run.$": "$$.Execution.RedriveCount"}, "End": true}}},
+            {"StartAt": "Hold", "States": {
+                "Hold": {"Type": "Wait", "Seconds": 1, "Next": "Second"},
+                "Second": {"Type": "Choice",
+                           "Choices": [{"Variable": "$$.Execution.RedriveCount", "NumericLessThan": 2, "Next": "Late"}],
+                           "Default": "Ran"},
+                "Late": {"Type": "Fail", "Error": "Branch.Bad", "Cause": "not redriven twice yet"},
+                "Ran": {"Type": "Pass", "Parameters": {"run.$": "$$.Execution.RedriveCount"}, "End": true}}}
+        ]}
+    }})
+    .to_string()
+}
+
+on_both_stores!(redrive_reruns_only_the_failed_iterations_and_branches);
+async fn redrive_reruns_only_the_failed_iterations_and_branches(h: Harness) {
+    let sm = create_machine(&h, "fan", &fan_fails_until_redriven(), StateMachineType::Standard).await;
+    let input = json!({"items": [{"v": "a"}, {"v": "b"}, {"v": "fail"}, {"v": "c"}]});
+    let started = h.sfn.start_execution().state_machine_arn(&sm).input(input.to_string()).send().await.unwrap();
+    let arn = started.execution_arn().to_string();
+    let first = wait_closed(&h, &arn).await;
+    assert_eq!((first.status(), first.error()), (&ExecutionStatus::Failed, Some("Item.Bad")), "{first:?}");
+    h.sfn.redrive_execution().execution_arn(&arn).send().await.expect("the first redrive");
+    let second = wait_closed(&h, &arn).await;
+    assert_eq!((second.status(), second.error()), (&ExecutionStatus::Failed, Some("Branch.Bad")), "{second:?}");
+    h.sfn.redrive_execution().execution_arn(&arn).send().await.expect("the second redrive");
+    let done = wait_closed(&h, &arn).await;
+    assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{done:?}");
+
+    // The iterations that succeeded (a, b) kept their results; the failed
+    // one and the one never started ran in the first redrive. The branch
+    // that succeeded in the first redrive kept its result.
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    let each = json!([{"got": "a", "run": 0}, {"got": "b", "run": 0}, {"got": "fail", "run": 1}, {"got": "c", "run": 1}]);
+    assert_eq!(output["each"], each);
+    assert_eq!(output["both"], json!([{"run": 1}, {"run": 2}]));
+
+    let history = h.sfn.get_execution_history().execution_arn(&arn).max_results(1000).send().await.unwrap();
+    let events = history.events();
+    let count = |t: HistoryEventType| events.iter().filter(|e| *e.r#type() == t).count();
+    assert_eq!(count(HistoryEventType::ExecutionRedriven), 2);
+    assert_eq!(count(HistoryEventType::MapIterationStarted), 3 + 2, "a, b, fail; then fail and c");
+    assert_eq!(count(HistoryEventType::MapIterationSucceeded), 2 + 2);
+    assert_eq!(count(HistoryEventType::MapIterationFailed), 1);
+    assert_eq!(count(HistoryEventType::MapStateEntered), 2, "entered, and entered anew by the first redrive");
+    assert_eq!(count(HistoryEventType::ParallelStateEntered), 2);
+    let entered = |name: &str| {
+        events.iter().filter(|e| e.state_entered_event_details().is_some_and(|d| d.name() == name)).count()
+    };
+    assert_eq!(entered("First"), 1, "the branch that succeeded is not run again");
+    assert_eq!(entered("Hold"), 2, "the failed branch runs again");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.id(), i as i64 + 1, "ids continue after each redrive");
+    }
+}

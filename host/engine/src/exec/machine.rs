@@ -167,7 +167,14 @@ impl Walk {
             },
             // Not recorded yet, or entered anew (a redrive): what progress
             // the checkpoint keeps (a redriven Map's map run) goes on.
-            Some(cp) => Reentry { at: Some(cp.entered_at), progress: Some(cp.progress), ..Reentry::default() },
+            // A redriven Map or Parallel keeps the iterations or branches
+            // that succeeded (`Checkpoint::redriven`).
+            Some(cp) => Reentry {
+                at: Some(cp.entered_at),
+                parts: cp.parts.into_iter().filter(|p| p.entered_event_id == cp.entered_event_id).collect(),
+                progress: Some(cp.progress),
+                ..Reentry::default()
+            },
             // Only before a state that can wait, or right after one or a
             // Task: a chain of Pass and Choice states re-runs from the last
             // checkpoint after a restart; a Task in flight re-runs too

@@ -551,12 +551,24 @@ impl Store {
         })
     }
 
+    /// Replaces the execution's checkpoint and every part it had with
+    /// `checkpoint` and its parts, in one write (a redrive continues from it).
     pub fn save_checkpoint(&self, execution_arn: &str, checkpoint: &Checkpoint) -> Commit<()> {
         let (arn, ids) = (execution_arn.to_string(), self.ids.clone());
         let bytes = encode_checkpoint(checkpoint);
+        let parts = checkpoint.parts.clone();
         self.submit(move |w| {
             let seq = existing_sequence(w, ids.get(&arn), &arn)?;
-            w.put(Table::Checkpoints, &checkpoint_key(seq), &bytes?)
+            let key = checkpoint_key(seq);
+            for k in w.keys(Table::Checkpoints, &key)? {
+                if k.len() > key.len() {
+                    w.delete(Table::Checkpoints, &k)?;
+                }
+            }
+            for p in &parts {
+                put_part(w, seq, p)?;
+            }
+            w.put(Table::Checkpoints, &key, &bytes?)
         })
     }
     /// The latest checkpoint of an execution, with the parts (finished

@@ -67,3 +67,25 @@ async fn parts_come_back_with_their_checkpoint_and_leave_with_it() {
         assert!(left.is_empty(), "{name}: {left:?}");
     }
 }
+
+/// A redrive's checkpoint replaces the checkpoint and every part before it
+/// with its own parts, in one write.
+#[tokio::test]
+async fn a_saved_checkpoint_replaces_the_parts_with_its_own() {
+    for (store, _dir) in backends() {
+        let name = store.describe();
+        let a = execution("sm", "a", 1);
+        store.insert_execution(a.clone()).await.unwrap().unwrap();
+        let journal = ExecutionJournal::new(store.clone(), a.arn.clone());
+        journal.checkpoint(&checkpoint(json!({}), 2));
+        for p in [part(2, 0, 0), part(2, 0, 1), part(2, 0, 2)] {
+            journal.part(&p);
+        }
+        flushed(&journal).await;
+        let redriven = Checkpoint { parts: vec![part(7, 0, 0), part(7, 0, 2)], ..checkpoint(json!({}), 7) };
+        store.save_checkpoint(&a.arn, &redriven).await.unwrap();
+        assert_eq!(store.checkpoint(&a.arn).unwrap(), Some(redriven), "{name}");
+        let keys = store.read(|r| r.keys(crate::backend::Table::Checkpoints, b"")).unwrap();
+        assert_eq!(keys.len(), 3, "{name}: the checkpoint and its two parts, no other");
+    }
+}
