@@ -1,7 +1,8 @@
 //! The fuzz targets' bodies: each takes arbitrary bytes and drives one of
 //! stepbox's parsers and evaluators of untrusted text (definitions, JSONPath,
 //! intrinsic functions, JSONata; with the `server` feature the SigV4
-//! Authorization header and query, and function uploads). A panic is the finding. `fuzz/` runs them
+//! Authorization header and query, function uploads, and whole requests
+//! through the request router). A panic is the finding. `fuzz/` runs them
 //! under libFuzzer on nightly (`scripts/fuzz.sh`); the inputs it found, kept
 //! in `regressions/TARGET/`, and the seeds in `seeds/TARGET/` run here on
 //! stable as tests.
@@ -12,6 +13,10 @@ use stepbox_asl::{Intrinsic, JsonPath, Scope, StateMachine};
 
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod router;
+#[cfg(feature = "server")]
+pub use router::router;
 #[cfg(feature = "server")]
 pub use server::{authorization, upload};
 
@@ -25,6 +30,8 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("authorization", authorization),
     #[cfg(feature = "server")]
     ("upload", upload),
+    #[cfg(feature = "server")]
+    ("router", router),
 ];
 
 /// A state machine definition: parsed and validated.

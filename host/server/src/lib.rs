@@ -445,7 +445,7 @@ async fn handle(state: AppState, req: Request<Incoming>, peer: SocketAddr) -> Re
     let path = req.uri().path().to_string();
     let target = header(&req, "x-amz-target").unwrap_or_default();
     let request_id = stepbox_asl::uuid_v4();
-    let mut response = route(state, req, &request_id, peer).await;
+    let mut response = route(state, req.map(ReqBody::Streaming), &request_id, peer).await;
     if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", v);
     }
@@ -456,7 +456,14 @@ async fn handle(state: AppState, req: Request<Incoming>, peer: SocketAddr) -> Re
     response
 }
 
-async fn route(state: AppState, req: Request<Incoming>, request_id: &str, peer: SocketAddr) -> Response<Body> {
+/// One request whose body has been read, answered as the server answers it
+/// from `peer` (the request router without a connection: its fuzz target).
+#[doc(hidden)]
+pub async fn answer(state: AppState, req: Request<Bytes>, peer: SocketAddr) -> Response<Body> {
+    route(state, req.map(ReqBody::Read), &stepbox_asl::uuid_v4(), peer).await
+}
+
+async fn route(state: AppState, req: Request<ReqBody>, request_id: &str, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_string();
     let metrics = path == "/metrics" && req.method() == Method::GET;
     if metrics && state.config.metrics_from_loopback && peer.ip().is_loopback() {
@@ -469,7 +476,7 @@ async fn route(state: AppState, req: Request<Incoming>, request_id: &str, peer: 
         // With tenants, the console's data endpoints are signed (the page
         // signs with the key entered in it) and answer the caller's account.
         if state.config.tenants.is_none() || !console::signed(&path) {
-            return console::handle(state, req.map(ReqBody::Streaming)).await;
+            return console::handle(state, req).await;
         }
         let req = match tenants::authenticate(&state, req).await {
             Ok(req) => req,

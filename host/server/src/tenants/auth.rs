@@ -1,7 +1,6 @@
 //! The gate every request passes with tenants: its signature checked, its
 //! caller known, or an answer in its API's error shape.
 
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
@@ -76,9 +75,8 @@ impl Api {
 
 /// The request with its caller as an extension, or the answer refusing it.
 /// Without tenants every request passes as [`Caller::Anyone`], its body unread.
-pub(crate) async fn authenticate(state: &AppState, req: Request<Incoming>) -> Result<Request<ReqBody>, Response<Body>> {
+pub(crate) async fn authenticate(state: &AppState, mut req: Request<ReqBody>) -> Result<Request<ReqBody>, Response<Body>> {
     let Some(tenants) = state.config.tenants.clone() else {
-        let mut req = req.map(ReqBody::Streaming);
         req.extensions_mut().insert(Caller::Anyone);
         return Ok(req);
     };
@@ -97,7 +95,7 @@ pub(crate) async fn authenticate(state: &AppState, req: Request<Incoming>) -> Re
         return Err(api.failure(&AuthFailure::UnknownKey));
     };
     claim.check_time(state.clock.now()).map_err(|f| api.failure(&f))?;
-    let body = read_body(Request::new(ReqBody::Streaming(body)), api.body_limit(), state.config.connections.body_read_timeout)
+    let body = read_body(Request::new(body), api.body_limit(), state.config.connections.body_read_timeout)
         .await
         .map_err(|e| api.body_failure(e))?;
     if let Err(f) = claim.verify(&request, &body, secret.expose()) {
