@@ -33,6 +33,7 @@ mod reserved;
 mod redrive;
 mod robustness;
 mod store_errors;
+mod tags;
 pub(crate) mod tenants;
 mod test_state;
 mod test_state_flows;

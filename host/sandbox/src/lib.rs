@@ -60,6 +60,9 @@ pub struct Function {
     warm: warm::WarmSlot,
     /// Compiled for the sandbox's fuel-counting engine (see [`Sandbox::compile_counting`]).
     counting: bool,
+    /// The component's bytes, to compile it again for the other engine
+    /// when a budget is given or taken later ([`Sandbox::for_counting`]).
+    wasm: Arc<[u8]>,
 }
 
 impl Function {
@@ -132,7 +135,8 @@ impl Inner {
             .map_err(|e| RegisterError::WrongWorld(validate::describe_import_error(&e)))?;
         let pre = bindings::TaskPre::new(instance_pre)
             .map_err(|e| RegisterError::WrongWorld(format!("export `handle` has the wrong type: {e:#}")))?;
-        Ok(Arc::new(Function { sha256, code_size: wasm.len(), origin, pre, warm: Default::default(), counting }))
+        let (code_size, wasm) = (wasm.len(), Arc::from(wasm));
+        Ok(Arc::new(Function { sha256, code_size, origin, pre, warm: Default::default(), counting, wasm }))
     }
 }
 
@@ -240,6 +244,19 @@ impl Sandbox {
     /// such functions on first use (the others keep running uncounted).
     pub fn compile_counting(&self, wasm: &[u8], store: Option<&dyn ArtifactStore>) -> Result<Arc<Function>, RegisterError> {
         self.counting_inner()?.compile(wasm, store, true)
+    }
+
+    /// `function` compiled for the engine that counts fuel (`counting`) or
+    /// for this sandbox's own: itself when it is already, else its component
+    /// compiled again (a function given a fuel budget after it was
+    /// registered, or whose budget was taken away).
+    pub fn for_counting(&self, function: &Arc<Function>, counting: bool, store: Option<&dyn ArtifactStore>) -> Result<Arc<Function>, RegisterError> {
+        let counting = counting || self.inner.config.fuel;
+        match (counting, function.counting) {
+            (wanted, has) if wanted == has => Ok(function.clone()),
+            (true, _) => self.compile_counting(&function.wasm, store),
+            (false, _) => self.compile_with(&function.wasm, store),
+        }
     }
 
     /// Run `function` once. Never panics and never fails the host: every

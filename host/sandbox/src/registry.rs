@@ -90,6 +90,43 @@ impl Registry {
         registered
     }
 
+    /// Give function `name` and its qualified names (`name:…`: versions,
+    /// aliases) the fuel budget `fuel` from their next invocation on,
+    /// compiling each distinct component again for the engine the budget
+    /// needs (see [`Sandbox::for_counting`]). Returns how many names changed.
+    pub fn set_fuel(&self, name: &str, fuel: Option<u64>) -> Result<usize, RegisterError> {
+        let prefix = format!("{name}:");
+        let entries: Vec<RegisteredFunction> = {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            functions.values().filter(|f| f.name == name || f.name.starts_with(&prefix)).cloned().collect()
+        };
+        let store = self.artifacts.get().map(|s| &**s);
+        let mut compiled: Vec<(Arc<Function>, Arc<Function>)> = Vec::new();
+        let mut changed = Vec::new();
+        for entry in entries {
+            let function = match compiled.iter().find(|(from, _)| Arc::ptr_eq(from, &entry.function)) {
+                Some((_, to)) => to.clone(),
+                None => {
+                    let to = self.sandbox.for_counting(&entry.function, fuel.is_some(), store)?;
+                    compiled.push((entry.function.clone(), to.clone()));
+                    to
+                }
+            };
+            let was = entry.function.clone();
+            changed.push((was, RegisteredFunction { function, limits: Limits { fuel, ..entry.limits }, ..entry }));
+        }
+        // A name registered again meanwhile (new code) keeps what it got.
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        let mut count = 0;
+        for (was, f) in changed {
+            if functions.get(&f.name).is_some_and(|now| Arc::ptr_eq(&now.function, &was)) {
+                functions.insert(f.name.clone(), f);
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     /// Register every `NAME.wasm` in `dir` as function NAME.
     pub fn register_dir(&self, dir: &std::path::Path, limits: &Limits) -> anyhow::Result<Vec<String>> {
         let mut names = Vec::new();

@@ -25,9 +25,11 @@ mod invoke;
 mod listing;
 mod members;
 mod source_build;
+mod tags;
 mod versions;
 pub use code::{MAX_COMPRESSION_RATIO, MAX_UNZIPPED_BYTES, extract_wasm};
 pub(crate) use listing::account_settings;
+pub(crate) use tags::is_tags_path;
 pub(crate) use versions::restore as restore_versions;
 
 /// Largest Invoke payload (Lambda's synchronous limit).
@@ -255,6 +257,9 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
     let path = req.uri().path().trim_end_matches('/').to_string();
     if concurrency::is_concurrency_path(&path) {
         return concurrency::handle(state, req).await;
+    }
+    if tags::is_tags_path(&path) {
+        return tags::handle(state, req).await;
     }
     let rest = path.strip_prefix("/2015-03-31/functions").unwrap_or("");
     let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();

@@ -5,8 +5,9 @@
 //!   so the SDK's `sync-` endpoint prefix for StartSyncExecution reaches the
 //!   same server.
 //! * A Lambda-compatible REST-JSON function API under `/2015-03-31/functions`
-//!   (see [`lambda`]); functions created there are what Task states' Lambda
-//!   ARNs resolve to (one [`Registry`] shared with the engine).
+//!   (tags under `/2017-03-31/tags`; see [`lambda`]); functions created there
+//!   are what Task states' Lambda ARNs resolve to (one [`Registry`] shared
+//!   with the engine).
 //! * `GET /health`.
 //! * `GET /metrics` (Prometheus' text format; see [`metrics`]).
 //! * The web console under `/console/` (see [`console`]).
@@ -499,7 +500,10 @@ async fn route(state: AppState, req: Request<ReqBody>, request_id: &str, peer: S
     if metrics {
         return metrics::handle(&state, &req);
     }
-    if path.starts_with("/2015-03-31/functions") || lambda::concurrency::is_concurrency_path(&path) {
+    if path.starts_with("/2015-03-31/functions")
+        || lambda::concurrency::is_concurrency_path(&path)
+        || lambda::is_tags_path(&path)
+    {
         return lambda::handle(state, req, request_id).await;
     }
     if req.method() == Method::GET && path.trim_end_matches('/') == "/2016-08-19/account-settings" {

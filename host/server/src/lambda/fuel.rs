@@ -1,5 +1,6 @@
 //! The instruction budget, a stepbox extension of the function API: a
-//! function tagged `stepbox:fuel` = N (CreateFunction's `Tags`) runs each
+//! function tagged `stepbox:fuel` = N (CreateFunction's `Tags`, or
+//! TagResource later: see [`super::tags`]) runs each
 //! invocation on at most N units of fuel (about one per wasm instruction),
 //! and one that runs out fails `Sandbox.OutOfFuel`. Only such functions are
 //! compiled for the sandbox's fuel-counting engine; the others run

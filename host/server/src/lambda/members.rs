@@ -59,6 +59,7 @@ pub(crate) fn of(op: &str) -> Option<Members> {
             ("SnapStart", SNAP_START),
             ("LoggingConfig", LOGGING),
         ],
+        "TagResource" => &[("Tags", Map(&Str))],
         "UpdateFunctionCode" => &[
             ("ZipFile", Blob),
             ("S3Bucket", Str),

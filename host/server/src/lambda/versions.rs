@@ -126,6 +126,9 @@ pub(crate) async fn restore(state: &AppState, store: &dyn Stores) -> Result<usiz
             let timeout = config.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
             let memory_size = config.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
             let Ok(limits) = super::limits_for(state, timeout, memory_size) else { continue };
+            // The function's tags (restored before its versions) give every version its fuel budget.
+            let tags = state.functions.lock().get(&function).map(|m| m.tags.clone()).unwrap_or_default();
+            let Ok(limits) = super::fuel::limits_with(limits, &tags, state.functions.default_fuel) else { continue };
             let limits = stepbox_sandbox::Limits { env: super::environment::of(config, None), ..limits };
             match state.registry.register(&key, &code, limits) {
                 Ok(_) => restored += 1,

@@ -21,7 +21,10 @@ pub(crate) enum Api {
 
 impl Api {
     pub(crate) fn of(path: &str) -> Api {
-        if path.starts_with("/2015-03-31/") || crate::lambda::concurrency::is_concurrency_path(path) {
+        if path.starts_with("/2015-03-31/")
+            || crate::lambda::concurrency::is_concurrency_path(path)
+            || crate::lambda::is_tags_path(path)
+        {
             Api::Lambda
         } else if path == "/metrics" {
             Api::Operator
