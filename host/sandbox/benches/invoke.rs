@@ -5,7 +5,10 @@
 //! context, `InstancePre::instantiate_async`, one call of `handle`. stepbox
 //! adds limits, log capture, the deadline guard and error classification.
 //! Prints p50/p99 of both and their ratio (target ≤ 1.5×), then echo
-//! throughput on one and two threads (target ≥ 1.6×).
+//! throughput on one and two threads (target ≥ 1.6×), with warm instances
+//! (the default) and without, each with the cores the process used meanwhile
+//! (CPU time over wall time: the warm-instance preparer runs beside the
+//! invoking threads), and the load average before and after.
 //!
 //! Run: `cargo bench -p stepbox-sandbox --bench invoke`
 
@@ -116,10 +119,22 @@ fn main() -> anyhow::Result<()> {
         us(s99) / us(f99)
     );
 
-    // Throughput: one thread, then two threads sharing the same sandbox.
-    let per_thread = iterations;
-    let run_threads = |threads: usize| -> f64 {
-        let start = Instant::now();
+    // Throughput: one thread, then two threads sharing the same sandbox;
+    // with warm instances (this sandbox), then without (a second one).
+    let cold = Sandbox::new(SandboxConfig { warm_instances: false, ..SandboxConfig::default() })?;
+    let cold_function = cold.compile(&wasm)?;
+    println!("load average before: {}", load_average());
+    throughput("warm instances on (the default)", &sandbox, &function, &limits, iterations);
+    throughput("warm instances off", &cold, &cold_function, &limits, iterations);
+    println!("load average after : {}", load_average());
+    Ok(())
+}
+
+/// Echo throughput of `sandbox` on one thread, then two, and the cores the
+/// process used meanwhile.
+fn throughput(label: &str, sandbox: &Sandbox, function: &Arc<stepbox_sandbox::Function>, limits: &Limits, per_thread: usize) {
+    let run_threads = |threads: usize| -> (f64, f64) {
+        let (start, cpu) = (Instant::now(), cpu_time());
         std::thread::scope(|s| {
             for _ in 0..threads {
                 let sandbox = sandbox.clone();
@@ -141,15 +156,33 @@ fn main() -> anyhow::Result<()> {
                 });
             }
         });
-        (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+        let wall = start.elapsed().as_secs_f64();
+        ((threads * per_thread) as f64 / wall, (cpu_time() - cpu).as_secs_f64() / wall)
     };
-    let one = run_threads(1);
-    let two = run_threads(2);
-    println!("echo throughput");
-    println!("  1 thread : {one:>10.0} invocations/s");
-    println!("  2 threads: {two:>10.0} invocations/s");
+    let (one, one_cores) = run_threads(1);
+    let (two, two_cores) = run_threads(2);
+    println!("echo throughput, {label}");
+    println!("  1 thread : {one:>10.0} invocations/s   {one_cores:.2} cores busy");
+    println!("  2 threads: {two:>10.0} invocations/s   {two_cores:.2} cores busy");
     println!("  ratio 2/1: {:.2}×   (target ≥ 1.6×)", two / one);
-    Ok(())
+}
+
+/// CPU time of this process so far (every thread's, user and system).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// The first three fields of /proc/loadavg (empty where there is none).
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 fn us(d: Duration) -> f64 {
