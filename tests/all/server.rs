@@ -20,6 +20,7 @@ mod express;
 mod fuel;
 mod hostile;
 mod hosts;
+mod hosts_functions;
 mod isolation;
 mod lambda_api;
 mod lambda_versions;

@@ -153,6 +153,11 @@ impl Registry {
         }
     }
 
+    /// `name` as registered here, without asking the loader.
+    pub fn peek(&self, name: &str) -> Option<RegisteredFunction> {
+        self.functions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
     pub fn remove(&self, name: &str) -> Option<RegisteredFunction> {
         self.functions.write().unwrap_or_else(|e| e.into_inner()).remove(name)
     }

@@ -126,6 +126,7 @@ impl Durability {
         if let Some(lease) = self.store.lease() {
             tokio::spawn(keep_leases(state.clone(), self.clone(), lease));
             tokio::spawn(crate::routing::serve_requests(state.clone(), self.clone()));
+            tokio::spawn(crate::lambda::watch_shared(state.clone(), self.clone()));
         }
     }
 }
@@ -460,6 +461,7 @@ pub(crate) async fn abort_suspended(durability: &Durability, arn: &str, stop: &S
 /// timer), then runs the timers and the retention sweep.
 pub(crate) async fn recover(state: &AppState, durability: &Arc<Durability>) -> Result<usize, StoreError> {
     let store = &durability.store;
+    crate::lambda::note_revisions(state).await?;
     let functions = crate::lambda::restore_functions(state, store.as_ref()).await?;
     if functions > 0 {
         tracing::info!(functions, "restored stored functions");

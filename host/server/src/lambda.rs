@@ -25,10 +25,12 @@ mod invoke;
 mod listing;
 mod members;
 mod source_build;
+mod sync;
 mod tags;
 mod versions;
 pub use code::{MAX_COMPRESSION_RATIO, MAX_UNZIPPED_BYTES, extract_wasm};
 pub(crate) use listing::account_settings;
+pub(crate) use sync::{follow as follow_shared, note_revisions, watch as watch_shared};
 pub(crate) use tags::is_tags_path;
 pub(crate) use versions::restore as restore_versions;
 
@@ -72,6 +74,8 @@ pub struct FunctionTable {
     /// The fuel budget of functions without a `stepbox:fuel` tag
     /// ([`ServerConfig::default_fuel`]).
     default_fuel: Option<u64>,
+    /// Following the other hosts' function writes (a shared database).
+    pub(crate) shared: sync::Shared,
 }
 
 impl FunctionTable {
@@ -265,10 +269,16 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
     let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let method = req.method().clone();
     let q = query(&req);
+    let mut _writing = None;
     if let Some(first) = segments.first() {
         let (name, _) = resolve_name(first)?;
+        // On a shared database: another host's function is loaded here now.
+        sync::ensure(state, &name).await.map_err(LambdaError::store)?;
         if foreign(state, &name) {
             return Err(LambdaError::not_found(state, &name));
+        }
+        if method != Method::GET && segments.get(1).is_none_or(|s| s != "invocations") {
+            _writing = Some(state.functions.shared.writing(&name).await);
         }
     }
     match (method, segments.as_slice()) {
@@ -276,7 +286,7 @@ async fn dispatch(state: &AppState, req: Request<ReqBody>, request_id: &str) -> 
             let body = json_body(state, req, crate::LAMBDA_BODY_LIMIT, "CreateFunction").await?;
             create_function(state, &body).await
         }
-        (Method::GET, []) => listing::list_functions(state, &q),
+        (Method::GET, []) => listing::list_functions(state, &q).await,
         (Method::GET, [name]) => get_function(state, name, q.get("Qualifier").map(String::as_str)),
         (Method::DELETE, [name]) => {
             let (name, in_name) = resolve_name(name)?;
@@ -461,23 +471,25 @@ fn limits_in(registry: &Registry, timeout: u64, memory_size: u64) -> Result<Limi
     Ok(Limits { timeout: Duration::from_secs(timeout), memory_bytes: memory_size << 20, ..Limits::default() })
 }
 
-/// Decode, unpack, validate and compile `Code.ZipFile`, then register it.
-async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -> Result<RegisteredFunction, LambdaError> {
+/// Decode, unpack, validate and compile `Code.ZipFile`, then register it
+/// (answering its wasm, for [`persist_function`]).
+async fn register(state: &AppState, name: &str, zip_b64: &str, limits: Limits) -> Result<Arc<[u8]>, LambdaError> {
     let data = stepbox_asl::base64::decode(zip_b64.trim())
         .ok_or_else(|| LambdaError::invalid("Code.ZipFile is not valid base64"))?;
     let wasm = extract_wasm(&data).map_err(LambdaError::invalid)?;
     register_wasm(state, name, wasm, limits).await
 }
 
-/// Validate and compile a component, register it as function `name` and,
-/// on a durable store, keep it.
-async fn register_wasm(state: &AppState, name: &str, wasm: Vec<u8>, limits: Limits) -> Result<RegisteredFunction, LambdaError> {
+/// Validate and compile a component and register it as function `name`,
+/// answering its wasm (which [`persist_function`] keeps with the function's
+/// configuration, on a durable store).
+async fn register_wasm(state: &AppState, name: &str, wasm: Vec<u8>, limits: Limits) -> Result<Arc<[u8]>, LambdaError> {
     check_code_storage(state, name, &wasm)?;
     let registry = state.registry.clone();
     let name_owned = name.to_string();
     let wasm = Arc::<[u8]>::from(wasm);
     let code = wasm.clone();
-    let registered = tokio::task::spawn_blocking(move || registry.register(&name_owned, &code, limits))
+    tokio::task::spawn_blocking(move || registry.register(&name_owned, &code, limits))
         .await
         .map_err(|e| LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?
         .map_err(|e| match e {
@@ -486,11 +498,7 @@ async fn register_wasm(state: &AppState, name: &str, wasm: Vec<u8>, limits: Limi
             }
             RegisterError::Cache(_) => LambdaError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()),
         })?;
-    if state.store.persistent() {
-        let record = function_record(state, name, &registered.function.sha256, Value::Null);
-        state.store.put_function(&record, wasm).await.map_err(LambdaError::store)?;
-    }
-    Ok(registered)
+    Ok(wasm)
 }
 
 fn function_record(state: &AppState, name: &str, sha256: &str, configuration: Value) -> stepbox_store::FunctionRecord {
@@ -505,6 +513,12 @@ fn function_record(state: &AppState, name: &str, sha256: &str, configuration: Va
 
 /// Durable servers keep the function's configuration with its code.
 async fn persist_configuration(state: &AppState, name: &str) -> Result<(), LambdaError> {
+    persist_function(state, name, None).await
+}
+
+/// Durable servers keep the function's configuration, and its new `code`
+/// when given, in one write (another host never loads one without the other).
+async fn persist_function(state: &AppState, name: &str, code: Option<Arc<[u8]>>) -> Result<(), LambdaError> {
     if !state.store.persistent() {
         return Ok(());
     }
@@ -517,7 +531,12 @@ async fn persist_configuration(state: &AppState, name: &str) -> Result<(), Lambd
         config["Tags"] = json!(tags);
     }
     let sha = state.registry.get(name).map(|f| f.function.sha256.clone()).unwrap_or_default();
-    state.store.put_function_record(&function_record(state, name, &sha, config)).await.map_err(LambdaError::store)
+    let record = function_record(state, name, &sha, config);
+    match code {
+        Some(wasm) => state.store.put_function(&record, wasm).await,
+        None => state.store.put_function_record(&record).await,
+    }
+    .map_err(LambdaError::store)
 }
 
 /// Start-up of a durable server: registers every stored function again (the
@@ -526,35 +545,46 @@ pub(crate) async fn restore_functions(state: &AppState, store: &dyn Stores) -> R
     let mut restored = 0;
     for record in store.list_functions().await? {
         let Some(code) = store.function_code(&record.name).await? else { continue };
-        if restore_function(&state.registry, &state.functions, &record, &code).is_some() {
+        if restore_function(&state.registry, &state.functions, &record, Code::Wasm(code)).is_some() {
             restored += 1;
         }
     }
     Ok(restored)
 }
 
-/// Registers the stored function `record` with its wasm `code` and its
+/// A stored function's code: its wasm, or already compiled (unchanged, for
+/// an engine that counts fuel when the function has a budget).
+enum Code {
+    Wasm(Vec<u8>),
+    Compiled(Arc<stepbox_sandbox::Function>),
+}
+
+/// Registers the stored function `record` with its `code` and its
 /// configuration (None: it cannot be registered; logged).
 fn restore_function(
     registry: &Registry,
     functions: &FunctionTable,
     record: &stepbox_store::FunctionRecord,
-    code: &[u8],
+    code: Code,
 ) -> Option<RegisteredFunction> {
     let c = &record.configuration;
     let timeout = c.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
     let memory_size = c.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
     let tags = fuel::stored(c);
     let limits = fuel::limits_with(limits_in(registry, timeout, memory_size).ok()?, &tags, functions.default_fuel).ok()?;
-    let registered = match registry.register(&record.name, code, limits) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(function = %record.name, error = %e, "cannot restore a stored function");
-            return None;
-        }
+    let registered = match code {
+        Code::Compiled(f) => registry.insert(&record.name, f, limits),
+        Code::Wasm(code) => match registry.register(&record.name, &code, limits) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(function = %record.name, error = %e, "cannot restore a stored function");
+                return None;
+            }
+        },
     };
-    if let Some(n) = c.get("ReservedConcurrentExecutions").and_then(Value::as_u64) {
-        functions.reservations.set(&record.name, n as u32);
+    match c.get("ReservedConcurrentExecutions").and_then(Value::as_u64) {
+        Some(n) => functions.reservations.set(&record.name, n as u32),
+        None => drop(functions.reservations.remove(&record.name)),
     }
     let text = |k: &str, default: &str| c.get(k).and_then(Value::as_str).unwrap_or(default).to_string();
     functions.lock().insert(
@@ -576,35 +606,15 @@ fn restore_function(
             tags,
         },
     );
-    if let (Some(sha), Some(size)) = (c.get("CodeSha256").and_then(Value::as_str), c.get("CodeSize").and_then(Value::as_u64))
-        && !sha.is_empty()
-    {
-        functions.builds().set_code(&record.name, sha.to_string(), size as usize);
+    // A function built from source reports its package's digest and size.
+    match (c.get("CodeSha256").and_then(Value::as_str), c.get("CodeSize").and_then(Value::as_u64)) {
+        (Some(sha), Some(size)) if !sha.is_empty() && source_build::source_runtime(&text("Runtime", "")).is_some() => {
+            functions.builds().set_code(&record.name, sha.to_string(), size as usize);
+        }
+        _ => functions.builds().clear_code(&record.name),
     }
     let limits = Limits { env: environment::of(c, None), ..registered.limits };
     Some(registry.insert(&record.name, registered.function, limits))
-}
-
-/// On a database several hosts share: a function this host has not
-/// registered is looked up in the store on its first use (an Invoke, a
-/// Task state, GetFunction) and registered here, compiled for this host's
-/// engine (or its artifact loaded from the store).
-pub(crate) fn load_from(store: stepbox_store::Store, functions: std::sync::Weak<FunctionTable>) -> stepbox_sandbox::Loader {
-    Arc::new(move |registry: &Registry, name: &str| {
-        if name.contains(':') {
-            return None;
-        }
-        let functions = functions.upgrade()?;
-        let stored = store.get_function(name).and_then(|r| Ok(r.zip(store.function_code(name)?)));
-        match stored {
-            Ok(Some((record, code))) => restore_function(registry, &functions, &record, &code),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(function = name, error = %e, "cannot read a stored function");
-                None
-            }
-        }
-    })
 }
 
 fn code_sha256(f: &RegisteredFunction) -> String {
@@ -654,6 +664,7 @@ fn configuration(state: &AppState, name: &str) -> Result<Value, LambdaError> {
 async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<Response<Body>, LambdaError> {
     let name = get_str(body, "FunctionName")?.ok_or_else(|| LambdaError::invalid("FunctionName is required"))?;
     check_function_name(name)?;
+    let _writing = state.functions.shared.writing(name).await;
     if state.registry.get(name).is_some() || state.functions.builds().get(name).is_some() {
         return Err(LambdaError::new(
             StatusCode::CONFLICT,
@@ -673,12 +684,9 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
     let limits = fuel::limits_with(limits_for(state, timeout, memory_size)?, &tags, state.functions.default_fuel)?;
     let environment = environment::variables(body)?;
     let runtime = get_str(body, "Runtime")?.and_then(source_build::source_runtime);
-    let build = match runtime {
-        Some(runtime) => Some(source_build::prepare(state, name, runtime, get_str(body, "Handler")?, zip, limits)?),
-        None => {
-            register(state, name, zip, limits).await?;
-            None
-        }
+    let (build, code) = match runtime {
+        Some(runtime) => (Some(source_build::prepare(state, name, runtime, get_str(body, "Handler")?, zip, limits)?), None),
+        None => (None, Some(register(state, name, zip, limits).await?)),
     };
     state.functions.lock().insert(
         name.to_string(),
@@ -705,7 +713,7 @@ async fn create_function(state: &AppState, body: &Map<String, Value>) -> Result<
         }
         None => {
             attach_environment(state, name)?;
-            persist_configuration(state, name).await?;
+            persist_function(state, name, code).await?;
             match publish {
                 true => versions::publish_version(state, name, None).await?,
                 false => configuration(state, name)?,
@@ -743,10 +751,10 @@ async fn update_code(state: &AppState, raw: &str, body: &Map<String, Value>) -> 
         return Ok(response);
     }
     let existing = state.registry.get(&name).ok_or_else(|| LambdaError::not_found(state, &name))?;
-    register(state, &name, zip, existing.limits.clone()).await?;
+    let code = register(state, &name, zip, existing.limits.clone()).await?;
     touch(state, &name);
     versions::refresh_latest_aliases(state, &name);
-    persist_configuration(state, &name).await?;
+    persist_function(state, &name, Some(code)).await?;
     match publish {
         true => Ok(ok(&versions::publish_version(state, &name, None).await?)),
         false => Ok(ok(&configuration(state, &name)?)),

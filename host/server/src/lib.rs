@@ -279,7 +279,7 @@ impl AppState {
         let shared = store.shared().then(|| store.clone());
         let state = AppState::new(config, registry, Arc::new(store), durable_config);
         if let Some(store) = shared {
-            state.registry.load_missing_with(lambda::load_from(store, Arc::downgrade(&state.functions)));
+            lambda::follow_shared(store, &state.functions, &state.registry);
         }
         state
     }
@@ -507,7 +507,7 @@ async fn route(state: AppState, req: Request<ReqBody>, request_id: &str, peer: S
         return lambda::handle(state, req, request_id).await;
     }
     if req.method() == Method::GET && path.trim_end_matches('/') == "/2016-08-19/account-settings" {
-        return lambda::account_settings(&state);
+        return lambda::account_settings(&state).await;
     }
     if req.method() == Method::POST && (path == "/" || path.is_empty()) {
         return sfn::handle(state, req).await;

@@ -269,6 +269,12 @@ pub trait Stores: StateMachines + Executions + Functions + Activities + Tags + c
         Ok(None)
     }
     /// Whether the last write failed and none succeeded since (a full disk).
+    /// On a database several hosts share: every function's revision unless
+    /// their digest is still `seen` (see
+    /// [`Leases::function_revisions`](crate::Leases::function_revisions)).
+    async fn function_revisions(&self, _seen: crate::Revisions) -> R<Option<(crate::Revisions, Vec<(String, i64)>)>> {
+        Ok(None)
+    }
     fn writes_failing(&self) -> bool;
     /// How long writes took from their submission until durable.
     fn commit_latency(&self) -> crate::LatencySnapshot {
@@ -561,6 +567,9 @@ impl Stores for Store {
     }
     async fn claim_activity_task(&self, activity: &str) -> R<Option<(String, String)>> {
         Store::claim_activity_task(self, activity)
+    }
+    async fn function_revisions(&self, seen: crate::Revisions) -> R<Option<(crate::Revisions, Vec<(String, i64)>)>> {
+        Store::function_revisions(self, seen)
     }
     fn writes_failing(&self) -> bool {
         Store::writes_failing(self)

@@ -219,6 +219,8 @@ pub struct Wakeups {
     pub(crate) expired: tokio::sync::Notify,
     /// An activity task was offered (any activity, on any host).
     pub(crate) activity_tasks: tokio::sync::Notify,
+    /// A function was written (created, updated, published, deleted) on any host.
+    pub(crate) functions: tokio::sync::Notify,
     /// How often waiters look without a notification.
     pub fallback: std::time::Duration,
 }
@@ -231,6 +233,7 @@ impl Wakeups {
             moved: Default::default(),
             expired: Default::default(),
             activity_tasks: Default::default(),
+            functions: Default::default(),
             fallback,
         }
     }
@@ -242,6 +245,7 @@ impl Wakeups {
         self.moved.notify_waiters();
         self.expired.notify_one();
         self.activity_tasks.notify_waiters();
+        self.functions.notify_one();
     }
 
     /// Woken (every waiter) once an activity task was offered on any host:
@@ -255,6 +259,14 @@ impl Wakeups {
     pub async fn requests_sent(&self) {
         tokio::select! {
             _ = self.requests.notified() => {}
+            _ = tokio::time::sleep(self.fallback) => {}
+        }
+    }
+
+    /// Resolves once a function was written on any host, or after the fallback.
+    pub async fn functions_written(&self) {
+        tokio::select! {
+            _ = self.functions.notified() => {}
             _ = tokio::time::sleep(self.fallback) => {}
         }
     }
@@ -316,7 +328,16 @@ pub trait Leases: Send + Sync {
     /// host), skipping ones another host is claiming: (token, input). Each
     /// task is claimed once.
     fn claim_activity_task(&self, activity: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// Every function's revision (a new one with each write of its record,
+    /// code or versions, its deletion included), unless their digest is
+    /// still `seen`: (digest now, (name, revision)). A host that loaded a
+    /// function whose revision changed loads it again.
+    fn function_revisions(&self, seen: Revisions) -> Result<Option<(Revisions, Vec<(String, i64)>)>, StoreError>;
 }
+
+/// The digest of every function's revision on a shared database: their sum
+/// and count (see [`Leases::function_revisions`]).
+pub type Revisions = (i64, i64);
 
 /// A write applied inside a transaction.
 pub type WriteOp = Box<dyn FnOnce(&mut dyn Write) -> Result<(), StoreError> + Send>;

@@ -29,7 +29,7 @@ mod redb_backend;
 mod store;
 
 pub use api::{Activities, Change, CloseChange, Executions, Functions, Journal, StateMachines, Stores, Tags, arn_account};
-pub use backend::{Backend, Done, Leases, Read, Table, Wakeups, Write, WriteOp};
+pub use backend::{Backend, Done, Leases, Read, Revisions, Table, Wakeups, Write, WriteOp};
 pub use items::{DecideItem, ItemChange, Items};
 pub use journal::{Begun, ExecutionJournal};
 pub use memory::{ENTRY_OVERHEAD, MemoryBackend};

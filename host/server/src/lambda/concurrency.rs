@@ -69,9 +69,14 @@ pub(super) async fn handle(state: &AppState, req: Request<ReqBody>) -> Result<Re
     let path = req.uri().path().trim_end_matches('/').to_string();
     let raw = path.split('/').nth(3).map(super::percent_decode).unwrap_or_default();
     let (name, _) = resolve_name(&raw)?;
+    super::sync::ensure(state, &name).await.map_err(LambdaError::store)?;
     if super::foreign(state, &name) || state.registry.get(&name).is_none() {
         return Err(LambdaError::not_found(state, &name));
     }
+    let _writing = match *req.method() {
+        Method::GET => None,
+        _ => Some(state.functions.shared.writing(&name).await),
+    };
     let reservations = &state.functions.reservations;
     match (req.method().clone(), path.starts_with("/2019-09-30/")) {
         (Method::GET, true) => {

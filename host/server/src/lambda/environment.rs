@@ -119,7 +119,7 @@ pub(super) fn of(config: &Value, alias: Option<&str>) -> Arc<[(String, String)]>
 
 /// Give registry entry `key` the environment of `config` (see [`of`]).
 pub(super) fn attach(registry: &Registry, key: &str, config: &Value, alias: Option<&str>) {
-    if let Some(f) = registry.get(key) {
+    if let Some(f) = registry.peek(key) {
         let limits = Limits { env: of(config, alias), ..f.limits };
         registry.insert(key, f.function, limits);
     }

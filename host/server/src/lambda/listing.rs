@@ -18,16 +18,20 @@ const CONCURRENT_EXECUTIONS: u64 = 1000;
 /// The functions the request's account sees, by name: `NAME:VERSION` and
 /// `NAME:ALIAS` registry entries are not functions of their own; functions
 /// still Pending or Failed (from source) have no entry yet.
-fn function_names(state: &AppState) -> Vec<String> {
+/// On a shared database, every host's functions.
+async fn function_names(state: &AppState) -> Result<Vec<String>, LambdaError> {
     let mut names: Vec<String> = state.registry.names();
     names.extend(state.functions.builds().names());
+    if state.store.shared() {
+        names.extend(state.store.list_functions().await.map_err(LambdaError::store)?.into_iter().map(|f| f.name));
+    }
     names.sort();
     names.dedup();
     names.retain(|n| !n.contains(':') && !foreign(state, n));
-    names
+    Ok(names)
 }
 
-pub(super) fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
+pub(super) async fn list_functions(state: &AppState, q: &HashMap<String, String>) -> Result<Response<Body>, LambdaError> {
     let all = match q.get("FunctionVersion").map(String::as_str) {
         None => false,
         Some("ALL") => true,
@@ -53,7 +57,7 @@ pub(super) fn list_functions(state: &AppState, q: &HashMap<String, String>) -> R
     // Entries in order: each function's $LATEST, then (ALL) its versions,
     // keyed `NAME` and `NAME:N` for the marker.
     let mut entries: Vec<(String, Value)> = Vec::new();
-    for name in function_names(state) {
+    for name in function_names(state).await? {
         let Ok(latest) = configuration(state, &name) else { continue };
         entries.push((name.clone(), latest));
         if all {
@@ -81,8 +85,11 @@ pub(super) fn list_functions(state: &AppState, q: &HashMap<String, String>) -> R
 
 /// GetAccountSettings: Lambda's default limits, and what the account's
 /// functions use (their code, every version's counted).
-pub(crate) fn account_settings(state: &AppState) -> Response<Body> {
-    let names = function_names(state);
+pub(crate) async fn account_settings(state: &AppState) -> Response<Body> {
+    let names = match function_names(state).await {
+        Ok(names) => names,
+        Err(e) => return e.response(),
+    };
     let mut total_code = 0u64;
     for name in &names {
         if let Ok(config) = configuration(state, name) {

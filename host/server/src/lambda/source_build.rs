@@ -62,6 +62,11 @@ impl Builds {
         self.code.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), (sha256, size));
     }
 
+    /// Function `name`'s code is a component of its own (no package digest).
+    pub(crate) fn clear_code(&self, name: &str) {
+        self.code.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+    }
+
     /// Forget a deleted function; whether it was building or failed.
     pub(crate) fn remove(&self, name: &str) -> bool {
         self.code.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
@@ -160,28 +165,28 @@ impl Prepared {
             if state.functions.builds().get(&name).is_none() {
                 return; // deleted while it built
             }
+            let _writing = state.functions.shared.writing(&name).await;
             let outcome = match built {
-                Ok(Ok(wasm)) => register_wasm(&state, &name, wasm, limits).await.map(drop).map_err(|e| ("InvalidImage", e.message)),
+                Ok(Ok(wasm)) => register_wasm(&state, &name, wasm, limits).await.map_err(|e| ("InvalidImage", e.message)),
                 Ok(Err(e)) => Err(failure(e)),
                 Err(e) => Err(("InternalError", e.to_string())),
             };
-            let status = match outcome {
-                Ok(()) => None,
+            let (status, code) = match outcome {
+                Ok(code) => (None, Some(code)),
                 Err((code, reason)) => {
                     tracing::info!(function = %name, reason, "a function's build failed");
-                    Some(if first { BuildStatus::Failed { code, reason } } else { BuildStatus::UpdateFailed { code, reason } })
+                    (Some(if first { BuildStatus::Failed { code, reason } } else { BuildStatus::UpdateFailed { code, reason } }), None)
                 }
             };
-            let built = status.is_none();
             state.functions.builds().set(&name, status);
-            if built {
-                after_build(&state, &name, first, publish).await;
+            if let Some(code) = code {
+                after_build(&state, &name, first, publish, code).await;
             }
         });
     }
 }
 
-async fn after_build(state: &AppState, name: &str, first: bool, publish: bool) {
+async fn after_build(state: &AppState, name: &str, first: bool, publish: bool, code: std::sync::Arc<[u8]>) {
     super::touch(state, name);
     if let Err(e) = super::attach_environment(state, name) {
         tracing::error!(function = %name, error = %e.message, "cannot give a built function its environment");
@@ -189,7 +194,7 @@ async fn after_build(state: &AppState, name: &str, first: bool, publish: bool) {
     if !first {
         super::versions::refresh_latest_aliases(state, name);
     }
-    if let Err(e) = super::persist_configuration(state, name).await {
+    if let Err(e) = super::persist_function(state, name, Some(code)).await {
         tracing::error!(function = %name, error = %e.message, "cannot keep a built function's configuration");
     }
     if publish && let Err(e) = super::versions::publish_version(state, name, None).await {

@@ -33,6 +33,10 @@ pub(crate) async fn handle(state: &AppState, req: Request<ReqBody>) -> Result<Re
         m => return Err(LambdaError::new(StatusCode::NOT_FOUND, "UnknownOperationException", format!("no tagging operation for {m}"))),
     };
     let name = function_of(state, &resource, op)?;
+    let _writing = match method {
+        Method::GET => None,
+        _ => Some(state.functions.shared.writing(&name).await),
+    };
     let mut tags = state.functions.lock().get(&name).map(|m| m.tags.clone()).unwrap_or_default();
     match method {
         Method::GET => return Ok(ok(&json!({"Tags": tags}))),

@@ -19,14 +19,14 @@ use crate::{AppState, Body};
 pub(crate) struct Published {
     last: u64,
     /// Oldest first: (number, configuration as published).
-    versions: Vec<(u64, Value)>,
-    aliases: Vec<Alias>,
+    pub(super) versions: Vec<(u64, Value)>,
+    pub(super) aliases: Vec<Alias>,
 }
 
 #[derive(Clone)]
-struct Alias {
-    name: String,
-    version: String,
+pub(super) struct Alias {
+    pub(super) name: String,
+    pub(super) version: String,
     description: String,
     revision_id: String,
     /// RoutingConfig's AdditionalVersionWeights: (version, share of invocations).
@@ -68,7 +68,7 @@ impl Published {
         })
     }
 
-    fn from_json(v: &Value) -> Published {
+    pub(super) fn from_json(v: &Value) -> Published {
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let list = |k: &str| v.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
         Published {
@@ -147,7 +147,11 @@ pub(crate) async fn restore(state: &AppState, store: &dyn Stores) -> Result<usiz
 }
 
 fn lock(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, Published>> {
-    state.functions.published.lock().unwrap_or_else(|e| e.into_inner())
+    lock_table(&state.functions.published)
+}
+
+pub(super) fn lock_table(table: &PublishedTable) -> std::sync::MutexGuard<'_, HashMap<String, Published>> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The registry key a qualified name runs: `NAME` for none or `$LATEST`, else `NAME:QUALIFIER`.

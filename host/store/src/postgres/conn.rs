@@ -162,6 +162,8 @@ pub(crate) enum Sql {
     ActivityWithdraw,
     /// `pg_notify` of channel `$1`, payload `$2` (sent at COMMIT).
     Notify,
+    /// Functions `$1` (names) changed: a new revision each (schema 8).
+    FunctionsChanged,
 }
 
 /// The SQL table of a store table.
@@ -206,6 +208,10 @@ impl Sql {
                 .into(),
             Sql::ActivityWithdraw => "DELETE FROM stepbox_activity_tasks WHERE token = ANY($1::text[]) AND host = $2".into(),
             Sql::Notify => "SELECT pg_notify($1, $2)".into(),
+            Sql::FunctionsChanged => "INSERT INTO stepbox_function_changes (name, revision) \
+                 SELECT n, nextval('stepbox_function_revisions') FROM unnest($1::text[]) n \
+                 ON CONFLICT (name) DO UPDATE SET revision = EXCLUDED.revision"
+                .into(),
         }
     }
 }

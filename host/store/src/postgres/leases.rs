@@ -107,7 +107,7 @@ pub(crate) fn keep_alive(driver: Arc<Driver>, host: Arc<Host>) -> Result<mpsc::S
 
 impl PostgresBackend {
     /// `f` on a pooled connection (autocommit).
-    fn on_conn<T>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(super) fn on_conn<T>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let conn = self.pool.take()?;
         let result = f(&conn);
         self.pool.give(conn);
@@ -244,6 +244,10 @@ impl Leases for PostgresBackend {
             let row = block_on(c.client.query_opt(CLAIM_ACTIVITY_TASK, &[&activity])).map_err(db_err)?;
             row.map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).transpose()
         })
+    }
+
+    fn function_revisions(&self, seen: crate::backend::Revisions) -> Result<Option<(crate::backend::Revisions, Vec<(String, i64)>)>, StoreError> {
+        self.revisions_since(seen)
     }
 
     fn answer(&self, id: i64, answer: &str) -> Result<(), StoreError> {

@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_activity_tasks.sql"),
     include_str!("../../migrations/0006_invocations.sql"),
     include_str!("../../migrations/0007_map_runs.sql"),
+    include_str!("../../migrations/0008_function_changes.sql"),
 ];
 
 /// The schema version this binary writes and reads.

@@ -11,6 +11,7 @@
 //!   (see `migrate`).
 
 mod conn;
+mod functions;
 mod leases;
 mod migrate;
 mod notify;

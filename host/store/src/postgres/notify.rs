@@ -2,7 +2,8 @@
 //! `stepbox`: a request sent to a host (`r:HOST`), a request answered
 //! (`a:ID`), leases taken over (`t`: senders look where their executions
 //! went), leases given up (`e`: hosts take them over) and activity tasks
-//! offered (`k`: GetActivityTask claims them). Each host listens
+//! offered (`k`: GetActivityTask claims them) and functions changed (`f`:
+//! hosts that loaded one load it again). Each host listens
 //! on a connection of its own (reconnected when lost); the polling each
 //! waiter does anyway, at [`Wakeups::fallback`], covers a notification
 //! missed while it was not listening.
@@ -21,6 +22,9 @@ pub(crate) const CHANNEL: &str = "stepbox";
 
 /// The payload of an activity task offered (GetActivityTask looks again).
 pub(crate) const ACTIVITY_TASKS: &str = "k";
+
+/// The payload of a function written (see `functions`).
+pub(crate) const FUNCTIONS: &str = "f";
 
 /// How long a lost listening connection waits before connecting again.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -72,6 +76,7 @@ fn dispatch(payload: &str, me: &str, wake: &Wakeups) {
         _ if payload == "t" => wake.moved.notify_waiters(),
         _ if payload == "e" => wake.expired.notify_one(),
         _ if payload == ACTIVITY_TASKS => wake.activity_tasks.notify_waiters(),
+        _ if payload == FUNCTIONS => wake.functions.notify_one(),
         _ => {}
     }
 }

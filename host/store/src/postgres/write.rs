@@ -143,7 +143,7 @@ fn commit_batch(conn: &mut Conn, batch: &mut [Job], host: &Host) -> Result<(), S
 
 /// What the transaction wrote and the server has not seen yet: the last
 /// value of each key (None: deleted).
-type Overlay = BTreeMap<Table, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
+pub(super) type Overlay = BTreeMap<Table, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
 /// The writer's transaction.
 struct Transaction<'a> {
@@ -267,6 +267,7 @@ impl<'a> Transaction<'a> {
         self.flush_leases()?;
         self.flush_activity_tasks()?;
         let overlay = std::mem::take(&mut *self.overlay.borrow_mut());
+        let functions = super::functions::changed(&overlay);
         for (table, entries) in overlay {
             let (mut put_keys, mut values, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
             for (key, value) in entries {
@@ -285,6 +286,12 @@ impl<'a> Transaction<'a> {
             if !deleted.is_empty() {
                 self.note(conn.execute(Sql::DeleteMany, table, &[&deleted]))?;
             }
+        }
+        if !functions.is_empty() {
+            let mut conn = self.conn.borrow_mut();
+            self.note(conn.execute(Sql::FunctionsChanged, Table::Meta, &[&functions]))?;
+            let (channel, payload) = (super::notify::CHANNEL, super::notify::FUNCTIONS);
+            self.note(conn.execute(Sql::Notify, Table::Meta, &[&channel, &payload]))?;
         }
         Ok(())
     }

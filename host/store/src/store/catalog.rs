@@ -279,6 +279,10 @@ impl Store {
                 .collect()
         })
     }
+    /// Function `function`'s published versions and aliases (None: none published).
+    pub fn function_versions_of(&self, function: &str) -> Result<Option<Value>, StoreError> {
+        self.get_json(Table::FunctionVersions, function.as_bytes(), "function versions")
+    }
     /// Deletes a function's versions with their code (`NAME:1`…`NAME:last`).
     pub fn delete_function_versions(&self, function: &str, last: u64) -> Commit<()> {
         let name = function.to_string();

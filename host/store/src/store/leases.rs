@@ -189,6 +189,16 @@ impl Store {
         leases.answers(&keys::execution(seq))
     }
 
+    /// Every function's revision unless their digest is still `seen`
+    /// (see [`Leases::function_revisions`](crate::Leases::function_revisions));
+    /// None where one host writes.
+    pub fn function_revisions(&self, seen: crate::Revisions) -> Result<Option<(crate::Revisions, Vec<(String, i64)>)>, StoreError> {
+        match self.backend.leases() {
+            Some(leases) => leases.function_revisions(seen),
+            None => Ok(None),
+        }
+    }
+
     /// Deletes the answer recorded for `token` (its task refused it).
     pub fn forget_answer(&self, token: &str) -> Result<(), StoreError> {
         match self.backend.leases() {
