@@ -31,6 +31,7 @@ mod metrics;
 mod presigned;
 mod quotas;
 mod reserved;
+mod resumed_tokens;
 mod redrive;
 mod robustness;
 mod store_errors;

@@ -5,7 +5,10 @@
 //! the token yet and it is the token the execution's last checkpoint waits
 //! on (the execution was just taken over and is resuming, or is about to
 //! wait again), the answer is kept here and handed to the task as it
-//! registers the token; any other token is refused as AWS refuses it. A host that takes an execution over loads the
+//! registers the token; any other token is refused as AWS refuses it. The
+//! embedded store keeps an answer the same way when it arrives after a
+//! restart before the resumed task waits again (see
+//! `callbacks::signal`). A host that takes an execution over loads the
 //! answers recorded for it (`Stores::answers`) before resuming it, so an
 //! acknowledged answer is never lost with the host that took it.
 
@@ -49,6 +52,11 @@ impl Answers {
     ) -> Result<(), CallbackError> {
         let mut kept = self.lock();
         match callbacks.signal(token, signal.clone()) {
+            // A heartbeat never replaces a kept answer.
+            Err(CallbackError::TaskDoesNotExist) if keep && matches!(signal, Signal::Heartbeat) => {
+                kept.entry(token.to_string()).or_insert(signal);
+                Ok(())
+            }
             Err(CallbackError::TaskDoesNotExist) if keep => {
                 kept.insert(token.to_string(), signal);
                 Ok(())

@@ -135,9 +135,18 @@ pub(crate) async fn signal(state: &AppState, token: &str, s: Signal) -> Result<V
     {
         return answered.map(|_| json!({}));
     }
-    let signalled = state.engine.services().callbacks.signal(token, s);
+    let signalled = state.engine.services().callbacks.signal(token, s.clone());
     match signalled {
         Ok(()) => Ok(json!({})),
+        // After a restart, before the resumed task waits on its token again:
+        // kept for it (a durable store's running execution whose last
+        // checkpoint waits on this token), as AWS accepts a valid token.
+        Err(CallbackError::TaskDoesNotExist) if crate::routing::awaited_on_resume(state, token).await? => state
+            .durability
+            .answers
+            .deliver_or_keep(&state.callbacks, token, s, true)
+            .map(|()| json!({}))
+            .map_err(|e| ApiError::new(e.api_name(), e.to_string())),
         Err(CallbackError::TaskDoesNotExist) if execution_closed(state, token).await? => {
             let e = CallbackError::TaskTimedOut;
             Err(ApiError::new(e.api_name(), e.to_string()))

@@ -191,7 +191,7 @@ async fn signal_owned(state: &AppState, token: &str, arn: &str, signal: Signal) 
         // No task here waits on it: kept only for the task the execution's
         // resumed run waits on again, else answered as AWS answers.
         Err(e @ (CallbackError::TaskDoesNotExist | CallbackError::TaskTimedOut)) => {
-            match awaited_on_resume(state, arn, token).await {
+            match awaited_on_resume_of(state, arn, token).await {
                 Ok(true) => answers.deliver_or_keep(&state.callbacks, token, signal, true).map_err(api_error),
                 Ok(false) => Err(api_error(e)),
                 Err(e) => Err(ApiError::store_unreadable(e)),
@@ -214,9 +214,23 @@ async fn signal_owned(state: &AppState, token: &str, arn: &str, signal: Signal) 
 /// `token`: a run resumed from it (after a takeover, or one about to start)
 /// waits on that token again. A token of no checkpoint was never handed out
 /// by a task a resumed run waits on (AWS: TaskDoesNotExist).
-async fn awaited_on_resume(state: &AppState, arn: &str, token: &str) -> Result<bool, StoreError> {
+async fn awaited_on_resume_of(state: &AppState, arn: &str, token: &str) -> Result<bool, StoreError> {
     let checkpoint = state.store.checkpoint(arn).await?;
     Ok(checkpoint.is_some_and(|c| c.progress.token.as_deref() == Some(token)))
+}
+
+/// On a durable store one host writes: whether `token` is the one its
+/// running execution's last checkpoint waits on (its resumed run waits on
+/// it again).
+pub(crate) async fn awaited_on_resume(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    if !state.store.persistent() || state.store.shared() {
+        return Ok(false);
+    }
+    let Some((arn, _)) = TaskToken::parse(token) else { return Ok(false) };
+    match state.store.get_execution(&arn).await.map_err(ApiError::store_unreadable)? {
+        Some(record) if record.is_running() => awaited_on_resume_of(state, &arn, token).await.map_err(ApiError::store_unreadable),
+        _ => Ok(false),
+    }
 }
 
 /// The answers recorded for execution `arn`, as (token, signal).
