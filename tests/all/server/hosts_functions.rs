@@ -1,6 +1,6 @@
 //! Two `stepbox serve` hosts on one PostgreSQL database: a function written
 //! on one host (its code, configuration, versions, aliases, concurrency,
-//! its deletion) reaches the other host that had loaded it, for Invoke and
+//! tags, its deletion) reaches the other host that had loaded it, for Invoke and
 //! for Task states, woken by the writer's notification (the polling
 //! fallback is 20 s here: every change must arrive well before it).
 
@@ -122,6 +122,19 @@ async fn code_versions_aliases_and_deletion_written_on_one_host_reach_the_other(
             break;
         }
         assert!(std::time::Instant::now() < deadline, "B's reservation: {got:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Tags set on A are B's too.
+    let arn = "arn:aws:lambda:us-east-1:111111111111:function:shop";
+    a.lambda.tag_resource().resource(arn).tags("team", "blue").send().await.expect("TagResource");
+    let deadline = std::time::Instant::now() + FALLBACK / 4;
+    loop {
+        let got = b.lambda.list_tags().resource(arn).send().await.unwrap();
+        if got.tags().and_then(|t| t.get("team")).map(String::as_str) == Some("blue") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B's tags: {got:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

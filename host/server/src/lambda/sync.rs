@@ -241,9 +241,9 @@ fn load(store: &Store, registry: &Registry, functions: &FunctionTable, name: &st
 }
 
 /// Registers function `name`'s published versions this host lacks (a
-/// version never changes: one held is kept), with their own limits and
-/// environment, and the function's fuel budget; a version with `$LATEST`'s
-/// code shares its compilation.
+/// version's code and configuration never change: one held is kept, its
+/// fuel budget following the function's tags), with their own limits and
+/// environment; a version with `$LATEST`'s code shares its compilation.
 fn load_versions(
     store: &Store,
     registry: &Registry,
@@ -255,16 +255,23 @@ fn load_versions(
     let tags = functions.lock().get(name).map(|m| m.tags.clone()).unwrap_or_default();
     for (n, config) in &published.versions {
         let key = format!("{name}:{n}");
-        if registry.peek(&key).is_some() {
-            continue;
-        }
-        let Some(wasm) = store.function_code(&key)? else { continue };
         let timeout = config.get("Timeout").and_then(Value::as_u64).unwrap_or(3);
         let memory_size = config.get("MemorySize").and_then(Value::as_u64).unwrap_or(128);
         let Ok(limits) = super::limits_in(registry, timeout, memory_size) else { continue };
         let Ok(limits) = super::fuel::limits_with(limits, &tags, functions.default_fuel) else { continue };
         let limits = Limits { env: environment::of(config, None), ..limits };
-        if stepbox_sandbox::wasm_sha256(&wasm) == latest.sha256 && (limits.fuel.is_none() || latest.counts_fuel()) {
+        let counts = |f: &Function| limits.fuel.is_none() || f.counts_fuel();
+        match registry.peek(&key) {
+            Some(held) if held.limits.fuel == limits.fuel => continue,
+            // The function's fuel budget changed: the version's follows.
+            Some(held) if counts(&held.function) => {
+                registry.insert(&key, held.function, limits);
+                continue;
+            }
+            _ => {}
+        }
+        let Some(wasm) = store.function_code(&key)? else { continue };
+        if stepbox_sandbox::wasm_sha256(&wasm) == latest.sha256 && counts(latest) {
             registry.insert(&key, latest.clone(), limits);
         } else if let Err(e) = registry.register(&key, &wasm, limits) {
             tracing::error!(version = %key, error = %e, "cannot load a published version");
