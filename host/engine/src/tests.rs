@@ -887,3 +887,4 @@ mod injected;
 mod catalogue;
 mod paths;
 mod buckets;
+mod jsonata_oracle;

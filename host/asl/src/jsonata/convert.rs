@@ -47,9 +47,15 @@ pub fn from_jvalue(v: &JValue) -> Result<Option<Value>, ()> {
 }
 
 /// Whole numbers as integers (`3`, not `3.0`), as JavaScript prints them.
+/// JSON has no infinities nor NaN: AWS's writer (Jackson) gives them as the
+/// strings `"Infinity"`, `"-Infinity"` and `"NaN"` (`1/0`, `0/0`).
 pub fn number(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
         Value::Number(Number::from(n as i64))
+    } else if n.is_nan() {
+        Value::from("NaN")
+    } else if n.is_infinite() {
+        Value::from(if n > 0.0 { "Infinity" } else { "-Infinity" })
     } else {
         Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)
     }

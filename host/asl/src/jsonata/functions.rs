@@ -24,8 +24,9 @@ pub fn register(ev: &mut Evaluator, names: &[String]) {
             "uuid" => ev.register_fn("uuid", |_: &[JValue]| Ok(JValue::from(crate::uuid_v4()))),
             "parse" => ev.register_fn("parse", parse),
             "random" => ev.register_fn_override("random", random),
+            // AWS leaves $eval unbound: calling it is JSONata's T1006.
             "eval" => ev.register_fn_override("eval", |_: &[JValue]| {
-                Err(fail("$eval", "the function is not supported; use $parse"))
+                Err(EvaluatorError::EvaluationError("T1006: Attempted to invoke a non-function".into()))
             }),
             _ => Ok(()),
         };

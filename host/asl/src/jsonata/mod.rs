@@ -8,6 +8,7 @@ mod convert;
 mod direct;
 mod fields;
 mod functions;
+mod messages;
 pub mod template;
 
 use std::collections::BTreeSet;
@@ -92,7 +93,8 @@ impl PartialEq for Expression {
 /// How an evaluation went wrong, before the caller words it for its field.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EvalError {
-    /// The expression failed; the JSONata message.
+    /// The expression failed; the JSONata message, as AWS words it
+    /// (`CODE: text`, or a bare text).
     Failed(String),
     /// It returned a function or another non-JSON value.
     Unsupported,
@@ -210,7 +212,7 @@ impl Expression {
         functions::register(&mut evaluator, &self.variables);
         match evaluator.evaluate(&self.ast, &JValue::Undefined) {
             Ok(v) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported),
-            Err(e) => Err(EvalError::Failed(e.message().to_string())),
+            Err(e) => Err(EvalError::Failed(messages::reword(e.message(), &self.source))),
         }
     }
 }

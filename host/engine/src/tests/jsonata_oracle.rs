@@ -1,0 +1,60 @@
+//! JSONata cases the differential against jsonata-js settled
+//! (tools/oracle/README.md, "JSONata"): each as the Output of a Pass state,
+//! with what AWS answers.
+
+use super::*;
+
+async fn output(expr: &str) -> ExecutionOutcome {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": format!("{{% {expr} %}}"), "End": true}}});
+    run_with(def, json!({"s": "abc"}), &[]).await.outcome
+}
+
+/// The cause after the state's prefix.
+fn cause(o: &ExecutionOutcome) -> &str {
+    let c = o.cause.as_deref().unwrap_or_default();
+    c.split_once("). ").map_or(c, |(_, rest)| rest)
+}
+
+#[tokio::test]
+async fn a_coded_error_ends_the_sentence_and_reads_as_jsonata_js() {
+    let cases = [
+        ("$abs('x')", "T0410: Argument 1 of function \"abs\" does not match function signature"),
+        ("$string(1, 0)", "T0410: Argument 2 of function \"string\" does not match function signature"),
+        ("$substring('hello', 1, 2, 3)", "T0410: Argument 4 of function \"substring\" does not match function signature"),
+        ("$sum([1, 'a'])", "T0412: Argument 1 of function \"sum\" must be an array of \"numbers\""),
+        ("$join([1], ',')", "T0412: Argument 1 of function \"join\" must be an array of \"strings\""),
+        ("1 + 'a'", "T2002: The right side of the \"+\" operator must evaluate to a number"),
+        ("'a' * 2", "T2001: The left side of the \"*\" operator must evaluate to a number"),
+        ("1 > true", "T2010: The expressions either side of operator \">\" must evaluate to numeric or string values"),
+        ("$number('abc')", "D3030: Unable to cast value to a number: \"abc\""),
+        ("$formatBase(10, 1)", "D3100: The radix of the formatBase function must be between 2 and 36.  It was given 1"),
+        ("$single([1, 2])", "D3138: The $single() function expected exactly 1 matching result.  Instead it matched more."),
+        ("$error('')", "D3137: $error() function evaluated"),
+        ("$nope()", "T1006: Attempted to invoke a non-function"),
+        ("$eval('1 + 1')", "T1006: Attempted to invoke a non-function"),
+    ];
+    for (expr, message) in cases {
+        let o = output(expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
+        assert_eq!(
+            cause(&o),
+            format!("The JSONata expression '{expr}' specified for the field 'Output' threw an error during evaluation. {message}"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn infinities_and_nan_are_written_as_strings() {
+    for (expr, out) in [
+        ("1/0", json!("Infinity")),
+        ("-1/0", json!("-Infinity")),
+        ("0/0", json!("NaN")),
+        ("1e308 * 10", json!("Infinity")),
+        ("[1/0]", json!(["Infinity"])),
+        ("{'a': 1 % 0}", json!({"a": "NaN"})),
+    ] {
+        let o = output(expr).await;
+        assert_eq!(o.output, Some(out), "{expr}");
+    }
+}
