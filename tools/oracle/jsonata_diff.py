@@ -8,7 +8,7 @@ on `stepbox run`, and the same expression on jsonata_ref.js (jsonata-js, with
 AWS's wrapping of results and errors), and compares status, error, cause and
 output (numbers by value).
 
-    bash tools/oracle/setup-jsonata.sh target/jsonata-node
+    bash tools/oracle/setup-jsonata.sh target/jsonata-node    # jsonata 2.0.6, AWS's version
     python3 tools/oracle/jsonata_diff.py --stepbox target/debug/stepbox \
         --jsonata target/jsonata-node/node_modules/jsonata [--only TEXT] [--report FILE]
 

@@ -21,7 +21,9 @@ pub fn reword(message: &str, source: &str) -> String {
         "T2003" => Some("The left side of the range operator (..) must evaluate to an integer".into()),
         "T2004" => Some("The right side of the range operator (..) must evaluate to an integer".into()),
         "T1006" => Some("Attempted to invoke a non-function".into()),
-        "T1010" => Some("The matcher function argument passed to function \"split\" does not return the correct object structure".into()),
+        "T1010" => called_function(source).map(|name| {
+            format!("The matcher function argument passed to function \"{name}\" does not return the correct object structure")
+        }),
         "D3001" => Some("Attempting to invoke string function on Infinity or NaN".into()),
         "D3010" => Some("Second argument of replace function cannot be an empty string".into()),
         "D3020" => Some("Third argument of split function must evaluate to a positive number".into()),
@@ -54,7 +56,7 @@ pub fn has_code(message: &str) -> bool {
 fn split_code(message: &str) -> Option<(&str, &str)> {
     let b = message.as_bytes();
     let coded = b.len() >= 6 && b[0].is_ascii_uppercase() && b[1..5].iter().all(u8::is_ascii_digit) && b[5] == b':';
-    coded.then(|| (&message[..5], message[6..].trim_start()))
+    coded.then(|| (&message[..5], message[6..].strip_prefix(' ').unwrap_or(&message[6..])))
 }
 
 /// T0410 and T0412: jsonata-js names the function and the argument that
@@ -199,6 +201,8 @@ mod tests {
             ("$error('')", "D3137: ", "D3137: $error() function evaluated"),
             ("$single([1, 2])", "D3138: The $single() function expected exactly 1 matching result.  Instead it matched more. (2 values)", "D3138: The $single() function expected exactly 1 matching result.  Instead it matched more."),
             ("$power(2, 1e21)", "D3061: The power function has resulted in a value that cannot be represented as a JSON number: base=2, exponent=1000000000000000000000", "D3061: The power function has resulted in a value that cannot be represented as a JSON number: base=2, exponent=1e+21"),
+            ("$error(' a')", "D3137:  a", "D3137:  a"),
+            ("$match('ab', function($v){$v})", "T1010: The matcher function argument passed to function $split does not return the correct object structure", "T1010: The matcher function argument passed to function \"match\" does not return the correct object structure"),
             ("x", "a message without a code", "a message without a code"),
         ];
         for (source, core, js) in cases {

@@ -98,6 +98,8 @@ pub enum EvalError {
     Failed(String),
     /// It returned a function or another non-JSON value.
     Unsupported,
+    /// The JSONata engine itself failed.
+    Internal,
 }
 
 impl Expression {
@@ -210,9 +212,13 @@ impl Expression {
         }
         let mut evaluator = Evaluator::with_context(context);
         functions::register(&mut evaluator, &self.variables);
-        match evaluator.evaluate(&self.ast, &JValue::Undefined) {
-            Ok(v) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported),
-            Err(e) => Err(EvalError::Failed(messages::reword(e.message(), &self.source))),
+        // jsonata-core panics on a few arguments (an integer overflow in
+        // `$substring('a', 1e21)`): the state fails, not the process.
+        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluator.evaluate(&self.ast, &JValue::Undefined)));
+        match evaluated {
+            Ok(Ok(v)) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported),
+            Ok(Err(e)) => Err(EvalError::Failed(messages::reword(e.message(), &self.source))),
+            Err(_) => Err(EvalError::Internal),
         }
     }
 }

@@ -171,6 +171,10 @@ fn expression_result(e: &Expression, r: Result<Option<Value>, EvalError>, path: 
             "The JSONata expression '{}' specified for the field '{path}' returned an unsupported result type.",
             e.source()
         ))),
+        Err(EvalError::Internal) => Err(query_error(format!(
+            "The JSONata expression '{}' specified for the field '{path}' threw an internal error during evaluation.",
+            e.source()
+        ))),
         // AWS ends its sentence before a coded message and joins a bare one
         // with a colon.
         Err(EvalError::Failed(why)) => Err(query_error(format!(

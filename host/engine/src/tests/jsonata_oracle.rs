@@ -58,3 +58,18 @@ async fn infinities_and_nan_are_written_as_strings() {
         assert_eq!(o.output, Some(out), "{expr}");
     }
 }
+
+/// jsonata-core overflows on `$substring`'s huge arguments (a panic in
+/// debug builds): the state fails with AWS's internal-error sentence, or
+/// the release build's wrapped arithmetic answers; the execution ends.
+#[tokio::test]
+async fn a_panicking_evaluation_fails_the_state_not_the_process() {
+    let o = output("$substring('hello', 1e21, 2)").await;
+    if cfg!(debug_assertions) {
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"));
+        assert_eq!(
+            cause(&o),
+            "The JSONata expression '$substring('hello', 1e21, 2)' specified for the field 'Output' threw an internal error during evaluation."
+        );
+    }
+}
