@@ -246,5 +246,32 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
             .as_array()
             .is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
         CmpOp::Match => false,
+        CmpOp::SubsetOf | CmpOp::AnyOf | CmpOp::NoneOf => {
+            let (Some(l), Some(r)) = (a.as_array(), b.as_array()) else {
+                return false;
+            };
+            let found = |x: &Value| r.iter().any(|y| compare(x, CmpOp::Eq, y));
+            match op {
+                CmpOp::SubsetOf => l.iter().all(found),
+                CmpOp::AnyOf => l.iter().any(found),
+                _ => !l.iter().any(found),
+            }
+        }
+        CmpOp::Size => {
+            let size = match a {
+                Value::Array(l) => l.len(),
+                Value::String(s) => s.chars().count(),
+                _ => return false,
+            };
+            b.as_f64() == Some(size as f64)
+        }
+        CmpOp::Empty => {
+            let empty = match a {
+                Value::Array(l) => l.is_empty(),
+                Value::String(s) => s.is_empty(),
+                _ => return false,
+            };
+            b.as_bool() == Some(empty)
+        }
     }
 }

@@ -334,10 +334,8 @@ impl Parser<'_> {
             (CmpOp::Lt, 1)
         } else if rest.starts_with(b">") {
             (CmpOp::Gt, 1)
-        } else if rest.starts_with(b"nin ") {
-            (CmpOp::Nin, 3)
-        } else if rest.starts_with(b"in ") {
-            (CmpOp::In, 2)
+        } else if let Some(found) = keyword_operator(rest) {
+            found
         } else {
             return Ok(Filter::Exists(l));
         };
@@ -433,4 +431,23 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// Jayway's word operators (`in`, `nin`, `subsetof`, `anyof`, `noneof`,
+/// `size`, `empty`), each ended by a blank or the operand's `[`, `'`, `@`
+/// or `$`; with its length.
+fn keyword_operator(rest: &[u8]) -> Option<(CmpOp, usize)> {
+    const WORDS: [(&[u8], CmpOp); 7] = [
+        (b"nin", CmpOp::Nin),
+        (b"in", CmpOp::In),
+        (b"subsetof", CmpOp::SubsetOf),
+        (b"anyof", CmpOp::AnyOf),
+        (b"noneof", CmpOp::NoneOf),
+        (b"size", CmpOp::Size),
+        (b"empty", CmpOp::Empty),
+    ];
+    WORDS.iter().find_map(|(word, op)| {
+        let after = rest.strip_prefix(*word)?.first()?;
+        (after.is_ascii_whitespace() || matches!(after, b'[' | b'\'' | b'"' | b'@' | b'$')).then_some((*op, word.len()))
+    })
 }

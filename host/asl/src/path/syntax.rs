@@ -90,6 +90,13 @@ pub(super) enum CmpOp {
     Match,
     In,
     Nin,
+    /// Jayway's `subsetof`, `anyof`, `noneof` (array against array),
+    /// `size` (of an array or a string) and `empty` (`true`/`false`).
+    SubsetOf,
+    AnyOf,
+    NoneOf,
+    Size,
+    Empty,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -195,3 +195,24 @@ fn a_name_list_entry_that_is_not_quoted_is_an_error() {
     }
     assert!(JsonPath::parse("$['a','é']").is_ok());
 }
+
+/// Jayway's word operators in filters, as its evaluators define them.
+#[test]
+fn jayway_word_operators() {
+    let v = json!({"books": [
+        {"t": "a", "tags": ["x", "y"], "n": "ab"},
+        {"t": "b", "tags": ["z"], "n": ""},
+        {"t": "c", "tags": [], "n": "abc"}]});
+    let t = |p: &str| ev(p, &v);
+    assert_eq!(t("$.books[?(@.tags subsetof ['x', 'y', 'w'])].t"), Some(json!(["a", "c"])));
+    assert_eq!(t("$.books[?(@.tags anyof ['y', 'z'])].t"), Some(json!(["a", "b"])));
+    assert_eq!(t("$.books[?(@.tags noneof ['y'])].t"), Some(json!(["b", "c"])));
+    assert_eq!(t("$.books[?(@.tags size 2)].t"), Some(json!(["a"])));
+    assert_eq!(t("$.books[?(@.n size 3)].t"), Some(json!(["c"])));
+    assert_eq!(t("$.books[?(@.tags empty true)].t"), Some(json!(["c"])));
+    assert_eq!(t("$.books[?(@.n empty false)].t"), Some(json!(["a", "c"])));
+    assert_eq!(t("$.books[?(@.t nin ['a'])].t"), Some(json!(["b", "c"])));
+    assert_eq!(t("$.books[?(@.t in['a'])].t"), Some(json!(["a"])));
+    // Not an array or a string: no match.
+    assert_eq!(t("$.books[?(@.t.x size 0)].t"), Some(json!([])));
+}
