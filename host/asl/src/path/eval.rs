@@ -31,8 +31,16 @@ pub(super) fn length(v: &Value) -> Option<Value> {
 /// A Jayway function applied to a node (or to the list an indefinite path
 /// selected): aggregations over the numbers of an array give a double, as
 /// Jayway's do, and nothing for an array without numbers.
-pub(super) fn apply(f: PathFn, v: &Value) -> Option<Value> {
+pub(super) fn apply(f: &PathFn, v: &Value, root: &Value) -> Option<Value> {
     match f {
+        PathFn::Concat(args) => Some(concat(v, args, root)),
+        PathFn::Append(args) => {
+            let mut v = v.clone();
+            if let Some(a) = v.as_array_mut() {
+                a.extend(args.iter().filter_map(|o| operand(o, root, root).map(|x| x.into_owned())));
+            }
+            Some(v)
+        }
         PathFn::Length => length(v),
         PathFn::Keys => Some(Value::Array(v.as_object()?.keys().map(|k| Value::String(k.clone())).collect())),
         PathFn::First => v.as_array()?.first().cloned(),
@@ -41,7 +49,25 @@ pub(super) fn apply(f: PathFn, v: &Value) -> Option<Value> {
     }
 }
 
-fn aggregate(f: PathFn, a: &[Value]) -> Option<Value> {
+/// Jayway's `concat`: the strings of an array (a node that is not an
+/// array adds nothing), then each argument as Java prints it.
+fn concat(v: &Value, args: &[Operand], root: &Value) -> Value {
+    let mut out = String::new();
+    if let Some(a) = v.as_array() {
+        a.iter().filter_map(Value::as_str).for_each(|s| out.push_str(s));
+    }
+    for arg in args {
+        match operand(arg, root, root).as_deref() {
+            Some(Value::String(s)) => out.push_str(s),
+            // Java's `toString` of a parsed literal or a selected node.
+            Some(Value::Null) | None => {}
+            Some(other) => out.push_str(&crate::catalogue::render::json(other)),
+        }
+    }
+    Value::String(out)
+}
+
+fn aggregate(f: &PathFn, a: &[Value]) -> Option<Value> {
     let nums: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
     if nums.is_empty() {
         return None;
@@ -187,7 +213,7 @@ fn operand<'a>(
                     match s {
                         Seg::Child(k) => c = c.as_object()?.get(k)?,
                         Seg::Index(i) => c = index(c.as_array()?, *i)?,
-                        Seg::Func(f) => return apply(*f, c).map(C::Owned),
+                        Seg::Func(f) => return apply(f, c, root).map(C::Owned),
                         _ => return None,
                     }
                 }

@@ -136,7 +136,7 @@ impl JsonPath {
                     Seg::Index(i) => cur = index(cur.as_array()?, *i)?,
                     Seg::Func(f) => {
                         let _ = i;
-                        return apply(*f, cur).map(Cow::Owned);
+                        return apply(f, cur, doc).map(Cow::Owned);
                     }
                     _ => unreachable_seg(),
                 }
@@ -148,7 +148,7 @@ impl JsonPath {
             let owned = Value::Array(out.into_iter().cloned().collect());
             // A function ends the path: it applies to the whole selection.
             if let Some(Seg::Func(f)) = self.segs.last() {
-                return apply(*f, &owned).map(Cow::Owned);
+                return apply(f, &owned, doc).map(Cow::Owned);
             }
             Some(Cow::Owned(owned))
         }
@@ -177,6 +177,10 @@ impl JsonPath {
         if !self.definite {
             return None;
         }
+        if matches!(self.segs.last(), Some(Seg::Func(_))) {
+            // A function's arguments may read the whole document.
+            return self.eval(doc).map(Cow::into_owned);
+        }
         let mut cur = doc;
         for seg in &self.segs {
             match seg {
@@ -190,7 +194,6 @@ impl JsonPath {
                     }
                     cur = &mut a[j as usize];
                 }
-                Seg::Func(f) => return apply(*f, cur),
                 _ => return None,
             }
         }

@@ -112,11 +112,7 @@ impl Parser<'_> {
                         let n = self.name(in_filter)?;
                         if self.peek() == Some(b'(') {
                             self.i += 1;
-                            self.ws();
-                            if !self.eat(b')') {
-                                return Err(self.err("functions take no arguments"));
-                            }
-                            let f = PathFn::named(&n).ok_or_else(|| self.err("unknown function"))?;
+                            let f = self.function(&n)?;
                             segs.push(Seg::Func(f));
                             if !in_filter && self.i != self.s.len() {
                                 return Err(self.err("function must be last"));
@@ -347,6 +343,30 @@ impl Parser<'_> {
             self.operand()?
         };
         Ok(Filter::Cmp(l, op, r))
+    }
+    /// A function's arguments after its `(`, through its `)`: none, or for
+    /// `concat` and `append` literals and paths separated by commas.
+    fn function(&mut self, name: &str) -> Result<PathFn, PathParseError> {
+        let mut args = Vec::new();
+        self.ws();
+        if !self.eat(b')') {
+            loop {
+                args.push(self.operand()?);
+                self.ws();
+                if self.eat(b')') {
+                    break;
+                }
+                if !self.eat(b',') {
+                    return Err(self.err("expected ',' or ')'"));
+                }
+            }
+        }
+        match name {
+            "concat" => Ok(PathFn::Concat(args)),
+            "append" => Ok(PathFn::Append(args)),
+            _ if !args.is_empty() => Err(self.err("functions take no arguments")),
+            _ => PathFn::named(name).ok_or_else(|| self.err("unknown function")),
+        }
     }
     fn regex(&mut self) -> Result<Operand, PathParseError> {
         if !self.eat(b'/') {

@@ -16,9 +16,12 @@ pub(super) enum Seg {
     Func(PathFn),
 }
 
-/// Jayway's functions that take no argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Jayway's functions: those that take no argument, and `concat(…)` and
+/// `append(…)` with their arguments (literals or paths).
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum PathFn {
+    Concat(Vec<Operand>),
+    Append(Vec<Operand>),
     Length,
     Min,
     Max,
@@ -47,9 +50,11 @@ impl PathFn {
         })
     }
 
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         use PathFn::*;
         match self {
+            Concat(_) => "concat",
+            Append(_) => "append",
             Length => "length",
             Min => "min",
             Max => "max",

@@ -216,3 +216,20 @@ fn jayway_word_operators() {
     // Not an array or a string: no match.
     assert_eq!(t("$.books[?(@.t.x size 0)].t"), Some(json!([])));
 }
+
+/// Jayway's `concat(…)` and `append(…)`: arguments are literals or paths
+/// (read from the document's root).
+#[test]
+fn jayway_functions_with_arguments() {
+    let v = json!({"names": ["a", "b", 1], "n": "x", "k": 7, "arr": [1]});
+    let t = |p: &str| ev(p, &v);
+    assert_eq!(t("$.names.concat('-', \"z\")"), Some(json!("ab-z")));
+    assert_eq!(t("$.names.concat($.n, $.k, 1.5, true)"), Some(json!("abx71.5true")));
+    // A node that is not an array adds nothing (Jayway's Concatenate).
+    assert_eq!(t("$.n.concat('!')"), Some(json!("!")));
+    assert_eq!(t("$.arr.append(2, 'c', $.k)"), Some(json!([1, 2, "c", 7])));
+    assert_eq!(t("$.n.append(2)"), Some(json!("x")));
+    assert_eq!(t("$.names[*].concat()"), Some(json!("ab")));
+    assert!(JsonPath::parse("$.a.length(1)").is_err());
+    assert!(JsonPath::parse("$.a.concat(1").is_err());
+}
