@@ -15,6 +15,7 @@ use stepbox_toolchain::{BuildCache, BuildError, BuildRequest, Language, Runtime,
 mod environment;
 mod examples;
 mod lambda;
+mod warm;
 
 pub(super) fn kept(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)

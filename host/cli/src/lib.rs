@@ -10,6 +10,7 @@ mod run;
 mod serve;
 mod testing;
 mod toolchain;
+mod warm;
 mod util;
 mod validate;
 
