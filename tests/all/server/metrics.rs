@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::FunctionCode;
-use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, StateMachineType};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use stepbox_server::tenants::{TenantSet, TenantsConfig};
@@ -207,6 +207,18 @@ pub(super) async fn until_closed(
     }
 }
 
+/// Waits until execution `arn` has entered its Wait state.
+async fn entered_wait(sfn: &aws_sdk_sfn::Client, arn: &str) {
+    for _ in 0..500 {
+        let history = sfn.get_execution_history().execution_arn(arn).send().await.unwrap();
+        if history.events().iter().any(|e| *e.r#type() == HistoryEventType::WaitStateEntered) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{arn} never entered its Wait");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_and_count_each_tenants_activity() {
     let server = start(Some(&with_acme_quotas("open_executions = 2")), true).await;
@@ -260,7 +272,10 @@ async fn metrics_parse_and_count_each_tenants_activity() {
     let wait = r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}"#;
     let w = sfn.create_state_machine().name("waits").definition(wait).role_arn(ROLE).send().await.unwrap();
     for name in ["one", "two"] {
-        sfn.start_execution().state_machine_arn(w.state_machine_arn()).name(name).send().await.unwrap();
+        let waiting = sfn.start_execution().state_machine_arn(w.state_machine_arn()).name(name).send().await.unwrap();
+        // Its Wait's transition is counted once it has entered the state
+        // (StartExecution answers before that).
+        entered_wait(&sfn, waiting.execution_arn()).await;
     }
     let refused = sfn.start_execution().state_machine_arn(w.state_machine_arn()).name("three").send().await;
     assert!(refused.is_err(), "past open_executions");
