@@ -38,4 +38,18 @@ pub trait Objects: Send + Sync {
     fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, ObjectFailure>;
     /// Writes an object (the bucket must exist).
     fn put(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<(), ObjectFailure>;
+    /// Writes an object that `body` writes out a piece at a time; answers
+    /// its size. A store that can should not hold it whole (a map run's
+    /// result files); by default it is gathered and [`put`](Self::put).
+    fn put_streamed(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<u64, ObjectFailure> {
+        let mut bytes = Vec::new();
+        body(&mut bytes).map_err(|e| ObjectFailure::new("InternalError", e.to_string()))?;
+        self.put(bucket, key, &bytes)?;
+        Ok(bytes.len() as u64)
+    }
 }

@@ -120,6 +120,51 @@ impl stepbox_engine::Objects for Buckets {
         }
         std::fs::write(&path, bytes).map_err(io)
     }
+
+    /// Written through a buffer into a file beside the key's, renamed to it
+    /// once whole: a reader never sees half an object.
+    fn put_streamed(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<u64, ObjectFailure> {
+        let path = self.path(bucket, key).map_err(failure)?;
+        if !self.root.join(bucket).is_dir() {
+            return Err(failure(ObjectError::NoSuchBucket));
+        }
+        let io = |e: std::io::Error| failure(ObjectError::Io(e.to_string()));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let partial = path.with_file_name(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("object")));
+        let mut out = Counted { inner: std::io::BufWriter::with_capacity(256 << 10, std::fs::File::create(&partial).map_err(io)?), bytes: 0 };
+        let written = body(&mut out).and_then(|()| std::io::Write::flush(&mut out));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&partial);
+            return Err(io(e));
+        }
+        drop(out.inner);
+        std::fs::rename(&partial, &path).map_err(io)?;
+        Ok(out.bytes)
+    }
+}
+
+/// A writer that counts what goes through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn failure(e: ObjectError) -> ObjectFailure {

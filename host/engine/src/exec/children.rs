@@ -7,7 +7,7 @@ use super::failure::Failure;
 use super::running::Exec;
 use super::fanout::{FanResults, Span};
 use super::parts::{self, PartLog};
-use crate::durable::Part;
+use super::values::Values;
 use crate::clock::Clock;
 use crate::execution::ExecutionStatus;
 use crate::map_runs::{Continues, MAX_CHILDREN_AT_ONCE, child_name, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
@@ -21,8 +21,14 @@ use stepbox_asl::MapSpec;
 pub(super) struct ChildFan {
     pub(super) run: Arc<dyn MapRun>,
     pub(super) clock: Arc<dyn Clock>,
-    /// The children to run, with their indexes.
-    pub(super) queue: Mutex<std::vec::IntoIter<(usize, MapChild)>>,
+    /// The indexes of the children to run.
+    queue: Mutex<std::vec::IntoIter<usize>>,
+    /// Every child's input, by index, as text: a child's own is parsed when
+    /// it starts (the result files read them too).
+    inputs: Arc<Values>,
+    run_arn: String,
+    /// The inputs are ItemBatcher batches.
+    batched: bool,
     pub(super) total: usize,
     /// Where finished children are recorded (EXPRESS children of a durable
     /// top-level Map: nothing else keeps their outcome across a restart).
@@ -30,19 +36,15 @@ pub(super) struct ChildFan {
     /// Runners at once when MaxConcurrency is 0.
     pub(super) default_bound: usize,
     failed: AtomicUsize,
+    /// What the children came to, each recorded as it ends (a run's
+    /// results are held once, not also by the runners until the last ends).
+    out: Mutex<FanResults>,
     /// The failures exceed what the run tolerates.
     stop: AtomicBool,
     /// Every child is taken.
     drained: AtomicBool,
     /// Wakes the runners waiting for their turn when either turns true.
     stopped: tokio::sync::Notify,
-}
-
-/// One finished child.
-struct Done {
-    index: usize,
-    result: Result<Value, Failure>,
-    span: Span,
 }
 
 /// Children running at once under `limits`.
@@ -83,25 +85,21 @@ fn result_of(o: ChildOutcome) -> Result<Value, Failure> {
 }
 
 impl ChildFan {
-    /// `children` of `total`, the others having finished before a restart
-    /// (`failed` of them failed).
-    pub(super) fn new(
-        run: Arc<dyn MapRun>,
-        clock: Arc<dyn Clock>,
-        children: Vec<(usize, MapChild)>,
-        total: usize,
-        default_bound: usize,
-        parts: Option<PartLog>,
-        failed: usize,
-    ) -> Self {
+    /// The children of `to_run`, the others having finished before a
+    /// restart (in `out`).
+    fn new(run: Arc<dyn MapRun>, clock: Arc<dyn Clock>, to_run: Vec<usize>, set: ChildSet, default_bound: usize, parts: Option<PartLog>, out: FanResults) -> Self {
         ChildFan {
             run,
             clock,
-            total,
-            queue: Mutex::new(children.into_iter()),
+            total: set.inputs.len(),
+            queue: Mutex::new(to_run.into_iter()),
+            inputs: set.inputs,
+            run_arn: set.run_arn,
+            batched: set.batched,
             default_bound,
             parts,
-            failed: AtomicUsize::new(failed),
+            failed: AtomicUsize::new(out.failed),
+            out: Mutex::new(out),
             stop: AtomicBool::new(false),
             drained: AtomicBool::new(false),
             stopped: tokio::sync::Notify::new(),
@@ -109,7 +107,10 @@ impl ChildFan {
     }
 
     fn next_child(&self) -> Option<(usize, MapChild)> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).next()
+        let index = self.queue.lock().unwrap_or_else(|e| e.into_inner()).next()?;
+        let input = self.inputs.get(index).into_owned();
+        let items = if self.batched { batch_size(&input) } else { 1 };
+        Some((index, MapChild { name: child_name(&self.run_arn, index), input, items }))
     }
 
     /// Waits until runner `k` may take a child; `false` once the run stops
@@ -139,9 +140,8 @@ impl ChildFan {
         self.stopped.notify_waiters();
     }
 
-    async fn runner(self: Arc<Self>, k: usize) -> Vec<Done> {
+    async fn runner(self: Arc<Self>, k: usize) {
         let mut limits = self.run.limits();
-        let mut done = Vec::new();
         while self.admitted(k, &mut limits).await {
             let Some((index, child)) = self.next_child() else {
                 self.halt(&self.drained);
@@ -159,18 +159,16 @@ impl ChildFan {
                     self.halt(&self.stop);
                 }
             }
-            done.push(Done { index, result, span });
+            self.out.lock().unwrap_or_else(|e| e.into_inner()).take(index, (result, span));
         }
-        done
     }
 
     /// Runs the children until all have ended or the failures exceed what
     /// the run tolerates (the running ones are then aborted).
-    /// `out` holds the children that finished before a restart.
-    pub(super) async fn run(self, mut out: FanResults) -> FanResults {
+    async fn run(self) -> FanResults {
         let n = self.total;
-        if exceeds(&self.run.limits().borrow(), out.failed, n) {
-            return out;
+        if exceeds(&self.run.limits().borrow(), self.failed.load(Ordering::Acquire), n) {
+            return self.out.into_inner().unwrap_or_else(|e| e.into_inner());
         }
         let this = Arc::new(self);
         let mut set = tokio::task::JoinSet::new();
@@ -178,19 +176,16 @@ impl ChildFan {
             set.spawn(this.clone().runner(k));
         }
         while let Some(j) = set.join_next().await {
-            let done = match j {
-                Ok(x) => x,
+            match j {
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => continue,
-            };
-            for d in done {
-                out.take(d.index, (d.result, d.span));
+                _ => {}
             }
             if this.stop.load(Ordering::Acquire) {
                 set.abort_all();
             }
         }
-        out
+        let mut out = this.out.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *out, FanResults::empty())
     }
 }
 
@@ -219,11 +214,26 @@ impl Drop for RunGuard {
     }
 }
 
-/// What a map run's children came to, their names, and the run (to end).
+/// What a map run's children came to, and the run (to end).
 pub(super) struct Children {
     pub(super) fan: FanResults,
-    pub(super) names: Vec<String>,
     pub(super) guard: RunGuard,
+}
+
+/// The children of a map run: their inputs and how they are named.
+struct ChildSet {
+    inputs: Arc<Values>,
+    run_arn: String,
+    batched: bool,
+}
+
+/// The items child `i` takes: its batch's size, else 1.
+fn items_of(inputs: &Values, i: usize, batched: bool) -> usize {
+    if batched { batch_size(&inputs.get(i)) } else { 1 }
+}
+
+fn batch_size(batch: &Value) -> usize {
+    batch.get("Items").and_then(Value::as_array).map_or(0, Vec::len)
 }
 
 /// What a map run's attempt starts from: its ARN, limits, whether it
@@ -234,7 +244,7 @@ pub(super) struct RunAttempt<'a> {
     pub(super) continues: Continues,
     pub(super) base_prev: u64,
     /// By index: the child's outcome recorded before a restart.
-    pub(super) done: Vec<Option<Part>>,
+    pub(super) done: parts::Finished,
     /// Where EXPRESS children's outcomes are recorded (a durable top-level Map).
     pub(super) parts: Option<PartLog>,
 }
@@ -248,25 +258,18 @@ fn recorded_status(r: &Result<Value, Failure>) -> ExecutionStatus {
     }
 }
 
-/// Starts the map run `run_arn` on `runs` and runs its children to their end.
+/// Starts the map run `run_arn` on `runs` and runs its children (one per
+/// input, named by [`child_name`]) to their end.
 pub(super) async fn run_children(
     ex: &Arc<Exec>,
     spec: &MapSpec,
     runs: &Arc<dyn MapRuns>,
-    inputs: Vec<Value>,
+    inputs: Arc<Values>,
     at: RunAttempt<'_>,
 ) -> Children {
     let (run_arn, limits, continues) = (at.run_arn, at.limits, at.continues);
     let batched = spec.item_batcher.is_some();
-    let names: Vec<String> = (0..inputs.len()).map(|i| child_name(run_arn, i)).collect();
-    let children: Vec<MapChild> = inputs
-        .into_iter()
-        .zip(&names)
-        .map(|(input, name)| {
-            let items = if batched { input.get("Items").and_then(Value::as_array).map_or(0, Vec::len) } else { 1 };
-            MapChild { name: name.clone(), input, items }
-        })
-        .collect();
+    let n = inputs.len();
     let start = MapRunStart {
         map_run_arn: run_arn.to_string(),
         execution_arn: ex.arn.clone(),
@@ -275,30 +278,30 @@ pub(super) async fn run_children(
         processor: spec.processor.clone(),
         processor_definition: spec.processor_definition.clone().unwrap_or_else(|| Arc::from("{}")),
         limits,
-        executions: children.len(),
-        items: children.iter().map(|c| c.items).sum(),
+        executions: n,
+        items: (0..n).map(|i| items_of(&inputs, i, batched)).sum(),
         continues,
         writes_results: spec.result_writer.as_ref().is_some_and(|w| w.get("Resource").is_some()),
         start_date: ex.clock.now(),
     };
     let run = runs.begin(start);
     let guard = RunGuard::new(run.clone());
-    let n = children.len();
-    let mut out = FanResults { results: vec![Value::Null; n], runs: vec![None; n], failed: 0, first_failure: None, last_prev: at.base_prev };
+    let mut out = FanResults::new(n, true, at.base_prev);
     let mut to_run = Vec::with_capacity(n);
-    for ((i, child), part) in children.into_iter().enumerate().zip(at.done.into_iter().chain(std::iter::repeat(None))) {
-        match part {
+    let mut done = at.done;
+    for i in 0..n {
+        match done.remove(&i) {
             Some(p) => {
                 let (result, span) = parts::outcome(p);
-                run.finished_before(child.items, recorded_status(&result));
+                run.finished_before(items_of(&inputs, i, batched), recorded_status(&result));
                 out.take(i, (result, span));
             }
-            None => to_run.push((i, child)),
+            None => to_run.push(i),
         }
     }
-    let failed = out.failed;
-    let fan = ChildFan::new(run, ex.clock.clone(), to_run, n, ex.config.max_map_concurrency, at.parts, failed);
-    Children { fan: fan.run(out).await, names, guard }
+    let set = ChildSet { inputs, run_arn: run_arn.to_string(), batched };
+    let fan = ChildFan::new(run, ex.clock.clone(), to_run, set, ex.config.max_map_concurrency, at.parts, out);
+    Children { fan: fan.run().await, guard }
 }
 
 /// A map run's children's state machine: `arn:…:stateMachine:MACHINE/LABEL`

@@ -3,9 +3,9 @@
 use super::running::{Exec, Frame};
 use super::failure::Failure;
 use super::machine::run_machine;
-use super::parts::{self, PartLog};
+use super::parts::{self, Finished, PartLog};
+use super::values::Values;
 use super::variables::Variables;
-use crate::durable::Part;
 use crate::history::EventType;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ pub(super) struct Span {
 /// What a run's iterations came to.
 pub(super) struct FanResults {
     /// By index: the output, or the failure's `{"Error", "Cause"}`.
-    pub(super) results: Vec<Value>,
+    pub(super) results: Values,
     /// By index: whether it ran and succeeded (none: it never finished).
     pub(super) runs: Vec<Option<(bool, Span)>>,
     pub(super) failed: usize,
@@ -111,18 +111,10 @@ impl MapFanOut {
 
     /// The iterations' results (at most `runners` at once), those of `done`
     /// (finished before a restart) as recorded.
-    pub(super) async fn run(self, runners: usize, n: usize, done: Vec<Option<Part>>) -> FanResults {
-        let mut out = FanResults {
-            results: vec![Value::Null; n],
-            runs: vec![None; n],
-            failed: 0,
-            first_failure: None,
-            last_prev: self.base_prev,
-        };
-        for (i, p) in done.into_iter().enumerate() {
-            if let Some(p) = p {
-                out.take(i, parts::outcome(p));
-            }
+    pub(super) async fn run(self, runners: usize, n: usize, done: Finished) -> FanResults {
+        let mut out = FanResults::new(n, false, self.base_prev);
+        for (i, p) in done {
+            out.take(i, parts::outcome(p));
         }
         if self.stop_on_failure && out.failed > 0 {
             return out;
@@ -153,14 +145,23 @@ impl MapFanOut {
 }
 
 impl FanResults {
+    /// `n` results yet to come (`compact`: kept as text).
+    pub(super) fn new(n: usize, compact: bool, last_prev: u64) -> Self {
+        FanResults { results: Values::nulls(n, compact), runs: vec![None; n], failed: 0, first_failure: None, last_prev }
+    }
+
+    pub(super) fn empty() -> Self {
+        FanResults::new(0, false, 0)
+    }
+
     /// Iteration `index` ended with `result`.
     pub(super) fn take(&mut self, index: usize, (result, span): (Result<Value, Failure>, Span)) {
         self.runs[index] = Some((result.is_ok(), span));
         match result {
-            Ok(v) => self.results[index] = v,
+            Ok(v) => self.results.set(index, v),
             Err(f) => {
                 self.failed += 1;
-                self.results[index] = f.as_output();
+                self.results.set(index, f.as_output());
                 self.first_failure.get_or_insert(f);
             }
         }

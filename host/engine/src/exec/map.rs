@@ -2,11 +2,11 @@
 //! limits (MaxConcurrency, tolerated failures) and its retries; the
 //! iterations themselves run in [`super::fanout`].
 
-use super::batch::batch_items;
 use super::children;
-use super::running::{Frame, NULL, ts};
+use super::running::Frame;
 use super::failure::Failure;
 use super::fanout::MapFanOut;
+use super::item_inputs::ItemInputs;
 use super::io::{finish_state, scope};
 use super::jsonata;
 use super::fan_progress::FanProgress;
@@ -14,11 +14,13 @@ use super::parts::{self, PartLog};
 use super::reader;
 use super::step::{StateResult, Step};
 use super::variables::Variables;
+use super::values::Values;
 use super::writer::{MapRun, Writer};
 use crate::history::EventType;
 use crate::map_runs::{Continues, MapRunLimits, MapRunStatus};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 use stepbox_asl::catalogue::{self, Bad, Facts, Field, check};
 use stepbox_asl::{MapMode, MapSpec, NumSpec, RuntimeError, errors, io, path::Cow as PathCow};
@@ -67,26 +69,30 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
             }
         }
         progress.save(service.then_some(run_arn.as_str()));
-        let read;
-        let items: &[Value] = match (&given, &spec.item_reader) {
-            (Some(items), _) => items,
+        // Each item becomes its input as it is read (a distributed Map's
+        // children keep theirs as text).
+        let mut inputs = ItemInputs::new(s, spec, &input, eff_value, vars, service);
+        match (&given, &spec.item_reader) {
+            (Some(items), _) => items.iter().try_for_each(|item| inputs.push(item.clone()))?,
             (None, Some(cfg)) => {
                 let sc = Scopes { input: &input, eff: eff_value, ctx, vars };
-                match reader::read_items(ex.services.objects.as_deref(), cfg, st.jsonata.is_some(), sc) {
-                    Ok(v) => {
-                        read = v;
-                        &read
-                    }
-                    Err(f) => {
-                        let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
-                        progress.back_off(d).await;
-                        continue;
-                    }
+                let mut own = None;
+                let read = reader::read_items(ex.services.objects.as_deref(), cfg, st.jsonata.is_some(), sc, &mut |item| {
+                    inputs.push(item).map_err(|f| own.insert(f).clone())
+                });
+                // An ItemSelector's failure is the state's, not the reader's.
+                if let Some(f) = own {
+                    return Err(f);
+                }
+                if let Err(f) = read {
+                    let d = failed_attempt(s, frame, distributed, f, &mut progress.counts)?;
+                    progress.back_off(d).await;
+                    continue;
                 }
             }
-            (None, None) => &[],
-        };
-        let inputs = item_inputs(s, spec, items, &input, eff_value, vars)?;
+            (None, None) => {}
+        }
+        let inputs = inputs.finish()?;
         let n = inputs.len();
         let writer = match &spec.result_writer {
             None => None,
@@ -99,8 +105,10 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 }
             },
         };
-        let kept: Vec<Value> = if writer.as_ref().is_some_and(Writer::needs_inputs) { inputs.clone() } else { Vec::new() };
-        let (mut fan, names, guard, limits) = match ex.services.map_runs.as_ref().filter(|_| distributed) {
+        let keeps_inputs = writer.as_ref().is_some_and(Writer::needs_inputs);
+        // What the result files read of the inputs (the children share it).
+        let kept: Arc<Values>;
+        let (mut fan, guard, limits) = match ex.services.map_runs.as_ref().filter(|_| distributed) {
             Some(runs) => {
                 let attempt = progress.attempt();
                 let express = spec.execution_type.as_deref() == Some("EXPRESS");
@@ -112,15 +120,19 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     done: resumed.take(attempt, n),
                     parts: PartLog::of(s, attempt).filter(|_| express),
                 };
+                let inputs = Arc::new(inputs);
+                kept = if keeps_inputs { inputs.clone() } else { Default::default() };
                 let c = children::run_children(ex, spec, runs, inputs, at).await;
                 let now = Limits::of_run(&c.guard.run.limits().borrow());
-                (c.fan, c.names, Some(c.guard), now)
+                (c.fan, Some(c.guard), now)
             }
             None => {
                 let attempt = progress.attempt();
                 let done = resumed.take(attempt, n);
+                let inputs = inputs.into_vec();
+                kept = Arc::new(if keeps_inputs { Values::Trees(inputs.clone()) } else { Values::default() });
                 let queue: Vec<(usize, Value)> =
-                    inputs.into_iter().enumerate().filter(|(i, _)| done[*i].is_none()).collect();
+                    inputs.into_iter().enumerate().filter(|(i, _)| !done.contains_key(i)).collect();
                 let runners = limits.runners.min(queue.len());
                 let fan = MapFanOut {
                     ex: ex.clone(),
@@ -134,7 +146,7 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                     parts: PartLog::of(s, attempt),
                 };
                 let fan = fan.run(runners, n, done).await;
-                (fan, (0..n).map(|_| stepbox_asl::uuid_v4()).collect(), None, limits)
+                (fan, None, limits)
             }
         };
         frame.prev = fan.last_prev.max(frame.prev);
@@ -146,13 +158,12 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
         match limits.exceeded(fan.failed, n, fan.first_failure.take()) {
             None => {
                 let results = match &writer {
-                    None => Ok(Value::Array(fan.results)),
+                    None => Ok(Value::Array(fan.results.into_vec())),
                     Some(w) => {
                         let run = MapRun {
                             arn: &run_arn,
                             child_sm_arn: children::child_state_machine_arn(&run_arn),
                             inputs: &kept,
-                            names,
                         };
                         w.finish(ex.services.objects.as_deref(), &run, fan)
                     }
@@ -249,51 +260,6 @@ fn map_items<'a>(s: &Step<'_>, spec: &MapSpec, sc: Scopes<'a>) -> Result<Cow<'a,
         PathCow::Owned(Value::Array(a)) => Ok(a.into()),
         other => Err(rt(check::not_an_array(other.as_value()))),
     }
-}
-
-/// Each iteration's input: its item through ItemSelector, grouped by ItemBatcher.
-fn item_inputs(
-    s: &Step<'_>,
-    spec: &MapSpec,
-    items: &[Value],
-    input: &Value,
-    eff: &Value,
-    vars: &Map<String, Value>,
-) -> Result<Vec<Value>, Failure> {
-    let (ex, st) = (s.ex, s.st);
-    let rt = |e| s.rt(e);
-    let mut inputs = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let jsonata_selector = st.jsonata.as_deref().and_then(|f| f.item_selector.as_ref());
-        let v = match &spec.item_selector {
-            _ if let Some(t) = jsonata_selector => {
-                let c = ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None);
-                t.evaluate(&jsonata::bindings(input, None, None, &c, vars)).map_err(rt)?
-            }
-            None => item.clone(),
-            Some(t) => {
-                let c = if t.uses_context() {
-                    ex.context(st, &ts(ex.clock.now()), 0, Some((i, item)), None)
-                } else {
-                    Value::Null
-                };
-                t.eval(&scope(eff, &c, vars)).map_err(rt)?
-            }
-        };
-        inputs.push(v);
-    }
-    if let Some(b) = &spec.item_batcher {
-        let c;
-        let bindings = match st.jsonata {
-            Some(_) => {
-                c = ex.context(st, &ts(ex.clock.now()), 0, None, None);
-                Some(jsonata::bindings(input, None, None, &c, vars))
-            }
-            None => None,
-        };
-        inputs = batch_items(b, inputs, eff, &NULL, vars, bindings.as_ref()).map_err(rt)?;
-    }
-    Ok(inputs)
 }
 
 /// A Map attempt's limits: how many iterations run at once and how many

@@ -12,7 +12,6 @@ use super::machine::run_machine;
 use super::parts::{self, PartLog};
 use super::step::{StateResult, Step};
 use super::variables::Variables;
-use crate::durable::Part;
 use crate::history::EventType;
 use serde_json::Value;
 use std::sync::Arc;
@@ -72,13 +71,13 @@ async fn run_branches(
     started: u64,
     frame: &mut Frame,
     vars: &Variables,
-    done: Vec<Option<Part>>,
+    mut done: parts::Finished,
     log: Option<PartLog>,
 ) -> Result<Vec<Value>, Failure> {
     let mut results: Vec<Option<Value>> = vec![None; branches.len()];
     let mut set = tokio::task::JoinSet::new();
-    for ((i, b), part) in branches.iter().enumerate().zip(done) {
-        if let Some(p) = part
+    for (i, b) in branches.iter().enumerate() {
+        if let Some(p) = done.remove(&i)
             && let (Ok(v), _) = parts::outcome(p)
         {
             results[i] = Some(v);

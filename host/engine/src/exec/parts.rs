@@ -42,23 +42,24 @@ impl PartLog {
 /// branches, for the first attempt run after the restart only.
 pub(super) struct Resumed(Vec<Part>);
 
+/// An attempt's parts a restart found finished, by index (as many as were
+/// recorded: a map run of a million children that had not started costs
+/// nothing here).
+pub(super) type Finished = std::collections::BTreeMap<usize, Part>;
+
 impl Resumed {
     pub(super) fn new(s: &Step<'_>) -> Self {
         Resumed(s.entry.parts.clone())
     }
 
-    /// The parts of `attempt`, by index (`n` of them at most); none after
-    /// the first call.
-    pub(super) fn take(&mut self, attempt: u32, n: usize) -> Vec<Option<Part>> {
-        let mut done = vec![None; n];
-        for p in std::mem::take(&mut self.0) {
-            if p.attempt == attempt
-                && let Some(slot) = done.get_mut(p.index as usize)
-            {
-                *slot = Some(p);
-            }
-        }
-        done
+    /// The parts of `attempt`, by index (those below `n`); none after the
+    /// first call.
+    pub(super) fn take(&mut self, attempt: u32, n: usize) -> Finished {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .filter(|p| p.attempt == attempt && (p.index as usize) < n)
+            .map(|p| (p.index as usize, p))
+            .collect()
     }
 }
 

@@ -8,10 +8,13 @@
 
 use super::failure::Failure;
 use super::fanout::FanResults;
+use super::values::Values;
 use super::map::Scopes;
 use super::running::ts;
 use crate::objects::Objects;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::io::Write;
 use stepbox_asl::errors;
 
 fn failed(cause: String) -> Failure {
@@ -68,18 +71,19 @@ impl Writer {
     /// The Map's result: the map run's ARN and the manifest's place when
     /// written to a bucket, else the children's results reshaped.
     pub(super) fn finish(&self, objects: Option<&dyn Objects>, run: &MapRun<'_>, fan: FanResults) -> Result<Value, Failure> {
-        let entries = self.entries(run, fan);
         let Some((bucket, prefix)) = &self.target else {
-            return Ok(Value::Array(entries.into_iter().map(|(_, e)| e).collect()));
+            let mut out = Vec::with_capacity(fan.results.len());
+            self.each_entry(run, &fan, None, &mut |e| {
+                out.push(e.into_owned());
+                Ok(())
+            })
+            .map_err(|e| failed(e.to_string()))?;
+            return Ok(Value::Array(out));
         };
         let Some(objects) = objects else {
             return Err(failed("No buckets to write results to: start stepbox with --buckets DIR".into()));
         };
-        let put = |key: &str, body: &[u8]| {
-            objects
-                .put(bucket, key, body)
-                .map_err(|e| failed(format!("{} (Service: S3, Error Code: {})", e.message, e.code)))
-        };
+        let s3 = |e: crate::objects::ObjectFailure| failed(format!("{} (Service: S3, Error Code: {})", e.message, e.code));
         let run_id = run.arn.rsplit(':').next().unwrap_or_default();
         let dir = match prefix.as_str() {
             "" => run_id.to_string(),
@@ -87,44 +91,103 @@ impl Writer {
             p => format!("{p}/{run_id}"),
         };
         let mut files = Map::new();
-        for status in ["FAILED", "PENDING", "SUCCEEDED"] {
-            let these: Vec<&Value> = entries.iter().filter(|(s, _)| *s == status).map(|(_, e)| e).collect();
+        for status in [Status::Failed, Status::Pending, Status::Succeeded] {
             let mut listed = Vec::new();
-            if !these.is_empty() {
-                let (key, body) = if self.jsonl {
-                    (format!("{dir}/{status}_0.jsonl"), these.iter().map(|e| format!("{e}\n")).collect::<String>())
-                } else {
-                    (format!("{dir}/{status}_0.json"), Value::Array(these.into_iter().cloned().collect()).to_string())
-                };
-                put(&key, body.as_bytes())?;
-                listed.push(json!({"Key": key, "Size": body.len()}));
+            if fan.runs.iter().any(|r| Status::of(r) == status) {
+                let ext = if self.jsonl { "jsonl" } else { "json" };
+                let key = format!("{dir}/{}_0.{ext}", status.name());
+                // Each entry is built and written on its own: a run's
+                // results are never held whole as entries or as text.
+                let size = objects.put_streamed(bucket, &key, &mut |w| self.write_file(run, &fan, status, w)).map_err(s3)?;
+                listed.push(json!({"Key": key, "Size": size}));
             }
-            files.insert(status.into(), Value::Array(listed));
+            files.insert(status.name().into(), Value::Array(listed));
         }
         let manifest = json!({"DestinationBucket": bucket, "MapRunArn": run.arn, "ResultFiles": files});
         let key = format!("{dir}/manifest.json");
         let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        put(&key, &body)?;
+        objects.put(bucket, &key, &body).map_err(s3)?;
         Ok(json!({"MapRunArn": run.arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}))
     }
 
-    /// Each child's entry with its status, in item order.
-    fn entries(&self, run: &MapRun<'_>, fan: FanResults) -> Vec<(&'static str, Value)> {
-        let mut out = Vec::with_capacity(fan.results.len());
-        for (i, (result, ran)) in fan.results.into_iter().zip(fan.runs).enumerate() {
-            let input = run.inputs.get(i).unwrap_or(&Value::Null);
+    /// The file of the children with `status`: a JSON array, or JSON lines.
+    fn write_file(&self, run: &MapRun<'_>, fan: &FanResults, status: Status, w: &mut dyn Write) -> std::io::Result<()> {
+        let mut first = true;
+        if !self.jsonl {
+            w.write_all(b"[")?;
+        }
+        self.each_entry(run, fan, Some(status), &mut |e| {
+            if !self.jsonl && !first {
+                w.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *w, e.as_ref())?;
+            if self.jsonl {
+                w.write_all(b"\n")?;
+            }
+            Ok(())
+        })?;
+        if !self.jsonl {
+            w.write_all(b"]")?;
+        }
+        Ok(())
+    }
+
+    /// Each child's entry (those with `only`'s status, else all), in item order.
+    fn each_entry(
+        &self,
+        run: &MapRun<'_>,
+        fan: &FanResults,
+        only: Option<Status>,
+        f: &mut dyn FnMut(Cow<'_, Value>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        for (i, ran) in fan.runs.iter().enumerate() {
+            if only.is_some_and(|s| s != Status::of(ran)) {
+                continue;
+            }
+            let input = run.inputs.get(i);
+            let result = fan.results.get(i);
             match ran {
-                None => out.push(("PENDING", json!({"Input": input.to_string(), "InputDetails": {"Included": true}, "Status": "PENDING"}))),
-                Some((true, span)) => match (self.transformation, result) {
-                    (Transformation::Compact, v) => out.push(("SUCCEEDED", v)),
-                    (Transformation::Flatten, Value::Array(a)) => out.extend(a.into_iter().map(|v| ("SUCCEEDED", v))),
-                    (Transformation::Flatten, v) => out.push(("SUCCEEDED", v)),
-                    (Transformation::None, v) => out.push(("SUCCEEDED", run.entry(i, input, span, Ok(v)))),
+                None => f(Cow::Owned(json!({"Input": input.to_string(), "InputDetails": {"Included": true}, "Status": "PENDING"})))?,
+                Some((true, span)) => match (self.transformation, &*result) {
+                    (Transformation::Flatten, Value::Array(a)) => {
+                        for v in a {
+                            f(Cow::Borrowed(v))?;
+                        }
+                    }
+                    (Transformation::Compact | Transformation::Flatten, v) => f(Cow::Borrowed(v))?,
+                    (Transformation::None, v) => f(Cow::Owned(run.entry(i, &input, *span, Ok(v))))?,
                 },
-                Some((false, span)) => out.push(("FAILED", run.entry(i, input, span, Err(result)))),
+                Some((false, span)) => f(Cow::Owned(run.entry(i, &input, *span, Err(&result))))?,
             }
         }
-        out
+        Ok(())
+    }
+}
+
+/// A child's status in the result files.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Status {
+    Failed,
+    Pending,
+    Succeeded,
+}
+
+impl Status {
+    fn of(ran: &Option<(bool, super::fanout::Span)>) -> Status {
+        match ran {
+            None => Status::Pending,
+            Some((true, _)) => Status::Succeeded,
+            Some((false, _)) => Status::Failed,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Status::Failed => "FAILED",
+            Status::Pending => "PENDING",
+            Status::Succeeded => "SUCCEEDED",
+        }
     }
 }
 
@@ -134,16 +197,14 @@ pub(super) struct MapRun<'a> {
     /// The children's state machine: `…:stateMachine:NAME/LABEL`.
     pub(super) child_sm_arn: String,
     /// The children's inputs, by index (empty when not kept).
-    pub(super) inputs: &'a [Value],
-    /// The children's names, by index.
-    pub(super) names: Vec<String>,
+    pub(super) inputs: &'a Values,
 }
 
 impl MapRun<'_> {
     /// A child's full entry (Transformation NONE): its execution's
     /// description, with its output or its failure.
-    fn entry(&self, i: usize, input: &Value, span: super::fanout::Span, outcome: Result<Value, Value>) -> Value {
-        let name = self.names.get(i).cloned().unwrap_or_default();
+    fn entry(&self, i: usize, input: &Value, span: super::fanout::Span, outcome: Result<&Value, &Value>) -> Value {
+        let name = crate::map_runs::child_name(self.arn, i);
         let exec_arn = format!("{}:{name}", self.child_sm_arn.replacen(":stateMachine:", ":execution:", 1));
         let mut e = Map::new();
         e.insert("ExecutionArn".into(), json!(exec_arn));

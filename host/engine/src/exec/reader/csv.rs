@@ -9,7 +9,7 @@ use std::io::BufRead;
 
 /// The items of a CSV object per ReaderConfig (`CSVHeaderLocation`,
 /// `CSVHeaders`, `CSVDelimiter`).
-pub(super) fn items(object: Box<dyn BufRead + Send>, rc: &Map<String, Value>, max: usize) -> Result<Vec<Value>, Failure> {
+pub(super) fn items(object: Box<dyn BufRead + Send>, rc: &Map<String, Value>, max: usize, out: super::Emit<'_>) -> Result<(), Failure> {
     let delimiter = match rc.get("CSVDelimiter").and_then(Value::as_str).unwrap_or("COMMA") {
         "COMMA" => b',',
         "PIPE" => b'|',
@@ -31,16 +31,17 @@ pub(super) fn items(object: Box<dyn BufRead + Send>, rc: &Map<String, Value>, ma
     if !headers.iter().all(|h| seen.insert(h)) {
         return Err(failed("CSV headers cannot contain duplicates."));
     }
-    let mut items = Vec::new();
-    while items.len() < max {
+    let mut items = 0;
+    while items < max {
         let Some(row) = records.next_record()? else { break };
         let mut item = Map::new();
         for (i, h) in headers.iter().enumerate() {
             item.insert(h.clone(), Value::String(row.get(i).cloned().unwrap_or_default()));
         }
-        items.push(Value::Object(item));
+        out(Value::Object(item))?;
+        items += 1;
     }
-    Ok(items)
+    Ok(())
 }
 
 /// CSV records of a stream.

@@ -1,7 +1,8 @@
 //! ItemReader: a Map's items read from a bucket object (`s3:getObject`:
 //! JSON, JSONL, CSV or an S3 Inventory MANIFEST) or listing
 //! (`s3:listObjectsV2`), through the engine's [`Objects`](crate::Objects).
-//! JSONL and CSV objects are read a line at a time, up to MaxItems.
+//! JSONL and CSV objects are read a line at a time, up to MaxItems, each
+//! item handed on as it is read.
 
 mod csv;
 mod formats;
@@ -23,14 +24,19 @@ pub(super) fn failed(cause: impl Into<String>) -> Failure {
     Failure::new(errors::ITEM_READER_FAILED, cause)
 }
 
-/// The items `cfg` (the state's `ItemReader`) reads, evaluated against the
-/// state's input (`jsonata`: the expressions of a JSONata state).
+/// Where the reader puts each item as it reads it.
+pub(super) type Emit<'a> = &'a mut dyn FnMut(Value) -> Result<(), Failure>;
+
+/// Reads the items `cfg` (the state's `ItemReader`) names, evaluated against
+/// the state's input (`jsonata`: the expressions of a JSONata state), into
+/// `out` one at a time.
 pub(super) fn read_items(
     objects: Option<&dyn Objects>,
     cfg: &Value,
     jsonata_state: bool,
     sc: Scopes<'_>,
-) -> Result<Vec<Value>, Failure> {
+    out: Emit<'_>,
+) -> Result<(), Failure> {
     let Some(objects) = objects else {
         return Err(failed("No buckets to read items from: start stepbox with --buckets DIR"));
     };
@@ -46,17 +52,17 @@ pub(super) fn read_items(
             let input_type = reader_config.get("InputType").and_then(Value::as_str).unwrap_or("JSON");
             let object = objects.open(&bucket, &key).map_err(s3_failure)?;
             match input_type {
-                "JSON" => formats::json(object, max),
-                "JSONL" => formats::jsonl(object, max),
-                "CSV" => csv::items(object, &reader_config, max),
-                "MANIFEST" => formats::manifest(objects, object, max),
+                "JSON" => formats::json(object, max, out),
+                "JSONL" => formats::jsonl(object, max, out),
+                "CSV" => csv::items(object, &reader_config, max, out),
+                "MANIFEST" => formats::manifest(objects, object, max, out),
                 other => Err(failed(format!("InputType '{other}' is not supported"))),
             }
         }
         "listObjectsV2" => {
             let prefix = text("Prefix").unwrap_or_default();
             let listed = objects.list(&bucket, &prefix).map_err(s3_failure)?;
-            Ok(listed.into_iter().take(max).map(formats::listed).collect())
+            listed.into_iter().take(max).try_for_each(|o| out(formats::listed(o)))
         }
         _ => Err(failed(format!("The ItemReader's resource '{resource}' is not supported"))),
     }
