@@ -8,7 +8,9 @@
 //! throughput on one and two threads (target ≥ 1.6×), with warm instances
 //! (the default) and without, each with the cores the process used meanwhile
 //! (CPU time over wall time: the warm-instance preparer runs beside the
-//! invoking threads), and the load average before and after.
+//! invoking threads) and the invocations per CPU-second (what two threads
+//! cost each, whatever share of the cores a loaded machine leaves them), and
+//! the load average before and after.
 //!
 //! Run: `cargo bench -p stepbox-sandbox --bench invoke`
 
@@ -162,9 +164,13 @@ fn throughput(label: &str, sandbox: &Sandbox, function: &Arc<stepbox_sandbox::Fu
     let (one, one_cores) = run_threads(1);
     let (two, two_cores) = run_threads(2);
     println!("echo throughput, {label}");
-    println!("  1 thread : {one:>10.0} invocations/s   {one_cores:.2} cores busy");
-    println!("  2 threads: {two:>10.0} invocations/s   {two_cores:.2} cores busy");
-    println!("  ratio 2/1: {:.2}×   (target ≥ 1.6×)", two / one);
+    println!("  1 thread : {one:>10.0} invocations/s   {one_cores:.2} cores busy   {:>8.0} per CPU-second", one / one_cores);
+    println!("  2 threads: {two:>10.0} invocations/s   {two_cores:.2} cores busy   {:>8.0} per CPU-second", two / two_cores);
+    println!(
+        "  ratio 2/1: {:.2}×   (target ≥ 1.6×); per CPU-second {:.2}× (1.00×: two threads cost no more each)",
+        two / one,
+        (two / two_cores) / (one / one_cores)
+    );
 }
 
 /// CPU time of this process so far (every thread's, user and system).
