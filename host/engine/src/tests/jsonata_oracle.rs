@@ -59,9 +59,9 @@ async fn infinities_and_nan_are_written_as_strings() {
     }
 }
 
-/// jsonata-core overflows on `$substring`'s huge arguments (a panic in
-/// debug builds): the state fails with AWS's internal-error sentence, or
-/// the release build's wrapped arithmetic answers; the execution ends.
+/// jsonata-core overflows on `$substring`'s huge arguments (a panic, its
+/// arithmetic being checked in every profile: Cargo.toml): the state fails
+/// with AWS's internal-error sentence; the execution ends.
 #[tokio::test]
 async fn a_panicking_evaluation_fails_the_state_not_the_process() {
     let o = output("$substring('hello', 1e21, 2)").await;
@@ -71,5 +71,16 @@ async fn a_panicking_evaluation_fails_the_state_not_the_process() {
             cause(&o),
             "The JSONata expression '$substring('hello', 1e21, 2)' specified for the field 'Output' threw an internal error during evaluation."
         );
+    }
+}
+
+/// A range whose size overflows jsonata-core's integers (wrapped, it was 0,
+/// and the range then counted through every 64-bit integer): the state
+/// fails; it neither hangs nor fills memory.
+#[tokio::test]
+async fn a_range_past_64_bit_integers_fails_the_state() {
+    for expr in ["$count([-1e300..1e300])", "$count([-1..9223372036854775807])", "1---1---11111111111111..11111111111111111111111111111111111111111111111111111---8----8----8"] {
+        let o = output(expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
     }
 }
