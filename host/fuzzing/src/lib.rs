@@ -2,7 +2,8 @@
 //! stepbox's parsers and evaluators of untrusted text (definitions, JSONPath,
 //! intrinsic functions, JSONata; with the `server` feature the SigV4
 //! Authorization header and query, function uploads, and whole requests
-//! through the request router). A panic is the finding. `fuzz/` runs them
+//! through the request router). A panic is the finding, except one raised
+//! in jsonata-core that stepbox catches ([`install_panic_hook`]). `fuzz/` runs them
 //! under libFuzzer on nightly (`scripts/fuzz.sh`); the inputs it found, kept
 //! in `regressions/TARGET/`, and the seeds in `seeds/TARGET/` run here on
 //! stable as tests.
@@ -34,8 +35,30 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("router", router),
 ];
 
+/// libFuzzer's panic hook aborts at every panic, caught or not. jsonata-core
+/// panics on a few extreme arguments (integer overflows: `$substring('a',
+/// 1e21)`, `[-1e300..1e300]`), which stepbox's evaluator catches and turns
+/// into the state's failure (AWS's internal-error sentence): not a finding.
+/// This hook lets a panic raised in jsonata-core's source unwind (to that
+/// catch; when nothing catches it, out of the fuzz target, which aborts: a
+/// finding still) and hands every other panic to the hook it replaces
+/// (libFuzzer's, which aborts). Every target installs it first.
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.location().is_some_and(|l| l.file().contains("jsonata-core")) {
+                return;
+            }
+            previous(info);
+        }));
+    });
+}
+
 /// A state machine definition: parsed and validated.
 pub fn definition(data: &[u8]) {
+    install_panic_hook();
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = StateMachine::parse(text);
     }
@@ -44,6 +67,7 @@ pub fn definition(data: &[u8]) {
 /// `PATH\nDOCUMENT`: the path parsed (as a path and as a reference path)
 /// and evaluated on the document.
 pub fn jsonpath(data: &[u8]) {
+    install_panic_hook();
     let Some((source, doc)) = split(data) else { return };
     if let Ok(p) = JsonPath::parse(source) {
         let _ = p.eval(&doc);
@@ -57,6 +81,7 @@ pub fn jsonpath(data: &[u8]) {
 /// `CALL\nDOCUMENT`: an intrinsic function call parsed and evaluated with
 /// the document as input and context.
 pub fn intrinsic(data: &[u8]) {
+    install_panic_hook();
     let Some((source, doc)) = split(data) else { return };
     if let Ok(call) = Intrinsic::parse(source) {
         let _ = call.eval(&Scope::new(&doc, &doc));
@@ -68,6 +93,7 @@ pub fn intrinsic(data: &[u8]) {
 /// evaluator to jsonata-core's answer). Long texts are left out: they only
 /// make evaluation slow.
 pub fn jsonata(data: &[u8]) {
+    install_panic_hook();
     if data.len() > 512 {
         return;
     }

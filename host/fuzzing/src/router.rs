@@ -31,6 +31,7 @@ keys = [{ access_key_id = "AKIDADMIN001", secret_access_key = "admin-secret" }]
 /// answered in order by a new in-memory server (Wait states not waiting),
 /// from a loopback peer.
 pub fn router(data: &[u8]) {
+    crate::install_panic_hook();
     answers(data);
 }
 

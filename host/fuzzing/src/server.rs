@@ -10,6 +10,7 @@ use stepbox_server::tenants::sigv4::{RequestParts, claim};
 /// `QUERY\nHEADER: VALUE\n…\n\nBODY`: a request's claim read, its time
 /// checked and its signature verified against a fixed secret.
 pub fn authorization(data: &[u8]) {
+    crate::install_panic_hook();
     let text = String::from_utf8_lossy(data);
     let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -32,5 +33,6 @@ pub fn authorization(data: &[u8]) {
 /// CreateFunction's `Code.ZipFile`: the component taken out of it, within
 /// Lambda's bounds.
 pub fn upload(data: &[u8]) {
+    crate::install_panic_hook();
     let _ = stepbox_server::lambda::code::extract_wasm(data);
 }
