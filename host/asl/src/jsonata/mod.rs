@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator};
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::{Map, Value};
 
@@ -210,7 +210,8 @@ impl Expression {
                 context.bind(name.clone(), convert::to_jvalue(v));
             }
         }
-        let mut evaluator = Evaluator::with_context(context);
+        let options = EvaluatorOptions { timeout_ms: Some(EVALUATION_TIMEOUT_MS), ..EvaluatorOptions::default() };
+        let mut evaluator = Evaluator::with_options(context, options);
         functions::register(&mut evaluator, &self.variables);
         // jsonata-core panics on a few arguments (an integer overflow in
         // `$substring('a', 1e21)`): the state fails, not the process.
@@ -224,6 +225,14 @@ impl Expression {
 }
 
 const STATES_FIELDS: [&str; 4] = ["input", "result", "errorOutput", "context"];
+
+/// The longest one expression may evaluate, in milliseconds: JSONata loops
+/// through recursion, and a tail-recursive function that never returns
+/// (`($f := function($n){ $f($n + 1) }; $f(0))`) held the thread evaluating
+/// it (one of the server's workers) for good. Past it the state fails with
+/// jsonata-core's D1012 (`Evaluation timeout after 5000 milliseconds. Check
+/// for infinite loop`); AWS documents no limit of its own.
+pub const EVALUATION_TIMEOUT_MS: u64 = 5_000;
 
 /// `$states` with the fields `reads` asks for, each converted at most once
 /// per [`Bindings`].

@@ -84,3 +84,20 @@ async fn a_range_past_64_bit_integers_fails_the_state() {
         assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
     }
 }
+
+/// A tail-recursive function that never returns: the evaluation stops at
+/// the time limit and the state fails (it held the worker for good). Run on
+/// a thread of its own, so a hang fails the test instead of holding it.
+#[test]
+fn an_endless_expression_fails_at_the_time_limit() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = std::time::Instant::now();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let _ = tx.send(rt.block_on(output("($f := function($n){ $f($n + 1) }; $f(0))")));
+    });
+    let o = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the endless expression was still evaluating after 120 s");
+    assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert!(cause(&o).contains("D1012"), "{}", cause(&o));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(stepbox_asl::jsonata::EVALUATION_TIMEOUT_MS));
+}
