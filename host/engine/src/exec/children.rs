@@ -14,6 +14,7 @@ use crate::map_runs::{Continues, MAX_CHILDREN_AT_ONCE, child_name, MapChild, Map
 use crate::services::ChildOutcome;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use stepbox_asl::MapSpec;
 
@@ -21,8 +22,8 @@ use stepbox_asl::MapSpec;
 pub(super) struct ChildFan {
     pub(super) run: Arc<dyn MapRun>,
     pub(super) clock: Arc<dyn Clock>,
-    /// The indexes of the children to run.
-    queue: Mutex<std::vec::IntoIter<usize>>,
+    /// The children to run, in index order.
+    queue: Mutex<ToRun>,
     /// Every child's input, by index, as text: a child's own is parsed when
     /// it starts (the result files read them too).
     inputs: Arc<Values>,
@@ -87,12 +88,12 @@ fn result_of(o: ChildOutcome) -> Result<Value, Failure> {
 impl ChildFan {
     /// The children of `to_run`, the others having finished before a
     /// restart (in `out`).
-    fn new(run: Arc<dyn MapRun>, clock: Arc<dyn Clock>, to_run: Vec<usize>, set: ChildSet, default_bound: usize, parts: Option<PartLog>, out: FanResults) -> Self {
+    fn new(run: Arc<dyn MapRun>, clock: Arc<dyn Clock>, to_run: ToRun, set: ChildSet, default_bound: usize, parts: Option<PartLog>, out: FanResults) -> Self {
         ChildFan {
             run,
             clock,
             total: set.inputs.len(),
-            queue: Mutex::new(to_run.into_iter()),
+            queue: Mutex::new(to_run),
             inputs: set.inputs,
             run_arn: set.run_arn,
             batched: set.batched,
@@ -220,6 +221,28 @@ pub(super) struct Children {
     pub(super) guard: RunGuard,
 }
 
+/// The indexes of a map run's children still to run: all from `next` on but
+/// those that finished before a restart (no list of a million indexes).
+struct ToRun {
+    next: usize,
+    total: usize,
+    finished: BTreeSet<usize>,
+}
+
+impl Iterator for ToRun {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        while self.next < self.total {
+            let i = self.next;
+            self.next += 1;
+            if !self.finished.contains(&i) {
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
 /// The children of a map run: their inputs and how they are named.
 struct ChildSet {
     inputs: Arc<Values>,
@@ -287,17 +310,12 @@ pub(super) async fn run_children(
     let run = runs.begin(start);
     let guard = RunGuard::new(run.clone());
     let mut out = FanResults::new(n, true, at.base_prev);
-    let mut to_run = Vec::with_capacity(n);
-    let mut done = at.done;
-    for i in 0..n {
-        match done.remove(&i) {
-            Some(p) => {
-                let (result, span) = parts::outcome(p);
-                run.finished_before(items_of(&inputs, i, batched), recorded_status(&result));
-                out.take(i, (result, span));
-            }
-            None => to_run.push(i),
-        }
+    let mut to_run = ToRun { next: 0, total: n, finished: BTreeSet::new() };
+    for (i, p) in at.done {
+        let (result, span) = parts::outcome(p);
+        run.finished_before(items_of(&inputs, i, batched), recorded_status(&result));
+        out.take(i, (result, span));
+        to_run.finished.insert(i);
     }
     let set = ChildSet { inputs, run_arn: run_arn.to_string(), batched };
     let fan = ChildFan::new(run, ex.clock.clone(), to_run, set, ex.config.max_map_concurrency, at.parts, out);

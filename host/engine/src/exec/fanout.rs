@@ -49,12 +49,40 @@ pub(super) struct Span {
     pub(super) stop: DateTime<Utc>,
 }
 
+/// Whether an iteration ended and succeeded, and its start and stop to the
+/// millisecond (as the result files show them): 16 bytes, kept for each of
+/// a map run's up to millions of children.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Ran {
+    /// `i64::MIN`: it never finished.
+    start_ms: i64,
+    /// The stop's milliseconds times two, plus one when it succeeded.
+    stop_ok: i64,
+}
+
+impl Ran {
+    pub(super) const NEVER: Ran = Ran { start_ms: i64::MIN, stop_ok: 0 };
+
+    fn new(ok: bool, span: Span) -> Ran {
+        Ran { start_ms: span.start.timestamp_millis(), stop_ok: span.stop.timestamp_millis() * 2 + i64::from(ok) }
+    }
+
+    /// Whether it succeeded, and when it ran; none if it never finished.
+    pub(super) fn get(self) -> Option<(bool, Span)> {
+        if self.start_ms == i64::MIN {
+            return None;
+        }
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        Some((self.stop_ok & 1 == 1, Span { start: at(self.start_ms), stop: at(self.stop_ok >> 1) }))
+    }
+}
+
 /// What a run's iterations came to.
 pub(super) struct FanResults {
     /// By index: the output, or the failure's `{"Error", "Cause"}`.
     pub(super) results: Values,
-    /// By index: whether it ran and succeeded (none: it never finished).
-    pub(super) runs: Vec<Option<(bool, Span)>>,
+    /// By index: whether it ran and succeeded, and when.
+    pub(super) runs: Vec<Ran>,
     pub(super) failed: usize,
     pub(super) first_failure: Option<Failure>,
     pub(super) last_prev: u64,
@@ -147,7 +175,7 @@ impl MapFanOut {
 impl FanResults {
     /// `n` results yet to come (`compact`: kept as text).
     pub(super) fn new(n: usize, compact: bool, last_prev: u64) -> Self {
-        FanResults { results: Values::nulls(n, compact), runs: vec![None; n], failed: 0, first_failure: None, last_prev }
+        FanResults { results: Values::nulls(n, compact), runs: vec![Ran::NEVER; n], failed: 0, first_failure: None, last_prev }
     }
 
     pub(super) fn empty() -> Self {
@@ -156,7 +184,7 @@ impl FanResults {
 
     /// Iteration `index` ended with `result`.
     pub(super) fn take(&mut self, index: usize, (result, span): (Result<Value, Failure>, Span)) {
-        self.runs[index] = Some((result.is_ok(), span));
+        self.runs[index] = Ran::new(result.is_ok(), span);
         match result {
             Ok(v) => self.results.set(index, v),
             Err(f) => {
@@ -165,5 +193,25 @@ impl FanResults {
                 self.first_failure.get_or_insert(f);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ran_keeps_its_outcome_and_times_to_the_millisecond() {
+        let at = |ms: i64, ns: u32| DateTime::from_timestamp_millis(ms).unwrap() + chrono::Duration::nanoseconds(i64::from(ns));
+        assert_eq!(Ran::NEVER.get(), None);
+        for (start, stop) in [(1_765_000_000_123, 1_765_000_009_456), (-3, 5), (0, 0)] {
+            for ok in [true, false] {
+                let span = Span { start: at(start, 999_999), stop: at(stop, 1) };
+                let (kept_ok, kept) = Ran::new(ok, span).get().unwrap();
+                assert_eq!(kept_ok, ok);
+                assert_eq!((kept.start.timestamp_millis(), kept.stop.timestamp_millis()), (start, stop));
+            }
+        }
+        assert_eq!(std::mem::size_of::<Ran>(), 16);
     }
 }

@@ -93,7 +93,7 @@ impl Writer {
         let mut files = Map::new();
         for status in [Status::Failed, Status::Pending, Status::Succeeded] {
             let mut listed = Vec::new();
-            if fan.runs.iter().any(|r| Status::of(r) == status) {
+            if fan.runs.iter().any(|r| Status::of(&r.get()) == status) {
                 let ext = if self.jsonl { "jsonl" } else { "json" };
                 let key = format!("{dir}/{}_0.{ext}", status.name());
                 // Each entry is built and written on its own: a run's
@@ -142,6 +142,7 @@ impl Writer {
         f: &mut dyn FnMut(Cow<'_, Value>) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         for (i, ran) in fan.runs.iter().enumerate() {
+            let ran = &ran.get();
             if only.is_some_and(|s| s != Status::of(ran)) {
                 continue;
             }
