@@ -13,6 +13,13 @@ pub fn reword(message: &str, source: &str) -> String {
     let Some((code, text)) = split_code(message) else {
         return message.to_string();
     };
+    // AWS bounds evaluation with jsonata-java's Timebox, whose messages carry
+    // no code: its depth refusal is recorded from AWS ("Stack overflow error:
+    // Check for non-terminating recursive function. …", floci-io/floci
+    // issue 2737), and its time refusal is this one.
+    if code == "D1012" {
+        return "Expression evaluation timeout: Check for infinite loop".into();
+    }
     let js = match code {
         "T0410" | "T0412" => signature(code, text, source),
         "T2001" | "T2002" => Some(quote_operator(text)),

@@ -230,8 +230,8 @@ const STATES_FIELDS: [&str; 4] = ["input", "result", "errorOutput", "context"];
 /// through recursion, and a tail-recursive function that never returns
 /// (`($f := function($n){ $f($n + 1) }; $f(0))`) held the thread evaluating
 /// it (one of the server's workers) for good. Past it the state fails with
-/// jsonata-core's D1012 (`Evaluation timeout after 5000 milliseconds. Check
-/// for infinite loop`); AWS documents no limit of its own.
+/// jsonata-core's D1012, worded as AWS words its own time bound
+/// ([`messages::reword`]); AWS documents no limit of its own.
 pub const EVALUATION_TIMEOUT_MS: u64 = 5_000;
 
 /// `$states` with the fields `reads` asks for, each converted at most once
