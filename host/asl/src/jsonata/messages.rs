@@ -17,8 +17,11 @@ pub fn reword(message: &str, source: &str) -> String {
     // no code: its depth refusal is recorded from AWS ("Stack overflow error:
     // Check for non-terminating recursive function. …", floci-io/floci
     // issue 2737), and its time refusal is this one.
-    if code == "D1012" {
-        return "Expression evaluation timeout: Check for infinite loop".into();
+    match code {
+        "D1012" => return "Expression evaluation timeout: Check for infinite loop".into(),
+        // jsonata-core's sequence bound stands for AWS's memory bound.
+        "D2015" => return "Expression evaluation memory limit exceeded: Check for excessive memory usage".into(),
+        _ => {}
     }
     let js = match code {
         "T0410" | "T0412" => signature(code, text, source),

@@ -210,7 +210,11 @@ impl Expression {
                 context.bind(name.clone(), convert::to_jvalue(v));
             }
         }
-        let options = EvaluatorOptions { timeout_ms: Some(EVALUATION_TIMEOUT_MS), ..EvaluatorOptions::default() };
+        let options = EvaluatorOptions {
+            timeout_ms: Some(EVALUATION_TIMEOUT_MS),
+            max_sequence_length: Some(MAX_SEQUENCE_LENGTH),
+            ..EvaluatorOptions::default()
+        };
         let mut evaluator = Evaluator::with_options(context, options);
         functions::register(&mut evaluator, &self.variables);
         // jsonata-core panics on a few arguments (an integer overflow in
@@ -233,6 +237,14 @@ const STATES_FIELDS: [&str; 4] = ["input", "result", "errorOutput", "context"];
 /// jsonata-core's D1012, worded as AWS words its own time bound
 /// ([`messages::reword`]); AWS documents no limit of its own.
 pub const EVALUATION_TIMEOUT_MS: u64 = 5_000;
+
+/// The longest sequence an expression may build (a range, a map, a filter…):
+/// AWS bounds the memory an expression holds, and recorded its edge with
+/// numbers, `[1..873782] ~> $count()` answering and `[1..873783] ~>
+/// $count()` failing (floci-io/floci issue 2737). Past it the state fails
+/// with AWS's memory refusal ([`messages::reword`]). AWS refuses some
+/// shorter sequences of bigger values too; this bound does not.
+pub const MAX_SEQUENCE_LENGTH: usize = 873_782;
 
 /// `$states` with the fields `reads` asks for, each converted at most once
 /// per [`Bindings`].

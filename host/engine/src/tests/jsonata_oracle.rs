@@ -104,3 +104,19 @@ fn an_endless_expression_fails_at_the_time_limit() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(stepbox_asl::jsonata::EVALUATION_TIMEOUT_MS));
 }
+
+/// AWS's memory bound at its recorded edge (floci-io/floci issue 2737,
+/// TestState): 873,782 numbers answer, one more fails with its refusal.
+#[tokio::test]
+async fn a_sequence_past_aws_memory_bound_fails_the_state() {
+    let o = output("[1..873782] ~> $count()").await;
+    assert_eq!(o.output, Some(json!(873782)));
+    for expr in ["[1..873783] ~> $count()", "$sum([1..900000])"] {
+        let o = output(expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
+        assert_eq!(
+            cause(&o),
+            format!("The JSONata expression '{expr}' specified for the field 'Output' threw an error during evaluation: Expression evaluation memory limit exceeded: Check for excessive memory usage")
+        );
+    }
+}
