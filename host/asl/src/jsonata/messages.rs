@@ -42,6 +42,31 @@ pub fn reword(message: &str, source: &str) -> String {
             .and_then(|t| t.strip_suffix("' to number"))
             .map(|v| format!("Unable to cast value to a number: {}", serde_json::Value::from(v))),
         "D3061" => power(text),
+        // $formatNumber's picture rules: jsonata-core checks each under
+        // jsonata-js's code, with its own text (AWS's D3086 recorded in
+        // floci-io/floci issue 2737).
+        "D3080" => Some("The picture string must only contain a maximum of two sub-pictures".into()),
+        "D3081" => Some("The sub-picture must not contain more than one instance of the 'decimal-separator' character".into()),
+        "D3082" => Some("The sub-picture must not contain more than one instance of the 'percent' character".into()),
+        "D3083" => Some("The sub-picture must not contain more than one instance of the 'per-mille' character".into()),
+        "D3084" => Some("The sub-picture must not contain both a 'percent' and a 'per-mille' character".into()),
+        "D3085" => Some(
+            "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'".into(),
+        ),
+        "D3086" => Some(
+            "The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character".into(),
+        ),
+        "D3087" => Some("The sub-picture must not contain a 'grouping-separator' character that appears adjacent to a 'decimal-separator' character".into()),
+        "D3088" => Some("The sub-picture must not contain a 'grouping-separator' at the end of the integer part".into()),
+        "D3089" => Some("The sub-picture must not contain two adjacent instances of the 'grouping-separator' character".into()),
+        "D3090" => Some(
+            "The integer part of the sub-picture must not contain a member of the 'decimal digit family' that is followed by an instance of the 'optional digit character'".into(),
+        ),
+        "D3091" => Some(
+            "The fractional part of the sub-picture must not contain an instance of the 'optional digit character' that is followed by a member of the 'decimal digit family'".into(),
+        ),
+        "D3092" => Some("A sub-picture that contains a 'percent' or 'per-mille' character must not contain a character treated as an 'exponent-separator'".into()),
+        "D3093" => Some("The exponent part of the sub-picture must comprise only of one or more characters that are members of the 'decimal digit family'".into()),
         "D3100" => text
             .strip_prefix("Radix must be between 2 and 36, got ")
             .map(|r| format!("The radix of the formatBase function must be between 2 and 36.  It was given {r}")),

@@ -120,3 +120,18 @@ async fn a_sequence_past_aws_memory_bound_fails_the_state() {
         );
     }
 }
+
+/// $formatNumber's picture errors in jsonata-js's words, as AWS answers
+/// (its D3086 recorded by TestState in floci-io/floci issue 2737).
+#[tokio::test]
+async fn picture_errors_read_as_aws_writes_them() {
+    for (expr, message) in [
+        ("$formatNumber(1, \"x\")", "D3086: The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character"),
+        ("$formatNumber(1, \"0.0.0\")", "D3081: The sub-picture must not contain more than one instance of the 'decimal-separator' character"),
+        ("$formatNumber(1, \"#;#;#\")", "D3080: The picture string must only contain a maximum of two sub-pictures"),
+    ] {
+        let o = output(expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
+        assert_eq!(cause(&o), format!("The JSONata expression '{expr}' specified for the field 'Output' threw an error during evaluation. {message}"));
+    }
+}
