@@ -40,6 +40,12 @@ impl Builder {
             }
         };
         let pv = &o[proc_key];
+        // Its states take the machine's language, and it cannot declare one
+        // (AWS's words and place: validate-state-machine-definition, recorded
+        // in floci-io/floci issue 2968).
+        if pv.get("QueryLanguage").is_some() {
+            self.schema("Field 'QueryLanguage' is not supported", format!("{loc}/{proc_key}"));
+        }
         let processor = self.machine(pv, &format!("{loc}/{proc_key}"), false, self.top_ql);
         let (mode, execution_type) = self.processor_config(pv, &format!("{loc}/{proc_key}"));
         let item_selector = self.item_selector(o, loc, ql, uc);

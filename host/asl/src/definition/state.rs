@@ -53,7 +53,7 @@ impl Builder {
             return None;
         };
         let before = self.diags.len();
-        self.reject_unknown(o, |k| COMMON.contains(&k) || allowed.contains(&k), loc);
+        self.reject_state_fields(o, ty, ql, allowed, loc);
         let comment = self.opt_string(o, "Comment", loc);
         let jp = ql == QueryLanguage::JsonPath;
         if jp {
@@ -128,6 +128,27 @@ impl Builder {
         })
     }
 
+    /// A SCHEMA_VALIDATION_FAILED for each field of state `o` that its type
+    /// does not take in its query language: a JSONata field in a JSONPath
+    /// state is named as AWS names it (validate-state-machine-definition,
+    /// recorded in floci-io/floci issue 2968).
+    fn reject_state_fields(&mut self, o: &Map<String, Value>, ty: &str, ql: QueryLanguage, allowed: &[&str], loc: &str) {
+        let jsonata_only = |k: &str| {
+            ql == QueryLanguage::JsonPath && allowed_fields(ty, QueryLanguage::Jsonata).is_some_and(|f| f.contains(&k))
+        };
+        for k in o.keys().map(String::as_str) {
+            if COMMON.contains(&k) || allowed.contains(&k) {
+                continue;
+            }
+            let message = if jsonata_only(k) {
+                format!("The QueryLanguage is set to 'JSONPath', but field '{k}' is only supported for the 'JSONata' QueryLanguage")
+            } else {
+                format!("The field \"{k}\" is not supported by Step Functions")
+            };
+            self.schema(message, loc.to_string());
+        }
+    }
+
     /// A state's QueryLanguage: its own, or the one it inherits.
     fn state_ql(
         &mut self,
@@ -139,7 +160,9 @@ impl Builder {
             None => parent_ql,
             Some(Value::String(s)) if s == "JSONPath" => {
                 if self.top_ql == QueryLanguage::Jsonata {
-                    self.schema("A state cannot set QueryLanguage to JSONPath when the state machine uses JSONata", format!("{loc}/QueryLanguage"));
+                    // AWS's words and place (validate-state-machine-definition,
+                    // recorded in floci-io/floci issue 2968).
+                    self.schema("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine", loc.to_string());
                 }
                 QueryLanguage::JsonPath
             }

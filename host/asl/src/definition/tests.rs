@@ -115,3 +115,37 @@ fn error_matching() {
     assert!(error_matches(&tf, "Lambda.Unknown"));
     assert!(!error_matches(&tf, "States.Timeout"));
 }
+
+/// The query-language rules in AWS's words and places
+/// (validate-state-machine-definition, recorded in floci-io/floci issue 2968).
+#[test]
+fn query_language_refusals_read_as_aws_writes_them() {
+    let first = |v: Value| {
+        let e = parse(v).unwrap_err();
+        (e[0].code, e[0].message.clone(), e[0].location.clone())
+    };
+    // A JSONata field in a JSONPath state, also inside a Map that declares
+    // JSONata: its states take the machine's language.
+    let jsonata_field = "The QueryLanguage is set to 'JSONPath', but field 'Output' is only supported for the 'JSONata' QueryLanguage";
+    assert_eq!(
+        first(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": {"v": 1}, "End": true}}})),
+        ("SCHEMA_VALIDATION_FAILED", jsonata_field.to_string(), "/States/P".to_string())
+    );
+    let nested = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "QueryLanguage": "JSONata", "Items": [1],
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": {"v": 1}, "End": true}}}, "End": true}}});
+    assert_eq!(first(nested), ("SCHEMA_VALIDATION_FAILED", jsonata_field.to_string(), "/States/M/ItemProcessor/States/P".to_string()));
+    // A field no state of the type takes keeps the generic words.
+    let (_, message, _) = first(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Bogus": 1, "End": true}}}));
+    assert_eq!(message, "The field \"Bogus\" is not supported by Step Functions");
+    // JSONPath declared by a state of a JSONata machine: at the state.
+    assert_eq!(
+        first(json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}})),
+        ("SCHEMA_VALIDATION_FAILED", "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine".to_string(), "/States/P".to_string())
+    );
+    // An ItemProcessor (or Iterator) declaring a language at all.
+    for key in ["ItemProcessor", "Iterator"] {
+        let v = json!({"StartAt": "M", "States": {"M": {"Type": "Map", key: {"QueryLanguage": "JSONPath", "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}});
+        assert_eq!(first(v), ("SCHEMA_VALIDATION_FAILED", "Field 'QueryLanguage' is not supported".to_string(), format!("/States/M/{key}")));
+    }
+}
