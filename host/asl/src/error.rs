@@ -100,6 +100,23 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// As ValidateStateMachineDefinition lists it; `location` is left out
+    /// when the diagnostic has none, as AWS leaves it out of
+    /// MISSING_END_STATE (recorded in floci-io/floci pull request 2786).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut d = serde_json::json!({
+            "severity": match self.severity { Severity::Error => "ERROR", Severity::Warning => "WARNING" },
+            "code": self.code,
+            "message": self.message,
+        });
+        if !self.location.is_empty() {
+            d["location"] = self.location.clone().into();
+        }
+        d
+    }
+}
+
 /// Formats diagnostics like CreateStateMachine's InvalidDefinition message:
 /// `Invalid State Machine Definition: 'CODE: message at /loc, CODE: ...'`.
 pub fn invalid_definition_message(diags: &[Diagnostic]) -> String {

@@ -20,12 +20,7 @@ pub fn run(args: ValidateArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<E
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     let report = json!({
         "result": if failed { "FAIL" } else { "OK" },
-        "diagnostics": diagnostics.iter().map(|d| json!({
-            "severity": match d.severity { Severity::Error => "ERROR", Severity::Warning => "WARNING" },
-            "code": d.code,
-            "message": d.message,
-            "location": d.location,
-        })).collect::<Vec<_>>(),
+        "diagnostics": diagnostics.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
         "truncated": false,
     });
     writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;

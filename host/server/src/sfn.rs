@@ -572,14 +572,7 @@ fn validate_definition(p: Params<'_>) -> ApiResult {
     let list: Vec<Value> = diagnostics
         .iter()
         .take(max)
-        .map(|d| {
-            json!({
-                "severity": match d.severity { Severity::Error => "ERROR", Severity::Warning => "WARNING" },
-                "code": d.code,
-                "message": d.message,
-                "location": d.location,
-            })
-        })
+        .map(|d| d.to_json())
         .collect();
     Ok(json!({"result": if failed { "FAIL" } else { "OK" }, "diagnostics": list, "truncated": truncated}))
 }

@@ -136,6 +136,14 @@ impl Builder {
             Some(s) => self.target(s, &names, format!("{loc}/StartAt")),
             None => None,
         };
+        // AWS's terminal-state rule reads the states as written: a machine
+        // none of whose states ends has no terminal state, whatever else is
+        // wrong with it (after its other diagnostics, and instead of the
+        // unreachable states).
+        if !states_obj.values().any(is_terminal) {
+            self.err(codes::MISSING_END_STATE, "Workflow has no terminal state", "");
+            return None;
+        }
         if states.len() != states_obj.len() {
             return None;
         }
@@ -263,7 +271,7 @@ impl Builder {
         names
     }
 
-    /// Reachability and terminal-state checks.
+    /// The states the start does not reach.
     fn check_graph(&mut self, states: &[State], start_at: usize, loc: &str) {
         let n = states.len();
         let mut seen = vec![false; n];
@@ -278,13 +286,6 @@ impl Builder {
                 }
             }
         }
-        let has_terminal = states.iter().enumerate().any(|(i, s)| {
-            seen[i] && (s.end || matches!(s.kind, StateKind::Succeed | StateKind::Fail { .. }))
-        });
-        if !has_terminal {
-            self.err("MISSING_END_STATE", "Workflow has no terminal state", "");
-            return;
-        }
         for (i, s) in states.iter().enumerate() {
             if !seen[i] {
                 self.err(
@@ -295,6 +296,11 @@ impl Builder {
             }
         }
     }
+}
+
+/// A state as written that ends its machine: `"End": true`, a Succeed or a Fail.
+fn is_terminal(v: &Value) -> bool {
+    v.get("End") == Some(&Value::Bool(true)) || matches!(v.get("Type").and_then(Value::as_str), Some("Succeed" | "Fail"))
 }
 
 fn successors(s: &State) -> Vec<usize> {

@@ -149,3 +149,31 @@ fn query_language_refusals_read_as_aws_writes_them() {
         assert_eq!(first(v), ("SCHEMA_VALIDATION_FAILED", "Field 'QueryLanguage' is not supported".to_string(), format!("/States/M/{key}")));
     }
 }
+
+/// AWS's terminal-state rule (validate-state-machine-definition, recorded in
+/// floci-io/floci pull request 2786): a machine with no state that ends has
+/// no terminal state, after its other diagnostics and instead of the
+/// unreachable states; one whose only terminal state is unreachable names it.
+#[test]
+fn terminal_states_are_judged_as_aws_judges_them() {
+    let codes = |v: Value| parse(v).unwrap_err().iter().map(|d| (d.code, d.message.clone(), d.location.clone())).collect::<Vec<_>>();
+    let end = || ("MISSING_END_STATE", "Workflow has no terminal state".to_string(), String::new());
+    let lp = json!({"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}});
+    assert_eq!(codes(json!({"StartAt": "A", "States": lp.clone()})), vec![end()]);
+    let mut with_x = lp.clone();
+    with_x["X"] = json!({"Type": "Pass", "Next": "A"});
+    assert_eq!(codes(json!({"StartAt": "A", "States": with_x})), vec![end()]);
+    let mut with_c = lp;
+    with_c["C"] = json!({"Type": "Succeed"});
+    assert_eq!(
+        codes(json!({"StartAt": "A", "States": with_c})),
+        vec![("MISSING_TRANSITION_TARGET", "State \"C\" is not reachable.".to_string(), "/States/C".to_string())]
+    );
+    assert_eq!(
+        codes(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "NOPE"}}})),
+        vec![("MISSING_TRANSITION_TARGET", "Missing 'Next' target: NOPE".to_string(), "/States/A/Next".to_string()), end()]
+    );
+    // As ValidateStateMachineDefinition lists it: no location at all.
+    let d = &parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}})).unwrap_err()[0];
+    assert_eq!(d.to_json(), json!({"severity": "ERROR", "code": "MISSING_END_STATE", "message": "Workflow has no terminal state"}));
+}
