@@ -142,6 +142,10 @@ impl Builder {
             }
             let message = if jsonata_only(k) {
                 format!("The QueryLanguage is set to 'JSONPath', but field '{k}' is only supported for the 'JSONata' QueryLanguage")
+            } else if another_type_takes(k, ql) {
+                // A field of the language on a type without it (TimeoutSeconds
+                // on a Pass, Catch on a Wait: floci-io/floci issue 2735).
+                format!("Field '{k}' is not supported")
             } else {
                 format!("The field \"{k}\" is not supported by Step Functions")
             };
@@ -282,4 +286,11 @@ impl Builder {
             }
         }
     }
+}
+
+/// Whether a state of some type takes field `k` in query language `ql`.
+fn another_type_takes(k: &str, ql: QueryLanguage) -> bool {
+    ["Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"]
+        .iter()
+        .any(|ty| allowed_fields(ty, ql).is_some_and(|f| f.contains(&k)))
 }

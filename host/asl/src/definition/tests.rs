@@ -177,3 +177,19 @@ fn terminal_states_are_judged_as_aws_judges_them() {
     let d = &parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}})).unwrap_err()[0];
     assert_eq!(d.to_json(), json!({"severity": "ERROR", "code": "MISSING_END_STATE", "message": "Workflow has no terminal state"}));
 }
+
+/// A field of the language on a state type that does not take it, in AWS's
+/// words (validate-state-machine-definition, recorded in floci-io/floci issue
+/// 2735); a name no state takes keeps the generic words.
+#[test]
+fn a_field_on_the_wrong_state_type_reads_as_aws_writes_it() {
+    for (state, field) in [
+        (json!({"Type": "Pass", "TimeoutSeconds": 5, "End": true}), "TimeoutSeconds"),
+        (json!({"Type": "Pass", "Catch": [], "End": true}), "Catch"),
+        (json!({"Type": "Wait", "Seconds": 1, "Retry": [], "End": true}), "Retry"),
+        (json!({"Type": "Succeed", "Catch": []}), "Catch"),
+    ] {
+        let e = parse(json!({"StartAt": "A", "States": {"A": state}})).unwrap_err();
+        assert_eq!((e[0].message.as_str(), e[0].location.as_str()), (format!("Field '{field}' is not supported").as_str(), "/States/A"));
+    }
+}
