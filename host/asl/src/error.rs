@@ -92,7 +92,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.location.is_empty() {
+        if self.location.is_empty() && self.code == codes::MISSING_END_STATE {
+            // AWS's InvalidDefinition message prints its missing place
+            // (floci-io/floci issue 2735).
+            write!(f, "{}: {} at null", self.code, self.message)
+        } else if self.location.is_empty() {
             write!(f, "{}: {}", self.code, self.message)
         } else {
             write!(f, "{}: {} at {}", self.code, self.message, self.location)

@@ -147,8 +147,8 @@ impl Builder {
         if states.len() != states_obj.len() {
             return None;
         }
-        let start_at = start_at?;
         self.check_graph(&states, start_at, loc);
+        let start_at = start_at?;
         let uses_context = states.iter().any(|s| {
             s.uses_context
                 || match &s.kind {
@@ -271,29 +271,22 @@ impl Builder {
         names
     }
 
-    /// The states the start does not reach.
-    fn check_graph(&mut self, states: &[State], start_at: usize, loc: &str) {
-        let n = states.len();
-        let mut seen = vec![false; n];
-        let mut stack = vec![start_at];
-        while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut seen[i], true) {
-                continue;
-            }
-            for t in successors(&states[i]) {
-                if !seen[t] {
-                    stack.push(t);
-                }
-            }
+    /// The states nothing routes to: neither the start (when it names a
+    /// state) nor any state's Next, Default, choice or catcher. AWS judges
+    /// reachability so, not by walking from the start: with a StartAt naming
+    /// no state, of `A → B` only A is "not reachable" (cfn-lint issue 4074,
+    /// serverless-step-functions issue 250).
+    fn check_graph(&mut self, states: &[State], start_at: Option<usize>, loc: &str) {
+        let mut targeted = vec![false; states.len()];
+        for t in start_at.into_iter().chain(states.iter().flat_map(successors)) {
+            targeted[t] = true;
         }
-        for (i, s) in states.iter().enumerate() {
-            if !seen[i] {
-                self.err(
-                    codes::MISSING_TRANSITION_TARGET,
-                    format!("State \"{}\" is not reachable.", s.name),
-                    format!("{loc}/States/{}", esc(&s.name)),
-                );
-            }
+        for (s, _) in states.iter().zip(&targeted).filter(|(_, t)| !**t) {
+            self.err(
+                codes::MISSING_TRANSITION_TARGET,
+                format!("State \"{}\" is not reachable.", s.name),
+                format!("{loc}/States/{}", esc(&s.name)),
+            );
         }
     }
 }

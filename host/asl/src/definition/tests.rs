@@ -193,3 +193,19 @@ fn a_field_on_the_wrong_state_type_reads_as_aws_writes_it() {
         assert_eq!((e[0].message.as_str(), e[0].location.as_str()), (format!("Field '{field}' is not supported").as_str(), "/States/A"));
     }
 }
+
+/// Reachability as AWS judges it: a state nothing routes to, even with a
+/// StartAt naming no state (cfn-lint issue 4074: of `Pass One → Success`
+/// only Pass One); CreateStateMachine's message places MISSING_END_STATE
+/// "at null" (floci-io/floci issue 2735).
+#[test]
+fn unreachable_states_are_those_nothing_routes_to() {
+    let e = parse(json!({"StartAt": "Not sure", "States": {"Pass One": {"Type": "Pass", "Next": "Success"}, "Success": {"Type": "Succeed"}}}))
+        .unwrap_err();
+    assert_eq!(
+        crate::error::invalid_definition_message(&e),
+        "Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: Not sure at /StartAt, MISSING_TRANSITION_TARGET: State \"Pass One\" is not reachable. at /States/Pass One'"
+    );
+    let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}})).unwrap_err();
+    assert_eq!(crate::error::invalid_definition_message(&e), "Invalid State Machine Definition: 'MISSING_END_STATE: Workflow has no terminal state at null'");
+}
