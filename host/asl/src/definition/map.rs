@@ -19,6 +19,22 @@ fn standalone(pv: &Value, ql: QueryLanguage) -> Arc<str> {
 }
 
 impl Builder {
+    /// ItemBatcher's limits, checked as AWS checks them (the batches are made
+    /// at run time): a `…Path` limit in a JSONata state, both forms of one,
+    /// one below 0, a path that is not a reference path.
+    fn item_batcher(&mut self, o: &Map<String, Value>, loc: &str, ql: QueryLanguage) {
+        let Some(Value::Object(b)) = o.get("ItemBatcher") else { return };
+        let bloc = format!("{loc}/ItemBatcher");
+        for k in ["MaxItemsPerBatch", "MaxInputBytesPerBatch"] {
+            let pk = format!("{k}Path");
+            if ql == QueryLanguage::Jsonata && b.contains_key(&pk) {
+                self.schema(format!("The QueryLanguage is set to 'JSONata', but field '{pk}' is only supported for the 'JSONPath' QueryLanguage"), bloc.clone());
+            } else {
+                self.map_num_spec(b, k, &bloc, ql, "0", None);
+            }
+        }
+    }
+
     /// `None` when neither or both of ItemProcessor and Iterator are given,
     /// or the processor cannot be built.
     pub(super) fn map_state(
@@ -51,19 +67,11 @@ impl Builder {
         let item_selector = self.item_selector(o, loc, ql, uc);
         let items_path = self.items_path(o, loc, uc);
         let max_concurrency = self
-            .num_spec(o, "MaxConcurrency", loc, ql, 0.0)
+            .map_num_spec(o, "MaxConcurrency", loc, ql, "0", None)
             .unwrap_or(NumSpec::Value(0.0));
-        let tolerated_failure_count = self.num_spec(o, "ToleratedFailureCount", loc, ql, 0.0);
-        let tolerated_failure_percentage =
-            self.num_spec(o, "ToleratedFailurePercentage", loc, ql, 0.0);
-        if let Some(NumSpec::Value(p)) = &tolerated_failure_percentage
-            && *p > 100.0
-        {
-            self.schema(
-                "The value for the field 'ToleratedFailurePercentage' must be between 0 and 100",
-                format!("{loc}/ToleratedFailurePercentage"),
-            );
-        }
+        let tolerated_failure_count = self.map_num_spec(o, "ToleratedFailureCount", loc, ql, "0", None);
+        let tolerated_failure_percentage = self.map_num_spec(o, "ToleratedFailurePercentage", loc, ql, "0.0", Some("100.0"));
+        self.item_batcher(o, loc, ql);
         let processor = processor?;
         let processor_definition = (mode == MapMode::Distributed).then(|| standalone(pv, self.top_ql));
         Some(StateKind::Map(Box::new(MapSpec {

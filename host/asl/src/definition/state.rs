@@ -129,19 +129,24 @@ impl Builder {
     }
 
     /// A SCHEMA_VALIDATION_FAILED for each field of state `o` that its type
-    /// does not take in its query language: a JSONata field in a JSONPath
-    /// state is named as AWS names it (validate-state-machine-definition,
-    /// recorded in floci-io/floci issue 2968).
+    /// does not take in its query language: a field of the other language
+    /// is named as AWS names it (validate-state-machine-definition, recorded
+    /// in floci-io/floci issues 2968 and 3733).
     fn reject_state_fields(&mut self, o: &Map<String, Value>, ty: &str, ql: QueryLanguage, allowed: &[&str], loc: &str) {
-        let jsonata_only = |k: &str| {
-            ql == QueryLanguage::JsonPath && allowed_fields(ty, QueryLanguage::Jsonata).is_some_and(|f| f.contains(&k))
+        // A field of the other language on this type: named with both
+        // languages (floci-io/floci issues 2968 and 3733).
+        let other = match ql {
+            QueryLanguage::JsonPath => QueryLanguage::Jsonata,
+            QueryLanguage::Jsonata => QueryLanguage::JsonPath,
         };
+        let names = |q: QueryLanguage| if q == QueryLanguage::JsonPath { "JSONPath" } else { "JSONata" };
+        let other_only = |k: &str| allowed_fields(ty, other).is_some_and(|f| f.contains(&k));
         for k in o.keys().map(String::as_str) {
             if COMMON.contains(&k) || allowed.contains(&k) {
                 continue;
             }
-            let message = if jsonata_only(k) {
-                format!("The QueryLanguage is set to 'JSONPath', but field '{k}' is only supported for the 'JSONata' QueryLanguage")
+            let message = if other_only(k) {
+                format!("The QueryLanguage is set to '{}', but field '{k}' is only supported for the '{}' QueryLanguage", names(ql), names(other))
             } else if another_type_takes(k, ql) {
                 // A field of the language on a type without it (TimeoutSeconds
                 // on a Pass, Catch on a Wait: floci-io/floci issue 2735).

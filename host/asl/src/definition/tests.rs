@@ -209,3 +209,48 @@ fn unreachable_states_are_those_nothing_routes_to() {
     let e = parse(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}})).unwrap_err();
     assert_eq!(crate::error::invalid_definition_message(&e), "Invalid State Machine Definition: 'MISSING_END_STATE: Workflow has no terminal state at null'");
 }
+
+/// A Map's number fields checked as AWS checks them (validate-state-machine-
+/// definition, recorded in floci-io/floci issue 3733).
+#[test]
+fn map_number_fields_are_refused_in_aws_words() {
+    let ip = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let dist = json!({"StartAt": "P", "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "States": {"P": {"Type": "Pass", "End": true}}});
+    let first = |ql: &str, fields: Value, processor: &Value| {
+        let mut m = json!({"Type": "Map", "ItemProcessor": processor, "End": true});
+        for (k, v) in fields.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        let e = parse(json!({"QueryLanguage": ql, "StartAt": "M", "States": {"M": m}})).unwrap_err();
+        (e[0].message.clone(), e[0].location.clone())
+    };
+    let at = |m: &str, l: &str| (m.to_string(), l.to_string());
+    assert_eq!(
+        first("JSONPath", json!({"MaxConcurrency": 2, "MaxConcurrencyPath": "$.n"}), &ip),
+        at("There should only be one of the following fields: [MaxConcurrency, MaxConcurrencyPath]", "/States/M")
+    );
+    assert_eq!(first("JSONPath", json!({"ToleratedFailureCount": -1}), &ip), at("Minimum value is 0", "/States/M/ToleratedFailureCount"));
+    assert_eq!(first("JSONPath", json!({"ToleratedFailurePercentage": -1}), &ip), at("Minimum value is 0.0", "/States/M/ToleratedFailurePercentage"));
+    assert_eq!(first("JSONPath", json!({"ToleratedFailurePercentage": 101}), &ip), at("Maximum value is 100.0", "/States/M/ToleratedFailurePercentage"));
+    assert_eq!(
+        first("JSONPath", json!({"ToleratedFailureCountPath": "$$.Execution.Input.n"}), &ip),
+        at("Value is not a Reference Path", "/States/M/ToleratedFailureCountPath")
+    );
+    assert_eq!(
+        first("JSONPath", json!({"ItemBatcher": {"MaxItemsPerBatch": 2, "MaxItemsPerBatchPath": "$.n"}}), &dist),
+        at("There should only be one of the following fields: [MaxItemsPerBatch, MaxItemsPerBatchPath]", "/States/M/ItemBatcher")
+    );
+    assert_eq!(
+        first("JSONata", json!({"ItemBatcher": {"MaxItemsPerBatchPath": "$.n"}}), &dist),
+        at("The QueryLanguage is set to 'JSONata', but field 'MaxItemsPerBatchPath' is only supported for the 'JSONPath' QueryLanguage", "/States/M/ItemBatcher")
+    );
+    assert_eq!(
+        first("JSONata", json!({"MaxConcurrencyPath": "$.n"}), &ip),
+        at("The QueryLanguage is set to 'JSONata', but field 'MaxConcurrencyPath' is only supported for the 'JSONPath' QueryLanguage", "/States/M")
+    );
+    // What AWS accepts still validates: a path, a literal in range, the
+    // context object in ItemsPath.
+    let ok = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$$.Execution.Input.items", "MaxConcurrencyPath": "$.n",
+        "ToleratedFailurePercentage": 100, "ItemProcessor": ip, "End": true}}});
+    parse(ok).unwrap();
+}

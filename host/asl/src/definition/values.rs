@@ -117,6 +117,52 @@ impl Builder {
         }
     }
 
+    /// A Map's number field `k` (MaxConcurrency, the tolerated failures,
+    /// ItemBatcher's limits) or its `kPath`, refused in AWS's words and
+    /// places (validate-state-machine-definition, recorded in
+    /// floci-io/floci issue 3733): both given, a literal below its minimum
+    /// (`min`, as AWS prints it) or above its maximum, and a path that is not
+    /// a reference path (the context object's included).
+    pub(super) fn map_num_spec(
+        &mut self,
+        o: &Map<String, Value>,
+        k: &str,
+        loc: &str,
+        ql: QueryLanguage,
+        min: &str,
+        max: Option<&str>,
+    ) -> Option<NumSpec> {
+        let pk = format!("{k}Path");
+        match (o.get(k), o.get(&pk)) {
+            (Some(_), Some(_)) => {
+                self.schema(format!("There should only be one of the following fields: [{k}, {pk}]"), loc.to_string());
+                None
+            }
+            (Some(Value::Number(n)), None) => {
+                let x = n.as_f64().unwrap_or(0.0);
+                if x < min.parse().unwrap_or(0.0) {
+                    self.schema(format!("Minimum value is {min}"), format!("{loc}/{k}"));
+                }
+                if let Some(max) = max.filter(|m| x > m.parse().unwrap_or(f64::MAX)) {
+                    self.schema(format!("Maximum value is {max}"), format!("{loc}/{k}"));
+                }
+                Some(NumSpec::Value(x))
+            }
+            (None, Some(Value::String(s))) if !s.starts_with("$$") => match JsonPath::parse_reference(s) {
+                Ok(p) => Some(NumSpec::Path(p)),
+                Err(_) => {
+                    self.schema("Value is not a Reference Path", format!("{loc}/{pk}"));
+                    None
+                }
+            },
+            (None, Some(Value::String(_))) => {
+                self.schema("Value is not a Reference Path", format!("{loc}/{pk}"));
+                None
+            }
+            _ => self.num_spec(o, k, loc, ql, 0.0),
+        }
+    }
+
     pub(super) fn num_spec(
         &mut self,
         o: &Map<String, Value>,
