@@ -81,6 +81,87 @@ pub fn reword(message: &str, source: &str) -> String {
     format!("{code}: {}", js.as_deref().unwrap_or(text))
 }
 
+/// A parse error as jsonata-js words it, which AWS reports at validation
+/// (`INVALID_JSONATA_EXPRESSION: Expected "]", got ","`, recorded in
+/// floci-io/floci issue 2745): jsonata-core names the tokens (`Expected
+/// RightBracket, got Comma`); jsonata-js writes each as JSON (a symbol or
+/// name quoted, a number as it is). A token it does not know is left.
+pub fn reword_parse(message: &str) -> String {
+    let (expected, found) = if let Some(rest) = message.strip_prefix("Expected ") {
+        match rest.split_once(", got ") {
+            Some((e, f)) => (e, Some(f)),
+            None => match rest.strip_suffix(" before end of expression") {
+                Some(e) => (e, None),
+                None => return message.to_string(),
+            },
+        }
+    } else {
+        return message.to_string();
+    };
+    let Some(expected) = token_json(expected) else { return message.to_string() };
+    match found.map(token_json) {
+        None => format!("Expected {expected} before end of expression"),
+        Some(Some(found)) => format!("Expected {expected}, got {found}"),
+        Some(None) => message.to_string(),
+    }
+}
+
+/// A jsonata-core token (its Debug form) as jsonata-js shows it.
+fn token_json(token: &str) -> Option<String> {
+    let symbol = match token {
+        "Plus" => "+",
+        "Minus" => "-",
+        "Star" => "*",
+        "StarStar" => "**",
+        "Slash" => "/",
+        "Percent" => "%",
+        "Equal" => "=",
+        "NotEqual" => "!=",
+        "LessThan" => "<",
+        "LessThanOrEqual" => "<=",
+        "GreaterThan" => ">",
+        "GreaterThanOrEqual" => ">=",
+        "And" => "and",
+        "Or" => "or",
+        "In" => "in",
+        "Ampersand" => "&",
+        "Dot" => ".",
+        "DotDot" => "..",
+        "Question" => "?",
+        "QuestionQuestion" => "??",
+        "QuestionColon" => "?:",
+        "Colon" => ":",
+        "ColonEqual" => ":=",
+        "TildeArrow" => "~>",
+        "LeftParen" => "(",
+        "RightParen" => ")",
+        "LeftBracket" => "[",
+        "RightBracket" => "]",
+        "LeftBrace" => "{",
+        "RightBrace" => "}",
+        "Comma" => ",",
+        "Semicolon" => ";",
+        "Caret" => "^",
+        "Pipe" => "|",
+        "Hash" => "#",
+        "At" => "@",
+        other => {
+            let quoted = |inner: &str| serde_json::from_str::<String>(inner).ok().map(|s| serde_json::Value::from(s).to_string());
+            if let Some(inner) = other.strip_prefix("Identifier(").and_then(|t| t.strip_suffix(')')) {
+                return quoted(inner);
+            }
+            if let Some(inner) = other.strip_prefix("String(").and_then(|t| t.strip_suffix(')')) {
+                return quoted(inner);
+            }
+            if let Some(n) = other.strip_prefix("Number(").and_then(|t| t.strip_suffix(')')).and_then(|n| n.parse::<f64>().ok()) {
+                return Some(js_number(n));
+            }
+            return None;
+        }
+    };
+    Some(serde_json::Value::from(symbol).to_string())
+}
+
 /// Whether a reworded message carries a code: AWS then ends its own
 /// sentence before it (`… during evaluation. T0410: …`), and joins a bare
 /// message with a colon.
@@ -219,6 +300,22 @@ pub fn js_number(n: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// jsonata-core's token names as jsonata-js writes the tokens; AWS's
+    /// `Expected "]", got ","` recorded in floci-io/floci issue 2745.
+    #[test]
+    fn parse_errors_name_tokens_as_jsonata_js() {
+        for (expr, message) in [
+            ("a[1,2)", "Expected \"]\", got \",\""),
+            ("(1", "Expected \")\" before end of expression"),
+            ("{\"a\": 1 2}", "Expected \"}\", got 2"),
+        ] {
+            let e = crate::jsonata::Expression::parse(expr).unwrap_err();
+            assert_eq!(e, message, "{expr}");
+        }
+        assert_eq!(reword_parse("Expected Something, got Else"), "Expected Something, got Else");
+    }
+
     use super::*;
 
     #[test]

@@ -106,7 +106,7 @@ impl Expression {
     /// Parses the text between `{%` and `%}`. The error is the parser's
     /// message without its code, as AWS reports it.
     pub fn parse(source: &str) -> Result<Expression, String> {
-        let ast = jsonata_core::parser::parse(source).map_err(|e| strip_code(&e.to_string()))?;
+        let ast = jsonata_core::parser::parse(source).map_err(|e| messages::reword_parse(&strip_code(&e.to_string())))?;
         let names = referenced_variables(source);
         let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
         let mut functions = BTreeSet::new();
