@@ -14,9 +14,10 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, Write as _};
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,7 +26,9 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
+mod child;
 mod http;
+use child::Server;
 use http::Connection;
 
 const USAGE: &str = "usage: stepbox-distmap-kill --stepbox PATH [--items N] [--concurrency C] [--kill-at FRACTION]";
@@ -139,41 +142,11 @@ fn definition(endpoint: SocketAddr, concurrency: usize) -> Value {
     }}})
 }
 
-/// A `stepbox serve` child on `data` and `buckets`; killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `stepbox serve` on `data` and `buckets`, its log appended to `log`.
 fn serve(stepbox: &Path, data: &Path, buckets: &Path, log: &Path) -> anyhow::Result<Server> {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-    let mut child = Command::new(stepbox)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .arg("--data")
-        .arg(data)
-        .arg("--buckets")
-        .arg(buckets)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("spawn stepbox serve")?;
-    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
-    let mut line = String::new();
-    out.read_line(&mut line)?;
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let addr = line
-        .trim()
-        .strip_prefix("stepbox listening on http://")
-        .with_context(|| format!("unexpected first line from stepbox serve: {line:?}"))?
-        .parse()?;
-    Ok(Server { child, addr })
+    let args = [OsStr::new("--data"), data.as_os_str(), OsStr::new("--buckets"), buckets.as_os_str()];
+    child::serve(stepbox, args, Stdio::from(log))
 }
 
 async fn call(addr: SocketAddr, op: &str, body: Value) -> anyhow::Result<Value> {

@@ -20,9 +20,10 @@
 //!     [--executions N] [--connections N] [--takeover N] [--lease-seconds S]
 //! ```
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,7 +31,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
+mod child;
 mod http;
+use child::Server as Host;
 use http::Connection;
 
 const USAGE: &str = "usage: stepbox-hosts-bench --stepbox PATH --database-url URL [--hosts 1,2,3] \
@@ -79,40 +82,9 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// A `stepbox serve` child and its address.
-struct Host {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(args: &Args, url: &str, functions: &Path) -> anyhow::Result<Host> {
-    use std::io::BufRead;
-    let mut child = Command::new(&args.stepbox)
-        .args(["serve", "--addr", "127.0.0.1:0", "--lease-seconds", &args.lease_seconds, "--database-url", url])
-        .arg("--functions")
-        .arg(functions)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("spawn stepbox serve")?;
-    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
-    let mut line = String::new();
-    out.read_line(&mut line)?;
-    // The rest of its output is read (and dropped) so it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let addr = line
-        .trim()
-        .strip_prefix("stepbox listening on http://")
-        .with_context(|| format!("unexpected first line from stepbox serve: {line:?}"))?
-        .parse()?;
-    Ok(Host { child, addr })
+    let serve_args = [OsStr::new("--lease-seconds"), OsStr::new(&args.lease_seconds), OsStr::new("--database-url"), OsStr::new(url), OsStr::new("--functions"), functions.as_os_str()];
+    child::serve(&args.stepbox, serve_args, Stdio::null())
 }
 
 async fn call(c: &mut Connection, op: &str, body: Value) -> anyhow::Result<Value> {
