@@ -82,7 +82,12 @@ impl Invocations {
             log_tail: invocation.logs.tail(LOG_TAIL).to_string(),
             log_dropped_bytes: invocation.logs.dropped_bytes + (invocation.logs.text.len().saturating_sub(LOG_TAIL)) as u64,
         };
-        if !context.execution_arn.is_empty() {
+        // An Express execution is not stored, nor its logs (the store looked
+        // each one up in vain, in the writer's transaction: a tenth of a
+        // million-child map run's time).
+        let stored = !context.execution_arn.is_empty()
+            && !stepbox_types::ExecutionArn::parse(&context.execution_arn).is_ok_and(|a| a.is_express());
+        if stored {
             // Not awaited by the Task: a log is not worth waiting for a commit
             // (writes are applied in order, after the execution's record); a
             // failed one is logged, and this host still has it in memory.
