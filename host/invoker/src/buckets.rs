@@ -109,16 +109,9 @@ impl stepbox_engine::Objects for Buckets {
         Ok(found)
     }
 
+    /// As [`put_streamed`](Self::put_streamed): a reader never sees half an object.
     fn put(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<(), ObjectFailure> {
-        let path = self.path(bucket, key).map_err(failure)?;
-        if !self.root.join(bucket).is_dir() {
-            return Err(failure(ObjectError::NoSuchBucket));
-        }
-        let io = |e: std::io::Error| failure(ObjectError::Io(e.to_string()));
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        std::fs::write(&path, bytes).map_err(io)
+        self.put_streamed(bucket, key, &mut |w| w.write_all(bytes)).map(drop)
     }
 
     /// Written through a buffer into a file beside the key's, renamed to it
@@ -137,7 +130,7 @@ impl stepbox_engine::Objects for Buckets {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let partial = path.with_file_name(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("object")));
+        let partial = path.with_file_name(format!(".{}{PARTIAL}", path.file_name().and_then(|n| n.to_str()).unwrap_or("object")));
         let mut out = Counted { inner: std::io::BufWriter::with_capacity(256 << 10, std::fs::File::create(&partial).map_err(io)?), bytes: 0 };
         let written = body(&mut out).and_then(|()| std::io::Write::flush(&mut out));
         if let Err(e) = written {
@@ -173,10 +166,17 @@ fn failure(e: ObjectError) -> ObjectFailure {
 
 /// The files under `dir` (keys relative to the bucket, `/`-separated)
 /// whose keys start with `prefix`.
+/// The suffix of the file an object is written into before it is renamed
+/// to its key's.
+const PARTIAL: &str = ".stepbox-partial";
+
 fn walk(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        if name.ends_with(PARTIAL) {
+            continue; // an object being written
+        }
         let key = if rel.is_empty() { name } else { format!("{rel}/{name}") };
         let meta = entry.metadata()?;
         if meta.is_dir() {

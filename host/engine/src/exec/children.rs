@@ -13,7 +13,7 @@ use crate::execution::ExecutionStatus;
 use crate::map_runs::{Continues, MAX_CHILDREN_AT_ONCE, child_name, MapChild, MapRun, MapRunLimits, MapRunStart, MapRunStatus, MapRuns};
 use crate::services::ChildOutcome;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use stepbox_asl::MapSpec;
@@ -36,7 +36,6 @@ pub(super) struct ChildFan {
     parts: Option<PartLog>,
     /// Runners at once when MaxConcurrency is 0.
     pub(super) default_bound: usize,
-    failed: AtomicUsize,
     /// What the children came to, each recorded as it ends (a run's
     /// results are held once, not also by the runners until the last ends).
     out: Mutex<FanResults>,
@@ -99,7 +98,6 @@ impl ChildFan {
             batched: set.batched,
             default_bound,
             parts,
-            failed: AtomicUsize::new(out.failed),
             out: Mutex::new(out),
             stop: AtomicBool::new(false),
             drained: AtomicBool::new(false),
@@ -154,13 +152,15 @@ impl ChildFan {
             if let Some(log) = &self.parts {
                 log.record(index, result.as_ref(), span);
             }
-            if result.is_err() {
-                let failed = self.failed.fetch_add(1, Ordering::AcqRel) + 1;
-                if exceeds(&limits.borrow(), failed, self.total) {
-                    self.halt(&self.stop);
-                }
+            let failed_now = result.is_err();
+            let failed = {
+                let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+                out.take(index, (result, span));
+                out.failed
+            };
+            if failed_now && exceeds(&limits.borrow(), failed, self.total) {
+                self.halt(&self.stop);
             }
-            self.out.lock().unwrap_or_else(|e| e.into_inner()).take(index, (result, span));
         }
     }
 
@@ -168,7 +168,8 @@ impl ChildFan {
     /// the run tolerates (the running ones are then aborted).
     async fn run(self) -> FanResults {
         let n = self.total;
-        if exceeds(&self.run.limits().borrow(), self.failed.load(Ordering::Acquire), n) {
+        let failed = self.out.lock().unwrap_or_else(|e| e.into_inner()).failed;
+        if exceeds(&self.run.limits().borrow(), failed, n) {
             return self.out.into_inner().unwrap_or_else(|e| e.into_inner());
         }
         let this = Arc::new(self);
