@@ -290,11 +290,12 @@ fn want_int(f: Func, v: &Value) -> Result<i64, RuntimeError> {
     }
 }
 
-/// Numbers for MathAdd/MathRandom: AWS rounds non-integers to the nearest integer.
+/// Numbers for MathAdd/MathRandom: AWS rounds non-integers to the nearest
+/// integer as Java's `Math.round` does, a half upwards (-1.5 is -1).
 fn want_rounded(f: Func, v: &Value) -> Result<i64, RuntimeError> {
     match v {
         Value::Number(n) if n.as_i64().is_none() => match n.as_f64() {
-            Some(x) if x.is_finite() && x.abs() < 9.0e15 => Ok(x.round() as i64),
+            Some(x) if x.is_finite() && x.abs() < 9.0e15 => Ok(crate::util::java_round(x)),
             _ => Err(not_int(f, v)),
         },
         _ => want_int(f, v),

@@ -42,6 +42,15 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Java's `Math.round`: the nearest integer, a half towards positive
+/// infinity (-1.5 is -1, 2.5 is 3), as AWS rounds States.MathAdd's and
+/// States.MathRandom's fractional arguments. Computed from the floor, so a
+/// value just below a half (0.49999999999999994) is not carried up.
+pub fn java_round(x: f64) -> i64 {
+    let floor = x.floor();
+    (if x - floor >= 0.5 { floor + 1.0 } else { floor }) as i64
+}
+
 /// A random version-4 UUID, lower-case hyphenated.
 pub fn uuid_v4() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -133,6 +142,13 @@ pub mod hash {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn java_round_takes_a_half_upwards() {
+        for (x, r) in [(1.49, 1), (1.5, 2), (2.5, 3), (-1.49, -1), (-1.5, -1), (-1.51, -2), (-2.5, -2), (-0.5, 0), (0.49999999999999994, 0)] {
+            assert_eq!(super::java_round(x), r, "{x}");
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -888,3 +888,4 @@ mod catalogue;
 mod paths;
 mod buckets;
 mod jsonata_oracle;
+mod dialect;
