@@ -1,14 +1,17 @@
 //! The functions Step Functions adds to JSONata ($partition, $range, $hash,
-//! $random with a seed, $uuid, $parse) and the one it removes ($eval).
+//! $random with a seed, $uuid, $parse) and the one it removes ($eval), with
+//! AWS's answers to their edge arguments (recorded in floci-io/floci issue
+//! 2662 and pull request 2676; tools/oracle/README.md, "Step Functions' own
+//! functions"): a fractional number is truncated towards zero, an argument
+//! of the wrong type or one too many is JSONata's T0410, a missing optional
+//! argument or an empty range makes the result undefined, and a bad value
+//! is D3137 in AWS's words.
 
 use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use super::convert;
-
-/// Longest array $range and $partition build (AWS caps array results too).
-const MAX_ITEMS: usize = 1_000_000;
 
 /// Registers the AWS functions among `names` (the `$name`s an expression
 /// mentions): registering all of them on every evaluation would cost more
@@ -21,7 +24,7 @@ pub fn register(ev: &mut Evaluator, names: &[String]) {
             "partition" => ev.register_fn("partition", partition),
             "range" => ev.register_fn("range", range),
             "hash" => ev.register_fn("hash", hash),
-            "uuid" => ev.register_fn("uuid", |_: &[JValue]| Ok(JValue::from(crate::uuid_v4()))),
+            "uuid" => ev.register_fn("uuid", uuid),
             "parse" => ev.register_fn("parse", parse),
             "random" => ev.register_fn_override("random", random),
             // AWS leaves $eval unbound: calling it is JSONata's T1006.
@@ -33,83 +36,157 @@ pub fn register(ev: &mut Evaluator, names: &[String]) {
     }
 }
 
-fn fail(function: &str, why: &str) -> EvaluatorError {
-    EvaluatorError::EvaluationError(format!("{function}: {why}"))
+/// The argument at `index`, `None` when left out or undefined.
+fn arg(args: &[JValue], index: usize) -> Option<&JValue> {
+    args.get(index).filter(|v| !v.is_undefined())
 }
 
-fn integer(function: &str, v: Option<&JValue>, what: &str) -> Result<i64, EvaluatorError> {
+/// JSONata's T0410 for argument `number` (from 1) of `function`.
+fn signature(function: &str, number: usize) -> EvaluatorError {
+    EvaluatorError::EvaluationError(format!(
+        "T0410: Argument {number} of function \"{function}\" does not match function signature"
+    ))
+}
+
+/// AWS's D3137 with its text.
+fn d3137(text: String) -> EvaluatorError {
+    EvaluatorError::EvaluationError(format!("D3137: {text}"))
+}
+
+/// T0410 for the first argument past the `arity` the function takes.
+fn no_surplus(function: &str, args: &[JValue], arity: usize) -> Result<(), EvaluatorError> {
+    match arg(args, arity) {
+        Some(_) => Err(signature(function, arity + 1)),
+        None => Ok(()),
+    }
+}
+
+/// A number argument truncated towards zero (AWS: -1.7 is -1).
+fn truncated(function: &str, v: Option<&JValue>, number: usize) -> Result<i64, EvaluatorError> {
     match v {
-        Some(JValue::Number(n)) if n.fract() == 0.0 => Ok(*n as i64),
-        _ => Err(fail(function, &format!("{what} must be an integer"))),
+        Some(JValue::Number(n)) => Ok(n.trunc() as i64),
+        _ => Err(signature(function, number)),
     }
 }
 
+/// `$partition(array, size)`: chunks of `size`; undefined for an empty or
+/// missing array or a size that truncates to 0; one chunk without a size.
 fn partition(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let Some(items) = args.first().and_then(JValue::as_array) else {
-        return Err(fail("$partition", "the first argument must be an array"));
-    };
-    let size = integer("$partition", args.get(1), "the chunk size")?;
-    if size <= 0 {
-        return Err(fail("$partition", "the chunk size must be greater than 0"));
-    }
-    let chunks = items.chunks(size as usize).map(|c| JValue::array(c.to_vec())).collect();
-    Ok(JValue::array(chunks))
-}
-
-fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let start = integer("$range", args.first(), "the start")?;
-    let end = integer("$range", args.get(1), "the end")?;
-    let step = integer("$range", args.get(2), "the step")?;
-    if step == 0 {
-        return Err(fail("$range", "the step must not be 0"));
-    }
-    let mut out = Vec::new();
-    let mut x = start;
-    while (step > 0 && x <= end) || (step < 0 && x >= end) {
-        if out.len() == MAX_ITEMS {
-            return Err(fail("$range", "the result would have more than 1000000 items"));
+    no_surplus("partition", args, 2)?;
+    let items = match arg(args, 0) {
+        None => return Ok(JValue::Undefined),
+        Some(JValue::Array(a)) => a.to_vec(),
+        Some(_) => {
+            return Err(EvaluatorError::EvaluationError(
+                "T0412: Argument 1 of function \"partition\" must be an array of undefined".into(),
+            ));
         }
-        out.push(JValue::Number(x as f64));
-        x += step;
+    };
+    if items.is_empty() {
+        return Ok(JValue::Undefined);
     }
-    // A JSONata sequence of one item is that item (AWS: $range(1, 1, 1) = 1).
-    if out.len() == 1 {
-        return Ok(out.pop().expect("one item"));
+    let Some(size) = arg(args, 1) else {
+        return Ok(JValue::array(vec![JValue::array(items)]));
+    };
+    match truncated("partition", Some(size), 2)? {
+        n if n < 0 => Err(d3137("Second argument must be zero or greater".into())),
+        0 => Ok(JValue::Undefined),
+        n => Ok(JValue::array(items.chunks(n.min(items.len() as i64) as usize).map(|c| JValue::array(c.to_vec())).collect())),
     }
-    Ok(JValue::array(out))
 }
 
+/// `$range(start, end, step)`, the end included where the step lands on
+/// it; undefined without a step, for a step of 0 or one that walks away
+/// from the end; a range of one number is that number.
+fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    no_surplus("range", args, 3)?;
+    let start = truncated("range", arg(args, 0), 1)?;
+    let end = truncated("range", arg(args, 1), 2)?;
+    let Some(step) = arg(args, 2) else { return Ok(JValue::Undefined) };
+    let step = truncated("range", Some(step), 3)?;
+    if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
+        return Ok(JValue::Undefined);
+    }
+    if start == end {
+        return Ok(JValue::Number(start as f64));
+    }
+    let count = (end as i128 - start as i128) / step as i128 + 1;
+    if count > super::MAX_SEQUENCE_LENGTH as i128 {
+        // AWS's memory bound, in its words (messages::reword).
+        return Err(EvaluatorError::EvaluationError("D2015: the range is too large".into()));
+    }
+    let numbers = (0..count).map(|i| JValue::Number((start as i128 + i * step as i128) as f64)).collect();
+    Ok(JValue::array(numbers))
+}
+
+const ALGORITHMS: [&str; 5] = ["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+
+/// `$hash(text, algorithm)`: the hex digest; undefined without an algorithm.
 fn hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let data = match args.first() {
-        Some(JValue::String(s)) => s.to_string(),
-        _ => return Err(fail("$hash", "the data must be a string")),
+    no_surplus("hash", args, 2)?;
+    let Some(JValue::String(text)) = arg(args, 0) else { return Err(signature("hash", 1)) };
+    let algorithm = match arg(args, 1) {
+        None => return Ok(JValue::Undefined),
+        Some(JValue::String(a)) => a,
+        Some(_) => return Err(signature("hash", 2)),
     };
-    let algorithm = args.get(1).and_then(JValue::as_str).unwrap_or("SHA-256");
-    crate::util::hash::hash(algorithm, data.as_bytes())
-        .map(JValue::from)
-        .ok_or_else(|| {
-            fail(
-                "$hash",
-                &format!("the hashing algorithm '{algorithm}' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"),
-            )
-        })
+    match ALGORITHMS.contains(&&**algorithm).then(|| crate::util::hash::hash(algorithm, text.as_bytes())).flatten() {
+        Some(digest) => Ok(JValue::from(digest)),
+        None => Err(d3137(format!("Hash algorithm '{algorithm}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5"))),
+    }
 }
 
-/// `$random()` or `$random(seed)`: a number in [0, 1), repeatable per seed.
+/// `$random()` or `$random(seed)`: a number in [0, 1); under a seed, what
+/// Java's `new java.util.Random(seed).nextDouble()` gives (AWS: 42 gives
+/// 0.7275636800328681).
 fn random(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let x: f64 = match args.first() {
-        None | Some(JValue::Undefined) => rand::rng().random(),
-        Some(JValue::Number(seed)) => rand::rngs::StdRng::seed_from_u64(*seed as i64 as u64).random(),
-        Some(_) => return Err(fail("$random", "the seed must be a number")),
-    };
-    Ok(JValue::Number(x))
+    no_surplus("random", args, 1)?;
+    Ok(JValue::Number(match arg(args, 0) {
+        None => rand::rng().random(),
+        seed => java_next_double(truncated("random", seed, 1)?),
+    }))
 }
 
-fn parse(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    let Some(text) = args.first().and_then(JValue::as_str) else {
-        return Err(fail("$parse", "the argument must be a string"));
+/// `java.util.Random`'s first `nextDouble()` for `seed`: its 48-bit linear
+/// congruential generator, 26 then 27 bits.
+fn java_next_double(seed: i64) -> f64 {
+    const MULTIPLIER: u64 = 0x5_DEEC_E66D;
+    const MASK: u64 = (1 << 48) - 1;
+    let mut state = (seed as u64 ^ MULTIPLIER) & MASK;
+    let mut next = |bits: u32| {
+        state = (state.wrapping_mul(MULTIPLIER).wrapping_add(0xB)) & MASK;
+        state >> (48 - bits)
     };
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| fail("$parse", &format!("the string is not valid JSON: {e}")))?;
+    let high = next(26);
+    let low = next(27);
+    ((high << 27) + low) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `$uuid()`: a random version-4 UUID; it takes no argument.
+fn uuid(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    no_surplus("uuid", args, 0)?;
+    Ok(JValue::from(crate::uuid_v4()))
+}
+
+/// `$parse(text)`: the JSON `text` holds; undefined for undefined.
+fn parse(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    no_surplus("parse", args, 1)?;
+    let text = match arg(args, 0) {
+        None => return Ok(JValue::Undefined),
+        Some(JValue::String(s)) => s,
+        Some(_) => return Err(signature("parse", 1)),
+    };
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| d3137("Invalid JSON".into()))?;
     Ok(convert::to_jvalue(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seeded_random_is_java_util_random() {
+        // new java.util.Random(seed).nextDouble() on a JVM, for 42, 0 and -1.
+        assert_eq!(super::java_next_double(42), 0.7275636800328681);
+        assert_eq!(super::java_next_double(0), 0.730967787376657);
+        assert_eq!(super::java_next_double(-1), 0.26894263088050496);
+    }
 }

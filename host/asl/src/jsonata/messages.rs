@@ -178,6 +178,10 @@ fn split_code(message: &str) -> Option<(&str, &str)> {
 /// T0410 and T0412: jsonata-js names the function and the argument that
 /// does not fit.
 fn signature(code: &str, text: &str, source: &str) -> Option<String> {
+    if text.contains(" of function \"") {
+        // Already jsonata-js's words (Step Functions' own functions).
+        return Some(text.to_string());
+    }
     let name = called_function(source)?;
     let (index, rest) = if let Some(counts) = text.strip_prefix("Argument count mismatch: expected ") {
         // Too many arguments: the first one past the function's last

@@ -28,3 +28,60 @@ async fn math_add_rounds_halves_upwards() {
         assert_eq!(o.output, Some(json!({"r": sum})), "{a} + {b}: {:?}", o.cause);
     }
 }
+
+/// What a JSONata Pass state's `Output` is for `expr`.
+async fn jsonata(expr: &str) -> ExecutionOutcome {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": format!("{{% {expr} %}}"), "End": true}}});
+    run_with(def, json!({}), &[]).await.outcome
+}
+
+/// AWS's answers recorded in floci-io/floci issue 2662 and pull request
+/// 2676: fractions truncated towards zero, a seed drawn through
+/// java.util.Random, a one-number range as that number.
+#[tokio::test]
+async fn dialect_functions_answer_as_aws() {
+    for (expr, out) in [
+        ("$random(42)", json!(0.7275636800328681)),
+        ("$random(42.9)", json!(0.7275636800328681)),
+        ("$range(-1.7, 2, 1)", json!([-1, 0, 1, 2])),
+        ("$range(0, 6, 2)", json!([0, 2, 4, 6])),
+        ("$range(5, 1, -2)", json!([5, 3, 1])),
+        ("$range(1, 1, 1)", json!(1)),
+        ("$partition([1, 2, 3, 4], 2)", json!([[1, 2], [3, 4]])),
+        ("$partition([1, 2, 3], 1.5)", json!([[1], [2], [3]])),
+        ("$partition([1, 2, 3])", json!([[1, 2, 3]])),
+        ("$hash('input', 'SHA-1')", json!("140f86aae51ab9e1cda9b4254fe98a74eb54c1a1")),
+        ("$parse('{\"a\": 1}').a", json!(1)),
+    ] {
+        let o = jsonata(expr).await;
+        assert_eq!(o.output, Some(out), "{expr}: {:?}", o.cause);
+    }
+}
+
+/// Where AWS answers undefined (the state fails saying so) or an error.
+#[tokio::test]
+async fn dialect_functions_fail_as_aws() {
+    let undefined = "returned nothing (undefined).";
+    for (expr, tail) in [
+        ("$range(1, 5)", undefined),
+        ("$range(5, 1, 1)", undefined),
+        ("$range(1, 5, 0)", undefined),
+        ("$partition([1, 2, 3], 0)", undefined),
+        ("$partition([1, 2, 3], -0.5)", undefined),
+        ("$partition([], 2)", undefined),
+        ("$hash('input')", undefined),
+        ("$partition([1, 2, 3], -1)", "threw an error during evaluation. D3137: Second argument must be zero or greater"),
+        ("$hash('input', 'sha-1')", "threw an error during evaluation. D3137: Hash algorithm 'sha-1' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5"),
+        ("$parse('{bad')", "threw an error during evaluation. D3137: Invalid JSON"),
+        ("$partition('abc', 2)", "threw an error during evaluation. T0412: Argument 1 of function \"partition\" must be an array of undefined"),
+        ("$range('a', 5, 1)", "threw an error during evaluation. T0410: Argument 1 of function \"range\" does not match function signature"),
+        ("$random(1, 2)", "threw an error during evaluation. T0410: Argument 2 of function \"random\" does not match function signature"),
+        ("$uuid(1)", "threw an error during evaluation. T0410: Argument 1 of function \"uuid\" does not match function signature"),
+    ] {
+        let o = jsonata(expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
+        let want = format!("The JSONata expression '{expr}' specified for the field 'Output' {tail}");
+        assert!(o.cause.as_deref().unwrap_or_default().ends_with(&want), "{expr}: {:?}", o.cause);
+    }
+}
