@@ -35,6 +35,19 @@ impl Builder {
         }
     }
 
+    /// ItemReader's `ReaderConfig.MaxItems` (or `MaxItemsPath`), checked as
+    /// the other Map numbers are, with AWS's bound of 100,000,000 items
+    /// (`Maximum value is 100000000`, recorded in floci-io/floci issue 3733).
+    fn reader_config(&mut self, o: &Map<String, Value>, loc: &str, ql: QueryLanguage) {
+        let Some(Value::Object(c)) = o.get("ItemReader").and_then(|r| r.get("ReaderConfig")) else { return };
+        let cloc = format!("{loc}/ItemReader/ReaderConfig");
+        if ql == QueryLanguage::Jsonata && c.contains_key("MaxItemsPath") {
+            self.schema("The QueryLanguage is set to 'JSONata', but field 'MaxItemsPath' is only supported for the 'JSONPath' QueryLanguage", cloc);
+        } else {
+            self.map_num_spec(c, "MaxItems", &cloc, ql, "0", Some("100000000"));
+        }
+    }
+
     /// `None` when neither or both of ItemProcessor and Iterator are given,
     /// or the processor cannot be built.
     pub(super) fn map_state(
@@ -72,6 +85,7 @@ impl Builder {
         let tolerated_failure_count = self.map_num_spec(o, "ToleratedFailureCount", loc, ql, "0", None);
         let tolerated_failure_percentage = self.map_num_spec(o, "ToleratedFailurePercentage", loc, ql, "0.0", Some("100.0"));
         self.item_batcher(o, loc, ql);
+        self.reader_config(o, loc, ql);
         let processor = processor?;
         let processor_definition = (mode == MapMode::Distributed).then(|| standalone(pv, self.top_ql));
         Some(StateKind::Map(Box::new(MapSpec {

@@ -254,3 +254,34 @@ fn map_number_fields_are_refused_in_aws_words() {
         "ToleratedFailurePercentage": 100, "ItemProcessor": ip, "End": true}}});
     parse(ok).unwrap();
 }
+
+/// ItemReader's `ReaderConfig.MaxItems`: AWS bounds it at 100,000,000 and
+/// checks it as the other Map numbers (floci-io/floci issue 3733).
+#[test]
+fn reader_config_max_items_is_bounded_as_aws_bounds_it() {
+    let dist = json!({"StartAt": "P", "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "States": {"P": {"Type": "Pass", "End": true}}});
+    let def = |ql: &str, config: Value| {
+        json!({"QueryLanguage": ql, "StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": dist, "End": true,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": config,
+                "Parameters": {"Bucket": "b", "Key": "k"}}}}})
+    };
+    let first = |ql: &str, config: Value| {
+        let e = parse(def(ql, config)).unwrap_err();
+        (e[0].message.clone(), e[0].location.clone())
+    };
+    let at = |m: &str, l: &str| (m.to_string(), l.to_string());
+    let rc = "/States/M/ItemReader/ReaderConfig";
+    assert_eq!(first("JSONPath", json!({"InputType": "JSON", "MaxItems": 100_000_001})), at("Maximum value is 100000000", &format!("{rc}/MaxItems")));
+    assert_eq!(first("JSONPath", json!({"InputType": "JSON", "MaxItems": -1})), at("Minimum value is 0", &format!("{rc}/MaxItems")));
+    assert_eq!(
+        first("JSONPath", json!({"InputType": "JSON", "MaxItems": 1, "MaxItemsPath": "$.n"})),
+        at("There should only be one of the following fields: [MaxItems, MaxItemsPath]", rc)
+    );
+    assert_eq!(
+        first("JSONata", json!({"InputType": "JSON", "MaxItemsPath": "$.n"})),
+        at("The QueryLanguage is set to 'JSONata', but field 'MaxItemsPath' is only supported for the 'JSONPath' QueryLanguage", rc)
+    );
+    parse(def("JSONPath", json!({"InputType": "JSON", "MaxItems": 100_000_000}))).unwrap();
+    parse(def("JSONPath", json!({"InputType": "JSON", "MaxItemsPath": "$.n"}))).unwrap();
+    parse(def("JSONata", json!({"InputType": "JSON", "MaxItems": "{% $states.input.n %}"}))).unwrap();
+}
