@@ -1,9 +1,10 @@
 //! The functions Step Functions adds to JSONata ($partition, $range, $hash,
-//! $random with a seed, $uuid, $parse) and the one it removes ($eval), with
+//! $random with a seed, $uuid, $parse), the one it removes ($eval) and one
+//! jsonata-core answers otherwise than JSONata ($encodeUrl), with
 //! AWS's answers to their edge arguments (recorded in floci-io/floci issue
 //! 2662 and pull request 2676; tools/oracle/README.md, "Step Functions' own
 //! functions"): a fractional number is truncated towards zero, an argument
-//! of the wrong type or one too many is JSONata's T0410, a missing optional
+//! of the wrong type is JSONata's T0410, a missing optional
 //! argument or an empty range makes the result undefined, and a bad value
 //! is D3137 in AWS's words.
 
@@ -16,7 +17,7 @@ use super::convert;
 /// Registers the AWS functions among `names` (the `$name`s an expression
 /// mentions): registering all of them on every evaluation would cost more
 /// than most expressions.
-pub fn register(ev: &mut Evaluator, names: &[String]) {
+pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
     // Registration fails only on a name clash with a built-in; these names
     // are not built-ins, and the overrides below replace non-compiled ones.
     for name in names {
@@ -27,6 +28,10 @@ pub fn register(ev: &mut Evaluator, names: &[String]) {
             "uuid" => ev.register_fn("uuid", uuid),
             "parse" => ev.register_fn("parse", parse),
             "random" => ev.register_fn_override("random", random),
+            // A host function is not handed the context a call without
+            // arguments reads (`url.$encodeUrl()`): that call keeps
+            // jsonata-core's own.
+            "encodeUrl" if !calls_without_arguments(source, "$encodeUrl") => ev.register_fn_override("encodeUrl", encode_url),
             // AWS leaves $eval unbound: calling it is JSONata's T1006.
             "eval" => ev.register_fn_override("eval", |_: &[JValue]| {
                 Err(EvaluatorError::EvaluationError("T1006: Attempted to invoke a non-function".into()))
@@ -53,14 +58,6 @@ fn d3137(text: String) -> EvaluatorError {
     EvaluatorError::EvaluationError(format!("D3137: {text}"))
 }
 
-/// T0410 for the first argument past the `arity` the function takes.
-fn no_surplus(function: &str, args: &[JValue], arity: usize) -> Result<(), EvaluatorError> {
-    match arg(args, arity) {
-        Some(_) => Err(signature(function, arity + 1)),
-        None => Ok(()),
-    }
-}
-
 /// A number argument truncated towards zero (AWS: -1.7 is -1).
 fn truncated(function: &str, v: Option<&JValue>, number: usize) -> Result<i64, EvaluatorError> {
     match v {
@@ -72,7 +69,6 @@ fn truncated(function: &str, v: Option<&JValue>, number: usize) -> Result<i64, E
 /// `$partition(array, size)`: chunks of `size`; undefined for an empty or
 /// missing array or a size that truncates to 0; one chunk without a size.
 fn partition(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    no_surplus("partition", args, 2)?;
     let items = match arg(args, 0) {
         None => return Ok(JValue::Undefined),
         Some(JValue::Array(a)) => a.to_vec(),
@@ -99,7 +95,6 @@ fn partition(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 /// it; undefined without a step, for a step of 0 or one that walks away
 /// from the end; a range of one number is that number.
 fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    no_surplus("range", args, 3)?;
     let start = truncated("range", arg(args, 0), 1)?;
     let end = truncated("range", arg(args, 1), 2)?;
     let Some(step) = arg(args, 2) else { return Ok(JValue::Undefined) };
@@ -107,10 +102,11 @@ fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
         return Ok(JValue::Undefined);
     }
-    if start == end {
+    let count = (end as i128 - start as i128) / step as i128 + 1;
+    if count == 1 {
+        // A sequence of one number is that number (AWS: $range(1, 9, 9) is 1).
         return Ok(JValue::Number(start as f64));
     }
-    let count = (end as i128 - start as i128) / step as i128 + 1;
     if count > super::MAX_SEQUENCE_LENGTH as i128 {
         // AWS's memory bound, in its words (messages::reword).
         return Err(EvaluatorError::EvaluationError("D2015: the range is too large".into()));
@@ -123,7 +119,6 @@ const ALGORITHMS: [&str; 5] = ["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"];
 
 /// `$hash(text, algorithm)`: the hex digest; undefined without an algorithm.
 fn hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    no_surplus("hash", args, 2)?;
     let Some(JValue::String(text)) = arg(args, 0) else { return Err(signature("hash", 1)) };
     let algorithm = match arg(args, 1) {
         None => return Ok(JValue::Undefined),
@@ -140,7 +135,6 @@ fn hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 /// Java's `new java.util.Random(seed).nextDouble()` gives (AWS: 42 gives
 /// 0.7275636800328681).
 fn random(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    no_surplus("random", args, 1)?;
     Ok(JValue::Number(match arg(args, 0) {
         None => rand::rng().random(),
         seed => java_next_double(truncated("random", seed, 1)?),
@@ -162,15 +156,13 @@ fn java_next_double(seed: i64) -> f64 {
     ((high << 27) + low) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// `$uuid()`: a random version-4 UUID; it takes no argument.
-fn uuid(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    no_surplus("uuid", args, 0)?;
+/// `$uuid()`: a random version-4 UUID.
+fn uuid(_: &[JValue]) -> Result<JValue, EvaluatorError> {
     Ok(JValue::from(crate::uuid_v4()))
 }
 
 /// `$parse(text)`: the JSON `text` holds; undefined for undefined.
 fn parse(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    no_surplus("parse", args, 1)?;
     let text = match arg(args, 0) {
         None => return Ok(JValue::Undefined),
         Some(JValue::String(s)) => s,
@@ -178,6 +170,36 @@ fn parse(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     };
     let v: serde_json::Value = serde_json::from_str(text).map_err(|_| d3137("Invalid JSON".into()))?;
     Ok(convert::to_jvalue(&v))
+}
+
+/// Whether `source` calls `function` with no arguments (`$f()`, `$f( )`).
+fn calls_without_arguments(source: &str, function: &str) -> bool {
+    let text = super::strip_strings(source);
+    text.match_indices(function).any(|(at, _)| {
+        let rest = text[at + function.len()..].trim_start();
+        rest.strip_prefix('(').is_some_and(|r| r.trim_start().starts_with(')'))
+    })
+}
+
+/// `$encodeUrl(url)`: JavaScript's `encodeURI`, as jsonata-js 2.0.6 (the
+/// JSONata AWS documents) answers: every byte of the UTF-8 text but letters,
+/// digits and `;,/?:@&=+$-_.!~*'()#` as `%XX`, a blank too (jsonata-core
+/// leaves blanks and most symbols as they are).
+fn encode_url(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let text = match arg(args, 0) {
+        None => return Ok(JValue::Undefined),
+        Some(JValue::String(s)) => s,
+        Some(_) => return Err(signature("encodeUrl", 1)),
+    };
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b";,/?:@&=+$-_.!~*'()#".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(JValue::from(out))
 }
 
 #[cfg(test)]

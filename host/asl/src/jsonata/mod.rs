@@ -216,7 +216,7 @@ impl Expression {
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);
-        functions::register(&mut evaluator, &self.variables);
+        functions::register(&mut evaluator, &self.variables, &self.source);
         // jsonata-core panics on a few arguments (an integer overflow in
         // `$substring('a', 1e21)`): the state fails, not the process.
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluator.evaluate(&self.ast, &JValue::Undefined)));
