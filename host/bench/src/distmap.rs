@@ -96,6 +96,17 @@ fn definition(concurrency: usize) -> Value {
     }}})
 }
 
+/// The process's user and system CPU time so far, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes the struct it is given and nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
 /// `/proc/self/status`'s `field` in KiB.
 fn status_kib(field: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -141,8 +152,10 @@ fn results_written(buckets: &Path, manifest_key: &str) -> anyhow::Result<usize> 
     Ok(lines)
 }
 
-/// Starts the parent and polls it until it ends: (status, output, wall time).
-async fn run_parent(addr: std::net::SocketAddr, machine: &str) -> anyhow::Result<(String, Value, Duration)> {
+/// Starts the parent and polls it until it ends: its status, output (else
+/// its description), wall time, and when its map run's children had all
+/// closed (as DescribeMapRun counts them).
+async fn run_parent(addr: std::net::SocketAddr, machine: &str, items: usize) -> anyhow::Result<(String, Value, Duration, Option<Duration>)> {
     let mut conn = Connection::open(addr).await?;
     let start = json!({"stateMachineArn": machine, "input": "{}"}).to_string();
     let started = Instant::now();
@@ -152,17 +165,31 @@ async fn run_parent(addr: std::net::SocketAddr, machine: &str) -> anyhow::Result
     }
     let arn = serde_json::from_slice::<Value>(&reply)?["executionArn"].clone();
     let describe = json!({"executionArn": arn}).to_string();
+    let mut children_closed = None;
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
+        if children_closed.is_none() && closed_items(&mut conn, &describe).await? >= items as u64 {
+            children_closed = Some(started.elapsed());
+        }
         let (_, reply) = conn.call("DescribeExecution", &describe).await?;
         let d: Value = serde_json::from_slice(&reply)?;
         let status = d["status"].as_str().unwrap_or_default().to_string();
         if status != "RUNNING" {
             let wall = started.elapsed();
             let output = d["output"].as_str().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-            return Ok((status, if output.is_null() { d } else { output }, wall));
+            return Ok((status, if output.is_null() { d } else { output }, wall, children_closed));
         }
     }
+}
+
+/// How many items the execution's map run has closed (0 before it has one).
+async fn closed_items(conn: &mut Connection, execution: &str) -> anyhow::Result<u64> {
+    let (_, reply) = conn.call("ListMapRuns", execution).await?;
+    let runs: Value = serde_json::from_slice(&reply)?;
+    let Some(run) = runs["mapRuns"][0]["mapRunArn"].as_str() else { return Ok(0) };
+    let (_, reply) = conn.call("DescribeMapRun", &json!({"mapRunArn": run}).to_string()).await?;
+    let counts = serde_json::from_slice::<Value>(&reply)?["itemCounts"].clone();
+    Ok(["succeeded", "failed", "timedOut", "aborted"].iter().filter_map(|k| counts[k].as_u64()).sum())
 }
 
 fn run(args: Args) -> anyhow::Result<bool> {
@@ -190,10 +217,12 @@ fn measure(args: &Args, buckets: &Path, w3: Arc<StateMachine>, w3_input: Value, 
     let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let config = ServerConfig { buckets: Some(buckets.to_path_buf()), ..ServerConfig::default() };
     let _inside = server_rt.enter();
+    let mut kept_store = None;
     let state = if args.in_memory {
         AppState::in_memory(config, registry)
     } else {
         let store = stepbox_store::open_dir(&buckets.join("data"))?;
+        kept_store = Some(store.clone());
         let state = AppState::durable(config, registry, store, stepbox_server::durable::DurableConfig::default());
         server_rt.block_on(state.recover())?;
         state
@@ -202,16 +231,19 @@ fn measure(args: &Args, buckets: &Path, w3: Arc<StateMachine>, w3_input: Value, 
     let addr = server.addr;
     let client_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
-    // W3 on the server's engine: items/s of one execution, rounds in sequence.
+    // W3 on the server's engine: items/s of one execution, rounds in sequence
+    // (and the process's CPU time per item, in `w3_cpu`).
+    let w3_cpu = std::sync::Mutex::new(Vec::new());
     let inline_w3 = |rounds: usize| -> Vec<f64> {
-        let (engine, w3, input) = (state.engine.clone(), w3.clone(), w3_input.clone());
+        let (engine, w3, input, w3_cpu) = (state.engine.clone(), w3.clone(), w3_input.clone(), &w3_cpu);
         server_rt.block_on(async move {
             let mut rates = Vec::new();
             for i in 0..rounds {
                 let options = ExecutionOptions { name: format!("w3-{i}"), state_machine_name: "w3".into(), ..Default::default() };
-                let started = Instant::now();
+                let (started, cpu) = (Instant::now(), cpu_seconds());
                 let outcome = engine.start(w3.clone(), input.clone(), options, Arc::new(NullSink)).await;
                 let rate = w3_items as f64 / started.elapsed().as_secs_f64();
+                w3_cpu.lock().unwrap().push((cpu_seconds() - cpu) / w3_items as f64);
                 let count = outcome.output.as_ref().and_then(|o| o["count"].as_u64());
                 if outcome.status != ExecutionStatus::Succeeded || count != Some(w3_items as u64) {
                     rates.push(f64::NAN);
@@ -223,6 +255,7 @@ fn measure(args: &Args, buckets: &Path, w3: Arc<StateMachine>, w3_input: Value, 
         })
     };
     inline_w3(1);
+    w3_cpu.lock().unwrap().clear();
     let mut w3_rates = inline_w3(args.w3_rounds);
 
     let create = json!({"name": "distmap", "definition": definition(args.concurrency).to_string(),
@@ -234,8 +267,17 @@ fn measure(args: &Args, buckets: &Path, w3: Arc<StateMachine>, w3_input: Value, 
     let machine = serde_json::from_slice::<Value>(&reply)?["stateMachineArn"].as_str().unwrap_or_default().to_string();
     let rss_before = status_kib("VmRSS:").unwrap_or(0);
     let reset = reset_peak_rss();
-    let (status, output, wall) = client_rt.block_on(run_parent(addr, &machine))?;
+    let cpu = cpu_seconds();
+    let (status, output, wall, children_closed) = client_rt.block_on(run_parent(addr, &machine, args.items))?;
+    let run_cpu = (cpu_seconds() - cpu) / args.items as f64;
     let peak = status_kib("VmHWM:").unwrap_or(0);
+    // The parent's finished parts are deleted after its close, in writes of
+    // their own: W3 runs again once they are.
+    let swept = Instant::now();
+    while kept_store.as_ref().is_some_and(|s| s.sweeps_left().unwrap_or(0) > 0) && swept.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let swept = swept.elapsed();
     w3_rates.extend(inline_w3(args.w3_rounds));
     server_rt.block_on(server.shutdown())?;
     server_rt.shutdown_background();
@@ -252,12 +294,20 @@ fn measure(args: &Args, buckets: &Path, w3: Arc<StateMachine>, w3_input: Value, 
     let store = if args.in_memory { "in memory" } else { "durable store" };
     println!("distributed Map, EXPRESS children, {} items from JSONL, MaxConcurrency {}, {store}:", args.items, args.concurrency);
     println!("  {:.1} s, {rate:.0} items/s; {written} results written", wall.as_secs_f64());
+    if let Some(closed) = children_closed {
+        println!("  its children all closed {:.1} s after the start; the result files and the close took {:.1} s more", closed.as_secs_f64(), (wall - closed).as_secs_f64());
+    }
+    println!("  the parent's finished parts deleted {:.1} s after its end", swept.as_secs_f64());
     println!("  peak RSS during the run {:.0} MiB (RSS before it {:.0} MiB{})", peak as f64 / 1024.0, rss_before as f64 / 1024.0,
         if reset { "" } else { "; peak not reset: the process's peak" });
     println!("inline W3 ({w3_items} items, rounds before and after): {} items/s", rates.join(", "));
     println!("ratio distributed ÷ inline W3: {:.2}× (target ≥ 0.8×), peak RSS target ≤ 300 MiB", rate / w3_mean);
+    let w3_cpu = w3_cpu.into_inner().unwrap();
+    let w3_cpu_mean = w3_cpu.iter().sum::<f64>() / w3_cpu.len().max(1) as f64;
+    println!("process CPU per item: distributed {:.1} µs, inline W3 {:.1} µs (ratio {:.2}×: a measure the other programs running on the machine move less)",
+        run_cpu * 1e6, w3_cpu_mean * 1e6, w3_cpu_mean / run_cpu);
     let result = json!({
-        "items": args.items, "concurrency": args.concurrency, "in_memory": args.in_memory, "seconds": wall.as_secs_f64(), "items_per_s": rate,
+        "items": args.items, "concurrency": args.concurrency, "in_memory": args.in_memory, "seconds": wall.as_secs_f64(), "items_per_s": rate, "cpu_us_per_item": run_cpu * 1e6, "w3_cpu_us_per_item": w3_cpu_mean * 1e6,
         "results_written": written, "peak_rss_mib": peak as f64 / 1024.0, "rss_before_mib": rss_before as f64 / 1024.0,
         "w3_items_per_s": w3_rates, "ratio_to_w3": rate / w3_mean,
     });

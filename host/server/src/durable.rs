@@ -123,6 +123,7 @@ impl Durability {
         }
         tokio::spawn(run_timers(state.clone(), self.clone()));
         tokio::spawn(sweep(self.clone()));
+        tokio::spawn(sweep_left(self.clone()));
         if let Some(lease) = self.store.lease() {
             tokio::spawn(keep_leases(state.clone(), self.clone(), lease));
             tokio::spawn(crate::routing::serve_requests(state.clone(), self.clone()));
@@ -615,6 +616,21 @@ async fn resume_once_writable(durability: Arc<Durability>, arn: String) {
     }
     tracing::info!(execution = %arn, "the store writes again: resuming the execution");
     durability.timers.add(Utc::now(), arn);
+}
+
+/// Deletes, soon after, what writes left to delete in writes of their own (a
+/// big Map's finished parts once its execution closes or moves on; see
+/// `Store::sweep_marked`), and at start-up what they left before a stop.
+async fn sweep_left(durability: Arc<Durability>) {
+    loop {
+        if let Err(e) = durability.store.sweep_marked().await {
+            tracing::warn!(error = %e, "cannot delete the finished parts of a closed execution");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = durability.until_stopped() => return,
+        }
+    }
 }
 
 /// Deletes closed executions older than the retention period, hourly.

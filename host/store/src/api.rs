@@ -133,6 +133,10 @@ pub trait Executions: Send + Sync {
     /// Deletes closed executions that stopped before `cutoff`, with their
     /// histories; answers how many.
     async fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> R<usize>;
+    /// Deletes what writes left to delete in writes of their own (a big
+    /// Map's finished parts: see [`Store::sweep_marked`]); answers how many
+    /// prefixes it finished (0, after one read, when none is left).
+    async fn sweep_marked(&self) -> R<usize>;
 
     /// Records a map run as it is now (it goes with its execution).
     async fn put_map_run(&self, record: &MapRunRecord) -> R<()>;
@@ -401,6 +405,12 @@ impl Executions for Store {
     }
     async fn purge_closed_before(&self, cutoff: DateTime<Utc>) -> R<usize> {
         Store::purge_closed_before(self, cutoff).await
+    }
+    async fn sweep_marked(&self) -> R<usize> {
+        if Store::sweeps_left(self)? == 0 {
+            return Ok(0);
+        }
+        Store::sweep_marked(self).await
     }
     async fn put_map_run(&self, record: &MapRunRecord) -> R<()> {
         Store::put_map_run(self, record).await

@@ -31,6 +31,7 @@ mod map_runs;
 mod migrate;
 mod recent_ids;
 mod retention;
+mod sweep;
 
 pub(crate) use cache::{RecordCache, written};
 pub(crate) use executions::{

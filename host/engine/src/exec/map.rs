@@ -160,12 +160,12 @@ pub(super) async fn run_map(s: &Step<'_>, spec: &MapSpec, input: Value, frame: &
                 let results = match &writer {
                     None => Ok(Value::Array(fan.results.into_vec())),
                     Some(w) => {
-                        let run = MapRun {
-                            arn: &run_arn,
-                            child_sm_arn: children::child_state_machine_arn(&run_arn),
-                            inputs: &kept,
-                        };
-                        w.finish(ex.services.objects.as_deref(), &run, fan)
+                        // Off the runtime's threads: a million-child run's
+                        // files take a second to write.
+                        let (w, objects, arn, kept) = (w.clone(), ex.services.objects.clone(), run_arn.clone(), kept.clone());
+                        let written = tokio::task::spawn_blocking(move || w.finish(objects.as_deref(), &MapRun::new(&arn, &kept), fan));
+                        let failed = |e| Failure::new(errors::RESULT_WRITER_FAILED, format!("the result files were not written: {e}"));
+                        written.await.unwrap_or_else(|e| Err(failed(e)))
                     }
                 };
                 let results = match results {

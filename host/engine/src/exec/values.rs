@@ -63,6 +63,21 @@ impl Values {
         }
     }
 
+    /// Value `i`'s JSON text, as serde_json writes it compact (`null` past
+    /// the end).
+    pub(super) fn json_text(&self, i: usize) -> Cow<'_, str> {
+        match self {
+            Values::Trees(all) => Cow::Owned(
+                all.get(i)
+                    .map_or_else(|| "null".to_string(), Value::to_string),
+            ),
+            Values::Texts(all) => match all.get(i) {
+                Some(t) if !t.is_empty() => Cow::Borrowed(t),
+                _ => Cow::Borrowed("null"),
+            },
+        }
+    }
+
     pub(super) fn into_vec(self) -> Vec<Value> {
         match self {
             Values::Trees(all) => all,
@@ -103,7 +118,9 @@ mod tests {
             assert_eq!(v.len(), kept.len());
             for (i, k) in kept.iter().enumerate() {
                 assert_eq!(&*v.get(i), k, "compact {compact}");
+                assert_eq!(v.json_text(i), k.to_string(), "compact {compact}");
             }
+            assert_eq!(v.json_text(99), "null");
             assert_eq!(*v.get(99), Value::Null);
             v.set(1, json!({"z": true}));
             assert_eq!(*v.get(1), json!({"z": true}));

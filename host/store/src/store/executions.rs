@@ -92,20 +92,16 @@ fn write_encoded_execution(
 }
 
 /// Deletes execution `seq`'s checkpoint and the parts kept with it (which
-/// only an execution with a checkpoint has).
+/// only an execution with a checkpoint has): a thousand or so now, the rest
+/// of a big Map's in writes of their own (see [`super::sweep`]).
 pub(crate) fn delete_checkpoint(w: &mut dyn Write, seq: u64) -> Result<(), StoreError> {
-    for k in w.keys(Table::Checkpoints, &keys::execution(seq))? {
-        w.delete(Table::Checkpoints, &k)?;
-    }
-    Ok(())
+    super::sweep::delete_prefix(w, &keys::execution(seq))
 }
 
-/// Deletes the parts of execution `seq`'s state entered at event `entered`.
+/// Deletes the parts of execution `seq`'s state entered at event `entered`
+/// (as [`delete_checkpoint`] does).
 pub(crate) fn delete_parts(w: &mut dyn Write, seq: u64, entered: u64) -> Result<(), StoreError> {
-    for k in w.keys(Table::Checkpoints, &keys::state_parts(seq, entered))? {
-        w.delete(Table::Checkpoints, &k)?;
-    }
-    Ok(())
+    super::sweep::delete_prefix(w, &keys::state_parts(seq, entered))
 }
 
 /// Writes a finished iteration or branch of execution `seq`.
