@@ -11,31 +11,34 @@ use std::borrow::Cow;
 pub(super) enum Values {
     Trees(Vec<Value>),
     /// JSON texts; an empty one is null (an unset slot allocates nothing).
-    Texts(Vec<Box<str>>),
+    Texts(Texts),
 }
 
 impl Values {
     /// None yet; `compact`: kept as text.
     pub(super) fn new(compact: bool) -> Self {
-        if compact { Values::Texts(Vec::new()) } else { Values::Trees(Vec::new()) }
+        if compact { Values::Texts(Texts::default()) } else { Values::Trees(Vec::new()) }
     }
 
     /// `n` nulls.
     pub(super) fn nulls(n: usize, compact: bool) -> Self {
-        if compact { Values::Texts(vec![Box::default(); n]) } else { Values::Trees(vec![Value::Null; n]) }
+        if compact { Values::Texts(Texts::nulls(n)) } else { Values::Trees(vec![Value::Null; n]) }
     }
 
     pub(super) fn len(&self) -> usize {
         match self {
             Values::Trees(v) => v.len(),
-            Values::Texts(t) => t.len(),
+            Values::Texts(t) => t.slots.len(),
         }
     }
 
     pub(super) fn push(&mut self, v: Value) {
         match self {
             Values::Trees(all) => all.push(v),
-            Values::Texts(all) => all.push(text(&v)),
+            Values::Texts(all) => {
+                let slot = all.add(&text(&v));
+                all.slots.push(slot);
+            }
         }
     }
 
@@ -48,8 +51,8 @@ impl Values {
                 }
             }
             Values::Texts(all) => {
-                if let Some(slot) = all.get_mut(i) {
-                    *slot = text(&v);
+                if i < all.slots.len() {
+                    all.slots[i] = all.add(&text(&v));
                 }
             }
         }
@@ -59,7 +62,7 @@ impl Values {
     pub(super) fn get(&self, i: usize) -> Cow<'_, Value> {
         match self {
             Values::Trees(all) => all.get(i).map_or(Cow::Owned(Value::Null), Cow::Borrowed),
-            Values::Texts(all) => Cow::Owned(all.get(i).map_or(Value::Null, |t| parse(t))),
+            Values::Texts(all) => Cow::Owned(parse(all.get(i))),
         }
     }
 
@@ -67,13 +70,10 @@ impl Values {
     /// the end).
     pub(super) fn json_text(&self, i: usize) -> Cow<'_, str> {
         match self {
-            Values::Trees(all) => Cow::Owned(
-                all.get(i)
-                    .map_or_else(|| "null".to_string(), Value::to_string),
-            ),
+            Values::Trees(all) => Cow::Owned(all.get(i).map_or_else(|| "null".to_string(), Value::to_string)),
             Values::Texts(all) => match all.get(i) {
-                Some(t) if !t.is_empty() => Cow::Borrowed(t),
-                _ => Cow::Borrowed("null"),
+                "" => Cow::Borrowed("null"),
+                t => Cow::Borrowed(t),
             },
         }
     }
@@ -81,7 +81,63 @@ impl Values {
     pub(super) fn into_vec(self) -> Vec<Value> {
         match self {
             Values::Trees(all) => all,
-            Values::Texts(all) => all.iter().map(|t| parse(t)).collect(),
+            Values::Texts(all) => (0..all.slots.len()).map(|i| parse(all.get(i))).collect(),
+        }
+    }
+}
+
+/// Texts packed one after the other in chunks of [`CHUNK`] bytes (a text
+/// longer than that has a chunk of its own), each slot naming its place:
+/// 12 bytes a slot and the text itself, where a boxed text each cost 16
+/// bytes and an allocation rounded up to its size class.
+#[derive(Default)]
+pub(super) struct Texts {
+    chunks: Vec<Vec<u8>>,
+    slots: Vec<Slot>,
+}
+
+/// A text's place: chunk, offset and length (0: null).
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    chunk: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The size of a chunk: large enough that its allocations are few, small
+/// enough that the last one's unused end is nothing beside a million texts.
+const CHUNK: usize = 1 << 20;
+
+impl Texts {
+    fn nulls(n: usize) -> Self {
+        Texts { chunks: Vec::new(), slots: vec![Slot::default(); n] }
+    }
+
+    /// Stores `t`; returns its slot (the null slot for an empty text).
+    fn add(&mut self, t: &str) -> Slot {
+        if t.is_empty() {
+            return Slot::default();
+        }
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= t.len());
+        if !fits {
+            self.chunks.push(Vec::with_capacity(CHUNK.max(t.len())));
+        }
+        let chunk = self.chunks.len() - 1;
+        let bytes = &mut self.chunks[chunk];
+        let start = bytes.len();
+        bytes.extend_from_slice(t.as_bytes());
+        Slot { chunk: chunk as u32, start: start as u32, len: t.len() as u32 }
+    }
+
+    /// Text `i` (empty: null, or past the end).
+    fn get(&self, i: usize) -> &str {
+        match self.slots.get(i) {
+            Some(s) if s.len > 0 => {
+                let bytes = &self.chunks[s.chunk as usize][s.start as usize..][..s.len as usize];
+                // Stored from a `&str` whole, so it is UTF-8.
+                std::str::from_utf8(bytes).unwrap_or_default()
+            }
+            _ => "",
         }
     }
 }
@@ -92,8 +148,8 @@ impl Default for Values {
     }
 }
 
-fn text(v: &Value) -> Box<str> {
-    if v.is_null() { Box::default() } else { v.to_string().into_boxed_str() }
+fn text(v: &Value) -> String {
+    if v.is_null() { String::new() } else { v.to_string() }
 }
 
 /// A text [`text`] wrote: serde_json's own output, so it parses (to the
@@ -129,5 +185,23 @@ mod tests {
         }
         let n = Values::nulls(3, true);
         assert_eq!(n.into_vec(), vec![Value::Null; 3]);
+    }
+
+    #[test]
+    fn texts_past_a_chunk_and_longer_than_one_come_back_whole() {
+        let big = json!("x".repeat(CHUNK + 5));
+        let mut v = Values::nulls(40_000, true);
+        for i in 0..40_000 {
+            v.set(i, json!({"i": i, "pad": "é".repeat(i % 50)}));
+        }
+        v.set(17, big.clone());
+        v.set(18, Value::Null);
+        let Values::Texts(t) = &v else { panic!("kept as text") };
+        assert!(t.chunks.len() >= 3, "{} chunks", t.chunks.len());
+        for i in [0, 1, 16, 19, 20_000, 39_999] {
+            assert_eq!(*v.get(i), json!({"i": i, "pad": "é".repeat(i % 50)}));
+        }
+        assert_eq!(*v.get(17), big);
+        assert_eq!((&*v.get(18), v.json_text(18).as_ref()), (&Value::Null, "null"));
     }
 }
