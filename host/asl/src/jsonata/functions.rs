@@ -32,6 +32,8 @@ pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
             // arguments reads (`url.$encodeUrl()`): that call keeps
             // jsonata-core's own.
             "encodeUrl" if !calls_without_arguments(source, "$encodeUrl") => ev.register_fn_override("encodeUrl", encode_url),
+            // Bounded before it builds anything (see `bounds`).
+            "pad" if super::bounds::pads_with_width(&super::strip_strings(source)) => ev.register_fn_override("pad", super::bounds::pad),
             // AWS leaves $eval unbound: calling it is JSONata's T1006.
             "eval" => ev.register_fn_override("eval", |_: &[JValue]| {
                 Err(EvaluatorError::EvaluationError("T1006: Attempted to invoke a non-function".into()))
@@ -47,7 +49,7 @@ fn arg(args: &[JValue], index: usize) -> Option<&JValue> {
 }
 
 /// JSONata's T0410 for argument `number` (from 1) of `function`.
-fn signature(function: &str, number: usize) -> EvaluatorError {
+pub(super) fn signature(function: &str, number: usize) -> EvaluatorError {
     EvaluatorError::EvaluationError(format!(
         "T0410: Argument {number} of function \"{function}\" does not match function signature"
     ))

@@ -4,6 +4,7 @@
 //! measurement (tools/jsonata-suite); only this module and its children name
 //! it, so it can be swapped.
 
+mod bounds;
 mod convert;
 mod direct;
 mod fields;
@@ -150,7 +151,7 @@ impl Expression {
         match self.evaluate_directly(b) {
             Some(v) => {
                 self.debug_check_direct(&v, b);
-                Ok(v)
+                bounded(v)
             }
             None => self.evaluate_with_jsonata_core(b),
         }
@@ -161,7 +162,7 @@ impl Expression {
     fn debug_check_direct(&self, direct: &Option<Value>, b: &Bindings) {
         if cfg!(debug_assertions) {
             let core = self.evaluate_with_jsonata_core(b);
-            assert_eq!(core.as_ref(), Ok(direct), "direct and jsonata-core evaluations of '{}' differ", self.source);
+            assert_eq!(core, bounded(direct.clone()), "direct and jsonata-core evaluations of '{}' differ", self.source);
         }
     }
 
@@ -177,7 +178,7 @@ impl Expression {
                         if let Some(original) = original {
                             self.debug_check_direct(&v, &b.with_input(&original));
                         }
-                        return Ok(v);
+                        return bounded(v);
                     }
                     Err(input) => input,
                 }
@@ -221,10 +222,19 @@ impl Expression {
         // `$substring('a', 1e21)`): the state fails, not the process.
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluator.evaluate(&self.ast, &JValue::Undefined)));
         match evaluated {
-            Ok(Ok(v)) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported),
+            Ok(Ok(v)) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported).and_then(bounded),
             Ok(Err(e)) => Err(EvalError::Failed(messages::reword(e.message(), &self.source))),
             Err(_) => Err(EvalError::Internal),
         }
+    }
+}
+
+/// `v`, or AWS's memory refusal when it holds a string of
+/// [`bounds::MAX_STRING_LENGTH`] characters or more.
+fn bounded(v: Option<Value>) -> Result<Option<Value>, EvalError> {
+    match &v {
+        Some(value) if bounds::too_long(value) => Err(EvalError::Failed(messages::reword(&bounds::refusal_message(), ""))),
+        _ => Ok(v),
     }
 }
 

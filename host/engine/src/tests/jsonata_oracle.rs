@@ -121,6 +121,24 @@ async fn a_sequence_past_aws_memory_bound_fails_the_state() {
     }
 }
 
+/// AWS's bound on one string (floci-io/floci issue 2737: 2^22 characters
+/// accepted, 2^23 refused with its memory refusal): `$pad` refuses before
+/// building two gigabytes, and a string reaching the bound any other way
+/// fails the state too.
+#[tokio::test]
+async fn a_string_of_two_to_the_23_characters_fails_the_state() {
+    let o = output("$length($pad('', 4194304, 'ab'))").await;
+    assert_eq!(o.output, Some(json!(4194304)), "{:?}", o.cause);
+    for expr in ["$pad('', 2e9)", "$pad('x', -8388608, '#')", "$join([1..8] ~> $map(function($v){ $pad('', 1048576, 'y') }))"] {
+        let o = output(expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
+        assert_eq!(
+            cause(&o),
+            format!("The JSONata expression '{expr}' specified for the field 'Output' threw an error during evaluation: Expression evaluation memory limit exceeded: Check for excessive memory usage")
+        );
+    }
+}
+
 /// $formatNumber's picture errors in jsonata-js's words, as AWS answers
 /// (its D3086 recorded by TestState in floci-io/floci issue 2737).
 #[tokio::test]
