@@ -304,3 +304,29 @@ fn run_reads_map_items_from_a_bucket_and_writes_the_results_there() {
     assert_eq!(failed[0]["Error"], "InvalidOrder");
     assert_eq!(manifest["ResultFiles"]["PENDING"], serde_json::json!([]));
 }
+
+/// A JSONata string doubled in a recursion grows a gigabyte every few steps,
+/// faster than the 5 s bound: the real binary's allocator counts what the
+/// evaluation holds and stops it past its budget with AWS's memory refusal,
+/// well before 2^40 bytes (without it, the process is killed for memory).
+#[test]
+fn a_jsonata_string_doubled_past_the_memory_budget_fails_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = dir.path().join("doubling.asl.json");
+    let expr = "($f := function($s, $n){ $n = 0 ? $s : $f($s & $s, $n - 1) }; $length($f('x', 40)))";
+    let machine = serde_json::json!({"QueryLanguage": "JSONata", "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Output": format!("{{% {expr} %}}"), "End": true}}});
+    std::fs::write(&definition, machine.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepbox-child"))
+        .arg("run")
+        .arg(&definition)
+        .output()
+        .expect("run stepbox run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Error: States.QueryEvaluationError"), "{err}");
+    assert!(
+        err.contains(&format!("The JSONata expression '{expr}' specified for the field 'Output' threw an error during evaluation: Expression evaluation memory limit exceeded: Check for excessive memory usage")),
+        "{err}"
+    );
+}

@@ -1,6 +1,14 @@
 //! The `stepbox` command line, as a library so tests drive it in-process with
 //! captured output. `src/main.rs` is a thin wrapper around [`run`].
 
+/// The program's allocator (`#[global_allocator]` of the binaries): mimalloc
+/// instead of glibc malloc (every Task invocation builds and frees a
+/// wasmtime store, and glibc's allocator was ~17 % of a W5 profile), counted
+/// for JSONata's memory bound (`stepbox_asl::jsonata::watch`).
+pub type Allocator = stepbox_asl::jsonata::watch::Counting<mimalloc::MiMalloc>;
+/// The one [`Allocator`].
+pub const ALLOCATOR: Allocator = stepbox_asl::jsonata::watch::Counting(mimalloc::MiMalloc);
+
 mod build;
 mod graph;
 mod invoke;

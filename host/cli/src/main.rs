@@ -3,10 +3,8 @@
 
 use clap::Parser;
 
-// mimalloc instead of glibc malloc: every Task invocation builds and frees a
-// wasmtime store, and glibc's allocator was ~17 % of a W5 profile.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: stepbox::Allocator = stepbox::ALLOCATOR;
 
 fn main() -> std::process::ExitCode {
     let cli = stepbox::Cli::parse();

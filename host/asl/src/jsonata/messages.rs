@@ -21,6 +21,8 @@ pub fn reword(message: &str, source: &str) -> String {
         "D1012" => return "Expression evaluation timeout: Check for infinite loop".into(),
         // jsonata-core's sequence bound stands for AWS's memory bound.
         "D2015" => return "Expression evaluation memory limit exceeded: Check for excessive memory usage".into(),
+        // Cancelled only by the memory watch (`watch`): AWS's memory bound too.
+        "U1003" => return "Expression evaluation memory limit exceeded: Check for excessive memory usage".into(),
         _ => {}
     }
     let js = match code {

@@ -11,12 +11,13 @@ mod fields;
 mod functions;
 mod messages;
 pub mod template;
+pub mod watch;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
+use jsonata_core::evaluator::{CancelToken, Context, Evaluator, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::{Map, Value};
 
@@ -211,16 +212,22 @@ impl Expression {
                 context.bind(name.clone(), convert::to_jvalue(v));
             }
         }
+        // Cancelled by the program's allocator past the memory one
+        // evaluation may hold (see `watch`).
+        let token = CancelToken::new();
         let options = EvaluatorOptions {
             timeout_ms: Some(EVALUATION_TIMEOUT_MS),
             max_sequence_length: Some(MAX_SEQUENCE_LENGTH),
+            cancel: Some(token.clone()),
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);
         functions::register(&mut evaluator, &self.variables, &self.source);
+        let watch = watch::Watch::begin(&token);
         // jsonata-core panics on a few arguments (an integer overflow in
         // `$substring('a', 1e21)`): the state fails, not the process.
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluator.evaluate(&self.ast, &JValue::Undefined)));
+        drop(watch);
         match evaluated {
             Ok(Ok(v)) => convert::from_jvalue(&v).map_err(|()| EvalError::Unsupported).and_then(bounded),
             Ok(Err(e)) => Err(EvalError::Failed(messages::reword(e.message(), &self.source))),
