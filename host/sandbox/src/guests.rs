@@ -1,130 +1,97 @@
-//! Where long-running guests go: threads of their own at the lowest
+//! Where long-running guests go: a few threads of their own at the lowest
 //! priority, so a spinning guest never holds a worker of the runtime that
 //! serves the API and runs the engine.
 //!
 //! An invocation starts on the caller's runtime, as any task; if it is still
 //! running after [`SandboxConfig::demote_after`](crate::SandboxConfig::demote_after)
-//! (checked when the guest yields, at every epoch tick), its future moves to a
-//! guest thread (`invoke::run_on`). A two-level feedback queue on the OS
+//! (checked when the guest yields, at every epoch tick), its future moves to
+//! the guest threads (`invoke::run_on`). A two-level feedback queue on the OS
 //! scheduler: short invocations (most Tasks) pay nothing and run at the
 //! caller's priority; long ones run at nice 19 (Linux), where the API's
-//! threads and short invocations outweigh them and they share among
-//! themselves what CPU those leave.
+//! threads and short invocations outweigh them.
 //!
-//! - Each guest thread polls one moved invocation at a time on a
-//!   current-thread tokio runtime of its own (WASI's host calls and the
-//!   deadline timer need one). The caller awaits the outcome; dropping its
-//!   future cancels the invocation at the guest's next epoch tick.
-//! - Idle threads wait [`IDLE_KEEP`] for another invocation, then exit.
-//!   There are never more busy threads than instances may run at once (an
-//!   invocation holds its instance permit wherever it runs).
+//! - The guest threads are the workers of one multi-thread tokio runtime,
+//!   as many as the machine has cores (WASI's host calls and the deadline
+//!   timer need a runtime). Moved invocations are its tasks: a guest yields
+//!   at every epoch tick, so however many spin, they take turns on these few
+//!   threads, a tick each. Few runnable low-priority threads is what keeps
+//!   the host's threads from waiting: the kernel lets each thread it picks
+//!   run until its next tick (4 ms), and with one thread per invocation a
+//!   woken API thread waited behind one guest after the other (up to 75 ms
+//!   with 24 spinning guests; see the README).
+//! - The caller awaits the outcome; dropping its future aborts the task, at
+//!   the guest's next epoch tick.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak, mpsc};
-use std::time::Duration;
-
-/// How long an idle guest thread waits for another invocation before it exits.
-pub const IDLE_KEEP: Duration = Duration::from_secs(10);
-
-/// Work handed to a guest thread; what it returns delivers the result, once
-/// the thread is idle again (so a caller that hands over the next job as soon
-/// as it has the result finds this thread waiting for it).
-type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) -> Deliver + Send>;
-type Deliver = Box<dyn FnOnce() + Send>;
-
-struct Idle {
-    id: u64,
-    jobs: mpsc::Sender<Job>,
-}
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// The guest threads of one sandbox.
 pub(crate) struct GuestThreads {
-    idle: Mutex<Vec<Idle>>,
-    next_id: AtomicU64,
+    /// `None` only while dropping.
+    rt: Option<tokio::runtime::Runtime>,
 }
 
 impl GuestThreads {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(GuestThreads { idle: Mutex::new(Vec::new()), next_id: AtomicU64::new(0) })
+    /// One guest thread per core (`available_parallelism`), at least one.
+    pub(crate) fn new() -> std::io::Result<Arc<Self>> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_threads(cores)
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn with_threads(threads: usize) -> std::io::Result<Arc<Self>> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("stepbox-guest")
+            .on_thread_start(lowest_priority)
+            .enable_all()
+            .build()?;
+        Ok(Arc::new(GuestThreads { rt: Some(rt) }))
     }
 
-    /// Run `work` on a guest thread (an idle one, else a new one); the
-    /// receiver gets its result, or an error if the thread could not run it.
-    pub(crate) fn run<T: Send + 'static>(
-        self: &Arc<Self>,
-        work: impl FnOnce(&tokio::runtime::Runtime) -> T + Send + 'static,
-    ) -> tokio::sync::oneshot::Receiver<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut job: Job = Box::new(move |rt| {
-            let result = work(rt);
-            Box::new(move || {
-                let _ = tx.send(result);
-            })
-        });
-        loop {
-            let Some(idle) = self.idle().pop() else {
-                self.spawn(job);
-                return rx;
-            };
-            match idle.jobs.send(job) {
-                Ok(()) => return rx,
-                // It exited meanwhile: try the next.
-                Err(mpsc::SendError(back)) => job = back,
-            }
-        }
-    }
-
-    fn spawn(self: &Arc<Self>, first: Job) {
-        let threads = Arc::downgrade(self);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let spawned =
-            std::thread::Builder::new().name("stepbox-guest".into()).spawn(move || worker(threads, id, first));
-        if let Err(e) = spawned {
-            // The job (and its sender) is dropped: the caller sees the thread fail.
-            tracing::error!(error = %e, "cannot start a guest thread");
+    /// Run `work` on the guest threads; the returned future has its
+    /// outcome (an error if the task panicked), and dropping it aborts it.
+    pub(crate) fn spawn<F>(&self, work: F) -> Guest<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.rt {
+            Some(rt) => Guest(Some(rt.spawn(work))),
+            None => Guest(None),
         }
     }
 }
 
-/// A guest thread, at the lowest priority: runs jobs until it has been idle
-/// for [`IDLE_KEEP`] or the sandbox is gone.
-fn worker(threads: Weak<GuestThreads>, id: u64, first: Job) {
-    lowest_priority();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return tracing::error!(error = %e, "cannot build a guest thread's runtime"),
-    };
-    let (tx, rx) = mpsc::channel::<Job>();
-    let mut job = first;
-    loop {
-        let deliver = job(&rt);
-        let Some(pool) = threads.upgrade() else { return deliver() };
-        pool.idle().push(Idle { id, jobs: tx.clone() });
-        deliver();
-        job = match rx.recv_timeout(IDLE_KEEP) {
-            Ok(job) => job,
-            Err(_) => {
-                let mut idle = pool.idle();
-                match idle.iter().position(|i| i.id == id) {
-                    Some(at) => {
-                        idle.remove(at);
-                        return;
-                    }
-                    // Taken just now: its job is on the way.
-                    None => {
-                        drop(idle);
-                        match rx.recv() {
-                            Ok(job) => job,
-                            Err(_) => return,
-                        }
-                    }
-                }
-            }
-        };
+impl Drop for GuestThreads {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which a caller's async context forbids.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A task on the guest threads; dropping it aborts the task.
+pub(crate) struct Guest<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Future for Guest<T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.0.as_mut() {
+            Some(handle) => Pin::new(handle).poll(cx).map(Result::ok),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl<T> Drop for Guest<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
@@ -153,24 +120,57 @@ const GUEST_NICE: libc::c_int = 19;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
-    fn jobs_run_on_reused_threads_and_the_results_come_back() {
-        let threads = GuestThreads::new();
+    fn many_guests_take_turns_on_the_guest_threads() {
+        let threads = GuestThreads::with_threads(2).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let first = rt.block_on(threads.run(|_| std::thread::current().id())).unwrap();
-        let second = rt.block_on(threads.run(|_| std::thread::current().id())).unwrap();
-        assert_eq!(first, second, "an idle thread takes the next job");
-        assert_ne!(first, std::thread::current().id());
+        // Eight guests that are all running at once (none finishes before
+        // every one has started) still run on two threads.
+        let started = Arc::new(tokio::sync::Barrier::new(8));
+        let guests: Vec<_> = (0..8)
+            .map(|_| {
+                let started = started.clone();
+                threads.spawn(async move {
+                    let first = std::thread::current().id();
+                    started.wait().await;
+                    first
+                })
+            })
+            .collect();
+        let ids: HashSet<_> = rt.block_on(async {
+            let mut ids = HashSet::new();
+            for guest in guests {
+                ids.insert(guest.await.unwrap());
+            }
+            ids
+        });
+        assert!(ids.len() <= 2, "eight guests ran on {} threads", ids.len());
+        assert!(!ids.contains(&std::thread::current().id()));
+    }
+
+    #[test]
+    fn dropping_a_guest_aborts_it() {
+        let threads = GuestThreads::with_threads(1).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let guest = threads.spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        drop(guest);
+        // The task is dropped with its sender: the receiver sees it closed.
+        assert!(rt.block_on(rx).is_err());
     }
 
     #[test]
     fn guest_threads_run_at_the_lowest_nice_value() {
-        let threads = GuestThreads::new();
+        let threads = GuestThreads::new().unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         // SAFETY: reads the calling thread's scheduling policy and nice value.
         let (policy, nice) = rt
-            .block_on(threads.run(|_| unsafe { (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, 0)) }))
+            .block_on(threads.spawn(async { unsafe { (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, 0)) } }))
             .unwrap();
         #[cfg(target_os = "linux")]
         {

@@ -233,20 +233,10 @@ pub(crate) async fn run_on(
     if let Some(done) = inline.await {
         return done;
     }
-    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
-    let outcome = threads.run(move |rt| {
-        rt.block_on(async {
-            tokio::select! {
-                done = invocation => Some(done),
-                _ = cancelled => None,
-            }
-        })
-    });
-    let result = outcome.await;
-    drop(cancel);
-    match result {
-        Ok(Some(done)) => done,
-        _ => failed_early(started, InvokeError::Internal("the guest thread stopped before the invocation finished".into())),
+    // Dropping the guest (this future dropped) aborts the invocation.
+    match threads.spawn(invocation).await {
+        Some(done) => done,
+        None => failed_early(started, InvokeError::Internal("the guest thread stopped before the invocation finished".into())),
     }
 }
 

@@ -154,7 +154,10 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new(config: SandboxConfig) -> anyhow::Result<Self> {
         let instances = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_instances as usize));
-        let guests = config.guest_threads.then(guests::GuestThreads::new);
+        let guests = match config.guest_threads {
+            true => Some(guests::GuestThreads::new().map_err(|e| anyhow::anyhow!("starting the guest threads: {e}"))?),
+            false => None,
+        };
         let compile_cache = match &config.compile_cache_dir {
             Some(dir) => Some(Arc::new(compile_cache::DiskCacheStore::new(dir).map_err(|e| {
                 anyhow::anyhow!("creating the compilation cache {}: {e}", dir.display())
