@@ -78,6 +78,9 @@ pub fn pad(args: &[JValue]) -> Result<JValue, EvaluatorError> {
     let text = match defined(0) {
         None => return Ok(JValue::Undefined),
         Some(JValue::String(s)) => s.clone(),
+        // A number matches the signature's width once the context takes the
+        // text's place (`-`): JSONata then finds the second argument wrong.
+        Some(JValue::Number(_)) => return Err(super::functions::signature("pad", 2)),
         Some(_) => return Err(super::functions::signature("pad", 1)),
     };
     let width = match defined(1) {
@@ -138,7 +141,8 @@ mod tests {
         assert_eq!(padded(&[s("abc"), n(2.0)]), Ok(s("abc")));
         assert_eq!(padded(&[s("abc"), JValue::Undefined, s("-")]), Ok(s("abc")));
         assert_eq!(padded(&[JValue::Undefined, n(3.0)]), Ok(JValue::Undefined));
-        assert!(padded(&[n(1.0), n(3.0)]).unwrap_err().starts_with("T0410"));
+        assert!(padded(&[n(1.0), n(3.0)]).unwrap_err().starts_with("T0410: Argument 2 "), "as jsonata-js and jsonata-core");
+        assert!(padded(&[JValue::Bool(true), n(3.0)]).unwrap_err().starts_with("T0410: Argument 1 "));
         assert!(padded(&[s("a"), s("3")]).unwrap_err().starts_with("T0410"));
         assert!(padded(&[s("a"), n(3.0), n(1.0)]).unwrap_err().starts_with("T0410"));
         let big = (MAX_STRING_LENGTH - 1) as f64;
