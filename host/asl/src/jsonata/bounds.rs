@@ -43,8 +43,11 @@ pub fn refusal_message() -> String {
 /// one-argument call pads, so only then may [`pad`] replace jsonata-core's.
 pub fn pads_with_width(stripped: &str) -> bool {
     stripped.match_indices("$pad").all(|(at, _)| {
-        let rest = stripped[at + 4..].trim_start();
-        match rest.strip_prefix('(') {
+        let rest = &stripped[at + 4..];
+        if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            return true; // another name (`$padding`)
+        }
+        match rest.trim_start().strip_prefix('(') {
             Some(args) => has_top_level_comma(args),
             None => false,
         }
@@ -122,6 +125,7 @@ mod tests {
             ("$map(xs, $pad)", false),
             ("$pad(x, 5) & y.$pad(3)", false),
             ("no pad here", true),
+            ("($padding := 2; $pad(x, $padding))", true),
         ] {
             assert_eq!(pads_with_width(source), taken, "{source}");
         }
