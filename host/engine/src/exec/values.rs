@@ -86,8 +86,8 @@ impl Values {
     }
 }
 
-/// Texts packed one after the other in chunks of [`CHUNK`] bytes (a text
-/// longer than that has a chunk of its own), each slot naming its place:
+/// Texts packed one after the other in chunks of up to [`CHUNK`] bytes (a
+/// text longer than that has a chunk of its own), each slot naming its place:
 /// 12 bytes a slot and the text itself, where a boxed text each cost 16
 /// bytes and an allocation rounded up to its size class.
 #[derive(Default)]
@@ -104,9 +104,12 @@ struct Slot {
     len: u32,
 }
 
-/// The size of a chunk: large enough that its allocations are few, small
-/// enough that the last one's unused end is nothing beside a million texts.
+/// The largest size of a chunk: large enough that its allocations are few,
+/// small enough that the last one's unused end is nothing beside a million
+/// texts.
 const CHUNK: usize = 1 << 20;
+/// The first chunk's size; each next one is twice the last, up to [`CHUNK`].
+const FIRST_CHUNK: usize = 4 << 10;
 
 impl Texts {
     fn nulls(n: usize) -> Self {
@@ -118,9 +121,12 @@ impl Texts {
         if t.is_empty() {
             return Slot::default();
         }
+        let last = self.chunks.last().map_or(0, Vec::capacity);
         let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= t.len());
         if !fits {
-            self.chunks.push(Vec::with_capacity(CHUNK.max(t.len())));
+            // Doubling from 4 KiB: a map of a few items holds a few KiB.
+            let size = (last * 2).clamp(FIRST_CHUNK, CHUNK).max(t.len());
+            self.chunks.push(Vec::with_capacity(size));
         }
         let chunk = self.chunks.len() - 1;
         let bytes = &mut self.chunks[chunk];
@@ -198,6 +204,8 @@ mod tests {
         v.set(18, Value::Null);
         let Values::Texts(t) = &v else { panic!("kept as text") };
         assert!(t.chunks.len() >= 3, "{} chunks", t.chunks.len());
+        assert_eq!(t.chunks[0].capacity(), FIRST_CHUNK, "a small map holds a few KiB");
+        assert!(t.chunks.iter().all(|c| c.capacity() <= CHUNK || c.len() == CHUNK + 7), "one text past a chunk has its own");
         for i in [0, 1, 16, 19, 20_000, 39_999] {
             assert_eq!(*v.get(i), json!({"i": i, "pad": "é".repeat(i % 50)}));
         }
