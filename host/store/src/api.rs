@@ -407,9 +407,6 @@ impl Executions for Store {
         Store::purge_closed_before(self, cutoff).await
     }
     async fn sweep_marked(&self) -> R<usize> {
-        if Store::sweeps_left(self)? == 0 {
-            return Ok(0);
-        }
         Store::sweep_marked(self).await
     }
     async fn put_map_run(&self, record: &MapRunRecord) -> R<()> {

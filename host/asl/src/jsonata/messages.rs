@@ -19,10 +19,9 @@ pub fn reword(message: &str, source: &str) -> String {
     // issue 2737), and its time refusal is this one.
     match code {
         "D1012" => return "Expression evaluation timeout: Check for infinite loop".into(),
-        // jsonata-core's sequence bound stands for AWS's memory bound.
-        "D2015" => return "Expression evaluation memory limit exceeded: Check for excessive memory usage".into(),
-        // Cancelled only by the memory watch (`watch`): AWS's memory bound too.
-        "U1003" => return "Expression evaluation memory limit exceeded: Check for excessive memory usage".into(),
+        // jsonata-core's sequence bound, and a cancel (only the memory watch,
+        // `watch`, cancels), stand for AWS's memory bound.
+        "D2015" | "U1003" => return "Expression evaluation memory limit exceeded: Check for excessive memory usage".into(),
         _ => {}
     }
     let js = match code {
