@@ -37,6 +37,12 @@ pub struct SandboxConfig {
     /// A prepared instance not taken within this time is dropped, freeing
     /// its pool slot.
     pub warm_idle: Duration,
+    /// The preparer runs in the lowest scheduling class (Linux `SCHED_IDLE`),
+    /// on CPU nothing else wants. Off: at the creating thread's priority,
+    /// so instances are prepared on a busy machine too, at the cost of CPU
+    /// the invocations could have had (tests that must see an instance
+    /// prepared while the rest of a suite keeps every core busy).
+    pub warm_on_idle_cpu: bool,
     /// Move an invocation still running after [`demote_after`](Self::demote_after)
     /// off the caller's runtime to a guest thread at the lowest priority
     /// (see `guests.rs`), so long-running guests cannot starve the caller's
@@ -59,6 +65,7 @@ impl Default for SandboxConfig {
             max_wasm_stack_bytes: 1 << 20,
             warm_instances: true,
             warm_idle: Duration::from_secs(10),
+            warm_on_idle_cpu: true,
             guest_threads: true,
             demote_after: Duration::from_millis(1),
         }

@@ -115,7 +115,7 @@ impl Inner {
         let ticker = runtime::EpochTicker::start(engine.clone(), config.epoch_tick);
         let warm = config.warm_instances.then(|| {
             let max_ready = warm::max_ready(config.max_concurrent_instances);
-            warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle)
+            warm::Warm::start(engine.clone(), config.epoch_tick, max_ready, config.warm_idle, config.warm_on_idle_cpu)
         });
         tracing::debug!(?allocator, fuel = config.fuel, "sandbox engine ready");
         Ok(Inner { engine, allocator, linker, cache, compile_cache, config, warm, instances, guests, _ticker: ticker })

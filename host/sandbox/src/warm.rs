@@ -146,7 +146,7 @@ pub(crate) struct Warm {
 }
 
 impl Warm {
-    pub fn start(engine: wasmtime::Engine, epoch_tick: Duration, max_ready: usize, idle: Duration) -> Self {
+    pub fn start(engine: wasmtime::Engine, epoch_tick: Duration, max_ready: usize, idle: Duration, idle_cpu: bool) -> Self {
         let shared = Arc::new(Shared {
             engine,
             epoch_tick,
@@ -164,7 +164,12 @@ impl Warm {
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("stepbox-warm".into())
-            .spawn(move || preparer(worker))
+            .spawn(move || {
+                if idle_cpu {
+                    lowest_priority();
+                }
+                preparer(worker)
+            })
             .expect("spawning the warm-instance preparer thread");
         let _ = shared.thread.set(thread.thread().clone());
         Warm { shared, thread: Some(thread) }
@@ -287,7 +292,6 @@ impl Shared {
 /// The preparer: drops retired stores, refills requested slots, evicts
 /// instances nobody took for a while; spins briefly, then sleeps.
 fn preparer(shared: Arc<Shared>) {
-    lowest_priority();
     let rt = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -400,10 +404,43 @@ fn lowest_priority() {
     #[cfg(target_os = "linux")]
     {
         let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: plain syscall on the calling thread with a valid parameter.
-        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        // Through pthreads, which keeps the class it reports in step.
+        // SAFETY: the calling thread, with a valid parameter.
+        let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_IDLE, &param) };
         if rc != 0 {
             tracing::debug!("SCHED_IDLE unavailable for the warm-instance preparer");
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::unix::thread::JoinHandleExt;
+
+    use super::*;
+
+    /// The scheduling policy of a running preparer thread.
+    fn policy(warm: &Warm) -> libc::c_int {
+        let handle = warm.thread.as_ref().expect("preparer running").as_pthread_t();
+        let mut policy = -1;
+        let mut param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: the thread is alive (joined only on drop); both pointers are valid.
+        let rc = unsafe { libc::pthread_getschedparam(handle, &mut policy, &mut param) };
+        assert_eq!(rc, 0);
+        policy
+    }
+
+    #[test]
+    fn the_preparer_runs_on_idle_cpu_unless_told_otherwise() {
+        let engine = wasmtime::Engine::default();
+        let idle = Warm::start(engine.clone(), Duration::from_millis(1), 2, Duration::from_secs(1), true);
+        let normal = Warm::start(engine, Duration::from_millis(1), 2, Duration::from_secs(1), false);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The preparer sets its own class as it starts.
+        while policy(&idle) != libc::SCHED_IDLE && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(policy(&idle), libc::SCHED_IDLE);
+        assert_eq!(policy(&normal), libc::SCHED_OTHER);
     }
 }
