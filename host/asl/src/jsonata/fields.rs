@@ -179,6 +179,17 @@ mod tests {
         .unwrap_err();
         assert_eq!(e[0].code, "UNSUPPORTED_JSONATA_EXPRESSION");
         assert_eq!(e[0].message, "Field '$states.errorOutput' does not exist.");
+        // AWS's words and place for a bare name at the top level (floci-io/floci issue 2670).
+        let e = StateMachine::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "E", "States": {
+            "E": {"Type": "Pass", "Output": {"v": "{% phone %}"}, "End": true}}}))
+        .unwrap_err();
+        assert_eq!((e[0].code, e[0].location.as_str()), ("UNSUPPORTED_JSONATA_EXPRESSION", "/States/E/Output/v"));
+        assert_eq!(e[0].message, "Reference to 'phone' at the top level is not supported.");
+        let e = StateMachine::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Condition": "{% total > 10 %}", "Next": "E"}], "Default": "E"},
+            "E": {"Type": "Succeed"}}}))
+        .unwrap_err();
+        assert_eq!(e[0].message, "Reference to 'total' at the top level is not supported.");
         let e = StateMachine::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
             "P": {"Type": "Pass", "InputPath": "$.a", "End": true}}}))
         .unwrap_err();

@@ -11,6 +11,7 @@ mod fields;
 mod functions;
 mod messages;
 pub mod template;
+mod toplevel;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -132,7 +133,8 @@ impl Expression {
         self.reads[3]
     }
 
-    /// `$$`, `$states.errorOutput` where no error exists…: AWS's
+    /// `$$`, `$states.errorOutput` where no error exists, a bare name at
+    /// the top level (`toplevel`)…: AWS's
     /// UNSUPPORTED_JSONATA_EXPRESSION checks, given what the field may read.
     pub fn unsupported_reference(&self, result: bool, error_output: bool) -> Option<String> {
         let text = strip_strings(&self.source);
@@ -144,7 +146,7 @@ impl Expression {
                 return Some(format!("Field '$states.{field}' does not exist."));
             }
         }
-        None
+        toplevel::first_top_level_name(&self.ast).map(|name| format!("Reference to '{name}' at the top level is not supported."))
     }
 
     /// Evaluates; `Ok(None)` is JSONata's `undefined`.
