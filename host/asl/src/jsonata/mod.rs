@@ -11,6 +11,7 @@ mod fields;
 mod functions;
 mod messages;
 pub mod template;
+mod surplus;
 mod toplevel;
 pub mod watch;
 
@@ -109,7 +110,8 @@ impl Expression {
     /// Parses the text between `{%` and `%}`. The error is the parser's
     /// message without its code, as AWS reports it.
     pub fn parse(source: &str) -> Result<Expression, String> {
-        let ast = jsonata_core::parser::parse(source).map_err(|e| messages::reword_parse(&strip_code(&e.to_string())))?;
+        let mut ast = jsonata_core::parser::parse(source).map_err(|e| messages::reword_parse(&strip_code(&e.to_string())))?;
+        surplus::rename_calls(&mut ast);
         let names = referenced_variables(source);
         let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
         let mut functions = BTreeSet::new();

@@ -59,6 +59,11 @@ async fn dialect_functions_answer_as_aws() {
         // JavaScript's encodeURI, as jsonata-js answers (blanks encoded).
         ("$encodeUrl('https://x.com/ä b?q=[1]&r=#f%')", json!("https://x.com/%C3%A4%20b?q=%5B1%5D&r=#f%25")),
         ("$map(['a b'], $encodeUrl)", json!("a%20b")),
+        // An expression's own `$uuid` takes what it is given.
+        ("($uuid := function($a, $b) { $a + $b }; $uuid(1, 2))", json!(3)),
+        ("$map([1], function($v, $i, $a) { $uuid() } ) ~> $type()", json!("string")),
+        // In a branch not taken, a call with too many arguments fails nothing.
+        ("true ? 1 : $uuid(1)", json!(1)),
     ] {
         let o = jsonata(expr).await;
         assert_eq!(o.output, Some(out), "{expr}: {:?}", o.cause);
@@ -84,6 +89,15 @@ async fn dialect_functions_fail_as_aws() {
         ("$range('a', 5, 1)", "threw an error during evaluation. T0410: Argument 1 of function \"range\" does not match function signature"),
         ("$random('a')", "threw an error during evaluation. T0410: Argument 1 of function \"random\" does not match function signature"),
         ("$encodeUrl(1)", "threw an error during evaluation. T0410: Argument 1 of function \"encodeUrl\" does not match function signature"),
+        // A written call with an argument past the signature (`surplus`).
+        ("$uuid(1)", "threw an error during evaluation. T0410: Argument 1 of function \"uuid\" does not match function signature"),
+        ("$parse('{}', 2)", "threw an error during evaluation. T0410: Argument 2 of function \"parse\" does not match function signature"),
+        ("$partition([1], 1, 3)", "threw an error during evaluation. T0410: Argument 3 of function \"partition\" does not match function signature"),
+        ("$hash('a', 'MD5', 1)", "threw an error during evaluation. T0410: Argument 3 of function \"hash\" does not match function signature"),
+        ("$random(1, 2)", "threw an error during evaluation. T0410: Argument 2 of function \"random\" does not match function signature"),
+        ("[1, 2].$range(1, 2, 1, 0)", "threw an error during evaluation. T0410: Argument 4 of function \"range\" does not match function signature"),
+        // Its arguments are evaluated first, as JSONata validates a signature.
+        ("$uuid($error('first'))", "threw an error during evaluation. D3137: first"),
     ] {
         let o = jsonata(expr).await;
         assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
