@@ -73,7 +73,8 @@ async fn zip_bombs_are_refused_before_they_inflate() {
         let err = refused_code(&h, code).await;
         assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
         assert!(err.message().unwrap().contains(message), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(2), "refused after {:?}", started.elapsed());
+        // Inflating it whole took 12.6 s; the bound leaves room for a loaded machine.
+        assert!(started.elapsed() < Duration::from_secs(6), "refused after {:?}", started.elapsed());
     }
     assert!(h.server.state.registry.get("bomb").is_none());
     h.server.shutdown().await.unwrap();
@@ -121,8 +122,10 @@ async fn a_client_trickling_its_headers_is_cut_off() {
         }
     };
     tokio::time::timeout(Duration::from_secs(3), trickle).await.ok();
-    assert!(closed_within(&mut stream, Duration::from_secs(1)).await, "still open after {:?}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(3), "cut off after {:?}", started.elapsed());
+    // Without the header timeout the connection stays open for good; the
+    // bounds leave room for a loaded machine.
+    assert!(closed_within(&mut stream, Duration::from_secs(3)).await, "still open after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(6), "cut off after {:?}", started.elapsed());
     h.server.shutdown().await.unwrap();
 }
 
@@ -179,12 +182,12 @@ async fn a_body_sent_too_slowly_is_cut_off() {
     stream.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
     let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(3), stream.read_to_string(&mut answer))
+    tokio::time::timeout(Duration::from_secs(6), stream.read_to_string(&mut answer))
         .await
         .expect("answered while the body is still missing")
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     h.server.shutdown().await.unwrap();
 }
 

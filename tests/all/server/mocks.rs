@@ -177,7 +177,7 @@ async fn wait_time_scale_zero_skips_waits_and_retry_back_offs() {
     let began = Instant::now();
     let started = h.sfn.start_execution().state_machine_arn(format!("{sm}#ThreeRetries")).send().await.unwrap();
     let done = wait_closed(&h, started.execution_arn()).await;
-    assert!(began.elapsed() < Duration::from_secs(5), "an hour and 70 minutes of waits took {:?}", began.elapsed());
+    assert!(began.elapsed() < Duration::from_secs(60), "an hour and 70 minutes of waits took {:?}", began.elapsed());
     assert_eq!(*done.status(), ExecutionStatus::Succeeded, "{:?}", done.cause());
     let events = history(&h, started.execution_arn()).await;
     assert_eq!(count(&events, HistoryEventType::WaitStateExited), 1);
