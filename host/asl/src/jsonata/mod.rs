@@ -6,6 +6,7 @@
 
 mod bounds;
 mod convert;
+mod depth;
 mod direct;
 mod fields;
 mod functions;
@@ -86,6 +87,9 @@ pub struct Expression {
     /// The direct evaluator's plan, when the expression is simple enough
     /// (see `direct`), and the function names it calls.
     direct: Option<Arc<(direct::Plan, Vec<String>)>>,
+    /// Nests deeper than AWS lets an evaluation (`depth`): every
+    /// evaluation fails.
+    too_deep: bool,
 }
 
 impl PartialEq for Expression {
@@ -115,13 +119,17 @@ impl Expression {
         let names = referenced_variables(source);
         let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
         let mut functions = BTreeSet::new();
-        let direct = direct::Plan::compile(&ast, &mut functions).map(|p| Arc::new((p, functions.into_iter().collect())));
+        let too_deep = depth::depth(&ast) > depth::MAX_DEPTH;
+        let direct = direct::Plan::compile(&ast, &mut functions)
+            .filter(|_| !too_deep)
+            .map(|p| Arc::new((p, functions.into_iter().collect())));
         Ok(Expression {
             source: source.trim().to_string(),
             ast: Arc::new(ast),
             variables: names.into_iter().filter(|n| n != "states").collect(),
             reads,
             direct,
+            too_deep,
         })
     }
 
@@ -207,6 +215,9 @@ impl Expression {
 
     /// The full evaluation, for everything the direct evaluator leaves.
     fn evaluate_with_jsonata_core(&self, b: &Bindings) -> Result<Option<Value>, EvalError> {
+        if self.too_deep {
+            return Err(EvalError::Failed(depth::REFUSAL.into()));
+        }
         let mut context = Context::new();
         if self.reads.contains(&true) {
             context.bind("states".into(), states_value(b, self.reads));

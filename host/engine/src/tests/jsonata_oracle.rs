@@ -126,6 +126,27 @@ async fn a_sequence_past_aws_memory_bound_fails_the_state() {
     }
 }
 
+/// AWS's depth bound (floci-io/floci issue 2737: `1+1+…+1` with 200 terms
+/// fails; 100 nested evaluations are accepted, 101 refused), where the
+/// expression itself nests: a sum of 100 terms answers, of 101 fails.
+#[tokio::test]
+async fn an_expression_nesting_past_aws_depth_bound_fails_the_state() {
+    let o = output(&vec!["1"; 100].join("+")).await;
+    assert_eq!(o.output, Some(json!(100)), "{:?}", o.cause);
+    for n in [101, 200] {
+        let expr = vec!["1"; n].join("+");
+        let o = output(&expr).await;
+        assert_eq!(o.error.as_deref(), Some("States.QueryEvaluationError"));
+        assert_eq!(
+            cause(&o),
+            format!("The JSONata expression '{expr}' specified for the field 'Output' threw an error during evaluation: Stack overflow error: Check for non-terminating recursive function. Consider rewriting as tail-recursive.")
+        );
+    }
+    // Only what every evaluation reaches counts.
+    let o = output(&format!("true ? 1 : {}", vec!["1"; 200].join("+"))).await;
+    assert_eq!(o.output, Some(json!(1)), "{:?}", o.cause);
+}
+
 /// AWS's bound on one string (floci-io/floci issue 2737: 2^22 characters
 /// accepted, 2^23 refused with its memory refusal): `$pad` refuses before
 /// building two gigabytes, and a string reaching the bound any other way
