@@ -22,7 +22,7 @@ pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
     // are not built-ins, and the overrides below replace non-compiled ones.
     for name in names {
         // A written call with an argument too many reaches this one (`surplus`).
-        for function in ["partition", "range", "hash", "random", "uuid", "parse"] {
+        for (function, _) in super::surplus::MAX_ARGUMENTS {
             if name == function
                 && let Some(f) = super::surplus::failing(function)
             {

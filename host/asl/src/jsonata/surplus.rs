@@ -1,4 +1,5 @@
-//! A call of one of Step Functions' own functions with an argument too many
+//! A call of one of Step Functions' own functions (or of `$encodeUrl`, which
+//! stepbox answers itself) with an argument too many
 //! (`$uuid(1)`, `$parse(t, 2)`) fails on AWS with JSONata's T0410 naming the
 //! first argument past the signature (floci-io/floci issue 2662). The
 //! functions cannot check their own argument count: jsonata-core hands a
@@ -10,9 +11,10 @@
 
 use jsonata_core::ast::{AstNode, BinaryOp, PathStep, Stage};
 
-/// Step Functions' functions and the most arguments each takes.
-const MAX_ARGUMENTS: [(&str, usize); 6] =
-    [("partition", 2), ("range", 3), ("hash", 2), ("random", 1), ("uuid", 0), ("parse", 1)];
+/// Step Functions' functions, and the one stepbox answers itself
+/// (`$encodeUrl`, see `functions`), and the most arguments each takes.
+pub(super) const MAX_ARGUMENTS: [(&str, usize); 7] =
+    [("partition", 2), ("range", 3), ("hash", 2), ("random", 1), ("uuid", 0), ("parse", 1), ("encodeUrl", 1)];
 
 /// The name a call with too many arguments of `function` is renamed to.
 pub(super) fn renamed(function: &str) -> String {

@@ -94,6 +94,7 @@ async fn dialect_functions_fail_as_aws() {
         ("$parse('{}', 2)", "threw an error during evaluation. T0410: Argument 2 of function \"parse\" does not match function signature"),
         ("$partition([1], 1, 3)", "threw an error during evaluation. T0410: Argument 3 of function \"partition\" does not match function signature"),
         ("$hash('a', 'MD5', 1)", "threw an error during evaluation. T0410: Argument 3 of function \"hash\" does not match function signature"),
+        ("$encodeUrl('a b', 1)", "threw an error during evaluation. T0410: Argument 2 of function \"encodeUrl\" does not match function signature"),
         ("$random(1, 2)", "threw an error during evaluation. T0410: Argument 2 of function \"random\" does not match function signature"),
         ("[1, 2].$range(1, 2, 1, 0)", "threw an error during evaluation. T0410: Argument 4 of function \"range\" does not match function signature"),
         // Its arguments are evaluated first, as JSONata validates a signature.
