@@ -35,6 +35,7 @@ pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
             "hash" => ev.register_fn("hash", hash),
             "uuid" => ev.register_fn("uuid", uuid),
             "parse" => ev.register_fn("parse", parse),
+            "fromMillis" => ev.register_fn(super::millis::WHOLE, super::millis::whole),
             "random" => ev.register_fn_override("random", random),
             // A host function is not handed the context a call without
             // arguments reads (`url.$encodeUrl()`): that call keeps

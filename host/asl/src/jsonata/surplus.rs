@@ -58,7 +58,7 @@ fn collect_bound(ast: &mut AstNode, out: &mut Vec<String>) {
 }
 
 /// Calls `f` on every node of `ast`, parents before children.
-fn walk(ast: &mut AstNode, f: &mut dyn FnMut(&mut AstNode)) {
+pub(super) fn walk(ast: &mut AstNode, f: &mut dyn FnMut(&mut AstNode)) {
     f(ast);
     match ast {
         AstNode::Path { steps } => steps.iter_mut().for_each(|s| walk_step(s, f)),

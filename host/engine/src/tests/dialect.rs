@@ -62,6 +62,10 @@ async fn dialect_functions_answer_as_aws() {
         // An expression's own `$uuid` takes what it is given.
         ("($uuid := function($a, $b) { $a + $b }; $uuid(1, 2))", json!(3)),
         ("$map([1], function($v, $i, $a) { $uuid() } ) ~> $type()", json!("string")),
+        // Whole milliseconds, truncated towards zero (JSONata's Date, Java's long).
+        ("$fromMillis(1.5)", json!("1970-01-01T00:00:00.001Z")),
+        ("$fromMillis(-2.5)", json!("1969-12-31T23:59:59.998Z")),
+        ("$fromMillis(1000.9, '[Y0001]-[M01]-[D01] [H01]:[m01]:[s01]')", json!("1970-01-01 00:00:01")),
         // In a branch not taken, a call with too many arguments fails nothing.
         ("true ? 1 : $uuid(1)", json!(1)),
     ] {
