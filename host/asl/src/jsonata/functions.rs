@@ -18,6 +18,7 @@ use super::convert;
 /// mentions): registering all of them on every evaluation would cost more
 /// than most expressions.
 pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
+    super::arguments::register(ev, names);
     // Registration fails only on a name clash with a built-in; these names
     // are not built-ins, and the overrides below replace non-compiled ones.
     for name in names {
@@ -35,7 +36,6 @@ pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
             "hash" => ev.register_fn("hash", hash),
             "uuid" => ev.register_fn("uuid", uuid),
             "parse" => ev.register_fn("parse", parse),
-            "fromMillis" => ev.register_fn(super::millis::WHOLE, super::millis::whole),
             "random" => ev.register_fn_override("random", random),
             // A host function is not handed the context a call without
             // arguments reads (`url.$encodeUrl()`): that call keeps

@@ -4,6 +4,7 @@
 //! measurement (tools/jsonata-suite); only this module and its children name
 //! it, so it can be swapped.
 
+mod arguments;
 mod bounds;
 mod convert;
 mod depth;
@@ -11,7 +12,6 @@ mod direct;
 mod fields;
 mod functions;
 mod messages;
-mod millis;
 pub mod template;
 mod surplus;
 mod toplevel;
@@ -117,7 +117,7 @@ impl Expression {
     pub fn parse(source: &str) -> Result<Expression, String> {
         let mut ast = jsonata_core::parser::parse(source).map_err(|e| messages::reword_parse(&strip_code(&e.to_string())))?;
         surplus::rename_calls(&mut ast);
-        millis::wrap_calls(&mut ast);
+        arguments::wrap_calls(&mut ast);
         let names = referenced_variables(source);
         let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
         let mut functions = BTreeSet::new();

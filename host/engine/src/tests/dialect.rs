@@ -66,6 +66,11 @@ async fn dialect_functions_answer_as_aws() {
         ("$fromMillis(1.5)", json!("1970-01-01T00:00:00.001Z")),
         ("$fromMillis(-2.5)", json!("1969-12-31T23:59:59.998Z")),
         ("$fromMillis(1000.9, '[Y0001]-[M01]-[D01] [H01]:[m01]:[s01]')", json!("1970-01-01 00:00:01")),
+        // Number and radix rounded as $round rounds, a half to even.
+        ("$formatBase(-2.5, 2)", json!("-10")),
+        ("$formatBase(3.5, 2)", json!("100")),
+        ("$formatBase(10, 1.5)", json!("1010")),
+        ("$formatBase(255, 16)", json!("ff")),
         // In a branch not taken, a call with too many arguments fails nothing.
         ("true ? 1 : $uuid(1)", json!(1)),
     ] {
