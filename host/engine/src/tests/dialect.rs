@@ -71,6 +71,18 @@ async fn dialect_functions_answer_as_aws() {
         ("$formatBase(3.5, 2)", json!("100")),
         ("$formatBase(10, 1.5)", json!("1010")),
         ("$formatBase(255, 16)", json!("ff")),
+        // Java ints, saturated: no overflow.
+        ("$substring('hello', 1, 1e21)", json!("ello")),
+        ("$substring('hello', 1e21, 2)", json!("")),
+        ("$substring('hello', -1e300, 2)", json!("he")),
+        ("$substring('hello', -2, 1)", json!("l")),
+        // Arrays inside arrays spread too.
+        ("$spread([[1, 2], [3]])", json!([1, 2, 3])),
+        ("$spread([[{'a': 1}], {'b': 2}])", json!([{"a": 1}, {"b": 2}])),
+        ("$spread({'a': 1})", json!({"a": 1})),
+        ("$reduce([], function($a, $b) { $a + $b }, 5)", json!(5)),
+        ("$reduce([1, 2], function($a, $b) { $a + $b })", json!(3)),
+        ("[1..3]", json!([1, 2, 3])),
         // In a branch not taken, a call with too many arguments fails nothing.
         ("true ? 1 : $uuid(1)", json!(1)),
     ] {
@@ -107,6 +119,9 @@ async fn dialect_functions_fail_as_aws() {
         ("$random(1, 2)", "threw an error during evaluation. T0410: Argument 2 of function \"random\" does not match function signature"),
         ("[1, 2].$range(1, 2, 1, 0)", "threw an error during evaluation. T0410: Argument 4 of function \"range\" does not match function signature"),
         // Its arguments are evaluated first, as JSONata validates a signature.
+        ("$reduce([], function($a, $b) { $a + $b })", undefined),
+        ("[null..3]", "threw an error during evaluation. T2003: The left side of the range operator (..) must evaluate to an integer"),
+        ("[1..null]", "threw an error during evaluation. T2004: The right side of the range operator (..) must evaluate to an integer"),
         ("$uuid($error('first'))", "threw an error during evaluation. D3137: first"),
     ] {
         let o = jsonata(expr).await;
