@@ -85,6 +85,10 @@ impl State {
         let selected = select(&self.input_path, input, context, vars)?;
         match &self.parameters {
             None => Ok(selected.into_owned()),
+            // A path of Parameters over a null input (the catalogue's row).
+            Some(t) if t.reads_input() && selected.as_value().is_null() => {
+                Err(catalogue::error(Field::ParametersInput, Bad::Null, Facts::default()))
+            }
             Some(t) => t.eval(&Scope {
                 input: selected.as_value(),
                 context,

@@ -20,6 +20,8 @@ enum Node {
 pub struct Template {
     root: Node,
     uses_context: bool,
+    /// A `key.$` path reads the input (`$…`), not `$$` or a variable.
+    reads_input: bool,
 }
 
 /// A template compile error, with a location relative to the template root.
@@ -35,7 +37,12 @@ impl Template {
     pub fn compile(v: &Value) -> Result<Template, TemplateError> {
         let mut uses_context = false;
         let root = compile(v, "", &mut uses_context)?;
-        Ok(Template { root, uses_context })
+        let reads_input = reads_input(&root);
+        Ok(Template { root, uses_context, reads_input })
+    }
+    /// Whether a `key.$` path reads the input (`"a.$": "$.x"`).
+    pub fn reads_input(&self) -> bool {
+        self.reads_input
     }
     /// Whether evaluation needs the context object (`$$`).
     pub fn uses_context(&self) -> bool {
@@ -124,6 +131,15 @@ fn compile(v: &Value, loc: &str, uc: &mut bool) -> Result<Node, TemplateError> {
             }
         }
         other => Ok(Node::Const(other.clone())),
+    }
+}
+
+fn reads_input(n: &Node) -> bool {
+    match n {
+        Node::Path { path, .. } => matches!(path.root(), Root::Input),
+        Node::Object(fields) => fields.iter().any(|(_, n)| reads_input(n)),
+        Node::Array(items) => items.iter().any(reads_input),
+        Node::Const(_) | Node::Call { .. } => false,
     }
 }
 

@@ -48,6 +48,8 @@ pub enum Field {
     ResultPath,
     /// A `key.$` path of Parameters, ResultSelector, ItemSelector or BatchInput.
     PayloadPath,
+    /// The input (after InputPath, `$.v` in the walk) a Parameters path reads.
+    ParametersInput,
     IntrinsicArgument,
     ChoiceVariable,
     ErrorPath,
@@ -88,6 +90,7 @@ impl Field {
             OutputPath => "OutputPath",
             ResultPath => "ResultPath",
             PayloadPath => "Parameters",
+            ParametersInput => "Parameters",
             IntrinsicArgument => "intrinsic function",
             ChoiceVariable => "Variable",
             ErrorPath => "ErrorPath",

@@ -246,6 +246,14 @@ fn paths(rows: &mut Vec<Row>) {
         (&[Missing, EmptyObject], ACCEPTED, Kept),
         (others(&[Missing, EmptyObject]), fails(RESULT_PATH_MATCH_FAILURE, "Unable to apply step \"ResultPath\" with path '{path}' to input '{input}'"), Kept),
     ]);
+    // A null input under a Parameters path: AWS's answer reported by a user
+    // (a Task after a Lambda that returned null, Parameters `"Input.$": "$"`);
+    // the walk selects the input with InputPath, hence its Missing.
+    field(rows, Field::ParametersInput, json!(1e300), &[
+        (&[Missing], NO_RESULTS, Recorded),
+        (&[Null], fails(RUNTIME, "Unable to apply Path transformation to null or empty input."), LocalStack),
+        (others(&[Missing, Null]), ACCEPTED, Kept),
+    ]);
     for (f, source) in [(Field::PayloadPath, Recorded), (Field::ErrorPath, Family), (Field::CausePath, Recorded)] {
         field(rows, f, json!(1e300), &[(&[Missing], NOT_FOUND, source), (others(&[Missing]), ACCEPTED, Kept)]);
     }

@@ -3,12 +3,12 @@ use crate::path::JsonPath;
 use serde_json::json;
 use std::collections::HashSet;
 
-const FIELDS: [Field; 30] = {
+const FIELDS: [Field; 31] = {
     use Field::*;
     [
         SecondsPath, TimestampPath, TimeoutSecondsPath, HeartbeatSecondsPath, MaxConcurrencyPath,
         ToleratedFailureCountPath, ToleratedFailurePercentagePath, ItemsPath, MaxItemsPerBatchPath,
-        MaxInputBytesPerBatchPath, InputPath, OutputPath, ResultPath, PayloadPath, IntrinsicArgument,
+        MaxInputBytesPerBatchPath, InputPath, OutputPath, ResultPath, PayloadPath, ParametersInput, IntrinsicArgument,
         ChoiceVariable, ErrorPath, CausePath, Seconds, Timestamp, TimeoutSeconds, HeartbeatSeconds,
         MaxConcurrency, ToleratedFailureCount, ToleratedFailurePercentage, Items, Expression, Condition,
         Error, Cause,

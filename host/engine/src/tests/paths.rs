@@ -37,3 +37,28 @@ async fn intrinsics_print_doubles_as_java_does() {
         Some(json!({"f": "1.0E20 1.0E-4 1.0", "j": "{\"big\":1.0E20,\"small\":1.0E-4,\"one\":1.0}"}))
     );
 }
+
+/// A Parameters path over a null input fails as AWS fails it (a user's
+/// execution: a Lambda's null output as the next Task's input, Parameters
+/// `"Input.$": "$"`); constants and the context object still build.
+#[tokio::test]
+async fn a_parameters_path_over_a_null_input_is_a_runtime_error() {
+    let machine = |parameters: Value| {
+        json!({"StartAt": "Nothing", "States": {
+            "Nothing": {"Type": "Pass", "Result": null, "Next": "P"},
+            "P": {"Type": "Pass", "Parameters": parameters, "End": true}}})
+    };
+    for parameters in [json!({"Input.$": "$"}), json!({"a": {"b.$": "$.x"}})] {
+        let r = run_with(machine(parameters.clone()), json!({}), &[]).await;
+        assert_eq!(r.outcome.error.as_deref(), Some("States.Runtime"), "{parameters}");
+        assert!(
+            r.outcome.cause.as_deref().unwrap_or_default().ends_with("Unable to apply Path transformation to null or empty input."),
+            "{parameters}: {:?}",
+            r.outcome.cause
+        );
+    }
+    for parameters in [json!({"a": 1}), json!({"name.$": "$$.State.Name"})] {
+        let r = run_with(machine(parameters.clone()), json!({}), &[]).await;
+        assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{parameters}: {:?}", r.outcome.cause);
+    }
+}
