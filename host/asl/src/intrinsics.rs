@@ -215,7 +215,11 @@ impl Intrinsic {
                 Some(crate::path::Cow::Owned(v)) => std::borrow::Cow::Owned(v),
                 None => {
                     use crate::catalogue::{Bad, Facts, Field, error};
-                    let facts = Facts { function: Some(self.func.name()), ..Facts::path(p).input(scope_root(p, scope)) };
+                    let facts = Facts {
+                        function: Some(self.func.name()),
+                        call: Some(&self.src),
+                        ..Facts::path(p).input(scope_root(p, scope))
+                    };
                     return Err(error(Field::IntrinsicArgument, Bad::Missing, facts));
                 }
             },

@@ -183,6 +183,8 @@ pub struct Facts<'a> {
     pub field: Option<&'a str>,
     /// `{function}`: an intrinsic function's name.
     pub function: Option<&'a str>,
+    /// `{call}`: an intrinsic function's call as written (`States.Array($.a)`).
+    pub call: Option<&'a str>,
 }
 
 impl<'a> Facts<'a> {
@@ -263,6 +265,7 @@ fn placeholder(name: &str, field: Field, f: &Facts<'_>) -> Option<String> {
         "expr" => f.expr.unwrap_or_default().to_string(),
         "field" => f.field.unwrap_or(field.name()).to_string(),
         "function" => f.function.unwrap_or_default().to_string(),
+        "call" => f.call.unwrap_or_default().to_string(),
         _ => return None,
     })
 }

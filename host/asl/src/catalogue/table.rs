@@ -4,7 +4,7 @@
 //! Cause templates name what they print in braces: `{path}` as written,
 //! `{canonical}` (`$['a']`), `{value}` (a string as its text, else JSON),
 //! `{json}`, `{type}` (`string`, `number`…), `{input}`, `{expr}`,
-//! `{field}` and `{function}`; see [`super::fill`].
+//! `{field}`, `{function}` and `{call}`; see [`super::fill`].
 
 use super::{Bad, Field};
 use crate::error::errors::{
@@ -258,7 +258,8 @@ fn paths(rows: &mut Vec<Row>) {
         field(rows, f, json!(1e300), &[(&[Missing], NOT_FOUND, source), (others(&[Missing]), ACCEPTED, Kept)]);
     }
     field(rows, Field::IntrinsicArgument, json!(1e300), &[
-        (&[Missing], fails(RUNTIME, "The JSONPath '{path}' specified for the intrinsic function '{function}' could not be found in the input '{input}'"), Kept),
+        // A user's report of AWS's text (the input there as it was given).
+        (&[Missing], fails(RUNTIME, "The function '{call}' had the following error: The JsonPath argument for the field '{path}' could not be found in the input '{input}'"), LocalStack),
         (&[Null, WrongType, MalformedTimestamp, EmptyArray, EmptyObject], fails(INTRINSIC_FAILURE, "Invalid arguments in {function}: expected an integer argument but got {type}"), Kept),
         (&[TooLargeForLong, OutOfRange], fails(INTRINSIC_FAILURE, "Invalid arguments in {function}: expected an integer argument but got {json}"), Kept),
         (&[Negative, Fractional], ACCEPTED, Kept),

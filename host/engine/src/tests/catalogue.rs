@@ -87,6 +87,7 @@ fn expected_cause(row: &Row, template: &str, input: &Value) -> String {
             _ => None,
         },
         function: Some("States.MathAdd"),
+        call: Some("States.MathAdd($.v, 1)"),
     };
     fill(template, row.field, &facts)
 }
@@ -169,6 +170,12 @@ async fn causes_read_as_aws_writes_them() {
         (json!({"Type": "Map", "ItemsPath": "$.i", "ToleratedFailureCountPath": "$.c", "End": true,
                 "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}), json!({"i": [], "c": 2.5}),
          "States.Runtime", "The ToleratedFailureCountPath field refers to value \"2.5\" which is not a valid integer: $.c"),
+        // The innermost call with the path, as written.
+        (json!({"Type": "Pass", "Parameters": {"a.$": "States.Format('{}', States.Array($.optionalProperty))"}, "End": true}),
+         json!({"requiredProperty": 1}),
+         "States.Runtime", "The function 'States.Array($.optionalProperty)' had the following error: The JsonPath argument for the field '$.optionalProperty' could not be found in the input '{\"requiredProperty\":1}'"),
+        (json!({"Type": "Pass", "Parameters": {"a.$": "States.Array($.optionalProperty)"}, "End": true}), json!({"requiredProperty": 1}),
+         "States.Runtime", "The function 'States.Array($.optionalProperty)' had the following error: The JsonPath argument for the field '$.optionalProperty' could not be found in the input '{\"requiredProperty\":1}'"),
     ];
     for (state, input, error, cause) in cases {
         let def = json!({"StartAt": "S", "States": {"S": state}});
