@@ -19,8 +19,11 @@
 //!   `null`.
 //! - Either side of the range operator being `null` is T2003 or T2004
 //!   (`[null..3]`), where jsonata-core answered `[]`.
+//! - Negating what is not a number is D1002 naming the value, as JSONata
+//!   words it (`Cannot negate a non-numeric value: "a"`); jsonata-core's
+//!   message left the value out.
 
-use jsonata_core::ast::{AstNode, BinaryOp};
+use jsonata_core::ast::{AstNode, BinaryOp, UnaryOp};
 use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
 
@@ -40,6 +43,8 @@ enum Reading {
     /// `null` refused as the range operator's left (T2003) or right (T2004) side.
     RangeLeft,
     RangeRight,
+    /// What is not a number (nor undefined) refused as `-`'s operand: D1002.
+    Negatable,
 }
 
 impl Reading {
@@ -53,6 +58,7 @@ impl Reading {
             Reading::EmptyUndefined => "empty array undefined",
             Reading::RangeLeft => "range start",
             Reading::RangeRight => "range end",
+            Reading::Negatable => "negated value",
         }
     }
 
@@ -78,6 +84,14 @@ impl Reading {
                 return Err(EvaluatorError::EvaluationError(
                     "T2004: The right side of the range operator (..) must evaluate to an integer".into(),
                 ));
+            }
+            (Reading::Negatable, v) if !matches!(v, JValue::Number(_) | JValue::Undefined) => {
+                // JSON.stringify's text; a function has none (`undefined`).
+                let shown = match super::convert::from_jvalue(v) {
+                    Ok(Some(v)) => v.to_string(),
+                    _ => "undefined".to_string(),
+                };
+                return Err(EvaluatorError::EvaluationError(format!("D1002: Cannot negate a non-numeric value: {shown}")));
             }
             _ => v.clone(),
         })
@@ -123,6 +137,10 @@ pub(super) fn wrap_calls(ast: &mut AstNode) {
             wrap(lhs, Reading::RangeLeft);
             wrap(rhs, Reading::RangeRight);
         }
+        // A literal number is negated as it is written.
+        AstNode::Unary { op: UnaryOp::Negate, operand } if !matches!(**operand, AstNode::Number(_)) => {
+            wrap(operand, Reading::Negatable);
+        }
         _ => {}
     });
 }
@@ -133,8 +151,8 @@ fn wrap(arg: &mut AstNode, reading: Reading) {
 }
 
 /// Registers the readings an expression mentioning `names` (and `ranges`,
-/// whether it has a range) needs.
-pub(super) fn register(ev: &mut Evaluator, names: &[String], ranges: bool) {
+/// whether it may have a range; `negates`, a `-`) needs.
+pub(super) fn register(ev: &mut Evaluator, names: &[String], ranges: bool, negates: bool) {
     let mut needed: Vec<Reading> = READINGS
         .iter()
         .filter(|(function, ..)| names.iter().any(|n| n == function))
@@ -142,6 +160,9 @@ pub(super) fn register(ev: &mut Evaluator, names: &[String], ranges: bool) {
         .collect();
     if ranges {
         needed.extend([Reading::RangeLeft, Reading::RangeRight]);
+    }
+    if negates {
+        needed.push(Reading::Negatable);
     }
     for reading in needed {
         let _ = ev.register_fn(reading.name(), move |args: &[JValue]| {

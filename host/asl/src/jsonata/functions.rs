@@ -18,7 +18,7 @@ use super::convert;
 /// mentions): registering all of them on every evaluation would cost more
 /// than most expressions.
 pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
-    super::arguments::register(ev, names, source.contains(".."));
+    super::arguments::register(ev, names, source.contains(".."), source.contains('-'));
     // Registration fails only on a name clash with a built-in; these names
     // are not built-ins, and the overrides below replace non-compiled ones.
     for name in names {

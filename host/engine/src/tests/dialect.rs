@@ -83,6 +83,8 @@ async fn dialect_functions_answer_as_aws() {
         ("$reduce([], function($a, $b) { $a + $b }, 5)", json!(5)),
         ("$reduce([1, 2], function($a, $b) { $a + $b })", json!(3)),
         ("[1..3]", json!([1, 2, 3])),
+        ("-(2 + 1) + -$number('4')", json!(-7)),
+        ("[-1, -2.5]", json!([-1, -2.5])),
         // In a branch not taken, a call with too many arguments fails nothing.
         ("true ? 1 : $uuid(1)", json!(1)),
     ] {
@@ -120,6 +122,9 @@ async fn dialect_functions_fail_as_aws() {
         ("[1, 2].$range(1, 2, 1, 0)", "threw an error during evaluation. T0410: Argument 4 of function \"range\" does not match function signature"),
         // Its arguments are evaluated first, as JSONata validates a signature.
         ("$reduce([], function($a, $b) { $a + $b })", undefined),
+        ("-'a'", "threw an error during evaluation. D1002: Cannot negate a non-numeric value: \"a\""),
+        ("-$states.input.missing.x ? 1 : -null", "threw an error during evaluation. D1002: Cannot negate a non-numeric value: null"),
+        ("-{'a': [1, true]}", "threw an error during evaluation. D1002: Cannot negate a non-numeric value: {\"a\":[1,true]}"),
         ("[null..3]", "threw an error during evaluation. T2003: The left side of the range operator (..) must evaluate to an integer"),
         ("[1..null]", "threw an error during evaluation. T2004: The right side of the range operator (..) must evaluate to an integer"),
         ("$uuid($error('first'))", "threw an error during evaluation. D3137: first"),
