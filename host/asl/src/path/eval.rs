@@ -200,7 +200,7 @@ fn operand<'a>(
     use std::borrow::Cow as C;
     match op {
         Operand::Lit(v) => Some(C::Borrowed(v)),
-        Operand::Regex(_) => None,
+        Operand::Regex(_) | Operand::Unreadable(_) => None,
         Operand::Current(segs) | Operand::Root(segs) => {
             let base = if matches!(op, Operand::Current(_)) {
                 cur

@@ -444,13 +444,36 @@ impl Parser<'_> {
                     "true" => Ok(Operand::Lit(Value::Bool(true))),
                     "false" => Ok(Operand::Lit(Value::Bool(false))),
                     "null" => Ok(Operand::Lit(Value::Null)),
-                    _ => serde_json::from_str::<serde_json::Number>(tok)
-                        .map(|n| Operand::Lit(Value::Number(n)))
-                        .map_err(|_| self.err("invalid filter operand")),
+                    "" => Err(self.err("invalid filter operand")),
+                    _ => Ok(match serde_json::from_str::<serde_json::Number>(tok).ok().or_else(|| decimal(tok)) {
+                        Some(n) => Operand::Lit(Value::Number(n)),
+                        None => Operand::Unreadable(tok.to_string()),
+                    }),
                 }
             }
         }
     }
+}
+
+/// A number as Java's `BigDecimal` reads it, which Jayway's filter
+/// literals are: digits with an optional point (`.85`, `1.`), sign and
+/// exponent, which JSON's grammar refuses in part.
+fn decimal(tok: &str) -> Option<serde_json::Number> {
+    let unsigned = tok.strip_prefix(['-', '+']).unwrap_or(tok);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) || !exponent_ok {
+        return None;
+    }
+    serde_json::Number::from_f64(tok.parse::<f64>().ok().or_else(|| format!("{tok}0").parse().ok())?)
 }
 
 /// Jayway's word operators (`in`, `nin`, `subsetof`, `anyof`, `noneof`,

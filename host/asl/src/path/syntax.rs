@@ -74,6 +74,10 @@ pub(super) enum Operand {
     Root(Vec<Seg>),
     Lit(Value),
     Regex(RegexLit),
+    /// A bare word that is no literal (`@.lang == es`): AWS takes such a
+    /// path (its validation does not read filter literals); it equals
+    /// nothing.
+    Unreadable(String),
 }
 
 #[derive(Debug, Clone)]

@@ -139,6 +139,23 @@ mod jayway_leniencies {
         assert_eq!(JsonPath::parse(" $.a.b ").unwrap().canonical(), "$['a']['b']");
     }
 
+    /// Filter numbers as Java's BigDecimal reads them (`.85`, published in
+    /// aws-samples/aws-stepfunctions-examples), and a bare word, which AWS
+    /// takes at creation (aws-samples/step-functions-workflows-collection's
+    /// parallel-translate: `@.TargetLanguageCode==es`) and which equals
+    /// nothing.
+    #[test]
+    fn filter_literals_are_read_as_jayway_reads_them() {
+        let v = json!({"e": [{"s": 0.9, "l": "es"}, {"s": 0.5, "l": "fr"}]});
+        assert_eq!(ev("$.e[?(@.s > .85)].l", &v), Some(json!(["es"])));
+        assert_eq!(ev("$.e[?(@.s < 1.)].l", &v), Some(json!(["es", "fr"])));
+        assert_eq!(ev("$.e[?(@.s > -.5e1)].l", &v), Some(json!(["es", "fr"])));
+        assert_eq!(ev("$.e[?(@.l==es)].l", &v), Some(json!([])));
+        assert_eq!(ev("$.e[?(@.l!=es)].l", &v), Some(json!(["es", "fr"])));
+        assert_eq!(ev("$..e[?(@.l==Failure)]", &v), Some(json!([])));
+        assert!(JsonPath::parse("$.e[?(@.l==)]").is_err());
+    }
+
     #[test]
     fn dot_names_run_to_the_next_dot_bracket_or_parenthesis() {
         let v = json!({"a'b": 1, "x,y": 2, "k=v": 3, "p|q&r": 4, "it's": {"<tag>": 5}, "a]": 6, "!": 7});
