@@ -243,11 +243,35 @@ fn filter(f: &Filter, root: &Value, cur: &Value) -> bool {
                     None => false,
                 };
             }
-            let (Some(a), Some(b)) = (operand(l, root, cur), operand(r, root, cur)) else {
-                return matches!(op, CmpOp::Ne | CmpOp::Nin);
+            let (a, b) = (operand(l, root, cur), operand(r, root, cur));
+            if *op == CmpOp::ExistsOp {
+                // `exists true` holds where the left side is there.
+                return b.and_then(|b| b.as_bool()).is_some_and(|want| a.is_some() == want);
+            }
+            let (Some(a), Some(b)) = (a, b) else {
+                return matches!(op, CmpOp::Ne | CmpOp::Nin | CmpOp::StrictNe);
             };
             compare(a.as_ref(), *op, b.as_ref())
         }
+    }
+}
+
+/// Whether two values are of one JSON type (Jayway's `===`).
+fn same_type(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// Jayway's `==` between a string and a number (its value nodes' `equals`,
+/// the left side's): a string on the left is compared as text with the
+/// number's text, a number on the left numerically with the string read as a
+/// decimal (`@.id == 7` matches `"7"`, `@.n == '7'` matches `7`).
+fn loosely_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(s), Value::Number(n)) => *s == n.to_string(),
+        (Value::Number(n), Value::String(s)) => {
+            super::parser::decimal(s).and_then(|m| m.as_f64()).is_some_and(|m| n.as_f64() == Some(m))
+        }
+        _ => a == b,
     }
 }
 
@@ -259,8 +283,8 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
         _ => None,
     };
     match op {
-        CmpOp::Eq => ord.map(|o| o == Ordering::Equal).unwrap_or_else(|| a == b),
-        CmpOp::Ne => !ord.map(|o| o == Ordering::Equal).unwrap_or_else(|| a == b),
+        CmpOp::Eq => ord.map(|o| o == Ordering::Equal).unwrap_or_else(|| loosely_equal(a, b)),
+        CmpOp::Ne => !ord.map(|o| o == Ordering::Equal).unwrap_or_else(|| loosely_equal(a, b)),
         CmpOp::Lt => ord == Some(Ordering::Less),
         CmpOp::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
         CmpOp::Gt => ord == Some(Ordering::Greater),
@@ -271,7 +295,18 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
         CmpOp::Nin => !b
             .as_array()
             .is_some_and(|arr| arr.iter().any(|x| compare(a, CmpOp::Eq, x))),
-        CmpOp::Match => false,
+        CmpOp::Match | CmpOp::ExistsOp => false,
+        CmpOp::StrictEq => same_type(a, b) && compare(a, CmpOp::Eq, b),
+        CmpOp::StrictNe => !(same_type(a, b) && compare(a, CmpOp::Eq, b)),
+        CmpOp::Contains => match (a, b) {
+            (Value::String(s), Value::String(t)) => s.contains(t.as_str()),
+            (Value::Array(l), x) => l.iter().any(|y| compare(y, CmpOp::Eq, x)),
+            _ => false,
+        },
+        CmpOp::All => match (a, b) {
+            (Value::Array(l), Value::Array(r)) => r.iter().all(|x| l.iter().any(|y| compare(y, CmpOp::Eq, x))),
+            _ => false,
+        },
         CmpOp::SubsetOf | CmpOp::AnyOf | CmpOp::NoneOf => {
             let (Some(l), Some(r)) = (a.as_array(), b.as_array()) else {
                 return false;

@@ -316,7 +316,11 @@ impl Parser<'_> {
         let l = self.operand()?;
         self.ws();
         let rest = &self.s[self.i..];
-        let (op, n) = if rest.starts_with(b"==") {
+        let (op, n) = if rest.starts_with(b"===") {
+            (CmpOp::StrictEq, 3)
+        } else if rest.starts_with(b"!==") {
+            (CmpOp::StrictNe, 3)
+        } else if rest.starts_with(b"==") {
             (CmpOp::Eq, 2)
         } else if rest.starts_with(b"!=") {
             (CmpOp::Ne, 2)
@@ -458,7 +462,7 @@ impl Parser<'_> {
 /// A number as Java's `BigDecimal` reads it, which Jayway's filter
 /// literals are: digits with an optional point (`.85`, `1.`), sign and
 /// exponent, which JSON's grammar refuses in part.
-fn decimal(tok: &str) -> Option<serde_json::Number> {
+pub(super) fn decimal(tok: &str) -> Option<serde_json::Number> {
     let unsigned = tok.strip_prefix(['-', '+']).unwrap_or(tok);
     let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
         Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
@@ -477,10 +481,14 @@ fn decimal(tok: &str) -> Option<serde_json::Number> {
 }
 
 /// Jayway's word operators (`in`, `nin`, `subsetof`, `anyof`, `noneof`,
-/// `size`, `empty`), each ended by a blank or the operand's `[`, `'`, `@`
-/// or `$`; with its length.
+/// `size`, `empty`, `contains`, `all`, `exists`, in any case, as Jayway
+/// reads them), each ended by a blank or the operand's `[`, `'`, `@` or
+/// `$`; with its length.
 fn keyword_operator(rest: &[u8]) -> Option<(CmpOp, usize)> {
-    const WORDS: [(&[u8], CmpOp); 7] = [
+    const WORDS: [(&[u8], CmpOp); 10] = [
+        (b"contains", CmpOp::Contains),
+        (b"all", CmpOp::All),
+        (b"exists", CmpOp::ExistsOp),
         (b"nin", CmpOp::Nin),
         (b"in", CmpOp::In),
         (b"subsetof", CmpOp::SubsetOf),
@@ -490,7 +498,11 @@ fn keyword_operator(rest: &[u8]) -> Option<(CmpOp, usize)> {
         (b"empty", CmpOp::Empty),
     ];
     WORDS.iter().find_map(|(word, op)| {
-        let after = rest.strip_prefix(*word)?.first()?;
+        let head = rest.get(..word.len())?;
+        if !head.eq_ignore_ascii_case(word) {
+            return None;
+        }
+        let after = rest.get(word.len())?;
         (after.is_ascii_whitespace() || matches!(after, b'[' | b'\'' | b'"' | b'@' | b'$')).then_some((*op, word.len()))
     })
 }

@@ -106,6 +106,14 @@ pub(super) enum CmpOp {
     NoneOf,
     Size,
     Empty,
+    /// Jayway's `contains` (a string's substring, an array's element),
+    /// `all` (an array holding every element of another), `exists`
+    /// (`true`/`false`), and the type-safe `===` and `!==`.
+    Contains,
+    All,
+    ExistsOp,
+    StrictEq,
+    StrictNe,
 }
 
 #[derive(Debug, Clone, PartialEq)]

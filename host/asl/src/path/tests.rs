@@ -156,6 +156,38 @@ mod jayway_leniencies {
         assert!(JsonPath::parse("$.e[?(@.l==)]").is_err());
     }
 
+    /// Jayway's `==` between a string and a number: the left side's text
+    /// or number decides (its value nodes' `equals`).
+    #[test]
+    fn a_string_and_a_number_compare_as_jayway_compares_them() {
+        let v = json!({"e": [{"id": "7", "n": 7}, {"id": "8", "n": 8.5}, {"id": "x", "n": 9}]});
+        assert_eq!(ev("$.e[?(@.id == 7)].n", &v), Some(json!([7])));
+        assert_eq!(ev("$.e[?(@.n == '8.5')].id", &v), Some(json!(["8"])));
+        // Read as Java's BigDecimal reads it: no blanks.
+        assert_eq!(ev("$.e[?(@.n == ' 9 ')].id", &v), Some(json!([])));
+        assert_eq!(ev("$.e[?(@.id != 7)].n", &v), Some(json!([8.5, 9])));
+        assert_eq!(ev("$.e[?(@.id in [7, 8])].n", &v), Some(json!([7, 8.5])));
+        // Ordering stays within one type.
+        assert_eq!(ev("$.e[?(@.id < 9)].n", &v), Some(json!([])));
+        // `===` and `!==` compare types too.
+        assert_eq!(ev("$.e[?(@.id === 7)].n", &v), Some(json!([])));
+        assert_eq!(ev("$.e[?(@.id === '7')].n", &v), Some(json!([7])));
+        assert_eq!(ev("$.e[?(@.id !== 7)].n", &v), Some(json!([7, 8.5, 9])));
+    }
+
+    /// Jayway's `contains`, `all` and `exists`, in any case.
+    #[test]
+    fn contains_all_and_exists_filter_as_jayway_filters() {
+        let v = json!({"e": [{"t": ["a", "b"], "s": "hello", "o": 1}, {"t": ["b"], "s": "bye"}]});
+        assert_eq!(ev("$.e[?(@.s contains 'ell')].s", &v), Some(json!(["hello"])));
+        assert_eq!(ev("$.e[?(@.t CONTAINS 'a')].s", &v), Some(json!(["hello"])));
+        assert_eq!(ev("$.e[?(@.t all ['b', 'a'])].s", &v), Some(json!(["hello"])));
+        assert_eq!(ev("$.e[?(@.t all ['b'])].s", &v), Some(json!(["hello", "bye"])));
+        assert_eq!(ev("$.e[?(@.o exists true)].s", &v), Some(json!(["hello"])));
+        assert_eq!(ev("$.e[?(@.o exists false)].s", &v), Some(json!(["bye"])));
+        assert_eq!(ev("$.e[?(@.s In ['bye'])].s", &v), Some(json!(["bye"])));
+    }
+
     #[test]
     fn dot_names_run_to_the_next_dot_bracket_or_parenthesis() {
         let v = json!({"a'b": 1, "x,y": 2, "k=v": 3, "p|q&r": 4, "it's": {"<tag>": 5}, "a]": 6, "!": 7});
