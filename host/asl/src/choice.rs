@@ -145,15 +145,7 @@ pub fn is_operator(k: &str) -> bool {
     COMPARATORS.iter().any(|c| c.0 == k) || TESTS.iter().any(|t| t.0 == k) || k == "StringMatches"
 }
 
-/// Parses an ISO-8601 / RFC 3339 timestamp as Step Functions accepts it
-/// (upper-case `T`, a `Z` or an offset).
-pub fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b.get(10) != Some(&b'T') {
-        return None;
-    }
-    DateTime::parse_from_rfc3339(s).ok()
-}
+pub use crate::timestamp::parse_timestamp;
 
 fn parse_pattern(p: &str) -> Vec<Piece> {
     let mut out = Vec::new();

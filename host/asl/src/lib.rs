@@ -23,6 +23,7 @@ pub mod jsonata;
 pub mod path;
 pub mod resource;
 pub mod template;
+mod timestamp;
 mod util;
 
 pub use choice::{ChoiceRule, Rule, parse_timestamp};
