@@ -117,14 +117,17 @@ const READINGS: [(&str, usize, Reading, Option<usize>); 7] = [
     ("reduce", 0, Reading::EmptyUndefined, Some(2)),
 ];
 
-/// Wraps the arguments of every written call that `READINGS` names, and
-/// the sides of every range.
+/// Wraps the arguments of every written call that `READINGS` names (unless
+/// the expression binds that name itself), and the sides of every range.
 pub(super) fn wrap_calls(ast: &mut AstNode) {
+    let mut bound = Vec::new();
+    super::surplus::collect_bound(ast, &mut bound);
     super::surplus::walk(ast, &mut |node| match node {
         AstNode::Function { name, args, .. } => {
             let count = args.len();
             for (function, index, reading, only) in READINGS {
                 if name == function
+                    && !bound.iter().any(|b| b == function)
                     && only.is_none_or(|n| n == count)
                     && let Some(arg) = args.get_mut(index)
                     && !matches!(arg, AstNode::Placeholder)

@@ -45,7 +45,7 @@ pub(super) fn rename_calls(ast: &mut AstNode) {
 }
 
 /// Names the expression binds (`$x := …`, a lambda's parameters).
-fn collect_bound(ast: &mut AstNode, out: &mut Vec<String>) {
+pub(super) fn collect_bound(ast: &mut AstNode, out: &mut Vec<String>) {
     walk(ast, &mut |node| match node {
         AstNode::Binary { op: BinaryOp::ColonEqual, lhs, .. } => {
             if let AstNode::Variable(name) = lhs.as_ref() {

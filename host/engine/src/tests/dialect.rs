@@ -85,6 +85,8 @@ async fn dialect_functions_answer_as_aws() {
         ("[1..3]", json!([1, 2, 3])),
         ("-(2 + 1) + -$number('4')", json!(-7)),
         ("[-1, -2.5]", json!([-1, -2.5])),
+        // An expression's own `$spread` takes its argument as it is.
+        ("($spread := function($a) { $count($a) }; $spread([[1, 2], [3]]))", json!(2)),
         // In a branch not taken, a call with too many arguments fails nothing.
         ("true ? 1 : $uuid(1)", json!(1)),
     ] {
