@@ -80,6 +80,35 @@ INTRINSICS = [
 ]
 
 
+# Every Choice comparison, against each value: which branch runs.
+CHOICE_RULES = [
+    ("NumericEquals", 1), ("NumericLessThan", 1), ("NumericGreaterThan", 1),
+    ("NumericLessThanEquals", 1), ("NumericGreaterThanEquals", 1.5),
+    ("NumericEqualsPath", "$.w"), ("NumericLessThanPath", "$.w"), ("NumericGreaterThanEqualsPath", "$.w"),
+    ("StringEquals", "10"), ("StringLessThan", "abc"), ("StringGreaterThan", "abc"),
+    ("StringLessThanEquals", "abc"), ("StringGreaterThanEquals", "abc"),
+    ("StringEqualsPath", "$.ws"), ("StringLessThanPath", "$.ws"), ("StringMatches", "a*c"),
+    ("BooleanEquals", True), ("BooleanEqualsPath", "$.wb"),
+    ("TimestampEquals", "2020-01-01T00:00:00Z"), ("TimestampLessThan", "2021-01-01T00:00:00Z"),
+    ("TimestampGreaterThanEquals", "2020-01-01T00:00:00Z"), ("TimestampLessThanPath", "$.wt"),
+    ("IsNull", True), ("IsNumeric", True), ("IsString", True), ("IsBoolean", True),
+    ("IsTimestamp", True), ("IsPresent", False), ("IsNumeric", False),
+]
+
+
+def choice_cases():
+    for op, operand in CHOICE_RULES:
+        rule = {"Variable": "$.v", op: operand, "Next": "Yes"}
+        states = {"S": {"Type": "Choice", "Choices": [rule], "Default": "No"},
+                  "Yes": {"Type": "Pass", "Result": "yes", "End": True},
+                  "No": {"Type": "Pass", "Result": "no", "End": True}}
+        for label, v in VALUES:
+            inp = {"w": 1, "ws": "abc", "wb": True, "wt": "2021-01-01T00:00:00Z"}
+            if v is not MISSING:
+                inp["v"] = v
+            yield f"Choice {op} {json.dumps(operand)} / {label}", {"StartAt": "S", "States": states}, inp
+
+
 def waits_long(field, value):
     """A valid wait longer than a second (both sides would really sleep)."""
     if field == "SecondsPath":
@@ -106,6 +135,7 @@ def cases():
                 inp["v"] = v
             state = {"Type": "Pass", "Parameters": {"x.$": call}, "End": True}
             yield f"{call} / {label}", {"StartAt": "S", "States": {"S": state}}, inp
+    yield from choice_cases()
 
 
 def run_localstack(python, batch):
