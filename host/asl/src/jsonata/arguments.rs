@@ -120,9 +120,8 @@ const READINGS: [(&str, usize, Reading, Option<usize>); 7] = [
 /// Wraps the arguments of every written call that `READINGS` names (unless
 /// the expression binds that name itself), and the sides of every range.
 pub(super) fn wrap_calls(ast: &mut AstNode) {
-    let mut bound = Vec::new();
-    super::surplus::collect_bound(ast, &mut bound);
-    super::surplus::walk(ast, &mut |node| match node {
+    let bound = super::walk::bound_names(ast);
+    super::walk::walk(ast, &mut |node| match node {
         AstNode::Function { name, args, .. } => {
             let count = args.len();
             for (function, index, reading, only) in READINGS {

@@ -19,17 +19,10 @@ use super::convert;
 /// than most expressions.
 pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
     super::arguments::register(ev, names, source.contains(".."), source.contains('-'));
+    super::surplus::register(ev, names);
     // Registration fails only on a name clash with a built-in; these names
     // are not built-ins, and the overrides below replace non-compiled ones.
     for name in names {
-        // A written call with an argument too many reaches this one (`surplus`).
-        for (function, _) in super::surplus::MAX_ARGUMENTS {
-            if name == function
-                && let Some(f) = super::surplus::failing(function)
-            {
-                let _ = ev.register_fn(super::surplus::renamed(function), f);
-            }
-        }
         let _ = match name.as_str() {
             "partition" => ev.register_fn("partition", partition),
             "range" => ev.register_fn("range", range),

@@ -15,6 +15,7 @@ mod messages;
 pub mod template;
 mod surplus;
 mod toplevel;
+mod walk;
 pub mod watch;
 
 use std::collections::BTreeSet;
