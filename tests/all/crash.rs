@@ -418,7 +418,7 @@ async fn a_restarted_server_loads_its_functions_artifacts_from_its_store() {
         assert_eq!(f.function.origin, Origin::Cached, "{name} loaded its stored artifact");
     }
     let store = state.durability.store.clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while store.artifact_keys().await.unwrap().contains(&dropped) {
         assert!(Instant::now() < deadline, "the deleted function's artifact stays");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -560,7 +560,7 @@ async fn a_restarted_server_finds_its_functions_machines_and_waiting_executions(
         .await
         .unwrap();
     assert_eq!(d.status(), &ExecutionStatus::Aborted);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let events = loop {
         let h = sfn
             .get_execution_history()

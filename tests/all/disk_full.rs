@@ -120,7 +120,7 @@ async fn the_store_fails_writes_while_the_disk_is_full_and_writes_again_once_the
     full.store(false, SeqCst);
     // The store writes again (its writer may wait out the last reopen's pause).
     let c = execution("c", 3);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match store.insert_execution(c.clone()).await {
             Ok(inserted) => break inserted.unwrap(),
@@ -206,7 +206,7 @@ async fn a_server_on_a_full_disk_refuses_starts_and_finishes_its_executions_once
     full.store(true, SeqCst);
     // Until its close (after the 600 ms answer) has failed.
     let store = state.durability.store.clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !store.writes_failing() {
         assert!(Instant::now() < deadline, "no write failed");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -71,7 +71,7 @@ async fn map_runs_redrive_reject_and_long_histories_on_the_execution_page() {
         // The Map Run: one row, its counts (one at a time, it stopped at the
         // failure: the third item never started), its two children.
         visit(&mut page, &mut b, &base, &format!("/console/executions/{}", enc(&failed_page)), "execution-map-run");
-        page.wait_for(&mut b, "document.querySelector('tr[data-map-run]')", Duration::from_secs(5));
+        page.wait_for(&mut b, "document.querySelector('tr[data-map-run]')", Duration::from_secs(30));
         let counts = "Object.fromEntries([...document.querySelectorAll('tr[data-map-run] td[data-count]')].map(td => [td.dataset.count, td.textContent]))";
         let got = page.eval(&mut b, counts);
         let want = [("total", "3"), ("succeeded", "1"), ("failed", "1"), ("pending", "1")];
@@ -81,8 +81,8 @@ async fn map_runs_redrive_reject_and_long_histories_on_the_execution_page() {
 
         // Redrive from the page: the failed child runs again, the third runs, the parent succeeds.
         page.eval(&mut b, "document.querySelector('#redrive-execution').click()");
-        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'SUCCEEDED'", Duration::from_secs(15));
-        page.wait_for(&mut b, "document.querySelector('tr[data-map-run]').dataset.status === 'SUCCEEDED'", Duration::from_secs(5));
+        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'SUCCEEDED'", Duration::from_secs(30));
+        page.wait_for(&mut b, "document.querySelector('tr[data-map-run]').dataset.status === 'SUCCEEDED'", Duration::from_secs(30));
         let got = page.eval(&mut b, counts);
         assert_eq!((&got["succeeded"], &got["failed"]), (&json!("3"), &json!("0")), "{got}");
         let d = rt.block_on(sfn.describe_execution().execution_arn(&failed_page).send()).unwrap();
@@ -96,10 +96,10 @@ async fn map_runs_redrive_reject_and_long_histories_on_the_execution_page() {
 
         // Reject a waiting task: its Catch takes the error to the Fail state.
         visit(&mut page, &mut b, &base, &format!("/console/executions/{}", enc(&waiting_page)), "execution-reject");
-        page.wait_for(&mut b, "document.querySelector('.approval[data-token]')", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('.approval[data-token]')", Duration::from_secs(30));
         page.eval(&mut b, "(() => { const a = document.querySelector('.approval'); a.querySelector('input[name=cause]').value = 'too dear'; a.querySelector('button.reject').click(); })()");
-        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'FAILED'", Duration::from_secs(10));
-        page.wait_for(&mut b, "document.querySelector('[data-state=\"Rejected\"]').dataset.status === 'FAILED'", Duration::from_secs(5));
+        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'FAILED'", Duration::from_secs(30));
+        page.wait_for(&mut b, "document.querySelector('[data-state=\"Rejected\"]').dataset.status === 'FAILED'", Duration::from_secs(30));
         assert_eq!(page.eval(&mut b, "document.querySelector('[data-state=\"WaitForApproval\"]').dataset.status"), json!("CAUGHT_ERROR"));
         let d = rt.block_on(sfn.describe_execution().execution_arn(&waiting_page).send()).unwrap();
         assert_eq!((d.error(), d.cause()), (Some("OrderRejected"), Some("too dear")));
@@ -107,7 +107,7 @@ async fn map_runs_redrive_reject_and_long_histories_on_the_execution_page() {
 
         // A history of more than one page: every event has its row.
         visit(&mut page, &mut b, &base, &format!("/console/executions/{}", enc(&long)), "execution-long");
-        page.wait_for(&mut b, &format!("document.querySelectorAll('#history tbody tr').length === {long_events}"), Duration::from_secs(10));
+        page.wait_for(&mut b, &format!("document.querySelectorAll('#history tbody tr').length === {long_events}"), Duration::from_secs(30));
         assert!(page.problems.is_empty(), "{:?}", page.problems);
         // The harness does see a console error (so the checks above can fail).
         page.eval(&mut b, "console.error('probe of the browser log'); true");

@@ -263,7 +263,7 @@ async fn pages_load_and_executions_show_their_states() {
             // Selecting a state shows its details.
             let first = statuses.iter().find(|(_, s)| *s != "NOT_STARTED").unwrap().0.clone();
             page.eval(&mut b, &format!("document.querySelector('.graph [data-state=\"{first}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true}}))"));
-            page.wait_for(&mut b, &format!("document.querySelector('#state-panel').dataset.state === '{first}'"), Duration::from_secs(5));
+            page.wait_for(&mut b, &format!("document.querySelector('#state-panel').dataset.state === '{first}'"), Duration::from_secs(30));
             let panel = page.eval(&mut b, "[...document.querySelectorAll('#state-panel h3')].map(e => e.textContent)");
             assert!(panel.as_array().unwrap().contains(&json!("Input")), "{name}: {panel}");
             let rows = page.eval(&mut b, "document.querySelectorAll('#history tbody tr').length").as_u64().unwrap();
@@ -281,7 +281,7 @@ async fn pages_load_and_executions_show_their_states() {
         assert_eq!(cost[2], json!(expected_cost), "{cost}");
         // Notify's Task logged: its attempt's log tail is on the execution page.
         page.eval(&mut b, "document.querySelector('.graph [data-state=\"Notify\"]').dispatchEvent(new MouseEvent('click', {bubbles: true}))");
-        page.wait_for(&mut b, "document.querySelector('#state-panel .state-logs pre.log')", Duration::from_secs(5));
+        page.wait_for(&mut b, "document.querySelector('#state-panel .state-logs pre.log')", Duration::from_secs(30));
         let log = page.eval(&mut b, "document.querySelector('#state-panel .state-logs pre.log').textContent");
         assert!(log.as_str().unwrap().contains("logger: state 'Notify' attempt 1"), "{log}");
 
@@ -309,7 +309,7 @@ async fn pages_load_and_executions_show_their_states() {
         visit(&mut page, &mut b, &base, &format!("/console/state-machines/{}", enc(&express_machine)), "express");
         page.eval(&mut b, "(() => { const t = document.querySelector('#start-form textarea'); t.value = '{\"n\": 7}'; t.dispatchEvent(new Event('input')); })()");
         page.eval(&mut b, "document.querySelector('#start-execution').click()");
-        page.wait_for(&mut b, "document.querySelector('#start-form .outcome pre')", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('#start-form .outcome pre')", Duration::from_secs(30));
         let outcome = page.eval(&mut b, "document.querySelector('#start-form .outcome').textContent");
         // 100 ms and 64 MB billed: $0.000001 + 0.1 s x 0.0625 GB x $0.00001667.
         assert!(outcome.as_str().unwrap().starts_with("SUCCEEDED would cost 0.0000011 USD on AWS"), "{outcome}");
@@ -352,15 +352,15 @@ async fn a_waiting_execution_is_started_followed_live_approved_and_another_stopp
         assert_eq!(page.eval(&mut b, "document.querySelector('#start-execution').disabled"), json!(false));
         page.eval(&mut b, "document.querySelector('#start-execution').click()");
         // The form leads to the new execution's page, which follows it live.
-        page.wait_for(&mut b, "document.body.dataset.page === 'executions' && document.body.dataset.ready === 'true'", Duration::from_secs(10));
-        page.wait_for(&mut b, "document.querySelector('[data-state=\"WaitForApproval\"]').dataset.status === 'RUNNING'", Duration::from_secs(10));
-        page.wait_for(&mut b, "document.querySelector('.approval button.approve')", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.body.dataset.page === 'executions' && document.body.dataset.ready === 'true'", Duration::from_secs(30));
+        page.wait_for(&mut b, "document.querySelector('[data-state=\"WaitForApproval\"]').dataset.status === 'RUNNING'", Duration::from_secs(30));
+        page.wait_for(&mut b, "document.querySelector('.approval button.approve')", Duration::from_secs(30));
         assert_eq!(page_statuses(&mut page, &mut b)["PriceOrder"], "SUCCEEDED");
         assert_eq!(page_statuses(&mut page, &mut b)["Fulfil"], "NOT_STARTED");
         page.screenshot(&mut b, &screenshot_path("execution-waiting"));
         let arn = page.eval(&mut b, "decodeURIComponent(location.pathname.split('/').pop())").as_str().unwrap().to_string();
         page.eval(&mut b, "document.querySelector('.approval button.approve').click()");
-        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'SUCCEEDED'", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'SUCCEEDED'", Duration::from_secs(30));
         let statuses = page_statuses(&mut page, &mut b);
         for state in ["PriceOrder", "WaitForApproval", "Fulfil"] {
             assert_eq!(statuses[state], "SUCCEEDED", "{statuses:?}");
@@ -386,9 +386,9 @@ async fn a_waiting_execution_is_started_followed_live_approved_and_another_stopp
         let mut b = Browser::launch();
         let mut page = b.new_page();
         visit(&mut page, &mut b, &base, &path, "execution-running");
-        page.wait_for(&mut b, "document.querySelector('#stop-execution')", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('#stop-execution')", Duration::from_secs(30));
         page.eval(&mut b, "document.querySelector('#stop-execution').click()");
-        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'ABORTED'", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.body.dataset.executionStatus === 'ABORTED'", Duration::from_secs(30));
         assert!(page.problems.is_empty(), "{:?}", page.problems);
     })
     .await
@@ -404,12 +404,12 @@ async fn a_waiting_execution_is_started_followed_live_approved_and_another_stopp
         let mut b = Browser::launch();
         let mut page = b.new_page();
         visit(&mut page, &mut b, &base, &path, "execution-live");
-        page.wait_for(&mut b, "document.querySelector('.approval[data-token]')", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('.approval[data-token]')", Duration::from_secs(30));
         let token = page.eval(&mut b, "document.querySelector('.approval[data-token]').dataset.token");
         page.eval(&mut b, "window.loadedOnce = true");
         let send = sfn.send_task_success().task_token(token.as_str().unwrap()).output(r#"{"by":"cli"}"#).send();
         tokio::runtime::Handle::current().block_on(send).expect("SendTaskSuccess");
-        page.wait_for(&mut b, "document.querySelector('[data-state=\"Fulfil\"]').dataset.status === 'SUCCEEDED'", Duration::from_secs(10));
+        page.wait_for(&mut b, "document.querySelector('[data-state=\"Fulfil\"]').dataset.status === 'SUCCEEDED'", Duration::from_secs(30));
         assert_eq!(page.eval(&mut b, "window.loadedOnce === true && document.body.dataset.executionStatus"), json!("SUCCEEDED"));
         assert!(page.problems.is_empty(), "{:?}", page.problems);
     })

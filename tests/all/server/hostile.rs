@@ -142,7 +142,7 @@ async fn idle_connections_are_closed() {
     kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     idle.push(kept);
     for stream in &mut idle {
-        assert!(closed_within(stream, Duration::from_secs(2)).await, "an idle connection stays open");
+        assert!(closed_within(stream, Duration::from_secs(5)).await, "an idle connection stays open");
     }
     h.server.shutdown().await.unwrap();
 }
@@ -157,7 +157,7 @@ async fn connections_are_capped_per_client() {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut fifth = TcpStream::connect(h.server.addr).await.unwrap();
-    assert!(closed_within(&mut fifth, Duration::from_secs(1)).await, "a fifth connection is served");
+    assert!(closed_within(&mut fifth, Duration::from_secs(5)).await, "a fifth connection is served");
     // The four are served, and one closing makes room.
     let (status, _, _) = {
         drop(open.pop());
