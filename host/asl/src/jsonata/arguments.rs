@@ -28,8 +28,8 @@ use jsonata_core::evaluator::{Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
 
 /// A reading of an argument.
-#[derive(Clone, Copy)]
-enum Reading {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reading {
     /// A number truncated towards zero.
     Whole,
     /// A number rounded to the nearest integer, a half to the even one.
@@ -118,9 +118,17 @@ const READINGS: [(&str, usize, Reading, Option<usize>); 7] = [
 ];
 
 /// Wraps the arguments of every written call that `READINGS` names (unless
-/// the expression binds that name itself), and the sides of every range.
-pub(super) fn wrap_calls(ast: &mut AstNode) {
+/// the expression binds that name itself), and the sides of every range;
+/// returns the readings the expression now calls, for [`register`].
+pub(super) fn wrap_calls(ast: &mut AstNode) -> Vec<Reading> {
     let bound = super::walk::bound_names(ast);
+    let mut used = Vec::new();
+    let mut wrap = |arg: &mut AstNode, reading: Reading| {
+        wrap(arg, reading);
+        if !used.contains(&reading) {
+            used.push(reading);
+        }
+    };
     super::walk::walk(ast, &mut |node| match node {
         AstNode::Function { name, args, .. } => {
             let count = args.len();
@@ -145,6 +153,7 @@ pub(super) fn wrap_calls(ast: &mut AstNode) {
         }
         _ => {}
     });
+    used
 }
 
 fn wrap(arg: &mut AstNode, reading: Reading) {
@@ -152,21 +161,9 @@ fn wrap(arg: &mut AstNode, reading: Reading) {
     *arg = AstNode::Function { name: reading.name().into(), args: vec![inner], is_builtin: false };
 }
 
-/// Registers the readings an expression mentioning `names` (and `ranges`,
-/// whether it may have a range; `negates`, a `-`) needs.
-pub(super) fn register(ev: &mut Evaluator, names: &[String], ranges: bool, negates: bool) {
-    let mut needed: Vec<Reading> = READINGS
-        .iter()
-        .filter(|(function, ..)| names.iter().any(|n| n == function))
-        .map(|&(_, _, reading, _)| reading)
-        .collect();
-    if ranges {
-        needed.extend([Reading::RangeLeft, Reading::RangeRight]);
-    }
-    if negates {
-        needed.push(Reading::Negatable);
-    }
-    for reading in needed {
+/// Registers the readings an expression calls (what [`wrap_calls`] returned).
+pub(super) fn register(ev: &mut Evaluator, readings: &[Reading]) {
+    for &reading in readings {
         let _ = ev.register_fn(reading.name(), move |args: &[JValue]| {
             args.first().map_or(Ok(JValue::Undefined), |v| reading.read(v))
         });

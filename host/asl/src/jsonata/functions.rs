@@ -17,9 +17,9 @@ use super::convert;
 /// Registers the AWS functions among `names` (the `$name`s an expression
 /// mentions): registering all of them on every evaluation would cost more
 /// than most expressions.
-pub fn register(ev: &mut Evaluator, names: &[String], source: &str) {
-    super::arguments::register(ev, names, source.contains(".."), source.contains('-'));
-    super::surplus::register(ev, names);
+pub fn register(ev: &mut Evaluator, names: &[String], source: &str, rewrites: &super::Rewrites) {
+    super::arguments::register(ev, &rewrites.readings);
+    super::surplus::register(ev, &rewrites.surplus);
     // Registration fails only on a name clash with a built-in; these names
     // are not built-ins, and the overrides below replace non-compiled ones.
     for name in names {

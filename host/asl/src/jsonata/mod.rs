@@ -92,6 +92,16 @@ pub struct Expression {
     /// Nests deeper than AWS lets an evaluation (`depth`): every
     /// evaluation fails.
     too_deep: bool,
+    /// The host functions the parse-time rewrites made the expression call.
+    rewrites: Arc<Rewrites>,
+}
+
+/// What the parse-time rewrites (`surplus`, `arguments`) made an expression
+/// call, registered on each evaluation.
+#[derive(Debug, Default)]
+struct Rewrites {
+    surplus: Vec<(&'static str, usize)>,
+    readings: Vec<arguments::Reading>,
 }
 
 impl PartialEq for Expression {
@@ -117,8 +127,7 @@ impl Expression {
     /// message without its code, as AWS reports it.
     pub fn parse(source: &str) -> Result<Expression, String> {
         let mut ast = jsonata_core::parser::parse(source).map_err(|e| messages::reword_parse(&strip_code(&e.to_string())))?;
-        surplus::rename_calls(&mut ast);
-        arguments::wrap_calls(&mut ast);
+        let rewrites = Rewrites { surplus: surplus::rename_calls(&mut ast), readings: arguments::wrap_calls(&mut ast) };
         let names = referenced_variables(source);
         let reads = if names.contains("states") { states_fields_read(&strip_strings(source)) } else { [false; 4] };
         let mut functions = BTreeSet::new();
@@ -133,6 +142,7 @@ impl Expression {
             reads,
             direct,
             too_deep,
+            rewrites: Arc::new(rewrites),
         })
     }
 
@@ -240,7 +250,7 @@ impl Expression {
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);
-        functions::register(&mut evaluator, &self.variables, &self.source);
+        functions::register(&mut evaluator, &self.variables, &self.source, &self.rewrites);
         let watch = watch::Watch::begin(&token);
         // jsonata-core panics on a few arguments (an integer overflow in
         // `$substring('a', 1e21)`): the state fails, not the process.

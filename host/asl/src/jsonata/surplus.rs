@@ -25,28 +25,31 @@ fn renamed(function: &str) -> String {
     format!("{function} with too many arguments")
 }
 
-/// Registers, for each of the functions among `names` (the `$name`s an
-/// expression mentions), what its renamed calls reach: argument `max + 1`
-/// does not match the signature.
-pub(super) fn register(ev: &mut Evaluator, names: &[String]) {
-    for (function, max) in MAX_ARGUMENTS {
-        if names.iter().any(|n| n == function) {
-            let _ = ev.register_fn(renamed(function), move |_: &[JValue]| Err(super::functions::signature(function, max + 1)));
-        }
+/// Registers what the renamed calls (what [`rename_calls`] returned) reach:
+/// argument `max + 1` does not match the signature.
+pub(super) fn register(ev: &mut Evaluator, renamed_calls: &[(&'static str, usize)]) {
+    for &(function, max) in renamed_calls {
+        let _ = ev.register_fn(renamed(function), move |_: &[JValue]| Err(super::functions::signature(function, max + 1)));
     }
 }
 
 /// Renames the calls in `ast` that pass one of the functions more arguments
-/// than it takes, unless the expression binds that name itself.
-pub(super) fn rename_calls(ast: &mut AstNode) {
+/// than it takes, unless the expression binds that name itself; returns the
+/// functions renamed, with their most arguments, for [`register`].
+pub(super) fn rename_calls(ast: &mut AstNode) -> Vec<(&'static str, usize)> {
     let bound = bound_names(ast);
+    let mut renamed_calls = Vec::new();
     walk(ast, &mut |node| {
         if let AstNode::Function { name, args, .. } = node
-            && let Some((_, max)) = MAX_ARGUMENTS.iter().find(|(f, _)| f == name)
-            && args.len() > *max
+            && let Some(&(function, max)) = MAX_ARGUMENTS.iter().find(|(f, _)| f == name)
+            && args.len() > max
             && !bound.iter().any(|b| b == name)
         {
             *name = renamed(name);
+            if !renamed_calls.contains(&(function, max)) {
+                renamed_calls.push((function, max));
+            }
         }
     });
+    renamed_calls
 }
